@@ -1,0 +1,91 @@
+/* octofleet: one binary, many subcommands (git/kcat style).
+ *
+ * Only main() exits. Each subcommand is a function returning an exit code
+ * (see cli/exitcodes.h); it gets argv starting at its own name. */
+#include <stdio.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "log.h"
+
+typedef int (*of_cmd_fn)(int argc, char **argv);
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct of_cmd {
+    const char *name;
+    of_cmd_fn fn;
+    const char *summary;
+} of_cmds[] = {
+    {"version", cmd_version, "print octofleet's version"},
+    {"help", cmd_help, "show this help, or a command's help"},
+};
+
+static const size_t of_ncmds = sizeof(of_cmds) / sizeof(of_cmds[0]);
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: octofleet <command> [options]\n"
+                 "       octofleet <command> --help\n\n"
+                 "Release trains for Octopus Deploy on a Kafka worker fleet.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < of_ncmds; i++)
+        fprintf(out, "  %-10s %s\n", of_cmds[i].name, of_cmds[i].summary);
+    fprintf(out, "\nExit codes: 0 success, 1 the operation failed, 2 usage error,\n"
+                 "3 configuration error, 4 a service (Octopus, Kafka) could not be used.\n"
+                 "Logs go to stderr, data to stdout.\n");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: octofleet version\n\nPrints the version on stdout.\n");
+        return OF_EXIT_OK;
+    }
+    printf("octofleet %s\n", OF_VERSION);
+    return OF_EXIT_OK;
+}
+
+static const struct of_cmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < of_ncmds; i++)
+        if (strcmp(of_cmds[i].name, name) == 0) return &of_cmds[i];
+    return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0) {
+        const struct of_cmd *c = find_cmd(argv[1]);
+        if (!c) {
+            fprintf(stderr, "octofleet: unknown command '%s'\n", argv[1]);
+            return OF_EXIT_USAGE;
+        }
+        char help[] = "--help";
+        char *sub[] = {argv[1], help, NULL};
+        return c->fn(2, sub);
+    }
+    usage(stdout);
+    return OF_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return OF_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return OF_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) return cmd_version(1, argv + 1);
+    const struct of_cmd *c = find_cmd(argv[1]);
+    if (!c) {
+        fprintf(stderr, "octofleet: unknown command '%s'; try 'octofleet --help'\n", argv[1]);
+        return OF_EXIT_USAGE;
+    }
+    return c->fn(argc - 1, argv + 1);
+}

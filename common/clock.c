@@ -1,0 +1,119 @@
+#include "clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t of_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t of_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *of_rfc3339(int64_t wall_ms, char *out, size_t out_size)
+{
+    time_t secs = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(out, out_size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+    return out;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+ * (Howard Hinnant's algorithm), so we need neither timegm nor TZ games. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int parse_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9') return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int of_parse_rfc3339(const char *s, int64_t *out_ms)
+{
+    int Y, M, D, h, m, sec, ms = 0;
+    const char *p = s;
+    if (parse_digits(&p, 4, &Y) || *p++ != '-' || parse_digits(&p, 2, &M) || *p++ != '-' ||
+        parse_digits(&p, 2, &D) || (*p != 'T' && *p != 't' && *p != ' '))
+        return -1;
+    p++;
+    if (parse_digits(&p, 2, &h) || *p++ != ':' || parse_digits(&p, 2, &m) || *p++ != ':' ||
+        parse_digits(&p, 2, &sec))
+        return -1;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
+    if (*p == '.') {
+        p++;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (digits < 3) ms = ms * 10 + (*p - '0');
+            digits++;
+            p++;
+        }
+        if (digits == 0) return -1;
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    int offset_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, oh, om;
+        p++;
+        if (parse_digits(&p, 2, &oh) || *p++ != ':' || parse_digits(&p, 2, &om)) return -1;
+        offset_min = sign * (oh * 60 + om);
+    } else {
+        return -1;
+    }
+    if (*p != '\0') return -1;
+    int64_t secs =
+        days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec - (int64_t)offset_min * 60;
+    *out_ms = secs * 1000 + ms;
+    return 0;
+}
+
+uint64_t of_rand_next(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+int64_t of_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t *rnd)
+{
+    if (attempt < 0) attempt = 0;
+    int64_t ceiling = base_ms;
+    for (int i = 0; i < attempt && ceiling < cap_ms; i++)
+        ceiling *= 2;
+    if (ceiling > cap_ms) ceiling = cap_ms;
+    int64_t floor = base_ms / 2;
+    if (floor > ceiling) floor = ceiling;
+    uint64_t span = (uint64_t)(ceiling - floor) + 1;
+    return floor + (int64_t)(of_rand_next(rnd) % span);
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds octofleet. Binaries land in $BUILD_DIR/bin (default build/bin).
+#   BUILD_DIR=build-asan OF_SANITIZE=ON scripts/build.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -DOF_WERROR="${OF_WERROR:-ON}" -DOF_SANITIZE="${OF_SANITIZE:-OFF}" >&2
+cmake --build "$BUILD_DIR" -j"$(nproc)" >&2

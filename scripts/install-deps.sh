@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages octofleet needs to build, test and run.
+# Idempotent: does nothing when everything is present. Works as root, uses sudo otherwise.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config
+  librdkafka-dev libcurl4-openssl-dev libjansson-dev libconfig-dev libmicrohttpd-dev uuid-dev
+  clang-format openssl ca-certificates curl python3
+  openjdk-17-jre-headless maven   # only to run the real Kafka broker for the tests
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Java and Maven may come from elsewhere (SDKMAN, a JDK tarball): accept them if on PATH.
+if command -v java >/dev/null && command -v mvn >/dev/null; then
+  missing=("${missing[@]/openjdk-17-jre-headless/}")
+  missing=("${missing[@]/maven/}")
+fi
+read -r -a missing <<<"${missing[*]}"
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs packages,
+# builds, and runs every test with ctest (ctest's fixtures start and stop the
+# real Kafka broker and the Octopus simulator the tests need).
+#   scripts/test.sh                 # normal build in build/
+#   OF_SANITIZE=ON BUILD_DIR=build-asan scripts/test.sh   # under ASan+UBSan
+# Extra arguments go to ctest, e.g. scripts/test.sh -L unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+BUILD_DIR=${BUILD_DIR:-build}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"${CTEST_JOBS:-2}" "$@"
