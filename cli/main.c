@@ -5,10 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "exitcodes.h"
 #include "log.h"
-
-typedef int (*of_cmd_fn)(int argc, char **argv);
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -18,6 +17,17 @@ static const struct of_cmd {
     of_cmd_fn fn;
     const char *summary;
 } of_cmds[] = {
+    /* one line per subcommand; keep the order of `octofleet --help` */
+    {"demo", of_cmd_demo, "run a whole release train in-process (mock Kafka, simulated Octopus)"},
+    {"producer", of_cmd_producer, "run the producer daemon (until SIGTERM)"},
+    {"worker", of_cmd_worker, "run a worker daemon (until SIGTERM)"},
+    {"submit", of_cmd_submit, "send a release request to the producer (--wait follows it)"},
+    {"status", of_cmd_status, "show a release's stages, counts and failed jobs"},
+    {"replay", of_cmd_replay, "re-dispatch the failed (or all) jobs of a stage"},
+    {"resume", of_cmd_resume, "continue a paused release after a fix made by hand"},
+    {"abort", of_cmd_abort, "stop a release (--cancel-running cancels live tasks)"},
+    {"events", of_cmd_events, "print CloudEvents as JSON lines (--follow)"},
+    {"topic", of_cmd_topic, "dump a topic as JSON lines, or produce one message (debugging)"},
     {"version", cmd_version, "print octofleet's version"},
     {"help", cmd_help, "show this help, or a command's help"},
 };

@@ -1,0 +1,155 @@
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "kafka.h"
+#include "msg.h"
+#include "log.h"
+
+bool of_cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+/* Accepts "--opt VALUE" and "--opt=VALUE". Returns the value or NULL. */
+static const char *opt_value(const char *name, int argc, char **argv, int *i, bool *matched)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    *matched = false;
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == '=') {
+        *matched = true;
+        return a + n + 1;
+    }
+    if (a[n] != '\0') return NULL;
+    *matched = true;
+    if (*i + 1 >= argc) return NULL;
+    (*i)++;
+    return argv[*i];
+}
+
+int of_cli_common_opt(of_cli_common *co, int argc, char **argv, int *i)
+{
+    bool m;
+    const char *v;
+    const char *a = argv[*i];
+    if (strcmp(a, "--dump-config") == 0) {
+        co->dump_config = true;
+        (*i)++;
+        return 1;
+    }
+    static const char *const names[] = {"-c", "--config", "--set", "--log-level"};
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        v = opt_value(names[k], argc, argv, i, &m);
+        if (!m) continue;
+        if (!v) {
+            fprintf(stderr, "octofleet: option %s needs a value\n", names[k]);
+            return -1;
+        }
+        if (k <= 1) {
+            co->config_path = v;
+        } else if (k == 2) {
+            if (co->nsets >= OF_CLI_MAX_SETS) {
+                fprintf(stderr, "octofleet: too many --set options (at most %d)\n",
+                        OF_CLI_MAX_SETS);
+                return -1;
+            }
+            co->sets[co->nsets++] = v;
+        } else {
+            co->log_level = v;
+        }
+        (*i)++;
+        return 1;
+    }
+    return 0;
+}
+
+int of_cli_load_config(const of_cli_common *co, of_config_role role, of_config *cfg)
+{
+    char errstr[8192];
+    of_err rc;
+    if (co->config_path)
+        rc = of_config_load_file(cfg, co->config_path, errstr, sizeof(errstr));
+    else
+        rc = of_config_defaults(cfg, errstr, sizeof(errstr));
+    if (rc) {
+        fprintf(stderr, "%s\n", errstr);
+        return OF_EXIT_CONFIG;
+    }
+    for (size_t k = 0; k < co->nsets; k++) {
+        char name[128];
+        const char *eq = strchr(co->sets[k], '=');
+        size_t len = eq ? (size_t)(eq - co->sets[k]) : 0;
+        if (!eq || len == 0 || len >= sizeof(name)) {
+            fprintf(stderr, "--set %s: expected KEY=VALUE\n", co->sets[k]);
+            of_config_free(cfg);
+            return OF_EXIT_CONFIG;
+        }
+        memcpy(name, co->sets[k], len);
+        name[len] = '\0';
+        rc = of_config_set(cfg, name, eq + 1, errstr, sizeof(errstr));
+        if (rc) {
+            fprintf(stderr, "--set %s: %s\n", name, errstr);
+            of_config_free(cfg);
+            return OF_EXIT_CONFIG;
+        }
+    }
+    if (co->log_level) {
+        rc = of_config_set(cfg, "log.level", co->log_level, errstr, sizeof(errstr));
+        if (rc) {
+            fprintf(stderr, "--log-level: %s\n", errstr);
+            of_config_free(cfg);
+            return OF_EXIT_CONFIG;
+        }
+    }
+    if (co->dump_config) {
+        of_buf b;
+        of_buf_init(&b, 1 << 20);
+        rc = of_config_dump(cfg, &b);
+        if (rc == OF_OK) fputs(b.data ? b.data : "", stdout);
+        of_buf_free(&b);
+        return rc ? OF_EXIT_CONFIG : -1;
+    }
+    rc = of_config_check(cfg, role, errstr, sizeof(errstr));
+    if (rc) {
+        fprintf(stderr, "%s%s%s\n", co->config_path ? co->config_path : "",
+                co->config_path ? ": " : "", errstr);
+        of_config_free(cfg);
+        return OF_EXIT_CONFIG;
+    }
+    of_log_set_level(cfg->log.level);
+    return OF_EXIT_OK;
+}
+
+of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const of_command *cmd,
+                              char *errstr, size_t errstr_size)
+{
+    char topic[256];
+    char *json = NULL;
+    of_err rc = of_config_topic(cfg, "requests", topic, sizeof(topic));
+    if (rc) return of_seterr(errstr, errstr_size, rc, "topics.prefix too long");
+    rc = of_command_encode(cmd, &json);
+    if (rc) return of_seterr(errstr, errstr_size, rc, "cannot encode the command");
+    static const char ctype[] = "application/json";
+    of_kafka_header h = {"content-type", ctype, sizeof(ctype) - 1};
+    of_kafka_record rec = {.topic = topic,
+                           .partition = OF_KAFKA_PARTITION_ANY,
+                           .key = cmd->release_id,
+                           .key_len = strlen(cmd->release_id),
+                           .value = json,
+                           .value_len = strlen(json),
+                           .headers = &h,
+                           .nheaders = 1};
+    char why[256];
+    rc = of_kafka_produce(p, &rec, NULL, NULL, why, sizeof(why));
+    if (!rc) rc = of_kafka_flush(p, 30000, why, sizeof(why));
+    free(json);
+    if (rc)
+        of_seterr(errstr, errstr_size, rc, "cannot send the %s command to %s: %s",
+                  of_cmd_type_name(cmd->type), topic, why);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* Helpers shared by the octofleet subcommands: the common options every
+ * command that reads a config accepts, and config loading with clear errors.
+ *
+ *   -c, --config FILE     libconfig file (default: none, built-in defaults)
+ *   --set KEY=VALUE       override one key (repeatable), e.g. --set worker.max_in_flight=64
+ *   --dump-config         print the effective config (secrets masked) and exit 0
+ *   --log-level LEVEL     error, warn, info, debug (overrides log.level)
+ *
+ * Nothing here exits: functions return exit codes (cli/exitcodes.h) and
+ * main() returns them. */
+#ifndef OF_CLI_H
+#define OF_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "kafka.h"
+#include "model.h"
+
+#define OF_CLI_MAX_SETS 64
+
+typedef struct of_cli_common {
+    const char *config_path;           /* borrowed from argv */
+    const char *sets[OF_CLI_MAX_SETS]; /* "key=value", borrowed from argv */
+    size_t nsets;
+    bool dump_config;
+    const char *log_level; /* borrowed from argv, NULL = config's */
+} of_cli_common;
+
+/* Help text for the common options, for a command's --help. */
+#define OF_CLI_COMMON_HELP                                                                   \
+    "  -c, --config FILE   configuration file (config/octofleet.cfg.example documents it)\n" \
+    "  --set KEY=VALUE     override one configuration key (repeatable)\n"                    \
+    "  --dump-config       print the effective configuration (secrets masked) and exit\n"    \
+    "  --log-level LEVEL   error, warn, info or debug\n"
+
+/* If argv[*i] is a common option, consumes it (and its value), advances *i
+ * past it and returns 1. Returns 0 if it is not one (nothing consumed), or
+ * -1 after printing a usage error to stderr (missing value, too many --set). */
+int of_cli_common_opt(of_cli_common *co, int argc, char **argv, int *i);
+
+/* Loads the config for a role: defaults, then the file (if any), then the
+ * --set overrides, then the role's checks; applies the log level. Prints
+ * every problem to stderr. Returns OF_EXIT_OK with cfg filled (caller frees
+ * with of_config_free), or OF_EXIT_CONFIG with cfg freed.
+ * With --dump-config it prints the config to stdout and returns -1: the
+ * caller frees cfg and returns OF_EXIT_OK. */
+int of_cli_load_config(const of_cli_common *co, of_config_role role, of_config *cfg);
+
+/* Encodes cmd, produces it to <prefix>requests keyed by its release id and waits up to
+ * 30 s for delivery. p is borrowed. OF_OK, or an error described in errstr. */
+of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const of_command *cmd,
+                              char *errstr, size_t errstr_size);
+
+/* True if arg is -h or --help. */
+bool of_cli_is_help(const char *arg);
+
+#endif

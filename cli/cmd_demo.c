@@ -1,0 +1,409 @@
+/* `octofleet demo`: the whole release train on the embedded default, in one process.
+ *
+ * librdkafka's mock cluster stands in for Kafka and the Octopus simulator (tests/sim) for
+ * Octopus, both in-process on loopback ports. The producer and three workers run as threads
+ * with their own stop flags, exactly the code `octofleet producer` / `worker` run. The demo
+ * then plays operator: submits the seed-like train, shows progress, and when the injected
+ * failure pauses the release, "fixes" it in the simulator and replays the failed stage. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "commands.h"
+#include "exitcodes.h"
+#include "fleet.h"
+#include "log.h"
+#include "msg.h"
+#include "producer.h"
+#include "signals.h"
+#include "sim.h"
+#include "uuid.h"
+#include "worker.h"
+
+#define DEMO_API_KEY  "API-OCTOFLEETDEMO0000000000000001"
+#define DEMO_WORKERS  3
+#define DEMO_DEADLINE 170000 /* ms: the demo gives up (and says so) after this */
+
+extern const char of_demo_world_json[]; /* generated from tests/fixtures/demo-world.json */
+
+/* The train: 7 projects in 4 stages to both beta environments, every connected tenant.
+ * Integrations fails for one tenant until the demo "fixes" it. */
+static const char demo_request[] =
+    "{\"release\": \"2026.18\", \"space\": \"Default\","
+    " \"environments\": [\"On Site Beta\", \"Hosted Beta\"],"
+    " \"tenants\": \"all\","
+    " \"stages\": ["
+    "  {\"name\": \"database\", \"projects\": [{\"project\": \"Schema\", \"version\": "
+    "\"2026.18.0\"}]},"
+    "  {\"name\": \"services\", \"projects\": [{\"project\": \"Identity\", \"version\": "
+    "\"3.9.0\"}, {\"project\": \"Billing\", \"version\": \"4.3.0\"}, {\"project\": "
+    "\"Reporting\", \"version\": \"2.2.1\"}]},"
+    "  {\"name\": \"integrations\", \"projects\": [{\"project\": \"Integrations\", "
+    "\"version\": \"1.8.0\"}]},"
+    "  {\"name\": \"web\", \"projects\": [{\"project\": \"Portal\", \"version\": \"5.0.2\"}, "
+    "{\"project\": \"Web\", \"version\": \"2026.18.0\"}]}"
+    " ],"
+    " \"policy\": {\"on_failure\": \"pause\", \"timeout\": \"10m\", \"cancel_on_timeout\": true}}";
+
+static const char demo_rules_failing[] =
+    "[{\"project\": \"Integrations\", \"environment\": \"Hosted Beta\", \"tenant\": \"Globex\","
+    " \"duration_ms\": [300, 800], \"outcome\": \"fail\","
+    " \"error\": \"Step 'Run migrations' failed: connection to db-globex timed out\"},"
+    " {\"project\": \"*\", \"duration_ms\": [300, 1500]}]";
+static const char demo_rules_fixed[] = "[{\"project\": \"*\", \"duration_ms\": [300, 1500]}]";
+
+typedef struct daemon_thread {
+    pthread_t tid;
+    bool started;
+    of_stop_flag stop;
+    const of_config *cfg;
+    of_kafka_mock *mock;
+    char name[32];
+    bool is_producer;
+    of_err rc;
+    char errstr[512];
+} daemon_thread;
+
+static void *daemon_main(void *arg)
+{
+    daemon_thread *d = arg;
+    of_log_set_component(d->name);
+    if (d->is_producer) {
+        of_producer_opts o = {
+            .cfg = d->cfg, .mock = d->mock, .api_key = DEMO_API_KEY, .stop = &d->stop};
+        d->rc = of_producer_run(&o, d->errstr, sizeof(d->errstr));
+    } else {
+        of_worker_opts o = {.cfg = d->cfg,
+                            .mock = d->mock,
+                            .api_key = DEMO_API_KEY,
+                            .name = d->name,
+                            .stop = &d->stop};
+        d->rc = of_worker_run(&o, d->errstr, sizeof(d->errstr));
+    }
+    if (d->rc) of_error("%s stopped: %s: %s", d->name, of_strerror(d->rc), d->errstr);
+    return NULL;
+}
+
+static int start_daemon(daemon_thread *d)
+{
+    of_stop_flag_init(&d->stop);
+    if (pthread_create(&d->tid, NULL, daemon_main, d) != 0) return -1;
+    d->started = true;
+    return 0;
+}
+
+static void stop_daemon(daemon_thread *d)
+{
+    if (!d->started) return;
+    of_stop_request(&d->stop);
+    pthread_join(d->tid, NULL);
+    d->started = false;
+}
+
+typedef struct demo_stats {
+    int total; /* jobs planned (from release.accepted / stage events) */
+    int by_type[OF_EV__COUNT];
+    int replays;
+    int64_t t0;
+} demo_stats;
+
+static void say(const demo_stats *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const demo_stats *s, const char *fmt, ...)
+{
+    va_list ap;
+    printf("[%5.1fs] ", (double)(of_now_ms() - s->t0) / 1000.0);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+static int produce_command(of_kafka_producer *p, const of_config *cfg, const of_command *cmd)
+{
+    char errstr[512];
+    if (of_cli_produce_command(p, cfg, cmd, errstr, sizeof(errstr)) == OF_OK) return 0;
+    fprintf(stderr, "octofleet demo: %s\n", errstr);
+    return -1;
+}
+
+static const char demo_usage[] =
+    "usage: octofleet demo [--verbose] [--workers N]\n\n"
+    "Runs a whole release train on the embedded default, with no outside services:\n"
+    "librdkafka's mock cluster as Kafka and the Octopus simulator as Octopus, both\n"
+    "in-process. A producer and three workers deploy 7 projects in 4 stages to two beta\n"
+    "environments for every connected tenant; one deployment fails, the release pauses, the\n"
+    "demo fixes the cause in the simulator and replays the failed stage, and the train\n"
+    "completes. Progress goes to stdout; exit 0 when the release completed.\n\n"
+    "Options:\n"
+    "  --verbose           show the daemons' logs (info level) on stderr\n"
+    "  --workers N         number of worker threads (1..16, default 3)\n";
+
+/* Everything the demo owns, so setup, the event loop and cleanup are separate functions. */
+typedef struct demo {
+    int nworkers;
+    of_kafka_mock *mock;
+    ofsim *sim;
+    of_config cfg;
+    of_fleet_kafka fk;
+    of_kafka_producer *cmdp;
+    of_kafka_consumer *events;
+    daemon_thread daemons[1 + 16];
+    demo_stats st;
+    char release_id[OF_UUID_STR_SIZE];
+    char errstr[1024];
+} demo;
+
+static of_err demo_setup(demo *d)
+{
+    static const char *const keys[] = {DEMO_API_KEY, NULL};
+    static const char *const sets[][2] = {
+        {"topics.partitions", "6"},
+        {"topics.max_stages", "4"},
+        {"worker.poll_interval", "300ms"},
+        {"worker.max_in_flight", "64"},
+        {"kafka.properties", "session.timeout.ms=6000"},
+        {"kafka.properties", "linger.ms=5"},
+    };
+    char *es = d->errstr;
+    size_t en = sizeof(d->errstr);
+    int status = 0;
+    of_err rc = of_kafka_mock_start(1, &d->mock, es, en);
+    if (rc) return rc;
+    ofsim_opts so = {.fixture_json = of_demo_world_json, .api_keys = keys, .quiet = 1};
+    rc = ofsim_start(&so, &d->sim, es, en);
+    if (rc) return rc;
+    ofsim_admin(d->sim, "POST", "/sim/rules", demo_rules_failing, &status, NULL);
+    rc = of_config_defaults(&d->cfg, es, en);
+    for (size_t i = 0; !rc && i < sizeof(sets) / sizeof(sets[0]); i++)
+        rc = of_config_set(&d->cfg, sets[i][0], sets[i][1], es, en);
+    if (!rc) rc = of_config_set(&d->cfg, "octopus.url", ofsim_url(d->sim), es, en);
+    if (!rc) rc = of_fleet_kafka_init(&d->fk, &d->cfg, d->mock, "octofleet-demo");
+    if (!rc) rc = of_fleet_ensure_topics(&d->cfg, &d->fk.kc, 30000, es, en);
+    if (rc) return rc;
+
+    printf("octofleet demo: Kafka mock cluster at %s, Octopus simulator at %s\n",
+           of_kafka_mock_bootstraps(d->mock), ofsim_url(d->sim));
+    printf("train 2026.18: 7 projects in 4 stages -> On Site Beta, Hosted Beta, all tenants; "
+           "1 producer, %d workers\n",
+           d->nworkers);
+    fflush(stdout);
+
+    snprintf(d->daemons[0].name, sizeof(d->daemons[0].name), "producer");
+    d->daemons[0].is_producer = true;
+    for (int i = 0; i <= d->nworkers; i++) {
+        d->daemons[i].cfg = &d->cfg;
+        d->daemons[i].mock = d->mock;
+        if (i > 0) snprintf(d->daemons[i].name, sizeof(d->daemons[i].name), "worker-%d", i);
+        if (start_daemon(&d->daemons[i]))
+            return of_seterr(es, en, OF_ERR_NOMEM, "cannot start the %s thread",
+                             d->daemons[i].name);
+    }
+
+    /* follow the events as `octofleet submit --wait` does */
+    char topic[OF_TOPIC_NAME_MAX];
+    of_config_topic(&d->cfg, "events", topic, sizeof(topic));
+    const char *topics[] = {topic};
+    of_kafka_consumer_opts co = {.group_id = "octofleet-demo-events", .manual_commit = true};
+    rc = of_kafka_consumer_new(&d->fk.kc, &co, &d->events, es, en);
+    if (!rc) rc = of_kafka_subscribe(d->events, topics, 1, es, en);
+    if (!rc) rc = of_kafka_producer_new(&d->fk.kc, NULL, &d->cmdp, es, en);
+    return rc;
+}
+
+static int demo_submit(demo *d)
+{
+    static char who[] = "demo", why[] = "octofleet demo";
+    char *request = strdup(demo_request);
+    if (!request) return -1;
+    of_command cmd = {.type = OF_CMD_SUBMIT,
+                      .by = who,
+                      .reason = why,
+                      .time_ms = of_wall_ms(),
+                      .request_json = request};
+    of_uuid_release_id("Default", "2026.18", cmd.release_id);
+    of_id_copy(d->release_id, cmd.release_id);
+    int rc = produce_command(d->cmdp, &d->cfg, &cmd);
+    free(request);
+    if (rc == 0) say(&d->st, "submitted release 2026.18 as %s", d->release_id);
+    return rc;
+}
+
+/* The operator's reaction to a pause: fix the cause, replay the failed stage. */
+static int demo_replay(demo *d, int stage)
+{
+    static char who[] = "demo", why[] = "db-globex reachable again";
+    int status = 0;
+    ofsim_admin(d->sim, "POST", "/sim/rules", demo_rules_fixed, &status, NULL);
+    of_command rp = {
+        .type = OF_CMD_REPLAY, .by = who, .reason = why, .time_ms = of_wall_ms(), .stage = stage};
+    of_id_copy(rp.release_id, d->release_id);
+    d->st.replays++;
+    return produce_command(d->cmdp, &d->cfg, &rp);
+}
+
+/* Shows one event of our release; returns the exit code once the release ended, else -1. */
+static int demo_show(demo *d, const of_event *ev)
+{
+    demo_stats *st = &d->st;
+    const char *sn = ev->stage_name ? ev->stage_name : "";
+    st->by_type[ev->type]++;
+    switch (ev->type) {
+    case OF_EV_RELEASE_ACCEPTED:
+        say(st, "release accepted%s%s", ev->message ? ": " : "", ev->message ? ev->message : "");
+        break;
+    case OF_EV_RELEASE_REJECTED:
+        say(st, "release rejected: %s", ev->message ? ev->message : "");
+        for (size_t i = 0; i < ev->n_errors; i++)
+            printf("          - %s\n", ev->errors[i]);
+        return OF_EXIT_FAIL;
+    case OF_EV_STAGE_STARTED:
+        say(st, "stage %d/%d %-12s started   in %-12s (%d jobs)", ev->stage, ev->stage_count, sn,
+            ev->environment, ev->n_total);
+        break;
+    case OF_EV_STAGE_SUCCEEDED:
+        say(st, "stage %d/%d %-12s succeeded in %-12s (%d ok, %d skipped)", ev->stage,
+            ev->stage_count, sn, ev->environment, ev->n_succeeded, ev->n_skipped);
+        break;
+    case OF_EV_STAGE_FAILED:
+        say(st, "stage %d/%d %-12s FAILED    in %-12s (%d failed)", ev->stage, ev->stage_count, sn,
+            ev->environment, ev->n_failed);
+        break;
+    case OF_EV_JOB_FAILED:
+        say(st, "job failed: %s %s / %s: %s", ev->project, ev->environment,
+            ev->tenant ? ev->tenant : "-", ev->message ? ev->message : "");
+        break;
+    case OF_EV_RELEASE_PAUSED: {
+        int stage = ev->n_jobs ? ev->jobs[0].stage : 0;
+        say(st,
+            "release paused with %zu failed job(s); the operator fixes the cause and replays "
+            "stage %d",
+            ev->n_jobs, stage);
+        if (demo_replay(d, stage)) return OF_EXIT_FAIL;
+        break;
+    }
+    case OF_EV_RELEASE_RESUMED:
+        say(st, "release resumed%s%s", ev->message ? ": " : "", ev->message ? ev->message : "");
+        break;
+    case OF_EV_RELEASE_COMPLETED:
+        say(st, "release completed");
+        return OF_EXIT_OK;
+    case OF_EV_RELEASE_ABORTED:
+        say(st, "release aborted");
+        return OF_EXIT_FAIL;
+    default:
+        break;
+    }
+    return -1;
+}
+
+static int demo_follow(demo *d)
+{
+    int64_t last_tick = of_now_ms();
+    while (!of_signals_stop_requested()) {
+        if (of_now_ms() - d->st.t0 > DEMO_DEADLINE) {
+            say(&d->st, "giving up: the release did not finish in %d s", DEMO_DEADLINE / 1000);
+            return OF_EXIT_FAIL;
+        }
+        for (int i = 0; i <= d->nworkers; i++) {
+            if (d->daemons[i].rc) {
+                say(&d->st, "%s failed: %s", d->daemons[i].name, d->daemons[i].errstr);
+                return OF_EXIT_FAIL;
+            }
+        }
+        if (of_now_ms() - last_tick >= 2000) {
+            const int *n = d->st.by_type;
+            last_tick = of_now_ms();
+            say(&d->st, "progress: %d jobs dispatched, %d started, %d succeeded, %d failed",
+                n[OF_EV_JOB_DISPATCHED], n[OF_EV_JOB_STARTED], n[OF_EV_JOB_SUCCEEDED],
+                n[OF_EV_JOB_FAILED] + n[OF_EV_JOB_TIMED_OUT]);
+        }
+        of_kafka_message *m = NULL;
+        char errstr[256];
+        of_kafka_consumer_poll(d->events, 200, &m, errstr, sizeof(errstr));
+        if (!m) continue;
+        of_event ev = {0};
+        int final = -1;
+        if (m->value &&
+            of_event_decode(m->value, m->value_len, &ev, errstr, sizeof(errstr)) == OF_OK &&
+            strcmp(ev.release_id, d->release_id) == 0)
+            final = demo_show(d, &ev);
+        of_event_clear(&ev);
+        of_kafka_message_free(m);
+        if (final >= 0) return final;
+    }
+    return OF_EXIT_FAIL; /* interrupted */
+}
+
+static void demo_summary(demo *d)
+{
+    const int *n = d->st.by_type;
+    long created = ofsim_request_count(d->sim, "POST /api/{space}/deployments");
+    long polls = ofsim_request_count(d->sim, "GET /api/{space}/tasks");
+    printf("\nsummary: %d jobs succeeded, %d skipped, %d failed and replayed (%d replay), "
+           "%d stage gates passed\n",
+           n[OF_EV_JOB_SUCCEEDED], n[OF_EV_JOB_SKIPPED], n[OF_EV_JOB_FAILED], d->st.replays,
+           n[OF_EV_STAGE_SUCCEEDED]);
+    printf("octopus: %ld deployments created, %ld batched task polls; %.1f s in all\n", created,
+           polls, (double)(of_now_ms() - d->st.t0) / 1000.0);
+}
+
+static void demo_cleanup(demo *d)
+{
+    of_kafka_consumer_destroy(d->events);
+    for (int i = 16; i >= 0; i--) /* workers first, the producer last */
+        stop_daemon(&d->daemons[i]);
+    of_kafka_producer_destroy(d->cmdp);
+    of_fleet_kafka_free(&d->fk);
+    ofsim_stop(d->sim);
+    of_kafka_mock_destroy(d->mock);
+    of_config_free(&d->cfg);
+}
+
+int of_cmd_demo(int argc, char **argv)
+{
+    int nworkers = DEMO_WORKERS;
+    bool verbose = false;
+    for (int i = 1; i < argc; i++) {
+        if (of_cli_is_help(argv[i])) {
+            fputs(demo_usage, stdout);
+            return OF_EXIT_OK;
+        } else if (strcmp(argv[i], "--verbose") == 0) {
+            verbose = true;
+        } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 16) {
+                fprintf(stderr, "octofleet demo: --workers needs 1..16\n");
+                return OF_EXIT_USAGE;
+            }
+            nworkers = (int)v;
+        } else {
+            fprintf(stderr, "octofleet demo: unexpected argument '%s'\n%s", argv[i], demo_usage);
+            return OF_EXIT_USAGE;
+        }
+    }
+    of_log_set_level(verbose ? OF_LOG_INFO : OF_LOG_ERROR);
+    demo *d = calloc(1, sizeof(*d));
+    if (!d) return OF_EXIT_FAIL;
+    d->nworkers = nworkers;
+    d->st.t0 = of_now_ms();
+    of_signals_install(d->errstr, sizeof(d->errstr));
+    int ex;
+    if (demo_setup(d) != OF_OK) {
+        fprintf(stderr, "octofleet demo: %s\n", d->errstr);
+        ex = OF_EXIT_SERVICE;
+    } else if (demo_submit(d) != 0) {
+        ex = OF_EXIT_SERVICE;
+    } else {
+        ex = demo_follow(d);
+        demo_summary(d);
+    }
+    demo_cleanup(d);
+    free(d);
+    return ex;
+}

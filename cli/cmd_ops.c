@@ -1,0 +1,475 @@
+/* Operator commands that talk to the fleet through Kafka:
+ *   submit, replay, resume, abort  -> a command on <prefix>requests
+ *   events                         <- CloudEvents from <prefix>events
+ *   status                         <- state records from <prefix>releases
+ * None of them talks to Octopus; the producer does. */
+#include <errno.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "commands.h"
+#include "exitcodes.h"
+#include "fleet.h"
+#include "log.h"
+#include "msg.h"
+#include "signals.h"
+#include "uuid.h"
+
+#define KAFKA_TIMEOUT_MS 30000
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* Reads a whole file, at most max bytes, into a new NUL-terminated string. */
+static int read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "octofleet: cannot open %s: %s\n", path, strerror(errno));
+        return OF_EXIT_FAIL;
+    }
+    of_buf b;
+    of_buf_init(&b, max);
+    char chunk[8192];
+    size_t n;
+    of_err rc = OF_OK;
+    while (rc == OF_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = of_buf_append(&b, chunk, n);
+    int ioerr = ferror(f);
+    if (f != stdin) fclose(f);
+    if (rc || ioerr) {
+        fprintf(stderr, "octofleet: cannot read %s: %s\n", path,
+                rc == OF_ERR_TOO_LARGE ? "larger than 1 MiB" : "read error");
+        of_buf_free(&b);
+        return OF_EXIT_FAIL;
+    }
+    *len = b.len;
+    *out = of_buf_detach(&b);
+    return *out ? OF_EXIT_OK : OF_EXIT_FAIL;
+}
+
+static char *default_user(void)
+{
+    static char unknown[] = "unknown";
+    char *u = getenv("USER");
+    return (u && u[0]) ? u : unknown;
+}
+
+/* Sends one command to <prefix>requests (creating the fleet's topics first when
+ * topics.create) and waits for its delivery. */
+static int send_command(const of_config *cfg, const of_command *cmd)
+{
+    char errstr[512];
+    of_fleet_kafka fk;
+    of_kafka_producer *p = NULL;
+    int ex = OF_EXIT_SERVICE;
+
+    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) return OF_EXIT_FAIL;
+    if (cfg->topics.create &&
+        of_fleet_ensure_topics(cfg, &fk.kc, KAFKA_TIMEOUT_MS, errstr, sizeof(errstr))) {
+        fprintf(stderr, "octofleet: cannot create topics: %s\n", errstr);
+    } else if (of_kafka_producer_new(&fk.kc, NULL, &p, errstr, sizeof(errstr))) {
+        fprintf(stderr, "octofleet: %s\n", errstr);
+        ex = OF_EXIT_CONFIG;
+    } else if (of_cli_produce_command(p, cfg, cmd, errstr, sizeof(errstr))) {
+        fprintf(stderr, "octofleet: %s\n", errstr);
+    } else {
+        ex = OF_EXIT_OK;
+    }
+    of_kafka_producer_destroy(p);
+    of_fleet_kafka_free(&fk);
+    return ex;
+}
+
+/* ---- following events --------------------------------------------------- */
+
+typedef struct follow_ctx {
+    const char *release_id; /* NULL = every release */
+    bool print_json;        /* JSON lines on stdout */
+    bool progress;          /* human progress on stderr */
+    int final;              /* -1 running; else the exit code the release ended with */
+} follow_ctx;
+
+static void print_progress(const of_event *ev)
+{
+    const char *t = of_event_type_name(ev->type) + strlen("octofleet.");
+    switch (ev->type) {
+    case OF_EV_STAGE_STARTED:
+    case OF_EV_STAGE_SUCCEEDED:
+    case OF_EV_STAGE_FAILED:
+        fprintf(stderr, "%-18s stage %d/%d%s%s in %s (%d jobs: %d ok, %d skipped, %d failed)\n", t,
+                ev->stage, ev->stage_count, ev->stage_name ? " " : "",
+                ev->stage_name ? ev->stage_name : "", ev->environment ? ev->environment : "?",
+                ev->n_total, ev->n_succeeded, ev->n_skipped, ev->n_failed);
+        break;
+    case OF_EV_JOB_FAILED:
+    case OF_EV_JOB_TIMED_OUT:
+    case OF_EV_JOB_CANCELLED:
+    case OF_EV_JOB_WAITING:
+        fprintf(stderr, "%-18s %s %s%s%s attempt %d%s%s\n", t, ev->project ? ev->project : "?",
+                ev->environment ? ev->environment : "?", ev->tenant ? " / " : "",
+                ev->tenant ? ev->tenant : "", ev->attempt, ev->message ? ": " : "",
+                ev->message ? ev->message : "");
+        break;
+    case OF_EV_RELEASE_REJECTED:
+        fprintf(stderr, "%-18s %s\n", t, ev->message ? ev->message : "");
+        for (size_t i = 0; i < ev->n_errors; i++)
+            fprintf(stderr, "  - %s\n", ev->errors[i]);
+        break;
+    case OF_EV_RELEASE_PAUSED:
+        fprintf(stderr, "%-18s %zu failed job(s); replay with: octofleet replay %s --stage N\n", t,
+                ev->n_jobs, ev->release_id);
+        for (size_t i = 0; i < ev->n_jobs; i++)
+            fprintf(stderr, "  - stage %d %s %s%s%s\n", ev->jobs[i].stage,
+                    ev->jobs[i].project ? ev->jobs[i].project : "?",
+                    ev->jobs[i].environment ? ev->jobs[i].environment : "?",
+                    ev->jobs[i].tenant ? " / " : "", ev->jobs[i].tenant ? ev->jobs[i].tenant : "");
+        break;
+    case OF_EV_RELEASE_ACCEPTED:
+    case OF_EV_RELEASE_RESUMED:
+    case OF_EV_RELEASE_COMPLETED:
+    case OF_EV_RELEASE_ABORTED:
+        fprintf(stderr, "%-18s %s%s%s\n", t, ev->release_name ? ev->release_name : ev->release_id,
+                ev->message ? ": " : "", ev->message ? ev->message : "");
+        break;
+    default:
+        break; /* per-job successes would drown the stage lines */
+    }
+}
+
+static of_err on_event(void *opaque, const of_kafka_message *msg)
+{
+    follow_ctx *fc = opaque;
+    if (!msg->value) return OF_OK;
+    of_event ev = {0};
+    char errstr[256];
+    if (of_event_decode(msg->value, msg->value_len, &ev, errstr, sizeof(errstr)) != OF_OK) {
+        of_warn("skipping an undecodable event topic=%s partition=%d offset=%lld: %s", msg->topic,
+                (int)msg->partition, (long long)msg->offset, errstr);
+        of_event_clear(&ev);
+        return OF_OK;
+    }
+    if (fc->release_id && strcmp(ev.release_id, fc->release_id) != 0) {
+        of_event_clear(&ev);
+        return OF_OK;
+    }
+    if (fc->print_json) {
+        fwrite(msg->value, 1, msg->value_len, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    if (fc->progress) print_progress(&ev);
+    if (ev.type == OF_EV_RELEASE_COMPLETED) fc->final = OF_EXIT_OK;
+    if (ev.type == OF_EV_RELEASE_PAUSED || ev.type == OF_EV_RELEASE_ABORTED ||
+        ev.type == OF_EV_RELEASE_REJECTED)
+        fc->final = OF_EXIT_FAIL;
+    of_event_clear(&ev);
+    return OF_OK;
+}
+
+/* Follows <prefix>events from the beginning with a throw-away group (nothing committed)
+ * until the stop flag, or until the followed release ends when stop_at_end. */
+static int follow_events(const of_config *cfg, follow_ctx *fc, bool stop_at_end)
+{
+    char errstr[512], topic[OF_TOPIC_NAME_MAX], group[96];
+    of_fleet_kafka fk;
+    of_kafka_consumer *c = NULL;
+    int ex = OF_EXIT_SERVICE;
+    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) return OF_EXIT_FAIL;
+    of_config_topic(cfg, "events", topic, sizeof(topic));
+    snprintf(group, sizeof(group), "octofleet-cli-%ld-%lld", (long)getpid(),
+             (long long)of_wall_ms());
+    of_kafka_consumer_opts co = {.group_id = group, .manual_commit = true};
+    const char *topics[] = {topic};
+    if (of_kafka_consumer_new(&fk.kc, &co, &c, errstr, sizeof(errstr)) ||
+        of_kafka_subscribe(c, topics, 1, errstr, sizeof(errstr))) {
+        fprintf(stderr, "octofleet: cannot read %s: %s\n", topic, errstr);
+        goto out;
+    }
+    of_signals_install(errstr, sizeof(errstr));
+    while (!of_signals_stop_requested()) {
+        of_kafka_message *m = NULL;
+        of_err rc = of_kafka_consumer_poll(c, 200, &m, errstr, sizeof(errstr));
+        if (rc == OF_ERR_STATE) {
+            fprintf(stderr, "octofleet: reading events failed: %s\n", errstr);
+            goto out;
+        }
+        if (rc) of_debug("events consumer: %s", errstr);
+        if (m) {
+            on_event(fc, m);
+            of_kafka_message_free(m);
+        }
+        if (stop_at_end && fc->final >= 0) break;
+    }
+    ex = fc->final >= 0 ? fc->final : OF_EXIT_OK;
+out:
+    of_kafka_consumer_destroy(c);
+    of_fleet_kafka_free(&fk);
+    return ex;
+}
+
+/* ---- submit ----------------------------------------------------------- */
+
+static const char submit_usage[] =
+    "usage: octofleet submit REQUEST.json [--wait] [--by NAME] [--reason TEXT] [options]\n\n"
+    "Validates a release request (docs/requests.md) and sends it to the producer.\n"
+    "Prints the release id on stdout. With --wait, shows progress per stage on stderr\n"
+    "until the release completes (exit 0), pauses, is aborted or is rejected (exit 1).\n"
+    "REQUEST.json may be - for stdin.\n\nOptions:\n"
+    "  --wait              follow the release until it ends\n"
+    "  --by NAME           who submits (default: $USER)\n"
+    "  --reason TEXT       why (recorded in the events)\n" OF_CLI_COMMON_HELP;
+
+int of_cmd_submit(int argc, char **argv)
+{
+    of_cli_common co = {0};
+    const char *path = NULL;
+    char *by = default_user(), *reason = NULL;
+    bool wait = false;
+    for (int i = 1; i < argc;) {
+        int r = of_cli_common_opt(&co, argc, argv, &i);
+        if (r < 0) return OF_EXIT_USAGE;
+        if (r > 0) continue;
+        if (of_cli_is_help(argv[i])) {
+            fputs(submit_usage, stdout);
+            return OF_EXIT_OK;
+        } else if (strcmp(argv[i], "--wait") == 0) {
+            wait = true;
+        } else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+            by = argv[++i];
+        } else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+            reason = argv[++i];
+        } else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && !path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "octofleet submit: unexpected argument '%s'\n%s", argv[i],
+                    submit_usage);
+            return OF_EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!path) {
+        fprintf(stderr, "octofleet submit: missing REQUEST.json\n%s", submit_usage);
+        return OF_EXIT_USAGE;
+    }
+    of_config cfg;
+    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
+    if (ex < 0) {
+        of_config_free(&cfg);
+        return OF_EXIT_OK;
+    }
+    if (ex) return ex;
+
+    char *text = NULL;
+    size_t len = 0;
+    of_request *req = NULL;
+    of_errlist errs;
+    of_errlist_init(&errs);
+    of_command cmd = {0};
+    ex = read_file(path, OF_MSG_MAX_SIZE, &text, &len);
+    if (ex) goto out;
+    if (of_request_parse(text, len, &req, &errs) != OF_OK) {
+        fprintf(stderr, "octofleet submit: %s is not a valid release request:\n", path);
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "  %s\n", errs.items[i]);
+        ex = OF_EXIT_FAIL;
+        goto out;
+    }
+    cmd.type = OF_CMD_SUBMIT;
+    of_uuid_release_id(req->space, req->release, cmd.release_id);
+    cmd.by = by;
+    cmd.reason = reason;
+    cmd.time_ms = of_wall_ms();
+    cmd.request_json = text;
+    ex = send_command(&cfg, &cmd);
+    cmd.by = cmd.reason = cmd.request_json = NULL; /* borrowed */
+    if (ex) goto out;
+    printf("%s\n", cmd.release_id);
+    fflush(stdout);
+    if (wait) {
+        follow_ctx fc = {.release_id = cmd.release_id, .progress = true, .final = -1};
+        ex = follow_events(&cfg, &fc, true);
+    }
+out:
+    of_request_free(req);
+    of_errlist_free(&errs);
+    free(text);
+    of_config_free(&cfg);
+    return ex;
+}
+
+/* ---- replay / resume / abort ------------------------------------------- */
+
+static const char control_usage[] =
+    "usage: octofleet replay RELEASE_ID [--stage N] [--all] [--tenant T]... [--project P]...\n"
+    "                        [--environment E]... [--by NAME] [--reason TEXT] [options]\n"
+    "       octofleet resume RELEASE_ID [--by NAME] [--reason TEXT] [options]\n"
+    "       octofleet abort  RELEASE_ID [--cancel-running] [--by NAME] [--reason TEXT] "
+    "[options]\n\n"
+    "Steers a release through the producer (docs/operations.md):\n"
+    "  replay  re-dispatches the failed jobs of a stage (--all: every job of it), attempt + 1;\n"
+    "          --stage 0 or none = every stage with failed jobs; filters narrow it\n"
+    "  resume  continues after a fix made by hand (the producer reconciles with Octopus first)\n"
+    "  abort   stops the release; --cancel-running cancels its live Octopus tasks\n"
+    "The command is recorded in the events with who (--by, default $USER) and why (--reason).\n\n"
+    "Options:\n" OF_CLI_COMMON_HELP;
+
+#define MAX_FILTERS 64
+
+static int control(of_cmd_type type, int argc, char **argv)
+{
+    of_cli_common co = {0};
+    of_command cmd = {0};
+    const char *rid = NULL;
+    char *tenants[MAX_FILTERS], *projects[MAX_FILTERS], *envs[MAX_FILTERS];
+    cmd.type = type;
+    cmd.by = default_user();
+    cmd.tenants = tenants;
+    cmd.projects = projects;
+    cmd.environments = envs;
+    for (int i = 1; i < argc;) {
+        int r = of_cli_common_opt(&co, argc, argv, &i);
+        if (r < 0) return OF_EXIT_USAGE;
+        if (r > 0) continue;
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (of_cli_is_help(a)) {
+            fputs(control_usage, stdout);
+            return OF_EXIT_OK;
+        } else if (type == OF_CMD_REPLAY && strcmp(a, "--all") == 0) {
+            cmd.all = true;
+        } else if (type == OF_CMD_ABORT && strcmp(a, "--cancel-running") == 0) {
+            cmd.cancel_running = true;
+        } else if (type == OF_CMD_REPLAY && strcmp(a, "--stage") == 0 && has_val) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 1000) {
+                fprintf(stderr, "octofleet replay: --stage needs a number, got '%s'\n", argv[i]);
+                return OF_EXIT_USAGE;
+            }
+            cmd.stage = (int)v;
+        } else if (type == OF_CMD_REPLAY &&
+                   (strcmp(a, "--tenant") == 0 || strcmp(a, "--project") == 0 ||
+                    strcmp(a, "--environment") == 0) &&
+                   has_val) {
+            char **list = a[2] == 't' ? tenants : a[2] == 'p' ? projects : envs;
+            size_t *n = a[2] == 't'   ? &cmd.n_tenants
+                        : a[2] == 'p' ? &cmd.n_projects
+                                      : &cmd.n_environments;
+            if (*n >= MAX_FILTERS) {
+                fprintf(stderr, "octofleet replay: too many %s filters\n", a);
+                return OF_EXIT_USAGE;
+            }
+            list[(*n)++] = argv[++i];
+        } else if (strcmp(a, "--by") == 0 && has_val) {
+            cmd.by = argv[++i];
+        } else if (strcmp(a, "--reason") == 0 && has_val) {
+            cmd.reason = argv[++i];
+        } else if (a[0] != '-' && !rid) {
+            rid = a;
+        } else {
+            fprintf(stderr, "octofleet %s: unexpected argument '%s'\n%s", of_cmd_type_name(type), a,
+                    control_usage);
+            return OF_EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!rid || !of_uuid_valid(rid)) {
+        fprintf(stderr, "octofleet %s: %s\n%s", of_cmd_type_name(type),
+                rid ? "RELEASE_ID must be the id printed by submit (a UUID)" : "missing RELEASE_ID",
+                control_usage);
+        return OF_EXIT_USAGE;
+    }
+    static char no_reason[] = "requested from the command line";
+    if (!cmd.reason) cmd.reason = no_reason;
+    of_id_copy(cmd.release_id, rid);
+    cmd.time_ms = of_wall_ms();
+    of_config cfg;
+    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
+    if (ex < 0) {
+        of_config_free(&cfg);
+        return OF_EXIT_OK;
+    }
+    if (ex) return ex;
+    ex = send_command(&cfg, &cmd);
+    if (ex == OF_EXIT_OK) printf("%s %s sent\n", of_cmd_type_name(type), rid);
+    of_config_free(&cfg);
+    return ex;
+}
+
+int of_cmd_replay(int argc, char **argv)
+{
+    return control(OF_CMD_REPLAY, argc, argv);
+}
+
+int of_cmd_resume(int argc, char **argv)
+{
+    return control(OF_CMD_RESUME, argc, argv);
+}
+
+int of_cmd_abort(int argc, char **argv)
+{
+    return control(OF_CMD_ABORT, argc, argv);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static const char events_usage[] =
+    "usage: octofleet events [--release RELEASE_ID] [--follow] [options]\n\n"
+    "Prints the fleet's CloudEvents (docs/messages.md) as JSON lines on stdout, from the\n"
+    "beginning of the events topic; with --follow keeps printing new ones until interrupted.\n\n"
+    "Options:\n"
+    "  --release ID        only this release's events\n"
+    "  --follow            keep waiting for new events (Ctrl-C stops)\n" OF_CLI_COMMON_HELP;
+
+int of_cmd_events(int argc, char **argv)
+{
+    of_cli_common co = {0};
+    follow_ctx fc = {.print_json = true, .final = -1};
+    bool follow = false;
+    for (int i = 1; i < argc;) {
+        int r = of_cli_common_opt(&co, argc, argv, &i);
+        if (r < 0) return OF_EXIT_USAGE;
+        if (r > 0) continue;
+        if (of_cli_is_help(argv[i])) {
+            fputs(events_usage, stdout);
+            return OF_EXIT_OK;
+        } else if (strcmp(argv[i], "--follow") == 0) {
+            follow = true;
+        } else if (strcmp(argv[i], "--release") == 0 && i + 1 < argc) {
+            fc.release_id = argv[++i];
+        } else {
+            fprintf(stderr, "octofleet events: unexpected argument '%s'\n%s", argv[i],
+                    events_usage);
+            return OF_EXIT_USAGE;
+        }
+        i++;
+    }
+    of_config cfg;
+    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
+    if (ex < 0) {
+        of_config_free(&cfg);
+        return OF_EXIT_OK;
+    }
+    if (ex) return ex;
+    if (follow) {
+        ex = follow_events(&cfg, &fc, false);
+        ex = ex == OF_EXIT_FAIL ? OF_EXIT_OK : ex; /* a paused release is not our failure */
+    } else {
+        char errstr[512], topic[OF_TOPIC_NAME_MAX];
+        of_fleet_kafka fk;
+        of_fleet_kafka_init(&fk, &cfg, NULL, NULL);
+        of_config_topic(&cfg, "events", topic, sizeof(topic));
+        if (of_kafka_read_topic(&fk.kc, topic, KAFKA_TIMEOUT_MS, on_event, &fc, NULL, errstr,
+                                sizeof(errstr))) {
+            fprintf(stderr, "octofleet events: cannot read %s: %s\n", topic, errstr);
+            ex = OF_EXIT_SERVICE;
+        }
+        of_fleet_kafka_free(&fk);
+    }
+    of_config_free(&cfg);
+    return ex;
+}

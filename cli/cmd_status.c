@@ -1,0 +1,227 @@
+/* `octofleet status RELEASE [--json]`: a release's state as the producer recorded it in the
+ * compacted <prefix>releases topic (docs/gating.md): stages per environment, job counts, and
+ * the failed jobs with Octopus's error. Reads Kafka only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "exitcodes.h"
+#include "fleet.h"
+#include "log.h"
+#include "msg.h"
+#include "uuid.h"
+
+typedef struct status_ctx {
+    const char *want; /* release id, or a release name */
+    char release_id[OF_UUID_STR_SIZE];
+    bool have_release;
+    of_release_record rel;
+    /* job records of the wanted release, last version wins (same key -> same partition,
+     * so records of one job arrive in order) */
+    of_job_record *jobs;
+    size_t n, cap;
+    of_err err;
+} status_ctx;
+
+static long find_job(const status_ctx *s, const char *job_id)
+{
+    for (size_t i = s->n; i-- > 0;)
+        if (strcmp(s->jobs[i].job.job_id, job_id) == 0) return (long)i;
+    return -1;
+}
+
+static of_err on_record(void *opaque, const of_kafka_message *msg)
+{
+    status_ctx *s = opaque;
+    char key[160], errstr[256];
+    if (!msg->key || msg->key_len >= sizeof(key) || !msg->value) return OF_OK;
+    memcpy(key, msg->key, msg->key_len);
+    key[msg->key_len] = '\0';
+    if (strncmp(key, "release/", 8) == 0) {
+        of_release_record r = {0};
+        if (of_release_record_decode(msg->value, msg->value_len, &r, errstr, sizeof(errstr))) {
+            of_warn("status: skipping a bad release record key=%s: %s", key, errstr);
+            of_release_record_clear(&r);
+            return OF_OK;
+        }
+        bool match = strcmp(r.release_id, s->want) == 0 ||
+                     (r.release_name && strcmp(r.release_name, s->want) == 0);
+        if (match && (!s->have_release || strcmp(r.release_id, s->release_id) == 0)) {
+            of_release_record_clear(&s->rel);
+            s->rel = r;
+            of_id_copy(s->release_id, r.release_id);
+            s->have_release = true;
+        } else {
+            of_release_record_clear(&r);
+        }
+    } else if (strncmp(key, "job/", 4) == 0) {
+        of_job_record j = {0};
+        if (of_job_record_decode(msg->value, msg->value_len, &j, errstr, sizeof(errstr))) {
+            of_warn("status: skipping a bad job record key=%s: %s", key, errstr);
+            of_job_record_clear(&j);
+            return OF_OK;
+        }
+        /* records of other releases are dropped once we know which one we want; before
+         * that, keep those whose release matches by id (names only live in headers) */
+        bool keep = strcmp(j.job.release_id, s->want) == 0 ||
+                    (s->have_release && strcmp(j.job.release_id, s->release_id) == 0) ||
+                    (j.job.release_name && strcmp(j.job.release_name, s->want) == 0);
+        long at = keep ? find_job(s, j.job.job_id) : -1;
+        if (!keep) {
+            of_job_record_clear(&j);
+        } else if (at >= 0) {
+            of_job_record_clear(&s->jobs[at]);
+            s->jobs[at] = j;
+        } else {
+            if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 256;
+                of_job_record *nj = realloc(s->jobs, cap * sizeof(*nj));
+                if (!nj) {
+                    of_job_record_clear(&j);
+                    return OF_ERR_NOMEM;
+                }
+                s->jobs = nj;
+                s->cap = cap;
+            }
+            s->jobs[s->n++] = j;
+        }
+    }
+    return OF_OK;
+}
+
+static void print_text(const status_ctx *s)
+{
+    const of_release_record *r = &s->rel;
+    printf("release %s (%s): %s, round %d\n", r->release_name ? r->release_name : "?",
+           r->release_id, of_release_status_name(r->status), r->round);
+    if (r->by) printf("last action by %s: %s\n", r->by, r->reason ? r->reason : "");
+    printf("\n%-6s %-14s %-20s %-10s %5s %5s %5s %5s %5s\n", "STAGE", "NAME", "ENVIRONMENT",
+           "STATUS", "JOBS", "OK", "SKIP", "FAIL", "LIVE");
+    for (int st = 1; st <= r->stage_count; st++) {
+        for (size_t e = 0; e < r->n_environments; e++) {
+            const char *env = r->environments[e].name;
+            int tot = 0, ok = 0, skip = 0, fail = 0, live = 0;
+            for (size_t i = 0; i < s->n; i++) {
+                const of_job_record *j = &s->jobs[i];
+                if (j->job.stage != st || !j->job.environment.name ||
+                    strcmp(j->job.environment.name, env) != 0)
+                    continue;
+                tot++;
+                if (j->status == OF_JOB_SUCCEEDED)
+                    ok++;
+                else if (j->status == OF_JOB_SKIPPED)
+                    skip++;
+                else if (of_job_status_is_failure(j->status))
+                    fail++;
+                else if (j->status != OF_JOB_PENDING)
+                    live++;
+            }
+            size_t k = (size_t)(st - 1) * r->n_environments + e;
+            const char *name =
+                r->stage_names && r->stage_names[st - 1] ? r->stage_names[st - 1] : "";
+            printf("%-6d %-14s %-20s %-10s %5d %5d %5d %5d %5d\n", st, name, env,
+                   of_stage_status_name(r->stage_status[k]), tot, ok, skip, fail, live);
+        }
+    }
+    int nfail = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const of_job_record *j = &s->jobs[i];
+        if (!of_job_status_is_failure(j->status)) continue;
+        if (nfail++ == 0) printf("\nfailed jobs:\n");
+        printf("  stage %d %s %s%s%s attempt %d: %s%s%s\n", j->job.stage,
+               j->job.project.name ? j->job.project.name : "?",
+               j->job.environment.name ? j->job.environment.name : "?",
+               j->job.tenant.name ? " / " : "", j->job.tenant.name ? j->job.tenant.name : "",
+               j->job.attempt, of_job_status_name(j->status), j->skip_reason ? ": " : "",
+               j->skip_reason ? j->skip_reason : "");
+    }
+}
+
+static const char status_usage[] =
+    "usage: octofleet status RELEASE [--json] [options]\n\n"
+    "Shows a release's stages per environment, job counts and failed jobs with Octopus's\n"
+    "error, from the state the producer keeps in the releases topic. RELEASE is the id\n"
+    "printed by submit, or the release name. Exit 0 if found, 1 if not.\n\nOptions:\n"
+    "  --json              print the release and every job as JSON\n" OF_CLI_COMMON_HELP;
+
+int of_cmd_status(int argc, char **argv)
+{
+    of_cli_common co = {0};
+    const char *want = NULL;
+    bool json = false;
+    for (int i = 1; i < argc;) {
+        int r = of_cli_common_opt(&co, argc, argv, &i);
+        if (r < 0) return OF_EXIT_USAGE;
+        if (r > 0) continue;
+        if (of_cli_is_help(argv[i])) {
+            fputs(status_usage, stdout);
+            return OF_EXIT_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (argv[i][0] != '-' && !want) {
+            want = argv[i];
+        } else {
+            fprintf(stderr, "octofleet status: unexpected argument '%s'\n%s", argv[i],
+                    status_usage);
+            return OF_EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!want) {
+        fprintf(stderr, "octofleet status: missing RELEASE\n%s", status_usage);
+        return OF_EXIT_USAGE;
+    }
+    of_config cfg;
+    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
+    if (ex < 0) {
+        of_config_free(&cfg);
+        return OF_EXIT_OK;
+    }
+    if (ex) return ex;
+
+    status_ctx s = {.want = want};
+    char errstr[512], topic[OF_TOPIC_NAME_MAX];
+    of_fleet_kafka fk;
+    of_fleet_kafka_init(&fk, &cfg, NULL, NULL);
+    of_config_topic(&cfg, "releases", topic, sizeof(topic));
+    of_err rc =
+        of_kafka_read_topic(&fk.kc, topic, 60000, on_record, &s, NULL, errstr, sizeof(errstr));
+    if (rc) {
+        fprintf(stderr, "octofleet status: cannot read %s: %s\n", topic, errstr);
+        ex = OF_EXIT_SERVICE;
+    } else if (!s.have_release) {
+        fprintf(stderr, "octofleet status: no release '%s' in %s\n", want, topic);
+        ex = OF_EXIT_FAIL;
+    } else {
+        /* job records read before the header named the release id by name only */
+        size_t w = 0;
+        for (size_t i = 0; i < s.n; i++) {
+            if (strcmp(s.jobs[i].job.release_id, s.release_id) == 0)
+                s.jobs[w++] = s.jobs[i];
+            else
+                of_job_record_clear(&s.jobs[i]);
+        }
+        s.n = w;
+        if (json) {
+            char *out = NULL;
+            if (of_plan_json_encode(&s.rel, s.jobs, s.n, NULL, &out) == OF_OK) {
+                printf("%s\n", out);
+            } else {
+                fprintf(stderr, "octofleet status: cannot encode JSON\n");
+                ex = OF_EXIT_FAIL;
+            }
+            free(out);
+        } else {
+            print_text(&s);
+        }
+    }
+    for (size_t i = 0; i < s.n; i++)
+        of_job_record_clear(&s.jobs[i]);
+    free(s.jobs);
+    of_release_record_clear(&s.rel);
+    of_fleet_kafka_free(&fk);
+    of_config_free(&cfg);
+    return ex;
+}

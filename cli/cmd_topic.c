@@ -1,0 +1,464 @@
+/* `octofleet topic dump|produce`: an operator's and a test's view of raw topics.
+ *
+ *   dump NAME      every message of a topic, from the beginning to its end as of the start,
+ *                  one JSON line each (read_committed, through of_kafka_read_topic);
+ *   produce NAME   one message whose value is read from stdin (e.g. to put a garbage job on a
+ *                  stage topic and watch it land in the dead-letter topic).
+ *
+ * NAME is the full topic name, taken literally (topics.prefix is not added), so the tool
+ * works for any topic of the cluster. Nothing here decodes octofleet's messages: values are
+ * printed as they are. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "commands.h"
+#include "exitcodes.h"
+#include "fleet.h"
+
+#define TOPIC_TIMEOUT_MS 30000
+#define MAX_HEADERS      32
+/* Kafka's default message.max.bytes; a bigger value would be refused by the broker anyway. */
+#define MAX_VALUE_BYTES (1024 * 1024)
+
+static const char topic_usage[] =
+    "usage: octofleet topic dump NAME [--from-beginning] [--timeout MS] [options]\n"
+    "       octofleet topic produce NAME [--key K] [--header NAME=VALUE]... [--partition N]\n"
+    "                               [options] < value\n\n"
+    "Reads or writes one topic as it is; NAME is the full topic name (topics.prefix is not\n"
+    "added). For debugging and tests; operators normally use events and status.\n\n"
+    "  dump     prints every message from the beginning of the topic up to its end as of the\n"
+    "           start of the command (committed data only), one JSON object per line:\n"
+    "           "
+    "{\"topic\",\"partition\",\"offset\",\"timestamp_ms\",\"key\",\"headers\",\"value\"}\n"
+    "           key and value are JSON strings (null when absent: a null key, a tombstone);\n"
+    "           bytes that are not UTF-8 are given in base64 as \"key_base64\"/\"value_base64\"\n"
+    "           instead. headers is an object (a repeated header name keeps its last value).\n"
+    "           The number of messages goes to stderr. A topic that does not exist is empty.\n"
+    "  produce  reads ONE message value from stdin (all of it, at most 1 MiB, sent as is)\n"
+    "           and produces it; prints {\"topic\",\"partition\",\"offset\"} once delivered.\n\n"
+    "Options:\n"
+    "  --from-beginning    dump from the first message (the default; accepted for habit)\n"
+    "  --timeout MS        give up after this long (default 30000)\n"
+    "  --key K             the message key (default: none)\n"
+    "  --header NAME=VALUE add a header (repeatable, at most 32)\n"
+    "  --partition N       produce to this partition (default: chosen from the "
+    "key)\n" OF_CLI_COMMON_HELP
+    "\nExit codes: 0 done, 1 the message was not delivered, 2 usage, 3 configuration,\n"
+    "4 Kafka could not be reached in time.\n";
+
+/* ---- JSON output --------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence starting at s[0] (n bytes left), 0 if invalid.
+ * Rejects overlong forms, surrogates and code points above U+10FFFF (RFC 3629). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1Fu;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0Fu;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07u;
+    } else {
+        return 0;
+    }
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+static bool utf8_valid(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq_len(s + i, n - i);
+        if (l == 0) return false;
+        i += l;
+    }
+    return true;
+}
+
+/* Appends p[0..n) (valid UTF-8) as a quoted JSON string. */
+static of_err json_string(of_buf *b, const void *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = p;
+    of_err rc = of_buf_append(b, "\"", 1);
+    size_t run = 0; /* bytes that need no escaping, appended in one go */
+    for (size_t i = 0; rc == OF_OK && i < n; i++) {
+        unsigned char c = s[i];
+        char esc[6];
+        size_t elen = 0;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            elen = 2;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            esc[0] = '\\';
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            elen = 2;
+        } else if (c < 0x20 || c == 0x7F) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xF];
+            elen = 6;
+        }
+        if (elen == 0) {
+            run++;
+            continue;
+        }
+        if (run) rc = of_buf_append(b, s + i - run, run);
+        if (rc == OF_OK) rc = of_buf_append(b, esc, elen);
+        run = 0;
+    }
+    if (rc == OF_OK && run) rc = of_buf_append(b, s + n - run, run);
+    if (rc == OF_OK) rc = of_buf_append(b, "\"", 1);
+    return rc;
+}
+
+static of_err base64_string(of_buf *b, const void *p, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = p;
+    of_err rc = of_buf_append(b, "\"", 1);
+    for (size_t i = 0; rc == OF_OK && i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < n) v |= s[i + 2];
+        char out[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63],
+                       i + 1 < n ? tbl[(v >> 6) & 63] : '=', i + 2 < n ? tbl[v & 63] : '='};
+        rc = of_buf_append(b, out, 4);
+    }
+    if (rc == OF_OK) rc = of_buf_append(b, "\"", 1);
+    return rc;
+}
+
+/* Appends `"name":<string or null>`, or `"name":null,"name_base64":"..."` for bytes that are
+ * not UTF-8, so every dump line is valid JSON and nothing is lost. */
+static of_err json_bytes_field(of_buf *b, const char *name, const void *p, size_t n)
+{
+    of_err rc = of_buf_printf(b, "\"%s\":", name);
+    if (rc) return rc;
+    if (!p) return of_buf_puts(b, "null");
+    if (utf8_valid(p, n)) return json_string(b, p, n);
+    rc = of_buf_printf(b, "null,\"%s_base64\":", name);
+    return rc ? rc : base64_string(b, p, n);
+}
+
+/* ---- dump ----------------------------------------------------------------- */
+
+typedef struct dump_ctx {
+    of_buf line;
+    of_err err;
+} dump_ctx;
+
+static of_err dump_headers(of_buf *b, const of_kafka_message *m)
+{
+    size_t n = of_kafka_message_header_count(m);
+    of_err rc = of_buf_puts(b, "\"headers\":{");
+    bool first = true;
+    for (size_t i = 0; rc == OF_OK && i < n; i++) {
+        const char *name;
+        const void *v;
+        size_t vlen;
+        if (!of_kafka_message_header_at(m, i, &name, &v, &vlen)) continue;
+        /* a repeated name keeps its last value, like of_kafka_message_header */
+        bool later = false;
+        for (size_t k = i + 1; k < n && !later; k++) {
+            const char *n2;
+            const void *v2;
+            size_t l2;
+            later = of_kafka_message_header_at(m, k, &n2, &v2, &l2) && strcmp(n2, name) == 0;
+        }
+        if (later || !utf8_valid(name, strlen(name))) continue;
+        if (!first) rc = of_buf_append(b, ",", 1);
+        first = false;
+        if (rc == OF_OK) rc = json_string(b, name, strlen(name));
+        if (rc == OF_OK) rc = of_buf_append(b, ":", 1);
+        if (rc == OF_OK)
+            rc = !v                    ? of_buf_puts(b, "null")
+                 : utf8_valid(v, vlen) ? json_string(b, v, vlen)
+                                       : base64_string(b, v, vlen);
+    }
+    if (rc == OF_OK) rc = of_buf_append(b, "}", 1);
+    return rc;
+}
+
+static of_err on_dump(void *opaque, const of_kafka_message *m)
+{
+    dump_ctx *d = opaque;
+    of_buf *b = &d->line;
+    of_buf_reset(b);
+    of_err rc = of_buf_puts(b, "{\"topic\":");
+    if (rc == OF_OK) rc = json_string(b, m->topic, strlen(m->topic));
+    if (rc == OF_OK)
+        rc = of_buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"timestamp_ms\":%lld,",
+                           (int)m->partition, (long long)m->offset, (long long)m->timestamp_ms);
+    if (rc == OF_OK) rc = json_bytes_field(b, "key", m->key, m->key_len);
+    if (rc == OF_OK) rc = of_buf_append(b, ",", 1);
+    if (rc == OF_OK) rc = dump_headers(b, m);
+    if (rc == OF_OK) rc = of_buf_append(b, ",", 1);
+    if (rc == OF_OK) rc = json_bytes_field(b, "value", m->value, m->value_len);
+    if (rc == OF_OK) rc = of_buf_puts(b, "}\n");
+    if (rc) {
+        d->err = rc;
+        return rc;
+    }
+    if (fwrite(b->data, 1, b->len, stdout) != b->len) {
+        d->err = OF_ERR_IO;
+        return OF_ERR_IO;
+    }
+    return OF_OK;
+}
+
+static int topic_dump(const of_config *cfg, const char *topic, int timeout_ms)
+{
+    char errstr[512];
+    of_fleet_kafka fk;
+    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) {
+        fprintf(stderr, "octofleet topic: out of memory\n");
+        return OF_EXIT_FAIL;
+    }
+    dump_ctx d = {.err = OF_OK};
+    /* a line holds a whole value, escaped (up to 6 bytes per byte) plus key and headers */
+    of_buf_init(&d.line, 8u * MAX_VALUE_BYTES + 65536u);
+    size_t count = 0;
+    int ex = OF_EXIT_OK;
+    of_err rc =
+        of_kafka_read_topic(&fk.kc, topic, timeout_ms, on_dump, &d, &count, errstr, sizeof(errstr));
+    fflush(stdout);
+    if (d.err) {
+        fprintf(stderr, "octofleet topic dump: cannot print a message of %s: %s\n", topic,
+                of_strerror(d.err));
+        ex = OF_EXIT_FAIL;
+    } else if (rc) {
+        fprintf(stderr, "octofleet topic dump: cannot read %s: %s\n", topic, errstr);
+        ex = OF_EXIT_SERVICE;
+    } else {
+        fprintf(stderr, "%zu message(s) in %s\n", count, topic);
+    }
+    of_buf_free(&d.line);
+    of_fleet_kafka_free(&fk);
+    return ex;
+}
+
+/* ---- produce -------------------------------------------------------------- */
+
+typedef struct produce_report {
+    bool done;
+    of_err err;
+    int32_t partition;
+    int64_t offset;
+    char why[256];
+} produce_report;
+
+static void on_delivery(void *opaque, const of_kafka_delivery *r)
+{
+    produce_report *pr = opaque;
+    pr->done = true;
+    pr->err = r->err;
+    pr->partition = r->partition;
+    pr->offset = r->offset;
+    snprintf(pr->why, sizeof(pr->why), "%s", r->errstr ? r->errstr : "");
+}
+
+static int read_stdin(of_buf *b)
+{
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+        if (of_buf_append(b, chunk, n)) {
+            fprintf(stderr, "octofleet topic produce: the value on stdin is larger than 1 MiB\n");
+            return OF_EXIT_FAIL;
+        }
+    }
+    if (ferror(stdin)) {
+        fprintf(stderr, "octofleet topic produce: cannot read stdin: %s\n", strerror(errno));
+        return OF_EXIT_FAIL;
+    }
+    return OF_EXIT_OK;
+}
+
+static int topic_produce(const of_config *cfg, const char *topic, const of_kafka_record *tmpl,
+                         int timeout_ms)
+{
+    char errstr[512];
+    of_buf value;
+    of_buf_init(&value, MAX_VALUE_BYTES);
+    int ex = read_stdin(&value);
+    if (ex) {
+        of_buf_free(&value);
+        return ex;
+    }
+    of_fleet_kafka fk;
+    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) {
+        of_buf_free(&value);
+        fprintf(stderr, "octofleet topic: out of memory\n");
+        return OF_EXIT_FAIL;
+    }
+    of_kafka_producer *p = NULL;
+    produce_report pr = {.err = OF_OK};
+    of_kafka_record rec = *tmpl;
+    rec.topic = topic;
+    rec.value = value.data ? value.data : ""; /* empty stdin: an empty value, not a tombstone */
+    rec.value_len = value.len;
+    of_err rc = of_kafka_producer_new(&fk.kc, NULL, &p, errstr, sizeof(errstr));
+    if (rc) {
+        fprintf(stderr, "octofleet topic produce: %s\n", errstr);
+        ex = OF_EXIT_CONFIG;
+        goto out;
+    }
+    rc = of_kafka_produce(p, &rec, on_delivery, &pr, errstr, sizeof(errstr));
+    if (rc == OF_OK) rc = of_kafka_flush(p, timeout_ms, errstr, sizeof(errstr));
+    if (rc) {
+        fprintf(stderr, "octofleet topic produce: cannot produce to %s: %s\n", topic, errstr);
+        ex = rc == OF_ERR_TIMEOUT ? OF_EXIT_SERVICE : OF_EXIT_FAIL;
+    } else if (!pr.done || pr.err) {
+        fprintf(stderr, "octofleet topic produce: %s: not delivered: %s\n", topic,
+                pr.done ? pr.why : "no delivery report");
+        ex = OF_EXIT_FAIL;
+    } else {
+        of_buf line;
+        of_buf_init(&line, 4096);
+        rc = of_buf_puts(&line, "{\"topic\":");
+        if (rc == OF_OK) rc = json_string(&line, topic, strlen(topic));
+        if (rc == OF_OK)
+            rc = of_buf_printf(&line, ",\"partition\":%d,\"offset\":%lld}\n", (int)pr.partition,
+                               (long long)pr.offset);
+        if (rc == OF_OK) fputs(line.data, stdout);
+        of_buf_free(&line);
+        fflush(stdout);
+    }
+out:
+    of_kafka_producer_destroy(p);
+    of_fleet_kafka_free(&fk);
+    of_buf_free(&value);
+    return ex;
+}
+
+/* ---- command line ----------------------------------------------------------- */
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("octofleet topic: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    fputs(topic_usage, stderr);
+    return OF_EXIT_USAGE;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+int of_cmd_topic(int argc, char **argv)
+{
+    of_cli_common co;
+    memset(&co, 0, sizeof co);
+    const char *action = NULL, *name = NULL;
+    long timeout_ms = TOPIC_TIMEOUT_MS;
+    of_kafka_header headers[MAX_HEADERS];
+    size_t nheaders = 0;
+    of_kafka_record tmpl = {.partition = OF_KAFKA_PARTITION_ANY};
+
+    if (argc > 1 && of_cli_is_help(argv[1])) {
+        fputs(topic_usage, stdout);
+        return OF_EXIT_OK;
+    }
+    for (int i = 1; i < argc;) {
+        int r = of_cli_common_opt(&co, argc, argv, &i);
+        if (r < 0) return OF_EXIT_USAGE;
+        if (r > 0) continue;
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        long v;
+        if (of_cli_is_help(a)) {
+            fputs(topic_usage, stdout);
+            return OF_EXIT_OK;
+        } else if (strcmp(a, "--from-beginning") == 0) {
+            /* the default: a dump always starts at the beginning */
+        } else if (strcmp(a, "--timeout") == 0 && has_val) {
+            if (!parse_long(argv[++i], 1, 24L * 3600 * 1000, &v))
+                return usage_error("--timeout needs milliseconds, got '%s'", argv[i]);
+            timeout_ms = v;
+        } else if (strcmp(a, "--key") == 0 && has_val) {
+            tmpl.key = argv[++i];
+            tmpl.key_len = strlen(argv[i]);
+        } else if (strcmp(a, "--partition") == 0 && has_val) {
+            if (!parse_long(argv[++i], 0, INT32_MAX, &v))
+                return usage_error("--partition needs a number, got '%s'", argv[i]);
+            tmpl.partition = (int32_t)v;
+        } else if (strcmp(a, "--header") == 0 && has_val) {
+            char *h = argv[++i];
+            char *eq = strchr(h, '=');
+            if (!eq || eq == h) return usage_error("--header needs NAME=VALUE, got '%s'", h);
+            if (nheaders >= MAX_HEADERS)
+                return usage_error("too many --header options (at most %d)", MAX_HEADERS);
+            *eq = '\0'; /* argv is ours to edit: the name becomes its own string */
+            headers[nheaders].name = h;
+            headers[nheaders].value = eq + 1;
+            headers[nheaders].value_len = strlen(eq + 1);
+            nheaders++;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unexpected option '%s'", a);
+        } else if (!action) {
+            action = a;
+        } else if (!name) {
+            name = a;
+        } else {
+            return usage_error("unexpected argument '%s'", a);
+        }
+        i++;
+    }
+    if (!action) return usage_error("missing the action (dump or produce)");
+    bool dump = strcmp(action, "dump") == 0;
+    if (!dump && strcmp(action, "produce") != 0)
+        return usage_error("unknown action '%s' (dump or produce)", action);
+    if (!name || !*name) return usage_error("missing the topic NAME");
+    if (strlen(name) >= OF_TOPIC_NAME_MAX) return usage_error("topic name too long: '%s'", name);
+    if (dump && (tmpl.key || nheaders || tmpl.partition != OF_KAFKA_PARTITION_ANY))
+        return usage_error("--key, --header and --partition are for produce");
+    tmpl.headers = nheaders ? headers : NULL;
+    tmpl.nheaders = nheaders;
+
+    of_config cfg;
+    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
+    if (ex < 0) {
+        of_config_free(&cfg);
+        return OF_EXIT_OK;
+    }
+    if (ex) return ex;
+    ex = dump ? topic_dump(&cfg, name, (int)timeout_ms)
+              : topic_produce(&cfg, name, &tmpl, (int)timeout_ms);
+    of_config_free(&cfg);
+    return ex;
+}

@@ -1,0 +1,122 @@
+/* `octofleet worker`: runs one worker of the fleet in the foreground until SIGTERM/SIGINT
+ * (systemd or the container runtime supervises it; no daemonising here). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "signals.h"
+#include "worker.h"
+
+static const char worker_usage[] =
+    "usage: octofleet worker -c FILE [--set KEY=VALUE]... [--name NAME] [--dump-config]\n"
+    "                        [options]\n\n"
+    "Runs a worker: takes jobs from the stage topics (one consumer group for the fleet),\n"
+    "creates each job's Octopus deployment (or adopts the one this job attempt already\n"
+    "created), follows the server tasks with batched polling, and reports job.* events.\n"
+    "Up to worker.max_in_flight jobs run at once on one thread. A job's offset is committed\n"
+    "only after its final event is delivered, so a crash or a kill replays, never loses.\n"
+    "On SIGTERM or SIGINT it stops taking jobs, lets in-flight jobs finish for up to\n"
+    "worker.drain_timeout, commits, leaves the group (others take over the rest) and exits.\n"
+    "The Octopus API key comes from octopus.api_key_file or $OCTOPUS_API_KEY, never argv.\n\n"
+    "Options:\n" OF_CLI_COMMON_HELP
+    "  --name NAME         this worker's name in events and logs (default: worker.name,\n"
+    "                      else <hostname>-<pid>)\n"
+    "\n"
+    "Exit codes: 0 stopped cleanly on a signal, 1 stopped by an error while running (e.g. a\n"
+    "fatal Kafka consumer error), 2 usage, 3 configuration (also: no API key, the configured\n"
+    "Octopus space does not exist), 4 Kafka or Octopus could not be used at start-up.\n";
+
+/* Maps the run's error to the documented exit codes. */
+static int exit_code(of_err rc)
+{
+    switch (rc) {
+    case OF_OK:
+        return OF_EXIT_OK;
+    case OF_ERR_CONFIG:
+    case OF_ERR_NOT_FOUND:
+        return OF_EXIT_CONFIG;
+    case OF_ERR_NETWORK:
+    case OF_ERR_TIMEOUT:
+    case OF_ERR_AUTH:
+    case OF_ERR_HTTP:
+    case OF_ERR_PROTOCOL:
+    case OF_ERR_REJECTED:
+    case OF_ERR_TOO_LARGE:
+    case OF_ERR_KAFKA:
+    case OF_ERR_IO:
+        return OF_EXIT_SERVICE;
+    default:
+        return OF_EXIT_FAIL;
+    }
+}
+
+int of_cmd_worker(int argc, char **argv)
+{
+    of_cli_common co;
+    memset(&co, 0, sizeof co);
+    const char *name = NULL;
+    for (int i = 1; i < argc;) {
+        int r = of_cli_common_opt(&co, argc, argv, &i);
+        if (r < 0) return OF_EXIT_USAGE;
+        if (r > 0) continue;
+        if (of_cli_is_help(argv[i])) {
+            fputs(worker_usage, stdout);
+            return OF_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--name") == 0 || strncmp(argv[i], "--name=", 7) == 0) {
+            if (argv[i][6] == '=') {
+                name = argv[i] + 7;
+                i++;
+            } else if (i + 1 < argc) {
+                name = argv[i + 1];
+                i += 2;
+            } else {
+                fprintf(stderr, "octofleet worker: --name needs a value\n");
+                return OF_EXIT_USAGE;
+            }
+            if (!*name) {
+                fprintf(stderr, "octofleet worker: --name must not be empty\n");
+                return OF_EXIT_USAGE;
+            }
+            continue;
+        }
+        fprintf(stderr, "octofleet worker: unexpected argument '%s'\n%s", argv[i], worker_usage);
+        return OF_EXIT_USAGE;
+    }
+    of_config cfg;
+    int ex = of_cli_load_config(&co, OF_ROLE_WORKER, &cfg);
+    if (ex < 0) {
+        of_config_free(&cfg);
+        return OF_EXIT_OK;
+    }
+    if (ex) return ex;
+    if (name) {
+        /* Same validation as worker.name in the file (letters, digits, '.', '_', '-'). */
+        char es[512];
+        if (of_config_set(&cfg, "worker.name", name, es, sizeof es) != OF_OK) {
+            fprintf(stderr, "octofleet worker: --name: %s\n", es);
+            of_config_free(&cfg);
+            return OF_EXIT_CONFIG;
+        }
+    }
+
+    char errstr[1024] = "";
+    of_err rc = of_signals_install(errstr, sizeof errstr);
+    if (rc) {
+        fprintf(stderr, "octofleet worker: %s\n", errstr);
+        of_config_free(&cfg);
+        return OF_EXIT_FAIL;
+    }
+    of_worker_opts o;
+    memset(&o, 0, sizeof o);
+    o.cfg = &cfg;
+    o.stop = of_signals_flag();
+    rc = of_worker_run(&o, errstr, sizeof errstr);
+    if (rc) fprintf(stderr, "octofleet worker: %s: %s\n", of_strerror(rc), errstr);
+    ex = exit_code(rc);
+    of_config_free(&cfg);
+    return ex;
+}

@@ -1,0 +1,89 @@
+#include "fleet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+of_err of_fleet_kafka_init(of_fleet_kafka *out, const of_config *cfg, of_kafka_mock *mock,
+                           const char *client_id)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n = cfg->kafka.properties.count;
+    if (n) {
+        out->props = calloc(n, sizeof(*out->props));
+        if (!out->props) return OF_ERR_NOMEM;
+        for (size_t i = 0; i < n; i++) {
+            out->props[i].key = cfg->kafka.properties.items[i].key;
+            out->props[i].value = cfg->kafka.properties.items[i].value;
+        }
+    }
+    out->kc.bootstrap_servers = cfg->kafka.bootstrap_servers;
+    out->kc.client_id = client_id ? client_id : cfg->kafka.client_id;
+    out->kc.props = out->props;
+    out->kc.nprops = n;
+    out->kc.mock = mock;
+    return OF_OK;
+}
+
+void of_fleet_kafka_free(of_fleet_kafka *fk)
+{
+    free(fk->props);
+    memset(fk, 0, sizeof(*fk));
+}
+
+void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts *opts)
+{
+    const of_config_octopus *o = &cfg->octopus;
+    memset(opts, 0, sizeof(*opts));
+    opts->url = o->url;
+    opts->space = o->space;
+    opts->api_key = api_key;
+    opts->api_key_file = (o->api_key_file && o->api_key_file[0]) ? o->api_key_file : NULL;
+    opts->ca_file = (o->ca_file && o->ca_file[0]) ? o->ca_file : NULL;
+    opts->tls_skip_verify = !o->tls_verify;
+    opts->connect_timeout_ms = o->connect_timeout_ms;
+    opts->request_timeout_ms = o->request_timeout_ms;
+    opts->retry_deadline_ms = o->retry_deadline_ms;
+    opts->max_concurrent = o->max_concurrent_requests;
+    opts->task_chunk = o->task_poll_chunk;
+    opts->max_response_bytes = o->max_response_bytes;
+}
+
+of_err of_fleet_ensure_topics(const of_config *cfg, const of_kafka_config *kc, int timeout_ms,
+                              char *errstr, size_t errstr_size)
+{
+    static const of_kafka_prop compact[] = {{"cleanup.policy", "compact"}};
+    static const char *const plain[] = {"requests", "events", "releases", "dlq"};
+    size_t n = sizeof(plain) / sizeof(plain[0]) + (size_t)cfg->topics.max_stages;
+    char(*names)[OF_TOPIC_NAME_MAX] = calloc(n, sizeof(*names));
+    of_kafka_topic_spec *specs = calloc(n, sizeof(*specs));
+    of_err rc = OF_OK;
+    size_t k = 0;
+    if (!names || !specs) {
+        rc = OF_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++, k++) {
+        rc = of_config_topic(cfg, plain[i], names[k], sizeof(names[k]));
+        if (rc) goto out;
+        if (strcmp(plain[i], "releases") == 0) {
+            specs[k].configs = compact;
+            specs[k].nconfigs = 1;
+        }
+    }
+    for (int s = 1; s <= cfg->topics.max_stages; s++, k++) {
+        rc = of_config_jobs_topic(cfg, s, names[k], sizeof(names[k]));
+        if (rc) goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        specs[i].name = names[i];
+        specs[i].partitions = cfg->topics.partitions;
+        specs[i].replication_factor = cfg->topics.replication_factor;
+    }
+    rc = of_kafka_ensure_topics(kc, specs, n, timeout_ms, errstr, errstr_size);
+out:
+    if (rc == OF_ERR_NOMEM) of_seterr(errstr, errstr_size, rc, "out of memory creating topics");
+    free(names);
+    free(specs);
+    return rc;
+}

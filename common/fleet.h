@@ -1,0 +1,48 @@
+/* Glue between the configuration and the clients every daemon builds:
+ * config -> Kafka client settings, config -> Octopus client settings, and the
+ * fleet's topic set. No outside library is called here directly.
+ *
+ * Topics (names from topics.prefix, docs/messages.md):
+ *   <prefix>requests   operator commands (submit, replay, resume, abort), key release id
+ *   <prefix>jobs.sN    one per stage 1..topics.max_stages, key environment+tenant
+ *   <prefix>events     CloudEvents, key release id
+ *   <prefix>releases   compacted release/job state records
+ *   <prefix>dlq        messages that could not be processed, with the reason */
+#ifndef OF_FLEET_H
+#define OF_FLEET_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+#include "kafka.h"
+#include "octopus.h"
+
+#define OF_TOPIC_NAME_MAX 256
+
+/* An of_kafka_config view of cfg->kafka. `kc` borrows strings from cfg (which must outlive
+ * it) and from `props`, an array this struct owns; release with of_fleet_kafka_free. */
+typedef struct of_fleet_kafka {
+    of_kafka_config kc;
+    of_kafka_prop *props;
+} of_fleet_kafka;
+
+/* Fills out from cfg; mock (may be NULL) is the in-process mock cluster to use instead of
+ * kafka.bootstrap_servers. client_id NULL = kafka.client_id. Borrowed: cfg, mock, client_id. */
+of_err of_fleet_kafka_init(of_fleet_kafka *out, const of_config *cfg, of_kafka_mock *mock,
+                           const char *client_id);
+void of_fleet_kafka_free(of_fleet_kafka *fk);
+
+/* Fills opts from cfg->octopus. Strings are borrowed from cfg. api_key (may be NULL, borrowed)
+ * overrides the key file / environment lookup: used by the demo and the tests, which own the
+ * simulator's key; everything else leaves it NULL. */
+void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts *opts);
+
+/* Creates every topic of the fleet that does not exist yet (requests, jobs.s1..max_stages,
+ * events, releases with cleanup.policy=compact, dlq), with topics.partitions and
+ * topics.replication_factor (requests, releases and dlq use at least 1 partition each but
+ * the same count keeps ordering per key simple). */
+of_err of_fleet_ensure_topics(const of_config *cfg, const of_kafka_config *kc, int timeout_ms,
+                              char *errstr, size_t errstr_size);
+
+#endif

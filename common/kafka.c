@@ -1,0 +1,577 @@
+/* The Kafka module, part 1: configuration, logging, error mapping, messages, the producer and
+ * transactions. Consumer: kafka_consumer.c. Admin and mock: kafka_admin.c. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "kafka_priv.h"
+#include "log.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Logging and configuration */
+
+/* librdkafka logs with syslog levels from its own threads; of_log is thread-safe. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    of_log_level lvl = level <= 3   ? OF_LOG_ERROR
+                       : level == 4 ? OF_LOG_WARN
+                       : level <= 6 ? OF_LOG_INFO
+                                    : OF_LOG_DEBUG;
+    of_log(lvl, "kafka client=%s fac=%s %s", rd_kafka_name(rk), fac, buf);
+}
+
+/* Error events (served by poll). Most are transient and librdkafka recovers by itself, so they
+ * are warnings; a fatal one is an error and is kept by librdkafka for rd_kafka_fatal_error. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fe[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fe, sizeof(fe));
+        of_error("kafka client=%s fatal error=%s %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
+                 fe);
+        return;
+    }
+    of_warn("kafka client=%s error=%s %s", rd_kafka_name(rk),
+            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+void ofk_conf_callbacks(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+}
+
+/* The same rule the config dump uses for masking: such values never reach a log line. */
+static int secret_key(const char *key)
+{
+    return strstr(key, "password") || strstr(key, "secret") || strstr(key, "key");
+}
+
+of_err ofk_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                    size_t errstr_size)
+{
+    char rerr[512];
+    if (!key || !*key)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka property with an empty name");
+    if (!value)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka property %s: no value", key);
+    if (rd_kafka_conf_set(conf, key, value, rerr, sizeof(rerr)) != RD_KAFKA_CONF_OK) {
+        if (secret_key(key))
+            return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                             "kafka property %s: invalid value (not shown)", key);
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka property %s: %s", key, rerr);
+    }
+    return OF_OK;
+}
+
+of_err ofk_conf_new(const of_kafka_config *cfg, const of_kafka_prop *defaults, size_t ndefaults,
+                    rd_kafka_conf_t **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (!cfg) return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka: no configuration");
+    const char *bootstrap =
+        cfg->mock ? of_kafka_mock_bootstraps(cfg->mock) : cfg->bootstrap_servers;
+    if (!bootstrap || !*bootstrap)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka: no bootstrap servers");
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!conf) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka: out of memory");
+    ofk_conf_callbacks(conf);
+
+    of_err rc = ofk_conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size);
+    if (!rc)
+        rc = ofk_conf_set(conf, "client.id", cfg->client_id ? cfg->client_id : "octofleet", errstr,
+                          errstr_size);
+    /* Brokers close idle connections (connections.max.idle.ms); that is not worth a log line. */
+    if (!rc) rc = ofk_conf_set(conf, "log.connection.close", "false", errstr, errstr_size);
+    for (size_t i = 0; !rc && i < ndefaults; i++)
+        rc = ofk_conf_set(conf, defaults[i].key, defaults[i].value, errstr, errstr_size);
+    for (size_t i = 0; !rc && i < cfg->nprops; i++)
+        rc = ofk_conf_set(conf, cfg->props[i].key, cfg->props[i].value, errstr, errstr_size);
+    if (rc) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    *out = conf;
+    return OF_OK;
+}
+
+of_err ofk_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out, char *errstr,
+               size_t errstr_size)
+{
+    char rerr[512];
+    *out = rd_kafka_new(type, *conf, rerr, sizeof(rerr));
+    if (!*out) {
+        /* rd_kafka_new takes the conf only on success. */
+        rd_kafka_conf_destroy(*conf);
+        *conf = NULL;
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka: %s", rerr);
+    }
+    *conf = NULL;
+    return OF_OK;
+}
+
+of_err ofk_err(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return OF_OK;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return OF_ERR_TIMEOUT;
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+        return OF_ERR_NETWORK;
+    case RD_KAFKA_RESP_ERR__STATE:
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+        return OF_ERR_STATE;
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        return OF_ERR_INVALID;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        return OF_ERR_TOO_LARGE;
+    case RD_KAFKA_RESP_ERR__NOENT:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        return OF_ERR_NOT_FOUND;
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        return OF_ERR_AUTH;
+    default:
+        return OF_ERR_KAFKA;
+    }
+}
+
+rd_kafka_topic_partition_list_t *ofk_list_from_offsets(const of_kafka_offset *offs, size_t n)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+    if (!list) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_add(list, offs[i].topic, offs[i].partition);
+        tp->offset = offs[i].offset;
+    }
+    return list;
+}
+
+of_kafka_partition *ofk_parts_from_list(const rd_kafka_topic_partition_list_t *list)
+{
+    if (!list || list->cnt <= 0) return NULL;
+    of_kafka_partition *parts = calloc((size_t)list->cnt, sizeof(*parts));
+    if (!parts) return NULL;
+    for (int i = 0; i < list->cnt; i++) {
+        parts[i].topic = list->elems[i].topic;
+        parts[i].partition = list->elems[i].partition;
+    }
+    return parts;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Messages */
+
+void ofk_message_view(rd_kafka_message_t *rkm, of_kafka_message *m)
+{
+    rd_kafka_timestamp_type_t tstype;
+    memset(m, 0, sizeof(*m));
+    m->topic = rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "";
+    m->partition = rkm->partition;
+    m->offset = rkm->offset;
+    m->key = rkm->key;
+    m->key_len = rkm->key_len;
+    m->value = rkm->payload;
+    m->value_len = rkm->len;
+    m->timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype);
+    m->priv_ = rkm;
+}
+
+of_kafka_message *ofk_message_wrap(rd_kafka_message_t *rkm)
+{
+    of_kafka_message *m = malloc(sizeof(*m));
+    if (!m) {
+        rd_kafka_message_destroy(rkm);
+        return NULL;
+    }
+    ofk_message_view(rkm, m);
+    return m;
+}
+
+static rd_kafka_headers_t *msg_headers(const of_kafka_message *msg)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    if (!msg || !msg->priv_) return NULL;
+    if (rd_kafka_message_headers((rd_kafka_message_t *)msg->priv_, &hdrs) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    return hdrs;
+}
+
+bool of_kafka_message_header(const of_kafka_message *msg, const char *name, const void **value,
+                             size_t *value_len)
+{
+    rd_kafka_headers_t *hdrs = msg_headers(msg);
+    const void *v = NULL;
+    size_t len = 0;
+    if (!hdrs || rd_kafka_header_get_last(hdrs, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    if (value) *value = v;
+    if (value_len) *value_len = len;
+    return true;
+}
+
+size_t of_kafka_message_header_count(const of_kafka_message *msg)
+{
+    rd_kafka_headers_t *hdrs = msg_headers(msg);
+    return hdrs ? rd_kafka_header_cnt(hdrs) : 0;
+}
+
+bool of_kafka_message_header_at(const of_kafka_message *msg, size_t idx, const char **name,
+                                const void **value, size_t *value_len)
+{
+    rd_kafka_headers_t *hdrs = msg_headers(msg);
+    const char *n = NULL;
+    const void *v = NULL;
+    size_t len = 0;
+    if (!hdrs || rd_kafka_header_get_all(hdrs, idx, &n, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    if (name) *name = n;
+    if (value) *value = v;
+    if (value_len) *value_len = len;
+    return true;
+}
+
+void of_kafka_message_free(of_kafka_message *msg)
+{
+    if (!msg) return;
+    if (msg->priv_) rd_kafka_message_destroy((rd_kafka_message_t *)msg->priv_);
+    free(msg);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Producer */
+
+struct of_kafka_producer {
+    rd_kafka_t *rk;
+    bool transactional;
+};
+
+/* What a message carries to its delivery report (rd_kafka msg_opaque). Allocated per message,
+ * freed in dr_msg_cb, which librdkafka calls exactly once per accepted message. */
+typedef struct dr_ctx {
+    of_kafka_delivery_cb *cb;
+    void *opaque;
+} dr_ctx;
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)opaque;
+    dr_ctx *ctx = rkm->_private;
+    const char *topic = rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "";
+    if (!ctx) {
+        if (rkm->err)
+            of_warn("kafka client=%s delivery failed topic=%s partition=%d error=%s %s",
+                    rd_kafka_name(rk), topic, (int)rkm->partition, rd_kafka_err2name(rkm->err),
+                    rd_kafka_err2str(rkm->err));
+        return;
+    }
+    of_kafka_delivery d;
+    memset(&d, 0, sizeof(d));
+    d.err = ofk_err(rkm->err);
+    d.errname = rd_kafka_err2name(rkm->err);
+    /* Not rd_kafka_message_errstr: on a delivery report the payload is the message, not text. */
+    d.errstr = rd_kafka_err2str(rkm->err);
+    d.topic = topic;
+    d.partition = rkm->partition;
+    d.offset = rkm->err ? -1 : rkm->offset;
+    switch (rd_kafka_message_status(rkm)) {
+    case RD_KAFKA_MSG_STATUS_PERSISTED:
+        d.persisted = OF_KAFKA_PERSISTED;
+        break;
+    case RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED:
+        d.persisted = OF_KAFKA_POSSIBLY_PERSISTED;
+        break;
+    default:
+        d.persisted = OF_KAFKA_NOT_PERSISTED;
+        break;
+    }
+    ctx->cb(ctx->opaque, &d);
+    free(ctx);
+}
+
+of_err of_kafka_producer_new(const of_kafka_config *cfg, const char *transactional_id,
+                             of_kafka_producer **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    /* Idempotence always: no duplicates or reordering from client retries (reference §5.1). */
+    of_kafka_prop defaults[2] = {{"enable.idempotence", "true"}, {"transactional.id", NULL}};
+    size_t ndefaults = 1;
+    if (transactional_id) {
+        if (!*transactional_id)
+            return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka: empty transactional.id");
+        defaults[1].value = transactional_id;
+        ndefaults = 2;
+    }
+    rd_kafka_conf_t *conf = NULL;
+    of_err rc = ofk_conf_new(cfg, defaults, ndefaults, &conf, errstr, errstr_size);
+    if (rc) return rc;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+
+    of_kafka_producer *p = calloc(1, sizeof(*p));
+    if (!p) {
+        rd_kafka_conf_destroy(conf);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka: out of memory");
+    }
+    p->transactional = transactional_id != NULL;
+    rc = ofk_new(RD_KAFKA_PRODUCER, &conf, &p->rk, errstr, errstr_size);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return OF_OK;
+}
+
+of_err of_kafka_produce(of_kafka_producer *p, const of_kafka_record *rec,
+                        of_kafka_delivery_cb *on_delivery, void *opaque, char *errstr,
+                        size_t errstr_size)
+{
+    if (!p || !rec || !rec->topic || !*rec->topic || (rec->nheaders && !rec->headers))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka produce: bad arguments");
+
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rec->nheaders) {
+        hdrs = rd_kafka_headers_new(rec->nheaders);
+        for (size_t i = 0; i < rec->nheaders; i++) {
+            const of_kafka_header *h = &rec->headers[i];
+            if (!h->name || rd_kafka_header_add(hdrs, h->name, -1, h->value,
+                                                h->value ? (ssize_t)h->value_len : 0)) {
+                rd_kafka_headers_destroy(hdrs);
+                return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                                 "kafka produce: bad header %zu", i);
+            }
+        }
+    }
+    dr_ctx *ctx = NULL;
+    if (on_delivery) {
+        ctx = malloc(sizeof(*ctx));
+        if (!ctx) {
+            if (hdrs) rd_kafka_headers_destroy(hdrs);
+            return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka produce: out of memory");
+        }
+        ctx->cb = on_delivery;
+        ctx->opaque = opaque;
+    }
+
+    /* rd_kafka_vu_t holds non-const pointers; RD_KAFKA_MSG_F_COPY means librdkafka only reads. */
+    rd_kafka_vu_t vu[7];
+    size_t n = 0;
+    vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vu[n++].u.cstr = rec->topic;
+    vu[n].vtype = RD_KAFKA_VTYPE_PARTITION;
+    vu[n++].u.i32 = rec->partition;
+    vu[n].vtype = RD_KAFKA_VTYPE_KEY;
+    vu[n].u.mem.ptr = (void *)(uintptr_t)rec->key;
+    vu[n++].u.mem.size = rec->key ? rec->key_len : 0;
+    vu[n].vtype = RD_KAFKA_VTYPE_VALUE;
+    vu[n].u.mem.ptr = (void *)(uintptr_t)rec->value;
+    vu[n++].u.mem.size = rec->value ? rec->value_len : 0;
+    vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
+    vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vu[n++].u.ptr = ctx;
+    if (hdrs) {
+        vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
+        vu[n++].u.headers = hdrs;
+    }
+
+    int64_t deadline = 0;
+    for (;;) {
+        rd_kafka_error_t *error = rd_kafka_produceva(p->rk, vu, n);
+        if (!error) return OF_OK; /* headers and ctx now belong to the message */
+        rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            /* Back-pressure: serve delivery reports so the queue drains, within a bound. */
+            int64_t now = of_now_ms();
+            if (!deadline) deadline = now + 10000;
+            if (now < deadline) {
+                rd_kafka_error_destroy(error);
+                rd_kafka_poll(p->rk, 100);
+                continue;
+            }
+        }
+        of_err rc = err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? OF_ERR_TIMEOUT : ofk_err(err);
+        of_seterr(errstr, errstr_size, rc, "kafka produce to %s: %s", rec->topic,
+                  rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        free(ctx);
+        return rc;
+    }
+}
+
+int of_kafka_producer_poll(of_kafka_producer *p, int timeout_ms)
+{
+    return rd_kafka_poll(p->rk, timeout_ms);
+}
+
+of_err of_kafka_flush(of_kafka_producer *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);
+    if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
+        return of_seterr(errstr, errstr_size, OF_ERR_TIMEOUT,
+                         "kafka flush: %d message(s) still outstanding after %d ms",
+                         rd_kafka_outq_len(p->rk), timeout_ms);
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka flush: %s",
+                         rd_kafka_err2str(err));
+    return OF_OK;
+}
+
+int of_kafka_producer_outq_len(of_kafka_producer *p)
+{
+    return rd_kafka_outq_len(p->rk);
+}
+
+bool of_kafka_producer_fatal(of_kafka_producer *p, char *errstr, size_t errstr_size)
+{
+    char fe[512];
+    rd_kafka_resp_err_t err = rd_kafka_fatal_error(p->rk, fe, sizeof(fe));
+    if (!err) return false;
+    of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka fatal error %s: %s", rd_kafka_err2name(err),
+              fe);
+    return true;
+}
+
+void of_kafka_producer_destroy(of_kafka_producer *p)
+{
+    if (!p) return;
+    /* Purge what is left and serve the resulting reports, so every callback runs once and
+     * every dr_ctx is freed; rd_kafka_destroy would drop them unserved. */
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    int64_t deadline = of_now_ms() + 5000;
+    while (rd_kafka_outq_len(p->rk) > 0 && of_now_ms() < deadline)
+        rd_kafka_poll(p->rk, 50);
+    rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transactions */
+
+/* Classifies and consumes an rd_kafka_error_t. NULL is success. */
+static of_err txn_result(rd_kafka_error_t *error, const char *what, of_kafka_txn_action *action,
+                         char *errstr, size_t errstr_size)
+{
+    of_kafka_txn_action a = OF_KAFKA_TXN_NONE;
+    of_err rc = OF_OK;
+    if (error) {
+        /* Order matters: fatal wins; abortable before retriable; anything unclassified is
+         * treated as fatal, as librdkafka recommends. */
+        if (rd_kafka_error_is_fatal(error))
+            a = OF_KAFKA_TXN_FATAL;
+        else if (rd_kafka_error_txn_requires_abort(error))
+            a = OF_KAFKA_TXN_ABORT;
+        else if (rd_kafka_error_is_retriable(error))
+            a = OF_KAFKA_TXN_RETRY;
+        else
+            a = OF_KAFKA_TXN_FATAL;
+        rc = ofk_err(rd_kafka_error_code(error));
+        if (rc == OF_OK) rc = OF_ERR_KAFKA;
+        static const char *const names[] = {"none", "retry", "abort", "fatal"};
+        of_seterr(errstr, errstr_size, rc, "kafka %s: %s: %s (%s)", what,
+                  rd_kafka_error_name(error), rd_kafka_error_string(error), names[a]);
+        rd_kafka_error_destroy(error);
+    }
+    if (action) *action = a;
+    return rc;
+}
+
+static of_err txn_check(of_kafka_producer *p, const char *what, of_kafka_txn_action *action,
+                        char *errstr, size_t errstr_size)
+{
+    if (action) *action = OF_KAFKA_TXN_NONE;
+    if (!p || !p->transactional) {
+        if (action) *action = OF_KAFKA_TXN_FATAL;
+        return of_seterr(errstr, errstr_size, OF_ERR_STATE,
+                         "kafka %s: producer was created without a transactional.id", what);
+    }
+    return OF_OK;
+}
+
+of_err of_kafka_txn_init(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
+                         char *errstr, size_t errstr_size)
+{
+    of_err rc = txn_check(p, "init transactions", action, errstr, errstr_size);
+    if (rc) return rc;
+    return txn_result(rd_kafka_init_transactions(p->rk, timeout_ms), "init transactions", action,
+                      errstr, errstr_size);
+}
+
+of_err of_kafka_txn_begin(of_kafka_producer *p, of_kafka_txn_action *action, char *errstr,
+                          size_t errstr_size)
+{
+    of_err rc = txn_check(p, "begin transaction", action, errstr, errstr_size);
+    if (rc) return rc;
+    return txn_result(rd_kafka_begin_transaction(p->rk), "begin transaction", action, errstr,
+                      errstr_size);
+}
+
+of_err of_kafka_txn_send_offsets(of_kafka_producer *p, of_kafka_consumer *c,
+                                 const of_kafka_offset *offsets, size_t n, int timeout_ms,
+                                 of_kafka_txn_action *action, char *errstr, size_t errstr_size)
+{
+    of_err rc = txn_check(p, "send offsets", action, errstr, errstr_size);
+    if (rc) return rc;
+    if (!c || (n && !offsets))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka send offsets: bad arguments");
+    rd_kafka_consumer_group_metadata_t *cgmd =
+        rd_kafka_consumer_group_metadata(ofk_consumer_handle(c));
+    if (!cgmd)
+        return of_seterr(errstr, errstr_size, OF_ERR_STATE,
+                         "kafka send offsets: consumer has no group metadata");
+    rd_kafka_topic_partition_list_t *list = ofk_list_from_offsets(offsets, n);
+    if (!list) {
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka send offsets: out of memory");
+    }
+    rc = txn_result(rd_kafka_send_offsets_to_transaction(p->rk, list, cgmd, timeout_ms),
+                    "send offsets", action, errstr, errstr_size);
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    return rc;
+}
+
+of_err of_kafka_txn_commit(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
+                           char *errstr, size_t errstr_size)
+{
+    of_err rc = txn_check(p, "commit transaction", action, errstr, errstr_size);
+    if (rc) return rc;
+    /* commit_transaction flushes; delivery reports are served by it (dr_msg_cb mode). */
+    return txn_result(rd_kafka_commit_transaction(p->rk, timeout_ms), "commit transaction", action,
+                      errstr, errstr_size);
+}
+
+of_err of_kafka_txn_abort(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
+                          char *errstr, size_t errstr_size)
+{
+    of_err rc = txn_check(p, "abort transaction", action, errstr, errstr_size);
+    if (rc) return rc;
+    return txn_result(rd_kafka_abort_transaction(p->rk, timeout_ms), "abort transaction", action,
+                      errstr, errstr_size);
+}

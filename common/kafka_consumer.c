@@ -1,0 +1,526 @@
+/* The Kafka module, part 2: the group consumer and the whole-topic reader. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "kafka_priv.h"
+#include "log.h"
+
+struct of_kafka_consumer {
+    rd_kafka_t *rk;
+    of_kafka_rebalance_cb *on_rebalance;
+    void *opaque;
+    bool paused; /* the application's wish for the whole assignment */
+    bool closed;
+};
+
+rd_kafka_t *ofk_consumer_handle(of_kafka_consumer *c)
+{
+    return c->rk;
+}
+
+static void notify(of_kafka_consumer *c, of_kafka_rebalance what,
+                   const rd_kafka_topic_partition_list_t *list)
+{
+    if (!c->on_rebalance || list->cnt <= 0) return;
+    of_kafka_partition *parts = ofk_parts_from_list(list);
+    if (!parts) {
+        of_error("kafka client=%s out of memory reporting a rebalance", rd_kafka_name(c->rk));
+        return;
+    }
+    c->on_rebalance(c->opaque, what, parts, (size_t)list->cnt);
+    free(parts);
+}
+
+static void log_assign_error(rd_kafka_t *rk, const char *what, rd_kafka_error_t *error)
+{
+    if (!error) return;
+    of_error("kafka client=%s %s failed: %s", rd_kafka_name(rk), what,
+             rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+}
+
+/* Applies the application's pause wish to partitions. librdkafka keeps an application pause
+ * flag per partition object that survives revocation, and never re-applies it on assignment, so
+ * every newly assigned partition is explicitly paused or resumed to match the consumer. */
+static void apply_pause(of_kafka_consumer *c, rd_kafka_topic_partition_list_t *list)
+{
+    if (list->cnt <= 0) return;
+    rd_kafka_resp_err_t err = c->paused ? rd_kafka_pause_partitions(c->rk, list)
+                                        : rd_kafka_resume_partitions(c->rk, list);
+    if (err)
+        of_warn("kafka client=%s %s new partitions: %s", rd_kafka_name(c->rk),
+                c->paused ? "pausing" : "resuming", rd_kafka_err2str(err));
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    of_kafka_consumer *c = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        of_log(parts->cnt ? OF_LOG_INFO : OF_LOG_DEBUG,
+               "kafka client=%s assigned partitions=%d protocol=%s paused=%d", rd_kafka_name(rk),
+               parts->cnt, coop ? "cooperative" : "eager", (int)c->paused);
+        if (coop) {
+            log_assign_error(rk, "incremental assign", rd_kafka_incremental_assign(rk, parts));
+        } else {
+            rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+            if (e)
+                of_error("kafka client=%s assign failed: %s", rd_kafka_name(rk),
+                         rd_kafka_err2str(e));
+        }
+        apply_pause(c, parts);
+        notify(c, OF_KAFKA_ASSIGNED, parts);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS: {
+        bool lost = rd_kafka_assignment_lost(rk) != 0;
+        of_info("kafka client=%s %s partitions=%d", rd_kafka_name(rk), lost ? "lost" : "revoked",
+                parts->cnt);
+        /* Tell the application first: the partitions are still ours, so it can store offsets. */
+        notify(c, lost ? OF_KAFKA_LOST : OF_KAFKA_REVOKED, parts);
+        if (coop) {
+            log_assign_error(rk, "incremental unassign", rd_kafka_incremental_unassign(rk, parts));
+        } else {
+            rd_kafka_resp_err_t e = rd_kafka_assign(rk, NULL);
+            if (e)
+                of_error("kafka client=%s unassign failed: %s", rd_kafka_name(rk),
+                         rd_kafka_err2str(e));
+        }
+        break;
+    }
+    default:
+        of_error("kafka client=%s rebalance error: %s", rd_kafka_name(rk), rd_kafka_err2str(err));
+        notify(c, OF_KAFKA_LOST, parts);
+        rd_kafka_assign(rk, NULL); /* resynchronise, as librdkafka's example does */
+        break;
+    }
+}
+
+of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer_opts *opts,
+                             of_kafka_consumer **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (!opts || !opts->group_id || !*opts->group_id)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka consumer: no group.id");
+    /* The design's defaults (reference §3): cooperative rebalances keep retained partitions
+     * flowing; offsets are stored by the application only after its work is done; transactional
+     * output is read committed-only. */
+    const of_kafka_prop defaults[] = {
+        {"group.id", opts->group_id},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", opts->manual_commit ? "false" : "true"},
+        {"isolation.level", "read_committed"},
+        {"auto.offset.reset", "earliest"},
+    };
+    rd_kafka_conf_t *conf = NULL;
+    of_err rc = ofk_conf_new(cfg, defaults, sizeof(defaults) / sizeof(defaults[0]), &conf, errstr,
+                             errstr_size);
+    if (rc) return rc;
+    of_kafka_consumer *c = calloc(1, sizeof(*c));
+    if (!c) {
+        rd_kafka_conf_destroy(conf);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka consumer: out of memory");
+    }
+    c->on_rebalance = opts->on_rebalance;
+    c->opaque = opts->opaque;
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rc = ofk_new(RD_KAFKA_CONSUMER, &conf, &c->rk, errstr, errstr_size);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    /* Route everything (rebalances, errors, messages) to rd_kafka_consumer_poll. */
+    rd_kafka_poll_set_consumer(c->rk);
+    *out = c;
+    return OF_OK;
+}
+
+of_err of_kafka_subscribe(of_kafka_consumer *c, const char *const *topics, size_t n, char *errstr,
+                          size_t errstr_size)
+{
+    if (!c || !n || !topics)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka subscribe: no topics");
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        if (!topics[i] || !*topics[i]) {
+            rd_kafka_topic_partition_list_destroy(list);
+            return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                             "kafka subscribe: empty topic name");
+        }
+        rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka subscribe: %s",
+                         rd_kafka_err2str(err));
+    return OF_OK;
+}
+
+/* Formats a consumer error event; the consumer keeps working unless a fatal error is set. */
+static of_err consumer_error(of_kafka_consumer *c, rd_kafka_message_t *rkm, char *errstr,
+                             size_t errstr_size)
+{
+    char fe[512];
+    rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(c->rk, fe, sizeof(fe));
+    of_err rc;
+    if (fatal)
+        rc = of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka consumer fatal error %s: %s",
+                       rd_kafka_err2name(fatal), fe);
+    else if (rkm->rkt)
+        rc = of_seterr(errstr, errstr_size, OF_ERR_KAFKA,
+                       "kafka consumer %s topic=%s partition=%d: %s", rd_kafka_err2name(rkm->err),
+                       rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+                       rd_kafka_message_errstr(rkm));
+    else
+        rc = of_seterr(errstr, errstr_size, OF_ERR_KAFKA, "kafka consumer %s: %s",
+                       rd_kafka_err2name(rkm->err), rd_kafka_message_errstr(rkm));
+    rd_kafka_message_destroy(rkm);
+    return rc;
+}
+
+of_err of_kafka_consumer_poll(of_kafka_consumer *c, int timeout_ms, of_kafka_message **out,
+                              char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (c->closed) return of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka consumer is closed");
+    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (!rkm) return OF_OK;
+    if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        rd_kafka_message_destroy(rkm);
+        return OF_OK;
+    }
+    if (rkm->err) return consumer_error(c, rkm, errstr, errstr_size);
+    *out = ofk_message_wrap(rkm);
+    if (!*out) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka consumer: out of memory");
+    return OF_OK;
+}
+
+static of_err pause_resume(of_kafka_consumer *c, bool pause, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_assignment(c->rk, &list);
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka %s: %s",
+                         pause ? "pause" : "resume", rd_kafka_err2str(err));
+    /* Remember the wish even with nothing assigned: the rebalance callback applies it. */
+    c->paused = pause;
+    if (list->cnt > 0)
+        err = pause ? rd_kafka_pause_partitions(c->rk, list)
+                    : rd_kafka_resume_partitions(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka %s: %s",
+                         pause ? "pause" : "resume", rd_kafka_err2str(err));
+    return OF_OK;
+}
+
+of_err of_kafka_consumer_pause(of_kafka_consumer *c, char *errstr, size_t errstr_size)
+{
+    return pause_resume(c, true, errstr, errstr_size);
+}
+
+of_err of_kafka_consumer_resume(of_kafka_consumer *c, char *errstr, size_t errstr_size)
+{
+    return pause_resume(c, false, errstr, errstr_size);
+}
+
+bool of_kafka_consumer_paused(const of_kafka_consumer *c)
+{
+    return c->paused;
+}
+
+size_t of_kafka_consumer_assignment_count(of_kafka_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(c->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+    size_t n = list->cnt > 0 ? (size_t)list->cnt : 0;
+    rd_kafka_topic_partition_list_destroy(list);
+    return n;
+}
+
+of_err of_kafka_store_offset(of_kafka_consumer *c, const char *topic, int32_t partition,
+                             int64_t offset, char *errstr, size_t errstr_size)
+{
+    if (!topic || offset < 0)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka store offset: bad arguments");
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = offset;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, list);
+    /* The per-partition error is the precise one (__STATE: not assigned). */
+    if (list->elems[0].err) err = list->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err == RD_KAFKA_RESP_ERR__STATE)
+        return of_seterr(errstr, errstr_size, OF_ERR_STATE,
+                         "kafka store offset %s [%d] @%lld: partition not assigned", topic,
+                         (int)partition, (long long)offset);
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka store offset %s [%d]: %s", topic,
+                         (int)partition, rd_kafka_err2str(err));
+    return OF_OK;
+}
+
+of_err of_kafka_commit(of_kafka_consumer *c, char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return OF_OK; /* nothing stored since the last commit */
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka commit: %s",
+                         rd_kafka_err2str(err));
+    return OF_OK;
+}
+
+of_err of_kafka_committed(of_kafka_consumer *c, of_kafka_offset *offs, size_t n, int timeout_ms,
+                          char *errstr, size_t errstr_size)
+{
+    if (!n) return OF_OK;
+    rd_kafka_topic_partition_list_t *list = ofk_list_from_offsets(offs, n);
+    if (!list)
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka committed: out of memory");
+    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, timeout_ms);
+    of_err rc = OF_OK;
+    if (err) {
+        rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka committed: %s",
+                       rd_kafka_err2str(err));
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const rd_kafka_topic_partition_t *tp = &list->elems[i];
+            if (tp->err && !rc)
+                rc = of_seterr(errstr, errstr_size, ofk_err(tp->err), "kafka committed %s [%d]: %s",
+                               tp->topic, (int)tp->partition, rd_kafka_err2str(tp->err));
+            offs[i].offset = tp->offset >= 0 ? tp->offset : OF_KAFKA_OFFSET_NONE;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
+bool of_kafka_consumer_fatal(of_kafka_consumer *c, char *errstr, size_t errstr_size)
+{
+    char fe[512];
+    rd_kafka_resp_err_t err = rd_kafka_fatal_error(c->rk, fe, sizeof(fe));
+    if (!err) return false;
+    of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka fatal error %s: %s", rd_kafka_err2name(err),
+              fe);
+    return true;
+}
+
+of_err of_kafka_consumer_close(of_kafka_consumer *c, char *errstr, size_t errstr_size)
+{
+    if (c->closed) return OF_OK;
+    c->closed = true;
+    rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka consumer close: %s",
+                         rd_kafka_err2str(err));
+    return OF_OK;
+}
+
+void of_kafka_consumer_destroy(of_kafka_consumer *c)
+{
+    if (!c) return;
+    char es[256];
+    if (of_kafka_consumer_close(c, es, sizeof(es)))
+        of_warn("kafka client=%s %s", rd_kafka_name(c->rk), es);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading a whole topic */
+
+static int remaining_ms(int64_t deadline)
+{
+    int64_t left = deadline - of_now_ms();
+    if (left <= 0) return 0;
+    return left > 1000000 ? 1000000 : (int)left;
+}
+
+/* Looks up the partition count. 0 partitions (and OF_OK) when the topic does not exist. */
+static of_err topic_partitions(rd_kafka_t *rk, const char *topic, int64_t deadline, int *nparts,
+                               char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rkt)
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka read %s: no topic handle",
+                         topic);
+    of_err rc = OF_OK;
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        int left = remaining_ms(deadline);
+        rd_kafka_resp_err_t err =
+            left ? rd_kafka_metadata(rk, 0, rkt, &md, left) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (err) {
+            rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka read %s: metadata: %s", topic,
+                           rd_kafka_err2str(err));
+            break;
+        }
+        rd_kafka_resp_err_t terr =
+            md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        int cnt = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
+        rd_kafka_metadata_destroy(md);
+        if (terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+            terr == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+            *nparts = 0;
+            break;
+        }
+        if (!terr) {
+            *nparts = cnt;
+            break;
+        }
+        /* LEADER_NOT_AVAILABLE and friends right after creation: ask again. */
+        if (!remaining_ms(deadline)) {
+            rc = of_seterr(errstr, errstr_size, OF_ERR_TIMEOUT, "kafka read %s: metadata: %s",
+                           topic, rd_kafka_err2str(terr));
+            break;
+        }
+        rd_kafka_poll(rk, 100);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+typedef struct read_state {
+    int nparts;
+    int64_t *end; /* high watermark at the start, per partition */
+    bool *done;   /* reached end (EOF or end - 1 delivered) */
+    int pending;  /* partitions not done */
+    size_t count;
+} read_state;
+
+static void mark_done(read_state *st, int32_t partition)
+{
+    if (partition >= 0 && partition < st->nparts && !st->done[partition]) {
+        st->done[partition] = true;
+        st->pending--;
+    }
+}
+
+static of_err read_loop(rd_kafka_t *rk, const char *topic, int64_t deadline, read_state *st,
+                        of_kafka_message_cb *on_message, void *opaque, char *errstr,
+                        size_t errstr_size)
+{
+    while (st->pending > 0) {
+        int left = remaining_ms(deadline);
+        if (!left)
+            return of_seterr(errstr, errstr_size, OF_ERR_TIMEOUT,
+                             "kafka read %s: %d partition(s) not read to the end in time", topic,
+                             st->pending);
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, left < 200 ? left : 200);
+        if (!rkm) continue;
+        int32_t part = rkm->partition;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* With read_committed the end is the last stable offset, past any control records
+             * and aborted data, which an offset comparison alone would wait for forever. */
+            mark_done(st, part);
+            rd_kafka_message_destroy(rkm);
+            continue;
+        }
+        if (rkm->err) {
+            /* Transient (broker restart, rebalance of leadership): librdkafka retries. */
+            of_warn("kafka client=%s read topic=%s: %s", rd_kafka_name(rk), topic,
+                    rd_kafka_message_errstr(rkm));
+            rd_kafka_message_destroy(rkm);
+            continue;
+        }
+        if (part < 0 || part >= st->nparts || st->done[part] || rkm->offset >= st->end[part]) {
+            rd_kafka_message_destroy(rkm); /* written after we started: not ours to read */
+            if (part >= 0 && part < st->nparts) mark_done(st, part);
+            continue;
+        }
+        of_kafka_message view;
+        ofk_message_view(rkm, &view);
+        of_err rc = on_message(opaque, &view);
+        st->count++;
+        if (rkm->offset >= st->end[part] - 1) mark_done(st, part);
+        rd_kafka_message_destroy(rkm);
+        if (rc) return rc;
+    }
+    return OF_OK;
+}
+
+of_err of_kafka_read_topic(const of_kafka_config *cfg, const char *topic, int timeout_ms,
+                           of_kafka_message_cb *on_message, void *opaque, size_t *count,
+                           char *errstr, size_t errstr_size)
+{
+    if (count) *count = 0;
+    if (!topic || !*topic || !on_message)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka read: bad arguments");
+    int64_t deadline = of_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+    /* A group id is required by librdkafka's consumer, but with assign() and no commits the
+     * group is never joined; make it unique so it cannot collide with a real group. */
+    char group[160];
+    snprintf(group, sizeof(group), "%s-reader-%lld-%p",
+             cfg && cfg->client_id ? cfg->client_id : "octofleet", (long long)of_wall_ms(),
+             (void *)&group);
+    const of_kafka_prop defaults[] = {
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
+        {"isolation.level", "read_committed"},
+        {"auto.offset.reset", "earliest"},
+    };
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_t *rk = NULL;
+    of_err rc = ofk_conf_new(cfg, defaults, sizeof(defaults) / sizeof(defaults[0]), &conf, errstr,
+                             errstr_size);
+    if (!rc) rc = ofk_new(RD_KAFKA_CONSUMER, &conf, &rk, errstr, errstr_size);
+    if (rc) return rc;
+    rd_kafka_poll_set_consumer(rk);
+
+    read_state st = {0};
+    rd_kafka_topic_partition_list_t *list = NULL;
+    rd_kafka_resp_err_t err;
+    rc = topic_partitions(rk, topic, deadline, &st.nparts, errstr, errstr_size);
+    if (rc || st.nparts == 0) goto out;
+    st.end = calloc((size_t)st.nparts, sizeof(*st.end));
+    st.done = calloc((size_t)st.nparts, sizeof(*st.done));
+    list = rd_kafka_topic_partition_list_new(st.nparts);
+    if (!st.end || !st.done || !list) {
+        rc = of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka read %s: out of memory", topic);
+        goto out;
+    }
+    for (int32_t p = 0; p < st.nparts; p++) {
+        int64_t lo = 0, hi = 0;
+        int left = remaining_ms(deadline);
+        err = left ? rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, left)
+                   : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (err) {
+            rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka read %s [%d]: watermarks: %s",
+                           topic, (int)p, rd_kafka_err2str(err));
+            goto out;
+        }
+        st.end[p] = hi;
+        if (hi > lo) {
+            rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+            st.pending++;
+        } else {
+            st.done[p] = true;
+        }
+    }
+    if (st.pending == 0) goto out;
+    err = rd_kafka_assign(rk, list);
+    if (err) {
+        rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka read %s: assign: %s", topic,
+                       rd_kafka_err2str(err));
+        goto out;
+    }
+    rc = read_loop(rk, topic, deadline, &st, on_message, opaque, errstr, errstr_size);
+
+out:
+    if (count) *count = st.count;
+    if (list) rd_kafka_topic_partition_list_destroy(list);
+    free(st.end);
+    free(st.done);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}

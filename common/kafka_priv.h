@@ -1,0 +1,56 @@
+/* Internals shared by common/kafka*.c. Not for use outside the Kafka module: this is the only
+ * header besides those files that includes librdkafka. */
+#ifndef OF_KAFKA_PRIV_H
+#define OF_KAFKA_PRIV_H
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "kafka.h"
+
+struct of_kafka_mock {
+    rd_kafka_t *rk; /* dummy handle that owns the mock cluster's thread */
+    rd_kafka_mock_cluster_t *mc;
+    char *bootstraps; /* owned copy */
+    int nbrokers;
+};
+
+/* Installs the log callback (to of_log) and the error callback on conf. */
+void ofk_conf_callbacks(rd_kafka_conf_t *conf);
+
+/* The consumer's librdkafka handle (borrowed), for transactions' group metadata. */
+rd_kafka_t *ofk_consumer_handle(of_kafka_consumer *c);
+
+/* Creates a conf with the log/error callbacks, bootstrap servers (or the mock's), client.id,
+ * then `defaults`, then cfg->props in that order (later wins). *out is owned by the caller until
+ * handed to rd_kafka_new. */
+of_err ofk_conf_new(const of_kafka_config *cfg, const of_kafka_prop *defaults, size_t ndefaults,
+                    rd_kafka_conf_t **out, char *errstr, size_t errstr_size);
+
+/* rd_kafka_conf_set with an error that names the key (and hides values of secret-looking keys). */
+of_err ofk_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                    size_t errstr_size);
+
+/* rd_kafka_new that takes ownership of *conf (set to NULL) in every case. */
+of_err ofk_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out, char *errstr,
+               size_t errstr_size);
+
+/* Maps a librdkafka error to our enum (timeouts, transport, state, else OF_ERR_KAFKA). */
+of_err ofk_err(rd_kafka_resp_err_t err);
+
+/* Builds a partition list from n offsets (offset copied) or partitions (offset unset). New list
+ * owned by the caller, or NULL on allocation failure. */
+rd_kafka_topic_partition_list_t *ofk_list_from_offsets(const of_kafka_offset *offs, size_t n);
+
+/* Converts a list to an array of borrowed partitions (topics point into the list). New array the
+ * caller frees; NULL when the list is empty or on allocation failure (check list->cnt). */
+of_kafka_partition *ofk_parts_from_list(const rd_kafka_topic_partition_list_t *list);
+
+/* Wraps a consumed rd_kafka message (taking ownership) in a new of_kafka_message. On allocation
+ * failure destroys rkm and returns NULL. */
+of_kafka_message *ofk_message_wrap(rd_kafka_message_t *rkm);
+
+/* Fills a stack of_kafka_message view of rkm (borrowed) without allocating. */
+void ofk_message_view(rd_kafka_message_t *rkm, of_kafka_message *out);
+
+#endif

@@ -1,0 +1,323 @@
+/* The release model: the plain data types every component shares.
+ *
+ * A release request (of_request) names a train, a space, environments, a tenant selection
+ * and ordered stages of {project, version}. The producer resolves it against Octopus
+ * into jobs (of_job): one per (stage, environment, project, tenant-or-none). Jobs travel
+ * to workers on Kafka (see common/msg.h for the JSON wire format); workers report back
+ * with events (of_event, CloudEvents 1.0); the producer's stage gate (producer/gate.h)
+ * turns events into the next dispatches. Operators steer a release with commands
+ * (of_command) and the producer persists its state as records (of_release_record,
+ * of_job_record) on a compacted topic.
+ *
+ * Ownership: every `char *` field in these structs is owned by the struct (malloc'd,
+ * NUL-terminated, NULL when absent) and released by the matching of_*_free function
+ * (common/msg.h). Fixed-size `char[OF_UUID_STR_SIZE]` fields hold ids in canonical
+ * lower-case UUID form ("" when absent). Structs are plain data: zero-initialise them
+ * ({0}) before filling them by hand. No function here talks to the network. */
+#ifndef OF_MODEL_H
+#define OF_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+#define OF_UUID_STR_SIZE 37
+
+/* Wire schema identifiers. A decoder accepts any minor change of the same major
+ * ("octofleet.job/1" and a future "octofleet.job/1.1") and rejects other majors. */
+#define OF_SCHEMA_JOB     "octofleet.job/1"
+#define OF_SCHEMA_COMMAND "octofleet.command/1"
+#define OF_SCHEMA_RELEASE "octofleet.release/1"  /* release-state record */
+#define OF_SCHEMA_JOBREC  "octofleet.jobstate/1" /* job-state record */
+
+/* CloudEvents attributes we emit. */
+#define OF_CE_SPECVERSION     "1.0"
+#define OF_CE_CONTENT_TYPE    "application/cloudevents+json; charset=UTF-8"
+#define OF_CE_DATACONTENTTYPE "application/json"
+#define OF_SOURCE_PRODUCER    "octofleet/producer"
+#define OF_SOURCE_WORKER_PFX  "octofleet/worker/" /* + worker name */
+
+/* An Octopus resource seen by both its id ("Projects-12") and its name ("Web").
+ * Both owned; either may be NULL (e.g. tenant {NULL, NULL} = untenanted). */
+typedef struct of_ref {
+    char *id;
+    char *name;
+} of_ref;
+
+/* Project.TenantedDeploymentMode. */
+typedef enum of_tenanted_mode {
+    OF_TENANTED_UNTENANTED = 0,         /* "Untenanted": one deployment per environment */
+    OF_TENANTED_TENANTED_OR_UNTENANTED, /* "TenantedOrUntenanted" */
+    OF_TENANTED_TENANTED,               /* "Tenanted": only per tenant */
+    OF_TENANTED__COUNT
+} of_tenanted_mode;
+
+/* policy.on_failure. Only pause exists today; the enum leaves room for "continue". */
+typedef enum of_on_failure { OF_ON_FAILURE_PAUSE = 0, OF_ON_FAILURE__COUNT } of_on_failure;
+
+/* policy.condition. */
+typedef enum of_condition {
+    OF_CONDITION_ALWAYS = 0,     /* deploy even if the target already has the release */
+    OF_CONDITION_IF_NOT_CURRENT, /* skip a target whose current release is this one */
+    OF_CONDITION__COUNT
+} of_condition;
+
+/* Job status. Order matters only for display. */
+typedef enum of_job_status {
+    OF_JOB_PENDING = 0, /* planned, not yet sent to a worker */
+    OF_JOB_DISPATCHED,  /* on a stage topic */
+    OF_JOB_STARTED,     /* a worker created the Octopus deployment */
+    OF_JOB_WAITING,     /* Octopus task waits for a manual intervention / guided failure */
+    OF_JOB_SUCCEEDED,
+    OF_JOB_FAILED,
+    OF_JOB_SKIPPED,   /* skip: true, if-not-current, tenant not connected... */
+    OF_JOB_CANCELLED, /* cancelled in Octopus (by abort or by a human) */
+    OF_JOB_TIMED_OUT, /* exceeded policy.timeout from the task's start */
+    OF_JOB_STATUS__COUNT
+} of_job_status;
+
+/* Per (stage, environment) status kept by the gate. */
+typedef enum of_stage_status {
+    OF_STAGE_PENDING = 0, /* earlier stage in this environment not finished yet */
+    OF_STAGE_RUNNING,     /* jobs dispatched */
+    OF_STAGE_SUCCEEDED,   /* every job succeeded or skipped */
+    OF_STAGE_FAILED,      /* at least one job failed / timed out / was cancelled */
+    OF_STAGE_STATUS__COUNT
+} of_stage_status;
+
+/* Release status kept by the gate. */
+typedef enum of_release_status {
+    OF_RELEASE_RUNNING = 0,
+    OF_RELEASE_PAUSED, /* a job failed; waits for replay, resume or abort */
+    OF_RELEASE_COMPLETED,
+    OF_RELEASE_ABORTED,
+    OF_RELEASE_STATUS__COUNT
+} of_release_status;
+
+/* Event types; the wire name is "octofleet." + the dotted name, e.g.
+ * OF_EV_JOB_SUCCEEDED <-> "octofleet.job.succeeded" (of_event_type_name). */
+typedef enum of_event_type {
+    OF_EV_RELEASE_ACCEPTED = 0,
+    OF_EV_RELEASE_REJECTED,
+    OF_EV_STAGE_STARTED,
+    OF_EV_STAGE_SUCCEEDED,
+    OF_EV_STAGE_FAILED,
+    OF_EV_RELEASE_PAUSED,
+    OF_EV_RELEASE_RESUMED,
+    OF_EV_RELEASE_COMPLETED,
+    OF_EV_RELEASE_ABORTED,
+    OF_EV_JOB_DISPATCHED,
+    OF_EV_JOB_STARTED,
+    OF_EV_JOB_WAITING,
+    OF_EV_JOB_SUCCEEDED,
+    OF_EV_JOB_FAILED,
+    OF_EV_JOB_SKIPPED,
+    OF_EV_JOB_CANCELLED,
+    OF_EV_JOB_TIMED_OUT,
+    OF_EV__COUNT
+} of_event_type;
+
+/* Operator commands. */
+typedef enum of_cmd_type {
+    OF_CMD_SUBMIT = 0, /* a new release request */
+    OF_CMD_REPLAY,     /* re-dispatch failed (or all) jobs of a stage */
+    OF_CMD_RESUME,     /* the operator fixed things by hand: reconcile, re-evaluate gates */
+    OF_CMD_ABORT,      /* stop the release; optionally cancel running tasks */
+    OF_CMD__COUNT
+} of_cmd_type;
+
+/* ---- the release request (input of `octofleet submit` / `plan`) ---- */
+
+/* Which tenants: `"tenants": "all"` or `{"names": [...], "tags": ["Set/Tag", ...]}`.
+ * Explicit names and tag matches are united; tags follow Octopus' tenant filter rule
+ * (OR within one tag set, AND across tag sets). The result is then intersected, per
+ * project and environment, with the tenants connected to that project there.
+ * Neither all nor any name/tag (field omitted): tenanted projects have no targets,
+ * which the planner reports as an error rather than guessing "all". */
+typedef struct of_tenant_sel {
+    bool all;
+    char **names; /* owned array of owned strings */
+    size_t n_names;
+    char **tags; /* canonical "TagSet/Tag" */
+    size_t n_tags;
+} of_tenant_sel;
+
+typedef struct of_stage_entry {
+    char *project; /* project name (exact) */
+    char *version; /* release version in that project */
+    bool skip;     /* leave this entry out (planned as skipped) */
+} of_stage_entry;
+
+typedef struct of_stage {
+    char *name; /* optional ("database"); NULL when the stage was a bare array */
+    of_stage_entry *entries;
+    size_t n_entries;
+} of_stage;
+
+typedef struct of_policy {
+    of_on_failure on_failure;
+    int64_t timeout_s;      /* per job, from the task's start; 0 = no timeout */
+    bool cancel_on_timeout; /* cancel the Octopus task when the timeout fires */
+    of_condition condition;
+    bool guided_failure;     /* UseGuidedFailure on the deployment */
+    char *queue_time;        /* RFC 3339 or NULL: Octopus QueueTime */
+    char *queue_time_expiry; /* RFC 3339 or NULL: Octopus QueueTimeExpiry */
+} of_policy;
+
+typedef struct of_request {
+    char *release;       /* the train's name/version, "2026.18" */
+    char *space;         /* space name */
+    char **environments; /* names, in request order (>= 1) */
+    size_t n_environments;
+    of_tenant_sel tenants;
+    of_stage *stages; /* in order (>= 1) */
+    size_t n_stages;
+    of_policy policy;
+} of_request;
+
+/* ---- a job: one Octopus deployment to create (producer -> worker) ---- */
+
+typedef struct of_job {
+    char job_id[OF_UUID_STR_SIZE];     /* of_uuid_job_id(release_id, stage, project, env, tenant) */
+    char release_id[OF_UUID_STR_SIZE]; /* of_uuid_release_id(space, release) */
+    char *release_name;                /* "2026.18" */
+    int stage;                         /* 1-based */
+    int stage_count;
+    char *stage_name; /* optional */
+    int attempt;      /* 1 on first dispatch, +1 per replay */
+    of_ref space;
+    of_ref project;
+    of_tenanted_mode tenanted_mode;
+    of_ref octo_release; /* Octopus release: id "Releases-101", name = version "1.4.0" */
+    of_ref environment;
+    of_ref tenant; /* {NULL, NULL}: untenanted */
+    /* policy bits the worker needs */
+    int64_t timeout_s; /* 0 = none; measured from the Octopus task's start */
+    bool cancel_on_timeout;
+    bool guided_failure;
+    char *queue_time;        /* RFC 3339 or NULL */
+    char *queue_time_expiry; /* RFC 3339 or NULL */
+    /* Wall-clock ms (epoch) after which a worker must not create the deployment any more
+     * (reports job.failed "deadline passed"); 0 = none. Derived from queue_time_expiry. */
+    int64_t deadline_ms;
+    int64_t dispatched_ms; /* wall-clock ms when the producer dispatched this attempt; 0 = unset */
+} of_job;
+
+/* ---- events (CloudEvents 1.0, structured mode) ---- */
+
+/* A job in an event's list (release.paused: the failed jobs; release.aborted: the
+ * running jobs to cancel). Names are for humans; job_id is the key. */
+typedef struct of_job_ref {
+    char job_id[OF_UUID_STR_SIZE];
+    int stage;
+    int attempt;
+    of_job_status status;
+    char *project;     /* name */
+    char *environment; /* name */
+    char *tenant;      /* name, NULL = untenanted */
+    char *task_id;     /* Octopus ServerTasks-N if known (for cancellation) */
+} of_job_ref;
+
+/* One event. The CloudEvent attributes come first; the rest is `data`, where a field is
+ * present on the wire only when set (non-NULL / non-zero / non-empty). Which fields each
+ * type carries is documented in docs/messages.md. */
+typedef struct of_event {
+    /* attributes */
+    of_event_type type;
+    char id[OF_UUID_STR_SIZE]; /* deterministic, see of_event_set_id (msg.h) */
+    char *source;              /* OF_SOURCE_PRODUCER or OF_SOURCE_WORKER_PFX + name */
+    char *subject;             /* "<release_id>" or "<release_id>/<job_id>"; NULL = derived */
+    int64_t time_ms;           /* wall-clock ms */
+    /* data: release */
+    char release_id[OF_UUID_STR_SIZE];
+    char *release_name;
+    int round; /* release round (0 at start, +1 per replay/resume); disambiguates repeats */
+    /* data: stage */
+    int stage; /* 1-based; 0 = not about a stage */
+    int stage_count;
+    char *stage_name;
+    char *environment; /* name (stage and job events) */
+    /* data: job */
+    char job_id[OF_UUID_STR_SIZE];
+    int attempt;
+    char *project;       /* name */
+    char *tenant;        /* name, NULL = untenanted */
+    char *deployment_id; /* job.started and later: "Deployments-2001" */
+    char *task_id;       /* "ServerTasks-9001" */
+    char *web_link;      /* absolute or server-relative link to the deployment */
+    /* data: explanation */
+    char *message; /* job.failed: Octopus's error; job.skipped: why; release.*: reason */
+    char *by;      /* operator who caused it (resumed, aborted, ...) */
+    /* data: lists */
+    of_job_ref *jobs; /* release.paused: failed jobs; release.aborted: jobs to cancel */
+    size_t n_jobs;
+    char **errors; /* release.rejected: every validation/resolution error */
+    size_t n_errors;
+    /* data: counters (stage.* and release.completed/paused) */
+    int n_total, n_succeeded, n_failed, n_skipped;
+} of_event;
+
+/* ---- operator commands (CLI -> producer) ---- */
+
+typedef struct of_command {
+    of_cmd_type type;
+    char release_id[OF_UUID_STR_SIZE]; /* target (not for submit: derived from the request) */
+    char *by;                          /* who (required) */
+    char *reason;                      /* why (optional for submit, required otherwise) */
+    int64_t time_ms;
+    /* submit: the request object as compact JSON text; parse it with of_request_parse so
+     * that validation errors are collected for release.rejected. */
+    char *request_json;
+    /* replay: which stage (0 = every stage that has failed jobs), failed only unless all;
+     * optional filters (exact names; a job matches when every non-empty filter
+     * contains its value). */
+    int stage;
+    bool all;
+    char **tenants;
+    size_t n_tenants;
+    char **projects;
+    size_t n_projects;
+    char **environments;
+    size_t n_environments;
+    /* abort */
+    bool cancel_running;
+} of_command;
+
+/* ---- state records (compacted topic) ---- */
+
+/* One per release, key "release/<release_id>". Holds what a restarted producer needs to
+ * rebuild the gate besides the job records: the request, the resolved header and the
+ * per (stage, environment) status. Sized by stages x environments, never by job count. */
+typedef struct of_release_record {
+    char release_id[OF_UUID_STR_SIZE];
+    char *release_name;
+    of_ref space;
+    char *request_json; /* the original request, compact JSON */
+    of_release_status status;
+    int round;
+    int stage_count;
+    char **stage_names;   /* [stage_count]; entries may be NULL */
+    of_ref *environments; /* [n_environments], request order */
+    size_t n_environments;
+    /* [stage_count * n_environments], index (stage-1) * n_environments + env */
+    of_stage_status *stage_status;
+    size_t n_jobs;                       /* total jobs, for sanity on load */
+    size_t counts[OF_JOB_STATUS__COUNT]; /* jobs per status (informational) */
+    int64_t updated_ms;
+    char *by;     /* last operator action */
+    char *reason; /* ... and why */
+} of_release_record;
+
+/* One per job, key "job/<release_id>/<job_id>": the job itself (so a restarted producer can
+ * re-dispatch without asking Octopus again) plus its latest status. */
+typedef struct of_job_record {
+    of_job job; /* job.attempt = latest attempt */
+    of_job_status status;
+    char *skip_reason; /* skipped: why; failed: Octopus's message */
+    char *deployment_id;
+    char *task_id;
+    int64_t updated_ms;
+} of_job_record;
+
+#endif

@@ -1,0 +1,529 @@
+/* The codec's shared parts: enum names, error lists, durations and the jansson helpers
+ * (msg_json.h) used by msg_request.c and msg_wire.c. */
+#include "msg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "msg_json.h"
+#include "uuid.h"
+
+/* ---- enum names ---- */
+
+static const char *const job_status_names[OF_JOB_STATUS__COUNT] = {
+    "pending", "dispatched", "started",   "waiting",   "succeeded",
+    "failed",  "skipped",    "cancelled", "timed_out",
+};
+static const char *const stage_status_names[OF_STAGE_STATUS__COUNT] = {
+    "pending",
+    "running",
+    "succeeded",
+    "failed",
+};
+static const char *const release_status_names[OF_RELEASE_STATUS__COUNT] = {
+    "running",
+    "paused",
+    "completed",
+    "aborted",
+};
+static const char *const tenanted_names[OF_TENANTED__COUNT] = {
+    "Untenanted",
+    "TenantedOrUntenanted",
+    "Tenanted",
+};
+static const char *const condition_names[OF_CONDITION__COUNT] = {"always", "if-not-current"};
+static const char *const cmd_names[OF_CMD__COUNT] = {"submit", "replay", "resume", "abort"};
+static const char *const event_names[OF_EV__COUNT] = {
+    "octofleet.release.accepted", "octofleet.release.rejected",  "octofleet.stage.started",
+    "octofleet.stage.succeeded",  "octofleet.stage.failed",      "octofleet.release.paused",
+    "octofleet.release.resumed",  "octofleet.release.completed", "octofleet.release.aborted",
+    "octofleet.job.dispatched",   "octofleet.job.started",       "octofleet.job.waiting",
+    "octofleet.job.succeeded",    "octofleet.job.failed",        "octofleet.job.skipped",
+    "octofleet.job.cancelled",    "octofleet.job.timed_out",
+};
+
+static const char *name_of(const char *const *names, size_t count, int v)
+{
+    if (v < 0 || (size_t)v >= count) return "?";
+    return names[v];
+}
+
+static int parse_of(const char *const *names, size_t count, const char *name, int *out)
+{
+    if (!name) return -1;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(names[i], name) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+#define NAME_FN(fn, type, table, count)       \
+    const char *fn##_name(type v)             \
+    {                                         \
+        return name_of(table, count, (int)v); \
+    }
+#define PARSE_FN(fn, type, table, count)                      \
+    int fn##_parse(const char *name, type *out)               \
+    {                                                         \
+        int v = 0;                                            \
+        if (parse_of(table, count, name, &v) != 0) return -1; \
+        *out = (type)v;                                       \
+        return 0;                                             \
+    }
+
+NAME_FN(of_job_status, of_job_status, job_status_names, OF_JOB_STATUS__COUNT)
+PARSE_FN(of_job_status, of_job_status, job_status_names, OF_JOB_STATUS__COUNT)
+NAME_FN(of_stage_status, of_stage_status, stage_status_names, OF_STAGE_STATUS__COUNT)
+PARSE_FN(of_stage_status, of_stage_status, stage_status_names, OF_STAGE_STATUS__COUNT)
+NAME_FN(of_release_status, of_release_status, release_status_names, OF_RELEASE_STATUS__COUNT)
+PARSE_FN(of_release_status, of_release_status, release_status_names, OF_RELEASE_STATUS__COUNT)
+NAME_FN(of_tenanted_mode, of_tenanted_mode, tenanted_names, OF_TENANTED__COUNT)
+PARSE_FN(of_tenanted_mode, of_tenanted_mode, tenanted_names, OF_TENANTED__COUNT)
+NAME_FN(of_condition, of_condition, condition_names, OF_CONDITION__COUNT)
+NAME_FN(of_cmd_type, of_cmd_type, cmd_names, OF_CMD__COUNT)
+PARSE_FN(of_cmd_type, of_cmd_type, cmd_names, OF_CMD__COUNT)
+NAME_FN(of_event_type, of_event_type, event_names, OF_EV__COUNT)
+PARSE_FN(of_event_type, of_event_type, event_names, OF_EV__COUNT)
+
+bool of_job_status_is_terminal(of_job_status s)
+{
+    return s == OF_JOB_SUCCEEDED || s == OF_JOB_FAILED || s == OF_JOB_SKIPPED ||
+           s == OF_JOB_CANCELLED || s == OF_JOB_TIMED_OUT;
+}
+
+bool of_job_status_is_failure(of_job_status s)
+{
+    return s == OF_JOB_FAILED || s == OF_JOB_CANCELLED || s == OF_JOB_TIMED_OUT;
+}
+
+bool of_job_status_is_done_ok(of_job_status s)
+{
+    return s == OF_JOB_SUCCEEDED || s == OF_JOB_SKIPPED;
+}
+
+/* ---- error lists ---- */
+
+void of_errlist_init(of_errlist *l)
+{
+    memset(l, 0, sizeof *l);
+}
+
+of_err of_errlist_add(of_errlist *l, const char *fmt, ...)
+{
+    if (l->n >= OF_ERRLIST_MAX) {
+        l->dropped++;
+        return OF_OK;
+    }
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 8;
+        char **nitems = realloc(l->items, ncap * sizeof *nitems);
+        if (!nitems) return OF_ERR_NOMEM;
+        l->items = nitems;
+        l->cap = ncap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[1024];
+    int w = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (w < 0) tmp[0] = '\0';
+    char *s = strdup(tmp);
+    if (!s) return OF_ERR_NOMEM;
+    l->items[l->n++] = s;
+    return OF_OK;
+}
+
+void of_errlist_join(const of_errlist *l, const char *sep, char *errstr, size_t errstr_size)
+{
+    if (!errstr || errstr_size == 0) return;
+    errstr[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < l->n && used + 1 < errstr_size; i++) {
+        int w = snprintf(errstr + used, errstr_size - used, "%s%s", i ? sep : "", l->items[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    if (l->dropped && used + 1 < errstr_size)
+        (void)snprintf(errstr + used, errstr_size - used, "%s(+%zu more)", l->n ? sep : "",
+                       l->dropped);
+}
+
+bool of_errlist_contains(const of_errlist *l, const char *needle)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strstr(l->items[i], needle)) return true;
+    return false;
+}
+
+void of_errlist_free(of_errlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* ---- durations ---- */
+
+int of_parse_duration(const char *s, int64_t *out_s)
+{
+    if (!s || !*s) return -1;
+    int64_t total = 0;
+    const char *p = s;
+    bool any = false;
+    while (*p) {
+        if (*p < '0' || *p > '9') return -1;
+        int64_t v = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (v > (INT64_MAX - 9) / 10) return -1;
+            v = v * 10 + (*p - '0');
+            p++;
+        }
+        int64_t mul = 1;
+        switch (*p) {
+        case 'h':
+            mul = 3600;
+            p++;
+            break;
+        case 'm':
+            mul = 60;
+            p++;
+            break;
+        case 's':
+            mul = 1;
+            p++;
+            break;
+        case '\0':
+            if (any) return -1; /* "1h30" is ambiguous: require a unit after the first */
+            break;
+        default:
+            return -1;
+        }
+        if (v > INT64_MAX / mul || total > INT64_MAX - v * mul) return -1;
+        total += v * mul;
+        any = true;
+    }
+    *out_s = total;
+    return 0;
+}
+
+/* ---- small helpers ---- */
+
+char *of_strdup_or_null(const char *s, of_err *err)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d && err) *err = OF_ERR_NOMEM;
+    return d;
+}
+
+void of_id_copy(char dst[OF_UUID_STR_SIZE], const char *src)
+{
+    if (!src) {
+        dst[0] = '\0';
+        return;
+    }
+    size_t n = strnlen(src, OF_UUID_STR_SIZE - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void of_strv_free(char **v, size_t n)
+{
+    if (!v) return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- jansson helpers: building ---- */
+
+void oj_set(json_t *o, const char *key, json_t *v, bool *bad)
+{
+    /* json_object_set_new takes v even on failure and fails on NULL v (an earlier
+     * allocation failure), so one flag covers both. */
+    if (json_object_set_new(o, key, v) != 0) *bad = true;
+}
+
+void oj_set_str(json_t *o, const char *key, const char *s, bool *bad)
+{
+    if (s) oj_set(o, key, json_string(s), bad);
+}
+
+void oj_set_str_or_null(json_t *o, const char *key, const char *s, bool *bad)
+{
+    oj_set(o, key, s ? json_string(s) : json_null(), bad);
+}
+
+void oj_set_int(json_t *o, const char *key, int64_t v, bool *bad)
+{
+    oj_set(o, key, json_integer((json_int_t)v), bad);
+}
+
+void oj_set_bool(json_t *o, const char *key, bool v, bool *bad)
+{
+    oj_set(o, key, json_boolean(v), bad);
+}
+
+void oj_set_time(json_t *o, const char *key, int64_t ms, bool *bad)
+{
+    if (!ms) return;
+    char buf[40];
+    oj_set(o, key, json_string(of_rfc3339(ms, buf, sizeof buf)), bad);
+}
+
+json_t *oj_ref(const of_ref *r, const char *name_key, bool *bad)
+{
+    json_t *o = json_object();
+    if (!o) {
+        *bad = true;
+        return NULL;
+    }
+    oj_set_str_or_null(o, "id", r->id, bad);
+    oj_set_str_or_null(o, name_key ? name_key : "name", r->name, bad);
+    return o;
+}
+
+json_t *oj_str_array(char *const *items, size_t n, bool *bad)
+{
+    json_t *a = json_array();
+    if (!a) {
+        *bad = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        oj_append(a, json_string(items[i] ? items[i] : ""), bad);
+    return a;
+}
+
+void oj_append(json_t *arr, json_t *v, bool *bad)
+{
+    if (json_array_append_new(arr, v) != 0) *bad = true;
+}
+
+of_err oj_dump(json_t *root, bool bad, char **out)
+{
+    *out = NULL;
+    if (!root) return OF_ERR_NOMEM;
+    if (bad) {
+        json_decref(root);
+        return OF_ERR_NOMEM;
+    }
+    *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return *out ? OF_OK : OF_ERR_NOMEM;
+}
+
+of_err oj_load(const char *data, size_t len, json_t **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (!data) return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "empty message");
+    if (len > OF_MSG_MAX_SIZE)
+        return of_seterr(errstr, errstr_size, OF_ERR_TOO_LARGE,
+                         "message of %zu bytes exceeds the %u byte limit", len, OF_MSG_MAX_SIZE);
+    json_error_t jerr;
+    /* Duplicate keys are rejected: two values for one field is ambiguity, not data. */
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "not JSON: line %d column %d: %s",
+                         jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "not a JSON object");
+    }
+    *out = root;
+    return OF_OK;
+}
+
+/* ---- jansson helpers: reading ---- */
+
+void oj_fail(oj_reader *r, of_err rc, const char *fmt, ...)
+{
+    if (r->rc) return;
+    r->rc = rc;
+    if (r->errstr && r->errstr_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(r->errstr, r->errstr_size, fmt, ap);
+        va_end(ap);
+    }
+}
+
+char *oj_str(oj_reader *r, json_t *o, const char *path, const char *key, bool required)
+{
+    if (r->rc) return NULL;
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        if (required) oj_fail(r, OF_ERR_INVALID, "%s%s: missing", path, key);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: must be a string", path, key);
+        return NULL;
+    }
+    if (required && json_string_length(v) == 0) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: must not be empty", path, key);
+        return NULL;
+    }
+    char *s = strdup(json_string_value(v));
+    if (!s) oj_fail(r, OF_ERR_NOMEM, "out of memory");
+    return s;
+}
+
+int64_t oj_int(oj_reader *r, json_t *o, const char *path, const char *key, bool required,
+               int64_t min, int64_t max, int64_t dflt)
+{
+    if (r->rc) return dflt;
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        if (required) oj_fail(r, OF_ERR_INVALID, "%s%s: missing", path, key);
+        return dflt;
+    }
+    if (!json_is_integer(v)) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: must be an integer", path, key);
+        return dflt;
+    }
+    int64_t x = (int64_t)json_integer_value(v);
+    if (x < min || x > max) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: %" PRId64 " out of range [%" PRId64 ", %" PRId64 "]",
+                path, key, x, min, max);
+        return dflt;
+    }
+    return x;
+}
+
+bool oj_bool(oj_reader *r, json_t *o, const char *path, const char *key, bool dflt)
+{
+    if (r->rc) return dflt;
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return dflt;
+    if (!json_is_boolean(v)) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: must be true or false", path, key);
+        return dflt;
+    }
+    return json_is_true(v);
+}
+
+void oj_id(oj_reader *r, json_t *o, const char *path, const char *key, bool required,
+           char out[OF_UUID_STR_SIZE])
+{
+    out[0] = '\0';
+    if (r->rc) return;
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        if (required) oj_fail(r, OF_ERR_INVALID, "%s%s: missing", path, key);
+        return;
+    }
+    if (!json_is_string(v) || !of_uuid_valid(json_string_value(v))) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: must be a UUID string", path, key);
+        return;
+    }
+    of_id_copy(out, json_string_value(v));
+}
+
+int64_t oj_time(oj_reader *r, json_t *o, const char *path, const char *key)
+{
+    if (r->rc) return 0;
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return 0;
+    int64_t ms = 0;
+    if (!json_is_string(v) || of_parse_rfc3339(json_string_value(v), &ms) != 0) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: must be an RFC 3339 time", path, key);
+        return 0;
+    }
+    return ms;
+}
+
+void oj_read_ref(oj_reader *r, json_t *o, const char *path, const char *key, bool id_required,
+                 const char *name_key, of_ref *out)
+{
+    memset(out, 0, sizeof *out);
+    if (r->rc) return;
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        if (id_required) oj_fail(r, OF_ERR_INVALID, "%s%s: missing", path, key);
+        return;
+    }
+    if (!json_is_object(v)) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: must be an object", path, key);
+        return;
+    }
+    char sub[128];
+    (void)snprintf(sub, sizeof sub, "%s%s.", path, key);
+    out->id = oj_str(r, v, sub, "id", id_required);
+    out->name = oj_str(r, v, sub, name_key ? name_key : "name", false);
+}
+
+void oj_str_list(oj_reader *r, json_t *o, const char *path, const char *key, char ***items,
+                 size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    if (r->rc) return;
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return;
+    if (!json_is_array(v)) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: must be an array of strings", path, key);
+        return;
+    }
+    size_t cnt = json_array_size(v);
+    if (!cnt) return;
+    char **arr = calloc(cnt, sizeof *arr);
+    if (!arr) {
+        oj_fail(r, OF_ERR_NOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e)) {
+            oj_fail(r, OF_ERR_INVALID, "%s%s[%zu]: must be a string", path, key, i);
+            of_strv_free(arr, cnt);
+            return;
+        }
+        arr[i] = strdup(json_string_value(e));
+        if (!arr[i]) {
+            oj_fail(r, OF_ERR_NOMEM, "out of memory");
+            of_strv_free(arr, cnt);
+            return;
+        }
+    }
+    *items = arr;
+    *n = cnt;
+}
+
+void oj_schema(oj_reader *r, json_t *o, const char *want)
+{
+    if (r->rc) return;
+    json_t *v = json_object_get(o, "schema");
+    if (!v) {
+        oj_fail(r, OF_ERR_INVALID, "schema: missing");
+        return;
+    }
+    if (!json_is_string(v)) {
+        oj_fail(r, OF_ERR_INVALID, "schema: must be a string");
+        return;
+    }
+    /* want = "family/MAJOR"; accept "family/MAJOR" and "family/MAJOR.minor". */
+    const char *got = json_string_value(v);
+    const char *slash = strrchr(want, '/');
+    OF_ASSERT(slash != NULL);
+    size_t fam = (size_t)(slash - want) + 1; /* includes '/' */
+    if (strncmp(got, want, fam) != 0) {
+        oj_fail(r, OF_ERR_PROTOCOL, "schema: \"%s\" is not %.*s*", got, (int)fam, want);
+        return;
+    }
+    const char *major = want + fam, *gmaj = got + fam;
+    size_t mlen = strlen(major);
+    if (strncmp(gmaj, major, mlen) != 0 || (gmaj[mlen] != '\0' && gmaj[mlen] != '.')) {
+        oj_fail(r, OF_ERR_PROTOCOL, "schema: unsupported version \"%s\" (want %s)", got, want);
+        return;
+    }
+}

@@ -1,0 +1,181 @@
+/* The message codec: every JSON octofleet reads or writes goes through here.
+ *
+ * This is the only module (with the Octopus client and the simulator) that includes
+ * <jansson.h>; callers see the plain structs of common/model.h. Everything here is
+ * pure: no I/O, no clocks except where a caller passes a time in.
+ *
+ * Conventions
+ * - Encoders return a new NUL-terminated compact JSON string in *out that the caller
+ *   frees with free(); on error *out is NULL.
+ * - Decoders take (data, len) straight from Kafka (not NUL-terminated, len bytes),
+ *   refuse more than OF_MSG_MAX_SIZE bytes, and fill a caller-owned struct which the
+ *   caller releases with the matching of_*_clear() - also after a failed decode (it is
+ *   safe: a failed decode leaves the struct cleared). Every string is copied out of
+ *   jansson before its object is freed.
+ * - Errors: OF_ERR_INVALID for bad input (with a reason in errstr that names the field
+ *   path, e.g. "stages[1][0].version: missing", fit to be a DLQ reason),
+ *   OF_ERR_PROTOCOL for an unknown schema major version, OF_ERR_TOO_LARGE for oversized
+ *   input, OF_ERR_NOMEM.
+ * - Thread-safe: no shared state. */
+#ifndef OF_MSG_H
+#define OF_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+
+/* Largest message we decode: Kafka's default message.max.bytes. */
+#define OF_MSG_MAX_SIZE (1024u * 1024u)
+
+/* ---------------------------------------------------------------------------------- */
+/* Names of enum values (stable wire strings). _name() returns a static string ("?" if
+ * out of range); _parse() returns 0 and sets *out, or -1 if the name is unknown.      */
+
+const char *of_job_status_name(of_job_status s); /* "pending", ..., "timed_out" */
+int of_job_status_parse(const char *name, of_job_status *out);
+const char *of_stage_status_name(of_stage_status s); /* "pending", "running", ... */
+int of_stage_status_parse(const char *name, of_stage_status *out);
+const char *of_release_status_name(of_release_status s); /* "running", "paused", ... */
+int of_release_status_parse(const char *name, of_release_status *out);
+const char *of_tenanted_mode_name(of_tenanted_mode m); /* Octopus' "Untenanted", ... */
+int of_tenanted_mode_parse(const char *name, of_tenanted_mode *out);
+const char *of_condition_name(of_condition c); /* "always", "if-not-current" */
+const char *of_cmd_type_name(of_cmd_type t);   /* "submit", "replay", "resume", "abort" */
+int of_cmd_type_parse(const char *name, of_cmd_type *out);
+/* Full CloudEvents type: "octofleet.job.succeeded". */
+const char *of_event_type_name(of_event_type t);
+int of_event_type_parse(const char *name, of_event_type *out);
+
+/* Terminal job states: succeeded, failed, skipped, cancelled, timed_out. */
+bool of_job_status_is_terminal(of_job_status s);
+/* States that stop a release (on_failure = pause): failed, cancelled, timed_out. */
+bool of_job_status_is_failure(of_job_status s);
+/* States that let the next stage start: succeeded, skipped. */
+bool of_job_status_is_done_ok(of_job_status s);
+
+/* ---------------------------------------------------------------------------------- */
+/* An error list: validation and resolution collect every problem, not only the first. */
+
+typedef struct of_errlist {
+    char **items; /* owned */
+    size_t n;
+    size_t cap;
+    size_t dropped; /* items beyond OF_ERRLIST_MAX, counted but not stored */
+} of_errlist;
+
+#define OF_ERRLIST_MAX 1000
+
+/* A zeroed of_errlist is valid and empty. */
+void of_errlist_init(of_errlist *l);
+/* Appends a formatted message. OF_ERR_NOMEM on allocation failure. */
+of_err of_errlist_add(of_errlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Joins items with sep into errstr (truncated to fit; adds "(+N more)" if dropped). */
+void of_errlist_join(const of_errlist *l, const char *sep, char *errstr, size_t errstr_size);
+/* True if some item contains needle (tests). */
+bool of_errlist_contains(const of_errlist *l, const char *needle);
+void of_errlist_free(of_errlist *l);
+
+/* ---------------------------------------------------------------------------------- */
+/* Durations: a JSON number of seconds or a string "90", "90s", "30m", "2h", "1h30m".
+ * Returns 0 and sets *out_s, or -1. */
+int of_parse_duration(const char *s, int64_t *out_s);
+
+/* ---------------------------------------------------------------------------------- */
+/* Release request. */
+
+/* Parses and validates (schema only: names are resolved by producer/plan.h) the request
+ * in json[0..len). On success returns OF_OK and *out is a new request the caller frees
+ * with of_request_free. On invalid input returns OF_ERR_INVALID, *out = NULL, and
+ * appends every problem found to errs (one item per problem, each starting with the
+ * field path: "environments: must be a non-empty array"); errs must be initialised. */
+of_err of_request_parse(const char *json, size_t len, of_request **out, of_errlist *errs);
+
+/* Canonical compact JSON of a request (object form of stages, policy in full). Parsing
+ * the result gives an equal request. */
+of_err of_request_encode(const of_request *req, char **out);
+
+void of_request_free(of_request *req);
+
+/* ---------------------------------------------------------------------------------- */
+/* Jobs (stage topics; "schema": "octofleet.job/1"). */
+
+of_err of_job_encode(const of_job *job, char **out);
+/* Rejects: not JSON, not an object, missing/unknown-major "schema", missing required
+ * fields (job_id, release_id, stage, attempt, space.id, project.id, release.id,
+ * environment.id), wrong types, ids that are not UUIDs. The reason names the field. */
+of_err of_job_decode(const char *data, size_t len, of_job *out, char *errstr, size_t errstr_size);
+/* Deep copy into dst (which is overwritten, not freed first). */
+of_err of_job_copy(of_job *dst, const of_job *src);
+/* Frees the owned fields and zeroes *job (the struct itself is the caller's). */
+void of_job_clear(of_job *job);
+
+/* ---------------------------------------------------------------------------------- */
+/* Events (CloudEvents 1.0 JSON, structured mode: Kafka header content-type =
+ * OF_CE_CONTENT_TYPE, value = the event). */
+
+/* Sets ev->id deterministically from the event's content (see docs/messages.md):
+ *   job.*           UUIDv5("<job_id>/<attempt>/<type>")
+ *   stage.*         UUIDv5("<release_id>/<round>/<stage>/<environment>/<type>")
+ *   release.accepted UUIDv5("<release_id>/<type>")   (a release is accepted once)
+ *   release.rejected UUIDv5("<release_id>/<type>/<time_ms>")  (time of the submit command)
+ *   other release.* UUIDv5("<release_id>/<round>/<type>")
+ * so a producer that redoes a decision after a crash emits the same id. */
+void of_event_set_id(of_event *ev);
+
+/* Encodes as a CloudEvent. Requires type, source and release_id; fills id (via
+ * of_event_set_id) if empty, subject if NULL ("<release_id>" or "<release_id>/<job_id>")
+ * in the output only (ev is const). time_ms 0 encodes no `time`. */
+of_err of_event_encode(const of_event *ev, char **out);
+/* Decodes a CloudEvent; requires specversion "1.0", id, source, a known octofleet type
+ * and data.release_id. Unknown extra attributes and data fields are ignored. */
+of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr,
+                       size_t errstr_size);
+void of_event_clear(of_event *ev);
+void of_job_ref_clear(of_job_ref *r);
+
+/* ---------------------------------------------------------------------------------- */
+/* Operator commands ("schema": "octofleet.command/1"). */
+
+of_err of_command_encode(const of_command *cmd, char **out);
+/* Requires type and by; release_id for replay/resume/abort; request for submit (kept as
+ * compact JSON in request_json, NOT validated here - see of_command). */
+of_err of_command_decode(const char *data, size_t len, of_command *out, char *errstr,
+                         size_t errstr_size);
+void of_command_clear(of_command *cmd);
+
+/* ---------------------------------------------------------------------------------- */
+/* State records for the compacted state topic. */
+
+/* Keys: "release/<release_id>" and "job/<release_id>/<job_id>". Write into out (>= 96
+ * bytes is always enough) and return out. */
+char *of_release_record_key(const char *release_id, char *out, size_t out_size);
+char *of_job_record_key(const char *release_id, const char *job_id, char *out, size_t out_size);
+
+of_err of_release_record_encode(const of_release_record *r, char **out);
+of_err of_release_record_decode(const char *data, size_t len, of_release_record *out, char *errstr,
+                                size_t errstr_size);
+void of_release_record_clear(of_release_record *r);
+
+of_err of_job_record_encode(const of_job_record *r, char **out);
+of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, char *errstr,
+                            size_t errstr_size);
+void of_job_record_clear(of_job_record *r);
+
+/* ---------------------------------------------------------------------------------- */
+/* The plan view (`octofleet plan --json`): the release header, every job row (status
+ * pending or skipped with its reason) and the planner's warnings. */
+of_err of_plan_json_encode(const of_release_record *hdr, const of_job_record *jobs, size_t n_jobs,
+                           const of_errlist *warnings, char **out);
+
+/* ---------------------------------------------------------------------------------- */
+/* Small helpers for callers building these structs. */
+
+/* strdup that accepts NULL (returns NULL). Sets *err to OF_ERR_NOMEM on failure if err. */
+char *of_strdup_or_null(const char *s, of_err *err);
+/* Copies src into a fixed id field (truncating safely). */
+void of_id_copy(char dst[OF_UUID_STR_SIZE], const char *src);
+
+#endif

@@ -1,0 +1,523 @@
+/* Release request: schema validation that collects every problem with its field path,
+ * and the canonical encoding. Names are checked against Octopus later (producer/plan.c). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "msg.h"
+#include "msg_json.h"
+
+/* Octopus names are at most 200 characters; 256 bytes leaves room for UTF-8 and keeps a
+ * hostile request from inflating ids, logs and events. */
+#define NAME_MAX_BYTES 256
+/* A week: longer than any deployment; a larger value is a unit mistake ("7d" typed as
+ * seconds), not a policy. */
+#define TIMEOUT_MAX_S (7 * 24 * 3600)
+
+typedef struct vctx {
+    of_errlist *errs;
+    of_err rc; /* OF_ERR_NOMEM wins over OF_ERR_INVALID */
+} vctx;
+
+__attribute__((format(printf, 2, 3))) static void verr(vctx *c, const char *fmt, ...)
+{
+    char tmp[768];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (of_errlist_add(c->errs, "%s", tmp) != OF_OK) c->rc = OF_ERR_NOMEM;
+    if (c->rc == OF_OK) c->rc = OF_ERR_INVALID;
+}
+
+static bool has_ctrl(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return true;
+    return false;
+}
+
+/* Validates a name string; returns a copy or NULL (error recorded unless absent and
+ * optional). */
+static char *vname(vctx *c, json_t *v, const char *path, bool required)
+{
+    if (!v) {
+        if (required) verr(c, "%s: missing", path);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        verr(c, "%s: must be a string", path);
+        return NULL;
+    }
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len == 0) {
+        verr(c, "%s: must not be empty", path);
+        return NULL;
+    }
+    if (len > NAME_MAX_BYTES) {
+        verr(c, "%s: longer than %d bytes", path, NAME_MAX_BYTES);
+        return NULL;
+    }
+    if (strlen(s) != len || has_ctrl(s)) {
+        verr(c, "%s: contains control characters", path);
+        return NULL;
+    }
+    char *d = strdup(s);
+    if (!d) c->rc = OF_ERR_NOMEM;
+    return d;
+}
+
+static void unknown_keys(vctx *c, json_t *o, const char *path, const char *const *known)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(o, key, val)
+    {
+        (void)val;
+        bool ok = false;
+        for (const char *const *k = known; *k; k++)
+            if (strcmp(*k, key) == 0) ok = true;
+        if (!ok) verr(c, "%s%s%s: unknown field", path, *path ? "." : "", key);
+    }
+}
+
+/* A non-empty array of unique names. */
+static void vname_list(vctx *c, json_t *v, const char *path, bool allow_single, char ***out,
+                       size_t *n, bool (*check)(vctx *, const char *, const char *))
+{
+    *out = NULL;
+    *n = 0;
+    if (allow_single && json_is_string(v)) {
+        char *s = vname(c, v, path, true);
+        if (!s) return;
+        if (check && !check(c, path, s)) {
+            free(s);
+            return;
+        }
+        *out = malloc(sizeof **out);
+        if (!*out) {
+            free(s);
+            c->rc = OF_ERR_NOMEM;
+            return;
+        }
+        (*out)[0] = s;
+        *n = 1;
+        return;
+    }
+    if (!json_is_array(v)) {
+        verr(c, "%s: must be an array of names", path);
+        return;
+    }
+    size_t cnt = json_array_size(v);
+    if (cnt == 0) {
+        verr(c, "%s: must not be empty", path);
+        return;
+    }
+    char **arr = calloc(cnt, sizeof *arr);
+    if (!arr) {
+        c->rc = OF_ERR_NOMEM;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        char p[160];
+        (void)snprintf(p, sizeof p, "%s[%zu]", path, i);
+        char *s = vname(c, json_array_get(v, i), p, true);
+        if (!s) continue;
+        if (check && !check(c, p, s)) {
+            free(s);
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < k; j++) {
+            if (strcmp(arr[j], s) == 0) {
+                verr(c, "%s: duplicate \"%s\"", p, s);
+                dup = true;
+                break;
+            }
+        }
+        if (dup) {
+            free(s);
+            continue;
+        }
+        arr[k++] = s;
+    }
+    *out = arr;
+    *n = k;
+}
+
+/* Canonical tag: "TagSet/Tag", both parts non-empty. */
+static bool check_tag(vctx *c, const char *path, const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (!slash || slash == s || slash[1] == '\0' || strchr(slash + 1, '/')) {
+        verr(c, "%s: \"%s\" must be a canonical tag \"TagSet/Tag\"", path, s);
+        return false;
+    }
+    return true;
+}
+
+static void parse_tenants(vctx *c, json_t *v, of_tenant_sel *t)
+{
+    if (!v || json_is_null(v)) return;
+    if (json_is_string(v)) {
+        if (strcmp(json_string_value(v), "all") == 0)
+            t->all = true;
+        else
+            verr(c, "tenants: must be \"all\" or an object {\"names\": [...], \"tags\": [...]}");
+        return;
+    }
+    if (!json_is_object(v)) {
+        verr(c, "tenants: must be \"all\" or an object {\"names\": [...], \"tags\": [...]}");
+        return;
+    }
+    static const char *const known[] = {"names", "tags", NULL};
+    unknown_keys(c, v, "tenants", known);
+    json_t *names = json_object_get(v, "names");
+    json_t *tags = json_object_get(v, "tags");
+    if (names) vname_list(c, names, "tenants.names", false, &t->names, &t->n_names, NULL);
+    if (tags) vname_list(c, tags, "tenants.tags", false, &t->tags, &t->n_tags, check_tag);
+    if (!names && !tags) verr(c, "tenants: select at least one name or tag, or use \"all\"");
+}
+
+static void parse_entry(vctx *c, json_t *v, const char *path, of_stage_entry *e)
+{
+    if (!json_is_object(v)) {
+        verr(c, "%s: must be an object {\"project\": ..., \"version\": ...}", path);
+        return;
+    }
+    static const char *const known[] = {"project", "version", "skip", NULL};
+    unknown_keys(c, v, path, known);
+    char p[200];
+    (void)snprintf(p, sizeof p, "%s.project", path);
+    e->project = vname(c, json_object_get(v, "project"), p, true);
+    json_t *skip = json_object_get(v, "skip");
+    if (skip && !json_is_boolean(skip)) {
+        (void)snprintf(p, sizeof p, "%s.skip", path);
+        verr(c, "%s: must be true or false", p);
+    } else {
+        e->skip = skip && json_is_true(skip);
+    }
+    /* A skipped entry needs no version: the point of skip is to leave the project out
+     * without editing the rest of the train. */
+    (void)snprintf(p, sizeof p, "%s.version", path);
+    e->version = vname(c, json_object_get(v, "version"), p, !e->skip);
+}
+
+static void parse_stages(vctx *c, json_t *v, of_request *req)
+{
+    if (!v) {
+        verr(c, "stages: missing");
+        return;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        verr(c, "stages: must be a non-empty array");
+        return;
+    }
+    size_t ns = json_array_size(v);
+    req->stages = calloc(ns, sizeof *req->stages);
+    if (!req->stages) {
+        c->rc = OF_ERR_NOMEM;
+        return;
+    }
+    req->n_stages = ns;
+    /* Remember each stage's form so later messages use the path the user wrote. */
+    bool *objform = calloc(ns, sizeof *objform);
+    if (!objform) {
+        c->rc = OF_ERR_NOMEM;
+        return;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        json_t *sv = json_array_get(v, i);
+        of_stage *st = &req->stages[i];
+        char base[64], p[192];
+        (void)snprintf(base, sizeof base, "stages[%zu]", i);
+        json_t *entries = NULL;
+        /* Entry paths: stages[1][0] for the bare form, stages[1].projects[0] otherwise. */
+        const char *epfx = base;
+        char objpfx[96];
+        if (json_is_array(sv)) {
+            entries = sv;
+        } else if (json_is_object(sv)) {
+            static const char *const known[] = {"name", "projects", NULL};
+            objform[i] = true;
+            unknown_keys(c, sv, base, known);
+            json_t *name = json_object_get(sv, "name");
+            if (name) {
+                (void)snprintf(p, sizeof p, "%s.name", base);
+                st->name = vname(c, name, p, false);
+            }
+            entries = json_object_get(sv, "projects");
+            (void)snprintf(objpfx, sizeof objpfx, "%s.projects", base);
+            epfx = objpfx;
+            if (!entries) {
+                verr(c, "%s: missing", objpfx);
+                continue;
+            }
+            if (!json_is_array(entries)) {
+                verr(c, "%s: must be an array", objpfx);
+                continue;
+            }
+        } else {
+            verr(c, "%s: must be an array of {project, version} or an object with \"projects\"",
+                 base);
+            continue;
+        }
+        size_t ne = json_array_size(entries);
+        if (ne == 0) {
+            verr(c, "%s: must list at least one project", epfx);
+            continue;
+        }
+        st->entries = calloc(ne, sizeof *st->entries);
+        if (!st->entries) {
+            c->rc = OF_ERR_NOMEM;
+            free(objform);
+            return;
+        }
+        st->n_entries = ne;
+        for (size_t j = 0; j < ne; j++) {
+            (void)snprintf(p, sizeof p, "%s[%zu]", epfx, j);
+            parse_entry(c, json_array_get(entries, j), p, &st->entries[j]);
+        }
+    }
+    /* A project appears once per train: twice would deploy it twice in one train, which
+     * is always a typo (and makes "which version?" ambiguous). */
+    for (size_t i = 0; i < ns; i++) {
+        for (size_t j = 0; j < req->stages[i].n_entries; j++) {
+            const char *pj = req->stages[i].entries[j].project;
+            if (!pj) continue;
+            bool found = false;
+            for (size_t a = 0; a <= i && !found; a++) {
+                size_t lim = a == i ? j : req->stages[a].n_entries;
+                for (size_t b = 0; b < lim && !found; b++) {
+                    const char *q = req->stages[a].entries[b].project;
+                    if (q && strcmp(q, pj) == 0) {
+                        verr(c,
+                             "stages[%zu]%s[%zu].project: \"%s\" already listed in "
+                             "stages[%zu]%s[%zu]",
+                             i, objform[i] ? ".projects" : "", j, pj, a,
+                             objform[a] ? ".projects" : "", b);
+                        found = true;
+                    }
+                }
+            }
+        }
+    }
+    free(objform);
+}
+
+static void parse_time_field(vctx *c, json_t *pol, const char *key, char **out, int64_t *ms)
+{
+    json_t *v = json_object_get(pol, key);
+    if (!v || json_is_null(v)) return;
+    if (!json_is_string(v) || of_parse_rfc3339(json_string_value(v), ms) != 0) {
+        verr(c, "policy.%s: must be an RFC 3339 time such as \"2026-05-05T21:00:00Z\"", key);
+        return;
+    }
+    *out = strdup(json_string_value(v));
+    if (!*out) c->rc = OF_ERR_NOMEM;
+}
+
+static void parse_policy(vctx *c, json_t *v, of_policy *pol)
+{
+    pol->on_failure = OF_ON_FAILURE_PAUSE;
+    pol->condition = OF_CONDITION_ALWAYS;
+    if (!v || json_is_null(v)) return;
+    if (!json_is_object(v)) {
+        verr(c, "policy: must be an object");
+        return;
+    }
+    static const char *const known[] = {
+        "on_failure",     "timeout",    "cancel_on_timeout", "condition",
+        "guided_failure", "queue_time", "queue_time_expiry", NULL};
+    unknown_keys(c, v, "policy", known);
+
+    json_t *of = json_object_get(v, "on_failure");
+    if (of && !(json_is_string(of) && strcmp(json_string_value(of), "pause") == 0))
+        verr(c, "policy.on_failure: only \"pause\" is supported");
+
+    json_t *to = json_object_get(v, "timeout");
+    if (to && !json_is_null(to)) {
+        int64_t s = -1;
+        bool typed = true;
+        if (json_is_integer(to))
+            s = (int64_t)json_integer_value(to);
+        else if (json_is_string(to)) {
+            if (of_parse_duration(json_string_value(to), &s) != 0) s = -1;
+        } else
+            typed = false;
+        if (!typed)
+            verr(c, "policy.timeout: must be seconds or a duration string such as \"30m\"");
+        else if (s <= 0 || s > TIMEOUT_MAX_S)
+            verr(c, "policy.timeout: must be between 1s and 7 days (\"90\", \"30m\", \"2h\")");
+        else
+            pol->timeout_s = s;
+    }
+
+    json_t *cot = json_object_get(v, "cancel_on_timeout");
+    if (cot) {
+        if (!json_is_boolean(cot))
+            verr(c, "policy.cancel_on_timeout: must be true or false");
+        else
+            pol->cancel_on_timeout = json_is_true(cot);
+        if (pol->cancel_on_timeout && !(to && !json_is_null(to)))
+            verr(c, "policy.cancel_on_timeout: needs policy.timeout");
+    }
+
+    json_t *cond = json_object_get(v, "condition");
+    if (cond) {
+        const char *s = json_is_string(cond) ? json_string_value(cond) : "";
+        if (strcmp(s, "always") == 0)
+            pol->condition = OF_CONDITION_ALWAYS;
+        else if (strcmp(s, "if-not-current") == 0)
+            pol->condition = OF_CONDITION_IF_NOT_CURRENT;
+        else
+            verr(c, "policy.condition: must be \"always\" or \"if-not-current\"");
+    }
+
+    json_t *gf = json_object_get(v, "guided_failure");
+    if (gf) {
+        if (!json_is_boolean(gf))
+            verr(c, "policy.guided_failure: must be true or false");
+        else
+            pol->guided_failure = json_is_true(gf);
+    }
+
+    int64_t qt = 0, qte = 0;
+    parse_time_field(c, v, "queue_time", &pol->queue_time, &qt);
+    parse_time_field(c, v, "queue_time_expiry", &pol->queue_time_expiry, &qte);
+    if (pol->queue_time_expiry && !pol->queue_time)
+        verr(c, "policy.queue_time_expiry: needs policy.queue_time");
+    if (pol->queue_time && pol->queue_time_expiry && qte <= qt)
+        verr(c, "policy.queue_time_expiry: must be after policy.queue_time");
+}
+
+of_err of_request_parse(const char *json, size_t len, of_request **out, of_errlist *errs)
+{
+    *out = NULL;
+    char why[256];
+    json_t *root = NULL;
+    of_err rc = oj_load(json, len, &root, why, sizeof why);
+    if (rc) {
+        if (of_errlist_add(errs, "request: %s", why) != OF_OK) return OF_ERR_NOMEM;
+        return rc;
+    }
+    of_request *req = calloc(1, sizeof *req);
+    if (!req) {
+        json_decref(root);
+        return OF_ERR_NOMEM;
+    }
+    vctx c = {errs, OF_OK};
+    static const char *const known[] = {"release", "space", "environments", "tenants", "stages",
+                                        "policy",  NULL};
+    unknown_keys(&c, root, "", known);
+    req->release = vname(&c, json_object_get(root, "release"), "release", true);
+    json_t *space = json_object_get(root, "space");
+    if (space) {
+        req->space = vname(&c, space, "space", true);
+    } else {
+        /* Every Octopus instance has a "Default" space; most users never name another. */
+        req->space = strdup("Default");
+        if (!req->space) c.rc = OF_ERR_NOMEM;
+    }
+    json_t *envs = json_object_get(root, "environments");
+    if (!envs)
+        verr(&c, "environments: missing");
+    else
+        vname_list(&c, envs, "environments", true, &req->environments, &req->n_environments, NULL);
+    parse_tenants(&c, json_object_get(root, "tenants"), &req->tenants);
+    parse_stages(&c, json_object_get(root, "stages"), req);
+    parse_policy(&c, json_object_get(root, "policy"), &req->policy);
+    json_decref(root);
+    if (c.rc) {
+        of_request_free(req);
+        return c.rc;
+    }
+    *out = req;
+    return OF_OK;
+}
+
+of_err of_request_encode(const of_request *req, char **out)
+{
+    bool bad = false;
+    json_t *root = json_object();
+    if (!root) return OF_ERR_NOMEM;
+    oj_set_str(root, "release", req->release, &bad);
+    oj_set_str(root, "space", req->space, &bad);
+    oj_set(root, "environments", oj_str_array(req->environments, req->n_environments, &bad), &bad);
+    if (req->tenants.all) {
+        oj_set(root, "tenants", json_string("all"), &bad);
+    } else if (req->tenants.n_names || req->tenants.n_tags) {
+        json_t *t = json_object();
+        if (!t) bad = true;
+        if (t && req->tenants.n_names)
+            oj_set(t, "names", oj_str_array(req->tenants.names, req->tenants.n_names, &bad), &bad);
+        if (t && req->tenants.n_tags)
+            oj_set(t, "tags", oj_str_array(req->tenants.tags, req->tenants.n_tags, &bad), &bad);
+        oj_set(root, "tenants", t, &bad);
+    }
+    json_t *stages = json_array();
+    if (!stages) bad = true;
+    for (size_t i = 0; stages && i < req->n_stages; i++) {
+        const of_stage *st = &req->stages[i];
+        json_t *so = json_object(), *pa = json_array();
+        if (!so || !pa) bad = true;
+        if (so && st->name) oj_set_str(so, "name", st->name, &bad);
+        for (size_t j = 0; pa && j < st->n_entries; j++) {
+            json_t *e = json_object();
+            if (!e) {
+                bad = true;
+                break;
+            }
+            oj_set_str(e, "project", st->entries[j].project, &bad);
+            oj_set_str(e, "version", st->entries[j].version, &bad);
+            if (st->entries[j].skip) oj_set_bool(e, "skip", true, &bad);
+            oj_append(pa, e, &bad);
+        }
+        if (so)
+            oj_set(so, "projects", pa, &bad);
+        else
+            json_decref(pa);
+        oj_append(stages, so, &bad);
+    }
+    oj_set(root, "stages", stages, &bad);
+    const of_policy *p = &req->policy;
+    json_t *pol = json_object();
+    if (pol) {
+        oj_set(pol, "on_failure", json_string("pause"), &bad);
+        if (p->timeout_s) oj_set_int(pol, "timeout", p->timeout_s, &bad);
+        oj_set_bool(pol, "cancel_on_timeout", p->cancel_on_timeout, &bad);
+        oj_set(pol, "condition", json_string(of_condition_name(p->condition)), &bad);
+        oj_set_bool(pol, "guided_failure", p->guided_failure, &bad);
+        oj_set_str(pol, "queue_time", p->queue_time, &bad);
+        oj_set_str(pol, "queue_time_expiry", p->queue_time_expiry, &bad);
+    }
+    oj_set(root, "policy", pol, &bad);
+    return oj_dump(root, bad, out);
+}
+
+void of_request_free(of_request *req)
+{
+    if (!req) return;
+    free(req->release);
+    free(req->space);
+    of_strv_free(req->environments, req->n_environments);
+    of_strv_free(req->tenants.names, req->tenants.n_names);
+    of_strv_free(req->tenants.tags, req->tenants.n_tags);
+    for (size_t i = 0; i < req->n_stages; i++) {
+        of_stage *st = &req->stages[i];
+        free(st->name);
+        for (size_t j = 0; j < st->n_entries; j++) {
+            free(st->entries[j].project);
+            free(st->entries[j].version);
+        }
+        free(st->entries);
+    }
+    free(req->stages);
+    free(req->policy.queue_time);
+    free(req->policy.queue_time_expiry);
+    free(req);
+}

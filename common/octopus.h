@@ -1,0 +1,498 @@
+/* The Octopus Deploy REST client: the only module that uses libcurl.
+ *
+ * One client = one libcurl multi handle driven by ONE thread (the client is
+ * not thread-safe). Requests are asynchronous: an `_async` call queues the
+ * request(s) and returns; `of_octo_poll()` moves bytes and fires completion
+ * callbacks. At most `max_concurrent` requests are on the wire at once, the
+ * rest wait in a FIFO; connections are kept alive and reused. Each call has a
+ * blocking twin (same name without `_async`) that submits and drives the loop
+ * until that call is done; callbacks of other outstanding calls may fire from
+ * inside it.
+ *
+ * Contract of every `_async` function: it returns OF_OK and the callback will
+ * run exactly once, later, from inside of_octo_poll() (never from inside the
+ * submitting call); or it returns an error, fills errstr and the callback is
+ * never called. Callbacks may submit further `_async` calls; a blocking call
+ * from inside a callback works but nests the loop (avoid it in daemons).
+ *
+ * Results handed to callbacks are owned by the client and freed when the
+ * callback returns; a callback that wants to keep one moves it out
+ * (`*mine = *res; memset(res, 0, sizeof *res);`). Blocking calls fill a
+ * caller-owned struct that the caller releases with the matching
+ * of_octo_*_free() (which frees the contents, not the struct, and leaves it
+ * zeroed so a second free is harmless).
+ *
+ * Failures are decided in one place (see docs/octopus.md, "How failures are
+ * classified"): network errors, 408, 429 (Retry-After honoured), 500, 502,
+ * 503 and 504 are retried with capped exponential backoff and jitter inside
+ * the call's retry deadline (then OF_ERR_TIMEOUT saying how many attempts
+ * were made and the last error); 400/409 -> OF_ERR_REJECTED with the server's
+ * ErrorMessage and Errors[]; 401/403 -> OF_ERR_AUTH; 404 -> OF_ERR_NOT_FOUND
+ * naming what was not found; an oversized reply -> OF_ERR_TOO_LARGE.
+ *
+ * The API key only ever goes into the X-Octopus-ApiKey header: never into a
+ * URL, a log line, an error string or of_octo_describe().
+ *
+ * The process must ignore SIGPIPE (of_signals_install does): libcurl is told
+ * to leave signals alone (CURLOPT_NOSIGNAL) because the daemons are
+ * multi-threaded, and a TLS write to a closed socket would otherwise kill
+ * the process. */
+#ifndef OF_OCTOPUS_H
+#define OF_OCTOPUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct of_octo of_octo;
+
+/* Client settings. Zero/NULL fields take the documented default, so
+ * `of_octo_opts o = {0}; o.url = ...;` is a valid configuration. All strings
+ * are borrowed for the duration of of_octo_new() only (copied). */
+typedef struct of_octo_opts {
+    const char *url;     /* required: "https://octopus.example.com" (a path prefix is kept) */
+    const char *space;   /* space name or id ("Spaces-1"); NULL = "Default" */
+    const char *api_key; /* the key itself; NULL = read api_key_file, else env OCTOPUS_API_KEY */
+    const char *api_key_file;   /* file holding the key (surrounding whitespace ignored) */
+    const char *ca_file;        /* PEM CA bundle to verify the server with (CURLOPT_CAINFO) */
+    bool tls_skip_verify;       /* true turns certificate and host checks OFF; default false */
+    int64_t connect_timeout_ms; /* connect phase of one attempt; 0 = 10 s */
+    int64_t request_timeout_ms; /* one attempt from start to last byte; 0 = 30 s */
+    int64_t retry_deadline_ms;  /* one request incl. retries, from its first attempt; 0 = 120 s */
+    int64_t retry_base_ms;      /* first backoff step; 0 = 250 ms */
+    int64_t retry_cap_ms;       /* largest backoff step; 0 = 10 s */
+    int max_concurrent;         /* requests on the wire at once (the rest queue); 0 = 64 */
+    int task_chunk;             /* task ids per GET tasks?ids= request, 1..1000; 0 = 100 */
+    int page_size;              /* take= when paging through collections; 0 = 100 */
+    size_t max_response_bytes;  /* cap on one reply body; 0 = 8 MiB */
+    size_t cache_max;           /* name lookup cache entries; 0 = 65536 */
+    uint64_t seed;              /* jitter PRNG seed; 0 = from the clock */
+} of_octo_opts;
+
+/* Creates a client. Does no network I/O (see of_octo_connect). Fails with
+ * OF_ERR_CONFIG when the URL is missing or not http(s), or no API key can be
+ * found ("no Octopus API key: set OCTOPUS_API_KEY or the key file"). On
+ * success *out is a new client the caller releases with of_octo_destroy(). */
+of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t errstr_size);
+
+/* Aborts everything still outstanding (each callback runs once with
+ * OF_ERR_CANCELLED, and submissions from those callbacks are refused), wipes
+ * the key from memory and frees the client. NULL is a no-op. */
+void of_octo_destroy(of_octo *c);
+
+/* Writes a one-line description of the settings, key masked as "API-****",
+ * into out. Returns out. */
+char *of_octo_describe(const of_octo *c, char *out, size_t out_size);
+
+/* Drives the transfers: waits up to timeout_ms for network activity or a
+ * retry to come due (returns at once if something completed or nothing is
+ * outstanding), then fires the callbacks of finished calls. Returns OF_OK, or
+ * OF_ERR_NOMEM/OF_ERR_NETWORK when libcurl's multi handle fails (every
+ * outstanding transfer is then failed with that error). */
+of_err of_octo_poll(of_octo *c, int timeout_ms);
+
+/* Number of HTTP requests queued, on the wire, waiting to retry, or
+ * completions not yet delivered. 0 = idle. */
+size_t of_octo_outstanding(const of_octo *c);
+
+typedef struct of_octo_stats {
+    uint64_t requests;   /* HTTP attempts started (retries included) */
+    uint64_t retries;    /* attempts that were retries */
+    uint64_t failures;   /* calls that ended in an error */
+    uint64_t cache_hits; /* name lookups answered from the cache */
+    uint64_t max_active; /* most requests on the wire at once */
+} of_octo_stats;
+void of_octo_get_stats(const of_octo *c, of_octo_stats *out);
+
+/* Forgets every cached name -> resource lookup. */
+void of_octo_cache_clear(of_octo *c);
+
+/* ---- resources ---------------------------------------------------------
+ * Strings are owned by the struct (freed by its _free function); optional
+ * ones are NULL when the server sent null or nothing. Times are ms since the
+ * Unix epoch, -1 when absent/null. */
+
+typedef struct of_octo_ref {
+    char *id;
+    char *name;
+} of_octo_ref;
+void of_octo_ref_free(of_octo_ref *r);
+
+typedef struct of_octo_root {
+    char *application; /* "Octopus Deploy" */
+    char *version;     /* server version */
+    bool has_spaces;   /* Links.Spaces present: use /api/{spaceId}/... routes */
+} of_octo_root;
+void of_octo_root_free(of_octo_root *r);
+
+typedef struct of_octo_space {
+    char *id;
+    char *name;
+    bool is_default;
+} of_octo_space;
+void of_octo_space_free(of_octo_space *s);
+
+typedef enum of_octo_tenanted {
+    OF_OCTO_UNTENANTED = 0,
+    OF_OCTO_TENANTED,
+    OF_OCTO_TENANTED_OR_UNTENANTED,
+} of_octo_tenanted;
+
+typedef struct of_octo_project {
+    char *id;
+    char *name;
+    char *slug;         /* may be NULL */
+    char *lifecycle_id; /* may be NULL */
+    of_octo_tenanted tenanted;
+    bool is_disabled;
+} of_octo_project;
+void of_octo_project_free(of_octo_project *p);
+
+/* Environments have nothing we need beyond id and name. */
+typedef of_octo_ref of_octo_environment;
+
+typedef struct of_octo_project_envs {
+    char *project_id;
+    char **environment_ids;
+    size_t n;
+} of_octo_project_envs;
+
+typedef struct of_octo_tenant {
+    char *id;
+    char *name;
+    bool is_disabled;
+    char **tags; /* canonical "TagSet/Tag" */
+    size_t ntags;
+    of_octo_project_envs *projects; /* ProjectEnvironments */
+    size_t nprojects;
+} of_octo_tenant;
+void of_octo_tenant_free(of_octo_tenant *t);
+
+/* True when the tenant is connected to project_id and, if environment_id is
+ * not NULL, to that environment of it (ProjectEnvironments[p] contains e). */
+bool of_octo_tenant_connected(const of_octo_tenant *t, const char *project_id,
+                              const char *environment_id);
+
+typedef struct of_octo_tenant_list {
+    of_octo_tenant *items;
+    size_t n;
+} of_octo_tenant_list;
+void of_octo_tenant_list_free(of_octo_tenant_list *l);
+
+typedef struct of_octo_release {
+    char *id;
+    char *version;
+    char *project_id;
+    char *channel_id; /* may be NULL */
+} of_octo_release;
+void of_octo_release_free(of_octo_release *r);
+
+typedef struct of_octo_tenant_promotion {
+    char *tenant_id;
+    char *tenant_name;
+    of_octo_ref *promote_to;
+    size_t n;
+} of_octo_tenant_promotion;
+
+/* A release's deployment template: where it may go now. */
+typedef struct of_octo_template {
+    of_octo_ref *promote_to; /* untenanted */
+    size_t n;
+    of_octo_tenant_promotion *tenants;
+    size_t ntenants;
+} of_octo_template;
+void of_octo_template_free(of_octo_template *t);
+
+/* True when the template lets the release go to environment_id, for
+ * tenant_id (TenantPromotions[t].PromoteTo) or untenanted when tenant_id is
+ * NULL (PromoteTo). */
+bool of_octo_template_allows(const of_octo_template *t, const char *environment_id,
+                             const char *tenant_id);
+
+typedef struct of_octo_deployment {
+    char *id;
+    char *project_id;
+    char *release_id;
+    char *environment_id;
+    char *tenant_id; /* NULL when untenanted */
+    char *task_id;
+    char *comments; /* NULL when none */
+    char *web_link; /* Links.Web, server-relative; may be NULL */
+    int64_t created_ms;
+    bool adopted; /* create only: found by its dedupe key after an ambiguous failure */
+} of_octo_deployment;
+void of_octo_deployment_free(of_octo_deployment *d);
+
+typedef struct of_octo_deployment_list {
+    of_octo_deployment *items; /* newest first, as the server orders them */
+    size_t n;
+    size_t total; /* TotalResults: matches on the server, all pages */
+} of_octo_deployment_list;
+void of_octo_deployment_list_free(of_octo_deployment_list *l);
+
+typedef enum of_octo_task_state {
+    OF_OCTO_TASK_QUEUED = 0,
+    OF_OCTO_TASK_EXECUTING,
+    OF_OCTO_TASK_CANCELLING,
+    OF_OCTO_TASK_SUCCESS,
+    OF_OCTO_TASK_FAILED,
+    OF_OCTO_TASK_CANCELED,
+    OF_OCTO_TASK_TIMED_OUT,
+} of_octo_task_state;
+
+/* Maps the server's State string exactly ("Queued", "Executing",
+ * "Cancelling", "Success", "Failed", "Canceled", "TimedOut"); anything else
+ * is OF_ERR_PROTOCOL rather than a guess. */
+of_err of_octo_task_state_parse(const char *s, of_octo_task_state *out);
+const char *of_octo_task_state_name(of_octo_task_state s);
+/* Success, Failed, Canceled and TimedOut are final; the rest are live. */
+bool of_octo_task_state_is_final(of_octo_task_state s);
+
+typedef struct of_octo_task {
+    char *id;
+    of_octo_task_state state;
+    bool has_pending_interruptions;
+    char *error_message; /* "" when none */
+    char *description;   /* may be NULL */
+    char *deployment_id; /* Arguments.DeploymentId; may be NULL */
+    int64_t queue_time_ms;
+    int64_t start_time_ms;     /* -1 until the task starts (and forever if it times out queued) */
+    int64_t completed_time_ms; /* -1 until final; TimedOut tasks never get one */
+    bool found;                /* of_octo_get_tasks: false when the server did not return this id */
+} of_octo_task;
+void of_octo_task_free(of_octo_task *t);
+
+typedef struct of_octo_task_list {
+    of_octo_task *items; /* items[i] answers ids[i] of the request */
+    size_t n;
+    size_t missing; /* how many have found == false */
+} of_octo_task_list;
+void of_octo_task_list_free(of_octo_task_list *l);
+
+/* ---- callbacks -----------------------------------------------------------
+ * err is OF_OK or the call's error; errstr is "" on success and never NULL;
+ * res is NULL on error. See the ownership note at the top. */
+typedef void (*of_octo_root_cb)(void *opaque, of_err err, const char *errstr, of_octo_root *res);
+typedef void (*of_octo_space_cb)(void *opaque, of_err err, const char *errstr, of_octo_space *res);
+typedef void (*of_octo_project_cb)(void *opaque, of_err err, const char *errstr,
+                                   of_octo_project *res);
+typedef void (*of_octo_ref_cb)(void *opaque, of_err err, const char *errstr, of_octo_ref *res);
+typedef void (*of_octo_tenant_cb)(void *opaque, of_err err, const char *errstr,
+                                  of_octo_tenant *res);
+typedef void (*of_octo_tenant_list_cb)(void *opaque, of_err err, const char *errstr,
+                                       of_octo_tenant_list *res);
+typedef void (*of_octo_release_cb)(void *opaque, of_err err, const char *errstr,
+                                   of_octo_release *res);
+typedef void (*of_octo_template_cb)(void *opaque, of_err err, const char *errstr,
+                                    of_octo_template *res);
+typedef void (*of_octo_deployment_cb)(void *opaque, of_err err, const char *errstr,
+                                      of_octo_deployment *res);
+typedef void (*of_octo_deployment_list_cb)(void *opaque, of_err err, const char *errstr,
+                                           of_octo_deployment_list *res);
+typedef void (*of_octo_task_cb)(void *opaque, of_err err, const char *errstr, of_octo_task *res);
+typedef void (*of_octo_task_list_cb)(void *opaque, of_err err, const char *errstr,
+                                     of_octo_task_list *res);
+
+/* ---- calls ---------------------------------------------------------------
+ * `space_id` is a space id ("Spaces-1"); NULL means the client's configured
+ * space, which of_octo_connect() resolves (OF_ERR_STATE before that). String
+ * arguments are borrowed for the duration of the submitting call. */
+
+/* Blocking: GET /api/, then resolves the configured space by name or id and
+ * remembers its id for space_id == NULL. Call once before the other calls;
+ * safe to call again after a failure. */
+of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size);
+/* The configured space's id and name after of_octo_connect(), else NULL.
+ * Borrowed, valid until the client is destroyed. */
+const char *of_octo_space_id(const of_octo *c);
+const char *of_octo_space_name(const of_octo *c);
+
+/* GET /api/ */
+of_err of_octo_get_root_async(of_octo *c, of_octo_root_cb cb, void *opaque, char *errstr,
+                              size_t errstr_size);
+of_err of_octo_get_root(of_octo *c, of_octo_root *out, char *errstr, size_t errstr_size);
+
+/* A space by id ("Spaces-3": GET /api/spaces/Spaces-3) or exact name (pages
+ * through /api/spaces?partialName=). Cached. */
+of_err of_octo_find_space_async(of_octo *c, const char *name_or_id, of_octo_space_cb cb,
+                                void *opaque, char *errstr, size_t errstr_size);
+of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out, char *errstr,
+                          size_t errstr_size);
+
+/* Project / environment / tenant by EXACT, case-sensitive name. The server's
+ * partialName is a contains match, so every page is read until an item's Name
+ * equals `name` ("Acme" never matches "Acme Labs"). Not found ->
+ * OF_ERR_NOT_FOUND "project Billing not found in space Spaces-1" (with a
+ * "did you mean" when only the case differs). Cached per client; listing
+ * calls also fill the cache. */
+of_err of_octo_find_project_async(of_octo *c, const char *space_id, const char *name,
+                                  of_octo_project_cb cb, void *opaque, char *errstr,
+                                  size_t errstr_size);
+of_err of_octo_find_project(of_octo *c, const char *space_id, const char *name,
+                            of_octo_project *out, char *errstr, size_t errstr_size);
+of_err of_octo_find_environment_async(of_octo *c, const char *space_id, const char *name,
+                                      of_octo_ref_cb cb, void *opaque, char *errstr,
+                                      size_t errstr_size);
+of_err of_octo_find_environment(of_octo *c, const char *space_id, const char *name,
+                                of_octo_environment *out, char *errstr, size_t errstr_size);
+of_err of_octo_find_tenant_async(of_octo *c, const char *space_id, const char *name,
+                                 of_octo_tenant_cb cb, void *opaque, char *errstr,
+                                 size_t errstr_size);
+of_err of_octo_find_tenant(of_octo *c, const char *space_id, const char *name, of_octo_tenant *out,
+                           char *errstr, size_t errstr_size);
+
+/* Every tenant matching all the given filters, all pages, sorted by name as
+ * the server returns them:
+ *   tags: canonical "TagSet/Tag" strings, sent as repeated tags= (the server
+ *         requires one tag of each tag set mentioned);
+ *   project_id: tenants connected to that project (server-side projectId=);
+ *   environment_id: with project_id, keep only tenants whose
+ *         ProjectEnvironments[project_id] contains it (client-side: the API
+ *         has no environment filter). */
+typedef struct of_octo_tenant_query {
+    const char *const *tags;
+    size_t ntags;
+    const char *project_id;
+    const char *environment_id;
+} of_octo_tenant_query;
+of_err of_octo_list_tenants_async(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
+                                  of_octo_tenant_list_cb cb, void *opaque, char *errstr,
+                                  size_t errstr_size);
+of_err of_octo_list_tenants(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
+                            of_octo_tenant_list *out, char *errstr, size_t errstr_size);
+
+/* Whether the canonical tenant tag "TagSet/Tag" exists in the space (GET tagsets/all; names
+ * compared case-insensitively like Octopus's tenant filter). Not cached. Needed because a
+ * tenant query with an unknown tag returns an empty list, just like a tag nobody carries.
+ * (common/octopus_tags.c, added for the producer's resolver.) */
+typedef void (*of_octo_exists_cb)(void *opaque, of_err err, const char *errstr, bool *res);
+of_err of_octo_tag_exists_async(of_octo *c, const char *space_id, const char *tag,
+                                of_octo_exists_cb cb, void *opaque, char *errstr,
+                                size_t errstr_size);
+of_err of_octo_tag_exists(of_octo *c, const char *space_id, const char *tag, bool *exists,
+                          char *errstr, size_t errstr_size);
+
+/* A project's release by exact version (GET projects/{id}/releases/{v}).
+ * project_name is only used in messages (NULL = the id): 404 ->
+ * OF_ERR_NOT_FOUND "release 4.2.0 of project Billing not found". Cached. */
+of_err of_octo_find_release_async(of_octo *c, const char *space_id, const char *project_id,
+                                  const char *project_name, const char *version,
+                                  of_octo_release_cb cb, void *opaque, char *errstr,
+                                  size_t errstr_size);
+of_err of_octo_find_release(of_octo *c, const char *space_id, const char *project_id,
+                            const char *project_name, const char *version, of_octo_release *out,
+                            char *errstr, size_t errstr_size);
+
+/* GET releases/{id}/deployments/template (not cached: it changes as the
+ * release progresses). */
+of_err of_octo_get_template_async(of_octo *c, const char *space_id, const char *release_id,
+                                  of_octo_template_cb cb, void *opaque, char *errstr,
+                                  size_t errstr_size);
+of_err of_octo_get_template(of_octo *c, const char *space_id, const char *release_id,
+                            of_octo_template *out, char *errstr, size_t errstr_size);
+
+/* POST /api/{space}/deployments.
+ *
+ * Creating is not idempotent. The client always retries failures that prove
+ * the server did not act (connection refused, DNS, 408, 429, 503). After an
+ * ambiguous failure (the request was sent but the reply was lost: reset,
+ * timeout, empty reply, 500, 502, 504):
+ *   - with dedupe_key set (it must occur in comments; the worker uses its job
+ *     id) the client pages through the deployments of this release,
+ *     environment and tenant for one whose Comments contain the key; found ->
+ *     success with adopted = true, not found -> POST again;
+ *   - without it the call fails at once (OF_ERR_NETWORK/OF_ERR_HTTP) with a
+ *     message saying the deployment may exist; the caller must look it up
+ *     before creating again.
+ * A 400 (lifecycle, tenant not connected, ...) is OF_ERR_REJECTED with the
+ * server's ErrorMessage and every Errors[] line. */
+typedef struct of_octo_deploy_req {
+    const char *project_id;     /* used by the dedupe lookup (projects= filter); may be NULL */
+    const char *release_id;     /* required */
+    const char *environment_id; /* required */
+    const char *tenant_id;      /* NULL = untenanted */
+    const char *comments;       /* NULL = none */
+    bool use_guided_failure;
+    const char *const *form_names; /* FormValues: nform name/value pairs, may be NULL */
+    const char *const *form_values;
+    size_t nform;
+    int64_t queue_time_ms;        /* wall ms; 0 = now */
+    int64_t queue_time_expiry_ms; /* wall ms; 0 = none */
+    const char *dedupe_key;       /* see above; NULL = no lookup on ambiguous failure */
+} of_octo_deploy_req;
+of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,
+                                       const of_octo_deploy_req *req, of_octo_deployment_cb cb,
+                                       void *opaque, char *errstr, size_t errstr_size);
+of_err of_octo_create_deployment(of_octo *c, const char *space_id, const of_octo_deploy_req *req,
+                                 of_octo_deployment *out, char *errstr, size_t errstr_size);
+
+/* GET /api/{space}/deployments?projects=&environments=&tenants=&taskState=
+ * &skip=&take= : ONE page, newest first. NULL filters are left out; take 0 =
+ * the client's page_size. */
+typedef struct of_octo_deploy_query {
+    const char *project_id;
+    const char *environment_id;
+    const char *tenant_id;
+    const char *task_state; /* e.g. "Success"; NULL = any */
+    size_t skip;
+    size_t take;
+} of_octo_deploy_query;
+of_err of_octo_list_deployments_async(of_octo *c, const char *space_id,
+                                      const of_octo_deploy_query *q, of_octo_deployment_list_cb cb,
+                                      void *opaque, char *errstr, size_t errstr_size);
+of_err of_octo_list_deployments(of_octo *c, const char *space_id, const of_octo_deploy_query *q,
+                                of_octo_deployment_list *out, char *errstr, size_t errstr_size);
+
+/* The newest deployment matching q (skip/take ignored; every page is read)
+ * whose Comments contain job_id and, if release_id is not NULL, of that
+ * release. The worker uses this to adopt a deployment it created before a
+ * crash. None -> OF_ERR_NOT_FOUND. */
+of_err of_octo_find_deployment_by_job_async(of_octo *c, const char *space_id,
+                                            const of_octo_deploy_query *q, const char *release_id,
+                                            const char *job_id, of_octo_deployment_cb cb,
+                                            void *opaque, char *errstr, size_t errstr_size);
+of_err of_octo_find_deployment_by_job(of_octo *c, const char *space_id,
+                                      const of_octo_deploy_query *q, const char *release_id,
+                                      const char *job_id, of_octo_deployment *out, char *errstr,
+                                      size_t errstr_size);
+
+/* The latest successful deployment of project/environment/tenant (tenant_id
+ * NULL = untenanted): deployments?...&taskState=Success&take=1. Compare its
+ * release_id to answer "is this release current?". None -> OF_ERR_NOT_FOUND. */
+of_err of_octo_latest_success_async(of_octo *c, const char *space_id, const char *project_id,
+                                    const char *environment_id, const char *tenant_id,
+                                    of_octo_deployment_cb cb, void *opaque, char *errstr,
+                                    size_t errstr_size);
+of_err of_octo_latest_success(of_octo *c, const char *space_id, const char *project_id,
+                              const char *environment_id, const char *tenant_id,
+                              of_octo_deployment *out, char *errstr, size_t errstr_size);
+
+/* GET /api/{space}/tasks/{id}. */
+of_err of_octo_get_task_async(of_octo *c, const char *space_id, const char *task_id,
+                              of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size);
+of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
+                        char *errstr, size_t errstr_size);
+
+/* Reads many tasks: GET /api/{space}/tasks?ids=A,B,...&skip=0&take=K, one
+ * request per task_chunk ids (all chunks in flight together, within the
+ * concurrency cap). n == 0 completes with an empty list and ZERO requests: an
+ * empty ids= would return every task on the server. The result is aligned
+ * with ids (items[i] is ids[i]; found == false when the server did not
+ * return it). Ids must be non-empty and contain no ','. */
+of_err of_octo_get_tasks_async(of_octo *c, const char *space_id, const char *const *ids, size_t n,
+                               of_octo_task_list_cb cb, void *opaque, char *errstr,
+                               size_t errstr_size);
+of_err of_octo_get_tasks(of_octo *c, const char *space_id, const char *const *ids, size_t n,
+                         of_octo_task_list *out, char *errstr, size_t errstr_size);
+
+/* POST /api/{space}/tasks/{id}/cancel: returns the task (usually now
+ * Cancelling; Canceled shortly after). Idempotent, so retried normally. */
+of_err of_octo_cancel_task_async(of_octo *c, const char *space_id, const char *task_id,
+                                 of_octo_task_cb cb, void *opaque, char *errstr,
+                                 size_t errstr_size);
+of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
+                           char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,953 @@
+/* The typed Octopus calls, built on the request engine in octopus_http.c:
+ * the call layer shared with octopus_deploy.c (callback dispatch, paging,
+ * blocking twins), the name cache, and the lookups (root, spaces, projects,
+ * environments, tenants, releases, deployment templates).
+ *
+ * Each call is a small state machine ("op") whose first member is an
+ * octo_call: the user's typed callback and the result being built.
+ * Multi-request calls chain requests from their completion functions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "log.h"
+#include "octopus_internal.h"
+
+#define MAX_PAGES 10000 /* a server that never ends a collection */
+
+/* ---- the user's callback and result ---------------------------------- */
+
+static void res_free(octo_call *k)
+{
+    switch (k->type) {
+    case CT_ROOT:
+        of_octo_root_free(&k->res.root);
+        break;
+    case CT_SPACE:
+        of_octo_space_free(&k->res.space);
+        break;
+    case CT_PROJECT:
+        of_octo_project_free(&k->res.project);
+        break;
+    case CT_REF:
+        of_octo_ref_free(&k->res.ref);
+        break;
+    case CT_TENANT:
+        of_octo_tenant_free(&k->res.tenant);
+        break;
+    case CT_TENANTS:
+        of_octo_tenant_list_free(&k->res.tenants);
+        break;
+    case CT_RELEASE:
+        of_octo_release_free(&k->res.release);
+        break;
+    case CT_TEMPLATE:
+        of_octo_template_free(&k->res.tpl);
+        break;
+    case CT_DEPLOYMENT:
+        of_octo_deployment_free(&k->res.dep);
+        break;
+    case CT_DEPLOYMENTS:
+        of_octo_deployment_list_free(&k->res.deps);
+        break;
+    case CT_TASK:
+        of_octo_task_free(&k->res.task);
+        break;
+    case CT_TASKS:
+        of_octo_task_list_free(&k->res.tasks);
+        break;
+    }
+}
+
+/* Runs the user's callback once, then frees whatever the result still owns.
+ * The op holding k is freed by the caller afterwards. */
+void octo_call_complete(octo_call *k, of_err err, const char *errstr)
+{
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "%s", err ? (errstr ? errstr : of_strerror(err)) : "");
+    octo_scrub(k->c, msg);
+    if (err) {
+        k->c->stats.failures++;
+        res_free(k);
+    }
+    void *o = k->opaque;
+    switch (k->type) {
+    case CT_ROOT:
+        k->cb.root(o, err, msg, err ? NULL : &k->res.root);
+        break;
+    case CT_SPACE:
+        k->cb.space(o, err, msg, err ? NULL : &k->res.space);
+        break;
+    case CT_PROJECT:
+        k->cb.project(o, err, msg, err ? NULL : &k->res.project);
+        break;
+    case CT_REF:
+        k->cb.ref(o, err, msg, err ? NULL : &k->res.ref);
+        break;
+    case CT_TENANT:
+        k->cb.tenant(o, err, msg, err ? NULL : &k->res.tenant);
+        break;
+    case CT_TENANTS:
+        k->cb.tenants(o, err, msg, err ? NULL : &k->res.tenants);
+        break;
+    case CT_RELEASE:
+        k->cb.release(o, err, msg, err ? NULL : &k->res.release);
+        break;
+    case CT_TEMPLATE:
+        k->cb.tpl(o, err, msg, err ? NULL : &k->res.tpl);
+        break;
+    case CT_DEPLOYMENT:
+        k->cb.dep(o, err, msg, err ? NULL : &k->res.dep);
+        break;
+    case CT_DEPLOYMENTS:
+        k->cb.deps(o, err, msg, err ? NULL : &k->res.deps);
+        break;
+    case CT_TASK:
+        k->cb.task(o, err, msg, err ? NULL : &k->res.task);
+        break;
+    case CT_TASKS:
+        k->cb.tasks(o, err, msg, err ? NULL : &k->res.tasks);
+        break;
+    }
+    res_free(k);
+}
+
+/* Decodes one resource of the call's type into k->res. */
+static of_err decode_into(octo_call *k, json_t *j, const char *ref_kind, char *es, size_t n)
+{
+    switch (k->type) {
+    case CT_ROOT:
+        return octo_decode_root(j, &k->res.root, es, n);
+    case CT_SPACE:
+        return octo_decode_space(j, &k->res.space, es, n);
+    case CT_PROJECT:
+        return octo_decode_project(j, &k->res.project, es, n);
+    case CT_REF:
+        return octo_decode_ref(j, ref_kind, &k->res.ref, es, n);
+    case CT_TENANT:
+        return octo_decode_tenant(j, &k->res.tenant, es, n);
+    case CT_RELEASE:
+        return octo_decode_release(j, &k->res.release, es, n);
+    case CT_TEMPLATE:
+        return octo_decode_template(j, &k->res.tpl, es, n);
+    case CT_DEPLOYMENT:
+        return octo_decode_deployment(j, &k->res.dep, es, n);
+    case CT_TASK:
+        return octo_decode_task(j, &k->res.task, es, n);
+    case CT_TENANTS:
+    case CT_DEPLOYMENTS:
+    case CT_TASKS:
+        break;
+    }
+    return of_seterr(es, n, OF_ERR_STATE, "internal: no single decoder for this call");
+}
+
+/* ---- the name cache ------------------------------------------------------- */
+
+struct octo_cache_entry {
+    octo_cache_entry *next;
+    char *key;
+    json_t *item;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* kind \x1f scope \x1f name: the separator cannot occur in names we send. */
+static char *cache_key(const char *kind, const char *scope, const char *name)
+{
+    size_t n = strlen(kind) + strlen(scope) + strlen(name) + 3;
+    char *k = malloc(n);
+    if (k) snprintf(k, n, "%s\x1f%s\x1f%s", kind, scope, name);
+    return k;
+}
+
+json_t *octo_cache_get(of_octo *c, const char *kind, const char *scope, const char *name)
+{
+    if (!c->cache_nbuckets) return NULL;
+    char *key = cache_key(kind, scope ? scope : "", name);
+    if (!key) return NULL;
+    json_t *found = NULL;
+    for (octo_cache_entry *e = c->cache_buckets[fnv1a(key) % c->cache_nbuckets]; e; e = e->next)
+        if (strcmp(e->key, key) == 0) {
+            found = json_incref(e->item);
+            break;
+        }
+    free(key);
+    return found;
+}
+
+static void cache_grow(of_octo *c)
+{
+    size_t nb = c->cache_nbuckets ? c->cache_nbuckets * 4 : 256;
+    octo_cache_entry **b = calloc(nb, sizeof(*b));
+    if (!b) return;
+    for (size_t i = 0; i < c->cache_nbuckets; i++) {
+        octo_cache_entry *e = c->cache_buckets[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            size_t h = fnv1a(e->key) % nb;
+            e->next = b[h];
+            b[h] = e;
+        }
+    }
+    free(c->cache_buckets);
+    c->cache_buckets = b;
+    c->cache_nbuckets = nb;
+}
+
+void octo_cache_put(of_octo *c, const char *kind, const char *scope, const char *name, json_t *item)
+{
+    if (!name || c->cache_n >= c->cache_max) return;
+    if (c->cache_n >= c->cache_nbuckets) cache_grow(c);
+    if (!c->cache_nbuckets) return;
+    char *key = cache_key(kind, scope ? scope : "", name);
+    if (!key) return;
+    size_t h = fnv1a(key) % c->cache_nbuckets;
+    for (octo_cache_entry *e = c->cache_buckets[h]; e; e = e->next) {
+        if (strcmp(e->key, key) == 0) {
+            json_t *copy = json_deep_copy(item);
+            if (copy) {
+                json_decref(e->item);
+                e->item = copy;
+            }
+            free(key);
+            return;
+        }
+    }
+    octo_cache_entry *e = calloc(1, sizeof(*e));
+    json_t *copy = json_deep_copy(item);
+    if (!e || !copy) {
+        free(e);
+        json_decref(copy);
+        free(key);
+        return;
+    }
+    e->key = key;
+    e->item = copy;
+    e->next = c->cache_buckets[h];
+    c->cache_buckets[h] = e;
+    c->cache_n++;
+}
+
+void octo_cache_free_all(of_octo *c)
+{
+    for (size_t i = 0; i < c->cache_nbuckets; i++) {
+        octo_cache_entry *e = c->cache_buckets[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            free(e->key);
+            json_decref(e->item);
+            free(e);
+        }
+    }
+    free(c->cache_buckets);
+    c->cache_buckets = NULL;
+    c->cache_nbuckets = 0;
+    c->cache_n = 0;
+}
+
+void of_octo_cache_clear(of_octo *c)
+{
+    octo_cache_free_all(c);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* The space to address: the argument, else the connected default. */
+of_err octo_pick_space(of_octo *c, const char *space_id, const char **out, char *es, size_t n)
+{
+    *out = space_id ? space_id : c->space_id;
+    if (!*out)
+        return of_seterr(es, n, OF_ERR_STATE,
+                         "no space: call of_octo_connect() first or pass a space id");
+    return OF_OK;
+}
+
+/* How a space is named in messages: its name if it is the connected one. */
+const char *octo_space_label(const of_octo *c, const char *space_id)
+{
+    if (c->space_id && c->space_name && strcmp(space_id, c->space_id) == 0) return c->space_name;
+    return space_id;
+}
+
+static bool is_space_id(const char *s)
+{
+    if (strncmp(s, "Spaces-", 7) != 0 || !s[7]) return false;
+    for (s += 7; *s; s++)
+        if (*s < '0' || *s > '9') return false;
+    return true;
+}
+
+char *octo_url_detach(of_buf *u, of_err rc)
+{
+    if (rc) {
+        of_buf_free(u);
+        return NULL;
+    }
+    return of_buf_detach(u);
+}
+
+of_err octo_url_error(char *es, size_t n)
+{
+    return of_seterr(es, n, OF_ERR_INVALID, "request URL too long or out of memory");
+}
+
+bool octo_nonempty(const char *s)
+{
+    return s && *s;
+}
+
+/* Submits one request whose completion is `fn(op)`. */
+of_err octo_call_submit(of_octo *c, octo_method m, char *url, char *body, bool idempotent,
+                        const char *what, const char *space, int64_t deadline, octo_done_fn fn,
+                        void *op, char *es, size_t n)
+{
+    octo_spec spec = {m, url, body, idempotent, what, space, deadline};
+    return octo_submit(c, &spec, fn, op, es, n);
+}
+
+/* ---- single request, single resource ------------------------------------ */
+
+typedef struct single_op {
+    octo_call k;
+    const char *ref_kind;
+} single_op;
+
+static void single_done(void *ctx, const octo_resp *r)
+{
+    single_op *op = ctx;
+    char es[OCTO_ES];
+    json_t *j = NULL;
+    of_err rc = r->err;
+    if (rc) {
+        octo_call_complete(&op->k, rc, r->errstr);
+        free(op);
+        return;
+    }
+    rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    if (!rc) rc = decode_into(&op->k, j, op->ref_kind, es, sizeof(es));
+    json_decref(j);
+    if (rc) {
+        char msg[OCTO_ES + 200];
+        snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
+        octo_call_complete(&op->k, rc, msg);
+    } else {
+        octo_call_complete(&op->k, OF_OK, "");
+    }
+    free(op);
+}
+
+of_err octo_single(of_octo *c, octo_method m, char *url, bool idempotent, const char *what,
+                   const char *space, octo_call k, char *es, size_t n)
+{
+    single_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        free(url);
+        return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+    }
+    op->k = k;
+    op->ref_kind = "Resource";
+    of_err rc =
+        octo_call_submit(c, m, url, NULL, idempotent, what, space, 0, single_done, op, es, n);
+    if (rc) free(op);
+    return rc;
+}
+
+/* ---- paging through a collection ------------------------------------------- */
+
+static void pager_page_done(void *ctx, const octo_resp *r);
+
+static of_err pager_next(octo_pager *p, char *es, size_t n)
+{
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    of_err rc = of_buf_puts(&u, p->url);
+    if (!rc) rc = octo_url_query_size(&u, "skip", p->skip);
+    if (!rc) rc = octo_url_query_size(&u, "take", p->take);
+    char *url = octo_url_detach(&u, rc);
+    if (!url) return octo_url_error(es, n);
+    return octo_call_submit(p->c, OCTO_GET, url, NULL, true, NULL, p->space, p->deadline,
+                            pager_page_done, p, es, n);
+}
+
+static void pager_page_done(void *ctx, const octo_resp *r)
+{
+    octo_pager *p = ctx;
+    char es[OCTO_ES];
+    if (r->err) {
+        p->done(p, r->err, r->errstr);
+        return;
+    }
+    json_t *j = NULL, *items = NULL;
+    size_t total = 0;
+    bool stop = false;
+    of_err rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    if (!rc) rc = octo_decode_page(j, p->kind, &items, &total, es, sizeof(es));
+    size_t got = rc ? 0 : json_array_size(items);
+    for (size_t i = 0; !rc && !stop && i < got; i++)
+        rc = p->item(p, json_array_get(items, i), &stop, es, sizeof(es));
+    json_decref(j);
+    if (rc) {
+        char msg[OCTO_ES + 200];
+        snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
+        p->done(p, rc, msg);
+        return;
+    }
+    p->skip += got;
+    if (stop || got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total)) {
+        p->done(p, OF_OK, "");
+        return;
+    }
+    if (++p->pages >= MAX_PAGES) {
+        p->done(p, OF_ERR_PROTOCOL, "the server's collection did not end after 10000 pages");
+        return;
+    }
+    rc = pager_next(p, es, sizeof(es));
+    if (rc) p->done(p, rc, es);
+}
+
+void octo_pager_free(octo_pager *p)
+{
+    free(p->url);
+    free(p->space);
+}
+
+/* Takes ownership of url. */
+of_err octo_pager_start(octo_pager *p, of_octo *c, char *url, const char *kind, const char *space,
+                        octo_pager_item_fn item, octo_pager_done_fn done, void *ctx, char *es,
+                        size_t n)
+{
+    p->c = c;
+    p->url = url;
+    p->kind = kind;
+    p->space = space ? strdup(space) : NULL;
+    p->take = (size_t)c->page_size;
+    p->item = item;
+    p->done = done;
+    p->ctx = ctx;
+    if (!url || (space && !p->space)) return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+    return pager_next(p, es, n);
+}
+
+/* ---- find by exact name ----------------------------------------------- */
+
+typedef struct find_op {
+    octo_call k;
+    octo_pager p;
+    const char *noun;  /* "project": messages and cache kind */
+    const char *kind;  /* "Project": decoder messages */
+    char *scope;       /* space id ("" for spaces) */
+    char *scope_label; /* space name for messages */
+    char *name;
+    json_t *found;
+    char *ci_name; /* a name equal but for case, for "did you mean" */
+} find_op;
+
+static void find_free(find_op *op)
+{
+    octo_pager_free(&op->p);
+    free(op->scope);
+    free(op->scope_label);
+    free(op->name);
+    free(op->ci_name);
+    json_decref(op->found);
+    free(op);
+}
+
+static void find_finish(find_op *op, of_err err, const char *errstr)
+{
+    char es[OCTO_ES];
+    if (!err && !op->found) {
+        char hint[300] = "";
+        if (op->ci_name) snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", op->ci_name);
+        if (*op->scope)
+            err = of_seterr(es, sizeof(es), OF_ERR_NOT_FOUND, "%s %s not found in space %s%s",
+                            op->noun, op->name, op->scope_label, hint);
+        else /* the server lists only the spaces the key may see */
+            err = of_seterr(es, sizeof(es), OF_ERR_NOT_FOUND,
+                            "%s %s not found%s (or the API key has no access to it)", op->noun,
+                            op->name, hint);
+        errstr = es;
+    } else if (!err) {
+        err = decode_into(&op->k, op->found, op->kind, es, sizeof(es));
+        errstr = es;
+    }
+    octo_call_complete(&op->k, err, err ? errstr : "");
+    find_free(op);
+}
+
+static of_err find_item(octo_pager *p, json_t *item, bool *stop, char *es, size_t n)
+{
+    (void)es;
+    (void)n;
+    find_op *op = p->ctx;
+    const char *name = octo_item_name(item);
+    if (!name) return OF_OK;
+    /* Every exact name we see is worth remembering: look-alikes get asked next. */
+    octo_cache_put(p->c, op->noun, op->scope, name, item);
+    if (strcmp(name, op->name) == 0) {
+        op->found = json_incref(item);
+        *stop = true;
+    } else if (!op->ci_name && strcasecmp(name, op->name) == 0) {
+        op->ci_name = strdup(name);
+    }
+    return OF_OK;
+}
+
+static void find_pager_done(octo_pager *p, of_err err, const char *errstr)
+{
+    find_finish(p->ctx, err, errstr);
+}
+
+static void find_cached_done(void *ctx, const octo_resp *r)
+{
+    find_finish(ctx, r->err, r->errstr);
+}
+
+/* collection: "projects"; space_id NULL: the top-level /api/spaces. */
+static of_err find_named(of_octo *c, const char *space_id, const char *collection, const char *noun,
+                         const char *kind, const char *name, octo_call k, char *es, size_t n)
+{
+    if (!octo_nonempty(name)) return of_seterr(es, n, OF_ERR_INVALID, "%s name is empty", noun);
+    find_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+    op->k = k;
+    op->noun = noun;
+    op->kind = kind;
+    op->scope = strdup(space_id ? space_id : "");
+    op->scope_label = strdup(space_id ? octo_space_label(c, space_id) : "");
+    op->name = strdup(name);
+    if (!op->scope || !op->scope_label || !op->name) {
+        find_free(op);
+        return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+    }
+    op->found = octo_cache_get(c, noun, op->scope, name);
+    if (op->found) {
+        c->stats.cache_hits++;
+        of_err rc = octo_defer(c, OF_OK, "", find_cached_done, op);
+        if (rc) {
+            find_free(op);
+            return of_seterr(es, n, rc, "%s", of_strerror(rc));
+        }
+        return OF_OK;
+    }
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    of_err rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_api(&u, space_id);
+    if (!rc) rc = octo_url_seg(&u, collection);
+    if (!rc) rc = octo_url_query(&u, "partialName", name);
+    char *url = octo_url_detach(&u, rc);
+    if (!url) {
+        find_free(op);
+        return octo_url_error(es, n);
+    }
+    rc = octo_pager_start(&op->p, c, url, kind, space_id ? octo_space_label(c, space_id) : NULL,
+                          find_item, find_pager_done, op, es, n);
+    if (rc) find_free(op);
+    return rc;
+}
+
+/* ---- public: root, space, connect ----------------------------------------- */
+
+of_err of_octo_get_root_async(of_octo *c, of_octo_root_cb cb, void *opaque, char *errstr,
+                              size_t errstr_size)
+{
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    of_err rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_lit(&u, "/api/");
+    char *url = octo_url_detach(&u, rc);
+    if (!url) return octo_url_error(errstr, errstr_size);
+    octo_call k = {.c = c, .type = CT_ROOT, .cb.root = cb, .opaque = opaque};
+    return octo_single(c, OCTO_GET, url, true, "the Octopus API root", NULL, k, errstr,
+                       errstr_size);
+}
+
+of_err of_octo_find_space_async(of_octo *c, const char *name_or_id, of_octo_space_cb cb,
+                                void *opaque, char *errstr, size_t errstr_size)
+{
+    octo_call k = {.c = c, .type = CT_SPACE, .cb.space = cb, .opaque = opaque};
+    if (!octo_nonempty(name_or_id))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "space name is empty");
+    if (!is_space_id(name_or_id))
+        return find_named(c, NULL, "spaces", "space", "Space", name_or_id, k, errstr, errstr_size);
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    of_err rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_lit(&u, "/api/spaces");
+    if (!rc) rc = octo_url_seg(&u, name_or_id);
+    char *url = octo_url_detach(&u, rc);
+    if (!url) return octo_url_error(errstr, errstr_size);
+    char what[200];
+    snprintf(what, sizeof(what), "space %s", name_or_id);
+    return octo_single(c, OCTO_GET, url, true, what, name_or_id, k, errstr, errstr_size);
+}
+
+/* ---- blocking twins ---------------------------------------------------- */
+
+OCTO_SYNC_CB(sync_root, of_octo_root)
+OCTO_SYNC_CB(sync_space, of_octo_space)
+OCTO_SYNC_CB(sync_project, of_octo_project)
+OCTO_SYNC_CB(sync_ref, of_octo_ref)
+OCTO_SYNC_CB(sync_tenant, of_octo_tenant)
+OCTO_SYNC_CB(sync_tenants, of_octo_tenant_list)
+OCTO_SYNC_CB(sync_release, of_octo_release)
+OCTO_SYNC_CB(sync_template, of_octo_template)
+
+/* rc: what the _async call returned. Drives the loop until the call is done. */
+of_err octo_sync_run(of_octo *c, of_err rc, octo_sync *s, char *errstr, size_t errstr_size)
+{
+    if (rc) return rc; /* errstr already set by the submit */
+    while (!s->done)
+        of_octo_poll(c, 1000);
+    if (s->err) of_seterr(errstr, errstr_size, s->err, "%s", s->errstr);
+    return s->err;
+}
+
+of_err of_octo_get_root(of_octo *c, of_octo_root *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(sync_root, out, of_octo_get_root_async(c, sync_root, &s_, errstr, errstr_size));
+}
+
+of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out, char *errstr,
+                          size_t errstr_size)
+{
+    OCTO_SYNC_CALL(sync_space, out,
+                   of_octo_find_space_async(c, name_or_id, sync_space, &s_, errstr, errstr_size));
+}
+
+of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size)
+{
+    of_octo_root root;
+    char es[1024];
+    of_err rc = of_octo_get_root(c, &root, es, sizeof(es));
+    if (rc) return of_seterr(errstr, errstr_size, rc, "connecting to Octopus: %s", es);
+    bool spaces = root.has_spaces;
+    char version[64];
+    snprintf(version, sizeof(version), "%s", root.version ? root.version : "unknown");
+    of_octo_root_free(&root);
+    if (!spaces)
+        return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
+                         "connecting to Octopus: the server has no spaces (Octopus before "
+                         "2019.1 is not supported)");
+    of_octo_space sp;
+    rc = of_octo_find_space(c, c->space_cfg, &sp, es, sizeof(es));
+    if (rc) return of_seterr(errstr, errstr_size, rc, "connecting to Octopus: %s", es);
+    free(c->space_id);
+    free(c->space_name);
+    c->space_id = sp.id;
+    c->space_name = sp.name;
+    sp.id = sp.name = NULL;
+    of_octo_space_free(&sp);
+    of_info("octopus connected url=%s space=\"%s\" space_id=%s version=%s", c->base_url,
+            c->space_name, c->space_id, version);
+    return OF_OK;
+}
+
+/* ---- project, environment, tenant ----------------------------------------- */
+
+of_err of_octo_find_project_async(of_octo *c, const char *space_id, const char *name,
+                                  of_octo_project_cb cb, void *opaque, char *errstr,
+                                  size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    octo_call k = {.c = c, .type = CT_PROJECT, .cb.project = cb, .opaque = opaque};
+    return find_named(c, sp, "projects", "project", "Project", name, k, errstr, errstr_size);
+}
+
+of_err of_octo_find_project(of_octo *c, const char *space_id, const char *name,
+                            of_octo_project *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(
+        sync_project, out,
+        of_octo_find_project_async(c, space_id, name, sync_project, &s_, errstr, errstr_size));
+}
+
+of_err of_octo_find_environment_async(of_octo *c, const char *space_id, const char *name,
+                                      of_octo_ref_cb cb, void *opaque, char *errstr,
+                                      size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    octo_call k = {.c = c, .type = CT_REF, .cb.ref = cb, .opaque = opaque};
+    return find_named(c, sp, "environments", "environment", "Environment", name, k, errstr,
+                      errstr_size);
+}
+
+of_err of_octo_find_environment(of_octo *c, const char *space_id, const char *name,
+                                of_octo_environment *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(
+        sync_ref, out,
+        of_octo_find_environment_async(c, space_id, name, sync_ref, &s_, errstr, errstr_size));
+}
+
+of_err of_octo_find_tenant_async(of_octo *c, const char *space_id, const char *name,
+                                 of_octo_tenant_cb cb, void *opaque, char *errstr,
+                                 size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    octo_call k = {.c = c, .type = CT_TENANT, .cb.tenant = cb, .opaque = opaque};
+    return find_named(c, sp, "tenants", "tenant", "Tenant", name, k, errstr, errstr_size);
+}
+
+of_err of_octo_find_tenant(of_octo *c, const char *space_id, const char *name, of_octo_tenant *out,
+                           char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(
+        sync_tenant, out,
+        of_octo_find_tenant_async(c, space_id, name, sync_tenant, &s_, errstr, errstr_size));
+}
+
+/* ---- tenant lists ------------------------------------------------------ */
+
+typedef struct tenants_op {
+    octo_call k;
+    octo_pager p;
+    char *scope;
+    char *project_id;
+    char *environment_id;
+    size_t cap;
+} tenants_op;
+
+static void tenants_free(tenants_op *op)
+{
+    octo_pager_free(&op->p);
+    free(op->scope);
+    free(op->project_id);
+    free(op->environment_id);
+    free(op);
+}
+
+static of_err tenants_item(octo_pager *p, json_t *item, bool *stop, char *es, size_t n)
+{
+    (void)stop;
+    tenants_op *op = p->ctx;
+    of_octo_tenant_list *l = &op->k.res.tenants;
+    of_octo_tenant t;
+    of_err rc = octo_decode_tenant(item, &t, es, n);
+    if (rc) return rc;
+    octo_cache_put(p->c, "tenant", op->scope, t.name, item);
+    if (op->project_id && op->environment_id &&
+        !of_octo_tenant_connected(&t, op->project_id, op->environment_id)) {
+        of_octo_tenant_free(&t);
+        return OF_OK;
+    }
+    if (l->n == op->cap) {
+        size_t cap = op->cap ? op->cap * 2 : 64;
+        of_octo_tenant *items = realloc(l->items, cap * sizeof(*items));
+        if (!items) {
+            of_octo_tenant_free(&t);
+            return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+        }
+        l->items = items;
+        op->cap = cap;
+    }
+    l->items[l->n++] = t;
+    return OF_OK;
+}
+
+static void tenants_done(octo_pager *p, of_err err, const char *errstr)
+{
+    tenants_op *op = p->ctx;
+    octo_call_complete(&op->k, err, errstr);
+    tenants_free(op);
+}
+
+of_err of_octo_list_tenants_async(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
+                                  of_octo_tenant_list_cb cb, void *opaque, char *errstr,
+                                  size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (q->environment_id && !q->project_id)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                         "list tenants: an environment filter needs a project");
+    tenants_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->k = (octo_call){.c = c, .type = CT_TENANTS, .cb.tenants = cb, .opaque = opaque};
+    op->scope = strdup(sp);
+    op->project_id = q->project_id ? strdup(q->project_id) : NULL;
+    op->environment_id = q->environment_id ? strdup(q->environment_id) : NULL;
+    if (!op->scope || (q->project_id && !op->project_id) ||
+        (q->environment_id && !op->environment_id)) {
+        tenants_free(op);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_api(&u, sp);
+    if (!rc) rc = octo_url_lit(&u, "/tenants");
+    if (!rc && q->project_id) rc = octo_url_query(&u, "projectId", q->project_id);
+    for (size_t i = 0; !rc && i < q->ntags; i++)
+        rc = octo_url_query(&u, "tags", q->tags[i]);
+    char *url = octo_url_detach(&u, rc);
+    if (!url) {
+        tenants_free(op);
+        return octo_url_error(errstr, errstr_size);
+    }
+    rc = octo_pager_start(&op->p, c, url, "Tenants", octo_space_label(c, sp), tenants_item,
+                          tenants_done, op, errstr, errstr_size);
+    if (rc) tenants_free(op);
+    return rc;
+}
+
+of_err of_octo_list_tenants(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
+                            of_octo_tenant_list *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(
+        sync_tenants, out,
+        of_octo_list_tenants_async(c, space_id, q, sync_tenants, &s_, errstr, errstr_size));
+}
+
+/* ---- releases and templates ------------------------------------------- */
+
+typedef struct release_op {
+    octo_call k;
+    char *scope; /* cache scope: project id */
+    char *version;
+    json_t *cached;
+} release_op;
+
+static void release_free(release_op *op)
+{
+    free(op->scope);
+    free(op->version);
+    json_decref(op->cached);
+    free(op);
+}
+
+static void release_done(void *ctx, const octo_resp *r)
+{
+    release_op *op = ctx;
+    char es[OCTO_ES], msg[OCTO_ES + 200];
+    of_err rc = r->err;
+    json_t *j = op->cached ? json_incref(op->cached) : NULL;
+    if (rc) {
+        octo_call_complete(&op->k, rc, r->errstr);
+        json_decref(j);
+        release_free(op);
+        return;
+    }
+    if (!j) rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    if (!rc) rc = octo_decode_release(j, &op->k.res.release, es, sizeof(es));
+    if (!rc && !op->cached) octo_cache_put(op->k.c, "release", op->scope, op->version, j);
+    json_decref(j);
+    snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
+    octo_call_complete(&op->k, rc, rc ? msg : "");
+    release_free(op);
+}
+
+of_err of_octo_find_release_async(of_octo *c, const char *space_id, const char *project_id,
+                                  const char *project_name, const char *version,
+                                  of_octo_release_cb cb, void *opaque, char *errstr,
+                                  size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (!octo_nonempty(project_id) || !octo_nonempty(version))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                         "find release: project id and version are required");
+    release_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->k = (octo_call){.c = c, .type = CT_RELEASE, .cb.release = cb, .opaque = opaque};
+    size_t slen = strlen(sp) + strlen(project_id) + 2;
+    op->scope = malloc(slen);
+    if (op->scope) snprintf(op->scope, slen, "%s/%s", sp, project_id);
+    op->version = strdup(version);
+    if (!op->scope || !op->version) {
+        release_free(op);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    op->cached = octo_cache_get(c, "release", op->scope, version);
+    if (op->cached) {
+        c->stats.cache_hits++;
+        rc = octo_defer(c, OF_OK, "", release_done, op);
+        if (rc) {
+            release_free(op);
+            return of_seterr(errstr, errstr_size, rc, "%s", of_strerror(rc));
+        }
+        return OF_OK;
+    }
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_api(&u, sp);
+    if (!rc) rc = octo_url_lit(&u, "/projects");
+    if (!rc) rc = octo_url_seg(&u, project_id);
+    if (!rc) rc = octo_url_lit(&u, "/releases");
+    if (!rc) rc = octo_url_seg(&u, version);
+    char *url = octo_url_detach(&u, rc);
+    if (!url) {
+        release_free(op);
+        return octo_url_error(errstr, errstr_size);
+    }
+    char what[300];
+    snprintf(what, sizeof(what), "release %s of project %s", version,
+             project_name ? project_name : project_id);
+    rc = octo_call_submit(c, OCTO_GET, url, NULL, true, what, octo_space_label(c, sp), 0,
+                          release_done, op, errstr, errstr_size);
+    if (rc) release_free(op);
+    return rc;
+}
+
+of_err of_octo_find_release(of_octo *c, const char *space_id, const char *project_id,
+                            const char *project_name, const char *version, of_octo_release *out,
+                            char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(sync_release, out,
+                   of_octo_find_release_async(c, space_id, project_id, project_name, version,
+                                              sync_release, &s_, errstr, errstr_size));
+}
+
+of_err of_octo_get_template_async(of_octo *c, const char *space_id, const char *release_id,
+                                  of_octo_template_cb cb, void *opaque, char *errstr,
+                                  size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (!octo_nonempty(release_id))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "release id is empty");
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_api(&u, sp);
+    if (!rc) rc = octo_url_lit(&u, "/releases");
+    if (!rc) rc = octo_url_seg(&u, release_id);
+    if (!rc) rc = octo_url_lit(&u, "/deployments/template");
+    char *url = octo_url_detach(&u, rc);
+    if (!url) return octo_url_error(errstr, errstr_size);
+    char what[200];
+    snprintf(what, sizeof(what), "deployment template of release %s", release_id);
+    octo_call k = {.c = c, .type = CT_TEMPLATE, .cb.tpl = cb, .opaque = opaque};
+    return octo_single(c, OCTO_GET, url, true, what, octo_space_label(c, sp), k, errstr,
+                       errstr_size);
+}
+
+of_err of_octo_get_template(of_octo *c, const char *space_id, const char *release_id,
+                            of_octo_template *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(sync_template, out,
+                   of_octo_get_template_async(c, space_id, release_id, sync_template, &s_, errstr,
+                                              errstr_size));
+}

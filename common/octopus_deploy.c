@@ -1,0 +1,699 @@
+/* Deployments and tasks: list, find by job id, latest success, create (with
+ * the look-before-repeating rule for ambiguous failures), read tasks in
+ * chunks, cancel. Built on the call layer in octopus_calls.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "octopus_internal.h"
+
+#define MAX_REPOSTS 5 /* create: lookups + re-POSTs after ambiguous failures */
+
+OCTO_SYNC_CB(sync_deployment, of_octo_deployment)
+OCTO_SYNC_CB(sync_deployments, of_octo_deployment_list)
+OCTO_SYNC_CB(sync_task, of_octo_task)
+OCTO_SYNC_CB(sync_tasks, of_octo_task_list)
+
+/* ---- deployments ------------------------------------------------------- */
+
+/* .../deployments?projects=&environments=&tenants=&taskState= (no paging). */
+static char *deployments_url(of_octo *c, const char *sp, const of_octo_deploy_query *q)
+{
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    of_err rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_api(&u, sp);
+    if (!rc) rc = octo_url_lit(&u, "/deployments");
+    if (!rc && q->project_id) rc = octo_url_query(&u, "projects", q->project_id);
+    if (!rc && q->environment_id) rc = octo_url_query(&u, "environments", q->environment_id);
+    if (!rc && q->tenant_id) rc = octo_url_query(&u, "tenants", q->tenant_id);
+    if (!rc && q->task_state) rc = octo_url_query(&u, "taskState", q->task_state);
+    return octo_url_detach(&u, rc);
+}
+
+typedef struct deps_op {
+    octo_call k;
+    bool latest; /* latest_success: one item into res.dep, none = NOT_FOUND */
+    char *what;
+} deps_op;
+
+static void deps_done(void *ctx, const octo_resp *r)
+{
+    deps_op *op = ctx;
+    char es[OCTO_ES], msg[OCTO_ES + 200];
+    json_t *j = NULL, *items = NULL;
+    size_t total = 0;
+    of_err rc = r->err;
+    if (rc) {
+        octo_call_complete(&op->k, rc, r->errstr);
+        free(op->what);
+        free(op);
+        return;
+    }
+    rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    if (!rc) rc = octo_decode_page(j, "Deployments", &items, &total, es, sizeof(es));
+    if (!rc && op->latest) {
+        if (json_array_size(items) == 0) {
+            json_decref(j);
+            octo_call_complete(&op->k, OF_ERR_NOT_FOUND, op->what);
+            free(op->what);
+            free(op);
+            return;
+        }
+        rc = octo_decode_deployment(json_array_get(items, 0), &op->k.res.dep, es, sizeof(es));
+    } else if (!rc) {
+        of_octo_deployment_list *l = &op->k.res.deps;
+        size_t n = json_array_size(items);
+        l->total = total == SIZE_MAX ? n : total;
+        l->items = n ? calloc(n, sizeof(*l->items)) : NULL;
+        if (n && !l->items) rc = of_seterr(es, sizeof(es), OF_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < n; i++) {
+            rc = octo_decode_deployment(json_array_get(items, i), &l->items[i], es, sizeof(es));
+            if (!rc) l->n = i + 1;
+        }
+    }
+    json_decref(j);
+    snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
+    octo_call_complete(&op->k, rc, rc ? msg : "");
+    free(op->what);
+    free(op);
+}
+
+static of_err deps_submit(of_octo *c, const char *sp, const of_octo_deploy_query *q, size_t skip,
+                          size_t take, deps_op *op, char *errstr, size_t errstr_size)
+{
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    char *base = deployments_url(c, sp, q);
+    of_err rc = base ? of_buf_puts(&u, base) : OF_ERR_NOMEM;
+    free(base);
+    if (!rc) rc = octo_url_query_size(&u, "skip", skip);
+    if (!rc) rc = octo_url_query_size(&u, "take", take);
+    char *url = octo_url_detach(&u, rc);
+    if (!url) {
+        free(op->what);
+        free(op);
+        return octo_url_error(errstr, errstr_size);
+    }
+    rc = octo_call_submit(c, OCTO_GET, url, NULL, true, NULL, octo_space_label(c, sp), 0, deps_done,
+                          op, errstr, errstr_size);
+    if (rc) {
+        free(op->what);
+        free(op);
+    }
+    return rc;
+}
+
+of_err of_octo_list_deployments_async(of_octo *c, const char *space_id,
+                                      const of_octo_deploy_query *q, of_octo_deployment_list_cb cb,
+                                      void *opaque, char *errstr, size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    deps_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->k = (octo_call){.c = c, .type = CT_DEPLOYMENTS, .cb.deps = cb, .opaque = opaque};
+    return deps_submit(c, sp, q, q->skip, q->take ? q->take : (size_t)c->page_size, op, errstr,
+                       errstr_size);
+}
+
+of_err of_octo_list_deployments(of_octo *c, const char *space_id, const of_octo_deploy_query *q,
+                                of_octo_deployment_list *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(
+        sync_deployments, out,
+        of_octo_list_deployments_async(c, space_id, q, sync_deployments, &s_, errstr, errstr_size));
+}
+
+of_err of_octo_latest_success_async(of_octo *c, const char *space_id, const char *project_id,
+                                    const char *environment_id, const char *tenant_id,
+                                    of_octo_deployment_cb cb, void *opaque, char *errstr,
+                                    size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (!octo_nonempty(project_id) || !octo_nonempty(environment_id))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                         "latest deployment: project and environment are required");
+    deps_op *op = calloc(1, sizeof(*op));
+    char what[300];
+    snprintf(what, sizeof(what), "no successful deployment of %s to %s%s%s", project_id,
+             environment_id, tenant_id ? " for " : " (untenanted)", tenant_id ? tenant_id : "");
+    if (op) op->what = strdup(what);
+    if (!op || !op->what) {
+        free(op);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    op->k = (octo_call){.c = c, .type = CT_DEPLOYMENT, .cb.dep = cb, .opaque = opaque};
+    op->latest = true;
+    of_octo_deploy_query q = {project_id, environment_id, tenant_id, "Success", 0, 1};
+    return deps_submit(c, sp, &q, 0, 1, op, errstr, errstr_size);
+}
+
+of_err of_octo_latest_success(of_octo *c, const char *space_id, const char *project_id,
+                              const char *environment_id, const char *tenant_id,
+                              of_octo_deployment *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(sync_deployment, out,
+                   of_octo_latest_success_async(c, space_id, project_id, environment_id, tenant_id,
+                                                sync_deployment, &s_, errstr, errstr_size));
+}
+
+/* Find by job id: page through deployments for Comments containing it. */
+typedef struct byjob_op {
+    octo_call k;
+    octo_pager p;
+    char *release_id;
+    char *job_id;
+    bool found;
+    /* set when this lookup serves a create: completion goes there */
+    void (*then)(struct byjob_op *op, of_err err, const char *errstr);
+    void *owner;
+} byjob_op;
+
+static void byjob_free(byjob_op *op)
+{
+    octo_pager_free(&op->p);
+    free(op->release_id);
+    free(op->job_id);
+    free(op);
+}
+
+static of_err byjob_item(octo_pager *p, json_t *item, bool *stop, char *es, size_t n)
+{
+    byjob_op *op = p->ctx;
+    const char *comments = json_string_value(json_object_get(item, "Comments"));
+    const char *rel = json_string_value(json_object_get(item, "ReleaseId"));
+    if (!comments || !strstr(comments, op->job_id)) return OF_OK;
+    if (op->release_id && (!rel || strcmp(rel, op->release_id) != 0)) return OF_OK;
+    of_err rc = octo_decode_deployment(item, &op->k.res.dep, es, n);
+    if (rc) return rc;
+    op->found = true;
+    *stop = true; /* newest first: the first match is the one */
+    return OF_OK;
+}
+
+static void byjob_done(octo_pager *p, of_err err, const char *errstr)
+{
+    byjob_op *op = p->ctx;
+    char es[OCTO_ES];
+    if (!err && !op->found) {
+        err = of_seterr(es, sizeof(es), OF_ERR_NOT_FOUND, "no deployment with job %s found",
+                        op->job_id);
+        errstr = es;
+    }
+    if (op->then) {
+        op->then(op, err, errstr);
+        return;
+    }
+    octo_call_complete(&op->k, err, errstr);
+    byjob_free(op);
+}
+
+static of_err byjob_start(of_octo *c, const char *sp, const of_octo_deploy_query *q,
+                          const char *release_id, const char *job_id, byjob_op *op,
+                          int64_t deadline, char *errstr, size_t errstr_size)
+{
+    op->release_id = release_id ? strdup(release_id) : NULL;
+    op->job_id = strdup(job_id);
+    op->p.deadline = deadline;
+    char *url = deployments_url(c, sp, q);
+    if (!op->job_id || (release_id && !op->release_id) || !url) {
+        free(url);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    return octo_pager_start(&op->p, c, url, "Deployments", octo_space_label(c, sp), byjob_item,
+                            byjob_done, op, errstr, errstr_size);
+}
+
+of_err of_octo_find_deployment_by_job_async(of_octo *c, const char *space_id,
+                                            const of_octo_deploy_query *q, const char *release_id,
+                                            const char *job_id, of_octo_deployment_cb cb,
+                                            void *opaque, char *errstr, size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (!octo_nonempty(job_id))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "find deployment: job id is empty");
+    byjob_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->k = (octo_call){.c = c, .type = CT_DEPLOYMENT, .cb.dep = cb, .opaque = opaque};
+    rc = byjob_start(c, sp, q, release_id, job_id, op, 0, errstr, errstr_size);
+    if (rc) byjob_free(op);
+    return rc;
+}
+
+of_err of_octo_find_deployment_by_job(of_octo *c, const char *space_id,
+                                      const of_octo_deploy_query *q, const char *release_id,
+                                      const char *job_id, of_octo_deployment *out, char *errstr,
+                                      size_t errstr_size)
+{
+    OCTO_SYNC_CALL(sync_deployment, out,
+                   of_octo_find_deployment_by_job_async(c, space_id, q, release_id, job_id,
+                                                        sync_deployment, &s_, errstr, errstr_size));
+}
+
+/* ---- create deployment ------------------------------------------------- */
+
+typedef struct create_op {
+    octo_call k;
+    char *space;
+    char *url;
+    char *body;
+    char *what;
+    of_octo_deploy_query q; /* for the dedupe lookup; strings below */
+    char *project_id, *environment_id, *tenant_id, *release_id, *dedupe_key;
+    int64_t deadline;
+    int rounds;
+    char last[600]; /* the ambiguous failure that started a lookup */
+} create_op;
+
+static void create_free(create_op *op)
+{
+    free(op->space);
+    free(op->url);
+    free(op->body);
+    free(op->what);
+    free(op->project_id);
+    free(op->environment_id);
+    free(op->tenant_id);
+    free(op->release_id);
+    free(op->dedupe_key);
+    free(op);
+}
+
+static void create_post_done(void *ctx, const octo_resp *r);
+
+static of_err create_post(create_op *op, char *es, size_t n)
+{
+    char *url = strdup(op->url), *body = strdup(op->body);
+    if (!url || !body) {
+        free(url);
+        free(body);
+        return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+    }
+    return octo_call_submit(op->k.c, OCTO_POST, url, body, false, op->what, op->space, op->deadline,
+                            create_post_done, op, es, n);
+}
+
+static void create_lookup_done(byjob_op *look, of_err err, const char *errstr)
+{
+    create_op *op = look->owner;
+    char es[OCTO_ES + 700];
+    if (!err) {
+        /* It was created after all: adopt it. */
+        op->k.res.dep = look->k.res.dep;
+        memset(&look->k.res.dep, 0, sizeof(look->k.res.dep));
+        op->k.res.dep.adopted = true;
+        byjob_free(look);
+        of_info("octopus adopted deployment id=%s job=%s after: %s", op->k.res.dep.id,
+                op->dedupe_key, op->last);
+        octo_call_complete(&op->k, OF_OK, "");
+        create_free(op);
+        return;
+    }
+    byjob_free(look);
+    if (err != OF_ERR_NOT_FOUND) {
+        snprintf(es, sizeof(es), "%s; looking it up by job %s then failed: %s", op->last,
+                 op->dedupe_key, errstr);
+        octo_call_complete(&op->k, err, es);
+        create_free(op);
+        return;
+    }
+    if (of_now_ms() >= op->deadline || op->rounds >= MAX_REPOSTS) {
+        snprintf(es, sizeof(es), "%s: gave up after %d tries; last error: %s", op->what, op->rounds,
+                 op->last);
+        octo_call_complete(&op->k, OF_ERR_TIMEOUT, es);
+        create_free(op);
+        return;
+    }
+    of_info("octopus repeating create job=%s: not created by the failed attempt (%s)",
+            op->dedupe_key, op->last);
+    err = create_post(op, es, sizeof(es));
+    if (err) {
+        octo_call_complete(&op->k, err, es);
+        create_free(op);
+    }
+}
+
+static void create_post_done(void *ctx, const octo_resp *r)
+{
+    create_op *op = ctx;
+    char es[OCTO_ES];
+    op->rounds++;
+    /* Lookups and repeats share the first POST's deadline. */
+    if (!op->deadline) op->deadline = r->deadline ? r->deadline : of_now_ms();
+    if (!r->err) {
+        json_t *j = NULL;
+        of_err rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+        if (!rc) rc = octo_decode_deployment(j, &op->k.res.dep, es, sizeof(es));
+        json_decref(j);
+        char msg[OCTO_ES + 200];
+        snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
+        octo_call_complete(&op->k, rc, rc ? msg : "");
+        create_free(op);
+        return;
+    }
+    if (!r->maybe_applied || !op->dedupe_key || r->err == OF_ERR_TIMEOUT) {
+        octo_call_complete(&op->k, r->err, r->errstr);
+        create_free(op);
+        return;
+    }
+    /* Ambiguous: the deployment may exist. Look before creating again. */
+    snprintf(op->last, sizeof(op->last), "%s", r->errstr);
+    byjob_op *look = calloc(1, sizeof(*look));
+    of_err rc = look ? OF_OK : OF_ERR_NOMEM;
+    if (look) {
+        look->k = (octo_call){.c = op->k.c, .type = CT_DEPLOYMENT};
+        look->then = create_lookup_done;
+        look->owner = op;
+        rc = byjob_start(op->k.c, op->space, &op->q, op->release_id, op->dedupe_key, look,
+                         op->deadline, es, sizeof(es));
+    }
+    if (rc) {
+        if (look) byjob_free(look);
+        char msg[OCTO_ES + 700];
+        snprintf(msg, sizeof(msg), "%s; could not look it up: %s", op->last,
+                 look ? es : "out of memory");
+        octo_call_complete(&op->k, rc, msg);
+        create_free(op);
+    }
+}
+
+static char *dup_opt(const char *s, bool *oom)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *oom = true;
+    return d;
+}
+
+of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,
+                                       const of_octo_deploy_req *req, of_octo_deployment_cb cb,
+                                       void *opaque, char *errstr, size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    create_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->k = (octo_call){.c = c, .type = CT_DEPLOYMENT, .cb.dep = cb, .opaque = opaque};
+    rc = octo_encode_deploy(req, &op->body, errstr, errstr_size);
+    if (rc) {
+        create_free(op);
+        return rc;
+    }
+    bool oom = false;
+    op->space = dup_opt(octo_space_label(c, sp), &oom);
+    op->project_id = dup_opt(req->project_id, &oom);
+    op->environment_id = dup_opt(req->environment_id, &oom);
+    op->tenant_id = dup_opt(req->tenant_id, &oom);
+    op->release_id = dup_opt(req->release_id, &oom);
+    op->dedupe_key = dup_opt(req->dedupe_key, &oom);
+    op->q = (of_octo_deploy_query){op->project_id, op->environment_id, op->tenant_id, NULL, 0, 0};
+    char what[300];
+    snprintf(what, sizeof(what), "deployment of %s to %s%s%s", req->release_id, req->environment_id,
+             req->tenant_id ? " for " : "", req->tenant_id ? req->tenant_id : "");
+    op->what = dup_opt(what, &oom);
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_api(&u, sp);
+    if (!rc) rc = octo_url_lit(&u, "/deployments");
+    op->url = octo_url_detach(&u, rc);
+    if (oom || !op->url) {
+        create_free(op);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    op->deadline = 0; /* taken from the first POST once it has started */
+    rc = create_post(op, errstr, errstr_size);
+    if (rc) create_free(op);
+    return rc;
+}
+
+of_err of_octo_create_deployment(of_octo *c, const char *space_id, const of_octo_deploy_req *req,
+                                 of_octo_deployment *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(sync_deployment, out,
+                   of_octo_create_deployment_async(c, space_id, req, sync_deployment, &s_, errstr,
+                                                   errstr_size));
+}
+
+/* ---- tasks ------------------------------------------------------------- */
+
+static char *task_url(of_octo *c, const char *sp, const char *task_id, const char *suffix)
+{
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    of_err rc = octo_url_start(&u, c->base_url);
+    if (!rc) rc = octo_url_api(&u, sp);
+    if (!rc) rc = octo_url_lit(&u, "/tasks");
+    if (!rc) rc = octo_url_seg(&u, task_id);
+    if (!rc && suffix) rc = octo_url_lit(&u, suffix);
+    return octo_url_detach(&u, rc);
+}
+
+of_err of_octo_get_task_async(of_octo *c, const char *space_id, const char *task_id,
+                              of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (!octo_nonempty(task_id))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "task id is empty");
+    char *url = task_url(c, sp, task_id, NULL);
+    if (!url) return octo_url_error(errstr, errstr_size);
+    char what[200];
+    snprintf(what, sizeof(what), "task %s", task_id);
+    octo_call k = {.c = c, .type = CT_TASK, .cb.task = cb, .opaque = opaque};
+    return octo_single(c, OCTO_GET, url, true, what, octo_space_label(c, sp), k, errstr,
+                       errstr_size);
+}
+
+of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
+                        char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(
+        sync_task, out,
+        of_octo_get_task_async(c, space_id, task_id, sync_task, &s_, errstr, errstr_size));
+}
+
+of_err of_octo_cancel_task_async(of_octo *c, const char *space_id, const char *task_id,
+                                 of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (!octo_nonempty(task_id))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "task id is empty");
+    char *url = task_url(c, sp, task_id, "/cancel");
+    if (!url) return octo_url_error(errstr, errstr_size);
+    char what[200];
+    snprintf(what, sizeof(what), "task %s", task_id);
+    octo_call k = {.c = c, .type = CT_TASK, .cb.task = cb, .opaque = opaque};
+    /* Cancelling twice is harmless, so a lost reply may be retried. */
+    return octo_single(c, OCTO_POST, url, true, what, octo_space_label(c, sp), k, errstr,
+                       errstr_size);
+}
+
+of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
+                           char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(
+        sync_task, out,
+        of_octo_cancel_task_async(c, space_id, task_id, sync_task, &s_, errstr, errstr_size));
+}
+
+size_t octo_task_chunks(size_t n, size_t chunk)
+{
+    return chunk ? (n + chunk - 1) / chunk : 0;
+}
+
+char *octo_tasks_url(const char *base, const char *space_id, const char *const *ids, size_t first,
+                     size_t count)
+{
+    if (count == 0) return NULL; /* never: an empty ids= means every task */
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    of_err rc = octo_url_start(&u, base);
+    if (!rc) rc = octo_url_api(&u, space_id);
+    if (!rc) rc = octo_url_lit(&u, "/tasks");
+    if (!rc) rc = octo_url_query_list(&u, "ids", ids + first, count);
+    if (!rc) rc = octo_url_query_size(&u, "skip", 0);
+    if (!rc) rc = octo_url_query_size(&u, "take", count);
+    return octo_url_detach(&u, rc);
+}
+
+typedef struct tasks_op {
+    octo_call k;
+    char **ids;
+    size_t n;
+    size_t left; /* chunks still out */
+    of_err err;  /* first failure */
+    char errstr[1024];
+} tasks_op;
+
+typedef struct chunk_ctx {
+    tasks_op *op;
+    size_t first, count;
+} chunk_ctx;
+
+static void tasks_free(tasks_op *op)
+{
+    for (size_t i = 0; i < op->n; i++)
+        free(op->ids[i]);
+    free(op->ids);
+    free(op);
+}
+
+static void tasks_finish(tasks_op *op)
+{
+    of_octo_task_list *l = &op->k.res.tasks;
+    l->missing = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->items[i].found) continue;
+        l->missing++;
+        /* Keep the id so callers can say which one vanished. */
+        if (!l->items[i].id) l->items[i].id = strdup(op->ids[i]);
+        if (!l->items[i].error_message) l->items[i].error_message = strdup("");
+        l->items[i].start_time_ms = l->items[i].completed_time_ms = -1;
+        l->items[i].queue_time_ms = -1;
+    }
+    octo_call_complete(&op->k, op->err, op->errstr);
+    tasks_free(op);
+}
+
+static void chunk_done(void *ctx, const octo_resp *r)
+{
+    chunk_ctx *cc = ctx;
+    tasks_op *op = cc->op;
+    of_octo_task_list *l = &op->k.res.tasks;
+    char es[OCTO_ES], msg[OCTO_ES + 200];
+    of_err rc = r->err;
+    if (rc) {
+        snprintf(msg, sizeof(msg), "%s", r->errstr);
+    } else {
+        json_t *j = NULL, *items = NULL;
+        size_t total;
+        rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+        if (!rc) rc = octo_decode_page(j, "Tasks", &items, &total, es, sizeof(es));
+        for (size_t k = 0; !rc && k < json_array_size(items); k++) {
+            json_t *item = json_array_get(items, k);
+            const char *id = json_string_value(json_object_get(item, "Id"));
+            bool placed = false;
+            /* Place by id: the server's order is its own. Duplicated ids all get it. */
+            for (size_t i = cc->first; id && !rc && i < cc->first + cc->count; i++) {
+                if (l->items[i].found || strcmp(op->ids[i], id) != 0) continue;
+                rc = octo_decode_task(item, &l->items[i], es, sizeof(es));
+                placed = true;
+            }
+            if (!rc && !placed && !id)
+                rc = octo_decode_task(item, &(of_octo_task){0}, es, sizeof(es));
+        }
+        json_decref(j);
+        if (rc) snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
+    }
+    if (rc && !op->err) {
+        op->err = rc;
+        snprintf(op->errstr, sizeof(op->errstr), "%s", msg);
+    }
+    free(cc);
+    if (--op->left == 0) tasks_finish(op);
+}
+
+static void tasks_empty_done(void *ctx, const octo_resp *r)
+{
+    tasks_op *op = ctx;
+    op->err = r->err;
+    snprintf(op->errstr, sizeof(op->errstr), "%s", r->errstr);
+    tasks_finish(op);
+}
+
+of_err of_octo_get_tasks_async(of_octo *c, const char *space_id, const char *const *ids, size_t n,
+                               of_octo_task_list_cb cb, void *opaque, char *errstr,
+                               size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++)
+        if (!octo_nonempty(ids[i]) || strchr(ids[i], ','))
+            return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                             "get tasks: id %zu is empty or contains ','", i);
+    tasks_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->k = (octo_call){.c = c, .type = CT_TASKS, .cb.tasks = cb, .opaque = opaque};
+    if (n == 0) {
+        /* Zero ids = zero requests (ids= empty would list every task). */
+        rc = octo_defer(c, OF_OK, "", tasks_empty_done, op);
+        if (rc) {
+            tasks_free(op);
+            return of_seterr(errstr, errstr_size, rc, "%s", of_strerror(rc));
+        }
+        return OF_OK;
+    }
+    op->ids = calloc(n, sizeof(*op->ids));
+    op->k.res.tasks.items = calloc(n, sizeof(of_octo_task));
+    if (!op->ids || !op->k.res.tasks.items) {
+        free(op->k.res.tasks.items);
+        tasks_free(op);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    op->k.res.tasks.n = n;
+    for (size_t i = 0; i < n; i++) {
+        if (!(op->ids[i] = strdup(ids[i]))) {
+            op->n = i;
+            of_octo_task_list_free(&op->k.res.tasks);
+            tasks_free(op);
+            return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+        }
+    }
+    op->n = n;
+    size_t chunk = (size_t)c->task_chunk;
+    size_t nchunks = octo_task_chunks(n, chunk);
+    op->left = nchunks;
+    for (size_t k = 0; k < nchunks; k++) {
+        size_t first = k * chunk;
+        size_t count = n - first < chunk ? n - first : chunk;
+        chunk_ctx *cc = calloc(1, sizeof(*cc));
+        char *url =
+            cc ? octo_tasks_url(c->base_url, sp, (const char *const *)op->ids, first, count) : NULL;
+        if (cc && url) {
+            *cc = (chunk_ctx){op, first, count};
+            rc = octo_call_submit(c, OCTO_GET, url, NULL, true, NULL, octo_space_label(c, sp), 0,
+                                  chunk_done, cc, errstr, errstr_size);
+        } else {
+            free(url);
+            rc = of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+        }
+        if (rc) {
+            free(cc);
+            /* Chunks already queued will finish the op; the rest never run. */
+            op->left -= nchunks - k;
+            if (!op->err) {
+                op->err = rc;
+                snprintf(op->errstr, sizeof(op->errstr), "%s", errstr);
+            }
+            if (op->left == 0) {
+                of_octo_task_list_free(&op->k.res.tasks);
+                tasks_free(op);
+                return rc;
+            }
+            return OF_OK; /* the callback will report op->err */
+        }
+    }
+    return OF_OK;
+}
+
+of_err of_octo_get_tasks(of_octo *c, const char *space_id, const char *const *ids, size_t n,
+                         of_octo_task_list *out, char *errstr, size_t errstr_size)
+{
+    OCTO_SYNC_CALL(
+        sync_tasks, out,
+        of_octo_get_tasks_async(c, space_id, ids, n, sync_tasks, &s_, errstr, errstr_size));
+}

@@ -1,0 +1,903 @@
+/* The Octopus client's transport: one libcurl multi handle, a FIFO of
+ * requests beyond the concurrency cap, reusable easy handles, and the one
+ * place that decides whether a failed attempt is retried (octo_classify).
+ *
+ * A request lives on exactly one list at a time: deferred (complete without
+ * I/O at the next poll), pending (waiting for a slot), active (on the wire),
+ * or sleeping (waiting out a backoff). c->nreq counts all of them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "log.h"
+#include "octopus_internal.h"
+
+#define DEF_CONNECT_TIMEOUT_MS 10000
+#define DEF_REQUEST_TIMEOUT_MS 30000
+#define DEF_RETRY_DEADLINE_MS  120000
+#define DEF_RETRY_BASE_MS      250
+#define DEF_RETRY_CAP_MS       10000
+#define DEF_MAX_CONCURRENT     64
+#define DEF_TASK_CHUNK         100
+#define DEF_PAGE_SIZE          100
+#define DEF_MAX_RESPONSE       ((size_t)8 << 20)
+#define DEF_CACHE_MAX          65536
+#define MAX_KEY_FILE_BYTES     4096
+#define ERRSTR_MAX             1024
+
+typedef struct octo_req octo_req;
+struct octo_req {
+    octo_req *next;
+    int result; /* CURLcode of the attempt just finished */
+    of_octo *c;
+    octo_method method;
+    char *url;
+    char *body;
+    bool idempotent;
+    char *what;
+    char *space;
+    int64_t started; /* monotonic, first attempt */
+    int64_t deadline;
+    int64_t not_before;
+    int attempts;
+    CURL *easy;
+    of_buf resp;
+    bool overflow;
+    char curl_err[CURL_ERROR_SIZE];
+    char last[512]; /* the last attempt's failure, for the give-up message */
+    octo_done_fn fn;
+    void *ctx;
+    /* deferred completions */
+    of_err dfr_err;
+    char *dfr_errstr;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void list_push(octo_list *l, octo_req *r)
+{
+    r->next = NULL;
+    if (l->tail)
+        l->tail->next = r;
+    else
+        l->head = r;
+    l->tail = r;
+}
+
+static octo_req *list_pop(octo_list *l)
+{
+    octo_req *r = l->head;
+    if (r) {
+        l->head = r->next;
+        if (!l->head) l->tail = NULL;
+        r->next = NULL;
+    }
+    return r;
+}
+
+static void list_remove(octo_list *l, octo_req *r)
+{
+    octo_req *prev = NULL;
+    for (octo_req *it = l->head; it; prev = it, it = it->next) {
+        if (it != r) continue;
+        if (prev)
+            prev->next = it->next;
+        else
+            l->head = it->next;
+        if (l->tail == it) l->tail = prev;
+        it->next = NULL;
+        return;
+    }
+}
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void wipe_free(char *s)
+{
+    if (!s) return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+static void wipe_slist(struct curl_slist *l)
+{
+    for (struct curl_slist *it = l; it; it = it->next)
+        if (it->data) explicit_bzero(it->data, strlen(it->data));
+    curl_slist_free_all(l);
+}
+
+static const char *method_name(octo_method m)
+{
+    return m == OCTO_POST ? "POST" : "GET";
+}
+
+/* "METHOD /api/path?query" for messages: relative to the base URL, and cut
+ * short because a tasks?ids= query can be kilobytes of ids. */
+static void req_label(const octo_req *r, char *out, size_t n)
+{
+    const char *path = r->url;
+    size_t blen = strlen(r->c->base_url);
+    if (strncmp(path, r->c->base_url, blen) == 0) path += blen;
+    if (strlen(path) > 100)
+        snprintf(out, n, "%s %.100s...", method_name(r->method), path);
+    else
+        snprintf(out, n, "%s %s", method_name(r->method), path);
+}
+
+/* ---- classification: the one place that decides -------------------------- */
+
+octo_verdict octo_classify(const octo_attempt *a)
+{
+    octo_verdict v = {OCTO_FAIL, OF_ERR_NETWORK, a->sent, "transfer failed"};
+    if (a->overflow || a->curl_code == CURLE_FILESIZE_EXCEEDED) {
+        v.err = OF_ERR_TOO_LARGE;
+        v.maybe_applied = true;
+        v.reason = "reply larger than max_response_bytes";
+        return v;
+    }
+    switch (a->curl_code) {
+    case CURLE_OK:
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, false, "cannot resolve host"};
+    case CURLE_COULDNT_CONNECT:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, false, "cannot connect"};
+    case CURLE_SSL_CONNECT_ERROR:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, false, "TLS handshake failed"};
+    case CURLE_OPERATION_TIMEDOUT:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, a->sent, "attempt timed out"};
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, a->sent, "connection reset"};
+    case CURLE_GOT_NOTHING:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, a->sent, "empty reply"};
+    case CURLE_PARTIAL_FILE:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, true, "reply cut short"};
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, a->sent, "HTTP/2 stream error"};
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_NETWORK, false,
+                              "TLS certificate of the server not trusted"};
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_NETWORK, false, "TLS setup failed"};
+    case CURLE_SSL_CACERT_BADFILE:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_CONFIG, false, "CA bundle cannot be read"};
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_CONFIG, false, "bad server URL"};
+    case CURLE_OUT_OF_MEMORY:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_NOMEM, a->sent, "out of memory"};
+    default:
+        return v;
+    }
+    long s = a->status;
+    if (s >= 200 && s <= 299) return (octo_verdict){OCTO_OK, OF_OK, true, "ok"};
+    switch (s) {
+    /* The server did not act on these: safe to repeat even a create. */
+    case 408:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 408 Request Timeout"};
+    case 429:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 429 Too Many Requests"};
+    case 503:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 503 Service Unavailable"};
+    /* These may come after the server did the work (or half of it). */
+    case 500:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 500 Internal Server Error"};
+    case 502:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 502 Bad Gateway"};
+    case 504:
+        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 504 Gateway Timeout"};
+    case 400:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 400 Bad Request"};
+    case 409:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 409 Conflict"};
+    case 401:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_AUTH, false, "HTTP 401 Unauthorized"};
+    case 403:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_AUTH, false, "HTTP 403 Forbidden"};
+    case 404:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_NOT_FOUND, false, "HTTP 404 Not Found"};
+    default:
+        return (octo_verdict){OCTO_FAIL, OF_ERR_HTTP, s >= 500, "unexpected HTTP status"};
+    }
+}
+
+int64_t octo_parse_retry_after(const char *value, int64_t now_wall_ms)
+{
+    if (!value) return -1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (*value >= '0' && *value <= '9') {
+        char *end;
+        errno = 0;
+        long long secs = strtoll(value, &end, 10);
+        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+            end++;
+        if (*end != '\0' || errno) return -1;
+        if (secs > 86400LL * 365) secs = 86400LL * 365; /* absurd, but no overflow */
+        return (int64_t)secs * 1000;
+    }
+    if (!*value) return -1;
+    time_t t = curl_getdate(value, NULL);
+    if (t == (time_t)-1) return -1;
+    int64_t ms = (int64_t)t * 1000 - now_wall_ms;
+    return ms < 0 ? 0 : ms;
+}
+
+int64_t octo_retry_delay(int attempt, int64_t retry_after_ms, int64_t base_ms, int64_t cap_ms,
+                         uint64_t *rnd)
+{
+    int64_t d = of_backoff_ms(attempt, base_ms, cap_ms, rnd);
+    /* The server knows its own load: never come back sooner than it asked. */
+    if (retry_after_ms >= 0 && retry_after_ms > d) d = retry_after_ms;
+    return d;
+}
+
+/* ---- client lifecycle ---------------------------------------------------- */
+
+static void trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    size_t k = 0;
+    while (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n')
+        k++;
+    if (k) memmove(s, s + k, n - k + 1);
+}
+
+/* The key from opts, the key file or OCTOPUS_API_KEY; never echoed anywhere. */
+static of_err load_key(const of_octo_opts *o, char **out, char *errstr, size_t n)
+{
+    char *key = NULL;
+    *out = NULL;
+    if (o->api_key) {
+        key = strdup(o->api_key);
+        if (!key) return OF_ERR_NOMEM;
+    } else if (o->api_key_file && *o->api_key_file) {
+        FILE *f = fopen(o->api_key_file, "r");
+        if (!f)
+            return of_seterr(errstr, n, OF_ERR_CONFIG, "cannot read the API key file %s: %s",
+                             o->api_key_file, strerror(errno));
+        key = calloc(1, MAX_KEY_FILE_BYTES + 1);
+        size_t got = key ? fread(key, 1, MAX_KEY_FILE_BYTES + 1, f) : 0;
+        int bad = key && (ferror(f) || got > MAX_KEY_FILE_BYTES);
+        fclose(f);
+        if (!key) return OF_ERR_NOMEM;
+        if (bad) {
+            wipe_free(key);
+            return of_seterr(errstr, n, OF_ERR_CONFIG,
+                             "the API key file %s is unreadable or larger than %d bytes",
+                             o->api_key_file, MAX_KEY_FILE_BYTES);
+        }
+        key[got] = '\0';
+    } else {
+        const char *env = getenv("OCTOPUS_API_KEY");
+        key = strdup(env ? env : "");
+        if (!key) return OF_ERR_NOMEM;
+    }
+    trim(key);
+    if (!*key) {
+        wipe_free(key);
+        return of_seterr(errstr, n, OF_ERR_CONFIG,
+                         "no Octopus API key: set OCTOPUS_API_KEY or the key file");
+    }
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        /* Anything else could split or inject a header line. */
+        if (*p <= ' ' || *p >= 0x7f) {
+            wipe_free(key);
+            return of_seterr(errstr, n, OF_ERR_CONFIG,
+                             "the Octopus API key contains a space, control or non-ASCII "
+                             "character");
+        }
+    }
+    *out = key;
+    return OF_OK;
+}
+
+static struct curl_slist *make_headers(const char *key, bool post)
+{
+    of_buf h;
+    of_buf_init(&h, 8192);
+    struct curl_slist *l = NULL, *t;
+    if (of_buf_printf(&h, "X-Octopus-ApiKey: %s", key)) goto fail;
+    if (!(t = curl_slist_append(l, h.data))) goto fail;
+    l = t;
+    if (!(t = curl_slist_append(l, "Accept: application/json"))) goto fail;
+    l = t;
+    /* No "Expect: 100-continue" round trip for our small bodies. */
+    if (!(t = curl_slist_append(l, "Expect:"))) goto fail;
+    l = t;
+    if (post) {
+        if (!(t = curl_slist_append(l, "Content-Type: application/json"))) goto fail;
+        l = t;
+    }
+    explicit_bzero(h.data, h.len);
+    of_buf_free(&h);
+    return l;
+fail:
+    if (h.data) explicit_bzero(h.data, h.len);
+    of_buf_free(&h);
+    wipe_slist(l);
+    return NULL;
+}
+
+of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (!opts->url ||
+        (strncasecmp(opts->url, "http://", 7) != 0 && strncasecmp(opts->url, "https://", 8) != 0))
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                         "the Octopus URL must start with http:// or https:// (got \"%s\")",
+                         opts->url ? opts->url : "");
+    if (strpbrk(opts->url, "?# \t\r\n"))
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                         "the Octopus URL must not contain a query, fragment or space");
+    if (opts->task_chunk < 0 || opts->task_chunk > 1000)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                         "task chunk must be between 1 and 1000 (got %d)", opts->task_chunk);
+    if (opts->max_concurrent < 0 || opts->page_size < 0 || opts->connect_timeout_ms < 0 ||
+        opts->request_timeout_ms < 0 || opts->retry_deadline_ms < 0 || opts->retry_base_ms < 0 ||
+        opts->retry_cap_ms < 0)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                         "Octopus client limits and timeouts must not be negative");
+
+    of_octo *c = calloc(1, sizeof(*c));
+    if (!c) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    of_err rc = load_key(opts, &c->api_key, errstr, errstr_size);
+    if (rc) {
+        if (rc == OF_ERR_NOMEM) of_seterr(errstr, errstr_size, rc, "out of memory");
+        free(c);
+        return rc;
+    }
+    c->base_url = strdup(opts->url);
+    if (c->base_url) {
+        size_t n = strlen(c->base_url);
+        while (n > 0 && c->base_url[n - 1] == '/')
+            c->base_url[--n] = '\0';
+    }
+    c->space_cfg = strdup(opts->space ? opts->space : "Default");
+    c->ca_file = xstrdup(opts->ca_file);
+    c->tls_skip_verify = opts->tls_skip_verify;
+    c->connect_timeout_ms =
+        opts->connect_timeout_ms ? opts->connect_timeout_ms : DEF_CONNECT_TIMEOUT_MS;
+    c->request_timeout_ms =
+        opts->request_timeout_ms ? opts->request_timeout_ms : DEF_REQUEST_TIMEOUT_MS;
+    c->retry_deadline_ms =
+        opts->retry_deadline_ms ? opts->retry_deadline_ms : DEF_RETRY_DEADLINE_MS;
+    c->retry_base_ms = opts->retry_base_ms ? opts->retry_base_ms : DEF_RETRY_BASE_MS;
+    c->retry_cap_ms = opts->retry_cap_ms ? opts->retry_cap_ms : DEF_RETRY_CAP_MS;
+    if (c->retry_cap_ms < c->retry_base_ms) c->retry_cap_ms = c->retry_base_ms;
+    c->max_concurrent = opts->max_concurrent ? opts->max_concurrent : DEF_MAX_CONCURRENT;
+    c->task_chunk = opts->task_chunk ? opts->task_chunk : DEF_TASK_CHUNK;
+    c->page_size = opts->page_size ? opts->page_size : DEF_PAGE_SIZE;
+    c->max_response_bytes = opts->max_response_bytes ? opts->max_response_bytes : DEF_MAX_RESPONSE;
+    c->cache_max = opts->cache_max ? opts->cache_max : DEF_CACHE_MAX;
+    c->rnd = opts->seed ? opts->seed : ((uint64_t)of_wall_ms() * 2654435761u) | 1u;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    c->multi = curl_multi_init();
+    c->pool = calloc((size_t)c->max_concurrent, sizeof(*c->pool));
+    c->hdr_get = make_headers(c->api_key, false);
+    c->hdr_post = make_headers(c->api_key, true);
+    if (!c->base_url || !c->space_cfg || (opts->ca_file && !c->ca_file) || !c->multi || !c->pool ||
+        !c->hdr_get || !c->hdr_post) {
+        of_octo_destroy(c);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->max_concurrent);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_concurrent);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_concurrent);
+    *out = c;
+    return OF_OK;
+}
+
+static void finish(of_octo *c, octo_req *r, of_err err, const char *errstr, long status,
+                   bool maybe_applied);
+
+void of_octo_destroy(of_octo *c)
+{
+    if (!c) return;
+    c->closing = true;
+    /* Every outstanding request completes once, as cancelled, so callers
+     * release what they attached to it. Callbacks cannot add new ones. */
+    octo_req *r;
+    while ((r = list_pop(&c->active))) {
+        curl_multi_remove_handle(c->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+        r->easy = NULL;
+        c->nactive--;
+        finish(c, r, OF_ERR_CANCELLED, "Octopus client shut down", 0, true);
+    }
+    while ((r = list_pop(&c->pending)))
+        finish(c, r, OF_ERR_CANCELLED, "Octopus client shut down", 0, false);
+    while ((r = list_pop(&c->sleeping)))
+        finish(c, r, OF_ERR_CANCELLED, "Octopus client shut down", 0, false);
+    while ((r = list_pop(&c->deferred)))
+        finish(c, r, OF_ERR_CANCELLED, "Octopus client shut down", 0, false);
+    for (size_t i = 0; i < c->npool; i++)
+        curl_easy_cleanup(c->pool[i]);
+    free(c->pool);
+    if (c->multi) {
+        curl_multi_cleanup(c->multi);
+        curl_global_cleanup();
+    }
+    octo_cache_free_all(c);
+    wipe_slist(c->hdr_get);
+    wipe_slist(c->hdr_post);
+    wipe_free(c->api_key);
+    free(c->base_url);
+    free(c->space_cfg);
+    free(c->space_id);
+    free(c->space_name);
+    free(c->ca_file);
+    free(c);
+}
+
+char *of_octo_describe(const of_octo *c, char *out, size_t out_size)
+{
+    snprintf(out, out_size,
+             "url=%s space=%s api_key=%s tls_verify=%s ca_file=%s connect_timeout_ms=%lld "
+             "request_timeout_ms=%lld retry_deadline_ms=%lld max_concurrent=%d task_chunk=%d "
+             "page_size=%d max_response_bytes=%zu",
+             c->base_url, c->space_cfg, c->api_key ? "API-****" : "(none)",
+             c->tls_skip_verify ? "off" : "on", c->ca_file ? c->ca_file : "(system)",
+             (long long)c->connect_timeout_ms, (long long)c->request_timeout_ms,
+             (long long)c->retry_deadline_ms, c->max_concurrent, c->task_chunk, c->page_size,
+             c->max_response_bytes);
+    return out;
+}
+
+size_t of_octo_outstanding(const of_octo *c)
+{
+    return c->nreq;
+}
+
+void of_octo_get_stats(const of_octo *c, of_octo_stats *out)
+{
+    *out = c->stats;
+}
+
+const char *of_octo_space_id(const of_octo *c)
+{
+    return c->space_id;
+}
+
+const char *of_octo_space_name(const of_octo *c)
+{
+    return c->space_name;
+}
+
+void octo_scrub(const of_octo *c, char *s)
+{
+    size_t klen = c->api_key ? strlen(c->api_key) : 0;
+    if (!s || klen < 4) return;
+    char *p;
+    while ((p = strstr(s, c->api_key))) {
+        static const char mask[] = "API-****";
+        size_t mlen = sizeof(mask) - 1;
+        if (klen >= mlen) {
+            memcpy(p, mask, mlen);
+            memmove(p + mlen, p + klen, strlen(p + klen) + 1);
+        } else {
+            memset(p, '*', klen);
+        }
+    }
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void req_free(octo_req *r)
+{
+    free(r->url);
+    free(r->body);
+    free(r->what);
+    free(r->space);
+    free(r->dfr_errstr);
+    of_buf_free(&r->resp);
+    free(r);
+}
+
+/* Runs the callback once and frees the request. */
+static void finish(of_octo *c, octo_req *r, of_err err, const char *errstr, long status,
+                   bool maybe_applied)
+{
+    char msg[ERRSTR_MAX], label[160] = "";
+    snprintf(msg, sizeof(msg), "%s", errstr ? errstr : "");
+    octo_scrub(c, msg);
+    if (r->url) req_label(r, label, sizeof(label));
+    octo_resp resp = {
+        .label = label,
+        .err = err,
+        .errstr = err ? msg : "",
+        .status = status,
+        .body = r->resp.data ? r->resp.data : "",
+        .body_len = r->resp.len,
+        .attempts = r->attempts,
+        .maybe_applied = err ? maybe_applied : false,
+        .deadline = r->deadline,
+    };
+    c->nreq--;
+    r->fn(r->ctx, &resp);
+    req_free(r);
+}
+
+static of_err new_req(of_octo *c, octo_done_fn fn, void *ctx, octo_req **out)
+{
+    octo_req *r = calloc(1, sizeof(*r));
+    if (!r) return OF_ERR_NOMEM;
+    r->c = c;
+    r->fn = fn;
+    r->ctx = ctx;
+    of_buf_init(&r->resp, c->max_response_bytes);
+    *out = r;
+    return OF_OK;
+}
+
+of_err octo_submit(of_octo *c, octo_spec *spec, octo_done_fn fn, void *ctx, char *errstr,
+                   size_t errstr_size)
+{
+    char *url = spec->url, *body = spec->body;
+    spec->url = spec->body = NULL;
+    if (c->closing) {
+        free(url);
+        free(body);
+        return of_seterr(errstr, errstr_size, OF_ERR_CANCELLED, "Octopus client shut down");
+    }
+    octo_req *r = NULL;
+    if (!url || new_req(c, fn, ctx, &r)) {
+        free(url);
+        free(body);
+        free(r);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    r->method = spec->method;
+    r->url = url;
+    r->body = body;
+    r->idempotent = spec->idempotent;
+    r->what = xstrdup(spec->what);
+    r->space = xstrdup(spec->space ? spec->space : (c->space_name ? c->space_name : c->space_id));
+    /* 0: the clock starts with the first attempt (start_attempt), so time
+     * spent queued behind max_concurrent is not counted as server trouble. */
+    r->deadline = spec->deadline;
+    c->nreq++;
+    list_push(&c->pending, r);
+    return OF_OK;
+}
+
+of_err octo_defer(of_octo *c, of_err err, const char *errstr, octo_done_fn fn, void *ctx)
+{
+    if (c->closing) return OF_ERR_CANCELLED;
+    octo_req *r;
+    if (new_req(c, fn, ctx, &r)) return OF_ERR_NOMEM;
+    r->dfr_err = err;
+    if (errstr && !(r->dfr_errstr = strdup(errstr))) {
+        req_free(r);
+        return OF_ERR_NOMEM;
+    }
+    c->nreq++;
+    list_push(&c->deferred, r);
+    return OF_OK;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    octo_req *r = userp;
+    size_t n = size * nmemb;
+    if (of_buf_append(&r->resp, data, n) != OF_OK) {
+        r->overflow = true;
+        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+    }
+    return n;
+}
+
+/* Puts one attempt on the wire. */
+static of_err start_attempt(of_octo *c, octo_req *r)
+{
+    int64_t now = of_now_ms();
+    if (r->attempts == 0) {
+        r->started = now;
+        if (!r->deadline) r->deadline = now + c->retry_deadline_ms;
+    }
+    int64_t left = r->deadline - now;
+    if (left < 1) left = 1;
+    CURL *e = c->npool ? c->pool[--c->npool] : curl_easy_init();
+    if (!e) return OF_ERR_NOMEM;
+    of_buf_reset(&r->resp);
+    r->overflow = false;
+    r->curl_err[0] = '\0';
+    r->easy = e;
+    /* An attempt never outlives the call's deadline. */
+    long timeout = (long)(left < c->request_timeout_ms ? left : c->request_timeout_ms);
+    long ctimeout = (long)(timeout < c->connect_timeout_ms ? timeout : c->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "octofleet/" OF_VERSION);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->method == OCTO_POST ? c->hdr_post : c->hdr_get);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Redirects could carry the key header elsewhere; Octopus does not need them. */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_skip_verify ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_skip_verify ? 0L : 2L);
+    if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    /* libcurl silently re-sends a request, once, when a reused keep-alive
+     * connection dies before any reply byte. For a create the server may
+     * already have acted on, that would be a duplicate behind our back: a
+     * fresh connection is never "reused", so the one place that decides
+     * (octo_classify) sees the failure instead. */
+    if (!r->idempotent) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    if (r->method == OCTO_POST) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(r->body ? strlen(r->body) : 0));
+    }
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        r->easy = NULL;
+        return OF_ERR_NOMEM;
+    }
+    if (r->attempts > 0) c->stats.retries++;
+    r->attempts++;
+    c->stats.requests++;
+    c->nactive++;
+    if (c->nactive > c->stats.max_active) c->stats.max_active = c->nactive;
+    list_push(&c->active, r);
+    return OF_OK;
+}
+
+static void release_easy(of_octo *c, octo_req *r)
+{
+    curl_multi_remove_handle(c->multi, r->easy);
+    if (c->npool < (size_t)c->max_concurrent) {
+        /* Reset keeps the connection and DNS caches (they live in the multi). */
+        curl_easy_reset(r->easy);
+        c->pool[c->npool++] = r->easy;
+    } else {
+        curl_easy_cleanup(r->easy);
+    }
+    r->easy = NULL;
+}
+
+/* The message a caller sees for a permanent failure. */
+static void fail_message(const octo_req *r, const octo_verdict *v, long status, const char *server,
+                         char *out, size_t n)
+{
+    char label[160];
+    req_label(r, label, sizeof(label));
+    const char *sep = *server ? ": " : "";
+    switch (v->err) {
+    case OF_ERR_AUTH:
+        if (status == 401)
+            snprintf(out, n,
+                     "Octopus rejected the API key (401): check OCTOPUS_API_KEY or the key file");
+        else
+            snprintf(out, n, "the API key lacks permission on space %s (HTTP 403%s%s)",
+                     r->space ? r->space : "(none)", sep, server);
+        return;
+    case OF_ERR_NOT_FOUND:
+        if (r->what)
+            snprintf(out, n, "%s not found", r->what);
+        else
+            snprintf(out, n, "%s: not found (HTTP 404%s%s)", label, sep, server);
+        return;
+    case OF_ERR_REJECTED:
+        snprintf(out, n, "%s rejected (HTTP %ld)%s%s", r->what ? r->what : label, status, sep,
+                 server);
+        return;
+    case OF_ERR_TOO_LARGE:
+        snprintf(out, n, "%s: reply larger than the %zu-byte cap (max_response_bytes)", label,
+                 r->c->max_response_bytes);
+        return;
+    case OF_ERR_HTTP:
+        snprintf(out, n, "%s: %s (HTTP %ld)%s%s", label, v->reason, status, sep, server);
+        return;
+    default:
+        break;
+    }
+    if (v->err == OF_ERR_NETWORK && strstr(v->reason, "certificate"))
+        snprintf(out, n,
+                 "%s: %s (%s): point the CA bundle option (octopus.ca_file) at the CA that "
+                 "signed the server's certificate",
+                 label, v->reason, r->curl_err[0] ? r->curl_err : "certificate problem");
+    else
+        snprintf(out, n, "%s: %s%s%s%s", label, v->reason, r->curl_err[0] ? " (" : "", r->curl_err,
+                 r->curl_err[0] ? ")" : "");
+}
+
+/* An attempt ended: decide success, retry or failure. */
+static void attempt_done(of_octo *c, octo_req *r, CURLcode code)
+{
+    long status = 0, reqsize = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &reqsize);
+    octo_attempt a = {(int)code, status, reqsize > 0, r->overflow};
+    octo_verdict v = octo_classify(&a);
+    int64_t retry_after = -1;
+    struct curl_header *h;
+    if (v.action == OCTO_RETRY &&
+        curl_easy_header(r->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+        retry_after = octo_parse_retry_after(h->value, of_wall_ms());
+    release_easy(c, r);
+
+    if (v.action == OCTO_OK) {
+        finish(c, r, OF_OK, "", status, false);
+        return;
+    }
+    char server[512] = "";
+    if (status >= 400 && !r->overflow)
+        octo_error_text(r->resp.data ? r->resp.data : "", r->resp.len, server, sizeof(server));
+    char msg[ERRSTR_MAX];
+    char label[160];
+    req_label(r, label, sizeof(label));
+    if (v.action == OCTO_FAIL) {
+        fail_message(r, &v, status, server, msg, sizeof(msg));
+        finish(c, r, v.err, msg, status, v.maybe_applied);
+        return;
+    }
+
+    /* Transient. Remember why, for the give-up message. */
+    if (code != CURLE_OK)
+        snprintf(r->last, sizeof(r->last), "%s%s%s%s", v.reason, r->curl_err[0] ? " (" : "",
+                 r->curl_err, r->curl_err[0] ? ")" : "");
+    else
+        snprintf(r->last, sizeof(r->last), "%s%s%s", v.reason, *server ? ": " : "", server);
+    if (!r->idempotent && v.maybe_applied) {
+        snprintf(msg, sizeof(msg),
+                 "%s: %s; the server may have acted on it, so it was not repeated (look the "
+                 "result up before trying again)",
+                 label, r->last);
+        finish(c, r, v.err, msg, status, true);
+        return;
+    }
+    int64_t now = of_now_ms();
+    int64_t delay =
+        octo_retry_delay(r->attempts - 1, retry_after, c->retry_base_ms, c->retry_cap_ms, &c->rnd);
+    if (now + delay >= r->deadline) {
+        char hint[96] = "";
+        if (retry_after >= 0 && now + retry_after >= r->deadline)
+            snprintf(hint, sizeof(hint), "; the server asked to wait %lld ms (Retry-After)",
+                     (long long)retry_after);
+        snprintf(msg, sizeof(msg),
+                 "%s: gave up after %d attempt%s in %.1f s (retry deadline %.1f s): last error: "
+                 "%s%s",
+                 label, r->attempts, r->attempts == 1 ? "" : "s", (double)(now - r->started) / 1e3,
+                 (double)(r->deadline - r->started) / 1e3, r->last, hint);
+        finish(c, r, OF_ERR_TIMEOUT, msg, status, v.maybe_applied);
+        return;
+    }
+    of_info("octopus retry request=\"%s\" attempt=%d delay_ms=%lld reason=\"%s\"", label,
+            r->attempts, (long long)delay, v.reason);
+    r->not_before = now + delay;
+    list_push(&c->sleeping, r);
+}
+
+/* Moves due sleepers to pending (keeping their order) and starts as many
+ * pending requests as the cap allows. Returns how many requests failed to
+ * start (and were finished). */
+static int schedule(of_octo *c)
+{
+    int64_t now = of_now_ms();
+    octo_req *r = c->sleeping.head, *next;
+    for (; r; r = next) {
+        next = r->next;
+        if (r->not_before <= now) {
+            list_remove(&c->sleeping, r);
+            list_push(&c->pending, r);
+        }
+    }
+    int fired = 0;
+    while (c->nactive < (size_t)c->max_concurrent && (r = list_pop(&c->pending))) {
+        if (start_attempt(c, r) != OF_OK) {
+            finish(c, r, OF_ERR_NOMEM, "out of memory starting a request", 0, false);
+            fired++;
+        }
+    }
+    return fired;
+}
+
+static int run_deferred(of_octo *c)
+{
+    /* Only the ones queued so far: completions may defer more. */
+    octo_list now = c->deferred;
+    c->deferred.head = c->deferred.tail = NULL;
+    int fired = 0;
+    octo_req *r;
+    while ((r = list_pop(&now))) {
+        finish(c, r, r->dfr_err, r->dfr_errstr ? r->dfr_errstr : "", 0, false);
+        fired++;
+    }
+    return fired;
+}
+
+static int drain_done(of_octo *c)
+{
+    int fired = 0, left;
+    CURLMsg *m;
+    /* Collect first: callbacks add handles, which must not happen mid-read. */
+    octo_list done = {NULL, NULL};
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        octo_req *r = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (!r) continue;
+        list_remove(&c->active, r);
+        c->nactive--;
+        r->result = (int)m->data.result;
+        list_push(&done, r);
+    }
+    octo_req *r;
+    while ((r = list_pop(&done))) {
+        attempt_done(c, r, (CURLcode)r->result);
+        fired++;
+    }
+    return fired;
+}
+
+/* libcurl's multi handle failed: fail everything on the wire. */
+static of_err multi_failed(of_octo *c, CURLMcode mc)
+{
+    of_err err = mc == CURLM_OUT_OF_MEMORY ? OF_ERR_NOMEM : OF_ERR_NETWORK;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "libcurl multi handle failed: %s", curl_multi_strerror(mc));
+    of_error("octopus %s", msg);
+    octo_req *r;
+    while ((r = list_pop(&c->active))) {
+        curl_multi_remove_handle(c->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+        r->easy = NULL;
+        c->nactive--;
+        finish(c, r, err, msg, 0, true);
+    }
+    return err;
+}
+
+of_err of_octo_poll(of_octo *c, int timeout_ms)
+{
+    int running = 0;
+    int fired = run_deferred(c);
+    fired += schedule(c);
+    if (c->nactive) {
+        CURLMcode mc = curl_multi_perform(c->multi, &running);
+        if (mc != CURLM_OK) return multi_failed(c, mc);
+        fired += drain_done(c);
+    }
+    if (fired || c->nreq == 0) {
+        schedule(c);
+        return OF_OK;
+    }
+    /* Nothing ready: sleep until I/O, the next retry, or the caller's timeout. */
+    int64_t wait = timeout_ms < 0 ? 0 : timeout_ms;
+    int64_t now = of_now_ms();
+    for (octo_req *r = c->sleeping.head; r; r = r->next)
+        if (r->not_before - now < wait) wait = r->not_before - now < 0 ? 0 : r->not_before - now;
+    CURLMcode mc = curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
+    if (mc != CURLM_OK) return multi_failed(c, mc);
+    if (c->nactive) {
+        mc = curl_multi_perform(c->multi, &running);
+        if (mc != CURLM_OK) return multi_failed(c, mc);
+        drain_done(c);
+    }
+    schedule(c);
+    return OF_OK;
+}

@@ -1,0 +1,930 @@
+/* The stage gate. See gate.h for the contract and docs/gating.md for the rules. */
+#include "gate.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Lists inside events are capped so an event stays far below Kafka's 1 MB message limit
+ * even when 10,000 tenants fail at once; the counters carry the totals. */
+#define EVENT_JOBS_MAX 100
+
+typedef struct group {
+    size_t *jobs; /* indices into g->jobs, in plan order */
+    size_t n;
+    size_t count[OF_JOB_STATUS__COUNT];
+} group;
+
+typedef struct id_entry {
+    const char *id; /* points into g->jobs[idx].job.job_id */
+    size_t idx;
+} id_entry;
+
+struct of_gate {
+    of_release_record hdr; /* owned copy; status, round and stage_status are live state */
+    of_job_record *jobs;
+    size_t n_jobs;
+    size_t *env_of;  /* [n_jobs] environment index */
+    id_entry *by_id; /* sorted by id */
+    group *groups;   /* [stage_count * n_environments] */
+    size_t count[OF_JOB_STATUS__COUNT];
+    bool *marked; /* [n_jobs]: already in out->changed_jobs for the current input */
+};
+
+/* ---------------------------------------------------------------------------------- */
+/* small helpers */
+
+static size_t n_stages(const of_gate *g)
+{
+    return (size_t)g->hdr.stage_count;
+}
+
+static size_t gidx(const of_gate *g, size_t stage0, size_t env)
+{
+    return stage0 * g->hdr.n_environments + env;
+}
+
+static group *group_of(of_gate *g, size_t job)
+{
+    return &g->groups[gidx(g, (size_t)g->jobs[job].job.stage - 1, g->env_of[job])];
+}
+
+static size_t in_flight_of(const size_t *count)
+{
+    return count[OF_JOB_DISPATCHED] + count[OF_JOB_STARTED] + count[OF_JOB_WAITING];
+}
+
+static size_t failures_of(const size_t *count)
+{
+    return count[OF_JOB_FAILED] + count[OF_JOB_CANCELLED] + count[OF_JOB_TIMED_OUT];
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    return strcmp(((const id_entry *)a)->id, ((const id_entry *)b)->id);
+}
+
+static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return true;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p) return false;
+    *arr = p;
+    *cap = ncap;
+    return true;
+}
+
+void of_gate_out_clear(of_gate_out *out)
+{
+    if (!out) return;
+    for (size_t i = 0; i < out->n_dispatch; i++)
+        of_job_clear(&out->dispatch[i]);
+    free(out->dispatch);
+    for (size_t i = 0; i < out->n_events; i++)
+        of_event_clear(&out->events[i]);
+    free(out->events);
+    for (size_t i = 0; i < out->n_cancel; i++)
+        of_job_ref_clear(&out->cancel[i]);
+    free(out->cancel);
+    free(out->changed_jobs);
+    memset(out, 0, sizeof *out);
+}
+
+/* One input's working context. */
+typedef struct step {
+    of_gate *g;
+    of_gate_out *out;
+    int64_t now;
+    size_t changed_from; /* out->n_changed when the input began */
+    of_err rc;           /* first allocation failure */
+} step;
+
+static void mark_changed(step *s, size_t idx)
+{
+    if (s->g->marked[idx]) return;
+    of_gate_out *o = s->out;
+    if (!grow((void **)&o->changed_jobs, &o->cap_changed, o->n_changed, sizeof(size_t))) {
+        s->rc = OF_ERR_NOMEM;
+        return;
+    }
+    o->changed_jobs[o->n_changed++] = idx;
+    s->g->marked[idx] = true;
+    s->g->jobs[idx].updated_ms = s->now;
+}
+
+static void end_step(step *s)
+{
+    for (size_t i = s->changed_from; i < s->out->n_changed; i++)
+        s->g->marked[s->out->changed_jobs[i]] = false;
+}
+
+static void set_status(step *s, size_t idx, of_job_status st)
+{
+    of_gate *g = s->g;
+    of_job_record *r = &g->jobs[idx];
+    if (r->status == st) return;
+    group *gr = group_of(g, idx);
+    gr->count[r->status]--;
+    g->count[r->status]--;
+    r->status = st;
+    gr->count[st]++;
+    g->count[st]++;
+    mark_changed(s, idx);
+}
+
+static void set_str(step *s, char **dst, const char *src)
+{
+    if (!src) return;
+    char *d = strdup(src);
+    if (!d) {
+        s->rc = OF_ERR_NOMEM;
+        return;
+    }
+    free(*dst);
+    *dst = d;
+}
+
+static of_event *new_event(step *s, of_event_type type)
+{
+    of_gate_out *o = s->out;
+    if (!grow((void **)&o->events, &o->cap_events, o->n_events, sizeof(of_event))) {
+        s->rc = OF_ERR_NOMEM;
+        return NULL;
+    }
+    of_event *ev = &o->events[o->n_events++];
+    memset(ev, 0, sizeof *ev);
+    ev->type = type;
+    ev->time_ms = s->now;
+    of_id_copy(ev->release_id, s->g->hdr.release_id);
+    ev->round = s->g->hdr.round;
+    ev->stage_count = s->g->hdr.stage_count;
+    of_err rc = OF_OK;
+    ev->source = of_strdup_or_null(OF_SOURCE_PRODUCER, &rc);
+    ev->release_name = of_strdup_or_null(s->g->hdr.release_name, &rc);
+    if (rc) s->rc = rc;
+    return ev;
+}
+
+/* Finishes an event: the id is derived from content, so call after filling it. */
+static void seal(of_event *ev)
+{
+    if (ev) of_event_set_id(ev);
+}
+
+static void fill_counts(of_event *ev, const size_t *count, size_t total)
+{
+    ev->n_total = (int)total;
+    ev->n_succeeded = (int)count[OF_JOB_SUCCEEDED];
+    ev->n_failed = (int)failures_of(count);
+    ev->n_skipped = (int)count[OF_JOB_SKIPPED];
+}
+
+static void fill_job_ref(step *s, of_job_ref *jr, size_t idx)
+{
+    const of_job_record *r = &s->g->jobs[idx];
+    of_err rc = OF_OK;
+    of_id_copy(jr->job_id, r->job.job_id);
+    jr->stage = r->job.stage;
+    jr->attempt = r->job.attempt;
+    jr->status = r->status;
+    jr->project = of_strdup_or_null(r->job.project.name, &rc);
+    jr->environment = of_strdup_or_null(r->job.environment.name, &rc);
+    jr->tenant = of_strdup_or_null(r->job.tenant.name, &rc);
+    jr->task_id = of_strdup_or_null(r->task_id, &rc);
+    if (rc) s->rc = rc;
+}
+
+static void job_event(step *s, of_event_type type, size_t idx, const char *message)
+{
+    const of_job_record *r = &s->g->jobs[idx];
+    of_event *ev = new_event(s, type);
+    if (!ev) return;
+    of_err rc = OF_OK;
+    ev->stage = r->job.stage;
+    ev->stage_name = of_strdup_or_null(r->job.stage_name, &rc);
+    ev->environment = of_strdup_or_null(r->job.environment.name, &rc);
+    of_id_copy(ev->job_id, r->job.job_id);
+    ev->attempt = r->job.attempt;
+    ev->project = of_strdup_or_null(r->job.project.name, &rc);
+    ev->tenant = of_strdup_or_null(r->job.tenant.name, &rc);
+    ev->message = of_strdup_or_null(message, &rc);
+    if (rc) s->rc = rc;
+    seal(ev);
+}
+
+static void stage_event(step *s, of_event_type type, size_t stage0, size_t env)
+{
+    of_gate *g = s->g;
+    const group *gr = &g->groups[gidx(g, stage0, env)];
+    of_event *ev = new_event(s, type);
+    if (!ev) return;
+    of_err rc = OF_OK;
+    ev->stage = (int)stage0 + 1;
+    ev->stage_name = of_strdup_or_null(g->hdr.stage_names ? g->hdr.stage_names[stage0] : NULL, &rc);
+    ev->environment = of_strdup_or_null(g->hdr.environments[env].name, &rc);
+    if (rc) s->rc = rc;
+    fill_counts(ev, gr->count, gr->n);
+    seal(ev);
+}
+
+/* Release-level event; jobs listed are those with a status in `list` (capped). */
+static of_event *release_event(step *s, of_event_type type, const char *by, const char *reason,
+                               bool (*list)(of_job_status))
+{
+    of_gate *g = s->g;
+    of_event *ev = new_event(s, type);
+    if (!ev) return NULL;
+    of_err rc = OF_OK;
+    ev->by = of_strdup_or_null(by, &rc);
+    ev->message = of_strdup_or_null(reason, &rc);
+    if (rc) s->rc = rc;
+    fill_counts(ev, g->count, g->n_jobs);
+    if (list) {
+        size_t n = 0;
+        for (size_t i = 0; i < g->n_jobs; i++)
+            if (list(g->jobs[i].status)) n++;
+        if (n > EVENT_JOBS_MAX) n = EVENT_JOBS_MAX;
+        if (n) {
+            ev->jobs = calloc(n, sizeof *ev->jobs);
+            if (!ev->jobs) {
+                s->rc = OF_ERR_NOMEM;
+            } else {
+                for (size_t i = 0; i < g->n_jobs && ev->n_jobs < n; i++)
+                    if (list(g->jobs[i].status)) fill_job_ref(s, &ev->jobs[ev->n_jobs++], i);
+            }
+        }
+    }
+    seal(ev);
+    return ev;
+}
+
+static bool is_in_flight(of_job_status st)
+{
+    return st == OF_JOB_DISPATCHED || st == OF_JOB_STARTED || st == OF_JOB_WAITING;
+}
+
+static void dispatch(step *s, size_t idx)
+{
+    of_gate *g = s->g;
+    of_job_record *r = &g->jobs[idx];
+    r->job.attempt++;
+    r->job.dispatched_ms = s->now;
+    /* a new attempt starts clean: the previous attempt's Octopus handles are history */
+    free(r->deployment_id);
+    free(r->task_id);
+    free(r->skip_reason);
+    r->deployment_id = r->task_id = r->skip_reason = NULL;
+    set_status(s, idx, OF_JOB_DISPATCHED);
+    mark_changed(s, idx);
+    of_gate_out *o = s->out;
+    if (!grow((void **)&o->dispatch, &o->cap_dispatch, o->n_dispatch, sizeof(of_job))) {
+        s->rc = OF_ERR_NOMEM;
+        return;
+    }
+    if (of_job_copy(&o->dispatch[o->n_dispatch], &r->job) != OF_OK) {
+        s->rc = OF_ERR_NOMEM;
+        return;
+    }
+    o->n_dispatch++;
+    job_event(s, OF_EV_JOB_DISPATCHED, idx, NULL);
+}
+
+static void set_stage(step *s, size_t stage0, size_t env, of_stage_status st)
+{
+    of_stage_status *p = &s->g->hdr.stage_status[gidx(s->g, stage0, env)];
+    if (*p == st) return;
+    *p = st;
+    s->out->release_changed = true;
+}
+
+/* Re-derives a started group's status from its job counts; emits stage.succeeded /
+ * stage.failed when a group settles. */
+static void settle_group(step *s, size_t stage0, size_t env)
+{
+    of_gate *g = s->g;
+    size_t gi = gidx(g, stage0, env);
+    group *gr = &g->groups[gi];
+    of_stage_status cur = g->hdr.stage_status[gi];
+    if (cur == OF_STAGE_PENDING) return;
+    if (in_flight_of(gr->count) || gr->count[OF_JOB_PENDING]) {
+        set_stage(s, stage0, env, OF_STAGE_RUNNING);
+    } else if (failures_of(gr->count)) {
+        if (cur != OF_STAGE_FAILED) {
+            set_stage(s, stage0, env, OF_STAGE_FAILED);
+            stage_event(s, OF_EV_STAGE_FAILED, stage0, env);
+        }
+    } else if (cur != OF_STAGE_SUCCEEDED) {
+        set_stage(s, stage0, env, OF_STAGE_SUCCEEDED);
+        stage_event(s, OF_EV_STAGE_SUCCEEDED, stage0, env);
+    }
+}
+
+static void start_group(step *s, size_t stage0, size_t env)
+{
+    of_gate *g = s->g;
+    group *gr = &g->groups[gidx(g, stage0, env)];
+    set_stage(s, stage0, env, OF_STAGE_RUNNING);
+    stage_event(s, OF_EV_STAGE_STARTED, stage0, env);
+    for (size_t k = 0; k < gr->n && !s->rc; k++)
+        if (g->jobs[gr->jobs[k]].status == OF_JOB_PENDING) dispatch(s, gr->jobs[k]);
+    settle_group(s, stage0, env); /* no jobs / only skipped: passes at once */
+}
+
+/* The gate proper: settle started groups, open the next stage per environment when
+ * allowed, pause or complete the release. */
+static void advance(step *s)
+{
+    of_gate *g = s->g;
+    of_release_record *h = &g->hdr;
+    if (h->status == OF_RELEASE_ABORTED) return;
+    for (size_t st = 0; st < n_stages(g); st++)
+        for (size_t e = 0; e < h->n_environments; e++)
+            settle_group(s, st, e);
+
+    bool blocked = failures_of(g->count) > 0;
+    if (!blocked && h->status == OF_RELEASE_RUNNING) {
+        for (size_t e = 0; e < h->n_environments && !s->rc; e++) {
+            for (size_t st = 0; st < n_stages(g) && !s->rc; st++) {
+                of_stage_status cur = h->stage_status[gidx(g, st, e)];
+                if (cur == OF_STAGE_SUCCEEDED) continue;
+                if (cur == OF_STAGE_PENDING) {
+                    start_group(s, st, e);
+                    if (h->stage_status[gidx(g, st, e)] == OF_STAGE_SUCCEEDED) continue;
+                } else if (cur == OF_STAGE_RUNNING) {
+                    /* Only after a torn save: a started group with undispatched jobs. */
+                    const group *gr = &g->groups[gidx(g, st, e)];
+                    if (gr->count[OF_JOB_PENDING]) {
+                        for (size_t k = 0; k < gr->n && !s->rc; k++)
+                            if (g->jobs[gr->jobs[k]].status == OF_JOB_PENDING)
+                                dispatch(s, gr->jobs[k]);
+                    }
+                }
+                break; /* running or failed: later stages wait */
+            }
+        }
+    }
+
+    if (blocked && h->status == OF_RELEASE_RUNNING && in_flight_of(g->count) == 0) {
+        h->status = OF_RELEASE_PAUSED;
+        s->out->release_changed = true;
+        release_event(s, OF_EV_RELEASE_PAUSED, NULL, "a job failed; replay, resume or abort",
+                      of_job_status_is_failure);
+    }
+
+    if (h->status == OF_RELEASE_RUNNING) {
+        bool all = true;
+        for (size_t i = 0; i < n_stages(g) * h->n_environments && all; i++)
+            if (h->stage_status[i] != OF_STAGE_SUCCEEDED) all = false;
+        if (all) {
+            h->status = OF_RELEASE_COMPLETED;
+            s->out->release_changed = true;
+            release_event(s, OF_EV_RELEASE_COMPLETED, NULL, NULL, NULL);
+        }
+    }
+}
+
+static of_err finish(step *s)
+{
+    end_step(s);
+    return s->rc;
+}
+
+static void begin(step *s, of_gate *g, of_gate_out *out, int64_t now)
+{
+    memset(s, 0, sizeof *s);
+    s->g = g;
+    s->out = out;
+    s->now = now;
+    s->changed_from = out->n_changed;
+    out->ignored = false;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* construction */
+
+static of_err copy_header(of_release_record *d, const of_release_record *src)
+{
+    of_err rc = OF_OK;
+    memset(d, 0, sizeof *d);
+    of_id_copy(d->release_id, src->release_id);
+    d->release_name = of_strdup_or_null(src->release_name, &rc);
+    d->space.id = of_strdup_or_null(src->space.id, &rc);
+    d->space.name = of_strdup_or_null(src->space.name, &rc);
+    d->request_json = of_strdup_or_null(src->request_json, &rc);
+    d->status = src->status;
+    d->round = src->round;
+    d->stage_count = src->stage_count;
+    size_t sc = (size_t)src->stage_count, ne = src->n_environments;
+    d->stage_names = calloc(sc, sizeof *d->stage_names);
+    d->environments = calloc(ne, sizeof *d->environments);
+    d->stage_status = calloc(sc * ne, sizeof *d->stage_status);
+    if (!d->stage_names || !d->environments || !d->stage_status) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < sc; i++)
+        d->stage_names[i] = of_strdup_or_null(src->stage_names ? src->stage_names[i] : NULL, &rc);
+    d->n_environments = ne;
+    for (size_t e = 0; e < ne; e++) {
+        d->environments[e].id = of_strdup_or_null(src->environments[e].id, &rc);
+        d->environments[e].name = of_strdup_or_null(src->environments[e].name, &rc);
+    }
+    memcpy(d->stage_status, src->stage_status, sc * ne * sizeof *d->stage_status);
+    d->n_jobs = src->n_jobs;
+    memcpy(d->counts, src->counts, sizeof d->counts);
+    d->updated_ms = src->updated_ms;
+    d->by = of_strdup_or_null(src->by, &rc);
+    d->reason = of_strdup_or_null(src->reason, &rc);
+    return rc;
+}
+
+static of_err copy_record(of_job_record *d, const of_job_record *src)
+{
+    of_err rc = of_job_copy(&d->job, &src->job);
+    if (rc) return rc;
+    d->status = src->status;
+    d->updated_ms = src->updated_ms;
+    d->skip_reason = of_strdup_or_null(src->skip_reason, &rc);
+    d->deployment_id = of_strdup_or_null(src->deployment_id, &rc);
+    d->task_id = of_strdup_or_null(src->task_id, &rc);
+    return rc;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* Plan order: stage, environment, project name, tenant name (untenanted first), id. */
+typedef struct load_key {
+    size_t env;
+    of_job_record rec;
+} load_key;
+
+static int strcmp_null(const char *a, const char *b)
+{
+    if (!a || !b) return (a != NULL) - (b != NULL);
+    return strcmp(a, b);
+}
+
+static int load_key_cmp(const void *pa, const void *pb)
+{
+    const load_key *ka = pa, *kb = pb;
+    const of_job *a = &ka->rec.job, *b = &kb->rec.job;
+    if (a->stage != b->stage) return a->stage < b->stage ? -1 : 1;
+    if (ka->env != kb->env) return ka->env < kb->env ? -1 : 1;
+    int c = strcmp_null(a->project.name, b->project.name);
+    if (c) return c;
+    c = strcmp_null(a->tenant.name, b->tenant.name);
+    if (c) return c;
+    return strcmp(a->job_id, b->job_id);
+}
+
+of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, size_t n_jobs,
+                   of_gate **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (header->stage_count < 1 || header->n_environments < 1 || !header->stage_status ||
+        !header->environments || (int)header->status < 0 ||
+        header->status >= OF_RELEASE_STATUS__COUNT)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                         "release %s: header needs stages, environments and stage_status",
+                         header->release_id);
+    of_gate *g = calloc(1, sizeof *g);
+    if (!g) return OF_ERR_NOMEM;
+    of_err rc = copy_header(&g->hdr, header);
+    size_t ngroups = (size_t)header->stage_count * header->n_environments;
+    g->jobs = calloc(n_jobs ? n_jobs : 1, sizeof *g->jobs);
+    g->env_of = calloc(n_jobs ? n_jobs : 1, sizeof *g->env_of);
+    g->by_id = calloc(n_jobs ? n_jobs : 1, sizeof *g->by_id);
+    g->marked = calloc(n_jobs ? n_jobs : 1, sizeof *g->marked);
+    g->groups = calloc(ngroups, sizeof *g->groups);
+    if (rc || !g->jobs || !g->env_of || !g->by_id || !g->marked || !g->groups) {
+        of_gate_free(g);
+        return OF_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n_jobs; i++) {
+        const of_job *j = &jobs[i].job;
+        size_t env = (size_t)-1;
+        for (size_t e = 0; e < header->n_environments; e++) {
+            const of_ref *er = &header->environments[e];
+            if (same(er->id, j->environment.id) || (!er->id && same(er->name, j->environment.name)))
+                env = e;
+        }
+        const char *why = NULL;
+        if (env == (size_t)-1)
+            why = "environment not in the release";
+        else if (j->stage < 1 || j->stage > header->stage_count)
+            why = "stage out of range";
+        else if (strcmp(j->release_id, header->release_id) != 0)
+            why = "belongs to another release";
+        else if ((int)jobs[i].status < 0 || jobs[i].status >= OF_JOB_STATUS__COUNT)
+            why = "unknown status";
+        if (why) {
+            of_gate_free(g);
+            return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "job %s: %s", j->job_id, why);
+        }
+        g->n_jobs = i + 1; /* so of_gate_free frees what was copied */
+        if (copy_record(&g->jobs[i], &jobs[i]) != OF_OK) {
+            of_gate_free(g);
+            return OF_ERR_NOMEM;
+        }
+        g->env_of[i] = env;
+        g->by_id[i].id = g->jobs[i].job.job_id;
+        g->by_id[i].idx = i;
+    }
+    g->n_jobs = n_jobs;
+    /* Decisions iterate jobs in this order, so it must not depend on the order records
+     * were read back from the state topic: use the plan's order. */
+    if (n_jobs > 1) {
+        load_key *keys = malloc(n_jobs * sizeof *keys);
+        if (!keys) {
+            of_gate_free(g);
+            return OF_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < n_jobs; i++) {
+            keys[i].env = g->env_of[i];
+            keys[i].rec = g->jobs[i];
+        }
+        qsort(keys, n_jobs, sizeof *keys, load_key_cmp);
+        for (size_t i = 0; i < n_jobs; i++) {
+            g->env_of[i] = keys[i].env;
+            g->jobs[i] = keys[i].rec;
+            g->by_id[i].id = g->jobs[i].job.job_id;
+            g->by_id[i].idx = i;
+        }
+        free(keys);
+    }
+    if (n_jobs > 1) qsort(g->by_id, n_jobs, sizeof *g->by_id, id_cmp);
+    for (size_t i = 1; i < n_jobs; i++) {
+        if (strcmp(g->by_id[i - 1].id, g->by_id[i].id) == 0) {
+            char id[OF_UUID_STR_SIZE];
+            of_id_copy(id, g->by_id[i].id);
+            of_gate_free(g);
+            return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "job %s: duplicate id", id);
+        }
+    }
+    /* groups: count first, then fill in plan order */
+    for (size_t i = 0; i < n_jobs; i++)
+        group_of(g, i)->n++;
+    for (size_t k = 0; k < ngroups; k++) {
+        g->groups[k].jobs = calloc(g->groups[k].n ? g->groups[k].n : 1, sizeof(size_t));
+        if (!g->groups[k].jobs) {
+            of_gate_free(g);
+            return OF_ERR_NOMEM;
+        }
+        g->groups[k].n = 0;
+    }
+    for (size_t i = 0; i < n_jobs; i++) {
+        group *gr = group_of(g, i);
+        gr->jobs[gr->n++] = i;
+        gr->count[g->jobs[i].status]++;
+        g->count[g->jobs[i].status]++;
+    }
+    /* Repair a torn save (job records written, release record not): a group whose jobs
+     * were dispatched has started, whatever the release record says. */
+    for (size_t k = 0; k < ngroups; k++) {
+        if (g->hdr.stage_status[k] != OF_STAGE_PENDING) continue;
+        for (size_t m = 0; m < g->groups[k].n; m++)
+            if (g->jobs[g->groups[k].jobs[m]].job.attempt > 0) {
+                g->hdr.stage_status[k] = OF_STAGE_RUNNING;
+                break;
+            }
+    }
+    *out = g;
+    return OF_OK;
+}
+
+void of_gate_free(of_gate *g)
+{
+    if (!g) return;
+    size_t ngroups =
+        (size_t)(g->hdr.stage_count > 0 ? g->hdr.stage_count : 0) * g->hdr.n_environments;
+    for (size_t k = 0; g->groups && k < ngroups; k++)
+        free(g->groups[k].jobs);
+    free(g->groups);
+    for (size_t i = 0; g->jobs && i < g->n_jobs; i++)
+        of_job_record_clear(&g->jobs[i]);
+    free(g->jobs);
+    free(g->env_of);
+    free(g->by_id);
+    free(g->marked);
+    of_release_record_clear(&g->hdr);
+    free(g);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* inputs */
+
+of_err of_gate_start(of_gate *g, int64_t now_ms, of_gate_out *out)
+{
+    bool started = g->hdr.round > 0 || g->hdr.status != OF_RELEASE_RUNNING;
+    for (size_t i = 0; i < g->n_jobs && !started; i++)
+        if (g->jobs[i].job.attempt > 0) started = true;
+    for (size_t k = 0; k < n_stages(g) * g->hdr.n_environments && !started; k++)
+        if (g->hdr.stage_status[k] != OF_STAGE_PENDING) started = true;
+    if (started) {
+        out->ignored = true;
+        return OF_ERR_STATE;
+    }
+    step s;
+    begin(&s, g, out, now_ms);
+    release_event(&s, OF_EV_RELEASE_ACCEPTED, NULL, NULL, NULL);
+    for (size_t i = 0; i < g->n_jobs; i++)
+        if (g->jobs[i].status == OF_JOB_SKIPPED)
+            job_event(&s, OF_EV_JOB_SKIPPED, i, g->jobs[i].skip_reason);
+    out->release_changed = true;
+    advance(&s);
+    return finish(&s);
+}
+
+static bool event_status(of_event_type t, of_job_status *st)
+{
+    switch (t) {
+    case OF_EV_JOB_STARTED:
+        *st = OF_JOB_STARTED;
+        return true;
+    case OF_EV_JOB_WAITING:
+        *st = OF_JOB_WAITING;
+        return true;
+    case OF_EV_JOB_SUCCEEDED:
+        *st = OF_JOB_SUCCEEDED;
+        return true;
+    case OF_EV_JOB_FAILED:
+        *st = OF_JOB_FAILED;
+        return true;
+    case OF_EV_JOB_SKIPPED:
+        *st = OF_JOB_SKIPPED;
+        return true;
+    case OF_EV_JOB_CANCELLED:
+        *st = OF_JOB_CANCELLED;
+        return true;
+    case OF_EV_JOB_TIMED_OUT:
+        *st = OF_JOB_TIMED_OUT;
+        return true;
+    default:
+        return false;
+    }
+}
+
+of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t now_ms, of_gate_out *out)
+{
+    out->ignored = true;
+    if (strcmp(ev->release_id, g->hdr.release_id) != 0) return OF_ERR_NOT_FOUND;
+    long found = of_gate_find(g, ev->job_id);
+    if (found < 0) return OF_ERR_NOT_FOUND;
+    size_t idx = (size_t)found;
+    of_job_status st;
+    if (!event_status(ev->type, &st)) return OF_OK; /* job.dispatched: our own echo */
+    of_job_record *r = &g->jobs[idx];
+    /* Stale: an older attempt's late news. Attempt 0 never comes from a worker. */
+    if (ev->attempt < 1 || ev->attempt < r->job.attempt) return OF_OK;
+    if (ev->attempt == r->job.attempt) {
+        if (of_job_status_is_terminal(r->status)) return OF_OK; /* duplicate or late */
+        if (r->status == st) return OF_OK;                      /* duplicate */
+    }
+    step s;
+    begin(&s, g, out, now_ms);
+    /* A higher attempt than we know: we dispatched it before a crash lost the record. */
+    if (ev->attempt > r->job.attempt) {
+        r->job.attempt = ev->attempt;
+        mark_changed(&s, idx);
+    }
+    set_status(&s, idx, st);
+    set_str(&s, &r->deployment_id, ev->deployment_id);
+    set_str(&s, &r->task_id, ev->task_id);
+    if (of_job_status_is_terminal(st)) set_str(&s, &r->skip_reason, ev->message);
+    mark_changed(&s, idx);
+    out->ignored = false;
+    advance(&s);
+    return finish(&s);
+}
+
+static bool in_list(char *const *list, size_t n, const of_ref *r)
+{
+    if (!n) return true;
+    for (size_t i = 0; i < n; i++)
+        if (same(list[i], r->name) || same(list[i], r->id)) return true;
+    return false;
+}
+
+static bool replay_match(const of_gate *g, const of_command *cmd, size_t idx)
+{
+    const of_job_record *r = &g->jobs[idx];
+    if (r->job.attempt < 1 || !of_job_status_is_terminal(r->status)) return false;
+    if (!cmd->all && !of_job_status_is_failure(r->status)) return false;
+    if (cmd->stage && r->job.stage != cmd->stage) return false;
+    if (cmd->n_tenants && !r->job.tenant.id && !r->job.tenant.name) return false;
+    return in_list(cmd->tenants, cmd->n_tenants, &r->job.tenant) &&
+           in_list(cmd->projects, cmd->n_projects, &r->job.project) &&
+           in_list(cmd->environments, cmd->n_environments, &r->job.environment);
+}
+
+static void note_operator(step *s, const of_command *cmd)
+{
+    set_str(s, &s->g->hdr.by, cmd->by);
+    set_str(s, &s->g->hdr.reason, cmd->reason);
+    s->out->release_changed = true;
+}
+
+of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out)
+{
+    out->ignored = true;
+    if (g->hdr.status == OF_RELEASE_ABORTED) return OF_ERR_STATE;
+    if (cmd->stage < 0 || cmd->stage > g->hdr.stage_count) return OF_ERR_INVALID;
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_jobs; i++)
+        if (replay_match(g, cmd, i)) n++;
+    if (!n) return OF_ERR_STATE;
+    step s;
+    begin(&s, g, out, now_ms);
+    out->ignored = false;
+    g->hdr.round++;
+    g->hdr.status = OF_RELEASE_RUNNING;
+    note_operator(&s, cmd);
+    char what[160];
+    if (cmd->stage)
+        (void)snprintf(what, sizeof what, "replay of %zu job(s) of stage %d%s", n, cmd->stage,
+                       cmd->all ? " (all)" : "");
+    else
+        (void)snprintf(what, sizeof what, "replay of %zu job(s)%s", n, cmd->all ? " (all)" : "");
+    release_event(&s, OF_EV_RELEASE_RESUMED, cmd->by, cmd->reason ? cmd->reason : what, NULL);
+    /* Reopen the groups first (stage.started in the new round), then dispatch. */
+    size_t ngroups = n_stages(g) * g->hdr.n_environments;
+    bool *reopen = calloc(ngroups, sizeof *reopen);
+    if (!reopen) {
+        s.rc = OF_ERR_NOMEM;
+        return finish(&s);
+    }
+    for (size_t i = 0; i < g->n_jobs; i++)
+        if (replay_match(g, cmd, i))
+            reopen[gidx(g, (size_t)g->jobs[i].job.stage - 1, g->env_of[i])] = true;
+    size_t *sel = malloc(n * sizeof *sel);
+    if (!sel) {
+        free(reopen);
+        s.rc = OF_ERR_NOMEM;
+        return finish(&s);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_jobs; i++)
+        if (replay_match(g, cmd, i)) sel[k++] = i;
+    for (size_t st = 0; st < n_stages(g); st++)
+        for (size_t e = 0; e < g->hdr.n_environments; e++)
+            if (reopen[gidx(g, st, e)] && g->hdr.stage_status[gidx(g, st, e)] != OF_STAGE_RUNNING) {
+                set_stage(&s, st, e, OF_STAGE_RUNNING);
+                stage_event(&s, OF_EV_STAGE_STARTED, st, e);
+            }
+    for (size_t m = 0; m < k && !s.rc; m++)
+        dispatch(&s, sel[m]);
+    free(sel);
+    free(reopen);
+    advance(&s);
+    return finish(&s);
+}
+
+of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cnt = failures_of(g->count);
+    if (!cnt) return OF_OK;
+    of_job_ref *refs = calloc(cnt, sizeof *refs);
+    if (!refs) return OF_ERR_NOMEM;
+    step s; /* only for fill_job_ref's error slot */
+    memset(&s, 0, sizeof s);
+    s.g = (of_gate *)(uintptr_t)g;
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_jobs && k < cnt; i++)
+        if (of_job_status_is_failure(g->jobs[i].status)) fill_job_ref(&s, &refs[k++], i);
+    if (s.rc) {
+        of_job_refs_free(refs, k);
+        return s.rc;
+    }
+    *out = refs;
+    *n = k;
+    return OF_OK;
+}
+
+void of_job_refs_free(of_job_ref *refs, size_t n)
+{
+    for (size_t i = 0; refs && i < n; i++)
+        of_job_ref_clear(&refs[i]);
+    free(refs);
+}
+
+of_err of_gate_resume(of_gate *g, const of_command *cmd, const of_gate_override *overrides,
+                      size_t n_overrides, int64_t now_ms, of_gate_out *out)
+{
+    out->ignored = true;
+    bool failing = failures_of(g->count) > 0;
+    if (!(g->hdr.status == OF_RELEASE_PAUSED || (g->hdr.status == OF_RELEASE_RUNNING && failing)))
+        return OF_ERR_STATE;
+    step s;
+    begin(&s, g, out, now_ms);
+    out->ignored = false;
+    g->hdr.round++;
+    g->hdr.status = OF_RELEASE_RUNNING;
+    note_operator(&s, cmd);
+    release_event(&s, OF_EV_RELEASE_RESUMED, cmd->by, cmd->reason, NULL);
+    /* What Octopus says now wins (a human may have redeployed by hand)... */
+    for (size_t k = 0; k < n_overrides; k++) {
+        long f = of_gate_find(g, overrides[k].job_id);
+        if (f < 0) continue;
+        size_t idx = (size_t)f;
+        if (!of_job_status_is_failure(g->jobs[idx].status)) continue;
+        if (!of_job_status_is_terminal(overrides[k].status)) continue;
+        set_status(&s, idx, overrides[k].status);
+        set_str(&s, &g->jobs[idx].skip_reason, overrides[k].message);
+    }
+    /* ...and what is still failed was fixed by hand, says the operator: accept it. */
+    char why[512];
+    (void)snprintf(why, sizeof why, "accepted on resume by %s%s%s", cmd->by ? cmd->by : "?",
+                   cmd->reason ? ": " : "", cmd->reason ? cmd->reason : "");
+    for (size_t i = 0; i < g->n_jobs; i++) {
+        if (!of_job_status_is_failure(g->jobs[i].status)) continue;
+        set_status(&s, i, OF_JOB_SKIPPED);
+        set_str(&s, &g->jobs[i].skip_reason, why);
+    }
+    advance(&s);
+    return finish(&s);
+}
+
+of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out)
+{
+    out->ignored = true;
+    if (g->hdr.status == OF_RELEASE_ABORTED) return OF_OK;
+    if (g->hdr.status == OF_RELEASE_COMPLETED) return OF_ERR_STATE;
+    step s;
+    begin(&s, g, out, now_ms);
+    out->ignored = false;
+    g->hdr.status = OF_RELEASE_ABORTED;
+    note_operator(&s, cmd);
+    release_event(&s, OF_EV_RELEASE_ABORTED, cmd->by, cmd->reason, is_in_flight);
+    if (cmd->cancel_running) {
+        for (size_t i = 0; i < g->n_jobs && !s.rc; i++) {
+            if (!is_in_flight(g->jobs[i].status)) continue;
+            if (!grow((void **)&out->cancel, &out->cap_cancel, out->n_cancel, sizeof(of_job_ref))) {
+                s.rc = OF_ERR_NOMEM;
+                break;
+            }
+            of_job_ref *jr = &out->cancel[out->n_cancel++];
+            memset(jr, 0, sizeof *jr);
+            fill_job_ref(&s, jr, i);
+        }
+    }
+    return finish(&s);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* inspection */
+
+of_release_status of_gate_status(const of_gate *g)
+{
+    return g->hdr.status;
+}
+
+int of_gate_round(const of_gate *g)
+{
+    return g->hdr.round;
+}
+
+size_t of_gate_job_count(const of_gate *g)
+{
+    return g->n_jobs;
+}
+
+const of_job_record *of_gate_job(const of_gate *g, size_t index)
+{
+    return index < g->n_jobs ? &g->jobs[index] : NULL;
+}
+
+long of_gate_find(const of_gate *g, const char *job_id)
+{
+    if (!job_id || !g->n_jobs) return -1;
+    id_entry key = {job_id, 0};
+    const id_entry *e = bsearch(&key, g->by_id, g->n_jobs, sizeof *g->by_id, id_cmp);
+    return e ? (long)e->idx : -1;
+}
+
+of_stage_status of_gate_stage_status(const of_gate *g, int stage, size_t env)
+{
+    if (stage < 1 || stage > g->hdr.stage_count || env >= g->hdr.n_environments)
+        return OF_STAGE_PENDING;
+    return g->hdr.stage_status[gidx(g, (size_t)stage - 1, env)];
+}
+
+size_t of_gate_in_flight(const of_gate *g)
+{
+    return in_flight_of(g->count);
+}
+
+of_err of_gate_release_record(const of_gate *g, of_release_record *out)
+{
+    of_err rc = copy_header(out, &g->hdr);
+    if (rc) {
+        of_release_record_clear(out);
+        return rc;
+    }
+    out->n_jobs = g->n_jobs;
+    memcpy(out->counts, g->count, sizeof out->counts);
+    return OF_OK;
+}

@@ -1,0 +1,126 @@
+/* The stage gate: the pure state machine of one release.
+ *
+ * Inputs: start, job events from workers, operator replay / resume / abort. Outputs (in
+ * an of_gate_out the caller passes in): jobs to dispatch (with attempt numbers), events
+ * to emit (each with a deterministic id), Octopus tasks to cancel, and which state
+ * records changed. No I/O, no clock: the caller passes now_ms (wall clock, used only
+ * for event `time` and dispatched_ms, never for decisions), so the same inputs always
+ * give the same outputs; a producer that crashes and replays an input re-emits the same
+ * event ids. docs/gating.md describes the rules.
+ *
+ * Rules in short
+ * - start dispatches stage 1 in every environment;
+ * - stage N+1 in environment E starts when every job of stage N in E is succeeded or
+ *   skipped (a (stage, env) with no jobs, or only skipped ones, passes at once);
+ * - a failed, timed_out or cancelled job blocks all further dispatching of the release;
+ *   in-flight jobs finish; when nothing is in flight the release pauses
+ *   (release.paused with the failed jobs);
+ * - job events: stale attempts (lower than the job's) and duplicates (the job is already
+ *   terminal in that attempt) are ignored; a higher attempt is adopted;
+ * - replay re-dispatches failed jobs (all terminal jobs with `all`) matching the
+ *   filters, attempt + 1, round + 1, release.resumed;
+ * - resume: the daemon first lists the failed jobs (of_gate_failed_jobs), reconciles
+ *   each with Octopus and passes what it found as overrides; failed jobs without a
+ *   better status are then accepted as skipped ("accepted on resume by <by>"), because
+ *   resume means the operator fixed them by hand; round + 1, release.resumed, gates
+ *   re-evaluated;
+ * - abort: no more dispatching, release.aborted, in-flight jobs listed to cancel when
+ *   cancel_running;
+ * - release.completed once every stage in every environment has passed.
+ *
+ * Not thread-safe: one gate per release, used by one thread. */
+#ifndef OF_GATE_H
+#define OF_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+#include "msg.h"
+
+typedef struct of_gate of_gate;
+
+/* What one input produced. The caller zeroes it (or calls of_gate_out_clear) before
+ * passing it; the gate appends. Everything in it is owned by it. */
+typedef struct of_gate_out {
+    of_job *dispatch; /* jobs to produce to the stage topics, attempt set */
+    size_t n_dispatch;
+    size_t cap_dispatch;
+    of_event *events; /* to produce to the events topic, in order */
+    size_t n_events;
+    size_t cap_events;
+    of_job_ref *cancel; /* Octopus tasks to cancel (abort with cancel_running) */
+    size_t n_cancel;
+    size_t cap_cancel;
+    size_t *changed_jobs; /* indices (of_gate_job) whose job record must be rewritten */
+    size_t n_changed;
+    size_t cap_changed;
+    bool release_changed; /* the release record must be rewritten */
+    bool ignored;         /* the input was stale/duplicate/not applicable: nothing changed */
+} of_gate_out;
+
+void of_gate_out_clear(of_gate_out *out);
+
+/* A job status found by reconciling with Octopus before resume. */
+typedef struct of_gate_override {
+    char job_id[OF_UUID_STR_SIZE];
+    of_job_status status; /* usually OF_JOB_SUCCEEDED */
+    const char *message;  /* optional, borrowed */
+} of_gate_override;
+
+/* Creates a gate from a release header and its job records - a fresh plan
+ * (producer/plan.h) or the records read back from the state topic. Both are deep-copied.
+ * Fails with OF_ERR_INVALID if they are inconsistent (unknown environment, stage out of
+ * range, duplicate job id, header stage_status size mismatch). */
+of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, size_t n_jobs,
+                   of_gate **out, char *errstr, size_t errstr_size);
+void of_gate_free(of_gate *g);
+
+/* First input of a fresh release: release.accepted, job.skipped for planned skips,
+ * stage 1 dispatches. OF_ERR_STATE if already started (round > 0 or any job dispatched),
+ * with out->ignored set. */
+of_err of_gate_start(of_gate *g, int64_t now_ms, of_gate_out *out);
+
+/* A job event (job.started/waiting/succeeded/failed/skipped/cancelled/timed_out, or
+ * job.dispatched which is only recorded). Events for other releases or unknown jobs
+ * return OF_ERR_NOT_FOUND with out->ignored set. */
+of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t now_ms, of_gate_out *out);
+
+/* Replay (cmd->type == OF_CMD_REPLAY): stage (0 = every stage), all, tenant / project /
+ * environment filters. OF_ERR_STATE if aborted or nothing matches (out->ignored). */
+of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out);
+
+/* Jobs of the release currently failed/timed_out/cancelled, for reconciliation before
+ * resume. *out is a new array the caller frees with of_job_refs_free. */
+of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, size_t *n);
+void of_job_refs_free(of_job_ref *refs, size_t n);
+
+/* Resume (cmd->type == OF_CMD_RESUME) with reconciled statuses (may be NULL/0).
+ * OF_ERR_STATE unless the release is paused (or running with failed jobs). */
+of_err of_gate_resume(of_gate *g, const of_command *cmd, const of_gate_override *overrides,
+                      size_t n_overrides, int64_t now_ms, of_gate_out *out);
+
+/* Abort (cmd->type == OF_CMD_ABORT). A second abort is ignored (OF_OK, out->ignored);
+ * aborting a completed release is OF_ERR_STATE. */
+of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out);
+
+/* ---- inspection (borrowed results, valid until the next input or of_gate_free) ---- */
+
+of_release_status of_gate_status(const of_gate *g);
+int of_gate_round(const of_gate *g);
+size_t of_gate_job_count(const of_gate *g);
+const of_job_record *of_gate_job(const of_gate *g, size_t index);
+/* Index of job_id, or -1. */
+long of_gate_find(const of_gate *g, const char *job_id);
+/* stage 1-based, env index in request order. */
+of_stage_status of_gate_stage_status(const of_gate *g, int stage, size_t env);
+/* Number of jobs dispatched/started/waiting. */
+size_t of_gate_in_flight(const of_gate *g);
+
+/* A deep copy of the current release record (caller clears it with
+ * of_release_record_clear). */
+of_err of_gate_release_record(const of_gate *g, of_release_record *out);
+
+#endif

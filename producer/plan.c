@@ -1,0 +1,686 @@
+/* Plan expansion. See plan.h for the rules and docs/requests.md for the user's view. */
+#include "plan.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "uuid.h"
+
+/* ---- reference lists ---- */
+
+void of_ref_clear(of_ref *r)
+{
+    if (!r) return;
+    free(r->id);
+    free(r->name);
+    r->id = r->name = NULL;
+}
+
+of_err of_reflist_add(of_reflist *l, const char *id, const char *name)
+{
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        of_ref *ni = realloc(l->items, ncap * sizeof *ni);
+        if (!ni) return OF_ERR_NOMEM;
+        l->items = ni;
+        l->cap = ncap;
+    }
+    of_err rc = OF_OK;
+    of_ref r = {of_strdup_or_null(id, &rc), of_strdup_or_null(name, &rc)};
+    if (rc) {
+        of_ref_clear(&r);
+        return rc;
+    }
+    l->items[l->n++] = r;
+    return OF_OK;
+}
+
+void of_reflist_free(of_reflist *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++)
+        of_ref_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int ref_cmp_id(const void *a, const void *b)
+{
+    const of_ref *x = a, *y = b;
+    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+/* Sorts by id and drops duplicates (and entries without an id). */
+static void reflist_normalise(of_reflist *l)
+{
+    if (l->n > 1) qsort(l->items, l->n, sizeof *l->items, ref_cmp_id);
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!l->items[i].id || (k && strcmp(l->items[k - 1].id, l->items[i].id) == 0)) {
+            of_ref_clear(&l->items[i]);
+            continue;
+        }
+        l->items[k++] = l->items[i];
+    }
+    l->n = k;
+}
+
+static bool reflist_has(const of_reflist *l, const char *id)
+{
+    of_ref key = {(char *)(uintptr_t)id, NULL};
+    return l->n && bsearch(&key, l->items, l->n, sizeof *l->items, ref_cmp_id) != NULL;
+}
+
+/* out = a ∩ b (both normalised); out is normalised. */
+static of_err reflist_intersect(const of_reflist *a, const of_reflist *b, of_reflist *out)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (reflist_has(b, a->items[i].id)) {
+            of_err rc = of_reflist_add(out, a->items[i].id, a->items[i].name);
+            if (rc) return rc;
+        }
+    return OF_OK;
+}
+
+static of_err reflist_append_all(of_reflist *dst, const of_reflist *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        of_err rc = of_reflist_add(dst, src->items[i].id, src->items[i].name);
+        if (rc) return rc;
+    }
+    return OF_OK;
+}
+
+/* ---- the builder ---- */
+
+typedef struct entry_info {
+    of_ref project;
+    of_tenanted_mode mode;
+    bool project_ok;
+    of_ref release;
+    bool release_ok;
+} entry_info;
+
+typedef struct builder {
+    const of_request *req;
+    const of_resolver *res;
+    of_errlist *errs;
+    char *errstr;
+    size_t errstr_size;
+    of_ref space;
+    of_ref *envs;                /* [n_environments] */
+    entry_info **ent;            /* [stage][entry] */
+    of_reflist explicit_tenants; /* normalised */
+    of_reflist selected;         /* explicit U tag matches, normalised */
+    bool have_selection;
+    of_plan *plan;
+    size_t cap_jobs;
+    bool rejected;
+    char release_id[OF_UUID_STR_SIZE];
+    int64_t deadline_ms;
+} builder;
+
+/* Records a resolver answer: NOT_FOUND goes to errs (collected, planning continues);
+ * anything else is a real failure that stops planning, described in errstr. */
+static of_err noted(builder *b, of_err rc, const char *what)
+{
+    if (rc == OF_OK) return OF_OK;
+    if (rc == OF_ERR_NOT_FOUND) {
+        if (of_errlist_add(b->errs, "%s: not found in Octopus", what) != OF_OK) return OF_ERR_NOMEM;
+        return OF_ERR_NOT_FOUND;
+    }
+    char detail[512];
+    (void)snprintf(detail, sizeof detail, "%s", b->errstr && b->errstr_size ? b->errstr : "");
+    (void)of_errlist_add(b->errs, "%s: %s", what, detail[0] ? detail : of_strerror(rc));
+    return of_seterr(b->errstr, b->errstr_size, rc, "resolving %s: %s", what,
+                     detail[0] ? detail : of_strerror(rc));
+}
+
+static const char *entry_path(char *buf, size_t size, size_t i, size_t j)
+{
+    (void)snprintf(buf, size, "stages[%zu][%zu]", i, j);
+    return buf;
+}
+
+static of_err resolve_names(builder *b)
+{
+    const of_request *req = b->req;
+    const of_resolver *res = b->res;
+    char what[640];
+    bool missing = false;
+    of_err rc;
+
+    (void)snprintf(what, sizeof what, "space \"%s\"", req->space);
+    rc = noted(b, res->space(res->opaque, req->space, &b->space, b->errstr, b->errstr_size), what);
+    if (rc == OF_ERR_NOT_FOUND) return rc; /* nothing else can resolve without a space */
+    if (rc) return rc;
+
+    for (size_t e = 0; e < req->n_environments; e++) {
+        (void)snprintf(what, sizeof what, "environments[%zu]: environment \"%s\"", e,
+                       req->environments[e]);
+        rc = noted(b,
+                   res->environment(res->opaque, &b->space, req->environments[e], &b->envs[e],
+                                    b->errstr, b->errstr_size),
+                   what);
+        if (rc == OF_ERR_NOT_FOUND)
+            missing = true;
+        else if (rc)
+            return rc;
+    }
+
+    for (size_t i = 0; i < req->n_stages; i++) {
+        for (size_t j = 0; j < req->stages[i].n_entries; j++) {
+            const of_stage_entry *se = &req->stages[i].entries[j];
+            entry_info *ei = &b->ent[i][j];
+            char path[64];
+            entry_path(path, sizeof path, i, j);
+            (void)snprintf(what, sizeof what, "%s.project: project \"%s\"", path, se->project);
+            rc = noted(b,
+                       res->project(res->opaque, &b->space, se->project, &ei->project, &ei->mode,
+                                    b->errstr, b->errstr_size),
+                       what);
+            if (rc == OF_ERR_NOT_FOUND) {
+                missing = true;
+                continue;
+            }
+            if (rc) return rc;
+            ei->project_ok = true;
+            if (se->skip) continue; /* a skipped entry deploys no release: don't demand one */
+            (void)snprintf(what, sizeof what, "%s.version: release \"%s\" of project \"%s\"", path,
+                           se->version, se->project);
+            rc = noted(b,
+                       res->release(res->opaque, &b->space, &ei->project, se->version, &ei->release,
+                                    b->errstr, b->errstr_size),
+                       what);
+            if (rc == OF_ERR_NOT_FOUND) {
+                missing = true;
+                continue;
+            }
+            if (rc) return rc;
+            ei->release_ok = true;
+        }
+    }
+
+    const of_tenant_sel *ts = &req->tenants;
+    for (size_t t = 0; t < ts->n_names; t++) {
+        of_ref r = {0};
+        (void)snprintf(what, sizeof what, "tenants.names[%zu]: tenant \"%s\"", t, ts->names[t]);
+        rc = noted(b,
+                   res->tenant_by_name(res->opaque, &b->space, ts->names[t], &r, b->errstr,
+                                       b->errstr_size),
+                   what);
+        if (rc == OF_ERR_NOT_FOUND) {
+            missing = true;
+            continue;
+        }
+        if (rc) return rc;
+        rc = of_reflist_add(&b->explicit_tenants, r.id, r.name);
+        of_ref_clear(&r);
+        if (rc) return rc;
+    }
+    reflist_normalise(&b->explicit_tenants);
+
+    /* Tags: OR within one tag set, AND across tag sets (Octopus' tenant filter). */
+    of_reflist tagged = {0};
+    bool any_set = false;
+    for (size_t t = 0; t < ts->n_tags; t++) {
+        const char *tag = ts->tags[t];
+        const char *slash = strchr(tag, '/');
+        size_t setlen = slash ? (size_t)(slash - tag) : strlen(tag);
+        /* process each tag set once, at its first tag */
+        bool seen = false;
+        for (size_t u = 0; u < t; u++)
+            if (strncmp(ts->tags[u], tag, setlen) == 0 && ts->tags[u][setlen] == '/') seen = true;
+        if (seen) continue;
+        of_reflist set = {0};
+        for (size_t u = t; u < ts->n_tags; u++) {
+            if (!(strncmp(ts->tags[u], tag, setlen) == 0 && ts->tags[u][setlen] == '/')) continue;
+            of_reflist got = {0};
+            (void)snprintf(what, sizeof what, "tenants.tags[%zu]: tag \"%s\"", u, ts->tags[u]);
+            rc = noted(b,
+                       res->tenants_by_tag(res->opaque, &b->space, ts->tags[u], &got, b->errstr,
+                                           b->errstr_size),
+                       what);
+            if (rc == OF_OK) rc = reflist_append_all(&set, &got);
+            of_reflist_free(&got);
+            if (rc == OF_ERR_NOT_FOUND) {
+                missing = true;
+                continue;
+            }
+            if (rc) {
+                of_reflist_free(&set);
+                of_reflist_free(&tagged);
+                return rc;
+            }
+        }
+        reflist_normalise(&set);
+        if (!any_set) {
+            tagged = set;
+            any_set = true;
+        } else {
+            of_reflist both = {0};
+            rc = reflist_intersect(&tagged, &set, &both);
+            of_reflist_free(&set);
+            of_reflist_free(&tagged);
+            tagged = both;
+            if (rc) {
+                of_reflist_free(&tagged);
+                return rc;
+            }
+        }
+    }
+    rc = reflist_append_all(&b->selected, &b->explicit_tenants);
+    if (!rc) rc = reflist_append_all(&b->selected, &tagged);
+    of_reflist_free(&tagged);
+    if (rc) return rc;
+    reflist_normalise(&b->selected);
+    b->have_selection = ts->all || ts->n_names || ts->n_tags;
+    return missing ? OF_ERR_NOT_FOUND : OF_OK;
+}
+
+static of_job_record *new_row(builder *b)
+{
+    of_plan *p = b->plan;
+    if (p->n_jobs == b->cap_jobs) {
+        size_t ncap = b->cap_jobs ? b->cap_jobs * 2 : 64;
+        of_job_record *nj = realloc(p->jobs, ncap * sizeof *nj);
+        if (!nj) return NULL;
+        p->jobs = nj;
+        b->cap_jobs = ncap;
+    }
+    of_job_record *r = &p->jobs[p->n_jobs++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* Adds one row for (stage i, env e, entry j, tenant or NULL). skip_reason NULL = deploy.
+ * Runs the if-not-current and lifecycle checks for rows that would deploy. */
+static of_err add_row(builder *b, size_t i, size_t e, size_t j, const of_ref *tenant,
+                      const char *skip_reason)
+{
+    const of_request *req = b->req;
+    const of_stage *st = &req->stages[i];
+    const of_stage_entry *se = &st->entries[j];
+    entry_info *ei = &b->ent[i][j];
+    const of_ref *env = &b->envs[e];
+    of_err rc = OF_OK;
+    char reason[512];
+
+    if (!skip_reason && req->policy.condition == OF_CONDITION_IF_NOT_CURRENT) {
+        bool current = false;
+        rc = b->res->is_current(b->res->opaque, &b->space, &ei->project, &ei->release, env, tenant,
+                                &current, b->errstr, b->errstr_size);
+        if (rc) {
+            char what[600];
+            (void)snprintf(what, sizeof what, "current release of \"%s\" in \"%s\"%s%s",
+                           se->project, env->name, tenant ? " for " : "",
+                           tenant ? tenant->name : "");
+            return noted(b, rc, what);
+        }
+        if (current) {
+            (void)snprintf(reason, sizeof reason, "already on %s (if-not-current)", se->version);
+            skip_reason = reason;
+        }
+    }
+    if (!skip_reason) {
+        bool allowed = false;
+        rc = b->res->can_deploy(b->res->opaque, &b->space, &ei->release, env, tenant, &allowed,
+                                b->errstr, b->errstr_size);
+        if (rc) {
+            char what[600];
+            (void)snprintf(what, sizeof what, "deployment template of \"%s\" %s", se->project,
+                           se->version);
+            return noted(b, rc, what);
+        }
+        if (!allowed) {
+            b->rejected = true;
+            return of_errlist_add(b->errs,
+                                  "stage %zu: %s %s -> %s%s%s: the lifecycle does not allow this "
+                                  "release here yet",
+                                  i + 1, se->project, se->version, env->name, tenant ? " / " : "",
+                                  tenant ? tenant->name : "");
+        }
+    }
+
+    of_job_record *r = new_row(b);
+    if (!r) return OF_ERR_NOMEM;
+    of_job *jb = &r->job;
+    of_uuid_job_id(b->release_id, (int)(i + 1), se->project, env->name,
+                   tenant ? tenant->name : NULL, jb->job_id);
+    of_id_copy(jb->release_id, b->release_id);
+    jb->release_name = of_strdup_or_null(req->release, &rc);
+    jb->stage = (int)(i + 1);
+    jb->stage_count = (int)req->n_stages;
+    jb->stage_name = of_strdup_or_null(st->name, &rc);
+    jb->attempt = 0;
+    jb->space.id = of_strdup_or_null(b->space.id, &rc);
+    jb->space.name = of_strdup_or_null(b->space.name, &rc);
+    jb->project.id = of_strdup_or_null(ei->project.id, &rc);
+    jb->project.name = of_strdup_or_null(ei->project.name ? ei->project.name : se->project, &rc);
+    jb->tenanted_mode = ei->mode;
+    jb->octo_release.id = of_strdup_or_null(ei->release.id, &rc);
+    jb->octo_release.name = of_strdup_or_null(se->version, &rc);
+    jb->environment.id = of_strdup_or_null(env->id, &rc);
+    jb->environment.name = of_strdup_or_null(env->name, &rc);
+    if (tenant) {
+        jb->tenant.id = of_strdup_or_null(tenant->id, &rc);
+        jb->tenant.name = of_strdup_or_null(tenant->name, &rc);
+    }
+    jb->timeout_s = req->policy.timeout_s;
+    jb->cancel_on_timeout = req->policy.cancel_on_timeout;
+    jb->guided_failure = req->policy.guided_failure;
+    jb->queue_time = of_strdup_or_null(req->policy.queue_time, &rc);
+    jb->queue_time_expiry = of_strdup_or_null(req->policy.queue_time_expiry, &rc);
+    jb->deadline_ms = b->deadline_ms;
+    r->status = skip_reason ? OF_JOB_SKIPPED : OF_JOB_PENDING;
+    r->skip_reason = of_strdup_or_null(skip_reason, &rc);
+    return rc;
+}
+
+static of_err expand(builder *b)
+{
+    const of_request *req = b->req;
+    of_err rc = OF_OK;
+    for (size_t i = 0; i < req->n_stages; i++) {
+        const of_stage *st = &req->stages[i];
+        for (size_t j = 0; j < st->n_entries; j++) {
+            const of_stage_entry *se = &st->entries[j];
+            entry_info *ei = &b->ent[i][j];
+            bool per_tenant = ei->mode == OF_TENANTED_TENANTED ||
+                              (ei->mode == OF_TENANTED_TENANTED_OR_UNTENANTED && b->have_selection);
+            /* A skipped tenanted entry needs no tenants: show it once per environment. */
+            if (per_tenant && !b->have_selection && se->skip) per_tenant = false;
+            if (per_tenant && !b->have_selection) {
+                b->rejected = true;
+                rc = of_errlist_add(b->errs,
+                                    "stages[%zu][%zu].project: \"%s\" is tenanted but the request "
+                                    "selects no tenants (add \"tenants\")",
+                                    i, j, se->project);
+                if (rc) return rc;
+                continue;
+            }
+            for (size_t e = 0; e < req->n_environments; e++) {
+                const char *skip = se->skip ? "skipped in request" : NULL;
+                if (!per_tenant) {
+                    rc = add_row(b, i, e, j, NULL, skip);
+                    if (rc) return rc;
+                    continue;
+                }
+                of_reflist conn = {0};
+                rc = b->res->tenants_connected(b->res->opaque, &b->space, &ei->project, &b->envs[e],
+                                               &conn, b->errstr, b->errstr_size);
+                if (rc) {
+                    of_reflist_free(&conn);
+                    char what[600];
+                    (void)snprintf(what, sizeof what, "tenants of \"%s\" in \"%s\"", se->project,
+                                   b->envs[e].name);
+                    /* An unknown project/environment pair simply has no tenants. */
+                    if (rc != OF_ERR_NOT_FOUND) return noted(b, rc, what);
+                    rc = OF_OK;
+                }
+                reflist_normalise(&conn);
+                of_reflist targets = {0};
+                if (req->tenants.all)
+                    rc = reflist_append_all(&targets, &conn);
+                else
+                    rc = reflist_intersect(&b->selected, &conn, &targets);
+                size_t deployable = targets.n;
+                for (size_t t = 0; !rc && t < targets.n; t++)
+                    rc = add_row(b, i, e, j, &targets.items[t], skip);
+                /* Explicitly named but not connected: say so, it is usually a surprise. */
+                for (size_t t = 0; !rc && t < b->explicit_tenants.n; t++) {
+                    const of_ref *tn = &b->explicit_tenants.items[t];
+                    if (reflist_has(&conn, tn->id)) continue;
+                    char why[600];
+                    (void)snprintf(why, sizeof why, "tenant not connected to %s in %s", se->project,
+                                   b->envs[e].name);
+                    rc = add_row(b, i, e, j, tn, why);
+                }
+                if (!rc && deployable == 0 && !se->skip)
+                    rc = of_errlist_add(&b->plan->warnings,
+                                        "stage %zu: %s has no selected tenant connected in %s",
+                                        i + 1, se->project, b->envs[e].name);
+                of_reflist_free(&targets);
+                of_reflist_free(&conn);
+                if (rc) return rc;
+            }
+        }
+    }
+    return OF_OK;
+}
+
+/* Deterministic order: stage, environment (request order), project, tenant (untenanted
+ * first), then job id. qsort has no context argument, so each row is paired with its
+ * environment index first (no global state: planners may run in parallel threads). */
+typedef struct sort_key {
+    size_t env;
+    of_job_record row;
+} sort_key;
+
+static int strcmp_null(const char *a, const char *b)
+{
+    if (!a || !b) return (a != NULL) - (b != NULL);
+    return strcmp(a, b);
+}
+
+static int key_cmp(const void *pa, const void *pb)
+{
+    const sort_key *ka = pa, *kb = pb;
+    const of_job *a = &ka->row.job, *b = &kb->row.job;
+    if (a->stage != b->stage) return a->stage < b->stage ? -1 : 1;
+    if (ka->env != kb->env) return ka->env < kb->env ? -1 : 1;
+    int c = strcmp_null(a->project.name, b->project.name);
+    if (c) return c;
+    c = strcmp_null(a->tenant.name, b->tenant.name);
+    if (c) return c;
+    return strcmp(a->job_id, b->job_id);
+}
+
+static of_err sort_rows(builder *b)
+{
+    of_plan *p = b->plan;
+    if (p->n_jobs < 2) return OF_OK;
+    sort_key *keys = malloc(p->n_jobs * sizeof *keys);
+    if (!keys) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < p->n_jobs; i++) {
+        keys[i].env = (size_t)-1;
+        for (size_t e = 0; e < b->req->n_environments; e++)
+            if (strcmp_null(b->envs[e].id, p->jobs[i].job.environment.id) == 0) keys[i].env = e;
+        keys[i].row = p->jobs[i]; /* moves ownership; copied back below */
+    }
+    qsort(keys, p->n_jobs, sizeof *keys, key_cmp);
+    for (size_t i = 0; i < p->n_jobs; i++)
+        p->jobs[i] = keys[i].row;
+    free(keys);
+    return OF_OK;
+}
+
+static of_err fill_header(builder *b)
+{
+    const of_request *req = b->req;
+    of_release_record *h = &b->plan->header;
+    of_err rc = OF_OK;
+    of_id_copy(h->release_id, b->release_id);
+    h->release_name = of_strdup_or_null(req->release, &rc);
+    h->space.id = of_strdup_or_null(b->space.id, &rc);
+    h->space.name = of_strdup_or_null(b->space.name, &rc);
+    h->status = OF_RELEASE_RUNNING;
+    h->round = 0;
+    h->stage_count = (int)req->n_stages;
+    h->stage_names = calloc(req->n_stages, sizeof *h->stage_names);
+    h->environments = calloc(req->n_environments, sizeof *h->environments);
+    h->stage_status = calloc(req->n_stages * req->n_environments, sizeof *h->stage_status);
+    if (!h->stage_names || !h->environments || !h->stage_status) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < req->n_stages; i++)
+        h->stage_names[i] = of_strdup_or_null(req->stages[i].name, &rc);
+    h->n_environments = req->n_environments;
+    for (size_t e = 0; e < req->n_environments; e++) {
+        h->environments[e].id = of_strdup_or_null(b->envs[e].id, &rc);
+        h->environments[e].name = of_strdup_or_null(b->envs[e].name, &rc);
+    }
+    h->n_jobs = b->plan->n_jobs;
+    for (size_t k = 0; k < b->plan->n_jobs; k++)
+        h->counts[b->plan->jobs[k].status]++;
+    return rc;
+}
+
+of_err of_plan_build(const of_request *req, const char *request_json, const of_resolver *res,
+                     of_plan **out, of_errlist *errs, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    if (errstr && errstr_size) errstr[0] = '\0';
+    builder b;
+    memset(&b, 0, sizeof b);
+    b.req = req;
+    b.res = res;
+    b.errs = errs;
+    b.errstr = errstr;
+    b.errstr_size = errstr_size;
+    of_err rc = OF_OK;
+
+    b.plan = calloc(1, sizeof *b.plan);
+    b.envs = calloc(req->n_environments ? req->n_environments : 1, sizeof *b.envs);
+    b.ent = calloc(req->n_stages ? req->n_stages : 1, sizeof *b.ent);
+    if (!b.plan || !b.envs || !b.ent) {
+        rc = OF_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < req->n_stages; i++) {
+        b.ent[i] = calloc(req->stages[i].n_entries ? req->stages[i].n_entries : 1, sizeof **b.ent);
+        if (!b.ent[i]) {
+            rc = OF_ERR_NOMEM;
+            goto out;
+        }
+    }
+    of_uuid_release_id(req->space, req->release, b.release_id);
+    if (req->policy.queue_time_expiry &&
+        of_parse_rfc3339(req->policy.queue_time_expiry, &b.deadline_ms) != 0)
+        b.deadline_ms = 0;
+
+    rc = resolve_names(&b);
+    if (rc) goto out;
+    rc = expand(&b);
+    if (rc) goto out;
+    if (b.rejected) {
+        rc = OF_ERR_REJECTED;
+        goto out;
+    }
+    rc = sort_rows(&b);
+    if (rc) goto out;
+    rc = fill_header(&b);
+    if (rc) goto out;
+    if (request_json) {
+        b.plan->header.request_json = strdup(request_json);
+        if (!b.plan->header.request_json) {
+            rc = OF_ERR_NOMEM;
+            goto out;
+        }
+    }
+    *out = b.plan;
+    b.plan = NULL;
+out:
+    if (rc == OF_ERR_NOMEM)
+        (void)of_seterr(errstr, errstr_size, rc, "out of memory while planning");
+    of_plan_free(b.plan);
+    of_ref_clear(&b.space);
+    for (size_t e = 0; b.envs && e < req->n_environments; e++)
+        of_ref_clear(&b.envs[e]);
+    free(b.envs);
+    for (size_t i = 0; b.ent && i < req->n_stages; i++) {
+        for (size_t j = 0; b.ent[i] && j < req->stages[i].n_entries; j++) {
+            of_ref_clear(&b.ent[i][j].project);
+            of_ref_clear(&b.ent[i][j].release);
+        }
+        free(b.ent[i]);
+    }
+    free(b.ent);
+    of_reflist_free(&b.explicit_tenants);
+    of_reflist_free(&b.selected);
+    return rc;
+}
+
+void of_plan_free(of_plan *plan)
+{
+    if (!plan) return;
+    of_release_record_clear(&plan->header);
+    for (size_t i = 0; i < plan->n_jobs; i++)
+        of_job_record_clear(&plan->jobs[i]);
+    free(plan->jobs);
+    of_errlist_free(&plan->warnings);
+    free(plan);
+}
+
+size_t of_plan_count(const of_plan *plan, of_job_status status)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < plan->n_jobs; i++)
+        if (plan->jobs[i].status == status) n++;
+    return n;
+}
+
+static int width_of(const char *s)
+{
+    size_t n = s ? strlen(s) : 1;
+    return n > 60 ? 60 : (int)n;
+}
+
+of_err of_plan_format_table(const of_plan *plan, of_buf *b)
+{
+    enum { NCOL = 7 };
+    static const char *const head[NCOL] = {"STAGE",  "ENVIRONMENT", "PROJECT", "VERSION",
+                                           "TENANT", "ACTION",      "REASON"};
+    int w[NCOL];
+    for (int c = 0; c < NCOL; c++)
+        w[c] = (int)strlen(head[c]);
+    char stage[16];
+    for (size_t i = 0; i < plan->n_jobs; i++) {
+        const of_job *j = &plan->jobs[i].job;
+        (void)snprintf(stage, sizeof stage, "%d", j->stage);
+        const char *cols[NCOL] = {stage,
+                                  j->environment.name,
+                                  j->project.name,
+                                  j->octo_release.name,
+                                  j->tenant.name ? j->tenant.name : "-",
+                                  plan->jobs[i].status == OF_JOB_SKIPPED ? "skip" : "deploy",
+                                  plan->jobs[i].skip_reason ? plan->jobs[i].skip_reason : ""};
+        for (int c = 0; c < NCOL - 1; c++)
+            if (width_of(cols[c]) > w[c]) w[c] = width_of(cols[c]);
+    }
+    of_err rc = of_buf_printf(
+        b, "release %s (%s) in space %s: %d stage(s)\n",
+        plan->header.release_name ? plan->header.release_name : "", plan->header.release_id,
+        plan->header.space.name ? plan->header.space.name : "", plan->header.stage_count);
+    for (int c = 0; !rc && c < NCOL; c++) {
+        if (c == NCOL - 1)
+            rc = of_buf_printf(b, "%s\n", head[c]);
+        else
+            rc = of_buf_printf(b, "%-*s  ", w[c], head[c]);
+    }
+    for (size_t i = 0; !rc && i < plan->n_jobs; i++) {
+        const of_job_record *r = &plan->jobs[i];
+        const of_job *j = &r->job;
+        rc = of_buf_printf(b, "%-*d  %-*.60s  %-*.60s  %-*.60s  %-*.60s  %-*s  %s\n", w[0],
+                           j->stage, w[1], j->environment.name ? j->environment.name : "?", w[2],
+                           j->project.name ? j->project.name : "?", w[3],
+                           j->octo_release.name ? j->octo_release.name : "-", w[4],
+                           j->tenant.name ? j->tenant.name : "-", w[5],
+                           r->status == OF_JOB_SKIPPED ? "skip" : "deploy",
+                           r->skip_reason ? r->skip_reason : "");
+    }
+    if (!rc) {
+        size_t skip = of_plan_count(plan, OF_JOB_SKIPPED);
+        rc = of_buf_printf(b, "%zu job(s): %zu to deploy, %zu skipped\n", plan->n_jobs,
+                           plan->n_jobs - skip, skip);
+    }
+    for (size_t i = 0; !rc && i < plan->warnings.n; i++)
+        rc = of_buf_printf(b, "warning: %s\n", plan->warnings.items[i]);
+    return rc;
+}
+
+of_err of_plan_to_json(const of_plan *plan, char **out)
+{
+    return of_plan_json_encode(&plan->header, plan->jobs, plan->n_jobs, &plan->warnings, out);
+}

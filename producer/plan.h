@@ -1,0 +1,116 @@
+/* Plan expansion: a validated release request -> the ordered list of jobs.
+ *
+ * Pure: every question about Octopus goes through an of_resolver (implemented on top of
+ * the Octopus client by the producer daemon, and by a table in tests/unit/test_plan.c).
+ * The planner resolves every name first and reports all unresolved names together, then
+ * checks the lifecycle per target and reports every forbidden target; either kind of
+ * error rejects the whole request (a rejected request deploys nothing).
+ *
+ * Rules (docs/requests.md has the user's view):
+ * - untenanted projects ("Untenanted", or "TenantedOrUntenanted" with no tenant selection)
+ *   get one job per environment;
+ * - tenanted projects get one job per selected tenant connected to the project in that
+ *   environment (selection = names U tag matches, or "all"); a tenant named explicitly but
+ *   not connected there is planned as skipped with that reason; tag/all matches that are not
+ *   connected are simply not targets; a tenanted project with no tenant selection is an
+ *   error; a project with no connected selected tenant in an environment is a warning;
+ * - `skip: true` entries are planned as skipped ("skipped in request"), without lifecycle
+ *   or release-version checks beyond name resolution;
+ * - condition if-not-current: targets already on the release are planned as skipped;
+ * - order: stage, environment (request order), project name, tenant name (untenanted first).
+ */
+#ifndef OF_PLAN_H
+#define OF_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+#include "model.h"
+#include "msg.h"
+
+/* A list of Octopus references; items and their strings owned by the list. */
+typedef struct of_reflist {
+    of_ref *items;
+    size_t n;
+    size_t cap;
+} of_reflist;
+
+/* Appends a copy of (id, name). */
+of_err of_reflist_add(of_reflist *l, const char *id, const char *name);
+void of_reflist_free(of_reflist *l);
+void of_ref_clear(of_ref *r);
+
+/* What the planner asks Octopus. Every callback returns OF_OK, OF_ERR_NOT_FOUND when the
+ * name has no EXACT match (the planner collects these), or another of_err for a real
+ * failure (network, auth...: the planner stops and returns it, with errstr). Out values
+ * are caller-provided, zeroed, and filled with newly allocated strings the planner frees.
+ * Implementations may cache; the planner asks each question at most once per plan. */
+typedef struct of_resolver {
+    void *opaque;
+    of_err (*space)(void *opaque, const char *name, of_ref *out, char *errstr, size_t errstr_size);
+    of_err (*environment)(void *opaque, const of_ref *space, const char *name, of_ref *out,
+                          char *errstr, size_t errstr_size);
+    of_err (*project)(void *opaque, const of_ref *space, const char *name, of_ref *out,
+                      of_tenanted_mode *mode, char *errstr, size_t errstr_size);
+    /* The project's release with exactly this version; out = {Releases-N, version}. */
+    of_err (*release)(void *opaque, const of_ref *space, const of_ref *project, const char *version,
+                      of_ref *out, char *errstr, size_t errstr_size);
+    of_err (*tenant_by_name)(void *opaque, const of_ref *space, const char *name, of_ref *out,
+                             char *errstr, size_t errstr_size);
+    /* Tenants carrying the canonical tag "Set/Tag"; OF_ERR_NOT_FOUND if no such tag
+     * exists; OF_OK with an empty list if the tag exists but no tenant carries it. */
+    of_err (*tenants_by_tag)(void *opaque, const of_ref *space, const char *tag, of_reflist *out,
+                             char *errstr, size_t errstr_size);
+    /* Tenants connected to project in environment (ProjectEnvironments). */
+    of_err (*tenants_connected)(void *opaque, const of_ref *space, const of_ref *project,
+                                const of_ref *environment, of_reflist *out, char *errstr,
+                                size_t errstr_size);
+    /* May this release go to environment (for tenant, NULL = untenanted) now?
+     * (deployment template PromoteTo / TenantPromotions). */
+    of_err (*can_deploy)(void *opaque, const of_ref *space, const of_ref *release,
+                         const of_ref *environment, const of_ref *tenant, bool *allowed,
+                         char *errstr, size_t errstr_size);
+    /* Is this target's current successful deployment of project this release? Only called
+     * for condition if-not-current. */
+    of_err (*is_current)(void *opaque, const of_ref *space, const of_ref *project,
+                         const of_ref *release, const of_ref *environment, const of_ref *tenant,
+                         bool *current, char *errstr, size_t errstr_size);
+} of_resolver;
+
+/* The plan: a release header (status running, round 0, stage statuses pending) and one
+ * record per job (status OF_JOB_PENDING, or OF_JOB_SKIPPED with skip_reason; attempt 0).
+ * This is exactly what producer/gate.h loads, and what the state topic stores. */
+typedef struct of_plan {
+    of_release_record header;
+    of_job_record *jobs;
+    size_t n_jobs;
+    of_errlist warnings;
+} of_plan;
+
+/* Expands req. request_json (may be NULL) is stored in the header for restarts.
+ * Job deadlines come from policy.queue_time_expiry (0 when unset).
+ * Returns OF_OK and *out (free with of_plan_free); or
+ *   OF_ERR_NOT_FOUND: names that do not resolve, every one listed in errs;
+ *   OF_ERR_REJECTED: targets the lifecycle forbids (one errs item per target), or a
+ *                    tenanted project without tenant selection;
+ *   another code: a resolver failure (errstr says which), plan abandoned.
+ * errs must be initialised; *out is NULL on error. */
+of_err of_plan_build(const of_request *req, const char *request_json, const of_resolver *res,
+                     of_plan **out, of_errlist *errs, char *errstr, size_t errstr_size);
+
+void of_plan_free(of_plan *plan);
+
+/* Counts of jobs to deploy (pending) and skipped. */
+size_t of_plan_count(const of_plan *plan, of_job_status status);
+
+/* Appends the human table for `octofleet plan` to b:
+ *   STAGE  ENVIRONMENT  PROJECT  VERSION  TENANT  ACTION  REASON
+ * followed by a summary line and the warnings. */
+of_err of_plan_format_table(const of_plan *plan, of_buf *b);
+
+/* The JSON view: a new string the caller frees (see of_plan_json_encode in msg.h). */
+of_err of_plan_to_json(const of_plan *plan, char **out);
+
+#endif

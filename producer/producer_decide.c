@@ -1,0 +1,548 @@
+/* The producer's decisions: operator commands and job events in, gate outputs turned into
+ * the batch's messages (jobs, events, DLQ) and state marks out. Nothing here talks to Kafka;
+ * the Octopus work (planning, reconciling, cancelling) happens here, before the batch's
+ * transaction begins (producer.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "producer_int.h"
+#include "uuid.h"
+
+#define ES 1024
+
+/* ---------------------------------------------------------------------------------- */
+/* outputs */
+
+static prod_out *new_out(prod *p, const char *topic)
+{
+    if (!prod_grow((void **)&p->outs, &p->cap_outs, p->n_outs, sizeof *p->outs)) return NULL;
+    prod_out *o = &p->outs[p->n_outs++];
+    memset(o, 0, sizeof *o);
+    o->topic = topic;
+    return o;
+}
+
+static void out_clear(prod_out *o)
+{
+    free(o->key);
+    free(o->value);
+    free(o->dlq_error);
+    free(o->dlq_topic);
+    free(o->dlq_partition);
+    free(o->dlq_offset);
+}
+
+void prod_outs_clear(prod *p)
+{
+    for (size_t i = 0; i < p->n_outs; i++)
+        out_clear(&p->outs[i]);
+    p->n_outs = 0;
+}
+
+static of_err push_event(prod *p, const of_event *ev)
+{
+    char *val = NULL;
+    of_err rc = of_event_encode(ev, &val);
+    if (rc) {
+        of_error("cannot encode event type=%s release=%s: %s", of_event_type_name(ev->type),
+                 ev->release_id, of_strerror(rc));
+        return rc;
+    }
+    prod_out *o = new_out(p, p->t_events);
+    char *key = strdup(ev->release_id);
+    if (!o || !key) {
+        free(val);
+        free(key);
+        if (o) p->n_outs--;
+        return OF_ERR_NOMEM;
+    }
+    o->key = key;
+    o->value = val;
+    o->value_len = strlen(val);
+    o->cloudevent = true;
+    return OF_OK;
+}
+
+static of_err push_job(prod *p, const of_job *j)
+{
+    if (j->stage < 1 || j->stage > p->cfg->topics.max_stages) {
+        /* Submit refuses such requests; a state record from a bigger config could hold one. */
+        of_error("job stage %d has no topic (topics.max_stages %d) release=%s job=%s", j->stage,
+                 p->cfg->topics.max_stages, j->release_id, j->job_id);
+        return OF_OK;
+    }
+    char *val = NULL;
+    of_err rc = of_job_encode(j, &val);
+    if (rc) {
+        of_error("cannot encode job release=%s job=%s: %s", j->release_id, j->job_id,
+                 of_strerror(rc));
+        return rc;
+    }
+    char key[512];
+    (void)snprintf(key, sizeof key, "%s/%s", j->environment.id ? j->environment.id : "-",
+                   j->tenant.id ? j->tenant.id : "-");
+    prod_out *o = new_out(p, p->t_jobs[j->stage - 1]);
+    char *k = strdup(key);
+    if (!o || !k) {
+        free(val);
+        free(k);
+        if (o) p->n_outs--;
+        return OF_ERR_NOMEM;
+    }
+    o->key = k;
+    o->value = val;
+    o->value_len = strlen(val);
+    return OF_OK;
+}
+
+static char *num_dup(long long v)
+{
+    char b[32];
+    (void)snprintf(b, sizeof b, "%lld", v);
+    return strdup(b);
+}
+
+/* A message the producer cannot read goes to the DLQ with why and where it came from, and
+ * counts as consumed (the same bytes would fail again). */
+static of_err push_dlq(prod *p, const of_kafka_message *m, const char *why)
+{
+    of_warn("to dlq topic=%s partition=%d offset=%lld: %s", m->topic, (int)m->partition,
+            (long long)m->offset, why);
+    prod_out *o = new_out(p, p->t_dlq);
+    if (!o) return OF_ERR_NOMEM;
+    if (m->key) {
+        o->key = malloc(m->key_len + 1);
+        if (o->key) {
+            memcpy(o->key, m->key, m->key_len);
+            o->key[m->key_len] = '\0';
+        }
+    }
+    o->value = malloc(m->value_len + 1);
+    if (o->value) {
+        if (m->value_len) memcpy(o->value, m->value, m->value_len);
+        o->value[m->value_len] = '\0';
+    }
+    o->value_len = m->value_len;
+    o->dlq_error = strdup(why);
+    o->dlq_topic = strdup(m->topic);
+    o->dlq_partition = num_dup((long long)m->partition);
+    o->dlq_offset = num_dup((long long)m->offset);
+    if ((m->key && !o->key) || !o->value || !o->dlq_error || !o->dlq_topic || !o->dlq_partition ||
+        !o->dlq_offset) {
+        out_clear(o);
+        p->n_outs--;
+        return OF_ERR_NOMEM;
+    }
+    return OF_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* applying a gate's output */
+
+static void log_event(const prod_rel *r, const of_event *ev)
+{
+    switch (ev->type) {
+    case OF_EV_RELEASE_PAUSED:
+        of_warn("release paused release=%s name=%s failed=%d: %s", r->id,
+                ev->release_name ? ev->release_name : "", ev->n_failed,
+                ev->message ? ev->message : "");
+        break;
+    case OF_EV_RELEASE_COMPLETED:
+    case OF_EV_RELEASE_RESUMED:
+    case OF_EV_RELEASE_ABORTED:
+    case OF_EV_RELEASE_ACCEPTED:
+        of_info("%s release=%s name=%s round=%d by=%s", of_event_type_name(ev->type), r->id,
+                ev->release_name ? ev->release_name : "", ev->round, ev->by ? ev->by : "-");
+        break;
+    case OF_EV_STAGE_STARTED:
+    case OF_EV_STAGE_SUCCEEDED:
+    case OF_EV_STAGE_FAILED:
+        of_info("%s release=%s stage=%d env=%s jobs=%d", of_event_type_name(ev->type), r->id,
+                ev->stage, ev->environment ? ev->environment : "", ev->n_total);
+        break;
+    default:
+        of_debug("%s release=%s stage=%d job=%s attempt=%d env=%s tenant=%s",
+                 of_event_type_name(ev->type), r->id, ev->stage, ev->job_id, ev->attempt,
+                 ev->environment ? ev->environment : "", ev->tenant ? ev->tenant : "-");
+    }
+}
+
+static of_err apply_out(prod *p, prod_rel *r, const of_gate_out *out)
+{
+    of_err rc = OF_OK;
+    for (size_t i = 0; !rc && i < out->n_dispatch; i++)
+        rc = push_job(p, &out->dispatch[i]);
+    for (size_t i = 0; !rc && i < out->n_events; i++) {
+        log_event(r, &out->events[i]);
+        rc = push_event(p, &out->events[i]);
+    }
+    for (size_t i = 0; !rc && i < out->n_changed; i++)
+        rc = prod_mark_job(p, r, out->changed_jobs[i]);
+    if (!rc && out->release_changed) rc = prod_mark_release(p, r);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* commands */
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+/* release.rejected with every error. Its id comes from the submit's time, so a redelivered
+ * submit re-emits the same id (consumers dedupe). */
+static of_err reject(prod *p, const char *release_id, const char *release_name,
+                     const of_command *cmd, const of_errlist *errs)
+{
+    of_event ev;
+    memset(&ev, 0, sizeof ev);
+    of_err rc = OF_OK;
+    ev.type = OF_EV_RELEASE_REJECTED;
+    ev.source = of_strdup_or_null(OF_SOURCE_PRODUCER, &rc);
+    of_id_copy(ev.release_id, release_id);
+    ev.release_name = of_strdup_or_null(release_name, &rc);
+    ev.time_ms = cmd->time_ms ? cmd->time_ms : of_wall_ms();
+    ev.by = of_strdup_or_null(cmd->by, &rc);
+    size_t n = errs->n + (errs->dropped ? 1 : 0);
+    ev.errors = calloc(n ? n : 1, sizeof *ev.errors);
+    if (!ev.errors) rc = OF_ERR_NOMEM;
+    for (size_t i = 0; !rc && i < errs->n; i++)
+        ev.errors[ev.n_errors++] = strdup(errs->items[i]);
+    if (!rc && errs->dropped) {
+        char more[64];
+        (void)snprintf(more, sizeof more, "(+%zu more)", errs->dropped);
+        ev.errors[ev.n_errors++] = strdup(more);
+    }
+    for (size_t i = 0; i < ev.n_errors; i++)
+        if (!ev.errors[i]) rc = OF_ERR_NOMEM;
+    char msg[128];
+    (void)snprintf(msg, sizeof msg, "request rejected: %zu error(s)", errs->n + errs->dropped);
+    ev.message = of_strdup_or_null(msg, &rc);
+    if (!rc) {
+        of_event_set_id(&ev);
+        char joined[1024];
+        of_errlist_join(errs, "; ", joined, sizeof joined);
+        of_warn("release rejected release=%s name=%s by=%s errors=%zu: %s", release_id,
+                nz(release_name), nz(cmd->by), errs->n + errs->dropped, joined);
+        rc = push_event(p, &ev);
+    }
+    of_event_clear(&ev);
+    return rc;
+}
+
+/* Which release a submit that did not parse is about: the command's release_id, else the
+ * message key (the CLI keys commands by release id). */
+static bool submit_release_id(const of_command *cmd, const of_kafka_message *m,
+                              char out[OF_UUID_STR_SIZE])
+{
+    if (cmd->release_id[0] && of_uuid_valid(cmd->release_id)) {
+        of_id_copy(out, cmd->release_id);
+        return true;
+    }
+    if (m->key && m->key_len == OF_UUID_STR_SIZE - 1) {
+        char k[OF_UUID_STR_SIZE];
+        memcpy(k, m->key, m->key_len);
+        k[m->key_len] = '\0';
+        if (of_uuid_valid(k)) {
+            of_id_copy(out, k);
+            return true;
+        }
+    }
+    return false;
+}
+
+static of_err accept(prod *p, const char *release_id, of_plan *plan, const of_command *cmd)
+{
+    of_err rc = OF_OK;
+    int64_t now = of_wall_ms();
+    free(plan->header.by);
+    free(plan->header.reason);
+    plan->header.by = of_strdup_or_null(cmd->by, &rc);
+    plan->header.reason = of_strdup_or_null(cmd->reason, &rc);
+    plan->header.updated_ms = now;
+    if (rc) return rc;
+    of_gate *g = NULL;
+    char es[512] = "";
+    rc = of_gate_new(&plan->header, plan->jobs, plan->n_jobs, &g, es, sizeof es);
+    if (rc == OF_ERR_INVALID) {
+        /* A plan the gate cannot hold is a bug, but the submitter deserves an answer. */
+        of_error("cannot create the gate of release=%s: %s", release_id, es);
+        of_errlist errs;
+        of_errlist_init(&errs);
+        rc = of_errlist_add(&errs, "internal error: %s", es);
+        if (!rc) rc = reject(p, release_id, plan->header.release_name, cmd, &errs);
+        of_errlist_free(&errs);
+        return rc;
+    }
+    if (rc) return rc;
+    prod_rel *r = NULL;
+    rc = prod_add(p, g, release_id, &r);
+    if (rc) return rc;
+    of_gate_out out;
+    memset(&out, 0, sizeof out);
+    rc = of_gate_start(r->g, now, &out);
+    if (rc == OF_ERR_STATE) rc = OF_OK; /* a fresh plan is never started; be safe */
+    /* release.accepted says who submitted and carries the planner's warnings; its id does
+     * not depend on these fields. */
+    for (size_t i = 0; !rc && i < out.n_events; i++) {
+        of_event *ev = &out.events[i];
+        if (ev->type != OF_EV_RELEASE_ACCEPTED) continue;
+        if (!ev->by) ev->by = of_strdup_or_null(cmd->by, &rc);
+        if (!ev->message && plan->warnings.n) {
+            char w[2048];
+            of_errlist_join(&plan->warnings, "; ", w, sizeof w);
+            ev->message = of_strdup_or_null(w, &rc);
+        }
+    }
+    if (!rc) rc = apply_out(p, r, &out);
+    /* A new release: every record is written, whatever the gate reported as changed. */
+    for (size_t i = 0; !rc && i < of_gate_job_count(r->g); i++)
+        rc = prod_mark_job(p, r, i);
+    if (!rc) rc = prod_mark_release(p, r);
+    for (size_t i = 0; i < plan->warnings.n; i++)
+        of_warn("plan warning release=%s: %s", release_id, plan->warnings.items[i]);
+    of_info("release planned release=%s name=%s jobs=%zu to_deploy=%zu skipped=%zu dispatched=%zu "
+            "by=%s",
+            release_id, nz(plan->header.release_name), plan->n_jobs,
+            of_plan_count(plan, OF_JOB_PENDING), of_plan_count(plan, OF_JOB_SKIPPED),
+            out.n_dispatch, nz(cmd->by));
+    of_gate_out_clear(&out);
+    return rc;
+}
+
+static of_err do_submit(prod *p, const of_kafka_message *m, const of_command *cmd, bool *cut)
+{
+    of_errlist errs;
+    of_errlist_init(&errs);
+    of_request *req = NULL;
+    of_plan *plan = NULL;
+    char rid[OF_UUID_STR_SIZE] = "";
+    char es[ES] = "";
+    int64_t t0 = 0;
+    const char *rj = cmd->request_json ? cmd->request_json : "";
+    of_err rc = of_request_parse(rj, strlen(rj), &req, &errs);
+    if (rc == OF_ERR_INVALID) {
+        if (submit_release_id(cmd, m, rid)) {
+            rc = reject(p, rid, NULL, cmd, &errs);
+        } else {
+            char why[1024];
+            of_errlist_join(&errs, "; ", why, sizeof why);
+            char all[1200];
+            (void)snprintf(all, sizeof all, "invalid request and no release id: %s", why);
+            rc = push_dlq(p, m, all);
+        }
+        goto out;
+    }
+    if (rc) goto out;
+    of_uuid_release_id(req->space, req->release, rid);
+    if (prod_find(p, rid)) {
+        /* Submitting is idempotent: the release exists, its state wins. The submitter sees
+         * the release's own events (status/events commands). */
+        of_info("duplicate submit ignored release=%s name=%s by=%s", rid, req->release,
+                nz(cmd->by));
+        goto out;
+    }
+    if (req->n_stages > (size_t)p->cfg->topics.max_stages) {
+        rc = of_errlist_add(&errs,
+                            "stages: %zu stages, but this fleet has %d stage topics "
+                            "(topics.max_stages)",
+                            req->n_stages, p->cfg->topics.max_stages);
+        if (!rc) rc = reject(p, rid, req->release, cmd, &errs);
+        goto out;
+    }
+    *cut = true;
+    of_resolver_octo_reset(p->ro);
+    t0 = of_now_ms();
+    rc = of_plan_build(req, cmd->request_json, &p->res, &plan, &errs, es, sizeof es);
+    of_debug("planned release=%s took_ms=%lld rc=%s", rid, (long long)(of_now_ms() - t0),
+             of_strerror(rc));
+    if (rc == OF_OK) {
+        rc = accept(p, rid, plan, cmd);
+    } else if (rc != OF_ERR_NOMEM) {
+        /* Unresolved names, lifecycle refusals, and Octopus failures that outlasted the
+         * client's retries alike: the request deploys nothing and the submitter may try
+         * again. */
+        if (errs.n == 0 && es[0]) (void)of_errlist_add(&errs, "%s", es);
+        if (errs.n == 0) (void)of_errlist_add(&errs, "planning failed: %s", of_strerror(rc));
+        rc = reject(p, rid, req->release, cmd, &errs);
+    }
+out:
+    of_plan_free(plan);
+    of_request_free(req);
+    of_errlist_free(&errs);
+    return rc;
+}
+
+static of_err do_replay(prod *p, prod_rel *r, const of_command *cmd)
+{
+    of_gate_out out;
+    memset(&out, 0, sizeof out);
+    of_err rc = of_gate_replay(r->g, cmd, of_wall_ms(), &out);
+    if (rc == OF_ERR_STATE || rc == OF_ERR_INVALID) {
+        of_warn("replay ignored release=%s stage=%d all=%d by=%s: %s", r->id, cmd->stage,
+                (int)cmd->all, nz(cmd->by),
+                rc == OF_ERR_INVALID ? "no such stage" : "nothing to replay");
+        rc = OF_OK;
+    } else if (!rc) {
+        of_info("replay release=%s stage=%d all=%d jobs=%zu by=%s reason=%s", r->id, cmd->stage,
+                (int)cmd->all, out.n_dispatch, nz(cmd->by), nz(cmd->reason));
+        rc = apply_out(p, r, &out);
+    }
+    of_gate_out_clear(&out);
+    return rc;
+}
+
+static of_err do_resume(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
+{
+    of_release_status st = of_gate_status(r->g);
+    prod_overrides ov;
+    memset(&ov, 0, sizeof ov);
+    of_err rc = OF_OK;
+    if (st == OF_RELEASE_PAUSED || st == OF_RELEASE_RUNNING) {
+        *cut = true;
+        rc = prod_reconcile(p, r, &ov);
+        if (rc) return rc;
+    }
+    of_gate_out out;
+    memset(&out, 0, sizeof out);
+    rc = of_gate_resume(r->g, cmd, ov.items, ov.n, of_wall_ms(), &out);
+    if (rc == OF_ERR_STATE) {
+        of_warn("resume ignored release=%s status=%s by=%s: nothing failed", r->id,
+                of_release_status_name(st), nz(cmd->by));
+        rc = OF_OK;
+    } else if (!rc) {
+        rc = apply_out(p, r, &out);
+    }
+    of_gate_out_clear(&out);
+    prod_overrides_free(&ov);
+    return rc;
+}
+
+/* In-flight jobs with a known task: what a repeated abort --cancel-running still cancels. */
+static of_err running_tasks(const prod_rel *r, of_gate_out *out)
+{
+    for (size_t i = 0; i < of_gate_job_count(r->g); i++) {
+        const of_job_record *jr = of_gate_job(r->g, i);
+        if (!jr->task_id || !(jr->status == OF_JOB_DISPATCHED || jr->status == OF_JOB_STARTED ||
+                              jr->status == OF_JOB_WAITING))
+            continue;
+        if (!prod_grow((void **)&out->cancel, &out->cap_cancel, out->n_cancel, sizeof *out->cancel))
+            return OF_ERR_NOMEM;
+        of_job_ref *jref = &out->cancel[out->n_cancel];
+        memset(jref, 0, sizeof *jref);
+        of_id_copy(jref->job_id, jr->job.job_id);
+        jref->task_id = strdup(jr->task_id);
+        if (!jref->task_id) return OF_ERR_NOMEM;
+        out->n_cancel++;
+    }
+    return OF_OK;
+}
+
+static of_err do_abort(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
+{
+    bool already = of_gate_status(r->g) == OF_RELEASE_ABORTED;
+    of_gate_out out;
+    memset(&out, 0, sizeof out);
+    of_err rc = of_gate_abort(r->g, cmd, of_wall_ms(), &out);
+    if (rc == OF_ERR_STATE) {
+        of_warn("abort ignored release=%s by=%s: the release has completed", r->id, nz(cmd->by));
+        rc = OF_OK;
+    } else if (!rc) {
+        if (already && cmd->cancel_running) rc = running_tasks(r, &out);
+        if (!rc && cmd->cancel_running && out.n_cancel) {
+            *cut = true;
+            prod_cancel_tasks(p, r, out.cancel, out.n_cancel);
+        }
+        if (!rc) rc = apply_out(p, r, &out);
+        if (already) of_info("abort repeated release=%s by=%s", r->id, nz(cmd->by));
+    }
+    of_gate_out_clear(&out);
+    return rc;
+}
+
+of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
+{
+    of_command cmd;
+    char es[ES] = "";
+    of_err rc = m->value ? of_command_decode(m->value, m->value_len, &cmd, es, sizeof es)
+                         : of_seterr(es, sizeof es, OF_ERR_INVALID, "empty message");
+    if (rc == OF_ERR_NOMEM) return rc;
+    if (rc) {
+        char why[ES + 32];
+        (void)snprintf(why, sizeof why, "command: %s", es);
+        return push_dlq(p, m, why);
+    }
+    if (cmd.type == OF_CMD_SUBMIT) {
+        rc = do_submit(p, m, &cmd, cut);
+    } else {
+        prod_rel *r = prod_find(p, cmd.release_id);
+        if (!r) {
+            of_warn("%s for an unknown release ignored release=%s by=%s",
+                    of_cmd_type_name(cmd.type), cmd.release_id, nz(cmd.by));
+        } else if (cmd.type == OF_CMD_REPLAY) {
+            rc = do_replay(p, r, &cmd);
+        } else if (cmd.type == OF_CMD_RESUME) {
+            rc = do_resume(p, r, &cmd, cut);
+        } else if (cmd.type == OF_CMD_ABORT) {
+            rc = do_abort(p, r, &cmd, cut);
+        }
+    }
+    of_command_clear(&cmd);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* job events */
+
+of_err prod_on_event(prod *p, const of_kafka_message *m)
+{
+    if (!m->value) return OF_OK;
+    of_event ev;
+    char es[ES] = "";
+    of_err rc = of_event_decode(m->value, m->value_len, &ev, es, sizeof es);
+    if (rc == OF_ERR_NOMEM) return rc;
+    if (rc) {
+        /* The events topic is everybody's stream: not ours to dead-letter. */
+        of_warn("unreadable event skipped partition=%d offset=%lld: %s", (int)m->partition,
+                (long long)m->offset, es);
+        return OF_OK;
+    }
+    size_t plen = strlen(OF_SOURCE_PRODUCER);
+    bool ours = ev.source && strncmp(ev.source, OF_SOURCE_PRODUCER, plen) == 0 &&
+                (ev.source[plen] == '\0' || ev.source[plen] == '/');
+    bool job = ev.type >= OF_EV_JOB_STARTED && ev.type <= OF_EV_JOB_TIMED_OUT;
+    if (!ours && job) {
+        prod_rel *r = prod_find(p, ev.release_id);
+        if (!r) {
+            of_debug("event for an unknown release ignored type=%s release=%s job=%s",
+                     of_event_type_name(ev.type), ev.release_id, ev.job_id);
+        } else {
+            of_gate_out out;
+            memset(&out, 0, sizeof out);
+            rc = of_gate_job_event(r->g, &ev, of_wall_ms(), &out);
+            if (rc == OF_ERR_NOT_FOUND) {
+                of_warn("event for an unknown job ignored type=%s release=%s job=%s",
+                        of_event_type_name(ev.type), ev.release_id, ev.job_id);
+                rc = OF_OK;
+            } else if (!rc && out.ignored) {
+                of_debug("event ignored (stale or duplicate) type=%s release=%s job=%s attempt=%d",
+                         of_event_type_name(ev.type), ev.release_id, ev.job_id, ev.attempt);
+            } else if (!rc) {
+                if (ev.type == OF_EV_JOB_FAILED || ev.type == OF_EV_JOB_TIMED_OUT ||
+                    ev.type == OF_EV_JOB_CANCELLED)
+                    of_warn("%s release=%s stage=%d job=%s attempt=%d env=%s tenant=%s: %s",
+                            of_event_type_name(ev.type), ev.release_id, ev.stage, ev.job_id,
+                            ev.attempt, nz(ev.environment), ev.tenant ? ev.tenant : "-",
+                            nz(ev.message));
+                rc = apply_out(p, r, &out);
+            }
+            of_gate_out_clear(&out);
+        }
+    }
+    of_event_clear(&ev);
+    return rc;
+}

@@ -1,0 +1,133 @@
+/* Internals of the producer daemon, shared by producer*.c only. */
+#ifndef OF_PRODUCER_INT_H
+#define OF_PRODUCER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleet.h"
+#include "gate.h"
+#include "kafka.h"
+#include "msg.h"
+#include "octopus.h"
+#include "plan.h"
+#include "producer.h"
+#include "resolver_octo.h"
+
+/* One release the producer knows: its gate and what changed in the current batch. */
+typedef struct prod_rel {
+    char id[OF_UUID_STR_SIZE];
+    of_gate *g;
+    bool *dirty;        /* [n_jobs]: the job record must be written in this batch */
+    size_t *dirty_list; /* indices with dirty[i] set, in the order they changed */
+    size_t n_dirty;
+    bool release_dirty;
+    bool in_batch; /* listed in prod.batch_rels */
+} prod_rel;
+
+/* One message to produce in the batch's transaction. */
+typedef struct prod_out {
+    const char *topic; /* borrowed from prod (topic names live as long as it) */
+    char *key;         /* owned; NULL = no key */
+    char *value;       /* owned */
+    size_t value_len;
+    bool cloudevent; /* add the CloudEvents content-type header */
+    /* DLQ headers (owned strings; NULL when not a DLQ message) */
+    char *dlq_error;
+    char *dlq_topic;
+    char *dlq_partition;
+    char *dlq_offset;
+} prod_out;
+
+/* Next offset to commit for one consumed partition. */
+typedef struct prod_off {
+    char *topic; /* owned */
+    int32_t partition;
+    int64_t next;
+} prod_off;
+
+typedef struct prod {
+    const of_producer_opts *opts;
+    const of_config *cfg;
+    of_fleet_kafka fk;
+    of_kafka_producer *kp;
+    of_kafka_consumer *kc;
+    of_octo *octo;
+    of_resolver_octo *ro;
+    of_resolver res;
+
+    char t_requests[OF_TOPIC_NAME_MAX];
+    char t_events[OF_TOPIC_NAME_MAX];
+    char t_releases[OF_TOPIC_NAME_MAX];
+    char t_dlq[OF_TOPIC_NAME_MAX];
+    char (*t_jobs)[OF_TOPIC_NAME_MAX]; /* [max_stages], stage s at index s-1 */
+
+    /* releases, sorted by id */
+    prod_rel **rels;
+    size_t n_rels, cap_rels;
+
+    /* the current batch */
+    prod_out *outs;
+    size_t n_outs, cap_outs;
+    prod_rel **batch_rels;
+    size_t n_batch_rels, cap_batch_rels;
+    prod_off *offs;
+    size_t n_offs, cap_offs;
+    size_t batch_msgs;
+} prod;
+
+/* ---- producer_state.c ---- */
+
+bool prod_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
+/* The release with this id, or NULL. */
+prod_rel *prod_find(prod *p, const char *release_id);
+/* Adds a release around gate g (ownership of g passes, also on error). */
+of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out);
+/* Frees every gate. */
+void prod_drop_all(prod *p);
+
+/* Marks job idx / the release record to be written in this batch. */
+of_err prod_mark_job(prod *p, prod_rel *r, size_t idx);
+of_err prod_mark_release(prod *p, prod_rel *r);
+
+/* Reads the whole state topic and rebuilds every gate (prod_drop_all first). */
+of_err prod_load_state(prod *p, char *errstr, size_t errstr_size);
+
+/* Appends the state records of everything marked in this batch to the outputs, and
+ * clears the marks. */
+of_err prod_emit_state(prod *p);
+/* Clears the marks without writing (aborted batch). */
+void prod_clear_marks(prod *p);
+
+/* ---- producer_decide.c: inputs -> the batch's outputs ---- */
+
+/* A message from the requests topic: decode, decide (planning a submit, reconciling before a
+ * resume, cancelling on abort: *cut is set when Octopus was involved, so the caller ends the
+ * batch). Undecodable commands go to the DLQ. Only OF_ERR_NOMEM is returned as an error. */
+of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut);
+/* A message from the events topic: job events from workers feed the gates; the producer's own
+ * events and unreadable ones are skipped. Only OF_ERR_NOMEM is returned as an error. */
+of_err prod_on_event(prod *p, const of_kafka_message *m);
+/* Frees the batch's pending messages. */
+void prod_outs_clear(prod *p);
+
+/* ---- producer_octo.c: the only places the producer talks to Octopus besides planning ---- */
+
+/* Reconciles each failed job of r with Octopus before a resume. *out is a new array of
+ * overrides (free with prod_overrides_free); message strings are owned by the array. */
+typedef struct prod_overrides {
+    of_gate_override *items;
+    size_t n;
+    char **messages;
+    size_t n_messages;
+} prod_overrides;
+of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out);
+void prod_overrides_free(prod_overrides *o);
+
+/* Cancels the Octopus tasks of refs (those with a task id). Failures are logged, not
+ * returned: the abort stands either way. */
+void prod_cancel_tasks(prod *p, prod_rel *r, const of_job_ref *refs, size_t n);
+
+#endif

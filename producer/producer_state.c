@@ -1,0 +1,371 @@
+/* The producer's release table and its state records on the compacted state topic.
+ *
+ * Records: "release/<release_id>" (of_release_record) and "job/<release_id>/<job_id>"
+ * (of_job_record); a tombstone (null value) deletes a key. Rebuilding keeps the latest value
+ * per key in read order (each key lives in one partition, so read order is log order). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "producer_int.h"
+
+/* Rebuild reads can be long on a big state topic; this is only the give-up point. */
+#define STATE_READ_TIMEOUT_MS 120000
+
+bool prod_grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return true;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *q = realloc(*arr, ncap * elem);
+    if (!q) return false;
+    *arr = q;
+    *cap = ncap;
+    return true;
+}
+
+/* ---- the release table ---- */
+
+static size_t lower_bound(const prod *p, const char *id)
+{
+    size_t lo = 0, hi = p->n_rels;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(p->rels[mid]->id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+prod_rel *prod_find(prod *p, const char *release_id)
+{
+    size_t i = lower_bound(p, release_id);
+    return i < p->n_rels && strcmp(p->rels[i]->id, release_id) == 0 ? p->rels[i] : NULL;
+}
+
+static void rel_free(prod_rel *r)
+{
+    if (!r) return;
+    of_gate_free(r->g);
+    free(r->dirty);
+    free(r->dirty_list);
+    free(r);
+}
+
+of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out)
+{
+    *out = NULL;
+    size_t n = of_gate_job_count(g);
+    prod_rel *r = calloc(1, sizeof *r);
+    if (r) {
+        r->g = g;
+        r->dirty = calloc(n ? n : 1, sizeof *r->dirty);
+        r->dirty_list = calloc(n ? n : 1, sizeof *r->dirty_list);
+    }
+    if (!r || !r->dirty || !r->dirty_list ||
+        !prod_grow((void **)&p->rels, &p->cap_rels, p->n_rels, sizeof *p->rels)) {
+        if (r)
+            rel_free(r);
+        else
+            of_gate_free(g);
+        return OF_ERR_NOMEM;
+    }
+    of_id_copy(r->id, release_id);
+    size_t i = lower_bound(p, r->id);
+    OF_ASSERT(i == p->n_rels || strcmp(p->rels[i]->id, r->id) != 0);
+    memmove(&p->rels[i + 1], &p->rels[i], (p->n_rels - i) * sizeof *p->rels);
+    p->rels[i] = r;
+    p->n_rels++;
+    *out = r;
+    return OF_OK;
+}
+
+void prod_drop_all(prod *p)
+{
+    for (size_t i = 0; i < p->n_rels; i++)
+        rel_free(p->rels[i]);
+    p->n_rels = 0;
+    p->n_batch_rels = 0;
+}
+
+static of_err in_batch(prod *p, prod_rel *r)
+{
+    if (r->in_batch) return OF_OK;
+    if (!prod_grow((void **)&p->batch_rels, &p->cap_batch_rels, p->n_batch_rels,
+                   sizeof *p->batch_rels))
+        return OF_ERR_NOMEM;
+    p->batch_rels[p->n_batch_rels++] = r;
+    r->in_batch = true;
+    return OF_OK;
+}
+
+of_err prod_mark_job(prod *p, prod_rel *r, size_t idx)
+{
+    OF_ASSERT(idx < of_gate_job_count(r->g));
+    if (!r->dirty[idx]) {
+        r->dirty[idx] = true;
+        r->dirty_list[r->n_dirty++] = idx;
+    }
+    return in_batch(p, r);
+}
+
+of_err prod_mark_release(prod *p, prod_rel *r)
+{
+    r->release_dirty = true;
+    return in_batch(p, r);
+}
+
+void prod_clear_marks(prod *p)
+{
+    for (size_t i = 0; i < p->n_batch_rels; i++) {
+        prod_rel *r = p->batch_rels[i];
+        for (size_t k = 0; k < r->n_dirty; k++)
+            r->dirty[r->dirty_list[k]] = false;
+        r->n_dirty = 0;
+        r->release_dirty = false;
+        r->in_batch = false;
+    }
+    p->n_batch_rels = 0;
+}
+
+static of_err push_state(prod *p, char *key, char *value)
+{
+    if (!key || !value || !prod_grow((void **)&p->outs, &p->cap_outs, p->n_outs, sizeof *p->outs)) {
+        free(key);
+        free(value);
+        return OF_ERR_NOMEM;
+    }
+    prod_out *o = &p->outs[p->n_outs++];
+    memset(o, 0, sizeof *o);
+    o->topic = p->t_releases;
+    o->key = key;
+    o->value = value;
+    o->value_len = strlen(value);
+    return OF_OK;
+}
+
+of_err prod_emit_state(prod *p)
+{
+    of_err rc = OF_OK;
+    int64_t now = of_wall_ms();
+    char kb[128];
+    for (size_t i = 0; !rc && i < p->n_batch_rels; i++) {
+        prod_rel *r = p->batch_rels[i];
+        for (size_t k = 0; !rc && k < r->n_dirty; k++) {
+            const of_job_record *jr = of_gate_job(r->g, r->dirty_list[k]);
+            char *val = NULL;
+            rc = of_job_record_encode(jr, &val);
+            if (rc) {
+                of_error("cannot encode job record release=%s job=%s: %s", r->id, jr->job.job_id,
+                         of_strerror(rc));
+                break;
+            }
+            rc =
+                push_state(p, strdup(of_job_record_key(r->id, jr->job.job_id, kb, sizeof kb)), val);
+        }
+        /* The release record also carries the per-status counts, so write it whenever any
+         * of its jobs changed. */
+        if (!rc && (r->release_dirty || r->n_dirty)) {
+            of_release_record rr;
+            memset(&rr, 0, sizeof rr);
+            rc = of_gate_release_record(r->g, &rr);
+            char *val = NULL;
+            if (!rc) {
+                rr.updated_ms = now;
+                rc = of_release_record_encode(&rr, &val);
+            }
+            of_release_record_clear(&rr);
+            if (!rc) rc = push_state(p, strdup(of_release_record_key(r->id, kb, sizeof kb)), val);
+        }
+    }
+    prod_clear_marks(p);
+    return rc;
+}
+
+/* ---- rebuilding from the state topic ---- */
+
+typedef struct srec {
+    char rid[OF_UUID_STR_SIZE];
+    char jid[OF_UUID_STR_SIZE]; /* "" for the release record */
+    size_t seq;
+    bool tombstone;
+    bool is_job;
+    of_release_record rel;
+    of_job_record job;
+} srec;
+
+typedef struct loader {
+    srec *recs;
+    size_t n, cap;
+    size_t bad;
+} loader;
+
+static void srec_clear(srec *s)
+{
+    if (s->is_job)
+        of_job_record_clear(&s->job);
+    else
+        of_release_record_clear(&s->rel);
+}
+
+/* Parses "release/<rid>" or "job/<rid>/<jid>". */
+static bool parse_key(const char *key, size_t len, srec *s)
+{
+    char k[128];
+    if (!key || len == 0 || len >= sizeof k) return false;
+    memcpy(k, key, len);
+    k[len] = '\0';
+    if (strncmp(k, "release/", 8) == 0 && strlen(k + 8) == OF_UUID_STR_SIZE - 1) {
+        of_id_copy(s->rid, k + 8);
+        s->jid[0] = '\0';
+        s->is_job = false;
+        return true;
+    }
+    if (strncmp(k, "job/", 4) == 0 && strlen(k + 4) == 2 * (OF_UUID_STR_SIZE - 1) + 1 &&
+        k[4 + OF_UUID_STR_SIZE - 1] == '/') {
+        k[4 + OF_UUID_STR_SIZE - 1] = '\0';
+        of_id_copy(s->rid, k + 4);
+        of_id_copy(s->jid, k + 4 + OF_UUID_STR_SIZE);
+        s->is_job = true;
+        return true;
+    }
+    return false;
+}
+
+static of_err on_state(void *opaque, const of_kafka_message *m)
+{
+    loader *ld = opaque;
+    if (!prod_grow((void **)&ld->recs, &ld->cap, ld->n, sizeof *ld->recs)) return OF_ERR_NOMEM;
+    srec *s = &ld->recs[ld->n];
+    memset(s, 0, sizeof *s);
+    if (!parse_key(m->key, m->key_len, s)) {
+        ld->bad++;
+        of_warn("state topic: ignoring a record with an unknown key partition=%d offset=%lld",
+                (int)m->partition, (long long)m->offset);
+        return OF_OK;
+    }
+    s->seq = ld->n;
+    if (!m->value) {
+        s->tombstone = true;
+        ld->n++;
+        return OF_OK;
+    }
+    char es[256] = "";
+    of_err rc = s->is_job
+                    ? of_job_record_decode(m->value, m->value_len, &s->job, es, sizeof es)
+                    : of_release_record_decode(m->value, m->value_len, &s->rel, es, sizeof es);
+    if (rc == OF_ERR_NOMEM) return rc;
+    if (rc) {
+        /* Keep going: one unreadable record must not stop every other release. */
+        ld->bad++;
+        of_error("state topic: cannot decode %s record release=%s partition=%d offset=%lld: %s",
+                 s->is_job ? "job" : "release", s->rid, (int)m->partition, (long long)m->offset,
+                 es);
+        return OF_OK;
+    }
+    ld->n++;
+    return OF_OK;
+}
+
+static int srec_cmp(const void *a, const void *b)
+{
+    const srec *x = a, *y = b;
+    int c = strcmp(x->rid, y->rid);
+    if (!c) c = strcmp(x->jid, y->jid);
+    if (!c) c = x->seq < y->seq ? -1 : x->seq > y->seq;
+    return c;
+}
+
+/* Keeps the latest version of each key and drops tombstoned keys. */
+static void latest_only(loader *ld)
+{
+    if (ld->n > 1) qsort(ld->recs, ld->n, sizeof *ld->recs, srec_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < ld->n; i++) {
+        bool superseded = i + 1 < ld->n && strcmp(ld->recs[i].rid, ld->recs[i + 1].rid) == 0 &&
+                          strcmp(ld->recs[i].jid, ld->recs[i + 1].jid) == 0;
+        if (superseded || ld->recs[i].tombstone) {
+            srec_clear(&ld->recs[i]);
+            continue;
+        }
+        ld->recs[k++] = ld->recs[i];
+    }
+    ld->n = k;
+}
+
+/* Builds a gate per release from the sorted records: a release record (jid "" sorts first)
+ * followed by its job records. */
+static of_err build_gates(prod *p, const loader *ld, size_t *jobs_total)
+{
+    of_err rc = OF_OK;
+    of_job_record *jobs = NULL;
+    size_t cap_jobs = 0;
+    *jobs_total = 0;
+    for (size_t i = 0; i < ld->n && !rc;) {
+        size_t j = i + 1;
+        while (j < ld->n && strcmp(ld->recs[j].rid, ld->recs[i].rid) == 0)
+            j++;
+        if (ld->recs[i].is_job) {
+            of_warn("state topic: %zu job record(s) without a release record release=%s; ignored",
+                    j - i, ld->recs[i].rid);
+            i = j;
+            continue;
+        }
+        size_t nj = j - i - 1;
+        if (nj > cap_jobs) {
+            free(jobs);
+            cap_jobs = nj;
+            jobs = malloc(cap_jobs * sizeof *jobs);
+            if (!jobs) return OF_ERR_NOMEM;
+        }
+        /* of_gate_new deep-copies, so a shallow view of the decoded records is enough. */
+        for (size_t m = 0; m < nj; m++)
+            jobs[m] = ld->recs[i + 1 + m].job;
+        const of_release_record *h = &ld->recs[i].rel;
+        of_gate *g = NULL;
+        char es[256] = "";
+        rc = of_gate_new(h, jobs, nj, &g, es, sizeof es);
+        if (rc && rc != OF_ERR_NOMEM) {
+            of_error("state topic: cannot rebuild release=%s: %s; it is left out", h->release_id,
+                     es);
+            rc = OF_OK;
+        } else if (!rc) {
+            if (nj != h->n_jobs)
+                of_warn("state topic: release=%s has %zu job record(s), its header says %zu",
+                        h->release_id, nj, h->n_jobs);
+            prod_rel *r = NULL;
+            rc = prod_add(p, g, h->release_id, &r);
+            *jobs_total += nj;
+        }
+        i = j;
+    }
+    free(jobs);
+    return rc;
+}
+
+of_err prod_load_state(prod *p, char *errstr, size_t errstr_size)
+{
+    prod_drop_all(p);
+    loader ld;
+    memset(&ld, 0, sizeof ld);
+    size_t count = 0, jobs_total = 0;
+    int64_t t0 = of_now_ms();
+    of_err rc = of_kafka_read_topic(&p->fk.kc, p->t_releases, STATE_READ_TIMEOUT_MS, on_state, &ld,
+                                    &count, errstr, errstr_size);
+    if (!rc) {
+        latest_only(&ld);
+        rc = build_gates(p, &ld, &jobs_total);
+    }
+    if (rc == OF_OK)
+        of_info("state rebuilt topic=%s records=%zu releases=%zu jobs=%zu unreadable=%zu "
+                "took_ms=%lld",
+                p->t_releases, count, p->n_rels, jobs_total, ld.bad, (long long)(of_now_ms() - t0));
+    for (size_t i = 0; i < ld.n; i++)
+        srec_clear(&ld.recs[i]);
+    free(ld.recs);
+    if (rc == OF_ERR_NOMEM) of_seterr(errstr, errstr_size, rc, "out of memory rebuilding state");
+    return rc;
+}

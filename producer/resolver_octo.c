@@ -1,0 +1,338 @@
+/* An of_resolver on top of the Octopus client. See resolver_octo.h. */
+#include "resolver_octo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg.h"
+
+/* A template, a connected-tenant listing or a tag answer, kept for one plan. The lists are
+ * small (one entry per release, per tenanted project, per tag of the request), so a linear
+ * search is fine. */
+typedef struct tpl_entry {
+    char *release_id;
+    of_octo_template tpl;
+} tpl_entry;
+
+typedef struct conn_entry {
+    char *project_id;
+    of_octo_tenant_list tenants;
+} conn_entry;
+
+typedef struct tag_entry {
+    char *space_id;
+    char *tag;
+    bool exists;
+} tag_entry;
+
+struct of_resolver_octo {
+    of_octo *c;
+    tpl_entry *tpls;
+    size_t n_tpls, cap_tpls;
+    conn_entry *conns;
+    size_t n_conns, cap_conns;
+    tag_entry *tags;
+    size_t n_tags, cap_tags;
+};
+
+static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return true;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p) return false;
+    *arr = p;
+    *cap = ncap;
+    return true;
+}
+
+of_err of_resolver_octo_new(of_octo *client, of_resolver_octo **out)
+{
+    *out = NULL;
+    of_resolver_octo *r = calloc(1, sizeof *r);
+    if (!r) return OF_ERR_NOMEM;
+    r->c = client;
+    *out = r;
+    return OF_OK;
+}
+
+void of_resolver_octo_reset(of_resolver_octo *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n_tpls; i++) {
+        free(r->tpls[i].release_id);
+        of_octo_template_free(&r->tpls[i].tpl);
+    }
+    r->n_tpls = 0;
+    for (size_t i = 0; i < r->n_conns; i++) {
+        free(r->conns[i].project_id);
+        of_octo_tenant_list_free(&r->conns[i].tenants);
+    }
+    r->n_conns = 0;
+    for (size_t i = 0; i < r->n_tags; i++) {
+        free(r->tags[i].space_id);
+        free(r->tags[i].tag);
+    }
+    r->n_tags = 0;
+}
+
+void of_resolver_octo_free(of_resolver_octo *r)
+{
+    if (!r) return;
+    of_resolver_octo_reset(r);
+    free(r->tpls);
+    free(r->conns);
+    free(r->tags);
+    free(r);
+}
+
+/* Moves a client (id, name) pair into a planner ref (both owned by malloc). */
+static void take_ref(of_ref *out, char **id, char **name)
+{
+    out->id = *id;
+    out->name = *name;
+    *id = *name = NULL;
+}
+
+/* ---- names ---- */
+
+static of_err r_space(void *opaque, const char *name, of_ref *out, char *errstr, size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    of_octo_space sp = {0};
+    of_err rc = of_octo_find_space(r->c, name, &sp, errstr, errstr_size);
+    if (rc == OF_OK) take_ref(out, &sp.id, &sp.name);
+    of_octo_space_free(&sp);
+    return rc;
+}
+
+static of_err r_environment(void *opaque, const of_ref *space, const char *name, of_ref *out,
+                            char *errstr, size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    of_octo_environment env = {0};
+    of_err rc = of_octo_find_environment(r->c, space->id, name, &env, errstr, errstr_size);
+    if (rc == OF_OK) take_ref(out, &env.id, &env.name);
+    of_octo_ref_free(&env);
+    return rc;
+}
+
+/* The client and the model number the modes differently: map by meaning. */
+static of_tenanted_mode mode_of(of_octo_tenanted t)
+{
+    switch (t) {
+    case OF_OCTO_TENANTED:
+        return OF_TENANTED_TENANTED;
+    case OF_OCTO_TENANTED_OR_UNTENANTED:
+        return OF_TENANTED_TENANTED_OR_UNTENANTED;
+    case OF_OCTO_UNTENANTED:
+        break;
+    }
+    return OF_TENANTED_UNTENANTED;
+}
+
+static of_err r_project(void *opaque, const of_ref *space, const char *name, of_ref *out,
+                        of_tenanted_mode *mode, char *errstr, size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    of_octo_project p = {0};
+    of_err rc = of_octo_find_project(r->c, space->id, name, &p, errstr, errstr_size);
+    if (rc == OF_OK && p.is_disabled)
+        rc = of_seterr(errstr, errstr_size, OF_ERR_REJECTED,
+                       "project \"%s\" is disabled in Octopus", name);
+    if (rc == OF_OK) {
+        *mode = mode_of(p.tenanted);
+        take_ref(out, &p.id, &p.name);
+    }
+    of_octo_project_free(&p);
+    return rc;
+}
+
+static of_err r_release(void *opaque, const of_ref *space, const of_ref *project,
+                        const char *version, of_ref *out, char *errstr, size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    of_octo_release rel = {0};
+    of_err rc = of_octo_find_release(r->c, space->id, project->id, project->name, version, &rel,
+                                     errstr, errstr_size);
+    if (rc == OF_OK) take_ref(out, &rel.id, &rel.version);
+    of_octo_release_free(&rel);
+    return rc;
+}
+
+static of_err r_tenant_by_name(void *opaque, const of_ref *space, const char *name, of_ref *out,
+                               char *errstr, size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    of_octo_tenant t = {0};
+    of_err rc = of_octo_find_tenant(r->c, space->id, name, &t, errstr, errstr_size);
+    if (rc == OF_OK) take_ref(out, &t.id, &t.name);
+    of_octo_tenant_free(&t);
+    return rc;
+}
+
+/* ---- tenants ---- */
+
+static of_err tag_exists(of_resolver_octo *r, const char *space_id, const char *tag, bool *exists,
+                         char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < r->n_tags; i++)
+        if (strcmp(r->tags[i].space_id, space_id) == 0 && strcmp(r->tags[i].tag, tag) == 0) {
+            *exists = r->tags[i].exists;
+            return OF_OK;
+        }
+    of_err rc = of_octo_tag_exists(r->c, space_id, tag, exists, errstr, errstr_size);
+    if (rc) return rc;
+    if (!grow((void **)&r->tags, &r->cap_tags, r->n_tags, sizeof *r->tags)) return OF_ERR_NOMEM;
+    tag_entry *e = &r->tags[r->n_tags];
+    e->space_id = strdup(space_id);
+    e->tag = strdup(tag);
+    e->exists = *exists;
+    if (!e->space_id || !e->tag) {
+        free(e->space_id);
+        free(e->tag);
+        return OF_ERR_NOMEM;
+    }
+    r->n_tags++;
+    return OF_OK;
+}
+
+static of_err r_tenants_by_tag(void *opaque, const of_ref *space, const char *tag, of_reflist *out,
+                               char *errstr, size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    const char *tags[1] = {tag};
+    of_octo_tenant_query q = {0};
+    q.tags = tags;
+    q.ntags = 1;
+    of_octo_tenant_list l = {0};
+    of_err rc = of_octo_list_tenants(r->c, space->id, &q, &l, errstr, errstr_size);
+    /* Octopus answers an unknown tag with an empty list, like a tag nobody carries; the
+     * request deserves "not found" only in the first case. */
+    if (rc == OF_OK && l.n == 0) {
+        bool exists = false;
+        rc = tag_exists(r, space->id, tag, &exists, errstr, errstr_size);
+        if (rc == OF_OK && !exists)
+            rc = of_seterr(errstr, errstr_size, OF_ERR_NOT_FOUND, "tag %s not found in space %s",
+                           tag, space->id);
+    }
+    for (size_t i = 0; rc == OF_OK && i < l.n; i++)
+        rc = of_reflist_add(out, l.items[i].id, l.items[i].name);
+    of_octo_tenant_list_free(&l);
+    return rc;
+}
+
+static of_err connected_of(of_resolver_octo *r, const char *space_id, const char *project_id,
+                           const of_octo_tenant_list **out, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < r->n_conns; i++)
+        if (strcmp(r->conns[i].project_id, project_id) == 0) {
+            *out = &r->conns[i].tenants;
+            return OF_OK;
+        }
+    if (!grow((void **)&r->conns, &r->cap_conns, r->n_conns, sizeof *r->conns)) return OF_ERR_NOMEM;
+    conn_entry *e = &r->conns[r->n_conns];
+    memset(e, 0, sizeof *e);
+    of_octo_tenant_query q = {0};
+    q.project_id = project_id;
+    of_err rc = of_octo_list_tenants(r->c, space_id, &q, &e->tenants, errstr, errstr_size);
+    if (rc == OF_OK) {
+        e->project_id = strdup(project_id);
+        if (!e->project_id) rc = OF_ERR_NOMEM;
+    }
+    if (rc) {
+        of_octo_tenant_list_free(&e->tenants);
+        return rc;
+    }
+    r->n_conns++;
+    *out = &e->tenants;
+    return OF_OK;
+}
+
+static of_err r_tenants_connected(void *opaque, const of_ref *space, const of_ref *project,
+                                  const of_ref *environment, of_reflist *out, char *errstr,
+                                  size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    const of_octo_tenant_list *l = NULL;
+    of_err rc = connected_of(r, space->id, project->id, &l, errstr, errstr_size);
+    for (size_t i = 0; rc == OF_OK && i < l->n; i++) {
+        const of_octo_tenant *t = &l->items[i];
+        if (t->is_disabled || !of_octo_tenant_connected(t, project->id, environment->id)) continue;
+        rc = of_reflist_add(out, t->id, t->name);
+    }
+    return rc;
+}
+
+/* ---- lifecycle and history ---- */
+
+static of_err template_of(of_resolver_octo *r, const char *space_id, const char *release_id,
+                          const of_octo_template **out, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < r->n_tpls; i++)
+        if (strcmp(r->tpls[i].release_id, release_id) == 0) {
+            *out = &r->tpls[i].tpl;
+            return OF_OK;
+        }
+    if (!grow((void **)&r->tpls, &r->cap_tpls, r->n_tpls, sizeof *r->tpls)) return OF_ERR_NOMEM;
+    tpl_entry *e = &r->tpls[r->n_tpls];
+    memset(e, 0, sizeof *e);
+    of_err rc = of_octo_get_template(r->c, space_id, release_id, &e->tpl, errstr, errstr_size);
+    if (rc == OF_OK) {
+        e->release_id = strdup(release_id);
+        if (!e->release_id) rc = OF_ERR_NOMEM;
+    }
+    if (rc) {
+        of_octo_template_free(&e->tpl);
+        return rc;
+    }
+    r->n_tpls++;
+    *out = &e->tpl;
+    return OF_OK;
+}
+
+static of_err r_can_deploy(void *opaque, const of_ref *space, const of_ref *release,
+                           const of_ref *environment, const of_ref *tenant, bool *allowed,
+                           char *errstr, size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    const of_octo_template *t = NULL;
+    of_err rc = template_of(r, space->id, release->id, &t, errstr, errstr_size);
+    if (rc) return rc;
+    *allowed = of_octo_template_allows(t, environment->id, tenant ? tenant->id : NULL);
+    return OF_OK;
+}
+
+static of_err r_is_current(void *opaque, const of_ref *space, const of_ref *project,
+                           const of_ref *release, const of_ref *environment, const of_ref *tenant,
+                           bool *current, char *errstr, size_t errstr_size)
+{
+    of_resolver_octo *r = opaque;
+    of_octo_deployment d = {0};
+    of_err rc = of_octo_latest_success(r->c, space->id, project->id, environment->id,
+                                       tenant ? tenant->id : NULL, &d, errstr, errstr_size);
+    *current = false;
+    if (rc == OF_ERR_NOT_FOUND) {
+        rc = OF_OK; /* never deployed there: not current */
+        if (errstr && errstr_size) errstr[0] = '\0';
+    } else if (rc == OF_OK) {
+        *current = d.release_id && release->id && strcmp(d.release_id, release->id) == 0;
+    }
+    of_octo_deployment_free(&d);
+    return rc;
+}
+
+void of_resolver_octo_bind(of_resolver_octo *r, of_resolver *res)
+{
+    memset(res, 0, sizeof *res);
+    res->opaque = r;
+    res->space = r_space;
+    res->environment = r_environment;
+    res->project = r_project;
+    res->release = r_release;
+    res->tenant_by_name = r_tenant_by_name;
+    res->tenants_by_tag = r_tenants_by_tag;
+    res->tenants_connected = r_tenants_connected;
+    res->can_deploy = r_can_deploy;
+    res->is_current = r_is_current;
+}

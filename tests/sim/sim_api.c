@@ -1,0 +1,906 @@
+/* The /api surface: routing (all three route forms), authentication, the
+ * paging envelope, and the catalogue handlers (spaces, projects,
+ * environments, lifecycles, channels, tenants, tag sets, releases and the
+ * deployment template). Deployments and tasks live in sim_deploy.c.
+ *
+ * Routes are one table: method, path pattern relative to the space, handler.
+ * The pattern doubles as the route name used by /sim/stats and /sim/faults,
+ * so "/api/tasks", "/api/Spaces-1/tasks" and "/api/spaces/Spaces-1/tasks"
+ * all count as "GET /api/{space}/tasks". */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sim_int.h"
+
+/* ---- replies ------------------------------------------------------------------ */
+
+void sim_reply(sim_req *r, int status, json_t *json)
+{
+    free(r->resp);
+    r->status = status;
+    r->resp = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+    OF_ASSERT(r->resp);
+    r->content_type = "application/json; charset=utf-8";
+    json_decref(json);
+}
+
+void sim_reply_error(sim_req *r, int status, const char *msg, json_t *errs)
+{
+    json_t *j = json_pack("{s:s}", "ErrorMessage", msg);
+    if (errs) json_object_set_new(j, "Errors", errs);
+    sim_reply(r, status, j);
+}
+
+void sim_reply_not_found(sim_req *r)
+{
+    sim_reply_error(r, 404, "The resource you requested was not found.", NULL);
+}
+
+void sim_reply_text(sim_req *r, int status, char *text)
+{
+    free(r->resp);
+    r->status = status;
+    r->resp = text;
+    r->content_type = "text/plain; charset=utf-8";
+}
+
+const char *sim_arg(const sim_req *r, const char *key)
+{
+    for (int i = 0; i < r->n_args; i++)
+        if (strcasecmp(r->args[i].key, key) == 0) return r->args[i].value;
+    return NULL;
+}
+
+json_t *sim_arg_list(const sim_req *r, const char *key)
+{
+    json_t *list = NULL;
+    for (int i = 0; i < r->n_args; i++) {
+        if (strcasecmp(r->args[i].key, key) != 0) continue;
+        if (!list) list = json_array();
+        const char *p = r->args[i].value;
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            if (n > 0) json_array_append_new(list, json_stringn(p, n));
+            p += n + (comma ? 1 : 0);
+        }
+    }
+    return list;
+}
+
+bool sim_list_has(const json_t *list, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (strcasecmp(json_string_value(v), id) == 0) return true;
+    return false;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+bool sim_paging(sim_req *r, long *skip, long *take)
+{
+    *skip = 0;
+    *take = SIM_DEFAULT_TAKE;
+    const char *s = sim_arg(r, "skip"), *t = sim_arg(r, "take");
+    if ((s && !parse_long(s, 0, INT_MAX, skip)) || (t && !parse_long(t, 0, INT_MAX, take))) {
+        sim_reply_error(r, 400, "There was a problem with your request.",
+                        json_pack("[s]", "skip and take must be non-negative integers"));
+        return false;
+    }
+    return true;
+}
+
+/* The request's path with its filters, re-encoded, and the given paging. */
+static char *page_link(const sim_req *r, long skip, long take)
+{
+    size_t cap = strlen(r->raw_path) + 64;
+    for (int i = 0; i < r->n_args; i++)
+        cap += 3 * (strlen(r->args[i].key) + strlen(r->args[i].value)) + 2;
+    char *out = malloc(cap);
+    OF_ASSERT(out);
+    size_t o = (size_t)snprintf(out, cap, "%s?", r->raw_path);
+    for (int i = 0; i < r->n_args; i++) {
+        if (!strcasecmp(r->args[i].key, "skip") || !strcasecmp(r->args[i].key, "take") ||
+            !strcasecmp(r->args[i].key, "apikey"))
+            continue;
+        sim_pct_encode(r->args[i].key, out + o, cap - o);
+        o += strlen(out + o);
+        out[o++] = '=';
+        sim_pct_encode(r->args[i].value, out + o, cap - o);
+        o += strlen(out + o);
+        out[o++] = '&';
+    }
+    snprintf(out + o, cap - o, "skip=%ld&take=%ld", skip, take);
+    return out;
+}
+
+static void link_set(json_t *links, const char *name, char *href)
+{
+    json_object_set_new(links, name, json_string(href));
+    free(href);
+}
+
+void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,
+                    const char *template_link)
+{
+    long skip, take;
+    if (!sim_paging(r, &skip, &take)) return;
+    json_t *items = json_array();
+    for (long k = skip; k < n && k < skip + take; k++)
+        json_array_append_new(items, render(r->sim, idx[k]));
+    long pages = take > 0 ? (n + take - 1) / take : 1;
+    if (pages < 1) pages = 1;
+    json_t *links = json_object();
+    link_set(links, "Self", page_link(r, skip, take));
+    const char *ph = strstr(template_link, "{space}");
+    if (ph && r->space >= 0) /* a concrete link, as Octopus gives */
+        link_set(links, "Template",
+                 sim_strfmt("%.*s%s%s", (int)(ph - template_link), template_link,
+                            r->sim->w.spaces[r->space].id, ph + 7));
+    else
+        json_object_set_new(links, "Template", json_string(template_link));
+    link_set(links, "Page.All", page_link(r, 0, INT_MAX));
+    link_set(links, "Page.Current", page_link(r, skip, take));
+    link_set(links, "Page.Last", page_link(r, (pages - 1) * take, take));
+    if (skip + take < n) link_set(links, "Page.Next", page_link(r, skip + take, take));
+    sim_reply(r, 200,
+              json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "ItemType", item_type, "Items",
+                        items, "ItemsPerPage", (json_int_t)take, "TotalResults", (json_int_t)n,
+                        "NumberOfPages", (json_int_t)pages, "LastPageNumber",
+                        (json_int_t)(pages - 1), "Links", links));
+}
+
+void sim_reply_all(sim_req *r, const int *idx, int n, sim_render_fn render)
+{
+    json_t *items = json_array();
+    for (int k = 0; k < n; k++)
+        json_array_append_new(items, render(r->sim, idx[k]));
+    sim_reply(r, 200, items);
+}
+
+/* ---- links ------------------------------------------------------------------ */
+
+static const char *space_id(const ofsim *sim, int s)
+{
+    return sim->w.spaces[s].id;
+}
+
+static json_t *link1(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *link1(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return json_string(buf);
+}
+
+/* ---- renderers ---------------------------------------------------------------- */
+
+static json_t *render_space(ofsim *sim, int s)
+{
+    const sim_space *sp = &sim->w.spaces[s];
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:[], s:{s:o, s:o}}", "Id", sp->id, "Name",
+                     sp->name, "Slug", sp->slug, "Description", "", "IsDefault", sp->is_default,
+                     "TaskQueueStopped", 0, "SpaceManagersTeams", "Links", "Self",
+                     link1("/api/spaces/%s", sp->id), "SpaceHome", link1("/api/%s", sp->id));
+}
+
+static const char *tenancy_name(sim_tenancy t)
+{
+    return t == SIM_TENANTED                 ? "Tenanted"
+           : t == SIM_TENANTED_OR_UNTENANTED ? "TenantedOrUntenanted"
+                                             : "Untenanted";
+}
+
+static json_t *render_project(ofsim *sim, int p)
+{
+    const sim_project *pr = &sim->w.projects[p];
+    const char *sid = space_id(sim, pr->space);
+    char base[256];
+    snprintf(base, sizeof base, "/api/%s/projects/%s", sid, pr->id);
+    json_t *links = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o}", "Self", base, "Channels",
+        link1("%s/channels%s", base, "{?skip,take,partialName}"), "Releases",
+        link1("%s/releases%s", base, "{/version}{?skip,take,searchByVersion}"), "DeploymentProcess",
+        link1("/api/%s/deploymentprocesses/deploymentprocess-%s", sid, pr->id), "Lifecycle",
+        link1("/api/%s/lifecycles/%s", sid, sim->w.lifecycles[pr->lifecycle].id), "Web",
+        link1("/app#/%s/projects/%s", sid, pr->id));
+    char dp[128];
+    snprintf(dp, sizeof dp, "deploymentprocess-%s", pr->id);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "Id", pr->id,
+                     "Name", pr->name, "Slug", pr->slug, "SpaceId", sid, "LifecycleId",
+                     sim->w.lifecycles[pr->lifecycle].id, "TenantedDeploymentMode",
+                     tenancy_name(pr->tenancy), "DefaultGuidedFailureMode", pr->guided_mode,
+                     "DeploymentProcessId", dp, "IsDisabled", pr->disabled, "Description", "",
+                     "Links", links);
+}
+
+static json_t *render_env(ofsim *sim, int e)
+{
+    const sim_env *en = &sim->w.envs[e];
+    const char *sid = space_id(sim, en->space);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:b, s:s, s:{s:o}}", "Id", en->id, "Name",
+                     en->name, "Slug", en->slug, "SpaceId", sid, "SortOrder", en->sort_order,
+                     "UseGuidedFailure", en->guided, "AllowDynamicInfrastructure", 0, "Description",
+                     "", "Links", "Self", link1("/api/%s/environments/%s", sid, en->id));
+}
+
+static json_t *env_ids(const sim_world *w, const int *envs, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_string(w->envs[envs[i]].id));
+    return a;
+}
+
+static json_t *render_lifecycle(ofsim *sim, int l)
+{
+    const sim_world *w = &sim->w;
+    const sim_lifecycle *lc = &w->lifecycles[l];
+    json_t *phases = json_array();
+    for (int p = 0; p < lc->n_phases; p++) {
+        const sim_phase *ph = &lc->phases[p];
+        json_array_append_new(phases, json_pack("{s:s, s:s, s:[], s:o, s:i, s:b}", "Id", ph->id,
+                                                "Name", ph->name, "AutomaticDeploymentTargets",
+                                                "OptionalDeploymentTargets",
+                                                env_ids(w, ph->envs, ph->n_envs),
+                                                "MinimumEnvironmentsBeforePromotion", ph->minimum,
+                                                "IsOptionalPhase", ph->optional));
+    }
+    const char *sid = space_id(sim, lc->space);
+    return json_pack("{s:s, s:s, s:s, s:o, s:{s:o}}", "Id", lc->id, "Name", lc->name, "SpaceId",
+                     sid, "Phases", phases, "Links", "Self",
+                     link1("/api/%s/lifecycles/%s", sid, lc->id));
+}
+
+static json_t *render_channel(ofsim *sim, int c)
+{
+    const sim_world *w = &sim->w;
+    const sim_channel *ch = &w->channels[c];
+    const char *sid = space_id(sim, ch->space);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:o, s:b, s:[], s:[], s:{s:o, s:o}}", "Id", ch->id, "Name", ch->name,
+        "ProjectId", w->projects[ch->project].id, "SpaceId", sid, "LifecycleId",
+        ch->lifecycle >= 0 ? json_string(w->lifecycles[ch->lifecycle].id) : json_null(),
+        "IsDefault", ch->is_default, "Rules", "TenantTags", "Links", "Self",
+        link1("/api/%s/channels/%s", sid, ch->id), "Releases",
+        link1("/api/%s/channels/%s/releases{?skip,take,searchByVersion}", sid, ch->id));
+}
+
+static json_t *render_tenant(ofsim *sim, int t)
+{
+    const sim_world *w = &sim->w;
+    const sim_tenant *tn = &w->tenants[t];
+    json_t *tags = json_array(), *pe = json_object();
+    for (int i = 0; i < tn->n_tags; i++)
+        json_array_append_new(tags, json_string(w->tags[tn->tags[i]].canonical));
+    for (int i = 0; i < tn->n_pe; i++)
+        json_object_set_new(pe, w->projects[tn->pe[i].project].id,
+                            env_ids(w, tn->pe[i].envs, tn->pe[i].n_envs));
+    const char *sid = space_id(sim, tn->space);
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:s, s:{s:o}}", "Id", tn->id, "Name",
+                     tn->name, "Slug", tn->slug, "SpaceId", sid, "IsDisabled", tn->disabled,
+                     "TenantTags", tags, "ProjectEnvironments", pe, "Description", "", "Links",
+                     "Self", link1("/api/%s/tenants/%s", sid, tn->id));
+}
+
+static json_t *render_tagset(ofsim *sim, int ts)
+{
+    const sim_world *w = &sim->w;
+    const sim_tagset *set = &w->tagsets[ts];
+    json_t *tags = json_array();
+    for (int i = 0; i < set->n_tags; i++) {
+        const sim_tag *tg = &w->tags[set->first_tag + i];
+        json_array_append_new(tags, json_pack("{s:s, s:s, s:s, s:s, s:i}", "Id", tg->id, "Name",
+                                              tg->name, "CanonicalTagName", tg->canonical, "Color",
+                                              "#333333", "SortOrder", i));
+    }
+    const char *sid = space_id(sim, set->space);
+    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:o}}", "Id", set->id, "Name", set->name,
+                     "SpaceId", sid, "SortOrder", ts, "Tags", tags, "Links", "Self",
+                     link1("/api/%s/tagsets/%s", sid, set->id));
+}
+
+static json_t *render_release(ofsim *sim, int r)
+{
+    const sim_world *w = &sim->w;
+    const sim_release *rel = &w->releases[r];
+    const char *sid = space_id(sim, rel->space);
+    char base[256];
+    snprintf(base, sizeof base, "/api/%s/releases/%s", sid, rel->id);
+    json_t *links = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "Self", base, "Project",
+        link1("/api/%s/projects/%s", sid, w->projects[rel->project].id), "Channel",
+        link1("/api/%s/channels/%s", sid, w->channels[rel->channel].id), "Deployments",
+        link1("%s/deployments%s", base, "{?skip,take}"), "DeploymentTemplate",
+        link1("%s/deployments/template", base), "SnapshotVariables",
+        link1("%s/snapshot-variables", base), "Web", link1("/app#/%s/releases/%s", sid, rel->id));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:[], s:b, s:o}", "Id", rel->id,
+                     "Version", rel->version, "ProjectId", w->projects[rel->project].id,
+                     "ChannelId", w->channels[rel->channel].id, "SpaceId", sid, "Assembled",
+                     sim_json_time(rel->assembled), "ReleaseNotes", "", "SelectedPackages",
+                     "IgnoreChannelRules", 0, "Links", links);
+}
+
+/* ---- catalogue handlers ------------------------------------------------------- */
+
+/* Collects the indexes of `order` (n of them) in the request's space that
+ * pass the name filters (partialName / name: contains) and ids. */
+typedef const char *(*name_fn)(const sim_world *w, int i, int *space, const char **id);
+
+static int *filter_named(sim_req *r, const int *order, int n, name_fn name_of, int *out_n)
+{
+    const char *partial = sim_arg(r, "partialName");
+    const char *name = sim_arg(r, "name");
+    json_t *ids = sim_arg_list(r, "ids");
+    int *out = calloc((size_t)n + 1, sizeof *out);
+    OF_ASSERT(out);
+    *out_n = 0;
+    for (int k = 0; k < n; k++) {
+        int i = order ? order[k] : k, space;
+        const char *id;
+        const char *nm = name_of(&r->sim->w, i, &space, &id);
+        if (r->space >= 0 && space != r->space) continue;
+        if (!sim_icontains(nm, partial) || !sim_icontains(nm, name)) continue;
+        if (ids && json_array_size(ids) > 0 && !sim_list_has(ids, id)) continue;
+        out[(*out_n)++] = i;
+    }
+    json_decref(ids);
+    return out;
+}
+
+#define NAME_FN(fn, arr)                                                          \
+    static const char *fn(const sim_world *w, int i, int *space, const char **id) \
+    {                                                                             \
+        *space = w->arr[i].space;                                                 \
+        *id = w->arr[i].id;                                                       \
+        return w->arr[i].name;                                                    \
+    }
+NAME_FN(project_name, projects)
+NAME_FN(env_name, envs)
+NAME_FN(lifecycle_name, lifecycles)
+NAME_FN(tenant_name, tenants)
+NAME_FN(tagset_name, tagsets)
+NAME_FN(channel_name, channels)
+
+static const char *space_name(const sim_world *w, int i, int *space, const char **id)
+{
+    *space = i;
+    *id = w->spaces[i].id;
+    return w->spaces[i].name;
+}
+
+static bool is_all(const sim_req *r)
+{
+    return strcasecmp(sim_seg(r, 1) ? sim_seg(r, 1) : "", "all") == 0;
+}
+
+/* GET {things} and {things}/all for the simple catalogues. */
+static void list_named(sim_req *r, const int *order, int n, name_fn name_of, sim_render_fn render,
+                       const char *item_type, const char *tmpl)
+{
+    int m;
+    int *idx = filter_named(r, order, n, name_of, &m);
+    if (is_all(r))
+        sim_reply_all(r, idx, m, render);
+    else
+        sim_reply_page(r, item_type, idx, m, render, tmpl);
+    free(idx);
+}
+
+static void h_root(sim_req *r)
+{
+    sim_reply(
+        r, 200,
+        json_pack(
+            "{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "Application", "Octopus Deploy",
+            "Version", "2026.1.0-octofleet-sim", "ApiVersion", "3.0.0", "InstallationId",
+            "00000000-0000-0000-0000-00000000051a", "Links", "Self", "/api", "Spaces",
+            "/api/spaces{/id}{?skip,ids,take,partialName}", "SpaceHome", "/api/{spaceId}", "Tasks",
+            "/api/tasks{/id}{?skip,active,environment,tenant,states,project,name,ids,take,"
+            "spaces}",
+            "Deployments", "/api/deployments{/id}{?skip,take,projects,environments,tenants}"));
+}
+
+/* Clients use this to check that a key works. */
+static void h_users_me(sim_req *r)
+{
+    sim_reply(r, 200,
+              json_pack("{s:s, s:s, s:s, s:b, s:b, s:{s:s}}", "Id", "Users-1", "Username",
+                        "octofleet-sim", "DisplayName", "Simulated API user", "IsService", 1,
+                        "IsActive", 1, "Links", "Self", "/api/users/Users-1"));
+}
+
+static void h_space_root(sim_req *r)
+{
+    const char *sid = space_id(r->sim, r->space);
+    static const char *const names[][2] = {
+        {"Projects", "projects{/id}{?name,skip,ids,take,partialName}"},
+        {"Environments", "environments{/id}{?name,skip,ids,take,partialName}"},
+        {"Tenants", "tenants{/id}{?skip,projectId,name,tags,take,ids,partialName}"},
+        {"TagSets", "tagsets{/id}{?skip,take,ids,partialName}"},
+        {"Lifecycles", "lifecycles{/id}{?skip,take,ids,partialName}"},
+        {"Channels", "channels{/id}{?skip,take,partialName}"},
+        {"Releases", "releases{/id}{?skip,take,ignoreChannelRules}"},
+        {"Deployments", "deployments{/id}{?skip,take,projects,environments,tenants,taskState}"},
+        {"Tasks", "tasks{/id}{?skip,active,environment,tenant,states,project,name,ids,take}"},
+        {"Interruptions", "interruptions{/id}{?skip,take,regarding,pendingOnly,ids}"},
+    };
+    json_t *links = json_object();
+    json_object_set_new(links, "Self", link1("/api/%s", sid));
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        json_object_set_new(links, names[i][0], link1("/api/%s/%s", sid, names[i][1]));
+    sim_reply(r, 200,
+              json_pack("{s:s, s:s, s:o}", "SpaceId", sid, "SpaceName",
+                        r->sim->w.spaces[r->space].name, "Links", links));
+}
+
+static void h_spaces(sim_req *r)
+{
+    const sim_world *w = &r->sim->w;
+    int *all = calloc((size_t)w->n_spaces + 1, sizeof *all), n = 0;
+    OF_ASSERT(all);
+    for (int s = 0; s < w->n_spaces; s++) /* only the spaces this key can see */
+        if (sim_key_allows(r->sim, r->api_key, s)) all[n++] = s;
+    r->space = -1;
+    list_named(r, all, n, space_name, render_space, "Space",
+               "/api/spaces{?skip,ids,take,partialName}");
+    free(all);
+}
+
+static void h_space_get(sim_req *r)
+{
+    sim_reply(r, 200, render_space(r->sim, r->space));
+}
+
+static void h_projects(sim_req *r)
+{
+    list_named(r, r->sim->w.sorted_projects, r->sim->w.n_projects, project_name, render_project,
+               "Project", "/api/{space}/projects{/id}{?name,skip,ids,take,partialName}");
+}
+
+static int req_project(sim_req *r)
+{
+    int p = sim_find_project(&r->sim->w, r->space, sim_seg(r, 1));
+    if (p < 0) sim_reply_not_found(r);
+    return p;
+}
+
+static void h_project_get(sim_req *r)
+{
+    int p = req_project(r);
+    if (p >= 0) sim_reply(r, 200, render_project(r->sim, p));
+}
+
+static void h_project_channels(sim_req *r)
+{
+    int p = req_project(r);
+    if (p < 0) return;
+    const sim_world *w = &r->sim->w;
+    int *idx = calloc((size_t)w->n_channels + 1, sizeof *idx), n = 0;
+    OF_ASSERT(idx);
+    for (int c = 0; c < w->n_channels; c++)
+        if (w->channels[c].project == p &&
+            sim_icontains(w->channels[c].name, sim_arg(r, "partialName")))
+            idx[n++] = c;
+    sim_reply_page(r, "Channel", idx, n, render_channel, "/api/{space}/projects/{id}/channels");
+    free(idx);
+}
+
+/* Releases of a project or channel, newest first, searchByVersion contains. */
+static void list_releases(sim_req *r, int project, int channel)
+{
+    const sim_world *w = &r->sim->w;
+    const char *search = sim_arg(r, "searchByVersion");
+    int *idx = calloc((size_t)w->n_releases + 1, sizeof *idx), n = 0;
+    OF_ASSERT(idx);
+    for (int i = w->n_releases - 1; i >= 0; i--) {
+        const sim_release *rel = &w->releases[i];
+        if ((project >= 0 && rel->project != project) || (channel >= 0 && rel->channel != channel))
+            continue;
+        if (sim_icontains(rel->version, search)) idx[n++] = i;
+    }
+    sim_reply_page(r, "Release", idx, n, render_release,
+                   "/api/{space}/projects/{id}/releases{/version}{?skip,take,searchByVersion}");
+    free(idx);
+}
+
+static void h_project_releases(sim_req *r)
+{
+    int p = req_project(r);
+    if (p >= 0) list_releases(r, p, -1);
+}
+
+static void h_project_release_version(sim_req *r)
+{
+    int p = req_project(r);
+    if (p < 0) return;
+    int rel = sim_release_by_version(&r->sim->w, p, sim_seg(r, 3));
+    if (rel < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_release(r->sim, rel));
+}
+
+static void h_envs(sim_req *r)
+{
+    list_named(r, r->sim->w.sorted_envs, r->sim->w.n_envs, env_name, render_env, "Environment",
+               "/api/{space}/environments{/id}{?name,skip,ids,take,partialName}");
+}
+
+static void h_env_get(sim_req *r)
+{
+    int e = sim_find_env(&r->sim->w, r->space, sim_seg(r, 1));
+    if (e < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_env(r->sim, e));
+}
+
+static void h_lifecycles(sim_req *r)
+{
+    list_named(r, NULL, r->sim->w.n_lifecycles, lifecycle_name, render_lifecycle, "Lifecycle",
+               "/api/{space}/lifecycles{/id}{?skip,take,ids,partialName}");
+}
+
+static void h_lifecycle_get(sim_req *r)
+{
+    int l = sim_find_lifecycle(&r->sim->w, r->space, sim_seg(r, 1));
+    if (l < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_lifecycle(r->sim, l));
+}
+
+static void h_channels(sim_req *r)
+{
+    list_named(r, NULL, r->sim->w.n_channels, channel_name, render_channel, "Channel",
+               "/api/{space}/channels{/id}{?skip,take,partialName}");
+}
+
+static void h_channel_get(sim_req *r)
+{
+    int c = sim_find_channel(&r->sim->w, r->space, sim_seg(r, 1));
+    if (c < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_channel(r->sim, c));
+}
+
+static void h_channel_releases(sim_req *r)
+{
+    int c = sim_find_channel(&r->sim->w, r->space, sim_seg(r, 1));
+    if (c < 0)
+        sim_reply_not_found(r);
+    else
+        list_releases(r, -1, c);
+}
+
+static void h_tagsets(sim_req *r)
+{
+    list_named(r, NULL, r->sim->w.n_tagsets, tagset_name, render_tagset, "TagSet",
+               "/api/{space}/tagsets{/id}{?skip,take,ids,partialName}");
+}
+
+static void h_tagset_get(sim_req *r)
+{
+    int t = sim_find_tagset(&r->sim->w, r->space, sim_seg(r, 1));
+    if (t < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_tagset(r->sim, t));
+}
+
+static void h_tenants(sim_req *r)
+{
+    const sim_world *w = &r->sim->w;
+    int n;
+    int *idx = filter_named(r, w->sorted_tenants, w->n_tenants, tenant_name, &n);
+    const char *project = sim_arg(r, "projectId");
+    const char *disabled = sim_arg(r, "isDisabled");
+    json_t *tags = sim_arg_list(r, "tags");
+    int p = project ? sim_find_project(w, r->space, project) : -1;
+    int m = 0;
+    for (int k = 0; k < n; k++) {
+        const sim_tenant *t = &w->tenants[idx[k]];
+        if (project && (p < 0 || !sim_tenant_connected(w, idx[k], p, -1))) continue;
+        if (tags && !sim_tenant_matches_tags(w, idx[k], tags)) continue;
+        if (disabled && (strcasecmp(disabled, "true") == 0) != t->disabled) continue;
+        idx[m++] = idx[k];
+    }
+    json_decref(tags);
+    if (is_all(r))
+        sim_reply_all(r, idx, m, render_tenant);
+    else
+        sim_reply_page(r, "Tenant", idx, m, render_tenant,
+                       "/api/{space}/tenants{/id}{?skip,projectId,name,tags,take,ids,partialName}");
+    free(idx);
+}
+
+static void h_tenant_get(sim_req *r)
+{
+    int t = sim_find_tenant(&r->sim->w, r->space, sim_seg(r, 1));
+    if (t < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_tenant(r->sim, t));
+}
+
+static void h_release_get(sim_req *r)
+{
+    int rel = sim_find_release(&r->sim->w, r->space, sim_seg(r, 1));
+    if (rel < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_release(r->sim, rel));
+}
+
+static json_t *env_ref(const sim_world *w, int e)
+{
+    return json_pack("{s:s, s:s}", "Id", w->envs[e].id, "Name", w->envs[e].name);
+}
+
+/* PromoteTo: where the release may go now (untenanted progression; for a
+ * Tenanted project, the union of its tenants' PromoteTo). TenantPromotions:
+ * every enabled tenant connected to the project, with the environments it
+ * is connected to that the lifecycle allows for that tenant. */
+static void h_release_template(sim_req *r)
+{
+    const sim_world *w = &r->sim->w;
+    int rel = sim_find_release(w, r->space, sim_seg(r, 1));
+    if (rel < 0) {
+        sim_reply_not_found(r);
+        return;
+    }
+    int p = w->releases[rel].project, space = w->releases[rel].space;
+    sim_tenancy tenancy = w->projects[p].tenancy;
+    bool *promote = calloc((size_t)w->n_envs + 1, sizeof *promote);
+    OF_ASSERT(promote);
+    json_t *tp = json_array();
+    if (tenancy != SIM_UNTENANTED) {
+        for (int k = 0; k < w->n_tenants; k++) {
+            int t = w->sorted_tenants[k];
+            if (w->tenants[t].space != space || w->tenants[t].disabled ||
+                !sim_tenant_connected(w, t, p, -1))
+                continue;
+            json_t *envs = json_array();
+            for (int e = 0; e < w->n_envs; e++) {
+                if (w->envs[e].space != space || !sim_tenant_connected(w, t, p, e) ||
+                    !sim_lifecycle_allows(w, rel, e, t, NULL))
+                    continue;
+                json_array_append_new(envs, env_ref(w, e));
+                if (tenancy == SIM_TENANTED) promote[e] = true;
+            }
+            json_array_append_new(tp, json_pack("{s:s, s:s, s:o}", "Id", w->tenants[t].id, "Name",
+                                                w->tenants[t].name, "PromoteTo", envs));
+        }
+    }
+    json_t *pt = json_array();
+    for (int e = 0; e < w->n_envs; e++) {
+        if (w->envs[e].space != space) continue;
+        if (tenancy != SIM_TENANTED && sim_lifecycle_allows(w, rel, e, -1, NULL)) promote[e] = true;
+        if (promote[e]) json_array_append_new(pt, env_ref(w, e));
+    }
+    free(promote);
+    sim_reply(r, 200,
+              json_pack("{s:o, s:o, s:b, s:b, s:b, s:n}", "PromoteTo", pt, "TenantPromotions", tp,
+                        "IsDeploymentProcessModified", 0, "IsVariableSetModified", 0,
+                        "IsLibraryVariableSetModified", 0, "DeploymentNotes"));
+}
+
+/* ---- routing ----------------------------------------------------------------- */
+
+typedef struct route {
+    const char *method;
+    const char *pattern; /* relative to the space; "{x}" matches one segment */
+    sim_handler handler;
+} route;
+
+static const route routes[] = {
+    {"GET", "", h_space_root},
+    {"GET", "projects", h_projects},
+    {"GET", "projects/all", h_projects},
+    {"GET", "projects/{id}", h_project_get},
+    {"GET", "projects/{id}/channels", h_project_channels},
+    {"GET", "projects/{id}/releases", h_project_releases},
+    {"GET", "projects/{id}/releases/{version}", h_project_release_version},
+    {"GET", "environments", h_envs},
+    {"GET", "environments/all", h_envs},
+    {"GET", "environments/{id}", h_env_get},
+    {"GET", "lifecycles", h_lifecycles},
+    {"GET", "lifecycles/all", h_lifecycles},
+    {"GET", "lifecycles/{id}", h_lifecycle_get},
+    {"GET", "channels", h_channels},
+    {"GET", "channels/{id}", h_channel_get},
+    {"GET", "channels/{id}/releases", h_channel_releases},
+    {"GET", "tagsets", h_tagsets},
+    {"GET", "tagsets/all", h_tagsets},
+    {"GET", "tagsets/{id}", h_tagset_get},
+    {"GET", "tenants", h_tenants},
+    {"GET", "tenants/all", h_tenants},
+    {"GET", "tenants/{id}", h_tenant_get},
+    {"GET", "releases/{id}", h_release_get},
+    {"GET", "releases/{id}/deployments", sim_h_release_deployments},
+    {"GET", "releases/{id}/deployments/template", h_release_template},
+    {"GET", "deployments", sim_h_deployments_list},
+    {"POST", "deployments", sim_h_deployment_create},
+    {"POST", "deployments/create/tenanted/v1", sim_h_executions_tenanted},
+    {"POST", "deployments/create/untenanted/v1", sim_h_executions_untenanted},
+    {"GET", "deployments/{id}", sim_h_deployment_get},
+    {"GET", "tasks", sim_h_tasks_list},
+    {"GET", "tasks/{id}", sim_h_task_get},
+    {"GET", "tasks/{id}/details", sim_h_task_details},
+    {"GET", "tasks/{id}/raw", sim_h_task_raw},
+    {"GET", "tasks/{id}/queued-behind", sim_h_task_queued_behind},
+    {"POST", "tasks/{id}/cancel", sim_h_task_cancel},
+    {"GET", "interruptions", sim_h_interruptions_list},
+    {"GET", "interruptions/{id}", sim_h_interruption_get},
+    {"POST", "interruptions/{id}/submit", sim_h_interruption_submit},
+    {"PUT", "interruptions/{id}/responsible", sim_h_interruption_responsible},
+};
+
+const char *sim_seg(const sim_req *r, int k)
+{
+    return r->rest + k < r->n_seg ? r->seg[r->rest + k] : NULL;
+}
+
+/* Does seg[rest..] match pattern? */
+static bool pattern_match(const sim_req *r, const char *pattern)
+{
+    int k = r->rest;
+    const char *p = pattern;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (k >= r->n_seg) return false;
+        if (p[0] != '{' && (strlen(r->seg[k]) != n || strncasecmp(r->seg[k], p, n) != 0))
+            return false;
+        k++;
+        p += n + (slash ? 1 : 0);
+    }
+    return k == r->n_seg;
+}
+
+static void set_route(sim_req *r, const char *pattern)
+{
+    snprintf(r->route, sizeof r->route, "%s /api/{space}%s%s", r->method, *pattern ? "/" : "",
+             pattern);
+}
+
+/* Task routes without a space in the path look across every space the key
+ * can see, like Octopus's /api/tasks; other unprefixed routes use the
+ * default space. */
+static bool spans_spaces(const char *pattern)
+{
+    return strncmp(pattern, "tasks", 5) == 0;
+}
+
+void sim_api_route(sim_req *r)
+{
+    const sim_world *w = &r->sim->w;
+    r->space = -1;
+    r->needs_auth = true;
+    int n = r->n_seg; /* seg[0] == "api" */
+    if (n == 1) {
+        snprintf(r->route, sizeof r->route, "%s /api", r->method);
+        r->handler = h_root;
+        r->needs_auth = false; /* Octopus serves the root document anonymously */
+        return;
+    }
+    if (n == 3 && strcasecmp(r->seg[1], "users") == 0 && strcasecmp(r->seg[2], "me") == 0) {
+        snprintf(r->route, sizeof r->route, "%s /api/users/me", r->method);
+        r->handler = h_users_me;
+        if (strcmp(r->method, "GET") != 0) r->route_error = 405;
+        return;
+    }
+    if (strcasecmp(r->seg[1], "spaces") == 0) {
+        if (n == 2 || (n == 3 && strcasecmp(r->seg[2], "all") == 0)) {
+            snprintf(r->route, sizeof r->route, "%s /api/spaces%s", r->method,
+                     n == 3 ? "/all" : "");
+            r->handler = h_spaces;
+            r->rest = 1; /* so is_all() sees "all" */
+            return;
+        }
+        r->space = sim_find_space(w, r->seg[2]);
+        r->explicit_space = true;
+        r->space_scoped = true;
+        if (n == 3) {
+            snprintf(r->route, sizeof r->route, "%s /api/spaces/{id}", r->method);
+            r->handler = h_space_get;
+            if (r->space < 0) r->route_error = 404;
+            return;
+        }
+        r->rest = 3;
+    } else if (sim_find_space(w, r->seg[1]) >= 0 || strncasecmp(r->seg[1], "Spaces-", 7) == 0) {
+        r->space = sim_find_space(w, r->seg[1]);
+        r->explicit_space = true;
+        r->space_scoped = true;
+        r->rest = 2;
+    } else {
+        r->rest = 1;
+    }
+    const route *found = NULL;
+    bool path_matched = false;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !found; i++) {
+        if (!pattern_match(r, routes[i].pattern)) continue;
+        path_matched = true;
+        set_route(r, routes[i].pattern);
+        if (strcmp(routes[i].method, r->method) == 0) found = &routes[i];
+    }
+    if (!found) {
+        if (!path_matched) snprintf(r->route, sizeof r->route, "%s /api/(unknown)", r->method);
+        r->route_error = path_matched ? 405 : 404;
+        return;
+    }
+    r->handler = found->handler;
+    if (r->explicit_space && r->space < 0) {
+        r->route_error = 404; /* unknown space id in the path */
+    } else if (!r->explicit_space) {
+        if (spans_spaces(found->pattern)) {
+            r->space_scoped = false;
+        } else {
+            r->space = w->default_space;
+            r->space_scoped = true;
+        }
+    }
+}
+
+bool sim_key_allows(const ofsim *sim, const char *key, int space)
+{
+    if (!key) return false;
+    for (int i = 0; i < sim->w.n_keys; i++) {
+        const sim_key *k = &sim->w.keys[i];
+        if (strcmp(k->key, key) != 0) continue;
+        if (k->all_spaces || space < 0) return true;
+        for (int j = 0; j < k->n_spaces; j++)
+            if (k->spaces[j] == space) return true;
+        return false;
+    }
+    return false;
+}
+
+void sim_api_dispatch(sim_req *r)
+{
+    if (r->needs_auth && !sim_key_allows(r->sim, r->api_key, -1)) {
+        sim_reply_error(r, 401,
+                        "You must be logged in to perform this action. Please provide a valid API "
+                        "key or log in again.",
+                        NULL);
+        return;
+    }
+    if (r->route_error == 405) {
+        sim_reply_error(r, 405, "The requested HTTP method is not allowed for this resource.",
+                        NULL);
+        return;
+    }
+    if (r->route_error) {
+        sim_reply_not_found(r);
+        return;
+    }
+    if (r->space_scoped && !sim_key_allows(r->sim, r->api_key, r->space)) {
+        const sim_space *sp = &r->sim->w.spaces[r->space];
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "You do not have permission to perform this action. Your API key has no "
+                 "permissions in space %s (%s).",
+                 sp->name, sp->id);
+        sim_reply_error(r, 403, msg, NULL);
+        return;
+    }
+    r->handler(r);
+}

@@ -1,0 +1,454 @@
+/* Internals shared by the simulator's modules (not part of the ofsim API).
+ *
+ *   sim_util.c   string map, strings, timestamps, JSON helpers
+ *   sim_world.c  fixture loading into the world model
+ *   sim_model.c  lookups, tenant connections, lifecycle rules
+ *   sim_tasks.c  deployment creation, the task engine thread, cancel
+ *   sim_api.c    /api routing and the catalogue handlers (spaces ... releases)
+ *   sim_deploy.c /api deployments, tasks, interruptions handlers
+ *   sim_admin.c  /sim/ admin handlers and the in-process admin API
+ *   sim_http.c   libmicrohttpd (the only module that uses it), faults, start/stop
+ *
+ * Locking: one mutex (ofsim.mu) guards the whole world, the deployments and
+ * tasks, the rules, the faults and the stats. Handlers run with it held; the
+ * HTTP layer releases it around every sleep (latency, slow bodies). */
+#ifndef OFSIM_INT_H
+#define OFSIM_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "sim.h"
+
+#define SIM_MAX_BODY     (1024 * 1024) /* request bodies above this get 413 */
+#define SIM_DEFAULT_CAP  5
+#define SIM_DEFAULT_TAKE 30
+
+/* ---- sim_util.c ---------------------------------------------------------- */
+
+/* Open-addressing map from a string (compared case-insensitively, as Octopus
+ * compares ids) to an int. Keys are copied. */
+typedef struct sim_strmap {
+    char **keys;
+    int *vals;
+    size_t cap, n;
+} sim_strmap;
+
+int sim_strmap_get(const sim_strmap *m, const char *key); /* -1 when absent */
+of_err sim_strmap_put(sim_strmap *m, const char *key, int val);
+void sim_strmap_free(sim_strmap *m);
+
+char *sim_strdup(const char *s); /* NULL-safe; aborts on OOM */
+char *sim_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *sim_slug(const char *name); /* "Hosted Beta" -> "hosted-beta" */
+bool sim_icontains(const char *hay, const char *needle);
+int sim_namecmp(const char *a, const char *b);    /* case-insensitive, then exact */
+void sim_pct_decode(char *s, bool plus_is_space); /* in place */
+of_err sim_pct_encode(const char *s, char *out, size_t out_size);
+/* "2026-11-26T02:30:00.123+00:00"; 0 = JSON null. Returns a new json value. */
+json_t *sim_json_time(int64_t wall_ms);
+void sim_fmt_time(int64_t wall_ms, char *out, size_t out_size);
+json_t *sim_json_str(const char *s); /* NULL -> json null */
+/* Seeded xorshift draw in [lo, hi]. */
+int64_t sim_rand_range(uint64_t *state, int64_t lo, int64_t hi);
+
+/* ---- the world ------------------------------------------------------------ */
+
+typedef enum sim_tenancy {
+    SIM_UNTENANTED = 0,
+    SIM_TENANTED,
+    SIM_TENANTED_OR_UNTENANTED,
+} sim_tenancy;
+
+typedef struct sim_space {
+    char *id, *name, *slug;
+    bool is_default;
+} sim_space;
+
+typedef struct sim_env {
+    char *id, *name, *slug;
+    int space;
+    int sort_order;
+    bool guided;
+} sim_env;
+
+typedef struct sim_phase {
+    char *id, *name;
+    int *envs; /* indexes into world.envs */
+    int n_envs;
+    bool optional;
+    int minimum; /* environments of this phase needed before the next one; >= 1 */
+} sim_phase;
+
+typedef struct sim_lifecycle {
+    char *id, *name;
+    int space;
+    sim_phase *phases;
+    int n_phases;
+} sim_lifecycle;
+
+typedef struct sim_tagset {
+    char *id, *name;
+    int space;
+    int first_tag, n_tags; /* a range of world.tags */
+} sim_tagset;
+
+typedef struct sim_tag {
+    char *id, *name, *canonical; /* canonical = "TagSet/Tag" */
+    int tagset;
+} sim_tag;
+
+typedef struct sim_channel {
+    char *id, *name;
+    int space, project;
+    int lifecycle; /* -1 = the project's */
+    bool is_default;
+} sim_channel;
+
+typedef struct sim_project {
+    char *id, *name, *slug;
+    int space, lifecycle;
+    sim_tenancy tenancy;
+    char *guided_mode; /* "EnvironmentDefault" | "Off" | "On" */
+    bool disabled;
+    int default_channel;
+} sim_project;
+
+typedef struct sim_release {
+    char *id, *version;
+    int space, project, channel;
+    int64_t assembled; /* wall ms; newer releases have later times */
+    /* Successful deployments, indexed [env * (n_tenants + 1) + tenant + 1]
+     * (tenant -1 = untenanted). NULL until the first success. */
+    uint8_t *done;
+} sim_release;
+
+typedef struct sim_projenv {
+    int project;
+    int *envs;
+    int n_envs;
+} sim_projenv;
+
+typedef struct sim_tenant {
+    char *id, *name, *slug;
+    int space;
+    bool disabled;
+    int *tags; /* indexes into world.tags */
+    int n_tags;
+    sim_projenv *pe;
+    int n_pe;
+} sim_tenant;
+
+typedef struct sim_key {
+    char *key;
+    bool all_spaces;
+    int *spaces;
+    int n_spaces;
+} sim_key;
+
+typedef struct sim_rule {
+    char *project, *env, *tenant; /* NULL = any */
+    bool has_duration;
+    int64_t dur_min, dur_max;
+    int outcome_fail; /* -1 unset, 0 success, 1 fail */
+    int fail_percent; /* -1 unset */
+    char *error;      /* NULL unset */
+    int interruption; /* -1 unset, 0/1 */
+} sim_rule;
+
+typedef enum sim_tstate {
+    SIM_QUEUED = 0,
+    SIM_EXECUTING,
+    SIM_CANCELLING,
+    SIM_SUCCESS,
+    SIM_FAILED,
+    SIM_CANCELED,
+    SIM_TIMEDOUT,
+    SIM_TSTATE__COUNT
+} sim_tstate;
+
+const char *sim_tstate_name(sim_tstate s);
+int sim_tstate_parse(const char *s); /* -1 if unknown; case-insensitive */
+bool sim_tstate_done(sim_tstate s);
+
+/* A deployment and its server task share an index: deployments[i] has id
+ * "Deployments-(i+1)" and task "ServerTasks-(i+1)". History comes first. */
+typedef struct sim_dep {
+    int space, project, release, env, tenant, channel; /* tenant -1 = untenanted */
+    bool history;
+    int64_t created;
+    char *comments;
+    int guided;                         /* -1 null, 0, 1 */
+    json_t *form_values;                /* owned object */
+    int64_t req_queue_time, req_expiry; /* as requested, 0 = null */
+    /* the task */
+    sim_tstate state;
+    int64_t queue_time; /* when it may start: max(created, QueueTime) */
+    int64_t start, completed, updated;
+    int64_t duration_ms;
+    bool fail;
+    char *error;       /* message when failed (rule's), owned */
+    bool interrupt;    /* rule says: hold for manual intervention */
+    bool held;         /* currently waiting on the interruption */
+    bool was_held;     /* an interruption exists (for the interruptions API) */
+    int64_t end_at;    /* when Executing finishes (if not held) */
+    int64_t cancel_at; /* when Cancelling becomes Canceled */
+} sim_dep;
+
+typedef struct sim_hist {
+    int release, env, tenant; /* tenant -1 = untenanted */
+} sim_hist;
+
+typedef struct sim_world {
+    sim_space *spaces;
+    int n_spaces, default_space;
+    sim_env *envs;
+    int n_envs;
+    sim_lifecycle *lifecycles;
+    int n_lifecycles;
+    sim_tagset *tagsets;
+    int n_tagsets;
+    sim_tag *tags;
+    int n_tags;
+    sim_project *projects;
+    int n_projects;
+    sim_channel *channels;
+    int n_channels;
+    sim_release *releases;
+    int n_releases;
+    sim_tenant *tenants;
+    int n_tenants;
+    sim_key *keys;
+    int n_keys;
+    sim_rule *rules; /* from the fixture */
+    int n_rules;
+    int task_cap;
+    uint64_t seed;
+    /* id -> index, one map per kind */
+    sim_strmap space_ids, env_ids, lifecycle_ids, tagset_ids, project_ids, project_slugs,
+        channel_ids, release_ids, tenant_ids;
+    /* indexes sorted by name (environments by SortOrder) */
+    int *sorted_projects, *sorted_envs, *sorted_tenants;
+    sim_hist *hist; /* deployments that succeeded before the simulator started */
+    int n_hist;
+    int64_t epoch; /* wall ms when the world was loaded */
+} sim_world;
+
+/* Loads a fixture. Exactly one of path/json. On failure errstr names the
+ * JSON path. *w is filled; free with sim_world_free even on failure. */
+of_err sim_world_load(sim_world *w, const char *path, const char *json, char *errstr,
+                      size_t errstr_size);
+void sim_world_free(sim_world *w);
+
+int sim_find_space(const sim_world *w, const char *id_or_name);
+/* Lookup by id within a space (-1 when absent or in another space). */
+int sim_find_project(const sim_world *w, int space, const char *id_or_slug);
+int sim_find_env(const sim_world *w, int space, const char *id);
+int sim_find_tenant(const sim_world *w, int space, const char *id);
+int sim_find_release(const sim_world *w, int space, const char *id);
+int sim_find_lifecycle(const sim_world *w, int space, const char *id);
+int sim_find_channel(const sim_world *w, int space, const char *id);
+int sim_find_tagset(const sim_world *w, int space, const char *id);
+int sim_release_by_version(const sim_world *w, int project, const char *version);
+
+int sim_release_lifecycle(const sim_world *w, int release);
+bool sim_tenant_connected(const sim_world *w, int tenant, int project, int env); /* env -1: any */
+bool sim_release_done(const sim_world *w, int release, int env, int tenant);
+void sim_release_mark_done(sim_world *w, int release, int env, int tenant);
+void sim_release_clear_done(sim_world *w);
+
+/* Octopus's tag filter: for every tag set named in tags (canonical
+ * "Set/Tag" json strings), the tenant carries at least one of the named
+ * tags of that set (AND across sets, OR within one). */
+bool sim_tenant_matches_tags(const sim_world *w, int tenant, const json_t *tags);
+
+/* Lifecycle check: may `release` go to `env` for `tenant` (-1 untenanted)?
+ * When not, and why != NULL, *why gets a new string saying what is missing. */
+bool sim_lifecycle_allows(const sim_world *w, int release, int env, int tenant, char **why);
+
+/* ---- the simulator object ------------------------------------------------- */
+
+typedef struct sim_fault {
+    char *route;     /* "*" | exact pattern | prefix ending in '*' */
+    long count;      /* remaining; -1 = until cleared */
+    int status;      /* 0 = none */
+    int retry_after; /* seconds; -1 = no header */
+    int64_t latency_ms;
+    bool drop;
+    bool after; /* run the request first, then replace/drop its response */
+    int64_t slow_body_ms;
+    int64_t body_bytes;
+    char *error; /* ErrorMessage for status faults */
+} sim_fault;
+
+typedef struct sim_stat {
+    char *route;
+    long count;
+} sim_stat;
+
+struct ofsim {
+    pthread_mutex_t mu;
+    pthread_cond_t engine_cv; /* CLOCK_MONOTONIC; wakes the engine */
+    pthread_t engine;
+    bool engine_started, engine_stop;
+
+    /* stop signal for sleeps done outside mu */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping;
+
+    sim_world w;
+    int start_cap;
+    uint64_t start_seed;
+    int task_cap;
+    uint64_t rng;
+    sim_rule *rules; /* current rules (fixture's, or replaced via /sim/rules) */
+    int n_rules;
+
+    sim_dep *deps;
+    int n_deps, cap_deps, n_history;
+    int *active; /* non-terminal tasks, sorted by (queue_time, index) */
+    int n_active, cap_active;
+
+    sim_fault *faults;
+    int n_faults;
+    sim_stat *stats;
+    int n_stats;
+    long total_requests;
+    long status_counts[6]; /* 1xx..5xx, [0] = dropped */
+
+    void *http; /* sim_http.c's state */
+    char url[128];
+    uint16_t port;
+    bool quiet;
+    int64_t started_wall;
+};
+
+/* ---- requests (independent of libmicrohttpd) ------------------------------ */
+
+typedef struct sim_qarg {
+    char *key, *value; /* decoded */
+} sim_qarg;
+
+typedef struct sim_req sim_req;
+typedef void (*sim_handler)(sim_req *r);
+
+struct sim_req {
+    ofsim *sim;
+    const char *method;
+    const char *raw_path; /* as received, without the query */
+    char **seg;           /* decoded path segments */
+    int n_seg;
+    sim_qarg *args;
+    int n_args;
+    const char *api_key; /* header, else ?apikey=; NULL if none */
+    const char *body;
+    size_t body_len;
+    bool loopback;
+
+    /* routing result */
+    char route[128]; /* pattern for stats and faults: "GET /api/{space}/tasks" */
+    sim_handler handler;
+    int space;           /* -1: no space (root, spaces list) or any space (tasks) */
+    bool explicit_space; /* the path named the space */
+    bool needs_auth;
+    bool space_scoped; /* check the key's rights on `space` */
+    int rest;          /* index of the first segment after the space prefix */
+    int route_error;   /* 0, or 404/405 decided while routing */
+
+    /* response */
+    int status;
+    char *resp; /* owned; JSON unless content_type says otherwise */
+    const char *content_type;
+    int retry_after; /* -1 = none */
+};
+
+const char *sim_arg(const sim_req *r, const char *key); /* first value, case-insensitive key */
+/* Parses skip/take (defaults 0/30). Returns false and responds 400 if invalid. */
+bool sim_paging(sim_req *r, long *skip, long *take);
+/* Responds with json (stolen). */
+void sim_reply(sim_req *r, int status, json_t *json);
+/* Responds {"ErrorMessage": msg, "Errors": [errs...]} (errs may be NULL). */
+void sim_reply_error(sim_req *r, int status, const char *msg, json_t *errs);
+void sim_reply_not_found(sim_req *r);
+void sim_reply_text(sim_req *r, int status, char *text); /* takes text */
+
+/* A paged collection: renders items idx[skip..skip+take) with render(ctx, i). */
+typedef json_t *(*sim_render_fn)(ofsim *sim, int index);
+void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,
+                    const char *template_link);
+/* A bare array of every item (the /all endpoints). */
+void sim_reply_all(sim_req *r, const int *idx, int n, sim_render_fn render);
+/* Collects comma-separated values of every `key` argument into a new array
+ * (json strings); NULL when the argument is absent. */
+json_t *sim_arg_list(const sim_req *r, const char *key);
+bool sim_list_has(const json_t *list, const char *id); /* case-insensitive */
+
+/* sim_api.c */
+/* Fills route, handler, space... from method and seg[]; never responds. */
+void sim_api_route(sim_req *r);
+/* Checks the API key and the space, then runs the handler (or responds
+ * 401/403/404/405). */
+void sim_api_dispatch(sim_req *r);
+bool sim_key_allows(const ofsim *sim, const char *key, int space);
+/* A parameter segment of the matched route: the k-th after the space prefix. */
+const char *sim_seg(const sim_req *r, int k);
+
+/* sim_deploy.c: handlers referenced by the route table */
+void sim_h_deployments_list(sim_req *r);
+void sim_h_deployment_get(sim_req *r);
+void sim_h_deployment_create(sim_req *r);
+void sim_h_release_deployments(sim_req *r);
+void sim_h_tasks_list(sim_req *r);
+void sim_h_task_get(sim_req *r);
+void sim_h_task_details(sim_req *r);
+void sim_h_task_raw(sim_req *r);
+void sim_h_task_cancel(sim_req *r);
+void sim_h_task_queued_behind(sim_req *r);
+void sim_h_executions_tenanted(sim_req *r);
+void sim_h_executions_untenanted(sim_req *r);
+void sim_h_interruptions_list(sim_req *r);
+void sim_h_interruption_get(sim_req *r);
+void sim_h_interruption_submit(sim_req *r);
+void sim_h_interruption_responsible(sim_req *r);
+json_t *sim_render_task(ofsim *sim, int index);
+json_t *sim_render_deployment(ofsim *sim, int index);
+
+/* sim_tasks.c (all with mu held unless noted) */
+of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size); /* loads history */
+void sim_tasks_free(ofsim *sim);
+of_err sim_engine_start(ofsim *sim); /* mu not held */
+void sim_engine_stop(ofsim *sim);    /* mu not held */
+void sim_engine_kick(ofsim *sim);
+/* Appends a deployment + Queued task (rules applied). Returns its index. */
+int sim_dep_create(ofsim *sim, int release, int env, int tenant, const char *comments, int guided,
+                   json_t *form_values, int64_t queue_time, int64_t expiry);
+/* Returns true if the task changed state. */
+bool sim_task_cancel(ofsim *sim, int index);
+/* Releases a held interruption; abort=true fails the task instead. */
+bool sim_task_release(ofsim *sim, int index, bool abort);
+void sim_tasks_reset(ofsim *sim); /* forget created deployments; keep history */
+int sim_task_index(const ofsim *sim, const char *task_id); /* -1 if none */
+int sim_dep_index(const ofsim *sim, const char *dep_id);
+of_err sim_rules_parse(json_t *arr, const char *path, sim_rule **out, int *n, char *errstr,
+                       size_t errstr_size);
+void sim_rules_free(sim_rule *rules, int n);
+sim_rule *sim_rules_copy(const sim_rule *rules, int n); /* deep copy */
+/* Queued tasks ahead of a Queued task, in queue order: a new array the
+ * caller frees, *n entries (0 when the task is not queued). */
+int *sim_tasks_ahead(const ofsim *sim, int index, int *n);
+
+/* sim_admin.c (mu held) */
+void sim_admin_route(sim_req *r); /* fills route and handler; the handler always responds */
+void sim_stats_count(ofsim *sim, const char *route);
+void sim_stats_status(ofsim *sim, int status); /* 0 = dropped */
+/* Consumes one use of the first fault matching route; *out is a copy whose
+ * error string the caller frees (route is NULL). */
+bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out);
+void sim_admin_free(ofsim *sim); /* faults and stats */
+
+#endif

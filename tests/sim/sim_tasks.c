@@ -1,0 +1,524 @@
+/* Deployments and the task engine.
+ *
+ * Each deployment owns one server task. The engine thread moves tasks
+ * Queued -> Executing -> Success/Failed in wall time, whether or not anyone
+ * polls, so StartTime/CompletedTime are when things really happened (tests
+ * use them to prove ordering). Rules (docs/octopus.md) decide each task's
+ * duration, outcome, error and whether it stops for a manual intervention;
+ * they are drawn from the seeded PRNG when the deployment is created.
+ *
+ * The engine honours the task cap (Executing + Cancelling tasks), runs the
+ * queue in (QueueTime, id) order, holds a task whose QueueTime is in the
+ * future, times out a task still queued at its QueueTimeExpiry, and never
+ * runs two tasks of one project/environment/tenant at once (Octopus's
+ * default concurrency tag). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "sim_int.h"
+
+#define DEFAULT_DURATION_MS 100
+#define DEFAULT_ERROR       "The deployment failed."
+
+/* ---- rules ------------------------------------------------------------------ */
+
+void sim_rules_free(sim_rule *rules, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(rules[i].project), free(rules[i].env), free(rules[i].tenant), free(rules[i].error);
+    free(rules);
+}
+
+sim_rule *sim_rules_copy(const sim_rule *rules, int n)
+{
+    sim_rule *out = calloc((size_t)n + 1, sizeof *out);
+    OF_ASSERT(out);
+    for (int i = 0; i < n; i++) {
+        out[i] = rules[i];
+        out[i].project = sim_strdup(rules[i].project);
+        out[i].env = sim_strdup(rules[i].env);
+        out[i].tenant = sim_strdup(rules[i].tenant);
+        out[i].error = sim_strdup(rules[i].error);
+    }
+    return out;
+}
+
+static of_err rule_err(char *errstr, size_t errsz, const char *path, const char *msg)
+{
+    return of_seterr(errstr, errsz, OF_ERR_CONFIG, "fixture %s: %s", path, msg);
+}
+
+static of_err rule_name(json_t *obj, const char *key, const char *path, char **out, char *errstr,
+                        size_t errsz)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) return OF_OK;
+    if (!json_is_string(v)) return rule_err(errstr, errsz, path, "names must be strings");
+    *out = sim_strdup(json_string_value(v));
+    return OF_OK;
+}
+
+static of_err parse_rule(json_t *v, const char *path, sim_rule *r, char *errstr, size_t errsz)
+{
+    static const char *const keys[] = {"project",     "environment",  "tenant",
+                                       "duration_ms", "outcome",      "fail_percent",
+                                       "error",       "interruption", NULL};
+    r->outcome_fail = r->fail_percent = r->interruption = -1;
+    if (!json_is_object(v)) return rule_err(errstr, errsz, path, "a rule must be an object");
+    const char *key;
+    json_t *val;
+    json_object_foreach(v, key, val)
+    {
+        bool ok = key[0] == '_';
+        for (const char *const *k = keys; *k && !ok; k++)
+            ok = strcmp(*k, key) == 0;
+        if (!ok) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unknown field \"%s\"", key);
+            return rule_err(errstr, errsz, path, msg);
+        }
+    }
+    of_err rc = rule_name(v, "project", path, &r->project, errstr, errsz);
+    if (!rc) rc = rule_name(v, "environment", path, &r->env, errstr, errsz);
+    if (!rc) rc = rule_name(v, "tenant", path, &r->tenant, errstr, errsz);
+    if (!rc) rc = rule_name(v, "error", path, &r->error, errstr, errsz);
+    if (rc) return rc;
+    json_t *d = json_object_get(v, "duration_ms");
+    if (d) {
+        json_t *lo = json_is_array(d) ? json_array_get(d, 0) : d;
+        json_t *hi = json_is_array(d) ? json_array_get(d, 1) : d;
+        if (!json_is_integer(lo) || !json_is_integer(hi) || json_integer_value(lo) < 0 ||
+            json_integer_value(hi) < json_integer_value(lo) ||
+            (json_is_array(d) && json_array_size(d) != 2))
+            return rule_err(errstr, errsz, path,
+                            "\"duration_ms\" must be a number >= 0 or [min, max]");
+        r->has_duration = true;
+        r->dur_min = json_integer_value(lo);
+        r->dur_max = json_integer_value(hi);
+    }
+    json_t *o = json_object_get(v, "outcome");
+    if (o) {
+        const char *s = json_string_value(o);
+        if (!s || (strcmp(s, "success") != 0 && strcmp(s, "fail") != 0))
+            return rule_err(errstr, errsz, path, "\"outcome\" must be \"success\" or \"fail\"");
+        r->outcome_fail = strcmp(s, "fail") == 0;
+    }
+    json_t *fp = json_object_get(v, "fail_percent");
+    if (fp) {
+        if (!json_is_integer(fp) || json_integer_value(fp) < 0 || json_integer_value(fp) > 100)
+            return rule_err(errstr, errsz, path, "\"fail_percent\" must be an integer 0-100");
+        r->fail_percent = (int)json_integer_value(fp);
+    }
+    json_t *in = json_object_get(v, "interruption");
+    if (in) {
+        if (!json_is_boolean(in))
+            return rule_err(errstr, errsz, path, "\"interruption\" must be true or false");
+        r->interruption = json_is_true(in);
+    }
+    return OF_OK;
+}
+
+of_err sim_rules_parse(json_t *arr, const char *path, sim_rule **out, int *n, char *errstr,
+                       size_t errstr_size)
+{
+    *out = NULL;
+    *n = 0;
+    if (!arr) return OF_OK;
+    if (!json_is_array(arr)) return rule_err(errstr, errstr_size, path, "must be an array");
+    sim_rule *rules = calloc(json_array_size(arr) + 1, sizeof *rules);
+    OF_ASSERT(rules);
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        char rpath[64];
+        snprintf(rpath, sizeof rpath, "%s[%zu]", path, i);
+        of_err rc = parse_rule(v, rpath, &rules[i], errstr, errstr_size);
+        if (rc) {
+            sim_rules_free(rules, (int)i + 1);
+            return rc;
+        }
+    }
+    *out = rules;
+    *n = (int)json_array_size(arr);
+    return OF_OK;
+}
+
+/* "*" or absent matches anything; a trailing '*' matches a prefix. */
+static bool rule_match(const char *pattern, const char *name)
+{
+    if (!pattern || strcmp(pattern, "*") == 0) return true;
+    if (!name) return false;
+    size_t n = strlen(pattern);
+    if (n > 0 && pattern[n - 1] == '*') return strncasecmp(pattern, name, n - 1) == 0;
+    return strcasecmp(pattern, name) == 0;
+}
+
+static void apply_rules(ofsim *sim, sim_dep *d)
+{
+    const sim_world *w = &sim->w;
+    const char *pname = w->projects[d->project].name;
+    const char *ename = w->envs[d->env].name;
+    const char *tname = d->tenant >= 0 ? w->tenants[d->tenant].name : NULL;
+    bool got_dur = false, got_outcome = false, got_error = false, got_int = false;
+    d->duration_ms = DEFAULT_DURATION_MS;
+    for (int i = 0; i < sim->n_rules; i++) {
+        const sim_rule *r = &sim->rules[i];
+        if (!rule_match(r->project, pname) || !rule_match(r->env, ename) ||
+            !rule_match(r->tenant, tname))
+            continue;
+        if (!got_dur && r->has_duration) {
+            got_dur = true;
+            d->duration_ms = sim_rand_range(&sim->rng, r->dur_min, r->dur_max);
+        }
+        if (!got_outcome && (r->outcome_fail >= 0 || r->fail_percent >= 0)) {
+            got_outcome = true;
+            if (r->fail_percent >= 0)
+                d->fail = sim_rand_range(&sim->rng, 0, 99) < r->fail_percent;
+            else
+                d->fail = r->outcome_fail == 1;
+        }
+        if (!got_error && r->error) {
+            got_error = true;
+            d->error = sim_strdup(r->error);
+        }
+        if (!got_int && r->interruption >= 0) {
+            got_int = true;
+            d->interrupt = r->interruption == 1;
+        }
+    }
+    if (!d->error) d->error = sim_strdup(DEFAULT_ERROR);
+}
+
+/* ---- deployments ------------------------------------------------------------ */
+
+static void grow_deps(ofsim *sim)
+{
+    if (sim->n_deps < sim->cap_deps) return;
+    int cap = sim->cap_deps ? sim->cap_deps * 2 : 256;
+    sim_dep *p = realloc(sim->deps, (size_t)cap * sizeof *p);
+    OF_ASSERT(p);
+    sim->deps = p;
+    sim->cap_deps = cap;
+}
+
+static bool queued_before(const ofsim *sim, int a, int b)
+{
+    const sim_dep *x = &sim->deps[a], *y = &sim->deps[b];
+    return x->queue_time != y->queue_time ? x->queue_time < y->queue_time : a < b;
+}
+
+static void active_insert(ofsim *sim, int index)
+{
+    if (sim->n_active == sim->cap_active) {
+        int cap = sim->cap_active ? sim->cap_active * 2 : 256;
+        int *p = realloc(sim->active, (size_t)cap * sizeof *p);
+        OF_ASSERT(p);
+        sim->active = p;
+        sim->cap_active = cap;
+    }
+    int pos = sim->n_active; /* usually appended: creations come in time order */
+    while (pos > 0 && queued_before(sim, index, sim->active[pos - 1]))
+        pos--;
+    memmove(&sim->active[pos + 1], &sim->active[pos],
+            (size_t)(sim->n_active - pos) * sizeof *sim->active);
+    sim->active[pos] = index;
+    sim->n_active++;
+}
+
+int sim_dep_create(ofsim *sim, int release, int env, int tenant, const char *comments, int guided,
+                   json_t *form_values, int64_t queue_time, int64_t expiry)
+{
+    grow_deps(sim);
+    int i = sim->n_deps++;
+    sim_dep *d = &sim->deps[i];
+    const sim_release *rel = &sim->w.releases[release];
+    int64_t now = of_wall_ms();
+    memset(d, 0, sizeof *d);
+    d->space = rel->space;
+    d->project = rel->project;
+    d->release = release;
+    d->channel = rel->channel;
+    d->env = env;
+    d->tenant = tenant;
+    d->created = d->updated = now;
+    d->comments = sim_strdup(comments);
+    d->guided = guided;
+    d->form_values = form_values ? form_values : json_object();
+    d->req_queue_time = queue_time;
+    d->req_expiry = expiry;
+    d->state = SIM_QUEUED;
+    d->queue_time = queue_time > now ? queue_time : now;
+    apply_rules(sim, d);
+    active_insert(sim, i);
+    sim_engine_kick(sim);
+    return i;
+}
+
+of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size)
+{
+    (void)errstr, (void)errstr_size;
+    sim_world *w = &sim->w;
+    /* History happened "earlier today", one minute apart, in file order. */
+    for (int h = 0; h < w->n_hist; h++) {
+        grow_deps(sim);
+        int i = sim->n_deps++;
+        sim_dep *d = &sim->deps[i];
+        const sim_hist *hs = &w->hist[h];
+        const sim_release *rel = &w->releases[hs->release];
+        memset(d, 0, sizeof *d);
+        d->space = rel->space;
+        d->project = rel->project;
+        d->release = hs->release;
+        d->channel = rel->channel;
+        d->env = hs->env;
+        d->tenant = hs->tenant;
+        d->history = true;
+        d->created = d->queue_time = w->epoch - 3600000 + (int64_t)h * 10;
+        d->start = d->created + 2;
+        d->completed = d->updated = d->start + 5;
+        d->duration_ms = 5;
+        d->guided = -1;
+        d->form_values = json_object();
+        d->state = SIM_SUCCESS;
+        sim_release_mark_done(w, hs->release, hs->env, hs->tenant);
+    }
+    sim->n_history = sim->n_deps;
+    return OF_OK;
+}
+
+static void dep_free(sim_dep *d)
+{
+    free(d->comments);
+    free(d->error);
+    json_decref(d->form_values);
+}
+
+void sim_tasks_free(ofsim *sim)
+{
+    for (int i = 0; i < sim->n_deps; i++)
+        dep_free(&sim->deps[i]);
+    free(sim->deps);
+    free(sim->active);
+    sim->deps = NULL;
+    sim->active = NULL;
+    sim->n_deps = sim->cap_deps = sim->n_active = sim->cap_active = 0;
+}
+
+void sim_tasks_reset(ofsim *sim)
+{
+    for (int i = sim->n_history; i < sim->n_deps; i++)
+        dep_free(&sim->deps[i]);
+    sim->n_deps = sim->n_history;
+    sim->n_active = 0;
+    sim_release_clear_done(&sim->w);
+    for (int h = 0; h < sim->w.n_hist; h++)
+        sim_release_mark_done(&sim->w, sim->w.hist[h].release, sim->w.hist[h].env,
+                              sim->w.hist[h].tenant);
+    sim_engine_kick(sim);
+}
+
+static int parse_numbered(const char *id, const char *prefix, int n)
+{
+    size_t pl = strlen(prefix);
+    if (!id || strncasecmp(id, prefix, pl) != 0) return -1;
+    const char *p = id + pl;
+    if (*p < '1' || *p > '9') return -1;
+    long v = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 100000000) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v <= n ? (int)v - 1 : -1;
+}
+
+int sim_task_index(const ofsim *sim, const char *task_id)
+{
+    return parse_numbered(task_id, "ServerTasks-", sim->n_deps);
+}
+
+int sim_dep_index(const ofsim *sim, const char *dep_id)
+{
+    return parse_numbered(dep_id, "Deployments-", sim->n_deps);
+}
+
+bool sim_task_cancel(ofsim *sim, int index)
+{
+    sim_dep *d = &sim->deps[index];
+    int64_t now = of_wall_ms();
+    if (d->state == SIM_QUEUED) {
+        d->state = SIM_CANCELED; /* never started: no slot to give back */
+        d->completed = d->updated = now;
+    } else if (d->state == SIM_EXECUTING) {
+        d->state = SIM_CANCELLING;
+        d->held = false;
+        d->updated = now;
+        d->cancel_at = now + sim_rand_range(&sim->rng, 50, 200);
+    } else {
+        return false;
+    }
+    sim_engine_kick(sim);
+    return true;
+}
+
+bool sim_task_release(ofsim *sim, int index, bool abort)
+{
+    sim_dep *d = &sim->deps[index];
+    if (d->state != SIM_EXECUTING || !d->held) return false;
+    int64_t now = of_wall_ms();
+    d->held = false;
+    d->updated = now;
+    if (abort) {
+        d->fail = true;
+        free(d->error);
+        d->error = sim_strdup("The manual intervention was aborted.");
+        d->end_at = now;
+    } else {
+        d->end_at = now + d->duration_ms;
+    }
+    sim_engine_kick(sim);
+    return true;
+}
+
+int *sim_tasks_ahead(const ofsim *sim, int index, int *n)
+{
+    int *out = calloc((size_t)sim->n_active + 1, sizeof *out);
+    OF_ASSERT(out);
+    *n = 0;
+    if (sim->deps[index].state != SIM_QUEUED) return out;
+    for (int k = 0; k < sim->n_active && sim->active[k] != index; k++)
+        if (sim->deps[sim->active[k]].state == SIM_QUEUED) out[(*n)++] = sim->active[k];
+    return out;
+}
+
+/* ---- the engine ------------------------------------------------------------- */
+
+static bool occupies_slot(const sim_dep *d)
+{
+    return d->state == SIM_EXECUTING || d->state == SIM_CANCELLING;
+}
+
+static bool same_tag(const sim_dep *a, const sim_dep *b)
+{
+    return a->project == b->project && a->env == b->env && a->tenant == b->tenant;
+}
+
+/* One pass over the live tasks at `now`. Returns the wall time of the next
+ * event the engine must wake for (INT64_MAX if none). mu held. */
+static int64_t engine_step(ofsim *sim, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    int *running = calloc((size_t)sim->n_active + 1, sizeof *running);
+    OF_ASSERT(running);
+    int n_running = 0;
+
+    for (int k = 0; k < sim->n_active; k++) {
+        sim_dep *d = &sim->deps[sim->active[k]];
+        if (d->state == SIM_EXECUTING && !d->held && now >= d->end_at) {
+            d->state = d->fail ? SIM_FAILED : SIM_SUCCESS;
+            d->completed = d->updated = now;
+            if (!d->fail) sim_release_mark_done(&sim->w, d->release, d->env, d->tenant);
+        } else if (d->state == SIM_CANCELLING && now >= d->cancel_at) {
+            d->state = SIM_CANCELED;
+            d->completed = d->updated = now;
+        } else if (d->state == SIM_QUEUED && d->req_expiry > 0 && now >= d->req_expiry) {
+            d->state = SIM_TIMEDOUT; /* Octopus sets no CompletedTime for these */
+            d->updated = now;
+        }
+    }
+    int kept = 0;
+    for (int k = 0; k < sim->n_active; k++) {
+        int i = sim->active[k];
+        if (sim_tstate_done(sim->deps[i].state)) continue;
+        sim->active[kept++] = i;
+        if (occupies_slot(&sim->deps[i])) running[n_running++] = i;
+    }
+    sim->n_active = kept;
+
+    for (int k = 0; k < sim->n_active && n_running < sim->task_cap; k++) {
+        int i = sim->active[k];
+        sim_dep *d = &sim->deps[i];
+        if (d->state != SIM_QUEUED || d->queue_time > now) continue;
+        bool busy = false;
+        for (int r = 0; r < n_running && !busy; r++)
+            busy = same_tag(d, &sim->deps[running[r]]);
+        if (busy) continue;
+        d->state = SIM_EXECUTING;
+        d->start = d->updated = now;
+        if (d->interrupt) {
+            d->held = d->was_held = true;
+        } else {
+            d->end_at = now + d->duration_ms;
+        }
+        running[n_running++] = i;
+    }
+    free(running);
+
+    for (int k = 0; k < sim->n_active; k++) {
+        const sim_dep *d = &sim->deps[sim->active[k]];
+        int64_t t = INT64_MAX;
+        if (d->state == SIM_EXECUTING && !d->held) t = d->end_at;
+        if (d->state == SIM_CANCELLING) t = d->cancel_at;
+        if (d->state == SIM_QUEUED) {
+            if (d->req_expiry > 0) t = d->req_expiry;
+            if (d->queue_time > now && d->queue_time < t) t = d->queue_time;
+        }
+        if (t < next) next = t;
+    }
+    return next;
+}
+
+static void *engine_main(void *arg)
+{
+    ofsim *sim = arg;
+    of_log_set_component("octopus-sim");
+    pthread_mutex_lock(&sim->mu);
+    while (!sim->engine_stop) {
+        int64_t now = of_wall_ms();
+        int64_t next = engine_step(sim, now);
+        /* Wake at least once a second anyway: cheap, and it bounds the damage
+         * of a wall-clock jump. */
+        int64_t wait_ms = next == INT64_MAX ? 1000 : next - now;
+        if (wait_ms > 1000) wait_ms = 1000;
+        if (wait_ms < 1) wait_ms = 1;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + wait_ms * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        int rc = pthread_cond_timedwait(&sim->engine_cv, &sim->mu, &ts);
+        if (rc != 0 && rc != ETIMEDOUT) of_warn("task engine wait failed rc=%d", rc);
+    }
+    pthread_mutex_unlock(&sim->mu);
+    return NULL;
+}
+
+void sim_engine_kick(ofsim *sim)
+{
+    pthread_cond_signal(&sim->engine_cv);
+}
+
+of_err sim_engine_start(ofsim *sim)
+{
+    sim->engine_stop = false;
+    if (pthread_create(&sim->engine, NULL, engine_main, sim) != 0) return OF_ERR_NOMEM;
+    sim->engine_started = true;
+    return OF_OK;
+}
+
+void sim_engine_stop(ofsim *sim)
+{
+    if (!sim->engine_started) return;
+    pthread_mutex_lock(&sim->mu);
+    sim->engine_stop = true;
+    pthread_cond_signal(&sim->engine_cv);
+    pthread_mutex_unlock(&sim->mu);
+    pthread_join(sim->engine, NULL);
+    sim->engine_started = false;
+}

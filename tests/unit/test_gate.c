@@ -1,0 +1,672 @@
+/* The stage gate as tables of steps: an input, then the expected dispatches (job key and
+ * attempt), events (job.dispatched left out: the dispatch list covers them), tasks to
+ * cancel and release status. Job keys are "stage/env/project/tenant" ("-" = untenanted). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+#include "test.h"
+#include "uuid.h"
+
+/* ---- a release: 2 stages (Db; Api + Web), environments Beta and Prod ---- */
+
+static const char *const ENVS[] = {"Beta", "Prod"};
+static const struct {
+    int stage;
+    int env;
+    const char *project, *tenant;
+    bool skip;
+} JOBS[] = {
+    {1, 0, "Db", "T1", false},  {1, 0, "Db", "T2", false},  {1, 1, "Db", "T1", false},
+    {1, 1, "Db", "T2", false},  {2, 0, "Api", NULL, false}, {2, 0, "Web", "T1", false},
+    {2, 0, "Web", "T2", false}, {2, 1, "Api", NULL, false}, {2, 1, "Web", "T1", false},
+    {2, 1, "Web", "T2", true},
+};
+#define N_JOBS (sizeof JOBS / sizeof JOBS[0])
+
+static char RELEASE_ID[OF_UUID_STR_SIZE];
+
+static void make_release(of_release_record *h, of_job_record *jobs)
+{
+    memset(h, 0, sizeof *h);
+    of_uuid_release_id("Default", "2026.18", RELEASE_ID);
+    of_id_copy(h->release_id, RELEASE_ID);
+    h->release_name = strdup("2026.18");
+    h->space.id = strdup("Spaces-1");
+    h->space.name = strdup("Default");
+    h->stage_count = 2;
+    h->stage_names = calloc(2, sizeof *h->stage_names);
+    h->stage_names[0] = strdup("database");
+    h->n_environments = 2;
+    h->environments = calloc(2, sizeof *h->environments);
+    h->stage_status = calloc(4, sizeof *h->stage_status);
+    for (int e = 0; e < 2; e++) {
+        char id[32];
+        (void)snprintf(id, sizeof id, "Environments-%d", e + 1);
+        h->environments[e].id = strdup(id);
+        h->environments[e].name = strdup(ENVS[e]);
+    }
+    for (size_t i = 0; i < N_JOBS; i++) {
+        of_job_record *r = &jobs[i];
+        memset(r, 0, sizeof *r);
+        of_job *j = &r->job;
+        of_id_copy(j->release_id, RELEASE_ID);
+        of_uuid_job_id(RELEASE_ID, JOBS[i].stage, JOBS[i].project, ENVS[JOBS[i].env],
+                       JOBS[i].tenant, j->job_id);
+        j->release_name = strdup("2026.18");
+        j->stage = JOBS[i].stage;
+        j->stage_count = 2;
+        j->space.id = strdup("Spaces-1");
+        j->project.name = strdup(JOBS[i].project);
+        j->project.id = strdup(JOBS[i].project);
+        j->octo_release.id = strdup("Releases-1");
+        j->octo_release.name = strdup("1.0.0");
+        char id[32];
+        (void)snprintf(id, sizeof id, "Environments-%d", JOBS[i].env + 1);
+        j->environment.id = strdup(id);
+        j->environment.name = strdup(ENVS[JOBS[i].env]);
+        if (JOBS[i].tenant) {
+            j->tenant.id = strdup(JOBS[i].tenant);
+            j->tenant.name = strdup(JOBS[i].tenant);
+        }
+        r->status = JOBS[i].skip ? OF_JOB_SKIPPED : OF_JOB_PENDING;
+        if (JOBS[i].skip) r->skip_reason = strdup("skipped in request");
+    }
+    h->n_jobs = N_JOBS;
+}
+
+static of_gate *new_gate(void)
+{
+    of_release_record h;
+    of_job_record jobs[N_JOBS];
+    make_release(&h, jobs);
+    of_gate *g = NULL;
+    char err[256] = "";
+    CHECK_INT(of_gate_new(&h, jobs, N_JOBS, &g, err, sizeof err), OF_OK);
+    of_release_record_clear(&h);
+    for (size_t i = 0; i < N_JOBS; i++)
+        of_job_record_clear(&jobs[i]);
+    return g;
+}
+
+static void key_of(const of_job *j, char *out, size_t n)
+{
+    (void)snprintf(out, n, "%d/%s/%s/%s", j->stage, j->environment.name, j->project.name,
+                   j->tenant.name ? j->tenant.name : "-");
+}
+
+static const char *job_id_of(const char *key)
+{
+    static char id[OF_UUID_STR_SIZE];
+    int stage = 0;
+    char env[16] = "", proj[16] = "", ten[16] = "";
+    CHECK_INT(sscanf(key, "%d/%15[^/]/%15[^/]/%15s", &stage, env, proj, ten), 4);
+    of_uuid_job_id(RELEASE_ID, stage, proj, env, strcmp(ten, "-") ? ten : NULL, id);
+    return id;
+}
+
+/* ---- steps ---- */
+
+enum op { START, EV, REPLAY, RESUME, ABORT };
+
+typedef struct stepdef {
+    enum op op;
+    const char *job; /* EV: job key */
+    of_event_type type;
+    int attempt;
+    int stage; /* REPLAY */
+    bool all;
+    const char *tenant, *project, *env; /* REPLAY filters */
+    const char *overrides;              /* RESUME: "key=status;key=status" */
+    bool cancel;                        /* ABORT */
+    of_err rc;
+    const char *dispatch; /* "key#attempt ..." in order ("" = none) */
+    const char *events;   /* "type[ where](n), ..." in order, job.dispatched omitted */
+    const char *cancels;  /* "key ..." */
+    of_release_status status;
+} stepdef;
+
+static void render_outputs(const of_gate_out *o, char *disp, size_t dn, char *evs, size_t en,
+                           char *canc, size_t cn)
+{
+    disp[0] = evs[0] = canc[0] = '\0';
+    size_t used = 0;
+    char key[128];
+    for (size_t i = 0; i < o->n_dispatch; i++) {
+        key_of(&o->dispatch[i], key, sizeof key);
+        used += (size_t)snprintf(disp + used, dn - used, "%s%s#%d", i ? " " : "", key,
+                                 o->dispatch[i].attempt);
+        if (used >= dn) break;
+    }
+    used = 0;
+    for (size_t i = 0; i < o->n_events; i++) {
+        const of_event *e = &o->events[i];
+        if (e->type == OF_EV_JOB_DISPATCHED) continue;
+        const char *t = of_event_type_name(e->type) + strlen("octofleet.");
+        char where[160] = "";
+        if (e->type >= OF_EV_JOB_DISPATCHED)
+            (void)snprintf(where, sizeof where, " %d/%s/%s/%s", e->stage, e->environment,
+                           e->project, e->tenant ? e->tenant : "-");
+        else if (e->stage)
+            (void)snprintf(where, sizeof where, " %d/%s", e->stage, e->environment);
+        else if (e->n_jobs)
+            (void)snprintf(where, sizeof where, "(%zu)", e->n_jobs);
+        used += (size_t)snprintf(evs + used, en - used, "%s%s%s", used ? ", " : "", t, where);
+        if (used >= en) break;
+    }
+    used = 0;
+    for (size_t i = 0; i < o->n_cancel; i++) {
+        const of_job_ref *r = &o->cancel[i];
+        used += (size_t)snprintf(canc + used, cn - used, "%s%d/%s/%s/%s", i ? " " : "", r->stage,
+                                 r->environment, r->project, r->tenant ? r->tenant : "-");
+        if (used >= cn) break;
+    }
+}
+
+static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
+{
+    switch (s->op) {
+    case START:
+        return of_gate_start(g, now, out);
+    case EV: {
+        of_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = s->type;
+        of_id_copy(ev.release_id, RELEASE_ID);
+        of_id_copy(ev.job_id, job_id_of(s->job));
+        ev.attempt = s->attempt;
+        ev.task_id = (char *)(uintptr_t) "ServerTasks-1";
+        ev.message = s->type == OF_EV_JOB_FAILED ? (char *)(uintptr_t) "step 2 failed" : NULL;
+        return of_gate_job_event(g, &ev, now, out);
+    }
+    case REPLAY: {
+        of_command c;
+        memset(&c, 0, sizeof c);
+        c.type = OF_CMD_REPLAY;
+        c.by = (char *)(uintptr_t) "alice";
+        c.stage = s->stage;
+        c.all = s->all;
+        char *t[1] = {(char *)(uintptr_t)s->tenant};
+        char *p[1] = {(char *)(uintptr_t)s->project};
+        char *e[1] = {(char *)(uintptr_t)s->env};
+        if (s->tenant) c.tenants = t, c.n_tenants = 1;
+        if (s->project) c.projects = p, c.n_projects = 1;
+        if (s->env) c.environments = e, c.n_environments = 1;
+        return of_gate_replay(g, &c, now, out);
+    }
+    case RESUME: {
+        of_command c;
+        memset(&c, 0, sizeof c);
+        c.type = OF_CMD_RESUME;
+        c.by = (char *)(uintptr_t) "bob";
+        c.reason = (char *)(uintptr_t) "fixed the schema by hand";
+        of_gate_override ov[4];
+        size_t n = 0;
+        if (s->overrides) {
+            char buf[256];
+            (void)snprintf(buf, sizeof buf, "%s", s->overrides);
+            for (char *item = buf; item && *item && n < 4;) {
+                char *semi = strchr(item, ';');
+                if (semi) *semi = '\0';
+                char *eq = strchr(item, '=');
+                CHECK(eq != NULL);
+                if (!eq) break;
+                *eq = '\0';
+                of_id_copy(ov[n].job_id, job_id_of(item));
+                CHECK_INT(of_job_status_parse(eq + 1, &ov[n].status), 0);
+                ov[n].message = "redeployed by hand";
+                n++;
+                item = semi ? semi + 1 : NULL;
+            }
+        }
+        return of_gate_resume(g, &c, ov, n, now, out);
+    }
+    case ABORT: {
+        of_command c;
+        memset(&c, 0, sizeof c);
+        c.type = OF_CMD_ABORT;
+        c.by = (char *)(uintptr_t) "carol";
+        c.reason = (char *)(uintptr_t) "wrong train";
+        c.cancel_running = s->cancel;
+        return of_gate_abort(g, &c, now, out);
+    }
+    }
+    return OF_ERR_INVALID;
+}
+
+/* Every event id seen in a scenario: ids must never repeat for different decisions. */
+typedef struct idset {
+    char ids[512][OF_UUID_STR_SIZE];
+    size_t n;
+} idset;
+
+static void check_unique(idset *seen, const of_gate_out *o)
+{
+    for (size_t i = 0; i < o->n_events; i++) {
+        CHECK(of_uuid_valid(o->events[i].id));
+        for (size_t k = 0; k < seen->n; k++) {
+            if (strcmp(seen->ids[k], o->events[i].id) == 0) {
+                fprintf(stderr, "duplicate event id for %s\n",
+                        of_event_type_name(o->events[i].type));
+                CHECK(false);
+            }
+        }
+        if (seen->n < 512) of_id_copy(seen->ids[seen->n++], o->events[i].id);
+    }
+}
+
+static void run_steps(of_gate *g, const char *name, const stepdef *steps, size_t n, idset *seen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const stepdef *s = &steps[i];
+        of_gate_out out;
+        memset(&out, 0, sizeof out);
+        of_err rc = apply(g, s, 1778015000000 + (int64_t)i, &out);
+        char disp[1024], evs[1024], canc[512];
+        render_outputs(&out, disp, sizeof disp, evs, sizeof evs, canc, sizeof canc);
+        int before = of_test_failures;
+        CHECK_INT(rc, s->rc);
+        CHECK_STR(disp, s->dispatch ? s->dispatch : "");
+        CHECK_STR(evs, s->events ? s->events : "");
+        CHECK_STR(canc, s->cancels ? s->cancels : "");
+        CHECK_INT(of_gate_status(g), s->status);
+        /* a dispatch always comes with its job.dispatched event */
+        size_t nd = 0;
+        for (size_t k = 0; k < out.n_events; k++)
+            if (out.events[k].type == OF_EV_JOB_DISPATCHED) nd++;
+        CHECK_INT(nd, out.n_dispatch);
+        if (seen) check_unique(seen, &out);
+        if (of_test_failures != before) fprintf(stderr, "  in %s, step %zu\n", name, i + 1);
+        of_gate_out_clear(&out);
+    }
+}
+
+#define OK_(...) OF_OK, __VA_ARGS__
+#define RUN      OF_RELEASE_RUNNING
+#define PAUSED   OF_RELEASE_PAUSED
+#define DONE     OF_RELEASE_COMPLETED
+#define ABORTED  OF_RELEASE_ABORTED
+#define E(job, type, attempt) \
+    EV, job, OF_EV_JOB_##type, attempt, 0, false, NULL, NULL, NULL, NULL, false
+#define NOARGS NULL, OF_EV__COUNT, 0, 0, false, NULL, NULL, NULL, NULL, false
+
+/* Happy path, with duplicates and out-of-order events; completion. */
+static const stepdef happy[] = {
+    {START, NOARGS,
+     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
+         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
+         "stage.started 1/Prod",
+         "", RUN)},
+    {START, NOARGS, OF_ERR_STATE, "", "", "", RUN},
+    {E("1/Beta/Db/T1", STARTED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T1", STARTED, 1), OK_("", "", "", RUN)}, /* duplicate */
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)}, /* duplicate */
+    {E("1/Beta/Db/T2", SUCCEEDED, 1),                        /* no started seen: fine */
+     OK_("2/Beta/Api/-#1 2/Beta/Web/T1#1 2/Beta/Web/T2#1",
+         "stage.succeeded 1/Beta, stage.started 2/Beta", "", RUN)},
+    {E("1/Beta/Db/T2", STARTED, 1), OK_("", "", "", RUN)}, /* late, after the end */
+    {E("1/Prod/Db/T1", WAITING, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T1", STARTED, 1), OK_("", "", "", RUN)}, /* intervention resolved */
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("2/Prod/Api/-#1 2/Prod/Web/T1#1",
+                                          "stage.succeeded 1/Prod, stage.started 2/Prod", "", RUN)},
+    {E("2/Beta/Api/-", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Web/T1", SKIPPED, 1), OK_("", "", "", RUN)}, /* worker skip counts as done */
+    {E("2/Beta/Web/T2", SUCCEEDED, 1), OK_("", "stage.succeeded 2/Beta", "", RUN)},
+    {E("2/Prod/Api/-", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Prod/Web/T1", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 2/Prod, release.completed", "", DONE)},
+    {E("2/Prod/Web/T1", FAILED, 1), OK_("", "", "", DONE)}, /* after the end: ignored */
+    {ABORT, NOARGS, OF_ERR_STATE, "", "", "", DONE},
+};
+
+/* Failure -> pause once nothing is in flight; replay failed-only, filters, --all. */
+static const stepdef failure[] = {
+    {START, NOARGS,
+     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
+         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
+         "stage.started 1/Prod",
+         "", RUN)},
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    /* Prod's stage 1 passes, but the release is blocked: no stage 2 anywhere */
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("", "stage.succeeded 1/Prod", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1),
+     OK_("", "stage.failed 1/Beta, release.paused(1)", "", PAUSED)},
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", PAUSED)}, /* duplicate */
+    {REPLAY, NULL, OF_EV__COUNT, 0, 1, false, NULL, NULL, NULL, NULL, false,
+     /* nothing is failed any more: Prod, whose stage 1 passed, moves on at once */
+     OK_("1/Beta/Db/T1#2 2/Prod/Api/-#1 2/Prod/Web/T1#1",
+         "release.resumed, stage.started 1/Beta, stage.started 2/Prod", "", RUN)},
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)}, /* stale attempt */
+    {E("1/Beta/Db/T1", SUCCEEDED, 2), OK_("2/Beta/Api/-#1 2/Beta/Web/T1#1 2/Beta/Web/T2#1",
+                                          "stage.succeeded 1/Beta, stage.started 2/Beta", "", RUN)},
+    /* --- the save/load test restarts from here --- */
+    {E("2/Beta/Web/T2", TIMED_OUT, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Web/T1", CANCELLED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/-", SUCCEEDED, 1), OK_("", "stage.failed 2/Beta", "", RUN)},
+    {E("2/Prod/Api/-", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Prod/Web/T1", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 2/Prod, release.paused(2)", "", PAUSED)},
+    /* replay only T2's failure */
+    {REPLAY, NULL, OF_EV__COUNT, 0, 2, false, "T2", NULL, NULL, NULL, false,
+     OK_("2/Beta/Web/T2#2", "release.resumed, stage.started 2/Beta", "", RUN)},
+    {E("2/Beta/Web/T2", SUCCEEDED, 2),
+     OK_("", "stage.failed 2/Beta, release.paused(1)", "", PAUSED)},
+    /* nothing failed in Api: nothing to replay */
+    {REPLAY, NULL, OF_EV__COUNT, 0, 2, false, NULL, "Api", NULL, NULL, false, OF_ERR_STATE, "", "",
+     "", PAUSED},
+    /* --all for Web: every dispatched Web job of stage 2, not the one skipped by plan */
+    {REPLAY, NULL, OF_EV__COUNT, 0, 2, true, NULL, "Web", NULL, NULL, false,
+     OK_("2/Beta/Web/T1#2 2/Beta/Web/T2#3 2/Prod/Web/T1#2",
+         "release.resumed, stage.started 2/Beta, stage.started 2/Prod", "", RUN)},
+    {E("2/Beta/Web/T1", SUCCEEDED, 2), OK_("", "", "", RUN)},
+    {E("2/Prod/Web/T1", SUCCEEDED, 2), OK_("", "stage.succeeded 2/Prod", "", RUN)},
+    {E("2/Beta/Web/T2", SUCCEEDED, 3),
+     OK_("", "stage.succeeded 2/Beta, release.completed", "", DONE)},
+};
+#define FAILURE_SPLIT 9 /* steps done before the save/load */
+
+/* Abort with cancellation; events after abort are recorded, nothing is decided. */
+static const stepdef abort_steps[] = {
+    {START, NOARGS,
+     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
+         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
+         "stage.started 1/Prod",
+         "", RUN)},
+    {E("1/Beta/Db/T1", STARTED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
+    {ABORT, NULL, OF_EV__COUNT, 0, 0, false, NULL, NULL, NULL, NULL, true,
+     OK_("", "release.aborted(3)", "1/Beta/Db/T1 1/Beta/Db/T2 1/Prod/Db/T2", ABORTED)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("", "", "", ABORTED)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("", "", "", ABORTED)},
+    {ABORT, NOARGS, OK_("", "", "", ABORTED)}, /* duplicate command */
+    {REPLAY, NULL, OF_EV__COUNT, 0, 1, false, NULL, NULL, NULL, NULL, false, OF_ERR_STATE, "", "",
+     "", ABORTED},
+    {RESUME, NOARGS, OF_ERR_STATE, "", "", "", ABORTED},
+};
+
+/* Abort without cancel_running: the event still lists what runs; nothing to cancel. */
+static const stepdef abort_nocancel[] = {
+    {START, NOARGS,
+     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
+         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
+         "stage.started 1/Prod",
+         "", RUN)},
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {ABORT, NOARGS, OK_("", "release.aborted(3)", "", ABORTED)},
+};
+
+/* Resume: reconciled overrides win; what is still failed is accepted as skipped. */
+static const stepdef resume[] = {
+    {START, NOARGS,
+     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
+         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
+         "stage.started 1/Prod",
+         "", RUN)},
+    {RESUME, NOARGS, OF_ERR_STATE, "", "", "", RUN}, /* nothing failed */
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("", "stage.failed 1/Beta", "", RUN)},
+    {E("1/Prod/Db/T1", TIMED_OUT, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1),
+     OK_("", "stage.failed 1/Prod, release.paused(2)", "", PAUSED)},
+    {RESUME, NULL, OF_EV__COUNT, 0, 0, false, NULL, NULL, NULL, "1/Beta/Db/T1=succeeded", false,
+     OK_("2/Beta/Api/-#1 2/Beta/Web/T1#1 2/Beta/Web/T2#1 2/Prod/Api/-#1 2/Prod/Web/T1#1",
+         "release.resumed, stage.succeeded 1/Beta, stage.succeeded 1/Prod, stage.started 2/Beta, "
+         "stage.started 2/Prod",
+         "", RUN)},
+    {RESUME, NOARGS, OF_ERR_STATE, "", "", "", RUN}, /* duplicate command: nothing failed now */
+};
+
+static void scenario(const char *name, const stepdef *steps, size_t n)
+{
+    of_gate *g = new_gate();
+    if (!g) return;
+    idset *seen = calloc(1, sizeof *seen);
+    run_steps(g, name, steps, n, seen);
+    free(seen);
+    of_gate_free(g);
+}
+
+static void test_resume_records(void)
+{
+    of_gate *g = new_gate();
+    if (!g) return;
+    run_steps(g, "resume", resume, sizeof resume / sizeof resume[0], NULL);
+    long a = of_gate_find(g, job_id_of("1/Beta/Db/T1"));
+    long b = of_gate_find(g, job_id_of("1/Prod/Db/T1"));
+    CHECK(a >= 0 && b >= 0);
+    if (a >= 0 && b >= 0) {
+        const of_job_record *ra = of_gate_job(g, (size_t)a), *rb = of_gate_job(g, (size_t)b);
+        CHECK_INT(ra->status, OF_JOB_SUCCEEDED);
+        CHECK_STR(ra->skip_reason, "redeployed by hand");
+        CHECK_INT(rb->status, OF_JOB_SKIPPED);
+        CHECK_CONTAINS(rb->skip_reason, "accepted on resume by bob: fixed the schema by hand");
+    }
+    CHECK_INT(of_gate_round(g), 1);
+    CHECK_INT(of_gate_in_flight(g), 5);
+    of_gate_free(g);
+}
+
+/* The reconcile hook lists exactly the failed jobs. */
+static void test_failed_jobs_hook(void)
+{
+    of_gate *g = new_gate();
+    if (!g) return;
+    run_steps(g, "resume-prefix", resume, 6, NULL);
+    of_job_ref *refs = NULL;
+    size_t n = 0;
+    CHECK_INT(of_gate_failed_jobs(g, &refs, &n), OF_OK);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(refs[0].job_id, job_id_of("1/Beta/Db/T1"));
+        CHECK_INT(refs[0].status, OF_JOB_FAILED);
+        CHECK_STR(refs[0].task_id, "ServerTasks-1");
+        CHECK_STR(refs[1].job_id, job_id_of("1/Prod/Db/T1"));
+        CHECK_INT(refs[1].status, OF_JOB_TIMED_OUT);
+    }
+    of_job_refs_free(refs, n);
+    of_gate_free(g);
+}
+
+/* Save the state through the real codec mid-release, load it into a new gate, and feed
+ * both the same remaining inputs: identical decisions and identical event ids. */
+static of_gate *save_and_load(const of_gate *g)
+{
+    of_release_record rr;
+    CHECK_INT(of_gate_release_record(g, &rr), OF_OK);
+    char *enc = NULL;
+    CHECK_INT(of_release_record_encode(&rr, &enc), OF_OK);
+    of_release_record_clear(&rr);
+    of_release_record back;
+    char err[256] = "";
+    CHECK_INT(of_release_record_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    free(enc);
+    size_t n = of_gate_job_count(g);
+    of_job_record *jobs = calloc(n, sizeof *jobs);
+    for (size_t i = 0; i < n; i++) {
+        /* load in reverse order: the gate must not depend on record order */
+        CHECK_INT(of_job_record_encode(of_gate_job(g, n - 1 - i), &enc), OF_OK);
+        CHECK_INT(of_job_record_decode(enc, strlen(enc), &jobs[i], err, sizeof err), OF_OK);
+        free(enc);
+    }
+    of_gate *g2 = NULL;
+    CHECK_INT(of_gate_new(&back, jobs, n, &g2, err, sizeof err), OF_OK);
+    for (size_t i = 0; i < n; i++)
+        of_job_record_clear(&jobs[i]);
+    free(jobs);
+    of_release_record_clear(&back);
+    return g2;
+}
+
+static void test_save_load(void)
+{
+    size_t total = sizeof failure / sizeof failure[0];
+    of_gate *g1 = new_gate();
+    if (!g1) return;
+    run_steps(g1, "failure (prefix)", failure, FAILURE_SPLIT, NULL);
+    of_gate *g2 = save_and_load(g1);
+    CHECK(g2 != NULL);
+    if (!g2) {
+        of_gate_free(g1);
+        return;
+    }
+    CHECK_INT(of_gate_round(g2), of_gate_round(g1));
+    CHECK_INT(of_gate_status(g2), of_gate_status(g1));
+    CHECK_INT(of_gate_in_flight(g2), of_gate_in_flight(g1));
+    for (size_t i = FAILURE_SPLIT; i < total; i++) {
+        of_gate_out o1, o2;
+        memset(&o1, 0, sizeof o1);
+        memset(&o2, 0, sizeof o2);
+        of_err r1 = apply(g1, &failure[i], 2000 + (int64_t)i, &o1);
+        of_err r2 = apply(g2, &failure[i], 2000 + (int64_t)i, &o2);
+        CHECK_INT(r2, r1);
+        CHECK_INT(o2.n_dispatch, o1.n_dispatch);
+        for (size_t k = 0; k < o1.n_dispatch && k < o2.n_dispatch; k++) {
+            CHECK_STR(o2.dispatch[k].job_id, o1.dispatch[k].job_id);
+            CHECK_INT(o2.dispatch[k].attempt, o1.dispatch[k].attempt);
+        }
+        CHECK_INT(o2.n_events, o1.n_events);
+        for (size_t k = 0; k < o1.n_events && k < o2.n_events; k++) {
+            CHECK_INT(o2.events[k].type, o1.events[k].type);
+            CHECK_STR(o2.events[k].id, o1.events[k].id);
+        }
+        CHECK_INT(of_gate_status(g2), failure[i].status);
+        of_gate_out_clear(&o1);
+        of_gate_out_clear(&o2);
+    }
+    of_gate_free(g1);
+    of_gate_free(g2);
+}
+
+/* A producer that crashes after deciding redoes the same decision from the same state:
+ * the same ids come out. */
+static void test_redo_same_ids(void)
+{
+    of_gate *a = new_gate(), *b = new_gate();
+    if (!a || !b) {
+        of_gate_free(a);
+        of_gate_free(b);
+        return;
+    }
+    of_gate_out oa, ob;
+    memset(&oa, 0, sizeof oa);
+    memset(&ob, 0, sizeof ob);
+    CHECK_INT(of_gate_start(a, 1, &oa), OF_OK);
+    CHECK_INT(of_gate_start(b, 999999, &ob), OF_OK); /* a different clock changes no id */
+    CHECK_INT(oa.n_events, ob.n_events);
+    for (size_t i = 0; i < oa.n_events && i < ob.n_events; i++)
+        CHECK_STR(oa.events[i].id, ob.events[i].id);
+    CHECK(oa.release_changed);
+    CHECK_INT(oa.n_changed, 4); /* the four dispatched jobs */
+    of_gate_out_clear(&oa);
+    of_gate_out_clear(&ob);
+    of_gate_free(a);
+    of_gate_free(b);
+}
+
+/* Inconsistent records are refused; a torn save (jobs dispatched, header still
+ * pending) is repaired. */
+static void test_load_checks(void)
+{
+    of_release_record h;
+    of_job_record jobs[N_JOBS];
+    make_release(&h, jobs);
+    of_gate *g = NULL;
+    char err[256] = "";
+
+    free(jobs[3].job.environment.id);
+    jobs[3].job.environment.id = strdup("Environments-9");
+    CHECK_INT(of_gate_new(&h, jobs, N_JOBS, &g, err, sizeof err), OF_ERR_INVALID);
+    CHECK_CONTAINS(err, "environment not in the release");
+    free(jobs[3].job.environment.id);
+    jobs[3].job.environment.id = strdup("Environments-2");
+
+    jobs[2].job.stage = 3;
+    CHECK_INT(of_gate_new(&h, jobs, N_JOBS, &g, err, sizeof err), OF_ERR_INVALID);
+    CHECK_CONTAINS(err, "stage out of range");
+    jobs[2].job.stage = 1;
+
+    char saved[OF_UUID_STR_SIZE];
+    of_id_copy(saved, jobs[1].job.job_id);
+    of_id_copy(jobs[1].job.job_id, jobs[0].job.job_id);
+    CHECK_INT(of_gate_new(&h, jobs, N_JOBS, &g, err, sizeof err), OF_ERR_INVALID);
+    CHECK_CONTAINS(err, "duplicate id");
+    of_id_copy(jobs[1].job.job_id, saved);
+
+    /* torn save: stage 1 Beta jobs dispatched, header says pending */
+    jobs[0].status = OF_JOB_DISPATCHED;
+    jobs[0].job.attempt = 1;
+    CHECK_INT(of_gate_new(&h, jobs, N_JOBS, &g, err, sizeof err), OF_OK);
+    if (g) {
+        CHECK_INT(of_gate_stage_status(g, 1, 0), OF_STAGE_RUNNING);
+        of_gate_out o;
+        memset(&o, 0, sizeof o);
+        CHECK_INT(of_gate_start(g, 1, &o), OF_ERR_STATE);
+        CHECK(o.ignored);
+        of_gate_out_clear(&o);
+        /* a job event makes the gate notice the undispatched sibling */
+        of_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = OF_EV_JOB_STARTED;
+        of_id_copy(ev.release_id, RELEASE_ID);
+        of_id_copy(ev.job_id, jobs[0].job.job_id);
+        ev.attempt = 1;
+        CHECK_INT(of_gate_job_event(g, &ev, 1, &o), OF_OK);
+        CHECK_INT(o.n_dispatch, 3); /* 1/Beta/Db/T2 and the two in Prod */
+        of_gate_out_clear(&o);
+        /* unknown job and other release */
+        of_id_copy(ev.job_id, RELEASE_ID);
+        CHECK_INT(of_gate_job_event(g, &ev, 1, &o), OF_ERR_NOT_FOUND);
+        CHECK(o.ignored);
+        of_gate_out_clear(&o);
+        of_gate_free(g);
+    }
+    of_release_record_clear(&h);
+    for (size_t i = 0; i < N_JOBS; i++)
+        of_job_record_clear(&jobs[i]);
+}
+
+/* A release with nothing to deploy completes at start. */
+static void test_all_skipped(void)
+{
+    of_release_record h;
+    of_job_record jobs[N_JOBS];
+    make_release(&h, jobs);
+    for (size_t i = 0; i < N_JOBS; i++)
+        jobs[i].status = OF_JOB_SKIPPED;
+    of_gate *g = NULL;
+    char err[256];
+    CHECK_INT(of_gate_new(&h, jobs, N_JOBS, &g, err, sizeof err), OF_OK);
+    if (g) {
+        of_gate_out o;
+        memset(&o, 0, sizeof o);
+        CHECK_INT(of_gate_start(g, 1, &o), OF_OK);
+        CHECK_INT(o.n_dispatch, 0);
+        CHECK_INT(of_gate_status(g), OF_RELEASE_COMPLETED);
+        CHECK(o.n_events > 0 && o.events[o.n_events - 1].type == OF_EV_RELEASE_COMPLETED);
+        of_gate_out_clear(&o);
+        of_gate_free(g);
+    }
+    of_release_record_clear(&h);
+    for (size_t i = 0; i < N_JOBS; i++)
+        of_job_record_clear(&jobs[i]);
+}
+
+int main(void)
+{
+    scenario("happy", happy, sizeof happy / sizeof happy[0]);
+    scenario("failure", failure, sizeof failure / sizeof failure[0]);
+    scenario("abort", abort_steps, sizeof abort_steps / sizeof abort_steps[0]);
+    scenario("abort-nocancel", abort_nocancel, sizeof abort_nocancel / sizeof abort_nocancel[0]);
+    scenario("resume", resume, sizeof resume / sizeof resume[0]);
+    test_resume_records();
+    test_failed_jobs_hook();
+    test_save_load();
+    test_redo_same_ids();
+    test_load_checks();
+    test_all_skipped();
+    return TEST_DONE();
+}

@@ -1,0 +1,953 @@
+/* The message codec: golden request files, job / event / command / record round trips,
+ * deterministic ids, and malformed messages rejected with a reason. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg.h"
+#include "test.h"
+#include "uuid.h"
+
+#ifndef OF_FIXTURES_DIR
+#error "OF_FIXTURES_DIR must point at tests/fixtures"
+#endif
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *data = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nd = realloc(data, cap);
+            if (!nd) break;
+            data = nd;
+        }
+        size_t got = fread(data + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    fclose(f);
+    if (data) data[n] = '\0';
+    *len = n;
+    return data;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* ---- golden request files ---- */
+
+static void test_valid_requests(void)
+{
+    char dir[512];
+    (void)snprintf(dir, sizeof dir, "%s/requests/valid", OF_FIXTURES_DIR);
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    if (!d) return;
+    int files = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, ".json")) continue;
+        files++;
+        char path[1024];
+        (void)snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        size_t len = 0;
+        char *text = read_file(path, &len);
+        CHECK(text != NULL);
+        if (!text) continue;
+        of_errlist errs;
+        of_errlist_init(&errs);
+        of_request *req = NULL;
+        of_err rc = of_request_parse(text, len, &req, &errs);
+        if (rc) {
+            char all[2048];
+            of_errlist_join(&errs, "; ", all, sizeof all);
+            fprintf(stderr, "%s: %s\n", de->d_name, all);
+        }
+        CHECK_INT(rc, OF_OK);
+        CHECK_INT(errs.n, 0);
+        /* canonical encoding is a fixed point: encode(parse(encode(x))) == encode(x) */
+        char *enc1 = NULL, *enc2 = NULL;
+        of_request *req2 = NULL;
+        if (req) {
+            CHECK_INT(of_request_encode(req, &enc1), OF_OK);
+            CHECK_INT(of_request_parse(enc1, strlen(enc1), &req2, &errs), OF_OK);
+            if (req2) CHECK_INT(of_request_encode(req2, &enc2), OF_OK);
+            CHECK_STR(enc2, enc1);
+        }
+        free(enc1);
+        free(enc2);
+        of_request_free(req);
+        of_request_free(req2);
+        of_errlist_free(&errs);
+        free(text);
+    }
+    closedir(d);
+    CHECK(files >= 4);
+}
+
+static void test_invalid_requests(void)
+{
+    char dir[512];
+    (void)snprintf(dir, sizeof dir, "%s/requests/invalid", OF_FIXTURES_DIR);
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    if (!d) return;
+    int files = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, ".json")) continue;
+        files++;
+        char path[1024], errpath[1024];
+        (void)snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        (void)snprintf(errpath, sizeof errpath, "%.*s.err", (int)(strlen(path) - 5), path);
+        size_t len = 0, elen = 0;
+        char *text = read_file(path, &len);
+        char *want = read_file(errpath, &elen);
+        CHECK(text != NULL);
+        CHECK(want != NULL); /* every invalid case names its expected errors */
+        if (!text || !want) {
+            free(text);
+            free(want);
+            continue;
+        }
+        of_errlist errs;
+        of_errlist_init(&errs);
+        of_request *req = NULL;
+        of_err rc = of_request_parse(text, len, &req, &errs);
+        CHECK(rc != OF_OK);
+        CHECK(req == NULL);
+        /* every line of the .err file must appear in some reported error */
+        char *save = want;
+        for (char *line = want; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl) *nl = '\0';
+            if (*line && !of_errlist_contains(&errs, line)) {
+                char all[4096];
+                of_errlist_join(&errs, "\n  ", all, sizeof all);
+                fprintf(stderr, "%s: missing error \"%s\"; got:\n  %s\n", de->d_name, line, all);
+                CHECK(false);
+            } else {
+                CHECK(true);
+            }
+            line = nl ? nl + 1 : NULL;
+        }
+        free(save);
+        of_request_free(req);
+        of_errlist_free(&errs);
+        free(text);
+    }
+    closedir(d);
+    CHECK(files >= 10);
+}
+
+static void test_seed_request_fields(void)
+{
+    char path[512];
+    (void)snprintf(path, sizeof path, "%s/requests/valid/seed-train.json", OF_FIXTURES_DIR);
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    CHECK(text != NULL);
+    if (!text) return;
+    of_errlist errs;
+    of_errlist_init(&errs);
+    of_request *r = NULL;
+    CHECK_INT(of_request_parse(text, len, &r, &errs), OF_OK);
+    free(text);
+    of_errlist_free(&errs);
+    if (!r) return;
+    CHECK_STR(r->release, "2026.18");
+    CHECK_STR(r->space, "Default");
+    CHECK_INT(r->n_environments, 2);
+    CHECK_STR(r->environments[1], "Hosted Release");
+    CHECK(!r->tenants.all);
+    CHECK_INT(r->tenants.n_names, 1);
+    CHECK_INT(r->tenants.n_tags, 2);
+    CHECK_STR(r->tenants.tags[1], "Ring/Beta");
+    CHECK_INT(r->n_stages, 3);
+    CHECK_STR(r->stages[0].name, "database");
+    CHECK_INT(r->stages[1].n_entries, 3);
+    CHECK(r->stages[1].entries[2].skip);
+    CHECK_STR(r->stages[1].entries[1].version, "1.4.2");
+    CHECK_INT(r->policy.timeout_s, 1800);
+    CHECK(r->policy.cancel_on_timeout);
+    CHECK_INT(r->policy.condition, OF_CONDITION_IF_NOT_CURRENT);
+    CHECK_STR(r->policy.queue_time, "2026-05-05T21:00:00Z");
+    of_request_free(r);
+
+    /* defaults */
+    const char *min = "{\"release\":\"r\",\"environments\":[\"A\"],"
+                      "\"stages\":[[{\"project\":\"P\",\"version\":\"1\"}]]}";
+    of_errlist_init(&errs);
+    CHECK_INT(of_request_parse(min, strlen(min), &r, &errs), OF_OK);
+    if (r) {
+        CHECK_STR(r->space, "Default");
+        CHECK_INT(r->policy.timeout_s, 0);
+        CHECK_INT(r->policy.condition, OF_CONDITION_ALWAYS);
+        CHECK(!r->tenants.all && !r->tenants.n_names && !r->tenants.n_tags);
+        CHECK(r->stages[0].name == NULL);
+    }
+    of_request_free(r);
+    of_errlist_free(&errs);
+}
+
+static void test_request_limits(void)
+{
+    /* oversized input is refused before parsing */
+    size_t big = OF_MSG_MAX_SIZE + 1;
+    char *blob = malloc(big);
+    CHECK(blob != NULL);
+    if (!blob) return;
+    memset(blob, ' ', big);
+    of_errlist errs;
+    of_errlist_init(&errs);
+    of_request *r = NULL;
+    CHECK_INT(of_request_parse(blob, big, &r, &errs), OF_ERR_TOO_LARGE);
+    CHECK(of_errlist_contains(&errs, "exceeds"));
+    free(blob);
+    of_errlist_free(&errs);
+
+    /* a name over 256 bytes */
+    char req[1024];
+    char longname[300];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    (void)snprintf(req, sizeof req,
+                   "{\"release\":\"%s\",\"environments\":[\"A\"],"
+                   "\"stages\":[[{\"project\":\"P\",\"version\":\"1\"}]]}",
+                   longname);
+    of_errlist_init(&errs);
+    CHECK(of_request_parse(req, strlen(req), &r, &errs) == OF_ERR_INVALID);
+    CHECK(of_errlist_contains(&errs, "release: longer than 256 bytes"));
+    of_errlist_free(&errs);
+
+    /* control characters in a name */
+    const char *ctl = "{\"release\":\"a\\u0007b\",\"environments\":[\"A\"],"
+                      "\"stages\":[[{\"project\":\"P\",\"version\":\"1\"}]]}";
+    of_errlist_init(&errs);
+    CHECK(of_request_parse(ctl, strlen(ctl), &r, &errs) == OF_ERR_INVALID);
+    CHECK(of_errlist_contains(&errs, "release: contains control characters"));
+    of_errlist_free(&errs);
+
+    /* the error list is capped but counts what it dropped */
+    of_errlist_init(&errs);
+    for (int i = 0; i < OF_ERRLIST_MAX + 5; i++)
+        CHECK_INT(of_errlist_add(&errs, "e%d", i), OF_OK);
+    CHECK_INT(errs.n, OF_ERRLIST_MAX);
+    CHECK_INT(errs.dropped, 5);
+    char joined[64];
+    of_errlist_join(&errs, ",", joined, sizeof joined);
+    CHECK(strncmp(joined, "e0,e1,e2", 8) == 0);
+    of_errlist_free(&errs);
+}
+
+static void test_durations(void)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        int64_t want;
+    } cases[] = {
+        {"90", 0, 90},
+        {"90s", 0, 90},
+        {"30m", 0, 1800},
+        {"2h", 0, 7200},
+        {"1h30m", 0, 5400},
+        {"1h30m15s", 0, 5415},
+        {"", -1, 0},
+        {"m", -1, 0},
+        {"1h30", -1, 0},
+        {"-5", -1, 0},
+        {"5d", -1, 0},
+        {"1.5h", -1, 0},
+        {"99999999999999999999", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t got = -1;
+        int rc = of_parse_duration(cases[i].in, &got);
+        CHECK_INT(rc, cases[i].rc);
+        if (rc == 0) CHECK_INT(got, cases[i].want);
+    }
+}
+
+/* ---- ids ---- */
+
+static void test_ids(void)
+{
+    char a[OF_UUID_STR_SIZE], b[OF_UUID_STR_SIZE], c[OF_UUID_STR_SIZE];
+    of_uuid_release_id("Default", "2026.18", a);
+    of_uuid_release_id("Default", "2026.18", b);
+    of_uuid_release_id("Default", "2026.19", c);
+    CHECK_STR(a, b);
+    CHECK(strcmp(a, c) != 0);
+    CHECK(of_uuid_valid(a));
+    CHECK_INT(a[14], '5'); /* version 5 */
+    /* release_id = UUIDv5(ns, "space/release") with no '/' in the names */
+    of_uuid_v5("Default/2026.18", b);
+    CHECK_STR(a, b);
+
+    static const struct {
+        int stage;
+        const char *project, *env, *tenant;
+    } jobs[] = {
+        {1, "Web", "Prod", "Contoso"},
+        {2, "Web", "Prod", "Contoso"},
+        {1, "Web", "Prod", NULL},
+        {1, "Web", "Beta", "Contoso"},
+        {1, "Api", "Prod", "Contoso"},
+        {1, "Web", "Prod", "Contoso "},
+        /* look-alikes that a naive "/" join would merge */
+        {1, "a/b", "c", "d"},
+        {1, "a", "b/c", "d"},
+        {1, "a%2Fb", "c", "d"},
+    };
+    size_t n = sizeof jobs / sizeof jobs[0];
+    char ids[16][OF_UUID_STR_SIZE];
+    for (size_t i = 0; i < n; i++) {
+        of_uuid_job_id(a, jobs[i].stage, jobs[i].project, jobs[i].env, jobs[i].tenant, ids[i]);
+        char again[OF_UUID_STR_SIZE];
+        of_uuid_job_id(a, jobs[i].stage, jobs[i].project, jobs[i].env, jobs[i].tenant, again);
+        CHECK_STR(ids[i], again);
+        CHECK(of_uuid_valid(ids[i]));
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            CHECK(strcmp(ids[i], ids[j]) != 0);
+    /* untenanted == empty tenant name */
+    of_uuid_job_id(a, 1, "Web", "Prod", "", b);
+    CHECK_STR(b, ids[2]);
+
+    CHECK(!of_uuid_valid("not-a-uuid"));
+    CHECK(!of_uuid_valid("5aa9fdc3-425b-543c-9d79-b2f4eb96001"));
+    CHECK(!of_uuid_valid("5aa9fdc3x425b-543c-9d79-b2f4eb960011"));
+    CHECK(of_uuid_valid(OF_UUID_NAMESPACE));
+}
+
+static void test_event_ids(void)
+{
+    of_event e = {0};
+    e.type = OF_EV_JOB_SUCCEEDED;
+    of_uuid_release_id("Default", "r", e.release_id);
+    of_uuid_job_id(e.release_id, 1, "Web", "Prod", NULL, e.job_id);
+    e.attempt = 1;
+    of_event_set_id(&e);
+    char first[OF_UUID_STR_SIZE];
+    of_id_copy(first, e.id);
+    e.time_ms = 12345; /* time is not part of a job event's identity */
+    of_event_set_id(&e);
+    CHECK_STR(e.id, first);
+    e.attempt = 2;
+    of_event_set_id(&e);
+    CHECK(strcmp(e.id, first) != 0);
+    e.attempt = 1;
+    e.type = OF_EV_JOB_FAILED;
+    of_event_set_id(&e);
+    CHECK(strcmp(e.id, first) != 0);
+
+    of_event s = {0};
+    s.type = OF_EV_STAGE_STARTED;
+    of_id_copy(s.release_id, e.release_id);
+    s.stage = 2;
+    s.environment = (char *)(uintptr_t) "Prod";
+    of_event_set_id(&s);
+    char st0[OF_UUID_STR_SIZE];
+    of_id_copy(st0, s.id);
+    s.round = 1;
+    of_event_set_id(&s);
+    CHECK(strcmp(s.id, st0) != 0);
+    s.round = 0;
+    s.environment = (char *)(uintptr_t) "Beta";
+    of_event_set_id(&s);
+    CHECK(strcmp(s.id, st0) != 0);
+    s.environment = (char *)(uintptr_t) "Prod";
+    of_event_set_id(&s);
+    CHECK_STR(s.id, st0);
+
+    of_event r = {0};
+    r.type = OF_EV_RELEASE_REJECTED;
+    of_id_copy(r.release_id, e.release_id);
+    r.time_ms = 1000;
+    of_event_set_id(&r);
+    char rj[OF_UUID_STR_SIZE];
+    of_id_copy(rj, r.id);
+    r.time_ms = 2000; /* a second submission is a second rejection */
+    of_event_set_id(&r);
+    CHECK(strcmp(r.id, rj) != 0);
+    r.type = OF_EV_RELEASE_ACCEPTED; /* accepted once per release, whatever the time */
+    of_event_set_id(&r);
+    of_id_copy(rj, r.id);
+    r.time_ms = 3000;
+    of_event_set_id(&r);
+    CHECK_STR(r.id, rj);
+}
+
+/* ---- jobs ---- */
+
+static void make_job(of_job *j, bool tenanted)
+{
+    memset(j, 0, sizeof *j);
+    of_uuid_release_id("Default", "2026.18", j->release_id);
+    of_uuid_job_id(j->release_id, 2, "Web", "Hosted Release", tenanted ? "Contoso" : NULL,
+                   j->job_id);
+    j->release_name = strdup("2026.18");
+    j->stage = 2;
+    j->stage_count = 3;
+    j->stage_name = strdup("services");
+    j->attempt = 3;
+    j->space.id = strdup("Spaces-1");
+    j->space.name = strdup("Default");
+    j->project.id = strdup("Projects-12");
+    j->project.name = strdup("Web");
+    j->tenanted_mode = tenanted ? OF_TENANTED_TENANTED : OF_TENANTED_UNTENANTED;
+    j->octo_release.id = strdup("Releases-101");
+    j->octo_release.name = strdup("1.4.0");
+    j->environment.id = strdup("Environments-6");
+    j->environment.name = strdup("Hosted Release");
+    if (tenanted) {
+        j->tenant.id = strdup("Tenants-40");
+        j->tenant.name = strdup("Contoso \"the\" \xc3\xa9 tenant"); /* quotes and UTF-8 */
+        j->queue_time = strdup("2026-05-05T21:00:00Z");
+        j->queue_time_expiry = strdup("2026-05-05T23:00:00Z");
+        j->deadline_ms = 1778022000000;
+    }
+    j->timeout_s = 1800;
+    j->cancel_on_timeout = tenanted;
+    j->guided_failure = !tenanted;
+    j->dispatched_ms = 1778015000123;
+}
+
+static void check_job_equal(const of_job *a, const of_job *b)
+{
+    CHECK_STR(a->job_id, b->job_id);
+    CHECK_STR(a->release_id, b->release_id);
+    CHECK_STR(a->release_name, b->release_name);
+    CHECK_INT(a->stage, b->stage);
+    CHECK_INT(a->stage_count, b->stage_count);
+    CHECK_STR(a->stage_name, b->stage_name);
+    CHECK_INT(a->attempt, b->attempt);
+    CHECK_STR(a->space.id, b->space.id);
+    CHECK_STR(a->space.name, b->space.name);
+    CHECK_STR(a->project.id, b->project.id);
+    CHECK_STR(a->project.name, b->project.name);
+    CHECK_INT(a->tenanted_mode, b->tenanted_mode);
+    CHECK_STR(a->octo_release.id, b->octo_release.id);
+    CHECK_STR(a->octo_release.name, b->octo_release.name);
+    CHECK_STR(a->environment.id, b->environment.id);
+    CHECK_STR(a->environment.name, b->environment.name);
+    CHECK_STR(a->tenant.id, b->tenant.id);
+    CHECK_STR(a->tenant.name, b->tenant.name);
+    CHECK_INT(a->timeout_s, b->timeout_s);
+    CHECK_INT(a->cancel_on_timeout, b->cancel_on_timeout);
+    CHECK_INT(a->guided_failure, b->guided_failure);
+    CHECK_STR(a->queue_time, b->queue_time);
+    CHECK_STR(a->queue_time_expiry, b->queue_time_expiry);
+    CHECK_INT(a->deadline_ms, b->deadline_ms);
+    CHECK_INT(a->dispatched_ms, b->dispatched_ms);
+}
+
+static void test_job_round_trip(void)
+{
+    for (int t = 0; t < 2; t++) {
+        of_job j, back, copy;
+        make_job(&j, t == 1);
+        char *enc = NULL;
+        CHECK_INT(of_job_encode(&j, &enc), OF_OK);
+        CHECK(enc != NULL);
+        if (!enc) continue;
+        CHECK(strncmp(enc, "{\"schema\":\"octofleet.job/1\"", 27) == 0);
+        char err[256] = "";
+        CHECK_INT(of_job_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+        check_job_equal(&j, &back);
+        CHECK_INT(of_job_copy(&copy, &j), OF_OK);
+        check_job_equal(&j, &copy);
+        if (t == 0) CHECK_CONTAINS(enc, "\"tenant\":null");
+        free(enc);
+        of_job_clear(&j);
+        of_job_clear(&back);
+        of_job_clear(&copy);
+        CHECK(j.release_name == NULL && j.job_id[0] == '\0');
+    }
+}
+
+static void test_job_malformed(void)
+{
+    of_job j;
+    make_job(&j, true);
+    char *good = NULL;
+    CHECK_INT(of_job_encode(&j, &good), OF_OK);
+    of_job_clear(&j);
+    if (!good) return;
+
+    /* Variants made by replacing one substring of the good message. */
+    static const struct {
+        const char *from, *to;
+        of_err rc;
+        const char *why;
+    } cases[] = {
+        {"{\"schema\":\"octofleet.job/1\",", "{", OF_ERR_INVALID, "schema: missing"},
+        {"octofleet.job/1", "octofleet.job/2", OF_ERR_PROTOCOL, "unsupported version"},
+        {"octofleet.job/1", "octofleet.job/10", OF_ERR_PROTOCOL, "unsupported version"},
+        {"octofleet.job/1", "octofleet.event/1", OF_ERR_PROTOCOL, "schema"},
+        {"\"schema\":\"octofleet.job/1\"", "\"schema\":1", OF_ERR_INVALID, "schema: must be"},
+        {"\"stage\":2", "\"stage\":\"2\"", OF_ERR_INVALID, "stage: must be an integer"},
+        {"\"stage\":2", "\"stage\":0", OF_ERR_INVALID, "stage: 0 out of range"},
+        {"\"stage\":2", "\"stage\":7", OF_ERR_INVALID, "beyond stage_count"},
+        {"\"attempt\":3", "\"attempt\":-1", OF_ERR_INVALID, "attempt"},
+        {"\"attempt\":3,", "", OF_ERR_INVALID, "attempt: missing"},
+        {"\"job_id\":\"", "\"job_id\":\"x", OF_ERR_INVALID, "job_id: must be a UUID"},
+        {"\"id\":\"Projects-12\"", "\"id\":12", OF_ERR_INVALID, "project.id: must be a string"},
+        {"\"id\":\"Releases-101\",", "", OF_ERR_INVALID, "octopus_release.id: missing"},
+        {"\"environment\":{", "\"environment\":[{", OF_ERR_INVALID, "not JSON"},
+        {"\"id\":\"Tenants-40\",", "", OF_ERR_INVALID, "tenant.id: missing"},
+        {"\"tenanted\":\"Tenanted\"", "\"tenanted\":\"Sometimes\"", OF_ERR_INVALID,
+         "project.tenanted"},
+        {"\"cancel_on_timeout\":true", "\"cancel_on_timeout\":\"yes\"", OF_ERR_INVALID,
+         "policy.cancel_on_timeout: must be true or false"},
+        {"\"deadline\":\"", "\"deadline\":\"soon", OF_ERR_INVALID, "deadline: must be an RFC 3339"},
+        {"\"release\":\"2026.18\"", "\"release\":\"2026.18\",\"release\":\"x\"", OF_ERR_INVALID,
+         "duplicate"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *at = strstr(good, cases[i].from);
+        CHECK(at != NULL);
+        if (!at) {
+            fprintf(stderr, "case %zu: \"%s\" not in message\n", i, cases[i].from);
+            continue;
+        }
+        char msg[4096];
+        (void)snprintf(msg, sizeof msg, "%.*s%s%s", (int)(at - good), good, cases[i].to,
+                       at + strlen(cases[i].from));
+        of_job out;
+        char err[256] = "";
+        of_err rc = of_job_decode(msg, strlen(msg), &out, err, sizeof err);
+        if (rc != cases[i].rc) fprintf(stderr, "case %zu: %s\n", i, err);
+        CHECK_INT(rc, cases[i].rc);
+        CHECK_CONTAINS(err, cases[i].why);
+        CHECK(out.release_name == NULL); /* cleared on failure */
+        of_job_clear(&out);
+    }
+    /* whole-message failures */
+    static const struct {
+        const char *msg;
+        const char *why;
+    } whole[] = {
+        {"", "not JSON"},
+        {"not json at all", "not JSON"},
+        {"[1,2,3]", "not a JSON object"},
+        {"{}", "schema: missing"},
+        {"{\"schema\":\"octofleet.job/1\"}", "job_id: missing"},
+        {"{\"schema\":\"octofleet.job/1.4\"}", "job_id: missing"}, /* minor versions accepted */
+        {"\"octofleet.job/1\"", "not JSON"}, /* a bare string is not a message */
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        of_job out;
+        char err[256] = "";
+        CHECK(of_job_decode(whole[i].msg, strlen(whole[i].msg), &out, err, sizeof err) != OF_OK);
+        CHECK_CONTAINS(err, whole[i].why);
+        of_job_clear(&out);
+    }
+    /* embedded NUL and truncated input */
+    of_job out;
+    char err[256] = "";
+    CHECK(of_job_decode(good, strlen(good) - 1, &out, err, sizeof err) == OF_ERR_INVALID);
+    CHECK_CONTAINS(err, "not JSON");
+    of_job_clear(&out);
+    free(good);
+}
+
+/* ---- events ---- */
+
+static void test_event_round_trip(void)
+{
+    of_event e = {0};
+    e.type = OF_EV_RELEASE_PAUSED;
+    e.source = strdup(OF_SOURCE_PRODUCER);
+    e.time_ms = 1778015000123;
+    of_uuid_release_id("Default", "2026.18", e.release_id);
+    e.release_name = strdup("2026.18");
+    e.round = 2;
+    e.message = strdup("a job failed");
+    e.by = strdup("alice");
+    e.n_jobs = 2;
+    e.jobs = calloc(2, sizeof *e.jobs);
+    CHECK(e.jobs != NULL);
+    if (!e.jobs) return;
+    for (int i = 0; i < 2; i++) {
+        of_uuid_job_id(e.release_id, 1, "Web", "Prod", i ? "Contoso" : NULL, e.jobs[i].job_id);
+        e.jobs[i].stage = 1;
+        e.jobs[i].attempt = i + 1;
+        e.jobs[i].status = i ? OF_JOB_TIMED_OUT : OF_JOB_FAILED;
+        e.jobs[i].project = strdup("Web");
+        e.jobs[i].environment = strdup("Prod");
+        e.jobs[i].tenant = i ? strdup("Contoso") : NULL;
+        e.jobs[i].task_id = i ? strdup("ServerTasks-9") : NULL;
+    }
+    e.n_total = 10;
+    e.n_succeeded = 7;
+    e.n_failed = 2;
+    e.n_skipped = 1;
+    char *enc = NULL;
+    CHECK_INT(of_event_encode(&e, &enc), OF_OK);
+    CHECK(enc != NULL);
+    if (!enc) return;
+    /* required CloudEvents attributes, structured mode */
+    CHECK_CONTAINS(enc, "\"specversion\":\"1.0\"");
+    CHECK_CONTAINS(enc, "\"type\":\"octofleet.release.paused\"");
+    CHECK_CONTAINS(enc, "\"source\":\"octofleet/producer\"");
+    CHECK_CONTAINS(enc, "\"id\":\"");
+    CHECK_CONTAINS(enc, "\"time\":\"2026-05-05T");
+    CHECK_CONTAINS(enc, "\"datacontenttype\":\"application/json\"");
+    CHECK_CONTAINS(enc, "\"subject\":\"");
+    of_event back;
+    char err[256] = "";
+    CHECK_INT(of_event_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    of_event_set_id(&e);
+    CHECK_STR(back.id, e.id);
+    CHECK_INT(back.type, OF_EV_RELEASE_PAUSED);
+    CHECK_STR(back.source, OF_SOURCE_PRODUCER);
+    CHECK_STR(back.subject, e.release_id);
+    CHECK_INT(back.time_ms, e.time_ms);
+    CHECK_STR(back.release_id, e.release_id);
+    CHECK_STR(back.release_name, "2026.18");
+    CHECK_INT(back.round, 2);
+    CHECK_STR(back.message, "a job failed");
+    CHECK_STR(back.by, "alice");
+    CHECK_INT(back.n_jobs, 2);
+    if (back.n_jobs == 2) {
+        CHECK_STR(back.jobs[1].job_id, e.jobs[1].job_id);
+        CHECK_INT(back.jobs[1].status, OF_JOB_TIMED_OUT);
+        CHECK_INT(back.jobs[1].attempt, 2);
+        CHECK_STR(back.jobs[1].tenant, "Contoso");
+        CHECK_STR(back.jobs[1].task_id, "ServerTasks-9");
+        CHECK(back.jobs[0].tenant == NULL);
+    }
+    CHECK_INT(back.n_total, 10);
+    CHECK_INT(back.n_succeeded, 7);
+    CHECK_INT(back.n_failed, 2);
+    CHECK_INT(back.n_skipped, 1);
+    /* re-encoding the decoded event gives the same bytes */
+    char *enc2 = NULL;
+    CHECK_INT(of_event_encode(&back, &enc2), OF_OK);
+    CHECK_STR(enc2, enc);
+    free(enc2);
+    free(enc);
+    of_event_clear(&back);
+    of_event_clear(&e);
+
+    /* a worker's job.started with Octopus handles; subject release/job */
+    of_event w = {0};
+    w.type = OF_EV_JOB_STARTED;
+    w.source = strdup(OF_SOURCE_WORKER_PFX "w-1");
+    of_uuid_release_id("Default", "2026.18", w.release_id);
+    of_uuid_job_id(w.release_id, 1, "Web", "Prod", NULL, w.job_id);
+    w.attempt = 1;
+    w.deployment_id = strdup("Deployments-2001");
+    w.task_id = strdup("ServerTasks-9001");
+    w.web_link = strdup("https://octopus.example/app#/Spaces-1/deployments/Deployments-2001");
+    w.errors = calloc(1, sizeof *w.errors);
+    w.errors[0] = strdup("x");
+    w.n_errors = 1;
+    CHECK_INT(of_event_encode(&w, &enc), OF_OK);
+    CHECK_INT(of_event_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    char subj[80];
+    (void)snprintf(subj, sizeof subj, "%s/%s", w.release_id, w.job_id);
+    CHECK_STR(back.subject, subj);
+    CHECK_STR(back.source, "octofleet/worker/w-1");
+    CHECK_STR(back.job_id, w.job_id);
+    CHECK_STR(back.deployment_id, "Deployments-2001");
+    CHECK_STR(back.task_id, "ServerTasks-9001");
+    CHECK_STR(back.web_link, w.web_link);
+    CHECK_INT(back.n_errors, 1);
+    CHECK_INT(back.time_ms, 0); /* no time given: none encoded */
+    free(enc);
+    of_event_clear(&back);
+    of_event_clear(&w);
+
+    /* encode refuses events without the required attributes */
+    of_event bad = {0};
+    bad.type = OF_EV_JOB_FAILED;
+    CHECK_INT(of_event_encode(&bad, &enc), OF_ERR_INVALID);
+    CHECK(enc == NULL);
+}
+
+static void test_event_malformed(void)
+{
+    static const struct {
+        const char *msg;
+        of_err rc;
+        const char *why;
+    } cases[] = {
+        {"{\"id\":\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\",\"source\":\"s\",\"type\":"
+         "\"octofleet.job.failed\",\"data\":{}}",
+         OF_ERR_INVALID, "specversion: missing"},
+        {"{\"specversion\":\"0.3\",\"id\":\"x\",\"source\":\"s\",\"type\":\"t\",\"data\":{}}",
+         OF_ERR_PROTOCOL, "specversion: unsupported"},
+        {"{\"specversion\":\"1.0\",\"id\":\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\","
+         "\"source\":\"s\",\"type\":\"com.example.other\",\"data\":{}}",
+         OF_ERR_INVALID, "type: unknown"},
+        {"{\"specversion\":\"1.0\",\"id\":\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\","
+         "\"type\":\"octofleet.job.failed\",\"data\":{}}",
+         OF_ERR_INVALID, "source: missing"},
+        {"{\"specversion\":\"1.0\",\"id\":\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\","
+         "\"source\":\"s\",\"type\":\"octofleet.release.paused\"}",
+         OF_ERR_INVALID, "data: missing"},
+        {"{\"specversion\":\"1.0\",\"id\":\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\","
+         "\"source\":\"s\",\"type\":\"octofleet.job.failed\",\"data\":{\"release_id\":"
+         "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\"}}",
+         OF_ERR_INVALID, "data.job_id: missing"},
+        {"{\"specversion\":\"1.0\",\"id\":\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\","
+         "\"source\":\"s\",\"type\":\"octofleet.release.paused\",\"data\":{\"release_id\":"
+         "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\",\"jobs\":[{\"job_id\":1}]}}",
+         OF_ERR_INVALID, "data.jobs[0].job_id"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        of_event out;
+        char err[256] = "";
+        of_err rc = of_event_decode(cases[i].msg, strlen(cases[i].msg), &out, err, sizeof err);
+        CHECK_INT(rc, cases[i].rc);
+        CHECK_CONTAINS(err, cases[i].why);
+        of_event_clear(&out);
+    }
+}
+
+/* ---- commands ---- */
+
+static void test_commands(void)
+{
+    of_command c = {0};
+    c.type = OF_CMD_SUBMIT;
+    c.by = strdup("alice");
+    c.reason = strdup("train 18");
+    c.time_ms = 1778015000000;
+    c.request_json = strdup("{\"release\":\"2026.18\",\"environments\":[\"A\"]}");
+    char *enc = NULL;
+    CHECK_INT(of_command_encode(&c, &enc), OF_OK);
+    of_command back;
+    char err[256] = "";
+    CHECK_INT(of_command_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    CHECK_INT(back.type, OF_CMD_SUBMIT);
+    CHECK_STR(back.by, "alice");
+    CHECK_STR(back.request_json, c.request_json);
+    CHECK_INT(back.time_ms, c.time_ms);
+    free(enc);
+    of_command_clear(&back);
+    of_command_clear(&c);
+
+    c.type = OF_CMD_REPLAY;
+    of_uuid_release_id("Default", "2026.18", c.release_id);
+    c.by = strdup("bob");
+    c.reason = strdup("db fixed");
+    c.stage = 2;
+    c.all = true;
+    c.n_tenants = 2;
+    c.tenants = calloc(2, sizeof *c.tenants);
+    c.tenants[0] = strdup("Contoso");
+    c.tenants[1] = strdup("Fabrikam");
+    c.n_projects = 1;
+    c.projects = calloc(1, sizeof *c.projects);
+    c.projects[0] = strdup("Web");
+    CHECK_INT(of_command_encode(&c, &enc), OF_OK);
+    CHECK_INT(of_command_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    CHECK_INT(back.type, OF_CMD_REPLAY);
+    CHECK_STR(back.release_id, c.release_id);
+    CHECK_INT(back.stage, 2);
+    CHECK(back.all);
+    CHECK_INT(back.n_tenants, 2);
+    if (back.n_tenants == 2) CHECK_STR(back.tenants[1], "Fabrikam");
+    CHECK_INT(back.n_projects, 1);
+    CHECK_INT(back.n_environments, 0);
+    free(enc);
+    of_command_clear(&back);
+    of_command_clear(&c);
+
+    c.type = OF_CMD_ABORT;
+    of_uuid_release_id("Default", "2026.18", c.release_id);
+    c.by = strdup("carol");
+    c.cancel_running = true;
+    CHECK_INT(of_command_encode(&c, &enc), OF_OK);
+    CHECK_INT(of_command_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    CHECK_INT(back.type, OF_CMD_ABORT);
+    CHECK(back.cancel_running);
+    free(enc);
+    of_command_clear(&back);
+    of_command_clear(&c);
+
+    static const struct {
+        const char *msg;
+        const char *why;
+    } bad[] = {
+        {"{\"schema\":\"octofleet.command/1\",\"type\":\"resume\",\"by\":\"a\"}",
+         "release_id: missing"},
+        {"{\"schema\":\"octofleet.command/1\",\"type\":\"explode\",\"by\":\"a\"}", "type: unknown"},
+        {"{\"schema\":\"octofleet.command/1\",\"type\":\"submit\",\"by\":\"a\"}",
+         "request: missing"},
+        {"{\"schema\":\"octofleet.command/1\",\"type\":\"submit\",\"request\":{}}", "by: missing"},
+        {"{\"schema\":\"octofleet.command/2\",\"type\":\"submit\"}", "unsupported version"},
+        {"{\"schema\":\"octofleet.command/1\",\"type\":\"replay\",\"by\":\"a\",\"release_id\":"
+         "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\",\"filters\":{\"tenants\":[1]}}",
+         "filters.tenants[0]: must be a string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char e2[256] = "";
+        CHECK(of_command_decode(bad[i].msg, strlen(bad[i].msg), &back, e2, sizeof e2) != OF_OK);
+        CHECK_CONTAINS(e2, bad[i].why);
+        of_command_clear(&back);
+    }
+}
+
+/* ---- state records ---- */
+
+static void test_records(void)
+{
+    of_release_record r = {0};
+    of_uuid_release_id("Default", "2026.18", r.release_id);
+    r.release_name = strdup("2026.18");
+    r.space.id = strdup("Spaces-1");
+    r.space.name = strdup("Default");
+    r.request_json = strdup("{\"release\":\"2026.18\"}");
+    r.status = OF_RELEASE_PAUSED;
+    r.round = 3;
+    r.stage_count = 2;
+    r.stage_names = calloc(2, sizeof *r.stage_names);
+    r.stage_names[0] = strdup("database");
+    r.n_environments = 3;
+    r.environments = calloc(3, sizeof *r.environments);
+    for (int e = 0; e < 3; e++) {
+        char id[32], name[32];
+        (void)snprintf(id, sizeof id, "Environments-%d", e + 1);
+        (void)snprintf(name, sizeof name, "Env %d", e + 1);
+        r.environments[e].id = strdup(id);
+        r.environments[e].name = strdup(name);
+    }
+    r.stage_status = calloc(6, sizeof *r.stage_status);
+    r.stage_status[0] = OF_STAGE_SUCCEEDED;
+    r.stage_status[1] = OF_STAGE_FAILED;
+    r.stage_status[2] = OF_STAGE_RUNNING;
+    r.stage_status[5] = OF_STAGE_PENDING;
+    r.n_jobs = 140000;
+    r.counts[OF_JOB_SUCCEEDED] = 139990;
+    r.counts[OF_JOB_FAILED] = 10;
+    r.updated_ms = 1778015000000;
+    r.by = strdup("alice");
+    char *enc = NULL;
+    CHECK_INT(of_release_record_encode(&r, &enc), OF_OK);
+    CHECK(enc && strlen(enc) < 2048); /* small whatever the job count */
+    of_release_record back;
+    char err[256] = "";
+    CHECK_INT(of_release_record_decode(enc, enc ? strlen(enc) : 0, &back, err, sizeof err), OF_OK);
+    CHECK_STR(back.release_id, r.release_id);
+    CHECK_INT(back.status, OF_RELEASE_PAUSED);
+    CHECK_INT(back.round, 3);
+    CHECK_INT(back.stage_count, 2);
+    CHECK_STR(back.stage_names[0], "database");
+    CHECK(back.stage_names[1] == NULL);
+    CHECK_INT(back.n_environments, 3);
+    CHECK_STR(back.environments[2].name, "Env 3");
+    for (int i = 0; i < 6; i++)
+        CHECK_INT(back.stage_status[i], r.stage_status[i]);
+    CHECK_INT(back.n_jobs, 140000);
+    CHECK_INT(back.counts[OF_JOB_FAILED], 10);
+    CHECK_STR(back.request_json, r.request_json);
+    CHECK_STR(back.by, "alice");
+    CHECK_INT(back.updated_ms, r.updated_ms);
+    free(enc);
+    of_release_record_clear(&back);
+
+    char key[128];
+    char want[128];
+    (void)snprintf(want, sizeof want, "release/%s", r.release_id);
+    CHECK_STR(of_release_record_key(r.release_id, key, sizeof key), want);
+
+    of_job_record jr = {0};
+    make_job(&jr.job, true);
+    jr.status = OF_JOB_FAILED;
+    jr.skip_reason = strdup("Octopus: step 2 failed");
+    jr.deployment_id = strdup("Deployments-1");
+    jr.task_id = strdup("ServerTasks-1");
+    jr.updated_ms = 1778015000999;
+    CHECK_INT(of_job_record_encode(&jr, &enc), OF_OK);
+    CHECK(enc && strlen(enc) < 1024); /* 140,000 of these stay well under a topic's limits */
+    of_job_record jback;
+    CHECK_INT(of_job_record_decode(enc, enc ? strlen(enc) : 0, &jback, err, sizeof err), OF_OK);
+    check_job_equal(&jr.job, &jback.job);
+    CHECK_INT(jback.status, OF_JOB_FAILED);
+    CHECK_STR(jback.skip_reason, jr.skip_reason);
+    CHECK_STR(jback.deployment_id, "Deployments-1");
+    CHECK_STR(jback.task_id, "ServerTasks-1");
+    CHECK_INT(jback.updated_ms, jr.updated_ms);
+    (void)snprintf(want, sizeof want, "job/%s/%s", jr.job.release_id, jr.job.job_id);
+    CHECK_STR(of_job_record_key(jr.job.release_id, jr.job.job_id, key, sizeof key), want);
+    free(enc);
+    of_job_record_clear(&jback);
+    of_job_record_clear(&jr);
+
+    /* a record of a job skipped in the request has no Octopus release */
+    const char *skipped =
+        "{\"schema\":\"octofleet.jobstate/1\",\"status\":\"skipped\",\"job\":{\"job_id\":"
+        "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\",\"release_id\":"
+        "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\",\"stage\":1,\"attempt\":0,\"space\":{\"id\":"
+        "\"Spaces-1\"},\"project\":{\"id\":\"Projects-1\"},\"environment\":{\"id\":\"E-1\"}}}";
+    CHECK_INT(of_job_record_decode(skipped, strlen(skipped), &jback, err, sizeof err), OF_OK);
+    CHECK_INT(jback.status, OF_JOB_SKIPPED);
+    of_job_record_clear(&jback);
+
+    /* wrong shapes */
+    const char *bad = "{\"schema\":\"octofleet.release/1\",\"release_id\":"
+                      "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\",\"status\":\"running\","
+                      "\"stage_count\":2,\"environments\":[{\"id\":\"E\"}],"
+                      "\"stage_status\":[[\"running\"]]}";
+    CHECK_INT(of_release_record_decode(bad, strlen(bad), &back, err, sizeof err), OF_ERR_INVALID);
+    CHECK_CONTAINS(err, "stage_status");
+    of_release_record_clear(&back);
+    of_release_record_clear(&r);
+}
+
+static void test_enum_names(void)
+{
+    for (int i = 0; i < OF_EV__COUNT; i++) {
+        of_event_type t;
+        const char *n = of_event_type_name((of_event_type)i);
+        CHECK(strncmp(n, "octofleet.", 10) == 0);
+        CHECK_INT(of_event_type_parse(n, &t), 0);
+        CHECK_INT(t, i);
+    }
+    for (int i = 0; i < OF_JOB_STATUS__COUNT; i++) {
+        of_job_status s;
+        CHECK_INT(of_job_status_parse(of_job_status_name((of_job_status)i), &s), 0);
+        CHECK_INT(s, i);
+    }
+    CHECK_STR(of_event_type_name(OF_EV_JOB_TIMED_OUT), "octofleet.job.timed_out");
+    CHECK_STR(of_job_status_name(OF_JOB_STATUS__COUNT), "?");
+    of_job_status s;
+    CHECK_INT(of_job_status_parse("done", &s), -1);
+    CHECK(of_job_status_is_failure(OF_JOB_TIMED_OUT));
+    CHECK(!of_job_status_is_failure(OF_JOB_SKIPPED));
+    CHECK(of_job_status_is_done_ok(OF_JOB_SKIPPED));
+    CHECK(!of_job_status_is_terminal(OF_JOB_WAITING));
+}
+
+int main(void)
+{
+    test_valid_requests();
+    test_invalid_requests();
+    test_seed_request_fields();
+    test_request_limits();
+    test_durations();
+    test_ids();
+    test_event_ids();
+    test_job_round_trip();
+    test_job_malformed();
+    test_event_round_trip();
+    test_event_malformed();
+    test_commands();
+    test_records();
+    test_enum_names();
+    return TEST_DONE();
+}

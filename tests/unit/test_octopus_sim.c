@@ -1,0 +1,968 @@
+/* The Octopus client against the simulator over real HTTP (in-process
+ * ofsim on an ephemeral port). Covers exact-name lookups across pages with
+ * look-alikes, special characters, auth failures, release/lifecycle errors,
+ * every retry path (429 + Retry-After, 500, dropped connections, the
+ * deadline), the response cap, chunked task polling counted on the server,
+ * cancel, the task cap, adoption after an ambiguous create, and TLS. */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "octopus.h"
+#include "sim.h"
+#include "test.h"
+
+#define KEY_ALL   "API-OCTOFLEETTEST0000000000000001"
+#define KEY_OTHER "API-OTHERSPACEONLY00000000000001"
+#define KEY_WRONG "API-WRONGKEY00000000000000000001"
+
+/* ---- the world ------------------------------------------------------------ */
+
+/* Look-alikes for exact matching, a name needing every kind of escaping,
+ * 40 numbered tenants so lookups and lists page, and projects whose tasks run
+ * long (Slow: for cancel) or a known time (Paced: for the task cap). */
+static char *world_json(void)
+{
+    of_buf b;
+    of_buf_init(&b, 1 << 20);
+    of_buf_puts(&b,
+                "{\"api_keys\":[{\"key\":\"" KEY_ALL "\",\"spaces\":[\"*\"]},"
+                "{\"key\":\"" KEY_OTHER "\",\"spaces\":[\"Other\"]}],"
+                "\"task_cap\":5,\"seed\":7,\"spaces\":[{\"name\":\"Default\",\"id\":\"Spaces-1\","
+                "\"is_default\":true,"
+                "\"environments\":[\"Development\",\"Staging\",\"Hosted Beta\",\"Production\"],"
+                "\"lifecycles\":[{\"name\":\"Train\",\"phases\":["
+                "{\"name\":\"Dev\",\"environments\":[\"Development\"]},"
+                "{\"name\":\"Stage\",\"environments\":[\"Staging\"]},"
+                "{\"name\":\"Beta\",\"environments\":[\"Hosted Beta\"]},"
+                "{\"name\":\"Prod\",\"environments\":[\"Production\"]}]}],"
+                "\"tagsets\":[{\"name\":\"Ring\",\"tags\":[\"Beta\",\"Main\"]},"
+                "{\"name\":\"Hosting\",\"tags\":[\"Cloud\",\"OnSite\"]}],"
+                "\"projects\":["
+                "{\"name\":\"Billing\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
+                "\"releases\":[\"4.2.0\",\"4.3.0\"]},"
+                "{\"name\":\"Billing Reports\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
+                "\"releases\":[\"1.0.0\"]},"
+                "{\"name\":\"Schema\",\"tenanted\":\"Untenanted\",\"lifecycle\":\"Train\","
+                "\"releases\":[\"4.3.0\"]},"
+                "{\"name\":\"Slow\",\"tenanted\":\"Untenanted\",\"lifecycle\":\"Train\","
+                "\"releases\":[\"1.0.0\"]},"
+                "{\"name\":\"Paced\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
+                "\"releases\":[\"1.0.0\"]}],"
+                "\"tenants\":["
+                "{\"name\":\"Acme\",\"tags\":[\"Ring/Beta\",\"Hosting/Cloud\"],\"projects\":"
+                "{\"Billing\":[\"Development\",\"Staging\",\"Hosted Beta\",\"Production\"]}},"
+                "{\"name\":\"Acme Labs\",\"tags\":[\"Ring/Main\",\"Hosting/Cloud\"],\"projects\":"
+                "{\"Billing\":[\"Development\",\"Staging\"]}},"
+                "{\"name\":\"Acme Labs West\",\"tags\":[\"Ring/Main\",\"Hosting/OnSite\"],"
+                "\"projects\":{\"Billing\":[\"Development\"]}},"
+                "{\"name\":\"A/B & C?#\xc3\xbc\",\"tags\":[\"Ring/Beta\",\"Hosting/OnSite\"],"
+                "\"projects\":{\"Billing\":[\"Development\",\"Staging\"]}},"
+                "{\"name\":\"Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
+                "{\"name\":\"Alpha Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
+                "{\"name\":\"Beta Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
+                "{\"name\":\"Gamma Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}}");
+    for (int i = 1; i <= 40; i++)
+        of_buf_printf(&b,
+                      ",{\"name\":\"Tenant %02d\",\"tags\":[\"Ring/%s\",\"Hosting/Cloud\"],"
+                      "\"projects\":{\"Billing\":[\"Development\",\"Staging\"],"
+                      "\"Paced\":[\"Development\"]}}",
+                      i, i % 2 ? "Main" : "Beta");
+    of_buf_puts(&b,
+                "],\"history\":["
+                "{\"project\":\"Billing\",\"release\":\"4.3.0\",\"environment\":\"Development\","
+                "\"tenant\":\"Acme\"},"
+                "{\"project\":\"Billing\",\"release\":\"4.2.0\",\"environment\":\"Development\","
+                "\"tenant\":\"Acme Labs\"},"
+                "{\"project\":\"Schema\",\"release\":\"4.3.0\",\"environment\":\"Development\"}]},"
+                "{\"name\":\"Other\",\"id\":\"Spaces-2\",\"environments\":[\"Development\"],"
+                "\"lifecycles\":[{\"name\":\"Solo\",\"phases\":[{\"name\":\"Dev\","
+                "\"environments\":[\"Development\"]}]}],"
+                "\"projects\":[{\"name\":\"Other App\",\"tenanted\":\"Untenanted\","
+                "\"lifecycle\":\"Solo\",\"releases\":[\"1.0.0\"]}]}],"
+                "\"rules\":["
+                "{\"project\":\"Slow\",\"duration_ms\":600000},"
+                "{\"project\":\"Paced\",\"duration_ms\":400},"
+                "{\"project\":\"*\",\"environment\":\"*\",\"tenant\":\"*\","
+                "\"duration_ms\":[20,60]}]}");
+    return of_buf_detach(&b);
+}
+
+static ofsim *start_sim(const char *cert, const char *key)
+{
+    char *world = world_json();
+    ofsim_opts o = {.fixture_json = world, .tls_cert_path = cert, .tls_key_path = key, .quiet = 1};
+    ofsim *sim = NULL;
+    char es[512];
+    of_err rc = ofsim_start(&o, &sim, es, sizeof(es));
+    if (rc) fprintf(stderr, "ofsim_start: %s\n", es);
+    free(world);
+    return sim;
+}
+
+static of_octo *client_opts(of_octo_opts o)
+{
+    of_octo *c = NULL;
+    char es[512];
+    if (of_octo_new(&o, &c, es, sizeof(es))) fprintf(stderr, "of_octo_new: %s\n", es);
+    return c;
+}
+
+static of_octo *client(ofsim *sim, const char *key)
+{
+    of_octo_opts o = {.url = ofsim_url(sim), .api_key = key, .seed = 11};
+    return client_opts(o);
+}
+
+static of_octo *connected(ofsim *sim)
+{
+    of_octo *c = client(sim, KEY_ALL);
+    char es[512];
+    if (c && of_octo_connect(c, es, sizeof(es))) {
+        fprintf(stderr, "connect: %s\n", es);
+        of_octo_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+static long count(ofsim *sim, const char *route)
+{
+    return ofsim_request_count(sim, route);
+}
+
+static void sleep_ms(int ms)
+{
+    usleep((useconds_t)ms * 1000);
+}
+
+/* ---- lookups ---------------------------------------------------------------- */
+
+static void test_connect_and_names(ofsim *sim)
+{
+    of_octo *c = connected(sim);
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_STR(of_octo_space_id(c), "Spaces-1");
+    CHECK_STR(of_octo_space_name(c), "Default");
+    char es[1024];
+
+    /* Projects: "Billing" exists next to "Billing Reports". */
+    of_octo_project p;
+    CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
+    CHECK_STR(p.name, "Billing");
+    CHECK_INT(p.tenanted, OF_OCTO_TENANTED);
+    CHECK(p.lifecycle_id != NULL);
+    of_octo_project_free(&p);
+    CHECK_INT(of_octo_find_project(c, NULL, "Billing Report", &p, es, sizeof(es)),
+              OF_ERR_NOT_FOUND);
+    CHECK_STR(es, "project Billing Report not found in space Default");
+    CHECK_INT(of_octo_find_project(c, NULL, "billing", &p, es, sizeof(es)), OF_ERR_NOT_FOUND);
+    CHECK_CONTAINS(es, "(did you mean \"Billing\"?)");
+    CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(p.tenanted, OF_OCTO_UNTENANTED);
+    of_octo_project_free(&p);
+
+    /* Tenants: "Acme" must not match "Acme Labs" or "Acme Labs West". */
+    of_octo_tenant acme, labs, t;
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Acme", &acme, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Acme Labs", &labs, es, sizeof(es)), OF_OK);
+    CHECK_STR(acme.name, "Acme");
+    CHECK_STR(labs.name, "Acme Labs");
+    CHECK(acme.id && labs.id && strcmp(acme.id, labs.id) != 0);
+    CHECK_INT(acme.ntags, 2);
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Acme Lab", &t, es, sizeof(es)), OF_ERR_NOT_FOUND);
+    CHECK_STR(es, "tenant Acme Lab not found in space Default");
+
+    /* Special characters survive the trip as one query value. */
+    CHECK_INT(of_octo_find_tenant(c, NULL, "A/B & C?#\xc3\xbc", &t, es, sizeof(es)), OF_OK);
+    CHECK_STR(t.name, "A/B & C?#\xc3\xbc");
+    of_octo_tenant_free(&t);
+
+    /* The exact match is on the second page: every page is read. */
+    of_octo_opts small = {.url = ofsim_url(sim), .api_key = KEY_ALL, .page_size = 2};
+    of_octo *c2 = client_opts(small);
+    CHECK(c2 && of_octo_connect(c2, es, sizeof(es)) == OF_OK);
+    if (c2) {
+        long before = count(sim, "GET /api/{space}/tenants");
+        CHECK_INT(of_octo_find_tenant(c2, NULL, "Zeta", &t, es, sizeof(es)), OF_OK);
+        CHECK_STR(t.name, "Zeta");
+        of_octo_tenant_free(&t);
+        CHECK_INT(count(sim, "GET /api/{space}/tenants") - before, 2); /* 4 matches, 2 a page */
+        /* Not found reads all pages: "Tenant 1" is in "Tenant 10".."Tenant 19". */
+        before = count(sim, "GET /api/{space}/tenants");
+        CHECK_INT(of_octo_find_tenant(c2, NULL, "Tenant 1", &t, es, sizeof(es)), OF_ERR_NOT_FOUND);
+        CHECK_INT(count(sim, "GET /api/{space}/tenants") - before, 5); /* 10 matches, 2 a page */
+        of_octo_destroy(c2);
+    }
+
+    /* Cached: the same names again cost no request. The page that found
+     * "Acme" also cached its look-alikes. */
+    of_octo_stats st0, st1;
+    of_octo_get_stats(c, &st0);
+    long before = count(sim, NULL);
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Acme", &t, es, sizeof(es)), OF_OK);
+    CHECK_STR(t.id, acme.id);
+    of_octo_tenant_free(&t);
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Acme Labs West", &t, es, sizeof(es)), OF_OK);
+    of_octo_tenant_free(&t);
+    CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
+    of_octo_project_free(&p);
+    CHECK_INT(count(sim, NULL) - before, 0);
+    of_octo_get_stats(c, &st1);
+    CHECK_INT(st1.cache_hits - st0.cache_hits, 3);
+    CHECK_INT(st1.requests - st0.requests, 0);
+    of_octo_cache_clear(c);
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Acme", &t, es, sizeof(es)), OF_OK);
+    of_octo_tenant_free(&t);
+    CHECK_INT(count(sim, NULL) - before, 1);
+
+    /* Environments, and a space by id. */
+    of_octo_environment env;
+    CHECK_INT(of_octo_find_environment(c, NULL, "Hosted Beta", &env, es, sizeof(es)), OF_OK);
+    CHECK_STR(env.name, "Hosted Beta");
+    of_octo_ref_free(&env);
+    of_octo_space sp;
+    CHECK_INT(of_octo_find_space(c, "Spaces-2", &sp, es, sizeof(es)), OF_OK);
+    CHECK_STR(sp.name, "Other");
+    of_octo_space_free(&sp);
+    CHECK_INT(of_octo_find_space(c, "Spaces-99", &sp, es, sizeof(es)), OF_ERR_NOT_FOUND);
+    CHECK_STR(es, "space Spaces-99 not found");
+    CHECK_INT(of_octo_find_space(c, "Nowhere", &sp, es, sizeof(es)), OF_ERR_NOT_FOUND);
+    CHECK_STR(es, "space Nowhere not found (or the API key has no access to it)");
+
+    /* Tenant lists: by tag, and connected to a project in an environment. */
+    of_octo_tenant_list l;
+    static const char *const beta[] = {"Ring/Beta"};
+    of_octo_tenant_query q = {.tags = beta, .ntags = 1};
+    CHECK_INT(of_octo_list_tenants(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, 22); /* Acme, A/B & C?#ü, 20 even-numbered tenants */
+    of_octo_tenant_list_free(&l);
+    static const char *const beta_onsite[] = {"Ring/Beta", "Hosting/OnSite"};
+    q = (of_octo_tenant_query){.tags = beta_onsite, .ntags = 2};
+    CHECK_INT(of_octo_list_tenants(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, 1);
+    if (l.n == 1) CHECK_STR(l.items[0].name, "A/B & C?#\xc3\xbc");
+    of_octo_tenant_list_free(&l);
+
+    CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, "Staging", &env, es, sizeof(es)), OF_OK);
+    q = (of_octo_tenant_query){.project_id = p.id};
+    CHECK_INT(of_octo_list_tenants(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, 44); /* Acme x3, A/B & C?#ü, 40 numbered */
+    of_octo_tenant_list_free(&l);
+    q = (of_octo_tenant_query){.project_id = p.id, .environment_id = env.id};
+    CHECK_INT(of_octo_list_tenants(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, 43); /* Acme Labs West is connected to Development only */
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK(strcmp(l.items[i].name, "Acme Labs West") != 0);
+        CHECK(of_octo_tenant_connected(&l.items[i], p.id, env.id));
+    }
+    of_octo_tenant_list_free(&l);
+    of_octo_ref_free(&env);
+    of_octo_project_free(&p);
+    of_octo_tenant_free(&acme);
+    of_octo_tenant_free(&labs);
+    of_octo_destroy(c);
+}
+
+static void test_auth(ofsim *sim)
+{
+    char es[1024];
+    /* No key at all: refused before any request. */
+    unsetenv("OCTOPUS_API_KEY");
+    of_octo_opts none = {.url = ofsim_url(sim)};
+    of_octo *c = NULL;
+    CHECK_INT(of_octo_new(&none, &c, es, sizeof(es)), OF_ERR_CONFIG);
+    CHECK_STR(es, "no Octopus API key: set OCTOPUS_API_KEY or the key file");
+
+    /* A wrong key: 401, not retried. */
+    c = client(sim, KEY_WRONG);
+    if (c) {
+        CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_ERR_AUTH);
+        CHECK_CONTAINS(es, "Octopus rejected the API key (401): check OCTOPUS_API_KEY or the key "
+                           "file");
+        CHECK(strstr(es, KEY_WRONG) == NULL);
+        of_octo_stats st;
+        of_octo_get_stats(c, &st);
+        CHECK_INT(st.retries, 0);
+        of_octo_destroy(c);
+    }
+
+    /* A key with rights on "Other" only: the server does not even list
+     * "Default" for it; addressing Default by id is a 403. */
+    c = client(sim, KEY_OTHER);
+    if (c) {
+        CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_ERR_NOT_FOUND);
+        CHECK_CONTAINS(es, "space Default not found (or the API key has no access to it)");
+        of_octo_destroy(c);
+    }
+    of_octo_opts other = {.url = ofsim_url(sim), .api_key = KEY_OTHER, .space = "Other"};
+    c = client_opts(other);
+    if (c) {
+        of_octo_project p;
+        CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_OK);
+        CHECK_STR(of_octo_space_id(c), "Spaces-2");
+        CHECK_INT(of_octo_find_project(c, NULL, "Other App", &p, es, sizeof(es)), OF_OK);
+        CHECK_STR(p.name, "Other App");
+        of_octo_project_free(&p);
+        CHECK_INT(of_octo_find_project(c, "Spaces-1", "Billing", &p, es, sizeof(es)), OF_ERR_AUTH);
+        CHECK_CONTAINS(es, "the API key lacks permission on space Spaces-1 (HTTP 403: ");
+        of_octo_stats st;
+        of_octo_get_stats(c, &st);
+        CHECK_INT(st.retries, 0);
+        of_octo_destroy(c);
+    }
+}
+
+static void test_releases_and_lifecycle(ofsim *sim)
+{
+    of_octo *c = connected(sim);
+    if (!c) return;
+    char es[1024];
+    of_octo_project p;
+    of_octo_tenant acme;
+    of_octo_environment staging, prod;
+    CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Acme", &acme, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, "Staging", &staging, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, "Production", &prod, es, sizeof(es)), OF_OK);
+
+    of_octo_release rel;
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.2.0", &rel, es, sizeof(es)), OF_OK);
+    CHECK_STR(rel.version, "4.2.0");
+    CHECK_STR(rel.project_id, p.id);
+    of_octo_release_free(&rel);
+    long before = count(sim, NULL);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.2.0", &rel, es, sizeof(es)),
+              OF_OK); /* cached */
+    CHECK_STR(rel.version, "4.2.0");
+    CHECK_INT(count(sim, NULL) - before, 0);
+    of_octo_release_free(&rel);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "9.9.9", &rel, es, sizeof(es)),
+              OF_ERR_NOT_FOUND);
+    CHECK_STR(es, "release 9.9.9 of project Billing not found");
+
+    /* 4.3.0 went to Development for Acme (history): Staging is next, not Production. */
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
+    of_octo_template tpl;
+    CHECK_INT(of_octo_get_template(c, NULL, rel.id, &tpl, es, sizeof(es)), OF_OK);
+    CHECK(of_octo_template_allows(&tpl, staging.id, acme.id));
+    CHECK(!of_octo_template_allows(&tpl, prod.id, acme.id));
+    of_octo_template_free(&tpl);
+
+    /* The server's reasons come back whole. */
+    of_octo_deploy_req req = {.project_id = p.id,
+                              .release_id = rel.id,
+                              .environment_id = prod.id,
+                              .tenant_id = acme.id,
+                              .comments = "octofleet job=lifecycle-1"};
+    of_octo_deployment d;
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_ERR_REJECTED);
+    CHECK_CONTAINS(es, "rejected (HTTP 400): There was a problem with your request.: ");
+    CHECK_CONTAINS(es, "Release 4.3.0 of Billing cannot be deployed to Production");
+
+    /* Allowed: create, follow the task to the end, find it again. */
+    req.environment_id = staging.id;
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+    CHECK(d.task_id != NULL);
+    CHECK_STR(d.tenant_id, acme.id);
+    CHECK_INT(d.adopted, 0);
+    of_octo_task task = {0};
+    int64_t deadline = of_now_ms() + 20000;
+    while (of_now_ms() < deadline) {
+        of_octo_task_free(&task);
+        if (of_octo_get_task(c, NULL, d.task_id, &task, es, sizeof(es))) break;
+        if (of_octo_task_state_is_final(task.state)) break;
+        sleep_ms(20);
+    }
+    CHECK_INT(task.state, OF_OCTO_TASK_SUCCESS);
+    CHECK(task.start_time_ms > 0);
+    CHECK(task.completed_time_ms >= task.start_time_ms);
+    CHECK_STR(task.deployment_id, d.id);
+    of_octo_task_free(&task);
+
+    of_octo_deployment found;
+    CHECK_INT(of_octo_latest_success(c, NULL, p.id, staging.id, acme.id, &found, es, sizeof(es)),
+              OF_OK);
+    CHECK_STR(found.id, d.id);
+    CHECK_STR(found.release_id, rel.id); /* "is 4.3.0 current?" yes */
+    of_octo_deployment_free(&found);
+    CHECK_INT(of_octo_latest_success(c, NULL, p.id, prod.id, acme.id, &found, es, sizeof(es)),
+              OF_ERR_NOT_FOUND);
+    of_octo_deploy_query q = {
+        .project_id = p.id, .environment_id = staging.id, .tenant_id = acme.id};
+    CHECK_INT(of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es,
+                                             sizeof(es)),
+              OF_OK);
+    CHECK_STR(found.id, d.id);
+    of_octo_deployment_free(&found);
+    CHECK_INT(
+        of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=nope", &found, es, sizeof(es)),
+        OF_ERR_NOT_FOUND);
+    of_octo_deployment_list dl;
+    CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
+    CHECK_INT(dl.n, 1);
+    CHECK_INT(dl.total, 1);
+    of_octo_deployment_list_free(&dl);
+
+    of_octo_deployment_free(&d);
+    of_octo_release_free(&rel);
+    of_octo_ref_free(&staging);
+    of_octo_ref_free(&prod);
+    of_octo_tenant_free(&acme);
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+}
+
+/* ---- retries ------------------------------------------------------------------- */
+
+static void add_fault(ofsim *sim, const char *json)
+{
+    of_err rc = ofsim_add_fault(sim, json);
+    if (rc) fprintf(stderr, "ofsim_add_fault(%s): %s\n", json, of_strerror(rc));
+    CHECK_INT(rc, OF_OK);
+}
+
+static void test_retries(ofsim *sim)
+{
+    char es[1024];
+    of_octo_opts o = {.url = ofsim_url(sim),
+                      .api_key = KEY_ALL,
+                      .retry_base_ms = 50,
+                      .retry_cap_ms = 400,
+                      .seed = 3};
+    of_octo *c = client_opts(o);
+    if (!c || of_octo_connect(c, es, sizeof(es))) {
+        CHECK(!"client");
+        of_octo_destroy(c);
+        return;
+    }
+    of_octo_project p;
+    CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
+    const char *route = "GET /api/{space}/projects/{id}/releases/{version}";
+    of_octo_release rel;
+    of_octo_stats s0, s1;
+
+    /* 429 with Retry-After: 1 -> the retry waits at least a second. */
+    ofsim_clear_faults(sim);
+    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
+                   "\"status\":429,\"count\":1,\"retry_after\":1}");
+    of_octo_get_stats(c, &s0);
+    long before = count(sim, route);
+    int64_t t0 = of_now_ms();
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
+    int64_t waited = of_now_ms() - t0;
+    of_octo_get_stats(c, &s1);
+    fprintf(stderr, "measure: 429 Retry-After 1 s -> call took %lld ms\n", (long long)waited);
+    CHECK(waited >= 1000);
+    CHECK(waited < 6000);
+    CHECK_INT(s1.retries - s0.retries, 1);
+    CHECK_INT(count(sim, route) - before, 2);
+    of_octo_release_free(&rel);
+    of_octo_cache_clear(c);
+
+    /* 500 twice, then success. */
+    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
+                   "\"status\":500,\"count\":2}");
+    before = count(sim, route);
+    of_octo_get_stats(c, &s0);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
+    of_octo_get_stats(c, &s1);
+    CHECK_INT(s1.retries - s0.retries, 2);
+    CHECK_INT(count(sim, route) - before, 3);
+    of_octo_release_free(&rel);
+    of_octo_cache_clear(c);
+
+    /* Dropped connections (no reply at all), then success. Twice, because
+     * libcurl itself re-sends once when a reused connection turns out dead;
+     * the second drop is on a fresh connection and reaches our retry. */
+    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
+                   "\"drop\":true,\"count\":2}");
+    before = count(sim, route);
+    of_octo_get_stats(c, &s0);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
+    of_octo_get_stats(c, &s1);
+    CHECK(s1.retries - s0.retries >= 1);
+    CHECK_INT(count(sim, route) - before, 3);
+    of_octo_release_free(&rel);
+    of_octo_cache_clear(c);
+
+    /* 503 for ever: a clear timeout within the deadline. */
+    of_octo_destroy(c);
+    o.retry_deadline_ms = 1500;
+    c = client_opts(o);
+    if (c && of_octo_connect(c, es, sizeof(es)) == OF_OK) {
+        add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
+                       "\"status\":503,\"count\":-1}");
+        t0 = of_now_ms();
+        CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+                  OF_ERR_TIMEOUT);
+        int64_t took = of_now_ms() - t0;
+        fprintf(stderr, "measure: 503 for ever, deadline 1.5 s -> gave up after %lld ms: %s\n",
+                (long long)took, es);
+        CHECK_CONTAINS(es, "gave up after ");
+        CHECK_CONTAINS(es, " attempts in ");
+        CHECK_CONTAINS(es, "last error: HTTP 503 Service Unavailable: Simulated fault: HTTP 503");
+        CHECK(took < 1500 + 3000);
+        ofsim_clear_faults(sim);
+
+        /* A slow server: the attempt timeout is cut to the deadline too. */
+        add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
+                       "\"latency_ms\":5000,\"count\":1}");
+        t0 = of_now_ms();
+        CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+                  OF_ERR_TIMEOUT);
+        took = of_now_ms() - t0;
+        CHECK_CONTAINS(es, "attempt timed out");
+        CHECK(took < 1500 + 3000);
+        ofsim_clear_faults(sim);
+    }
+    of_octo_destroy(c);
+
+    /* Oversized reply: refused, not retried. */
+    o.retry_deadline_ms = 0;
+    o.max_response_bytes = 1 << 20;
+    c = client_opts(o);
+    if (c && of_octo_connect(c, es, sizeof(es)) == OF_OK) {
+        add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
+                       "\"body_bytes\":3000000,\"count\":1}");
+        before = count(sim, route);
+        CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+                  OF_ERR_TOO_LARGE);
+        CHECK_CONTAINS(es, "reply larger than the 1048576-byte cap");
+        CHECK_INT(count(sim, route) - before, 1);
+        ofsim_clear_faults(sim);
+    }
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+}
+
+typedef struct spaces_got {
+    int done, ok;
+} spaces_got;
+
+static void on_space(void *opaque, of_err err, const char *errstr, of_octo_space *res)
+{
+    (void)res;
+    spaces_got *g = opaque;
+    g->done++;
+    if (err)
+        fprintf(stderr, "space: %s\n", errstr);
+    else
+        g->ok++;
+}
+
+/* Time spent queued behind max_concurrent does not eat the retry deadline:
+ * four 400 ms requests one at a time take 1.6 s, deadline 1 s, all succeed. */
+static void test_queue_not_deadline(ofsim *sim)
+{
+    of_octo_opts o = {
+        .url = ofsim_url(sim), .api_key = KEY_ALL, .max_concurrent = 1, .retry_deadline_ms = 1000};
+    of_octo *c = client_opts(o);
+    if (!c) return;
+    char es[512];
+    add_fault(sim, "{\"route\":\"GET /api/spaces/{id}\",\"latency_ms\":400,\"count\":4}");
+    spaces_got g = {0, 0};
+    int64_t t0 = of_now_ms();
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(of_octo_find_space_async(c, "Spaces-1", on_space, &g, es, sizeof(es)), OF_OK);
+    int64_t deadline = of_now_ms() + 30000;
+    while (g.done < 4 && of_now_ms() < deadline)
+        of_octo_poll(c, 200);
+    CHECK_INT(g.ok, 4);
+    CHECK(of_now_ms() - t0 >= 1600);
+    of_octo_stats st;
+    of_octo_get_stats(c, &st);
+    CHECK_INT(st.max_active, 1);
+    CHECK_INT(st.retries, 0);
+    ofsim_clear_faults(sim);
+    of_octo_destroy(c);
+}
+
+/* ---- creates that may or may not have happened ------------------------------------- */
+
+static void test_ambiguous_create(ofsim *sim)
+{
+    of_octo *c = connected(sim);
+    if (!c) return;
+    char es[1024];
+    of_octo_project p;
+    of_octo_tenant t;
+    of_octo_environment dev;
+    of_octo_release rel;
+    CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Tenant 03", &t, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
+    of_octo_deploy_query q = {.project_id = p.id, .environment_id = dev.id, .tenant_id = t.id};
+    of_octo_deployment_list dl;
+    of_octo_deployment d;
+
+    /* The server creates it, then the connection drops: with a dedupe key the
+     * client finds and adopts it instead of creating a second one. */
+    add_fault(sim, "{\"route\":\"POST /api/{space}/deployments\",\"drop\":true,\"after\":true,"
+                   "\"count\":1}");
+    of_octo_deploy_req req = {.project_id = p.id,
+                              .release_id = rel.id,
+                              .environment_id = dev.id,
+                              .tenant_id = t.id,
+                              .comments = "octofleet job=J-adopt",
+                              .dedupe_key = "job=J-adopt"};
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+    CHECK_INT(d.adopted, 1);
+    CHECK_CONTAINS(d.comments, "job=J-adopt");
+    of_octo_deployment_free(&d);
+    CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
+    CHECK_INT(dl.total, 1);
+    of_octo_deployment_list_free(&dl);
+
+    /* Dropped before the server acted: the lookup finds nothing, the POST is
+     * repeated once. */
+    add_fault(sim, "{\"route\":\"POST /api/{space}/deployments\",\"drop\":true,\"count\":1}");
+    req.comments = "octofleet job=J-repost";
+    req.dedupe_key = "job=J-repost";
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+    CHECK_INT(d.adopted, 0);
+    of_octo_deployment_free(&d);
+    CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
+    CHECK_INT(dl.total, 2);
+    of_octo_deployment_list_free(&dl);
+
+    /* Without a dedupe key an ambiguous failure is reported, not repeated. */
+    add_fault(sim, "{\"route\":\"POST /api/{space}/deployments\",\"drop\":true,\"after\":true,"
+                   "\"count\":1}");
+    req.comments = "octofleet job=J-nokey";
+    req.dedupe_key = NULL;
+    long before = count(sim, "POST /api/{space}/deployments");
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_ERR_NETWORK);
+    CHECK_CONTAINS(es, "the server may have acted on it, so it was not repeated");
+    CHECK_INT(count(sim, "POST /api/{space}/deployments") - before, 1);
+
+    /* 503 means "not done": repeated even without a key. */
+    add_fault(sim, "{\"route\":\"POST /api/{space}/deployments\",\"status\":503,\"count\":1}");
+    req.comments = "octofleet job=J-503";
+    before = count(sim, "POST /api/{space}/deployments");
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+    CHECK_INT(count(sim, "POST /api/{space}/deployments") - before, 2);
+    of_octo_deployment_free(&d);
+    CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
+    CHECK_INT(dl.total, 4); /* adopt, repost, nokey (created, reply lost), 503 */
+    of_octo_deployment_list_free(&dl);
+    ofsim_clear_faults(sim);
+
+    of_octo_release_free(&rel);
+    of_octo_ref_free(&dev);
+    of_octo_tenant_free(&t);
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+}
+
+/* ---- tasks ---------------------------------------------------------------------- */
+
+typedef struct creates {
+    int done, failed;
+    char **task_ids;
+} creates;
+
+typedef struct create_slot {
+    creates *all;
+    int i;
+} create_slot;
+
+static void on_created(void *opaque, of_err err, const char *errstr, of_octo_deployment *d)
+{
+    create_slot *s = opaque;
+    s->all->done++;
+    if (err) {
+        s->all->failed++;
+        fprintf(stderr, "create %d: %s\n", s->i, errstr);
+        return;
+    }
+    s->all->task_ids[s->i] = d->task_id; /* moved out */
+    d->task_id = NULL;
+}
+
+static void test_many_tasks(ofsim *sim)
+{
+    enum { N_TASKS = 1000 };
+    of_octo_opts o = {.url = ofsim_url(sim), .api_key = KEY_ALL, .max_concurrent = 16};
+    of_octo *c = client_opts(o);
+    char es[1024];
+    if (!c || of_octo_connect(c, es, sizeof(es))) {
+        CHECK(!"client");
+        of_octo_destroy(c);
+        return;
+    }
+    of_octo_project p;
+    of_octo_environment dev;
+    of_octo_release rel;
+    CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
+
+    /* 1,000 creates in flight from one thread, 16 on the wire at a time. */
+    creates all = {0, 0, calloc(N_TASKS, sizeof(char *))};
+    create_slot *slots = calloc(N_TASKS, sizeof(*slots));
+    of_octo_deploy_req req = {.release_id = rel.id, .environment_id = dev.id};
+    int64_t t0 = of_now_ms();
+    for (int i = 0; i < N_TASKS; i++) {
+        slots[i] = (create_slot){&all, i};
+        CHECK_INT(
+            of_octo_create_deployment_async(c, NULL, &req, on_created, &slots[i], es, sizeof(es)),
+            OF_OK);
+    }
+    int64_t deadline = of_now_ms() + 120000;
+    while (all.done < N_TASKS && of_now_ms() < deadline)
+        of_octo_poll(c, 200);
+    fprintf(stderr, "measure: %d creates in %lld ms\n", N_TASKS, (long long)(of_now_ms() - t0));
+    CHECK_INT(all.done, N_TASKS);
+    CHECK_INT(all.failed, 0);
+    of_octo_stats st;
+    of_octo_get_stats(c, &st);
+    CHECK(st.max_active <= 16);
+    CHECK(st.max_active >= 2);
+    CHECK_INT(of_octo_outstanding(c), 0);
+
+    /* One poll round: ceil(1000 / 100) = 10 requests, counted by the server. */
+    long before = count(sim, "GET /api/{space}/tasks");
+    of_octo_task_list l;
+    t0 = of_now_ms();
+    CHECK_INT(
+        of_octo_get_tasks(c, NULL, (const char *const *)all.task_ids, N_TASKS, &l, es, sizeof(es)),
+        OF_OK);
+    int64_t took = of_now_ms() - t0;
+    long reqs = count(sim, "GET /api/{space}/tasks") - before;
+    fprintf(stderr, "measure: %d tasks polled with %ld requests in %lld ms\n", N_TASKS, reqs,
+            (long long)took);
+    CHECK_INT(reqs, 10);
+    CHECK_INT(l.n, N_TASKS);
+    CHECK_INT(l.missing, 0);
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK_STR(l.items[i].id, all.task_ids[i]); /* aligned with the input */
+        CHECK(l.items[i].found);
+    }
+    of_octo_task_list_free(&l);
+
+    /* An unknown id is reported missing, not confused with another. */
+    const char *mixed[] = {all.task_ids[0], "ServerTasks-999999", all.task_ids[1]};
+    CHECK_INT(of_octo_get_tasks(c, NULL, mixed, 3, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.missing, 1);
+    if (l.n == 3) {
+        CHECK(l.items[0].found && !l.items[1].found && l.items[2].found);
+        CHECK_STR(l.items[1].id, "ServerTasks-999999");
+    }
+    of_octo_task_list_free(&l);
+
+    /* Zero ids: zero requests, even against a live server. */
+    before = count(sim, NULL);
+    CHECK_INT(of_octo_get_tasks(c, NULL, NULL, 0, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, 0);
+    CHECK_INT(count(sim, NULL) - before, 0);
+
+    for (int i = 0; i < N_TASKS; i++)
+        free(all.task_ids[i]);
+    free(all.task_ids);
+    free(slots);
+    of_octo_release_free(&rel);
+    of_octo_ref_free(&dev);
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+}
+
+static void test_cancel(ofsim *sim)
+{
+    of_octo *c = connected(sim);
+    if (!c) return;
+    char es[1024];
+    of_octo_project p;
+    of_octo_environment dev;
+    of_octo_release rel;
+    of_octo_deployment d;
+    CHECK_INT(of_octo_find_project(c, NULL, "Slow", &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "1.0.0", &rel, es, sizeof(es)), OF_OK);
+    of_octo_deploy_req req = {.release_id = rel.id, .environment_id = dev.id};
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+    of_octo_task t = {0};
+    int64_t deadline = of_now_ms() + 20000;
+    while (of_now_ms() < deadline) {
+        of_octo_task_free(&t);
+        if (of_octo_get_task(c, NULL, d.task_id, &t, es, sizeof(es))) break;
+        if (t.state == OF_OCTO_TASK_EXECUTING) break;
+        sleep_ms(20);
+    }
+    CHECK_INT(t.state, OF_OCTO_TASK_EXECUTING);
+    of_octo_task_free(&t);
+    CHECK_INT(of_octo_cancel_task(c, NULL, d.task_id, &t, es, sizeof(es)), OF_OK);
+    CHECK(t.state == OF_OCTO_TASK_CANCELLING || t.state == OF_OCTO_TASK_CANCELED);
+    deadline = of_now_ms() + 20000;
+    while (of_now_ms() < deadline && t.state != OF_OCTO_TASK_CANCELED) {
+        sleep_ms(20);
+        of_octo_task_free(&t);
+        if (of_octo_get_task(c, NULL, d.task_id, &t, es, sizeof(es))) break;
+    }
+    CHECK_INT(t.state, OF_OCTO_TASK_CANCELED);
+    of_octo_task_free(&t);
+    CHECK_INT(of_octo_cancel_task(c, NULL, "ServerTasks-999999", &t, es, sizeof(es)),
+              OF_ERR_NOT_FOUND);
+    CHECK_STR(es, "task ServerTasks-999999 not found");
+    of_octo_deployment_free(&d);
+    of_octo_release_free(&rel);
+    of_octo_ref_free(&dev);
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+}
+
+static void test_task_cap(ofsim *sim)
+{
+    of_octo *c = connected(sim);
+    if (!c) return;
+    char es[1024];
+    CHECK_INT(ofsim_set_task_cap(sim, 2), OF_OK);
+    of_octo_project p;
+    of_octo_environment dev;
+    of_octo_release rel;
+    CHECK_INT(of_octo_find_project(c, NULL, "Paced", &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "1.0.0", &rel, es, sizeof(es)), OF_OK);
+    /* Five tenants, so no concurrency tag serialises them: only the cap does. */
+    char *ids[5] = {0};
+    for (int i = 0; i < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "Tenant %02d", i + 11);
+        of_octo_tenant t;
+        of_octo_deployment d;
+        CHECK_INT(of_octo_find_tenant(c, NULL, name, &t, es, sizeof(es)), OF_OK);
+        of_octo_deploy_req req = {
+            .release_id = rel.id, .environment_id = dev.id, .tenant_id = t.id};
+        CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+        ids[i] = d.task_id;
+        d.task_id = NULL;
+        of_octo_deployment_free(&d);
+        of_octo_tenant_free(&t);
+    }
+    int max_exec = 0, max_queued = 0, final = 0;
+    of_octo_task_list l = {0};
+    int64_t deadline = of_now_ms() + 30000;
+    while (of_now_ms() < deadline && final < 5) {
+        of_octo_task_list_free(&l);
+        if (of_octo_get_tasks(c, NULL, (const char *const *)ids, 5, &l, es, sizeof(es))) break;
+        int exec = 0, queued = 0;
+        final = 0;
+        for (size_t i = 0; i < l.n; i++) {
+            exec += l.items[i].state == OF_OCTO_TASK_EXECUTING;
+            queued += l.items[i].state == OF_OCTO_TASK_QUEUED;
+            final += of_octo_task_state_is_final(l.items[i].state);
+        }
+        if (exec > max_exec) max_exec = exec;
+        if (queued > max_queued) max_queued = queued;
+        if (ofsim_task_count(sim, "Executing") > max_exec)
+            max_exec = ofsim_task_count(sim, "Executing");
+        sleep_ms(20);
+    }
+    CHECK_INT(final, 5);
+    CHECK(max_exec <= 2);
+    CHECK(max_queued >= 1); /* the cap really held some back */
+    /* Proof from the server's own times: never more than 2 overlapped. */
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK_INT(l.items[i].state, OF_OCTO_TASK_SUCCESS);
+        int overlap = 0;
+        for (size_t k = 0; k < l.n; k++)
+            overlap += l.items[k].start_time_ms <= l.items[i].start_time_ms &&
+                       l.items[i].start_time_ms < l.items[k].completed_time_ms;
+        CHECK(overlap <= 2);
+    }
+    fprintf(stderr, "measure: task cap 2, 5 deployments: max executing seen %d, max queued %d\n",
+            max_exec, max_queued);
+    of_octo_task_list_free(&l);
+    for (int i = 0; i < 5; i++)
+        free(ids[i]);
+    CHECK_INT(ofsim_set_task_cap(sim, 5), OF_OK);
+    of_octo_release_free(&rel);
+    of_octo_ref_free(&dev);
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+}
+
+/* ---- TLS ---------------------------------------------------------------------- */
+
+static void test_tls(void)
+{
+    char dir[] = "/tmp/octo-tls-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    char cert[128], key[128], cmd[1024];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s -out %s -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             key, cert);
+    CHECK_INT(system(cmd), 0);
+    ofsim *sim = start_sim(cert, key);
+    CHECK(sim != NULL);
+    if (sim) {
+        char es[1024];
+        CHECK(strncmp(ofsim_url(sim), "https://", 8) == 0);
+        /* Verification is on by default: a self-signed server is refused. */
+        of_octo *c = client(sim, KEY_ALL);
+        if (c) {
+            CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_ERR_NETWORK);
+            CHECK_CONTAINS(es, "certificate");
+            CHECK_CONTAINS(es, "CA bundle option");
+            of_octo_stats st;
+            of_octo_get_stats(c, &st);
+            CHECK_INT(st.retries, 0);
+            of_octo_destroy(c);
+        }
+        /* Trusted through the CA bundle option. */
+        of_octo_opts o = {.url = ofsim_url(sim), .api_key = KEY_ALL, .ca_file = cert};
+        c = client_opts(o);
+        if (c) {
+            CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_OK);
+            of_octo_project p;
+            CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
+            of_octo_project_free(&p);
+            of_octo_destroy(c);
+        }
+        /* A CA bundle that cannot be read is a configuration error. */
+        o.ca_file = "/nonexistent/ca.pem";
+        c = client_opts(o);
+        if (c) {
+            CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_ERR_CONFIG);
+            of_octo_destroy(c);
+        }
+        ofsim_stop(sim);
+    }
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as the daemons do (octopus.h) */
+    ofsim *sim = start_sim(NULL, NULL);
+    CHECK(sim != NULL);
+    if (sim) {
+        test_connect_and_names(sim);
+        test_auth(sim);
+        test_releases_and_lifecycle(sim);
+        test_retries(sim);
+        test_queue_not_deadline(sim);
+        test_ambiguous_create(sim);
+        test_cancel(sim);
+        test_task_cap(sim);
+        test_many_tasks(sim);
+        ofsim_stop(sim);
+    }
+    test_tls();
+    return TEST_DONE();
+}

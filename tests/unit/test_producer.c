@@ -1,0 +1,932 @@
+/* The producer daemon in-process: librdkafka's mock cluster, the Octopus simulator
+ * (tests/fixtures/small-world.json) and the producer in a thread with its own stop flag.
+ * The test plays the operator (commands on the requests topic) and the workers (job events
+ * on the events topic, source octofleet/worker/test), and reads what the producer wrote:
+ * jobs on the stage topics, CloudEvents, state records.
+ *
+ * Covered: submit -> stage-1 jobs with the right keys and events; stage N+1 of an
+ * environment only after every job of stage N there succeeded or was skipped; a failure
+ * stops dispatching and pauses the release (after in-flight jobs finished); replay
+ * (attempt 2); a restart mid-release (stop the thread, start a new one) with no job
+ * dispatched twice and the release completing; a duplicate submit ignored; an invalid
+ * request and an unresolvable one rejected with every error and nothing dispatched; an
+ * undecodable command dead-lettered with its reason; abort
+ * --cancel-running cancelling the live Octopus task; resume reconciling with Octopus.
+ *
+ * Topics have ONE partition here, so the order of commands is total and a later command's
+ * visible effect proves an earlier one was processed. The 2.0.2 mock's transactions are
+ * protocol shells (offsets sent to a transaction are dropped), so a restarted producer
+ * re-reads its input from the start: the no-duplicate check thus also proves the gates
+ * ignore replayed input. The exactly-once proof on a real broker is a system test. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "config.h"
+#include "fleet.h"
+#include "kafka.h"
+#include "log.h"
+#include "msg.h"
+#include "octopus.h"
+#include "producer.h"
+#include "sim.h"
+#include "test.h"
+#include "uuid.h"
+
+#define KEY      "API-OCTOFLEETTEST0000000000000001"
+#define WAIT_MS  60000
+#define READ_MS  20000
+#define N_STAGES 3
+
+typedef struct fx {
+    of_kafka_mock *mock;
+    ofsim *sim;
+    of_config cfg;
+    of_fleet_kafka fk;
+    of_kafka_producer *tp; /* plays the CLI and the workers */
+    of_octo *octo;         /* plays a worker creating deployments, and inspects tasks */
+    char t_requests[OF_TOPIC_NAME_MAX];
+    char t_events[OF_TOPIC_NAME_MAX];
+    char t_releases[OF_TOPIC_NAME_MAX];
+    char t_dlq[OF_TOPIC_NAME_MAX];
+    char t_jobs[N_STAGES][OF_TOPIC_NAME_MAX];
+    of_job kept[32]; /* jobs the scenarios hold on to across re-reads */
+    size_t n_kept;
+} fx;
+
+typedef struct runner {
+    pthread_t tid;
+    bool running;
+    of_stop_flag stop;
+    of_producer_opts opts;
+    of_err rc;
+    char errstr[1024];
+} runner;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the producer thread */
+
+static void *run_producer(void *arg)
+{
+    runner *r = arg;
+    r->rc = of_producer_run(&r->opts, r->errstr, sizeof r->errstr);
+    return NULL;
+}
+
+static void producer_start(fx *f, runner *r)
+{
+    memset(r, 0, sizeof *r);
+    of_stop_flag_init(&r->stop);
+    r->opts.cfg = &f->cfg;
+    r->opts.mock = f->mock;
+    r->opts.api_key = KEY;
+    r->opts.stop = &r->stop;
+    r->running = pthread_create(&r->tid, NULL, run_producer, r) == 0;
+    CHECK(r->running);
+}
+
+static void producer_stop(runner *r)
+{
+    if (!r->running) return;
+    of_stop_request(&r->stop);
+    pthread_join(r->tid, NULL);
+    r->running = false;
+    if (r->rc) fprintf(stderr, "producer: %s: %s\n", of_strerror(r->rc), r->errstr);
+    CHECK_INT(r->rc, OF_OK);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* writing: commands and worker events */
+
+static void produce(fx *f, const char *topic, const char *key, const char *value, bool ce)
+{
+    of_kafka_header h = {"content-type", OF_CE_CONTENT_TYPE, strlen(OF_CE_CONTENT_TYPE)};
+    of_kafka_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.topic = topic;
+    rec.partition = OF_KAFKA_PARTITION_ANY;
+    rec.key = key;
+    rec.key_len = strlen(key);
+    rec.value = value;
+    rec.value_len = strlen(value);
+    rec.headers = ce ? &h : NULL;
+    rec.nheaders = ce ? 1 : 0;
+    char es[512] = "";
+    CHECK_INT(of_kafka_produce(f->tp, &rec, NULL, NULL, es, sizeof es), OF_OK);
+    CHECK_INT(of_kafka_flush(f->tp, 10000, es, sizeof es), OF_OK);
+}
+
+static void send_command(fx *f, const of_command *cmd)
+{
+    char *v = NULL;
+    CHECK_INT(of_command_encode(cmd, &v), OF_OK);
+    if (v) produce(f, f->t_requests, cmd->release_id, v, false);
+    free(v);
+}
+
+/* Submits request_json; the release id is derived as the CLI does (space "Default"). */
+static void submit(fx *f, const char *release, const char *request_json, char rid[37])
+{
+    of_uuid_release_id("Default", release, rid);
+    of_command cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.type = OF_CMD_SUBMIT;
+    of_id_copy(cmd.release_id, rid);
+    cmd.by = (char *)(uintptr_t) "tester";
+    cmd.time_ms = of_wall_ms();
+    cmd.request_json = (char *)(uintptr_t)request_json;
+    send_command(f, &cmd);
+}
+
+static void control(fx *f, of_cmd_type type, const char *rid, int stage, bool cancel_running,
+                    const char *reason)
+{
+    of_command cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.type = type;
+    of_id_copy(cmd.release_id, rid);
+    cmd.by = (char *)(uintptr_t) "tester";
+    cmd.reason = (char *)(uintptr_t)reason;
+    cmd.time_ms = of_wall_ms();
+    cmd.stage = stage;
+    cmd.cancel_running = cancel_running;
+    send_command(f, &cmd);
+}
+
+/* What a worker reports about job j. */
+static void job_event(fx *f, const of_job *j, of_event_type type, const char *message,
+                      const char *deployment_id, const char *task_id)
+{
+    of_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.source = (char *)(uintptr_t)OF_SOURCE_WORKER_PFX "test";
+    ev.time_ms = of_wall_ms();
+    of_id_copy(ev.release_id, j->release_id);
+    ev.release_name = j->release_name;
+    ev.stage = j->stage;
+    ev.stage_count = j->stage_count;
+    ev.environment = j->environment.name;
+    of_id_copy(ev.job_id, j->job_id);
+    ev.attempt = j->attempt;
+    ev.project = j->project.name;
+    ev.tenant = j->tenant.name;
+    ev.message = (char *)(uintptr_t)message;
+    ev.deployment_id = (char *)(uintptr_t)deployment_id;
+    ev.task_id = (char *)(uintptr_t)task_id;
+    char *v = NULL;
+    CHECK_INT(of_event_encode(&ev, &v), OF_OK);
+    if (v) produce(f, f->t_events, j->release_id, v, true);
+    free(v);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* reading what the producer wrote */
+
+typedef struct jobs_seen {
+    const char *rid;
+    of_job *items;
+    char **keys;
+    size_t n, cap;
+} jobs_seen;
+
+static of_err on_job(void *opaque, const of_kafka_message *m)
+{
+    jobs_seen *s = opaque;
+    of_job j;
+    char es[256];
+    if (!m->value || of_job_decode(m->value, m->value_len, &j, es, sizeof es) != OF_OK) {
+        CHECK(!"every message on a jobs topic decodes");
+        return OF_OK;
+    }
+    if (strcmp(j.release_id, s->rid) != 0) {
+        of_job_clear(&j);
+        return OF_OK;
+    }
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        s->items = realloc(s->items, s->cap * sizeof *s->items);
+        s->keys = realloc(s->keys, s->cap * sizeof *s->keys);
+        OF_ASSERT(s->items && s->keys);
+    }
+    s->keys[s->n] = strndup(m->key ? (const char *)m->key : "", m->key ? m->key_len : 0);
+    s->items[s->n++] = j;
+    return OF_OK;
+}
+
+static void jobs_free(jobs_seen *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        of_job_clear(&s->items[i]);
+        free(s->keys[i]);
+    }
+    free(s->items);
+    free(s->keys);
+    s->items = NULL;
+    s->keys = NULL;
+    s->n = s->cap = 0;
+}
+
+/* The release's jobs on one stage topic (stage 0: all stage topics), in log order. */
+static void read_jobs(fx *f, int stage, const char *rid, jobs_seen *s)
+{
+    jobs_free(s);
+    s->rid = rid;
+    for (int st = 1; st <= N_STAGES; st++) {
+        if (stage && st != stage) continue;
+        char es[512] = "";
+        of_err rc = of_kafka_read_topic(&f->fk.kc, f->t_jobs[st - 1], READ_MS, on_job, s, NULL, es,
+                                        sizeof es);
+        if (rc) fprintf(stderr, "read %s: %s\n", f->t_jobs[st - 1], es);
+        CHECK_INT(rc, OF_OK);
+    }
+}
+
+static size_t wait_jobs(fx *f, int stage, const char *rid, size_t want, jobs_seen *s)
+{
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    for (;;) {
+        read_jobs(f, stage, rid, s);
+        if (s->n >= want || of_now_ms() > deadline) return s->n;
+        sleep_ms(100);
+    }
+}
+
+/* A stable copy (owned by f) of the release's job with these names and attempt, or NULL. */
+static const of_job *find_job(fx *f, const jobs_seen *s, const char *project, const char *env,
+                              const char *tenant, int attempt)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const of_job *j = &s->items[i];
+        bool t_ok = tenant ? (j->tenant.name && strcmp(j->tenant.name, tenant) == 0)
+                           : j->tenant.name == NULL;
+        if (strcmp(j->project.name, project) == 0 && strcmp(j->environment.name, env) == 0 &&
+            t_ok && j->attempt == attempt) {
+            OF_ASSERT(f->n_kept < sizeof f->kept / sizeof f->kept[0]);
+            of_job *k = &f->kept[f->n_kept++];
+            CHECK_INT(of_job_copy(k, j), OF_OK);
+            return k;
+        }
+    }
+    fprintf(stderr, "no job %s / %s / %s attempt %d\n", project, env, tenant ? tenant : "-",
+            attempt);
+    return NULL;
+}
+
+static bool has_job(const jobs_seen *s, const char *project, const char *env, const char *tenant)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const of_job *j = &s->items[i];
+        if (strcmp(j->project.name, project) == 0 && strcmp(j->environment.name, env) == 0 &&
+            j->tenant.name && strcmp(j->tenant.name, tenant) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Index of job j (same id and attempt) in s, or -1. */
+static long index_of(const jobs_seen *s, const of_job *j)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].job_id, j->job_id) == 0 && s->items[i].attempt == j->attempt)
+            return (long)i;
+    return -1;
+}
+
+typedef struct evs {
+    const char *rid;
+    of_event *items;
+    size_t n, cap;
+} evs;
+
+static of_err on_ev(void *opaque, const of_kafka_message *m)
+{
+    evs *s = opaque;
+    of_event ev;
+    char es[256];
+    const void *ct = NULL;
+    size_t ctlen = 0;
+    if (!m->value || of_event_decode(m->value, m->value_len, &ev, es, sizeof es) != OF_OK) {
+        CHECK(!"every event decodes");
+        return OF_OK;
+    }
+    if (strcmp(ev.release_id, s->rid) != 0) {
+        of_event_clear(&ev);
+        return OF_OK;
+    }
+    /* structured mode: every event carries the content-type header */
+    CHECK(of_kafka_message_header(m, "content-type", &ct, &ctlen) && ct &&
+          ctlen == strlen(OF_CE_CONTENT_TYPE) && memcmp(ct, OF_CE_CONTENT_TYPE, ctlen) == 0);
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 32;
+        s->items = realloc(s->items, s->cap * sizeof *s->items);
+        OF_ASSERT(s->items);
+    }
+    s->items[s->n++] = ev;
+    return OF_OK;
+}
+
+static void evs_free(evs *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        of_event_clear(&s->items[i]);
+    free(s->items);
+    s->items = NULL;
+    s->n = s->cap = 0;
+}
+
+static void read_events(fx *f, const char *rid, evs *s)
+{
+    evs_free(s);
+    s->rid = rid;
+    char es[512] = "";
+    CHECK_INT(of_kafka_read_topic(&f->fk.kc, f->t_events, READ_MS, on_ev, s, NULL, es, sizeof es),
+              OF_OK);
+}
+
+/* Events of type from the producer (stage 0 = any stage). */
+static size_t count_ev(const evs *s, of_event_type type, int stage)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->items[i].type == type && (!stage || s->items[i].stage == stage) &&
+            strcmp(s->items[i].source, OF_SOURCE_PRODUCER) == 0)
+            n++;
+    return n;
+}
+
+static const of_event *last_ev(const evs *s, of_event_type type)
+{
+    for (size_t i = s->n; i-- > 0;)
+        if (s->items[i].type == type && strcmp(s->items[i].source, OF_SOURCE_PRODUCER) == 0)
+            return &s->items[i];
+    return NULL;
+}
+
+static size_t wait_ev(fx *f, const char *rid, of_event_type type, size_t want, evs *s)
+{
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    for (;;) {
+        read_events(f, rid, s);
+        size_t n = count_ev(s, type, 0);
+        if (n >= want || of_now_ms() > deadline) return n;
+        sleep_ms(100);
+    }
+}
+
+typedef struct state_q {
+    char key[128];
+    of_job_record rec;
+    bool found;
+} state_q;
+
+static of_err on_state(void *opaque, const of_kafka_message *m)
+{
+    state_q *q = opaque;
+    if (!m->key || m->key_len != strlen(q->key) || memcmp(m->key, q->key, m->key_len) != 0)
+        return OF_OK;
+    of_job_record_clear(&q->rec);
+    char es[256];
+    q->found =
+        m->value && of_job_record_decode(m->value, m->value_len, &q->rec, es, sizeof es) == OF_OK;
+    return OF_OK;
+}
+
+/* Waits until the job's latest state record has status want; returns the last status seen
+ * (-1 if none) and leaves the record in *out (caller clears). */
+static int wait_job_status(fx *f, const of_job *j, of_job_status want, of_job_record *out)
+{
+    state_q q;
+    memset(&q, 0, sizeof q);
+    of_job_record_key(j->release_id, j->job_id, q.key, sizeof q.key);
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    for (;;) {
+        q.found = false;
+        char es[512] = "";
+        CHECK_INT(of_kafka_read_topic(&f->fk.kc, f->t_releases, READ_MS, on_state, &q, NULL, es,
+                                      sizeof es),
+                  OF_OK);
+        if ((q.found && q.rec.status == want) || of_now_ms() > deadline) break;
+        sleep_ms(100);
+    }
+    *out = q.rec;
+    return q.found ? (int)q.rec.status : -1;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the scenarios */
+
+static const char r1_json[] = "{\"release\":\"T1\",\"space\":\"Default\","
+                              "\"environments\":[\"Hosted Beta\",\"On Site Beta\"],"
+                              "\"tenants\":{\"names\":[\"Acme\",\"Contoso\",\"Initech\"]},"
+                              "\"stages\":[[{\"project\":\"Schema\",\"version\":\"4.3.0\"}],"
+                              "[{\"project\":\"Billing\",\"version\":\"4.3.0\"}],"
+                              "[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}";
+
+/* The main flow of one release across two environments and three stages. */
+typedef struct flow {
+    jobs_seen s1, s2, s3, all;
+    evs ev;
+} flow;
+
+static void release_flow(fx *f, runner *prod, flow *fl)
+{
+    char rid[37];
+    jobs_seen *s1 = &fl->s1, *s2 = &fl->s2, *s3 = &fl->s3, *all = &fl->all;
+    evs *ev = &fl->ev;
+    of_job_record rec = {0};
+    submit(f, "T1", r1_json, rid);
+
+    /* stage 1 in both environments: Schema is untenanted, key "<env id>/-" */
+    CHECK_INT(wait_jobs(f, 1, rid, 2, s1), 2);
+    const of_job *schema_hb = find_job(f, s1, "Schema", "Hosted Beta", NULL, 1);
+    const of_job *schema_ob = find_job(f, s1, "Schema", "On Site Beta", NULL, 1);
+    CHECK(schema_hb && schema_ob);
+    if (!schema_hb || !schema_ob) return;
+    for (size_t i = 0; i < s1->n; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "%s/-", s1->items[i].environment.id);
+        CHECK_STR(s1->keys[i], want);
+        CHECK_INT(s1->items[i].stage_count, 3);
+    }
+    /* same transaction as the stage-1 jobs: nothing for later stages yet */
+    read_jobs(f, 2, rid, s2);
+    CHECK_INT(s2->n, 0);
+    read_events(f, rid, ev);
+    CHECK_INT(count_ev(ev, OF_EV_RELEASE_ACCEPTED, 0), 1);
+    CHECK_INT(count_ev(ev, OF_EV_STAGE_STARTED, 1), 2);
+    CHECK_INT(count_ev(ev, OF_EV_JOB_DISPATCHED, 0), 2);
+    CHECK_INT(count_ev(ev, OF_EV_JOB_SKIPPED, 0), 7); /* named tenants not connected */
+    const of_event *acc = last_ev(ev, OF_EV_RELEASE_ACCEPTED);
+    if (acc) {
+        CHECK_STR(acc->by, "tester");
+        CHECK_INT(acc->n_total, 14);
+    }
+
+    /* Schema done in Hosted Beta: stage 2 opens there only (Billing for Acme and Contoso) */
+    job_event(f, schema_hb, OF_EV_JOB_STARTED, NULL, "Deployments-9001", "ServerTasks-9001");
+    job_event(f, schema_hb, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    CHECK_INT(wait_jobs(f, 2, rid, 2, s2), 2);
+    const of_job *acme = find_job(f, s2, "Billing", "Hosted Beta", "Acme", 1);
+    const of_job *contoso = find_job(f, s2, "Billing", "Hosted Beta", "Contoso", 1);
+    CHECK(acme && contoso);
+    if (!acme || !contoso) return;
+    char want_key[128];
+    snprintf(want_key, sizeof want_key, "%s/%s", acme->environment.id, acme->tenant.id);
+    long ai = index_of(s2, acme);
+    CHECK(ai >= 0);
+    if (ai >= 0) CHECK_STR(s2->keys[ai], want_key);
+    CHECK(!has_job(s2, "Billing", "On Site Beta", "Initech"));
+
+    /* one of the two succeeded: stage 3 stays closed in Hosted Beta */
+    job_event(f, acme, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    CHECK_INT(wait_job_status(f, acme, OF_JOB_SUCCEEDED, &rec), OF_JOB_SUCCEEDED);
+    of_job_record_clear(&rec);
+    read_jobs(f, 3, rid, s3);
+    CHECK_INT(s3->n, 0);
+
+    /* Contoso fails; Schema in On Site Beta is still running, so the release pauses only
+     * once it finished, and On Site Beta's stage 2 is NOT dispatched meanwhile. */
+    job_event(f, contoso, OF_EV_JOB_FAILED, "Step 'Migrate' failed", NULL, NULL);
+    CHECK_INT(wait_job_status(f, contoso, OF_JOB_FAILED, &rec), OF_JOB_FAILED);
+    CHECK_STR(rec.skip_reason, "Step 'Migrate' failed");
+    of_job_record_clear(&rec);
+    read_events(f, rid, ev);
+    CHECK_INT(count_ev(ev, OF_EV_RELEASE_PAUSED, 0), 0);
+    job_event(f, schema_ob, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_PAUSED, 1, ev), 1);
+    const of_event *paused = last_ev(ev, OF_EV_RELEASE_PAUSED);
+    if (paused) {
+        CHECK_INT(paused->n_jobs, 1);
+        if (paused->n_jobs == 1) {
+            CHECK_STR(paused->jobs[0].job_id, contoso->job_id);
+            CHECK_STR(paused->jobs[0].tenant, "Contoso");
+        }
+    }
+    read_jobs(f, 2, rid, s2);
+    CHECK_INT(s2->n, 2);
+
+    /* replay stage 2: Contoso again with attempt 2, and the gate reopens On Site Beta */
+    control(f, OF_CMD_REPLAY, rid, 2, false, "retry after fix");
+    CHECK_INT(wait_jobs(f, 2, rid, 4, s2), 4);
+    const of_job *contoso2 = find_job(f, s2, "Billing", "Hosted Beta", "Contoso", 2);
+    const of_job *initech = find_job(f, s2, "Billing", "On Site Beta", "Initech", 1);
+    CHECK(contoso2 && initech);
+    if (!contoso2 || !initech) return;
+    CHECK_STR(contoso2->job_id, contoso->job_id);
+    read_events(f, rid, ev);
+    const of_event *resumed = last_ev(ev, OF_EV_RELEASE_RESUMED);
+    CHECK(resumed != NULL);
+    if (resumed) {
+        CHECK_STR(resumed->by, "tester");
+        CHECK_STR(resumed->message, "retry after fix");
+    }
+    /* a late failure of the old attempt is stale */
+    job_event(f, contoso, OF_EV_JOB_FAILED, "late news", NULL, NULL);
+    job_event(f, contoso2, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    job_event(f, initech, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    /* Hosted Beta opens stage 3 (Portal for Acme and Contoso); On Site Beta's stage 3 has
+     * only skipped jobs and passes at once. */
+    CHECK_INT(wait_jobs(f, 3, rid, 2, s3), 2);
+    const of_job *p_acme = find_job(f, s3, "Portal", "Hosted Beta", "Acme", 1);
+    const of_job *p_contoso = find_job(f, s3, "Portal", "Hosted Beta", "Contoso", 1);
+    CHECK(p_acme && p_contoso);
+    if (!p_acme || !p_contoso) return;
+
+    /* restart mid-release: stop the producer, report one success while it is down, start a
+     * new one, report the other */
+    producer_stop(prod);
+    job_event(f, p_acme, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    producer_start(f, prod);
+    job_event(f, p_contoso, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_COMPLETED, 1, ev), 1);
+    CHECK_INT(count_ev(ev, OF_EV_RELEASE_ACCEPTED, 0), 1);
+    CHECK_INT(count_ev(ev, OF_EV_STAGE_SUCCEEDED, 0), 6);
+
+    /* no job dispatched twice: every (job id, attempt) exactly once over all stage topics */
+    read_jobs(f, 0, rid, all);
+    CHECK_INT(all->n, 8);
+    for (size_t i = 0; i < all->n; i++)
+        for (size_t k = i + 1; k < all->n; k++)
+            if (strcmp(all->items[i].job_id, all->items[k].job_id) == 0 &&
+                all->items[i].attempt == all->items[k].attempt) {
+                fprintf(stderr, "job %s attempt %d dispatched twice\n", all->items[i].job_id,
+                        all->items[i].attempt);
+                CHECK(!"no job dispatched twice");
+            }
+
+    /* a duplicate submit is ignored; the next command on the (single-partition) requests
+     * topic, a request that fails validation, proves it was processed */
+    submit(f, "T1", r1_json, rid);
+    char rid2[37];
+    submit(f, "T2", "{\"release\":\"T2\",\"environments\":[],\"stages\":[]}", rid2);
+    evs ev2 = {0};
+    CHECK_INT(wait_ev(f, rid2, OF_EV_RELEASE_REJECTED, 1, &ev2), 1);
+    const of_event *rej = last_ev(&ev2, OF_EV_RELEASE_REJECTED);
+    if (rej) {
+        CHECK(rej->n_errors >= 2);
+        bool envs = false, stages = false;
+        for (size_t i = 0; i < rej->n_errors; i++) {
+            if (strstr(rej->errors[i], "environments")) envs = true;
+            if (strstr(rej->errors[i], "stages")) stages = true;
+        }
+        CHECK(envs && stages);
+        CHECK_STR(rej->by, "tester");
+    }
+    evs_free(&ev2);
+    read_events(f, rid, ev);
+    CHECK_INT(count_ev(ev, OF_EV_RELEASE_ACCEPTED, 0), 1);
+    read_jobs(f, 0, rid, all);
+    CHECK_INT(all->n, 8);
+}
+
+static void test_release_flow(fx *f, runner *prod)
+{
+    flow fl;
+    memset(&fl, 0, sizeof fl);
+    release_flow(f, prod, &fl);
+    jobs_free(&fl.s1);
+    jobs_free(&fl.s2);
+    jobs_free(&fl.s3);
+    jobs_free(&fl.all);
+    evs_free(&fl.ev);
+}
+
+/* Names that do not resolve: every one reported, nothing dispatched. */
+static void test_unresolved(fx *f)
+{
+    char rid[37];
+    submit(f, "T3",
+           "{\"release\":\"T3\",\"space\":\"Default\","
+           "\"environments\":[\"Mars\",\"Hosted Beta\"],"
+           "\"tenants\":{\"names\":[\"Nobody\"],\"tags\":[\"Ring/Nope\"]},"
+           "\"stages\":[[{\"project\":\"Nope\",\"version\":\"1.0.0\"},"
+           "{\"project\":\"Billing\",\"version\":\"9.9.9\"}]]}",
+           rid);
+    evs ev = {0};
+    CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_REJECTED, 1, &ev), 1);
+    const of_event *rej = last_ev(&ev, OF_EV_RELEASE_REJECTED);
+    if (rej) {
+        CHECK_INT(rej->n_errors, 5);
+        const char *want[] = {"Mars", "Nobody", "Ring/Nope", "\"Nope\"", "9.9.9"};
+        for (size_t k = 0; k < 5; k++) {
+            bool found = false;
+            for (size_t i = 0; i < rej->n_errors; i++)
+                if (strstr(rej->errors[i], want[k])) found = true;
+            if (!found) fprintf(stderr, "rejection does not mention %s\n", want[k]);
+            CHECK(found);
+        }
+        CHECK_STR(rej->release_name, "T3");
+    }
+    CHECK_INT(count_ev(&ev, OF_EV_RELEASE_ACCEPTED, 0), 0);
+    jobs_seen all = {0};
+    read_jobs(f, 0, rid, &all);
+    CHECK_INT(all.n, 0);
+    jobs_free(&all);
+    evs_free(&ev);
+}
+
+typedef struct dlq_q {
+    char error[512];
+    char source[128];
+    char value[64];
+    size_t n;
+} dlq_q;
+
+static void header_str(const of_kafka_message *m, const char *name, char *out, size_t size)
+{
+    const void *v = NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    if (of_kafka_message_header(m, name, &v, &len) && v)
+        snprintf(out, size, "%.*s", (int)len, (const char *)v);
+}
+
+static of_err on_dlq(void *opaque, const of_kafka_message *m)
+{
+    dlq_q *q = opaque;
+    q->n++;
+    header_str(m, "octofleet-error", q->error, sizeof q->error);
+    header_str(m, "octofleet-source-topic", q->source, sizeof q->source);
+    snprintf(q->value, sizeof q->value, "%.*s", (int)m->value_len, (const char *)m->value);
+    return OF_OK;
+}
+
+/* A command that does not decode goes to the DLQ with the reason and its origin; the
+ * producer carries on (the next submit is still planned). */
+static void test_garbage(fx *f)
+{
+    produce(f, f->t_requests, "junk", "this is not json", false);
+    dlq_q q;
+    memset(&q, 0, sizeof q);
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    while (q.n == 0 && of_now_ms() < deadline) {
+        char es[512] = "";
+        CHECK_INT(
+            of_kafka_read_topic(&f->fk.kc, f->t_dlq, READ_MS, on_dlq, &q, NULL, es, sizeof es),
+            OF_OK);
+        if (q.n == 0) sleep_ms(100);
+    }
+    CHECK_INT(q.n, 1);
+    CHECK_CONTAINS(q.error, "command");
+    CHECK_STR(q.source, f->t_requests);
+    CHECK_STR(q.value, "this is not json");
+}
+
+/* Creates the job's deployment in the simulator as a worker would; returns its task id
+ * (caller frees) or NULL. */
+static char *deploy_as_worker(fx *f, const of_job *j, char **deployment_id)
+{
+    char comments[160];
+    snprintf(comments, sizeof comments, "octofleet job %s attempt %d", j->job_id, j->attempt);
+    of_octo_deploy_req req;
+    memset(&req, 0, sizeof req);
+    req.project_id = j->project.id;
+    req.release_id = j->octo_release.id;
+    req.environment_id = j->environment.id;
+    req.tenant_id = j->tenant.id;
+    req.comments = comments;
+    of_octo_deployment d = {0};
+    char es[1024] = "";
+    of_err rc = of_octo_create_deployment(f->octo, j->space.id, &req, &d, es, sizeof es);
+    if (rc) fprintf(stderr, "create deployment: %s\n", es);
+    CHECK_INT(rc, OF_OK);
+    char *task = d.task_id;
+    *deployment_id = d.id;
+    d.task_id = d.id = NULL;
+    of_octo_deployment_free(&d);
+    return task;
+}
+
+static int wait_task(fx *f, const char *space_id, const char *task_id, of_octo_task_state a,
+                     of_octo_task_state b)
+{
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    int last = -1;
+    for (;;) {
+        of_octo_task t = {0};
+        char es[512] = "";
+        if (of_octo_get_task(f->octo, space_id, task_id, &t, es, sizeof es) == OF_OK)
+            last = (int)t.state;
+        of_octo_task_free(&t);
+        if (last == (int)a || last == (int)b || of_now_ms() > deadline) return last;
+        sleep_ms(100);
+    }
+}
+
+/* Abort with cancel_running cancels the live Octopus task and dispatches nothing more. */
+typedef struct test_abort_ctx {
+    jobs_seen s1, s2;
+    evs ev;
+    char *dep, *task;
+} test_abort_ctx;
+
+static void test_abort_body(fx *f, test_abort_ctx *c)
+{
+    char rid[37];
+    jobs_seen *s1 = &c->s1, *s2 = &c->s2;
+    evs *ev = &c->ev;
+    of_job_record rec = {0};
+    submit(f, "T4",
+           "{\"release\":\"T4\",\"space\":\"Default\",\"environments\":[\"Hosted Beta\"],"
+           "\"tenants\":{\"names\":[\"Acme\"]},"
+           "\"stages\":[[{\"project\":\"Api\",\"version\":\"4.3.0\"}],"
+           "[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}",
+           rid);
+    CHECK_INT(wait_jobs(f, 1, rid, 1, s1), 1);
+    const of_job *api = find_job(f, s1, "Api", "Hosted Beta", "Acme", 1);
+    if (!api) return;
+    /* Api waits for a manual intervention in the simulator: the task stays live */
+    c->task = deploy_as_worker(f, api, &c->dep);
+    const char *task = c->task, *dep = c->dep;
+    if (!task) return;
+    job_event(f, api, OF_EV_JOB_STARTED, NULL, dep, task);
+    CHECK_INT(wait_job_status(f, api, OF_JOB_STARTED, &rec), OF_JOB_STARTED);
+    CHECK_STR(rec.task_id, task);
+    of_job_record_clear(&rec);
+
+    control(f, OF_CMD_ABORT, rid, 0, true, "bad build");
+    CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_ABORTED, 1, ev), 1);
+    const of_event *ab = last_ev(ev, OF_EV_RELEASE_ABORTED);
+    if (ab) {
+        CHECK_STR(ab->by, "tester");
+        CHECK_STR(ab->message, "bad build");
+        CHECK_INT(ab->n_jobs, 1);
+    }
+    /* the producer cancelled the task before committing the abort */
+    int st = wait_task(f, api->space.id, task, OF_OCTO_TASK_CANCELED, OF_OCTO_TASK_CANCELLING);
+    CHECK(st == (int)OF_OCTO_TASK_CANCELED || st == (int)OF_OCTO_TASK_CANCELLING);
+    /* the worker reports the cancellation: recorded, but nothing dispatched after abort */
+    job_event(f, api, OF_EV_JOB_CANCELLED, "cancelled", NULL, NULL);
+    CHECK_INT(wait_job_status(f, api, OF_JOB_CANCELLED, &rec), OF_JOB_CANCELLED);
+    of_job_record_clear(&rec);
+    read_jobs(f, 2, rid, s2);
+    CHECK_INT(s2->n, 0);
+}
+
+static void test_abort(fx *f)
+{
+    test_abort_ctx c;
+    memset(&c, 0, sizeof c);
+    test_abort_body(f, &c);
+    free(c.dep);
+    free(c.task);
+    jobs_free(&c.s1);
+    jobs_free(&c.s2);
+    evs_free(&c.ev);
+}
+
+/* Resume reconciles each failed job with Octopus first: a job whose deployment succeeded
+ * there counts as succeeded; the rest is accepted as skipped. */
+typedef struct test_resume_ctx {
+    jobs_seen s1;
+    evs ev;
+    char *dep, *task;
+} test_resume_ctx;
+
+static void test_resume_body(fx *f, test_resume_ctx *c)
+{
+    char rid[37];
+    jobs_seen *s1 = &c->s1;
+    evs *ev = &c->ev;
+    of_job_record rec = {0};
+    submit(f, "T5",
+           "{\"release\":\"T5\",\"space\":\"Default\",\"environments\":[\"Hosted Beta\"],"
+           "\"tenants\":{\"names\":[\"Acme\",\"Contoso\"]},"
+           "\"stages\":[[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}",
+           rid);
+    CHECK_INT(wait_jobs(f, 1, rid, 2, s1), 2);
+    const of_job *acme = find_job(f, s1, "Portal", "Hosted Beta", "Acme", 1);
+    const of_job *contoso = find_job(f, s1, "Portal", "Hosted Beta", "Contoso", 1);
+    if (!acme || !contoso) return;
+    /* Acme's deployment really succeeds in Octopus, though its worker reported a failure */
+    c->task = deploy_as_worker(f, acme, &c->dep);
+    const char *task = c->task;
+    if (!task) return;
+    CHECK_INT(wait_task(f, acme->space.id, task, OF_OCTO_TASK_SUCCESS, OF_OCTO_TASK_SUCCESS),
+              OF_OCTO_TASK_SUCCESS);
+    job_event(f, acme, OF_EV_JOB_FAILED, "lost track of the task", NULL, NULL);
+    job_event(f, contoso, OF_EV_JOB_FAILED, "Step 'Deploy' failed", NULL, NULL);
+    CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_PAUSED, 1, ev), 1);
+
+    control(f, OF_CMD_RESUME, rid, 0, false, "fixed by hand");
+    CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_COMPLETED, 1, ev), 1);
+    const of_event *res = last_ev(ev, OF_EV_RELEASE_RESUMED);
+    CHECK(res != NULL);
+    if (res) CHECK_STR(res->by, "tester");
+    CHECK_INT(wait_job_status(f, acme, OF_JOB_SUCCEEDED, &rec), OF_JOB_SUCCEEDED);
+    CHECK_CONTAINS(rec.skip_reason, "found on resume");
+    of_job_record_clear(&rec);
+    CHECK_INT(wait_job_status(f, contoso, OF_JOB_SKIPPED, &rec), OF_JOB_SKIPPED);
+    CHECK_CONTAINS(rec.skip_reason, "accepted on resume by tester");
+    of_job_record_clear(&rec);
+}
+
+static void test_resume(fx *f)
+{
+    test_resume_ctx c;
+    memset(&c, 0, sizeof c);
+    test_resume_body(f, &c);
+    free(c.dep);
+    free(c.task);
+    jobs_free(&c.s1);
+    evs_free(&c.ev);
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+static int setup(fx *f)
+{
+    memset(f, 0, sizeof *f);
+    char es[2048] = "";
+    if (of_kafka_mock_start(1, &f->mock, es, sizeof es) != OF_OK) {
+        fprintf(stderr, "mock: %s\n", es);
+        return -1;
+    }
+    ofsim_opts so;
+    memset(&so, 0, sizeof so);
+    so.fixture_path = OF_FIXTURES_DIR "/small-world.json";
+    so.quiet = 1;
+    if (ofsim_start(&so, &f->sim, es, sizeof es) != OF_OK) {
+        fprintf(stderr, "simulator: %s\n", es);
+        return -1;
+    }
+    static const char *const sets[][2] = {
+        {"topics.prefix", "pt."},          {"topics.partitions", "1"},
+        {"topics.max_stages", "3"},        {"kafka.properties", "session.timeout.ms=6000"},
+        {"octopus.retry_deadline", "20s"},
+    };
+    if (of_config_defaults(&f->cfg, es, sizeof es) != OF_OK) return -1;
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        if (of_config_set(&f->cfg, sets[i][0], sets[i][1], es, sizeof es) != OF_OK) {
+            fprintf(stderr, "config %s: %s\n", sets[i][0], es);
+            return -1;
+        }
+    if (of_config_set(&f->cfg, "octopus.url", ofsim_url(f->sim), es, sizeof es) != OF_OK) {
+        fprintf(stderr, "config: %s\n", es);
+        return -1;
+    }
+    of_config_topic(&f->cfg, "requests", f->t_requests, sizeof f->t_requests);
+    of_config_topic(&f->cfg, "events", f->t_events, sizeof f->t_events);
+    of_config_topic(&f->cfg, "releases", f->t_releases, sizeof f->t_releases);
+    of_config_topic(&f->cfg, "dlq", f->t_dlq, sizeof f->t_dlq);
+    for (int s = 1; s <= N_STAGES; s++)
+        of_config_jobs_topic(&f->cfg, s, f->t_jobs[s - 1], sizeof f->t_jobs[s - 1]);
+    if (of_fleet_kafka_init(&f->fk, &f->cfg, f->mock, "test") != OF_OK) return -1;
+    /* before anything is produced, so that the topics get ONE partition */
+    if (of_fleet_ensure_topics(&f->cfg, &f->fk.kc, 10000, es, sizeof es) != OF_OK ||
+        of_kafka_producer_new(&f->fk.kc, NULL, &f->tp, es, sizeof es) != OF_OK) {
+        fprintf(stderr, "kafka: %s\n", es);
+        return -1;
+    }
+    of_octo_opts oo;
+    memset(&oo, 0, sizeof oo);
+    oo.url = ofsim_url(f->sim);
+    oo.api_key = KEY;
+    if (of_octo_new(&oo, &f->octo, es, sizeof es) != OF_OK ||
+        of_octo_connect(f->octo, es, sizeof es) != OF_OK) {
+        fprintf(stderr, "octopus: %s\n", es);
+        return -1;
+    }
+    return 0;
+}
+
+static void teardown(fx *f)
+{
+    for (size_t i = 0; i < f->n_kept; i++)
+        of_job_clear(&f->kept[i]);
+    of_octo_destroy(f->octo);
+    of_kafka_producer_destroy(f->tp);
+    of_fleet_kafka_free(&f->fk);
+    of_config_free(&f->cfg);
+    ofsim_stop(f->sim);
+    of_kafka_mock_destroy(f->mock);
+}
+
+int main(void)
+{
+    fx f;
+    if (setup(&f) != 0) {
+        CHECK(!"set-up");
+        teardown(&f);
+        return TEST_DONE();
+    }
+    runner prod;
+    producer_start(&f, &prod);
+    test_release_flow(&f, &prod);
+    test_unresolved(&f);
+    test_garbage(&f);
+    test_abort(&f);
+    test_resume(&f);
+    producer_stop(&prod);
+    teardown(&f);
+    return TEST_DONE();
+}

@@ -1,0 +1,1083 @@
+/* The worker daemon (worker/worker.h) end to end, in one process: librdkafka's mock cluster for
+ * Kafka, the Octopus simulator (tests/sim) on an ephemeral port with tests/fixtures/
+ * worker-world.json, the worker in a thread with its own stop flag. Jobs are written to
+ * jobs.s1 with of_job_encode; the test reads the events and DLQ topics, asks the simulator
+ * (through the Octopus client) what was deployed, and reads the group's committed offsets.
+ *
+ * Cases (run all, or name some: test_worker happy timeout):
+ *   keys       the dedupe key / comment format (attempt 1 never matches attempt 10)
+ *   happy      N jobs -> started + succeeded each, deployed exactly once, offsets = end
+ *   failure    a failing task (its error text), a 400 (lifecycle), a passed deadline
+ *   garbage    a malformed message -> DLQ with reason and source headers; later jobs succeed
+ *   adopt      a deployment with the job's comment exists -> adopted, no second deployment;
+ *              the next attempt (replay) creates a new one
+ *   timeout    policy timeout with cancel -> task Canceled, job.timed_out; without -> at once
+ *   waiting    interruption -> job.waiting, released via the admin API -> job.succeeded
+ *   inflight   max_in_flight 2, 6 jobs -> never more than 2 deployments live (sim timestamps)
+ *   rebalance  a second worker joins: jobs of the moved partition are dropped by the first
+ *              (no event) and adopted by the second; each job succeeds once, deployed once
+ *   load       200 jobs in flight: Octopus requests per poll round (printed, bounded)
+ * The mock's first group join takes ~3 s; each case budgets generously for a loaded machine. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "fleet.h"
+#include "kafka.h"
+#include "log.h"
+#include "msg.h"
+#include "octopus.h"
+#include "sim.h"
+#include "test.h"
+#include "uuid.h"
+#include "worker.h"
+
+#define API_KEY      "API-WORKERTEST0000000000000000001"
+#define RELEASE      "2026.18"
+#define WAIT_MS      60000 /* generous: a loaded 2-core machine, a 3 s group join */
+#define MAX_EVENTS   2048
+#define MAX_MESSAGES 64
+
+static char es[1024];
+
+/* ------------------------------------------------------------------------------------------ */
+/* The test world: mock Kafka + simulator + config + an Octopus client for inspection. */
+
+typedef struct world {
+    of_kafka_mock *mock;
+    ofsim *sim;
+    of_config cfg;
+    of_fleet_kafka fk;
+    of_octo *octo;
+    char jobs_topic[OF_TOPIC_NAME_MAX];
+    char events_topic[OF_TOPIC_NAME_MAX];
+    char dlq_topic[OF_TOPIC_NAME_MAX];
+    char release_id[OF_UUID_STR_SIZE];
+    /* the worker threads: wk[0] "w1", wk[1] "w2" (the rebalance case) */
+    struct wthread {
+        struct world *world;
+        const char *name;
+        pthread_t tid;
+        bool running;
+        of_stop_flag stop;
+        of_worker_stats st;
+        of_err rc;
+        char errstr[1024];
+    } wk[2];
+} world;
+
+static bool world_start(world *w, const char *const *sets)
+{
+    memset(w, 0, sizeof(*w));
+    if (of_kafka_mock_start(1, &w->mock, es, sizeof(es)) != OF_OK) {
+        fprintf(stderr, "mock: %s\n", es);
+        return false;
+    }
+    ofsim_opts so = {0};
+    so.fixture_path = OF_SOURCE_DIR "/tests/fixtures/worker-world.json";
+    so.quiet = 1;
+    if (ofsim_start(&so, &w->sim, es, sizeof(es)) != OF_OK) {
+        fprintf(stderr, "sim: %s\n", es);
+        return false;
+    }
+    CHECK_INT(of_config_defaults(&w->cfg, es, sizeof(es)), OF_OK);
+    const char *base[][2] = {
+        {"octopus.url", ofsim_url(w->sim)},
+        {"topics.partitions", "2"},
+        {"topics.max_stages", "2"},
+        {"worker.name", "w1"},
+        {"worker.poll_interval", "100ms"},
+        {"worker.drain_timeout", "30s"},
+        {"worker.max_poll_interval", "30s"},
+        {"kafka.properties", "session.timeout.ms=6000"},
+        {"kafka.properties", "heartbeat.interval.ms=500"},
+        {"kafka.properties", "auto.commit.interval.ms=200"},
+    };
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+        if (of_config_set(&w->cfg, base[i][0], base[i][1], es, sizeof(es)) != OF_OK) {
+            fprintf(stderr, "config %s: %s\n", base[i][0], es);
+            return false;
+        }
+    for (size_t i = 0; sets && sets[i]; i += 2)
+        if (of_config_set(&w->cfg, sets[i], sets[i + 1], es, sizeof(es)) != OF_OK) {
+            fprintf(stderr, "config %s: %s\n", sets[i], es);
+            return false;
+        }
+    CHECK_INT(of_config_check(&w->cfg, OF_ROLE_WORKER, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_fleet_kafka_init(&w->fk, &w->cfg, w->mock, "test"), OF_OK);
+    CHECK_INT(of_fleet_ensure_topics(&w->cfg, &w->fk.kc, 10000, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_config_jobs_topic(&w->cfg, 1, w->jobs_topic, sizeof(w->jobs_topic)), OF_OK);
+    CHECK_INT(of_config_topic(&w->cfg, "events", w->events_topic, sizeof(w->events_topic)), OF_OK);
+    CHECK_INT(of_config_topic(&w->cfg, "dlq", w->dlq_topic, sizeof(w->dlq_topic)), OF_OK);
+    of_octo_opts oo;
+    of_fleet_octo_opts(&w->cfg, API_KEY, &oo);
+    if (of_octo_new(&oo, &w->octo, es, sizeof(es)) != OF_OK ||
+        of_octo_connect(w->octo, es, sizeof(es)) != OF_OK) {
+        fprintf(stderr, "octopus client: %s\n", es);
+        return false;
+    }
+    of_uuid_release_id("Default", RELEASE, w->release_id);
+    return true;
+}
+
+static void *worker_main(void *arg)
+{
+    struct wthread *t = arg;
+    of_worker_opts o = {0};
+    o.cfg = &t->world->cfg;
+    o.mock = t->world->mock;
+    o.api_key = API_KEY;
+    o.name = t->name;
+    o.stop = &t->stop;
+    o.stats = &t->st;
+    t->rc = of_worker_run(&o, t->errstr, sizeof(t->errstr));
+    return NULL;
+}
+
+static void worker_start(world *w, int i)
+{
+    struct wthread *t = &w->wk[i];
+    t->world = w;
+    t->name = i == 0 ? "w1" : "w2";
+    of_stop_flag_init(&t->stop);
+    CHECK(pthread_create(&t->tid, NULL, worker_main, t) == 0);
+    t->running = true;
+}
+
+/* Asks for a drain and waits for the run to return; the run's result must be OF_OK. */
+static void worker_stop(world *w, int i)
+{
+    struct wthread *t = &w->wk[i];
+    if (!t->running) return;
+    of_stop_request(&t->stop);
+    pthread_join(t->tid, NULL);
+    t->running = false;
+    CHECK_INT(t->rc, OF_OK);
+    if (t->rc) fprintf(stderr, "worker %s: %s\n", t->name, t->errstr);
+}
+
+static void world_stop(world *w)
+{
+    worker_stop(w, 0);
+    worker_stop(w, 1);
+    of_octo_destroy(w->octo);
+    of_fleet_kafka_free(&w->fk);
+    of_config_free(&w->cfg);
+    ofsim_stop(w->sim);
+    of_kafka_mock_destroy(w->mock);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Jobs */
+
+static char *dup(const char *s)
+{
+    char *p = strdup(s);
+    OF_ASSERT(p);
+    return p;
+}
+
+static const char *env_id(const char *env)
+{
+    return strcmp(env, "Dev") == 0    ? "Environments-1"
+           : strcmp(env, "Test") == 0 ? "Environments-2"
+                                      : "Environments-3";
+}
+
+/* A stage-1 job of project Web for tenant in env; the caller clears it. */
+static void make_job(const world *w, of_job *j, const char *tenant, const char *env, int attempt)
+{
+    char tid[64];
+    memset(j, 0, sizeof(*j));
+    of_id_copy(j->release_id, w->release_id);
+    of_uuid_job_id(w->release_id, 1, "Web", env, tenant, j->job_id);
+    j->release_name = dup(RELEASE);
+    j->stage = 1;
+    j->stage_count = 2;
+    j->stage_name = dup("apps");
+    j->attempt = attempt;
+    j->space = (of_ref){dup("Spaces-1"), dup("Default")};
+    j->project = (of_ref){dup("Projects-1"), dup("Web")};
+    j->tenanted_mode = OF_TENANTED_TENANTED;
+    j->octo_release = (of_ref){dup("Releases-1"), dup("1.0.0")};
+    j->environment = (of_ref){dup(env_id(env)), dup(env)};
+    snprintf(tid, sizeof(tid), "Tenants-%s", tenant);
+    j->tenant = (of_ref){dup(tid), dup(tenant)};
+    j->dispatched_ms = of_wall_ms();
+}
+
+static void produce_raw(world *w, const char *key, const void *value, size_t len)
+{
+    of_kafka_producer *p = NULL;
+    CHECK_INT(of_kafka_producer_new(&w->fk.kc, NULL, &p, es, sizeof(es)), OF_OK);
+    if (!p) return;
+    of_kafka_record rec = {
+        w->jobs_topic, OF_KAFKA_PARTITION_ANY, key, strlen(key), value, len, NULL, 0};
+    CHECK_INT(of_kafka_produce(p, &rec, NULL, NULL, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_kafka_flush(p, 10000, es, sizeof(es)), OF_OK);
+    of_kafka_producer_destroy(p);
+}
+
+/* Encodes and produces to jobs.s1 (key "<env id>/<tenant id>"); the jobs stay the caller's. */
+static void produce_jobs(world *w, of_job *jobs, size_t n)
+{
+    of_kafka_producer *p = NULL;
+    CHECK_INT(of_kafka_producer_new(&w->fk.kc, NULL, &p, es, sizeof(es)), OF_OK);
+    for (size_t i = 0; p && i < n; i++) {
+        char *json = NULL, key[128];
+        CHECK_INT(of_job_encode(&jobs[i], &json), OF_OK);
+        snprintf(key, sizeof(key), "%s/%s", jobs[i].environment.id,
+                 jobs[i].tenant.id ? jobs[i].tenant.id : "-");
+        of_kafka_record rec = {w->jobs_topic, OF_KAFKA_PARTITION_ANY,  key,  strlen(key),
+                               json,          json ? strlen(json) : 0, NULL, 0};
+        CHECK_INT(of_kafka_produce(p, &rec, NULL, NULL, es, sizeof(es)), OF_OK);
+        free(json);
+    }
+    if (p) CHECK_INT(of_kafka_flush(p, 10000, es, sizeof(es)), OF_OK);
+    of_kafka_producer_destroy(p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Events */
+
+typedef struct evrow {
+    of_event_type type;
+    char job_id[OF_UUID_STR_SIZE];
+    int attempt;
+    char source[64];
+    char deployment_id[64];
+    char task_id[64];
+    char web_link[256];
+    char message[512];
+    bool content_type_ok;
+} evrow;
+
+typedef struct evlist {
+    evrow *rows;
+    size_t n;
+    size_t bad; /* events that did not decode */
+} evlist;
+
+static of_err collect_event(void *opaque, const of_kafka_message *m)
+{
+    evlist *l = opaque;
+    of_event ev;
+    char e[256];
+    if (l->n >= MAX_EVENTS || of_event_decode(m->value, m->value_len, &ev, e, sizeof(e)) != OF_OK) {
+        l->bad++;
+        of_event_clear(&ev);
+        return OF_OK;
+    }
+    evrow *r = &l->rows[l->n++];
+    memset(r, 0, sizeof(*r));
+    r->type = ev.type;
+    of_id_copy(r->job_id, ev.job_id);
+    r->attempt = ev.attempt;
+    snprintf(r->source, sizeof(r->source), "%s", ev.source ? ev.source : "");
+    snprintf(r->deployment_id, sizeof(r->deployment_id), "%s",
+             ev.deployment_id ? ev.deployment_id : "");
+    snprintf(r->task_id, sizeof(r->task_id), "%s", ev.task_id ? ev.task_id : "");
+    snprintf(r->web_link, sizeof(r->web_link), "%s", ev.web_link ? ev.web_link : "");
+    snprintf(r->message, sizeof(r->message), "%s", ev.message ? ev.message : "");
+    const void *ct;
+    size_t ctlen;
+    r->content_type_ok = of_kafka_message_header(m, "content-type", &ct, &ctlen) &&
+                         ctlen == strlen(OF_CE_CONTENT_TYPE) &&
+                         memcmp(ct, OF_CE_CONTENT_TYPE, ctlen) == 0;
+    of_event_clear(&ev);
+    return OF_OK;
+}
+
+static void read_events(world *w, evlist *l)
+{
+    l->n = l->bad = 0;
+    if (!l->rows) l->rows = calloc(MAX_EVENTS, sizeof(*l->rows));
+    OF_ASSERT(l->rows);
+    if (of_kafka_read_topic(&w->fk.kc, w->events_topic, 20000, collect_event, l, NULL, es,
+                            sizeof(es)) != OF_OK)
+        fprintf(stderr, "reading events: %s\n", es);
+}
+
+static const evrow *ev_find(const evlist *l, const char *job_id, int attempt, of_event_type t)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->rows[i].type == t && l->rows[i].attempt == attempt &&
+            strcmp(l->rows[i].job_id, job_id) == 0)
+            return &l->rows[i];
+    return NULL;
+}
+
+static size_t ev_count(const evlist *l, const char *job_id, of_event_type t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->rows[i].type == t && strcmp(l->rows[i].job_id, job_id) == 0) n++;
+    return n;
+}
+
+static bool is_final(of_event_type t)
+{
+    return t == OF_EV_JOB_SUCCEEDED || t == OF_EV_JOB_FAILED || t == OF_EV_JOB_CANCELLED ||
+           t == OF_EV_JOB_TIMED_OUT;
+}
+
+/* A final event for every (job, attempt) given. */
+typedef struct want {
+    const char *job_id;
+    int attempt;
+} want;
+
+static bool all_final(const evlist *l, const want *ws, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool got = false;
+        for (size_t k = 0; k < l->n && !got; k++)
+            got = is_final(l->rows[k].type) && l->rows[k].attempt == ws[i].attempt &&
+                  strcmp(l->rows[k].job_id, ws[i].job_id) == 0;
+        if (!got) return false;
+    }
+    return true;
+}
+
+static void nap(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls the events topic until every wanted job has a final event, or WAIT_MS passes. */
+static bool wait_final(world *w, evlist *l, const want *ws, size_t n)
+{
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    for (;;) {
+        read_events(w, l);
+        if (all_final(l, ws, n)) return true;
+        if (of_now_ms() > deadline) return false;
+        nap(200);
+    }
+}
+
+/* Polls until job_id (attempt 1) has an event of type t. */
+static const evrow *wait_event(world *w, evlist *l, const char *job_id, of_event_type t)
+{
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    for (;;) {
+        read_events(w, l);
+        const evrow *r = ev_find(l, job_id, 1, t);
+        if (r || of_now_ms() > deadline) return r;
+        nap(200);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Inspection */
+
+/* Deployments of Web for tenant in env, as the simulator has them. */
+static size_t deployments_of(world *w, const char *tenant, const char *env,
+                             of_octo_deployment_list *out)
+{
+    char tid[64];
+    snprintf(tid, sizeof(tid), "Tenants-%s", tenant);
+    of_octo_deploy_query q = {0};
+    q.project_id = "Projects-1";
+    q.environment_id = env_id(env);
+    q.tenant_id = tid;
+    q.take = 100;
+    memset(out, 0, sizeof(*out));
+    if (of_octo_list_deployments(w->octo, NULL, &q, out, es, sizeof(es)) != OF_OK) {
+        fprintf(stderr, "list deployments: %s\n", es);
+        return (size_t)-1;
+    }
+    return out->total;
+}
+
+static size_t count_deployments(world *w, const char *tenant, const char *env)
+{
+    of_octo_deployment_list l;
+    size_t n = deployments_of(w, tenant, env, &l);
+    of_octo_deployment_list_free(&l);
+    return n;
+}
+
+/* End offset per partition of jobs.s1 (last offset + 1), from reading it. */
+typedef struct ends {
+    int64_t end[16];
+} ends;
+
+static of_err note_end(void *opaque, const of_kafka_message *m)
+{
+    ends *e = opaque;
+    if (m->partition >= 0 && m->partition < 16 && m->offset + 1 > e->end[m->partition])
+        e->end[m->partition] = m->offset + 1;
+    return OF_OK;
+}
+
+/* The worker group's committed offsets equal the end of every jobs.s1 partition. */
+static void check_committed_at_end(world *w)
+{
+    ends e;
+    memset(&e, 0, sizeof(e));
+    CHECK_INT(
+        of_kafka_read_topic(&w->fk.kc, w->jobs_topic, 20000, note_end, &e, NULL, es, sizeof(es)),
+        OF_OK);
+    of_kafka_consumer *c = NULL;
+    of_kafka_consumer_opts co = {w->cfg.worker.group_id, NULL, NULL, false};
+    CHECK_INT(of_kafka_consumer_new(&w->fk.kc, &co, &c, es, sizeof(es)), OF_OK);
+    if (!c) return;
+    of_kafka_offset offs[2] = {{w->jobs_topic, 0, 0}, {w->jobs_topic, 1, 0}};
+    CHECK_INT(of_kafka_committed(c, offs, 2, 10000, es, sizeof(es)), OF_OK);
+    for (int p = 0; p < 2; p++) {
+        int64_t end = e.end[p] ? e.end[p] : OF_KAFKA_OFFSET_NONE;
+        if (offs[p].offset != end)
+            fprintf(stderr, "partition %d: committed %lld, end %lld\n", p,
+                    (long long)offs[p].offset, (long long)e.end[p]);
+        CHECK_INT(offs[p].offset, end);
+    }
+    of_kafka_consumer_destroy(c);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Cases */
+
+/* The comment/key format: the key of attempt n is in the comment of attempt n only. */
+static void case_keys(void)
+{
+    static const struct {
+        int key_attempt, comment_attempt;
+        bool match;
+    } rows[] = {{1, 1, true}, {1, 10, false}, {10, 1, false}, {2, 2, true}, {1, 11, false}};
+    const char *id = "6f1c5a3e-2b8d-5c4e-9a7f-0123456789ab";
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char key[128], comment[512];
+        of_worker_dedupe_key(id, rows[i].key_attempt, key, sizeof(key));
+        of_worker_comments(id, rows[i].comment_attempt, RELEASE, 3, "apps", comment,
+                           sizeof(comment));
+        if ((strstr(comment, key) != NULL) != rows[i].match)
+            fprintf(stderr, "row %zu: key \"%s\" vs comment \"%s\"\n", i, key, comment);
+        CHECK((strstr(comment, key) != NULL) == rows[i].match);
+    }
+    char comment[512];
+    of_worker_comments(id, 2, RELEASE, 3, "apps", comment, sizeof(comment));
+    CHECK_STR(comment, "octofleet job 6f1c5a3e-2b8d-5c4e-9a7f-0123456789ab attempt 2; release "
+                       "2026.18 stage 3 (apps)");
+    of_worker_comments(id, 1, RELEASE, 2, NULL, comment, sizeof(comment));
+    CHECK_CONTAINS(comment, "release 2026.18 stage 2");
+}
+
+static void case_happy(void)
+{
+    world w;
+    if (!world_start(&w, NULL)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    enum { N = 8 };
+    static const char *const tenants[N] = {"T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08"};
+    of_job jobs[N];
+    want ws[N];
+    char ids[N][OF_UUID_STR_SIZE];
+    for (int i = 0; i < N; i++) {
+        make_job(&w, &jobs[i], tenants[i], i % 2 ? "Test" : "Dev", 1);
+        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
+        ws[i] = (want){ids[i], 1};
+    }
+    worker_start(&w, 0);
+    produce_jobs(&w, jobs, N);
+    for (int i = 0; i < N; i++)
+        of_job_clear(&jobs[i]);
+    evlist l = {0};
+    CHECK(wait_final(&w, &l, ws, N));
+    worker_stop(&w, 0);
+    read_events(&w, &l);
+    CHECK_INT(l.bad, 0);
+    for (int i = 0; i < N; i++) {
+        const evrow *st = ev_find(&l, ids[i], 1, OF_EV_JOB_STARTED);
+        const evrow *ok = ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED);
+        CHECK(st != NULL);
+        CHECK(ok != NULL);
+        CHECK_INT(ev_count(&l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
+        CHECK_INT(ev_count(&l, ids[i], OF_EV_JOB_FAILED), 0);
+        if (st) {
+            CHECK_STR(st->source, "octofleet/worker/w1");
+            CHECK(strncmp(st->deployment_id, "Deployments-", 12) == 0);
+            CHECK(strncmp(st->task_id, "ServerTasks-", 12) == 0);
+            CHECK(strncmp(st->web_link, ofsim_url(w.sim), strlen(ofsim_url(w.sim))) == 0);
+            CHECK_CONTAINS(st->web_link, st->deployment_id);
+            CHECK(st->content_type_ok);
+        }
+        if (ok) CHECK(ok->content_type_ok);
+        /* started comes before succeeded (same key, same partition) */
+        CHECK(st && ok && st < ok);
+        CHECK_INT(count_deployments(&w, tenants[i], i % 2 ? "Test" : "Dev"), 1);
+    }
+    CHECK_INT(w.wk[0].st.messages, N);
+    CHECK_INT(w.wk[0].st.created, N);
+    CHECK_INT(w.wk[0].st.adopted, 0);
+    CHECK_INT(w.wk[0].st.succeeded, N);
+    CHECK(w.wk[0].st.poll_rounds > 0);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
+static void case_failure(void)
+{
+    world w;
+    if (!world_start(&w, NULL)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    of_job jobs[3];
+    make_job(&w, &jobs[0], "Broken", "Dev", 1); /* the task fails: the rule's error text */
+    make_job(&w, &jobs[1], "T05", "Prod", 1);   /* 400: lifecycle (Dev/Test first) */
+    make_job(&w, &jobs[2], "T06", "Dev", 1);    /* deadline already passed */
+    jobs[2].deadline_ms = of_wall_ms() - 60000;
+    want ws[3];
+    char ids[3][OF_UUID_STR_SIZE];
+    for (int i = 0; i < 3; i++) {
+        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
+        ws[i] = (want){ids[i], 1};
+    }
+    worker_start(&w, 0);
+    produce_jobs(&w, jobs, 3);
+    for (int i = 0; i < 3; i++)
+        of_job_clear(&jobs[i]);
+    evlist l = {0};
+    CHECK(wait_final(&w, &l, ws, 3));
+    worker_stop(&w, 0);
+    const evrow *f0 = ev_find(&l, ids[0], 1, OF_EV_JOB_FAILED);
+    const evrow *f1 = ev_find(&l, ids[1], 1, OF_EV_JOB_FAILED);
+    const evrow *f2 = ev_find(&l, ids[2], 1, OF_EV_JOB_FAILED);
+    CHECK(f0 && f1 && f2);
+    if (f0) {
+        CHECK_STR(f0->message, "Step 2 of 3 failed: disk full on web-01");
+        CHECK(f0->task_id[0] != '\0');
+    }
+    CHECK(ev_find(&l, ids[0], 1, OF_EV_JOB_STARTED) != NULL);
+    if (f1) CHECK_CONTAINS(f1->message, "cannot be deployed to Prod");
+    CHECK(ev_find(&l, ids[1], 1, OF_EV_JOB_STARTED) == NULL);
+    if (f2) CHECK_CONTAINS(f2->message, "deadline passed");
+    CHECK_INT(count_deployments(&w, "T06", "Dev"), 0);
+    CHECK_INT(count_deployments(&w, "T05", "Prod"), 0);
+    CHECK_INT(w.wk[0].st.failed, 3);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
+typedef struct dlqrow {
+    char value[128];
+    char error[512], topic[128], partition[16], offset[32];
+    int64_t src_offset_seen;
+} dlqrow;
+
+typedef struct dlqlist {
+    dlqrow rows[MAX_MESSAGES];
+    size_t n;
+} dlqlist;
+
+static void header_str(const of_kafka_message *m, const char *name, char *out, size_t n)
+{
+    const void *v;
+    size_t len;
+    out[0] = '\0';
+    if (of_kafka_message_header(m, name, &v, &len) && v)
+        snprintf(out, n, "%.*s", (int)len, (const char *)v);
+}
+
+static of_err collect_dlq(void *opaque, const of_kafka_message *m)
+{
+    dlqlist *l = opaque;
+    if (l->n >= MAX_MESSAGES) return OF_OK;
+    dlqrow *r = &l->rows[l->n++];
+    snprintf(r->value, sizeof(r->value), "%.*s", (int)m->value_len,
+             m->value ? (const char *)m->value : "");
+    header_str(m, "octofleet-error", r->error, sizeof(r->error));
+    header_str(m, "octofleet-source-topic", r->topic, sizeof(r->topic));
+    header_str(m, "octofleet-source-partition", r->partition, sizeof(r->partition));
+    header_str(m, "octofleet-source-offset", r->offset, sizeof(r->offset));
+    return OF_OK;
+}
+
+static of_err find_garbage(void *opaque, const of_kafka_message *m)
+{
+    int64_t *where = opaque; /* [partition, offset] of the garbage message */
+    if (m->value_len == 16 && memcmp(m->value, "this is not json", 16) == 0) {
+        where[0] = m->partition;
+        where[1] = m->offset;
+    }
+    return OF_OK;
+}
+
+static void case_garbage(void)
+{
+    world w;
+    if (!world_start(&w, NULL)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    worker_start(&w, 0);
+    produce_raw(&w, "Environments-1/Tenants-T07", "this is not json", 16);
+    const char *bad_schema = "{\"schema\":\"octofleet.job/9\",\"job_id\":\"x\"}";
+    produce_raw(&w, "Environments-1/Tenants-T07", bad_schema, strlen(bad_schema));
+    of_job jobs[2];
+    make_job(&w, &jobs[0], "T07", "Dev", 1);
+    make_job(&w, &jobs[1], "T08", "Dev", 1);
+    want ws[2];
+    char ids[2][OF_UUID_STR_SIZE];
+    for (int i = 0; i < 2; i++) {
+        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
+        ws[i] = (want){ids[i], 1};
+    }
+    produce_jobs(&w, jobs, 2);
+    for (int i = 0; i < 2; i++)
+        of_job_clear(&jobs[i]);
+    evlist l = {0};
+    CHECK(wait_final(&w, &l, ws, 2));
+    worker_stop(&w, 0);
+    for (int i = 0; i < 2; i++)
+        CHECK(ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL);
+    dlqlist *d = calloc(1, sizeof(*d));
+    OF_ASSERT(d);
+    CHECK_INT(
+        of_kafka_read_topic(&w.fk.kc, w.dlq_topic, 20000, collect_dlq, d, NULL, es, sizeof(es)),
+        OF_OK);
+    CHECK_INT(d->n, 2);
+    int64_t where[2] = {-1, -1};
+    CHECK_INT(of_kafka_read_topic(&w.fk.kc, w.jobs_topic, 20000, find_garbage, where, NULL, es,
+                                  sizeof(es)),
+              OF_OK);
+    const dlqrow *g = NULL, *s = NULL;
+    for (size_t i = 0; i < d->n; i++) {
+        if (strcmp(d->rows[i].value, "this is not json") == 0) g = &d->rows[i];
+        if (strcmp(d->rows[i].value, bad_schema) == 0) s = &d->rows[i];
+    }
+    CHECK(g != NULL);
+    CHECK(s != NULL);
+    if (g) {
+        char part[16], off[32];
+        snprintf(part, sizeof(part), "%lld", (long long)where[0]);
+        snprintf(off, sizeof(off), "%lld", (long long)where[1]);
+        CHECK(g->error[0] != '\0');
+        CHECK_STR(g->topic, w.jobs_topic);
+        CHECK_STR(g->partition, part);
+        CHECK_STR(g->offset, off);
+    }
+    if (s) CHECK_CONTAINS(s->error, "schema");
+    CHECK_INT(w.wk[0].st.dlq, 2);
+    check_committed_at_end(&w); /* DLQ'd offsets count as done */
+    free(d);
+    free(l.rows);
+    world_stop(&w);
+}
+
+static void case_adopt(void)
+{
+    world w;
+    if (!world_start(&w, NULL)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    of_job job;
+    make_job(&w, &job, "Adopt", "Dev", 1);
+    char id[OF_UUID_STR_SIZE];
+    memcpy(id, job.job_id, sizeof(id));
+    /* What a worker that crashed right after creating the deployment left behind. */
+    char comments[512];
+    of_worker_comments(job.job_id, 1, RELEASE, 1, "apps", comments, sizeof(comments));
+    of_octo_deploy_req req = {0};
+    req.project_id = "Projects-1";
+    req.release_id = "Releases-1";
+    req.environment_id = "Environments-1";
+    req.tenant_id = "Tenants-Adopt";
+    req.comments = comments;
+    of_octo_deployment pre;
+    memset(&pre, 0, sizeof(pre));
+    CHECK_INT(of_octo_create_deployment(w.octo, NULL, &req, &pre, es, sizeof(es)), OF_OK);
+    CHECK_INT(count_deployments(&w, "Adopt", "Dev"), 1);
+
+    worker_start(&w, 0);
+    produce_jobs(&w, &job, 1);
+    evlist l = {0};
+    want w1 = {id, 1};
+    CHECK(wait_final(&w, &l, &w1, 1));
+    const evrow *st = ev_find(&l, id, 1, OF_EV_JOB_STARTED);
+    CHECK(st != NULL);
+    if (st && pre.id) CHECK_STR(st->deployment_id, pre.id);
+    CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
+    CHECK_INT(count_deployments(&w, "Adopt", "Dev"), 1);
+    of_job_clear(&job);
+
+    /* A replay is a new attempt: it must deploy again, not adopt attempt 1's deployment. */
+    make_job(&w, &job, "Adopt", "Dev", 2);
+    produce_jobs(&w, &job, 1);
+    of_job_clear(&job);
+    want w2 = {id, 2};
+    CHECK(wait_final(&w, &l, &w2, 1));
+    worker_stop(&w, 0);
+    const evrow *st2 = ev_find(&l, id, 2, OF_EV_JOB_STARTED);
+    CHECK(st2 != NULL);
+    if (st2 && pre.id) CHECK(strcmp(st2->deployment_id, pre.id) != 0);
+    CHECK(ev_find(&l, id, 2, OF_EV_JOB_SUCCEEDED) != NULL);
+    CHECK_INT(count_deployments(&w, "Adopt", "Dev"), 2);
+    CHECK_INT(w.wk[0].st.adopted, 1);
+    CHECK_INT(w.wk[0].st.created, 1);
+    of_octo_deployment_free(&pre);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
+static void case_timeout(void)
+{
+    world w;
+    if (!world_start(&w, NULL)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    of_job jobs[2];
+    make_job(&w, &jobs[0], "Slow", "Dev", 1); /* cancel_on_timeout */
+    jobs[0].timeout_s = 1;
+    jobs[0].cancel_on_timeout = true;
+    make_job(&w, &jobs[1], "SlowKeep", "Dev", 1); /* report and leave it running */
+    jobs[1].timeout_s = 1;
+    char ids[2][OF_UUID_STR_SIZE];
+    want ws[2];
+    for (int i = 0; i < 2; i++) {
+        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
+        ws[i] = (want){ids[i], 1};
+    }
+    worker_start(&w, 0);
+    produce_jobs(&w, jobs, 2);
+    for (int i = 0; i < 2; i++)
+        of_job_clear(&jobs[i]);
+    evlist l = {0};
+    CHECK(wait_final(&w, &l, ws, 2));
+    worker_stop(&w, 0);
+    for (int i = 0; i < 2; i++) {
+        const evrow *st = ev_find(&l, ids[i], 1, OF_EV_JOB_STARTED);
+        const evrow *to = ev_find(&l, ids[i], 1, OF_EV_JOB_TIMED_OUT);
+        CHECK(st != NULL);
+        CHECK(to != NULL);
+        if (!st || !to) continue;
+        CHECK_CONTAINS(to->message, "timed out after 1 s");
+        of_octo_task t;
+        memset(&t, 0, sizeof(t));
+        CHECK_INT(of_octo_get_task(w.octo, NULL, st->task_id, &t, es, sizeof(es)), OF_OK);
+        if (i == 0) {
+            CHECK_STR(of_octo_task_state_name(t.state), "Canceled");
+            CHECK_CONTAINS(to->message, "cancelled");
+        } else {
+            CHECK_STR(of_octo_task_state_name(t.state), "Executing");
+            CHECK_CONTAINS(to->message, "left running");
+        }
+        of_octo_task_free(&t);
+    }
+    CHECK_INT(w.wk[0].st.timed_out, 2);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
+static void case_waiting(void)
+{
+    world w;
+    if (!world_start(&w, NULL)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    of_job job;
+    make_job(&w, &job, "Hold", "Dev", 1);
+    char id[OF_UUID_STR_SIZE];
+    memcpy(id, job.job_id, sizeof(id));
+    worker_start(&w, 0);
+    produce_jobs(&w, &job, 1);
+    evlist l = {0};
+    const evrow *wt = wait_event(&w, &l, id, OF_EV_JOB_WAITING);
+    CHECK(wt != NULL);
+    CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) == NULL); /* held, not finished */
+    if (wt) {
+        char path[128];
+        int status = 0;
+        snprintf(path, sizeof(path), "/sim/interruptions/%s/release", wt->task_id);
+        CHECK_INT(ofsim_admin(w.sim, "POST", path, NULL, &status, NULL), OF_OK);
+        CHECK_INT(status, 200);
+    }
+    want w1 = {id, 1};
+    CHECK(wait_final(&w, &l, &w1, 1));
+    worker_stop(&w, 0);
+    CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
+    CHECK_INT(ev_count(&l, id, OF_EV_JOB_WAITING), 1); /* once per episode */
+    CHECK_INT(w.wk[0].st.waiting, 1);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
+typedef struct span {
+    int64_t t;
+    int delta; /* +1 created, -1 completed */
+} span;
+
+static int cmp_span(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    return x->delta - y->delta; /* an end before a start at the same millisecond */
+}
+
+static void case_inflight(void)
+{
+    static const char *const sets[] = {"worker.max_in_flight", "2", NULL};
+    world w;
+    if (!world_start(&w, sets)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    enum { N = 6 };
+    static const char *const tenants[N] = {"M1", "M2", "M3", "M4", "M5", "M6"};
+    of_job jobs[N];
+    want ws[N];
+    char ids[N][OF_UUID_STR_SIZE];
+    for (int i = 0; i < N; i++) {
+        make_job(&w, &jobs[i], tenants[i], "Dev", 1);
+        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
+        ws[i] = (want){ids[i], 1};
+    }
+    /* All six are on the topic before the worker joins: it must hold back by itself. */
+    produce_jobs(&w, jobs, N);
+    for (int i = 0; i < N; i++)
+        of_job_clear(&jobs[i]);
+    worker_start(&w, 0);
+    evlist l = {0};
+    CHECK(wait_final(&w, &l, ws, N));
+    worker_stop(&w, 0);
+    span spans[2 * N];
+    size_t ns = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK(ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL);
+        of_octo_deployment_list dl;
+        size_t n = deployments_of(&w, tenants[i], "Dev", &dl);
+        CHECK_INT(n, 1);
+        if (n == 1 && dl.n == 1) {
+            of_octo_task t;
+            memset(&t, 0, sizeof(t));
+            CHECK_INT(of_octo_get_task(w.octo, NULL, dl.items[0].task_id, &t, es, sizeof(es)),
+                      OF_OK);
+            CHECK(t.completed_time_ms > 0);
+            spans[ns++] = (span){dl.items[0].created_ms, +1};
+            spans[ns++] = (span){t.completed_time_ms, -1};
+            of_octo_task_free(&t);
+        }
+        of_octo_deployment_list_free(&dl);
+    }
+    qsort(spans, ns, sizeof(spans[0]), cmp_span);
+    int live = 0, most = 0;
+    for (size_t i = 0; i < ns; i++) {
+        live += spans[i].delta;
+        if (live > most) most = live;
+    }
+    CHECK_INT(ns, 2 * N);
+    CHECK_INT(most, 2); /* never more than 2 live, and the 2 slots were used */
+    CHECK_INT(w.wk[0].st.max_in_flight, 2);
+    CHECK(w.wk[0].st.pauses >= 1);
+    CHECK_INT(w.wk[0].st.succeeded, N);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
+static of_err count_partitions(void *opaque, const of_kafka_message *m)
+{
+    int *per = opaque;
+    if (m->partition >= 0 && m->partition < 2) per[m->partition]++;
+    return OF_OK;
+}
+
+static size_t count_source_type(const evlist *l, of_event_type t, const char *source)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->rows[i].type == t && strcmp(l->rows[i].source, source) == 0) n++;
+    return n;
+}
+
+/* Two workers: w2 joins while w1 holds 8 jobs whose tasks wait on interruptions. The
+ * cooperative rebalance moves one jobs.s1 partition to w2: w1 drops those jobs without an
+ * event, w2 replays them from the committed offset and adopts their deployments. After the
+ * tasks are released every job succeeded exactly once, every target was deployed exactly once,
+ * and the committed offsets are at the end. */
+static void case_rebalance(void)
+{
+    static const char *const sets[] = {"topics.max_stages", "1", NULL};
+    world w;
+    if (!world_start(&w, sets)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    CHECK_INT(ofsim_set_task_cap(w.sim, 100), OF_OK);
+    enum { N = 8 };
+    static const char *const tenants[N] = {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8"};
+    of_job jobs[N];
+    want ws[N];
+    char ids[N][OF_UUID_STR_SIZE];
+    for (int i = 0; i < N; i++) {
+        make_job(&w, &jobs[i], tenants[i], "Dev", 1);
+        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
+        ws[i] = (want){ids[i], 1};
+    }
+    produce_jobs(&w, jobs, N);
+    for (int i = 0; i < N; i++)
+        of_job_clear(&jobs[i]);
+    int per[2] = {0, 0};
+    CHECK_INT(of_kafka_read_topic(&w.fk.kc, w.jobs_topic, 20000, count_partitions, per, NULL, es,
+                                  sizeof(es)),
+              OF_OK);
+    CHECK(per[0] > 0 && per[1] > 0); /* else no job would move */
+
+    worker_start(&w, 0);
+    evlist l = {0};
+    char tasks[N][64];
+    for (int i = 0; i < N; i++) {
+        const evrow *r = wait_event(&w, &l, ids[i], OF_EV_JOB_WAITING);
+        CHECK(r != NULL);
+        snprintf(tasks[i], sizeof(tasks[i]), "%s", r ? r->task_id : "");
+    }
+    worker_start(&w, 1);
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    do {
+        nap(200);
+        read_events(&w, &l);
+    } while (count_source_type(&l, OF_EV_JOB_WAITING, "octofleet/worker/w2") == 0 &&
+             of_now_ms() < deadline);
+    CHECK(count_source_type(&l, OF_EV_JOB_WAITING, "octofleet/worker/w2") > 0);
+    for (int i = 0; i < N; i++) {
+        char path[700];
+        int status = 0;
+        snprintf(path, sizeof(path), "/sim/interruptions/%s/release", tasks[i]);
+        CHECK_INT(ofsim_admin(w.sim, "POST", path, NULL, &status, NULL), OF_OK);
+        CHECK_INT(status, 200);
+    }
+    CHECK(wait_final(&w, &l, ws, N));
+    /* Stop both at once: neither inherits finished work from the other while draining. */
+    of_stop_request(&w.wk[0].stop);
+    of_stop_request(&w.wk[1].stop);
+    worker_stop(&w, 0);
+    worker_stop(&w, 1);
+    read_events(&w, &l);
+    for (int i = 0; i < N; i++) {
+        CHECK_INT(ev_count(&l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
+        CHECK_INT(count_deployments(&w, tenants[i], "Dev"), 1);
+    }
+    CHECK(count_source_type(&l, OF_EV_JOB_SUCCEEDED, "octofleet/worker/w1") > 0);
+    CHECK(count_source_type(&l, OF_EV_JOB_SUCCEEDED, "octofleet/worker/w2") > 0);
+    CHECK_INT(w.wk[0].st.created, N);
+    CHECK(w.wk[0].st.dropped >= 1);
+    CHECK(w.wk[1].st.adopted >= 1);
+    CHECK_INT(w.wk[1].st.created, 0);
+    CHECK_INT(w.wk[0].st.succeeded + w.wk[1].st.succeeded, N);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
+/* 200 jobs in flight at once: how many Octopus requests does one poll round cost? */
+static void case_load(void)
+{
+    static const char *const sets[] = {"worker.poll_interval", "500ms", NULL};
+    world w;
+    if (!world_start(&w, sets)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    CHECK_INT(ofsim_set_task_cap(w.sim, 1000), OF_OK);
+    enum { N = 200 };
+    of_job *jobs = calloc(N, sizeof(*jobs));
+    want *ws = calloc(N, sizeof(*ws));
+    char(*ids)[OF_UUID_STR_SIZE] = calloc(N, sizeof(*ids));
+    OF_ASSERT(jobs && ws && ids);
+    for (int i = 0; i < N; i++) {
+        char t[16];
+        snprintf(t, sizeof(t), "L%03d", i + 1);
+        make_job(&w, &jobs[i], t, "Dev", 1);
+        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
+        ws[i] = (want){ids[i], 1};
+    }
+    produce_jobs(&w, jobs, N);
+    for (int i = 0; i < N; i++)
+        of_job_clear(&jobs[i]);
+    long tasks_before = ofsim_request_count(w.sim, "GET /api/{space}/tasks");
+    int64_t t0 = of_now_ms();
+    worker_start(&w, 0);
+    evlist l = {0};
+    CHECK(wait_final(&w, &l, ws, N));
+    int64_t elapsed = of_now_ms() - t0;
+    worker_stop(&w, 0);
+    long task_gets = ofsim_request_count(w.sim, "GET /api/{space}/tasks") - tasks_before;
+    size_t ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL;
+    CHECK_INT(ok, N);
+    CHECK_INT(w.wk[0].st.created, N);
+    CHECK(w.wk[0].st.max_in_flight >= 150); /* they really were in flight together */
+    CHECK(w.wk[0].st.poll_rounds > 0);
+    double per_round =
+        w.wk[0].st.poll_rounds ? (double)task_gets / (double)w.wk[0].st.poll_rounds : 0;
+    double tasks_per_round = w.wk[0].st.poll_rounds
+                                 ? (double)w.wk[0].st.tasks_polled / (double)w.wk[0].st.poll_rounds
+                                 : 0;
+    /* task_poll_chunk 100: at most ceil(200/100) = 2 GETs per round, however many jobs. */
+    CHECK(per_round <= 2.0 + 1e-9);
+    fprintf(stderr,
+            "load: %d jobs in %.1f s (incl. ~3 s group join); max in flight %llu; %llu poll "
+            "rounds, %ld GET tasks requests = %.2f per round, %.1f tasks per round; %llu Octopus "
+            "requests in total (%.2f per job)\n",
+            N, (double)elapsed / 1000.0, (unsigned long long)w.wk[0].st.max_in_flight,
+            (unsigned long long)w.wk[0].st.poll_rounds, task_gets, per_round, tasks_per_round,
+            (unsigned long long)w.wk[0].st.octo_requests, (double)w.wk[0].st.octo_requests / N);
+    check_committed_at_end(&w);
+    free(l.rows);
+    free(jobs);
+    free(ws);
+    free(ids);
+    world_stop(&w);
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} cases[] = {
+    {"keys", case_keys},       {"happy", case_happy},       {"failure", case_failure},
+    {"garbage", case_garbage}, {"adopt", case_adopt},       {"timeout", case_timeout},
+    {"waiting", case_waiting}, {"inflight", case_inflight}, {"rebalance", case_rebalance},
+    {"load", case_load},
+};
+
+int main(int argc, char **argv)
+{
+    of_log_set_level(getenv("OF_TEST_DEBUG") ? OF_LOG_DEBUG : OF_LOG_WARN);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool run = argc < 2;
+        for (int a = 1; a < argc && !run; a++)
+            run = strcmp(argv[a], cases[i].name) == 0;
+        if (!run) continue;
+        int64_t t0 = of_now_ms();
+        int before = of_test_failures;
+        cases[i].fn();
+        fprintf(stderr, "case %s: %s (%.1f s)\n", cases[i].name,
+                of_test_failures == before ? "ok" : "FAILED", (double)(of_now_ms() - t0) / 1000.0);
+    }
+    return TEST_DONE();
+}

@@ -1,0 +1,499 @@
+/* The per-job state machine against Octopus, and the batched task poll rounds.
+ *
+ *   QUEUED --slot--> FINDING --found--> FOLLOWING --final task state--> (final event, gone)
+ *                       |                  ^
+ *                       +--not found--> CREATING
+ *
+ * FINDING looks for a deployment this job attempt already created (a crash-restart or a
+ * rebalance replays the job; its comment carries "<job_id> attempt <n>;") and adopts it, so a
+ * replay of the same attempt never deploys twice, while a new attempt (a replay command) does.
+ * Every Octopus error is this job's problem only: it becomes job.failed with the reason.
+ *
+ * FOLLOWING jobs are read together: one of_octo_get_tasks_async per space per round, every
+ * worker.poll_interval, whatever the number of jobs (the client splits ids into chunks). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "msg.h"
+#include "worker_int.h"
+
+char *of_worker_dedupe_key(const char *job_id, int attempt, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "%s attempt %d;", job_id, attempt);
+    return out;
+}
+
+char *of_worker_comments(const char *job_id, int attempt, const char *release_name, int stage,
+                         const char *stage_name, char *out, size_t out_size)
+{
+    const char *rel = release_name && *release_name ? release_name : "?";
+    if (stage_name && *stage_name)
+        snprintf(out, out_size, "octofleet job %s attempt %d; release %s stage %d (%s)", job_id,
+                 attempt, rel, stage, stage_name);
+    else
+        snprintf(out, out_size, "octofleet job %s attempt %d; release %s stage %d", job_id, attempt,
+                 rel, stage);
+    return out;
+}
+
+/* ---- lifetime ---- */
+
+wk_job *wk_job_new(of_worker *w, of_job *job, const char *topic, int32_t partition, int64_t offset)
+{
+    wk_job *j = calloc(1, sizeof(*j));
+    if (!j) return NULL;
+    j->topic = strdup(topic);
+    if (!j->topic) {
+        free(j);
+        return NULL;
+    }
+    j->w = w;
+    j->refs = 1;
+    j->live = true;
+    j->state = WK_QUEUED;
+    j->job = *job;
+    memset(job, 0, sizeof(*job));
+    j->partition = partition;
+    j->offset = offset;
+    of_worker_dedupe_key(j->job.job_id, j->job.attempt, j->dedupe, sizeof(j->dedupe));
+    return j;
+}
+
+void wk_job_ref(wk_job *j)
+{
+    j->refs++;
+}
+
+void wk_job_unref(wk_job *j)
+{
+    OF_ASSERT(j->refs > 0);
+    if (--j->refs > 0) return;
+    of_job_clear(&j->job);
+    free(j->topic);
+    free(j->deployment_id);
+    free(j->task_id);
+    free(j->web_link);
+    free(j);
+}
+
+void wk_job_drop(wk_job *j)
+{
+    of_worker *w = j->w;
+    if (j->in_slot) wk_table_remove(w, j);
+    j->live = false;
+    w->st.dropped++;
+    wk_job_unref(j);
+}
+
+/* Names for log lines. */
+static const char *tenant_name(const wk_job *j)
+{
+    return j->job.tenant.name ? j->job.tenant.name : "-";
+}
+
+/* Reports the job's final event and frees its slot. The offset is done once the event is
+ * delivered (worker.c). */
+static void job_finish(wk_job *j, of_event_type type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void job_finish(wk_job *j, of_event_type type, const char *fmt, ...)
+{
+    of_worker *w = j->w;
+    char msg[1024] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+    }
+    switch (type) {
+    case OF_EV_JOB_SUCCEEDED:
+        w->st.succeeded++;
+        break;
+    case OF_EV_JOB_CANCELLED:
+        w->st.cancelled++;
+        break;
+    case OF_EV_JOB_TIMED_OUT:
+        w->st.timed_out++;
+        break;
+    default:
+        w->st.failed++;
+        break;
+    }
+    of_log(type == OF_EV_JOB_SUCCEEDED ? OF_LOG_INFO : OF_LOG_WARN,
+           "%s release=%s stage=%d job=%s attempt=%d project=%s env=%s tenant=%s task=%s%s%s",
+           of_event_type_name(type), j->job.release_id, j->job.stage, j->job.job_id, j->job.attempt,
+           j->job.project.name ? j->job.project.name : j->job.project.id,
+           j->job.environment.name ? j->job.environment.name : j->job.environment.id,
+           tenant_name(j), j->task_id ? j->task_id : "-", msg[0] ? " reason=" : "", msg);
+    wk_emit(w, j, type, msg[0] ? msg : NULL, true);
+    if (j->in_slot) wk_table_remove(w, j);
+    j->live = false;
+    wk_job_unref(j);
+}
+
+/* Usable from a callback: the job is ours to act on only while it is live and we are not
+ * tearing down (then callbacks just release their references). */
+static bool actionable(const wk_job *j)
+{
+    return j->live && !j->w->closing;
+}
+
+/* ---- started ---- */
+
+/* Octopus links are server-relative ("/app#/Spaces-1/deployments/Deployments-7"); events carry
+ * an absolute one. */
+static char *absolute_link(const char *base, const char *rel)
+{
+    if (!rel || !*rel) return NULL;
+    if (strncmp(rel, "http://", 7) == 0 || strncmp(rel, "https://", 8) == 0) return strdup(rel);
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    while (*rel == '/')
+        rel++;
+    size_t n = bl + 1 + strlen(rel) + 1;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%.*s/%s", (int)bl, base, rel);
+    return out;
+}
+
+static void job_started(wk_job *j, const of_octo_deployment *d, bool adopted)
+{
+    of_worker *w = j->w;
+    if (!d->id || !d->task_id) {
+        job_finish(j, OF_EV_JOB_FAILED, "deployment %s has no server task",
+                   d->id ? d->id : "(no id)");
+        return;
+    }
+    j->deployment_id = strdup(d->id);
+    j->task_id = strdup(d->task_id);
+    j->web_link = absolute_link(w->cfg->octopus.url, d->web_link);
+    if (!j->deployment_id || !j->task_id) {
+        job_finish(j, OF_EV_JOB_FAILED, "out of memory recording deployment %s", d->id);
+        return;
+    }
+    j->state = WK_FOLLOWING;
+    of_info("job started release=%s stage=%d job=%s attempt=%d env=%s tenant=%s deployment=%s "
+            "task=%s%s",
+            j->job.release_id, j->job.stage, j->job.job_id, j->job.attempt,
+            j->job.environment.name ? j->job.environment.name : j->job.environment.id,
+            tenant_name(j), j->deployment_id, j->task_id, adopted ? " adopted=1" : "");
+    wk_emit(w, j, OF_EV_JOB_STARTED, NULL, false);
+}
+
+/* ---- create ---- */
+
+static void on_created(void *opaque, of_err err, const char *errstr, of_octo_deployment *d)
+{
+    wk_job *j = opaque;
+    if (actionable(j)) {
+        if (!err) {
+            if (d->adopted)
+                j->w->st.adopted++;
+            else
+                j->w->st.created++;
+            job_started(j, d, d->adopted);
+        } else if (err == OF_ERR_REJECTED) {
+            /* The server's own words (lifecycle, tenant not connected, ...). */
+            job_finish(j, OF_EV_JOB_FAILED, "%s", errstr);
+        } else {
+            job_finish(j, OF_EV_JOB_FAILED, "creating the deployment: %s", errstr);
+        }
+    }
+    wk_job_unref(j);
+}
+
+static void job_create(wk_job *j)
+{
+    of_worker *w = j->w;
+    char es[600], comments[512], when[40];
+    int64_t qt = 0, qte = 0;
+    if (j->job.deadline_ms > 0 && of_wall_ms() > j->job.deadline_ms) {
+        job_finish(j, OF_EV_JOB_FAILED, "deadline passed (%s): the deployment was not created",
+                   of_rfc3339(j->job.deadline_ms, when, sizeof(when)));
+        return;
+    }
+    if (j->job.queue_time && of_parse_rfc3339(j->job.queue_time, &qt) != 0) {
+        job_finish(j, OF_EV_JOB_FAILED, "queue_time \"%s\" is not an RFC 3339 time",
+                   j->job.queue_time);
+        return;
+    }
+    if (j->job.queue_time_expiry && of_parse_rfc3339(j->job.queue_time_expiry, &qte) != 0) {
+        job_finish(j, OF_EV_JOB_FAILED, "queue_time_expiry \"%s\" is not an RFC 3339 time",
+                   j->job.queue_time_expiry);
+        return;
+    }
+    of_worker_comments(j->job.job_id, j->job.attempt, j->job.release_name, j->job.stage,
+                       j->job.stage_name, comments, sizeof(comments));
+    of_octo_deploy_req req = {0};
+    req.project_id = j->job.project.id;
+    req.release_id = j->job.octo_release.id;
+    req.environment_id = j->job.environment.id;
+    req.tenant_id = j->job.tenant.id;
+    req.comments = comments;
+    req.use_guided_failure = j->job.guided_failure;
+    req.queue_time_ms = qt;
+    req.queue_time_expiry_ms = qte;
+    req.dedupe_key = j->dedupe;
+    j->state = WK_CREATING;
+    wk_job_ref(j);
+    of_err rc = of_octo_create_deployment_async(w->octo, j->job.space.id, &req, on_created, j, es,
+                                                sizeof(es));
+    if (rc) {
+        wk_job_unref(j);
+        job_finish(j, OF_EV_JOB_FAILED, "creating the deployment: %s", es);
+    }
+}
+
+/* ---- find (adopt) ---- */
+
+static void on_found(void *opaque, of_err err, const char *errstr, of_octo_deployment *d)
+{
+    wk_job *j = opaque;
+    if (actionable(j)) {
+        if (!err) {
+            j->w->st.adopted++;
+            job_started(j, d, true);
+        } else if (err == OF_ERR_NOT_FOUND) {
+            job_create(j);
+        } else {
+            job_finish(j, OF_EV_JOB_FAILED, "looking for an existing deployment: %s", errstr);
+        }
+    }
+    wk_job_unref(j);
+}
+
+void wk_job_start(wk_job *j)
+{
+    of_worker *w = j->w;
+    char es[600];
+    wk_table_add(w, j);
+    /* The deadline is checked before creating, not here: a deployment this attempt already
+     * created must be adopted and followed even if the deadline passed since. */
+    of_octo_deploy_query q = {0};
+    q.project_id = j->job.project.id;
+    q.environment_id = j->job.environment.id;
+    q.tenant_id = j->job.tenant.id;
+    j->state = WK_FINDING;
+    wk_job_ref(j);
+    of_err rc =
+        of_octo_find_deployment_by_job_async(w->octo, j->job.space.id, &q, j->job.octo_release.id,
+                                             j->dedupe, on_found, j, es, sizeof(es));
+    if (rc) {
+        wk_job_unref(j);
+        job_finish(j, OF_EV_JOB_FAILED, "looking for an existing deployment: %s", es);
+    }
+}
+
+/* ---- following ---- */
+
+static void on_cancelled(void *opaque, of_err err, const char *errstr, of_octo_task *t);
+
+/* Applies one observation of the job's task. from_round: t comes from a get_tasks list (where
+ * found == false means the server did not return it). */
+static void apply_task(wk_job *j, const of_octo_task *t, bool from_round)
+{
+    of_worker *w = j->w;
+    char es[600];
+    if (from_round && !t->found) {
+        if (++j->missing >= WK_MISSING_ROUNDS)
+            job_finish(j, OF_EV_JOB_FAILED, "task %s is no longer returned by the server",
+                       j->task_id);
+        return;
+    }
+    j->missing = 0;
+    if (of_octo_task_state_is_final(t->state)) {
+        const char *em = t->error_message && *t->error_message ? t->error_message : NULL;
+        if (j->cancel_sent && t->state != OF_OCTO_TASK_SUCCESS) {
+            job_finish(j, OF_EV_JOB_TIMED_OUT,
+                       "timed out after %lld s (policy timeout); the task was cancelled and "
+                       "ended %s",
+                       (long long)j->job.timeout_s, of_octo_task_state_name(t->state));
+            return;
+        }
+        switch (t->state) {
+        case OF_OCTO_TASK_SUCCESS:
+            job_finish(j, OF_EV_JOB_SUCCEEDED, NULL);
+            break;
+        case OF_OCTO_TASK_FAILED:
+            job_finish(j, OF_EV_JOB_FAILED, "%s", em ? em : "the task failed");
+            break;
+        case OF_OCTO_TASK_CANCELED:
+            job_finish(j, OF_EV_JOB_CANCELLED, "the task was cancelled in Octopus");
+            break;
+        default:
+            job_finish(j, OF_EV_JOB_TIMED_OUT,
+                       "the task was not started before its QueueTimeExpiry%s%s", em ? ": " : "",
+                       em ? em : "");
+            break;
+        }
+        return;
+    }
+    /* One job.waiting per interruption episode. */
+    if (t->has_pending_interruptions && !j->waiting) {
+        j->waiting = true;
+        w->st.waiting++;
+        of_info("job waiting release=%s job=%s task=%s (interruption pending)", j->job.release_id,
+                j->job.job_id, j->task_id);
+        wk_emit(w, j, OF_EV_JOB_WAITING,
+                "the task waits for a manual intervention or guided "
+                "failure",
+                false);
+    } else if (!t->has_pending_interruptions) {
+        j->waiting = false;
+    }
+    /* Policy timeout, measured from the task's StartTime: time spent queued behind the task cap
+     * is not the deployment's fault. */
+    if (j->cancel_sent) {
+        if (of_now_ms() - j->cancel_at_ms > WK_CANCEL_GRACE_MS)
+            job_finish(j, OF_EV_JOB_TIMED_OUT,
+                       "timed out after %lld s (policy timeout); the task is still %s %d s after "
+                       "it was cancelled",
+                       (long long)j->job.timeout_s, of_octo_task_state_name(t->state),
+                       WK_CANCEL_GRACE_MS / 1000);
+        return;
+    }
+    if (j->job.timeout_s <= 0 || t->start_time_ms < 0) return;
+    if (of_wall_ms() - t->start_time_ms <= j->job.timeout_s * 1000) return;
+    if (!j->job.cancel_on_timeout) {
+        job_finish(j, OF_EV_JOB_TIMED_OUT,
+                   "timed out after %lld s (policy timeout); the task was left running",
+                   (long long)j->job.timeout_s);
+        return;
+    }
+    of_warn("job timed out release=%s job=%s task=%s timeout_s=%lld: cancelling the task",
+            j->job.release_id, j->job.job_id, j->task_id, (long long)j->job.timeout_s);
+    j->cancel_sent = true;
+    j->cancel_at_ms = of_now_ms();
+    wk_job_ref(j);
+    of_err rc = of_octo_cancel_task_async(w->octo, j->job.space.id, j->task_id, on_cancelled, j, es,
+                                          sizeof(es));
+    if (rc) {
+        wk_job_unref(j);
+        job_finish(j, OF_EV_JOB_TIMED_OUT,
+                   "timed out after %lld s (policy timeout); cancelling the task failed: %s",
+                   (long long)j->job.timeout_s, es);
+    }
+}
+
+static void on_cancelled(void *opaque, of_err err, const char *errstr, of_octo_task *t)
+{
+    wk_job *j = opaque;
+    if (actionable(j) && j->state == WK_FOLLOWING) {
+        if (err)
+            job_finish(j, OF_EV_JOB_TIMED_OUT,
+                       "timed out after %lld s (policy timeout); cancelling the task failed: %s",
+                       (long long)j->job.timeout_s, errstr);
+        else
+            apply_task(j, t, false); /* a queued task is Canceled at once */
+    }
+    wk_job_unref(j);
+}
+
+/* ---- poll rounds ---- */
+
+typedef struct wk_round {
+    of_worker *w;
+    wk_job **jobs;    /* referenced */
+    const char **ids; /* borrowed from jobs[i]->task_id (the references keep them alive) */
+    size_t n;
+} wk_round;
+
+static void round_free(wk_round *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        wk_job_unref(r->jobs[i]);
+    free(r->jobs);
+    free(r->ids);
+    free(r);
+}
+
+static void on_round(void *opaque, of_err err, const char *errstr, of_octo_task_list *res)
+{
+    wk_round *r = opaque;
+    of_worker *w = r->w;
+    OF_ASSERT(w->rounds_pending > 0);
+    w->rounds_pending--;
+    if (!w->closing) {
+        if (err) {
+            /* A bad reply (protocol error, server down past the retry deadline) fails this round
+             * only; the jobs stay and the next round asks again. */
+            w->st.poll_errors++;
+            of_warn("task poll round failed for %zu task(s), retrying next round: %s", r->n,
+                    errstr);
+        } else {
+            w->st.tasks_polled += r->n;
+            for (size_t i = 0; i < r->n && i < res->n; i++) {
+                wk_job *j = r->jobs[i];
+                if (j->live && j->state == WK_FOLLOWING) apply_task(j, &res->items[i], true);
+            }
+        }
+    }
+    round_free(r);
+}
+
+static int cmp_space(const void *a, const void *b)
+{
+    const wk_job *x = *(wk_job *const *)a, *y = *(wk_job *const *)b;
+    return strcmp(x->job.space.id, y->job.space.id);
+}
+
+void wk_poll_round(of_worker *w, int64_t now_ms)
+{
+    if (w->rounds_pending > 0 || now_ms < w->next_round_ms) return;
+    w->next_round_ms = now_ms + w->poll_interval_ms;
+    size_t n = 0;
+    for (size_t i = 0; i < w->n_active; i++)
+        if (w->active[i]->state == WK_FOLLOWING) n++;
+    if (n == 0) return;
+    wk_job **list = malloc(n * sizeof(*list));
+    if (!list) {
+        of_error("task poll round: out of memory");
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < w->n_active; i++)
+        if (w->active[i]->state == WK_FOLLOWING) list[k++] = w->active[i];
+    /* One request batch per space (jobs name their space; normally there is one). */
+    qsort(list, n, sizeof(*list), cmp_space);
+    w->st.poll_rounds++;
+    for (size_t s = 0; s < n;) {
+        size_t e = s + 1;
+        while (e < n && strcmp(list[e]->job.space.id, list[s]->job.space.id) == 0)
+            e++;
+        wk_round *r = calloc(1, sizeof(*r));
+        size_t cnt = e - s;
+        if (r) {
+            r->jobs = malloc(cnt * sizeof(*r->jobs));
+            r->ids = malloc(cnt * sizeof(*r->ids));
+        }
+        if (!r || !r->jobs || !r->ids) {
+            if (r) round_free(r);
+            of_error("task poll round: out of memory");
+            break;
+        }
+        r->w = w;
+        for (size_t i = 0; i < cnt; i++) {
+            r->jobs[i] = list[s + i];
+            r->ids[i] = list[s + i]->task_id;
+            wk_job_ref(r->jobs[i]);
+        }
+        r->n = cnt;
+        char es[600];
+        of_err rc = of_octo_get_tasks_async(w->octo, list[s]->job.space.id, r->ids, cnt, on_round,
+                                            r, es, sizeof(es));
+        if (rc) {
+            w->st.poll_errors++;
+            of_warn("task poll round not started for %zu task(s): %s", cnt, es);
+            round_free(r);
+        } else {
+            w->rounds_pending++;
+        }
+        s = e;
+    }
+    free(list);
+}

@@ -1,0 +1,702 @@
+/* The worker daemon's loop and its Kafka side: consuming jobs, flow control (pause when full),
+ * rebalances, producing events and DLQ messages (never dropped), and offsets (stored only after
+ * a job's final event is delivered, contiguously). The Octopus side is worker/jobs.c.
+ *
+ * One thread runs everything. Each turn of the loop:
+ *   1. of_kafka_consumer_poll (short timeout; 0 while Octopus calls are outstanding), up to a
+ *      batch of messages while there is room;
+ *   2. start queued jobs while slots are free; pause/resume the consumer;
+ *   3. of_octo_poll (short timeout while calls are outstanding): Octopus callbacks run here;
+ *   4. of_kafka_producer_poll(0): delivery reports run here and complete offsets;
+ *   5. store newly committable offsets; produce again what failed; start a poll round if due.
+ * Paused partitions are still polled, so however long a deployment takes, max.poll.interval.ms
+ * is never exceeded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "msg.h"
+#include "worker_int.h"
+
+/* Longest a loop turn blocks in one poll: bounds the latency of the other event sources. */
+#define WK_LOOP_WAIT_MS 20
+/* Messages taken from the consumer per loop turn at most. */
+#define WK_MAX_BATCH 500
+/* Start-up checks and the final flush. */
+#define WK_KAFKA_CHECK_MS    15000
+#define WK_TOPICS_TIMEOUT_MS 30000
+#define WK_FLUSH_MS          10000
+#define WK_COMMIT_RETRY_MS   10000
+
+/* ---- the slot table and the backlog ---- */
+
+void wk_table_add(of_worker *w, wk_job *j)
+{
+    if (w->n_active == w->cap_active) {
+        size_t cap = w->cap_active ? w->cap_active * 2 : 64;
+        wk_job **p = realloc(w->active, cap * sizeof(*p));
+        OF_ASSERT(p); /* the table never exceeds max_in_flight; a failure here is not recoverable */
+        w->active = p;
+        w->cap_active = cap;
+    }
+    j->slot = w->n_active;
+    j->in_slot = true;
+    w->active[w->n_active++] = j;
+    if (w->n_active > w->st.max_in_flight) w->st.max_in_flight = w->n_active;
+}
+
+void wk_table_remove(of_worker *w, wk_job *j)
+{
+    OF_ASSERT(j->in_slot && j->slot < w->n_active && w->active[j->slot] == j);
+    wk_job *last = w->active[--w->n_active];
+    w->active[j->slot] = last;
+    last->slot = j->slot;
+    j->in_slot = false;
+}
+
+static void backlog_push(of_worker *w, wk_job *j)
+{
+    j->next = NULL;
+    if (w->backlog_tail)
+        w->backlog_tail->next = j;
+    else
+        w->backlog = j;
+    w->backlog_tail = j;
+    w->n_backlog++;
+}
+
+static wk_job *backlog_pop(of_worker *w)
+{
+    wk_job *j = w->backlog;
+    if (!j) return NULL;
+    w->backlog = j->next;
+    if (!w->backlog) w->backlog_tail = NULL;
+    j->next = NULL;
+    w->n_backlog--;
+    return j;
+}
+
+/* Drops queued and running jobs of one partition (all partitions when topic is NULL). */
+static void drop_jobs(of_worker *w, const char *topic, int32_t partition)
+{
+    wk_job *keep = NULL, *keep_tail = NULL, *j;
+    size_t kept = 0;
+    while ((j = backlog_pop(w))) {
+        if (!topic || (j->partition == partition && strcmp(j->topic, topic) == 0)) {
+            wk_job_drop(j);
+            continue;
+        }
+        if (keep_tail)
+            keep_tail->next = j;
+        else
+            keep = j;
+        keep_tail = j;
+        kept++;
+    }
+    w->backlog = keep;
+    w->backlog_tail = keep_tail;
+    w->n_backlog = kept;
+    for (size_t i = w->n_active; i-- > 0;) {
+        j = w->active[i];
+        if (topic && (j->partition != partition || strcmp(j->topic, topic) != 0)) continue;
+        of_info("job dropped release=%s job=%s task=%s topic=%s partition=%d offset=%lld: "
+                "partition no longer ours, the next owner adopts the deployment",
+                j->job.release_id, j->job.job_id, j->task_id ? j->task_id : "-", j->topic,
+                (int)j->partition, (long long)j->offset);
+        wk_job_drop(j); /* swaps the last entry into i: we walk downwards */
+    }
+}
+
+/* ---- producing (events, DLQ) ---- */
+
+static void msg_free(wk_msg *m)
+{
+    free(m->key);
+    free(m->value);
+    for (size_t i = 0; i < m->nheaders; i++)
+        free(m->hvalue[i]);
+    free(m->src_topic);
+    free(m);
+}
+
+static bool msg_header(wk_msg *m, const char *name, const char *value)
+{
+    OF_ASSERT(m->nheaders < WK_MAX_HEADERS);
+    char *v = strdup(value);
+    if (!v) return false;
+    m->hname[m->nheaders] = name;
+    m->hvalue[m->nheaders++] = v;
+    return true;
+}
+
+static void retry_push(of_worker *w, wk_msg *m)
+{
+    m->retry_at_ms =
+        of_now_ms() + of_backoff_ms(m->attempts > 0 ? m->attempts - 1 : 0, 200, 30000, &w->rnd);
+    m->next = NULL;
+    if (w->retry_tail)
+        w->retry_tail->next = m;
+    else
+        w->retry = m;
+    w->retry_tail = m;
+    w->n_retry++;
+    w->st.produce_retries++;
+}
+
+static void on_delivery(void *opaque, const of_kafka_delivery *d)
+{
+    wk_msg *m = opaque;
+    of_worker *w = m->w;
+    OF_ASSERT(w->n_outq > 0);
+    w->n_outq--;
+    if (d->err == OF_OK) {
+        /* The final event is in Kafka: now (and only now) the job's offset may count. A
+         * partition revoked meanwhile answers NOT_FOUND: its next owner replays the job, which
+         * adopts the deployment and reports the same event id again. */
+        if (m->final &&
+            of_offsets_done(w->offsets, m->src_topic, m->src_partition, m->src_offset) != OF_OK)
+            of_debug("%s delivered after %s [%d] was revoked: offset %lld left to the next owner",
+                     m->what, m->src_topic, (int)m->src_partition, (long long)m->src_offset);
+        msg_free(m);
+        return;
+    }
+    if (w->closing) {
+        of_error("%s not delivered at shutdown (%s: %s); its job is replayed by the next owner",
+                 m->what, d->errname, d->errstr);
+        msg_free(m);
+        return;
+    }
+    of_warn("%s not delivered (%s: %s)%s; producing it again", m->what, d->errname, d->errstr,
+            d->persisted == OF_KAFKA_POSSIBLY_PERSISTED
+                ? " (it may have been written: consumers dedupe by event id)"
+                : "");
+    retry_push(w, m);
+}
+
+static void msg_send(of_worker *w, wk_msg *m)
+{
+    of_kafka_header h[WK_MAX_HEADERS];
+    for (size_t i = 0; i < m->nheaders; i++) {
+        h[i].name = m->hname[i];
+        h[i].value = m->hvalue[i];
+        h[i].value_len = strlen(m->hvalue[i]);
+    }
+    of_kafka_record rec = {
+        .topic = m->topic,
+        .partition = OF_KAFKA_PARTITION_ANY,
+        .key = m->key,
+        .key_len = m->key_len,
+        .value = m->value,
+        .value_len = m->value_len,
+        .headers = m->nheaders ? h : NULL,
+        .nheaders = m->nheaders,
+    };
+    char es[512];
+    m->attempts++;
+    of_err rc = of_kafka_produce(w->prod, &rec, on_delivery, m, es, sizeof(es));
+    if (rc) {
+        of_warn("producing %s failed, retrying: %s", m->what, es);
+        retry_push(w, m);
+        return;
+    }
+    w->n_outq++;
+}
+
+static void retry_due(of_worker *w, int64_t now)
+{
+    wk_msg *m = w->retry, *prev = NULL;
+    while (m) {
+        wk_msg *next = m->next;
+        if (m->retry_at_ms > now) {
+            prev = m;
+            m = next;
+            continue;
+        }
+        if (prev)
+            prev->next = next;
+        else
+            w->retry = next;
+        if (w->retry_tail == m) w->retry_tail = prev;
+        w->n_retry--;
+        m->next = NULL;
+        msg_send(w, m); /* may push it back on the list */
+        m = next;
+    }
+}
+
+static wk_msg *msg_new(of_worker *w, const char *topic)
+{
+    wk_msg *m = calloc(1, sizeof(*m));
+    if (m) {
+        m->w = w;
+        m->topic = topic;
+    }
+    return m;
+}
+
+/* Marks m as completing the job at (topic, partition, offset) once delivered. */
+static bool msg_completes(wk_msg *m, const char *topic, int32_t partition, int64_t offset)
+{
+    m->src_topic = strdup(topic);
+    if (!m->src_topic) return false;
+    m->final = true;
+    m->src_partition = partition;
+    m->src_offset = offset;
+    return true;
+}
+
+void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *message, bool final)
+{
+    char msg[1024];
+    of_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.source = w->source;
+    ev.time_ms = of_wall_ms();
+    of_id_copy(ev.release_id, j->job.release_id);
+    ev.release_name = j->job.release_name;
+    ev.stage = j->job.stage;
+    ev.stage_count = j->job.stage_count;
+    ev.stage_name = j->job.stage_name;
+    ev.environment = j->job.environment.name;
+    of_id_copy(ev.job_id, j->job.job_id);
+    ev.attempt = j->job.attempt;
+    ev.project = j->job.project.name;
+    ev.tenant = j->job.tenant.name;
+    ev.deployment_id = j->deployment_id;
+    ev.task_id = j->task_id;
+    ev.web_link = j->web_link;
+    if (message) {
+        snprintf(msg, sizeof(msg), "%s", message);
+        ev.message = msg;
+    }
+    char *json = NULL;
+    of_err rc = of_event_encode(&ev, &json);
+    wk_msg *m = rc ? NULL : msg_new(w, w->events_topic);
+    bool ok = m != NULL;
+    if (ok) {
+        m->value = json;
+        m->value_len = strlen(json);
+        json = NULL;
+        m->key = strdup(j->job.release_id);
+        m->key_len = strlen(j->job.release_id);
+        snprintf(m->what, sizeof(m->what), "%s job=%s", of_event_type_name(type), j->job.job_id);
+        ok = m->key && msg_header(m, "content-type", OF_CE_CONTENT_TYPE) &&
+             (!final || msg_completes(m, j->topic, j->partition, j->offset));
+    }
+    if (!ok) {
+        /* Only memory exhaustion gets here. Without its final event the job's offset stays
+         * unfinished, so the job is replayed (and adopts its deployment) after a restart. */
+        of_error("cannot produce %s for job=%s: %s", of_event_type_name(type), j->job.job_id,
+                 rc ? of_strerror(rc) : "out of memory");
+        free(json);
+        if (m) msg_free(m);
+        return;
+    }
+    msg_send(w, m);
+}
+
+/* The original bytes to <prefix>dlq with the reason; the offset is done once it is delivered. */
+static void send_dlq(of_worker *w, const of_kafka_message *km, const char *reason)
+{
+    char part[16], off[24];
+    snprintf(part, sizeof(part), "%d", (int)km->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)km->offset);
+    of_warn("malformed job to dlq topic=%s partition=%s offset=%s reason=%s", km->topic, part, off,
+            reason);
+    w->st.dlq++;
+    wk_msg *m = msg_new(w, w->dlq_topic);
+    bool ok = m != NULL;
+    if (ok && km->key && km->key_len) {
+        m->key = malloc(km->key_len);
+        ok = m->key != NULL;
+        if (ok) memcpy(m->key, km->key, km->key_len);
+        m->key_len = km->key_len;
+    }
+    if (ok && km->value && km->value_len) {
+        m->value = malloc(km->value_len);
+        ok = m->value != NULL;
+        if (ok) memcpy(m->value, km->value, km->value_len);
+        m->value_len = km->value_len;
+    }
+    if (ok) {
+        snprintf(m->what, sizeof(m->what), "dlq message from %.40s [%s] @%s", km->topic, part, off);
+        ok = msg_header(m, "octofleet-error", reason) &&
+             msg_header(m, "octofleet-source-topic", km->topic) &&
+             msg_header(m, "octofleet-source-partition", part) &&
+             msg_header(m, "octofleet-source-offset", off) &&
+             msg_completes(m, km->topic, km->partition, km->offset);
+    }
+    if (!ok) {
+        of_error("cannot produce the dlq message for %s [%s] @%s: out of memory", km->topic, part,
+                 off);
+        if (m) msg_free(m);
+        return;
+    }
+    msg_send(w, m);
+}
+
+/* ---- consuming ---- */
+
+static void handle_message(of_worker *w, const of_kafka_message *km)
+{
+    char es[512];
+    if (w->draining) {
+        /* Arrived between the stop and the pause taking effect, or while the final commit
+         * waits out a rebalance: not ours to start, nor to count; the next owner takes it. */
+        return;
+    }
+    w->st.messages++;
+    of_err rc = of_offsets_begin(w->offsets, km->topic, km->partition, km->offset);
+    if (rc)
+        of_warn("offset tracker refused topic=%s partition=%d offset=%lld (%s); processing the "
+                "job anyway",
+                km->topic, (int)km->partition, (long long)km->offset, of_strerror(rc));
+    if (!km->value || km->value_len == 0) {
+        send_dlq(w, km, "empty message (no value)");
+        return;
+    }
+    of_job job;
+    memset(&job, 0, sizeof(job));
+    rc = of_job_decode(km->value, km->value_len, &job, es, sizeof(es));
+    if (rc) {
+        of_job_clear(&job);
+        send_dlq(w, km, es);
+        return;
+    }
+    wk_job *j = wk_job_new(w, &job, km->topic, km->partition, km->offset);
+    if (!j) {
+        of_error("out of memory taking job at %s [%d] @%lld; it is replayed later", km->topic,
+                 (int)km->partition, (long long)km->offset);
+        of_job_clear(&job);
+        return;
+    }
+    of_debug("job received release=%s stage=%d job=%s attempt=%d topic=%s partition=%d offset=%lld",
+             j->job.release_id, j->job.stage, j->job.job_id, j->job.attempt, j->topic,
+             (int)j->partition, (long long)j->offset);
+    backlog_push(w, j);
+}
+
+static void store_cb(void *opaque, const char *topic, int32_t partition, int64_t offset)
+{
+    of_worker *w = opaque;
+    char es[512];
+    of_err rc = of_kafka_store_offset(w->cons, topic, partition, offset, es, sizeof(es));
+    /* OF_ERR_STATE: revoked meanwhile; its next owner decides. Anything else is worth a line. */
+    if (rc && rc != OF_ERR_STATE) of_warn("%s", es);
+}
+
+static void on_rebalance(void *opaque, of_kafka_rebalance what, const of_kafka_partition *parts,
+                         size_t n)
+{
+    of_worker *w = opaque;
+    for (size_t i = 0; i < n; i++) {
+        const char *topic = parts[i].topic;
+        int32_t p = parts[i].partition;
+        if (what == OF_KAFKA_ASSIGNED) {
+            of_debug("assigned topic=%s partition=%d", topic, (int)p);
+            continue;
+        }
+        int64_t off;
+        /* Revoked partitions are still ours during the callback: store what is committable
+         * (librdkafka commits it on unassign). Lost ones may have a new owner already. */
+        if (what == OF_KAFKA_REVOKED && of_offsets_committable(w->offsets, topic, p, &off))
+            store_cb(w, topic, p, off);
+        of_offsets_revoke(w->offsets, topic, p);
+        drop_jobs(w, topic, p);
+        of_info("%s topic=%s partition=%d", what == OF_KAFKA_REVOKED ? "revoked" : "lost", topic,
+                (int)p);
+    }
+}
+
+/* Pause while the table (plus the backlog) is full or while draining; resume below the limit. */
+static void flow_control(of_worker *w)
+{
+    char es[512];
+    bool full = w->n_active + w->n_backlog >= w->max_in_flight;
+    bool want = full || w->draining;
+    if (want == w->paused) return;
+    of_err rc = want ? of_kafka_consumer_pause(w->cons, es, sizeof(es))
+                     : of_kafka_consumer_resume(w->cons, es, sizeof(es));
+    if (rc) {
+        of_warn("%s", es);
+        return;
+    }
+    w->paused = want;
+    if (want && !w->draining) w->st.pauses++;
+    of_debug("consumer %s in_flight=%zu queued=%zu", want ? "paused" : "resumed", w->n_active,
+             w->n_backlog);
+}
+
+static void start_jobs(of_worker *w)
+{
+    while (!w->draining && w->backlog && w->n_active < w->max_in_flight)
+        wk_job_start(backlog_pop(w));
+}
+
+/* ---- setup and teardown ---- */
+
+static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size_t errstr_size)
+{
+    const of_config *cfg = opts->cfg;
+    of_err rc;
+    char es[512];
+
+    if (opts->name && *opts->name)
+        snprintf(w->name, sizeof(w->name), "%s", opts->name);
+    else if ((rc = of_config_worker_name(cfg, w->name, sizeof(w->name))))
+        return of_seterr(errstr, errstr_size, rc, "worker name: %s", of_strerror(rc));
+    snprintf(w->source, sizeof(w->source), "%s%s", OF_SOURCE_WORKER_PFX, w->name);
+    of_log_set_component(w->name);
+
+    if (cfg->worker.max_in_flight < 1 || cfg->worker.poll_interval_ms < 1 ||
+        cfg->topics.max_stages < 1)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                         "worker.max_in_flight, worker.poll_interval and topics.max_stages must "
+                         "be positive");
+    w->max_in_flight = (size_t)cfg->worker.max_in_flight;
+    w->poll_interval_ms = cfg->worker.poll_interval_ms;
+    if ((rc = of_config_topic(cfg, "events", w->events_topic, sizeof(w->events_topic))) ||
+        (rc = of_config_topic(cfg, "dlq", w->dlq_topic, sizeof(w->dlq_topic))))
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "topic names: %s", of_strerror(rc));
+    w->n_jobs_topics = (size_t)cfg->topics.max_stages;
+    w->jobs_topics = calloc(w->n_jobs_topics, sizeof(*w->jobs_topics));
+    if (!w->jobs_topics) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    for (size_t s = 0; s < w->n_jobs_topics; s++)
+        if ((rc = of_config_jobs_topic(cfg, (int)s + 1, w->jobs_topics[s],
+                                       sizeof(w->jobs_topics[s]))))
+            return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "topic names: %s",
+                             of_strerror(rc));
+
+    /* Kafka settings: the fleet's, plus max.poll.interval.ms for the consumer (octofleet owns
+     * that property: the config rejects it in kafka.properties). */
+    if ((rc = of_fleet_kafka_init(&w->fk, cfg, opts->mock, NULL)))
+        return of_seterr(errstr, errstr_size, rc, "kafka settings: %s", of_strerror(rc));
+    w->cprops = calloc(w->fk.kc.nprops + 1, sizeof(*w->cprops));
+    if (!w->cprops) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < w->fk.kc.nprops; i++)
+        w->cprops[i] = w->fk.kc.props[i];
+    snprintf(w->max_poll, sizeof(w->max_poll), "%lld", (long long)cfg->worker.max_poll_interval_ms);
+    w->cprops[w->fk.kc.nprops] = (of_kafka_prop){"max.poll.interval.ms", w->max_poll};
+    w->ckc = w->fk.kc;
+    w->ckc.props = w->cprops;
+    w->ckc.nprops = w->fk.kc.nprops + 1;
+
+    /* Octopus first: a wrong URL or key is the commonest start-up mistake. */
+    of_octo_opts oo;
+    of_fleet_octo_opts(cfg, opts->api_key, &oo);
+    if ((rc = of_octo_new(&oo, &w->octo, es, sizeof(es))))
+        return of_seterr(errstr, errstr_size, rc, "octopus client: %s", es);
+    if ((rc = of_octo_connect(w->octo, es, sizeof(es))))
+        return of_seterr(errstr, errstr_size, rc == OF_ERR_CONFIG ? OF_ERR_CONFIG : rc,
+                         "octopus %s: %s", cfg->octopus.url, es);
+
+    if (cfg->topics.create &&
+        (rc = of_fleet_ensure_topics(cfg, &w->fk.kc, WK_TOPICS_TIMEOUT_MS, es, sizeof(es))))
+        return of_seterr(errstr, errstr_size, rc, "kafka topics: %s", es);
+    if ((rc = of_kafka_producer_new(&w->fk.kc, NULL, &w->prod, es, sizeof(es))))
+        return of_seterr(errstr, errstr_size, rc, "kafka producer: %s", es);
+    of_kafka_consumer_opts co = {
+        .group_id = cfg->worker.group_id,
+        .on_rebalance = on_rebalance,
+        .opaque = w,
+        .manual_commit = false,
+    };
+    if ((rc = of_kafka_consumer_new(&w->ckc, &co, &w->cons, es, sizeof(es))))
+        return of_seterr(errstr, errstr_size, rc, "kafka consumer: %s", es);
+    /* Reaching the group coordinator proves the cluster is usable now, not at the first job. */
+    of_kafka_offset probe = {w->jobs_topics[0], 0, OF_KAFKA_OFFSET_NONE};
+    if ((rc = of_kafka_committed(w->cons, &probe, 1, WK_KAFKA_CHECK_MS, es, sizeof(es))))
+        return of_seterr(errstr, errstr_size, rc, "kafka: cannot reach the group coordinator: %s",
+                         es);
+    const char **names = calloc(w->n_jobs_topics, sizeof(*names));
+    if (!names) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    for (size_t s = 0; s < w->n_jobs_topics; s++)
+        names[s] = w->jobs_topics[s];
+    rc = of_kafka_subscribe(w->cons, names, w->n_jobs_topics, es, sizeof(es));
+    free(names);
+    if (rc) return of_seterr(errstr, errstr_size, rc, "kafka subscribe: %s", es);
+    w->offsets = of_offsets_new();
+    if (!w->offsets) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+
+    char desc[512];
+    of_info("worker started name=%s group=%s topics=%s..%s max_in_flight=%zu poll_interval_ms=%lld "
+            "octopus=\"%s\"",
+            w->name, cfg->worker.group_id, w->jobs_topics[0], w->jobs_topics[w->n_jobs_topics - 1],
+            w->max_in_flight, (long long)w->poll_interval_ms,
+            of_octo_describe(w->octo, desc, sizeof(desc)));
+    return OF_OK;
+}
+
+/* Commits the stored offsets before leaving the group. A commit fails while the group
+ * rebalances (another worker leaving at the same time is the usual cause); polling lets the
+ * consumer rejoin with the new generation, after which the commit goes through. Giving up only
+ * costs replays of finished jobs (which adopt and re-report), never a lost job. */
+static void commit_final(of_worker *w)
+{
+    char es[512];
+    int64_t deadline = of_now_ms() + WK_COMMIT_RETRY_MS;
+    int tries = 0;
+    for (;;) {
+        of_err rc = of_kafka_commit(w->cons, es, sizeof(es));
+        tries++;
+        if (!rc) {
+            if (tries > 1) of_info("offsets committed after %d attempts", tries);
+            return;
+        }
+        if (of_now_ms() >= deadline) {
+            of_warn("%s (gave up after %d attempts; finished jobs past the last commit will be "
+                    "replayed and adopted)",
+                    es, tries);
+            return;
+        }
+        of_debug("%s; polling and committing again", es);
+        for (int64_t until = of_now_ms() + 200; of_now_ms() < until;) {
+            of_kafka_message *km = NULL;
+            rc = of_kafka_consumer_poll(w->cons, 50, &km, es, sizeof(es));
+            if (km) {
+                handle_message(w, km); /* draining: ignored */
+                of_kafka_message_free(km);
+            }
+            if (rc == OF_ERR_STATE) return;
+        }
+        of_offsets_take_all(w->offsets, store_cb, w);
+    }
+}
+
+static void teardown(of_worker *w)
+{
+    char es[512];
+    if (w->cons && w->prod && w->n_outq > 0 &&
+        of_kafka_flush(w->prod, WK_FLUSH_MS, es, sizeof(es)) != OF_OK)
+        of_warn("final events not all delivered: %s", es);
+    if (w->cons) {
+        if (w->offsets) of_offsets_take_all(w->offsets, store_cb, w);
+        commit_final(w);
+        /* Leaving the group hands the unfinished jobs to the other workers (the revoke callback
+         * stores what is committable and drops the rest). */
+        if (of_kafka_consumer_close(w->cons, es, sizeof(es)) != OF_OK) of_warn("%s", es);
+    }
+    drop_jobs(w, NULL, 0);
+    w->closing = true;
+    if (w->octo) {
+        of_octo_stats os;
+        of_octo_get_stats(w->octo, &os);
+        w->st.octo_requests = os.requests;
+        of_octo_destroy(w->octo); /* outstanding callbacks run and release their jobs */
+        w->octo = NULL;
+    }
+    if (w->prod) {
+        if (w->n_outq > 0 && of_kafka_flush(w->prod, WK_FLUSH_MS, es, sizeof(es)) != OF_OK)
+            of_warn("%s", es);
+        of_kafka_producer_destroy(w->prod); /* purged messages' callbacks free them */
+        w->prod = NULL;
+    }
+    if (w->n_retry) of_error("%zu event(s) could not be produced before shutdown", w->n_retry);
+    while (w->retry) {
+        wk_msg *m = w->retry;
+        w->retry = m->next;
+        msg_free(m);
+    }
+    w->retry_tail = NULL;
+    of_kafka_consumer_destroy(w->cons);
+    w->cons = NULL;
+    of_offsets_free(w->offsets);
+    w->offsets = NULL;
+    free(w->active);
+    free(w->jobs_topics);
+    free(w->cprops);
+    of_fleet_kafka_free(&w->fk);
+}
+
+/* ---- the loop ---- */
+
+static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
+{
+    int64_t drain_deadline = 0;
+    char es[512];
+    for (;;) {
+        int64_t now = of_now_ms();
+        if (!w->draining && of_stop_requested(w->stop)) {
+            w->draining = true;
+            drain_deadline = now + w->cfg->worker.drain_timeout_ms;
+            of_info("stopping: draining %zu in-flight job(s) (timeout %lld ms), %zu queued job(s) "
+                    "left to the next owner",
+                    w->n_active, (long long)w->cfg->worker.drain_timeout_ms, w->n_backlog);
+            wk_job *j;
+            while ((j = backlog_pop(w)))
+                wk_job_drop(j);
+            flow_control(w);
+        }
+        if (w->draining) {
+            if (w->n_active == 0 && w->n_outq == 0 && w->n_retry == 0) {
+                of_info("drained: every in-flight job finished and its event is delivered");
+                return OF_OK;
+            }
+            if (now >= drain_deadline) {
+                of_warn("drain timeout: %zu job(s) still in flight are left to the next owner "
+                        "(their deployments are adopted)",
+                        w->n_active);
+                return OF_OK;
+            }
+        }
+
+        bool octo_busy = of_octo_outstanding(w->octo) > 0;
+        for (int k = 0; k < WK_MAX_BATCH; k++) {
+            of_kafka_message *km = NULL;
+            of_err rc = of_kafka_consumer_poll(w->cons, k == 0 && !octo_busy ? WK_LOOP_WAIT_MS : 0,
+                                               &km, es, sizeof(es));
+            if (rc == OF_ERR_STATE) return of_seterr(errstr, errstr_size, rc, "%s", es);
+            if (rc) {
+                of_warn("%s", es);
+                break;
+            }
+            if (!km) break;
+            handle_message(w, km);
+            of_kafka_message_free(km);
+            if (w->n_active + w->n_backlog >= w->max_in_flight) break;
+        }
+        start_jobs(w);
+        flow_control(w);
+
+        of_err rc = of_octo_poll(w->octo, octo_busy ? WK_LOOP_WAIT_MS : 0);
+        if (rc)
+            of_warn("octopus client: %s (the affected calls fail, the worker carries on)",
+                    of_strerror(rc));
+        of_kafka_producer_poll(w->prod, 0);
+        of_offsets_take_all(w->offsets, store_cb, w);
+        now = of_now_ms();
+        retry_due(w, now);
+        wk_poll_round(w, now);
+    }
+}
+
+of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_size)
+{
+    if (!opts || !opts->cfg)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "of_worker_run: no config");
+    of_worker *w = calloc(1, sizeof(*w));
+    if (!w) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    w->cfg = opts->cfg;
+    w->stop = opts->stop;
+    w->rnd = (uint64_t)of_now_ms() | 1u;
+    of_err rc = setup(w, opts, errstr, errstr_size);
+    if (!rc) rc = run_loop(w, errstr, errstr_size);
+    teardown(w);
+    of_worker_stats *st = &w->st;
+    of_info("worker stopped: messages=%llu created=%llu adopted=%llu succeeded=%llu failed=%llu "
+            "cancelled=%llu timed_out=%llu dlq=%llu dropped=%llu poll_rounds=%llu "
+            "tasks_polled=%llu max_in_flight=%llu octopus_requests=%llu",
+            (unsigned long long)st->messages, (unsigned long long)st->created,
+            (unsigned long long)st->adopted, (unsigned long long)st->succeeded,
+            (unsigned long long)st->failed, (unsigned long long)st->cancelled,
+            (unsigned long long)st->timed_out, (unsigned long long)st->dlq,
+            (unsigned long long)st->dropped, (unsigned long long)st->poll_rounds,
+            (unsigned long long)st->tasks_polled, (unsigned long long)st->max_in_flight,
+            (unsigned long long)st->octo_requests);
+    if (opts->stats) *opts->stats = w->st;
+    free(w);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/* The worker daemon (`octofleet worker`): takes jobs from the stage topics, creates (or adopts)
+ * their Octopus deployments, follows the server tasks and reports job.* CloudEvents.
+ *
+ * One thread does everything (docs/operations.md, "Workers"): it polls the Kafka consumer with a
+ * short timeout, drives the Octopus client's multi interface, serves the producer's delivery
+ * reports and fires timers. Many jobs are in flight at once (worker.max_in_flight); their tasks
+ * are read with ONE batched GET /api/tasks?ids=... per poll round (worker.poll_interval). When
+ * the table is full the consumer is paused but still polled, so a deployment of any length never
+ * trips max.poll.interval.ms.
+ *
+ * Delivery guarantee: a job's offset is stored only after its final event is delivered, and only
+ * contiguously (worker/offsets.h), so a crash replays finished jobs at worst; a replayed job adopts
+ * the deployment its attempt already created (the job id and attempt travel in Comments).
+ *
+ * No global state: several workers can run as threads of one process (the demo, the tests). */
+#ifndef OF_WORKER_H
+#define OF_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "kafka.h"
+#include "signals.h"
+
+/* What a run did, for tests, benchmarks and the final log line. */
+typedef struct of_worker_stats {
+    uint64_t messages;  /* job-topic messages consumed */
+    uint64_t dlq;       /* malformed messages sent to <prefix>dlq */
+    uint64_t created;   /* deployments this worker created */
+    uint64_t adopted;   /* deployments found by job id + attempt and adopted */
+    uint64_t succeeded; /* final events by type */
+    uint64_t failed;
+    uint64_t cancelled;
+    uint64_t timed_out;
+    uint64_t waiting;         /* job.waiting events */
+    uint64_t dropped;         /* in-flight jobs dropped on revocation/loss/stop (no event) */
+    uint64_t produce_retries; /* events/DLQ messages produced again after a failure */
+    uint64_t poll_rounds;     /* batched task poll rounds completed */
+    uint64_t poll_errors;     /* rounds that failed (the jobs stay, the next round retries) */
+    uint64_t tasks_polled;    /* task states read, summed over rounds */
+    uint64_t max_in_flight;   /* most jobs holding a slot at once */
+    uint64_t pauses;          /* times the consumer was paused because the table was full */
+    uint64_t octo_requests;   /* HTTP attempts made by the Octopus client (retries included) */
+} of_worker_stats;
+
+typedef struct of_worker_opts {
+    const of_config *cfg;   /* borrowed; outlives the run */
+    of_kafka_mock *mock;    /* NULL = cfg->kafka.bootstrap_servers */
+    const char *api_key;    /* NULL = octopus.api_key_file / OCTOPUS_API_KEY; borrowed */
+    const char *name;       /* NULL = of_config_worker_name(); borrowed */
+    of_stop_flag *stop;     /* borrowed; set it to ask for a drain and return. NULL = never */
+    of_worker_stats *stats; /* optional; filled when the run returns (also on error) */
+} of_worker_opts;
+
+/* Runs the worker until *opts->stop is set, then drains: stops taking jobs, follows in-flight
+ * ones until they finish or worker.drain_timeout passes, stores and commits the offsets of
+ * finished ones, leaves the group (others take over the rest), flushes the producer and returns
+ * OF_OK. Returns early with an error when the clients cannot be set up at start:
+ * OF_ERR_CONFIG (bad settings, no API key), or the error of the service that cannot be used
+ * (Octopus unreachable/refusing: OF_ERR_NETWORK, OF_ERR_AUTH, ...; Kafka: OF_ERR_KAFKA,
+ * OF_ERR_TIMEOUT), with the reason in errstr; or when the consumer hits a fatal error
+ * (OF_ERR_STATE). Bad jobs and Octopus failures never end the run: they become job.failed
+ * events or DLQ messages. Never exits the process. */
+of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_size);
+
+/* The Comments a job's deployment carries, and the key that finds it again:
+ *   comments  "octofleet job <job_id> attempt <n>; release <name> stage <s>[ (<stage name>)]"
+ *   key       "<job_id> attempt <n>;"
+ * The ';' ends the attempt number, so attempt 1's key never matches attempt 10's comment.
+ * Both write into out (truncating) and return out. */
+char *of_worker_dedupe_key(const char *job_id, int attempt, char *out, size_t out_size);
+char *of_worker_comments(const char *job_id, int attempt, const char *release_name, int stage,
+                         const char *stage_name, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,154 @@
+/* Internals of the worker daemon, shared by worker/worker.c (the loop, Kafka side: consuming,
+ * rebalances, pausing, producing events and DLQ messages, offsets) and worker/jobs.c (the
+ * per-job state machine against Octopus and the batched task poll rounds). Not a public header.
+ *
+ * Everything here is touched by the worker's one thread only: the Octopus client's callbacks
+ * run inside of_octo_poll, the Kafka delivery and rebalance callbacks inside the producer and
+ * consumer polls, all called from the loop. */
+#ifndef OF_WORKER_INT_H
+#define OF_WORKER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleet.h"
+#include "model.h"
+#include "octopus.h"
+#include "offsets.h"
+#include "worker.h"
+
+/* A task still Cancelling this long after our timeout cancel is reported timed out anyway. */
+#define WK_CANCEL_GRACE_MS (120 * 1000)
+/* A task the server stops returning for this many rounds in a row fails its job. */
+#define WK_MISSING_ROUNDS 10
+
+typedef enum wk_state {
+    WK_QUEUED = 0, /* decoded, waiting for a slot (no Octopus call yet) */
+    WK_FINDING,    /* looking for a deployment this attempt already created */
+    WK_CREATING,   /* POST deployments in flight */
+    WK_FOLLOWING,  /* task known; read by poll rounds */
+} wk_state;
+
+typedef struct of_worker of_worker;
+
+/* One job. Reference counted: the table (or backlog) holds one reference while the job is live;
+ * every outstanding Octopus call or poll round that names it holds another, so a job dropped
+ * on revocation stays valid until its callbacks have run (and see live == false). */
+typedef struct wk_job {
+    of_worker *w;
+    int refs;
+    bool live;    /* in the table or the backlog; false once final or dropped */
+    bool in_slot; /* counted in w->n_active (left the backlog) */
+    wk_state state;
+    of_job job;
+    /* where it came from (for the offset tracker) */
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    char dedupe[OF_UUID_STR_SIZE + 32];
+    /* the deployment, once found or created */
+    char *deployment_id;
+    char *task_id;
+    char *web_link; /* absolute */
+    bool waiting;   /* the current interruption episode was reported */
+    bool cancel_sent;
+    int64_t cancel_at_ms; /* monotonic */
+    int missing;          /* consecutive rounds the server did not return the task */
+    size_t slot;          /* index in w->active while in_slot */
+    struct wk_job *next;  /* backlog link */
+} wk_job;
+
+/* A message to produce (event or DLQ) and what its delivery completes. Owned by whoever holds
+ * it: the producer between produce and the delivery report, else the retry list. */
+#define WK_MAX_HEADERS 4
+typedef struct wk_msg {
+    of_worker *w;
+    const char *topic; /* w->events_topic or w->dlq_topic */
+    char *key;
+    size_t key_len;
+    char *value;
+    size_t value_len;
+    const char *hname[WK_MAX_HEADERS];
+    char *hvalue[WK_MAX_HEADERS];
+    size_t nheaders;
+    /* final: delivery completes the job at src_topic/src_partition/src_offset */
+    bool final;
+    char *src_topic;
+    int32_t src_partition;
+    int64_t src_offset;
+    char what[160]; /* for log lines: "job.succeeded job=<id>" */
+    int attempts;
+    int64_t retry_at_ms; /* monotonic */
+    struct wk_msg *next; /* retry list link */
+} wk_msg;
+
+struct of_worker {
+    const of_config *cfg;
+    of_stop_flag *stop;
+    char name[128];
+    char source[160]; /* "octofleet/worker/<name>" */
+    char events_topic[OF_TOPIC_NAME_MAX];
+    char dlq_topic[OF_TOPIC_NAME_MAX];
+    char (*jobs_topics)[OF_TOPIC_NAME_MAX];
+    size_t n_jobs_topics;
+    size_t max_in_flight;
+    int64_t poll_interval_ms;
+
+    of_fleet_kafka fk;
+    of_kafka_prop *cprops; /* the consumer's properties: cfg's + max.poll.interval.ms */
+    of_kafka_config ckc;
+    char max_poll[32];
+    of_kafka_producer *prod;
+    of_kafka_consumer *cons;
+    of_octo *octo;
+    of_offsets *offsets;
+
+    wk_job **active; /* jobs holding a slot (FINDING/CREATING/FOLLOWING) */
+    size_t n_active, cap_active;
+    wk_job *backlog, *backlog_tail; /* QUEUED jobs, consume order */
+    size_t n_backlog;
+
+    wk_msg *retry, *retry_tail; /* messages to produce again */
+    size_t n_retry;
+    size_t n_outq; /* produced, delivery not reported yet */
+
+    size_t rounds_pending; /* get_tasks calls of the current round still outstanding */
+    int64_t next_round_ms;
+
+    bool paused;   /* we asked the consumer to pause */
+    bool draining; /* stop requested: no new jobs */
+    bool closing;  /* tearing down: callbacks only release memory */
+    uint64_t rnd;
+    of_worker_stats st;
+};
+
+/* ---- worker.c ---- */
+
+/* Produces a final or progress event for a job. final: the job's offset is done when it is
+ * delivered. message may be NULL. Never fails: a message that cannot be produced now is kept
+ * and produced again later. */
+void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *message, bool final);
+
+/* ---- jobs.c ---- */
+
+/* New job (refs = 1, live, QUEUED) taking ownership of *job (zeroed). NULL when out of memory. */
+wk_job *wk_job_new(of_worker *w, of_job *job, const char *topic, int32_t partition, int64_t offset);
+void wk_job_ref(wk_job *j);
+void wk_job_unref(wk_job *j);
+
+/* Gives the job a slot and starts it: find (adopt) or create its deployment. */
+void wk_job_start(wk_job *j);
+
+/* Removes a live job from the table or backlog without an event (revocation, stop), dropping
+ * the table's reference. */
+void wk_job_drop(wk_job *j);
+
+/* Starts a poll round if it is due and none is outstanding. */
+void wk_poll_round(of_worker *w, int64_t now_ms);
+
+/* Table bookkeeping (worker.c owns the arrays; jobs.c uses them). */
+void wk_table_add(of_worker *w, wk_job *j);
+void wk_table_remove(of_worker *w, wk_job *j);
+
+#endif
