@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +153,32 @@ of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const 
         of_seterr(errstr, errstr_size, rc, "cannot send the %s command to %s: %s",
                   of_cmd_type_name(cmd->type), topic, why);
     return rc;
+}
+
+/* Reads a whole file, at most max bytes, into a new NUL-terminated string. */
+int of_cli_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "octofleet: cannot open %s: %s\n", path, strerror(errno));
+        return OF_EXIT_FAIL;
+    }
+    of_buf b;
+    of_buf_init(&b, max);
+    char chunk[8192];
+    size_t n;
+    of_err rc = OF_OK;
+    while (rc == OF_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = of_buf_append(&b, chunk, n);
+    int ioerr = ferror(f);
+    if (f != stdin) fclose(f);
+    if (rc || ioerr) {
+        fprintf(stderr, "octofleet: cannot read %s: %s\n", path,
+                rc == OF_ERR_TOO_LARGE ? "larger than the limit" : "read error");
+        of_buf_free(&b);
+        return OF_EXIT_FAIL;
+    }
+    *len = b.len;
+    *out = of_buf_detach(&b);
+    return *out ? OF_EXIT_OK : OF_EXIT_FAIL;
 }

@@ -53,6 +53,10 @@ int of_cli_load_config(const of_cli_common *co, of_config_role role, of_config *
 of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const of_command *cmd,
                               char *errstr, size_t errstr_size);
 
+/* Reads a whole file ("-" = stdin), at most max bytes, into a new NUL-terminated string
+ * (*out, caller frees; *len its length). Prints the problem and returns OF_EXIT_FAIL. */
+int of_cli_read_file(const char *path, size_t max, char **out, size_t *len);
+
 /* True if arg is -h or --help. */
 bool of_cli_is_help(const char *arg);
 

@@ -50,7 +50,7 @@ static const char demo_request[] =
     " \"policy\": {\"on_failure\": \"pause\", \"timeout\": \"10m\", \"cancel_on_timeout\": true}}";
 
 static const char demo_rules_failing[] =
-    "[{\"project\": \"Integrations\", \"environment\": \"Hosted Beta\", \"tenant\": \"Globex\","
+    "[{\"project\": \"Integrations\", \"environment\": \"On Site Beta\", \"tenant\": \"Globex\","
     " \"duration_ms\": [300, 800], \"outcome\": \"fail\","
     " \"error\": \"Step 'Run migrations' failed: connection to db-globex timed out\"},"
     " {\"project\": \"*\", \"duration_ms\": [300, 1500]}]";

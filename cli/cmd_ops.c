@@ -23,34 +23,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-/* Reads a whole file, at most max bytes, into a new NUL-terminated string. */
-static int read_file(const char *path, size_t max, char **out, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "octofleet: cannot open %s: %s\n", path, strerror(errno));
-        return OF_EXIT_FAIL;
-    }
-    of_buf b;
-    of_buf_init(&b, max);
-    char chunk[8192];
-    size_t n;
-    of_err rc = OF_OK;
-    while (rc == OF_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = of_buf_append(&b, chunk, n);
-    int ioerr = ferror(f);
-    if (f != stdin) fclose(f);
-    if (rc || ioerr) {
-        fprintf(stderr, "octofleet: cannot read %s: %s\n", path,
-                rc == OF_ERR_TOO_LARGE ? "larger than 1 MiB" : "read error");
-        of_buf_free(&b);
-        return OF_EXIT_FAIL;
-    }
-    *len = b.len;
-    *out = of_buf_detach(&b);
-    return *out ? OF_EXIT_OK : OF_EXIT_FAIL;
-}
-
 static char *default_user(void)
 {
     static char unknown[] = "unknown";
@@ -269,7 +241,7 @@ int of_cmd_submit(int argc, char **argv)
     of_errlist errs;
     of_errlist_init(&errs);
     of_command cmd = {0};
-    ex = read_file(path, OF_MSG_MAX_SIZE, &text, &len);
+    ex = of_cli_read_file(path, OF_MSG_MAX_SIZE, &text, &len);
     if (ex) goto out;
     if (of_request_parse(text, len, &req, &errs) != OF_OK) {
         fprintf(stderr, "octofleet submit: %s is not a valid release request:\n", path);

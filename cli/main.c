@@ -21,6 +21,7 @@ static const struct of_cmd {
     {"demo", of_cmd_demo, "run a whole release train in-process (mock Kafka, simulated Octopus)"},
     {"producer", of_cmd_producer, "run the producer daemon (until SIGTERM)"},
     {"worker", of_cmd_worker, "run a worker daemon (until SIGTERM)"},
+    {"plan", of_cmd_plan, "expand a release request into its jobs, deploying nothing"},
     {"submit", of_cmd_submit, "send a release request to the producer (--wait follows it)"},
     {"status", of_cmd_status, "show a release's stages, counts and failed jobs"},
     {"replay", of_cmd_replay, "re-dispatch the failed (or all) jobs of a stage"},

@@ -342,6 +342,24 @@ static int remaining_ms(int64_t deadline)
     return left > 1000000 ? 1000000 : (int)left;
 }
 
+static bool watermark_err_transient(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Looks up the partition count. 0 partitions (and OF_OK) when the topic does not exist. */
 static of_err topic_partitions(rd_kafka_t *rk, const char *topic, int64_t deadline, int *nparts,
                                char *errstr, size_t errstr_size)
@@ -490,9 +508,16 @@ of_err of_kafka_read_topic(const of_kafka_config *cfg, const char *topic, int ti
     }
     for (int32_t p = 0; p < st.nparts; p++) {
         int64_t lo = 0, hi = 0;
-        int left = remaining_ms(deadline);
-        err = left ? rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, left)
-                   : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        for (;;) {
+            int left = remaining_ms(deadline);
+            err = left ? rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, left)
+                       : RD_KAFKA_RESP_ERR__TIMED_OUT;
+            /* Right after a topic is created its leaders are not known to every broker yet
+             * (NOT_LEADER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PART): ask again until the
+             * deadline rather than failing a start-up that raced the creation. */
+            if (!watermark_err_transient(err) || !remaining_ms(deadline)) break;
+            rd_kafka_poll(rk, 100);
+        }
         if (err) {
             rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka read %s [%d]: watermarks: %s",
                            topic, (int)p, rd_kafka_err2str(err));

@@ -392,6 +392,7 @@ static void on_rebalance(void *opaque, of_kafka_rebalance what, const of_kafka_p
                          size_t n)
 {
     of_worker *w = opaque;
+    w->rebalances++;
     for (size_t i = 0; i < n; i++) {
         const char *topic = parts[i].topic;
         int32_t p = parts[i].partition;
@@ -552,8 +553,11 @@ static void commit_final(of_worker *w)
                     es, tries);
             return;
         }
-        of_debug("%s; polling and committing again", es);
-        for (int64_t until = of_now_ms() + 200; of_now_ms() < until;) {
+        of_debug("%s; polling until the rebalance is through, then committing again", es);
+        /* No commit while the group rebalances: a blocking commit would keep us from serving
+         * the rebalance, and a member that does not rejoin in time loses its partitions. */
+        uint64_t seen = w->rebalances;
+        for (int64_t until = of_now_ms() + 1000; of_now_ms() < until && w->rebalances == seen;) {
             of_kafka_message *km = NULL;
             rc = of_kafka_consumer_poll(w->cons, 50, &km, es, sizeof(es));
             if (km) {

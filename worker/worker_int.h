@@ -113,6 +113,7 @@ struct of_worker {
     size_t n_retry;
     size_t n_outq; /* produced, delivery not reported yet */
 
+    uint64_t rebalances;   /* rebalance callbacks seen */
     size_t rounds_pending; /* get_tasks calls of the current round still outstanding */
     int64_t next_round_ms;
 

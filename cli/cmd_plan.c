@@ -1,0 +1,143 @@
+/* `octofleet plan REQUEST.json [--json]`: the expanded job list of a release request, with
+ * skip reasons, resolved against Octopus exactly as the producer would, nothing deployed.
+ * Talks to Octopus (read-only), not to Kafka. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "exitcodes.h"
+#include "fleet.h"
+#include "msg.h"
+#include "octopus.h"
+#include "plan.h"
+#include "resolver_octo.h"
+
+static const char plan_usage[] =
+    "usage: octofleet plan REQUEST.json [--json] [options]\n\n"
+    "Validates a release request and expands it against Octopus into its jobs: one per\n"
+    "(stage, environment, project, tenant), with the skipped ones and why. Deploys nothing.\n"
+    "Every name that does not resolve and every target the lifecycle forbids is reported\n"
+    "(exit 1). Needs octopus.url and the API key (OCTOPUS_API_KEY or octopus.api_key_file).\n\n"
+    "Options:\n"
+    "  --json              print the plan as JSON instead of a table\n" OF_CLI_COMMON_HELP;
+
+static int print_plan(of_octo *octo, const of_request *req, const char *text, bool json)
+{
+    of_resolver_octo *ro = NULL;
+    of_resolver res;
+    of_plan *plan = NULL;
+    of_errlist errs;
+    char errstr[1024] = "";
+    int ex = OF_EXIT_OK;
+    of_errlist_init(&errs);
+    if (of_resolver_octo_new(octo, &ro)) {
+        of_errlist_free(&errs);
+        return OF_EXIT_FAIL;
+    }
+    of_resolver_octo_bind(ro, &res);
+    of_err rc = of_plan_build(req, text, &res, &plan, &errs, errstr, sizeof(errstr));
+    if (rc == OF_ERR_NOT_FOUND || rc == OF_ERR_REJECTED) {
+        fprintf(stderr, "octofleet plan: the request does not resolve in Octopus:\n");
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "  %s\n", errs.items[i]);
+        ex = OF_EXIT_FAIL;
+    } else if (rc) {
+        fprintf(stderr, "octofleet plan: %s\n", errstr[0] ? errstr : of_strerror(rc));
+        ex = rc == OF_ERR_AUTH || rc == OF_ERR_NETWORK || rc == OF_ERR_TIMEOUT ? OF_EXIT_SERVICE
+                                                                               : OF_EXIT_FAIL;
+    } else if (json) {
+        char *out = NULL;
+        if (of_plan_to_json(plan, &out) == OF_OK) {
+            printf("%s\n", out);
+        } else {
+            ex = OF_EXIT_FAIL;
+        }
+        free(out);
+    } else {
+        of_buf b;
+        of_buf_init(&b, (size_t)64 << 20);
+        if (of_plan_format_table(plan, &b) == OF_OK) {
+            fputs(b.data ? b.data : "", stdout);
+        } else {
+            ex = OF_EXIT_FAIL;
+        }
+        of_buf_free(&b);
+    }
+    of_plan_free(plan);
+    of_errlist_free(&errs);
+    of_resolver_octo_free(ro);
+    return ex;
+}
+
+int of_cmd_plan(int argc, char **argv)
+{
+    of_cli_common co = {0};
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 1; i < argc;) {
+        int r = of_cli_common_opt(&co, argc, argv, &i);
+        if (r < 0) return OF_EXIT_USAGE;
+        if (r > 0) continue;
+        if (of_cli_is_help(argv[i])) {
+            fputs(plan_usage, stdout);
+            return OF_EXIT_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && !path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "octofleet plan: unexpected argument '%s'\n%s", argv[i], plan_usage);
+            return OF_EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!path) {
+        fprintf(stderr, "octofleet plan: missing REQUEST.json\n%s", plan_usage);
+        return OF_EXIT_USAGE;
+    }
+    of_config cfg;
+    int ex = of_cli_load_config(&co, OF_ROLE_WORKER, &cfg); /* needs Octopus like a worker */
+    if (ex < 0) {
+        of_config_free(&cfg);
+        return OF_EXIT_OK;
+    }
+    if (ex) return ex;
+
+    char *text = NULL, errstr[1024];
+    size_t len = 0;
+    of_request *req = NULL;
+    of_errlist errs;
+    of_errlist_init(&errs);
+    of_octo *octo = NULL;
+    of_octo_opts oo;
+    ex = of_cli_read_file(path, OF_MSG_MAX_SIZE, &text, &len);
+    if (ex) goto out;
+    if (of_request_parse(text, len, &req, &errs) != OF_OK) {
+        fprintf(stderr, "octofleet plan: %s is not a valid release request:\n", path);
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "  %s\n", errs.items[i]);
+        ex = OF_EXIT_FAIL;
+        goto out;
+    }
+    of_fleet_octo_opts(&cfg, NULL, &oo);
+    if (of_octo_new(&oo, &octo, errstr, sizeof(errstr))) {
+        fprintf(stderr, "octofleet plan: %s\n", errstr);
+        ex = OF_EXIT_CONFIG;
+        goto out;
+    }
+    if (of_octo_connect(octo, errstr, sizeof(errstr))) {
+        fprintf(stderr, "octofleet plan: cannot use Octopus: %s\n", errstr);
+        ex = OF_EXIT_SERVICE;
+        goto out;
+    }
+    ex = print_plan(octo, req, text, json);
+out:
+    of_octo_destroy(octo);
+    of_request_free(req);
+    of_errlist_free(&errs);
+    free(text);
+    of_config_free(&cfg);
+    return ex;
+}

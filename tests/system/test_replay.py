@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""System scenario 2: a failing stage pauses the release; replay redeploys what failed.
+
+Part A: release "sys-replay-a" (Schema, Api, Web in Dev and Test). Api in Test for Bravo fails
+fast while every other Api task still runs, so the failure is known before any stage-2 job ends:
+  - release.paused lists exactly the failed job, after stage.failed (stage 2, Test);
+  - no deployment of a later stage (Web) exists, anywhere, while paused;
+  - after fixing the rule, `octofleet replay R --stage 2` redeploys only the failed target
+    (deployment counts: Api/Test/Bravo 2, everything else 1) with attempt 2, emits
+    release.resumed, and the release completes.
+Part B: release "sys-replay-b" (Api 1.0.0, then Web 1.0.0, in Dev) where Api for Charlie fails;
+`octofleet replay R --stage 1 --all` redeploys every target of stage 1 (counts 2 each, attempt 2),
+then stage 2 runs once and the release completes.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, check_eq, expected_targets, of_type  # noqa: E402
+
+ERROR = "Step 'Migrate database' failed: disk full on api-02"
+
+REQ_A = {
+    "release": "sys-replay-a",
+    "environments": ["Dev", "Test"],
+    "tenants": "all",
+    "stages": [
+        [{"project": "Schema", "version": "2.0.0"}],
+        [{"project": "Api", "version": "2.0.0"}],
+        [{"project": "Web", "version": "2.0.0"}],
+    ],
+}
+REQ_B = {
+    "release": "sys-replay-b",
+    "environments": ["Dev"],
+    "tenants": {"names": ["Alpha", "Bravo", "Charlie"]},
+    "stages": [
+        [{"project": "Api", "version": "1.0.0"}],
+        [{"project": "Web", "version": "1.0.0"}],
+    ],
+}
+
+
+def counts_of(fl, version):
+    return {k: c for k, c in fl.deployment_counts().items() if k[1] == version}
+
+
+def scenario(args, fleets):
+    fl = harness.Fleet(args, "replay")
+    fleets.append(fl)
+    fl.start(workers=("w1", "w2"))
+
+    # ---- part A: replay only the failed ---------------------------------------------------
+    # The failing task ends after 0.1 s; the other Api tasks run 4 s, so when the failure
+    # reaches the producer no stage-2 job has succeeded and stage 3 cannot have started.
+    fl.set_rules([
+        {"project": "Api", "environment": "Test", "tenant": "Bravo", "duration_ms": 100,
+         "outcome": "fail", "error": ERROR},
+        {"project": "Api", "duration_ms": 4000},
+        {"duration_ms": [150, 300]},
+    ])
+    rid = fl.submit(REQ_A)
+    harness.log("submitted %s" % rid)
+    paused = fl.wait_release_end(rid, "release.paused", timeout=120)
+    harness.log("paused")
+
+    failed_jobs = paused["data"].get("jobs", [])
+    check_eq([(j.get("stage"), j.get("project"), j.get("environment"), j.get("tenant"))
+              for j in failed_jobs], [(2, "Api", "Test", "Bravo")],
+             "release.paused failed jobs")
+    evs = fl.release_events(rid)
+    jf = of_type(evs, "job.failed")
+    check_eq(len(jf), 1, "job.failed events")
+    check(ERROR in (jf[0]["data"].get("message") or ""),
+          "job.failed message %r does not carry Octopus's error %r"
+          % (jf[0]["data"].get("message"), ERROR))
+    sf = of_type(evs, "stage.failed")
+    check_eq([(e["data"]["stage"], e["data"]["environment"]) for e in sf], [(2, "Test")],
+             "stage.failed events")
+    check(evs.index(sf[0]) < evs.index(paused), "stage.failed after release.paused")
+    check(not [e for e in of_type(evs, "job.dispatched") if e["data"]["stage"] == 3],
+          "a stage-3 job was dispatched although stage 2 failed")
+    web = [d for d in fl.deployments() if d["project"] == "Web"]
+    check(not web, "later stage deployed while paused: %r"
+          % [(d["environment"], d["tenant"]) for d in web])
+    # the Dev side of stage 2 ran to its end (in-flight jobs finish) but went no further
+    check_eq(len(of_type(evs, "job.succeeded")), 2 + 5, "succeeded jobs when paused")
+
+    # fix the cause, replay the failed job of stage 2
+    fl.set_rules([{"duration_ms": [150, 300]}])
+    fl.control("replay", rid, "--stage", "2")
+    fl.wait_event(rid, "release.resumed")
+    fl.wait_release_end(rid, "release.completed", timeout=120)
+    harness.log("replayed and completed")
+
+    counts = counts_of(fl, "2.0.0")
+    want = {(p, "2.0.0", e, t): 1 for (_, p, e, t) in expected_targets(fl.world, REQ_A)}
+    want[("Api", "2.0.0", "Test", "Bravo")] = 2
+    check_eq(counts, want, "deployment counts after replay --stage 2")
+    evs = fl.release_events(rid)
+    redo = [e for e in of_type(evs, "job.dispatched") if e["data"]["attempt"] == 2]
+    check_eq([(e["data"]["project"], e["data"]["environment"], e["data"].get("tenant"))
+              for e in redo], [("Api", "Test", "Bravo")], "attempt-2 dispatches")
+    ok2 = [e for e in of_type(evs, "job.succeeded") if e["data"]["attempt"] == 2]
+    check_eq(len(ok2), 1, "attempt-2 job.succeeded events")
+    check_eq(evs[-1]["type"], "octofleet.release.completed", "last event of release A")
+
+    # ---- part B: replay --all --------------------------------------------------------------
+    fl.set_rules([
+        {"project": "Api", "tenant": "Charlie", "outcome": "fail", "error": ERROR},
+        {"duration_ms": [150, 300]},
+    ])
+    rid_b = fl.submit(REQ_B)
+    harness.log("submitted %s" % rid_b)
+    paused = fl.wait_release_end(rid_b, "release.paused", timeout=120)
+    check_eq([(j.get("project"), j.get("tenant")) for j in paused["data"].get("jobs", [])],
+             [("Api", "Charlie")], "release B paused jobs")
+    check(not [d for d in fl.deployments() if (d["project"], d["release"]) == ("Web", "1.0.0")],
+          "release B stage 2 deployed while paused")
+
+    fl.set_rules([{"duration_ms": [150, 300]}])
+    fl.control("replay", rid_b, "--stage", "1", "--all")
+    fl.wait_release_end(rid_b, "release.completed", timeout=120)
+    harness.log("replayed --all and completed")
+    counts = counts_of(fl, "1.0.0")
+    want = {("Api", "1.0.0", "Dev", t): 2 for t in ("Alpha", "Bravo", "Charlie")}
+    want.update({("Web", "1.0.0", "Dev", t): 1 for t in ("Alpha", "Bravo", "Charlie")})
+    check_eq(counts, want, "deployment counts after replay --stage 1 --all")
+    evs = fl.release_events(rid_b)
+    redo = sorted(e["data"].get("tenant") for e in of_type(evs, "job.dispatched")
+                  if e["data"]["attempt"] == 2)
+    check_eq(redo, ["Alpha", "Bravo", "Charlie"], "attempt-2 dispatches of replay --all")
+    # part A is untouched by part B
+    check_eq(counts_of(fl, "2.0.0")[("Api", "2.0.0", "Test", "Bravo")], 2, "release A counts")
+
+
+if __name__ == "__main__":
+    harness.main(scenario, __doc__)
