@@ -62,6 +62,7 @@ typedef struct follow_ctx {
     const char *release_id; /* NULL = every release */
     bool print_json;        /* JSON lines on stdout */
     bool progress;          /* human progress on stderr */
+    int64_t submitted_ms;   /* our submit's time: a rejection carries it (0 = any) */
     int final;              /* -1 running; else the exit code the release ended with */
 } follow_ctx;
 
@@ -125,6 +126,11 @@ static of_err on_event(void *opaque, const of_kafka_message *msg)
         return OF_OK;
     }
     if (fc->release_id && strcmp(ev.release_id, fc->release_id) != 0) {
+        of_event_clear(&ev);
+        return OF_OK;
+    }
+    /* a rejection of an earlier submit of the same release is not about ours */
+    if (ev.type == OF_EV_RELEASE_REJECTED && fc->submitted_ms && ev.time_ms != fc->submitted_ms) {
         of_event_clear(&ev);
         return OF_OK;
     }
@@ -262,7 +268,10 @@ int of_cmd_submit(int argc, char **argv)
     printf("%s\n", cmd.release_id);
     fflush(stdout);
     if (wait) {
-        follow_ctx fc = {.release_id = cmd.release_id, .progress = true, .final = -1};
+        follow_ctx fc = {.release_id = cmd.release_id,
+                         .progress = true,
+                         .submitted_ms = cmd.time_ms,
+                         .final = -1};
         ex = follow_events(&cfg, &fc, true);
     }
 out:

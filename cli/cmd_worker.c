@@ -86,6 +86,17 @@ int of_cmd_worker(int argc, char **argv)
         fprintf(stderr, "octofleet worker: unexpected argument '%s'\n%s", argv[i], worker_usage);
         return OF_EXIT_USAGE;
     }
+    /* --name is worker.name set from the command line: validated like the file's key, and
+     * shown by --dump-config. */
+    char name_set[300];
+    if (name) {
+        if (co.nsets >= OF_CLI_MAX_SETS) {
+            fprintf(stderr, "octofleet worker: too many --set options\n");
+            return OF_EXIT_USAGE;
+        }
+        snprintf(name_set, sizeof name_set, "worker.name=%s", name);
+        co.sets[co.nsets++] = name_set;
+    }
     of_config cfg;
     int ex = of_cli_load_config(&co, OF_ROLE_WORKER, &cfg);
     if (ex < 0) {
@@ -93,15 +104,6 @@ int of_cmd_worker(int argc, char **argv)
         return OF_EXIT_OK;
     }
     if (ex) return ex;
-    if (name) {
-        /* Same validation as worker.name in the file (letters, digits, '.', '_', '-'). */
-        char es[512];
-        if (of_config_set(&cfg, "worker.name", name, es, sizeof es) != OF_OK) {
-            fprintf(stderr, "octofleet worker: --name: %s\n", es);
-            of_config_free(&cfg);
-            return OF_EXIT_CONFIG;
-        }
-    }
 
     char errstr[1024] = "";
     of_err rc = of_signals_install(errstr, sizeof errstr);

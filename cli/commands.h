@@ -10,11 +10,11 @@ int of_cmd_replay(int argc, char **argv);
 int of_cmd_resume(int argc, char **argv);
 int of_cmd_abort(int argc, char **argv);
 int of_cmd_events(int argc, char **argv);
-int of_cmd_status(int argc, char **argv); /* cmd_status.c */
-int of_cmd_plan(int argc, char **argv);   /* cmd_plan.c */
-int of_cmd_demo(int argc, char **argv);
-int of_cmd_producer(int argc, char **argv); /* cmd_producer.c */ /* cmd_demo.c */
-int of_cmd_worker(int argc, char **argv);                        /* cmd_worker.c */
-int of_cmd_topic(int argc, char **argv);                         /* cmd_topic.c */
+int of_cmd_status(int argc, char **argv);   /* cmd_status.c */
+int of_cmd_plan(int argc, char **argv);     /* cmd_plan.c */
+int of_cmd_demo(int argc, char **argv);     /* cmd_demo.c */
+int of_cmd_producer(int argc, char **argv); /* cmd_producer.c */
+int of_cmd_worker(int argc, char **argv);   /* cmd_worker.c */
+int of_cmd_topic(int argc, char **argv);    /* cmd_topic.c */
 
 #endif

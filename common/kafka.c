@@ -67,8 +67,75 @@ of_err ofk_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
     return OF_OK;
 }
 
-of_err ofk_conf_new(const of_kafka_config *cfg, const of_kafka_prop *defaults, size_t ndefaults,
-                    rd_kafka_conf_t **out, char *errstr, size_t errstr_size)
+/* The properties librdkafka 2.0.2 documents as consumer-only (C) or producer-only (P). One
+ * kafka.properties list serves every handle of a daemon, so each handle skips the other
+ * kind's. Unknown names pass through: librdkafka then says what is wrong with them. */
+static const char *const consumer_only[] = {
+    "group.id",
+    "group.instance.id",
+    "partition.assignment.strategy",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "group.protocol.type",
+    "coordinator.query.interval.ms",
+    "max.poll.interval.ms",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "enable.auto.offset.store",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "fetch.wait.max.ms",
+    "fetch.message.max.bytes",
+    "max.partition.fetch.bytes",
+    "fetch.max.bytes",
+    "fetch.min.bytes",
+    "fetch.error.backoff.ms",
+    "offset.store.method",
+    "isolation.level",
+    "enable.partition.eof",
+    "check.crcs",
+    "auto.offset.reset",
+    "allow.auto.create.topics",
+};
+static const char *const producer_only[] = {
+    "transactional.id",
+    "transaction.timeout.ms",
+    "enable.idempotence",
+    "enable.gapless.guarantee",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+    "queue.buffering.max.ms",
+    "linger.ms",
+    "message.send.max.retries",
+    "retries",
+    "queue.buffering.backpressure.threshold",
+    "compression.codec",
+    "compression.type",
+    "compression.level",
+    "batch.num.messages",
+    "batch.size",
+    "delivery.report.only.error",
+    "acks",
+    "request.required.acks",
+    "request.timeout.ms",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "partitioner",
+    "sticky.partitioning.linger.ms",
+};
+
+bool ofk_prop_foreign(rd_kafka_type_t type, const char *key)
+{
+    const char *const *list = type == RD_KAFKA_PRODUCER ? consumer_only : producer_only;
+    size_t n = type == RD_KAFKA_PRODUCER ? sizeof(consumer_only) / sizeof(consumer_only[0])
+                                         : sizeof(producer_only) / sizeof(producer_only[0]);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], key) == 0) return true;
+    return false;
+}
+
+of_err ofk_conf_new(rd_kafka_type_t type, const of_kafka_config *cfg, const of_kafka_prop *defaults,
+                    size_t ndefaults, rd_kafka_conf_t **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
     if (!cfg) return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka: no configuration");
@@ -89,7 +156,8 @@ of_err ofk_conf_new(const of_kafka_config *cfg, const of_kafka_prop *defaults, s
     for (size_t i = 0; !rc && i < ndefaults; i++)
         rc = ofk_conf_set(conf, defaults[i].key, defaults[i].value, errstr, errstr_size);
     for (size_t i = 0; !rc && i < cfg->nprops; i++)
-        rc = ofk_conf_set(conf, cfg->props[i].key, cfg->props[i].value, errstr, errstr_size);
+        if (!ofk_prop_foreign(type, cfg->props[i].key))
+            rc = ofk_conf_set(conf, cfg->props[i].key, cfg->props[i].value, errstr, errstr_size);
     if (rc) {
         rd_kafka_conf_destroy(conf);
         return rc;
@@ -328,7 +396,8 @@ of_err of_kafka_producer_new(const of_kafka_config *cfg, const char *transaction
         ndefaults = 2;
     }
     rd_kafka_conf_t *conf = NULL;
-    of_err rc = ofk_conf_new(cfg, defaults, ndefaults, &conf, errstr, errstr_size);
+    of_err rc =
+        ofk_conf_new(RD_KAFKA_PRODUCER, cfg, defaults, ndefaults, &conf, errstr, errstr_size);
     if (rc) return rc;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
 

@@ -144,7 +144,7 @@ of_err of_kafka_ensure_topics(const of_kafka_config *cfg, const of_kafka_topic_s
 
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
-    of_err rc = ofk_conf_new(cfg, NULL, 0, &conf, errstr, errstr_size);
+    of_err rc = ofk_conf_new(RD_KAFKA_PRODUCER, cfg, NULL, 0, &conf, errstr, errstr_size);
     if (!rc) rc = ofk_new(RD_KAFKA_PRODUCER, &conf, &rk, errstr, errstr_size);
     if (rc) return rc;
     rc = create_topics(rk, topics, n, timeout_ms, errstr, errstr_size);

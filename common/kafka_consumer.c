@@ -117,8 +117,8 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
         {"auto.offset.reset", "earliest"},
     };
     rd_kafka_conf_t *conf = NULL;
-    of_err rc = ofk_conf_new(cfg, defaults, sizeof(defaults) / sizeof(defaults[0]), &conf, errstr,
-                             errstr_size);
+    of_err rc = ofk_conf_new(RD_KAFKA_CONSUMER, cfg, defaults,
+                             sizeof(defaults) / sizeof(defaults[0]), &conf, errstr, errstr_size);
     if (rc) return rc;
     of_kafka_consumer *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -488,8 +488,8 @@ of_err of_kafka_read_topic(const of_kafka_config *cfg, const char *topic, int ti
     };
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
-    of_err rc = ofk_conf_new(cfg, defaults, sizeof(defaults) / sizeof(defaults[0]), &conf, errstr,
-                             errstr_size);
+    of_err rc = ofk_conf_new(RD_KAFKA_CONSUMER, cfg, defaults,
+                             sizeof(defaults) / sizeof(defaults[0]), &conf, errstr, errstr_size);
     if (!rc) rc = ofk_new(RD_KAFKA_CONSUMER, &conf, &rk, errstr, errstr_size);
     if (rc) return rc;
     rd_kafka_poll_set_consumer(rk);

@@ -527,3 +527,22 @@ void oj_schema(oj_reader *r, json_t *o, const char *want)
         return;
     }
 }
+
+char *of_job_dedupe_key(const char *job_id, int attempt, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "%s attempt %d;", job_id, attempt);
+    return out;
+}
+
+char *of_job_comments(const char *job_id, int attempt, const char *release_name, int stage,
+                      const char *stage_name, char *out, size_t out_size)
+{
+    const char *rel = release_name && *release_name ? release_name : "?";
+    if (stage_name && *stage_name)
+        snprintf(out, out_size, "octofleet job %s attempt %d; release %s stage %d (%s)", job_id,
+                 attempt, rel, stage, stage_name);
+    else
+        snprintf(out, out_size, "octofleet job %s attempt %d; release %s stage %d", job_id, attempt,
+                 rel, stage);
+    return out;
+}

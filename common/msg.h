@@ -170,6 +170,16 @@ void of_job_record_clear(of_job_record *r);
 of_err of_plan_json_encode(const of_release_record *hdr, const of_job_record *jobs, size_t n_jobs,
                            const of_errlist *warnings, char **out);
 
+/* The Comments a job's deployment carries, and the key that finds it again:
+ *   comments  "octofleet job <job_id> attempt <n>; release <name> stage <s>[ (<stage name>)]"
+ *   key       "<job_id> attempt <n>;"
+ * The ';' ends the attempt number, so attempt 1's key never matches attempt 10's comment.
+ * The worker writes the comments and adopts by the key; the producer's resume finds a job's
+ * deployment by the same key. Both write into out (truncating) and return out. */
+char *of_job_dedupe_key(const char *job_id, int attempt, char *out, size_t out_size);
+char *of_job_comments(const char *job_id, int attempt, const char *release_name, int stage,
+                      const char *stage_name, char *out, size_t out_size);
+
 /* ---------------------------------------------------------------------------------- */
 /* Small helpers for callers building these structs. */
 

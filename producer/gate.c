@@ -1,5 +1,6 @@
 /* The stage gate. See gate.h for the contract and docs/gating.md for the rules. */
 #include "gate.h"
+#include "plan.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -454,31 +455,6 @@ static bool same(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
-/* Plan order: stage, environment, project name, tenant name (untenanted first), id. */
-typedef struct load_key {
-    size_t env;
-    of_job_record rec;
-} load_key;
-
-static int strcmp_null(const char *a, const char *b)
-{
-    if (!a || !b) return (a != NULL) - (b != NULL);
-    return strcmp(a, b);
-}
-
-static int load_key_cmp(const void *pa, const void *pb)
-{
-    const load_key *ka = pa, *kb = pb;
-    const of_job *a = &ka->rec.job, *b = &kb->rec.job;
-    if (a->stage != b->stage) return a->stage < b->stage ? -1 : 1;
-    if (ka->env != kb->env) return ka->env < kb->env ? -1 : 1;
-    int c = strcmp_null(a->project.name, b->project.name);
-    if (c) return c;
-    c = strcmp_null(a->tenant.name, b->tenant.name);
-    if (c) return c;
-    return strcmp(a->job_id, b->job_id);
-}
-
 of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, size_t n_jobs,
                    of_gate **out, char *errstr, size_t errstr_size)
 {
@@ -535,24 +511,13 @@ of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, s
     g->n_jobs = n_jobs;
     /* Decisions iterate jobs in this order, so it must not depend on the order records
      * were read back from the state topic: use the plan's order. */
-    if (n_jobs > 1) {
-        load_key *keys = malloc(n_jobs * sizeof *keys);
-        if (!keys) {
-            of_gate_free(g);
-            return OF_ERR_NOMEM;
-        }
-        for (size_t i = 0; i < n_jobs; i++) {
-            keys[i].env = g->env_of[i];
-            keys[i].rec = g->jobs[i];
-        }
-        qsort(keys, n_jobs, sizeof *keys, load_key_cmp);
-        for (size_t i = 0; i < n_jobs; i++) {
-            g->env_of[i] = keys[i].env;
-            g->jobs[i] = keys[i].rec;
-            g->by_id[i].id = g->jobs[i].job.job_id;
-            g->by_id[i].idx = i;
-        }
-        free(keys);
+    if (of_plan_sort(g->jobs, g->env_of, n_jobs) != OF_OK) {
+        of_gate_free(g);
+        return OF_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n_jobs; i++) {
+        g->by_id[i].id = g->jobs[i].job.job_id;
+        g->by_id[i].idx = i;
     }
     if (n_jobs > 1) qsort(g->by_id, n_jobs, sizeof *g->by_id, id_cmp);
     for (size_t i = 1; i < n_jobs; i++) {

@@ -452,13 +452,10 @@ static of_err expand(builder *b)
     return OF_OK;
 }
 
-/* Deterministic order: stage, environment (request order), project, tenant (untenanted
- * first), then job id. qsort has no context argument, so each row is paired with its
- * environment index first (no global state: planners may run in parallel threads). */
-typedef struct sort_key {
+typedef struct order_key {
     size_t env;
-    of_job_record row;
-} sort_key;
+    of_job_record rec;
+} order_key;
 
 static int strcmp_null(const char *a, const char *b)
 {
@@ -466,10 +463,10 @@ static int strcmp_null(const char *a, const char *b)
     return strcmp(a, b);
 }
 
-static int key_cmp(const void *pa, const void *pb)
+static int order_cmp(const void *pa, const void *pb)
 {
-    const sort_key *ka = pa, *kb = pb;
-    const of_job *a = &ka->row.job, *b = &kb->row.job;
+    const order_key *ka = pa, *kb = pb;
+    const of_job *a = &ka->rec.job, *b = &kb->rec.job;
     if (a->stage != b->stage) return a->stage < b->stage ? -1 : 1;
     if (ka->env != kb->env) return ka->env < kb->env ? -1 : 1;
     int c = strcmp_null(a->project.name, b->project.name);
@@ -479,23 +476,40 @@ static int key_cmp(const void *pa, const void *pb)
     return strcmp(a->job_id, b->job_id);
 }
 
+/* qsort has no context argument, so each row is paired with its environment index first
+ * (no global state: planners may run in parallel threads). */
+of_err of_plan_sort(of_job_record *jobs, size_t *env_of, size_t n)
+{
+    if (n < 2) return OF_OK;
+    order_key *keys = malloc(n * sizeof *keys);
+    if (!keys) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        keys[i].env = env_of[i];
+        keys[i].rec = jobs[i]; /* moves ownership; moved back below */
+    }
+    qsort(keys, n, sizeof *keys, order_cmp);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i] = keys[i].rec;
+        env_of[i] = keys[i].env;
+    }
+    free(keys);
+    return OF_OK;
+}
+
 static of_err sort_rows(builder *b)
 {
     of_plan *p = b->plan;
     if (p->n_jobs < 2) return OF_OK;
-    sort_key *keys = malloc(p->n_jobs * sizeof *keys);
-    if (!keys) return OF_ERR_NOMEM;
+    size_t *env_of = malloc(p->n_jobs * sizeof *env_of);
+    if (!env_of) return OF_ERR_NOMEM;
     for (size_t i = 0; i < p->n_jobs; i++) {
-        keys[i].env = (size_t)-1;
+        env_of[i] = (size_t)-1;
         for (size_t e = 0; e < b->req->n_environments; e++)
-            if (strcmp_null(b->envs[e].id, p->jobs[i].job.environment.id) == 0) keys[i].env = e;
-        keys[i].row = p->jobs[i]; /* moves ownership; copied back below */
+            if (strcmp_null(b->envs[e].id, p->jobs[i].job.environment.id) == 0) env_of[i] = e;
     }
-    qsort(keys, p->n_jobs, sizeof *keys, key_cmp);
-    for (size_t i = 0; i < p->n_jobs; i++)
-        p->jobs[i] = keys[i].row;
-    free(keys);
-    return OF_OK;
+    of_err rc = of_plan_sort(p->jobs, env_of, p->n_jobs);
+    free(env_of);
+    return rc;
 }
 
 static of_err fill_header(builder *b)

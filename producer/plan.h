@@ -102,6 +102,12 @@ of_err of_plan_build(const of_request *req, const char *request_json, const of_r
 
 void of_plan_free(of_plan *plan);
 
+/* Sorts jobs into the plan's order: stage, environment (env_of[i] is the request-order
+ * index of jobs[i]'s environment), project name, tenant name (untenanted first), job id.
+ * Both arrays are permuted together. The gate uses it too, so a gate loaded back from
+ * records decides in the same order as the fresh one did. OF_ERR_NOMEM only. */
+of_err of_plan_sort(of_job_record *jobs, size_t *env_of, size_t n);
+
 /* Counts of jobs to deploy (pending) and skipped. */
 size_t of_plan_count(const of_plan *plan, of_job_status status);
 

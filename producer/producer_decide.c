@@ -326,7 +326,12 @@ static of_err do_submit(prod *p, const of_kafka_message *m, const of_command *cm
     const char *rj = cmd->request_json ? cmd->request_json : "";
     of_err rc = of_request_parse(rj, strlen(rj), &req, &errs);
     if (rc == OF_ERR_INVALID) {
-        if (submit_release_id(cmd, m, rid)) {
+        if (submit_release_id(cmd, m, rid) && prod_find(p, rid)) {
+            /* A running release is not "rejected" by a bad resubmission of it. */
+            of_warn("invalid submit for an existing release ignored release=%s by=%s", rid,
+                    nz(cmd->by));
+            rc = OF_OK;
+        } else if (rid[0]) {
             rc = reject(p, rid, NULL, cmd, &errs);
         } else {
             char why[1024];
@@ -498,6 +503,23 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
 /* ---------------------------------------------------------------------------------- */
 /* job events */
 
+/* The events a worker reports about a job (job.dispatched is the producer's own). */
+static bool is_worker_job_event(of_event_type t)
+{
+    switch (t) {
+    case OF_EV_JOB_STARTED:
+    case OF_EV_JOB_WAITING:
+    case OF_EV_JOB_SUCCEEDED:
+    case OF_EV_JOB_FAILED:
+    case OF_EV_JOB_SKIPPED:
+    case OF_EV_JOB_CANCELLED:
+    case OF_EV_JOB_TIMED_OUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
 of_err prod_on_event(prod *p, const of_kafka_message *m)
 {
     if (!m->value) return OF_OK;
@@ -514,7 +536,7 @@ of_err prod_on_event(prod *p, const of_kafka_message *m)
     size_t plen = strlen(OF_SOURCE_PRODUCER);
     bool ours = ev.source && strncmp(ev.source, OF_SOURCE_PRODUCER, plen) == 0 &&
                 (ev.source[plen] == '\0' || ev.source[plen] == '/');
-    bool job = ev.type >= OF_EV_JOB_STARTED && ev.type <= OF_EV_JOB_TIMED_OUT;
+    bool job = is_worker_job_event(ev.type);
     if (!ours && job) {
         prod_rel *r = prod_find(p, ev.release_id);
         if (!r) {

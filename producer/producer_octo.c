@@ -12,7 +12,7 @@
 /* ---- resume: reconcile failed jobs with Octopus ---- */
 
 /* One failed job being looked up: first the deployment this attempt created (its Comments
- * carry "<job_id> attempt <n>", see the worker) and its task; if that did not succeed, the
+ * carry of_job_dedupe_key, common/msg.h) and its task; if that did not succeed, the
  * target's latest successful deployment (a human may have redeployed by hand). */
 typedef struct recon {
     of_octo *octo;
@@ -118,8 +118,8 @@ of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out)
         c->octo = p->octo;
         c->pending = &pending;
         c->jr = of_gate_job(r->g, (size_t)idx);
-        (void)snprintf(c->key, sizeof c->key, "%s attempt %d", c->jr->job.job_id,
-                       c->jr->job.attempt);
+        /* the key the worker wrote into the deployment's Comments */
+        of_job_dedupe_key(c->jr->job.job_id, c->jr->job.attempt, c->key, sizeof c->key);
         of_octo_deploy_query q = {0};
         q.project_id = c->jr->job.project.id;
         q.environment_id = c->jr->job.environment.id;

@@ -21,25 +21,6 @@
 #include "msg.h"
 #include "worker_int.h"
 
-char *of_worker_dedupe_key(const char *job_id, int attempt, char *out, size_t out_size)
-{
-    snprintf(out, out_size, "%s attempt %d;", job_id, attempt);
-    return out;
-}
-
-char *of_worker_comments(const char *job_id, int attempt, const char *release_name, int stage,
-                         const char *stage_name, char *out, size_t out_size)
-{
-    const char *rel = release_name && *release_name ? release_name : "?";
-    if (stage_name && *stage_name)
-        snprintf(out, out_size, "octofleet job %s attempt %d; release %s stage %d (%s)", job_id,
-                 attempt, rel, stage, stage_name);
-    else
-        snprintf(out, out_size, "octofleet job %s attempt %d; release %s stage %d", job_id, attempt,
-                 rel, stage);
-    return out;
-}
-
 /* ---- lifetime ---- */
 
 wk_job *wk_job_new(of_worker *w, of_job *job, const char *topic, int32_t partition, int64_t offset)
@@ -59,7 +40,7 @@ wk_job *wk_job_new(of_worker *w, of_job *job, const char *topic, int32_t partiti
     memset(job, 0, sizeof(*job));
     j->partition = partition;
     j->offset = offset;
-    of_worker_dedupe_key(j->job.job_id, j->job.attempt, j->dedupe, sizeof(j->dedupe));
+    of_job_dedupe_key(j->job.job_id, j->job.attempt, j->dedupe, sizeof(j->dedupe));
     return j;
 }
 
@@ -227,8 +208,8 @@ static void job_create(wk_job *j)
                    j->job.queue_time_expiry);
         return;
     }
-    of_worker_comments(j->job.job_id, j->job.attempt, j->job.release_name, j->job.stage,
-                       j->job.stage_name, comments, sizeof(comments));
+    of_job_comments(j->job.job_id, j->job.attempt, j->job.release_name, j->job.stage,
+                    j->job.stage_name, comments, sizeof(comments));
     of_octo_deploy_req req = {0};
     req.project_id = j->job.project.id;
     req.release_id = j->job.octo_release.id;

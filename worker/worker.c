@@ -557,7 +557,7 @@ static void commit_final(of_worker *w)
         /* No commit while the group rebalances: a blocking commit would keep us from serving
          * the rebalance, and a member that does not rejoin in time loses its partitions. */
         uint64_t seen = w->rebalances;
-        for (int64_t until = of_now_ms() + 1000; of_now_ms() < until && w->rebalances == seen;) {
+        for (int64_t until = of_now_ms() + 3000; of_now_ms() < until && w->rebalances == seen;) {
             of_kafka_message *km = NULL;
             rc = of_kafka_consumer_poll(w->cons, 50, &km, es, sizeof(es));
             if (km) {
@@ -688,9 +688,12 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
     w->rnd = (uint64_t)of_now_ms() | 1u;
     of_err rc = setup(w, opts, errstr, errstr_size);
     if (!rc) rc = run_loop(w, errstr, errstr_size);
+    bool started = w->offsets != NULL;
     teardown(w);
     of_worker_stats *st = &w->st;
-    of_info("worker stopped: messages=%llu created=%llu adopted=%llu succeeded=%llu failed=%llu "
+    if (started)
+        of_info(
+            "worker stopped: messages=%llu created=%llu adopted=%llu succeeded=%llu failed=%llu "
             "cancelled=%llu timed_out=%llu dlq=%llu dropped=%llu poll_rounds=%llu "
             "tasks_polled=%llu max_in_flight=%llu octopus_requests=%llu",
             (unsigned long long)st->messages, (unsigned long long)st->created,

@@ -65,13 +65,7 @@ typedef struct of_worker_opts {
  * events or DLQ messages. Never exits the process. */
 of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_size);
 
-/* The Comments a job's deployment carries, and the key that finds it again:
- *   comments  "octofleet job <job_id> attempt <n>; release <name> stage <s>[ (<stage name>)]"
- *   key       "<job_id> attempt <n>;"
- * The ';' ends the attempt number, so attempt 1's key never matches attempt 10's comment.
- * Both write into out (truncating) and return out. */
-char *of_worker_dedupe_key(const char *job_id, int attempt, char *out, size_t out_size);
-char *of_worker_comments(const char *job_id, int attempt, const char *release_name, int stage,
-                         const char *stage_name, char *out, size_t out_size);
+/* The Comments a job's deployment carries, and the key that finds it again, are in
+ * common/msg.h (of_job_comments, of_job_dedupe_key): the producer's resume uses them too. */
 
 #endif

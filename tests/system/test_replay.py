@@ -73,6 +73,8 @@ def scenario(args, fleets):
     evs = fl.release_events(rid)
     jf = of_type(evs, "job.failed")
     check_eq(len(jf), 1, "job.failed events")
+    check_eq(failed_jobs[0].get("task_id"), jf[0]["data"].get("task_id"),
+             "release.paused names the failed job's Octopus task")
     check(ERROR in (jf[0]["data"].get("message") or ""),
           "job.failed message %r does not carry Octopus's error %r"
           % (jf[0]["data"].get("message"), ERROR))
@@ -86,13 +88,16 @@ def scenario(args, fleets):
     check(not web, "later stage deployed while paused: %r"
           % [(d["environment"], d["tenant"]) for d in web])
     # the Dev side of stage 2 ran to its end (in-flight jobs finish) but went no further
-    check_eq(len(of_type(evs, "job.succeeded")), 2 + 5, "succeeded jobs when paused")
+    # (distinct jobs: a rebalance may legitimately repeat a job's events from another worker)
+    check_eq(len({e["data"]["job_id"] for e in of_type(evs, "job.succeeded")}), 2 + 5,
+             "succeeded jobs when paused")
 
     # fix the cause, replay the failed job of stage 2
     fl.set_rules([{"duration_ms": [150, 300]}])
+    mark = fl.mark(rid)
     fl.control("replay", rid, "--stage", "2")
     fl.wait_event(rid, "release.resumed")
-    fl.wait_release_end(rid, "release.completed", timeout=120)
+    fl.wait_release_end(rid, "release.completed", timeout=120, after=mark)
     harness.log("replayed and completed")
 
     counts = counts_of(fl, "2.0.0")
@@ -103,8 +108,8 @@ def scenario(args, fleets):
     redo = [e for e in of_type(evs, "job.dispatched") if e["data"]["attempt"] == 2]
     check_eq([(e["data"]["project"], e["data"]["environment"], e["data"].get("tenant"))
               for e in redo], [("Api", "Test", "Bravo")], "attempt-2 dispatches")
-    ok2 = [e for e in of_type(evs, "job.succeeded") if e["data"]["attempt"] == 2]
-    check_eq(len(ok2), 1, "attempt-2 job.succeeded events")
+    ok2 = {e["data"]["job_id"] for e in of_type(evs, "job.succeeded") if e["data"]["attempt"] == 2}
+    check_eq(len(ok2), 1, "jobs succeeded in attempt 2")
     check_eq(evs[-1]["type"], "octofleet.release.completed", "last event of release A")
 
     # ---- part B: replay --all --------------------------------------------------------------
@@ -121,8 +126,9 @@ def scenario(args, fleets):
           "release B stage 2 deployed while paused")
 
     fl.set_rules([{"duration_ms": [150, 300]}])
+    mark = fl.mark(rid_b)
     fl.control("replay", rid_b, "--stage", "1", "--all")
-    fl.wait_release_end(rid_b, "release.completed", timeout=120)
+    fl.wait_release_end(rid_b, "release.completed", timeout=120, after=mark)
     harness.log("replayed --all and completed")
     counts = counts_of(fl, "1.0.0")
     want = {("Api", "1.0.0", "Dev", t): 2 for t in ("Alpha", "Bravo", "Charlie")}

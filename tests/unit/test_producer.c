@@ -17,9 +17,14 @@
  * visible effect proves an earlier one was processed. The 2.0.2 mock's transactions are
  * protocol shells (offsets sent to a transaction are dropped), so a restarted producer
  * re-reads its input from the start: the no-duplicate check thus also proves the gates
- * ignore replayed input. The exactly-once proof on a real broker is a system test. */
+ * ignore replayed input. Built as test_producer_broker (label kafka) the same scenarios run
+ * against a real broker, where the restart continues from the committed offsets, plus a
+ * fencing check: a replacement producer with the same transactional id stops the old one.
+ * The crash-at-any-instant proof is a system test. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,6 +39,11 @@
 #include "sim.h"
 #include "test.h"
 #include "uuid.h"
+#include "worker.h"
+
+#ifndef OF_TEST_BROKER
+#define OF_TEST_BROKER 0
+#endif
 
 #define KEY      "API-OCTOFLEETTEST0000000000000001"
 #define WAIT_MS  60000
@@ -59,6 +69,7 @@ typedef struct fx {
 typedef struct runner {
     pthread_t tid;
     bool running;
+    atomic_bool done; /* the run function returned */
     of_stop_flag stop;
     of_producer_opts opts;
     of_err rc;
@@ -78,12 +89,14 @@ static void *run_producer(void *arg)
 {
     runner *r = arg;
     r->rc = of_producer_run(&r->opts, r->errstr, sizeof r->errstr);
+    atomic_store(&r->done, true);
     return NULL;
 }
 
 static void producer_start(fx *f, runner *r)
 {
     memset(r, 0, sizeof *r);
+    atomic_init(&r->done, false);
     of_stop_flag_init(&r->stop);
     r->opts.cfg = &f->cfg;
     r->opts.mock = f->mock;
@@ -685,8 +698,9 @@ static void test_garbage(fx *f)
  * (caller frees) or NULL. */
 static char *deploy_as_worker(fx *f, const of_job *j, char **deployment_id)
 {
-    char comments[160];
-    snprintf(comments, sizeof comments, "octofleet job %s attempt %d", j->job_id, j->attempt);
+    char comments[256];
+    of_job_comments(j->job_id, j->attempt, j->release_name, j->stage, j->stage_name, comments,
+                    sizeof comments);
     of_octo_deploy_req req;
     memset(&req, 0, sizeof req);
     req.project_id = j->project.id;
@@ -843,11 +857,12 @@ static void test_resume(fx *f)
 
 /* ---------------------------------------------------------------------------------- */
 
-static int setup(fx *f)
+/* bootstrap NULL: the in-process mock cluster; else a real broker. */
+static int setup(fx *f, const char *bootstrap)
 {
     memset(f, 0, sizeof *f);
     char es[2048] = "";
-    if (of_kafka_mock_start(1, &f->mock, es, sizeof es) != OF_OK) {
+    if (!bootstrap && of_kafka_mock_start(1, &f->mock, es, sizeof es) != OF_OK) {
         fprintf(stderr, "mock: %s\n", es);
         return -1;
     }
@@ -873,6 +888,19 @@ static int setup(fx *f)
     if (of_config_set(&f->cfg, "octopus.url", ofsim_url(f->sim), es, sizeof es) != OF_OK) {
         fprintf(stderr, "config: %s\n", es);
         return -1;
+    }
+    if (bootstrap) {
+        /* a broker outlives one run: names of our own */
+        char prefix[64], group[64];
+        snprintf(prefix, sizeof prefix, "pt%ld.", (long)getpid());
+        snprintf(group, sizeof group, "pt%ld-producer", (long)getpid());
+        if (of_config_set(&f->cfg, "kafka.bootstrap_servers", bootstrap, es, sizeof es) ||
+            of_config_set(&f->cfg, "topics.prefix", prefix, es, sizeof es) ||
+            of_config_set(&f->cfg, "producer.group_id", group, es, sizeof es) ||
+            of_config_set(&f->cfg, "producer.transactional_id", group, es, sizeof es)) {
+            fprintf(stderr, "config: %s\n", es);
+            return -1;
+        }
     }
     of_config_topic(&f->cfg, "requests", f->t_requests, sizeof f->t_requests);
     of_config_topic(&f->cfg, "events", f->t_events, sizeof f->t_events);
@@ -911,22 +939,85 @@ static void teardown(fx *f)
     of_kafka_mock_destroy(f->mock);
 }
 
-int main(void)
+/* Real broker only (the 2.0.2 mock does not fence): a replacement producer with the same
+ * transactional id fences the running one, whose next transaction fails: it stops with
+ * OF_ERR_STATE, and the replacement takes over its input. */
+static void test_fencing(fx *f, runner *old, runner *repl)
 {
+    producer_start(f, repl);
+    /* Input for whichever partitions the old producer still owns: a command and an event
+     * that change nothing but make their consumer commit offsets in a transaction. */
+    of_job noop;
+    memset(&noop, 0, sizeof noop);
+    of_uuid_v5("no such release", noop.release_id);
+    of_uuid_v5("no such job", noop.job_id);
+    noop.attempt = 1;
+    noop.stage = 1;
+    noop.project.name = (char *)(uintptr_t) "P";
+    noop.environment.name = (char *)(uintptr_t) "E";
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    while (!atomic_load(&old->done) && of_now_ms() < deadline) {
+        control(f, OF_CMD_REPLAY, noop.release_id, 0, false, "poke");
+        job_event(f, &noop, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+        for (int i = 0; i < 10 && !atomic_load(&old->done); i++)
+            sleep_ms(100);
+    }
+    CHECK(atomic_load(&old->done));
+    if (!atomic_load(&old->done)) return;
+    pthread_join(old->tid, NULL);
+    old->running = false;
+    CHECK_INT(old->rc, OF_ERR_STATE);
+    CHECK_CONTAINS(old->errstr, "fenced");
+
+    /* the replacement decides from here on: a submit is accepted once */
+    char rid[37];
+    evs ev = {0};
+    jobs_seen s1 = {0};
+    submit(f, "T6",
+           "{\"release\":\"T6\",\"space\":\"Default\",\"environments\":[\"Hosted Beta\"],"
+           "\"tenants\":{\"names\":[\"Acme\"]},"
+           "\"stages\":[[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}",
+           rid);
+    CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_ACCEPTED, 1, &ev), 1);
+    CHECK_INT(wait_jobs(f, 1, rid, 1, &s1), 1);
+    jobs_free(&s1);
+    evs_free(&ev);
+}
+
+int main(int argc, char **argv)
+{
+    /* The same scenarios against the real broker of the ctest `kafka` fixture: built with
+     * OF_TEST_BROKER (ctest producer_broker), or run with --broker. */
+    char bootstrap[256] = "";
+    bool broker = OF_TEST_BROKER || (argc > 1 && strcmp(argv[1], "--broker") == 0);
+    if (broker) {
+        const char *path = getenv("OF_TEST_KAFKA_BOOTSTRAP_FILE");
+        FILE *bf = path ? fopen(path, "r") : NULL;
+        if (!bf || !fgets(bootstrap, sizeof bootstrap, bf)) {
+            if (bf) fclose(bf);
+            fprintf(stderr, "no broker (OF_TEST_KAFKA_BOOTSTRAP_FILE): skipped\n");
+            return 77;
+        }
+        fclose(bf);
+        bootstrap[strcspn(bootstrap, "\r\n")] = '\0';
+    }
     fx f;
-    if (setup(&f) != 0) {
+    if (setup(&f, broker ? bootstrap : NULL) != 0) {
         CHECK(!"set-up");
         teardown(&f);
         return TEST_DONE();
     }
-    runner prod;
+    runner prod, repl;
+    memset(&repl, 0, sizeof repl);
     producer_start(&f, &prod);
     test_release_flow(&f, &prod);
     test_unresolved(&f);
     test_garbage(&f);
     test_abort(&f);
     test_resume(&f);
+    if (broker) test_fencing(&f, &prod, &repl);
     producer_stop(&prod);
+    producer_stop(&repl);
     teardown(&f);
     return TEST_DONE();
 }

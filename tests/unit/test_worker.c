@@ -14,6 +14,9 @@
  *   timeout    policy timeout with cancel -> task Canceled, job.timed_out; without -> at once
  *   waiting    interruption -> job.waiting, released via the admin API -> job.succeeded
  *   inflight   max_in_flight 2, 6 jobs -> never more than 2 deployments live (sim timestamps)
+ *   redeliver  the broker refuses the first events: produced again, none lost
+ *   drain      stop with a job running and a 1 s drain timeout: no event, no commit; the
+ *              restarted worker adopts the deployment; a cancel in Octopus -> job.cancelled
  *   rebalance  a second worker joins: jobs of the moved partition are dropped by the first
  *              (no event) and adopted by the second; each job succeeds once, deployed once
  *   load       200 jobs in flight: Octopus requests per poll round (printed, bounded)
@@ -415,28 +418,51 @@ static of_err note_end(void *opaque, const of_kafka_message *m)
     return OF_OK;
 }
 
-/* The worker group's committed offsets equal the end of every jobs.s1 partition. */
-static void check_committed_at_end(world *w)
+/* Whether the worker group's committed offsets equal the end of every jobs.s1 partition. */
+static bool committed_at_end(world *w, bool report)
 {
     ends e;
     memset(&e, 0, sizeof(e));
-    CHECK_INT(
-        of_kafka_read_topic(&w->fk.kc, w->jobs_topic, 20000, note_end, &e, NULL, es, sizeof(es)),
-        OF_OK);
+    if (of_kafka_read_topic(&w->fk.kc, w->jobs_topic, 20000, note_end, &e, NULL, es, sizeof(es)) !=
+        OF_OK) {
+        fprintf(stderr, "reading %s: %s\n", w->jobs_topic, es);
+        return false;
+    }
     of_kafka_consumer *c = NULL;
     of_kafka_consumer_opts co = {w->cfg.worker.group_id, NULL, NULL, false};
-    CHECK_INT(of_kafka_consumer_new(&w->fk.kc, &co, &c, es, sizeof(es)), OF_OK);
-    if (!c) return;
+    if (of_kafka_consumer_new(&w->fk.kc, &co, &c, es, sizeof(es)) != OF_OK) {
+        fprintf(stderr, "consumer: %s\n", es);
+        return false;
+    }
     of_kafka_offset offs[2] = {{w->jobs_topic, 0, 0}, {w->jobs_topic, 1, 0}};
-    CHECK_INT(of_kafka_committed(c, offs, 2, 10000, es, sizeof(es)), OF_OK);
-    for (int p = 0; p < 2; p++) {
+    bool ok = of_kafka_committed(c, offs, 2, 10000, es, sizeof(es)) == OF_OK;
+    if (!ok) fprintf(stderr, "committed: %s\n", es);
+    for (int p = 0; ok && p < 2; p++) {
         int64_t end = e.end[p] ? e.end[p] : OF_KAFKA_OFFSET_NONE;
-        if (offs[p].offset != end)
+        if (offs[p].offset == end) continue;
+        if (report)
             fprintf(stderr, "partition %d: committed %lld, end %lld\n", p,
                     (long long)offs[p].offset, (long long)e.end[p]);
-        CHECK_INT(offs[p].offset, end);
+        ok = false;
     }
     of_kafka_consumer_destroy(c);
+    return ok;
+}
+
+static void check_committed_at_end(world *w)
+{
+    CHECK(committed_at_end(w, true));
+}
+
+/* While the workers run: their offsets get committed without waiting for a shutdown. */
+static bool wait_committed_at_end(world *w)
+{
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    while (!committed_at_end(w, false)) {
+        if (of_now_ms() > deadline) return committed_at_end(w, true);
+        nap(200);
+    }
+    return true;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -452,18 +478,17 @@ static void case_keys(void)
     const char *id = "6f1c5a3e-2b8d-5c4e-9a7f-0123456789ab";
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char key[128], comment[512];
-        of_worker_dedupe_key(id, rows[i].key_attempt, key, sizeof(key));
-        of_worker_comments(id, rows[i].comment_attempt, RELEASE, 3, "apps", comment,
-                           sizeof(comment));
+        of_job_dedupe_key(id, rows[i].key_attempt, key, sizeof(key));
+        of_job_comments(id, rows[i].comment_attempt, RELEASE, 3, "apps", comment, sizeof(comment));
         if ((strstr(comment, key) != NULL) != rows[i].match)
             fprintf(stderr, "row %zu: key \"%s\" vs comment \"%s\"\n", i, key, comment);
         CHECK((strstr(comment, key) != NULL) == rows[i].match);
     }
     char comment[512];
-    of_worker_comments(id, 2, RELEASE, 3, "apps", comment, sizeof(comment));
+    of_job_comments(id, 2, RELEASE, 3, "apps", comment, sizeof(comment));
     CHECK_STR(comment, "octofleet job 6f1c5a3e-2b8d-5c4e-9a7f-0123456789ab attempt 2; release "
                        "2026.18 stage 3 (apps)");
-    of_worker_comments(id, 1, RELEASE, 2, NULL, comment, sizeof(comment));
+    of_job_comments(id, 1, RELEASE, 2, NULL, comment, sizeof(comment));
     CHECK_CONTAINS(comment, "release 2026.18 stage 2");
 }
 
@@ -691,7 +716,7 @@ static void case_adopt(void)
     memcpy(id, job.job_id, sizeof(id));
     /* What a worker that crashed right after creating the deployment left behind. */
     char comments[512];
-    of_worker_comments(job.job_id, 1, RELEASE, 1, "apps", comments, sizeof(comments));
+    of_job_comments(job.job_id, 1, RELEASE, 1, "apps", comments, sizeof(comments));
     of_octo_deploy_req req = {0};
     req.project_id = "Projects-1";
     req.release_id = "Releases-1";
@@ -801,6 +826,7 @@ static void case_waiting(void)
     memcpy(id, job.job_id, sizeof(id));
     worker_start(&w, 0);
     produce_jobs(&w, &job, 1);
+    of_job_clear(&job);
     evlist l = {0};
     const evrow *wt = wait_event(&w, &l, id, OF_EV_JOB_WAITING);
     CHECK(wt != NULL);
@@ -897,6 +923,108 @@ static void case_inflight(void)
     world_stop(&w);
 }
 
+/* The broker refuses the worker's first event (a permanent produce error): the worker produces
+ * it again instead of dropping it, and the job's events all arrive. */
+static void case_redeliver(void)
+{
+    world w;
+    if (!world_start(&w, NULL)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    of_job job;
+    make_job(&w, &job, "T09", "Dev", 1);
+    char id[OF_UUID_STR_SIZE];
+    memcpy(id, job.job_id, sizeof(id));
+    produce_jobs(&w, &job, 1);
+    of_job_clear(&job);
+    /* From here on the only producer is the worker's. */
+    const int errs[] = {OF_KAFKA_PERR_MESSAGE_TOO_LARGE, OF_KAFKA_PERR_MESSAGE_TOO_LARGE};
+    CHECK_INT(of_kafka_mock_push_errors(w.mock, OF_KAFKA_API_PRODUCE, 2, errs, es, sizeof(es)),
+              OF_OK);
+    worker_start(&w, 0);
+    evlist l = {0};
+    want w1 = {id, 1};
+    CHECK(wait_final(&w, &l, &w1, 1));
+    worker_stop(&w, 0);
+    read_events(&w, &l); /* the drain waits for every pending event, retries included */
+    CHECK(ev_find(&l, id, 1, OF_EV_JOB_STARTED) != NULL);
+    CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
+    CHECK(w.wk[0].st.produce_retries >= 1);
+    CHECK_INT(count_deployments(&w, "T09", "Dev"), 1);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
+/* Stop with a job still running and a short drain timeout: the run returns, the job's offset is
+ * not committed and no final event is sent. The next run (a restart) takes the job again, adopts
+ * the deployment (same id, nothing created) and follows it; a cancel in Octopus then ends it as
+ * job.cancelled. */
+static void case_drain(void)
+{
+    static const char *const sets[] = {"worker.drain_timeout", "1s", NULL};
+    world w;
+    if (!world_start(&w, sets)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    of_job job;
+    make_job(&w, &job, "Slow", "Test", 1); /* runs for a minute, no policy timeout */
+    char id[OF_UUID_STR_SIZE];
+    memcpy(id, job.job_id, sizeof(id));
+    produce_jobs(&w, &job, 1);
+    of_job_clear(&job);
+    worker_start(&w, 0);
+    evlist l = {0};
+    const evrow *st = wait_event(&w, &l, id, OF_EV_JOB_STARTED);
+    CHECK(st != NULL);
+    char dep[64] = "", task[64] = "";
+    if (st) {
+        snprintf(dep, sizeof(dep), "%s", st->deployment_id);
+        snprintf(task, sizeof(task), "%s", st->task_id);
+    }
+    int64_t t0 = of_now_ms();
+    worker_stop(&w, 0);
+    CHECK(of_now_ms() - t0 < 15000); /* the drain timeout, not the job, bounded the stop */
+    CHECK_INT(w.wk[0].st.dropped, 1);
+    read_events(&w, &l);
+    CHECK_INT(ev_count(&l, id, OF_EV_JOB_SUCCEEDED) + ev_count(&l, id, OF_EV_JOB_FAILED) +
+                  ev_count(&l, id, OF_EV_JOB_CANCELLED) + ev_count(&l, id, OF_EV_JOB_TIMED_OUT),
+              0);
+    CHECK(!committed_at_end(&w, false)); /* the unfinished job holds the commit back */
+
+    worker_start(&w, 0); /* the restart */
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    while (ev_count(&l, id, OF_EV_JOB_STARTED) < 2 && of_now_ms() < deadline) {
+        nap(200);
+        read_events(&w, &l);
+    }
+    CHECK_INT(ev_count(&l, id, OF_EV_JOB_STARTED), 2);
+    for (size_t i = 0; i < l.n; i++)
+        if (l.rows[i].type == OF_EV_JOB_STARTED && strcmp(l.rows[i].job_id, id) == 0)
+            CHECK_STR(l.rows[i].deployment_id, dep);
+    of_octo_task t;
+    memset(&t, 0, sizeof(t));
+    CHECK_INT(of_octo_cancel_task(w.octo, NULL, task, &t, es, sizeof(es)), OF_OK);
+    of_octo_task_free(&t);
+    want w1 = {id, 1};
+    CHECK(wait_final(&w, &l, &w1, 1));
+    worker_stop(&w, 0);
+    const evrow *c = ev_find(&l, id, 1, OF_EV_JOB_CANCELLED);
+    CHECK(c != NULL);
+    if (c) CHECK_CONTAINS(c->message, "cancelled");
+    CHECK_INT(count_deployments(&w, "Slow", "Test"), 1);
+    CHECK_INT(w.wk[0].st.adopted, 1);
+    CHECK_INT(w.wk[0].st.created, 0);
+    CHECK_INT(w.wk[0].st.cancelled, 1);
+    check_committed_at_end(&w);
+    free(l.rows);
+    world_stop(&w);
+}
+
 static of_err count_partitions(void *opaque, const of_kafka_message *m)
 {
     int *per = opaque;
@@ -970,7 +1098,10 @@ static void case_rebalance(void)
         CHECK_INT(status, 200);
     }
     CHECK(wait_final(&w, &l, ws, N));
-    /* Stop both at once: neither inherits finished work from the other while draining. */
+    /* Committed while running (auto commit of the stored offsets), before any shutdown. */
+    CHECK(wait_committed_at_end(&w));
+    /* Stop both at once (a scale-down): each drains while the other's leaving rebalances the
+     * group; neither takes the other's partitions' messages while draining. */
     of_stop_request(&w.wk[0].stop);
     of_stop_request(&w.wk[1].stop);
     worker_stop(&w, 0);
@@ -1059,10 +1190,10 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } cases[] = {
-    {"keys", case_keys},       {"happy", case_happy},       {"failure", case_failure},
-    {"garbage", case_garbage}, {"adopt", case_adopt},       {"timeout", case_timeout},
-    {"waiting", case_waiting}, {"inflight", case_inflight}, {"rebalance", case_rebalance},
-    {"load", case_load},
+    {"keys", case_keys},       {"happy", case_happy},         {"failure", case_failure},
+    {"garbage", case_garbage}, {"adopt", case_adopt},         {"timeout", case_timeout},
+    {"waiting", case_waiting}, {"inflight", case_inflight},   {"redeliver", case_redeliver},
+    {"drain", case_drain},     {"rebalance", case_rebalance}, {"load", case_load},
 };
 
 int main(int argc, char **argv)
