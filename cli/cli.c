@@ -69,7 +69,7 @@ int of_cli_common_opt(of_cli_common *co, int argc, char **argv, int *i)
     return 0;
 }
 
-int of_cli_load_config(const of_cli_common *co, of_config_role role, of_config *cfg)
+static int load_config(const of_cli_common *co, of_config_role role, of_config *cfg)
 {
     char errstr[8192];
     of_err rc;
@@ -113,6 +113,7 @@ int of_cli_load_config(const of_cli_common *co, of_config_role role, of_config *
         rc = of_config_dump(cfg, &b);
         if (rc == OF_OK) fputs(b.data ? b.data : "", stdout);
         of_buf_free(&b);
+        of_config_free(cfg);
         return rc ? OF_EXIT_CONFIG : -1;
     }
     rc = of_config_check(cfg, role, errstr, sizeof(errstr));
@@ -181,4 +182,11 @@ int of_cli_read_file(const char *path, size_t max, char **out, size_t *len)
     *len = b.len;
     *out = of_buf_detach(&b);
     return *out ? OF_EXIT_OK : OF_EXIT_FAIL;
+}
+
+bool of_cli_config(const of_cli_common *co, of_config_role role, of_config *cfg, int *exit_code)
+{
+    int ex = load_config(co, role, cfg);
+    *exit_code = ex < 0 ? OF_EXIT_OK : ex;
+    return ex == OF_EXIT_OK;
 }

@@ -42,11 +42,11 @@ int of_cli_common_opt(of_cli_common *co, int argc, char **argv, int *i);
 
 /* Loads the config for a role: defaults, then the file (if any), then the
  * --set overrides, then the role's checks; applies the log level. Prints
- * every problem to stderr. Returns OF_EXIT_OK with cfg filled (caller frees
- * with of_config_free), or OF_EXIT_CONFIG with cfg freed.
- * With --dump-config it prints the config to stdout and returns -1: the
- * caller frees cfg and returns OF_EXIT_OK. */
-int of_cli_load_config(const of_cli_common *co, of_config_role role, of_config *cfg);
+ * every problem to stderr. Returns true when the command should go on, with
+ * cfg filled (the caller frees it with of_config_free). Returns false when it
+ * should return *exit_code at once, cfg already freed: OF_EXIT_CONFIG after a
+ * problem, OF_EXIT_OK after printing --dump-config to stdout. */
+bool of_cli_config(const of_cli_common *co, of_config_role role, of_config *cfg, int *exit_code);
 
 /* Encodes cmd, produces it to <prefix>requests keyed by its release id and waits up to
  * 30 s for delivery. p is borrowed. OF_OK, or an error described in errstr. */

@@ -234,12 +234,8 @@ int of_cmd_submit(int argc, char **argv)
         return OF_EXIT_USAGE;
     }
     of_config cfg;
-    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
-    if (ex < 0) {
-        of_config_free(&cfg);
-        return OF_EXIT_OK;
-    }
-    if (ex) return ex;
+    int ex;
+    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
 
     char *text = NULL;
     size_t len = 0;
@@ -369,12 +365,8 @@ static int control(of_cmd_type type, int argc, char **argv)
     of_id_copy(cmd.release_id, rid);
     cmd.time_ms = of_wall_ms();
     of_config cfg;
-    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
-    if (ex < 0) {
-        of_config_free(&cfg);
-        return OF_EXIT_OK;
-    }
-    if (ex) return ex;
+    int ex;
+    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
     ex = send_command(&cfg, &cmd);
     if (ex == OF_EXIT_OK) printf("%s %s sent\n", of_cmd_type_name(type), rid);
     of_config_free(&cfg);
@@ -430,12 +422,8 @@ int of_cmd_events(int argc, char **argv)
         i++;
     }
     of_config cfg;
-    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
-    if (ex < 0) {
-        of_config_free(&cfg);
-        return OF_EXIT_OK;
-    }
-    if (ex) return ex;
+    int ex;
+    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
     if (follow) {
         ex = follow_events(&cfg, &fc, false);
         ex = ex == OF_EXIT_FAIL ? OF_EXIT_OK : ex; /* a paused release is not our failure */

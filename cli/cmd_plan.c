@@ -98,12 +98,8 @@ int of_cmd_plan(int argc, char **argv)
         return OF_EXIT_USAGE;
     }
     of_config cfg;
-    int ex = of_cli_load_config(&co, OF_ROLE_WORKER, &cfg); /* needs Octopus like a worker */
-    if (ex < 0) {
-        of_config_free(&cfg);
-        return OF_EXIT_OK;
-    }
-    if (ex) return ex;
+    int ex;
+    if (!of_cli_config(&co, OF_ROLE_WORKER, &cfg, &ex)) return ex; /* needs Octopus like a worker */
 
     char *text = NULL, errstr[1024];
     size_t len = 0;

@@ -61,12 +61,8 @@ int of_cmd_producer(int argc, char **argv)
         return OF_EXIT_USAGE;
     }
     of_config cfg;
-    int ex = of_cli_load_config(&co, OF_ROLE_PRODUCER, &cfg);
-    if (ex < 0) {
-        of_config_free(&cfg);
-        return OF_EXIT_OK;
-    }
-    if (ex) return ex;
+    int ex;
+    if (!of_cli_config(&co, OF_ROLE_PRODUCER, &cfg, &ex)) return ex;
 
     char errstr[1024] = "";
     of_err rc = of_signals_install(errstr, sizeof errstr);

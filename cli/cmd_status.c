@@ -174,12 +174,8 @@ int of_cmd_status(int argc, char **argv)
         return OF_EXIT_USAGE;
     }
     of_config cfg;
-    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
-    if (ex < 0) {
-        of_config_free(&cfg);
-        return OF_EXIT_OK;
-    }
-    if (ex) return ex;
+    int ex;
+    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
 
     status_ctx s = {.want = want};
     char errstr[512], topic[OF_TOPIC_NAME_MAX];

@@ -451,12 +451,8 @@ int of_cmd_topic(int argc, char **argv)
     tmpl.nheaders = nheaders;
 
     of_config cfg;
-    int ex = of_cli_load_config(&co, OF_ROLE_ANY, &cfg);
-    if (ex < 0) {
-        of_config_free(&cfg);
-        return OF_EXIT_OK;
-    }
-    if (ex) return ex;
+    int ex;
+    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
     ex = dump ? topic_dump(&cfg, name, (int)timeout_ms)
               : topic_produce(&cfg, name, &tmpl, (int)timeout_ms);
     of_config_free(&cfg);

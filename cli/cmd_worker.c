@@ -98,12 +98,8 @@ int of_cmd_worker(int argc, char **argv)
         co.sets[co.nsets++] = name_set;
     }
     of_config cfg;
-    int ex = of_cli_load_config(&co, OF_ROLE_WORKER, &cfg);
-    if (ex < 0) {
-        of_config_free(&cfg);
-        return OF_EXIT_OK;
-    }
-    if (ex) return ex;
+    int ex;
+    if (!of_cli_config(&co, OF_ROLE_WORKER, &cfg, &ex)) return ex;
 
     char errstr[1024] = "";
     of_err rc = of_signals_install(errstr, sizeof errstr);

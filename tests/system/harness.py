@@ -719,17 +719,18 @@ def expected_targets(world, request):
     return out
 
 
-def plan_targets(fleet, request):
-    """`octofleet plan REQUEST --json` as a target set, or None when the CLI has no plan
-    command (then the fixture-derived expectation stands alone)."""
+def plan(fleet, request):
+    """`octofleet plan REQUEST --json` (resolved against the simulator, deploys nothing)."""
     path = fleet.write_request(request)
     r = fleet.octofleet("plan", path, "--json")
-    if r.returncode == 2 and "unknown command" in r.stderr:
-        return None
     check(r.returncode == 0, "plan exited %d:\n%s" % (r.returncode, r.stderr))
-    plan = json.loads(r.stdout)
-    return {(j["stage"], j["project"], j["environment"], j.get("tenant"))
-            for j in plan["jobs"] if j["action"] == "deploy"}
+    return json.loads(r.stdout)
+
+
+def plan_targets(plan_doc, action="deploy"):
+    """{(stage, project, environment, tenant-or-None): job_id} of a plan's rows with action."""
+    return {(j["stage"], j["project"], j["environment"], j.get("tenant")): j["job_id"]
+            for j in plan_doc["jobs"] if j["action"] == action}
 
 
 def job_key(ev):

@@ -8,7 +8,8 @@ for two minutes. Once all three are executing, `octofleet abort R --cancel-runni
 Part B: "sys-if-not-current" (Docs 2.0.0 for every tenant in Dev and Test, condition
 if-not-current) where the world already has Docs 2.0.0 as the current release in Dev for Alpha
 and Bravo. Proves:
-  - those two targets are planned as skipped: job.skipped with the reason, no job dispatched
+  - those two targets are planned as skipped (`octofleet plan --json` says so too): job.skipped
+    with the reason, no job dispatched
     and no deployment for them; the other four targets deploy once; the release completes with
     counts skipped 2, succeeded 4.
 """
@@ -76,12 +77,18 @@ def part_abort(fl):
 
 def part_condition(fl):
     fl.set_rules([{"duration_ms": [150, 300]}])
+    plan = harness.plan(fl, REQ_CURRENT)
+    plan_skips = harness.plan_targets(plan, "skip")
+    check_eq(sorted((e, t) for (_, _, e, t) in plan_skips), [("Dev", "Alpha"), ("Dev", "Bravo")],
+             "targets octofleet plan skips")
     rid = fl.submit(REQ_CURRENT)
     done = fl.wait_release_end(rid, "release.completed", timeout=90)
     evs = fl.release_events(rid)
     skipped = of_type(evs, "job.skipped")
     check_eq(sorted((e["data"].get("environment"), e["data"].get("tenant")) for e in skipped),
              [("Dev", "Alpha"), ("Dev", "Bravo")], "job.skipped targets")
+    check_eq(sorted(e["data"]["job_id"] for e in skipped), sorted(plan_skips.values()),
+             "job ids of job.skipped vs the plan's skipped rows")
     for e in skipped:
         msg = e["data"].get("message") or ""
         check("2.0.0" in msg and "if-not-current" in msg,

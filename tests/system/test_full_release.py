@@ -4,8 +4,8 @@
 Three stages (untenanted Schema, then tenanted Api, then tenanted Web) in two environments for
 every connected tenant. Proves:
   - every planned target is deployed exactly once (/sim/deployment-counts all 1) and the set of
-    deployed targets equals the plan (from the world fixture, and `octofleet plan --json` when
-    the CLI has it);
+    deployed targets equals the plan (`octofleet plan --json`, itself checked against the world
+    fixture); the dispatched jobs carry the plan's job ids and release id;
   - the gate held: no deployment of stage N+1 in an environment was created before every task of
     stage N in that environment had completed (simulator timestamps);
   - the event stream tells the whole story in order: release.accepted first, stage.started and
@@ -47,11 +47,12 @@ def scenario(args, fleets):
 
     want = expected_targets(fl.world, REQUEST)
     check_eq(len(want), 14, "planned targets (2 Schema + 6 Api + 6 Web)")
-    planned = harness.plan_targets(fl, REQUEST)
-    if planned is not None:
-        check_eq(planned, want, "octofleet plan --json targets vs the world fixture")
+    plan = harness.plan(fl, REQUEST)
+    planned = harness.plan_targets(plan)
+    check_eq(set(planned), want, "octofleet plan --json targets vs the world fixture")
 
     rid = fl.submit(REQUEST)
+    check_eq(rid, plan["release_id"], "release id printed by submit vs plan")
     harness.log("submitted release %s" % rid)
     done = fl.wait_release_end(rid, "release.completed", timeout=120)
     harness.log("release completed")
@@ -121,6 +122,8 @@ def scenario(args, fleets):
     check_eq(sorted((job_key(e) for e in dispatched), key=str), sorted(want, key=str),
              "job.dispatched targets (each once)")
     check(all(e["data"].get("attempt") == 1 for e in dispatched), "a first dispatch with attempt != 1")
+    check_eq({job_key(e): e["data"]["job_id"] for e in dispatched}, planned,
+             "dispatched job ids vs the plan's (deterministic ids)")
     by_dep = {(d["project"], d["environment"], d["tenant"]): d for d in deps}
     for d in dispatched:
         jid = d["data"]["job_id"]
