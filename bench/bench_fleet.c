@@ -54,9 +54,14 @@
 static const char *const envs[2] = {"On Site Beta", "Hosted Beta"};
 static const char *const tenanted[3] = {"Identity", "Billing", "Web"};
 
+#define MAX_KAFKA_PROPS 8
+
 typedef struct bench_opts {
     int tenants, workers, max_in_flight, poll_ms;
+    int dur_min, dur_max; /* task durations drawn from [min, max] ms */
     bool detail;
+    const char *kafka_props[MAX_KAFKA_PROPS]; /* extra kafka.properties "key=value", borrowed */
+    int n_kafka_props;
 } bench_opts;
 
 /* ---- daemons as threads (as cli/cmd_demo.c) ---- */
@@ -95,12 +100,11 @@ static void *daemon_main(void *arg)
     return NULL;
 }
 
-/* Asks the daemon to stop and joins it if it returns within STOP_DEADLINE. Returns false if it
+/* Joins a daemon whose stop flag is set if it returns within STOP_DEADLINE. Returns false if it
  * did not: the thread is left running (the caller then exits without freeing what it uses). */
-static bool stop_daemon(daemon_thread *d)
+static bool join_daemon(daemon_thread *d)
 {
     if (!d->started) return true;
-    of_stop_request(&d->stop);
     int64_t until = of_now_ms() + STOP_DEADLINE;
     while (!atomic_load(&d->done) && of_now_ms() < until) {
         struct timespec ts = {0, 20 * 1000 * 1000};
@@ -118,20 +122,23 @@ static bool stop_daemon(daemon_thread *d)
 
 /* ---- the world and the requests ---- */
 
-static of_err build_world(int n, of_buf *b)
+static of_err build_world(const bench_opts *o, of_buf *b)
 {
-    of_err rc = of_buf_puts(
-        b, "{\"api_keys\":[{\"key\":\"" KEY "\",\"spaces\":[\"*\"]}],\"task_cap\":2000,\"seed\":7,"
-           "\"rules\":[{\"project\":\"*\",\"duration_ms\":[20,100]}],"
-           "\"spaces\":[{\"name\":\"Default\",\"is_default\":true,"
-           "\"environments\":[\"Development\",\"On Site Beta\",\"Hosted Beta\",\"Warmup\"],"
-           "\"lifecycles\":[{\"name\":\"Train\",\"phases\":["
-           "{\"name\":\"Dev\",\"environments\":[\"Development\"]},"
-           "{\"name\":\"Beta\",\"environments\":[\"On Site Beta\",\"Hosted Beta\"]}]},"
-           "{\"name\":\"Warm\",\"phases\":[{\"name\":\"Warm\",\"environments\":[\"Warmup\"]}]}],"
-           "\"projects\":["
-           "{\"name\":\"Schema\",\"tenanted\":\"Untenanted\",\"lifecycle\":\"Train\","
-           "\"releases\":[\"1.0.0\",\"2.0.0\"]},");
+    int n = o->tenants;
+    of_err rc = of_buf_printf(
+        b,
+        "{\"api_keys\":[{\"key\":\"" KEY "\",\"spaces\":[\"*\"]}],\"task_cap\":2000,\"seed\":7,"
+        "\"rules\":[{\"project\":\"*\",\"duration_ms\":[%d,%d]}],"
+        "\"spaces\":[{\"name\":\"Default\",\"is_default\":true,"
+        "\"environments\":[\"Development\",\"On Site Beta\",\"Hosted Beta\",\"Warmup\"],"
+        "\"lifecycles\":[{\"name\":\"Train\",\"phases\":["
+        "{\"name\":\"Dev\",\"environments\":[\"Development\"]},"
+        "{\"name\":\"Beta\",\"environments\":[\"On Site Beta\",\"Hosted Beta\"]}]},"
+        "{\"name\":\"Warm\",\"phases\":[{\"name\":\"Warm\",\"environments\":[\"Warmup\"]}]}],"
+        "\"projects\":["
+        "{\"name\":\"Schema\",\"tenanted\":\"Untenanted\",\"lifecycle\":\"Train\","
+        "\"releases\":[\"1.0.0\",\"2.0.0\"]},",
+        o->dur_min, o->dur_max);
     for (int p = 0; !rc && p < 3; p++)
         rc = of_buf_printf(b,
                            "{\"name\":\"%s\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
@@ -146,9 +153,12 @@ static of_err build_world(int n, of_buf *b)
         for (int p = 0; !rc && p < 3; p++)
             rc = of_buf_printf(b, "%s\"%s\":[\"Development\",\"%s\"]", p ? "," : "", tenanted[p],
                                env);
-        if (!rc && t < WARM_TENANTS) rc = of_buf_puts(b, ",\"Warmup\":[\"Warmup\"]");
         if (!rc) rc = of_buf_puts(b, "}}");
     }
+    /* The warm-up's own tenants, so it reaches every partition whatever N is. */
+    for (int t = 0; !rc && t < WARM_TENANTS; t++)
+        rc = of_buf_printf(b, ",{\"name\":\"Warm %02d\",\"projects\":{\"Warmup\":[\"Warmup\"]}}",
+                           t + 1);
     if (!rc)
         rc = of_buf_puts(b, "],\"history\":["
                             "{\"project\":\"Schema\",\"release\":\"1.0.0\",\"environment\":\"*\"},"
@@ -333,9 +343,11 @@ typedef struct result {
     dep_counts deps;
     of_worker_stats w[MAX_WORKERS];
     double avg_to_start_ms, avg_to_done_ms;
+    double lag_dispatched_ms, lag_succeeded_ms; /* event time -> read by the bench */
     int64_t stage_ms[3][2];
     int stage_jobs[3][2];
     int warmup_rounds;
+    int64_t setup_ms, warm_ms, stop_ms; /* outside the measured window */
     bool ok;
     char error[512];
 } result;
@@ -374,7 +386,7 @@ static of_err fleet_setup(fleet *f, const bench_opts *o, char *es, size_t en)
     f->o = o;
     of_buf world;
     of_buf_init(&world, WORLD_MAX);
-    of_err rc = build_world(o->tenants, &world);
+    of_err rc = build_world(o, &world);
     if (rc) {
         of_buf_free(&world);
         return of_seterr(es, en, rc, "cannot build the world");
@@ -389,6 +401,8 @@ static of_err fleet_setup(fleet *f, const bench_opts *o, char *es, size_t en)
     f->cfg_set = true;
     for (size_t i = 0; !rc && i < sizeof(sets) / sizeof(sets[0]); i++)
         rc = of_config_set(&f->cfg, sets[i][0], sets[i][1], es, en);
+    for (int i = 0; !rc && i < o->n_kafka_props; i++)
+        rc = of_config_set(&f->cfg, "kafka.properties", o->kafka_props[i], es, en);
     if (!rc) rc = of_config_set(&f->cfg, "octopus.url", ofsim_url(f->sim), es, en);
     if (rc) return rc;
     rc = of_fleet_kafka_init(&f->fk, &f->cfg, f->mock, "bench-fleet");
@@ -423,12 +437,17 @@ static of_err fleet_setup(fleet *f, const bench_opts *o, char *es, size_t en)
     return rc;
 }
 
-/* Stops the daemons (workers first) and keeps their stats. False if one would not stop. */
+/* Stops the daemons, workers first, and keeps their stats. The workers are asked together:
+ * one by one, each leaving would cost a rebalance, which the mock cluster stretches to
+ * session.timeout.ms - 1 s. False if one would not stop. */
 static bool fleet_stop_daemons(fleet *f, result *r)
 {
     bool ok = true;
+    for (int i = 1; i <= MAX_WORKERS; i++)
+        if (f->d[i].started) of_stop_request(&f->d[i].stop);
     for (int i = MAX_WORKERS; i >= 0; i--) {
-        if (!stop_daemon(&f->d[i])) {
+        if (i == 0 && f->d[0].started) of_stop_request(&f->d[0].stop);
+        if (!join_daemon(&f->d[i])) {
             ok = false;
             continue;
         }
@@ -487,6 +506,7 @@ static of_err submit(fleet *f, const char *release, const char *request_json,
 
 /* What following a release is after. */
 typedef struct follow {
+    const char *what; /* "warm-up release warmup-1", for messages */
     const char *release_id;
     int64_t deadline; /* of_now_ms */
     /* warm-up: which workers finished a job */
@@ -496,6 +516,7 @@ typedef struct follow {
     int64_t t_submit, t_accepted, t_done;
     int64_t stage_start[3][2];
     int by_type[OF_EV__COUNT];
+    double lag_sum[OF_EV__COUNT]; /* sum of (read here - event time): the Kafka hop */
 } follow;
 
 static int env_index(const char *name)
@@ -583,9 +604,9 @@ static of_err follow_release(fleet *f, follow *fo, char *es, size_t en)
             const int *n = fo->by_type;
             return of_seterr(
                 es, en, OF_ERR_TIMEOUT,
-                "%s after %.1f s: %d dispatched, %d started, %d succeeded; simulator: %d "
+                "%s: %s after %.1f s: %d dispatched, %d started, %d succeeded; simulator: %d "
                 "tasks Queued, %d Executing",
-                now > fo->deadline ? "deadline passed" : "stalled (no event for 60 s)",
+                fo->what, now > fo->deadline ? "deadline passed" : "stalled (no event for 60 s)",
                 (double)(now - fo->t_submit) / 1000.0, n[OF_EV_JOB_DISPATCHED],
                 n[OF_EV_JOB_STARTED], n[OF_EV_JOB_SUCCEEDED], ofsim_task_count(f->sim, "Queued"),
                 ofsim_task_count(f->sim, "Executing"));
@@ -599,6 +620,7 @@ static of_err follow_release(fleet *f, follow *fo, char *es, size_t en)
         if (m->value && of_event_decode(m->value, m->value_len, &ev, why, sizeof(why)) == OF_OK &&
             strcmp(ev.release_id, fo->release_id) == 0) {
             last_event = of_now_ms();
+            if (ev.time_ms > 0) fo->lag_sum[ev.type] += (double)(of_wall_ms() - ev.time_ms);
             end = on_event(f, fo, &ev, es, en);
         }
         of_event_clear(&ev);
@@ -622,6 +644,9 @@ static of_err warm_up(fleet *f, result *r, char *es, size_t en)
                  release);
         of_err rc = submit(f, release, request, id, es, en);
         if (rc) return rc;
+        char what[64];
+        snprintf(what, sizeof(what), "warm-up release %s", release);
+        fo.what = what;
         fo.release_id = id;
         fo.deadline = until;
         fo.t_submit = of_now_ms();
@@ -651,7 +676,7 @@ static void measure(fleet *f, result *r)
         of_seterr(es, en, OF_ERR_PROTOCOL, "cannot read /sim/stats");
         return;
     }
-    follow fo = {.r = r};
+    follow fo = {.r = r, .what = "release bench"};
     char id[OF_UUID_STR_SIZE];
     fo.t_submit = of_now_ms();
     /* generous: far beyond what the numbers in bench/README.md need */
@@ -662,6 +687,12 @@ static void measure(fleet *f, result *r)
     r->wall_ms = fo.t_done - fo.t_submit;
     r->plan_ms = fo.t_accepted ? fo.t_accepted - fo.t_submit : 0;
     r->finished = fo.by_type[OF_EV_JOB_SUCCEEDED];
+    if (fo.by_type[OF_EV_JOB_DISPATCHED])
+        r->lag_dispatched_ms =
+            fo.lag_sum[OF_EV_JOB_DISPATCHED] / (double)fo.by_type[OF_EV_JOB_DISPATCHED];
+    if (fo.by_type[OF_EV_JOB_SUCCEEDED])
+        r->lag_succeeded_ms =
+            fo.lag_sum[OF_EV_JOB_SUCCEEDED] / (double)fo.by_type[OF_EV_JOB_SUCCEEDED];
     if (!routes_read(f->sim, &after)) {
         of_seterr(es, en, OF_ERR_PROTOCOL, "cannot read /sim/stats");
         return;
@@ -706,13 +737,21 @@ static void run(const bench_opts *o, result *r)
         snprintf(r->error, sizeof(r->error), "out of memory");
         return;
     }
-    if (fleet_setup(f, o, r->error, sizeof(r->error)) == OF_OK &&
-        warm_up(f, r, r->error, sizeof(r->error)) == OF_OK)
-        measure(f, r);
+    int64_t t0 = of_now_ms();
+    if (fleet_setup(f, o, r->error, sizeof(r->error)) == OF_OK) {
+        r->setup_ms = of_now_ms() - t0;
+        t0 = of_now_ms();
+        of_err rc = warm_up(f, r, r->error, sizeof(r->error));
+        r->warm_ms = of_now_ms() - t0;
+        if (rc == OF_OK) measure(f, r);
+    }
     char saved[sizeof(r->error)];
     memcpy(saved, r->error, sizeof(saved));
     bool ok = r->ok;
-    if (!fleet_stop_daemons(f, r)) {
+    t0 = of_now_ms();
+    bool stopped = fleet_stop_daemons(f, r);
+    r->stop_ms = of_now_ms() - t0;
+    if (!stopped) {
         ok = false;
         if (!saved[0]) snprintf(saved, sizeof(saved), "a daemon did not stop");
     }
@@ -759,12 +798,12 @@ static summary summarise(const result *r)
 static void print_line(const bench_opts *o, const result *r)
 {
     summary s = summarise(r);
-    printf("bench_fleet: tenants=%d workers=%d max_in_flight=%d poll=%dms jobs=%d "
+    printf("bench_fleet: tenants=%d workers=%d max_in_flight=%d poll=%dms tasks=%d-%dms jobs=%d "
            "wall=%.2fs plan=%.2fs jobs/s=%.1f octo_req/job=%.3f (POST deployments %.3f, "
            "GET tasks %.3f, GET deployments %.3f, other %.3f) deployments=%ld once_each=%s "
            "poll_rounds=%" PRIu64 " tasks/round=%.1f max_in_flight=%" PRIu64
            " dispatch->started=%.0fms started->done=%.0fms%s%s\n",
-           r->tenants, r->workers, o->max_in_flight, o->poll_ms, r->jobs,
+           r->tenants, r->workers, o->max_in_flight, o->poll_ms, o->dur_min, o->dur_max, r->jobs,
            (double)r->wall_ms / 1000.0, (double)r->plan_ms / 1000.0, s.jobs_s, s.req_job,
            s.post_job, s.tasks_job, s.deps_job, s.other_job, r->deps.total,
            r->deps.ok && r->deps.dupes == 0 && r->deps.rows == r->jobs ? "yes" : "NO", s.rounds,
@@ -775,8 +814,13 @@ static void print_line(const bench_opts *o, const result *r)
 static void print_detail(const result *r)
 {
     double jobs = r->jobs > 0 ? r->jobs : 1;
-    printf("  warm-up rounds: %d\n  Octopus requests of the measured release, by route:\n",
-           r->warmup_rounds);
+    printf("  outside the measurement: setup %.2f s, warm-up %.2f s (%d round%s), stop %.2f s\n",
+           (double)r->setup_ms / 1000.0, (double)r->warm_ms / 1000.0, r->warmup_rounds,
+           r->warmup_rounds == 1 ? "" : "s", (double)r->stop_ms / 1000.0);
+    printf("  job latency: dispatched -> started %.0f ms, started -> succeeded %.0f ms; events "
+           "reach a consumer %.0f ms (job.dispatched) / %.0f ms (job.succeeded) after their time\n",
+           r->avg_to_start_ms, r->avg_to_done_ms, r->lag_dispatched_ms, r->lag_succeeded_ms);
+    printf("  Octopus requests of the measured release, by route:\n");
     for (int i = 0; i < r->req.n; i++)
         printf("    %-48s %8ld  %.3f/job\n", r->req.r[i].name, r->req.r[i].n,
                (double)r->req.r[i].n / jobs);
@@ -799,9 +843,10 @@ static void print_detail(const result *r)
 
 static void print_table(const bench_opts *o, const result *rs, int n)
 {
-    printf("\nworkers=%d max_in_flight=%d poll_interval=%dms, task durations 20-100 ms, "
-           "task cap 2000\n\n",
-           o->workers, o->max_in_flight, o->poll_ms);
+    printf("\nworkers=%d max_in_flight=%d poll_interval=%dms, task durations %d-%d ms, "
+           "task cap 2000%s\n\n",
+           o->workers, o->max_in_flight, o->poll_ms, o->dur_min, o->dur_max,
+           o->n_kafka_props ? ", extra Kafka properties" : "");
     printf("| tenants | jobs | wall s | plan s | jobs/s | req/job | POST dep/job | GET tasks/job "
            "| GET dep/job | other/job | poll rounds | tasks/round | max in flight | "
            "deployments (once each) |\n");
@@ -825,11 +870,13 @@ static void print_table(const bench_opts *o, const result *rs, int n)
 
 static const char usage[] =
     "usage: bench_fleet [--tenants N] [--workers W] [--max-in-flight M] [--poll-interval MS]\n"
-    "                   [--detail] [--sweep]\n"
+    "                   [--duration MIN-MAX] [--kafka KEY=VALUE]... [--detail] [--sweep]\n"
     "  --tenants N         tenants in the generated world (1..100000, default 500); 3N+2 jobs\n"
     "  --workers W         worker threads (1..16, default 3)\n"
     "  --max-in-flight M   worker.max_in_flight (1..100000, default 256)\n"
     "  --poll-interval MS  worker.poll_interval in ms (100..60000, default 200)\n"
+    "  --duration MIN-MAX  simulated task durations in ms (default 20-100)\n"
+    "  --kafka KEY=VALUE   one more librdkafka property for every client (repeatable)\n"
     "  --detail            per-route, per-stage and per-worker lines after the result\n"
     "  --sweep             tenants 100, 1000 and 3000, then a table\n";
 
@@ -847,7 +894,12 @@ static bool int_arg(const char *name, const char *v, long lo, long hi, int *out)
 
 int main(int argc, char **argv)
 {
-    bench_opts o = {.tenants = 500, .workers = 3, .max_in_flight = 256, .poll_ms = 200};
+    bench_opts o = {.tenants = 500,
+                    .workers = 3,
+                    .max_in_flight = 256,
+                    .poll_ms = 200,
+                    .dur_min = 20,
+                    .dur_max = 100};
     bool sweep = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -869,6 +921,24 @@ int main(int argc, char **argv)
             ok = int_arg(a, v, 1, 100000, &o.max_in_flight);
         } else if (strcmp(a, "--poll-interval") == 0) {
             ok = int_arg(a, v, 100, 60000, &o.poll_ms);
+        } else if (strcmp(a, "--duration") == 0) {
+            char *end = NULL;
+            long lo = v ? strtol(v, &end, 10) : -1, hi = -1;
+            if (end && *end == '-') hi = strtol(end + 1, &end, 10);
+            ok = end && !*end && lo >= 0 && hi >= lo && hi <= 3600000;
+            if (ok) {
+                o.dur_min = (int)lo;
+                o.dur_max = (int)hi;
+            } else {
+                fprintf(stderr, "bench_fleet: --duration needs MIN-MAX ms, e.g. 20-100\n%s", usage);
+            }
+        } else if (strcmp(a, "--kafka") == 0) {
+            ok = v && strchr(v, '=') && o.n_kafka_props < MAX_KAFKA_PROPS;
+            if (ok)
+                o.kafka_props[o.n_kafka_props++] = v;
+            else
+                fprintf(stderr, "bench_fleet: --kafka needs KEY=VALUE (at most %d)\n%s",
+                        MAX_KAFKA_PROPS, usage);
         } else {
             fprintf(stderr, "bench_fleet: unexpected argument '%s'\n%s", a, usage);
             return 2;

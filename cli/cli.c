@@ -190,3 +190,26 @@ bool of_cli_config(const of_cli_common *co, of_config_role role, of_config *cfg,
     *exit_code = ex < 0 ? OF_EXIT_OK : ex;
     return ex == OF_EXIT_OK;
 }
+
+int of_cli_exit_code(of_err rc)
+{
+    switch (rc) {
+    case OF_OK:
+        return OF_EXIT_OK;
+    case OF_ERR_CONFIG:
+    case OF_ERR_NOT_FOUND:
+        return OF_EXIT_CONFIG;
+    case OF_ERR_NETWORK:
+    case OF_ERR_TIMEOUT:
+    case OF_ERR_AUTH:
+    case OF_ERR_HTTP:
+    case OF_ERR_PROTOCOL:
+    case OF_ERR_REJECTED:
+    case OF_ERR_TOO_LARGE:
+    case OF_ERR_KAFKA:
+    case OF_ERR_IO:
+        return OF_EXIT_SERVICE;
+    default:
+        return OF_EXIT_FAIL;
+    }
+}

@@ -57,6 +57,12 @@ of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const 
  * (*out, caller frees; *len its length). Prints the problem and returns OF_EXIT_FAIL. */
 int of_cli_read_file(const char *path, size_t max, char **out, size_t *len);
 
+/* The exit code a daemon or command ends with after rc (cli/exitcodes.h): OF_OK -> 0;
+ * configuration problems (including a name that does not exist, such as the space) -> 3;
+ * a service that could not be used (network, auth, HTTP, Kafka, I/O, a bad reply) -> 4;
+ * anything else (fenced by a newer producer, ...) -> 1. */
+int of_cli_exit_code(of_err rc);
+
 /* True if arg is -h or --help. */
 bool of_cli_is_help(const char *arg);
 

@@ -45,8 +45,7 @@ static int print_plan(of_octo *octo, const of_request *req, const char *text, bo
         ex = OF_EXIT_FAIL;
     } else if (rc) {
         fprintf(stderr, "octofleet plan: %s\n", errstr[0] ? errstr : of_strerror(rc));
-        ex = rc == OF_ERR_AUTH || rc == OF_ERR_NETWORK || rc == OF_ERR_TIMEOUT ? OF_EXIT_SERVICE
-                                                                               : OF_EXIT_FAIL;
+        ex = of_cli_exit_code(rc);
     } else if (json) {
         char *out = NULL;
         if (of_plan_to_json(plan, &out) == OF_OK) {

@@ -202,7 +202,7 @@ int of_cmd_status(int argc, char **argv)
         s.n = w;
         if (json) {
             char *out = NULL;
-            if (of_plan_json_encode(&s.rel, s.jobs, s.n, NULL, &out) == OF_OK) {
+            if (of_status_json_encode(&s.rel, s.jobs, s.n, &out) == OF_OK) {
                 printf("%s\n", out);
             } else {
                 fprintf(stderr, "octofleet status: cannot encode JSON\n");

@@ -29,30 +29,6 @@ static const char worker_usage[] =
     "fatal Kafka consumer error), 2 usage, 3 configuration (also: no API key, the configured\n"
     "Octopus space does not exist), 4 Kafka or Octopus could not be used at start-up.\n";
 
-/* Maps the run's error to the documented exit codes. */
-static int exit_code(of_err rc)
-{
-    switch (rc) {
-    case OF_OK:
-        return OF_EXIT_OK;
-    case OF_ERR_CONFIG:
-    case OF_ERR_NOT_FOUND:
-        return OF_EXIT_CONFIG;
-    case OF_ERR_NETWORK:
-    case OF_ERR_TIMEOUT:
-    case OF_ERR_AUTH:
-    case OF_ERR_HTTP:
-    case OF_ERR_PROTOCOL:
-    case OF_ERR_REJECTED:
-    case OF_ERR_TOO_LARGE:
-    case OF_ERR_KAFKA:
-    case OF_ERR_IO:
-        return OF_EXIT_SERVICE;
-    default:
-        return OF_EXIT_FAIL;
-    }
-}
-
 int of_cmd_worker(int argc, char **argv)
 {
     of_cli_common co;
@@ -114,7 +90,7 @@ int of_cmd_worker(int argc, char **argv)
     o.stop = of_signals_flag();
     rc = of_worker_run(&o, errstr, sizeof errstr);
     if (rc) fprintf(stderr, "octofleet worker: %s: %s\n", of_strerror(rc), errstr);
-    ex = exit_code(rc);
+    ex = of_cli_exit_code(rc);
     of_config_free(&cfg);
     return ex;
 }

@@ -180,6 +180,13 @@ char *of_job_dedupe_key(const char *job_id, int attempt, char *out, size_t out_s
 char *of_job_comments(const char *job_id, int attempt, const char *release_name, int stage,
                       const char *stage_name, char *out, size_t out_size);
 
+/* The status view (`octofleet status --json`): the release (status, round, last operator
+ * action), every (stage, environment) with its gate status and job counts per status, and
+ * every job with its status, attempt, Octopus ids and message (Octopus's error for failed
+ * jobs, the reason for skipped ones). A new string the caller frees. */
+of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *jobs, size_t n_jobs,
+                             char **out);
+
 /* ---------------------------------------------------------------------------------- */
 /* Small helpers for callers building these structs. */
 

@@ -850,3 +850,84 @@ of_err of_plan_json_encode(const of_release_record *hdr, const of_job_record *jo
     oj_set(root, "warnings", w, &bad);
     return oj_dump(root, bad, out);
 }
+
+/* ---------------------------------------------------------------------------------- */
+/* status view */
+
+of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *jobs, size_t n_jobs,
+                             char **out)
+{
+    *out = NULL;
+    bool bad = false;
+    json_t *root = json_object();
+    if (!root) return OF_ERR_NOMEM;
+    oj_set_str(root, "release_id", hdr->release_id, &bad);
+    oj_set_str(root, "release", hdr->release_name, &bad);
+    oj_set(root, "space", oj_ref(&hdr->space, "name", &bad), &bad);
+    oj_set_str(root, "status", of_release_status_name(hdr->status), &bad);
+    oj_set_int(root, "round", hdr->round, &bad);
+    oj_set_str(root, "by", hdr->by, &bad);
+    oj_set_str(root, "reason", hdr->reason, &bad);
+    oj_set_time(root, "updated", hdr->updated_ms, &bad);
+
+    json_t *stages = json_array();
+    if (!stages) bad = true;
+    for (int st = 1; stages && st <= hdr->stage_count; st++) {
+        for (size_t e = 0; e < hdr->n_environments; e++) {
+            json_t *o = json_object();
+            if (!o) {
+                bad = true;
+                break;
+            }
+            size_t counts[OF_JOB_STATUS__COUNT] = {0};
+            size_t total = 0;
+            for (size_t i = 0; i < n_jobs; i++) {
+                const of_job *j = &jobs[i].job;
+                if (j->stage != st || !j->environment.name || !hdr->environments[e].name ||
+                    strcmp(j->environment.name, hdr->environments[e].name) != 0)
+                    continue;
+                counts[jobs[i].status]++;
+                total++;
+            }
+            oj_set_int(o, "stage", st, &bad);
+            if (hdr->stage_names) oj_set_str(o, "name", hdr->stage_names[st - 1], &bad);
+            oj_set_str(o, "environment", hdr->environments[e].name, &bad);
+            size_t k = (size_t)(st - 1) * hdr->n_environments + e;
+            oj_set_str(o, "status", of_stage_status_name(hdr->stage_status[k]), &bad);
+            oj_set_int(o, "jobs", (int64_t)total, &bad);
+            json_t *c = json_object();
+            for (int s = 0; c && s < OF_JOB_STATUS__COUNT; s++)
+                if (counts[s])
+                    oj_set_int(c, of_job_status_name((of_job_status)s), (int64_t)counts[s], &bad);
+            oj_set(o, "counts", c, &bad);
+            oj_append(stages, o, &bad);
+        }
+    }
+    oj_set(root, "stages", stages, &bad);
+
+    json_t *arr = json_array();
+    if (!arr) bad = true;
+    for (size_t i = 0; arr && i < n_jobs; i++) {
+        const of_job_record *jr = &jobs[i];
+        const of_job *j = &jr->job;
+        json_t *o = json_object();
+        if (!o) {
+            bad = true;
+            break;
+        }
+        oj_set_str(o, "job_id", j->job_id, &bad);
+        oj_set_int(o, "stage", j->stage, &bad);
+        oj_set_str(o, "environment", j->environment.name, &bad);
+        oj_set_str(o, "project", j->project.name, &bad);
+        oj_set_str(o, "version", j->octo_release.name, &bad);
+        oj_set_str_or_null(o, "tenant", j->tenant.name, &bad);
+        oj_set_str(o, "status", of_job_status_name(jr->status), &bad);
+        oj_set_int(o, "attempt", j->attempt, &bad);
+        oj_set_str(o, "message", jr->skip_reason, &bad);
+        oj_set_str(o, "deployment_id", jr->deployment_id, &bad);
+        oj_set_str(o, "task_id", jr->task_id, &bad);
+        oj_append(arr, o, &bad);
+    }
+    oj_set(root, "jobs", arr, &bad);
+    return oj_dump(root, bad, out);
+}

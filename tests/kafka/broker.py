@@ -303,6 +303,14 @@ class _Reader:
         self.i += n
         return s
 
+    def bytes_(self):
+        n = self.take(">i")
+        if n < 0:
+            return None
+        b = self.d[self.i:self.i + n]
+        self.i += n
+        return b
+
 
 def probe(host, port, timeout=2.0):
     """True when the broker at host:port answers Metadata listing itself, which in KRaft means

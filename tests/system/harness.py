@@ -162,52 +162,13 @@ def tail(path, n=40):
 # ---- a raw Kafka DescribeGroups, to know when a consumer group has settled ---------------
 
 
-def _recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("connection closed")
-        buf += chunk
-    return buf
+# The Kafka wire helpers are the broker harness's own (tests/kafka/broker.py), which
+# already speaks this much of the protocol to tell when the broker is ready.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafka"))
+import broker as _wire  # noqa: E402
 
-
-def _kafka_request(sock, api_key, version, corr, body):
-    client = b"octofleet-system-test"
-    msg = struct.pack(">hhih", api_key, version, corr, len(client)) + client + body
-    sock.sendall(struct.pack(">i", len(msg)) + msg)
-    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
-    resp = _recv_exact(sock, size)
-    (got,) = struct.unpack(">i", resp[:4])
-    if got != corr:
-        raise ConnectionError("correlation id %d, want %d" % (got, corr))
-    return resp[4:]
-
-
-class _Reader:
-    def __init__(self, data):
-        self.d, self.i = data, 0
-
-    def take(self, fmt):
-        v = struct.unpack_from(fmt, self.d, self.i)
-        self.i += struct.calcsize(fmt)
-        return v[0] if len(v) == 1 else v
-
-    def string(self):
-        n = self.take(">h")
-        if n < 0:
-            return None
-        s = self.d[self.i:self.i + n].decode()
-        self.i += n
-        return s
-
-    def bytes_(self):
-        n = self.take(">i")
-        if n < 0:
-            return None
-        b = self.d[self.i:self.i + n]
-        self.i += n
-        return b
+_kafka_request = _wire._request
+_Reader = _wire._Reader
 
 
 def describe_group(bootstrap, group):

@@ -92,6 +92,28 @@ def scenario(args, fleets):
     check_eq(len({e["data"]["job_id"] for e in of_type(evs, "job.succeeded")}), 2 + 5,
              "succeeded jobs when paused")
 
+    # `octofleet status` shows the pause from the state topic: the text view names the failed
+    # job with Octopus's error, the JSON view has the gate per stage/environment and each job
+    st = fl.octofleet("status", rid)
+    check_eq(st.returncode, 0, "octofleet status exit code (%s)" % st.stderr.strip())
+    check("paused" in st.stdout and "Api Test / Bravo" in st.stdout and ERROR in st.stdout,
+          "status text lacks the pause or the failed job: %r" % st.stdout)
+    st = fl.octofleet("status", rid, "--json")
+    check_eq(st.returncode, 0, "octofleet status --json exit code")
+    view = harness.json.loads(st.stdout)
+    check_eq(view["status"], "paused", "status --json release status")
+    gates = {(g["stage"], g["environment"]): g["status"] for g in view["stages"]}
+    check_eq((gates[(1, "Test")], gates[(2, "Test")], gates[(3, "Test")]),
+             ("succeeded", "failed", "pending"), "status --json gates in Test")
+    failed = [j for j in view["jobs"] if j["status"] == "failed"]
+    check_eq([(j["project"], j["environment"], j["tenant"], j["attempt"]) for j in failed],
+             [("Api", "Test", "Bravo", 1)], "status --json failed jobs")
+    check(ERROR in (failed[0].get("message") or "") if failed else False,
+          "status --json failed job lacks Octopus's error")
+    check_eq(len(view["jobs"]), len(expected_targets(fl.world, REQ_A)), "status --json jobs")
+    st = fl.octofleet("status", "no-such-release")
+    check_eq(st.returncode, 1, "status of an unknown release")
+
     # fix the cause, replay the failed job of stage 2
     fl.set_rules([{"duration_ms": [150, 300]}])
     mark = fl.mark(rid)
