@@ -347,7 +347,8 @@ typedef struct result {
     int64_t stage_ms[3][2];
     int stage_jobs[3][2];
     int warmup_rounds;
-    int64_t setup_ms, warm_ms, stop_ms; /* outside the measured window */
+    int64_t setup_ms, warm_ms, stop_ms;  /* outside the measured window */
+    int64_t stopped_at[1 + MAX_WORKERS]; /* ms from the stop request to each daemon's join */
     bool ok;
     char error[512];
 } result;
@@ -443,6 +444,7 @@ static of_err fleet_setup(fleet *f, const bench_opts *o, char *es, size_t en)
 static bool fleet_stop_daemons(fleet *f, result *r)
 {
     bool ok = true;
+    int64_t t0 = of_now_ms();
     for (int i = 1; i <= MAX_WORKERS; i++)
         if (f->d[i].started) of_stop_request(&f->d[i].stop);
     for (int i = MAX_WORKERS; i >= 0; i--) {
@@ -451,6 +453,7 @@ static bool fleet_stop_daemons(fleet *f, result *r)
             ok = false;
             continue;
         }
+        r->stopped_at[i] = of_now_ms() - t0;
         if (i > 0 && i <= f->o->workers) r->w[i - 1] = f->d[i].stats;
     }
     f->stuck = !ok;
@@ -817,6 +820,10 @@ static void print_detail(const result *r)
     printf("  outside the measurement: setup %.2f s, warm-up %.2f s (%d round%s), stop %.2f s\n",
            (double)r->setup_ms / 1000.0, (double)r->warm_ms / 1000.0, r->warmup_rounds,
            r->warmup_rounds == 1 ? "" : "s", (double)r->stop_ms / 1000.0);
+    printf("  joined after the stop request:");
+    for (int i = r->workers; i > 0; i--)
+        printf(" worker-%d %.2f s,", i, (double)r->stopped_at[i] / 1000.0);
+    printf(" producer %.2f s\n", (double)r->stopped_at[0] / 1000.0);
     printf("  job latency: dispatched -> started %.0f ms, started -> succeeded %.0f ms; events "
            "reach a consumer %.0f ms (job.dispatched) / %.0f ms (job.succeeded) after their time\n",
            r->avg_to_start_ms, r->avg_to_done_ms, r->lag_dispatched_ms, r->lag_succeeded_ms);

@@ -73,7 +73,7 @@ typedef struct of_octo_opts {
 
 /* Creates a client. Does no network I/O (see of_octo_connect). Fails with
  * OF_ERR_CONFIG when the URL is missing or not http(s), or no API key can be
- * found ("no Octopus API key: set OCTOPUS_API_KEY or the key file"). On
+ * found ("no Octopus API key: set OCTOPUS_API_KEY or octopus.api_key_file"). On
  * success *out is a new client the caller releases with of_octo_destroy(). */
 of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t errstr_size);
 

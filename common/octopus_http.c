@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "octopus_internal.h"
+#include "secret.h"
 
 #define DEF_CONNECT_TIMEOUT_MS 10000
 #define DEF_REQUEST_TIMEOUT_MS 30000
@@ -25,7 +26,6 @@
 #define DEF_PAGE_SIZE          100
 #define DEF_MAX_RESPONSE       ((size_t)8 << 20)
 #define DEF_CACHE_MAX          65536
-#define MAX_KEY_FILE_BYTES     4096
 #define ERRSTR_MAX             1024
 
 typedef struct octo_req octo_req;
@@ -247,64 +247,28 @@ int64_t octo_retry_delay(int attempt, int64_t retry_after_ms, int64_t base_ms, i
 
 /* ---- client lifecycle ---------------------------------------------------- */
 
-static void trim(char *s)
-{
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    size_t k = 0;
-    while (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n')
-        k++;
-    if (k) memmove(s, s + k, n - k + 1);
-}
-
-/* The key from opts, the key file or OCTOPUS_API_KEY; never echoed anywhere. */
+/* The key from opts, else the key file or OCTOPUS_API_KEY (common/secret.h, one loader for
+ * the whole program); never echoed anywhere. */
 static of_err load_key(const of_octo_opts *o, char **out, char *errstr, size_t n)
 {
-    char *key = NULL;
     *out = NULL;
-    if (o->api_key) {
-        key = strdup(o->api_key);
-        if (!key) return OF_ERR_NOMEM;
-    } else if (o->api_key_file && *o->api_key_file) {
-        FILE *f = fopen(o->api_key_file, "r");
-        if (!f)
-            return of_seterr(errstr, n, OF_ERR_CONFIG, "cannot read the API key file %s: %s",
-                             o->api_key_file, strerror(errno));
-        key = calloc(1, MAX_KEY_FILE_BYTES + 1);
-        size_t got = key ? fread(key, 1, MAX_KEY_FILE_BYTES + 1, f) : 0;
-        int bad = key && (ferror(f) || got > MAX_KEY_FILE_BYTES);
-        fclose(f);
-        if (!key) return OF_ERR_NOMEM;
-        if (bad) {
-            wipe_free(key);
-            return of_seterr(errstr, n, OF_ERR_CONFIG,
-                             "the API key file %s is unreadable or larger than %d bytes",
-                             o->api_key_file, MAX_KEY_FILE_BYTES);
-        }
-        key[got] = '\0';
-    } else {
-        const char *env = getenv("OCTOPUS_API_KEY");
-        key = strdup(env ? env : "");
-        if (!key) return OF_ERR_NOMEM;
+    if (!o->api_key) {
+        /* an unreadable or missing key file is the operator's configuration to fix */
+        of_err rc = of_secret_load_api_key(o->api_key_file, out, errstr, n);
+        return rc == OF_OK || rc == OF_ERR_NOMEM ? rc : OF_ERR_CONFIG;
     }
-    trim(key);
-    if (!*key) {
-        wipe_free(key);
+    if (strspn(o->api_key, " \t\r\n") == strlen(o->api_key))
         return of_seterr(errstr, n, OF_ERR_CONFIG,
-                         "no Octopus API key: set OCTOPUS_API_KEY or the key file");
-    }
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+                         "no Octopus API key: set " OF_API_KEY_ENV " or octopus.api_key_file");
+    for (const unsigned char *p = (const unsigned char *)o->api_key; *p; p++) {
         /* Anything else could split or inject a header line. */
-        if (*p <= ' ' || *p >= 0x7f) {
-            wipe_free(key);
+        if (*p <= ' ' || *p >= 0x7f)
             return of_seterr(errstr, n, OF_ERR_CONFIG,
                              "the Octopus API key contains a space, control or non-ASCII "
                              "character");
-        }
     }
-    *out = key;
-    return OF_OK;
+    *out = strdup(o->api_key);
+    return *out ? OF_OK : OF_ERR_NOMEM;
 }
 
 static struct curl_slist *make_headers(const char *key, bool post)

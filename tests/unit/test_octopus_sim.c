@@ -277,7 +277,7 @@ static void test_auth(ofsim *sim)
     of_octo_opts none = {.url = ofsim_url(sim)};
     of_octo *c = NULL;
     CHECK_INT(of_octo_new(&none, &c, es, sizeof(es)), OF_ERR_CONFIG);
-    CHECK_STR(es, "no Octopus API key: set OCTOPUS_API_KEY or the key file");
+    CHECK_STR(es, "no Octopus API key: set OCTOPUS_API_KEY or octopus.api_key_file");
 
     /* A wrong key: 401, not retried. */
     c = client(sim, KEY_WRONG);

@@ -675,11 +675,11 @@ static void test_new_config_errors(void)
         {{.api_key = KEY}, "must start with http:// or https://"},
         {{.url = "ftp://x", .api_key = KEY}, "must start with http:// or https://"},
         {{.url = "http://x/?a=b", .api_key = KEY}, "must not contain a query"},
-        {{.url = "http://x"}, "no Octopus API key: set OCTOPUS_API_KEY or the key file"},
+        {{.url = "http://x"}, "no Octopus API key: set OCTOPUS_API_KEY or octopus.api_key_file"},
         {{.url = "http://x", .api_key = "  \n"}, "no Octopus API key"},
         {{.url = "http://x", .api_key = "API-AB\r\nX-Evil: 1"}, "control or non-ASCII"},
         {{.url = "http://x", .api_key_file = "/nonexistent/octo.key"},
-         "cannot read the API key file /nonexistent/octo.key"},
+         "octopus.api_key_file /nonexistent/octo.key: cannot open"},
         {{.url = "http://x", .api_key = KEY, .task_chunk = 1001}, "task chunk must be between"},
         {{.url = "http://x", .api_key = KEY, .max_concurrent = -1}, "must not be negative"},
     };
