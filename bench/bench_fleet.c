@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -332,6 +333,22 @@ static job_times *job_map_get(job_map *m, const char *id)
     return NULL;
 }
 
+/* ---- CPU time: where the time goes on a small machine ---- */
+
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0) return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds so far: the process, each daemon's own thread (the producer's and the workers'
+ * loops: Kafka polling, decisions, curl multi, JSON), and the bench's thread (reading events).
+ * What is left is the simulator's HTTP and task threads and librdkafka's and the mock's. */
+typedef struct cpu_snap {
+    double process, bench, daemon[1 + MAX_WORKERS];
+} cpu_snap;
+
 /* ---- one run ---- */
 
 typedef struct result {
@@ -346,6 +363,8 @@ typedef struct result {
     double lag_dispatched_ms, lag_succeeded_ms; /* event time -> read by the bench */
     int64_t stage_ms[3][2];
     int stage_jobs[3][2];
+    cpu_snap cpu; /* CPU seconds used during the measured window */
+    int cores;    /* online CPUs */
     int warmup_rounds;
     int64_t setup_ms, warm_ms, stop_ms;  /* outside the measured window */
     int64_t stopped_at[1 + MAX_WORKERS]; /* ms from the stop request to each daemon's join */
@@ -665,6 +684,19 @@ static of_err warm_up(fleet *f, result *r, char *es, size_t en)
     }
 }
 
+static void cpu_take(const fleet *f, cpu_snap *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->process = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    c->bench = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    for (int i = 0; i <= f->o->workers; i++) {
+        clockid_t id;
+        if (f->d[i].started && !atomic_load(&f->d[i].done) &&
+            pthread_getcpuclockid(f->d[i].tid, &id) == 0)
+            c->daemon[i] = clock_s(id);
+    }
+}
+
 static void measure(fleet *f, result *r)
 {
     char *es = r->error;
@@ -681,12 +713,21 @@ static void measure(fleet *f, result *r)
     }
     follow fo = {.r = r, .what = "release bench"};
     char id[OF_UUID_STR_SIZE];
+    cpu_snap cpu0, cpu1;
+    cpu_take(f, &cpu0);
     fo.t_submit = of_now_ms();
     /* generous: far beyond what the numbers in bench/README.md need */
     fo.deadline = fo.t_submit + 120000 + 100 * (int64_t)jobs;
     if (submit(f, "bench", bench_request, id, es, en)) return;
     fo.release_id = id;
     if (follow_release(f, &fo, es, en)) return;
+    cpu_take(f, &cpu1);
+    r->cpu.process = cpu1.process - cpu0.process;
+    r->cpu.bench = cpu1.bench - cpu0.bench;
+    for (int i = 0; i <= f->o->workers; i++)
+        r->cpu.daemon[i] = cpu1.daemon[i] - cpu0.daemon[i];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    r->cores = cores > 0 ? (int)cores : 1;
     r->wall_ms = fo.t_done - fo.t_submit;
     r->plan_ms = fo.t_accepted ? fo.t_accepted - fo.t_submit : 0;
     r->finished = fo.by_type[OF_EV_JOB_SUCCEEDED];
@@ -805,12 +846,15 @@ static void print_line(const bench_opts *o, const result *r)
            "wall=%.2fs plan=%.2fs jobs/s=%.1f octo_req/job=%.3f (POST deployments %.3f, "
            "GET tasks %.3f, GET deployments %.3f, other %.3f) deployments=%ld once_each=%s "
            "poll_rounds=%" PRIu64 " tasks/round=%.1f max_in_flight=%" PRIu64
-           " dispatch->started=%.0fms started->done=%.0fms%s%s\n",
+           " dispatch->started=%.0fms started->done=%.0fms cpu=%.0f%%%s%s\n",
            r->tenants, r->workers, o->max_in_flight, o->poll_ms, o->dur_min, o->dur_max, r->jobs,
            (double)r->wall_ms / 1000.0, (double)r->plan_ms / 1000.0, s.jobs_s, s.req_job,
            s.post_job, s.tasks_job, s.deps_job, s.other_job, r->deps.total,
            r->deps.ok && r->deps.dupes == 0 && r->deps.rows == r->jobs ? "yes" : "NO", s.rounds,
            s.tasks_round, s.max_in_flight, r->avg_to_start_ms, r->avg_to_done_ms,
+           r->wall_ms > 0 && r->cores
+               ? 100.0 * r->cpu.process / ((double)r->wall_ms / 1000.0 * r->cores)
+               : 0.0,
            r->ok ? "" : " FAILED: ", r->ok ? "" : r->error);
 }
 
@@ -827,6 +871,15 @@ static void print_detail(const result *r)
     printf("  job latency: dispatched -> started %.0f ms, started -> succeeded %.0f ms; events "
            "reach a consumer %.0f ms (job.dispatched) / %.0f ms (job.succeeded) after their time\n",
            r->avg_to_start_ms, r->avg_to_done_ms, r->lag_dispatched_ms, r->lag_succeeded_ms);
+    double wall = r->wall_ms > 0 ? (double)r->wall_ms / 1000.0 : 1, workers = 0;
+    for (int i = 1; i <= r->workers; i++)
+        workers += r->cpu.daemon[i];
+    printf("  CPU in the measured window: %.1f s of %.1f s x %d cores (%.0f%%): producer thread "
+           "%.1f s, worker threads %.1f s, bench (events) %.1f s, the rest (simulator, "
+           "librdkafka, mock broker) %.1f s\n",
+           r->cpu.process, wall, r->cores, 100.0 * r->cpu.process / (wall * r->cores),
+           r->cpu.daemon[0], workers, r->cpu.bench,
+           r->cpu.process - r->cpu.daemon[0] - workers - r->cpu.bench);
     printf("  Octopus requests of the measured release, by route:\n");
     for (int i = 0; i < r->req.n; i++)
         printf("    %-48s %8ld  %.3f/job\n", r->req.r[i].name, r->req.r[i].n,
