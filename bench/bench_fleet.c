@@ -8,10 +8,11 @@
  * deployable to the betas. One release, stages [[Schema], [Identity, Billing], [Web]], goes to
  * both betas for every tenant: 3N + 2 jobs. We measure from the submit to release.completed.
  *
- * Before the measured release, warm-up releases (project Warmup, environment Warmup) run until
- * every worker has finished a job: the mock's group joins and rebalances take seconds and are not
- * what we measure. Octopus request counts are deltas over the measured release only; the worker
- * stats (filled when a worker returns) include the small warm-up.
+ * Before the measured release, warm-up releases (projects Warmup1..3 in three stages, environment
+ * Warmup) run until every worker has finished a job: the mock's group joins and rebalances take
+ * seconds, and a producer's first message to a topic waits for its metadata (~250 ms per stage
+ * topic); neither is what we measure. Octopus request counts are deltas over the measured release
+ * only; the worker stats (filled when a worker returns) include the small warm-up.
  *
  *   bench_fleet [--tenants N] [--workers W] [--max-in-flight M] [--poll-interval MS] [--detail]
  *   bench_fleet --sweep          N in {100, 1000, 3000}, W = 3, one table
@@ -45,7 +46,7 @@
 #define KEY           "API-BENCHFLEET0000000000000000001"
 #define MAX_WORKERS   16
 #define PARTITIONS    "12"
-#define WARM_TENANTS  48     /* tenants in the warm-up release: enough to reach every partition */
+#define WARM_TENANTS  96     /* tenants of the warm-up releases: enough for every partition */
 #define WARM_DEADLINE 120000 /* ms for the warm-up (group joins included) */
 #define STALL_MS      60000  /* no event of the release for this long = a stall */
 #define STOP_DEADLINE 60000  /* ms for a daemon to return after its stop flag is set */
@@ -146,8 +147,13 @@ static of_err build_world(const bench_opts *o, of_buf *b)
                            "\"releases\":[\"1.0.0\",\"2.0.0\"]},",
                            tenanted[p]);
     if (!rc)
-        rc = of_buf_puts(b, "{\"name\":\"Warmup\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Warm\","
-                            "\"releases\":[\"1.0.0\"]}],\"tenants\":[");
+        rc =
+            of_buf_puts(b, "{\"name\":\"Warmup1\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Warm\","
+                           "\"releases\":[\"1.0.0\"]},"
+                           "{\"name\":\"Warmup2\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Warm\","
+                           "\"releases\":[\"1.0.0\"]},"
+                           "{\"name\":\"Warmup3\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Warm\","
+                           "\"releases\":[\"1.0.0\"]}],\"tenants\":[");
     for (int t = 0; !rc && t < n; t++) {
         const char *env = envs[t % 2]; /* every tenant in exactly one beta */
         rc = of_buf_printf(b, "%s{\"name\":\"Tenant %05d\",\"projects\":{", t ? "," : "", t + 1);
@@ -158,7 +164,9 @@ static of_err build_world(const bench_opts *o, of_buf *b)
     }
     /* The warm-up's own tenants, so it reaches every partition whatever N is. */
     for (int t = 0; !rc && t < WARM_TENANTS; t++)
-        rc = of_buf_printf(b, ",{\"name\":\"Warm %02d\",\"projects\":{\"Warmup\":[\"Warmup\"]}}",
+        rc = of_buf_printf(b,
+                           ",{\"name\":\"Warm %02d\",\"projects\":{\"Warmup1\":[\"Warmup\"],"
+                           "\"Warmup2\":[\"Warmup\"],\"Warmup3\":[\"Warmup\"]}}",
                            t + 1);
     if (!rc)
         rc = of_buf_puts(b, "],\"history\":["
@@ -269,7 +277,7 @@ typedef struct dep_counts {
     bool ok;    /* the reply could be read */
 } dep_counts;
 
-/* Counts the rows not of project Warmup. Compact JSON again, each row starting with
+/* Counts the rows not of a Warmup project. Compact JSON again, each row starting with
  * {"project":"NAME" and holding one "count":N. */
 static dep_counts deployment_counts(ofsim *sim)
 {
@@ -285,7 +293,7 @@ static dep_counts deployment_counts(ofsim *sim)
     dc.ok = true;
     for (const char *p = strstr(resp, row); p; p = strstr(p, row)) {
         p += sizeof(row) - 1;
-        bool warm = strncmp(p, "Warmup\"", 7) == 0;
+        bool warm = strncmp(p, "Warmup", 6) == 0;
         const char *c = strstr(p, "\"count\":");
         if (!c) {
             dc.ok = false;
@@ -658,11 +666,13 @@ static of_err warm_up(fleet *f, result *r, char *es, size_t en)
     int64_t until = of_now_ms() + WARM_DEADLINE;
     follow fo = {0};
     for (int round = 1;; round++) {
-        char release[32], request[256], id[OF_UUID_STR_SIZE];
+        char release[32], request[512], id[OF_UUID_STR_SIZE];
         snprintf(release, sizeof(release), "warmup-%d", round);
         snprintf(request, sizeof(request),
                  "{\"release\":\"%s\",\"environments\":[\"Warmup\"],\"tenants\":\"all\","
-                 "\"stages\":[[{\"project\":\"Warmup\",\"version\":\"1.0.0\"}]]}",
+                 "\"stages\":[[{\"project\":\"Warmup1\",\"version\":\"1.0.0\"}],"
+                 "[{\"project\":\"Warmup2\",\"version\":\"1.0.0\"}],"
+                 "[{\"project\":\"Warmup3\",\"version\":\"1.0.0\"}]]}",
                  release);
         of_err rc = submit(f, release, request, id, es, en);
         if (rc) return rc;

@@ -1,5 +1,6 @@
 #include "clock.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,14 @@ int64_t of_wall_ms(void)
 
 char *of_rfc3339(int64_t wall_ms, char *out, size_t out_size)
 {
-    time_t secs = (time_t)(wall_ms / 1000);
+    /* floor division, so times before 1970 print their milliseconds right too */
+    int64_t ms = wall_ms % 1000;
+    if (ms < 0) ms += 1000;
+    time_t secs = (time_t)((wall_ms - ms) / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     snprintf(out, out_size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
     return out;
 }
 
@@ -64,7 +68,11 @@ int of_parse_rfc3339(const char *s, int64_t *out_ms)
     if (parse_digits(&p, 2, &h) || *p++ != ':' || parse_digits(&p, 2, &m) || *p++ != ':' ||
         parse_digits(&p, 2, &sec))
         return -1;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || (M == 2 && D == 29 && !leap) || h > 23 ||
+        m > 59 || sec > 60)
+        return -1;
     if (*p == '.') {
         p++;
         int digits = 0;
@@ -83,7 +91,9 @@ int of_parse_rfc3339(const char *s, int64_t *out_ms)
     } else if (*p == '+' || *p == '-') {
         int sign = *p == '-' ? -1 : 1, oh, om;
         p++;
-        if (parse_digits(&p, 2, &oh) || *p++ != ':' || parse_digits(&p, 2, &om)) return -1;
+        if (parse_digits(&p, 2, &oh) || *p++ != ':' || parse_digits(&p, 2, &om) || oh > 23 ||
+            om > 59)
+            return -1;
         offset_min = sign * (oh * 60 + om);
     } else {
         return -1;

@@ -232,6 +232,10 @@ int64_t octo_parse_retry_after(const char *value, int64_t now_wall_ms)
     if (!*value) return -1;
     time_t t = curl_getdate(value, NULL);
     if (t == (time_t)-1) return -1;
+    /* libcurl takes any year up to INT_MAX: clamp like delta seconds, before t * 1000 can
+     * overflow */
+    const int64_t cap_ms = 86400LL * 365 * 1000;
+    if ((int64_t)t > (now_wall_ms + cap_ms) / 1000) return cap_ms;
     int64_t ms = (int64_t)t * 1000 - now_wall_ms;
     return ms < 0 ? 0 : ms;
 }

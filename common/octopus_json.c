@@ -53,10 +53,17 @@ static of_err need_object(const dctx *d, const json_t *j)
                      j ? jtype(j) : "nothing");
 }
 
-static of_err dup_str(const char *s, char **out)
+/* Out of memory, said like every other failure: callers print errstr unconditionally. */
+static of_err nomem(const dctx *d)
+{
+    return of_seterr(d->es, d->n, OF_ERR_NOMEM, "%s%s%s: out of memory", d->kind, d->id ? " " : "",
+                     d->id ? d->id : "");
+}
+
+static of_err dup_str(const dctx *d, const char *s, char **out)
 {
     *out = strdup(s);
-    return *out ? OF_OK : OF_ERR_NOMEM;
+    return *out ? OF_OK : nomem(d);
 }
 
 /* A string field. required: missing or null is an error; otherwise *out =
@@ -70,7 +77,7 @@ static of_err field_str(const dctx *d, json_t *obj, const char *field, bool requ
         return OF_OK;
     }
     if (!json_is_string(v)) return bad_field(d, field, "a string", v);
-    return dup_str(json_string_value(v), out);
+    return dup_str(d, json_string_value(v), out);
 }
 
 /* An optional boolean: missing or null = false. */
@@ -105,12 +112,12 @@ static of_err str_array(const dctx *d, const char *field, json_t *v, char ***out
     size_t len = json_array_size(v);
     if (len == 0) return OF_OK;
     char **arr = calloc(len, sizeof(*arr));
-    if (!arr) return OF_ERR_NOMEM;
+    if (!arr) return nomem(d);
     *out = arr;
     for (size_t i = 0; i < len; i++) {
         json_t *e = json_array_get(v, i);
         if (!json_is_string(e)) return bad_field(d, field, "an array of strings", e);
-        if (dup_str(json_string_value(e), &arr[i])) return OF_ERR_NOMEM;
+        if (dup_str(d, json_string_value(e), &arr[i])) return OF_ERR_NOMEM;
         *n = i + 1;
     }
     return OF_OK;
@@ -284,14 +291,14 @@ of_err octo_decode_tenant(json_t *j, of_octo_tenant *out, char *errstr, size_t e
             rc = bad_field(&d, "ProjectEnvironments", "an object", pe);
         } else if (json_object_size(pe) > 0) {
             out->projects = calloc(json_object_size(pe), sizeof(*out->projects));
-            if (!out->projects) rc = OF_ERR_NOMEM;
+            if (!out->projects) rc = nomem(&d);
             const char *pid;
             json_t *envs;
             json_object_foreach(pe, pid, envs)
             {
                 if (rc) break;
                 of_octo_project_envs *p = &out->projects[out->nprojects];
-                rc = dup_str(pid, &p->project_id);
+                rc = dup_str(&d, pid, &p->project_id);
                 if (rc) break;
                 out->nprojects++;
                 rc = str_array(&d, "ProjectEnvironments", envs, &p->environment_ids, &p->n);
@@ -366,7 +373,7 @@ static of_err decode_refs(const dctx *d, json_t *obj, const char *field, of_octo
     if (!json_is_array(v)) return bad_field(d, field, "an array", v);
     if (json_array_size(v) == 0) return OF_OK;
     *out = calloc(json_array_size(v), sizeof(**out));
-    if (!*out) return OF_ERR_NOMEM;
+    if (!*out) return nomem(d);
     for (size_t i = 0; i < json_array_size(v); i++) {
         of_err rc =
             octo_decode_ref(json_array_get(v, i), "Environment reference", &(*out)[i], d->es, d->n);
@@ -401,7 +408,7 @@ of_err octo_decode_template(json_t *j, of_octo_template *out, char *errstr, size
             rc = bad_field(&d, "TenantPromotions", "an array", tp);
         } else if (json_array_size(tp) > 0) {
             out->tenants = calloc(json_array_size(tp), sizeof(*out->tenants));
-            if (!out->tenants) rc = OF_ERR_NOMEM;
+            if (!out->tenants) rc = nomem(&d);
             for (size_t i = 0; !rc && i < json_array_size(tp); i++) {
                 json_t *e = json_array_get(tp, i);
                 of_octo_tenant_promotion *p = &out->tenants[i];
@@ -536,7 +543,7 @@ of_err octo_decode_task(json_t *j, of_octo_task *out, char *errstr, size_t errst
     free(state);
     if (!rc) rc = field_bool(&d, j, "HasPendingInterruptions", &out->has_pending_interruptions);
     if (!rc) rc = field_str(&d, j, "ErrorMessage", false, &out->error_message);
-    if (!rc && !out->error_message) rc = dup_str("", &out->error_message);
+    if (!rc && !out->error_message) rc = dup_str(&d, "", &out->error_message);
     if (!rc) rc = field_str(&d, j, "Description", false, &out->description);
     if (!rc) rc = field_time(&d, j, "QueueTime", &out->queue_time_ms);
     if (!rc) rc = field_time(&d, j, "StartTime", &out->start_time_ms);
@@ -581,6 +588,32 @@ const char *octo_item_name(json_t *item)
     return json_string_value(json_object_get(item, "Name"));
 }
 
+/* The error text being built in the caller's buffer. */
+typedef struct etext {
+    char *out;
+    size_t size, n;
+    bool full; /* a part was cut: nothing more goes in */
+} etext;
+
+/* Appends s, cut to fit size - 1 bytes before a whole UTF-8 character (the text ends up
+ * in JSON events, and jansson refuses invalid UTF-8). */
+static void text_append(etext *t, const char *s)
+{
+    if (t->full || !t->size) return;
+    size_t room = t->size - 1 - t->n, k = strlen(s);
+    if (k > room) {
+        k = room;
+        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+            k--;
+        t->full = true;
+    }
+    memcpy(t->out + t->n, s, k);
+    t->n += k;
+    t->out[t->n] = '\0';
+}
+
+/* Written straight into out and cut there, so the first lines always survive (an
+ * intermediate 64 KiB buffer used to drop any part longer than itself). */
 bool octo_error_text(const char *body, size_t len, char *out, size_t out_size)
 {
     if (out_size) out[0] = '\0';
@@ -589,26 +622,19 @@ bool octo_error_text(const char *body, size_t len, char *out, size_t out_size)
         json_decref(j);
         return false;
     }
-    of_buf b;
-    of_buf_init(&b, 64 * 1024); /* then cut to out_size: the first lines matter most */
+    etext t = {out, out_size, 0, false};
     const char *msg = json_string_value(json_object_get(j, "ErrorMessage"));
     json_t *errs = json_object_get(j, "Errors");
     bool has_msg = msg && *msg, any = has_msg, first = true;
-    if (has_msg) of_buf_puts(&b, msg);
+    if (has_msg) text_append(&t, msg);
     for (size_t i = 0; json_is_array(errs) && i < json_array_size(errs); i++) {
         const char *e = json_string_value(json_array_get(errs, i));
         if (!e || !*e) continue;
-        if (any) of_buf_puts(&b, first && has_msg ? ": " : "; ");
-        of_buf_puts(&b, e);
+        if (any) text_append(&t, first && has_msg ? ": " : "; ");
+        text_append(&t, e);
         any = true;
         first = false;
     }
-    if (out_size && b.data) {
-        size_t n = b.len < out_size - 1 ? b.len : out_size - 1;
-        memcpy(out, b.data, n);
-        out[n] = '\0';
-    }
-    of_buf_free(&b);
     json_decref(j);
     return any;
 }
