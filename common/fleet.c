@@ -1,5 +1,6 @@
 #include "fleet.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,28 +53,42 @@ void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts 
 of_err of_fleet_ensure_topics(const of_config *cfg, const of_kafka_config *kc, int timeout_ms,
                               char *errstr, size_t errstr_size)
 {
-    static const of_kafka_prop compact[] = {{"cleanup.policy", "compact"}};
     static const char *const plain[] = {"requests", "events", "releases", "dlq"};
-    size_t n = sizeof(plain) / sizeof(plain[0]) + (size_t)cfg->topics.max_stages;
+    size_t nplain = sizeof(plain) / sizeof(plain[0]);
+    size_t n = nplain + (size_t)cfg->topics.max_stages;
+    size_t nconf = cfg->topics.configs.count;
     char(*names)[OF_TOPIC_NAME_MAX] = calloc(n, sizeof(*names));
     of_kafka_topic_spec *specs = calloc(n, sizeof(*specs));
+    /* topics.configs for every topic; the releases topic must stay compacted whatever the
+     * operator wrote, so it gets them without any cleanup.policy, plus compact */
+    of_kafka_prop *props = calloc(nconf + 1, sizeof(*props));
+    of_kafka_prop *rel = calloc(nconf + 1, sizeof(*rel));
+    size_t nrel = 0;
     of_err rc = OF_OK;
     size_t k = 0;
-    if (!names || !specs) {
+    if (!names || !specs || !props || !rel) {
         rc = OF_ERR_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++, k++) {
+    for (size_t i = 0; i < nconf; i++) {
+        props[i].key = cfg->topics.configs.items[i].key;
+        props[i].value = cfg->topics.configs.items[i].value;
+        if (strcmp(props[i].key, "cleanup.policy") != 0) rel[nrel++] = props[i];
+    }
+    rel[nrel].key = "cleanup.policy";
+    rel[nrel++].value = "compact";
+    for (size_t i = 0; i < nplain; i++, k++) {
         rc = of_config_topic(cfg, plain[i], names[k], sizeof(names[k]));
         if (rc) goto out;
-        if (strcmp(plain[i], "releases") == 0) {
-            specs[k].configs = compact;
-            specs[k].nconfigs = 1;
-        }
+        bool is_rel = strcmp(plain[i], "releases") == 0;
+        specs[k].configs = is_rel ? rel : props;
+        specs[k].nconfigs = is_rel ? nrel : nconf;
     }
     for (int s = 1; s <= cfg->topics.max_stages; s++, k++) {
         rc = of_config_jobs_topic(cfg, s, names[k], sizeof(names[k]));
         if (rc) goto out;
+        specs[k].configs = props;
+        specs[k].nconfigs = nconf;
     }
     for (size_t i = 0; i < n; i++) {
         specs[i].name = names[i];
@@ -85,5 +100,7 @@ out:
     if (rc == OF_ERR_NOMEM) of_seterr(errstr, errstr_size, rc, "out of memory creating topics");
     free(names);
     free(specs);
+    free(props);
+    free(rel);
     return rc;
 }
