@@ -239,6 +239,11 @@ typedef struct of_kafka_consumer_opts {
      * are committed every auto.commit.interval.ms and on revocation.
      * true: nothing is committed except by of_kafka_commit (or a transaction). */
     bool manual_commit;
+    /* true: never skip data. A partition whose committed offset no longer exists (deleted by
+     * retention before it was read) makes of_kafka_consumer_poll fail with OF_ERR_STATE
+     * instead of jumping silently (auto.offset.reset=error); partitions without a committed
+     * offset start at the beginning. For consumers whose input is state (the producer). */
+    bool strict_offsets;
 } of_kafka_consumer_opts;
 
 /* Creates a group consumer with partition.assignment.strategy=cooperative-sticky,

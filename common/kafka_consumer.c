@@ -13,6 +13,7 @@ struct of_kafka_consumer {
     void *opaque;
     bool paused; /* the application's wish for the whole assignment */
     bool closed;
+    bool strict_offsets; /* never skip data: see of_kafka_consumer_opts */
 };
 
 rd_kafka_t *ofk_consumer_handle(of_kafka_consumer *c)
@@ -54,6 +55,20 @@ static void apply_pause(of_kafka_consumer *c, rd_kafka_topic_partition_list_t *l
                 c->paused ? "pausing" : "resuming", rd_kafka_err2str(err));
 }
 
+/* strict_offsets: with auto.offset.reset=error, a partition the group never committed would
+ * fail too, so give each one its committed offset explicitly, or the beginning if none. A
+ * committed offset that retention deleted then fails in the fetcher, loudly. */
+static void start_at_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, parts, 30000);
+    if (e)
+        of_warn("kafka client=%s reading committed offsets: %s; starting those partitions at "
+                "their beginning",
+                rd_kafka_name(rk), rd_kafka_err2str(e));
+    for (int i = 0; i < parts->cnt; i++)
+        if (e || parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -64,6 +79,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         of_log(parts->cnt ? OF_LOG_INFO : OF_LOG_DEBUG,
                "kafka client=%s assigned partitions=%d protocol=%s paused=%d", rd_kafka_name(rk),
                parts->cnt, coop ? "cooperative" : "eager", (int)c->paused);
+        if (c->strict_offsets) start_at_committed(rk, parts);
         if (coop) {
             log_assign_error(rk, "incremental assign", rd_kafka_incremental_assign(rk, parts));
         } else {
@@ -114,7 +130,7 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
         {"enable.auto.offset.store", "false"},
         {"enable.auto.commit", opts->manual_commit ? "false" : "true"},
         {"isolation.level", "read_committed"},
-        {"auto.offset.reset", "earliest"},
+        {"auto.offset.reset", opts->strict_offsets ? "error" : "earliest"},
     };
     rd_kafka_conf_t *conf = NULL;
     of_err rc = ofk_conf_new(RD_KAFKA_CONSUMER, cfg, defaults,
@@ -126,6 +142,7 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
         return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka consumer: out of memory");
     }
     c->on_rebalance = opts->on_rebalance;
+    c->strict_offsets = opts->strict_offsets;
     c->opaque = opts->opaque;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
@@ -194,6 +211,15 @@ of_err of_kafka_consumer_poll(of_kafka_consumer *c, int timeout_ms, of_kafka_mes
     if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         rd_kafka_message_destroy(rkm);
         return OF_OK;
+    }
+    if (rkm->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && c->strict_offsets) {
+        of_seterr(errstr, errstr_size, OF_ERR_STATE,
+                  "kafka consumer topic=%s partition=%d: the next offset to read no longer exists "
+                  "(deleted by retention before it was read?); refusing to skip data: %s",
+                  rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?", (int)rkm->partition,
+                  rd_kafka_message_errstr(rkm));
+        rd_kafka_message_destroy(rkm);
+        return OF_ERR_STATE;
     }
     if (rkm->err) return consumer_error(c, rkm, errstr, errstr_size);
     *out = ofk_message_wrap(rkm);

@@ -195,6 +195,9 @@ static of_err consumer_start(prod *p, char *errstr, size_t errstr_size)
     co.on_rebalance = on_rebalance;
     co.opaque = p;
     co.manual_commit = true;
+    /* commands and events are the producer's input state: losing some to retention must stop
+     * it loudly, never make it skip a job.succeeded and leave a stage waiting */
+    co.strict_offsets = true;
     of_err rc = of_kafka_consumer_new(&p->fk.kc, &co, &p->kc, errstr, errstr_size);
     if (rc) return rc;
     const char *topics[2] = {p->t_requests, p->t_events};

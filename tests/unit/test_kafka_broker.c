@@ -101,7 +101,7 @@ static bool member_new(member *m, const char *client, const char *group, bool ma
 {
     memset(m, 0, sizeof(*m));
     of_kafka_config cfg = config(client, true);
-    of_kafka_consumer_opts o = {group, on_rebalance, m, manual_commit};
+    of_kafka_consumer_opts o = {group, on_rebalance, m, manual_commit, false};
     CHECK_INT(of_kafka_consumer_new(&cfg, &o, &m->c, es, sizeof(es)), OF_OK);
     return m->c != NULL;
 }
@@ -408,6 +408,73 @@ static void test_transactions_offsets(void)
     of_kafka_producer_destroy(p);
 }
 
+/* strict_offsets: a fresh group starts at the beginning; a committed offset that no longer
+ * exists (retention deleted it: here, one past the end) is an error, never a silent jump. */
+static void test_strict_offsets(void)
+{
+    char topic[128], fresh[128], gone[128];
+    name(topic, sizeof(topic), "strict");
+    name(fresh, sizeof(fresh), "strict-fresh");
+    name(gone, sizeof(gone), "strict-gone");
+    of_kafka_config pcfg = config("strict-producer", false);
+    of_kafka_topic_spec spec = {topic, 1, 1, NULL, 0};
+    CHECK_INT(of_kafka_ensure_topics(&pcfg, &spec, 1, 30000, es, sizeof(es)), OF_OK);
+    of_kafka_producer *p = NULL;
+    CHECK_INT(of_kafka_producer_new(&pcfg, NULL, &p, es, sizeof(es)), OF_OK);
+    if (!p) return;
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(produce(p, topic, 0, "k", "first", NULL), OF_OK);
+    CHECK_INT(of_kafka_flush(p, 30000, es, sizeof(es)), OF_OK);
+    of_kafka_producer_destroy(p);
+
+    of_kafka_config ccfg = config("strict", true);
+    const char *topics[] = {topic};
+    member m;
+    memset(&m, 0, sizeof(m));
+    of_kafka_consumer_opts o = {fresh, on_rebalance, &m, true, true};
+    CHECK_INT(of_kafka_consumer_new(&ccfg, &o, &m.c, es, sizeof(es)), OF_OK);
+    if (!m.c) return;
+    CHECK_INT(of_kafka_subscribe(m.c, topics, 1, es, sizeof(es)), OF_OK);
+    int64_t deadline = of_now_ms() + 60000;
+    while (m.got < 3 && of_now_ms() < deadline)
+        member_poll(&m, 200, NULL, 0);
+    CHECK_INT(m.got_first, 3);
+    of_kafka_consumer_destroy(m.c);
+
+    /* commit an offset past the end for another group, as if the data were deleted */
+    memset(&m, 0, sizeof(m));
+    of_kafka_consumer_opts manual = {gone, on_rebalance, &m, true, false};
+    CHECK_INT(of_kafka_consumer_new(&ccfg, &manual, &m.c, es, sizeof(es)), OF_OK);
+    if (!m.c) return;
+    CHECK_INT(of_kafka_subscribe(m.c, topics, 1, es, sizeof(es)), OF_OK);
+    deadline = of_now_ms() + 60000;
+    while (m.assigned < 1 && of_now_ms() < deadline)
+        member_poll(&m, 200, NULL, 0);
+    CHECK_INT(m.assigned, 1);
+    CHECK_INT(of_kafka_store_offset(m.c, topic, 0, 1000, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_kafka_commit(m.c, es, sizeof(es)), OF_OK);
+    of_kafka_consumer_destroy(m.c);
+
+    memset(&m, 0, sizeof(m));
+    of_kafka_consumer_opts strict = {gone, on_rebalance, &m, true, true};
+    CHECK_INT(of_kafka_consumer_new(&ccfg, &strict, &m.c, es, sizeof(es)), OF_OK);
+    if (!m.c) return;
+    CHECK_INT(of_kafka_subscribe(m.c, topics, 1, es, sizeof(es)), OF_OK);
+    deadline = of_now_ms() + 60000;
+    of_err rc = OF_OK;
+    int got = 0;
+    while (rc != OF_ERR_STATE && of_now_ms() < deadline) {
+        of_kafka_message *msg = NULL;
+        rc = of_kafka_consumer_poll(m.c, 200, &msg, es, sizeof(es));
+        if (msg) got++;
+        of_kafka_message_free(msg);
+    }
+    CHECK_INT(rc, OF_ERR_STATE);
+    CHECK_CONTAINS(es, "refusing to skip data");
+    CHECK_INT(got, 0); /* nothing re-read from the beginning, nothing skipped silently */
+    of_kafka_consumer_destroy(m.c);
+}
+
 int main(void)
 {
     int rc = read_bootstrap();
@@ -423,5 +490,6 @@ int main(void)
     test_group();
     test_transactions_visibility();
     test_transactions_offsets();
+    test_strict_offsets();
     return TEST_DONE();
 }

@@ -429,7 +429,7 @@ static bool committed_at_end(world *w, bool report)
         return false;
     }
     of_kafka_consumer *c = NULL;
-    of_kafka_consumer_opts co = {w->cfg.worker.group_id, NULL, NULL, false};
+    of_kafka_consumer_opts co = {w->cfg.worker.group_id, NULL, NULL, false, false};
     if (of_kafka_consumer_new(&w->fk.kc, &co, &c, es, sizeof(es)) != OF_OK) {
         fprintf(stderr, "consumer: %s\n", es);
         return false;
