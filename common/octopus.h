@@ -438,7 +438,17 @@ typedef struct of_octo_deploy_query {
     const char *task_state; /* e.g. "Success"; NULL = any */
     size_t skip;
     size_t take;
+    /* find_deployment_by_job only: stop paging at the first deployment Created before this
+     * (wall ms; the list is newest first, so none further can match); 0 = read every page.
+     * A job's deployment is never older than the job's dispatch, so callers pass that time
+     * minus a margin for clock skew, and a target's long history costs one page, not all. */
+    int64_t created_since_ms;
 } of_octo_deploy_query;
+
+/* The clock skew allowed between octofleet's hosts and the Octopus server when comparing a
+ * deployment's Created time with our own clock (created_since_ms). Generous on purpose: too
+ * large only costs pages, too small would miss a deployment and deploy twice. */
+#define OF_OCTO_CLOCK_SKEW_MS (60LL * 60 * 1000)
 of_err of_octo_list_deployments_async(of_octo *c, const char *space_id,
                                       const of_octo_deploy_query *q, of_octo_deployment_list_cb cb,
                                       void *opaque, char *errstr, size_t errstr_size);

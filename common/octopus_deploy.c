@@ -150,7 +150,7 @@ of_err of_octo_latest_success_async(of_octo *c, const char *space_id, const char
     }
     op->k = (octo_call){.c = c, .type = CT_DEPLOYMENT, .cb.dep = cb, .opaque = opaque};
     op->latest = true;
-    of_octo_deploy_query q = {project_id, environment_id, tenant_id, "Success", 0, 1};
+    of_octo_deploy_query q = {project_id, environment_id, tenant_id, "Success", 0, 1, 0};
     return deps_submit(c, sp, &q, 0, 1, op, errstr, errstr_size);
 }
 
@@ -169,6 +169,7 @@ typedef struct byjob_op {
     octo_pager p;
     char *release_id;
     char *job_id;
+    int64_t since_ms; /* of_octo_deploy_query.created_since_ms */
     bool found;
     /* set when this lookup serves a create: completion goes there */
     void (*then)(struct byjob_op *op, of_err err, const char *errstr);
@@ -186,6 +187,13 @@ static void byjob_free(byjob_op *op)
 static of_err byjob_item(octo_pager *p, json_t *item, bool *stop, char *es, size_t n)
 {
     byjob_op *op = p->ctx;
+    const char *created = json_string_value(json_object_get(item, "Created"));
+    int64_t created_ms;
+    if (op->since_ms && created && of_parse_rfc3339(created, &created_ms) == 0 &&
+        created_ms < op->since_ms) {
+        *stop = true; /* newest first: everything further is older still */
+        return OF_OK;
+    }
     const char *comments = json_string_value(json_object_get(item, "Comments"));
     const char *rel = json_string_value(json_object_get(item, "ReleaseId"));
     if (!comments || !strstr(comments, op->job_id)) return OF_OK;
@@ -220,6 +228,7 @@ static of_err byjob_start(of_octo *c, const char *sp, const of_octo_deploy_query
 {
     op->release_id = release_id ? strdup(release_id) : NULL;
     op->job_id = strdup(job_id);
+    op->since_ms = q->created_since_ms;
     op->p.deadline = deadline;
     char *url = deployments_url(c, sp, q);
     if (!op->job_id || (release_id && !op->release_id) || !url) {
@@ -415,7 +424,14 @@ of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,
     op->tenant_id = dup_opt(req->tenant_id, &oom);
     op->release_id = dup_opt(req->release_id, &oom);
     op->dedupe_key = dup_opt(req->dedupe_key, &oom);
-    op->q = (of_octo_deploy_query){op->project_id, op->environment_id, op->tenant_id, NULL, 0, 0};
+    /* a deployment this create made cannot be older than the create itself */
+    op->q = (of_octo_deploy_query){op->project_id,
+                                   op->environment_id,
+                                   op->tenant_id,
+                                   NULL,
+                                   0,
+                                   0,
+                                   of_wall_ms() - OF_OCTO_CLOCK_SKEW_MS};
     char what[300];
     snprintf(what, sizeof(what), "deployment of %s to %s%s%s", req->release_id, req->environment_id,
              req->tenant_id ? " for " : "", req->tenant_id ? req->tenant_id : "");

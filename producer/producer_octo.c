@@ -124,6 +124,8 @@ of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out)
         q.project_id = c->jr->job.project.id;
         q.environment_id = c->jr->job.environment.id;
         q.tenant_id = c->jr->job.tenant.id;
+        if (c->jr->job.dispatched_ms > 0)
+            q.created_since_ms = c->jr->job.dispatched_ms - OF_OCTO_CLOCK_SKEW_MS;
         char es[512];
         pending++;
         if (of_octo_find_deployment_by_job_async(p->octo, c->jr->job.space.id, &q,

@@ -259,6 +259,8 @@ void wk_job_start(wk_job *j)
     q.project_id = j->job.project.id;
     q.environment_id = j->job.environment.id;
     q.tenant_id = j->job.tenant.id;
+    /* this attempt's deployment is younger than its dispatch: one page, not the history */
+    if (j->job.dispatched_ms > 0) q.created_since_ms = j->job.dispatched_ms - OF_OCTO_CLOCK_SKEW_MS;
     j->state = WK_FINDING;
     wk_job_ref(j);
     of_err rc =

@@ -403,6 +403,21 @@ static void test_releases_and_lifecycle(ofsim *sim)
     CHECK_INT(
         of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=nope", &found, es, sizeof(es)),
         OF_ERR_NOT_FOUND);
+    /* created_since_ms: a deployment created before the cutoff ends the search (newest first),
+     * after one page; one created after it is found */
+    q.created_since_ms = of_wall_ms() + 2 * OF_OCTO_CLOCK_SKEW_MS;
+    long reads = count(sim, "GET /api/{space}/deployments");
+    CHECK_INT(of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es,
+                                             sizeof(es)),
+              OF_ERR_NOT_FOUND);
+    CHECK_INT(count(sim, "GET /api/{space}/deployments") - reads, 1);
+    q.created_since_ms = of_wall_ms() - OF_OCTO_CLOCK_SKEW_MS;
+    CHECK_INT(of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es,
+                                             sizeof(es)),
+              OF_OK);
+    CHECK_STR(found.id, d.id);
+    of_octo_deployment_free(&found);
+    q.created_since_ms = 0;
     of_octo_deployment_list dl;
     CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
     CHECK_INT(dl.n, 1);
