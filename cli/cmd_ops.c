@@ -101,6 +101,10 @@ static void print_progress(const of_event *ev)
                     ev->jobs[i].environment ? ev->jobs[i].environment : "?",
                     ev->jobs[i].tenant ? " / " : "", ev->jobs[i].tenant ? ev->jobs[i].tenant : "");
         break;
+    case OF_EV_COMMAND_IGNORED:
+        fprintf(stderr, "%-18s %s (by %s)\n", t, ev->message ? ev->message : "",
+                ev->by ? ev->by : "?");
+        break;
     case OF_EV_RELEASE_ACCEPTED:
     case OF_EV_RELEASE_RESUMED:
     case OF_EV_RELEASE_COMPLETED:

@@ -115,6 +115,7 @@ typedef enum of_event_type {
     OF_EV_JOB_SKIPPED,
     OF_EV_JOB_CANCELLED,
     OF_EV_JOB_TIMED_OUT,
+    OF_EV_COMMAND_IGNORED, /* an operator command the producer could not apply; why in message */
     OF_EV__COUNT
 } of_event_type;
 

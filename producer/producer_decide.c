@@ -234,6 +234,40 @@ static of_err reject(prod *p, const char *release_id, const char *release_name,
     return rc;
 }
 
+/* The release's name, for events (every job record carries it). */
+static const char *rel_name(const prod_rel *r)
+{
+    return of_gate_job_count(r->g) ? of_gate_job(r->g, 0)->job.release_name : NULL;
+}
+
+/* An operator command that cannot be applied (nothing to replay, an unknown release, ...):
+ * recorded as command.ignored with who and why, so the operator sees it in the events, not
+ * only in the producer's log. */
+static of_err ignored(prod *p, const char *release_id, const char *release_name,
+                      const of_command *cmd, const char *why)
+{
+    of_event ev;
+    memset(&ev, 0, sizeof ev);
+    of_err rc = OF_OK;
+    char msg[512];
+    (void)snprintf(msg, sizeof msg, "%s ignored: %s", of_cmd_type_name(cmd->type), why);
+    of_warn("%s release=%s by=%s", msg, release_id, nz(cmd->by));
+    ev.type = OF_EV_COMMAND_IGNORED;
+    ev.source = of_strdup_or_null(OF_SOURCE_PRODUCER, &rc);
+    of_id_copy(ev.release_id, release_id);
+    ev.release_name = of_strdup_or_null(release_name, &rc);
+    ev.time_ms = cmd->time_ms ? cmd->time_ms : of_wall_ms();
+    ev.by = of_strdup_or_null(cmd->by, &rc);
+    ev.message = of_strdup_or_null(msg, &rc);
+    ev.stage = cmd->type == OF_CMD_REPLAY ? cmd->stage : 0;
+    if (!rc) {
+        of_event_set_id(&ev);
+        rc = push_event(p, &ev);
+    }
+    of_event_clear(&ev);
+    return rc;
+}
+
 /* Which release a submit that did not parse is about: the command's release_id, else the
  * message key (the CLI keys commands by release id). */
 static bool submit_release_id(const of_command *cmd, const of_kafka_message *m,
@@ -388,10 +422,11 @@ static of_err do_replay(prod *p, prod_rel *r, const of_command *cmd)
     memset(&out, 0, sizeof out);
     of_err rc = of_gate_replay(r->g, cmd, of_wall_ms(), &out);
     if (rc == OF_ERR_STATE || rc == OF_ERR_INVALID) {
-        of_warn("replay ignored release=%s stage=%d all=%d by=%s: %s", r->id, cmd->stage,
-                (int)cmd->all, nz(cmd->by),
-                rc == OF_ERR_INVALID ? "no such stage" : "nothing to replay");
-        rc = OF_OK;
+        char why[128];
+        (void)snprintf(why, sizeof why, "%s (stage %d%s)",
+                       rc == OF_ERR_INVALID ? "no such stage" : "nothing to replay", cmd->stage,
+                       cmd->all ? ", all" : "");
+        rc = ignored(p, r->id, rel_name(r), cmd, why);
     } else if (!rc) {
         of_info("replay release=%s stage=%d all=%d jobs=%zu by=%s reason=%s", r->id, cmd->stage,
                 (int)cmd->all, out.n_dispatch, nz(cmd->by), nz(cmd->reason));
@@ -416,9 +451,9 @@ static of_err do_resume(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
     memset(&out, 0, sizeof out);
     rc = of_gate_resume(r->g, cmd, ov.items, ov.n, of_wall_ms(), &out);
     if (rc == OF_ERR_STATE) {
-        of_warn("resume ignored release=%s status=%s by=%s: nothing failed", r->id,
-                of_release_status_name(st), nz(cmd->by));
-        rc = OF_OK;
+        char why[128];
+        (void)snprintf(why, sizeof why, "nothing failed (release %s)", of_release_status_name(st));
+        rc = ignored(p, r->id, rel_name(r), cmd, why);
     } else if (!rc) {
         rc = apply_out(p, r, &out);
     }
@@ -454,8 +489,7 @@ static of_err do_abort(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
     memset(&out, 0, sizeof out);
     of_err rc = of_gate_abort(r->g, cmd, of_wall_ms(), &out);
     if (rc == OF_ERR_STATE) {
-        of_warn("abort ignored release=%s by=%s: the release has completed", r->id, nz(cmd->by));
-        rc = OF_OK;
+        rc = ignored(p, r->id, rel_name(r), cmd, "the release has completed");
     } else if (!rc) {
         if (already && cmd->cancel_running) rc = running_tasks(r, &out);
         if (!rc && cmd->cancel_running && out.n_cancel) {
@@ -486,8 +520,7 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
     } else {
         prod_rel *r = prod_find(p, cmd.release_id);
         if (!r) {
-            of_warn("%s for an unknown release ignored release=%s by=%s",
-                    of_cmd_type_name(cmd.type), cmd.release_id, nz(cmd.by));
+            rc = ignored(p, cmd.release_id, NULL, &cmd, "no such release");
         } else if (cmd.type == OF_CMD_REPLAY) {
             rc = do_replay(p, r, &cmd);
         } else if (cmd.type == OF_CMD_RESUME) {

@@ -576,6 +576,34 @@ static void release_flow(fx *f, runner *prod, flow *fl)
                 CHECK(!"no job dispatched twice");
             }
 
+    /* commands that cannot apply are recorded as command.ignored, with who and why */
+    control(f, OF_CMD_REPLAY, rid, 2, false, "again");
+    control(f, OF_CMD_ABORT, rid, 0, false, "too late");
+    /* at least 2: on the mock, whose transactions drop the consumed offsets, the restarted
+     * producer re-read the earlier replay too and ignored it (see docs/operations.md) */
+    CHECK(wait_ev(f, rid, OF_EV_COMMAND_IGNORED, 2, ev) >= 2);
+    bool saw_replay = false, saw_abort = false;
+    for (size_t i = 0; i < ev->n; i++) {
+        const of_event *e = &ev->items[i];
+        if (e->type != OF_EV_COMMAND_IGNORED) continue;
+        CHECK_STR(e->by, "tester");
+        if (e->message && strstr(e->message, "replay ignored: nothing to replay"))
+            saw_replay = true;
+        if (e->message && strstr(e->message, "abort ignored: the release has completed"))
+            saw_abort = true;
+    }
+    CHECK(saw_replay && saw_abort);
+    char unknown[37];
+    of_uuid_release_id("Default", "no-such-train", unknown);
+    control(f, OF_CMD_RESUME, unknown, 0, false, "poke");
+    evs ev3 = {0};
+    CHECK_INT(wait_ev(f, unknown, OF_EV_COMMAND_IGNORED, 1, &ev3), 1);
+    const of_event *ign = last_ev(&ev3, OF_EV_COMMAND_IGNORED);
+    if (ign) CHECK_CONTAINS(ign->message, "resume ignored: no such release");
+    evs_free(&ev3);
+    read_jobs(f, 0, rid, all);
+    CHECK_INT(all->n, 8); /* nothing dispatched by them */
+
     /* a duplicate submit is ignored; the next command on the (single-partition) requests
      * topic, a request that fails validation, proves it was processed */
     submit(f, "T1", r1_json, rid);
