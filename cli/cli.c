@@ -1,14 +1,38 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exitcodes.h"
+#include "guard.h"
 #include "kafka.h"
 #include "msg.h"
 #include "log.h"
+
+void of_cli_line(FILE *f, const char *fmt, ...)
+{
+    char raw[4096], safe[4 * sizeof(raw)];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    if (n < 0) raw[0] = '\0';
+    of_escape(raw, safe, sizeof(safe));
+    fprintf(f, "%s\n", safe);
+}
+
+void of_cli_lines(FILE *f, const char *prefix, const char *text)
+{
+    const char *p = text ? text : "";
+    do {
+        size_t len = strcspn(p, "\n");
+        of_cli_line(f, "%s%.*s", prefix, (int)(len < 4000 ? len : 4000), p);
+        p += len;
+    } while (*p++ == '\n' && *p);
+}
 
 bool of_cli_is_help(const char *arg)
 {
@@ -78,7 +102,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
     else
         rc = of_config_defaults(cfg, errstr, sizeof(errstr));
     if (rc) {
-        fprintf(stderr, "%s\n", errstr);
+        of_cli_lines(stderr, "", errstr);
         return OF_EXIT_CONFIG;
     }
     for (size_t k = 0; k < co->nsets; k++) {
@@ -86,7 +110,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
         const char *eq = strchr(co->sets[k], '=');
         size_t len = eq ? (size_t)(eq - co->sets[k]) : 0;
         if (!eq || len == 0 || len >= sizeof(name)) {
-            fprintf(stderr, "--set %s: expected KEY=VALUE\n", co->sets[k]);
+            of_cli_line(stderr, "--set %s: expected KEY=VALUE", co->sets[k]);
             of_config_free(cfg);
             return OF_EXIT_CONFIG;
         }
@@ -94,7 +118,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
         name[len] = '\0';
         rc = of_config_set(cfg, name, eq + 1, errstr, sizeof(errstr));
         if (rc) {
-            fprintf(stderr, "--set %s: %s\n", name, errstr);
+            of_cli_line(stderr, "--set: %s", errstr); /* errstr starts with the key */
             of_config_free(cfg);
             return OF_EXIT_CONFIG;
         }
@@ -102,7 +126,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
     if (co->log_level) {
         rc = of_config_set(cfg, "log.level", co->log_level, errstr, sizeof(errstr));
         if (rc) {
-            fprintf(stderr, "--log-level: %s\n", errstr);
+            of_cli_line(stderr, "--log-level: %s", errstr);
             of_config_free(cfg);
             return OF_EXIT_CONFIG;
         }
@@ -118,8 +142,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
     }
     rc = of_config_check(cfg, role, errstr, sizeof(errstr));
     if (rc) {
-        fprintf(stderr, "%s%s%s\n", co->config_path ? co->config_path : "",
-                co->config_path ? ": " : "", errstr);
+        of_cli_lines(stderr, "", errstr); /* each line already names the file */
         of_config_free(cfg);
         return OF_EXIT_CONFIG;
     }
@@ -127,29 +150,74 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
     return OF_EXIT_OK;
 }
 
+/* The caps and the size budget, checked on a command about to be sent; the guard (signing)
+ * in *out when they pass. */
+static of_err check_command(const of_config *cfg, const of_command *cmd, of_guard **out,
+                            char *errstr, size_t errstr_size)
+{
+    /* The producer applies the same caps; refusing here tells the operator at once. */
+    of_err rc = of_command_check(cmd, errstr, errstr_size);
+    if (!rc) rc = of_guard_new(cfg, NULL, out, errstr, errstr_size);
+    if (rc) return rc;
+    size_t req_max = of_guard_request_max(*out);
+    if (cmd->request_json && strlen(cmd->request_json) > req_max) {
+        size_t budget = of_guard_budget(*out);
+        of_guard_free(*out);
+        *out = NULL;
+        return of_seterr(errstr, errstr_size, OF_ERR_TOO_LARGE,
+                         "the request is %zu bytes as compact JSON; the largest this fleet "
+                         "accepts is %zu bytes (the message budget of %zu bytes, from "
+                         "message.max.bytes and max.message.bytes, less room for the release's "
+                         "state; docs/reliability.md)",
+                         strlen(cmd->request_json), req_max, budget);
+    }
+    return OF_OK;
+}
+
+int of_cli_check_command(const of_config *cfg, const of_command *cmd)
+{
+    char errstr[1024];
+    of_guard *g = NULL;
+    of_err rc = check_command(cfg, cmd, &g, errstr, sizeof(errstr));
+    of_guard_free(g);
+    if (!rc) return OF_EXIT_OK;
+    of_cli_line(stderr, "octofleet: %s", errstr);
+    return rc == OF_ERR_CONFIG || rc == OF_ERR_IO ? OF_EXIT_CONFIG : OF_EXIT_FAIL;
+}
+
 of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const of_command *cmd,
                               char *errstr, size_t errstr_size)
 {
     char topic[256];
     char *json = NULL;
+    of_guard *g = NULL;
     of_err rc = of_config_topic(cfg, "requests", topic, sizeof(topic));
     if (rc) return of_seterr(errstr, errstr_size, rc, "topics.prefix too long");
+    rc = check_command(cfg, cmd, &g, errstr, errstr_size);
+    if (rc) return rc;
     rc = of_command_encode(cmd, &json);
-    if (rc) return of_seterr(errstr, errstr_size, rc, "cannot encode the command");
+    if (rc) {
+        of_guard_free(g);
+        return of_seterr(errstr, errstr_size, rc, "cannot encode the command");
+    }
     static const char ctype[] = "application/json";
-    of_kafka_header h = {"content-type", ctype, sizeof(ctype) - 1};
+    char tag[OF_GUARD_TAG_SIZE];
+    of_guard_sign(g, topic, cmd->release_id, strlen(cmd->release_id), json, strlen(json), tag);
+    of_kafka_header h[2] = {{"content-type", ctype, sizeof(ctype) - 1},
+                            {OF_GUARD_AUTH_HEADER, tag, strlen(tag)}};
     of_kafka_record rec = {.topic = topic,
                            .partition = OF_KAFKA_PARTITION_ANY,
                            .key = cmd->release_id,
                            .key_len = strlen(cmd->release_id),
                            .value = json,
                            .value_len = strlen(json),
-                           .headers = &h,
-                           .nheaders = 1};
+                           .headers = h,
+                           .nheaders = tag[0] ? 2 : 1};
     char why[256];
     rc = of_kafka_produce(p, &rec, NULL, NULL, why, sizeof(why));
     if (!rc) rc = of_kafka_flush(p, 30000, why, sizeof(why));
     free(json);
+    of_guard_free(g);
     if (rc)
         of_seterr(errstr, errstr_size, rc, "cannot send the %s command to %s: %s",
                   of_cmd_type_name(cmd->type), topic, why);
@@ -159,23 +227,26 @@ of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const 
 /* Reads a whole file, at most max bytes, into a new NUL-terminated string. */
 int of_cli_read_file(const char *path, size_t max, char **out, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "octofleet: cannot open %s: %s\n", path, strerror(errno));
-        return OF_EXIT_FAIL;
-    }
     of_buf b;
     of_buf_init(&b, max);
-    char chunk[8192];
-    size_t n;
+    char why[1200];
     of_err rc = OF_OK;
-    while (rc == OF_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = of_buf_append(&b, chunk, n);
-    int ioerr = ferror(f);
-    if (f != stdin) fclose(f);
-    if (rc || ioerr) {
-        fprintf(stderr, "octofleet: cannot read %s: %s\n", path,
-                rc == OF_ERR_TOO_LARGE ? "larger than the limit" : "read error");
+    if (strcmp(path, "-") == 0) {
+        char chunk[8192];
+        size_t n;
+        while (rc == OF_OK && (n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+            rc = of_buf_append(&b, chunk, n);
+        if (rc == OF_OK && ferror(stdin))
+            rc = of_seterr(why, sizeof(why), OF_ERR_IO, "stdin: read error: %s", strerror(errno));
+        else if (rc)
+            of_seterr(why, sizeof(why), rc, "stdin: %s",
+                      rc == OF_ERR_TOO_LARGE ? "larger than the limit" : of_strerror(rc));
+    } else {
+        /* Refuses a directory or FIFO at once instead of hanging on it. */
+        rc = of_buf_read_file(&b, path, why, sizeof(why));
+    }
+    if (rc) {
+        of_cli_line(stderr, "octofleet: %s", why);
         of_buf_free(&b);
         return OF_EXIT_FAIL;
     }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "kafka.h"
@@ -48,13 +49,22 @@ int of_cli_common_opt(of_cli_common *co, int argc, char **argv, int *i);
  * problem, OF_EXIT_OK after printing --dump-config to stdout. */
 bool of_cli_config(const of_cli_common *co, of_config_role role, of_config *cfg, int *exit_code);
 
-/* Encodes cmd, produces it to <prefix>requests keyed by its release id and waits up to
- * 30 s for delivery. p is borrowed. OF_OK, or an error described in errstr. */
+/* Checks cmd before anything is sent, as the producer will: the caps on by, reason and
+ * filters, and the request against the fleet's size budget; loads the fleet key. Prints the
+ * problem with its limit and returns OF_EXIT_FAIL (OF_EXIT_CONFIG for a bad fleet key), or
+ * OF_EXIT_OK. */
+int of_cli_check_command(const of_config *cfg, const of_command *cmd);
+
+/* Encodes cmd (after the checks of of_cli_check_command), signs it when a fleet key is
+ * configured, produces it to <prefix>requests keyed by its release id and waits up to 30 s
+ * for delivery. p is borrowed. OF_OK, or an error described in errstr. */
 of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const of_command *cmd,
                               char *errstr, size_t errstr_size);
 
 /* Reads a whole file ("-" = stdin), at most max bytes, into a new NUL-terminated string
- * (*out, caller frees; *len its length). Prints the problem and returns OF_EXIT_FAIL. */
+ * (*out, caller frees; *len its length). Anything but a regular file (or "-") is refused at
+ * once, without waiting on a FIFO: "octofleet: PATH: is a directory", "...: is not a regular
+ * file (FIFO)". Prints the problem and returns OF_EXIT_FAIL. */
 int of_cli_read_file(const char *path, size_t max, char **out, size_t *len);
 
 /* The exit code a daemon or command ends with after rc (cli/exitcodes.h): OF_OK -> 0;
@@ -62,6 +72,16 @@ int of_cli_read_file(const char *path, size_t max, char **out, size_t *len);
  * a service that could not be used (network, auth, HTTP, Kafka, I/O, a bad reply) -> 4;
  * anything else (fenced by a newer producer, ...) -> 1. */
 int of_cli_exit_code(of_err rc);
+
+/* Prints one line to f: the formatted text passed through of_escape (log.h), then '\n'. For
+ * text holding values from events, requests, Kafka or Octopus, so they cannot add lines or
+ * send terminal escape sequences. fmt itself has no trailing newline. Longer than about 4 KiB
+ * is cut. */
+void of_cli_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints text, several lines separated by '\n' (an errstr collecting problems), each line
+ * escaped as by of_cli_line and preceded by prefix. */
+void of_cli_lines(FILE *f, const char *prefix, const char *text);
 
 /* True if arg is -h or --help. */
 bool of_cli_is_help(const char *arg);

@@ -37,7 +37,9 @@ static int send_command(const of_config *cfg, const of_command *cmd)
     char errstr[512];
     of_fleet_kafka fk;
     of_kafka_producer *p = NULL;
-    int ex = OF_EXIT_SERVICE;
+    int ex = of_cli_check_command(cfg, cmd);
+    if (ex != OF_EXIT_OK) return ex; /* refused before connecting: nothing sent */
+    ex = OF_EXIT_SERVICE;
 
     if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) return OF_EXIT_FAIL;
     if (cfg->topics.create &&
@@ -73,44 +75,45 @@ static void print_progress(const of_event *ev)
     case OF_EV_STAGE_STARTED:
     case OF_EV_STAGE_SUCCEEDED:
     case OF_EV_STAGE_FAILED:
-        fprintf(stderr, "%-18s stage %d/%d%s%s in %s (%d jobs: %d ok, %d skipped, %d failed)\n", t,
-                ev->stage, ev->stage_count, ev->stage_name ? " " : "",
-                ev->stage_name ? ev->stage_name : "", ev->environment ? ev->environment : "?",
-                ev->n_total, ev->n_succeeded, ev->n_skipped, ev->n_failed);
+        of_cli_line(stderr, "%-18s stage %d/%d%s%s in %s (%d jobs: %d ok, %d skipped, %d failed)",
+                    t, ev->stage, ev->stage_count, ev->stage_name ? " " : "",
+                    ev->stage_name ? ev->stage_name : "", ev->environment ? ev->environment : "?",
+                    ev->n_total, ev->n_succeeded, ev->n_skipped, ev->n_failed);
         break;
     case OF_EV_JOB_FAILED:
     case OF_EV_JOB_TIMED_OUT:
     case OF_EV_JOB_CANCELLED:
     case OF_EV_JOB_WAITING:
-        fprintf(stderr, "%-18s %s %s%s%s attempt %d%s%s\n", t, ev->project ? ev->project : "?",
-                ev->environment ? ev->environment : "?", ev->tenant ? " / " : "",
-                ev->tenant ? ev->tenant : "", ev->attempt, ev->message ? ": " : "",
-                ev->message ? ev->message : "");
+        of_cli_line(stderr, "%-18s %s %s%s%s attempt %d%s%s", t, ev->project ? ev->project : "?",
+                    ev->environment ? ev->environment : "?", ev->tenant ? " / " : "",
+                    ev->tenant ? ev->tenant : "", ev->attempt, ev->message ? ": " : "",
+                    ev->message ? ev->message : "");
         break;
     case OF_EV_RELEASE_REJECTED:
-        fprintf(stderr, "%-18s %s\n", t, ev->message ? ev->message : "");
+        of_cli_line(stderr, "%-18s %s", t, ev->message ? ev->message : "");
         for (size_t i = 0; i < ev->n_errors; i++)
-            fprintf(stderr, "  - %s\n", ev->errors[i]);
+            of_cli_line(stderr, "  - %s", ev->errors[i]);
         break;
     case OF_EV_RELEASE_PAUSED:
-        fprintf(stderr, "%-18s %zu failed job(s); replay with: octofleet replay %s --stage N\n", t,
-                ev->n_jobs, ev->release_id);
+        of_cli_line(stderr, "%-18s %zu failed job(s); replay with: octofleet replay %s --stage N",
+                    t, ev->n_jobs, ev->release_id);
         for (size_t i = 0; i < ev->n_jobs; i++)
-            fprintf(stderr, "  - stage %d %s %s%s%s\n", ev->jobs[i].stage,
-                    ev->jobs[i].project ? ev->jobs[i].project : "?",
-                    ev->jobs[i].environment ? ev->jobs[i].environment : "?",
-                    ev->jobs[i].tenant ? " / " : "", ev->jobs[i].tenant ? ev->jobs[i].tenant : "");
+            of_cli_line(stderr, "  - stage %d %s %s%s%s", ev->jobs[i].stage,
+                        ev->jobs[i].project ? ev->jobs[i].project : "?",
+                        ev->jobs[i].environment ? ev->jobs[i].environment : "?",
+                        ev->jobs[i].tenant ? " / " : "",
+                        ev->jobs[i].tenant ? ev->jobs[i].tenant : "");
         break;
     case OF_EV_COMMAND_IGNORED:
-        fprintf(stderr, "%-18s %s (by %s)\n", t, ev->message ? ev->message : "",
-                ev->by ? ev->by : "?");
+        of_cli_line(stderr, "%-18s %s (by %s)", t, ev->message ? ev->message : "",
+                    ev->by ? ev->by : "?");
         break;
     case OF_EV_RELEASE_ACCEPTED:
     case OF_EV_RELEASE_RESUMED:
     case OF_EV_RELEASE_COMPLETED:
     case OF_EV_RELEASE_ABORTED:
-        fprintf(stderr, "%-18s %s%s%s\n", t, ev->release_name ? ev->release_name : ev->release_id,
-                ev->message ? ": " : "", ev->message ? ev->message : "");
+        of_cli_line(stderr, "%-18s %s%s%s", t, ev->release_name ? ev->release_name : ev->release_id,
+                    ev->message ? ": " : "", ev->message ? ev->message : "");
         break;
     default:
         break; /* per-job successes would drown the stage lines */
@@ -252,7 +255,7 @@ int of_cmd_submit(int argc, char **argv)
     if (of_request_parse(text, len, &req, &errs) != OF_OK) {
         fprintf(stderr, "octofleet submit: %s is not a valid release request:\n", path);
         for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "  %s\n", errs.items[i]);
+            of_cli_line(stderr, "  %s", errs.items[i]);
         ex = OF_EXIT_FAIL;
         goto out;
     }

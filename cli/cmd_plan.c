@@ -41,10 +41,10 @@ static int print_plan(of_octo *octo, const of_request *req, const char *text, bo
     if (rc == OF_ERR_NOT_FOUND || rc == OF_ERR_REJECTED) {
         fprintf(stderr, "octofleet plan: the request does not resolve in Octopus:\n");
         for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "  %s\n", errs.items[i]);
+            of_cli_line(stderr, "  %s", errs.items[i]);
         ex = OF_EXIT_FAIL;
     } else if (rc) {
-        fprintf(stderr, "octofleet plan: %s\n", errstr[0] ? errstr : of_strerror(rc));
+        of_cli_line(stderr, "octofleet plan: %s", errstr[0] ? errstr : of_strerror(rc));
         ex = of_cli_exit_code(rc);
     } else if (json) {
         char *out = NULL;
@@ -112,7 +112,7 @@ int of_cmd_plan(int argc, char **argv)
     if (of_request_parse(text, len, &req, &errs) != OF_OK) {
         fprintf(stderr, "octofleet plan: %s is not a valid release request:\n", path);
         for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "  %s\n", errs.items[i]);
+            of_cli_line(stderr, "  %s", errs.items[i]);
         ex = OF_EXIT_FAIL;
         goto out;
     }

@@ -94,9 +94,9 @@ static of_err on_record(void *opaque, const of_kafka_message *msg)
 static void print_text(const status_ctx *s)
 {
     const of_release_record *r = &s->rel;
-    printf("release %s (%s): %s, round %d\n", r->release_name ? r->release_name : "?",
-           r->release_id, of_release_status_name(r->status), r->round);
-    if (r->by) printf("last action by %s: %s\n", r->by, r->reason ? r->reason : "");
+    of_cli_line(stdout, "release %s (%s): %s, round %d", r->release_name ? r->release_name : "?",
+                r->release_id, of_release_status_name(r->status), r->round);
+    if (r->by) of_cli_line(stdout, "last action by %s: %s", r->by, r->reason ? r->reason : "");
     printf("\n%-6s %-14s %-20s %-10s %5s %5s %5s %5s %5s\n", "STAGE", "NAME", "ENVIRONMENT",
            "STATUS", "JOBS", "OK", "SKIP", "FAIL", "LIVE");
     for (int st = 1; st <= r->stage_count; st++) {
@@ -121,8 +121,8 @@ static void print_text(const status_ctx *s)
             size_t k = (size_t)(st - 1) * r->n_environments + e;
             const char *name =
                 r->stage_names && r->stage_names[st - 1] ? r->stage_names[st - 1] : "";
-            printf("%-6d %-14s %-20s %-10s %5d %5d %5d %5d %5d\n", st, name, env,
-                   of_stage_status_name(r->stage_status[k]), tot, ok, skip, fail, live);
+            of_cli_line(stdout, "%-6d %-14s %-20s %-10s %5d %5d %5d %5d %5d", st, name, env,
+                        of_stage_status_name(r->stage_status[k]), tot, ok, skip, fail, live);
         }
     }
     int nfail = 0;
@@ -130,12 +130,12 @@ static void print_text(const status_ctx *s)
         const of_job_record *j = &s->jobs[i];
         if (!of_job_status_is_failure(j->status)) continue;
         if (nfail++ == 0) printf("\nfailed jobs:\n");
-        printf("  stage %d %s %s%s%s attempt %d: %s%s%s\n", j->job.stage,
-               j->job.project.name ? j->job.project.name : "?",
-               j->job.environment.name ? j->job.environment.name : "?",
-               j->job.tenant.name ? " / " : "", j->job.tenant.name ? j->job.tenant.name : "",
-               j->job.attempt, of_job_status_name(j->status), j->skip_reason ? ": " : "",
-               j->skip_reason ? j->skip_reason : "");
+        of_cli_line(stdout, "  stage %d %s %s%s%s attempt %d: %s%s%s", j->job.stage,
+                    j->job.project.name ? j->job.project.name : "?",
+                    j->job.environment.name ? j->job.environment.name : "?",
+                    j->job.tenant.name ? " / " : "", j->job.tenant.name ? j->job.tenant.name : "",
+                    j->job.attempt, of_job_status_name(j->status), j->skip_reason ? ": " : "",
+                    j->skip_reason ? j->skip_reason : "");
     }
 }
 

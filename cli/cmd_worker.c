@@ -19,15 +19,21 @@ static const char worker_usage[] =
     "Up to worker.max_in_flight jobs run at once on one thread. A job's offset is committed\n"
     "only after its final event is delivered, so a crash or a kill replays, never loses.\n"
     "On SIGTERM or SIGINT it stops taking jobs, lets in-flight jobs finish for up to\n"
-    "worker.drain_timeout, commits, leaves the group (others take over the rest) and exits.\n"
+    "worker.drain_timeout, commits and exits. With a stable name it stays a static member of\n"
+    "the group: restarted under the same name it gets its partitions back without a\n"
+    "rebalance; not restarted, its partitions move after session.timeout.ms (30 s).\n"
     "The Octopus API key comes from octopus.api_key_file or $OCTOPUS_API_KEY, never argv.\n\n"
     "Options:\n" OF_CLI_COMMON_HELP
-    "  --name NAME         this worker's name in events and logs (default: worker.name,\n"
-    "                      else <hostname>-<pid>)\n"
+    "  --name NAME         this worker's name in events and logs, and its static group\n"
+    "                      member id (default: worker.name, else <hostname>-<pid>, which\n"
+    "                      is not stable: dynamic membership). Names must be UNIQUE in the\n"
+    "                      group (two workers with one name fence each other: exit 3) and\n"
+    "                      STABLE across restarts (e.g. systemd %H-%i, a StatefulSet pod)\n"
     "\n"
     "Exit codes: 0 stopped cleanly on a signal, 1 stopped by an error while running (e.g. a\n"
     "fatal Kafka consumer error), 2 usage, 3 configuration (also: no API key, the configured\n"
-    "Octopus space does not exist), 4 Kafka or Octopus could not be used at start-up.\n";
+    "Octopus space does not exist, another worker uses the same name), 4 Kafka or Octopus\n"
+    "could not be used at start-up (transient Kafka states are retried for 60 s first).\n";
 
 int of_cmd_worker(int argc, char **argv)
 {

@@ -1,9 +1,13 @@
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void of_buf_init(of_buf *b, size_t max)
 {
@@ -77,4 +81,80 @@ void of_buf_free(of_buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+}
+
+static const char *file_kind(mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFDIR:
+        return "is a directory";
+    case S_IFIFO:
+        return "is not a regular file (FIFO)";
+    case S_IFSOCK:
+        return "is not a regular file (socket)";
+    case S_IFCHR:
+        return "is not a regular file (character device)";
+    case S_IFBLK:
+        return "is not a regular file (block device)";
+    default:
+        return "is not a regular file";
+    }
+}
+
+of_err of_file_open_regular(const char *path, int *fd, struct stat *st, char *errstr,
+                            size_t errstr_size)
+{
+    /* Open first and fstat the descriptor (not stat then open): nothing can
+     * swap a FIFO in between, and O_NONBLOCK keeps the open itself from
+     * waiting for a FIFO's writer. */
+    *fd = -1;
+    int f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (f < 0)
+        return of_seterr(errstr, errstr_size, OF_ERR_IO, "%s: cannot open: %s", path,
+                         strerror(errno));
+    struct stat sb;
+    if (fstat(f, &sb) != 0) {
+        int e = errno;
+        close(f);
+        return of_seterr(errstr, errstr_size, OF_ERR_IO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(f);
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "%s: %s", path,
+                         file_kind(sb.st_mode));
+    }
+    int fl = fcntl(f, F_GETFL);
+    if (fl >= 0) (void)fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+    if (st) *st = sb;
+    *fd = f;
+    return OF_OK;
+}
+
+of_err of_buf_read_file(of_buf *b, const char *path, char *errstr, size_t errstr_size)
+{
+    int fd;
+    of_err rc = of_file_open_regular(path, &fd, NULL, errstr, errstr_size);
+    if (rc) return rc;
+    char chunk[8192];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = of_seterr(errstr, errstr_size, OF_ERR_IO, "%s: read error: %s", path,
+                           strerror(errno));
+            break;
+        }
+        if (r == 0) break;
+        rc = of_buf_append(b, chunk, (size_t)r);
+        if (rc == OF_ERR_TOO_LARGE) {
+            rc = of_seterr(errstr, errstr_size, rc, "%s: larger than %zu bytes", path, b->max);
+            break;
+        }
+        if (rc) {
+            rc = of_seterr(errstr, errstr_size, rc, "%s: %s", path, of_strerror(rc));
+            break;
+        }
+    }
+    close(fd);
+    return rc;
 }

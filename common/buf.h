@@ -36,4 +36,27 @@ char *of_buf_detach(of_buf *b);
 /* Frees the data; b may be reused after of_buf_init. */
 void of_buf_free(of_buf *b);
 
+/* ---- local files ------------------------------------------------------- */
+
+struct stat;
+
+/* Opens path read-only for a caller that wants a regular file (a config,
+ * a request, a key file). The open never blocks: a FIFO is opened with
+ * O_NONBLOCK (so it does not wait for a writer) and then refused, like a
+ * directory or a device. On success *fd is the open descriptor (the caller
+ * closes it; O_NONBLOCK is cleared again) and *st, if not NULL, its fstat.
+ * Errors, with "PATH: why" in errstr and *fd == -1: OF_ERR_IO when it cannot
+ * be opened or stat'ed ("PATH: cannot open: No such file or directory");
+ * OF_ERR_INVALID when it is not a regular file ("PATH: is a directory",
+ * "PATH: is not a regular file (FIFO)", "... (socket)", "... (character
+ * device)", "... (block device)"). */
+of_err of_file_open_regular(const char *path, int *fd, struct stat *st, char *errstr,
+                            size_t errstr_size);
+
+/* Appends the whole regular file at path to b (opened as by
+ * of_file_open_regular, so the same errors). OF_ERR_TOO_LARGE ("PATH: larger
+ * than N bytes") when it does not fit b's cap, OF_ERR_IO on a read error; b
+ * then holds a prefix of the file. */
+of_err of_buf_read_file(of_buf *b, const char *path, char *errstr, size_t errstr_size);
+
 #endif

@@ -127,3 +127,11 @@ int64_t of_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t *rn
     uint64_t span = (uint64_t)(ceiling - floor) + 1;
     return floor + (int64_t)(of_rand_next(rnd) % span);
 }
+
+void of_sleep_ms(int64_t ms)
+{
+    if (ms <= 0) return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}

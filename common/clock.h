@@ -24,6 +24,10 @@ int of_parse_rfc3339(const char *s, int64_t *out_ms);
  * deterministic and threads need no shared state. */
 int64_t of_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t *rnd);
 
+/* Sleeps ms milliseconds (EINTR resumes the rest). For backoff between retries; never use it
+ * to wait for something that can be waited on. */
+void of_sleep_ms(int64_t ms);
+
 /* xorshift64* step; state must be non-zero. */
 uint64_t of_rand_next(uint64_t *state);
 

@@ -23,6 +23,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "kafka.h"
+#include "secret.h"
+
 /* ------------------------------------------------------------------------ */
 /* The table                                                                */
 
@@ -55,6 +58,7 @@ typedef struct cfg_enum_name {
 
 #define CF_SECRET   0x1u /* masked in dumps, never quoted in errors */
 #define CF_NONEMPTY 0x2u /* a string that must not be empty */
+#define CF_URL      0x4u /* a URL: user:password@ masked in dumps and errors */
 
 typedef struct cfg_def {
     const char *name; /* dotted: "<group>.<key>" */
@@ -106,6 +110,8 @@ static const cfg_group cfg_groups[] = {
     {"octopus", "The Octopus Deploy REST API. The API key is never set here: see api_key_file."},
     {"producer", "The producer: turns release requests into jobs and gates stages on events."},
     {"worker", "The workers: run jobs against Octopus and report completion events."},
+    {"security", "Message authentication between the CLI, the producer and the workers "
+                 "(docs/reliability.md)."},
     {"log", "Logging (stderr, one line per event)."},
 };
 
@@ -151,7 +157,7 @@ static const cfg_def cfg_defs[] = {
      "kafka.properties."},
 
     /* octopus */
-    {"octopus.url", CT_STRING, OFF(octopus.url), "", 0, 0, NULL, v_url, 0,
+    {"octopus.url", CT_STRING, OFF(octopus.url), "", 0, 0, NULL, v_url, CF_URL,
      "\"https://octopus.example.com\"",
      "Base URL of the Octopus Server, http:// or https://. Required by the producer and the "
      "workers."},
@@ -211,6 +217,16 @@ static const cfg_def cfg_defs[] = {
      1 * DAY, NULL, NULL, 0, NULL,
      "librdkafka max.poll.interval.ms: the longest a worker may go without polling Kafka "
      "before the group considers it dead."},
+
+    /* security */
+    {"security.fleet_key_file", CT_STRING, OFF(security.fleet_key_file), "", 0, 0, NULL, NULL, 0,
+     "\"/etc/octofleet/fleet-key\"",
+     "File holding the fleet key (at least 16 characters, mode 0600; e.g. openssl rand -hex 32). "
+     "With a key, the CLI, the producer and the workers sign what they write to the requests, "
+     "jobs and events topics (HMAC-SHA256 in the octofleet-auth header) and refuse what is not "
+     "signed with it: such messages go to the dead-letter topic. When empty the key is read from "
+     "the environment variable OCTOFLEET_FLEET_KEY; with neither, authentication is off. Every "
+     "member of a fleet needs the same key."},
 
     /* log */
     {"log.level", CT_ENUM, OFF(log.level), "info", 0, 0, log_levels, NULL, 0, NULL,
@@ -385,23 +401,26 @@ static const char *suggest_group(const char *name)
 /* ------------------------------------------------------------------------ */
 /* Durations and sizes                                                      */
 
-int of_config_parse_duration(const char *s, int64_t *out_ms)
+/* of_config_parse_duration, telling overflow (*overflow set: the syntax is
+ * right but the value does not fit) from bad syntax. */
+static int parse_duration(const char *s, int64_t *out_ms, bool *overflow)
 {
     static const struct {
         const char *unit;
         int64_t ms;
     } units[] = {{"ms", 1}, {"s", SEC}, {"m", MIN}, {"h", HOUR}, {"d", DAY}};
+    *overflow = false;
     if (!s || !*s) return -1;
     int64_t total = 0;
     const char *p = s;
-    bool first = true;
+    bool first = true, big = false;
     /* Either a bare integer (ms) or a sequence of <integer><unit>: "1h30m". */
     while (*p) {
         if (!isdigit((unsigned char)*p)) return -1;
         int64_t n = 0;
         while (isdigit((unsigned char)*p)) {
-            if (n > (INT64_MAX - 9) / 10) return -1;
-            n = n * 10 + (*p - '0');
+            if (n > (INT64_MAX - 9) / 10) big = true;
+            if (!big) n = n * 10 + (*p - '0');
             p++;
         }
         size_t ulen = 0;
@@ -409,6 +428,8 @@ int of_config_parse_duration(const char *s, int64_t *out_ms)
             ulen++;
         if (ulen == 0) {
             if (!first || *p) return -1; /* "1h30" is ambiguous */
+            *overflow = big;
+            if (big) return -1;
             *out_ms = n;
             return 0;
         }
@@ -417,38 +438,59 @@ int of_config_parse_duration(const char *s, int64_t *out_ms)
             if (strlen(units[i].unit) == ulen && strncmp(p, units[i].unit, ulen) == 0)
                 mult = units[i].ms;
         if (mult == 0) return -1;
-        if (n > (INT64_MAX - total) / mult) return -1;
-        total += n * mult;
+        if (big || n > (INT64_MAX - total) / mult) big = true;
+        if (!big) total += n * mult;
         p += ulen;
         first = false;
     }
+    *overflow = big;
+    if (big) return -1;
     *out_ms = total;
     return 0;
 }
 
-int of_config_parse_size(const char *s, int64_t *out_bytes)
+int of_config_parse_duration(const char *s, int64_t *out_ms)
+{
+    bool overflow;
+    return parse_duration(s, out_ms, &overflow);
+}
+
+/* of_config_parse_size, telling overflow from bad syntax like
+ * parse_duration. */
+static int parse_size(const char *s, int64_t *out_bytes, bool *overflow)
 {
     static const struct {
         const char *unit;
         int64_t mult;
     } units[] = {{"", 1},     {"b", 1},     {"k", KIB}, {"kb", KIB}, {"kib", KIB}, {"m", MIB},
                  {"mb", MIB}, {"mib", MIB}, {"g", GIB}, {"gb", GIB}, {"gib", GIB}};
+    *overflow = false;
     if (!s || !isdigit((unsigned char)*s)) return -1;
     int64_t n = 0;
+    bool big = false;
     const char *p = s;
     while (isdigit((unsigned char)*p)) {
-        if (n > (INT64_MAX - 9) / 10) return -1;
-        n = n * 10 + (*p - '0');
+        if (n > (INT64_MAX - 9) / 10) big = true;
+        if (!big) n = n * 10 + (*p - '0');
         p++;
     }
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcasecmp(p, units[i].unit) == 0) {
-            if (n > INT64_MAX / units[i].mult) return -1;
+            if (big || n > INT64_MAX / units[i].mult) {
+                *overflow = true;
+                return -1;
+            }
             *out_bytes = n * units[i].mult;
             return 0;
         }
     }
     return -1;
+}
+
+int of_config_parse_size(const char *s, int64_t *out_bytes)
+{
+    bool overflow;
+    return parse_size(s, out_bytes, &overflow);
 }
 
 /* "30s", "2m", "1500ms": the largest unit that divides exactly. */
@@ -537,28 +579,69 @@ static bool v_name(const cfg_val *v, char *why, size_t n)
     return true;
 }
 
+/* Writes why as "<reason> (got \"<url, credentials masked>\")" and returns
+ * false, for v_url. */
+static bool url_bad(const char *url, char *why, size_t n, const char *reason)
+{
+    char masked[512];
+    of_secret_mask_url(url, masked, sizeof(masked));
+    char shown[600];
+    of_escape(masked, shown, sizeof(shown));
+    snprintf(why, n, "%s (got \"%s\")", reason, shown);
+    return false;
+}
+
+/* http[s]://[user[:password]@]host[:port][/path]: the client appends /api/...
+ * to it, so anything else fails only later, and as a service error. host is
+ * a name (letters, digits, '.', '-', '_', '~', '%') or a bracketed IPv6
+ * address. */
 static bool v_url(const cfg_val *v, char *why, size_t n)
 {
     const char *s = v->s;
     if (!*s) return true; /* unset; of_config_check requires it where needed */
+    for (const char *p = s; *p; p++)
+        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p) || (unsigned char)*p >= 0x7f)
+            return url_bad(s, why, n, "must not contain spaces, control or non-ASCII characters");
     const char *rest = NULL;
-    if (strncmp(s, "https://", 8) == 0)
+    if (strncasecmp(s, "https://", 8) == 0)
         rest = s + 8;
-    else if (strncmp(s, "http://", 7) == 0)
+    else if (strncasecmp(s, "http://", 7) == 0)
         rest = s + 7;
-    if (!rest || !*rest || *rest == '/') {
-        snprintf(why, n, "must be an http:// or https:// URL with a host");
-        return false;
+    if (!rest) return url_bad(s, why, n, "must be an http:// or https:// URL with a host");
+    if (strchr(s, '?') || strchr(s, '#'))
+        return url_bad(s, why, n, "must be a base URL without '?' or '#'");
+    const char *end = rest + strcspn(rest, "/");
+    const char *host = rest;
+    for (const char *p = rest; p < end; p++)
+        if (*p == '@') host = p + 1; /* user info ends at the last '@' */
+    const char *port = NULL;
+    if (host < end && *host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (!close) return url_bad(s, why, n, "has an IPv6 address without its closing ']'");
+        if (close == host + 1) return url_bad(s, why, n, "has an empty IPv6 address");
+        for (const char *p = host + 1; p < close; p++)
+            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.' && *p != '%')
+                return url_bad(s, why, n, "has a malformed IPv6 address");
+        if (close + 1 < end && close[1] != ':')
+            return url_bad(s, why, n, "has text after the IPv6 address's ']'");
+        if (close + 1 < end) port = close + 2;
+    } else {
+        const char *colon = memchr(host, ':', (size_t)(end - host));
+        const char *hend = colon ? colon : end;
+        if (hend == host)
+            return url_bad(s, why, n, "must be an http:// or https:// URL with a host");
+        for (const char *p = host; p < hend; p++)
+            if (!isalnum((unsigned char)*p) && !strchr(".-_~%", *p))
+                return url_bad(s, why, n, "has a malformed host name");
+        if (colon) port = colon + 1;
     }
-    for (const char *p = s; *p; p++) {
-        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
-            snprintf(why, n, "must not contain spaces or control characters");
-            return false;
-        }
-    }
-    if (strchr(s, '?') || strchr(s, '#')) {
-        snprintf(why, n, "must be a base URL without '?' or '#'");
-        return false;
+    if (port) {
+        long num = 0;
+        const char *p = port;
+        for (; p < end && isdigit((unsigned char)*p) && num <= 65535; p++)
+            num = num * 10 + (*p - '0');
+        if (p == port || p != end || num < 1 || num > 65535)
+            return url_bad(s, why, n, "has a bad port (a number 1..65535)");
     }
     return true;
 }
@@ -610,6 +693,12 @@ static const struct {
 static bool v_kafka_props(const cfg_val *v, char *why, size_t n)
 {
     if (!v_kv_names(v, why, n)) return false;
+    /* Plugins define properties a bare librdkafka configuration does not
+     * know, and loading one here would run its code: with plugins, the
+     * check is left to the daemon's start. */
+    bool plugins = false;
+    for (size_t i = 0; i < v->kv.count; i++)
+        plugins = plugins || strcmp(v->kv.items[i].key, "plugin.library.paths") == 0;
     for (size_t i = 0; i < v->kv.count; i++) {
         for (size_t j = 0; j < sizeof(managed_props) / sizeof(managed_props[0]); j++) {
             if (strcmp(v->kv.items[i].key, managed_props[j].name) != 0) continue;
@@ -623,6 +712,14 @@ static bool v_kafka_props(const cfg_val *v, char *why, size_t n)
                          managed_props[j].name);
             return false;
         }
+        char kerr[600];
+        of_err rc = plugins ? OF_OK
+                            : of_kafka_prop_check(v->kv.items[i].key, v->kv.items[i].value, kerr,
+                                                  sizeof(kerr));
+        if (rc) {
+            snprintf(why, n, "entry %zu: %s", i + 1, rc == OF_ERR_NOMEM ? "out of memory" : kerr);
+            return false;
+        }
     }
     return true;
 }
@@ -630,10 +727,33 @@ static bool v_kafka_props(const cfg_val *v, char *why, size_t n)
 /* ------------------------------------------------------------------------ */
 /* Parse, check, store                                                      */
 
+/* A user's value for an error message: escaped (one line, no terminal
+ * codes), at most about 100 characters. Only for keys that are not secret. */
+static const char *shown(const char *s, char *out, size_t out_size)
+{
+    if (out_size > 104) out_size = 104;
+    return of_escape(s, out, out_size);
+}
+
+/* The message for a number too large (or too small) for 64 bits, whatever
+ * the key's range: "99999999999999999999 is too large (1..10000)". lit is
+ * the number as written. Returns OF_ERR_CONFIG. */
+static of_err too_big(const cfg_def *d, const char *lit, char *why, size_t n)
+{
+    char q[160], lo[32], hi[32];
+    format_number(d, d->min, lo, sizeof(lo));
+    format_number(d, d->max, hi, sizeof(hi));
+    snprintf(why, n, "%s is too %s (%s..%s)", shown(lit, q, sizeof(q)),
+             lit[0] == '-' ? "small" : "large", lo, hi);
+    return OF_ERR_CONFIG;
+}
+
 /* Parses the string form of a value (defaults, of_config_set). On failure
  * writes why and returns OF_ERR_CONFIG (or OF_ERR_NOMEM). */
 static of_err parse_string(const cfg_def *d, const char *s, cfg_val *v, char *why, size_t n)
 {
+    char q[160]; /* a quoted bad value, escaped and cut short */
+    bool big;
     memset(v, 0, sizeof(*v));
     switch (d->type) {
     case CT_STRING:
@@ -643,10 +763,11 @@ static of_err parse_string(const cfg_def *d, const char *s, cfg_val *v, char *wh
         char *end = NULL;
         errno = 0;
         long long x = strtoll(s, &end, 10);
-        if (errno || end == s || *end) {
-            snprintf(why, n, "expected an integer");
+        if (end == s || *end || isspace((unsigned char)*s)) {
+            snprintf(why, n, "\"%s\" is not an integer", shown(s, q, sizeof(q)));
             return OF_ERR_CONFIG;
         }
+        if (errno == ERANGE) return too_big(d, s, why, n);
         v->i = x;
         return OF_OK;
     }
@@ -663,16 +784,20 @@ static of_err parse_string(const cfg_def *d, const char *s, cfg_val *v, char *wh
         }
         return OF_OK;
     case CT_DURATION:
-        if (of_config_parse_duration(s, &v->i) != 0) {
+        if (parse_duration(s, &v->i, &big) != 0) {
+            if (big) return too_big(d, s, why, n);
             snprintf(why, n,
-                     "expected a duration: milliseconds, or a string like \"500ms\", \"30s\", "
-                     "\"5m\", \"2h\"");
+                     "\"%s\" is not a duration (use milliseconds, or e.g. \"500ms\", \"90s\", "
+                     "\"30m\", \"2h\")",
+                     shown(s, q, sizeof(q)));
             return OF_ERR_CONFIG;
         }
         return OF_OK;
     case CT_SIZE:
-        if (of_config_parse_size(s, &v->i) != 0) {
-            snprintf(why, n, "expected a size: bytes, or a string like \"512KiB\", \"8MiB\"");
+        if (parse_size(s, &v->i, &big) != 0) {
+            if (big) return too_big(d, s, why, n);
+            snprintf(why, n, "\"%s\" is not a size (use bytes, or e.g. \"512KiB\", \"8MiB\")",
+                     shown(s, q, sizeof(q)));
             return OF_ERR_CONFIG;
         }
         return OF_OK;
@@ -975,6 +1100,9 @@ typedef struct cfg_load {
     cfg_errs errs;
     unsigned lines[NDEFS]; /* where each key was set, 0 when defaulted */
     const char *files[NDEFS];
+    const char *text; /* the loaded text (settings libconfig gives no file for) */
+    char *inc_path;   /* the @include file last read again for int_literal, owned */
+    char *inc_text;
 } cfg_load;
 
 static const char *type_name(int t)
@@ -1094,6 +1222,102 @@ static of_err parse_setting(const cfg_def *d, const config_setting_t *s, cfg_val
     return OF_ERR_CONFIG;
 }
 
+/* The text a setting was read from: the loaded text, or its @include file
+ * (read again, the last one cached in ld). NULL when unavailable. */
+static const char *source_text(cfg_load *ld, const config_setting_t *s)
+{
+    const char *file = config_setting_source_file(s);
+    if (!file) return ld->text;
+    if (ld->inc_path && strcmp(ld->inc_path, file) == 0) return ld->inc_text;
+    free(ld->inc_path);
+    free(ld->inc_text);
+    ld->inc_text = NULL;
+    ld->inc_path = strdup(file);
+    of_buf b;
+    of_buf_init(&b, OF_CONFIG_MAX_FILE);
+    if (ld->inc_path && of_buf_read_file(&b, file, NULL, 0) == OF_OK)
+        ld->inc_text = of_buf_detach(&b);
+    of_buf_free(&b);
+    return ld->inc_text;
+}
+
+/* libconfig 1.5 silently keeps an integer written without an L suffix in 32
+ * bits (5000000000 reads as 705032704, 99999999999999999999 as -1) and
+ * saturates one with L. So the literal is read again from the text, near
+ * the setting's line: "name = <literal>" (or ':'). Returns 0 with *out set,
+ * 1 when it does not fit 64 bits (lit holds it as written), -1 when it
+ * cannot be found or does not agree with what libconfig read (then
+ * libconfig's value stands). */
+static int int_literal(cfg_load *ld, const config_setting_t *s, int64_t *out, char *lit,
+                       size_t lit_size)
+{
+    const char *text = source_text(ld, s);
+    const char *name = config_setting_name(s);
+    unsigned line = config_setting_source_line(s);
+    if (!text || !name || !line) return -1;
+    size_t nl = strlen(name);
+    unsigned l = 1, first = line > 1 ? line - 1 : 1; /* libconfig's line can be one off */
+    const char *p = text;
+    for (; *p && l < first; p++)
+        l += *p == '\n';
+    for (; *p && l <= line + 1; p++) {
+        if (*p == '\n') l++;
+        if (strncmp(p, name, nl) != 0) continue;
+        if (p > text && (isalnum((unsigned char)p[-1]) || strchr("_-*", p[-1]))) continue;
+        const char *q = p + nl;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q != '=' && *q != ':') continue;
+        q++;
+        while (isspace((unsigned char)*q))
+            q++;
+        const char *t = q;
+        bool hex = q[0] == '0' && (q[1] == 'x' || q[1] == 'X');
+        if (!hex && (*q == '-' || *q == '+')) q++;
+        if (!isdigit((unsigned char)*q)) return -1;
+        char *end;
+        errno = 0;
+        long long x = strtoll(t, &end, hex ? 16 : 10);
+        bool range = errno == ERANGE;
+        const char *e = end;
+        while (*e == 'L')
+            e++;
+        if (isalnum((unsigned char)*e) || *e == '.') return -1; /* not an integer literal */
+        int64_t got = config_setting_get_int64(s);
+        if (config_setting_type(s) == CONFIG_TYPE_INT) {
+            /* what libconfig keeps of it: the low 32 bits */
+            int64_t low = (int64_t)(int32_t)(uint32_t)((uint64_t)x & 0xffffffffu);
+            if (low != got) return -1;
+        } else if (x != got) {
+            return -1;
+        }
+        if (range) {
+            snprintf(lit, lit_size, "%.*s", (int)(end - t), t);
+            return 1;
+        }
+        *out = x;
+        return 0;
+    }
+    return -1;
+}
+
+/* After parse_setting: puts the integer as written into v (see
+ * int_literal), or reports one too large for 64 bits. */
+static of_err fix_int(cfg_load *ld, const cfg_def *d, const config_setting_t *s, cfg_val *v,
+                      char *why, size_t n)
+{
+    int t = config_setting_type(s);
+    if ((t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) ||
+        (d->type != CT_INT && d->type != CT_DURATION && d->type != CT_SIZE))
+        return OF_OK;
+    char lit[64];
+    int64_t x;
+    int r = int_literal(ld, s, &x, lit, sizeof(lit));
+    if (r == 1) return too_big(d, lit, why, n);
+    if (r == 0) v->i = x;
+    return OF_OK;
+}
+
 static void load_key(cfg_load *ld, const char *group, const config_setting_t *s)
 {
     char loc[300], dotted[256];
@@ -1119,6 +1343,7 @@ static void load_key(cfg_load *ld, const char *group, const config_setting_t *s)
     char why[512] = "";
     cfg_val v;
     of_err rc = parse_setting(d, s, &v, why, sizeof(why));
+    if (rc == OF_OK) rc = fix_int(ld, d, s, &v, why, sizeof(why));
     if (rc == OF_OK && !check_value(d, &v, why, sizeof(why))) rc = OF_ERR_CONFIG;
     if (rc != OF_OK) {
         if (rc == OF_ERR_NOMEM)
@@ -1165,13 +1390,14 @@ static void load_root(cfg_load *ld, const config_setting_t *root)
 }
 
 /* Shared tail of the two loaders: lc has been read (or failed to). */
-static of_err load_parsed(of_config *cfg, config_t *lc, int read_ok, const char *name, char *errstr,
-                          size_t errstr_size)
+static of_err load_parsed(of_config *cfg, config_t *lc, int read_ok, const char *name,
+                          const char *src, char *errstr, size_t errstr_size)
 {
     cfg_load *ld = calloc(1, sizeof(*ld));
     if (!ld) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     ld->cfg = cfg;
     ld->name = name;
+    ld->text = src;
     errs_init(&ld->errs, errstr, errstr_size);
 
     of_err rc = of_config_defaults(cfg, errstr, errstr_size);
@@ -1195,6 +1421,8 @@ static of_err load_parsed(of_config *cfg, config_t *lc, int read_ok, const char 
     rc = ld->errs.first;
 out:
     if (rc != OF_OK) of_config_free(cfg);
+    free(ld->inc_path);
+    free(ld->inc_text);
     free(ld);
     return rc;
 }
@@ -1202,12 +1430,19 @@ out:
 of_err of_config_load_file(of_config *cfg, const char *path, char *errstr, size_t errstr_size)
 {
     memset(cfg, 0, sizeof(*cfg));
-    /* Check readability ourselves: libconfig only says "file I/O error". */
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return of_seterr(errstr, errstr_size, OF_ERR_IO, "%s: cannot open: %s", path,
-                         strerror(errno));
-    fclose(fp);
+    /* Read the file ourselves and parse the text: libconfig only says "file
+     * I/O error", and would wait forever on a FIFO. A directory, FIFO or
+     * device is refused (without blocking) as a configuration error. */
+    of_buf text;
+    of_buf_init(&text, OF_CONFIG_MAX_FILE);
+    char why[1200];
+    of_err rc = of_buf_read_file(&text, path, why, sizeof(why));
+    if (rc != OF_OK) {
+        of_buf_free(&text);
+        return of_seterr(errstr, errstr_size,
+                         rc == OF_ERR_INVALID || rc == OF_ERR_TOO_LARGE ? OF_ERR_CONFIG : rc, "%s",
+                         why);
+    }
 
     /* @include paths are relative to the including file's directory. */
     char dir[4096];
@@ -1221,9 +1456,11 @@ of_err of_config_load_file(of_config *cfg, const char *path, char *errstr, size_
     config_t lc;
     config_init(&lc);
     config_set_include_dir(&lc, dir);
-    int ok = config_read_file(&lc, path);
-    of_err rc = load_parsed(cfg, &lc, ok == CONFIG_TRUE, path, errstr, errstr_size);
+    const char *t = text.data ? text.data : "";
+    int ok = config_read_string(&lc, t);
+    rc = load_parsed(cfg, &lc, ok == CONFIG_TRUE, path, t, errstr, errstr_size);
     config_destroy(&lc);
+    of_buf_free(&text);
     return rc;
 }
 
@@ -1234,8 +1471,8 @@ of_err of_config_load_string(of_config *cfg, const char *text, const char *name,
     config_t lc;
     config_init(&lc);
     int ok = config_read_string(&lc, text);
-    of_err rc =
-        load_parsed(cfg, &lc, ok == CONFIG_TRUE, name ? name : "<string>", errstr, errstr_size);
+    of_err rc = load_parsed(cfg, &lc, ok == CONFIG_TRUE, name ? name : "<string>", text, errstr,
+                            errstr_size);
     config_destroy(&lc);
     return rc;
 }
@@ -1285,6 +1522,14 @@ static of_err put_value(of_buf *out, const of_config *cfg, const cfg_def *d, boo
     switch (d->type) {
     case CT_STRING: {
         const char *s = *(char *const *)f;
+        if (mask && (d->flags & CF_URL) && s && strchr(s, '@')) {
+            size_t n = strlen(s) + 4; /* masking adds at most "***" */
+            char *url = malloc(n);
+            if (!url) return OF_ERR_NOMEM;
+            of_err rc = put_quoted(out, of_secret_mask_url(s, url, n));
+            free(url);
+            return rc;
+        }
         return put_quoted(out, s ? s : "");
     }
     case CT_INT:

@@ -21,7 +21,8 @@
  * of them, one per line (`\n`-separated), into errstr, truncated at
  * errstr_size; the return value is the of_err of the first problem
  * (OF_ERR_CONFIG for anything the user wrote, OF_ERR_IO for an unreadable
- * file, OF_ERR_NOMEM).
+ * file, OF_ERR_NOMEM). Values the user wrote are quoted escaped (one line, no
+ * terminal codes), credentials in a URL masked, secrets never.
  *
  * The Octopus API key is never part of the config; see secret.h. */
 #ifndef OF_CONFIG_H
@@ -105,6 +106,12 @@ typedef struct of_config_worker {
 } of_config_worker;
 
 /* Group `log`. */
+typedef struct of_config_security {
+    /* File holding the fleet key for message authentication (common/guard.h); "" means the
+     * environment variable OCTOFLEET_FLEET_KEY; neither: authentication off. */
+    char *fleet_key_file;
+} of_config_security;
+
 typedef struct of_config_log {
     of_log_level level;
 } of_config_log;
@@ -116,6 +123,7 @@ typedef struct of_config {
     of_config_octopus octopus;
     of_config_producer producer;
     of_config_worker worker;
+    of_config_security security;
     of_config_log log;
 } of_config;
 
@@ -132,9 +140,23 @@ typedef enum of_config_role {
  * cfg is left freed (safe to pass to of_config_free). */
 of_err of_config_defaults(of_config *cfg, char *errstr, size_t errstr_size);
 
+/* Largest config file accepted (of_config_load_file). */
+#define OF_CONFIG_MAX_FILE (1024 * 1024)
+
 /* Loads a libconfig file over the defaults. Unknown groups/keys, wrong
  * types, out-of-range values and cross-key problems are all reported, one
  * per line, as "file:line: key: why" (unknown keys get a "did you mean").
+ * Besides each key's type and range this checks: durations and sizes
+ * ("\"30x\" is not a duration ..." vs "2h is out of range (1s..1h)"),
+ * integers too large for 64 bits ("99999999999999999999 is too large"),
+ * octopus.url (scheme, host, IPv6 brackets, port 1..65535) and every
+ * kafka.properties entry against librdkafka (of_kafka_prop_check).
+ * path must be a regular file: a directory, FIFO or device is refused at
+ * once (OF_ERR_CONFIG, "PATH: is a directory", "PATH: is not a regular
+ * file (FIFO)"); a missing or unreadable file is OF_ERR_IO ("PATH: cannot
+ * open: ..."); larger than OF_CONFIG_MAX_FILE is OF_ERR_CONFIG.
+ * Limitation: an @include'd file is opened by libconfig itself, so that
+ * check does not apply to it.
  * On success cfg holds the loaded config (caller frees with of_config_free);
  * on failure cfg is left freed. */
 of_err of_config_load_file(of_config *cfg, const char *path, char *errstr, size_t errstr_size);
@@ -168,6 +190,8 @@ void of_config_free(of_config *cfg);
  * Secrets are written as "****": keys marked secret in the table, and any
  * kafka.properties / topics.configs entry whose name contains "password",
  * "secret" or "key" (case-insensitive) or is sasl.oauthbearer.config.
+ * Credentials in octopus.url are masked too ("http://user:***@host",
+ * of_secret_mask_url).
  * OF_ERR_TOO_LARGE if out's cap is reached (out then holds a prefix). */
 of_err of_config_dump(const of_config *cfg, of_buf *out);
 

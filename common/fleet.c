@@ -32,6 +32,23 @@ void of_fleet_kafka_free(of_fleet_kafka *fk)
     memset(fk, 0, sizeof(*fk));
 }
 
+size_t of_fleet_worker_consumer_props(const char *max_poll, const char *instance_id,
+                                      of_kafka_prop *out)
+{
+    size_t n = 0;
+    out[n++] = (of_kafka_prop){"max.poll.interval.ms", max_poll};
+    /* Static membership (KIP-345): a worker that restarts under its name within the session
+     * timeout gets its partitions back without a rebalance of the whole group. */
+    if (instance_id && *instance_id) out[n++] = (of_kafka_prop){"group.instance.id", instance_id};
+    /* librdkafka's 45 s default is what a dead static member costs its partitions; 30 s is
+     * ample for a supervisor's restart and bounds that stall. */
+    out[n++] = (of_kafka_prop){"session.timeout.ms", OF_FLEET_WORKER_SESSION_TIMEOUT_MS};
+    /* Offsets of finished jobs are committed within a second instead of five, so a kill
+     * re-delivers (and re-reports) little beyond the jobs that were still running. */
+    out[n++] = (of_kafka_prop){"auto.commit.interval.ms", OF_FLEET_WORKER_COMMIT_INTERVAL_MS};
+    return n;
+}
+
 void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts *opts)
 {
     const of_config_octopus *o = &cfg->octopus;

@@ -33,6 +33,24 @@ of_err of_fleet_kafka_init(of_fleet_kafka *out, const of_config *cfg, of_kafka_m
                            const char *client_id);
 void of_fleet_kafka_free(of_fleet_kafka *fk);
 
+/* The worker consumer's librdkafka settings that differ from librdkafka's defaults
+ * (docs/operations.md, "Group membership"), for a property list placed BEFORE kafka.properties
+ * so that an operator's own value of the same key wins:
+ *   max.poll.interval.ms     max_poll (worker.max_poll_interval, as a string);
+ *   group.instance.id        instance_id, the worker's name, when it is stable (NULL: dynamic
+ *                            membership, e.g. for the <hostname>-<pid> default name);
+ *   session.timeout.ms       OF_FLEET_WORKER_SESSION_TIMEOUT_MS: how long a static member's
+ *                            partitions wait for it to come back before moving;
+ *   auto.commit.interval.ms  OF_FLEET_WORKER_COMMIT_INTERVAL_MS: how stale the committed offsets
+ *                            of finished jobs can be when a worker dies.
+ * Writes up to OF_FLEET_WORKER_PROPS entries to out and returns the count. Every string is
+ * borrowed from the arguments or static. */
+#define OF_FLEET_WORKER_PROPS              4
+#define OF_FLEET_WORKER_SESSION_TIMEOUT_MS "30000"
+#define OF_FLEET_WORKER_COMMIT_INTERVAL_MS "1000"
+size_t of_fleet_worker_consumer_props(const char *max_poll, const char *instance_id,
+                                      of_kafka_prop *out);
+
 /* Fills opts from cfg->octopus. Strings are borrowed from cfg. api_key (may be NULL, borrowed)
  * overrides the key file / environment lookup: used by the demo and the tests, which own the
  * simulator's key; everything else leaves it NULL. */

@@ -1,9 +1,11 @@
 /* The Kafka module, part 1: configuration, logging, error mapping, messages, the producer and
  * transactions. Consumer: kafka_consumer.c. Admin and mock: kafka_admin.c. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "kafka_priv.h"
@@ -227,6 +229,118 @@ of_err ofk_err(rd_kafka_resp_err_t err)
     }
 }
 
+/* Errors that the same message meets again however often it is produced. */
+static bool ofk_err_permanent(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool of_kafka_permanent(of_err err)
+{
+    return err == OF_ERR_TOO_LARGE || err == OF_ERR_AUTH || err == OF_ERR_INVALID;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transient or permanent: the one place that decides */
+
+bool ofk_err_transient(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    /* the group or transaction coordinator is loading, moving or not elected yet */
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    /* partition leadership is moving (broker restart, election) */
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    /* a transaction of the previous producer instance is still being completed */
+    case RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS:
+    /* offsets pending in an open transaction (the broker answers this to require_stable) */
+    case RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT:
+    /* the broker is slow or away: timeouts and transport failures while it restarts */
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void ofk_retry_init(ofk_retry *r, const char *client, const char *what, int timeout_ms)
+{
+    memset(r, 0, sizeof(*r));
+    r->client = client ? client : "octofleet";
+    r->what = what;
+    r->start = of_now_ms();
+    r->deadline = r->start + (timeout_ms > 0 ? timeout_ms : 0);
+    r->rnd = (uint64_t)r->start * 2654435761u | 1u;
+}
+
+int ofk_retry_left(const ofk_retry *r)
+{
+    int64_t left = r->deadline - of_now_ms();
+    if (left <= 0) return 0;
+    return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* Waits ms on a monotonic clock; only ever a retry backoff, never synchronisation. */
+static void backoff_sleep(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+bool ofk_retry_again(ofk_retry *r, rd_kafka_resp_err_t err, char *errstr, size_t errstr_size)
+{
+    r->attempt++;
+    bool transient = ofk_err_transient(err);
+    int left = ofk_retry_left(r);
+    /* Another attempt must have a little time to run after the backoff. */
+    if (transient && left > 100) {
+        int64_t delay = of_backoff_ms(r->attempt - 1, 200, 5000, &r->rnd);
+        if (delay > left - 100) delay = left - 100;
+        of_warn("kafka client=%s %s: %s (transient, attempt %d; retrying in %lld ms, giving up "
+                "in %d s)",
+                r->client, r->what, rd_kafka_err2name(err), r->attempt, (long long)delay,
+                (left + 999) / 1000);
+        backoff_sleep(delay);
+        return true;
+    }
+    if (transient && errstr && errstr_size) {
+        size_t len = strlen(errstr);
+        if (len < errstr_size)
+            snprintf(errstr + len, errstr_size - len,
+                     " (still failing after %d attempt(s) over %lld ms: the cluster did not "
+                     "recover in time)",
+                     r->attempt, (long long)(of_now_ms() - r->start));
+    }
+    return false;
+}
+
 rd_kafka_topic_partition_list_t *ofk_list_from_offsets(const of_kafka_offset *offs, size_t n)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
@@ -367,6 +481,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
     d.topic = topic;
     d.partition = rkm->partition;
     d.offset = rkm->err ? -1 : rkm->offset;
+    d.permanent = ofk_err_permanent(rkm->err);
     switch (rd_kafka_message_status(rkm)) {
     case RD_KAFKA_MSG_STATUS_PERSISTED:
         d.persisted = OF_KAFKA_PERSISTED;
@@ -556,7 +671,8 @@ static of_err txn_result(rd_kafka_error_t *error, const char *what, of_kafka_txn
             a = OF_KAFKA_TXN_FATAL;
         else if (rd_kafka_error_txn_requires_abort(error))
             a = OF_KAFKA_TXN_ABORT;
-        else if (rd_kafka_error_is_retriable(error))
+        else if (rd_kafka_error_is_retriable(error) ||
+                 ofk_err_transient(rd_kafka_error_code(error)))
             a = OF_KAFKA_TXN_RETRY;
         else
             a = OF_KAFKA_TXN_FATAL;
@@ -643,4 +759,33 @@ of_err of_kafka_txn_abort(of_kafka_producer *p, int timeout_ms, of_kafka_txn_act
     if (rc) return rc;
     return txn_result(rd_kafka_abort_transaction(p->rk, timeout_ms), "abort transaction", action,
                       errstr, errstr_size);
+}
+
+of_err of_kafka_prop_check(const char *key, const char *value, char *errstr, size_t errstr_size)
+{
+    if (!key || !*key)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka property with an empty name");
+    if (!value)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka property %s: no value", key);
+    /* Setting it loads (and runs) the plugin: not something a config check may do. */
+    if (strcmp(key, "plugin.library.paths") == 0) return OF_OK;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!conf) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka: out of memory");
+    char rerr[512] = "";
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, value, rerr, sizeof(rerr));
+    rd_kafka_conf_destroy(conf);
+    switch (res) {
+    case RD_KAFKA_CONF_OK:
+        return OF_OK;
+    case RD_KAFKA_CONF_UNKNOWN:
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "unknown librdkafka property '%s'",
+                         key);
+    default:
+        /* librdkafka's message quotes the value: not for a secret. */
+        if (secret_key(key))
+            return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                             "librdkafka property '%s': invalid value (not shown)", key);
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "librdkafka property '%s': %s", key,
+                         rerr);
+    }
 }

@@ -33,6 +33,24 @@ typedef struct of_kafka_consumer of_kafka_consumer;
 #define OF_KAFKA_OFFSET_NONE (-1)
 
 /* ------------------------------------------------------------------------------------------ */
+/* Transient broker states */
+
+/* A broker that restarts, a coordinator that loads or moves, a leader election: these are
+ * transient, and every call below that talks to the cluster (of_kafka_ensure_topics,
+ * of_kafka_committed, of_kafka_commit, of_kafka_subscribe, of_kafka_txn_init) retries them by
+ * itself, with capped exponential backoff and jitter, logging one warning per retry, until its
+ * deadline; then it fails saying what it kept meeting. Anything else (authorisation, a bad
+ * argument, an unknown group member, fencing) fails at once. The classification lives in one
+ * place, the module's ofk_err_transient.
+ *
+ * OF_KAFKA_STARTUP_DEADLINE_MS is the timeout_ms daemons pass to their start-up calls: long
+ * enough for a single broker to restart and load its coordinators (seconds to tens of seconds),
+ * short enough that a wrong address or a dead cluster is reported while someone is looking. */
+#define OF_KAFKA_STARTUP_DEADLINE_MS 60000
+/* How long of_kafka_commit keeps retrying transient coordinator errors. */
+#define OF_KAFKA_COMMIT_RETRY_MS 10000
+
+/* ------------------------------------------------------------------------------------------ */
 /* Configuration */
 
 /* One librdkafka property ("security.protocol", "SASL_SSL"). Both strings borrowed. */
@@ -57,6 +75,16 @@ typedef struct of_kafka_config {
      * 2.0.2 mock has no Admin API. Borrowed: must outlive every handle made with this config. */
     of_kafka_mock *mock;
 } of_kafka_config;
+
+/* Checks one pass-through property the way a handle would apply it, without making a handle:
+ * sets it on a throwaway librdkafka configuration, then destroys that. For the config loader,
+ * so a typo fails at load time with the file's line rather than when a daemon starts. Both
+ * strings borrowed. OF_OK, or OF_ERR_CONFIG with "unknown librdkafka property 'x'" or
+ * "librdkafka property 'x': <librdkafka's reason>" in errstr (the value is never quoted when
+ * the name contains password, secret or key); OF_ERR_NOMEM. plugin.library.paths is accepted
+ * unchecked, since setting it would load the plugin; producer-only and consumer-only
+ * properties are both accepted. Thread-safe. */
+of_err of_kafka_prop_check(const char *key, const char *value, char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages and headers */
@@ -127,6 +155,9 @@ typedef struct of_kafka_delivery {
     int32_t partition;
     int64_t offset; /* -1 unless delivered */
     of_kafka_persisted persisted;
+    /* The same bytes can never be written (message too large, invalid record, topic
+     * authorization, invalid topic): producing them again is pointless (of_kafka_permanent). */
+    bool permanent;
 } of_kafka_delivery;
 
 /* Called once per message that was given a callback, from the thread that calls
@@ -152,6 +183,11 @@ typedef struct of_kafka_record {
  * destroys with of_kafka_producer_destroy. */
 of_err of_kafka_producer_new(const of_kafka_config *cfg, const char *transactional_id,
                              of_kafka_producer **out, char *errstr, size_t errstr_size);
+
+/* True for a produce error that retrying cannot fix: OF_ERR_TOO_LARGE (message.max.bytes,
+ * max.message.bytes), OF_ERR_AUTH (topic authorization), OF_ERR_INVALID (invalid record or
+ * topic). Used on of_kafka_produce's return; delivery reports carry `permanent`. */
+bool of_kafka_permanent(of_err err);
 
 /* Queues one message. on_delivery (may be NULL) is called with opaque exactly once when the
  * message is acknowledged or fails for good; it is not called when this function fails. When
@@ -197,6 +233,9 @@ typedef enum of_kafka_txn_action {
     OF_KAFKA_TXN_FATAL,
 } of_kafka_txn_action;
 
+/* of_kafka_txn_init classifies transient broker states (ofk_err_transient: coordinator loading
+ * or moving, a broker restarting) as OF_KAFKA_TXN_RETRY even where librdkafka does not flag them
+ * retriable; callers retry until their start-up deadline (OF_KAFKA_STARTUP_DEADLINE_MS). */
 of_err of_kafka_txn_init(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
                          char *errstr, size_t errstr_size);
 of_err of_kafka_txn_begin(of_kafka_producer *p, of_kafka_txn_action *action, char *errstr,
@@ -253,7 +292,9 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
                              of_kafka_consumer **out, char *errstr, size_t errstr_size);
 
 /* Subscribes to topics (replacing any previous subscription). A name starting with '^' is a
- * regular expression. Strings borrowed for the call. */
+ * regular expression. Strings borrowed for the call. Joining the group happens in the
+ * background: transient coordinator states met there are retried by librdkafka and show up as
+ * OF_ERR_KAFKA from of_kafka_consumer_poll. */
 of_err of_kafka_subscribe(of_kafka_consumer *c, const char *const *topics, size_t n, char *errstr,
                           size_t errstr_size);
 
@@ -262,7 +303,10 @@ of_err of_kafka_subscribe(of_kafka_consumer *c, const char *const *topics, size_
  *   OF_OK, *out NULL      nothing arrived in time;
  *   OF_ERR_KAFKA          a consumer error event (broker down, unknown topic, poll interval
  *                         exceeded ...): the consumer keeps working, log it and poll again;
- *   OF_ERR_STATE          a fatal error (e.g. fenced static member): close and recreate.
+ *   OF_ERR_STATE          a fatal error: close and recreate;
+ *   OF_ERR_CONFIG         fenced: another member of the group joined with the same
+ *                         group.instance.id (static membership). Recreating would fence that
+ *                         one in turn, so this is a configuration error: do not retry.
  * Keep calling it even while paused: that keeps the group membership alive. */
 of_err of_kafka_consumer_poll(of_kafka_consumer *c, int timeout_ms, of_kafka_message **out,
                               char *errstr, size_t errstr_size);
@@ -284,11 +328,15 @@ of_err of_kafka_store_offset(of_kafka_consumer *c, const char *topic, int32_t pa
                              int64_t offset, char *errstr, size_t errstr_size);
 
 /* Commits the stored offsets now and waits for the result (shutdown, manual_commit).
- * Nothing stored is not an error. */
+ * Nothing stored is not an error. Transient coordinator errors are retried for up to
+ * OF_KAFKA_COMMIT_RETRY_MS; REBALANCE_IN_PROGRESS (OF_ERR_STATE) is not: the caller must poll
+ * so the consumer can rejoin, then commit again. */
 of_err of_kafka_commit(of_kafka_consumer *c, char *errstr, size_t errstr_size);
 
 /* Reads the group's committed offsets for offs[i].topic/partition into offs[i].offset
- * (OF_KAFKA_OFFSET_NONE where nothing is committed). */
+ * (OF_KAFKA_OFFSET_NONE where nothing is committed). Transient errors (NOT_COORDINATOR,
+ * COORDINATOR_LOAD_IN_PROGRESS, a broker restarting ...) are retried until timeout_ms, which
+ * bounds the whole call. */
 of_err of_kafka_committed(of_kafka_consumer *c, of_kafka_offset *offs, size_t n, int timeout_ms,
                           char *errstr, size_t errstr_size);
 
@@ -296,7 +344,9 @@ of_err of_kafka_committed(of_kafka_consumer *c, of_kafka_offset *offs, size_t n,
 bool of_kafka_consumer_fatal(of_kafka_consumer *c, char *errstr, size_t errstr_size);
 
 /* Leaves the group: revokes the assignment (the rebalance callback runs), commits stored offsets
- * when auto commit is on, closes. Idempotent. */
+ * when auto commit is on, closes. Idempotent. A static member (group.instance.id set) does not
+ * send LeaveGroup (KIP-345, and librdkafka 2.0.2 has no way to force it): its partitions stay
+ * assigned to its instance id until it rejoins or session.timeout.ms passes. */
 of_err of_kafka_consumer_close(of_kafka_consumer *c, char *errstr, size_t errstr_size);
 
 /* Closes (if not closed) and frees. NULL is allowed. */
@@ -331,7 +381,9 @@ typedef struct of_kafka_topic_spec {
 
 /* Creates the topics that do not exist yet (CreateTopics); "already exists" is success. An
  * existing topic is left as it is, even if its partition count differs. With cfg->mock the
- * topics are created on the mock directly (configs are ignored there). All borrowed. */
+ * topics are created on the mock directly (configs are ignored there). All borrowed.
+ * Transient errors (controller moving, a broker restarting, timeouts) are retried until
+ * timeout_ms, which bounds the whole call. */
 of_err of_kafka_ensure_topics(const of_kafka_config *cfg, const of_kafka_topic_spec *topics,
                               size_t n, int timeout_ms, char *errstr, size_t errstr_size);
 
@@ -358,6 +410,7 @@ enum {
     OF_KAFKA_API_FETCH = 1,
     OF_KAFKA_API_METADATA = 3,
     OF_KAFKA_API_OFFSET_COMMIT = 8,
+    OF_KAFKA_API_OFFSET_FETCH = 9,
     OF_KAFKA_API_FIND_COORDINATOR = 10,
     OF_KAFKA_API_JOIN_GROUP = 11,
     OF_KAFKA_API_HEARTBEAT = 12,
@@ -370,8 +423,10 @@ enum {
     OF_KAFKA_PERR_REQUEST_TIMED_OUT = 7,
     OF_KAFKA_PERR_MESSAGE_TOO_LARGE = 10,
     OF_KAFKA_PERR_COORDINATOR_NOT_AVAILABLE = 15,
+    OF_KAFKA_PERR_COORDINATOR_LOAD_IN_PROGRESS = 14,
     OF_KAFKA_PERR_NOT_COORDINATOR = 16,
     OF_KAFKA_PERR_TOPIC_AUTHORIZATION_FAILED = 29,
+    OF_KAFKA_PERR_GROUP_AUTHORIZATION_FAILED = 30,
 };
 of_err of_kafka_mock_push_errors(of_kafka_mock *m, int api_key, size_t cnt, const int *kafka_errors,
                                  char *errstr, size_t errstr_size);

@@ -45,11 +45,15 @@ static of_err ensure_by_metadata(rd_kafka_t *rk, const of_kafka_topic_spec *t, i
     return OF_OK;
 }
 
+/* One CreateTopics round trip. *rderr receives the librdkafka code behind a failure (the
+ * request's, or the first topic's) so the caller can tell transient from permanent. */
 static of_err create_topics(rd_kafka_t *rk, const of_kafka_topic_spec *topics, size_t n,
-                            int timeout_ms, char *errstr, size_t errstr_size)
+                            int timeout_ms, rd_kafka_resp_err_t *rderr, char *errstr,
+                            size_t errstr_size)
 {
     char rerr[512];
     of_err rc = OF_OK;
+    *rderr = RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_NewTopic_t **nts = calloc(n, sizeof(*nts));
     rd_kafka_AdminOptions_t *opts = NULL;
     rd_kafka_queue_t *q = NULL;
@@ -91,6 +95,7 @@ static of_err create_topics(rd_kafka_t *rk, const of_kafka_topic_spec *topics, s
     rd_kafka_CreateTopics(rk, nts, n, opts, q);
     ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
     if (!ev) {
+        *rderr = RD_KAFKA_RESP_ERR__TIMED_OUT;
         rc = of_seterr(errstr, errstr_size, OF_ERR_TIMEOUT,
                        "kafka create topics: no answer in %d ms", timeout_ms);
         goto out;
@@ -102,6 +107,7 @@ static of_err create_topics(rd_kafka_t *rk, const of_kafka_topic_spec *topics, s
         goto out;
     }
     if (everr) {
+        *rderr = everr;
         rc = of_seterr(errstr, errstr_size, ofk_err(everr), "kafka create topics: %s",
                        rd_kafka_event_error_string(ev));
         goto out;
@@ -114,6 +120,7 @@ static of_err create_topics(rd_kafka_t *rk, const of_kafka_topic_spec *topics, s
             of_info("kafka created topic=%s", name);
         } else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && !rc) {
             const char *es = rd_kafka_topic_result_error_string(res[i]);
+            *rderr = err;
             rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka create topic %s: %s: %s", name,
                            rd_kafka_err2name(err), es ? es : rd_kafka_err2str(err));
         }
@@ -147,7 +154,19 @@ of_err of_kafka_ensure_topics(const of_kafka_config *cfg, const of_kafka_topic_s
     of_err rc = ofk_conf_new(RD_KAFKA_PRODUCER, cfg, NULL, 0, &conf, errstr, errstr_size);
     if (!rc) rc = ofk_new(RD_KAFKA_PRODUCER, &conf, &rk, errstr, errstr_size);
     if (rc) return rc;
-    rc = create_topics(rk, topics, n, timeout_ms, errstr, errstr_size);
+    /* Retry transient states within timeout_ms. Each attempt gets at most a third of the
+     * budget, so a request lost to a restarting broker still leaves time for another one;
+     * topics an earlier attempt created answer "already exists" the next time. */
+    ofk_retry r;
+    ofk_retry_init(&r, cfg->client_id, "create topics", timeout_ms);
+    for (;;) {
+        int left = ofk_retry_left(&r);
+        int attempt_ms = left / 3 > 5000 ? left / 3 : left;
+        rd_kafka_resp_err_t rderr = RD_KAFKA_RESP_ERR_NO_ERROR;
+        rc = create_topics(rk, topics, n, attempt_ms > 0 ? attempt_ms : 1, &rderr, errstr,
+                           errstr_size);
+        if (!rc || !ofk_retry_again(&r, rderr, errstr, errstr_size)) break;
+    }
     rd_kafka_destroy(rk);
     return rc;
 }

@@ -14,7 +14,13 @@ struct of_kafka_consumer {
     bool paused; /* the application's wish for the whole assignment */
     bool closed;
     bool strict_offsets; /* never skip data: see of_kafka_consumer_opts */
+    char *group_id;      /* owned copies, for error messages */
+    char *instance_id;   /* group.instance.id, NULL for a dynamic member */
 };
+
+/* How long the assignment of a strict_offsets consumer keeps asking for committed offsets
+ * through transient coordinator errors before falling back to librdkafka's own lookup. */
+#define OFK_ASSIGN_COMMITTED_MS 30000
 
 rd_kafka_t *ofk_consumer_handle(of_kafka_consumer *c)
 {
@@ -60,13 +66,37 @@ static void apply_pause(of_kafka_consumer *c, rd_kafka_topic_partition_list_t *l
  * committed offset that retention deleted then fails in the fetcher, loudly. */
 static void start_at_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {
-    rd_kafka_resp_err_t e = rd_kafka_committed(rk, parts, 30000);
-    if (e)
-        of_warn("kafka client=%s reading committed offsets: %s; starting those partitions at "
-                "their beginning",
-                rd_kafka_name(rk), rd_kafka_err2str(e));
+    ofk_retry r;
+    ofk_retry_init(&r, rd_kafka_name(rk), "committed offsets of new partitions",
+                   OFK_ASSIGN_COMMITTED_MS);
+    rd_kafka_resp_err_t e;
+    char es[256];
+    for (;;) {
+        for (int i = 0; i < parts->cnt; i++) {
+            parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+            parts->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        int left = ofk_retry_left(&r);
+        e = rd_kafka_committed(rk, parts, left > 0 ? left : 1);
+        for (int i = 0; !e && i < parts->cnt; i++)
+            e = parts->elems[i].err;
+        if (!e) break;
+        snprintf(es, sizeof(es), "%s", rd_kafka_err2str(e));
+        if (!ofk_retry_again(&r, e, es, sizeof(es))) break;
+    }
+    if (e) {
+        /* Never jump to the beginning on a failed lookup (that would re-read everything):
+         * OFFSET_INVALID makes librdkafka fetch the committed offset itself, and a partition
+         * that truly has none then fails loudly under auto.offset.reset=error. */
+        of_error("kafka client=%s reading committed offsets: %s; leaving the start offsets to "
+                 "librdkafka",
+                 rd_kafka_name(rk), es);
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+        return;
+    }
     for (int i = 0; i < parts->cnt; i++)
-        if (e || parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -144,13 +174,32 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
     c->on_rebalance = opts->on_rebalance;
     c->strict_offsets = opts->strict_offsets;
     c->opaque = opts->opaque;
+    /* Remember the static identity (set by a daemon default or the operator) for the fencing
+     * message: "another member uses group.instance.id X" is the whole diagnosis. */
+    char inst[256];
+    size_t inst_size = sizeof(inst);
+    c->group_id = strdup(opts->group_id);
+    if (rd_kafka_conf_get(conf, "group.instance.id", inst, &inst_size) == RD_KAFKA_CONF_OK &&
+        inst[0])
+        c->instance_id = strdup(inst);
+    if (!c->group_id) {
+        rd_kafka_conf_destroy(conf);
+        free(c->instance_id);
+        free(c);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka consumer: out of memory");
+    }
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rc = ofk_new(RD_KAFKA_CONSUMER, &conf, &c->rk, errstr, errstr_size);
     if (rc) {
+        free(c->group_id);
+        free(c->instance_id);
         free(c);
         return rc;
     }
+    if (c->instance_id)
+        of_info("kafka client=%s static group member group=%s group.instance.id=%s",
+                rd_kafka_name(c->rk), c->group_id, c->instance_id);
     /* Route everything (rebalances, errors, messages) to rd_kafka_consumer_poll. */
     rd_kafka_poll_set_consumer(c->rk);
     *out = c;
@@ -171,12 +220,32 @@ of_err of_kafka_subscribe(of_kafka_consumer *c, const char *const *topics, size_
         }
         rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
     }
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, list);
+    /* Subscribing is local (the join runs in the background), so only a handle that is
+     * momentarily busy can fail transiently here; the same budget applies all the same. */
+    ofk_retry r;
+    ofk_retry_init(&r, rd_kafka_name(c->rk), "subscribe", OF_KAFKA_STARTUP_DEADLINE_MS);
+    rd_kafka_resp_err_t err;
+    for (;;) {
+        err = rd_kafka_subscribe(c->rk, list);
+        if (!err) break;
+        of_seterr(errstr, errstr_size, ofk_err(err), "kafka subscribe: %s", rd_kafka_err2str(err));
+        if (!ofk_retry_again(&r, err, errstr, errstr_size)) break;
+    }
     rd_kafka_topic_partition_list_destroy(list);
-    if (err)
-        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka subscribe: %s",
-                         rd_kafka_err2str(err));
-    return OF_OK;
+    return err ? ofk_err(err) : OF_OK;
+}
+
+/* The message for a fatal error; fencing of a static member is a configuration error. */
+static of_err fatal_result(of_kafka_consumer *c, rd_kafka_resp_err_t fatal, const char *fe,
+                           char *errstr, size_t errstr_size)
+{
+    if (fatal == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                         "kafka consumer fenced: another member of group %s joined with the same "
+                         "group.instance.id '%s' (names of static members must be unique): %s",
+                         c->group_id, c->instance_id ? c->instance_id : "?", fe);
+    return of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka consumer fatal error %s: %s",
+                     rd_kafka_err2name(fatal), fe);
 }
 
 /* Formats a consumer error event; the consumer keeps working unless a fatal error is set. */
@@ -187,8 +256,7 @@ static of_err consumer_error(of_kafka_consumer *c, rd_kafka_message_t *rkm, char
     rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(c->rk, fe, sizeof(fe));
     of_err rc;
     if (fatal)
-        rc = of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka consumer fatal error %s: %s",
-                       rd_kafka_err2name(fatal), fe);
+        rc = fatal_result(c, fatal, fe, errstr, errstr_size);
     else if (rkm->rkt)
         rc = of_seterr(errstr, errstr_size, OF_ERR_KAFKA,
                        "kafka consumer %s topic=%s partition=%d: %s", rd_kafka_err2name(rkm->err),
@@ -293,13 +361,15 @@ of_err of_kafka_store_offset(of_kafka_consumer *c, const char *topic, int32_t pa
 
 of_err of_kafka_commit(of_kafka_consumer *c, char *errstr, size_t errstr_size)
 {
-    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
-    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
-        return OF_OK; /* nothing stored since the last commit */
-    if (err)
-        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka commit: %s",
-                         rd_kafka_err2str(err));
-    return OF_OK;
+    ofk_retry r;
+    ofk_retry_init(&r, rd_kafka_name(c->rk), "commit", OF_KAFKA_COMMIT_RETRY_MS);
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+        if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || !err)
+            return OF_OK; /* __NO_OFFSET: nothing stored since the last commit */
+        of_seterr(errstr, errstr_size, ofk_err(err), "kafka commit: %s", rd_kafka_err2str(err));
+        if (!ofk_retry_again(&r, err, errstr, errstr_size)) return ofk_err(err);
+    }
 }
 
 of_err of_kafka_committed(of_kafka_consumer *c, of_kafka_offset *offs, size_t n, int timeout_ms,
@@ -309,19 +379,33 @@ of_err of_kafka_committed(of_kafka_consumer *c, of_kafka_offset *offs, size_t n,
     rd_kafka_topic_partition_list_t *list = ofk_list_from_offsets(offs, n);
     if (!list)
         return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka committed: out of memory");
-    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, timeout_ms);
-    of_err rc = OF_OK;
-    if (err) {
-        rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka committed: %s",
-                       rd_kafka_err2str(err));
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            const rd_kafka_topic_partition_t *tp = &list->elems[i];
-            if (tp->err && !rc)
-                rc = of_seterr(errstr, errstr_size, ofk_err(tp->err), "kafka committed %s [%d]: %s",
-                               tp->topic, (int)tp->partition, rd_kafka_err2str(tp->err));
-            offs[i].offset = tp->offset >= 0 ? tp->offset : OF_KAFKA_OFFSET_NONE;
+    ofk_retry r;
+    ofk_retry_init(&r, rd_kafka_name(c->rk), "committed", timeout_ms);
+    of_err rc;
+    for (;;) {
+        rc = OF_OK;
+        rd_kafka_resp_err_t first = RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int i = 0; i < list->cnt; i++)
+            list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int left = ofk_retry_left(&r);
+        rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, left > 0 ? left : 1);
+        if (err) {
+            first = err;
+            rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka committed: %s",
+                           rd_kafka_err2str(err));
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                const rd_kafka_topic_partition_t *tp = &list->elems[i];
+                if (tp->err && !rc) {
+                    first = tp->err;
+                    rc = of_seterr(errstr, errstr_size, ofk_err(tp->err),
+                                   "kafka committed %s [%d]: %s", tp->topic, (int)tp->partition,
+                                   rd_kafka_err2str(tp->err));
+                }
+                offs[i].offset = tp->offset >= 0 ? tp->offset : OF_KAFKA_OFFSET_NONE;
+            }
         }
+        if (!rc || !ofk_retry_again(&r, first, errstr, errstr_size)) break;
     }
     rd_kafka_topic_partition_list_destroy(list);
     return rc;
@@ -332,8 +416,7 @@ bool of_kafka_consumer_fatal(of_kafka_consumer *c, char *errstr, size_t errstr_s
     char fe[512];
     rd_kafka_resp_err_t err = rd_kafka_fatal_error(c->rk, fe, sizeof(fe));
     if (!err) return false;
-    of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka fatal error %s: %s", rd_kafka_err2name(err),
-              fe);
+    fatal_result(c, err, fe, errstr, errstr_size);
     return true;
 }
 
@@ -355,6 +438,8 @@ void of_kafka_consumer_destroy(of_kafka_consumer *c)
     if (of_kafka_consumer_close(c, es, sizeof(es)))
         of_warn("kafka client=%s %s", rd_kafka_name(c->rk), es);
     rd_kafka_destroy(c->rk);
+    free(c->group_id);
+    free(c->instance_id);
     free(c);
 }
 
@@ -368,21 +453,17 @@ static int remaining_ms(int64_t deadline)
     return left > 1000000 ? 1000000 : (int)left;
 }
 
+/* The module's transient states, plus what a topic that was just created answers until every
+ * broker knows its partitions. */
 static bool watermark_err_transient(rd_kafka_resp_err_t err)
 {
     switch (err) {
-    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
-    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__TRANSPORT:
-    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
     case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
         return true;
     default:
-        return false;
+        return ofk_err_transient(err);
     }
 }
 

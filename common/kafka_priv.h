@@ -43,6 +43,35 @@ of_err ofk_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out, c
 /* Maps a librdkafka error to our enum (timeouts, transport, state, else OF_ERR_KAFKA). */
 of_err ofk_err(rd_kafka_resp_err_t err);
 
+/* THE classification of librdkafka error codes into transient (the broker or the coordinator is
+ * restarting, loading, moving, electing a leader, or a request timed out: try again shortly)
+ * and everything else (permanent for the caller: fail now). Every retry loop of the module asks
+ * this function and nothing else. */
+bool ofk_err_transient(rd_kafka_resp_err_t err);
+
+/* A retry budget for one call: a deadline, an attempt counter and a PRNG for the jitter. */
+typedef struct ofk_retry {
+    const char *client; /* for log lines; borrowed */
+    const char *what;   /* "committed", "create topics" ...; borrowed */
+    int64_t start;
+    int64_t deadline;
+    int attempt; /* failed attempts so far */
+    uint64_t rnd;
+} ofk_retry;
+
+/* Starts a budget of timeout_ms (at least one attempt is always made). */
+void ofk_retry_init(ofk_retry *r, const char *client, const char *what, int timeout_ms);
+
+/* Milliseconds left before the deadline, 0 when it passed (capped to fit an int). */
+int ofk_retry_left(const ofk_retry *r);
+
+/* Call after a failed attempt. When err is transient and the deadline allows another attempt,
+ * logs one warning (what, the error, attempt number, the delay) and waits a capped exponential
+ * backoff with jitter (200 ms doubling up to 5 s, never past the deadline), then returns true:
+ * try again. Otherwise returns false, and when err was transient appends to errstr (which must
+ * already hold the failure) how long and how often it was tried. */
+bool ofk_retry_again(ofk_retry *r, rd_kafka_resp_err_t err, char *errstr, size_t errstr_size);
+
 /* Builds a partition list from n offsets (offset copied) or partitions (offset unset). New list
  * owned by the caller, or NULL on allocation failure. */
 rd_kafka_topic_partition_list_t *ofk_list_from_offsets(const of_kafka_offset *offs, size_t n);

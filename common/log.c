@@ -44,9 +44,83 @@ void of_log_set_component(const char *name)
     snprintf(log_component, sizeof(log_component), "%s", name);
 }
 
+/* Length of the valid UTF-8 sequence of a printable (non-C1) character at
+ * p, or 0 if p does not start one. p is NUL-terminated, so a truncated
+ * sequence stops at the NUL (which is never a continuation byte). */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c >= 0xc2 && c <= 0xdf) {
+        if (p[1] < 0x80 || p[1] > 0xbf) return 0;
+        return c == 0xc2 && p[1] <= 0x9f ? 0 : 2; /* U+0080..U+009F: C1 controls */
+    }
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    size_t n;
+    if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0; /* overlong */
+        if (c == 0xed) hi = 0x9f; /* surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90; /* overlong */
+        if (c == 0xf4) hi = 0x8f; /* > U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
+    return n;
+}
+
+char *of_escape(const char *in, char *out, size_t out_size)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (out_size == 0) return out;
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)(in ? in : "");
+    while (*p) {
+        char esc[4];
+        const char *piece = esc;
+        size_t n, adv = 1;
+        if (*p == '\\' || *p == '\n' || *p == '\r' || *p == '\t') {
+            esc[0] = '\\';
+            esc[1] = *p == '\\' ? '\\' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+            n = 2;
+        } else if (*p >= 0x20 && *p < 0x7f) {
+            piece = (const char *)p;
+            n = 1;
+        } else if (*p >= 0x80 && (n = utf8_len(p)) > 0) {
+            piece = (const char *)p;
+            adv = n;
+        } else { /* C0, DEL, C1 and invalid UTF-8: one byte at a time */
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[*p >> 4];
+            esc[3] = hex[*p & 15];
+            n = 4;
+        }
+        if (n >= out_size - o) break; /* no room for it and the NUL: cut before it */
+        memcpy(out + o, piece, n);
+        o += n;
+        p += adv;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 void of_log(of_log_level level, const char *fmt, ...)
 {
     if ((int)level > atomic_load(&log_level)) return;
+
+    /* The raw message is formatted first and escaped into the line, which
+     * therefore holds exactly one '\n': the one added at the end. */
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (m < 0) msg[0] = '\0';
 
     char line[4096];
     struct timespec ts;
@@ -60,12 +134,9 @@ void of_log(of_log_level level, const char *fmt, ...)
     if (n < 0) return;
     size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
 
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
-    va_end(ap);
-    if (m > 0) len += (size_t)m;
-    if (len > sizeof(line) - 2) len = sizeof(line) - 2; /* truncated lines still end in \n */
+    /* One byte is kept for the '\n' (truncated lines still end in one). */
+    of_escape(msg, line + len, sizeof(line) - 1 - len);
+    len += strlen(line + len);
     line[len++] = '\n';
 
     pthread_mutex_lock(&log_lock);

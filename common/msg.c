@@ -357,7 +357,48 @@ void oj_fail(oj_reader *r, of_err rc, const char *fmt, ...)
     }
 }
 
-char *oj_str(oj_reader *r, json_t *o, const char *path, const char *key, bool required)
+bool of_has_ctrl(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f) return true;
+        if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) return true;
+    }
+    return false;
+}
+
+size_t of_utf8_prefix(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max + 1);
+    if (len <= max) return len;
+    len = max;
+    /* Back up over continuation bytes to the start of the cut sequence, dropping it. */
+    while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+        len--;
+    return len;
+}
+
+char *of_utf8_strndup(const char *s, size_t max)
+{
+    return strndup(s, of_utf8_prefix(s, max));
+}
+
+of_err of_check_text(const char *what, const char *s, size_t max, bool name, char *errstr,
+                     size_t errstr_size)
+{
+    if (!s) return OF_OK;
+    size_t len = strlen(s);
+    if (len > max)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "%s: longer than %zu bytes (%zu)",
+                         what, max, len);
+    if (name && of_has_ctrl(s, len))
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "%s: contains control characters",
+                         what);
+    return OF_OK;
+}
+
+char *oj_text(oj_reader *r, json_t *o, const char *path, const char *key, bool required, size_t max,
+              bool name)
 {
     if (r->rc) return NULL;
     json_t *v = json_object_get(o, key);
@@ -369,13 +410,33 @@ char *oj_str(oj_reader *r, json_t *o, const char *path, const char *key, bool re
         oj_fail(r, OF_ERR_INVALID, "%s%s: must be a string", path, key);
         return NULL;
     }
-    if (required && json_string_length(v) == 0) {
+    size_t len = json_string_length(v);
+    const char *sv = json_string_value(v);
+    if (required && len == 0) {
         oj_fail(r, OF_ERR_INVALID, "%s%s: must not be empty", path, key);
         return NULL;
     }
-    char *s = strdup(json_string_value(v));
+    if (len > max) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: longer than %zu bytes (%zu)", path, key, max, len);
+        return NULL;
+    }
+    if (strlen(sv) != len || (name && of_has_ctrl(sv, len))) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: contains control characters", path, key);
+        return NULL;
+    }
+    char *s = strdup(sv);
     if (!s) oj_fail(r, OF_ERR_NOMEM, "out of memory");
     return s;
+}
+
+char *oj_str(oj_reader *r, json_t *o, const char *path, const char *key, bool required)
+{
+    return oj_text(r, o, path, key, required, OF_TEXT_MAX, false);
+}
+
+char *oj_name(oj_reader *r, json_t *o, const char *path, const char *key, bool required)
+{
+    return oj_text(r, o, path, key, required, OF_NAME_MAX, true);
 }
 
 int64_t oj_int(oj_reader *r, json_t *o, const char *path, const char *key, bool required,
@@ -459,7 +520,7 @@ void oj_read_ref(oj_reader *r, json_t *o, const char *path, const char *key, boo
     char sub[128];
     (void)snprintf(sub, sizeof sub, "%s%s.", path, key);
     out->id = oj_str(r, v, sub, "id", id_required);
-    out->name = oj_str(r, v, sub, name_key ? name_key : "name", false);
+    out->name = oj_name(r, v, sub, name_key ? name_key : "name", false);
 }
 
 void oj_str_list(oj_reader *r, json_t *o, const char *path, const char *key, char ***items,
@@ -476,6 +537,10 @@ void oj_str_list(oj_reader *r, json_t *o, const char *path, const char *key, cha
     }
     size_t cnt = json_array_size(v);
     if (!cnt) return;
+    if (cnt > OF_LIST_MAX) {
+        oj_fail(r, OF_ERR_INVALID, "%s%s: more than %d entries", path, key, OF_LIST_MAX);
+        return;
+    }
     char **arr = calloc(cnt, sizeof *arr);
     if (!arr) {
         oj_fail(r, OF_ERR_NOMEM, "out of memory");
@@ -485,6 +550,13 @@ void oj_str_list(oj_reader *r, json_t *o, const char *path, const char *key, cha
         json_t *e = json_array_get(v, i);
         if (!json_is_string(e)) {
             oj_fail(r, OF_ERR_INVALID, "%s%s[%zu]: must be a string", path, key, i);
+            of_strv_free(arr, cnt);
+            return;
+        }
+        if (json_string_length(e) > OF_TEXT_MAX ||
+            strlen(json_string_value(e)) != json_string_length(e)) {
+            oj_fail(r, OF_ERR_INVALID, "%s%s[%zu]: longer than %d bytes or holds a NUL", path, key,
+                    i, OF_TEXT_MAX);
             of_strv_free(arr, cnt);
             return;
         }

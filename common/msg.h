@@ -30,6 +30,36 @@
 /* Largest message we decode: Kafka's default message.max.bytes. */
 #define OF_MSG_MAX_SIZE (1024u * 1024u)
 
+/* Caps on strings, in bytes, enforced by every decoder (so by the daemons) and by the CLI
+ * before it sends (docs/reliability.md has the table). They keep every message octofleet
+ * derives from an input (events, state records, DLQ headers) far inside the size budget.
+ * Names (release, stage, project, environment, tenant, space, version) and `by` also refuse
+ * control characters (C0, DEL and C1), which could forge log lines or terminal output. */
+#define OF_NAME_MAX   256  /* any name */
+#define OF_BY_MAX     256  /* who sent a command */
+#define OF_REASON_MAX 1024 /* an operator's reason */
+#define OF_TEXT_MAX   4096 /* any other string: event messages, Octopus ids and links */
+/* Errors listed in one release.rejected event; more are counted in a last "(+N more)". */
+#define OF_EVENT_ERRORS_MAX 100
+/* Entries of any list in a message (replay filters, errors[]). */
+#define OF_LIST_MAX 10000
+
+/* True if s[0..len) holds a control character: C0, DEL, or a C1 control (U+0080..U+009F,
+ * UTF-8 0xC2 0x80..0x9F), or a NUL before len. */
+bool of_has_ctrl(const char *s, size_t len);
+
+/* The longest prefix of s (NUL-terminated) of at most max bytes that does not split a UTF-8
+ * sequence, so a cut string stays valid JSON text. */
+size_t of_utf8_prefix(const char *s, size_t max);
+/* A new string holding of_utf8_prefix(s, max) bytes of s; NULL on allocation failure. */
+char *of_utf8_strndup(const char *s, size_t max);
+
+/* Checks one string against a cap and (names) control characters; OF_OK, or OF_ERR_INVALID
+ * with "<what>: longer than N bytes" / "<what>: contains control characters" in errstr. NULL s
+ * is OK. For the CLI, which checks what it is about to send with the decoders' rules. */
+of_err of_check_text(const char *what, const char *s, size_t max, bool name, char *errstr,
+                     size_t errstr_size);
+
 /* ---------------------------------------------------------------------------------- */
 /* Names of enum values (stable wire strings). _name() returns a static string ("?" if
  * out of range); _parse() returns 0 and sets *out, or -1 if the name is unknown.      */
@@ -146,6 +176,9 @@ of_err of_command_encode(const of_command *cmd, char **out);
 of_err of_command_decode(const char *data, size_t len, of_command *out, char *errstr,
                          size_t errstr_size);
 void of_command_clear(of_command *cmd);
+/* Checks the caps the decoder applies (by, reason, replay filters) on a command about to be
+ * encoded: OF_ERR_INVALID with the field and the limit in errstr. */
+of_err of_command_check(const of_command *cmd, char *errstr, size_t errstr_size);
 
 /* ---------------------------------------------------------------------------------- */
 /* State records for the compacted state topic. */

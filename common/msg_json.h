@@ -42,8 +42,13 @@ typedef struct oj_reader {
 
 void oj_fail(oj_reader *r, of_err rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copies a string field (NULL if absent or JSON null and !required). path = prefix for
- * messages ("" or "project."). */
+ * messages ("" or "project."). At most OF_TEXT_MAX bytes, no NUL inside. */
 char *oj_str(oj_reader *r, json_t *o, const char *path, const char *key, bool required);
+/* oj_str with a cap of max bytes; name: also refuse control characters (of_has_ctrl). */
+char *oj_text(oj_reader *r, json_t *o, const char *path, const char *key, bool required, size_t max,
+              bool name);
+/* A name field: oj_text(..., OF_NAME_MAX, true). */
+char *oj_name(oj_reader *r, json_t *o, const char *path, const char *key, bool required);
 int64_t oj_int(oj_reader *r, json_t *o, const char *path, const char *key, bool required,
                int64_t min, int64_t max, int64_t dflt);
 bool oj_bool(oj_reader *r, json_t *o, const char *path, const char *key, bool dflt);

@@ -9,9 +9,6 @@
 #include "msg.h"
 #include "msg_json.h"
 
-/* Octopus names are at most 200 characters; 256 bytes leaves room for UTF-8 and keeps a
- * hostile request from inflating ids, logs and events. */
-#define NAME_MAX_BYTES 256
 /* A week: longer than any deployment; a larger value is a unit mistake ("7d" typed as
  * seconds), not a policy. */
 #define TIMEOUT_MAX_S (7 * 24 * 3600)
@@ -32,13 +29,6 @@ __attribute__((format(printf, 2, 3))) static void verr(vctx *c, const char *fmt,
     if (c->rc == OF_OK) c->rc = OF_ERR_INVALID;
 }
 
-static bool has_ctrl(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return true;
-    return false;
-}
-
 /* Validates a name string; returns a copy or NULL (error recorded unless absent and
  * optional). */
 static char *vname(vctx *c, json_t *v, const char *path, bool required)
@@ -57,11 +47,13 @@ static char *vname(vctx *c, json_t *v, const char *path, bool required)
         verr(c, "%s: must not be empty", path);
         return NULL;
     }
-    if (len > NAME_MAX_BYTES) {
-        verr(c, "%s: longer than %d bytes", path, NAME_MAX_BYTES);
+    /* Octopus names are at most 200 characters; OF_NAME_MAX keeps a hostile request from
+     * inflating ids, logs and events. */
+    if (len > OF_NAME_MAX) {
+        verr(c, "%s: longer than %d bytes", path, OF_NAME_MAX);
         return NULL;
     }
-    if (strlen(s) != len || has_ctrl(s)) {
+    if (strlen(s) != len || of_has_ctrl(s, len)) {
         verr(c, "%s: contains control characters", path);
         return NULL;
     }

@@ -182,13 +182,13 @@ static void job_from_json(oj_reader *r, json_t *o, const char *path, of_job *j, 
     char p[64];
     oj_id(r, o, path, "job_id", true, j->job_id);
     oj_id(r, o, path, "release_id", true, j->release_id);
-    j->release_name = oj_str(r, o, path, "release", false);
+    j->release_name = oj_name(r, o, path, "release", false);
     j->stage = (int)oj_int(r, o, path, "stage", true, 1, 10000, 0);
     j->stage_count = (int)oj_int(r, o, path, "stage_count", false, 0, 10000, 0);
     if (!r->rc && j->stage_count && j->stage > j->stage_count)
         oj_fail(r, OF_ERR_INVALID, "%sstage: %d is beyond stage_count %d", path, j->stage,
                 j->stage_count);
-    j->stage_name = oj_str(r, o, path, "stage_name", false);
+    j->stage_name = oj_name(r, o, path, "stage_name", false);
     j->attempt = (int)oj_int(r, o, path, "attempt", true, 0, 1000000, 0);
     oj_read_ref(r, o, path, "space", true, NULL, &j->space);
     oj_read_ref(r, o, path, "project", true, NULL, &j->project);
@@ -422,21 +422,21 @@ of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr
     if (!r.rc) {
         const char *p = "data.";
         oj_id(&r, d, p, "release_id", true, out->release_id);
-        out->release_name = oj_str(&r, d, p, "release", false);
+        out->release_name = oj_name(&r, d, p, "release", false);
         out->round = (int)oj_int(&r, d, p, "round", false, 0, 1000000, 0);
         out->stage = (int)oj_int(&r, d, p, "stage", false, 0, 10000, 0);
         out->stage_count = (int)oj_int(&r, d, p, "stage_count", false, 0, 10000, 0);
-        out->stage_name = oj_str(&r, d, p, "stage_name", false);
-        out->environment = oj_str(&r, d, p, "environment", false);
+        out->stage_name = oj_name(&r, d, p, "stage_name", false);
+        out->environment = oj_name(&r, d, p, "environment", false);
         oj_id(&r, d, p, "job_id", is_job_event(out->type), out->job_id);
         out->attempt = (int)oj_int(&r, d, p, "attempt", false, 0, 1000000, 0);
-        out->project = oj_str(&r, d, p, "project", false);
-        out->tenant = oj_str(&r, d, p, "tenant", false);
+        out->project = oj_name(&r, d, p, "project", false);
+        out->tenant = oj_name(&r, d, p, "tenant", false);
         out->deployment_id = oj_str(&r, d, p, "deployment_id", false);
         out->task_id = oj_str(&r, d, p, "task_id", false);
         out->web_link = oj_str(&r, d, p, "web_link", false);
         out->message = oj_str(&r, d, p, "message", false);
-        out->by = oj_str(&r, d, p, "by", false);
+        out->by = oj_text(&r, d, p, "by", false, OF_BY_MAX, true);
         json_t *jobs = json_object_get(d, "jobs");
         if (!r.rc && jobs && !json_is_null(jobs)) {
             if (!json_is_array(jobs)) {
@@ -533,8 +533,8 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
         oj_fail(&r, OF_ERR_INVALID, "type: unknown \"%s\"", type);
     free(type);
     oj_id(&r, root, "", "release_id", !r.rc && out->type != OF_CMD_SUBMIT, out->release_id);
-    out->by = oj_str(&r, root, "", "by", true);
-    out->reason = oj_str(&r, root, "", "reason", false);
+    out->by = oj_text(&r, root, "", "by", true, OF_BY_MAX, true);
+    out->reason = oj_text(&r, root, "", "reason", false, OF_REASON_MAX, false);
     out->time_ms = oj_time(&r, root, "", "time");
     if (!r.rc && out->type == OF_CMD_SUBMIT) {
         json_t *req = json_object_get(root, "request");
@@ -565,6 +565,24 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
     json_decref(root);
     if (r.rc) of_command_clear(out);
     return r.rc;
+}
+
+of_err of_command_check(const of_command *cmd, char *errstr, size_t errstr_size)
+{
+    of_err rc = of_check_text("by", cmd->by, OF_BY_MAX, true, errstr, errstr_size);
+    if (!rc) rc = of_check_text("reason", cmd->reason, OF_REASON_MAX, false, errstr, errstr_size);
+    char *const *lists[3] = {cmd->tenants, cmd->projects, cmd->environments};
+    size_t ns[3] = {cmd->n_tenants, cmd->n_projects, cmd->n_environments};
+    static const char *const what[3] = {"filters.tenants", "filters.projects",
+                                        "filters.environments"};
+    for (size_t l = 0; !rc && l < 3; l++) {
+        if (ns[l] > OF_LIST_MAX)
+            rc = of_seterr(errstr, errstr_size, OF_ERR_INVALID, "%s: more than %d entries", what[l],
+                           OF_LIST_MAX);
+        for (size_t i = 0; !rc && i < ns[l]; i++)
+            rc = of_check_text(what[l], lists[l][i], OF_TEXT_MAX, false, errstr, errstr_size);
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -741,7 +759,7 @@ of_err of_release_record_decode(const char *data, size_t len, of_release_record 
     }
     out->updated_ms = oj_time(&r, root, "", "updated");
     out->by = oj_str(&r, root, "", "by", false);
-    out->reason = oj_str(&r, root, "", "reason", false);
+    out->reason = oj_text(&r, root, "", "reason", false, OF_REASON_MAX, false);
     json_t *req = json_object_get(root, "request");
     if (!r.rc && req && !json_is_null(req)) {
         if (!json_is_object(req)) {

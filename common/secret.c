@@ -1,19 +1,27 @@
-/* API key loading (see secret.h). The key's bytes never reach a log line or
- * an error message; only the file's path and mode do. */
+/* Key loading (see secret.h): the Octopus API key and the fleet key. A key's
+ * bytes never reach a log line or an error message; only the file's path and
+ * mode do. */
 #include "secret.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 
-#define NO_KEY_MSG "no Octopus API key: set " OF_API_KEY_ENV " or octopus.api_key_file"
+static const of_secret_source api_key_source = {
+    .setting = "octopus.api_key_file",
+    .env = OF_API_KEY_ENV,
+    .what = "Octopus API key",
+    .optional = false,
+};
 
 /* Trims surrounding whitespace of s[0..len) in place; returns the new start
  * and sets *out_len. */
@@ -38,14 +46,15 @@ static int key_chars_ok(const char *s, size_t len)
     return 1;
 }
 
-static of_err copy_key(const char *s, size_t len, const char *from, char **out, char *errstr,
-                       size_t errstr_size)
+static of_err copy_key(const of_secret_source *src, const char *s, size_t len, const char *from,
+                       char **out, char *errstr, size_t errstr_size)
 {
     if (len == 0)
-        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "%s: %s is empty", NO_KEY_MSG, from);
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "no %s: set %s or %s: %s is empty",
+                         src->what, src->env, src->setting, from);
     if (!key_chars_ok(s, len))
         return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
-                         "Octopus API key from %s contains spaces or control characters", from);
+                         "%s from %s contains spaces or control characters", src->what, from);
     char *k = malloc(len + 1);
     if (!k) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     memcpy(k, s, len);
@@ -54,28 +63,21 @@ static of_err copy_key(const char *s, size_t len, const char *from, char **out, 
     return OF_OK;
 }
 
-static of_err load_from_file(const char *path, char **out, char *errstr, size_t errstr_size)
+static of_err load_from_file(const of_secret_source *src, const char *path, char **out,
+                             char *errstr, size_t errstr_size)
 {
     /* O_NOFOLLOW is not used: a symlink to a mounted secret (Kubernetes,
-     * systemd credentials) is the normal case. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return of_seterr(errstr, errstr_size, OF_ERR_IO, "octopus.api_key_file %s: cannot open: %s",
-                         path, strerror(errno));
+     * systemd credentials) is the normal case. A FIFO, directory or device
+     * is refused without waiting on it (of_file_open_regular). */
+    char why[1200];
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return of_seterr(errstr, errstr_size, OF_ERR_IO, "octopus.api_key_file %s: %s", path,
-                         strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return of_seterr(errstr, errstr_size, OF_ERR_IO,
-                         "octopus.api_key_file %s: not a regular file", path);
-    }
+    int fd;
+    of_err orc = of_file_open_regular(path, &fd, &st, why, sizeof(why));
+    if (orc)
+        return of_seterr(errstr, errstr_size, orc == OF_ERR_INVALID ? OF_ERR_CONFIG : orc, "%s %s",
+                         src->setting, why);
     if (st.st_mode & (S_IRWXG | S_IRWXO))
-        of_warn("api key file is readable by others: path=%s mode=%04o (chmod 600 it)", path,
+        of_warn("%s file is readable by others: path=%s mode=%04o (chmod 600 it)", src->what, path,
                 (unsigned)(st.st_mode & 07777));
 
     /* Read at most one byte more than allowed, to tell "too large". */
@@ -86,8 +88,8 @@ static of_err load_from_file(const char *path, char **out, char *errstr, size_t 
         ssize_t r = read(fd, buf + len, sizeof(buf) - len);
         if (r < 0) {
             if (errno == EINTR) continue;
-            rc = of_seterr(errstr, errstr_size, OF_ERR_IO, "octopus.api_key_file %s: read: %s",
-                           path, strerror(errno));
+            rc = of_seterr(errstr, errstr_size, OF_ERR_IO, "%s %s: read: %s", src->setting, path,
+                           strerror(errno));
             break;
         }
         if (r == 0) break;
@@ -96,26 +98,29 @@ static of_err load_from_file(const char *path, char **out, char *errstr, size_t 
     close(fd);
     if (rc == OF_OK && len > OF_SECRET_MAX_FILE)
         rc = of_seterr(errstr, errstr_size, OF_ERR_TOO_LARGE,
-                       "octopus.api_key_file %s: larger than %d bytes; it should hold only the key",
+                       "%s %s: larger than %d bytes; it should hold only the key", src->setting,
                        path, OF_SECRET_MAX_FILE);
     if (rc == OF_OK) {
         size_t klen;
         char *k = trim(buf, len, &klen);
-        char from[64];
-        snprintf(from, sizeof(from), "octopus.api_key_file");
-        rc = copy_key(k, klen, from, out, errstr, errstr_size);
+        rc = copy_key(src, k, klen, src->setting, out, errstr, errstr_size);
     }
     explicit_bzero(buf, sizeof(buf));
     return rc;
 }
 
-of_err of_secret_load_api_key(const char *key_file, char **out, char *errstr, size_t errstr_size)
+of_err of_secret_load(const of_secret_source *src, const char *key_file, char **out, char *errstr,
+                      size_t errstr_size)
 {
     *out = NULL;
-    if (key_file && *key_file) return load_from_file(key_file, out, errstr, errstr_size);
+    if (key_file && *key_file) return load_from_file(src, key_file, out, errstr, errstr_size);
 
-    const char *env = getenv(OF_API_KEY_ENV);
-    if (!env || !*env) return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, NO_KEY_MSG);
+    const char *env = getenv(src->env);
+    if (!env || !*env) {
+        if (src->optional) return OF_OK;
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "no %s: set %s or %s", src->what,
+                         src->env, src->setting);
+    }
     size_t klen;
     /* trim() works in place, so trim a private copy of the environment value. */
     size_t elen = strlen(env);
@@ -123,10 +128,15 @@ of_err of_secret_load_api_key(const char *key_file, char **out, char *errstr, si
     if (!copy) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     memcpy(copy, env, elen + 1);
     char *k = trim(copy, elen, &klen);
-    of_err rc = copy_key(k, klen, OF_API_KEY_ENV, out, errstr, errstr_size);
+    of_err rc = copy_key(src, k, klen, src->env, out, errstr, errstr_size);
     explicit_bzero(copy, elen);
     free(copy);
     return rc;
+}
+
+of_err of_secret_load_api_key(const char *key_file, char **out, char *errstr, size_t errstr_size)
+{
+    return of_secret_load(&api_key_source, key_file, out, errstr, errstr_size);
 }
 
 void of_secret_free(char *secret)
@@ -134,6 +144,31 @@ void of_secret_free(char *secret)
     if (!secret) return;
     explicit_bzero(secret, strlen(secret));
     free(secret);
+}
+
+char *of_secret_mask_url(const char *url, char *out, size_t out_size)
+{
+    if (out_size == 0) return out;
+    if (!url) url = "";
+    /* The authority runs from after "scheme://" (or the start, when there
+     * is no scheme) to the first '/', '?' or '#'; user info ends at its last
+     * '@' (an unencoded '@' in a password is common enough). */
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : url;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@') at = p;
+    if (!at) {
+        snprintf(out, out_size, "%s", url);
+        return out;
+    }
+    /* "user:password@" keeps the user; a lone "token@" is all secret. */
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    size_t keep = (size_t)((colon && sep ? colon + 1 : auth) - url);
+    if (keep > INT_MAX) keep = 0;
+    snprintf(out, out_size, "%.*s***%s", (int)keep, url, at);
+    return out;
 }
 
 char *of_secret_mask(const char *secret, char *out, size_t out_size)

@@ -54,12 +54,34 @@ static void batch_reset(prod *p)
     p->batch_msgs = 0;
 }
 
-static of_err produce_all(prod *p, char *errstr, size_t errstr_size)
+/* Delivery reports of the transaction's messages: a permanent failure (too large, not
+ * authorized) marks the transaction, so its abort leads to isolating the input. */
+static void on_delivery(void *opaque, const of_kafka_delivery *d)
+{
+    prod *p = opaque;
+    if (d->err == OF_OK || !d->permanent || p->delivery_permanent) return;
+    p->delivery_permanent = true;
+    (void)snprintf(p->delivery_error, sizeof p->delivery_error, "%s: %s (topic %s)", d->errname,
+                   d->errstr, d->topic);
+}
+
+/* Produces the batch's messages. *permanent is set when one of them can never be written
+ * (bigger than the budget, refused locally as too large or not authorized). */
+static of_err produce_all(prod *p, bool *permanent, char *errstr, size_t errstr_size)
 {
     static const char ce_name[] = "content-type";
+    size_t budget = of_guard_budget(p->guard);
     for (size_t i = 0; i < p->n_outs; i++) {
         const prod_out *o = &p->outs[i];
-        of_kafka_header h[4];
+        size_t key_len = o->key ? strlen(o->key) : 0;
+        if (o->value_len + key_len > budget) {
+            *permanent = true;
+            return of_seterr(errstr, errstr_size, OF_ERR_TOO_LARGE,
+                             "a %zu-byte message for %s exceeds the fleet's message budget of %zu "
+                             "bytes",
+                             o->value_len + key_len, o->topic, budget);
+        }
+        of_kafka_header h[8];
         size_t nh = 0;
         if (o->cloudevent) {
             h[nh].name = ce_name;
@@ -67,27 +89,42 @@ static of_err produce_all(prod *p, char *errstr, size_t errstr_size)
             h[nh++].value_len = strlen(OF_CE_CONTENT_TYPE);
         }
         if (o->dlq_error) {
-            const char *names[4] = {"octofleet-error", "octofleet-source-topic",
-                                    "octofleet-source-partition", "octofleet-source-offset"};
-            const char *vals[4] = {o->dlq_error, o->dlq_topic, o->dlq_partition, o->dlq_offset};
-            for (size_t k = 0; k < 4; k++) {
+            const char *names[6] = {
+                "octofleet-error",         "octofleet-source-topic", "octofleet-source-partition",
+                "octofleet-source-offset", OF_DLQ_HDR_ORIGINAL_SIZE, OF_DLQ_HDR_ORIGINAL_SHA256};
+            const char *vals[6] = {o->dlq_error,  o->dlq_topic,     o->dlq_partition,
+                                   o->dlq_offset, o->dlq_orig_size, o->dlq_orig_sha256};
+            for (size_t k = 0; k < 6; k++) {
+                if (!vals[k]) continue;
                 h[nh].name = names[k];
                 h[nh].value = vals[k];
                 h[nh++].value_len = strlen(vals[k]);
             }
+        }
+        /* Jobs and events are what workers and this producer believe: sign them. */
+        char tag[OF_GUARD_TAG_SIZE] = "";
+        if (!o->dlq_error && o->topic != p->t_releases)
+            of_guard_sign(p->guard, o->topic, o->key, key_len, o->value, o->value_len, tag);
+        if (tag[0]) {
+            h[nh].name = OF_GUARD_AUTH_HEADER;
+            h[nh].value = tag;
+            h[nh++].value_len = strlen(tag);
         }
         of_kafka_record rec;
         memset(&rec, 0, sizeof rec);
         rec.topic = o->topic;
         rec.partition = OF_KAFKA_PARTITION_ANY;
         rec.key = o->key;
-        rec.key_len = o->key ? strlen(o->key) : 0;
+        rec.key_len = key_len;
         rec.value = o->value;
         rec.value_len = o->value_len;
         rec.headers = nh ? h : NULL;
         rec.nheaders = nh;
-        of_err rc = of_kafka_produce(p->kp, &rec, NULL, NULL, errstr, errstr_size);
-        if (rc) return rc;
+        of_err rc = of_kafka_produce(p->kp, &rec, on_delivery, p, errstr, errstr_size);
+        if (rc) {
+            *permanent = of_kafka_permanent(rc);
+            return rc;
+        }
     }
     return OF_OK;
 }
@@ -123,10 +160,13 @@ static of_err txn_call(prod *p, txn_step step, const of_kafka_offset *offs, size
 
 /* Writes the batch: produced messages, state records and consumed offsets in one
  * transaction. Returns OF_OK, or with *aborted the transaction was aborted (the caller
- * rebuilds), or a fatal error. */
-static of_err commit_batch(prod *p, bool *aborted, char *errstr, size_t errstr_size)
+ * rebuilds; *permanent when a message of it can never be written), or a fatal error. */
+static of_err commit_batch(prod *p, bool *aborted, bool *permanent, char *errstr,
+                           size_t errstr_size)
 {
     *aborted = false;
+    *permanent = false;
+    p->delivery_permanent = false;
     of_err rc = prod_emit_state(p);
     if (rc) return rc;
     if (p->n_outs == 0 && p->n_offs == 0) return OF_OK;
@@ -141,7 +181,7 @@ static of_err commit_batch(prod *p, bool *aborted, char *errstr, size_t errstr_s
     int64_t t0 = of_now_ms();
     rc = txn_call(p, TS_BEGIN, NULL, 0, &action, errstr, errstr_size);
     if (!rc) {
-        rc = produce_all(p, errstr, errstr_size);
+        rc = produce_all(p, permanent, errstr, errstr_size);
         /* A message refused locally (queue full, too large): the transaction cannot be
          * completed as decided, so it is aborted and the input read again. */
         if (rc) action = OF_KAFKA_TXN_ABORT;
@@ -162,6 +202,11 @@ static of_err commit_batch(prod *p, bool *aborted, char *errstr, size_t errstr_s
                          "transactional producer unusable (fenced by a newer producer with the "
                          "same transactional id?): %s",
                          why);
+    }
+    (void)of_kafka_producer_poll(p->kp, 0); /* delivery reports not yet served */
+    if (p->delivery_permanent) {
+        *permanent = true;
+        (void)snprintf(errstr, errstr_size, "%s", p->delivery_error);
     }
     of_warn("transaction failed, aborting it: %s", errstr);
     char es[ES] = "";
@@ -263,21 +308,41 @@ static of_err kafka_start(prod *p, char *errstr, size_t errstr_size)
     of_err rc = of_fleet_kafka_init(&p->fk, p->cfg, p->opts->mock, NULL);
     if (rc) return of_seterr(errstr, errstr_size, rc, "out of memory");
     if (p->cfg->topics.create) {
-        rc = of_fleet_ensure_topics(p->cfg, &p->fk.kc, TOPICS_TIMEOUT_MS, errstr, errstr_size);
+        rc = of_fleet_ensure_topics(p->cfg, &p->fk.kc, OF_KAFKA_STARTUP_DEADLINE_MS, errstr,
+                                    errstr_size);
         if (rc) return rc;
     }
     rc = of_kafka_producer_new(&p->fk.kc, p->cfg->producer.transactional_id, &p->kp, errstr,
                                errstr_size);
     if (rc) return rc;
     /* Fences any previous instance with our transactional id and aborts its open
-     * transaction: only after this is the state topic final enough to read. */
+     * transaction: only after this is the state topic final enough to read. The Kafka module
+     * classifies the failure (OF_KAFKA_TXN_RETRY: transient, e.g. the transaction coordinator
+     * loading after a broker restart); retry those with backoff within the start-up deadline,
+     * each attempt bounded by what is left of it. */
     of_kafka_txn_action action = OF_KAFKA_TXN_NONE;
+    int64_t start = of_now_ms();
+    int64_t deadline = start + OF_KAFKA_STARTUP_DEADLINE_MS;
+    uint64_t rnd = (uint64_t)start | 1u;
     for (int attempt = 0;; attempt++) {
-        rc = of_kafka_txn_init(p->kp, TXN_TIMEOUT_MS, &action, errstr, errstr_size);
-        if (rc == OF_OK || action != OF_KAFKA_TXN_RETRY || attempt >= TXN_MAX_RETRIES ||
-            of_stop_requested(p->opts->stop))
+        int64_t left = deadline - of_now_ms();
+        int timeout = left < TXN_TIMEOUT_MS ? (int)(left > 1000 ? left : 1000) : TXN_TIMEOUT_MS;
+        rc = of_kafka_txn_init(p->kp, timeout, &action, errstr, errstr_size);
+        if (rc == OF_OK || action != OF_KAFKA_TXN_RETRY || of_stop_requested(p->opts->stop)) break;
+        int64_t delay = of_backoff_ms(attempt, 200, 5000, &rnd);
+        left = deadline - of_now_ms();
+        if (left <= delay) {
+            size_t len = strlen(errstr);
+            if (len < errstr_size)
+                snprintf(errstr + len, errstr_size - len,
+                         " (still failing after %d attempt(s) over %lld ms)", attempt + 1,
+                         (long long)(of_now_ms() - start));
             break;
-        of_warn("initialising transactions, will retry: %s", errstr);
+        }
+        of_warn("initialising transactions (attempt %d), retrying in %lld ms: %s", attempt + 1,
+                (long long)delay, errstr);
+        /* Waits out the backoff; with nothing queued there are no reports to serve. */
+        of_kafka_producer_poll(p->kp, (int)delay);
     }
     return rc;
 }
@@ -299,6 +364,7 @@ static void teardown(prod *p)
     free(p->offs);
     free(p->t_jobs);
     of_resolver_octo_free(p->ro);
+    of_guard_free(p->guard);
     of_octo_destroy(p->octo);
     of_fleet_kafka_free(&p->fk);
 }
@@ -316,7 +382,8 @@ static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errs
         bool stop = of_stop_requested(p->opts->stop);
         if (stop && p->batch_msgs == 0) return OF_OK;
         int64_t now = of_now_ms();
-        if (p->batch_msgs > 0 && (stop || now >= deadline || p->batch_msgs >= BATCH_MAX_MSGS))
+        size_t max_msgs = p->isolate_left ? 1 : BATCH_MAX_MSGS;
+        if (p->batch_msgs > 0 && (stop || now >= deadline || p->batch_msgs >= max_msgs))
             return OF_OK;
         int timeout = p->batch_msgs ? (int)(deadline - now) : POLL_IDLE_MS;
         (void)of_kafka_producer_poll(p->kp, 0);
@@ -334,8 +401,14 @@ static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errs
         if (!m) continue;
         if (p->batch_msgs++ == 0) deadline = of_now_ms() + BATCH_MAX_MS;
         bool cut = false;
+        p->cur_partition = m->partition;
+        p->cur_offset = m->offset;
+        (void)snprintf(p->cur_topic, sizeof p->cur_topic, "%s", m->topic);
         rc = note_offset(p, m);
-        if (!rc && strcmp(m->topic, p->t_requests) == 0)
+        if (!rc && p->poison.set && m->partition == p->poison.partition &&
+            m->offset == p->poison.offset && strcmp(m->topic, p->poison.topic) == 0)
+            rc = prod_on_poison(p, m);
+        else if (!rc && strcmp(m->topic, p->t_requests) == 0)
             rc = prod_on_command(p, m, &cut);
         else if (!rc && strcmp(m->topic, p->t_events) == 0)
             rc = prod_on_event(p, m);
@@ -343,6 +416,71 @@ static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errs
         if (rc) return of_seterr(errstr, errstr_size, rc, "%s", of_strerror(rc));
         if (cut) return OF_OK;
     }
+}
+
+static bool same_input(const prod *p, const prod_poison *x)
+{
+    return x->partition == p->cur_partition && x->offset == p->cur_offset &&
+           strcmp(x->topic, p->cur_topic) == 0;
+}
+
+/* How to move the group past one input by hand, for the rare stop no isolation can avoid. */
+static void skip_hint(const prod *p, char *out, size_t n)
+{
+    (void)snprintf(
+        out, n,
+        "to skip it: stop the producer, then kafka-consumer-groups.sh --bootstrap-server "
+        "%s --group %s --topic %s:%d --reset-offsets --to-offset %lld --execute",
+        p->cfg->kafka.bootstrap_servers, p->cfg->producer.group_id, p->cur_topic,
+        (int)p->cur_partition, (long long)p->cur_offset + 1);
+}
+
+/* After an aborted transaction. A permanent failure of a batch isolates its inputs (one per
+ * transaction); a permanent failure of one input alone makes it the poison, dead-lettered
+ * when read again. If even that fails, the producer stops, naming the input and how to skip
+ * it. Transient failures back off and retry for ever: no input is dropped for them. */
+static of_err on_abort(prod *p, bool permanent, int aborts_in_row, char *errstr, size_t errstr_size)
+{
+    char hint[512];
+    if (permanent && p->batch_msgs == 1) {
+        if (p->poison.set && same_input(p, &p->poison)) {
+            skip_hint(p, hint, sizeof hint);
+            return of_seterr(errstr, errstr_size, OF_ERR_KAFKA,
+                             "topic %s partition %d offset %lld: even its dead-letter copy cannot "
+                             "be written (%s); %s",
+                             p->cur_topic, (int)p->cur_partition, (long long)p->cur_offset,
+                             p->poison.reason, hint);
+        }
+        p->poison.set = true;
+        (void)snprintf(p->poison.topic, sizeof p->poison.topic, "%s", p->cur_topic);
+        p->poison.partition = p->cur_partition;
+        p->poison.offset = p->cur_offset;
+        (void)snprintf(p->poison.reason, sizeof p->poison.reason, "%s", errstr);
+        of_error("poison input topic=%s partition=%d offset=%lld: %s; it goes to the dlq",
+                 p->cur_topic, (int)p->cur_partition, (long long)p->cur_offset, errstr);
+        return OF_OK;
+    }
+    if (permanent || aborts_in_row >= MAX_ABORTS_IN_ROW) {
+        if (p->isolate_left < p->batch_msgs) p->isolate_left = p->batch_msgs;
+        of_warn("%s; deciding the next %zu input(s) one per transaction to find the one that "
+                "causes it",
+                permanent ? "a message can never be written" : "transactions keep failing",
+                p->isolate_left);
+    }
+    if (aborts_in_row >= MAX_ABORTS_IN_ROW) {
+        /* Not the input's fault as far as we can tell (broker, network): back off, never
+         * skip. The log says what is stuck and how to move on if an operator must. */
+        skip_hint(p, hint, sizeof hint);
+        int64_t wait = of_backoff_ms(aborts_in_row - MAX_ABORTS_IN_ROW, 500, 30000, &p->rnd);
+        of_error("%d aborted transactions in a row at topic=%s partition=%d offset=%lld (%s); "
+                 "retrying in %lld ms; %s",
+                 aborts_in_row, p->cur_topic, (int)p->cur_partition, (long long)p->cur_offset,
+                 errstr, (long long)wait, hint);
+        for (int64_t until = of_now_ms() + wait;
+             of_now_ms() < until && !of_stop_requested(p->opts->stop);)
+            of_sleep_ms(50);
+    }
+    return OF_OK;
 }
 
 of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr_size)
@@ -354,7 +492,12 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
     if (errstr && errstr_size) errstr[0] = '\0';
     of_log_set_component("producer");
 
+    p.rnd = (uint64_t)of_now_ms() | 1u;
     of_err rc = topic_names(&p, errstr, errstr_size);
+    if (!rc) rc = of_guard_new(p.cfg, opts->fleet_key, &p.guard, errstr, errstr_size);
+    if (!rc)
+        of_info("messages: budget %zu bytes, authentication %s", of_guard_budget(p.guard),
+                of_guard_auth_on(p.guard) ? "on (HMAC-SHA256)" : "off");
     if (!rc) rc = octopus_start(&p, errstr, errstr_size);
     if (!rc) rc = kafka_start(&p, errstr, errstr_size);
     if (!rc) rc = prod_load_state(&p, errstr, errstr_size);
@@ -376,19 +519,22 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
             continue;
         }
         if (rc || p.batch_msgs == 0) continue;
-        bool aborted = false;
-        rc = commit_batch(&p, &aborted, errstr, errstr_size);
+        bool aborted = false, permanent = false;
+        rc = commit_batch(&p, &aborted, &permanent, errstr, errstr_size);
         if (rc) break;
         if (!aborted) {
             aborts_in_row = 0;
+            if (p.isolate_left) p.isolate_left--;
+            if (p.poison.set && p.batch_msgs == 1 && same_input(&p, &p.poison)) {
+                of_warn("poison set aside topic=%s partition=%d offset=%lld", p.poison.topic,
+                        (int)p.poison.partition, (long long)p.poison.offset);
+                p.poison.set = false;
+            }
             continue;
         }
-        if (++aborts_in_row >= MAX_ABORTS_IN_ROW) {
-            rc = of_seterr(errstr, errstr_size, OF_ERR_KAFKA,
-                           "giving up after %d aborted transactions in a row", aborts_in_row);
-            break;
-        }
-        rc = recover(&p, errstr, errstr_size);
+        aborts_in_row++;
+        rc = on_abort(&p, permanent, aborts_in_row, errstr, errstr_size);
+        if (!rc) rc = recover(&p, errstr, errstr_size);
     }
     if (rc) of_error("producer stopping: %s", errstr);
     teardown(&p);

@@ -37,7 +37,10 @@ typedef struct of_producer_opts {
     const of_config *cfg; /* borrowed, outlives the run; role producer (octopus.url set) */
     of_kafka_mock *mock;  /* NULL = cfg->kafka.bootstrap_servers; borrowed */
     const char *api_key;  /* NULL = octopus.api_key_file / OCTOPUS_API_KEY; borrowed */
-    of_stop_flag *stop;   /* borrowed; set it to ask for a drain and return */
+    /* NULL = security.fleet_key_file / OCTOFLEET_FLEET_KEY (none: authentication off);
+     * borrowed */
+    const char *fleet_key;
+    of_stop_flag *stop; /* borrowed; set it to ask for a drain and return */
 } of_producer_opts;
 
 /* Runs the producer until *opts->stop is set (then finishes the current batch, commits it,

@@ -33,6 +33,8 @@ static void out_clear(prod_out *o)
     free(o->dlq_topic);
     free(o->dlq_partition);
     free(o->dlq_offset);
+    free(o->dlq_orig_size);
+    free(o->dlq_orig_sha256);
 }
 
 void prod_outs_clear(prod *p)
@@ -106,37 +108,64 @@ static char *num_dup(long long v)
 }
 
 /* A message the producer cannot read goes to the DLQ with why and where it came from, and
- * counts as consumed (the same bytes would fail again). */
+ * counts as consumed (the same bytes would fail again). A value bigger than the budget is cut
+ * to fit, its original size and SHA-256 in headers: the DLQ copy itself can never be the next
+ * poison. */
 static of_err push_dlq(prod *p, const of_kafka_message *m, const char *why)
 {
-    of_warn("to dlq topic=%s partition=%d offset=%lld: %s", m->topic, (int)m->partition,
-            (long long)m->offset, why);
+    of_warn("to dlq topic=%s partition=%d offset=%lld bytes=%zu: %s", m->topic, (int)m->partition,
+            (long long)m->offset, m->value_len, why);
     prod_out *o = new_out(p, p->t_dlq);
     if (!o) return OF_ERR_NOMEM;
+    size_t key_len = m->key_len < OF_NAME_MAX ? m->key_len : OF_NAME_MAX;
+    size_t keep = of_guard_dlq_keep(p->guard, m->key ? key_len : 0, m->value_len);
     if (m->key) {
-        o->key = malloc(m->key_len + 1);
+        o->key = malloc(key_len + 1);
         if (o->key) {
-            memcpy(o->key, m->key, m->key_len);
-            o->key[m->key_len] = '\0';
+            memcpy(o->key, m->key, key_len);
+            o->key[key_len] = '\0';
         }
     }
-    o->value = malloc(m->value_len + 1);
+    o->value = malloc(keep + 1);
     if (o->value) {
-        if (m->value_len) memcpy(o->value, m->value, m->value_len);
-        o->value[m->value_len] = '\0';
+        if (keep) memcpy(o->value, m->value, keep);
+        o->value[keep] = '\0';
     }
-    o->value_len = m->value_len;
-    o->dlq_error = strdup(why);
+    o->value_len = keep;
+    bool cut_ok = true;
+    if (keep < m->value_len) {
+        char sha[OF_SHA256_HEX_SIZE];
+        of_sha256_hex(m->value, m->value_len, sha);
+        o->dlq_orig_size = num_dup((long long)m->value_len);
+        o->dlq_orig_sha256 = strdup(sha);
+        cut_ok = o->dlq_orig_size && o->dlq_orig_sha256;
+    }
+    o->dlq_error = of_utf8_strndup(why, OF_GUARD_REASON_MAX);
     o->dlq_topic = strdup(m->topic);
     o->dlq_partition = num_dup((long long)m->partition);
     o->dlq_offset = num_dup((long long)m->offset);
-    if ((m->key && !o->key) || !o->value || !o->dlq_error || !o->dlq_topic || !o->dlq_partition ||
-        !o->dlq_offset) {
+    if ((m->key && !o->key) || !o->value || !cut_ok || !o->dlq_error || !o->dlq_topic ||
+        !o->dlq_partition || !o->dlq_offset) {
         out_clear(o);
         p->n_outs--;
         return OF_ERR_NOMEM;
     }
     return OF_OK;
+}
+
+bool prod_authentic(prod *p, const of_kafka_message *m, of_err *rc)
+{
+    *rc = OF_OK;
+    if (!of_guard_auth_on(p->guard)) return true;
+    const void *tag = NULL;
+    size_t tag_len = 0;
+    if (!of_kafka_message_header(m, OF_GUARD_AUTH_HEADER, &tag, &tag_len)) tag = NULL;
+    char es[ES];
+    if (of_guard_verify(p->guard, m->topic, m->key, m->key_len, m->value, m->value_len, tag,
+                        tag_len, es, sizeof es) == OF_OK)
+        return true;
+    *rc = push_dlq(p, m, es);
+    return false;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -207,14 +236,17 @@ static of_err reject(prod *p, const char *release_id, const char *release_name,
     ev.release_name = of_strdup_or_null(release_name, &rc);
     ev.time_ms = cmd->time_ms ? cmd->time_ms : of_wall_ms();
     ev.by = of_strdup_or_null(cmd->by, &rc);
-    size_t n = errs->n + (errs->dropped ? 1 : 0);
-    ev.errors = calloc(n ? n : 1, sizeof *ev.errors);
+    /* At most OF_EVENT_ERRORS_MAX listed (docs/messages.md), each cut to OF_REASON_MAX: the
+     * event stays small whatever the request held; the rest are counted. */
+    size_t listed = errs->n < OF_EVENT_ERRORS_MAX ? errs->n : OF_EVENT_ERRORS_MAX;
+    size_t more_n = errs->n - listed + errs->dropped;
+    ev.errors = calloc(listed + 1, sizeof *ev.errors);
     if (!ev.errors) rc = OF_ERR_NOMEM;
-    for (size_t i = 0; !rc && i < errs->n; i++)
-        ev.errors[ev.n_errors++] = strdup(errs->items[i]);
-    if (!rc && errs->dropped) {
+    for (size_t i = 0; !rc && i < listed; i++)
+        ev.errors[ev.n_errors++] = of_utf8_strndup(errs->items[i], OF_REASON_MAX);
+    if (!rc && more_n) {
         char more[64];
-        (void)snprintf(more, sizeof more, "(+%zu more)", errs->dropped);
+        (void)snprintf(more, sizeof more, "(+%zu more)", more_n);
         ev.errors[ev.n_errors++] = strdup(more);
     }
     for (size_t i = 0; i < ev.n_errors; i++)
@@ -357,6 +389,7 @@ static of_err do_submit(prod *p, const of_kafka_message *m, const of_command *cm
     char rid[OF_UUID_STR_SIZE] = "";
     char es[ES] = "";
     int64_t t0 = 0;
+    size_t req_max = 0;
     const char *rj = cmd->request_json ? cmd->request_json : "";
     of_err rc = of_request_parse(rj, strlen(rj), &req, &errs);
     if (rc == OF_ERR_INVALID) {
@@ -378,6 +411,17 @@ static of_err do_submit(prod *p, const of_kafka_message *m, const of_command *cm
     }
     if (rc) goto out;
     of_uuid_release_id(req->space, req->release, rid);
+    req_max = of_guard_request_max(p->guard);
+    if (strlen(rj) > req_max && !prod_find(p, rid)) {
+        /* Its state record could not be written: refuse it now, not in a failing transaction. */
+        rc = of_errlist_add(&errs,
+                            "request: %zu bytes; the largest request this fleet accepts is %zu "
+                            "bytes (the message budget of %zu bytes less room for the release's "
+                            "state)",
+                            strlen(rj), req_max, of_guard_budget(p->guard));
+        if (!rc) rc = reject(p, rid, req->release, cmd, &errs);
+        goto out;
+    }
     if (prod_find(p, rid)) {
         /* Submitting is idempotent: the release exists, its state wins. The submitter sees
          * the release's own events (status/events commands). */
@@ -507,8 +551,10 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
 {
     of_command cmd;
     char es[ES] = "";
-    of_err rc = m->value ? of_command_decode(m->value, m->value_len, &cmd, es, sizeof es)
-                         : of_seterr(es, sizeof es, OF_ERR_INVALID, "empty message");
+    of_err rc = OF_OK;
+    if (!prod_authentic(p, m, &rc)) return rc;
+    rc = m->value ? of_command_decode(m->value, m->value_len, &cmd, es, sizeof es)
+                  : of_seterr(es, sizeof es, OF_ERR_INVALID, "empty message");
     if (rc == OF_ERR_NOMEM) return rc;
     if (rc) {
         char why[ES + 32];
@@ -558,13 +604,18 @@ of_err prod_on_event(prod *p, const of_kafka_message *m)
     if (!m->value) return OF_OK;
     of_event ev;
     char es[ES] = "";
-    of_err rc = of_event_decode(m->value, m->value_len, &ev, es, sizeof es);
+    of_err rc = OF_OK;
+    /* Forged or unsigned events must not move a gate: with authentication on, they go to the
+     * DLQ with the reason (the monitoring consumers of the topic see them as they are). */
+    if (!prod_authentic(p, m, &rc)) return rc;
+    rc = of_event_decode(m->value, m->value_len, &ev, es, sizeof es);
     if (rc == OF_ERR_NOMEM) return rc;
     if (rc) {
-        /* The events topic is everybody's stream: not ours to dead-letter. */
-        of_warn("unreadable event skipped partition=%d offset=%lld: %s", (int)m->partition,
-                (long long)m->offset, es);
-        return OF_OK;
+        /* Only the fleet writes this topic (docs/reliability.md): an event it cannot read is
+         * poison, kept in the DLQ with where it came from rather than lost in a log. */
+        char why[ES + 32];
+        (void)snprintf(why, sizeof why, "event: %s", es);
+        return push_dlq(p, m, why);
     }
     size_t plen = strlen(OF_SOURCE_PRODUCER);
     bool ours = ev.source && strncmp(ev.source, OF_SOURCE_PRODUCER, plen) == 0 &&
@@ -599,5 +650,45 @@ of_err prod_on_event(prod *p, const of_kafka_message *m)
         }
     }
     of_event_clear(&ev);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* poison */
+
+of_err prod_on_poison(prod *p, const of_kafka_message *m)
+{
+    char why[ES];
+    (void)snprintf(why, sizeof why, "what this message caused could not be written to Kafka: %s",
+                   p->poison.reason);
+    of_err rc = push_dlq(p, m, why);
+    if (rc || strcmp(m->topic, p->t_requests) != 0 || !m->value) return rc;
+    of_command cmd;
+    char es[ES] = "";
+    if (of_command_decode(m->value, m->value_len, &cmd, es, sizeof es) != OF_OK) return OF_OK;
+    char rid[OF_UUID_STR_SIZE] = "";
+    if (cmd.type == OF_CMD_SUBMIT) {
+        /* Answer the submitter: the release id comes from the request when it parses. */
+        of_errlist errs;
+        of_errlist_init(&errs);
+        of_request *req = NULL;
+        const char *rj = cmd.request_json ? cmd.request_json : "";
+        if (of_request_parse(rj, strlen(rj), &req, &errs) == OF_OK)
+            of_uuid_release_id(req->space, req->release, rid);
+        else
+            (void)submit_release_id(&cmd, m, rid);
+        of_errlist_free(&errs);
+        of_errlist_init(&errs);
+        if (rid[0] && !prod_find(p, rid)) {
+            rc = of_errlist_add(&errs, "%s", why);
+            if (!rc) rc = reject(p, rid, req ? req->release : NULL, &cmd, &errs);
+        }
+        of_errlist_free(&errs);
+        of_request_free(req);
+    } else {
+        prod_rel *r = prod_find(p, cmd.release_id);
+        rc = ignored(p, cmd.release_id, r ? rel_name(r) : NULL, &cmd, why);
+    }
+    of_command_clear(&cmd);
     return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "fleet.h"
 #include "gate.h"
+#include "guard.h"
 #include "kafka.h"
 #include "msg.h"
 #include "octopus.h"
@@ -38,7 +39,20 @@ typedef struct prod_out {
     char *dlq_topic;
     char *dlq_partition;
     char *dlq_offset;
+    /* set when the DLQ copy was cut to the budget: the input's size and SHA-256 */
+    char *dlq_orig_size;
+    char *dlq_orig_sha256;
 } prod_out;
+
+/* The one input that made a transaction fail permanently on its own: when it is read again
+ * it is dead-lettered (and answered, for a command) instead of decided. */
+typedef struct prod_poison {
+    bool set;
+    char topic[OF_TOPIC_NAME_MAX];
+    int32_t partition;
+    int64_t offset;
+    char reason[512];
+} prod_poison;
 
 /* Next offset to commit for one consumed partition. */
 typedef struct prod_off {
@@ -56,6 +70,7 @@ typedef struct prod {
     of_octo *octo;
     of_resolver_octo *ro;
     of_resolver res;
+    of_guard *guard; /* size budget, message authentication */
 
     char t_requests[OF_TOPIC_NAME_MAX];
     char t_events[OF_TOPIC_NAME_MAX];
@@ -75,6 +90,18 @@ typedef struct prod {
     prod_off *offs;
     size_t n_offs, cap_offs;
     size_t batch_msgs;
+
+    /* Poison isolation (producer.c): after a permanent failure, this many transactions hold
+     * one input each, so the input that causes it is found and set aside. */
+    size_t isolate_left;
+    /* the input being decided (the only one of the batch while isolating) */
+    char cur_topic[OF_TOPIC_NAME_MAX];
+    int32_t cur_partition;
+    int64_t cur_offset;
+    uint64_t rnd; /* backoff jitter */
+    prod_poison poison;
+    bool delivery_permanent; /* a delivery report of this transaction failed for good */
+    char delivery_error[256];
 } prod;
 
 /* ---- producer_state.c ---- */
@@ -110,6 +137,13 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut);
 /* A message from the events topic: job events from workers feed the gates; the producer's own
  * events and unreadable ones are skipped. Only OF_ERR_NOMEM is returned as an error. */
 of_err prod_on_event(prod *p, const of_kafka_message *m);
+/* The input that failed a transaction on its own (p->poison): its bytes go to the DLQ, cut to
+ * the budget, and a decodable command is answered (release.rejected for a submit,
+ * command.ignored otherwise) with the reason. Only OF_ERR_NOMEM is returned as an error. */
+of_err prod_on_poison(prod *p, const of_kafka_message *m);
+/* Verifies a consumed message's authentication tag (no-op when authentication is off);
+ * false after dead-lettering it with the reason. *rc: OF_ERR_NOMEM or OF_OK. */
+bool prod_authentic(prod *p, const of_kafka_message *m, of_err *rc);
 /* Frees the batch's pending messages. */
 void prod_outs_clear(prod *p);
 

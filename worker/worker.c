@@ -24,11 +24,13 @@
 #define WK_LOOP_WAIT_MS 20
 /* Messages taken from the consumer per loop turn at most. */
 #define WK_MAX_BATCH 500
-/* Start-up checks and the final flush. */
-#define WK_KAFKA_CHECK_MS    15000
-#define WK_TOPICS_TIMEOUT_MS 30000
-#define WK_FLUSH_MS          10000
-#define WK_COMMIT_RETRY_MS   10000
+/* The final flush, and how long the final commit waits out rebalances. Start-up calls use
+ * OF_KAFKA_STARTUP_DEADLINE_MS (the Kafka module retries transient broker states within it). */
+#define WK_FLUSH_MS        10000
+#define WK_COMMIT_RETRY_MS 10000
+/* Attempts for a message refused as too large although far below the budget (see
+ * msg_permanent) before it counts as permanent. */
+#define WK_SMALL_TOO_LARGE_TRIES 3
 
 /* ---- the slot table and the backlog ---- */
 
@@ -145,6 +147,8 @@ static void retry_push(of_worker *w, wk_msg *m)
     w->st.produce_retries++;
 }
 
+static void msg_permanent(of_worker *w, wk_msg *m, const char *why);
+
 static void on_delivery(void *opaque, const of_kafka_delivery *d)
 {
     wk_msg *m = opaque;
@@ -168,6 +172,12 @@ static void on_delivery(void *opaque, const of_kafka_delivery *d)
         msg_free(m);
         return;
     }
+    if (d->permanent) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s: %s", d->errname, d->errstr);
+        msg_permanent(w, m, why);
+        return;
+    }
     of_warn("%s not delivered (%s: %s)%s; producing it again", m->what, d->errname, d->errstr,
             d->persisted == OF_KAFKA_POSSIBLY_PERSISTED
                 ? " (it may have been written: consumers dedupe by event id)"
@@ -177,12 +187,26 @@ static void on_delivery(void *opaque, const of_kafka_delivery *d)
 
 static void msg_send(of_worker *w, wk_msg *m)
 {
-    of_kafka_header h[WK_MAX_HEADERS];
+    char es[512];
+    if (m->value_len + m->key_len > of_guard_budget(w->guard)) {
+        snprintf(es, sizeof(es), "%zu bytes exceed the fleet's message budget of %zu bytes",
+                 m->value_len + m->key_len, of_guard_budget(w->guard));
+        m->attempts++; /* backs off like a produce that failed */
+        msg_permanent(w, m, es);
+        return;
+    }
+    of_kafka_header h[WK_MAX_HEADERS + 1];
     for (size_t i = 0; i < m->nheaders; i++) {
         h[i].name = m->hname[i];
         h[i].value = m->hvalue[i];
         h[i].value_len = strlen(m->hvalue[i]);
     }
+    /* Events are what the producer believes: sign them (DLQ copies are evidence, not input). */
+    char tag[OF_GUARD_TAG_SIZE] = "";
+    size_t nh = m->nheaders;
+    if (m->topic != w->dlq_topic)
+        of_guard_sign(w->guard, m->topic, m->key, m->key_len, m->value, m->value_len, tag);
+    if (tag[0]) h[nh++] = (of_kafka_header){OF_GUARD_AUTH_HEADER, tag, strlen(tag)};
     of_kafka_record rec = {
         .topic = m->topic,
         .partition = OF_KAFKA_PARTITION_ANY,
@@ -190,12 +214,15 @@ static void msg_send(of_worker *w, wk_msg *m)
         .key_len = m->key_len,
         .value = m->value,
         .value_len = m->value_len,
-        .headers = m->nheaders ? h : NULL,
-        .nheaders = m->nheaders,
+        .headers = nh ? h : NULL,
+        .nheaders = nh,
     };
-    char es[512];
     m->attempts++;
     of_err rc = of_kafka_produce(w->prod, &rec, on_delivery, m, es, sizeof(es));
+    if (rc && of_kafka_permanent(rc)) {
+        msg_permanent(w, m, es);
+        return;
+    }
     if (rc) {
         of_warn("producing %s failed, retrying: %s", m->what, es);
         retry_push(w, m);
@@ -236,15 +263,83 @@ static wk_msg *msg_new(of_worker *w, const char *topic)
     return m;
 }
 
-/* Marks m as completing the job at (topic, partition, offset) once delivered. */
-static bool msg_completes(wk_msg *m, const char *topic, int32_t partition, int64_t offset)
+/* Records the job message m stems from (topic, partition, offset); with final, delivering m
+ * completes that job. */
+static bool msg_source(wk_msg *m, const char *topic, int32_t partition, int64_t offset, bool final)
 {
     m->src_topic = strdup(topic);
     if (!m->src_topic) return false;
-    m->final = true;
+    m->final = final;
     m->src_partition = partition;
     m->src_offset = offset;
     return true;
+}
+
+/* The DLQ headers: why, where the input came from, and for a cut copy the input's size and
+ * SHA-256. Replaces m's headers. */
+static bool dlq_headers(wk_msg *m, const char *reason, const char *topic, int32_t partition,
+                        int64_t offset, const void *whole, size_t whole_len)
+{
+    for (size_t i = 0; i < m->nheaders; i++)
+        free(m->hvalue[i]);
+    m->nheaders = 0;
+    char part[16], off[24], size[24], why[OF_GUARD_REASON_MAX + 1];
+    snprintf(part, sizeof(part), "%d", (int)partition);
+    snprintf(off, sizeof(off), "%lld", (long long)offset);
+    snprintf(why, of_utf8_prefix(reason, OF_GUARD_REASON_MAX) + 1, "%s", reason);
+    bool ok = msg_header(m, "octofleet-error", why) &&
+              msg_header(m, "octofleet-source-topic", topic) &&
+              msg_header(m, "octofleet-source-partition", part) &&
+              msg_header(m, "octofleet-source-offset", off);
+    if (ok && whole_len > m->value_len) {
+        char sha[OF_SHA256_HEX_SIZE];
+        of_sha256_hex(whole, whole_len, sha);
+        snprintf(size, sizeof(size), "%zu", whole_len);
+        ok = msg_header(m, OF_DLQ_HDR_ORIGINAL_SIZE, size) &&
+             msg_header(m, OF_DLQ_HDR_ORIGINAL_SHA256, sha);
+    }
+    return ok;
+}
+
+/* A message that can never be written (too large, not authorized). An event becomes a DLQ
+ * copy, cut to fit, naming the job it reports on, and completes that job when delivered like
+ * the event would have: the partition moves on and the DLQ holds the evidence. A DLQ copy
+ * that still fails (the DLQ topic refuses us) is retried with backoff: losing it would lose
+ * the input. */
+static void msg_permanent(of_worker *w, wk_msg *m, const char *why)
+{
+    if (m->value_len + m->key_len <= of_guard_budget(w->guard) / 2 &&
+        m->attempts < WK_SMALL_TOO_LARGE_TRIES) {
+        /* Far below the budget: the broker refused the batch it travelled in (a topic whose
+         * max.message.bytes is below our message.max.bytes), not this message. */
+        of_warn("%s refused (%s) at %zu bytes, far below the budget; producing it again", m->what,
+                why, m->value_len);
+        retry_push(w, m);
+        return;
+    }
+    if (m->topic == w->dlq_topic || !m->src_topic) {
+        of_error("%s can never be written (%s); retrying with backoff: check the ACLs and "
+                 "max.message.bytes of %s",
+                 m->what, why, m->topic);
+        retry_push(w, m);
+        return;
+    }
+    char reason[640];
+    snprintf(reason, sizeof(reason), "%s could not be produced to %s: %s", m->what, m->topic, why);
+    of_error("%s; its bytes go to the dlq", reason);
+    w->st.dlq++;
+    size_t whole = m->value_len;
+    m->value_len = of_guard_dlq_keep(w->guard, m->key_len, whole); /* the buffer keeps all */
+    bool ok =
+        dlq_headers(m, reason, m->src_topic, m->src_partition, m->src_offset, m->value, whole);
+    m->topic = w->dlq_topic;
+    snprintf(m->what, sizeof(m->what), "dlq copy of an undeliverable event");
+    if (!ok) {
+        of_error("cannot build the dlq copy: out of memory; the job is replayed after a restart");
+        msg_free(m);
+        return;
+    }
+    msg_send(w, m);
 }
 
 void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *message, bool final)
@@ -269,7 +364,7 @@ void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *mess
     ev.task_id = j->task_id;
     ev.web_link = j->web_link;
     if (message) {
-        snprintf(msg, sizeof(msg), "%s", message);
+        snprintf(msg, of_utf8_prefix(message, sizeof(msg) - 1) + 1, "%s", message);
         ev.message = msg;
     }
     char *json = NULL;
@@ -284,7 +379,7 @@ void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *mess
         m->key_len = strlen(j->job.release_id);
         snprintf(m->what, sizeof(m->what), "%s job=%s", of_event_type_name(type), j->job.job_id);
         ok = m->key && msg_header(m, "content-type", OF_CE_CONTENT_TYPE) &&
-             (!final || msg_completes(m, j->topic, j->partition, j->offset));
+             msg_source(m, j->topic, j->partition, j->offset, final);
     }
     if (!ok) {
         /* Only memory exhaustion gets here. Without its final event the job's offset stays
@@ -298,40 +393,39 @@ void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *mess
     msg_send(w, m);
 }
 
-/* The original bytes to <prefix>dlq with the reason; the offset is done once it is delivered. */
+/* The original bytes to <prefix>dlq with the reason, cut to the budget if need be; the
+ * offset is done once it is delivered. */
 static void send_dlq(of_worker *w, const of_kafka_message *km, const char *reason)
 {
-    char part[16], off[24];
-    snprintf(part, sizeof(part), "%d", (int)km->partition);
-    snprintf(off, sizeof(off), "%lld", (long long)km->offset);
-    of_warn("malformed job to dlq topic=%s partition=%s offset=%s reason=%s", km->topic, part, off,
-            reason);
+    of_warn("malformed job to dlq topic=%s partition=%d offset=%lld bytes=%zu reason=%s", km->topic,
+            (int)km->partition, (long long)km->offset, km->value_len, reason);
     w->st.dlq++;
     wk_msg *m = msg_new(w, w->dlq_topic);
     bool ok = m != NULL;
-    if (ok && km->key && km->key_len) {
-        m->key = malloc(km->key_len);
+    size_t key_len = km->key_len < OF_NAME_MAX ? km->key_len : OF_NAME_MAX;
+    if (ok && km->key && key_len) {
+        m->key = malloc(key_len);
         ok = m->key != NULL;
-        if (ok) memcpy(m->key, km->key, km->key_len);
-        m->key_len = km->key_len;
+        if (ok) memcpy(m->key, km->key, key_len);
+        m->key_len = key_len;
     }
-    if (ok && km->value && km->value_len) {
-        m->value = malloc(km->value_len);
+    size_t keep = km->value ? of_guard_dlq_keep(w->guard, m ? m->key_len : 0, km->value_len) : 0;
+    if (ok && keep) {
+        m->value = malloc(keep);
         ok = m->value != NULL;
-        if (ok) memcpy(m->value, km->value, km->value_len);
-        m->value_len = km->value_len;
+        if (ok) memcpy(m->value, km->value, keep);
+        m->value_len = keep;
     }
     if (ok) {
-        snprintf(m->what, sizeof(m->what), "dlq message from %.40s [%s] @%s", km->topic, part, off);
-        ok = msg_header(m, "octofleet-error", reason) &&
-             msg_header(m, "octofleet-source-topic", km->topic) &&
-             msg_header(m, "octofleet-source-partition", part) &&
-             msg_header(m, "octofleet-source-offset", off) &&
-             msg_completes(m, km->topic, km->partition, km->offset);
+        snprintf(m->what, sizeof(m->what), "dlq message from %.40s [%d] @%lld", km->topic,
+                 (int)km->partition, (long long)km->offset);
+        ok = dlq_headers(m, reason, km->topic, km->partition, km->offset, km->value,
+                         km->value_len) &&
+             msg_source(m, km->topic, km->partition, km->offset, true);
     }
     if (!ok) {
-        of_error("cannot produce the dlq message for %s [%s] @%s: out of memory", km->topic, part,
-                 off);
+        of_error("cannot produce the dlq message for %s [%d] @%lld: out of memory", km->topic,
+                 (int)km->partition, (long long)km->offset);
         if (m) msg_free(m);
         return;
     }
@@ -356,6 +450,15 @@ static void handle_message(of_worker *w, const of_kafka_message *km)
                 km->topic, (int)km->partition, (long long)km->offset, of_strerror(rc));
     if (!km->value || km->value_len == 0) {
         send_dlq(w, km, "empty message (no value)");
+        return;
+    }
+    const void *tag = NULL;
+    size_t tag_len = 0;
+    if (!of_kafka_message_header(km, OF_GUARD_AUTH_HEADER, &tag, &tag_len)) tag = NULL;
+    if (of_guard_verify(w->guard, km->topic, km->key, km->key_len, km->value, km->value_len, tag,
+                        tag_len, es, sizeof(es)) != OF_OK) {
+        /* A job nobody in the fleet signed never reaches Octopus. */
+        send_dlq(w, km, es);
         return;
     }
     of_job job;
@@ -471,19 +574,35 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
             return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "topic names: %s",
                              of_strerror(rc));
 
-    /* Kafka settings: the fleet's, plus max.poll.interval.ms for the consumer (octofleet owns
-     * that property: the config rejects it in kafka.properties). */
+    /* Kafka settings: the fleet's, with the worker consumer's defaults first so that
+     * kafka.properties can override them (max.poll.interval.ms excepted: the config rejects it
+     * there, worker.max_poll_interval owns it). A name given by the operator (worker.name,
+     * --name, or the embedding's opts->name) is stable across restarts and becomes the static
+     * group.instance.id; the <hostname>-<pid> default is not, and a static member that never
+     * comes back would hold its partitions for session.timeout.ms at every restart. */
     if ((rc = of_fleet_kafka_init(&w->fk, cfg, opts->mock, NULL)))
         return of_seterr(errstr, errstr_size, rc, "kafka settings: %s", of_strerror(rc));
-    w->cprops = calloc(w->fk.kc.nprops + 1, sizeof(*w->cprops));
+    bool stable_name = (opts->name && *opts->name) || (cfg->worker.name && *cfg->worker.name);
+    w->cprops = calloc(w->fk.kc.nprops + OF_FLEET_WORKER_PROPS, sizeof(*w->cprops));
     if (!w->cprops) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < w->fk.kc.nprops; i++)
-        w->cprops[i] = w->fk.kc.props[i];
     snprintf(w->max_poll, sizeof(w->max_poll), "%lld", (long long)cfg->worker.max_poll_interval_ms);
-    w->cprops[w->fk.kc.nprops] = (of_kafka_prop){"max.poll.interval.ms", w->max_poll};
+    size_t nc =
+        of_fleet_worker_consumer_props(w->max_poll, stable_name ? w->name : NULL, w->cprops);
+    for (size_t i = 0; i < w->fk.kc.nprops; i++)
+        w->cprops[nc++] = w->fk.kc.props[i];
     w->ckc = w->fk.kc;
     w->ckc.props = w->cprops;
-    w->ckc.nprops = w->fk.kc.nprops + 1;
+    w->ckc.nprops = nc;
+    const char *inst = of_config_kafka_property(cfg, "group.instance.id");
+    if (!inst && stable_name) inst = w->name;
+    if (inst)
+        of_info("static group membership group.instance.id=%s: names must be unique in the group "
+                "and stable across restarts",
+                inst);
+    else
+        of_info("dynamic group membership: the worker name %s changes at every restart (set "
+                "worker.name or --name to a stable, unique name for static membership)",
+                w->name);
 
     /* Octopus first: a wrong URL or key is the commonest start-up mistake. */
     of_octo_opts oo;
@@ -495,7 +614,7 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
                          "octopus %s: %s", cfg->octopus.url, es);
 
     if (cfg->topics.create &&
-        (rc = of_fleet_ensure_topics(cfg, &w->fk.kc, WK_TOPICS_TIMEOUT_MS, es, sizeof(es))))
+        (rc = of_fleet_ensure_topics(cfg, &w->fk.kc, OF_KAFKA_STARTUP_DEADLINE_MS, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "kafka topics: %s", es);
     if ((rc = of_kafka_producer_new(&w->fk.kc, NULL, &w->prod, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "kafka producer: %s", es);
@@ -507,9 +626,11 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
     };
     if ((rc = of_kafka_consumer_new(&w->ckc, &co, &w->cons, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "kafka consumer: %s", es);
-    /* Reaching the group coordinator proves the cluster is usable now, not at the first job. */
+    /* Reaching the group coordinator proves the cluster is usable now, not at the first job.
+     * A coordinator that is loading or moving (a broker restarting) is retried within the
+     * start-up deadline by the Kafka module; only what outlasts it fails the start. */
     of_kafka_offset probe = {w->jobs_topics[0], 0, OF_KAFKA_OFFSET_NONE};
-    if ((rc = of_kafka_committed(w->cons, &probe, 1, WK_KAFKA_CHECK_MS, es, sizeof(es))))
+    if ((rc = of_kafka_committed(w->cons, &probe, 1, OF_KAFKA_STARTUP_DEADLINE_MS, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "kafka: cannot reach the group coordinator: %s",
                          es);
     const char **names = calloc(w->n_jobs_topics, sizeof(*names));
@@ -540,6 +661,11 @@ static void commit_final(of_worker *w)
     char es[512];
     int64_t deadline = of_now_ms() + WK_COMMIT_RETRY_MS;
     int tries = 0;
+    /* A fenced or otherwise dead consumer cannot commit: nothing to wait for. */
+    if (of_kafka_consumer_fatal(w->cons, es, sizeof(es))) {
+        of_warn("final commit skipped: %s", es);
+        return;
+    }
     for (;;) {
         of_err rc = of_kafka_commit(w->cons, es, sizeof(es));
         tries++;
@@ -564,7 +690,7 @@ static void commit_final(of_worker *w)
                 handle_message(w, km); /* draining: ignored */
                 of_kafka_message_free(km);
             }
-            if (rc == OF_ERR_STATE) return;
+            if (rc == OF_ERR_STATE || rc == OF_ERR_CONFIG) return;
         }
         of_offsets_take_all(w->offsets, store_cb, w);
     }
@@ -579,8 +705,12 @@ static void teardown(of_worker *w)
     if (w->cons) {
         if (w->offsets) of_offsets_take_all(w->offsets, store_cb, w);
         commit_final(w);
-        /* Leaving the group hands the unfinished jobs to the other workers (the revoke callback
-         * stores what is committable and drops the rest). */
+        /* Closing revokes locally (the callback stores what is committable and drops the
+         * rest). A dynamic member also leaves the group, handing its unfinished jobs to the
+         * other workers at once. A static member does not leave (KIP-345; librdkafka 2.0.2
+         * cannot force it): its partitions wait for it to restart under the same name, which
+         * then costs no rebalance, or move after session.timeout.ms if it does not come back.
+         * Only the queued jobs wait: the drain finished or gave up on the running ones. */
         if (of_kafka_consumer_close(w->cons, es, sizeof(es)) != OF_OK) of_warn("%s", es);
     }
     drop_jobs(w, NULL, 0);
@@ -652,6 +782,13 @@ static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
             of_kafka_message *km = NULL;
             of_err rc = of_kafka_consumer_poll(w->cons, k == 0 && !octo_busy ? WK_LOOP_WAIT_MS : 0,
                                                &km, es, sizeof(es));
+            /* OF_ERR_CONFIG: fenced by a worker with the same name; restarting would fence it
+             * in turn, so this ends the worker as a configuration error (exit 3). */
+            if (rc == OF_ERR_CONFIG)
+                return of_seterr(errstr, errstr_size, rc,
+                                 "another worker uses the name %s (worker names must be unique "
+                                 "in the group): %s",
+                                 w->name, es);
             if (rc == OF_ERR_STATE) return of_seterr(errstr, errstr_size, rc, "%s", es);
             if (rc) {
                 of_warn("%s", es);
@@ -686,7 +823,11 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
     w->cfg = opts->cfg;
     w->stop = opts->stop;
     w->rnd = (uint64_t)of_now_ms() | 1u;
-    of_err rc = setup(w, opts, errstr, errstr_size);
+    of_err rc = of_guard_new(opts->cfg, opts->fleet_key, &w->guard, errstr, errstr_size);
+    if (!rc) rc = setup(w, opts, errstr, errstr_size);
+    if (!rc)
+        of_info("messages: budget %zu bytes, authentication %s", of_guard_budget(w->guard),
+                of_guard_auth_on(w->guard) ? "on (HMAC-SHA256)" : "off");
     if (!rc) rc = run_loop(w, errstr, errstr_size);
     bool started = w->offsets != NULL;
     teardown(w);
@@ -704,6 +845,7 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
             (unsigned long long)st->tasks_polled, (unsigned long long)st->max_in_flight,
             (unsigned long long)st->octo_requests);
     if (opts->stats) *opts->stats = w->st;
+    of_guard_free(w->guard);
     free(w);
     return rc;
 }

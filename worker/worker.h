@@ -46,10 +46,12 @@ typedef struct of_worker_stats {
 } of_worker_stats;
 
 typedef struct of_worker_opts {
-    const of_config *cfg;   /* borrowed; outlives the run */
-    of_kafka_mock *mock;    /* NULL = cfg->kafka.bootstrap_servers */
-    const char *api_key;    /* NULL = octopus.api_key_file / OCTOPUS_API_KEY; borrowed */
-    const char *name;       /* NULL = of_config_worker_name(); borrowed */
+    const of_config *cfg; /* borrowed; outlives the run */
+    of_kafka_mock *mock;  /* NULL = cfg->kafka.bootstrap_servers */
+    const char *api_key;  /* NULL = octopus.api_key_file / OCTOPUS_API_KEY; borrowed */
+    const char *name;     /* NULL = of_config_worker_name(); borrowed */
+    /* NULL = security.fleet_key_file / OCTOFLEET_FLEET_KEY (none: authentication off) */
+    const char *fleet_key;
     of_stop_flag *stop;     /* borrowed; set it to ask for a drain and return. NULL = never */
     of_worker_stats *stats; /* optional; filled when the run returns (also on error) */
 } of_worker_opts;

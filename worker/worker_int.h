@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "fleet.h"
+#include "guard.h"
 #include "model.h"
 #include "octopus.h"
 #include "offsets.h"
@@ -61,7 +62,7 @@ typedef struct wk_job {
 
 /* A message to produce (event or DLQ) and what its delivery completes. Owned by whoever holds
  * it: the producer between produce and the delivery report, else the retry list. */
-#define WK_MAX_HEADERS 4
+#define WK_MAX_HEADERS 8
 typedef struct wk_msg {
     of_worker *w;
     const char *topic; /* w->events_topic or w->dlq_topic */
@@ -103,6 +104,7 @@ struct of_worker {
     of_kafka_consumer *cons;
     of_octo *octo;
     of_offsets *offsets;
+    of_guard *guard; /* size budget, message authentication */
 
     wk_job **active; /* jobs holding a slot (FINDING/CREATING/FOLLOWING) */
     size_t n_active, cap_active;

@@ -102,6 +102,81 @@ def main():
                            env={"OCTOPUS_API_KEY": "API-TEST"})
         check("plan invalid request", rc == 1 and "environments" in err, (rc, err))
 
+        # credentials in octopus.url are masked in --dump-config
+        pw = "hunter2-Pa55"
+        creds = os.path.join(tmp, "creds.cfg")
+        with open(creds, "w") as f:
+            f.write('octopus = { url = "http://deployer:%s@127.0.0.1:1/octopus"; };\n' % pw)
+        rc, out, err = run("worker", "-c", creds, "--dump-config")
+        check("dump-config masks URL credentials",
+              rc == 0 and 'url = "http://deployer:***@127.0.0.1:1/octopus";' in out
+              and pw not in out + err, (rc, out, err))
+
+        # configuration validated at load, with file:line and exit 3: librdkafka
+        # pass-through properties, malformed URLs, durations, integer overflow
+        bad_cases = [
+            ('kafka = {\n  properties = ( "socket.keepalive.enabel=true" );\n};\n',
+             "bad1.cfg:2: kafka.properties: entry 1: unknown librdkafka property "
+             "'socket.keepalive.enabel'"),
+            ('kafka = {\n  properties = ( "socket.timeout.ms=soon" );\n};\n',
+             "bad2.cfg:2: kafka.properties: entry 1: librdkafka property 'socket.timeout.ms'"),
+            ('octopus = {\n  url = "http://u:%s@[::1";\n};\n' % pw,
+             "bad3.cfg:2: octopus.url: has an IPv6 address without its closing ']' "
+             "(got \"http://u:***@[::1\")"),
+            ('octopus = {\n  request_timeout = "30x";\n};\n',
+             "bad4.cfg:2: octopus.request_timeout: \"30x\" is not a duration"),
+            ('topics = {\n  partitions = 99999999999999999999;\n};\n',
+             "bad5.cfg:2: topics.partitions: 99999999999999999999 is too large (1..10000)"),
+        ]
+        for i, (text, want) in enumerate(bad_cases, 1):
+            path = os.path.join(tmp, "bad%d.cfg" % i)
+            with open(path, "w") as f:
+                f.write(text)
+            for extra in (["--dump-config"], []):
+                rc, out, err = run("producer", "-c", path, *extra)
+                check(f"bad config {i} {extra}", rc == 3 and want in err and pw not in err
+                      and out == "", (rc, out, err))
+        rc, out, err = run("plan", os.path.join(SRC, "tests/fixtures/requests/valid/minimal.json"),
+                           "--set", "octopus.url=http://[::1", env={"OCTOPUS_API_KEY": "API-TEST"})
+        check("plan malformed URL is a config error", rc == 3 and "closing ']'" in err, (rc, err))
+
+        # a FIFO or a directory where a file is expected: refused at once (a hang fails
+        # the test through the timeout), naming the path and what it is
+        fifo = os.path.join(tmp, "fifo")
+        os.mkfifo(fifo)
+        request = os.path.join(SRC, "tests/fixtures/requests/valid/minimal.json")
+        key_fifo_cfg = os.path.join(tmp, "keyfifo.cfg")
+        with open(key_fifo_cfg, "w") as f:
+            f.write('octopus = { url = "http://127.0.0.1:1"; api_key_file = "%s"; };\n' % fifo)
+        key_dir_cfg = os.path.join(tmp, "keydir.cfg")
+        with open(key_dir_cfg, "w") as f:
+            f.write('octopus = { url = "http://127.0.0.1:1"; api_key_file = "%s"; };\n' % tmp)
+        octo = ["--set", "octopus.url=http://127.0.0.1:1"]
+        key = {"OCTOPUS_API_KEY": "API-TEST"}
+        file_cases = [
+            ("submit FIFO", ["submit", fifo], None, 1, f"{fifo}: is not a regular file (FIFO)"),
+            ("submit dir", ["submit", tmp], None, 1, f"{tmp}: is a directory"),
+            ("plan FIFO", ["plan", fifo, *octo], key, 1, f"{fifo}: is not a regular file (FIFO)"),
+            ("plan dir", ["plan", tmp, *octo], key, 1, f"{tmp}: is a directory"),
+            ("config FIFO", ["worker", "-c", fifo], None, 3,
+             f"{fifo}: is not a regular file (FIFO)"),
+            ("config dir", ["status", "x", "-c", tmp], None, 3, f"{tmp}: is a directory"),
+            ("API key FIFO", ["plan", request, "-c", key_fifo_cfg], None, 3,
+             f"octopus.api_key_file {fifo}: is not a regular file (FIFO)"),
+            ("API key dir", ["plan", request, "-c", key_dir_cfg], None, 3,
+             f"octopus.api_key_file {tmp}: is a directory"),
+        ]
+        for name, args, env, want_rc, want in file_cases:
+            try:
+                p = subprocess.run([OCTOFLEET, *args], capture_output=True, text=True, timeout=10,
+                                   env={**{k: v for k, v in os.environ.items()
+                                           if k != "OCTOPUS_API_KEY"}, **(env or {})},
+                                   stdin=subprocess.DEVNULL)
+                check(name, p.returncode == want_rc and want in p.stderr,
+                      (p.returncode, p.stderr))
+            except subprocess.TimeoutExpired:
+                check(name, False, "hung on a FIFO")
+
         # operator commands need a release id
         for c in ("replay", "resume", "abort"):
             rc, out, err = run(c)

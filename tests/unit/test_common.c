@@ -1,7 +1,14 @@
-/* Unit tests for common/: error strings, capped buffers, time parsing, backoff. */
+/* Unit tests for common/: error strings, capped buffers, local files, log
+ * escaping, URL masking, time parsing, backoff. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "buf.h"
 #include "clock.h"
 #include "err.h"
+#include "log.h"
+#include "secret.h"
 #include "test.h"
 
 static void test_strerror(void)
@@ -40,6 +47,198 @@ static void test_buf_cap(void)
         CHECK_INT(of_buf_puts(&big, "0123456789"), OF_OK);
     CHECK_INT((long long)big.len, 10000);
     of_buf_free(&big);
+}
+
+/* of_file_open_regular / of_buf_read_file: only regular files, and a FIFO
+ * is refused without blocking (this test would hang otherwise; ctest's
+ * timeout then fails it). */
+static void test_read_file(void)
+{
+    char dir[] = "/tmp/of_test_files_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char reg[300], fifo[300], missing[300], es[512];
+    snprintf(reg, sizeof(reg), "%s/regular", dir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    snprintf(missing, sizeof(missing), "%s/missing", dir);
+    int fd = open(reg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    CHECK_INT(write(fd, "hello\n", 6), 6);
+    close(fd);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+
+    of_buf b;
+    of_buf_init(&b, 100);
+    CHECK_INT(of_buf_read_file(&b, reg, es, sizeof(es)), OF_OK);
+    CHECK_STR(b.data, "hello\n");
+    of_buf_free(&b);
+    of_buf_init(&b, 3);
+    CHECK_INT(of_buf_read_file(&b, reg, es, sizeof(es)), OF_ERR_TOO_LARGE);
+    CHECK_CONTAINS(es, "regular: larger than 3 bytes");
+    of_buf_free(&b);
+
+    static const struct {
+        const char *which;
+        of_err rc;
+        const char *want;
+    } cases[] = {
+        {"dir", OF_ERR_INVALID, ": is a directory"},
+        {"fifo", OF_ERR_INVALID, "fifo: is not a regular file (FIFO)"},
+        {"missing", OF_ERR_IO, "missing: cannot open: No such file or directory"},
+        {"/dev/null", OF_ERR_INVALID, "/dev/null: is not a regular file (character device)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path = strcmp(cases[i].which, "dir") == 0       ? dir
+                           : strcmp(cases[i].which, "fifo") == 0    ? fifo
+                           : strcmp(cases[i].which, "missing") == 0 ? missing
+                                                                    : cases[i].which;
+        of_buf_init(&b, 100);
+        es[0] = '\0';
+        CHECK_INT(of_buf_read_file(&b, path, es, sizeof(es)), cases[i].rc);
+        CHECK_CONTAINS(es, cases[i].want);
+        CHECK_CONTAINS(es, path);
+        CHECK_INT((long long)b.len, 0);
+        of_buf_free(&b);
+        fd = 42;
+        CHECK_INT(of_file_open_regular(path, &fd, NULL, es, sizeof(es)), cases[i].rc);
+        CHECK_INT(fd, -1);
+    }
+    struct stat st;
+    CHECK_INT(of_file_open_regular(reg, &fd, &st, es, sizeof(es)), OF_OK);
+    CHECK(fd >= 0);
+    CHECK_INT((long long)st.st_size, 6);
+    CHECK_INT(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    close(fd);
+
+    unlink(reg);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* of_escape: one line of printable text whatever the input. */
+static const struct {
+    const char *name, *in, *want;
+} escape_cases[] = {
+    {"plain", "release=abc stage=1", "release=abc stage=1"},
+    {"empty", "", ""},
+    {"newline forging a line", "alice\n2026-01-01T00:00:00.000Z level=error x",
+     "alice\\n2026-01-01T00:00:00.000Z level=error x"},
+    {"CR, tab", "a\rb\tc", "a\\rb\\tc"},
+    {"ESC colour sequence", "\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"},
+    {"other C0 and DEL", "\x01\x07\x7f", "\\x01\\x07\\x7f"},
+    {"backslash is doubled", "C:\\x1b", "C:\\\\x1b"},
+    {"C1 CSI U+009B",
+     "a\xc2\x9b"
+     "31m",
+     "a\\xc2\\x9b31m"},
+    {"C1 NEL U+0085", "\xc2\x85", "\\xc2\\x85"},
+    {"U+00A0 is not C1", "\xc2\xa0", "\xc2\xa0"},
+    {"valid 2-byte UTF-8", "caf\xc3\xa9", "caf\xc3\xa9"},
+    {"valid 3-byte UTF-8", "\xe2\x82\xac 5", "\xe2\x82\xac 5"},
+    {"valid 4-byte UTF-8", "\xf0\x9f\x90\x99", "\xf0\x9f\x90\x99"},
+    {"stray continuation", "a\x80z", "a\\x80z"},
+    {"lone lead byte", "a\xc3", "a\\xc3"},
+    {"truncated 3-byte", "\xe2\x82z", "\\xe2\\x82z"},
+    {"overlong slash", "\xc0\xaf", "\\xc0\\xaf"},
+    {"overlong 3-byte", "\xe0\x80\xaf", "\\xe0\\x80\\xaf"},
+    {"surrogate", "\xed\xa0\x80", "\\xed\\xa0\\x80"},
+    {"beyond U+10FFFF", "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},
+    {"0xff", "\xff", "\\xff"},
+};
+
+static void test_escape(void)
+{
+    char out[256];
+    for (size_t i = 0; i < sizeof(escape_cases) / sizeof(escape_cases[0]); i++) {
+        of_escape(escape_cases[i].in, out, sizeof(out));
+        if (strcmp(out, escape_cases[i].want) != 0)
+            fprintf(stderr, "  escape case \"%s\"\n", escape_cases[i].name);
+        CHECK_STR(out, escape_cases[i].want);
+    }
+    /* Truncation: always terminated, never inside an escape or a character. */
+    static const struct {
+        const char *in;
+        size_t size;
+        const char *want;
+    } cut[] = {
+        {"abcdef", 4, "abc"},   {"ab\ncd", 4, "ab"}, /* "\\n" would not fit with the NUL */
+        {"ab\ncd", 5, "ab\\n"}, {"a\x1b", 5, "a"},   /* "\\x1b" needs 4 + NUL */
+        {"a\x1b", 6, "a\\x1b"}, {"\xc3\xa9\xc3\xa9", 4, "\xc3\xa9"}, /* not half of the second */
+        {"abc", 1, ""},
+    };
+    for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+        memset(out, 'x', sizeof(out));
+        of_escape(cut[i].in, out, cut[i].size);
+        CHECK_STR(out, cut[i].want);
+    }
+    out[0] = 'x';
+    CHECK(of_escape("abc", out, 0) == out); /* nothing written */
+    CHECK_INT(out[0], 'x');
+    CHECK_STR(of_escape(NULL, out, sizeof(out)), "");
+}
+
+/* Runs of_log with stderr redirected to a file; returns what it wrote. */
+static char *log_capture(const char *by)
+{
+    char path[] = "/tmp/of_test_log_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return NULL;
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    of_info("command ignored by=%s", by);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    static char text[8192];
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    return text;
+}
+
+static void test_log_one_line(void)
+{
+    const char *text = log_capture("mallory\n2026-01-01T00:00:00.000Z level=error \x1b[31mfake");
+    CHECK_CONTAINS(text, " level=info command ignored by=mallory\\n2026-01-01T00:00:00.000Z "
+                         "level=error \\x1b[31mfake\n");
+    size_t lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n';
+    CHECK_INT((long long)lines, 1);
+    CHECK(strchr(text, '\x1b') == NULL);
+
+    /* A huge message is cut but still one line ending in '\n'. */
+    static char big[10000];
+    memset(big, '\n', sizeof(big) - 1);
+    text = log_capture(big);
+    size_t len = strlen(text);
+    CHECK(len > 1000 && len <= 4096);
+    CHECK(len > 0 && text[len - 1] == '\n');
+    CHECK(strchr(text, '\n') == text + len - 1);
+}
+
+static const struct {
+    const char *in, *want;
+} mask_url_cases[] = {
+    {"http://user:password@host", "http://user:***@host"},
+    {"https://user:p%40ss@o.example.com:8443/octopus",
+     "https://user:***@o.example.com:8443/octopus"},
+    {"https://TOKEN@host/x", "https://***@host/x"},
+    {"http://u:p@ss@host/a@b", "http://u:***@host/a@b"}, /* last '@' of the authority */
+    {"http://host:8080/path", "http://host:8080/path"},
+    {"http://host/x@y", "http://host/x@y"}, /* '@' in the path is not user info */
+    {"user:pw@host", "***@host"},
+    {"", ""},
+};
+
+static void test_mask_url(void)
+{
+    char out[128];
+    for (size_t i = 0; i < sizeof(mask_url_cases) / sizeof(mask_url_cases[0]); i++)
+        CHECK_STR(of_secret_mask_url(mask_url_cases[i].in, out, sizeof(out)),
+                  mask_url_cases[i].want);
+    CHECK_STR(of_secret_mask_url(NULL, out, sizeof(out)), "");
+    char tiny[12];
+    CHECK_STR(of_secret_mask_url("http://u:secret@h", tiny, sizeof(tiny)), "http://u:**");
 }
 
 static const struct {
@@ -105,6 +304,10 @@ int main(void)
 {
     test_strerror();
     test_buf_cap();
+    test_read_file();
+    test_escape();
+    test_log_one_line();
+    test_mask_url();
     test_rfc3339();
     test_backoff_bounds();
     return TEST_DONE();

@@ -327,6 +327,22 @@ static void test_load_errors(void)
     CHECK_INT(of_config_load_file(&c, FIXTURES "/no-such-file.cfg", es, sizeof(es)), OF_ERR_IO);
     CHECK_CONTAINS(es, "no-such-file.cfg: cannot open: No such file or directory");
 
+    /* Not a regular file: refused at once (a FIFO would otherwise block the
+     * load until ctest's timeout). */
+    CHECK_INT(of_config_load_file(&c, FIXTURES, es, sizeof(es)), OF_ERR_CONFIG);
+    CHECK_CONTAINS(es, FIXTURES ": is a directory");
+    CHECK(c.source == NULL);
+    char fifo[] = "/tmp/of_test_cfg_fifo_XXXXXX";
+    int tmpfd = mkstemp(fifo);
+    CHECK(tmpfd >= 0);
+    close(tmpfd);
+    unlink(fifo);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    CHECK_INT(of_config_load_file(&c, fifo, es, sizeof(es)), OF_ERR_CONFIG);
+    CHECK_CONTAINS(es, ": is not a regular file (FIFO)");
+    CHECK_CONTAINS(es, fifo);
+    unlink(fifo);
+
     CHECK_INT(of_config_load_string(&c, "log = { level = \"warn\" ", "<inline>", es, sizeof(es)),
               OF_ERR_CONFIG);
     CHECK_CONTAINS(es, "<inline>:1: syntax error");
@@ -353,7 +369,7 @@ static void test_dump_masks_secrets(void)
     CHECK_INT(c.kafka.properties.count, 7);
     /* The struct holds the real values, in file order... */
     CHECK_STR(of_config_kafka_property(&c, "sasl.password"), "s3cr3t-Pa55word");
-    CHECK_STR(of_config_kafka_property(&c, "value.with.equals"), "a=b");
+    CHECK_STR(of_config_kafka_property(&c, "client.rack"), "a=b");
     if (c.kafka.properties.count == 7) {
         CHECK_STR(c.kafka.properties.items[0].key, "security.protocol");
         CHECK_STR(c.kafka.properties.items[2].key, "sasl.mechanism");
@@ -367,14 +383,44 @@ static void test_dump_masks_secrets(void)
     CHECK_CONTAINS(d, "[\"ssl.key.password\", \"****\"]");
     CHECK_CONTAINS(d, "[\"sasl.username\", \"octofleet\"]");
     CHECK_CONTAINS(d, "[\"security.protocol\", \"SASL_SSL\"]");
-    CHECK_CONTAINS(d, "[\"value.with.equals\", \"a=b\"]");
+    CHECK_CONTAINS(d, "[\"client.rack\", \"a=b\"]");
     char *v = value_of(&c, "kafka.properties");
     CHECK(strstr(v, "s3cr3t") == NULL);
     free(v);
     free(d);
     of_config_free(&c);
 
-    /* Masking is by name, case-insensitive: password, secret, key. */
+    /* Credentials in octopus.url: masked in the dump and in format_value,
+     * and the masked dump still loads. */
+    static const struct {
+        const char *url, *shown, *hidden;
+    } urls[] = {
+        {"http://deployer:pa55word@octopus.example.com:8080/o",
+         "\"http://deployer:***@octopus.example.com:8080/o\"", "pa55word"},
+        {"https://TOKEN123@octopus.example.com", "\"https://***@octopus.example.com\"", "TOKEN123"},
+        {"https://octopus.example.com", "\"https://octopus.example.com\"", NULL},
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        of_config u;
+        CHECK_INT(of_config_defaults(&u, NULL, 0), OF_OK);
+        CHECK_INT(of_config_set(&u, "octopus.url", urls[i].url, es, sizeof(es)), OF_OK);
+        CHECK_STR(u.octopus.url, urls[i].url); /* the struct keeps the real one */
+        char *ud = dump(&u);
+        CHECK_CONTAINS(ud, urls[i].shown);
+        if (urls[i].hidden) CHECK(strstr(ud, urls[i].hidden) == NULL);
+        char *uv = value_of(&u, "octopus.url");
+        CHECK_STR(uv, urls[i].shown);
+        of_config back;
+        CHECK_INT(of_config_load_string(&back, ud, "<dump>", es, sizeof(es)), OF_OK);
+        of_config_free(&back);
+        free(uv);
+        free(ud);
+        of_config_free(&u);
+    }
+
+    /* Masking is by name, case-insensitive: password, secret, key. The same
+     * rule serves both lists; topics.configs is used here because its names
+     * are not checked against librdkafka (VALUE-n is no valid enum value). */
     static const struct {
         const char *prop;
         bool masked;
@@ -394,7 +440,7 @@ static void test_dump_masks_secrets(void)
         CHECK_INT(of_config_defaults(&m, NULL, 0), OF_OK);
         char kv[256];
         snprintf(kv, sizeof(kv), "%s=VALUE-%zu", cases[i].prop, i);
-        CHECK_INT(of_config_set(&m, "kafka.properties", kv, es, sizeof(es)), OF_OK);
+        CHECK_INT(of_config_set(&m, "topics.configs", kv, es, sizeof(es)), OF_OK);
         char *md = dump(&m);
         char val[32];
         snprintf(val, sizeof(val), "VALUE-%zu", i);
@@ -482,12 +528,28 @@ static const struct {
     {"worker.max_in_flight", "128", OF_OK, "128"},
     {"worker.max_in_flight", "0", OF_ERR_CONFIG,
      "worker.max_in_flight: 0 is out of range (1..100000)"},
-    {"worker.max_in_flight", "12x", OF_ERR_CONFIG, "worker.max_in_flight: expected an integer"},
-    {"worker.max_in_flight", "99999999999999999999", OF_ERR_CONFIG, "expected an integer"},
+    {"worker.max_in_flight", "12x", OF_ERR_CONFIG,
+     "worker.max_in_flight: \"12x\" is not an integer"},
+    {"worker.max_in_flight", "99999999999999999999", OF_ERR_CONFIG,
+     "worker.max_in_flight: 99999999999999999999 is too large (1..100000)"},
+    {"worker.max_in_flight", "-99999999999999999999", OF_ERR_CONFIG,
+     "-99999999999999999999 is too small (1..100000)"},
+    {"worker.max_in_flight", "4294967297", OF_ERR_CONFIG, "4294967297 is out of range"},
+    {"worker.max_in_flight", "1\n2", OF_ERR_CONFIG, "\"1\\n2\" is not an integer"},
     {"octopus.request_timeout", "45s", OF_OK, "\"45s\""},
     {"octopus.request_timeout", "1500", OF_OK, "\"1500ms\""},
     {"octopus.request_timeout", "2h", OF_ERR_CONFIG, "2h is out of range (1s..1h)"},
-    {"octopus.request_timeout", "soon", OF_ERR_CONFIG, "expected a duration"},
+    {"octopus.request_timeout", "soon", OF_ERR_CONFIG,
+     "octopus.request_timeout: \"soon\" is not a duration (use milliseconds, or e.g. \"500ms\", "
+     "\"90s\", \"30m\", \"2h\")"},
+    {"octopus.request_timeout", "30x", OF_ERR_CONFIG, "\"30x\" is not a duration"},
+    {"octopus.request_timeout", "\x1b[31m", OF_ERR_CONFIG, "\"\\x1b[31m\" is not a duration"},
+    {"octopus.request_timeout", "99999999999999999999s", OF_ERR_CONFIG,
+     "99999999999999999999s is too large (1s..1h)"},
+    {"octopus.max_response_bytes", "8XB", OF_ERR_CONFIG,
+     "\"8XB\" is not a size (use bytes, or e.g. \"512KiB\", \"8MiB\")"},
+    {"octopus.max_response_bytes", "99999999999999999G", OF_ERR_CONFIG,
+     "99999999999999999G is too large (64KiB..1GiB)"},
     {"octopus.max_response_bytes", "512KiB", OF_OK, "\"512KiB\""},
     {"octopus.max_response_bytes", "1k", OF_ERR_CONFIG, "1KiB is out of range (64KiB..1GiB)"},
     {"topics.create", "false", OF_OK, "false"},
@@ -498,8 +560,29 @@ static const struct {
     {"octopus.url", "https://o.example.com:8443/octopus", OF_OK,
      "\"https://o.example.com:8443/octopus\""},
     {"octopus.url", "ftp://o.example.com", OF_ERR_CONFIG, "must be an http:// or https:// URL"},
+    {"octopus.url", "o.example.com", OF_ERR_CONFIG,
+     "must be an http:// or https:// URL with a host (got \"o.example.com\")"},
     {"octopus.url", "https://", OF_ERR_CONFIG, "with a host"},
+    {"octopus.url", "https:///api", OF_ERR_CONFIG, "with a host"},
+    {"octopus.url", "http://u:pw@", OF_ERR_CONFIG, "with a host (got \"http://u:***@\")"},
+    {"octopus.url", "http://:8080", OF_ERR_CONFIG, "with a host"},
     {"octopus.url", "https://o.example.com/?x=1", OF_ERR_CONFIG, "without '?' or '#'"},
+    {"octopus.url", "http://[::1", OF_ERR_CONFIG,
+     "octopus.url: has an IPv6 address without its closing ']' (got \"http://[::1\")"},
+    {"octopus.url", "http://u:secret@[::1", OF_ERR_CONFIG, "(got \"http://u:***@[::1\")"},
+    {"octopus.url", "http://[]", OF_ERR_CONFIG, "empty IPv6 address"},
+    {"octopus.url", "http://[::g]", OF_ERR_CONFIG, "malformed IPv6 address"},
+    {"octopus.url", "http://[::1]x", OF_ERR_CONFIG, "text after the IPv6 address"},
+    {"octopus.url", "http://[::1]:8080/o", OF_OK, "\"http://[::1]:8080/o\""},
+    {"octopus.url", "http://o.example.com:0", OF_ERR_CONFIG, "bad port (a number 1..65535)"},
+    {"octopus.url", "http://o.example.com:65536", OF_ERR_CONFIG, "bad port"},
+    {"octopus.url", "http://o.example.com:99999999999999999999", OF_ERR_CONFIG, "bad port"},
+    {"octopus.url", "http://o.example.com:", OF_ERR_CONFIG, "bad port"},
+    {"octopus.url", "http://o.example.com:80a/", OF_ERR_CONFIG, "bad port"},
+    {"octopus.url", "http://o.exa$mple.com/", OF_ERR_CONFIG, "malformed host name"},
+    {"octopus.url", "http://o.example.com/a b", OF_ERR_CONFIG, "must not contain spaces"},
+    {"octopus.url", "HTTPS://User:P@ss@o.example.com:443", OF_OK,
+     "\"HTTPS://User:***@o.example.com:443\""},
     {"octopus.space", "", OF_ERR_CONFIG, "octopus.space: must not be empty"},
     {"octopus.space", "Spaces-1", OF_OK, "\"Spaces-1\""},
     {"kafka.bootstrap_servers", "a:1, b:2", OF_ERR_CONFIG, "without spaces"},
@@ -508,6 +591,13 @@ static const struct {
     {"kafka.properties", "=x", OF_ERR_CONFIG, "empty name"},
     {"kafka.properties", "bootstrap.servers=x:1", OF_ERR_CONFIG, "use kafka.bootstrap_servers"},
     {"kafka.properties", "max.poll.interval.ms=1", OF_ERR_CONFIG, "use worker.max_poll_interval"},
+    {"kafka.properties", "no.such.property=1", OF_ERR_CONFIG,
+     "kafka.properties: entry 2: unknown librdkafka property 'no.such.property'"},
+    {"kafka.properties", "socket.timeout.ms=soon", OF_ERR_CONFIG,
+     "librdkafka property 'socket.timeout.ms': "},
+    {"kafka.properties", "ssl.key.password=x", OF_OK, "[\"ssl.key.password\", \"****\"]"},
+    {"kafka.properties", "linger.ms=5", OF_OK, "[\"linger.ms\", \"5\"]"},
+    {"kafka.properties", "fetch.wait.max.ms=50", OF_OK, "[\"fetch.wait.max.ms\", \"50\"]"},
     {"worker.name", "w_1.a-b", OF_OK, "\"w_1.a-b\""},
     {"worker.name", "w/1", OF_ERR_CONFIG, "worker.name: may hold only"},
     {"octopus.urll", "x", OF_ERR_CONFIG,
@@ -545,7 +635,7 @@ static void test_set(void)
     CHECK_INT(of_config_set(&c, "kafka.properties", "sasl.mechanism=PLAIN", es, sizeof(es)), OF_OK);
     CHECK_INT(of_config_set(&c, "kafka.properties", "security.protocol=SASL_SSL", es, sizeof(es)),
               OF_OK);
-    CHECK_INT(c.kafka.properties.count, 2);
+    CHECK_INT(c.kafka.properties.count, 5); /* 3 from the table */
     CHECK_STR(of_config_kafka_property(&c, "security.protocol"), "SASL_SSL");
     CHECK_STR(of_config_kafka_property(&c, "sasl.mechanism"), "PLAIN");
     CHECK_STR(c.worker.name, "w_1.a-b");
@@ -749,8 +839,16 @@ static void test_api_key(void)
     snprintf(missing, sizeof(missing), "%s/missing", dir);
     CHECK_INT(of_secret_load_api_key(missing, &key, es, sizeof(es)), OF_ERR_IO);
     CHECK_CONTAINS(es, "cannot open");
-    CHECK_INT(of_secret_load_api_key(dir, &key, es, sizeof(es)), OF_ERR_IO);
-    CHECK_CONTAINS(es, "not a regular file");
+    CHECK_INT(of_secret_load_api_key(dir, &key, es, sizeof(es)), OF_ERR_CONFIG);
+    CHECK_CONTAINS(es, "octopus.api_key_file /tmp/of_test_key_");
+    CHECK_CONTAINS(es, ": is a directory");
+    char fifo[300];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    CHECK_INT(of_secret_load_api_key(fifo, &key, es, sizeof(es)), OF_ERR_CONFIG); /* no hang */
+    CHECK_CONTAINS(es, "fifo: is not a regular file (FIFO)");
+    CHECK(key == NULL);
+    unlink(fifo);
     char big[OF_SECRET_MAX_FILE + 100];
     memset(big, 'A', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';

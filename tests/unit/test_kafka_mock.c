@@ -1,7 +1,8 @@
 /* Unit tests for the Kafka module (common/kafka.h) against librdkafka's in-process mock cluster:
  * configuration errors, a produce/consume round trip with headers, delivery reports that fire
  * only after delivery, pause/resume that keeps the group membership, injected produce errors,
- * topic creation on the mock, the whole-topic reader, and callbacks of purged messages. */
+ * transient coordinator errors retried (committed, commit) and permanent ones not, topic creation
+ * on the mock, the whole-topic reader, and callbacks of purged messages. */
 #include <stdio.h>
 
 #include "clock.h"
@@ -200,7 +201,13 @@ static void test_round_trip(of_kafka_mock *m)
     CHECK_INT(headers_ok, N);
     CHECK_INT(stored, N);
     CHECK_INT(rb.assigned, 4);
+    /* The coordinator moving while we commit is retried, not reported. */
+    const int moving[] = {OF_KAFKA_PERR_NOT_COORDINATOR, OF_KAFKA_PERR_COORDINATOR_NOT_AVAILABLE,
+                          OF_KAFKA_PERR_NOT_COORDINATOR};
+    CHECK_INT(of_kafka_mock_push_errors(m, OF_KAFKA_API_OFFSET_COMMIT, 3, moving, es, sizeof(es)),
+              OF_OK);
     CHECK_INT(of_kafka_commit(c, es, sizeof(es)), OF_OK);
+    of_kafka_mock_clear_errors(m, OF_KAFKA_API_OFFSET_COMMIT);
     CHECK_INT(of_kafka_commit(c, es, sizeof(es)), OF_OK); /* nothing new: still fine */
 
     of_kafka_offset offs[4] = {{"rt", 0, 0}, {"rt", 1, 0}, {"rt", 2, 0}, {"rt", 3, 0}};
@@ -342,6 +349,74 @@ static void test_injected_errors(of_kafka_mock *m)
     of_kafka_producer_destroy(p);
 }
 
+/* Transient coordinator states are retried within the deadline; permanent errors fail at once;
+ * a state that outlasts the deadline fails with how long it was tried. */
+static void test_transient_retries(of_kafka_mock *m)
+{
+    of_kafka_config cfg = {NULL, "transient", NULL, 0, m};
+    CHECK_INT(of_kafka_mock_create_topic(m, "tr", 2, es, sizeof(es)), OF_OK);
+    rebalances rb = {0};
+    of_kafka_consumer *c = consumer(&cfg, "g-transient", &rb);
+    if (!c) return;
+    of_kafka_offset offs[2] = {{"tr", 0, 0}, {"tr", 1, 0}};
+    /* Warm up: the coordinator is known before errors are injected. */
+    CHECK_INT(of_kafka_committed(c, offs, 2, 10000, es, sizeof(es)), OF_OK);
+    CHECK_INT((int)offs[0].offset, OF_KAFKA_OFFSET_NONE);
+
+    /* More errors in a row than librdkafka retries on its own: only our retry gets through. */
+    const int coord[] = {OF_KAFKA_PERR_NOT_COORDINATOR,
+                         OF_KAFKA_PERR_COORDINATOR_NOT_AVAILABLE,
+                         OF_KAFKA_PERR_COORDINATOR_LOAD_IN_PROGRESS,
+                         OF_KAFKA_PERR_NOT_COORDINATOR,
+                         OF_KAFKA_PERR_COORDINATOR_LOAD_IN_PROGRESS,
+                         OF_KAFKA_PERR_NOT_COORDINATOR};
+    size_t ncoord = sizeof(coord) / sizeof(coord[0]);
+    CHECK_INT(
+        of_kafka_mock_push_errors(m, OF_KAFKA_API_OFFSET_FETCH, ncoord, coord, es, sizeof(es)),
+        OF_OK);
+    offs[0].offset = 42;
+    CHECK_INT(of_kafka_committed(c, offs, 2, 30000, es, sizeof(es)), OF_OK);
+    CHECK_INT((int)offs[0].offset, OF_KAFKA_OFFSET_NONE);
+    of_kafka_mock_clear_errors(m, OF_KAFKA_API_OFFSET_FETCH);
+
+    /* The same through FindCoordinator: the coordinator lookup itself is refused a while. */
+    const int find[] = {OF_KAFKA_PERR_COORDINATOR_NOT_AVAILABLE,
+                        OF_KAFKA_PERR_COORDINATOR_NOT_AVAILABLE,
+                        OF_KAFKA_PERR_COORDINATOR_NOT_AVAILABLE};
+    CHECK_INT(of_kafka_mock_push_errors(m, OF_KAFKA_API_OFFSET_FETCH, 1, coord, es, sizeof(es)),
+              OF_OK);
+    CHECK_INT(of_kafka_mock_push_errors(m, OF_KAFKA_API_FIND_COORDINATOR, 3, find, es, sizeof(es)),
+              OF_OK);
+    CHECK_INT(of_kafka_committed(c, offs, 2, 30000, es, sizeof(es)), OF_OK);
+    of_kafka_mock_clear_errors(m, OF_KAFKA_API_OFFSET_FETCH);
+    of_kafka_mock_clear_errors(m, OF_KAFKA_API_FIND_COORDINATOR);
+
+    /* A permanent error fails at once, with its own code, without retries. */
+    const int denied[] = {OF_KAFKA_PERR_GROUP_AUTHORIZATION_FAILED};
+    CHECK_INT(of_kafka_mock_push_errors(m, OF_KAFKA_API_OFFSET_FETCH, 1, denied, es, sizeof(es)),
+              OF_OK);
+    int64_t t0 = of_now_ms();
+    CHECK_INT(of_kafka_committed(c, offs, 2, 30000, es, sizeof(es)), OF_ERR_AUTH);
+    CHECK(of_now_ms() - t0 < 5000);
+    CHECK(strstr(es, "still failing") == NULL);
+    of_kafka_mock_clear_errors(m, OF_KAFKA_API_OFFSET_FETCH);
+
+    /* A transient state that outlasts the deadline: a clear failure soon after it. */
+    int many[64];
+    for (size_t i = 0; i < 64; i++)
+        many[i] = OF_KAFKA_PERR_NOT_COORDINATOR;
+    CHECK_INT(of_kafka_mock_push_errors(m, OF_KAFKA_API_OFFSET_FETCH, 64, many, es, sizeof(es)),
+              OF_OK);
+    t0 = of_now_ms();
+    CHECK(of_kafka_committed(c, offs, 2, 3000, es, sizeof(es)) != OF_OK);
+    int64_t took = of_now_ms() - t0;
+    CHECK(took >= 1000 && took < 15000);
+    CHECK_CONTAINS(es, "still failing");
+    of_kafka_mock_clear_errors(m, OF_KAFKA_API_OFFSET_FETCH);
+    CHECK_INT(of_kafka_committed(c, offs, 2, 30000, es, sizeof(es)), OF_OK);
+    of_kafka_consumer_destroy(c);
+}
+
 typedef struct seen {
     int n, tombstones;
     int stop_after;
@@ -442,6 +517,7 @@ int main(void)
     test_round_trip(m);
     test_pause_resume(m);
     test_injected_errors(m);
+    test_transient_retries(m);
     test_topics_and_read(m);
     of_kafka_mock_destroy(m);
     test_destroy_purges();

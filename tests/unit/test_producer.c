@@ -137,6 +137,17 @@ static void produce(fx *f, const char *topic, const char *key, const char *value
     CHECK_INT(of_kafka_flush(f->tp, 10000, es, sizeof es), OF_OK);
 }
 
+/* The fixture's topic names from its config's topics.prefix. */
+static void name_topics(fx *f)
+{
+    of_config_topic(&f->cfg, "requests", f->t_requests, sizeof f->t_requests);
+    of_config_topic(&f->cfg, "events", f->t_events, sizeof f->t_events);
+    of_config_topic(&f->cfg, "releases", f->t_releases, sizeof f->t_releases);
+    of_config_topic(&f->cfg, "dlq", f->t_dlq, sizeof f->t_dlq);
+    for (int s = 1; s <= N_STAGES; s++)
+        of_config_jobs_topic(&f->cfg, s, f->t_jobs[s - 1], sizeof f->t_jobs[s - 1]);
+}
+
 static void send_command(fx *f, const of_command *cmd)
 {
     char *v = NULL;
@@ -722,6 +733,71 @@ static void test_garbage(fx *f)
     CHECK_STR(q.value, "this is not json");
 }
 
+/* Poison isolation, last (it restarts the producer with a small message.max.bytes: a budget
+ * of 1,500 bytes). A good submit and one whose jobs can never be written (250-byte release and
+ * stage names) arrive in one batch: the batch's transaction fails permanently, the producer
+ * decides them one per transaction, accepts the good one, and the other becomes poison: a
+ * release.rejected that says why and a DLQ copy of the command. The producer keeps running. */
+static void test_poison(fx *f, runner *prod)
+{
+    producer_stop(prod);
+    char es[512] = "";
+    /* A fleet of its own (topics, group, transactional id): the earlier releases' state records
+     * are bigger than this budget. */
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "ptp%ld.", (long)getpid());
+    CHECK_INT(of_config_set(&f->cfg, "kafka.properties", "message.max.bytes=3000", es, sizeof es),
+              OF_OK);
+    CHECK_INT(of_config_set(&f->cfg, "topics.prefix", prefix, es, sizeof es), OF_OK);
+    CHECK_INT(of_config_set(&f->cfg, "producer.group_id", prefix, es, sizeof es), OF_OK);
+    CHECK_INT(of_config_set(&f->cfg, "producer.transactional_id", prefix, es, sizeof es), OF_OK);
+    of_fleet_kafka_free(&f->fk); /* it borrowed the properties just replaced */
+    CHECK_INT(of_fleet_kafka_init(&f->fk, &f->cfg, f->mock, "test"), OF_OK);
+    name_topics(f);
+    CHECK_INT(of_fleet_ensure_topics(&f->cfg, &f->fk.kc, 10000, es, sizeof es), OF_OK);
+    producer_start(f, prod);
+    char name[251];
+    memset(name, 'p', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    char big[1024];
+    snprintf(big, sizeof big,
+             "{\"release\":\"%s\",\"space\":\"Default\",\"environments\":[\"Hosted Beta\"],"
+             "\"tenants\":{\"names\":[\"Acme\"]},\"stages\":[{\"name\":\"%s\",\"projects\":"
+             "[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]}]}",
+             name, name);
+    char good_rid[37], bad_rid[37];
+    submit(f, "T7",
+           "{\"release\":\"T7\",\"space\":\"Default\",\"environments\":[\"Hosted Beta\"],"
+           "\"tenants\":{\"names\":[\"Acme\"]},"
+           "\"stages\":[[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}",
+           good_rid);
+    submit(f, name, big, bad_rid);
+    evs ev = {0}, bad = {0};
+    CHECK_INT(wait_ev(f, good_rid, OF_EV_RELEASE_ACCEPTED, 1, &ev), 1);
+    CHECK_INT(wait_ev(f, bad_rid, OF_EV_RELEASE_REJECTED, 1, &bad), 1);
+    const of_event *rej = last_ev(&bad, OF_EV_RELEASE_REJECTED);
+    if (rej && rej->n_errors) {
+        CHECK_CONTAINS(rej->errors[0], "could not be written to Kafka");
+        CHECK_CONTAINS(rej->errors[0], "message budget of 1500 bytes");
+    }
+    CHECK_INT(count_ev(&bad, OF_EV_RELEASE_ACCEPTED, 0), 0);
+    dlq_q q;
+    memset(&q, 0, sizeof q);
+    for (int64_t deadline = of_now_ms() + WAIT_MS; of_now_ms() < deadline;) {
+        memset(&q, 0, sizeof q);
+        CHECK_INT(
+            of_kafka_read_topic(&f->fk.kc, f->t_dlq, READ_MS, on_dlq, &q, NULL, es, sizeof es),
+            OF_OK);
+        if (strstr(q.error, "could not be written")) break;
+        sleep_ms(100);
+    }
+    CHECK_CONTAINS(q.error, "could not be written to Kafka");
+    CHECK_STR(q.source, f->t_requests);
+    CHECK(!atomic_load(&prod->done));
+    evs_free(&ev);
+    evs_free(&bad);
+}
+
 /* Creates the job's deployment in the simulator as a worker would; returns its task id
  * (caller frees) or NULL. */
 static char *deploy_as_worker(fx *f, const of_job *j, char **deployment_id)
@@ -930,12 +1006,7 @@ static int setup(fx *f, const char *bootstrap)
             return -1;
         }
     }
-    of_config_topic(&f->cfg, "requests", f->t_requests, sizeof f->t_requests);
-    of_config_topic(&f->cfg, "events", f->t_events, sizeof f->t_events);
-    of_config_topic(&f->cfg, "releases", f->t_releases, sizeof f->t_releases);
-    of_config_topic(&f->cfg, "dlq", f->t_dlq, sizeof f->t_dlq);
-    for (int s = 1; s <= N_STAGES; s++)
-        of_config_jobs_topic(&f->cfg, s, f->t_jobs[s - 1], sizeof f->t_jobs[s - 1]);
+    name_topics(f);
     if (of_fleet_kafka_init(&f->fk, &f->cfg, f->mock, "test") != OF_OK) return -1;
     /* before anything is produced, so that the topics get ONE partition */
     if (of_fleet_ensure_topics(&f->cfg, &f->fk.kc, 10000, es, sizeof es) != OF_OK ||
@@ -1044,6 +1115,7 @@ int main(int argc, char **argv)
     test_abort(&f);
     test_resume(&f);
     if (broker) test_fencing(&f, &prod, &repl);
+    if (!broker) test_poison(&f, &prod);
     producer_stop(&prod);
     producer_stop(&repl);
     teardown(&f);

@@ -29,6 +29,7 @@
 
 #include "clock.h"
 #include "fleet.h"
+#include "guard.h"
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
@@ -702,6 +703,84 @@ static void case_garbage(void)
     world_stop(&w);
 }
 
+/* An event bigger than the fleet's message budget (message.max.bytes 2000 here, and a job
+ * with 250-byte names) can never be written: it goes to the DLQ cut to the budget, with the
+ * job's topic, partition and offset and the original size and SHA-256, and the job's offset
+ * completes like the event would have. The deployment is made once. */
+static of_err find_job_offset(void *opaque, const of_kafka_message *m)
+{
+    int64_t *where = opaque;
+    where[0] = m->partition;
+    where[1] = m->offset;
+    return OF_OK;
+}
+
+static of_err collect_oversize(void *opaque, const of_kafka_message *m)
+{
+    dlqlist *l = opaque;
+    if (collect_dlq(opaque, m) != OF_OK || l->n == 0) return OF_OK;
+    char size[32], sha[80];
+    header_str(m, OF_DLQ_HDR_ORIGINAL_SIZE, size, sizeof(size));
+    header_str(m, OF_DLQ_HDR_ORIGINAL_SHA256, sha, sizeof(sha));
+    dlqrow *r = &l->rows[l->n - 1];
+    r->src_offset_seen = (int64_t)m->value_len;
+    CHECK(size[0] != '\0' && (size_t)strtoull(size, NULL, 10) > m->value_len);
+    CHECK_INT(strlen(sha), 64);
+    return OF_OK;
+}
+
+static void case_oversize(void)
+{
+    const char *sets[] = {"kafka.properties", "message.max.bytes=2000", NULL};
+    world w;
+    if (!world_start(&w, sets)) {
+        CHECK(!"world");
+        world_stop(&w);
+        return;
+    }
+    of_job job;
+    make_job(&w, &job, "T10", "Dev", 1);
+    free(job.release_name);
+    free(job.stage_name);
+    char longname[251];
+    memset(longname, 'n', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    job.release_name = dup(longname);
+    job.stage_name = dup(longname);
+    produce_jobs(&w, &job, 1);
+    of_job_clear(&job);
+    worker_start(&w, 0);
+    /* started and succeeded both become DLQ copies; wait for the job's offset to commit */
+    dlqlist *d = calloc(1, sizeof(*d));
+    OF_ASSERT(d);
+    for (int64_t until = of_now_ms() + 60000; of_now_ms() < until && d->n < 2;) {
+        d->n = 0;
+        CHECK_INT(of_kafka_read_topic(&w.fk.kc, w.dlq_topic, 20000, collect_oversize, d, NULL, es,
+                                      sizeof(es)),
+                  OF_OK);
+    }
+    worker_stop(&w, 0);
+    CHECK_INT(d->n, 2);
+    int64_t where[2] = {-1, -1};
+    CHECK_INT(of_kafka_read_topic(&w.fk.kc, w.jobs_topic, 20000, find_job_offset, where, NULL, es,
+                                  sizeof(es)),
+              OF_OK);
+    char off[32];
+    snprintf(off, sizeof(off), "%lld", (long long)where[1]);
+    for (size_t i = 0; i < d->n; i++) {
+        CHECK_STR(d->rows[i].topic, w.jobs_topic);
+        CHECK_STR(d->rows[i].offset, off);
+        CHECK_CONTAINS(d->rows[i].error, "exceed the fleet's message budget of 1000 bytes");
+        /* the copy is cut to the budget, key included */
+        CHECK_INT(d->rows[i].src_offset_seen, 1000 - (int64_t)strlen(w.release_id));
+    }
+    CHECK_INT(w.wk[0].st.succeeded, 1);
+    CHECK_INT(count_deployments(&w, "T10", "Dev"), 1);
+    check_committed_at_end(&w);
+    free(d);
+    world_stop(&w);
+}
+
 static void case_adopt(void)
 {
     world w;
@@ -923,8 +1002,9 @@ static void case_inflight(void)
     world_stop(&w);
 }
 
-/* The broker refuses the worker's first event (a permanent produce error): the worker produces
- * it again instead of dropping it, and the job's events all arrive. */
+/* The broker refuses the worker's first events as too large although they are far below the
+ * budget (their batch was refused): the worker produces them again instead of dropping them or
+ * dead-lettering them, and the job's events all arrive. */
 static void case_redeliver(void)
 {
     world w;
@@ -1190,10 +1270,11 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } cases[] = {
-    {"keys", case_keys},       {"happy", case_happy},         {"failure", case_failure},
-    {"garbage", case_garbage}, {"adopt", case_adopt},         {"timeout", case_timeout},
-    {"waiting", case_waiting}, {"inflight", case_inflight},   {"redeliver", case_redeliver},
-    {"drain", case_drain},     {"rebalance", case_rebalance}, {"load", case_load},
+    {"keys", case_keys},         {"happy", case_happy},         {"failure", case_failure},
+    {"garbage", case_garbage},   {"adopt", case_adopt},         {"timeout", case_timeout},
+    {"waiting", case_waiting},   {"inflight", case_inflight},   {"redeliver", case_redeliver},
+    {"drain", case_drain},       {"rebalance", case_rebalance}, {"load", case_load},
+    {"oversize", case_oversize},
 };
 
 int main(int argc, char **argv)
