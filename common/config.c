@@ -188,6 +188,11 @@ static const cfg_def cfg_defs[] = {
     {"octopus.max_response_bytes", CT_SIZE, OFF(octopus.max_response_bytes), "8MiB", 64 * KIB,
      1 * GIB, NULL, NULL, 0, NULL,
      "Largest reply body accepted; a bigger reply is an error, never an unbounded read."},
+    {"octopus.task_unreadable_timeout", CT_DURATION, OFF(octopus.task_unreadable_ms), "5m", 1 * SEC,
+     1 * DAY, NULL, NULL, 0, NULL,
+     "A task whose state the server keeps answering with something that cannot be read fails its "
+     "job after this long (and at least 3 polls in a row), quoting the reply; the other tasks of "
+     "the same reply carry on."},
 
     /* producer */
     {"producer.group_id", CT_STRING, OFF(producer.group_id), "octofleet-producer", 0, 0, NULL, NULL,

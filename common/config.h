@@ -87,6 +87,7 @@ typedef struct of_config_octopus {
     int max_concurrent_requests;
     int task_poll_chunk; /* task ids per GET /api/tasks?ids=... */
     size_t max_response_bytes;
+    int64_t task_unreadable_ms; /* a task unreadable this long (and 3 polls) fails its job */
 } of_config_octopus;
 
 /* Group `producer`. */

@@ -65,6 +65,7 @@ void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts 
     opts->max_concurrent = o->max_concurrent_requests;
     opts->task_chunk = o->task_poll_chunk;
     opts->max_response_bytes = o->max_response_bytes;
+    opts->task_unreadable_ms = o->task_unreadable_ms;
 }
 
 of_err of_fleet_ensure_topics(const of_config *cfg, const of_kafka_config *kc, int timeout_ms,

@@ -334,15 +334,20 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
     json_t *to = json_object_get(v, "timeout");
     if (to && !json_is_null(to)) {
         int64_t s = -1;
-        bool typed = true;
+        bool typed = true, parsed = true;
         if (json_is_integer(to))
             s = (int64_t)json_integer_value(to);
-        else if (json_is_string(to)) {
-            if (of_parse_duration(json_string_value(to), &s) != 0) s = -1;
-        } else
+        else if (json_is_string(to))
+            parsed = of_parse_duration(json_string_value(to), &s) == 0;
+        else
             typed = false;
         if (!typed)
             verr(c, "policy.timeout: must be seconds or a duration string such as \"30m\"");
+        else if (!parsed)
+            verr(c,
+                 "policy.timeout: \"%.64s\" is not a duration (use e.g. \"90\", \"90s\", "
+                 "\"30m\", \"2h\", \"1h30m\")",
+                 json_string_value(to));
         else if (s <= 0 || s > TIMEOUT_MAX_S)
             verr(c, "policy.timeout: must be between 1s and 7 days (\"90\", \"30m\", \"2h\")");
         else

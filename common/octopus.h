@@ -30,6 +30,13 @@
  * ErrorMessage and Errors[]; 401/403 -> OF_ERR_AUTH; 404 -> OF_ERR_NOT_FOUND
  * naming what was not found; an oversized reply -> OF_ERR_TOO_LARGE.
  *
+ * Listings that page (find by name, list tenants, find deployment by job)
+ * are bounded: at most max_pages pages within list_deadline_ms. A reply whose
+ * paging cannot be true (a short or empty page while TotalResults promises
+ * more, more items than TotalResults or than take, a page that repeats the
+ * previous one) -> OF_ERR_PROTOCOL naming the route; too many pages ->
+ * OF_ERR_PROTOCOL; past the listing deadline -> OF_ERR_TIMEOUT.
+ *
  * The API key only ever goes into the X-Octopus-ApiKey header: never into a
  * URL, a log line, an error string or of_octo_describe().
  *
@@ -69,7 +76,31 @@ typedef struct of_octo_opts {
     size_t max_response_bytes;  /* cap on one reply body; 0 = 8 MiB */
     size_t cache_max;           /* name lookup cache entries; 0 = 65536 */
     uint64_t seed;              /* jitter PRNG seed; 0 = from the clock */
+    /* Bounds on hostile or broken replies (docs/octopus.md, "Bounds"). */
+    int max_pages;              /* pages one listing may read; 0 = OF_OCTO_DEFAULT_MAX_PAGES */
+    int64_t list_deadline_ms;   /* one listing, all pages and retries; 0 = the larger of
+                                 * OF_OCTO_DEFAULT_LIST_DEADLINE_MS and retry_deadline_ms */
+    int64_t task_unreadable_ms; /* see of_octo_task.give_up; 0 = OF_OCTO_DEFAULT_UNREADABLE_MS */
+    int64_t warn_interval_ms;   /* per unreadable task, at most one warning line per interval;
+                                 * 0 = OF_OCTO_DEFAULT_WARN_INTERVAL_MS */
 } of_octo_opts;
+
+/* A listing (find by name, tenants, the adoption look-up) that has not ended after this many
+ * pages fails with OF_ERR_PROTOCOL: 500 pages of 100 are 50,000 items, far beyond a real space,
+ * and a server that keeps promising more cannot keep a call (and its memory) growing for ever. */
+#define OF_OCTO_DEFAULT_MAX_PAGES 500
+/* A listing still paging after this long fails with OF_ERR_TIMEOUT. */
+#define OF_OCTO_DEFAULT_LIST_DEADLINE_MS (5LL * 60 * 1000)
+/* A task that of_octo_get_tasks could not decode for this long AND in at least
+ * OF_OCTO_UNREADABLE_POLLS polls in a row is given up on (of_octo_task.give_up). Long enough to
+ * ride out a server mid-upgrade, short against a deployment's life. */
+#define OF_OCTO_DEFAULT_UNREADABLE_MS (5LL * 60 * 1000)
+#define OF_OCTO_UNREADABLE_POLLS      3
+/* Unreadable-task warnings: the first at once, then at most one per task per interval, with a
+ * count of the polls not logged in between. */
+#define OF_OCTO_DEFAULT_WARN_INTERVAL_MS (60LL * 1000)
+/* How much of a bad reply an error message quotes (escaped, so one printable line). */
+#define OF_OCTO_QUOTE_BYTES 200
 
 /* Creates a client. Does no network I/O (see of_octo_connect). Fails with
  * OF_ERR_CONFIG when the URL is missing or not http(s), or no API key can be
@@ -261,13 +292,27 @@ typedef struct of_octo_task {
     int64_t start_time_ms;     /* -1 until the task starts (and forever if it times out queued) */
     int64_t completed_time_ms; /* -1 until final; TimedOut tasks never get one */
     bool found;                /* of_octo_get_tasks: false when the server did not return this id */
+    /* of_octo_get_tasks only. unreadable: the server answered for this id (or sent an item
+     * without an Id, or a reply that is not a task page) but the task could not be decoded;
+     * found is false and the state fields are unset. problem says what is wrong, naming the
+     * route, and quotes the reply (at most OF_OCTO_QUOTE_BYTES, escaped); NULL unless
+     * unreadable. unreadable_ms / unreadable_polls: how long and in how many polls in a row the
+     * client has seen this id unreadable. give_up: both bounds are reached (task_unreadable_ms
+     * and OF_OCTO_UNREADABLE_POLLS): the caller should stop waiting for this task. The client
+     * logs unreadable tasks itself, rate-limited (warn_interval_ms). */
+    bool unreadable;
+    char *problem;
+    int64_t unreadable_ms;
+    int unreadable_polls;
+    bool give_up;
 } of_octo_task;
 void of_octo_task_free(of_octo_task *t);
 
 typedef struct of_octo_task_list {
     of_octo_task *items; /* items[i] answers ids[i] of the request */
     size_t n;
-    size_t missing; /* how many have found == false */
+    size_t missing;    /* how many were not returned (found == false, not unreadable) */
+    size_t unreadable; /* how many have unreadable == true */
 } of_octo_task_list;
 void of_octo_task_list_free(of_octo_task_list *l);
 
@@ -490,7 +535,13 @@ of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, o
  * concurrency cap). n == 0 completes with an empty list and ZERO requests: an
  * empty ids= would return every task on the server. The result is aligned
  * with ids (items[i] is ids[i]; found == false when the server did not
- * return it). Ids must be non-empty and contain no ','. */
+ * return it). Ids must be non-empty and contain no ','.
+ *
+ * Each task is decoded on its own: a task the server sends in a form that
+ * cannot be decoded (or a chunk whose 2xx reply is not a task page at all) is
+ * reported in its own item (unreadable, problem, give_up; see of_octo_task)
+ * and never fails the call or the other tasks. The call fails only when a
+ * chunk's request fails (network, HTTP error past the retry deadline...). */
 of_err of_octo_get_tasks_async(of_octo *c, const char *space_id, const char *const *ids, size_t n,
                                of_octo_task_list_cb cb, void *opaque, char *errstr,
                                size_t errstr_size);

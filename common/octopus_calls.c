@@ -14,8 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "octopus_internal.h"
-
-#define MAX_PAGES 10000 /* a server that never ends a collection */
+#include "secret.h"
 
 /* ---- the user's callback and result ---------------------------------- */
 
@@ -376,14 +375,58 @@ static of_err pager_next(octo_pager *p, char *es, size_t n)
     if (!rc) rc = octo_url_query_size(&u, "take", p->take);
     char *url = octo_url_detach(&u, rc);
     if (!url) return octo_url_error(es, n);
-    return octo_call_submit(p->c, OCTO_GET, url, NULL, true, NULL, p->space, p->deadline,
+    /* A page retries within its own deadline, but never past the listing's. */
+    int64_t deadline = p->deadline;
+    if (!deadline && p->list_deadline < of_now_ms() + p->c->retry_deadline_ms)
+        deadline = p->list_deadline;
+    if (deadline > p->list_deadline) deadline = p->list_deadline;
+    return octo_call_submit(p->c, OCTO_GET, url, NULL, true, NULL, p->space, deadline,
                             pager_page_done, p, es, n);
+}
+
+/* The item's Id (else Name): a server that ignores skip sends the same first item again. */
+static const char *item_key(json_t *items)
+{
+    json_t *first = json_array_get(items, 0);
+    const char *k = json_string_value(json_object_get(first, "Id"));
+    return k ? k : octo_item_name(first);
+}
+
+/* Whether the listing may read another page. OF_OK, or the error that ends it. */
+static of_err pager_may_continue(octo_pager *p, char *es, size_t n)
+{
+    size_t cap = (size_t)p->c->max_pages;
+    if ((size_t)p->pages >= cap)
+        return of_seterr(es, n, OF_ERR_PROTOCOL,
+                         "the collection did not end within %zu pages of %zu (max_pages)%s", cap,
+                         p->take,
+                         p->total != SIZE_MAX ? "; TotalResults keeps promising more" : "");
+    /* Fail now rather than read hundreds of pages first. */
+    if (p->total != SIZE_MAX && p->total - p->skip > (cap - (size_t)p->pages) * p->take)
+        return of_seterr(es, n, OF_ERR_PROTOCOL,
+                         "TotalResults %zu needs more than the cap of %zu pages of %zu (max_pages)",
+                         p->total, cap, p->take);
+    int64_t now = of_now_ms();
+    if (now >= p->list_deadline)
+        return of_seterr(es, n, OF_ERR_TIMEOUT,
+                         "the listing did not end within %.1f s (list deadline) after %d page(s)",
+                         (double)p->c->list_deadline_ms / 1e3, p->pages);
+    return OF_OK;
 }
 
 static void pager_page_done(void *ctx, const octo_resp *r)
 {
     octo_pager *p = ctx;
     char es[OCTO_ES];
+    if (r->err == OF_ERR_TIMEOUT && of_now_ms() >= p->list_deadline) {
+        /* the page's deadline was the listing's: say so */
+        char msg[OCTO_ES + 1024];
+        snprintf(msg, sizeof(msg),
+                 "the listing did not end within %.1f s (list deadline) after %d page(s): %s",
+                 (double)p->c->list_deadline_ms / 1e3, p->pages, r->errstr);
+        p->done(p, r->err, msg);
+        return;
+    }
     if (r->err) {
         p->done(p, r->err, r->errstr);
         return;
@@ -394,22 +437,37 @@ static void pager_page_done(void *ctx, const octo_resp *r)
     of_err rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
     if (!rc) rc = octo_decode_page(j, p->kind, &items, &total, es, sizeof(es));
     size_t got = rc ? 0 : json_array_size(items);
+    /* A page that contradicts itself is not trusted at all, not even a match on it. */
+    if (!rc) rc = octo_page_check(p->skip, p->take, got, total, es, sizeof(es));
+    if (!rc && got && p->prev_first) {
+        const char *k = item_key(items);
+        if (k && strcmp(k, p->prev_first) == 0)
+            rc = of_seterr(es, sizeof(es), OF_ERR_PROTOCOL,
+                           "inconsistent paging: the page at skip=%zu starts with the same item "
+                           "(%s) as the previous page (the server ignores skip)",
+                           p->skip, k);
+    }
+    if (!rc) {
+        const char *k = got ? item_key(items) : NULL;
+        free(p->prev_first);
+        p->prev_first = k ? strdup(k) : NULL;
+    }
     for (size_t i = 0; !rc && !stop && i < got; i++)
         rc = p->item(p, json_array_get(items, i), &stop, es, sizeof(es));
     json_decref(j);
+    p->pages++;
+    p->skip += got;
+    p->total = total;
+    if (!rc && !stop && !(got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total)))
+        rc = pager_may_continue(p, es, sizeof(es));
     if (rc) {
         char msg[OCTO_ES + 200];
         snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
         p->done(p, rc, msg);
         return;
     }
-    p->skip += got;
     if (stop || got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total)) {
         p->done(p, OF_OK, "");
-        return;
-    }
-    if (++p->pages >= MAX_PAGES) {
-        p->done(p, OF_ERR_PROTOCOL, "the server's collection did not end after 10000 pages");
         return;
     }
     rc = pager_next(p, es, sizeof(es));
@@ -420,6 +478,7 @@ void octo_pager_free(octo_pager *p)
 {
     free(p->url);
     free(p->space);
+    free(p->prev_first);
 }
 
 /* Takes ownership of url. */
@@ -432,6 +491,8 @@ of_err octo_pager_start(octo_pager *p, of_octo *c, char *url, const char *kind, 
     p->kind = kind;
     p->space = space ? strdup(space) : NULL;
     p->take = (size_t)c->page_size;
+    p->total = SIZE_MAX;
+    p->list_deadline = of_now_ms() + c->list_deadline_ms;
     p->item = item;
     p->done = done;
     p->ctx = ctx;
@@ -650,8 +711,10 @@ of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size)
     c->space_name = sp.name;
     sp.id = sp.name = NULL;
     of_octo_space_free(&sp);
-    of_info("octopus connected url=%s space=\"%s\" space_id=%s version=%s", c->base_url,
-            c->space_name, c->space_id, version);
+    char shown[512];
+    of_info("octopus connected url=%s space=\"%s\" space_id=%s version=%s",
+            of_secret_mask_url(c->base_url, shown, sizeof shown), c->space_name, c->space_id,
+            version);
     return OF_OK;
 }
 

@@ -570,10 +570,13 @@ static void tasks_free(tasks_op *op)
 static void tasks_finish(tasks_op *op)
 {
     of_octo_task_list *l = &op->k.res.tasks;
-    l->missing = 0;
+    l->missing = l->unreadable = 0;
     for (size_t i = 0; i < l->n; i++) {
         if (l->items[i].found) continue;
-        l->missing++;
+        if (l->items[i].unreadable)
+            l->unreadable++;
+        else
+            l->missing++;
         /* Keep the id so callers can say which one vanished. */
         if (!l->items[i].id) l->items[i].id = strdup(op->ids[i]);
         if (!l->items[i].error_message) l->items[i].error_message = strdup("");
@@ -584,39 +587,217 @@ static void tasks_finish(tasks_op *op)
     tasks_free(op);
 }
 
+/* ---- tasks the server sends in a form we cannot decode ----
+ * Each is reported in its own item, never failing the others. The client keeps a streak per id
+ * (c->unreadable) so that give_up and the warnings are bounded in time, not per poll. */
+
+#define PROBLEM_MAX 700 /* fits a job.failed message with its prefix */
+
+static void unreadable_drop(of_octo *c, size_t i)
+{
+    free(c->unreadable[i].id);
+    c->unreadable[i] = c->unreadable[--c->nunreadable];
+}
+
+/* A task decoded: its streak, if any, ends. */
+static void unreadable_clear(of_octo *c, const char *id)
+{
+    for (size_t i = 0; i < c->nunreadable; i++) {
+        if (strcmp(c->unreadable[i].id, id) != 0) continue;
+        of_info("octopus task readable again task=%s after %d unreadable poll(s)", id,
+                c->unreadable[i].polls);
+        unreadable_drop(c, i);
+        return;
+    }
+}
+
+/* The streak of id, created if new (NULL when out of memory). Entries nobody asked about for
+ * twice the bound are swept; when the table is full the stalest goes. */
+static octo_unreadable *unreadable_get(of_octo *c, const char *id, int64_t now)
+{
+    for (size_t i = 0; i < c->nunreadable; i++)
+        if (strcmp(c->unreadable[i].id, id) == 0) return &c->unreadable[i];
+    if (!c->unreadable && !(c->unreadable = calloc(OCTO_UNREADABLE_MAX, sizeof(octo_unreadable))))
+        return NULL;
+    for (size_t i = c->nunreadable; i-- > 0;)
+        if (now - c->unreadable[i].last_seen_ms > 2 * c->task_unreadable_ms) unreadable_drop(c, i);
+    if (c->nunreadable == OCTO_UNREADABLE_MAX) {
+        size_t old = 0;
+        for (size_t i = 1; i < c->nunreadable; i++)
+            if (c->unreadable[i].last_seen_ms < c->unreadable[old].last_seen_ms) old = i;
+        unreadable_drop(c, old);
+    }
+    char *dup = strdup(id);
+    if (!dup) return NULL;
+    octo_unreadable *u = &c->unreadable[c->nunreadable++];
+    *u = (octo_unreadable){dup, now, now, 0, 0, 0};
+    return u;
+}
+
+/* Records one unreadable poll of t (its id set): fills its counters and give_up. Returns true
+ * when a warning line is due; *unlogged = the polls not logged since the previous line. */
+static bool unreadable_note(of_octo *c, of_octo_task *t, int64_t now, int *unlogged)
+{
+    *unlogged = 0;
+    octo_unreadable *u = unreadable_get(c, t->id, now);
+    if (!u) { /* out of memory: report it, never give up on a guess */
+        t->unreadable_polls = 1;
+        return true;
+    }
+    u->polls++;
+    u->last_seen_ms = now;
+    t->unreadable_ms = now - u->since_ms;
+    t->unreadable_polls = u->polls;
+    t->give_up = t->unreadable_ms >= c->task_unreadable_ms && u->polls >= OF_OCTO_UNREADABLE_POLLS;
+    bool warn = !u->last_warn_ms || now - u->last_warn_ms >= c->warn_interval_ms || t->give_up;
+    if (warn) {
+        *unlogged = u->unlogged;
+        u->unlogged = 0;
+        u->last_warn_ms = now;
+    } else {
+        u->unlogged++;
+    }
+    if (t->give_up) unreadable_drop(c, (size_t)(u - c->unreadable)); /* a new streak next time */
+    return warn;
+}
+
+/* Item i could not be decoded this poll (t is zeroed by the failed decoder). */
+static void mark_unreadable(tasks_op *op, size_t i, const char *problem)
+{
+    of_octo_task *t = &op->k.res.tasks.items[i];
+    of_octo_task_free(t);
+    t->unreadable = true;
+    t->found = false;
+    t->id = strdup(op->ids[i]);
+    t->problem = strdup(problem);
+    t->error_message = strdup("");
+}
+
+/* "<route>: <what>; the server sent: <quote>" into out. */
+static void problem_text(const octo_resp *r, const char *what, const char *body, size_t len,
+                         char *out, size_t n)
+{
+    char prefix[OCTO_ES + 200];
+    snprintf(prefix, sizeof(prefix), "%s: %s; the server sent: ", r->label, what);
+    octo_quote(prefix, body, len, out, n);
+}
+
+/* Decodes one item into slot i, or marks slot i unreadable quoting the item. */
+static void decode_or_mark(tasks_op *op, size_t i, json_t *item, const octo_resp *r)
+{
+    char es[OCTO_ES], problem[PROBLEM_MAX];
+    if (!octo_decode_task(item, &op->k.res.tasks.items[i], es, sizeof(es))) return;
+    char *dump = json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+    problem_text(r, es, dump ? dump : "", dump ? strlen(dump) : 0, problem, sizeof(problem));
+    free(dump);
+    mark_unreadable(op, i, problem);
+}
+
+/* After a chunk: end the streaks of tasks that decoded, count and (rate-limited) log the ones
+ * that did not. chunk_wide: one reply-level problem for the whole chunk (one log line). */
+static void chunk_account(tasks_op *op, const chunk_ctx *cc, bool chunk_wide)
+{
+    of_octo *c = op->k.c;
+    of_octo_task *items = op->k.res.tasks.items;
+    int64_t now = of_now_ms();
+    size_t bad = 0, first_due = SIZE_MAX;
+    int first_unlogged = 0;
+    for (size_t i = cc->first; i < cc->first + cc->count; i++) {
+        of_octo_task *t = &items[i];
+        if (t->found && c->nunreadable) unreadable_clear(c, op->ids[i]);
+        if (!t->unreadable) continue;
+        bad++;
+        /* A duplicated id counts once per poll. */
+        size_t dup = cc->first;
+        while (dup < i && strcmp(op->ids[dup], op->ids[i]) != 0)
+            dup++;
+        if (dup < i) {
+            t->unreadable_ms = items[dup].unreadable_ms;
+            t->unreadable_polls = items[dup].unreadable_polls;
+            t->give_up = items[dup].give_up;
+            continue;
+        }
+        int unlogged;
+        if (!unreadable_note(c, t, now, &unlogged)) continue;
+        if (chunk_wide) {
+            if (first_due == SIZE_MAX) first_due = i, first_unlogged = unlogged;
+            continue;
+        }
+        of_warn("octopus task unreadable task=%s polls=%d for_s=%lld unlogged_polls=%d%s: %s",
+                t->id, t->unreadable_polls, (long long)(t->unreadable_ms / 1000), unlogged,
+                t->give_up ? " giving_up=1" : "", t->problem);
+    }
+    if (chunk_wide && first_due != SIZE_MAX) {
+        const of_octo_task *t = &items[first_due];
+        of_warn("octopus task poll reply unreadable tasks=%zu first=%s polls=%d for_s=%lld "
+                "unlogged_polls=%d%s: %s",
+                bad, t->id, t->unreadable_polls, (long long)(t->unreadable_ms / 1000),
+                first_unlogged, t->give_up ? " giving_up=1" : "", t->problem);
+    }
+}
+
+/* A 2xx reply of one chunk: each task on its own. */
+static void chunk_decode(tasks_op *op, const chunk_ctx *cc, const octo_resp *r)
+{
+    of_octo_task_list *l = &op->k.res.tasks;
+    char es[OCTO_ES], problem[PROBLEM_MAX];
+    json_t *j = NULL, *items = NULL;
+    size_t total;
+    of_err rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    if (!rc) rc = octo_decode_page(j, "Tasks", &items, &total, es, sizeof(es));
+    if (rc) { /* not a task page at all: every task of this chunk is unreadable this poll */
+        problem_text(r, es, r->body, r->body_len, problem, sizeof(problem));
+        for (size_t i = cc->first; i < cc->first + cc->count; i++)
+            mark_unreadable(op, i, problem);
+        json_decref(j);
+        chunk_account(op, cc, true);
+        return;
+    }
+    json_t *idless = NULL; /* the first item without an Id */
+    for (size_t k = 0; k < json_array_size(items); k++) {
+        json_t *item = json_array_get(items, k);
+        const char *id = json_string_value(json_object_get(item, "Id"));
+        if (!id) {
+            if (!idless) idless = item;
+            continue;
+        }
+        /* Place by id: the server's order is its own. Duplicated ids all get it; an id we did
+         * not ask for is ignored. */
+        for (size_t i = cc->first; i < cc->first + cc->count; i++) {
+            if (l->items[i].found || l->items[i].unreadable || strcmp(op->ids[i], id) != 0)
+                continue;
+            decode_or_mark(op, i, item, r);
+        }
+    }
+    if (idless) {
+        /* Which task it was cannot be known: every task of the chunk it may be is unreadable
+         * (rather than "no longer returned"). */
+        char *dump = json_dumps(idless, JSON_COMPACT | JSON_ENCODE_ANY);
+        problem_text(r, "Tasks: an item without a string \"Id\"", dump ? dump : "",
+                     dump ? strlen(dump) : 0, problem, sizeof(problem));
+        free(dump);
+        for (size_t i = cc->first; i < cc->first + cc->count; i++)
+            if (!l->items[i].found && !l->items[i].unreadable) mark_unreadable(op, i, problem);
+    }
+    json_decref(j);
+    chunk_account(op, cc, false);
+}
+
 static void chunk_done(void *ctx, const octo_resp *r)
 {
     chunk_ctx *cc = ctx;
     tasks_op *op = cc->op;
-    of_octo_task_list *l = &op->k.res.tasks;
-    char es[OCTO_ES], msg[OCTO_ES + 200];
-    of_err rc = r->err;
-    if (rc) {
-        snprintf(msg, sizeof(msg), "%s", r->errstr);
-    } else {
-        json_t *j = NULL, *items = NULL;
-        size_t total;
-        rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
-        if (!rc) rc = octo_decode_page(j, "Tasks", &items, &total, es, sizeof(es));
-        for (size_t k = 0; !rc && k < json_array_size(items); k++) {
-            json_t *item = json_array_get(items, k);
-            const char *id = json_string_value(json_object_get(item, "Id"));
-            bool placed = false;
-            /* Place by id: the server's order is its own. Duplicated ids all get it. */
-            for (size_t i = cc->first; id && !rc && i < cc->first + cc->count; i++) {
-                if (l->items[i].found || strcmp(op->ids[i], id) != 0) continue;
-                rc = octo_decode_task(item, &l->items[i], es, sizeof(es));
-                placed = true;
-            }
-            if (!rc && !placed && !id)
-                rc = octo_decode_task(item, &(of_octo_task){0}, es, sizeof(es));
-        }
-        json_decref(j);
-        if (rc) snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
-    }
-    if (rc && !op->err) {
-        op->err = rc;
-        snprintf(op->errstr, sizeof(op->errstr), "%s", msg);
+    if (!r->err) {
+        chunk_decode(op, cc, r);
+    } else if (r->err == OF_ERR_TOO_LARGE) {
+        /* A reply too big to read (or one that never ends) is a reply we cannot decode: its
+         * tasks are unreadable, bounded like any other, instead of failing the poll for ever. */
+        for (size_t i = cc->first; i < cc->first + cc->count; i++)
+            mark_unreadable(op, i, r->errstr);
+        chunk_account(op, cc, true);
+    } else if (!op->err) {
+        op->err = r->err;
+        snprintf(op->errstr, sizeof(op->errstr), "%s", r->errstr);
     }
     free(cc);
     if (--op->left == 0) tasks_finish(op);

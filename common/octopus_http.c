@@ -306,10 +306,12 @@ of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t
 {
     *out = NULL;
     if (!opts->url ||
-        (strncasecmp(opts->url, "http://", 7) != 0 && strncasecmp(opts->url, "https://", 8) != 0))
+        (strncasecmp(opts->url, "http://", 7) != 0 && strncasecmp(opts->url, "https://", 8) != 0)) {
+        char shown[512];
         return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
                          "the Octopus URL must start with http:// or https:// (got \"%s\")",
-                         opts->url ? opts->url : "");
+                         of_secret_mask_url(opts->url, shown, sizeof shown));
+    }
     if (strpbrk(opts->url, "?# \t\r\n"))
         return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
                          "the Octopus URL must not contain a query, fragment or space");
@@ -318,7 +320,8 @@ of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t
                          "task chunk must be between 1 and 1000 (got %d)", opts->task_chunk);
     if (opts->max_concurrent < 0 || opts->page_size < 0 || opts->connect_timeout_ms < 0 ||
         opts->request_timeout_ms < 0 || opts->retry_deadline_ms < 0 || opts->retry_base_ms < 0 ||
-        opts->retry_cap_ms < 0)
+        opts->retry_cap_ms < 0 || opts->max_pages < 0 || opts->list_deadline_ms < 0 ||
+        opts->task_unreadable_ms < 0 || opts->warn_interval_ms < 0)
         return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
                          "Octopus client limits and timeouts must not be negative");
 
@@ -353,6 +356,16 @@ of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t
     c->page_size = opts->page_size ? opts->page_size : DEF_PAGE_SIZE;
     c->max_response_bytes = opts->max_response_bytes ? opts->max_response_bytes : DEF_MAX_RESPONSE;
     c->cache_max = opts->cache_max ? opts->cache_max : DEF_CACHE_MAX;
+    c->max_pages = opts->max_pages ? opts->max_pages : OF_OCTO_DEFAULT_MAX_PAGES;
+    c->list_deadline_ms = opts->list_deadline_ms;
+    if (!c->list_deadline_ms) /* never shorter than one request may retry */
+        c->list_deadline_ms = c->retry_deadline_ms > OF_OCTO_DEFAULT_LIST_DEADLINE_MS
+                                  ? c->retry_deadline_ms
+                                  : OF_OCTO_DEFAULT_LIST_DEADLINE_MS;
+    c->task_unreadable_ms =
+        opts->task_unreadable_ms ? opts->task_unreadable_ms : OF_OCTO_DEFAULT_UNREADABLE_MS;
+    c->warn_interval_ms =
+        opts->warn_interval_ms ? opts->warn_interval_ms : OF_OCTO_DEFAULT_WARN_INTERVAL_MS;
     c->rnd = opts->seed ? opts->seed : ((uint64_t)of_wall_ms() * 2654435761u) | 1u;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -403,6 +416,9 @@ void of_octo_destroy(of_octo *c)
         curl_global_cleanup();
     }
     octo_cache_free_all(c);
+    for (size_t i = 0; i < c->nunreadable; i++)
+        free(c->unreadable[i].id);
+    free(c->unreadable);
     wipe_slist(c->hdr_get);
     wipe_slist(c->hdr_post);
     wipe_free(c->api_key);
@@ -416,11 +432,14 @@ void of_octo_destroy(of_octo *c)
 
 char *of_octo_describe(const of_octo *c, char *out, size_t out_size)
 {
+    /* The URL may carry user:password@: never printed in clear. */
+    char url[1024];
+    of_secret_mask_url(c->base_url, url, sizeof(url));
     snprintf(out, out_size,
              "url=%s space=%s api_key=%s tls_verify=%s ca_file=%s connect_timeout_ms=%lld "
              "request_timeout_ms=%lld retry_deadline_ms=%lld max_concurrent=%d task_chunk=%d "
              "page_size=%d max_response_bytes=%zu",
-             c->base_url, c->space_cfg, c->api_key ? "API-****" : "(none)",
+             url, c->space_cfg, c->api_key ? "API-****" : "(none)",
              c->tls_skip_verify ? "off" : "on", c->ca_file ? c->ca_file : "(system)",
              (long long)c->connect_timeout_ms, (long long)c->request_timeout_ms,
              (long long)c->retry_deadline_ms, c->max_concurrent, c->task_chunk, c->page_size,

@@ -113,6 +113,18 @@ typedef struct octo_list {
 } octo_list;
 typedef struct octo_cache_entry octo_cache_entry;
 
+/* One task id that of_octo_get_tasks could not decode in its latest polls: the streak that
+ * give_up and the rate-limited warnings are measured on. */
+typedef struct octo_unreadable {
+    char *id;
+    int64_t since_ms;     /* monotonic: first unreadable poll of the streak */
+    int64_t last_seen_ms; /* latest unreadable poll (stale entries are swept) */
+    int64_t last_warn_ms; /* 0: never warned */
+    int polls;            /* unreadable polls in a row */
+    int unlogged;         /* polls since the last warning line */
+} octo_unreadable;
+#define OCTO_UNREADABLE_MAX 4096
+
 struct of_octo {
     /* settings (immutable after of_octo_new) */
     char *base_url; /* no trailing '/' */
@@ -128,6 +140,8 @@ struct of_octo {
     size_t max_response_bytes;
     size_t cache_max;
     uint64_t rnd;
+    int max_pages;
+    int64_t list_deadline_ms, task_unreadable_ms, warn_interval_ms;
 
     /* of_octo_connect() */
     char *space_id;
@@ -146,6 +160,10 @@ struct of_octo {
     /* name cache (octopus_calls.c) */
     octo_cache_entry **cache_buckets;
     size_t cache_nbuckets, cache_n;
+
+    /* tasks get_tasks could not decode, by id (octopus_deploy.c); at most OCTO_UNREADABLE_MAX */
+    octo_unreadable *unreadable;
+    size_t nunreadable;
 };
 
 /* Replaces every occurrence of the API key in s with "API-****" (defence in
@@ -229,7 +247,9 @@ of_err octo_single(of_octo *c, octo_method m, char *url, bool idempotent, const 
                    const char *space, octo_call k, char *es, size_t n);
 
 /* Paging through a collection: skip/take until a short page, TotalResults,
- * or the item function sets *stop. */
+ * or the item function sets *stop. Bounded by c->max_pages and
+ * c->list_deadline_ms; a page whose paging cannot be true fails the listing
+ * with OF_ERR_PROTOCOL naming the route (octo_page_check). */
 typedef struct octo_pager octo_pager;
 /* Per item: set *stop to end early. Errors abort the paging. */
 typedef of_err (*octo_pager_item_fn)(octo_pager *p, json_t *item, bool *stop, char *es, size_t n);
@@ -243,7 +263,11 @@ struct octo_pager {
     size_t skip;
     size_t take;
     int pages;
-    int64_t deadline; /* 0: each page gets the client's retry deadline */
+    int64_t deadline;      /* 0: each page gets the client's retry deadline */
+    int64_t list_deadline; /* monotonic: the whole listing (c->list_deadline_ms from the start) */
+    size_t total;          /* TotalResults of the latest page; SIZE_MAX unknown */
+    char *prev_first;      /* Id (or Name) of the previous page's first item: a server that
+                            * ignores skip repeats it */
     octo_pager_item_fn item;
     octo_pager_done_fn done;
     void *ctx;
@@ -318,6 +342,17 @@ of_err octo_decode_task(json_t *j, of_octo_task *out, char *errstr, size_t errst
 /* A collection page: Items (borrowed from j) and TotalResults. */
 of_err octo_decode_page(json_t *j, const char *kind, json_t **items, size_t *total, char *errstr,
                         size_t errstr_size);
+
+/* Checks one page of a listing against itself: skip and take as requested, got items,
+ * total its TotalResults (SIZE_MAX unknown). OF_ERR_PROTOCOL with errstr saying what cannot be
+ * true (a short or empty page while TotalResults promises more; more items than take or than
+ * TotalResults). Pure. */
+of_err octo_page_check(size_t skip, size_t take, size_t got, size_t total, char *errstr,
+                       size_t errstr_size);
+
+/* Writes "<prefix><at most OF_OCTO_QUOTE_BYTES of s[0..len)>[...]" into out, escaped with
+ * of_escape (one printable line, valid UTF-8, cut at a character boundary). Returns out. */
+char *octo_quote(const char *prefix, const char *s, size_t len, char *out, size_t out_size);
 
 /* The Name of a collection item, borrowed, or NULL. */
 const char *octo_item_name(json_t *item);

@@ -4,10 +4,12 @@
  * right after), checks types, and names the resource and the field when
  * something is missing or of the wrong type, so a changed server shows up as
  * a clear OF_ERR_PROTOCOL instead of a NULL dereference three modules away. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
 #include "octopus_internal.h"
 
 /* Where we are, for error messages: "Task ServerTasks-1". */
@@ -525,6 +527,7 @@ void of_octo_task_free(of_octo_task *t)
     free(t->error_message);
     free(t->description);
     free(t->deployment_id);
+    free(t->problem);
     memset(t, 0, sizeof(*t));
 }
 
@@ -581,6 +584,35 @@ of_err octo_decode_page(json_t *j, const char *kind, json_t **items, size_t *tot
     /* Unknown total: the pager stops on a short page instead. */
     *total = (tr && json_integer_value(tr) >= 0) ? (size_t)json_integer_value(tr) : SIZE_MAX;
     return OF_OK;
+}
+
+of_err octo_page_check(size_t skip, size_t take, size_t got, size_t total, char *errstr,
+                       size_t errstr_size)
+{
+    if (got > take)
+        return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
+                         "inconsistent paging: %zu items for take=%zu", got, take);
+    if (total == SIZE_MAX) return OF_OK; /* unknown: a short page ends the listing */
+    if (got && skip + got > total)       /* an empty page past the end is fine: items went away */
+        return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
+                         "inconsistent paging: %zu item(s) at skip=%zu but TotalResults is %zu",
+                         got, skip, total);
+    if (got < take && skip + got < total)
+        return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
+                         "inconsistent paging: %s page at skip=%zu (%zu of take=%zu) but "
+                         "TotalResults promises %zu",
+                         got ? "a short" : "an empty", skip, got, take, total);
+    return OF_OK;
+}
+
+char *octo_quote(const char *prefix, const char *s, size_t len, char *out, size_t out_size)
+{
+    char raw[1024 + OF_OCTO_QUOTE_BYTES + 4];
+    size_t n = len < OF_OCTO_QUOTE_BYTES ? len : OF_OCTO_QUOTE_BYTES;
+    /* of_escape stops at a NUL: a NUL inside the reply ends the quote there. */
+    snprintf(raw, sizeof(raw), "%.1000s%.*s%s", prefix ? prefix : "", (int)n, s ? s : "",
+             len > n ? "..." : "");
+    return of_escape(raw, out, out_size);
 }
 
 const char *octo_item_name(json_t *item)

@@ -377,7 +377,24 @@ static void on_cancelled(void *opaque, of_err err, const char *errstr, of_octo_t
     wk_job_unref(j);
 }
 
+/* The server answered for the job's task in a form the client could not decode. The client
+ * logs that itself (rate-limited) and says when to stop waiting (give_up: unreadable for
+ * octopus task_unreadable_ms and OF_OCTO_UNREADABLE_POLLS polls); until then the job keeps
+ * its state and the next round asks again. */
+static void apply_unreadable(wk_job *j, const of_octo_task *t)
+{
+    j->missing = 0; /* the server did answer for it */
+    if (!t->give_up) return;
+    job_finish(j, OF_EV_JOB_FAILED,
+               "task %s could not be read for %lld s (%d polls in a row), giving up: %s",
+               j->task_id, (long long)(t->unreadable_ms / 1000), t->unreadable_polls,
+               t->problem ? t->problem : "no reason given");
+}
+
 /* ---- poll rounds ---- */
+
+/* A failed round is logged at most about once a minute, with the running count. */
+#define WK_ROUND_WARN_EVERY_MS (60 * 1000)
 
 typedef struct wk_round {
     of_worker *w;
@@ -405,14 +422,23 @@ static void on_round(void *opaque, of_err err, const char *errstr, of_octo_task_
         if (err) {
             /* A bad reply (protocol error, server down past the retry deadline) fails this round
              * only; the jobs stay and the next round asks again. */
-            w->st.poll_errors++;
-            of_warn("task poll round failed for %zu task(s), retrying next round: %s", r->n,
-                    errstr);
+            uint64_t every = w->poll_interval_ms > 0
+                                 ? (uint64_t)(WK_ROUND_WARN_EVERY_MS / w->poll_interval_ms)
+                                 : 1;
+            if (every < 1) every = 1;
+            if (w->st.poll_errors++ % every == 0)
+                of_warn("task poll round failed for %zu task(s), retrying next round "
+                        "(failed_rounds=%llu so far): %s",
+                        r->n, (unsigned long long)w->st.poll_errors, errstr);
         } else {
             w->st.tasks_polled += r->n;
             for (size_t i = 0; i < r->n && i < res->n; i++) {
                 wk_job *j = r->jobs[i];
-                if (j->live && j->state == WK_FOLLOWING) apply_task(j, &res->items[i], true);
+                if (!j->live || j->state != WK_FOLLOWING) continue;
+                if (res->items[i].unreadable)
+                    apply_unreadable(j, &res->items[i]);
+                else
+                    apply_task(j, &res->items[i], true);
             }
         }
     }

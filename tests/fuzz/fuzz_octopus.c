@@ -353,7 +353,7 @@ static const char *check_task(const void *o)
 }
 static void free_task_list(void *items, size_t n)
 {
-    of_octo_task_list l = {items, n, 0};
+    of_octo_task_list l = {items, n, 0, 0};
     of_octo_task_list_free(&l);
 }
 
@@ -439,6 +439,38 @@ static int run_page(json_t *j, json_t **items_out)
     size_t want = tr && json_integer_value(tr) >= 0 ? (size_t)json_integer_value(tr) : SIZE_MAX;
     if (total != want) return broke(BAD_PAGE, "page", "TotalResults");
     *items_out = items;
+    /* The pager's consistency check on this page, as the first and as a later page. */
+    static const size_t skips[] = {0, 100, SIZE_MAX / 2};
+    size_t got = json_array_size(items);
+    for (size_t i = 0; i < sizeof(skips) / sizeof(skips[0]); i++) {
+        es[0] = '\0';
+        rc = octo_page_check(skips[i], 100, got, total, es, sizeof(es));
+        if (rc && (rc != OF_ERR_PROTOCOL || !es[0] || !utf8_ok(es)))
+            return broke(BAD_PAGE, "octo_page_check", "error without OF_ERR_PROTOCOL and reason");
+        if (!rc && got > 100) return broke(BAD_PAGE, "octo_page_check", "more items than take");
+    }
+    return 0;
+}
+
+/* octo_quote on the raw reply: one printable UTF-8 line, bounded, never past out_size. */
+static int check_quote(const char *body, size_t len)
+{
+    static const size_t sizes[] = {700, 64, 1};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char *out = malloc(sizes[i]); /* exact size: ASan sees a write past out_size */
+        if (!out) return 0;
+        octo_quote("GET /api/x: bad; the server sent: ", body, len, out, sizes[i]);
+        int bad = 0;
+        if (!memchr(out, '\0', sizes[i]))
+            bad = broke(BAD_ERRTEXT, "octo_quote", "no NUL");
+        else if (!utf8_ok(out))
+            bad = broke(BAD_ERRTEXT, "octo_quote", "not UTF-8");
+        for (const char *p = out; !bad && *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                bad = broke(BAD_ERRTEXT, "octo_quote", "a control character got through");
+        free(out);
+        if (bad) return bad;
+    }
     return 0;
 }
 
@@ -672,6 +704,7 @@ static int of_fuzz_octopus_one(const uint8_t *data, size_t size)
 
     bad |= check_string(str);
     bad |= check_error_text(body, size);
+    bad |= check_quote(body, size);
 
     json_t *j = NULL;
     char es[OCTO_ES];

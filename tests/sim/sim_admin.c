@@ -48,8 +48,10 @@ bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out)
         *out = *f;
         out->route = NULL;
         out->error = sim_strdup(f->error);
+        out->corrupt_task = sim_strdup(f->corrupt_task);
+        out->corrupt_how = sim_strdup(f->corrupt_how);
         if (f->count == 0) { /* spent: drop it so GET /sim/faults shows live ones only */
-            free(f->route), free(f->error);
+            sim_fault_free(f);
             memmove(f, f + 1, (size_t)(sim->n_faults - i - 1) * sizeof *f);
             sim->n_faults--;
         }
@@ -58,10 +60,16 @@ bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out)
     return false;
 }
 
+void sim_fault_free(sim_fault *f)
+{
+    free(f->route), free(f->error), free(f->corrupt_task), free(f->corrupt_how);
+    f->route = f->error = f->corrupt_task = f->corrupt_how = NULL;
+}
+
 static void faults_clear(ofsim *sim)
 {
     for (int i = 0; i < sim->n_faults; i++)
-        free(sim->faults[i].route), free(sim->faults[i].error);
+        sim_fault_free(&sim->faults[i]);
     free(sim->faults);
     sim->faults = NULL;
     sim->n_faults = 0;
@@ -219,8 +227,9 @@ static void h_reset(sim_req *r)
 }
 
 static const char *const fault_keys[] = {
-    "route",        "status",     "count", "retry_after", "latency_ms", "drop",
-    "slow_body_ms", "body_bytes", "error", "after",       NULL};
+    "route",        "status",      "count",        "retry_after", "latency_ms",    "drop",
+    "slow_body_ms", "body_bytes",  "error",        "after",       "total_results", "ignore_skip",
+    "corrupt_task", "corrupt_how", "endless_body", NULL};
 
 static bool fault_int(json_t *o, const char *key, long long lo, long long hi, long long *out,
                       char *err, size_t errsz)
@@ -262,13 +271,31 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
                  "\"route\" and \"error\" must be strings, \"drop\" and \"after\" booleans");
         return false;
     }
-    long long status = 0, count = 1, retry = -1, latency = 0, slow = 0, bytes = 0;
+    json_t *ign = json_object_get(o, "ignore_skip"), *endless = json_object_get(o, "endless_body"),
+           *ctask = json_object_get(o, "corrupt_task"), *chow = json_object_get(o, "corrupt_how");
+    if ((ign && !json_is_boolean(ign)) || (endless && !json_is_boolean(endless)) ||
+        (ctask && (!json_is_string(ctask) || !*json_string_value(ctask))) ||
+        (chow && !json_is_string(chow))) {
+        snprintf(err, errsz,
+                 "\"ignore_skip\" and \"endless_body\" must be booleans, \"corrupt_task\" a "
+                 "task id or \"*\", \"corrupt_how\" a string");
+        return false;
+    }
+    const char *how = chow ? json_string_value(chow) : NULL;
+    if (how && strcmp(how, "state_number") != 0 && strcmp(how, "state_unknown") != 0 &&
+        strcmp(how, "no_id") != 0) {
+        snprintf(err, errsz,
+                 "\"corrupt_how\" must be \"state_number\", \"state_unknown\" or \"no_id\"");
+        return false;
+    }
+    long long status = 0, count = 1, retry = -1, latency = 0, slow = 0, bytes = 0, total = -1;
     if (!fault_int(o, "status", 0, 599, &status, err, errsz) ||
         !fault_int(o, "count", -1, 1000000000, &count, err, errsz) ||
         !fault_int(o, "retry_after", 0, 86400, &retry, err, errsz) ||
         !fault_int(o, "latency_ms", 0, 600000, &latency, err, errsz) ||
         !fault_int(o, "slow_body_ms", 0, 600000, &slow, err, errsz) ||
-        !fault_int(o, "body_bytes", 0, 1LL << 32, &bytes, err, errsz))
+        !fault_int(o, "body_bytes", 0, 1LL << 32, &bytes, err, errsz) ||
+        !fault_int(o, "total_results", 0, 1LL << 40, &total, err, errsz))
         return false;
     if (status != 0 && status < 100) {
         snprintf(err, errsz, "\"status\" must be 100-599");
@@ -284,16 +311,29 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
     f->slow_body_ms = slow;
     f->body_bytes = bytes;
     f->error = error ? sim_strdup(json_string_value(error)) : NULL;
+    f->total_results = total;
+    f->ignore_skip = json_is_true(ign);
+    f->corrupt_task = ctask ? sim_strdup(json_string_value(ctask)) : NULL;
+    f->corrupt_how = how ? sim_strdup(how) : NULL;
+    f->endless_body = json_is_true(endless);
     return true;
 }
 
 static json_t *render_fault(const sim_fault *f)
 {
-    return json_pack("{s:s, s:I, s:i, s:i, s:I, s:b, s:b, s:I, s:I, s:o}", "route", f->route,
-                     "count", (json_int_t)f->count, "status", f->status, "retry_after",
-                     f->retry_after, "latency_ms", (json_int_t)f->latency_ms, "drop", f->drop,
-                     "after", f->after, "slow_body_ms", (json_int_t)f->slow_body_ms, "body_bytes",
-                     (json_int_t)f->body_bytes, "error", sim_json_str(f->error));
+    json_t *j = json_pack("{s:s, s:I, s:i, s:i, s:I, s:b, s:b, s:I, s:I, s:o}", "route", f->route,
+                          "count", (json_int_t)f->count, "status", f->status, "retry_after",
+                          f->retry_after, "latency_ms", (json_int_t)f->latency_ms, "drop", f->drop,
+                          "after", f->after, "slow_body_ms", (json_int_t)f->slow_body_ms,
+                          "body_bytes", (json_int_t)f->body_bytes, "error", sim_json_str(f->error));
+    /* the hostile-reply fields only when set, so existing listings stay as they were */
+    if (f->total_results >= 0)
+        json_object_set_new(j, "total_results", json_integer((json_int_t)f->total_results));
+    if (f->ignore_skip) json_object_set_new(j, "ignore_skip", json_true());
+    if (f->corrupt_task) json_object_set_new(j, "corrupt_task", json_string(f->corrupt_task));
+    if (f->corrupt_how) json_object_set_new(j, "corrupt_how", json_string(f->corrupt_how));
+    if (f->endless_body) json_object_set_new(j, "endless_body", json_true());
+    return j;
 }
 
 static void h_faults_list(sim_req *r)
@@ -322,7 +362,7 @@ static void h_faults_add(sim_req *r)
     {
         if (!parse_fault(v, &parsed[i], err, sizeof err)) {
             for (size_t k = 0; k <= i; k++)
-                free(parsed[k].route), free(parsed[k].error);
+                sim_fault_free(&parsed[k]);
             free(parsed);
             json_decref(list), json_decref(json_is_array(body) ? NULL : body);
             sim_reply_error(r, 400, err, NULL);

@@ -133,14 +133,35 @@ static void link_set(json_t *links, const char *name, char *href)
     free(href);
 }
 
+/* The "corrupt_task" fault: this task (or every one, "*") becomes undecodable. */
+static void corrupt_task(const sim_fault *f, json_t *item)
+{
+    const char *id = json_string_value(json_object_get(item, "Id"));
+    if (!id || (strcmp(f->corrupt_task, "*") != 0 && strcmp(f->corrupt_task, id) != 0)) return;
+    const char *how = f->corrupt_how ? f->corrupt_how : "state_number";
+    if (strcmp(how, "no_id") == 0)
+        json_object_del(item, "Id");
+    else if (strcmp(how, "state_unknown") == 0)
+        json_object_set_new(item, "State", json_string("Exploded\x07"));
+    else
+        json_object_set_new(item, "State", json_integer(42));
+}
+
 void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,
                     const char *template_link)
 {
     long skip, take;
     if (!sim_paging(r, &skip, &take)) return;
+    const sim_fault *f = r->fault;
+    long from = f && f->ignore_skip ? 0 : skip; /* fault: the server ignores skip */
     json_t *items = json_array();
-    for (long k = skip; k < n && k < skip + take; k++)
-        json_array_append_new(items, render(r->sim, idx[k]));
+    for (long k = from; k < n && k < from + take; k++) {
+        json_t *item = render(r->sim, idx[k]);
+        if (f && f->corrupt_task && strcmp(item_type, "ServerTask") == 0) corrupt_task(f, item);
+        json_array_append_new(items, item);
+    }
+    /* fault: a lying pager promises more (or fewer) than there are */
+    json_int_t total = f && f->total_results >= 0 ? (json_int_t)f->total_results : (json_int_t)n;
     long pages = take > 0 ? (n + take - 1) / take : 1;
     if (pages < 1) pages = 1;
     json_t *links = json_object();
@@ -158,7 +179,7 @@ void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, si
     if (skip + take < n) link_set(links, "Page.Next", page_link(r, skip + take, take));
     sim_reply(r, 200,
               json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "ItemType", item_type, "Items",
-                        items, "ItemsPerPage", (json_int_t)take, "TotalResults", (json_int_t)n,
+                        items, "ItemsPerPage", (json_int_t)take, "TotalResults", total,
                         "NumberOfPages", (json_int_t)pages, "LastPageNumber",
                         (json_int_t)(pages - 1), "Links", links));
 }

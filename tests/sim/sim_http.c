@@ -4,7 +4,9 @@
  * fault that sleeps (latency, a slow body) holds up only its own
  * connection. Request bodies are capped (413). Faults are applied here:
  * status replies with an optional Retry-After, dropped connections,
- * latency, dribbled bodies and oversized bodies. Also ofsim_start/stop. */
+ * latency, dribbled bodies, oversized bodies and bodies that never end (the
+ * paging and task faults are applied by the handlers, via sim_req.fault).
+ * Also ofsim_start/stop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -58,7 +60,16 @@ typedef struct gen_body {
     uint64_t len;
     uint64_t chunk;   /* bytes per dribble step */
     int64_t delay_ms; /* sleep before each step; 0 = none */
+    bool endless;     /* the padding document's end never comes */
 } gen_body;
+
+static bool sim_stopping(ofsim *sim)
+{
+    pthread_mutex_lock(&sim->stop_mu);
+    bool stopping = sim->stopping;
+    pthread_mutex_unlock(&sim->stop_mu);
+    return stopping;
+}
 
 static const char pad_prefix[] = "{\"ItemType\":\"Padding\",\"Items\":[],\"Padding\":\"";
 static const char pad_suffix[] = "\"}";
@@ -74,6 +85,15 @@ static char pad_byte(uint64_t pos, uint64_t len)
 static ssize_t gen_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     gen_body *g = cls;
+    if (g->endless) { /* the client's cap or timeout has to end it (or the simulator stopping) */
+        if (g->delay_ms > 0 ? sim_sleep(g->sim, g->delay_ms) : sim_stopping(g->sim))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        size_t n = g->chunk && g->chunk < max ? (size_t)g->chunk : max;
+        uint64_t pre = sizeof pad_prefix - 1;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pos + i < pre ? pad_prefix[pos + i] : 'x';
+        return (ssize_t)n;
+    }
     if (pos >= g->len) return MHD_CONTENT_READER_END_OF_STREAM;
     if (g->delay_ms > 0 && sim_sleep(g->sim, g->delay_ms)) return MHD_CONTENT_READER_END_WITH_ERROR;
     uint64_t n = g->len - pos;
@@ -197,6 +217,28 @@ static enum MHD_Result queue_body(struct MHD_Connection *c, ofsim *sim, int stat
     return ret;
 }
 
+/* 200 with a chunked body that never ends: as fast as the client reads, or 16 bytes every
+ * slow_ms. */
+static enum MHD_Result queue_endless(struct MHD_Connection *c, ofsim *sim, int64_t slow_ms)
+{
+    gen_body *g = calloc(1, sizeof *g);
+    OF_ASSERT(g);
+    g->sim = sim;
+    g->endless = true;
+    g->chunk = slow_ms > 0 ? 16 : 0;
+    g->delay_ms = slow_ms;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, gen_read, g, gen_free);
+    if (!resp) {
+        gen_free(g);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    enum MHD_Result ret = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static void free_args(sim_req *r)
 {
     for (int i = 0; i < r->n_args; i++)
@@ -238,12 +280,14 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
     pthread_mutex_unlock(&sim->mu);
 
     if (faulted && fault.latency_ms > 0 && sim_sleep(sim, fault.latency_ms)) {
-        free(fault.error);
+        sim_fault_free(&fault);
         faulted = false;
         fault.drop = true; /* stopping: just close */
     }
     bool after = faulted && fault.after;
-    bool replace = faulted && (fault.drop || fault.status || fault.body_bytes);
+    bool replace =
+        faulted && (fault.drop || fault.status || fault.body_bytes || fault.endless_body);
+    r.fault = faulted ? &fault : NULL;
     if (ctx->too_large) {
         sim_reply_error(&r, 413, "The request body exceeds the simulator's 1 MiB limit.", NULL);
     } else if (!replace || after) {
@@ -258,7 +302,12 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
     }
 
     enum MHD_Result ret;
-    if (replace && fault.drop) {
+    if (replace && !fault.drop && fault.endless_body) {
+        pthread_mutex_lock(&sim->mu);
+        sim_stats_status(sim, 200);
+        pthread_mutex_unlock(&sim->mu);
+        ret = queue_endless(c, sim, fault.slow_body_ms);
+    } else if (replace && fault.drop) {
         ret = MHD_NO; /* MHD closes the connection without a response */
         pthread_mutex_lock(&sim->mu);
         sim_stats_status(sim, 0);
@@ -298,7 +347,7 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
         pthread_mutex_unlock(&sim->mu);
         ret = queue_body(c, sim, status, ctype, body, len, faulted ? fault.slow_body_ms : 0, retry);
     }
-    if (faulted) free(fault.error);
+    if (faulted) sim_fault_free(&fault);
     free(r.resp);
     free_args(&r);
     free(path);

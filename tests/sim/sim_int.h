@@ -283,6 +283,12 @@ typedef struct sim_fault {
     int64_t slow_body_ms;
     int64_t body_bytes;
     char *error; /* ErrorMessage for status faults */
+    /* hostile replies (docs/octopus.md, "Faults"); the request itself is served normally */
+    int64_t total_results; /* -1 = honest; else every page claims this TotalResults */
+    bool ignore_skip;      /* every page is the first one, whatever skip says */
+    char *corrupt_task;    /* this task id ("*" = every task) in a task page is undecodable */
+    char *corrupt_how;     /* "state_number" (default) | "state_unknown" | "no_id" */
+    bool endless_body;     /* 200 with a chunked body that never ends (slow_body_ms: per chunk) */
 } sim_fault;
 
 typedef struct sim_stat {
@@ -364,7 +370,8 @@ struct sim_req {
     int status;
     char *resp; /* owned; JSON unless content_type says otherwise */
     const char *content_type;
-    int retry_after; /* -1 = none */
+    int retry_after;        /* -1 = none */
+    const sim_fault *fault; /* the fault taken for this request, if any (page faults) */
 };
 
 const char *sim_arg(const sim_req *r, const char *key); /* first value, case-insensitive key */
@@ -447,8 +454,9 @@ void sim_admin_route(sim_req *r); /* fills route and handler; the handler always
 void sim_stats_count(ofsim *sim, const char *route);
 void sim_stats_status(ofsim *sim, int status); /* 0 = dropped */
 /* Consumes one use of the first fault matching route; *out is a copy whose
- * error string the caller frees (route is NULL). */
+ * strings the caller frees with sim_fault_free (route is NULL). */
 bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out);
+void sim_fault_free(sim_fault *f);
 void sim_admin_free(ofsim *sim); /* faults and stats */
 
 #endif

@@ -625,6 +625,63 @@ def test_faults():
     check(stats["statuses"]["dropped"] == 1 and stats["statuses"]["5xx"] >= 5, "status stats")
 
 
+def test_hostile_faults():
+    """The lying pager, the undecodable task and the never-ending body (docs/octopus.md)."""
+    admin("DELETE", "/sim/faults")
+    # a lying pager: TotalResults promises 500, the pages hold what exists
+    admin("POST", "/sim/faults", {"route": "GET /api/{space}/tenants", "total_results": 500,
+                                  "count": -1})
+    page = ok("GET", "/api/Spaces-1/tenants?skip=0&take=2")
+    check_eq((page["TotalResults"], len(page["Items"])), (500, 2), "lying TotalResults")
+    last = ok("GET", "/api/Spaces-1/tenants?skip=400&take=2")
+    check_eq(len(last["Items"]), 0, "nothing behind the promise")
+    check_eq(admin("GET", "/sim/faults")[0]["total_results"], 500, "listed")
+    admin("DELETE", "/sim/faults")
+    # a pager that ignores skip: the same first page for ever
+    admin("POST", "/sim/faults", {"route": "GET /api/{space}/tenants", "ignore_skip": True,
+                                  "count": 2})
+    a = ok("GET", "/api/Spaces-1/tenants?skip=0&take=2")["Items"]
+    b = ok("GET", "/api/Spaces-1/tenants?skip=2&take=2")["Items"]
+    check_eq([t["Id"] for t in b], [t["Id"] for t in a], "skip ignored")
+    # one undecodable task among good ones
+    d1 = deploy("Schema", "4.3.0", "Development")
+    d2 = deploy("Schema", "4.3.0", "Staging")
+    ids = "%s,%s" % (d1["TaskId"], d2["TaskId"])
+    for how, check_item in (
+            (None, lambda t: t["State"] == 42),
+            ("state_unknown", lambda t: t["State"] == "Exploded\x07"),
+            ("no_id", lambda t: "Id" not in t)):
+        fault = {"route": "GET /api/{space}/tasks", "corrupt_task": d2["TaskId"]}
+        if how:
+            fault["corrupt_how"] = how
+        admin("POST", "/sim/faults", fault)
+        items = ok("GET", "/api/Spaces-1/tasks?ids=" + ids)["Items"]
+        bad = [t for t in items if t.get("Id") != d1["TaskId"]]
+        good = [t for t in items if t.get("Id") == d1["TaskId"]]
+        check(len(bad) == 1 and check_item(bad[0]), "corrupt_how=%s: %r" % (how, bad))
+        check(len(good) == 1 and isinstance(good[0]["State"], str), "the other task is intact")
+    check_eq(req("POST", "/sim/faults", {"corrupt_how": "melted"}, key=None).status, 400,
+             "unknown corrupt_how")
+    check_eq(req("POST", "/sim/faults", {"total_results": -2}, key=None).status, 400,
+             "negative total_results")
+    # a body that never ends: read 4 MiB of it, it is still going
+    admin("POST", "/sim/faults", {"route": "GET /api/{space}/projects", "endless_body": True})
+    c = SIM.conn(10)
+    try:
+        c.request("GET", "/api/Spaces-1/projects", headers={"X-Octopus-ApiKey": KEY})
+        r = c.getresponse()
+        check_eq(r.status, 200, "endless body status")
+        got = 0
+        while got < (4 << 20):
+            chunk = r.read(65536)
+            check(chunk, "the endless body ended after %d bytes" % got)
+            got += len(chunk)
+    finally:
+        c.close()
+    check_eq(get("/api/Spaces-1/projects").status, 200, "next request is normal")
+    admin("DELETE", "/sim/faults")
+
+
 def test_rules_at_runtime_and_reset():
     admin("POST", "/sim/rules", {"mode": "prepend", "rules": [
         {"project": "Portal", "tenant": "Acme*", "outcome": "fail", "error": "boom"}]})
@@ -689,7 +746,7 @@ CASES = [test_root_and_route_forms, test_auth, test_paging_and_partial_name, tes
          test_deployment_validation, test_task_lifecycle_success_and_failure,
          test_tasks_batch_and_no_ids_trap, test_task_cap, test_concurrency_tag,
          test_interruption_hold_release_and_cancel, test_queue_time_and_expiry, test_faults,
-         test_rules_at_runtime_and_reset, test_executions_api]
+         test_hostile_faults, test_rules_at_runtime_and_reset, test_executions_api]
 
 
 # ---- cases with their own simulator process -------------------------------------------

@@ -5,7 +5,8 @@ For each topic the fleet reads (requests, a jobs topic, events, the releases sta
 writes three poisons with `octofleet topic produce` (a client allowed to write the topic): a
 value bigger than the fleet's message budget (1,040,000 bytes, just under the broker's limit),
 garbage, and a well-formed message with one huge field. For the Octopus client it makes the
-simulator lie: a pager whose TotalResults never ends. After each group it proves:
+simulator lie: a pager whose TotalResults never ends, a task whose State cannot be read, a
+body that never ends. After each group it proves:
 
   - the producer and the worker are still running (no exit, no crash loop);
   - the poison is accounted for: a DLQ message whose octofleet-source-topic/-partition/-offset
@@ -16,7 +17,9 @@ simulator lie: a pager whose TotalResults never ends. After each group it proves
 
 Also: `octofleet submit` refuses what the daemons would refuse (a request too big for the
 budget, an over-long --by) with the limit in the message, and a `by` holding a newline and ESC
-never reaches the producer's log raw.
+never reaches the producer's log raw. And for the Octopus client: one undecodable task among
+good ones fails only its own job, after the bound, quoting the reply; a body that never ends is
+stopped by the response cap.
 """
 
 import hashlib
@@ -237,10 +240,63 @@ def octopus_door(h, fl):
     harness.log("lying pager: rejected after %d requests: %s" % (pages, errs[:120]))
 
 
+def unreadable_task(h, fl):
+    """One task of three answered with an undecodable State: the other two jobs succeed, the
+    third fails once octopus.task_unreadable_timeout (3 s here) and 3 polls have passed, with
+    the server's reply quoted; the release pauses as for any failure."""
+    fl.set_rules([{"duration_ms": 6000}])
+    rid = fl.submit({"release": "hostile-unreadable-task", "environments": ["Dev"],
+                     "tenants": {"names": ["Alpha", "Bravo", "Charlie"]},
+                     "stages": [[{"project": "Api", "version": "1.0.0"}]]})
+    started = fl.wait_event(rid, "job.started", count=3, timeout=60)
+    bad = started[0]["data"]
+    fl.sim_call("POST", "/sim/faults", {"route": "GET /api/{space}/tasks",
+                                        "corrupt_task": bad["task_id"], "count": -1})
+    fl.set_rules([{"duration_ms": 200}])
+    failed = fl.wait_event(rid, "job.failed", timeout=90)[0]["data"]
+    check_eq(failed["job_id"], bad["job_id"], "the job that failed")
+    msg = failed.get("message", "")
+    check("could not be read" in msg and bad["task_id"] in msg and "State" in msg,
+          "job.failed of the unreadable task does not say why: %r" % msg)
+    ok = fl.wait_event(rid, "job.succeeded", count=2, timeout=60)
+    check(all(e["data"]["job_id"] != bad["job_id"] for e in ok),
+          "the unreadable task's job also succeeded")
+    fl.wait_release_end(rid, "release.paused", timeout=60)
+    fl.sim_call("DELETE", "/sim/faults")
+    harness.log("unreadable task failed its job alone: %s" % msg[:160])
+
+
+def endless_body(h, fl):
+    """A reply body that never ends: the client's response cap stops it; the request that
+    needed it is rejected saying so."""
+    fl.sim_call("POST", "/sim/faults", {"route": "GET /api/{space}/projects*",
+                                        "endless_body": True, "count": -1})
+    # a project no earlier request named: the producer's name cache must ask the server
+    rid = fl.submit({"release": "hostile-endless-body", "environments": ["Dev"],
+                     "tenants": {"names": ["Alpha"]},
+                     "stages": [[{"project": "Schema", "version": "1.0.0"}]]})
+    ev = fl.wait_release_end(rid, "release.rejected", timeout=120)
+    errs = " ".join(ev["data"].get("errors") or [])
+    check("cap" in errs and "projects" in errs,
+          "the endless body's rejection does not name the cap and the route: %r" % errs[:400])
+    fl.sim_call("DELETE", "/sim/faults")
+    harness.log("endless body: rejected: %s" % errs[:160])
+
+
 def scenario(args, fleets):
     fl = harness.Fleet(args, "hostile")
     fleets.append(fl)
-    fl.start(workers=("w1",))
+    fl.start_sim()
+    fl.write_config()
+    with open(fl.cfg) as f:
+        text = f.read()
+    marker = 'retry_deadline = "30s";'
+    check(marker in text, "harness config changed: no %r" % marker)
+    with open(fl.cfg, "w") as f:
+        f.write(text.replace(marker, marker + '\n    task_unreadable_timeout = "3s";'))
+    fl.start_producer()
+    fl.start_follower()
+    fl.start_worker("w1")
     fl.set_rules([{"duration_ms": 200}])
     h = Hostile(fl)
     h.good_release()  # templates for well-formed poison, and a baseline
@@ -255,6 +311,10 @@ def scenario(args, fleets):
     h.good_release()
     cli_door(fl)
     octopus_door(h, fl)
+    h.good_release()
+    unreadable_task(h, fl)
+    h.good_release()
+    endless_body(h, fl)
     h.good_release()
     fl.check_daemons()
     fl.check_no_secret()

@@ -961,6 +961,317 @@ static void test_tls(void)
     rmdir(dir);
 }
 
+/* ---- hostile replies (docs/octopus.md, "Bounds") ---------------------------------- */
+
+/* The error names the route and never carries the key. */
+static void check_protocol(of_err rc, const char *es, const char *route, const char *why)
+{
+    CHECK_INT(rc, OF_ERR_PROTOCOL);
+    CHECK_CONTAINS(es, route);
+    CHECK_CONTAINS(es, why);
+    CHECK(strstr(es, KEY_ALL) == NULL);
+}
+
+static void test_lying_pager(ofsim *sim)
+{
+    of_octo_opts o = {
+        .url = ofsim_url(sim), .api_key = KEY_ALL, .seed = 5, .page_size = 10, .max_pages = 6};
+    of_octo *c = client_opts(o);
+    char es[1024];
+    if (!c || of_octo_connect(c, es, sizeof(es))) {
+        CHECK(!"client");
+        of_octo_destroy(c);
+        return;
+    }
+    const char *proj_route = "GET /api/{space}/projects", *ten_route = "GET /api/{space}/tenants",
+               *dep_route = "GET /api/{space}/deployments";
+    of_octo_project p;
+    of_octo_tenant t;
+    of_octo_tenant_list tl;
+    of_octo_deployment d;
+
+    /* find by name: the short page says the collection ended, TotalResults says 1000 more. */
+    add_fault(sim, "{\"route\":\"GET /api/{space}/projects\",\"total_results\":60,\"count\":-1}");
+    long before = count(sim, proj_route);
+    of_err rc = of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es));
+    fprintf(stderr, "measure: lying pager on find project -> %s\n", es);
+    check_protocol(rc, es, "GET /api/Spaces-1/projects?partialName=Schema",
+                   "TotalResults promises 60");
+    CHECK(count(sim, proj_route) - before <= 6);
+    ofsim_clear_faults(sim);
+    CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
+    of_octo_project_free(&p);
+
+    /* Tenants listing: promises 5000 (500 pages of 10): refused at the first page, not after
+     * the cap's worth of requests. */
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tenants\",\"total_results\":5000,\"count\":-1}");
+    before = count(sim, ten_route);
+    of_octo_tenant_query q = {0};
+    rc = of_octo_list_tenants(c, NULL, &q, &tl, es, sizeof(es));
+    fprintf(stderr, "measure: lying pager on list tenants -> %s\n", es);
+    check_protocol(rc, es, "GET /api/Spaces-1/tenants?skip=0&take=10", "max_pages");
+    CHECK_INT(count(sim, ten_route) - before, 1);
+
+    /* A server that ignores skip: full pages for ever, caught at the second page. */
+    ofsim_clear_faults(sim);
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tenants\",\"ignore_skip\":true,\"count\":-1}");
+    before = count(sim, ten_route);
+    rc = of_octo_list_tenants(c, NULL, &q, &tl, es, sizeof(es));
+    check_protocol(rc, es, "GET /api/Spaces-1/tenants?skip=10&take=10", "ignores skip");
+    CHECK_INT(count(sim, ten_route) - before, 2);
+    /* ... and on a find by name, which reads until it finds the name */
+    before = count(sim, ten_route);
+    rc = of_octo_find_tenant(c, NULL, "Tenant", &t, es, sizeof(es)); /* 40 look-alikes */
+    check_protocol(rc, es, "GET /api/Spaces-1/tenants?partialName=Tenant&skip=10", "ignores skip");
+    CHECK(count(sim, ten_route) - before <= 6);
+
+    /* Both: honest-looking totals within the cap but every page the first: the cap and the
+     * repeat check bound it; without the repeat check the cap (6 pages) would. */
+    ofsim_clear_faults(sim);
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tenants\",\"ignore_skip\":true,"
+                   "\"total_results\":55,\"count\":-1}");
+    before = count(sim, ten_route);
+    rc = of_octo_list_tenants(c, NULL, &q, &tl, es, sizeof(es));
+    CHECK_INT(rc, OF_ERR_PROTOCOL);
+    CHECK(count(sim, ten_route) - before <= 6);
+    ofsim_clear_faults(sim);
+    CHECK_INT(of_octo_list_tenants(c, NULL, &q, &tl, es, sizeof(es)), OF_OK);
+    CHECK_INT(tl.n, 48);
+    of_octo_tenant_list_free(&tl);
+
+    /* The worker's adoption look-up pages through deployments. */
+    CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
+    add_fault(sim,
+              "{\"route\":\"GET /api/{space}/deployments\",\"total_results\":500,\"count\":-1}");
+    of_octo_deploy_query dq = {.project_id = p.id};
+    before = count(sim, dep_route);
+    rc = of_octo_find_deployment_by_job(c, NULL, &dq, NULL, "job=no-such-job", &d, es, sizeof(es));
+    fprintf(stderr, "measure: lying pager on adoption look-up -> %s\n", es);
+    check_protocol(rc, es, "GET /api/Spaces-1/deployments?projects=", "TotalResults");
+    CHECK(count(sim, dep_route) - before <= 6);
+    ofsim_clear_faults(sim);
+    CHECK_INT(
+        of_octo_find_deployment_by_job(c, NULL, &dq, NULL, "job=no-such-job", &d, es, sizeof(es)),
+        OF_ERR_NOT_FOUND);
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+
+    /* The listing deadline: slow pages that would each be fine end the listing. */
+    o.list_deadline_ms = 600;
+    o.max_pages = 0;
+    c = client_opts(o);
+    if (c && of_octo_connect(c, es, sizeof(es)) == OF_OK) {
+        add_fault(sim, "{\"route\":\"GET /api/{space}/tenants\",\"latency_ms\":250,\"count\":-1}");
+        int64_t t0 = of_now_ms();
+        rc = of_octo_list_tenants(c, NULL, &q, &tl, es, sizeof(es));
+        int64_t took = of_now_ms() - t0;
+        fprintf(stderr, "measure: list deadline 0.6 s -> %lld ms: %s\n", (long long)took, es);
+        CHECK_INT(rc, OF_ERR_TIMEOUT);
+        CHECK_CONTAINS(es, "list deadline");
+        CHECK(took < 3000);
+        ofsim_clear_faults(sim);
+    }
+    of_octo_destroy(c);
+}
+
+/* Three tasks, the middle one undecodable in a given way; returns the list. */
+static void poll_three(of_octo *c, char **ids, of_octo_task_list *l)
+{
+    char es[1024];
+    CHECK_INT(of_octo_get_tasks(c, NULL, (const char *const *)ids, 3, l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l->n, 3);
+}
+
+static void unreadable_cases(ofsim *sim, of_octo *c, char **ids);
+
+static void test_unreadable_task(ofsim *sim)
+{
+    of_octo_opts o = {.url = ofsim_url(sim),
+                      .api_key = KEY_ALL,
+                      .seed = 9,
+                      .task_unreadable_ms = 300,
+                      .warn_interval_ms = 60000};
+    of_octo *c = client_opts(o);
+    char es[1024];
+    if (!c || of_octo_connect(c, es, sizeof(es))) {
+        CHECK(!"client");
+        of_octo_destroy(c);
+        return;
+    }
+    of_octo_project p;
+    of_octo_environment dev;
+    of_octo_release rel;
+    CHECK_INT(of_octo_find_project(c, NULL, "Slow", &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "1.0.0", &rel, es, sizeof(es)), OF_OK);
+    char *ids[3] = {NULL, NULL, NULL};
+    of_octo_deploy_req req = {.release_id = rel.id, .environment_id = dev.id};
+    for (int i = 0; i < 3; i++) {
+        of_octo_deployment d;
+        CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+        ids[i] = d.task_id;
+        d.task_id = NULL;
+        of_octo_deployment_free(&d);
+    }
+    if (ids[0] && ids[1] && ids[2]) unreadable_cases(sim, c, ids);
+    for (int i = 0; i < 3; i++) {
+        if (!ids[i]) continue;
+        of_octo_task ct;
+        if (of_octo_cancel_task(c, NULL, ids[i], &ct, es, sizeof(es)) == OF_OK)
+            of_octo_task_free(&ct);
+        free(ids[i]);
+    }
+    of_octo_release_free(&rel);
+    of_octo_ref_free(&dev);
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+}
+
+static void unreadable_cases(ofsim *sim, of_octo *c, char **ids)
+{
+    char fault[512];
+    static const struct {
+        const char *how;
+        const char *want; /* in the problem */
+    } cases[] = {
+        {"state_number", "field \"State\": expected a string, got a number"},
+        {"state_unknown", "unknown task state \"Exploded\\x07\""},
+        {"no_id", "an item without a string \"Id\""},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        snprintf(fault, sizeof(fault),
+                 "{\"route\":\"GET /api/{space}/tasks\",\"corrupt_task\":\"%s\","
+                 "\"corrupt_how\":\"%s\",\"count\":1}",
+                 ids[1], cases[k].how);
+        add_fault(sim, fault);
+        of_octo_task_list l;
+        poll_three(c, ids, &l);
+        if (l.n == 3) {
+            fprintf(stderr, "measure: corrupt_how=%s -> %s\n", cases[k].how,
+                    l.items[1].problem ? l.items[1].problem : "(none)");
+            CHECK(l.items[0].found && !l.items[0].unreadable);
+            CHECK(l.items[2].found && !l.items[2].unreadable);
+            CHECK_STR(of_octo_task_state_name(l.items[0].state), "Executing");
+            CHECK(!l.items[1].found && l.items[1].unreadable && !l.items[1].give_up);
+            CHECK_STR(l.items[1].id, ids[1]);
+            CHECK_CONTAINS(l.items[1].problem, "GET /api/Spaces-1/tasks?ids=");
+            CHECK_CONTAINS(l.items[1].problem, cases[k].want);
+            CHECK_CONTAINS(l.items[1].problem, "the server sent: {");
+            CHECK_INT(l.unreadable, 1);
+            CHECK_INT(l.missing, 0);
+        }
+        of_octo_task_list_free(&l);
+        /* the next poll is clean: the streak ends */
+        poll_three(c, ids, &l);
+        CHECK_INT(l.unreadable, 0);
+        of_octo_task_list_free(&l);
+    }
+
+    /* A 200 that is not a task page at all: every task of the chunk unreadable, the call OK. */
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tasks\",\"status\":200,"
+                   "\"error\":\"maintenance\\npage\",\"count\":1}");
+    of_octo_task_list l;
+    poll_three(c, ids, &l);
+    CHECK_INT(l.unreadable, 3);
+    if (l.n == 3) {
+        CHECK_CONTAINS(l.items[2].problem,
+                       "the server sent: {\"ErrorMessage\":\"maintenance\\\\npage");
+        CHECK(strchr(l.items[2].problem, '\n') == NULL);
+    }
+    of_octo_task_list_free(&l);
+    poll_three(c, ids, &l); /* clean again: every streak ends */
+    CHECK_INT(l.unreadable, 0);
+    of_octo_task_list_free(&l);
+
+    /* Stays unreadable: given up after the bound (300 ms and 3 polls), the others unharmed. */
+    snprintf(fault, sizeof(fault),
+             "{\"route\":\"GET /api/{space}/tasks\",\"corrupt_task\":\"%s\",\"count\":-1}", ids[1]);
+    add_fault(sim, fault);
+    int64_t t0 = of_now_ms(), deadline = t0 + 10000;
+    int polls = 0;
+    bool gave_up = false;
+    while (!gave_up && of_now_ms() < deadline) {
+        poll_three(c, ids, &l);
+        polls++;
+        if (l.n == 3) {
+            CHECK(l.items[0].found && l.items[2].found);
+            gave_up = l.items[1].give_up;
+            if (gave_up) {
+                CHECK(l.items[1].unreadable_ms >= 300);
+                CHECK(l.items[1].unreadable_polls >= OF_OCTO_UNREADABLE_POLLS);
+                CHECK_INT(l.items[1].unreadable_polls, polls);
+            }
+        }
+        of_octo_task_list_free(&l);
+        if (!gave_up) sleep_ms(20); /* the caller's poll interval */
+    }
+    fprintf(stderr, "measure: unreadable task given up after %d polls, %lld ms\n", polls,
+            (long long)(of_now_ms() - t0));
+    CHECK(gave_up);
+    CHECK(of_now_ms() - t0 >= 300);
+    ofsim_clear_faults(sim);
+}
+
+static void test_endless_body(ofsim *sim)
+{
+    of_octo_opts o = {.url = ofsim_url(sim),
+                      .api_key = KEY_ALL,
+                      .seed = 4,
+                      .max_response_bytes = 1 << 20,
+                      .request_timeout_ms = 400,
+                      .connect_timeout_ms = 400,
+                      .retry_deadline_ms = 1200,
+                      .retry_base_ms = 50};
+    of_octo *c = client_opts(o);
+    char es[1024];
+    if (!c || of_octo_connect(c, es, sizeof(es))) {
+        CHECK(!"client");
+        of_octo_destroy(c);
+        return;
+    }
+    of_octo_project p;
+    of_octo_release rel;
+    CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
+    const char *route = "GET /api/{space}/projects/{id}/releases/{version}";
+
+    /* As fast as we read: the response cap stops it, not retried. */
+    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
+                   "\"endless_body\":true,\"count\":-1}");
+    long before = count(sim, route);
+    int64_t t0 = of_now_ms();
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+              OF_ERR_TOO_LARGE);
+    int64_t took = of_now_ms() - t0;
+    fprintf(stderr, "measure: endless body -> %lld ms: %s\n", (long long)took, es);
+    CHECK_CONTAINS(es, "reply larger than the 1048576-byte cap");
+    CHECK_INT(count(sim, route) - before, 1);
+    CHECK(took < 5000);
+    ofsim_clear_faults(sim);
+
+    /* A trickle that never ends: the attempt timeout, then the retry deadline, stop it. */
+    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
+                   "\"endless_body\":true,\"slow_body_ms\":50,\"count\":-1}");
+    t0 = of_now_ms();
+    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+              OF_ERR_TIMEOUT);
+    took = of_now_ms() - t0;
+    fprintf(stderr, "measure: endless trickle -> %lld ms: %s\n", (long long)took, es);
+    CHECK(took < 1200 + 3000);
+    ofsim_clear_faults(sim);
+
+    /* On a task poll, an endless reply makes that chunk's tasks unreadable, not the call fail. */
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tasks\",\"endless_body\":true,\"count\":1}");
+    const char *ids[] = {"ServerTasks-1", "ServerTasks-2"};
+    of_octo_task_list l;
+    CHECK_INT(of_octo_get_tasks(c, NULL, ids, 2, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.unreadable, 2);
+    if (l.n == 2) CHECK_CONTAINS(l.items[1].problem, "reply larger than the 1048576-byte cap");
+    of_octo_task_list_free(&l);
+    ofsim_clear_faults(sim);
+    of_octo_project_free(&p);
+    of_octo_destroy(c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the daemons do (octopus.h) */
@@ -976,6 +1287,9 @@ int main(void)
         test_cancel(sim);
         test_task_cap(sim);
         test_many_tasks(sim);
+        test_lying_pager(sim);
+        test_unreadable_task(sim);
+        test_endless_body(sim);
         ofsim_stop(sim);
     }
     test_tls();

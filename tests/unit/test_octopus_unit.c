@@ -567,6 +567,76 @@ static void test_decode_deployment_and_page(void)
     CHECK_INT(octo_parse_body("<html>", 6, &j, es, sizeof(es)), OF_ERR_PROTOCOL);
 }
 
+/* The pager's self-consistency check on one page (take 100 throughout). */
+static void test_page_check(void)
+{
+    static const struct {
+        size_t skip, got, total;
+        const char *want; /* NULL = consistent */
+    } cases[] = {
+        {0, 0, 0, NULL},         /* empty collection */
+        {0, 40, 40, NULL},       /* one short page, all of it */
+        {0, 100, 250, NULL},     /* a full page, more to come */
+        {200, 50, 250, NULL},    /* the last page */
+        {300, 0, 250, NULL},     /* past the end: items went away meanwhile */
+        {0, 40, SIZE_MAX, NULL}, /* no TotalResults: a short page ends it */
+        {0, 3, 60, "a short page at skip=0 (3 of take=100) but TotalResults promises 60"},
+        {100, 0, 1000, "an empty page at skip=100 (0 of take=100) but TotalResults promises 1000"},
+        {0, 101, 500, "101 items for take=100"},
+        {0, 101, SIZE_MAX, "101 items for take=100"},
+        {200, 10, 150, "10 item(s) at skip=200 but TotalResults is 150"},
+        {0, 5, 3, "5 item(s) at skip=0 but TotalResults is 3"},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        char es[256] = "";
+        of_err rc =
+            octo_page_check(cases[i].skip, 100, cases[i].got, cases[i].total, es, sizeof(es));
+        if (!cases[i].want) {
+            CHECK_INT(rc, OF_OK);
+            continue;
+        }
+        CHECK_INT(rc, OF_ERR_PROTOCOL);
+        CHECK_CONTAINS(es, "inconsistent paging: ");
+        CHECK_CONTAINS(es, cases[i].want);
+    }
+}
+
+/* Quotes of a bad reply: capped, escaped, one line. */
+static void test_quote(void)
+{
+    char big[600], out[700];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    static const struct {
+        const char *in;
+        const char *want;
+    } cases[] = {
+        {"{\"State\":42}", "p: {\"State\":42}"},
+        {"line\nbreak\x1b[31m\x07", "p: line\\nbreak\\x1b[31m\\x07"},
+        {"back\\slash", "p: back\\\\slash"},
+        {"\xc3\xbc ok \xff", "p: \xc3\xbc ok \\xff"},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        octo_quote("p: ", cases[i].in, strlen(cases[i].in), out, sizeof(out));
+        CHECK_STR(out, cases[i].want);
+    }
+    /* capped at OF_OCTO_QUOTE_BYTES of the reply, with a mark */
+    octo_quote("p: ", big, strlen(big), out, sizeof(out));
+    CHECK_INT(strlen(out), 3 + OF_OCTO_QUOTE_BYTES + 3);
+    CHECK(strcmp(out + strlen(out) - 3, "...") == 0);
+    /* cut inside a UTF-8 character: the stray bytes are escaped, never left broken */
+    char cut[OF_OCTO_QUOTE_BYTES + 2];
+    memset(cut, 'b', sizeof(cut));
+    cut[OF_OCTO_QUOTE_BYTES - 1] = (char)0xc3;
+    cut[OF_OCTO_QUOTE_BYTES] = (char)0xbc;
+    octo_quote("", cut, sizeof(cut), out, sizeof(out));
+    CHECK_CONTAINS(out, "b\\xc3...");
+    /* a small buffer is never overrun and stays terminated */
+    char tiny[8];
+    octo_quote("prefix: ", big, strlen(big), tiny, sizeof(tiny));
+    CHECK_INT(strlen(tiny), 7);
+}
+
 static void test_error_text(void)
 {
     static const struct {
@@ -682,6 +752,9 @@ static void test_new_config_errors(void)
          "octopus.api_key_file /nonexistent/octo.key: cannot open"},
         {{.url = "http://x", .api_key = KEY, .task_chunk = 1001}, "task chunk must be between"},
         {{.url = "http://x", .api_key = KEY, .max_concurrent = -1}, "must not be negative"},
+        {{.url = "http://x", .api_key = KEY, .max_pages = -1}, "must not be negative"},
+        {{.url = "http://x", .api_key = KEY, .list_deadline_ms = -1}, "must not be negative"},
+        {{.url = "http://x", .api_key = KEY, .task_unreadable_ms = -5}, "must not be negative"},
     };
     for (size_t i = 0; i < N(cases); i++) {
         es[0] = '\0';
@@ -848,6 +921,8 @@ int main(void)
     test_decode_template();
     test_decode_deployment_and_page();
     test_error_text();
+    test_page_check();
+    test_quote();
     test_encode_deploy();
     test_new_config_errors();
     test_key_sources_and_describe();
