@@ -1,6 +1,6 @@
 /* `octofleet demo`: the whole release train on the embedded default, in one process.
  *
- * librdkafka's mock cluster stands in for Kafka and the Octopus simulator (tests/sim) for
+ * librdkafka's mock cluster stands in for Kafka and the Octopus simulator (sim/) for
  * Octopus, both in-process on loopback ports. The producer and three workers run as threads
  * with their own stop flags, exactly the code `octofleet producer` / `worker` run. The demo
  * then plays operator: submits the seed-like train, shows progress, and when the injected
@@ -28,7 +28,7 @@
 #define DEMO_WORKERS  3
 #define DEMO_DEADLINE 170000 /* ms: the demo gives up (and says so) after this */
 
-extern const char of_demo_world_json[]; /* generated from tests/fixtures/demo-world.json */
+extern const char of_demo_world_json[]; /* generated from sim/worlds/demo-world.json */
 
 /* The train: 7 projects in 4 stages to both beta environments, every connected tenant.
  * Integrations fails for one tenant until the demo "fixes" it. */

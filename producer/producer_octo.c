@@ -12,7 +12,7 @@
 /* ---- resume: reconcile failed jobs with Octopus ---- */
 
 /* One failed job being looked up: first the deployment this attempt created (its Comments
- * carry of_job_dedupe_key, common/msg.h) and its task; if that did not succeed, the
+ * carry of_job_dedupe_key, common/codec/msg.h) and its task; if that did not succeed, the
  * target's latest successful deployment (a human may have redeployed by hand). */
 typedef struct recon {
     of_octo *octo;

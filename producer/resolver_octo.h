@@ -1,6 +1,6 @@
 /* The planner's questions (producer/plan.h, of_resolver) answered by the Octopus REST client.
  *
- * Blocking: every callback drives the client (common/octopus.h, blocking twins) until its
+ * Blocking: every callback drives the client (common/octopus/octopus.h, blocking twins) until its
  * answer is in, so this is for the producer's planning step, which runs before any Kafka
  * transaction begins (a slow Octopus must not hold a transaction open).
  *

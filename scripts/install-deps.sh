@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   librdkafka-dev libcurl4-openssl-dev libjansson-dev libconfig-dev libmicrohttpd-dev uuid-dev
-  libssl-dev   # libcrypto: HMAC-SHA256 message authentication (common/guard.c)
+  libssl-dev   # libcrypto: HMAC-SHA256 message authentication (common/guard/guard.c)
   clang-format openssl ca-certificates curl python3
   openjdk-17-jre-headless maven   # only to run the real Kafka broker for the tests
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/fixtures/demo-world.json: the world `octofleet demo` runs against.
+"""Writes sim/worlds/demo-world.json: the world `octofleet demo` runs against.
 
 Modelled on the seed story (docs/octopus.md): 7 Octopus projects released as one train,
 environments Development .. Hosted Release, tenants split between hosted and on-site
@@ -81,7 +81,7 @@ def main():
         "rules": [{"project": "*", "environment": "*", "tenant": "*",
                    "duration_ms": [300, 1500]}],
     }
-    out = pathlib.Path(__file__).resolve().parent.parent / "tests/fixtures/demo-world.json"
+    out = pathlib.Path(__file__).resolve().parent.parent / "sim/worlds/demo-world.json"
     out.write_text(json.dumps(world, indent=1) + "\n")
 
 

@@ -68,6 +68,6 @@ typedef struct of_worker_opts {
 of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_size);
 
 /* The Comments a job's deployment carries, and the key that finds it again, are in
- * common/msg.h (of_job_comments, of_job_dedupe_key): the producer's resume uses them too. */
+ * common/codec/msg.h (of_job_comments, of_job_dedupe_key): the producer's resume uses them too. */
 
 #endif

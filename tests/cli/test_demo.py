@@ -3,7 +3,7 @@
 the in-process Octopus simulator, a producer and three workers deploy the seed-like train; the
 injected failure pauses it, the demo replays the failed stage, and the release completes.
 
-The demo world is fixed (tests/fixtures/demo-world.json, compiled in), so the numbers are too:
+The demo world is fixed (sim/worlds/demo-world.json, compiled in), so the numbers are too:
 218 jobs (Schema once per beta environment, six tenanted projects for 18 tenants in each), one
 of which fails once and is replayed: 219 deployments in all.
 

@@ -1,15 +1,15 @@
-/* Fuzz target for the Octopus client's reply decoders (common/octopus_json.c, reached through
- * octopus_internal.h) and the small parsers next to them: octo_parse_body, every
+/* Fuzz target for the Octopus client's reply decoders (common/octopus/octopus_json.c, reached
+ * through octopus_internal.h) and the small parsers next to them: octo_parse_body, every
  * octo_decode_* (root, space, project, ref, tenant, release, template, deployment, task), the
  * paging envelope with the list free functions, octo_error_text (ErrorMessage/Errors[]),
- * octo_parse_retry_after, of_parse_rfc3339 (common/clock.h) and octo_url_encode.
+ * octo_parse_retry_after, of_parse_rfc3339 (common/base/clock.h) and octo_url_encode.
  *
  * Built two ways, like fuzz_codec.c:
  *   - with clang's libFuzzer (LLVMFuzzerTestOneInput below):
  *       clang -fsanitize=fuzzer,address,undefined -DOF_FUZZ_LIBFUZZER -D_DEFAULT_SOURCE \
- *         -Icommon tests/fuzz/fuzz_octopus.c common/octopus_*.c common/err.c common/log.c \
- *         common/buf.c common/clock.c common/secret.c -lcurl -ljansson
- *     seed corpus: `test_fuzz_octopus --write-seeds DIR` writes the built-in replies;
+ *         -Icommon/base -Icommon/octopus tests/fuzz/fuzz_octopus.c common/octopus/octopus_*.c
+ * common/base/err.c common/base/log.c \ common/base/buf.c common/base/clock.c common/base/secret.c
+ * -lcurl -ljansson seed corpus: `test_fuzz_octopus --write-seeds DIR` writes the built-in replies;
  *   - without it (gcc, ctest `fuzz_octopus`): main() at the bottom replays realistic replies,
  *     mutates them with a fixed-seed PRNG (byte edits and JSON-aware type swaps, huge values,
  *     deep nesting, nulls) and, with OF_FUZZ_FAILALLOC, fails every allocation of every

@@ -836,7 +836,7 @@ def test_generated_world():
         subprocess.run(cmd[:-1] + [again], check=True)
         with open(out, "rb") as a, open(again, "rb") as b:
             check(a.read() == b.read(), "generator is deterministic")
-        for fixture in (out, os.path.join(ARGS.fixtures, "seed-world.json")):
+        for fixture in (out, os.path.join(ARGS.worlds, "seed-world.json")):
             sim = Sim(fixture)
             try:
                 projects = ok("GET", "/api/projects/all", sim=sim)
@@ -858,11 +858,13 @@ def test_generated_world():
 
 
 def test_every_world_fixture_loads():
-    """Other components keep worlds in tests/fixtures too; all must load and stop cleanly."""
-    worlds = sorted(f for f in os.listdir(ARGS.fixtures) if f.endswith("world.json"))
-    check(len(worlds) >= 2, "world fixtures found: %r" % worlds)
+    """The worlds the simulator ships (sim/worlds) and the tests' own (tests/fixtures): all
+    must load and stop cleanly."""
+    worlds = sorted(os.path.join(d, f) for d in (ARGS.worlds, ARGS.fixtures)
+                    for f in os.listdir(d) if f.endswith("world.json"))
+    check(len(worlds) >= 4, "world fixtures found: %r" % worlds)
     for name in worlds:
-        sim = Sim(os.path.join(ARGS.fixtures, name))
+        sim = Sim(name)
         try:
             check_eq(get("/api/", key=None, sim=sim).status, 200, name)
         finally:
@@ -878,6 +880,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--binary", required=True)
     p.add_argument("--fixtures", required=True)
+    p.add_argument("--worlds", required=True, help="sim/worlds: the worlds octopus-sim ships")
     p.add_argument("--gen-world", required=True)
     p.add_argument("-k", default="", help="run only cases whose name contains this")
     ARGS = p.parse_args()

@@ -32,7 +32,7 @@ import harness  # noqa: E402
 from harness import check, check_eq  # noqa: E402
 
 BIG = 1040000  # above librdkafka's default message.max.bytes, below the broker's 1048588
-BUDGET = 1000000 - 8192  # OF_KAFKA_MESSAGE_MAX_DEFAULT - OF_GUARD_RESERVE (common/guard.h)
+BUDGET = 1000000 - 8192  # OF_KAFKA_MESSAGE_MAX_DEFAULT - OF_GUARD_RESERVE (common/guard/guard.h)
 
 
 class Hostile:

@@ -1,5 +1,5 @@
-/* Unit tests for the config table (common/config.h), API key loading
- * (common/secret.h) and stop flags/signals (common/signals.h).
+/* Unit tests for the config table (common/config/config.h), API key loading
+ * (common/base/secret.h) and stop flags/signals (common/base/signals.h).
  *
  * Most config cases are data: tests/fixtures/config/good/NAME.cfg must load
  * (and match NAME.expect), bad/NAME.cfg must fail with the substrings of
@@ -467,7 +467,7 @@ static void test_example_file(void)
         const char *out = OF_BINARY_DIR "/octofleet.cfg.example.generated";
         write_text(out, gen.data, 0644);
         fprintf(stderr,
-                "config/octofleet.cfg.example is out of date with common/config.c; to update:\n"
+                "config/octofleet.cfg.example is out of date with common/config/config.c; to update:\n"
                 "  cp %s %s/config/octofleet.cfg.example\n",
                 out, OF_SOURCE_DIR);
     }

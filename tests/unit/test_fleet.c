@@ -1,4 +1,4 @@
-/* common/fleet.c against the real broker: the fleet's topics are created with the operator's
+/* common/fleet/fleet.c against the real broker: the fleet's topics are created with the operator's
  * topics.configs (the broker rejects a bad value, which proves they are sent), the releases
  * topic stays compacted even when topics.configs says cleanup.policy=delete, and creating
  * again is harmless. The broker address comes from $OF_TEST_KAFKA_BOOTSTRAP_FILE (exit 77

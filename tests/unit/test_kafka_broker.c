@@ -1,4 +1,4 @@
-/* The Kafka module (common/kafka.h) against the real Kafka 4.1.1 test broker (ctest fixture
+/* The Kafka module (common/kafka/kafka.h) against the real Kafka 4.1.1 test broker (ctest fixture
  * `kafka`, tests/kafka/broker.py): librdkafka 2.0.2 must create topics through the Admin API,
  * produce idempotently, consume in a cooperative-sticky group with stored offsets, and use
  * transactions whose aborted data a read_committed reader never sees and whose offsets move the

@@ -1,4 +1,4 @@
-/* Unit tests for the Kafka module (common/kafka.h) against librdkafka's in-process mock cluster:
+/* Unit tests for the Kafka module (common/kafka/kafka.h) against librdkafka's in-process mock cluster:
  * configuration errors, a produce/consume round trip with headers, delivery reports that fire
  * only after delivery, pause/resume that keeps the group membership, injected produce errors,
  * transient coordinator errors retried (committed, commit) and permanent ones not, topic creation

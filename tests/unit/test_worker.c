@@ -1,5 +1,5 @@
 /* The worker daemon (worker/worker.h) end to end, in one process: librdkafka's mock cluster for
- * Kafka, the Octopus simulator (tests/sim) on an ephemeral port with tests/fixtures/
+ * Kafka, the Octopus simulator (sim/) on an ephemeral port with tests/fixtures/
  * worker-world.json, the worker in a thread with its own stop flag. Jobs are written to
  * jobs.s1 with of_job_encode; the test reads the events and DLQ topics, asks the simulator
  * (through the Octopus client) what was deployed, and reads the group's committed offsets.

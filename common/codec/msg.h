@@ -1,7 +1,7 @@
 /* The message codec: every JSON octofleet reads or writes goes through here.
  *
  * This is the only module (with the Octopus client and the simulator) that includes
- * <jansson.h>; callers see the plain structs of common/model.h. Everything here is
+ * <jansson.h>; callers see the plain structs of common/codec/model.h. Everything here is
  * pure: no I/O, no clocks except where a caller passes a time in.
  *
  * Conventions

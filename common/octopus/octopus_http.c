@@ -251,7 +251,7 @@ int64_t octo_retry_delay(int attempt, int64_t retry_after_ms, int64_t base_ms, i
 
 /* ---- client lifecycle ---------------------------------------------------- */
 
-/* The key from opts, else the key file or OCTOPUS_API_KEY (common/secret.h, one loader for
+/* The key from opts, else the key file or OCTOPUS_API_KEY (common/base/secret.h, one loader for
  * the whole program); never echoed anywhere. */
 static of_err load_key(const of_octo_opts *o, char **out, char *errstr, size_t n)
 {

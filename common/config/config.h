@@ -108,7 +108,7 @@ typedef struct of_config_worker {
 
 /* Group `log`. */
 typedef struct of_config_security {
-    /* File holding the fleet key for message authentication (common/guard.h); "" means the
+    /* File holding the fleet key for message authentication (common/guard/guard.h); "" means the
      * environment variable OCTOFLEET_FLEET_KEY; neither: authentication off. */
     char *fleet_key_file;
 } of_config_security;

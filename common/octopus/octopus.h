@@ -411,7 +411,7 @@ of_err of_octo_list_tenants(of_octo *c, const char *space_id, const of_octo_tena
 /* Whether the canonical tenant tag "TagSet/Tag" exists in the space (GET tagsets/all; names
  * compared case-insensitively like Octopus's tenant filter). Not cached. Needed because a
  * tenant query with an unknown tag returns an empty list, just like a tag nobody carries.
- * (common/octopus_tags.c, added for the producer's resolver.) */
+ * (common/octopus/octopus_tags.c, added for the producer's resolver.) */
 typedef void (*of_octo_exists_cb)(void *opaque, of_err err, const char *errstr, bool *res);
 of_err of_octo_tag_exists_async(of_octo *c, const char *space_id, const char *tag,
                                 of_octo_exists_cb cb, void *opaque, char *errstr,

@@ -1645,7 +1645,7 @@ of_err of_config_write_example(of_buf *out)
     rc = of_buf_puts(
         out, "# octofleet configuration example (libconfig syntax).\n"
              "#\n"
-             "# Generated from the key table in common/config.c (of_config_write_example);\n"
+             "# Generated from the key table in common/config/config.c (of_config_write_example);\n"
              "# do not edit by hand: tests/unit/test_config.c fails when they differ.\n"
              "# Every key is shown with its default; delete what you do not change.\n"
              "# Durations are milliseconds or strings such as \"500ms\", \"30s\", "

@@ -3,7 +3,7 @@
  * A release request (of_request) names a train, a space, environments, a tenant selection
  * and ordered stages of {project, version}. The producer resolves it against Octopus
  * into jobs (of_job): one per (stage, environment, project, tenant-or-none). Jobs travel
- * to workers on Kafka (see common/msg.h for the JSON wire format); workers report back
+ * to workers on Kafka (see common/codec/msg.h for the JSON wire format); workers report back
  * with events (of_event, CloudEvents 1.0); the producer's stage gate (producer/gate.h)
  * turns events into the next dispatches. Operators steer a release with commands
  * (of_command) and the producer persists its state as records (of_release_record,
@@ -11,7 +11,7 @@
  *
  * Ownership: every `char *` field in these structs is owned by the struct (malloc'd,
  * NUL-terminated, NULL when absent) and released by the matching of_*_free function
- * (common/msg.h). Fixed-size `char[OF_UUID_STR_SIZE]` fields hold ids in canonical
+ * (common/codec/msg.h). Fixed-size `char[OF_UUID_STR_SIZE]` fields hold ids in canonical
  * lower-case UUID form ("" when absent). Structs are plain data: zero-initialise them
  * ({0}) before filling them by hand. No function here talks to the network. */
 #ifndef OF_MODEL_H
