@@ -203,10 +203,13 @@ static const char submit_usage[] =
     "Validates a release request (docs/requests.md) and sends it to the producer.\n"
     "Prints the release id on stdout. With --wait, shows progress per stage on stderr\n"
     "until the release completes (exit 0), pauses, is aborted or is rejected (exit 1).\n"
-    "REQUEST.json may be - for stdin.\n\nOptions:\n"
+    "REQUEST.json may be - for stdin. A request that the fleet could not keep (larger than\n"
+    "its message budget allows, docs/reliability.md) or a --by / --reason over its cap\n"
+    "(256 / 1,024 bytes) is refused before anything is sent (exit 1). With a fleet key\n"
+    "(security.fleet_key_file or OCTOFLEET_FLEET_KEY) the command is signed.\n\nOptions:\n"
     "  --wait              follow the release until it ends\n"
-    "  --by NAME           who submits (default: $USER)\n"
-    "  --reason TEXT       why (recorded in the events)\n" OF_CLI_COMMON_HELP;
+    "  --by NAME           who submits (default: $USER; at most 256 bytes)\n"
+    "  --reason TEXT       why (recorded in the events; at most 1,024 bytes)\n" OF_CLI_COMMON_HELP;
 
 int of_cmd_submit(int argc, char **argv)
 {
