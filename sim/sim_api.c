@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "sim_int.h"
 
 /* ---- replies ------------------------------------------------------------------ */
@@ -199,6 +200,13 @@ static const char *space_id(const ofsim *sim, int s)
     return sim->w.spaces[s].id;
 }
 
+static json_t *jstr_take(char *s)
+{
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
 static json_t *link1(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *link1(const char *fmt, ...)
 {
@@ -212,13 +220,66 @@ static json_t *link1(const char *fmt, ...)
 
 /* ---- renderers ---------------------------------------------------------------- */
 
+/* The shapes follow the official clients' models and a real server's replies
+ * (docs/octopus.md, "Fidelity"): every field a client may require is present
+ * with the real JSON type, and every link names a route this simulator serves,
+ * with every query parameter that route accepts. */
+
+static void jset(json_t *obj, const char *key, json_t *value)
+{
+    OF_ASSERT(value);
+    json_object_set_new(obj, key, value);
+}
+
+static json_t *retention(void)
+{
+    return json_pack("{s:s, s:i, s:b}", "Unit", "Days", "QuantityToKeep", 30, "ShouldKeepForever",
+                     0);
+}
+
 static json_t *render_space(ofsim *sim, int s)
 {
     const sim_space *sp = &sim->w.spaces[s];
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:[], s:{s:o, s:o}}", "Id", sp->id, "Name",
-                     sp->name, "Slug", sp->slug, "Description", "", "IsDefault", sp->is_default,
-                     "TaskQueueStopped", 0, "SpaceManagersTeams", "Links", "Self",
-                     link1("/api/spaces/%s", sp->id), "SpaceHome", link1("/api/%s", sp->id));
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:[s], s:[], s:n, s:[]}", "Id", sp->id,
+                  "Name", sp->name, "Slug", sp->slug, "Description", "", "IsDefault",
+                  sp->is_default, "IsPrivate", 0, "TaskQueueStopped", 0, "SpaceManagersTeams",
+                  "teams-administrators", "SpaceManagersTeamMembers", "Icon", "ExtensionSettings");
+    jset(j, "Links",
+         json_pack("{s:o, s:o, s:o}", "Self", link1("/api/spaces/%s", sp->id), "SpaceHome",
+                   link1("/api/%s", sp->id), "Web", link1("/app#/spaces/%s", sp->id)));
+    return j;
+}
+
+/* One project group per space ("Default Project Group", ProjectGroups-N for
+ * Spaces-N): fixtures have no groups, but every project needs one. */
+static char *group_id(int space)
+{
+    return sim_strfmt("ProjectGroups-%d", space + 1);
+}
+
+static int find_group(const sim_world *w, int space, const char *id)
+{
+    char *want = group_id(space);
+    bool match = id && strcasecmp(id, want) == 0;
+    free(want);
+    return match && space >= 0 && space < w->n_spaces ? space : -1;
+}
+
+#define GROUP_NAME "Default Project Group"
+
+static json_t *render_group(ofsim *sim, int s)
+{
+    const char *sid = space_id(sim, s);
+    char *id = group_id(s);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:[], s:n}", "Id", id, "Name", GROUP_NAME,
+                          "SpaceId", sid, "Description", "", "EnvironmentIds", "RetentionPolicyId");
+    jset(j, "Links",
+         json_pack("{s:o, s:o, s:o}", "Self", link1("/api/%s/projectgroups/%s", sid, id),
+                   "Projects", link1("/api/%s/projectgroups/%s/projects{?skip,take}", sid, id),
+                   "Web", link1("/app#/%s/projects?projectGroupId=%s", sid, id)));
+    free(id);
+    return j;
 }
 
 static const char *tenancy_name(sim_tenancy t)
@@ -234,31 +295,54 @@ static json_t *render_project(ofsim *sim, int p)
     const char *sid = space_id(sim, pr->space);
     char base[256];
     snprintf(base, sizeof base, "/api/%s/projects/%s", sid, pr->id);
-    json_t *links = json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:o}", "Self", base, "Channels",
-        link1("%s/channels%s", base, "{?skip,take,partialName}"), "Releases",
-        link1("%s/releases%s", base, "{/version}{?skip,take,searchByVersion}"), "DeploymentProcess",
-        link1("/api/%s/deploymentprocesses/deploymentprocess-%s", sid, pr->id), "Lifecycle",
-        link1("/api/%s/lifecycles/%s", sid, sim->w.lifecycles[pr->lifecycle].id), "Web",
-        link1("/app#/%s/projects/%s", sid, pr->id));
-    char dp[128];
-    snprintf(dp, sizeof dp, "deploymentprocess-%s", pr->id);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "Id", pr->id,
-                     "Name", pr->name, "Slug", pr->slug, "SpaceId", sid, "LifecycleId",
-                     sim->w.lifecycles[pr->lifecycle].id, "TenantedDeploymentMode",
-                     tenancy_name(pr->tenancy), "DefaultGuidedFailureMode", pr->guided_mode,
-                     "DeploymentProcessId", dp, "IsDisabled", pr->disabled, "Description", "",
-                     "Links", links);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:b}", "Id", pr->id,
+                          "Name", pr->name, "Slug", pr->slug, "Description", "", "SpaceId", sid,
+                          "ProjectGroupId", jstr_take(group_id(pr->space)), "LifecycleId",
+                          sim->w.lifecycles[pr->lifecycle].id, "TenantedDeploymentMode",
+                          tenancy_name(pr->tenancy), "DefaultGuidedFailureMode", pr->guided_mode,
+                          "IsDisabled", pr->disabled);
+    jset(j, "VariableSetId", link1("variableset-%s", pr->id));
+    jset(j, "DeploymentProcessId", link1("deploymentprocess-%s", pr->id));
+    jset(j, "ClonedFromProjectId", json_null());
+    jset(j, "DiscreteChannelRelease", json_false());
+    jset(j, "IncludedLibraryVariableSetIds", json_array());
+    jset(j, "DefaultToSkipIfAlreadyInstalled", json_false());
+    jset(j, "VersioningStrategy", json_pack("{s:n, s:n}", "Template", "DonorPackage"));
+    jset(j, "ReleaseCreationStrategy",
+         json_pack("{s:n, s:n, s:n}", "ChannelId", "ReleaseCreationPackage",
+                   "ReleaseCreationPackageStepId"));
+    jset(j, "Templates", json_array());
+    jset(j, "AutoDeployReleaseOverrides", json_array());
+    jset(j, "ReleaseNotesTemplate", json_null());
+    jset(j, "DeploymentChangesTemplate", json_null());
+    jset(j, "ForcePackageDownload", json_false());
+    jset(j, "AllowIgnoreChannelRules", json_true());
+    jset(j, "ExtensionSettings", json_array());
+    jset(j, "AutoCreateRelease", json_false());
+    jset(j, "IsVersionControlled", json_false());
+    jset(j, "PersistenceSettings", json_pack("{s:s}", "Type", "Database"));
+    jset(j, "ProjectConnectivityPolicy",
+         json_pack("{s:s, s:[], s:b, s:b}", "SkipMachineBehavior", "None", "TargetRoles",
+                   "AllowDeploymentsToNoTargets", 0, "ExcludeUnhealthyTargets", 0));
+    jset(j, "Links",
+         json_pack("{s:s, s:o, s:o, s:o, s:o}", "Self", base, "Releases",
+                   link1("%s/releases{/version}{?skip,take,searchByVersion}", base), "Channels",
+                   link1("%s/channels{/id}{?skip,take,partialName}", base), "Lifecycle",
+                   link1("/api/%s/lifecycles/%s", sid, sim->w.lifecycles[pr->lifecycle].id), "Web",
+                   link1("/app#/%s/projects/%s", sid, pr->id)));
+    return j;
 }
 
 static json_t *render_env(ofsim *sim, int e)
 {
     const sim_env *en = &sim->w.envs[e];
     const char *sid = space_id(sim, en->space);
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:b, s:s, s:{s:o}}", "Id", en->id, "Name",
-                     en->name, "Slug", en->slug, "SpaceId", sid, "SortOrder", en->sort_order,
-                     "UseGuidedFailure", en->guided, "AllowDynamicInfrastructure", 0, "Description",
-                     "", "Links", "Self", link1("/api/%s/environments/%s", sid, en->id));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:b, s:[], s:{s:o, s:o}}", "Id", en->id,
+                     "Name", en->name, "Slug", en->slug, "Description", "", "SpaceId", sid,
+                     "SortOrder", en->sort_order, "UseGuidedFailure", en->guided,
+                     "AllowDynamicInfrastructure", 0, "ExtensionSettings", "Links", "Self",
+                     link1("/api/%s/environments/%s", sid, en->id), "Web",
+                     link1("/app#/%s/infrastructure/environments/%s", sid, en->id));
 }
 
 static json_t *env_ids(const sim_world *w, const int *envs, int n)
@@ -269,24 +353,31 @@ static json_t *env_ids(const sim_world *w, const int *envs, int n)
     return a;
 }
 
+static json_t *render_phase(const sim_world *w, const sim_phase *ph)
+{
+    return json_pack("{s:s, s:s, s:[], s:o, s:i, s:b, s:b, s:n, s:n}", "Id", ph->id, "Name",
+                     ph->name, "AutomaticDeploymentTargets", "OptionalDeploymentTargets",
+                     env_ids(w, ph->envs, ph->n_envs), "MinimumEnvironmentsBeforePromotion",
+                     ph->minimum, "IsOptionalPhase", ph->optional, "IsPriorityPhase", 0,
+                     "ReleaseRetentionPolicy", "TentacleRetentionPolicy");
+}
+
 static json_t *render_lifecycle(ofsim *sim, int l)
 {
     const sim_world *w = &sim->w;
     const sim_lifecycle *lc = &w->lifecycles[l];
     json_t *phases = json_array();
-    for (int p = 0; p < lc->n_phases; p++) {
-        const sim_phase *ph = &lc->phases[p];
-        json_array_append_new(phases, json_pack("{s:s, s:s, s:[], s:o, s:i, s:b}", "Id", ph->id,
-                                                "Name", ph->name, "AutomaticDeploymentTargets",
-                                                "OptionalDeploymentTargets",
-                                                env_ids(w, ph->envs, ph->n_envs),
-                                                "MinimumEnvironmentsBeforePromotion", ph->minimum,
-                                                "IsOptionalPhase", ph->optional));
-    }
+    for (int p = 0; p < lc->n_phases; p++)
+        json_array_append_new(phases, render_phase(w, &lc->phases[p]));
     const char *sid = space_id(sim, lc->space);
-    return json_pack("{s:s, s:s, s:s, s:o, s:{s:o}}", "Id", lc->id, "Name", lc->name, "SpaceId",
-                     sid, "Phases", phases, "Links", "Self",
-                     link1("/api/%s/lifecycles/%s", sid, lc->id));
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "Id", lc->id, "Name", lc->name,
+                  "Description", "", "SpaceId", sid, "Phases", phases, "ReleaseRetentionPolicy",
+                  retention(), "TentacleRetentionPolicy", retention());
+    jset(j, "Links",
+         json_pack("{s:o, s:o}", "Self", link1("/api/%s/lifecycles/%s", sid, lc->id), "Web",
+                   link1("/app#/%s/library/lifecycles/%s", sid, lc->id)));
+    return j;
 }
 
 static json_t *render_channel(ofsim *sim, int c)
@@ -294,13 +385,20 @@ static json_t *render_channel(ofsim *sim, int c)
     const sim_world *w = &sim->w;
     const sim_channel *ch = &w->channels[c];
     const char *sid = space_id(sim, ch->space);
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:o, s:b, s:[], s:[], s:{s:o, s:o}}", "Id", ch->id, "Name", ch->name,
-        "ProjectId", w->projects[ch->project].id, "SpaceId", sid, "LifecycleId",
+    const char *pid = w->projects[ch->project].id;
+    char *slug = sim_slug(ch->name);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:[], s:[], s:[], s:[]}", "Id", ch->id, "Name",
+        ch->name, "Slug", slug, "Description", "", "ProjectId", pid, "SpaceId", sid, "LifecycleId",
         ch->lifecycle >= 0 ? json_string(w->lifecycles[ch->lifecycle].id) : json_null(),
-        "IsDefault", ch->is_default, "Rules", "TenantTags", "Links", "Self",
-        link1("/api/%s/channels/%s", sid, ch->id), "Releases",
-        link1("/api/%s/channels/%s/releases{?skip,take,searchByVersion}", sid, ch->id));
+        "IsDefault", ch->is_default, "Rules", "TenantTags", "GitReferenceRules",
+        "GitResourceRules");
+    free(slug);
+    jset(j, "Links",
+         json_pack("{s:o, s:o, s:o}", "Self", link1("/api/%s/channels/%s", sid, ch->id), "Project",
+                   link1("/api/%s/projects/%s", sid, pid), "Releases",
+                   link1("/api/%s/channels/%s/releases{?skip,take,searchByVersion}", sid, ch->id)));
+    return j;
 }
 
 static json_t *render_tenant(ofsim *sim, int t)
@@ -314,10 +412,12 @@ static json_t *render_tenant(ofsim *sim, int t)
         json_object_set_new(pe, w->projects[tn->pe[i].project].id,
                             env_ids(w, tn->pe[i].envs, tn->pe[i].n_envs));
     const char *sid = space_id(sim, tn->space);
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:s, s:{s:o}}", "Id", tn->id, "Name",
-                     tn->name, "Slug", tn->slug, "SpaceId", sid, "IsDisabled", tn->disabled,
-                     "TenantTags", tags, "ProjectEnvironments", pe, "Description", "", "Links",
-                     "Self", link1("/api/%s/tenants/%s", sid, tn->id));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:n, s:o, s:o, s:[], s:{s:o, s:o}}", "Id",
+                     tn->id, "Name", tn->name, "Slug", tn->slug, "Description", "", "SpaceId", sid,
+                     "IsDisabled", tn->disabled, "ClonedFromTenantId", "TenantTags", tags,
+                     "ProjectEnvironments", pe, "ExtensionSettings", "Links", "Self",
+                     link1("/api/%s/tenants/%s", sid, tn->id), "Web",
+                     link1("/app#/%s/tenants/%s/overview", sid, tn->id));
 }
 
 static json_t *render_tagset(ofsim *sim, int ts)
@@ -327,13 +427,15 @@ static json_t *render_tagset(ofsim *sim, int ts)
     json_t *tags = json_array();
     for (int i = 0; i < set->n_tags; i++) {
         const sim_tag *tg = &w->tags[set->first_tag + i];
-        json_array_append_new(tags, json_pack("{s:s, s:s, s:s, s:s, s:i}", "Id", tg->id, "Name",
-                                              tg->name, "CanonicalTagName", tg->canonical, "Color",
-                                              "#333333", "SortOrder", i));
+        json_array_append_new(tags,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "Id", tg->id, "Name",
+                                        tg->name, "CanonicalTagName", tg->canonical, "Description",
+                                        "", "Color", "#333333", "SortOrder", i));
     }
     const char *sid = space_id(sim, set->space);
-    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:o}}", "Id", set->id, "Name", set->name,
-                     "SpaceId", sid, "SortOrder", ts, "Tags", tags, "Links", "Self",
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:[s], s:s, s:o, s:{s:o}}", "Id", set->id, "Name",
+                     set->name, "Description", "", "SpaceId", sid, "SortOrder", ts, "Scopes",
+                     "Tenant", "Type", "MultiSelect", "Tags", tags, "Links", "Self",
                      link1("/api/%s/tagsets/%s", sid, set->id));
 }
 
@@ -342,20 +444,30 @@ static json_t *render_release(ofsim *sim, int r)
     const sim_world *w = &sim->w;
     const sim_release *rel = &w->releases[r];
     const char *sid = space_id(sim, rel->space);
+    const char *pid = w->projects[rel->project].id;
     char base[256];
     snprintf(base, sizeof base, "/api/%s/releases/%s", sid, rel->id);
-    json_t *links = json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "Self", base, "Project",
-        link1("/api/%s/projects/%s", sid, w->projects[rel->project].id), "Channel",
-        link1("/api/%s/channels/%s", sid, w->channels[rel->channel].id), "Deployments",
-        link1("%s/deployments%s", base, "{?skip,take}"), "DeploymentTemplate",
-        link1("%s/deployments/template", base), "SnapshotVariables",
-        link1("%s/snapshot-variables", base), "Web", link1("/app#/%s/releases/%s", sid, rel->id));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:[], s:b, s:o}", "Id", rel->id,
-                     "Version", rel->version, "ProjectId", w->projects[rel->project].id,
-                     "ChannelId", w->channels[rel->channel].id, "SpaceId", sid, "Assembled",
-                     sim_json_time(rel->assembled), "ReleaseNotes", "", "SelectedPackages",
-                     "IgnoreChannelRules", 0, "Links", links);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:n, s:b}", "Id", rel->id, "Version",
+                          rel->version, "SpaceId", sid, "ProjectId", pid, "ChannelId",
+                          w->channels[rel->channel].id, "Assembled", sim_json_time(rel->assembled),
+                          "ReleaseNotes", "IgnoreChannelRules", 0);
+    jset(j, "ProjectDeploymentProcessSnapshotId", link1("deploymentprocess-%s-s-1", pid));
+    jset(j, "ProjectVariableSetSnapshotId", link1("variableset-%s-s-0", pid));
+    jset(j, "BuildInformation", json_array());
+    jset(j, "LibraryVariableSetSnapshotIds", json_array());
+    jset(j, "SelectedPackages", json_array());
+    jset(j, "SelectedGitResources", json_array());
+    jset(j, "VersionControlReference", json_null());
+    jset(j, "CustomFields", json_object());
+    jset(j, "Links",
+         json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "Self", base, "Project",
+                   link1("/api/%s/projects/%s", sid, pid), "Channel",
+                   link1("/api/%s/projects/%s/channels/%s", sid, pid, w->channels[rel->channel].id),
+                   "Progression", link1("%s/progression", base), "Deployments",
+                   link1("%s/deployments{?skip,take}", base), "DeploymentTemplate",
+                   link1("%s/deployments/template", base), "Web",
+                   link1("/app#/%s/releases/%s", sid, rel->id)));
+    return j;
 }
 
 /* ---- catalogue handlers ------------------------------------------------------- */
@@ -424,51 +536,126 @@ static void list_named(sim_req *r, const int *order, int n, name_fn name_of, sim
     free(idx);
 }
 
+/* The collections a space serves, with every query parameter each accepts
+ * (clients expand these templates; a parameter missing here is silently
+ * dropped by them). One table feeds the root and the space root. */
+static const char *const space_links[][2] = {
+    {"Channels", "channels{/id}{?skip,take,ids,partialName}"},
+    {"Deployments",
+     "deployments{/id}{?skip,take,ids,projects,environments,tenants,channels,taskState}"},
+    {"CreateDeploymentTenantedCommandV1", "deployments/create/tenanted/v1"},
+    {"CreateDeploymentUntenantedCommandV1", "deployments/create/untenanted/v1"},
+    {"Environments", "environments{/id}{?name,skip,ids,take,partialName}"},
+    {"Interruptions", "interruptions{/id}{?skip,take,regarding,pendingOnly,ids}"},
+    {"Lifecycles", "lifecycles{/id}{?skip,take,ids,partialName}"},
+    {"ProjectGroups", "projectgroups{/id}{?skip,take,ids,partialName}"},
+    {"Projects", "projects{/id}{?name,skip,ids,take,partialName}"},
+    {"Releases", "releases{/id}{?skip,ignoreChannelRules,take,ids}"},
+    {"TagSets", "tagsets{/id}{?skip,take,ids,partialName}"},
+    {"Tasks", "tasks{/id}{?skip,active,environment,tenant,project,name,states,"
+              "hasPendingInterruptions,take,ids,spaces}"},
+    {"Tenants", "tenants{/id}{?skip,projectId,name,tags,take,ids,partialName,isDisabled}"},
+};
+
+static void add_space_links(json_t *links, const char *sid)
+{
+    for (size_t i = 0; i < sizeof space_links / sizeof space_links[0]; i++)
+        jset(links, space_links[i][0], link1("/api/%s/%s", sid, space_links[i][1]));
+}
+
+/* Like a real server, the root also links the default space's collections. */
 static void h_root(sim_req *r)
 {
-    sim_reply(
-        r, 200,
-        json_pack(
-            "{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "Application", "Octopus Deploy",
-            "Version", "2026.1.0-octofleet-sim", "ApiVersion", "3.0.0", "InstallationId",
-            "00000000-0000-0000-0000-00000000051a", "Links", "Self", "/api", "Spaces",
-            "/api/spaces{/id}{?skip,ids,take,partialName}", "SpaceHome", "/api/{spaceId}", "Tasks",
-            "/api/tasks{/id}{?skip,active,environment,tenant,states,project,name,ids,take,"
-            "spaces}",
-            "Deployments", "/api/deployments{/id}{?skip,take,projects,environments,tenants}"));
+    json_t *links =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Self", "/api", "Spaces",
+                  "/api/spaces{/id}{?skip,ids,take,partialName}", "SpaceHome", "/api/{spaceId}",
+                  "CurrentUser", "/api/users/me", "OctopusServerNodes",
+                  "/api/octopusservernodes{/id}{?skip,take,ids,partialName}",
+                  "OctopusServerClusterSummary", "/api/octopusservernodes/summary", "Web", "/app");
+    add_space_links(links, space_id(r->sim, r->sim->w.default_space));
+    /* unscoped, as on a real server: across every space the key can see */
+    jset(links, "Tasks",
+         json_string("/api/tasks{/id}{?skip,active,environment,tenant,project,name,states,"
+                     "hasPendingInterruptions,take,ids,spaces}"));
+    sim_reply(r, 200,
+              json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "Application", "Octopus Deploy",
+                        "Version", "2026.1.0-octofleet-sim", "ApiVersion", "3.0.0",
+                        "InstallationId", "00000000-0000-0000-0000-00000000051a",
+                        "HasLongTermSupport", 0, "Links", links));
 }
 
 /* Clients use this to check that a key works. */
 static void h_users_me(sim_req *r)
 {
     sim_reply(r, 200,
-              json_pack("{s:s, s:s, s:s, s:b, s:b, s:{s:s}}", "Id", "Users-1", "Username",
-                        "octofleet-sim", "DisplayName", "Simulated API user", "IsService", 1,
-                        "IsActive", 1, "Links", "Self", "/api/users/Users-1"));
+              json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:[], s:{s:s}}", "Id", "Users-1",
+                        "Username", "octofleet-sim", "DisplayName", "Simulated API user",
+                        "EmailAddress", "", "IsService", 1, "IsActive", 1, "IsRequestor", 0,
+                        "CanPasswordBeEdited", 0, "Identities", "Links", "Self",
+                        "/api/users/Users-1"));
 }
 
 static void h_space_root(sim_req *r)
 {
     const char *sid = space_id(r->sim, r->space);
-    static const char *const names[][2] = {
-        {"Projects", "projects{/id}{?name,skip,ids,take,partialName}"},
-        {"Environments", "environments{/id}{?name,skip,ids,take,partialName}"},
-        {"Tenants", "tenants{/id}{?skip,projectId,name,tags,take,ids,partialName}"},
-        {"TagSets", "tagsets{/id}{?skip,take,ids,partialName}"},
-        {"Lifecycles", "lifecycles{/id}{?skip,take,ids,partialName}"},
-        {"Channels", "channels{/id}{?skip,take,partialName}"},
-        {"Releases", "releases{/id}{?skip,take,ignoreChannelRules}"},
-        {"Deployments", "deployments{/id}{?skip,take,projects,environments,tenants,taskState}"},
-        {"Tasks", "tasks{/id}{?skip,active,environment,tenant,states,project,name,ids,take}"},
-        {"Interruptions", "interruptions{/id}{?skip,take,regarding,pendingOnly,ids}"},
-    };
     json_t *links = json_object();
-    json_object_set_new(links, "Self", link1("/api/%s", sid));
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        json_object_set_new(links, names[i][0], link1("/api/%s/%s", sid, names[i][1]));
+    jset(links, "Self", link1("/api/%s", sid));
+    add_space_links(links, sid);
+    jset(links, "Web", link1("/app#/%s", sid));
     sim_reply(r, 200,
               json_pack("{s:s, s:s, s:o}", "SpaceId", sid, "SpaceName",
                         r->sim->w.spaces[r->space].name, "Links", links));
+}
+
+/* ---- the server node (one: the simulator; MaxConcurrentTasks = the task cap) ---- */
+
+#define SIM_NODE_NAME "OCTOSIM-1"
+#define SIM_NODE_ID   "OctopusServerNodes-" SIM_NODE_NAME
+
+static json_t *render_node(ofsim *sim, int unused)
+{
+    (void)unused;
+    char now[48];
+    sim_fmt_time(of_wall_ms(), now, sizeof now);
+    return json_pack("{s:s, s:s, s:i, s:b, s:b, s:s, s:s, s:{s:s}}", "Id", SIM_NODE_ID, "Name",
+                     SIM_NODE_NAME, "MaxConcurrentTasks", sim->task_cap, "IsInMaintenanceMode", 0,
+                     "IsOffline", 0, "Rank", "Leader", "LastSeen", now, "Links", "Self",
+                     "/api/octopusservernodes/" SIM_NODE_ID);
+}
+
+static void h_nodes(sim_req *r)
+{
+    json_t *ids = sim_arg_list(r, "ids");
+    const char *partial = sim_arg(r, "partialName");
+    int idx[1] = {0};
+    int n = (!ids || json_array_size(ids) == 0 || sim_list_has(ids, SIM_NODE_ID)) &&
+                    sim_icontains(SIM_NODE_NAME, partial)
+                ? 1
+                : 0;
+    json_decref(ids);
+    sim_reply_page(r, "OctopusServerNode", idx, n, render_node,
+                   "/api/octopusservernodes{/id}{?skip,take,ids,partialName}");
+}
+
+static void h_node_get(sim_req *r)
+{
+    if (r->n_seg == 3 && strcasecmp(r->seg[2], SIM_NODE_ID) == 0)
+        sim_reply(r, 200, render_node(r->sim, 0));
+    else
+        sim_reply_not_found(r);
+}
+
+static void h_nodes_summary(sim_req *r)
+{
+    int running = 0;
+    for (int i = 0; i < r->sim->n_deps; i++)
+        running +=
+            r->sim->deps[i].state == SIM_EXECUTING || r->sim->deps[i].state == SIM_CANCELLING;
+    json_t *node = render_node(r->sim, 0);
+    jset(node, "RunningTaskCount", json_integer(running));
+    sim_reply(r, 200,
+              json_pack("{s:[o], s:o, s:{s:s}}", "Nodes", node, "Id", json_null(), "Links", "Self",
+                        "/api/octopusservernodes/summary"));
 }
 
 static void h_spaces(sim_req *r)
@@ -519,7 +706,10 @@ static void h_project_channels(sim_req *r)
         if (w->channels[c].project == p &&
             sim_icontains(w->channels[c].name, sim_arg(r, "partialName")))
             idx[n++] = c;
-    sim_reply_page(r, "Channel", idx, n, render_channel, "/api/{space}/projects/{id}/channels");
+    char *tmpl =
+        sim_strfmt("/api/{space}/projects/%s/channels{?skip,take,partialName}", w->projects[p].id);
+    sim_reply_page(r, "Channel", idx, n, render_channel, tmpl);
+    free(tmpl);
     free(idx);
 }
 
@@ -536,8 +726,15 @@ static void list_releases(sim_req *r, int project, int channel)
             continue;
         if (sim_icontains(rel->version, search)) idx[n++] = i;
     }
-    sim_reply_page(r, "Release", idx, n, render_release,
-                   "/api/{space}/projects/{id}/releases{/version}{?skip,take,searchByVersion}");
+    /* a concrete template, as Octopus gives: the project's or the channel's */
+    char *tmpl =
+        project >= 0
+            ? sim_strfmt("/api/{space}/projects/%s/releases{/version}{?skip,take,searchByVersion}",
+                         w->projects[project].id)
+            : sim_strfmt("/api/{space}/channels/%s/releases{?skip,take,searchByVersion}",
+                         w->channels[channel].id);
+    sim_reply_page(r, "Release", idx, n, render_release, tmpl);
+    free(tmpl);
     free(idx);
 }
 
@@ -591,7 +788,7 @@ static void h_lifecycle_get(sim_req *r)
 static void h_channels(sim_req *r)
 {
     list_named(r, NULL, r->sim->w.n_channels, channel_name, render_channel, "Channel",
-               "/api/{space}/channels{/id}{?skip,take,partialName}");
+               "/api/{space}/channels{/id}{?skip,take,ids,partialName}");
 }
 
 static void h_channel_get(sim_req *r)
@@ -649,7 +846,8 @@ static void h_tenants(sim_req *r)
         sim_reply_all(r, idx, m, render_tenant);
     else
         sim_reply_page(r, "Tenant", idx, m, render_tenant,
-                       "/api/{space}/tenants{/id}{?skip,projectId,name,tags,take,ids,partialName}");
+                       "/api/{space}/tenants{/id}{?skip,projectId,name,tags,take,ids,partialName,"
+                       "isDisabled}");
     free(idx);
 }
 
@@ -676,10 +874,44 @@ static json_t *env_ref(const sim_world *w, int e)
     return json_pack("{s:s, s:s}", "Id", w->envs[e].id, "Name", w->envs[e].name);
 }
 
-/* PromoteTo: where the release may go now (untenanted progression; for a
- * Tenanted project, the union of its tenants' PromoteTo). TenantPromotions:
- * every enabled tenant connected to the project, with the environments it
- * is connected to that the lifecycle allows for that tenant. */
+/* Where release rel may go now, as a new array of n_envs flags the caller
+ * frees: the untenanted progression, and for a Tenanted project the union of
+ * its tenants'. With tp != NULL, also appends TenantPromotions: every enabled
+ * tenant connected to the project with the connected environments the
+ * lifecycle allows for it. The deployment template and the progression share
+ * this, so they never disagree. */
+static bool *release_promote(const sim_world *w, int rel, json_t *tp)
+{
+    int p = w->releases[rel].project, space = w->releases[rel].space;
+    sim_tenancy tenancy = w->projects[p].tenancy;
+    bool *promote = calloc((size_t)w->n_envs + 1, sizeof *promote);
+    OF_ASSERT(promote);
+    for (int k = 0; tenancy != SIM_UNTENANTED && k < w->n_tenants; k++) {
+        int t = w->sorted_tenants[k];
+        if (w->tenants[t].space != space || w->tenants[t].disabled ||
+            !sim_tenant_connected(w, t, p, -1))
+            continue;
+        json_t *envs = json_array();
+        for (int e = 0; e < w->n_envs; e++) {
+            if (w->envs[e].space != space || !sim_tenant_connected(w, t, p, e) ||
+                !sim_lifecycle_allows(w, rel, e, t, NULL))
+                continue;
+            json_array_append_new(envs, env_ref(w, e));
+            if (tenancy == SIM_TENANTED) promote[e] = true;
+        }
+        if (tp)
+            json_array_append_new(tp, json_pack("{s:s, s:s, s:o}", "Id", w->tenants[t].id, "Name",
+                                                w->tenants[t].name, "PromoteTo", envs));
+        else
+            json_decref(envs);
+    }
+    for (int e = 0; e < w->n_envs; e++)
+        if (w->envs[e].space == space && tenancy != SIM_TENANTED &&
+            sim_lifecycle_allows(w, rel, e, -1, NULL))
+            promote[e] = true;
+    return promote;
+}
+
 static void h_release_template(sim_req *r)
 {
     const sim_world *w = &r->sim->w;
@@ -688,40 +920,149 @@ static void h_release_template(sim_req *r)
         sim_reply_not_found(r);
         return;
     }
-    int p = w->releases[rel].project, space = w->releases[rel].space;
-    sim_tenancy tenancy = w->projects[p].tenancy;
-    bool *promote = calloc((size_t)w->n_envs + 1, sizeof *promote);
-    OF_ASSERT(promote);
-    json_t *tp = json_array();
-    if (tenancy != SIM_UNTENANTED) {
-        for (int k = 0; k < w->n_tenants; k++) {
-            int t = w->sorted_tenants[k];
-            if (w->tenants[t].space != space || w->tenants[t].disabled ||
-                !sim_tenant_connected(w, t, p, -1))
-                continue;
-            json_t *envs = json_array();
-            for (int e = 0; e < w->n_envs; e++) {
-                if (w->envs[e].space != space || !sim_tenant_connected(w, t, p, e) ||
-                    !sim_lifecycle_allows(w, rel, e, t, NULL))
-                    continue;
-                json_array_append_new(envs, env_ref(w, e));
-                if (tenancy == SIM_TENANTED) promote[e] = true;
-            }
-            json_array_append_new(tp, json_pack("{s:s, s:s, s:o}", "Id", w->tenants[t].id, "Name",
-                                                w->tenants[t].name, "PromoteTo", envs));
-        }
-    }
-    json_t *pt = json_array();
-    for (int e = 0; e < w->n_envs; e++) {
-        if (w->envs[e].space != space) continue;
-        if (tenancy != SIM_TENANTED && sim_lifecycle_allows(w, rel, e, -1, NULL)) promote[e] = true;
+    json_t *tp = json_array(), *pt = json_array();
+    bool *promote = release_promote(w, rel, tp);
+    for (int e = 0; e < w->n_envs; e++)
         if (promote[e]) json_array_append_new(pt, env_ref(w, e));
-    }
     free(promote);
     sim_reply(r, 200,
               json_pack("{s:o, s:o, s:b, s:b, s:b, s:n}", "PromoteTo", pt, "TenantPromotions", tp,
                         "IsDeploymentProcessModified", 0, "IsVariableSetModified", 0,
                         "IsLibraryVariableSetModified", 0, "DeploymentNotes"));
+}
+
+/* GET releases/{id}/progression (Octopus.Client LifecycleProgressionResource):
+ * the release's lifecycle phases, each with its deployments of this release
+ * (newest first, any tenant) and a Progress of Complete, Current or Pending.
+ * An environment counts once some deployment of the release succeeded there;
+ * a phase is Complete once `minimum` of its environments count. */
+static void h_release_progression(sim_req *r)
+{
+    ofsim *sim = r->sim;
+    const sim_world *w = &sim->w;
+    int rel = sim_find_release(w, r->space, sim_seg(r, 1));
+    if (rel < 0) {
+        sim_reply_not_found(r);
+        return;
+    }
+    const sim_lifecycle *lc = &w->lifecycles[sim_release_lifecycle(w, rel)];
+    json_t *phases = json_array();
+    bool current_seen = false;
+    int next_min = 0;
+    for (int p = 0; p < lc->n_phases; p++) {
+        const sim_phase *ph = &lc->phases[p];
+        json_t *deps = json_array();
+        int done = 0;
+        for (int k = 0; k < ph->n_envs; k++) {
+            bool ok = false;
+            for (int i = sim->n_deps - 1; i >= 0; i--) {
+                const sim_dep *d = &sim->deps[i];
+                if (d->release != rel || d->env != ph->envs[k]) continue;
+                ok |= d->state == SIM_SUCCESS;
+                json_array_append_new(deps, json_pack("{s:o, s:o}", "Task", sim_render_task(sim, i),
+                                                      "Deployment", sim_render_deployment(sim, i)));
+            }
+            done += ok;
+        }
+        const char *progress = "Pending";
+        if (done >= ph->minimum && !current_seen) {
+            progress = "Complete";
+        } else if (!current_seen && !ph->optional) {
+            progress = "Current";
+            current_seen = true;
+            next_min = ph->minimum;
+        }
+        json_t *j = render_phase(w, ph);
+        jset(j, "Blocked", json_false());
+        jset(j, "Progress", json_string(progress));
+        jset(j, "Deployments", deps);
+        json_array_append_new(phases, j);
+    }
+    json_t *next = json_array();
+    bool *promote = release_promote(w, rel, NULL);
+    for (int e = 0; e < w->n_envs; e++)
+        if (promote[e]) json_array_append_new(next, json_string(w->envs[e].id));
+    free(promote);
+    sim_reply(r, 200,
+              json_pack("{s:o, s:o, s:i, s:{}}", "Phases", phases, "NextDeployments", next,
+                        "NextDeploymentsMinimumRequired", next_min, "Links"));
+}
+
+/* GET releases: every release of the space, newest first; ids filters. */
+static void h_releases(sim_req *r)
+{
+    const sim_world *w = &r->sim->w;
+    json_t *ids = sim_arg_list(r, "ids");
+    int *idx = calloc((size_t)w->n_releases + 1, sizeof *idx), n = 0;
+    OF_ASSERT(idx);
+    for (int i = w->n_releases - 1; i >= 0; i--) {
+        if (w->releases[i].space != r->space) continue;
+        if (ids && json_array_size(ids) > 0 && !sim_list_has(ids, w->releases[i].id)) continue;
+        idx[n++] = i;
+    }
+    json_decref(ids);
+    sim_reply_page(r, "Release", idx, n, render_release,
+                   "/api/{space}/releases{/id}{?skip,ignoreChannelRules,take,ids}");
+    free(idx);
+}
+
+/* A project's channel by id (the Channel link of a release points here). */
+static void h_project_channel_get(sim_req *r)
+{
+    int p = req_project(r);
+    if (p < 0) return;
+    int c = sim_find_channel(&r->sim->w, r->space, sim_seg(r, 3));
+    if (c < 0 || r->sim->w.channels[c].project != p)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_channel(r->sim, c));
+}
+
+/* Project groups: one per space (see group_id). */
+static void h_groups(sim_req *r)
+{
+    json_t *ids = sim_arg_list(r, "ids");
+    char *gid = group_id(r->space);
+    int idx[1] = {r->space};
+    int n = (!ids || json_array_size(ids) == 0 || sim_list_has(ids, gid)) &&
+                    sim_icontains(GROUP_NAME, sim_arg(r, "partialName")) &&
+                    sim_icontains(GROUP_NAME, sim_arg(r, "name"))
+                ? 1
+                : 0;
+    free(gid);
+    json_decref(ids);
+    if (is_all(r))
+        sim_reply_all(r, idx, n, render_group);
+    else
+        sim_reply_page(r, "ProjectGroup", idx, n, render_group,
+                       "/api/{space}/projectgroups{/id}{?skip,take,ids,partialName}");
+}
+
+static void h_group_get(sim_req *r)
+{
+    if (find_group(&r->sim->w, r->space, sim_seg(r, 1)) < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render_group(r->sim, r->space));
+}
+
+static void h_group_projects(sim_req *r)
+{
+    const sim_world *w = &r->sim->w;
+    if (find_group(w, r->space, sim_seg(r, 1)) < 0) {
+        sim_reply_not_found(r);
+        return;
+    }
+    int *idx = calloc((size_t)w->n_projects + 1, sizeof *idx), n = 0;
+    OF_ASSERT(idx);
+    for (int k = 0; k < w->n_projects; k++)
+        if (w->projects[w->sorted_projects[k]].space == r->space) idx[n++] = w->sorted_projects[k];
+    char *gid = group_id(r->space);
+    char *tmpl = sim_strfmt("/api/{space}/projectgroups/%s/projects{?skip,take}", gid);
+    sim_reply_page(r, "Project", idx, n, render_project, tmpl);
+    free(tmpl);
+    free(gid);
+    free(idx);
 }
 
 /* ---- routing ----------------------------------------------------------------- */
@@ -738,6 +1079,7 @@ static const route routes[] = {
     {"GET", "projects/all", h_projects},
     {"GET", "projects/{id}", h_project_get},
     {"GET", "projects/{id}/channels", h_project_channels},
+    {"GET", "projects/{id}/channels/{channelId}", h_project_channel_get},
     {"GET", "projects/{id}/releases", h_project_releases},
     {"GET", "projects/{id}/releases/{version}", h_project_release_version},
     {"GET", "environments", h_envs},
@@ -755,7 +1097,13 @@ static const route routes[] = {
     {"GET", "tenants", h_tenants},
     {"GET", "tenants/all", h_tenants},
     {"GET", "tenants/{id}", h_tenant_get},
+    {"GET", "projectgroups", h_groups},
+    {"GET", "projectgroups/all", h_groups},
+    {"GET", "projectgroups/{id}", h_group_get},
+    {"GET", "projectgroups/{id}/projects", h_group_projects},
+    {"GET", "releases", h_releases},
     {"GET", "releases/{id}", h_release_get},
+    {"GET", "releases/{id}/progression", h_release_progression},
     {"GET", "releases/{id}/deployments", sim_h_release_deployments},
     {"GET", "releases/{id}/deployments/template", h_release_template},
     {"GET", "deployments", sim_h_deployments_list},
@@ -826,6 +1174,16 @@ void sim_api_route(sim_req *r)
     if (n == 3 && strcasecmp(r->seg[1], "users") == 0 && strcasecmp(r->seg[2], "me") == 0) {
         snprintf(r->route, sizeof r->route, "%s /api/users/me", r->method);
         r->handler = h_users_me;
+        if (strcmp(r->method, "GET") != 0) r->route_error = 405;
+        return;
+    }
+    if (strcasecmp(r->seg[1], "octopusservernodes") == 0 && n <= 3) {
+        bool summary = n == 3 && strcasecmp(r->seg[2], "summary") == 0;
+        snprintf(r->route, sizeof r->route, "%s /api/octopusservernodes%s", r->method,
+                 n == 2    ? ""
+                 : summary ? "/summary"
+                           : "/{id}");
+        r->handler = n == 2 ? h_nodes : summary ? h_nodes_summary : h_node_get;
         if (strcmp(r->method, "GET") != 0) r->route_error = 405;
         return;
     }

@@ -50,6 +50,8 @@ json_t *sim_render_deployment(ofsim *sim, int i)
         jstr_take(sim_strfmt("/api/%s/releases/%s", sid, w->releases[d->release].id)), "Project",
         jstr_take(sim_strfmt("/api/%s/projects/%s", sid, w->projects[d->project].id)),
         "Environment", jstr_take(sim_strfmt("/api/%s/environments/%s", sid, w->envs[d->env].id)));
+    json_object_set_new(links, "Interruptions",
+                        jstr_take(sim_strfmt("/api/%s/interruptions?regarding=%s", sid, id)));
     json_t *j = json_pack(
         "{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:b, "
         "s:b, s:[], s:[], s:[], s:O, s:o, s:o, s:o}",
@@ -66,6 +68,15 @@ json_t *sim_render_deployment(ofsim *sim, int i)
         "FormValues", d->form_values, "QueueTime", sim_json_time(d->req_queue_time),
         "QueueTimeExpiry", sim_json_time(d->req_expiry), "Links", links);
     OF_ASSERT(j);
+    /* the rest of a real DeploymentResource: nothing the simulator models */
+    json_t *rest =
+        json_pack("{s:[], s:n, s:s, s:s, s:s, s:[], s:n, s:n, s:{s:[]}}", "Changes",
+                  "ChangesMarkdown", "Priority", "LifecycleDefault", "DeployedBy", "octofleet-sim",
+                  "DeployedById", "Users-1", "DeployedToMachineIds", "TentacleRetentionPeriod",
+                  "ChangeRequestSettings", "ExecutionPlanLogContext", "Steps");
+    OF_ASSERT(rest);
+    json_object_update(j, rest);
+    json_decref(rest);
     free(id);
     free(tid);
     return j;
@@ -113,13 +124,14 @@ json_t *sim_render_task(ofsim *sim, int i)
     int64_t now = of_wall_ms();
     int64_t end = d->completed ? d->completed : now;
     bool done = sim_tstate_done(d->state);
-    json_t *links = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "Self",
-                              jstr_take(sim_strfmt("/api/tasks/%s", id)), "Details",
-                              jstr_take(sim_strfmt("/api/tasks/%s/details", id)), "Raw",
-                              jstr_take(sim_strfmt("/api/tasks/%s/raw", id)), "Cancel",
-                              jstr_take(sim_strfmt("/api/tasks/%s/cancel", id)), "QueuedBehind",
-                              jstr_take(sim_strfmt("/api/tasks/%s/queued-behind{?skip,take}", id)),
-                              "Web", jstr_take(sim_strfmt("/app#/%s/tasks/%s", sid, id)));
+    json_t *links = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "Self", jstr_take(sim_strfmt("/api/tasks/%s", id)),
+        "Details", jstr_take(sim_strfmt("/api/tasks/%s/details{?verbose,tail}", id)),
+        "Interruptions", jstr_take(sim_strfmt("/api/%s/interruptions?regarding=%s", sid, id)),
+        "Raw", jstr_take(sim_strfmt("/api/tasks/%s/raw", id)), "Cancel",
+        jstr_take(sim_strfmt("/api/tasks/%s/cancel", id)), "QueuedBehind",
+        jstr_take(sim_strfmt("/api/tasks/%s/queued-behind{?skip,take}", id)), "Web",
+        jstr_take(sim_strfmt("/app#/%s/tasks/%s", sid, id)));
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:o, s:{s:o}, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, "
         "s:b, s:b, s:b, s:b, s:o, s:b, s:b, s:b, s:i, s:o}",
@@ -524,7 +536,11 @@ void sim_h_task_queued_behind(sim_req *r)
     if (i < 0) return;
     int n;
     int *ahead = sim_tasks_ahead(r->sim, i, &n);
-    sim_reply_page(r, "ServerTask", ahead, n, sim_render_task, "/api/tasks/{id}/queued-behind");
+    char *tid = task_id(i);
+    char *tmpl = sim_strfmt("/api/tasks/%s/queued-behind{?skip,take}", tid);
+    sim_reply_page(r, "ServerTask", ahead, n, sim_render_task, tmpl);
+    free(tmpl);
+    free(tid);
     free(ahead);
 }
 
@@ -595,7 +611,21 @@ static void executions(sim_req *r, bool tenanted)
     json_t *errs = json_array(), *envnames = NULL, *tenants = NULL, *tags = NULL;
     const char *pname, *version, *envname = NULL;
     int64_t qt, qte;
+    const char *space_a, *space_b;
     bool ok = opt_string(body, "ProjectName", &pname, errs);
+    if (ok && !pname) ok = opt_string(body, "ProjectIdOrName", &pname, errs);
+    ok &= opt_string(body, "SpaceId", &space_a, errs);
+    ok &= opt_string(body, "SpaceIdOrName", &space_b, errs);
+    /* the body names the space again (id or name); it must be the route's */
+    for (int k = 0; k < 2; k++) {
+        const char *s = k ? space_b : space_a;
+        if (ok && s && sim_find_space(w, s) != r->space)
+            json_array_append_new(errs, jstr_take(sim_strfmt("%s %s does not match the space "
+                                                             "of the route (%s).",
+                                                             k ? "SpaceIdOrName" : "SpaceId", s,
+                                                             sid_of(sim, r->space))));
+    }
+    ok &= json_array_size(errs) == 0;
     ok &= opt_string(body, "ReleaseVersion", &version, errs);
     ok &= opt_time(body, "RunAt", &qt, errs);
     ok &= opt_time(body, "NoRunAfter", &qte, errs);
@@ -715,16 +745,19 @@ static json_t *render_interruption(ofsim *sim, int i)
     const char *sid = sid_of(sim, d->space);
     char *id = sim_strfmt("Interruptions-%d", i + 1);
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:b, s:b, s:n, s:[], s:b, s:o, s:o, s:s, "
-        "s:{s:o, s:o}}",
+        "{s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:b, s:b, s:o, s:[], s:b, s:[o, o], s:o, s:o, "
+        "s:{s:o, s:o, s:o}}",
         "Id", id, "Title", "Manual intervention required (simulated)", "Type", "ManualIntervention",
         "TaskId", jstr_take(task_id(i)), "CorrelationId",
         jstr_take(sim_strfmt("ServerTasks-%d_intervention", i + 1)), "SpaceId", sid, "IsPending",
-        d->held, "CanTakeResponsibility", 1, "HasResponsibility", 0, "ResponsibleUserId",
-        "ResponsibleTeamIds", "IsLinkedToOtherInterruption", 0, "Form",
-        json_pack("{s:{}, s:[{s:s, s:{s:s, s:s}}]}", "Values", "Elements", "Name", "Result",
-                  "Control", "Type", "SubmitButtonGroup", "Name", "Result"),
-        "Created", sim_json_time(d->start), "ModifiedOn", "", "Links", "Submit",
+        d->held, "CanTakeResponsibility", 1, "HasResponsibility", d->responsible,
+        "ResponsibleUserId", d->responsible ? json_string("Users-1") : json_null(),
+        "ResponsibleTeamIds", "IsLinkedToOtherInterruption", 0, "RelatedDocumentIds",
+        jstr_take(dep_id(i)), jstr_take(task_id(i)), "Form",
+        json_pack("{s:{}, s:[{s:s, s:{s:s, s:s}, s:b}]}", "Values", "Elements", "Name", "Result",
+                  "Control", "Type", "SubmitButtonGroup", "Name", "Result", "IsValueRequired", 1),
+        "Created", sim_json_time(d->start ? d->start : d->created), "Links", "Self",
+        jstr_take(sim_strfmt("/api/%s/interruptions/%s", sid, id)), "Submit",
         jstr_take(sim_strfmt("/api/%s/interruptions/%s/submit", sid, id)), "Responsible",
         jstr_take(sim_strfmt("/api/%s/interruptions/%s/responsible", sid, id)));
     OF_ASSERT(j);
@@ -752,6 +785,7 @@ void sim_h_interruptions_list(sim_req *r)
 {
     ofsim *sim = r->sim;
     const char *regarding = sim_arg(r, "regarding");
+    json_t *ids = sim_arg_list(r, "ids");
     bool pending_only = false;
     bool_arg(r, "pendingOnly", &pending_only);
     int *idx = calloc((size_t)sim->n_deps + 1, sizeof *idx), n = 0;
@@ -765,10 +799,17 @@ void sim_h_interruptions_list(sim_req *r)
             free(tid), free(did);
             if (!match) continue;
         }
+        if (ids && json_array_size(ids) > 0) {
+            char *iid = sim_strfmt("Interruptions-%d", i + 1);
+            bool has = sim_list_has(ids, iid);
+            free(iid);
+            if (!has) continue;
+        }
         idx[n++] = i;
     }
+    json_decref(ids);
     sim_reply_page(r, "Interruption", idx, n, render_interruption,
-                   "/api/{space}/interruptions{/id}{?skip,take,regarding,pendingOnly}");
+                   "/api/{space}/interruptions{/id}{?skip,take,regarding,pendingOnly,ids}");
     free(idx);
 }
 
@@ -799,12 +840,15 @@ void sim_h_interruption_submit(sim_req *r)
         sim_reply_error(r, 400, PROBLEM, json_pack("[s]", "This interruption is not pending."));
         return;
     }
+    r->sim->deps[i].responsible = true; /* as Octopus: the submitter becomes responsible */
     sim_reply(r, 200, render_interruption(r->sim, i));
 }
 
 void sim_h_interruption_responsible(sim_req *r)
 {
-    if (req_interruption(r) < 0) return;
+    int i = req_interruption(r);
+    if (i < 0) return;
+    r->sim->deps[i].responsible = true;
     sim_reply(r, 200,
               json_pack("{s:s, s:s, s:s, s:b}", "Id", "Users-1", "Username", "octofleet-sim",
                         "DisplayName", "Simulated user", "IsActive", 1));

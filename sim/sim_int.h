@@ -195,6 +195,7 @@ typedef struct sim_dep {
     bool interrupt;    /* rule says: hold for manual intervention */
     bool held;         /* currently waiting on the interruption */
     bool was_held;     /* an interruption exists (for the interruptions API) */
+    bool responsible;  /* someone took responsibility for the interruption (Users-1) */
     int64_t end_at;    /* when Executing finishes (if not held) */
     int64_t cancel_at; /* when Cancelling becomes Canceled */
 } sim_dep;
