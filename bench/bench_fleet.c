@@ -23,7 +23,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +34,11 @@
 #include "clock.h"
 #include "config.h"
 #include "fleet.h"
+#include "inproc.h"
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
 #include "producer.h"
-#include "signals.h"
 #include "sim.h"
 #include "uuid.h"
 #include "worker.h"
@@ -66,62 +65,6 @@ typedef struct bench_opts {
     const char *kafka_props[MAX_KAFKA_PROPS]; /* extra kafka.properties "key=value", borrowed */
     int n_kafka_props;
 } bench_opts;
-
-/* ---- daemons as threads (as cli/cmd_demo.c) ---- */
-
-typedef struct daemon_thread {
-    pthread_t tid;
-    bool started;
-    atomic_bool done; /* set by the thread as it returns: joins are bounded by polling it */
-    of_stop_flag stop;
-    const of_config *cfg;
-    of_kafka_mock *mock;
-    bool is_producer;
-    char name[32];
-    of_worker_stats stats;
-    of_err rc;
-    char errstr[512];
-} daemon_thread;
-
-static void *daemon_main(void *arg)
-{
-    daemon_thread *d = arg;
-    of_log_set_component(d->name);
-    if (d->is_producer) {
-        of_producer_opts o = {.cfg = d->cfg, .mock = d->mock, .api_key = KEY, .stop = &d->stop};
-        d->rc = of_producer_run(&o, d->errstr, sizeof(d->errstr));
-    } else {
-        of_worker_opts o = {.cfg = d->cfg,
-                            .mock = d->mock,
-                            .api_key = KEY,
-                            .name = d->name,
-                            .stop = &d->stop,
-                            .stats = &d->stats};
-        d->rc = of_worker_run(&o, d->errstr, sizeof(d->errstr));
-    }
-    atomic_store(&d->done, true);
-    return NULL;
-}
-
-/* Joins a daemon whose stop flag is set if it returns within STOP_DEADLINE. Returns false if it
- * did not: the thread is left running (the caller then exits without freeing what it uses). */
-static bool join_daemon(daemon_thread *d)
-{
-    if (!d->started) return true;
-    int64_t until = of_now_ms() + STOP_DEADLINE;
-    while (!atomic_load(&d->done) && of_now_ms() < until) {
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL); /* waiting for a thread to end: nothing to poll on */
-    }
-    if (!atomic_load(&d->done)) {
-        fprintf(stderr, "bench_fleet: %s did not stop within %d s\n", d->name,
-                STOP_DEADLINE / 1000);
-        return false;
-    }
-    pthread_join(d->tid, NULL);
-    d->started = false;
-    return true;
-}
 
 /* ---- the world and the requests ---- */
 
@@ -387,15 +330,10 @@ typedef struct result {
 
 typedef struct fleet {
     const bench_opts *o;
-    of_kafka_mock *mock;
-    ofsim *sim;
-    of_config cfg;
-    bool cfg_set;
-    of_fleet_kafka fk;
-    bool fk_set;
+    of_inproc in; /* mock cluster, simulator, config (inproc.h) */
     of_kafka_producer *cmdp;
     of_kafka_consumer *events;
-    daemon_thread d[1 + MAX_WORKERS];
+    of_inproc_daemon d[1 + MAX_WORKERS];
     job_map jobs;
     bool stuck; /* a daemon would not stop: leak rather than free what it uses */
 } fleet;
@@ -405,7 +343,7 @@ static of_err fleet_setup(fleet *f, const bench_opts *o, char *es, size_t en)
     char mif[32], poll[32];
     snprintf(mif, sizeof(mif), "%d", o->max_in_flight);
     snprintf(poll, sizeof(poll), "%dms", o->poll_ms);
-    const char *const sets[][2] = {
+    of_inproc_set sets[8 + MAX_KAFKA_PROPS] = {
         {"topics.partitions", PARTITIONS},
         {"topics.max_stages", "3"},
         {"worker.poll_interval", poll},
@@ -415,58 +353,27 @@ static of_err fleet_setup(fleet *f, const bench_opts *o, char *es, size_t en)
         {"kafka.properties", "heartbeat.interval.ms=500"},
         {"kafka.properties", "linger.ms=5"},
     };
+    size_t n_sets = 8;
+    for (int i = 0; i < o->n_kafka_props; i++)
+        sets[n_sets++] = (of_inproc_set){"kafka.properties", o->kafka_props[i]};
     static const char *const keys[] = {KEY, NULL};
     f->o = o;
     of_buf world;
     of_buf_init(&world, WORLD_MAX);
     of_err rc = build_world(o, &world);
     if (rc) {
-        of_buf_free(&world);
+        of_buf_clear(&world);
         return of_seterr(es, en, rc, "cannot build the world");
     }
-    ofsim_opts so = {.fixture_json = world.data, .api_keys = keys, .quiet = 1};
-    rc = ofsim_start(&so, &f->sim, es, en);
-    of_buf_free(&world);
-    if (!rc) rc = of_kafka_mock_start(1, &f->mock, es, en);
-    if (rc) return rc;
-    rc = of_config_defaults(&f->cfg, es, en);
-    if (rc) return rc;
-    f->cfg_set = true;
-    for (size_t i = 0; !rc && i < sizeof(sets) / sizeof(sets[0]); i++)
-        rc = of_config_set(&f->cfg, sets[i][0], sets[i][1], es, en);
-    for (int i = 0; !rc && i < o->n_kafka_props; i++)
-        rc = of_config_set(&f->cfg, "kafka.properties", o->kafka_props[i], es, en);
-    if (!rc) rc = of_config_set(&f->cfg, "octopus.url", ofsim_url(f->sim), es, en);
-    if (rc) return rc;
-    rc = of_fleet_kafka_init(&f->fk, &f->cfg, f->mock, "bench-fleet");
-    if (rc) return of_seterr(es, en, rc, "cannot set up the Kafka client config");
-    f->fk_set = true;
-    rc = of_fleet_ensure_topics(&f->cfg, &f->fk.kc, 30000, es, en);
-    if (rc) return rc;
-
-    for (int i = 0; i <= o->workers; i++) {
-        daemon_thread *d = &f->d[i];
-        d->cfg = &f->cfg;
-        d->mock = f->mock;
-        d->is_producer = i == 0;
-        if (i == 0)
-            snprintf(d->name, sizeof(d->name), "producer");
-        else
-            snprintf(d->name, sizeof(d->name), "worker-%d", i);
-        of_stop_flag_init(&d->stop);
-        atomic_init(&d->done, false);
-        if (pthread_create(&d->tid, NULL, daemon_main, d) != 0)
-            return of_seterr(es, en, OF_ERR_NOMEM, "cannot start the %s thread", d->name);
-        d->started = true;
-    }
-
-    char topic[OF_TOPIC_NAME_MAX];
-    of_config_topic(&f->cfg, "events", topic, sizeof(topic));
-    const char *topics[] = {topic};
-    of_kafka_consumer_opts co = {.group_id = "bench-fleet-events", .manual_commit = true};
-    rc = of_kafka_consumer_new(&f->fk.kc, &co, &f->events, es, en);
-    if (!rc) rc = of_kafka_subscribe(f->events, topics, 1, es, en);
-    if (!rc) rc = of_kafka_producer_new(&f->fk.kc, NULL, &f->cmdp, es, en);
+    of_inproc_opts io = {.world_json = world.data,
+                         .api_keys = keys,
+                         .sets = sets,
+                         .n_sets = n_sets,
+                         .client_id = "bench-fleet"};
+    rc = of_inproc_start(&f->in, &io, es, en);
+    of_buf_clear(&world);
+    if (!rc) rc = of_inproc_start_daemons(f->d, o->workers, &f->in, KEY, es, en);
+    if (!rc) rc = of_inproc_operator(&f->in, "bench-fleet-events", &f->events, &f->cmdp, es, en);
     return rc;
 }
 
@@ -478,10 +385,12 @@ static bool fleet_stop_daemons(fleet *f, result *r)
     bool ok = true;
     int64_t t0 = of_now_ms();
     for (int i = 1; i <= MAX_WORKERS; i++)
-        if (f->d[i].started) of_stop_request(&f->d[i].stop);
+        of_inproc_daemon_stop_request(&f->d[i]);
     for (int i = MAX_WORKERS; i >= 0; i--) {
-        if (i == 0 && f->d[0].started) of_stop_request(&f->d[0].stop);
-        if (!join_daemon(&f->d[i])) {
+        if (i == 0) of_inproc_daemon_stop_request(&f->d[0]);
+        if (!of_inproc_daemon_join(&f->d[i], STOP_DEADLINE)) {
+            fprintf(stderr, "bench_fleet: %s did not stop within %d s\n", f->d[i].name,
+                    STOP_DEADLINE / 1000);
             ok = false;
             continue;
         }
@@ -497,10 +406,7 @@ static void fleet_free(fleet *f)
     if (f->stuck) return; /* threads still use all of it */
     of_kafka_consumer_destroy(f->events);
     of_kafka_producer_destroy(f->cmdp);
-    if (f->fk_set) of_fleet_kafka_free(&f->fk);
-    ofsim_stop(f->sim);
-    of_kafka_mock_destroy(f->mock);
-    if (f->cfg_set) of_config_free(&f->cfg);
+    of_inproc_clear(&f->in);
     free(f->jobs.slots);
 }
 
@@ -517,7 +423,7 @@ static of_err submit(fleet *f, const char *release, const char *request_json,
         .type = OF_CMD_SUBMIT, .by = who, .time_ms = of_wall_ms(), .request_json = req};
     of_uuid_release_id("Default", release, cmd.release_id);
     of_id_copy(release_id, cmd.release_id);
-    of_err rc = of_config_topic(&f->cfg, "requests", topic, sizeof(topic));
+    of_err rc = of_config_topic(&f->in.cfg, "requests", topic, sizeof(topic));
     if (!rc) rc = of_command_encode(&cmd, &json);
     free(req);
     if (rc) return of_seterr(es, en, rc, "cannot encode the submit command");
@@ -632,7 +538,7 @@ static of_err follow_release(fleet *f, follow *fo, char *es, size_t en)
     for (;;) {
         int64_t now = of_now_ms();
         for (int i = 0; i <= f->o->workers; i++)
-            if (atomic_load(&f->d[i].done))
+            if (of_inproc_daemon_done(&f->d[i]))
                 return of_seterr(es, en, OF_ERR_STATE, "%s stopped: %s: %s", f->d[i].name,
                                  of_strerror(f->d[i].rc), f->d[i].errstr);
         if (now > fo->deadline || now - last_event > STALL_MS) {
@@ -643,12 +549,14 @@ static of_err follow_release(fleet *f, follow *fo, char *es, size_t en)
                 "tasks Queued, %d Executing",
                 fo->what, now > fo->deadline ? "deadline passed" : "stalled (no event for 60 s)",
                 (double)(now - fo->t_submit) / 1000.0, n[OF_EV_JOB_DISPATCHED],
-                n[OF_EV_JOB_STARTED], n[OF_EV_JOB_SUCCEEDED], ofsim_task_count(f->sim, "Queued"),
-                ofsim_task_count(f->sim, "Executing"));
+                n[OF_EV_JOB_STARTED], n[OF_EV_JOB_SUCCEEDED], ofsim_task_count(f->in.sim, "Queued"),
+                ofsim_task_count(f->in.sim, "Executing"));
         }
         of_kafka_message *m = NULL;
         char why[256];
-        of_kafka_consumer_poll(f->events, 200, &m, why, sizeof(why));
+        of_err prc = of_kafka_consumer_poll(f->events, 200, &m, why, sizeof(why));
+        if (prc == OF_ERR_STATE)
+            return of_seterr(es, en, prc, "%s: reading events failed: %s", fo->what, why);
         if (!m) continue;
         of_event ev = {0};
         int end = 0;
@@ -706,7 +614,7 @@ static void cpu_take(const fleet *f, cpu_snap *c)
     c->bench = clock_s(CLOCK_THREAD_CPUTIME_ID);
     for (int i = 0; i <= f->o->workers; i++) {
         clockid_t id;
-        if (f->d[i].started && !atomic_load(&f->d[i].done) &&
+        if (f->d[i].started && !of_inproc_daemon_done(&f->d[i]) &&
             pthread_getcpuclockid(f->d[i].tid, &id) == 0)
             c->daemon[i] = clock_s(id);
     }
@@ -722,7 +630,7 @@ static void measure(fleet *f, result *r)
         f->jobs.cap *= 2;
     f->jobs.slots = calloc(f->jobs.cap, sizeof(job_times));
     routes before, after;
-    if (!routes_read(f->sim, &before)) {
+    if (!routes_read(f->in.sim, &before)) {
         of_seterr(es, en, OF_ERR_PROTOCOL, "cannot read /sim/stats");
         return;
     }
@@ -758,12 +666,12 @@ static void measure(fleet *f, result *r)
     if (fo.by_type[OF_EV_JOB_SUCCEEDED])
         r->lag_succeeded_ms =
             fo.lag_sum[OF_EV_JOB_SUCCEEDED] / (double)fo.by_type[OF_EV_JOB_SUCCEEDED];
-    if (!routes_read(f->sim, &after)) {
+    if (!routes_read(f->in.sim, &after)) {
         of_seterr(es, en, OF_ERR_PROTOCOL, "cannot read /sim/stats");
         return;
     }
     routes_diff(&before, &after, &r->req);
-    r->deps = deployment_counts(f->sim);
+    r->deps = deployment_counts(f->in.sim);
 
     double to_start = 0, to_done = 0;
     long n = 0;

@@ -60,14 +60,21 @@ static void on_task(void *opaque, of_err err, const char *errstr, of_octo_task *
 
 static void drive(of_octo *c, const state *st, int n)
 {
-    while (st->done < n)
-        of_octo_poll(c, 200);
+    while (st->done < n) {
+        /* a failed poll fails the requests on the wire: their callbacks count them */
+        of_err rc = of_octo_poll(c, 200);
+        if (rc) fprintf(stderr, "poll: %s\n", of_strerror(rc));
+    }
 }
 
 static of_octo *client(ofsim *sim, int chunk)
 {
-    of_octo_opts o = {
-        .url = ofsim_url(sim), .api_key = KEY, .task_chunk = chunk, .max_concurrent = 32};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = ofsim_url(sim);
+    o.api_key = KEY;
+    o.task_chunk = chunk;
+    o.max_concurrent = 32;
     of_octo *c = NULL;
     char es[512];
     if (of_octo_new(&o, &c, es, sizeof(es)) || of_octo_connect(c, es, sizeof(es))) {
@@ -87,9 +94,13 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN); /* as the daemons do (octopus.h) */
+    char es[512];
+    if (of_octo_global_init(es, sizeof(es))) {
+        fprintf(stderr, "bench: %s\n", es);
+        return 1;
+    }
     ofsim_opts so = {.fixture_json = world, .quiet = 1};
     ofsim *sim = NULL;
-    char es[512];
     if (ofsim_start(&so, &sim, es, sizeof(es))) {
         fprintf(stderr, "ofsim_start: %s\n", es);
         return 1;
@@ -115,8 +126,10 @@ int main(int argc, char **argv)
     int64_t t0 = of_now_ms();
     for (int i = 0; i < n; i++) {
         slots[i] = (slot){&st, i};
-        if (of_octo_create_deployment_async(c, NULL, &req, on_created, &slots[i], es, sizeof(es)))
+        if (of_octo_create_deployment_async(c, NULL, &req, on_created, &slots[i], es, sizeof(es))) {
+            fprintf(stderr, "create: %s\n", es);
             return 1;
+        }
     }
     drive(c, &st, n);
     printf("bench: created %d deployments in %lld ms (%d failed)\n", n,
@@ -147,7 +160,10 @@ int main(int argc, char **argv)
     long before = ofsim_request_count(sim, "GET /api/{space}/tasks/{id}");
     t0 = of_now_ms();
     for (int i = 0; i < n; i++)
-        if (of_octo_get_task_async(c, NULL, ids[i], on_task, &one, es, sizeof(es))) return 1;
+        if (of_octo_get_task_async(c, NULL, ids[i], on_task, &one, es, sizeof(es))) {
+            fprintf(stderr, "get task: %s\n", es);
+            return 1;
+        }
     drive(c, &one, n);
     printf("bench: poll %d tasks, one GET tasks/{id} each: %lld ms, %ld requests\n", n,
            (long long)(of_now_ms() - t0),
@@ -162,5 +178,6 @@ int main(int argc, char **argv)
     of_octo_project_free(&p);
     of_octo_destroy(c);
     ofsim_stop(sim);
+    of_octo_global_cleanup();
     return 0;
 }

@@ -136,7 +136,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
         of_buf_init(&b, 1 << 20);
         rc = of_config_dump(cfg, &b);
         if (rc == OF_OK) fputs(b.data ? b.data : "", stdout);
-        of_buf_free(&b);
+        of_buf_clear(&b);
         of_config_free(cfg);
         return rc ? OF_EXIT_CONFIG : -1;
     }
@@ -247,7 +247,7 @@ int of_cli_read_file(const char *path, size_t max, char **out, size_t *len)
     }
     if (rc) {
         of_cli_line(stderr, "octofleet: %s", why);
-        of_buf_free(&b);
+        of_buf_clear(&b);
         return OF_EXIT_FAIL;
     }
     *len = b.len;

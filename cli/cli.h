@@ -58,8 +58,9 @@ int of_cli_check_command(const of_config *cfg, const of_command *cmd);
 /* Encodes cmd (after the checks of of_cli_check_command), signs it when a fleet key is
  * configured, produces it to <prefix>requests keyed by its release id and waits up to 30 s
  * for delivery. p is borrowed. OF_OK, or an error described in errstr. */
-of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg, const of_command *cmd,
-                              char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_cli_produce_command(of_kafka_producer *p, const of_config *cfg,
+                                            const of_command *cmd, char *errstr,
+                                            size_t errstr_size);
 
 /* Reads a whole file ("-" = stdin), at most max bytes, into a new NUL-terminated string
  * (*out, caller frees; *len its length). Anything but a regular file (or "-") is refused at

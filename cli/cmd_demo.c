@@ -5,7 +5,6 @@
  * with their own stop flags, exactly the code `octofleet producer` / `worker` run. The demo
  * then plays operator: submits the seed-like train, shows progress, and when the injected
  * failure pauses the release, "fixes" it in the simulator and replays the failed stage. */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "commands.h"
 #include "exitcodes.h"
 #include "fleet.h"
+#include "inproc.h"
 #include "log.h"
 #include "msg.h"
 #include "producer.h"
@@ -55,54 +55,6 @@ static const char demo_rules_failing[] =
     " \"error\": \"Step 'Run migrations' failed: connection to db-globex timed out\"},"
     " {\"project\": \"*\", \"duration_ms\": [300, 1500]}]";
 static const char demo_rules_fixed[] = "[{\"project\": \"*\", \"duration_ms\": [300, 1500]}]";
-
-typedef struct daemon_thread {
-    pthread_t tid;
-    bool started;
-    of_stop_flag stop;
-    const of_config *cfg;
-    of_kafka_mock *mock;
-    char name[32];
-    bool is_producer;
-    of_err rc;
-    char errstr[512];
-} daemon_thread;
-
-static void *daemon_main(void *arg)
-{
-    daemon_thread *d = arg;
-    of_log_set_component(d->name);
-    if (d->is_producer) {
-        of_producer_opts o = {
-            .cfg = d->cfg, .mock = d->mock, .api_key = DEMO_API_KEY, .stop = &d->stop};
-        d->rc = of_producer_run(&o, d->errstr, sizeof(d->errstr));
-    } else {
-        of_worker_opts o = {.cfg = d->cfg,
-                            .mock = d->mock,
-                            .api_key = DEMO_API_KEY,
-                            .name = d->name,
-                            .stop = &d->stop};
-        d->rc = of_worker_run(&o, d->errstr, sizeof(d->errstr));
-    }
-    if (d->rc) of_error("%s stopped: %s: %s", d->name, of_strerror(d->rc), d->errstr);
-    return NULL;
-}
-
-static int start_daemon(daemon_thread *d)
-{
-    of_stop_flag_init(&d->stop);
-    if (pthread_create(&d->tid, NULL, daemon_main, d) != 0) return -1;
-    d->started = true;
-    return 0;
-}
-
-static void stop_daemon(daemon_thread *d)
-{
-    if (!d->started) return;
-    of_stop_request(&d->stop);
-    pthread_join(d->tid, NULL);
-    d->started = false;
-}
 
 typedef struct demo_stats {
     int total; /* jobs planned (from release.accepted / stage events) */
@@ -146,22 +98,31 @@ static const char demo_usage[] =
 /* Everything the demo owns, so setup, the event loop and cleanup are separate functions. */
 typedef struct demo {
     int nworkers;
-    of_kafka_mock *mock;
-    ofsim *sim;
-    of_config cfg;
-    of_fleet_kafka fk;
+    of_inproc fleet;
     of_kafka_producer *cmdp;
     of_kafka_consumer *events;
-    daemon_thread daemons[1 + 16];
+    of_inproc_daemon daemons[1 + 16];
     demo_stats st;
     char release_id[OF_UUID_STR_SIZE];
     char errstr[1024];
 } demo;
 
+/* Sets the simulator's rules (POST /sim/rules). */
+static of_err demo_rules(demo *d, const char *rules)
+{
+    int status = 0;
+    of_err rc = ofsim_admin(d->fleet.sim, "POST", "/sim/rules", rules, &status, NULL);
+    if (rc == OF_OK && status != 200) rc = OF_ERR_HTTP;
+    if (rc)
+        return of_seterr(d->errstr, sizeof(d->errstr), rc, "cannot set the simulator's rules: %s",
+                         of_strerror(rc));
+    return OF_OK;
+}
+
 static of_err demo_setup(demo *d)
 {
     static const char *const keys[] = {DEMO_API_KEY, NULL};
-    static const char *const sets[][2] = {
+    static const of_inproc_set sets[] = {
         {"topics.partitions", "6"},
         {"topics.max_stages", "4"},
         {"worker.poll_interval", "300ms"},
@@ -171,47 +132,26 @@ static of_err demo_setup(demo *d)
     };
     char *es = d->errstr;
     size_t en = sizeof(d->errstr);
-    int status = 0;
-    of_err rc = of_kafka_mock_start(1, &d->mock, es, en);
-    if (rc) return rc;
-    ofsim_opts so = {.fixture_json = of_demo_world_json, .api_keys = keys, .quiet = 1};
-    rc = ofsim_start(&so, &d->sim, es, en);
-    if (rc) return rc;
-    ofsim_admin(d->sim, "POST", "/sim/rules", demo_rules_failing, &status, NULL);
-    rc = of_config_defaults(&d->cfg, es, en);
-    for (size_t i = 0; !rc && i < sizeof(sets) / sizeof(sets[0]); i++)
-        rc = of_config_set(&d->cfg, sets[i][0], sets[i][1], es, en);
-    if (!rc) rc = of_config_set(&d->cfg, "octopus.url", ofsim_url(d->sim), es, en);
-    if (!rc) rc = of_fleet_kafka_init(&d->fk, &d->cfg, d->mock, "octofleet-demo");
-    if (!rc) rc = of_fleet_ensure_topics(&d->cfg, &d->fk.kc, 30000, es, en);
+    of_inproc_opts o = {.world_json = of_demo_world_json,
+                        .api_keys = keys,
+                        .sets = sets,
+                        .n_sets = sizeof(sets) / sizeof(sets[0]),
+                        .client_id = "octofleet-demo"};
+    of_err rc = of_inproc_start(&d->fleet, &o, es, en);
+    if (!rc) rc = demo_rules(d, demo_rules_failing);
     if (rc) return rc;
 
     printf("octofleet demo: Kafka mock cluster at %s, Octopus simulator at %s\n",
-           of_kafka_mock_bootstraps(d->mock), ofsim_url(d->sim));
+           of_kafka_mock_bootstraps(d->fleet.mock), ofsim_url(d->fleet.sim));
     printf("train 2026.18: 7 projects in 4 stages -> On Site Beta, Hosted Beta, all tenants; "
            "1 producer, %d workers\n",
            d->nworkers);
     fflush(stdout);
 
-    snprintf(d->daemons[0].name, sizeof(d->daemons[0].name), "producer");
-    d->daemons[0].is_producer = true;
-    for (int i = 0; i <= d->nworkers; i++) {
-        d->daemons[i].cfg = &d->cfg;
-        d->daemons[i].mock = d->mock;
-        if (i > 0) snprintf(d->daemons[i].name, sizeof(d->daemons[i].name), "worker-%d", i);
-        if (start_daemon(&d->daemons[i]))
-            return of_seterr(es, en, OF_ERR_NOMEM, "cannot start the %s thread",
-                             d->daemons[i].name);
-    }
-
+    rc = of_inproc_start_daemons(d->daemons, d->nworkers, &d->fleet, DEMO_API_KEY, es, en);
     /* follow the events as `octofleet submit --wait` does */
-    char topic[OF_TOPIC_NAME_MAX];
-    of_config_topic(&d->cfg, "events", topic, sizeof(topic));
-    const char *topics[] = {topic};
-    of_kafka_consumer_opts co = {.group_id = "octofleet-demo-events", .manual_commit = true};
-    rc = of_kafka_consumer_new(&d->fk.kc, &co, &d->events, es, en);
-    if (!rc) rc = of_kafka_subscribe(d->events, topics, 1, es, en);
-    if (!rc) rc = of_kafka_producer_new(&d->fk.kc, NULL, &d->cmdp, es, en);
+    if (!rc)
+        rc = of_inproc_operator(&d->fleet, "octofleet-demo-events", &d->events, &d->cmdp, es, en);
     return rc;
 }
 
@@ -227,7 +167,7 @@ static int demo_submit(demo *d)
                       .request_json = request};
     of_uuid_release_id("Default", "2026.18", cmd.release_id);
     of_id_copy(d->release_id, cmd.release_id);
-    int rc = produce_command(d->cmdp, &d->cfg, &cmd);
+    int rc = produce_command(d->cmdp, &d->fleet.cfg, &cmd);
     free(request);
     if (rc == 0) say(&d->st, "submitted release 2026.18 as %s", d->release_id);
     return rc;
@@ -237,13 +177,15 @@ static int demo_submit(demo *d)
 static int demo_replay(demo *d, int stage)
 {
     static char who[] = "demo", why[] = "db-globex reachable again";
-    int status = 0;
-    ofsim_admin(d->sim, "POST", "/sim/rules", demo_rules_fixed, &status, NULL);
+    if (demo_rules(d, demo_rules_fixed)) {
+        fprintf(stderr, "octofleet demo: %s\n", d->errstr);
+        return -1;
+    }
     of_command rp = {
         .type = OF_CMD_REPLAY, .by = who, .reason = why, .time_ms = of_wall_ms(), .stage = stage};
     of_id_copy(rp.release_id, d->release_id);
     d->st.replays++;
-    return produce_command(d->cmdp, &d->cfg, &rp);
+    return produce_command(d->cmdp, &d->fleet.cfg, &rp);
 }
 
 /* Shows one event of our release; returns the exit code once the release ended, else -1. */
@@ -310,7 +252,7 @@ static int demo_follow(demo *d)
             return OF_EXIT_FAIL;
         }
         for (int i = 0; i <= d->nworkers; i++) {
-            if (d->daemons[i].rc) {
+            if (of_inproc_daemon_done(&d->daemons[i])) {
                 say(&d->st, "%s failed: %s", d->daemons[i].name, d->daemons[i].errstr);
                 return OF_EXIT_FAIL;
             }
@@ -324,7 +266,11 @@ static int demo_follow(demo *d)
         }
         of_kafka_message *m = NULL;
         char errstr[256];
-        of_kafka_consumer_poll(d->events, 200, &m, errstr, sizeof(errstr));
+        of_err rc = of_kafka_consumer_poll(d->events, 200, &m, errstr, sizeof(errstr));
+        if (rc == OF_ERR_STATE) {
+            say(&d->st, "reading events failed: %s", errstr);
+            return OF_EXIT_FAIL;
+        }
         if (!m) continue;
         of_event ev = {0};
         int final = -1;
@@ -342,8 +288,8 @@ static int demo_follow(demo *d)
 static void demo_summary(demo *d)
 {
     const int *n = d->st.by_type;
-    long created = ofsim_request_count(d->sim, "POST /api/{space}/deployments");
-    long polls = ofsim_request_count(d->sim, "GET /api/{space}/tasks");
+    long created = ofsim_request_count(d->fleet.sim, "POST /api/{space}/deployments");
+    long polls = ofsim_request_count(d->fleet.sim, "GET /api/{space}/tasks");
     printf("\nsummary: %d jobs succeeded, %d skipped, %d failed and replayed (%d replay), "
            "%d stage gates passed\n",
            n[OF_EV_JOB_SUCCEEDED], n[OF_EV_JOB_SKIPPED], n[OF_EV_JOB_FAILED], d->st.replays,
@@ -356,12 +302,9 @@ static void demo_cleanup(demo *d)
 {
     of_kafka_consumer_destroy(d->events);
     for (int i = 16; i >= 0; i--) /* workers first, the producer last */
-        stop_daemon(&d->daemons[i]);
+        of_inproc_daemon_stop(&d->daemons[i]);
     of_kafka_producer_destroy(d->cmdp);
-    of_fleet_kafka_free(&d->fk);
-    ofsim_stop(d->sim);
-    of_kafka_mock_destroy(d->mock);
-    of_config_free(&d->cfg);
+    of_inproc_clear(&d->fleet);
 }
 
 int of_cmd_demo(int argc, char **argv)
@@ -392,8 +335,12 @@ int of_cmd_demo(int argc, char **argv)
     if (!d) return OF_EXIT_FAIL;
     d->nworkers = nworkers;
     d->st.t0 = of_now_ms();
-    of_signals_install(d->errstr, sizeof(d->errstr));
     int ex;
+    if (of_signals_install(d->errstr, sizeof(d->errstr)) != OF_OK) {
+        fprintf(stderr, "octofleet demo: %s\n", d->errstr);
+        free(d);
+        return OF_EXIT_FAIL;
+    }
     if (demo_setup(d) != OF_OK) {
         fprintf(stderr, "octofleet demo: %s\n", d->errstr);
         ex = OF_EXIT_SERVICE;

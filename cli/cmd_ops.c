@@ -163,8 +163,15 @@ static int follow_events(const of_config *cfg, follow_ctx *fc, bool stop_at_end)
     of_fleet_kafka fk;
     of_kafka_consumer *c = NULL;
     int ex = OF_EXIT_SERVICE;
-    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) return OF_EXIT_FAIL;
-    of_config_topic(cfg, "events", topic, sizeof(topic));
+    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) {
+        fprintf(stderr, "octofleet: out of memory\n");
+        return OF_EXIT_FAIL;
+    }
+    if (of_config_topic(cfg, "events", topic, sizeof(topic))) {
+        fprintf(stderr, "octofleet: topics.prefix too long for the events topic\n");
+        of_fleet_kafka_free(&fk);
+        return OF_EXIT_CONFIG;
+    }
     snprintf(group, sizeof(group), "octofleet-cli-%ld-%lld", (long)getpid(),
              (long long)of_wall_ms());
     of_kafka_consumer_opts co = {.group_id = group, .manual_commit = true};
@@ -174,7 +181,11 @@ static int follow_events(const of_config *cfg, follow_ctx *fc, bool stop_at_end)
         fprintf(stderr, "octofleet: cannot read %s: %s\n", topic, errstr);
         goto out;
     }
-    of_signals_install(errstr, sizeof(errstr));
+    if (of_signals_install(errstr, sizeof(errstr))) {
+        fprintf(stderr, "octofleet: %s\n", errstr);
+        ex = OF_EXIT_FAIL;
+        goto out;
+    }
     while (!of_signals_stop_requested()) {
         of_kafka_message *m = NULL;
         of_err rc = of_kafka_consumer_poll(c, 200, &m, errstr, sizeof(errstr));
@@ -282,7 +293,7 @@ int of_cmd_submit(int argc, char **argv)
     }
 out:
     of_request_free(req);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     free(text);
     of_config_free(&cfg);
     return ex;
@@ -440,10 +451,14 @@ int of_cmd_events(int argc, char **argv)
     } else {
         char errstr[512], topic[OF_TOPIC_NAME_MAX];
         of_fleet_kafka fk;
-        of_fleet_kafka_init(&fk, &cfg, NULL, NULL);
-        of_config_topic(&cfg, "events", topic, sizeof(topic));
-        if (of_kafka_read_topic(&fk.kc, topic, KAFKA_TIMEOUT_MS, on_event, &fc, NULL, errstr,
-                                sizeof(errstr))) {
+        if (of_fleet_kafka_init(&fk, &cfg, NULL, NULL)) {
+            fprintf(stderr, "octofleet events: out of memory\n");
+            ex = OF_EXIT_FAIL;
+        } else if (of_config_topic(&cfg, "events", topic, sizeof(topic))) {
+            fprintf(stderr, "octofleet events: topics.prefix too long for the events topic\n");
+            ex = OF_EXIT_CONFIG;
+        } else if (of_kafka_read_topic(&fk.kc, topic, KAFKA_TIMEOUT_MS, on_event, &fc, NULL, errstr,
+                                       sizeof(errstr))) {
             fprintf(stderr, "octofleet events: cannot read %s: %s\n", topic, errstr);
             ex = OF_EXIT_SERVICE;
         }

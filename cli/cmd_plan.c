@@ -33,7 +33,7 @@ static int print_plan(of_octo *octo, const of_request *req, const char *text, bo
     int ex = OF_EXIT_OK;
     of_errlist_init(&errs);
     if (of_resolver_octo_new(octo, &ro)) {
-        of_errlist_free(&errs);
+        of_errlist_clear(&errs);
         return OF_EXIT_FAIL;
     }
     of_resolver_octo_bind(ro, &res);
@@ -62,10 +62,10 @@ static int print_plan(of_octo *octo, const of_request *req, const char *text, bo
         } else {
             ex = OF_EXIT_FAIL;
         }
-        of_buf_free(&b);
+        of_buf_clear(&b);
     }
     of_plan_free(plan);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     of_resolver_octo_free(ro);
     return ex;
 }
@@ -131,7 +131,7 @@ int of_cmd_plan(int argc, char **argv)
 out:
     of_octo_destroy(octo);
     of_request_free(req);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     free(text);
     of_config_free(&cfg);
     return ex;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "commands.h"
 #include "exitcodes.h"
@@ -75,15 +76,9 @@ static of_err on_record(void *opaque, const of_kafka_message *msg)
             of_job_record_clear(&s->jobs[at]);
             s->jobs[at] = j;
         } else {
-            if (s->n == s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 256;
-                of_job_record *nj = realloc(s->jobs, cap * sizeof(*nj));
-                if (!nj) {
-                    of_job_record_clear(&j);
-                    return OF_ERR_NOMEM;
-                }
-                s->jobs = nj;
-                s->cap = cap;
+            if (of_grow((void **)&s->jobs, &s->cap, s->n, sizeof *s->jobs)) {
+                of_job_record_clear(&j);
+                return OF_ERR_NOMEM;
             }
             s->jobs[s->n++] = j;
         }
@@ -180,11 +175,15 @@ int of_cmd_status(int argc, char **argv)
     status_ctx s = {.want = want};
     char errstr[512], topic[OF_TOPIC_NAME_MAX];
     of_fleet_kafka fk;
-    of_fleet_kafka_init(&fk, &cfg, NULL, NULL);
-    of_config_topic(&cfg, "releases", topic, sizeof(topic));
-    of_err rc =
-        of_kafka_read_topic(&fk.kc, topic, 60000, on_record, &s, NULL, errstr, sizeof(errstr));
+    of_err rc = of_fleet_kafka_init(&fk, &cfg, NULL, NULL);
     if (rc) {
+        fprintf(stderr, "octofleet status: out of memory\n");
+        ex = OF_EXIT_FAIL;
+    } else if (of_config_topic(&cfg, "releases", topic, sizeof(topic))) {
+        fprintf(stderr, "octofleet status: topics.prefix too long for the releases topic\n");
+        ex = OF_EXIT_CONFIG;
+    } else if ((rc = of_kafka_read_topic(&fk.kc, topic, 60000, on_record, &s, NULL, errstr,
+                                         sizeof(errstr)))) {
         fprintf(stderr, "octofleet status: cannot read %s: %s\n", topic, errstr);
         ex = OF_EXIT_SERVICE;
     } else if (!s.have_release) {

@@ -7,7 +7,7 @@
  *
  * NAME is the full topic name, taken literally (topics.prefix is not added), so the tool
  * works for any topic of the cluster. Nothing here decodes octofleet's messages: values are
- * printed as they are. */
+ * printed as they are; the codec (common/codec, of_dump_line_encode) writes the JSON. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "exitcodes.h"
 #include "fleet.h"
+#include "msg.h"
 
 #define TOPIC_TIMEOUT_MS 30000
 #define MAX_HEADERS      32
@@ -53,181 +54,39 @@ static const char topic_usage[] =
     "\nExit codes: 0 done, 1 the message was not delivered, 2 usage, 3 configuration,\n"
     "4 Kafka could not be reached in time.\n";
 
-/* ---- JSON output --------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence starting at s[0] (n bytes left), 0 if invalid.
- * Rejects overlong forms, surrogates and code points above U+10FFFF (RFC 3629). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
-static bool utf8_valid(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq_len(s + i, n - i);
-        if (l == 0) return false;
-        i += l;
-    }
-    return true;
-}
-
-/* Appends p[0..n) (valid UTF-8) as a quoted JSON string. */
-static of_err json_string(of_buf *b, const void *p, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = p;
-    of_err rc = of_buf_append(b, "\"", 1);
-    size_t run = 0; /* bytes that need no escaping, appended in one go */
-    for (size_t i = 0; rc == OF_OK && i < n; i++) {
-        unsigned char c = s[i];
-        char esc[6];
-        size_t elen = 0;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            elen = 2;
-        } else if (c == '\n' || c == '\r' || c == '\t') {
-            esc[0] = '\\';
-            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-            elen = 2;
-        } else if (c < 0x20 || c == 0x7F) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 0xF];
-            elen = 6;
-        }
-        if (elen == 0) {
-            run++;
-            continue;
-        }
-        if (run) rc = of_buf_append(b, s + i - run, run);
-        if (rc == OF_OK) rc = of_buf_append(b, esc, elen);
-        run = 0;
-    }
-    if (rc == OF_OK && run) rc = of_buf_append(b, s + n - run, run);
-    if (rc == OF_OK) rc = of_buf_append(b, "\"", 1);
-    return rc;
-}
-
-static of_err base64_string(of_buf *b, const void *p, size_t n)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *s = p;
-    of_err rc = of_buf_append(b, "\"", 1);
-    for (size_t i = 0; rc == OF_OK && i < n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)s[i + 1] << 8;
-        if (i + 2 < n) v |= s[i + 2];
-        char out[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63],
-                       i + 1 < n ? tbl[(v >> 6) & 63] : '=', i + 2 < n ? tbl[v & 63] : '='};
-        rc = of_buf_append(b, out, 4);
-    }
-    if (rc == OF_OK) rc = of_buf_append(b, "\"", 1);
-    return rc;
-}
-
-/* Appends `"name":<string or null>`, or `"name":null,"name_base64":"..."` for bytes that are
- * not UTF-8, so every dump line is valid JSON and nothing is lost. */
-static of_err json_bytes_field(of_buf *b, const char *name, const void *p, size_t n)
-{
-    of_err rc = of_buf_printf(b, "\"%s\":", name);
-    if (rc) return rc;
-    if (!p) return of_buf_puts(b, "null");
-    if (utf8_valid(p, n)) return json_string(b, p, n);
-    rc = of_buf_printf(b, "null,\"%s_base64\":", name);
-    return rc ? rc : base64_string(b, p, n);
-}
-
 /* ---- dump ----------------------------------------------------------------- */
 
 typedef struct dump_ctx {
-    of_buf line;
-    of_err err;
+    of_err err; /* why a message could not be printed */
 } dump_ctx;
 
-static of_err dump_headers(of_buf *b, const of_kafka_message *m)
-{
-    size_t n = of_kafka_message_header_count(m);
-    of_err rc = of_buf_puts(b, "\"headers\":{");
-    bool first = true;
-    for (size_t i = 0; rc == OF_OK && i < n; i++) {
-        const char *name;
-        const void *v;
-        size_t vlen;
-        if (!of_kafka_message_header_at(m, i, &name, &v, &vlen)) continue;
-        /* a repeated name keeps its last value, like of_kafka_message_header */
-        bool later = false;
-        for (size_t k = i + 1; k < n && !later; k++) {
-            const char *n2;
-            const void *v2;
-            size_t l2;
-            later = of_kafka_message_header_at(m, k, &n2, &v2, &l2) && strcmp(n2, name) == 0;
-        }
-        if (later || !utf8_valid(name, strlen(name))) continue;
-        if (!first) rc = of_buf_append(b, ",", 1);
-        first = false;
-        if (rc == OF_OK) rc = json_string(b, name, strlen(name));
-        if (rc == OF_OK) rc = of_buf_append(b, ":", 1);
-        if (rc == OF_OK)
-            rc = !v                    ? of_buf_puts(b, "null")
-                 : utf8_valid(v, vlen) ? json_string(b, v, vlen)
-                                       : base64_string(b, v, vlen);
-    }
-    if (rc == OF_OK) rc = of_buf_append(b, "}", 1);
-    return rc;
-}
-
+/* Prints one message as a JSON line (of_dump_line_encode: the codec does the JSON). */
 static of_err on_dump(void *opaque, const of_kafka_message *m)
 {
     dump_ctx *d = opaque;
-    of_buf *b = &d->line;
-    of_buf_reset(b);
-    of_err rc = of_buf_puts(b, "{\"topic\":");
-    if (rc == OF_OK) rc = json_string(b, m->topic, strlen(m->topic));
-    if (rc == OF_OK)
-        rc = of_buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"timestamp_ms\":%lld,",
-                           (int)m->partition, (long long)m->offset, (long long)m->timestamp_ms);
-    if (rc == OF_OK) rc = json_bytes_field(b, "key", m->key, m->key_len);
-    if (rc == OF_OK) rc = of_buf_append(b, ",", 1);
-    if (rc == OF_OK) rc = dump_headers(b, m);
-    if (rc == OF_OK) rc = of_buf_append(b, ",", 1);
-    if (rc == OF_OK) rc = json_bytes_field(b, "value", m->value, m->value_len);
-    if (rc == OF_OK) rc = of_buf_puts(b, "}\n");
-    if (rc) {
-        d->err = rc;
-        return rc;
-    }
-    if (fwrite(b->data, 1, b->len, stdout) != b->len) {
-        d->err = OF_ERR_IO;
-        return OF_ERR_IO;
-    }
-    return OF_OK;
+    size_t nh = of_kafka_message_header_count(m);
+    of_dump_header *hs = nh ? calloc(nh, sizeof(*hs)) : NULL;
+    if (nh && !hs) return d->err = OF_ERR_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (of_kafka_message_header_at(m, i, &hs[n].name, &hs[n].value, &hs[n].value_len)) n++;
+    of_dump_message dm = {.topic = m->topic,
+                          .partition = m->partition,
+                          .offset = m->offset,
+                          .timestamp_ms = m->timestamp_ms,
+                          .key = m->key,
+                          .key_len = m->key_len,
+                          .value = m->value,
+                          .value_len = m->value_len,
+                          .headers = hs,
+                          .nheaders = n};
+    char *line = NULL;
+    of_err rc = of_dump_line_encode(&dm, &line);
+    free(hs);
+    if (rc == OF_OK && (fputs(line, stdout) == EOF || putchar('\n') == EOF)) rc = OF_ERR_IO;
+    free(line);
+    if (rc) d->err = rc;
+    return rc;
 }
 
 static int topic_dump(const of_config *cfg, const char *topic, int timeout_ms)
@@ -239,8 +98,6 @@ static int topic_dump(const of_config *cfg, const char *topic, int timeout_ms)
         return OF_EXIT_FAIL;
     }
     dump_ctx d = {.err = OF_OK};
-    /* a line holds a whole value, escaped (up to 6 bytes per byte) plus key and headers */
-    of_buf_init(&d.line, 8u * MAX_VALUE_BYTES + 65536u);
     size_t count = 0;
     int ex = OF_EXIT_OK;
     of_err rc =
@@ -256,7 +113,6 @@ static int topic_dump(const of_config *cfg, const char *topic, int timeout_ms)
     } else {
         fprintf(stderr, "%zu message(s) in %s\n", count, topic);
     }
-    of_buf_free(&d.line);
     of_fleet_kafka_free(&fk);
     return ex;
 }
@@ -306,12 +162,12 @@ static int topic_produce(const of_config *cfg, const char *topic, const of_kafka
     of_buf_init(&value, MAX_VALUE_BYTES);
     int ex = read_stdin(&value);
     if (ex) {
-        of_buf_free(&value);
+        of_buf_clear(&value);
         return ex;
     }
     of_fleet_kafka fk;
     if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) {
-        of_buf_free(&value);
+        of_buf_clear(&value);
         fprintf(stderr, "octofleet topic: out of memory\n");
         return OF_EXIT_FAIL;
     }
@@ -337,21 +193,20 @@ static int topic_produce(const of_config *cfg, const char *topic, const of_kafka
                 pr.done ? pr.why : "no delivery report");
         ex = OF_EXIT_FAIL;
     } else {
-        of_buf line;
-        of_buf_init(&line, 4096);
-        rc = of_buf_puts(&line, "{\"topic\":");
-        if (rc == OF_OK) rc = json_string(&line, topic, strlen(topic));
-        if (rc == OF_OK)
-            rc = of_buf_printf(&line, ",\"partition\":%d,\"offset\":%lld}\n", (int)pr.partition,
-                               (long long)pr.offset);
-        if (rc == OF_OK) fputs(line.data, stdout);
-        of_buf_free(&line);
+        char *line = NULL;
+        if (of_delivery_line_encode(topic, pr.partition, pr.offset, &line) == OF_OK) {
+            printf("%s\n", line);
+        } else {
+            fprintf(stderr, "octofleet topic produce: delivered, but out of memory to say so\n");
+            ex = OF_EXIT_FAIL;
+        }
+        free(line);
         fflush(stdout);
     }
 out:
     of_kafka_producer_destroy(p);
     of_fleet_kafka_free(&fk);
-    of_buf_free(&value);
+    of_buf_clear(&value);
     return ex;
 }
 

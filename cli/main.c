@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "octopus.h"
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -98,5 +99,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "octofleet: unknown command '%s'; try 'octofleet --help'\n", argv[1]);
         return OF_EXIT_USAGE;
     }
-    return c->fn(argc - 1, argv + 1);
+    /* Once, before any subcommand starts threads that create Octopus clients (octopus.h). */
+    char es[256];
+    if (of_octo_global_init(es, sizeof es) != OF_OK) {
+        fprintf(stderr, "octofleet: %s\n", es);
+        return OF_EXIT_FAIL;
+    }
+    int ex = c->fn(argc - 1, argv + 1);
+    of_octo_global_cleanup();
+    return ex;
 }

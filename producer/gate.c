@@ -2,6 +2,8 @@
 #include "gate.h"
 #include "plan.h"
 
+#include "buf.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,17 +68,6 @@ static int id_cmp(const void *a, const void *b)
     return strcmp(((const id_entry *)a)->id, ((const id_entry *)b)->id);
 }
 
-static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap) return true;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p) return false;
-    *arr = p;
-    *cap = ncap;
-    return true;
-}
-
 void of_gate_out_clear(of_gate_out *out)
 {
     if (!out) return;
@@ -106,7 +97,7 @@ static void mark_changed(step *s, size_t idx)
 {
     if (s->g->marked[idx]) return;
     of_gate_out *o = s->out;
-    if (!grow((void **)&o->changed_jobs, &o->cap_changed, o->n_changed, sizeof(size_t))) {
+    if (of_grow((void **)&o->changed_jobs, &o->cap_changed, o->n_changed, sizeof(size_t))) {
         s->rc = OF_ERR_NOMEM;
         return;
     }
@@ -150,7 +141,7 @@ static void set_str(step *s, char **dst, const char *src)
 static of_event *new_event(step *s, of_event_type type)
 {
     of_gate_out *o = s->out;
-    if (!grow((void **)&o->events, &o->cap_events, o->n_events, sizeof(of_event))) {
+    if (of_grow((void **)&o->events, &o->cap_events, o->n_events, sizeof(of_event))) {
         s->rc = OF_ERR_NOMEM;
         return NULL;
     }
@@ -280,7 +271,7 @@ static void dispatch(step *s, size_t idx)
     set_status(s, idx, OF_JOB_DISPATCHED);
     mark_changed(s, idx);
     of_gate_out *o = s->out;
-    if (!grow((void **)&o->dispatch, &o->cap_dispatch, o->n_dispatch, sizeof(of_job))) {
+    if (of_grow((void **)&o->dispatch, &o->cap_dispatch, o->n_dispatch, sizeof(of_job))) {
         s->rc = OF_ERR_NOMEM;
         return;
     }
@@ -827,7 +818,8 @@ of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_
     if (cmd->cancel_running) {
         for (size_t i = 0; i < g->n_jobs && !s.rc; i++) {
             if (!is_in_flight(g->jobs[i].status)) continue;
-            if (!grow((void **)&out->cancel, &out->cap_cancel, out->n_cancel, sizeof(of_job_ref))) {
+            if (of_grow((void **)&out->cancel, &out->cap_cancel, out->n_cancel,
+                        sizeof(of_job_ref))) {
                 s.rc = OF_ERR_NOMEM;
                 break;
             }

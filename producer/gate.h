@@ -74,37 +74,41 @@ typedef struct of_gate_override {
  * (producer/plan.h) or the records read back from the state topic. Both are deep-copied.
  * Fails with OF_ERR_INVALID if they are inconsistent (unknown environment, stage out of
  * range, duplicate job id, header stage_status size mismatch). */
-of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, size_t n_jobs,
-                   of_gate **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_gate_new(const of_release_record *header, const of_job_record *jobs,
+                                 size_t n_jobs, of_gate **out, char *errstr, size_t errstr_size);
 void of_gate_free(of_gate *g);
 
 /* First input of a fresh release: release.accepted, job.skipped for planned skips,
  * stage 1 dispatches. OF_ERR_STATE if already started (round > 0 or any job dispatched),
  * with out->ignored set. */
-of_err of_gate_start(of_gate *g, int64_t now_ms, of_gate_out *out);
+OF_MUST_CHECK of_err of_gate_start(of_gate *g, int64_t now_ms, of_gate_out *out);
 
 /* A job event (job.started/waiting/succeeded/failed/skipped/cancelled/timed_out, or
  * job.dispatched which is only recorded). Events for other releases or unknown jobs
  * return OF_ERR_NOT_FOUND with out->ignored set. */
-of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t now_ms, of_gate_out *out);
+OF_MUST_CHECK of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t now_ms,
+                                       of_gate_out *out);
 
 /* Replay (cmd->type == OF_CMD_REPLAY): stage (0 = every stage), all, tenant / project /
  * environment filters. OF_ERR_STATE if aborted or nothing matches (out->ignored). */
-of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out);
+OF_MUST_CHECK of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms,
+                                    of_gate_out *out);
 
 /* Jobs of the release currently failed/timed_out/cancelled, for reconciliation before
  * resume. *out is a new array the caller frees with of_job_refs_free. */
-of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, size_t *n);
+OF_MUST_CHECK of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, size_t *n);
 void of_job_refs_free(of_job_ref *refs, size_t n);
 
 /* Resume (cmd->type == OF_CMD_RESUME) with reconciled statuses (may be NULL/0).
  * OF_ERR_STATE unless the release is paused (or running with failed jobs). */
-of_err of_gate_resume(of_gate *g, const of_command *cmd, const of_gate_override *overrides,
-                      size_t n_overrides, int64_t now_ms, of_gate_out *out);
+OF_MUST_CHECK of_err of_gate_resume(of_gate *g, const of_command *cmd,
+                                    const of_gate_override *overrides, size_t n_overrides,
+                                    int64_t now_ms, of_gate_out *out);
 
 /* Abort (cmd->type == OF_CMD_ABORT). A second abort is ignored (OF_OK, out->ignored);
  * aborting a completed release is OF_ERR_STATE. */
-of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out);
+OF_MUST_CHECK of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms,
+                                   of_gate_out *out);
 
 /* ---- inspection (borrowed results, valid until the next input or of_gate_free) ---- */
 
@@ -121,6 +125,6 @@ size_t of_gate_in_flight(const of_gate *g);
 
 /* A deep copy of the current release record (caller clears it with
  * of_release_record_clear). */
-of_err of_gate_release_record(const of_gate *g, of_release_record *out);
+OF_MUST_CHECK of_err of_gate_release_record(const of_gate *g, of_release_record *out);
 
 #endif

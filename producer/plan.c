@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "uuid.h"
 
@@ -21,13 +22,7 @@ void of_ref_clear(of_ref *r)
 
 of_err of_reflist_add(of_reflist *l, const char *id, const char *name)
 {
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 16;
-        of_ref *ni = realloc(l->items, ncap * sizeof *ni);
-        if (!ni) return OF_ERR_NOMEM;
-        l->items = ni;
-        l->cap = ncap;
-    }
+    if (of_grow((void **)&l->items, &l->cap, l->n, sizeof *l->items)) return OF_ERR_NOMEM;
     of_err rc = OF_OK;
     of_ref r = {of_strdup_or_null(id, &rc), of_strdup_or_null(name, &rc)};
     if (rc) {
@@ -38,7 +33,7 @@ of_err of_reflist_add(of_reflist *l, const char *id, const char *name)
     return OF_OK;
 }
 
-void of_reflist_free(of_reflist *l)
+void of_reflist_clear(of_reflist *l)
 {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++)
@@ -134,7 +129,8 @@ static of_err noted(builder *b, of_err rc, const char *what)
     }
     char detail[512];
     (void)snprintf(detail, sizeof detail, "%s", b->errstr && b->errstr_size ? b->errstr : "");
-    (void)of_errlist_add(b->errs, "%s: %s", what, detail[0] ? detail : of_strerror(rc));
+    if (of_errlist_add(b->errs, "%s: %s", what, detail[0] ? detail : of_strerror(rc)) != OF_OK)
+        return of_seterr(b->errstr, b->errstr_size, OF_ERR_NOMEM, "out of memory");
     return of_seterr(b->errstr, b->errstr_size, rc, "resolving %s: %s", what,
                      detail[0] ? detail : of_strerror(rc));
 }
@@ -245,14 +241,14 @@ static of_err resolve_names(builder *b)
                                            b->errstr_size),
                        what);
             if (rc == OF_OK) rc = reflist_append_all(&set, &got);
-            of_reflist_free(&got);
+            of_reflist_clear(&got);
             if (rc == OF_ERR_NOT_FOUND) {
                 missing = true;
                 continue;
             }
             if (rc) {
-                of_reflist_free(&set);
-                of_reflist_free(&tagged);
+                of_reflist_clear(&set);
+                of_reflist_clear(&tagged);
                 return rc;
             }
         }
@@ -263,18 +259,18 @@ static of_err resolve_names(builder *b)
         } else {
             of_reflist both = {0};
             rc = reflist_intersect(&tagged, &set, &both);
-            of_reflist_free(&set);
-            of_reflist_free(&tagged);
+            of_reflist_clear(&set);
+            of_reflist_clear(&tagged);
             tagged = both;
             if (rc) {
-                of_reflist_free(&tagged);
+                of_reflist_clear(&tagged);
                 return rc;
             }
         }
     }
     rc = reflist_append_all(&b->selected, &b->explicit_tenants);
     if (!rc) rc = reflist_append_all(&b->selected, &tagged);
-    of_reflist_free(&tagged);
+    of_reflist_clear(&tagged);
     if (rc) return rc;
     reflist_normalise(&b->selected);
     b->have_selection = ts->all || ts->n_names || ts->n_tags;
@@ -284,13 +280,7 @@ static of_err resolve_names(builder *b)
 static of_job_record *new_row(builder *b)
 {
     of_plan *p = b->plan;
-    if (p->n_jobs == b->cap_jobs) {
-        size_t ncap = b->cap_jobs ? b->cap_jobs * 2 : 64;
-        of_job_record *nj = realloc(p->jobs, ncap * sizeof *nj);
-        if (!nj) return NULL;
-        p->jobs = nj;
-        b->cap_jobs = ncap;
-    }
+    if (of_grow((void **)&p->jobs, &b->cap_jobs, p->n_jobs, sizeof *p->jobs)) return NULL;
     of_job_record *r = &p->jobs[p->n_jobs++];
     memset(r, 0, sizeof *r);
     return r;
@@ -413,7 +403,7 @@ static of_err expand(builder *b)
                 rc = b->res->tenants_connected(b->res->opaque, &b->space, &ei->project, &b->envs[e],
                                                &conn, b->errstr, b->errstr_size);
                 if (rc) {
-                    of_reflist_free(&conn);
+                    of_reflist_clear(&conn);
                     char what[600];
                     (void)snprintf(what, sizeof what, "tenants of \"%s\" in \"%s\"", se->project,
                                    b->envs[e].name);
@@ -443,8 +433,8 @@ static of_err expand(builder *b)
                     rc = of_errlist_add(&b->plan->warnings,
                                         "stage %zu: %s has no selected tenant connected in %s",
                                         i + 1, se->project, b->envs[e].name);
-                of_reflist_free(&targets);
-                of_reflist_free(&conn);
+                of_reflist_clear(&targets);
+                of_reflist_clear(&conn);
                 if (rc) return rc;
             }
         }
@@ -611,8 +601,8 @@ out:
         free(b.ent[i]);
     }
     free(b.ent);
-    of_reflist_free(&b.explicit_tenants);
-    of_reflist_free(&b.selected);
+    of_reflist_clear(&b.explicit_tenants);
+    of_reflist_clear(&b.selected);
     return rc;
 }
 
@@ -623,7 +613,7 @@ void of_plan_free(of_plan *plan)
     for (size_t i = 0; i < plan->n_jobs; i++)
         of_job_record_clear(&plan->jobs[i]);
     free(plan->jobs);
-    of_errlist_free(&plan->warnings);
+    of_errlist_clear(&plan->warnings);
     free(plan);
 }
 

@@ -38,8 +38,9 @@ typedef struct of_reflist {
 } of_reflist;
 
 /* Appends a copy of (id, name). */
-of_err of_reflist_add(of_reflist *l, const char *id, const char *name);
-void of_reflist_free(of_reflist *l);
+OF_MUST_CHECK of_err of_reflist_add(of_reflist *l, const char *id, const char *name);
+/* Free the contents (the struct itself is the caller's); l is then empty. */
+void of_reflist_clear(of_reflist *l);
 void of_ref_clear(of_ref *r);
 
 /* What the planner asks Octopus. Every callback returns OF_OK, OF_ERR_NOT_FOUND when the
@@ -97,8 +98,9 @@ typedef struct of_plan {
  *                    tenanted project without tenant selection;
  *   another code: a resolver failure (errstr says which), plan abandoned.
  * errs must be initialised; *out is NULL on error. */
-of_err of_plan_build(const of_request *req, const char *request_json, const of_resolver *res,
-                     of_plan **out, of_errlist *errs, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_plan_build(const of_request *req, const char *request_json,
+                                   const of_resolver *res, of_plan **out, of_errlist *errs,
+                                   char *errstr, size_t errstr_size);
 
 void of_plan_free(of_plan *plan);
 
@@ -106,7 +108,7 @@ void of_plan_free(of_plan *plan);
  * index of jobs[i]'s environment), project name, tenant name (untenanted first), job id.
  * Both arrays are permuted together. The gate uses it too, so a gate loaded back from
  * records decides in the same order as the fresh one did. OF_ERR_NOMEM only. */
-of_err of_plan_sort(of_job_record *jobs, size_t *env_of, size_t n);
+OF_MUST_CHECK of_err of_plan_sort(of_job_record *jobs, size_t *env_of, size_t n);
 
 /* Counts of jobs to deploy (pending) and skipped. */
 size_t of_plan_count(const of_plan *plan, of_job_status status);
@@ -114,9 +116,9 @@ size_t of_plan_count(const of_plan *plan, of_job_status status);
 /* Appends the human table for `octofleet plan` to b:
  *   STAGE  ENVIRONMENT  PROJECT  VERSION  TENANT  ACTION  REASON
  * followed by a summary line and the warnings. */
-of_err of_plan_format_table(const of_plan *plan, of_buf *b);
+OF_MUST_CHECK of_err of_plan_format_table(const of_plan *plan, of_buf *b);
 
 /* The JSON view: a new string the caller frees (see of_plan_json_encode in msg.h). */
-of_err of_plan_to_json(const of_plan *plan, char **out);
+OF_MUST_CHECK of_err of_plan_to_json(const of_plan *plan, char **out);
 
 #endif

@@ -33,8 +33,7 @@ static of_err note_offset(prod *p, const of_kafka_message *m)
             p->offs[i].next = m->offset + 1;
             return OF_OK;
         }
-    if (!prod_grow((void **)&p->offs, &p->cap_offs, p->n_offs, sizeof *p->offs))
-        return OF_ERR_NOMEM;
+    if (of_grow((void **)&p->offs, &p->cap_offs, p->n_offs, sizeof *p->offs)) return OF_ERR_NOMEM;
     prod_off *o = &p->offs[p->n_offs];
     o->topic = strdup(m->topic);
     if (!o->topic) return OF_ERR_NOMEM;

@@ -54,6 +54,7 @@ typedef struct of_producer_opts {
  *   OF_ERR_NOMEM.
  * errstr says what happened. Never calls exit(). Not reentrant per opts: run one producer per
  * opts (the stop flag and ready counter belong to it). */
-of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_producer_run(const of_producer_opts *opts, char *errstr,
+                                     size_t errstr_size);
 
 #endif

@@ -18,7 +18,7 @@
 
 static prod_out *new_out(prod *p, const char *topic)
 {
-    if (!prod_grow((void **)&p->outs, &p->cap_outs, p->n_outs, sizeof *p->outs)) return NULL;
+    if (of_grow((void **)&p->outs, &p->cap_outs, p->n_outs, sizeof *p->outs)) return NULL;
     prod_out *o = &p->outs[p->n_outs++];
     memset(o, 0, sizeof *o);
     o->topic = topic;
@@ -71,10 +71,14 @@ static of_err push_event(prod *p, const of_event *ev)
 static of_err push_job(prod *p, const of_job *j)
 {
     if (j->stage < 1 || j->stage > p->cfg->topics.max_stages) {
-        /* Submit refuses such requests; a state record from a bigger config could hold one. */
-        of_error("job stage %d has no topic (topics.max_stages %d) release=%s job=%s", j->stage,
-                 p->cfg->topics.max_stages, j->release_id, j->job_id);
-        return OF_OK;
+        /* Submit refuses such requests; a state record from a bigger config could hold one.
+         * Dropping the job would leave its release waiting for ever on a job the state says
+         * was dispatched, so the decision fails (its transaction is never committed) and the
+         * producer stops until topics.max_stages is raised again. */
+        of_error("job stage %d has no topic (topics.max_stages %d) release=%s job=%s: raise "
+                 "topics.max_stages to at least %d",
+                 j->stage, p->cfg->topics.max_stages, j->release_id, j->job_id, j->stage);
+        return OF_ERR_CONFIG;
     }
     char *val = NULL;
     of_err rc = of_job_encode(j, &val);
@@ -341,7 +345,7 @@ static of_err accept(prod *p, const char *release_id, of_plan *plan, const of_co
         of_errlist_init(&errs);
         rc = of_errlist_add(&errs, "internal error: %s", es);
         if (!rc) rc = reject(p, release_id, plan->header.release_name, cmd, &errs);
-        of_errlist_free(&errs);
+        of_errlist_clear(&errs);
         return rc;
     }
     if (rc) return rc;
@@ -449,14 +453,16 @@ static of_err do_submit(prod *p, const of_kafka_message *m, const of_command *cm
         /* Unresolved names, lifecycle refusals, and Octopus failures that outlasted the
          * client's retries alike: the request deploys nothing and the submitter may try
          * again. */
-        if (errs.n == 0 && es[0]) (void)of_errlist_add(&errs, "%s", es);
-        if (errs.n == 0) (void)of_errlist_add(&errs, "planning failed: %s", of_strerror(rc));
-        rc = reject(p, rid, req->release, cmd, &errs);
+        of_err arc = OF_OK;
+        if (errs.n == 0 && es[0]) arc = of_errlist_add(&errs, "%s", es);
+        if (arc == OF_OK && errs.n == 0)
+            arc = of_errlist_add(&errs, "planning failed: %s", of_strerror(rc));
+        rc = arc ? arc : reject(p, rid, req->release, cmd, &errs);
     }
 out:
     of_plan_free(plan);
     of_request_free(req);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     return rc;
 }
 
@@ -514,7 +520,7 @@ static of_err running_tasks(const prod_rel *r, of_gate_out *out)
         if (!jr->task_id || !(jr->status == OF_JOB_DISPATCHED || jr->status == OF_JOB_STARTED ||
                               jr->status == OF_JOB_WAITING))
             continue;
-        if (!prod_grow((void **)&out->cancel, &out->cap_cancel, out->n_cancel, sizeof *out->cancel))
+        if (of_grow((void **)&out->cancel, &out->cap_cancel, out->n_cancel, sizeof *out->cancel))
             return OF_ERR_NOMEM;
         of_job_ref *jref = &out->cancel[out->n_cancel];
         memset(jref, 0, sizeof *jref);
@@ -677,13 +683,13 @@ of_err prod_on_poison(prod *p, const of_kafka_message *m)
             of_uuid_release_id(req->space, req->release, rid);
         else
             (void)submit_release_id(&cmd, m, rid);
-        of_errlist_free(&errs);
+        of_errlist_clear(&errs);
         of_errlist_init(&errs);
         if (rid[0] && !prod_find(p, rid)) {
             rc = of_errlist_add(&errs, "%s", why);
             if (!rc) rc = reject(p, rid, req ? req->release : NULL, &cmd, &errs);
         }
-        of_errlist_free(&errs);
+        of_errlist_clear(&errs);
         of_request_free(req);
     } else {
         prod_rel *r = prod_find(p, cmd.release_id);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "fleet.h"
 #include "gate.h"
 #include "guard.h"
@@ -106,25 +107,23 @@ typedef struct prod {
 
 /* ---- producer_state.c ---- */
 
-bool prod_grow(void **arr, size_t *cap, size_t n, size_t elem);
-
 /* The release with this id, or NULL. */
 prod_rel *prod_find(prod *p, const char *release_id);
 /* Adds a release around gate g (ownership of g passes, also on error). */
-of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out);
+OF_MUST_CHECK of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out);
 /* Frees every gate. */
 void prod_drop_all(prod *p);
 
 /* Marks job idx / the release record to be written in this batch. */
-of_err prod_mark_job(prod *p, prod_rel *r, size_t idx);
-of_err prod_mark_release(prod *p, prod_rel *r);
+OF_MUST_CHECK of_err prod_mark_job(prod *p, prod_rel *r, size_t idx);
+OF_MUST_CHECK of_err prod_mark_release(prod *p, prod_rel *r);
 
 /* Reads the whole state topic and rebuilds every gate (prod_drop_all first). */
-of_err prod_load_state(prod *p, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err prod_load_state(prod *p, char *errstr, size_t errstr_size);
 
 /* Appends the state records of everything marked in this batch to the outputs, and
  * clears the marks. */
-of_err prod_emit_state(prod *p);
+OF_MUST_CHECK of_err prod_emit_state(prod *p);
 /* Clears the marks without writing (aborted batch). */
 void prod_clear_marks(prod *p);
 
@@ -133,14 +132,14 @@ void prod_clear_marks(prod *p);
 /* A message from the requests topic: decode, decide (planning a submit, reconciling before a
  * resume, cancelling on abort: *cut is set when Octopus was involved, so the caller ends the
  * batch). Undecodable commands go to the DLQ. Only OF_ERR_NOMEM is returned as an error. */
-of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut);
+OF_MUST_CHECK of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut);
 /* A message from the events topic: job events from workers feed the gates; the producer's own
  * events and unreadable ones are skipped. Only OF_ERR_NOMEM is returned as an error. */
-of_err prod_on_event(prod *p, const of_kafka_message *m);
+OF_MUST_CHECK of_err prod_on_event(prod *p, const of_kafka_message *m);
 /* The input that failed a transaction on its own (p->poison): its bytes go to the DLQ, cut to
  * the budget, and a decodable command is answered (release.rejected for a submit,
  * command.ignored otherwise) with the reason. Only OF_ERR_NOMEM is returned as an error. */
-of_err prod_on_poison(prod *p, const of_kafka_message *m);
+OF_MUST_CHECK of_err prod_on_poison(prod *p, const of_kafka_message *m);
 /* Verifies a consumed message's authentication tag (no-op when authentication is off);
  * false after dead-lettering it with the reason. *rc: OF_ERR_NOMEM or OF_OK. */
 bool prod_authentic(prod *p, const of_kafka_message *m, of_err *rc);
@@ -157,7 +156,7 @@ typedef struct prod_overrides {
     char **messages;
     size_t n_messages;
 } prod_overrides;
-of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out);
+OF_MUST_CHECK of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out);
 void prod_overrides_free(prod_overrides *o);
 
 /* Cancels the Octopus tasks of refs (those with a task id). Failures are logged, not

@@ -14,17 +14,6 @@
 /* Rebuild reads can be long on a big state topic; this is only the give-up point. */
 #define STATE_READ_TIMEOUT_MS 120000
 
-bool prod_grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap) return true;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    void *q = realloc(*arr, ncap * elem);
-    if (!q) return false;
-    *arr = q;
-    *cap = ncap;
-    return true;
-}
-
 /* ---- the release table ---- */
 
 static size_t lower_bound(const prod *p, const char *id)
@@ -66,7 +55,7 @@ of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out)
         r->dirty_list = calloc(n ? n : 1, sizeof *r->dirty_list);
     }
     if (!r || !r->dirty || !r->dirty_list ||
-        !prod_grow((void **)&p->rels, &p->cap_rels, p->n_rels, sizeof *p->rels)) {
+        of_grow((void **)&p->rels, &p->cap_rels, p->n_rels, sizeof *p->rels)) {
         if (r)
             rel_free(r);
         else
@@ -94,8 +83,8 @@ void prod_drop_all(prod *p)
 static of_err in_batch(prod *p, prod_rel *r)
 {
     if (r->in_batch) return OF_OK;
-    if (!prod_grow((void **)&p->batch_rels, &p->cap_batch_rels, p->n_batch_rels,
-                   sizeof *p->batch_rels))
+    if (of_grow((void **)&p->batch_rels, &p->cap_batch_rels, p->n_batch_rels,
+                sizeof *p->batch_rels))
         return OF_ERR_NOMEM;
     p->batch_rels[p->n_batch_rels++] = r;
     r->in_batch = true;
@@ -133,7 +122,7 @@ void prod_clear_marks(prod *p)
 
 static of_err push_state(prod *p, char *key, char *value)
 {
-    if (!key || !value || !prod_grow((void **)&p->outs, &p->cap_outs, p->n_outs, sizeof *p->outs)) {
+    if (!key || !value || of_grow((void **)&p->outs, &p->cap_outs, p->n_outs, sizeof *p->outs)) {
         free(key);
         free(value);
         return OF_ERR_NOMEM;
@@ -238,7 +227,7 @@ static bool parse_key(const char *key, size_t len, srec *s)
 static of_err on_state(void *opaque, const of_kafka_message *m)
 {
     loader *ld = opaque;
-    if (!prod_grow((void **)&ld->recs, &ld->cap, ld->n, sizeof *ld->recs)) return OF_ERR_NOMEM;
+    if (of_grow((void **)&ld->recs, &ld->cap, ld->n, sizeof *ld->recs)) return OF_ERR_NOMEM;
     srec *s = &ld->recs[ld->n];
     memset(s, 0, sizeof *s);
     if (!parse_key(m->key, m->key_len, s)) {

@@ -34,12 +34,14 @@ void of_offsets_free(of_offsets *t); /* NULL allowed */
 /* A job starts at offset. Offsets of a partition must strictly increase between revocations
  * (gaps are fine: compaction, transaction markers): OF_ERR_INVALID otherwise, or for a negative
  * offset. OF_ERR_NOMEM when out of memory. topic is copied. */
-of_err of_offsets_begin(of_offsets *t, const char *topic, int32_t partition, int64_t offset);
+OF_MUST_CHECK of_err of_offsets_begin(of_offsets *t, const char *topic, int32_t partition,
+                                      int64_t offset);
 
 /* The job at offset finished (its completion event is delivered). OF_ERR_NOT_FOUND when the
  * offset is not in flight: never begun, done already, or its partition was revoked meanwhile —
  * in that case the caller must not store any offset for it. */
-of_err of_offsets_done(of_offsets *t, const char *topic, int32_t partition, int64_t offset);
+OF_MUST_CHECK of_err of_offsets_done(of_offsets *t, const char *topic, int32_t partition,
+                                     int64_t offset);
 
 /* If the partition's committable offset moved past the last one taken, sets *offset to it,
  * remembers it as taken and returns true; otherwise returns false (also for an unknown

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "log.h"
 #include "msg.h"
@@ -36,13 +37,9 @@
 
 void wk_table_add(of_worker *w, wk_job *j)
 {
-    if (w->n_active == w->cap_active) {
-        size_t cap = w->cap_active ? w->cap_active * 2 : 64;
-        wk_job **p = realloc(w->active, cap * sizeof(*p));
-        OF_ASSERT(p); /* the table never exceeds max_in_flight; a failure here is not recoverable */
-        w->active = p;
-        w->cap_active = cap;
-    }
+    /* the table never exceeds max_in_flight; a failure here is not recoverable */
+    of_err rc = of_grow((void **)&w->active, &w->cap_active, w->n_active, sizeof *w->active);
+    OF_ASSERT(rc == OF_OK);
     j->slot = w->n_active;
     j->in_slot = true;
     w->active[w->n_active++] = j;

@@ -65,7 +65,7 @@ typedef struct of_worker_opts {
  * OF_ERR_TIMEOUT), with the reason in errstr; or when the consumer hits a fatal error
  * (OF_ERR_STATE). Bad jobs and Octopus failures never end the run: they become job.failed
  * events or DLQ messages. Never exits the process. */
-of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_size);
 
 /* The Comments a job's deployment carries, and the key that finds it again, are in
  * common/codec/msg.h (of_job_comments, of_job_dedupe_key): the producer's resume uses them too. */

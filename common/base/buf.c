@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,12 +76,28 @@ char *of_buf_detach(of_buf *b)
     return d;
 }
 
-void of_buf_free(of_buf *b)
+void of_buf_clear(of_buf *b)
 {
     free(b->data);
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+}
+
+of_err of_grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return OF_OK;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap <= n) {
+        if (ncap > SIZE_MAX / 2) return OF_ERR_NOMEM;
+        ncap *= 2;
+    }
+    if (elem && ncap > SIZE_MAX / elem) return OF_ERR_NOMEM;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p) return OF_ERR_NOMEM;
+    *arr = p;
+    *cap = ncap;
+    return OF_OK;
 }
 
 static const char *file_kind(mode_t mode)

@@ -21,9 +21,10 @@ typedef struct of_buf {
 void of_buf_init(of_buf *b, size_t max);
 
 /* Appends n bytes. OF_ERR_TOO_LARGE if len + n > max (the buffer is unchanged). */
-of_err of_buf_append(of_buf *b, const void *p, size_t n);
-of_err of_buf_puts(of_buf *b, const char *s);
-of_err of_buf_printf(of_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+OF_MUST_CHECK of_err of_buf_append(of_buf *b, const void *p, size_t n);
+OF_MUST_CHECK of_err of_buf_puts(of_buf *b, const char *s);
+OF_MUST_CHECK of_err of_buf_printf(of_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Empties the buffer, keeping its memory. */
 void of_buf_reset(of_buf *b);
@@ -33,8 +34,23 @@ void of_buf_reset(of_buf *b);
  * or NULL on allocation failure. */
 char *of_buf_detach(of_buf *b);
 
-/* Frees the data; b may be reused after of_buf_init. */
-void of_buf_free(of_buf *b);
+/* Frees the data (the struct is the caller's); b may be reused after of_buf_init. */
+void of_buf_clear(of_buf *b);
+/* The old name of of_buf_clear (it never freed b itself), kept until every caller says
+ * of_buf_clear. */
+static inline void of_buf_free(of_buf *b)
+{
+    of_buf_clear(b);
+}
+
+/* ---- growable arrays ------------------------------------------------------ */
+
+/* Makes room for element n of the array *arr of elem-byte elements whose capacity is *cap:
+ * when n < *cap nothing happens; else the capacity doubles (16 to start) and *arr and *cap
+ * are updated. OF_ERR_NOMEM when the allocation fails or the size would overflow (*arr and
+ * *cap are then unchanged, and *arr still belongs to the caller). The array is the caller's
+ * to free. Usage: `if (of_grow((void **)&a, &cap, n, sizeof *a)) return OF_ERR_NOMEM;`. */
+OF_MUST_CHECK of_err of_grow(void **arr, size_t *cap, size_t n, size_t elem);
 
 /* ---- local files ------------------------------------------------------- */
 
@@ -50,13 +66,14 @@ struct stat;
  * OF_ERR_INVALID when it is not a regular file ("PATH: is a directory",
  * "PATH: is not a regular file (FIFO)", "... (socket)", "... (character
  * device)", "... (block device)"). */
-of_err of_file_open_regular(const char *path, int *fd, struct stat *st, char *errstr,
-                            size_t errstr_size);
+OF_MUST_CHECK of_err of_file_open_regular(const char *path, int *fd, struct stat *st, char *errstr,
+                                          size_t errstr_size);
 
 /* Appends the whole regular file at path to b (opened as by
  * of_file_open_regular, so the same errors). OF_ERR_TOO_LARGE ("PATH: larger
  * than N bytes") when it does not fit b's cap, OF_ERR_IO on a read error; b
  * then holds a prefix of the file. */
-of_err of_buf_read_file(of_buf *b, const char *path, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_buf_read_file(of_buf *b, const char *path, char *errstr,
+                                      size_t errstr_size);
 
 #endif

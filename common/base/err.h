@@ -8,6 +8,11 @@
 
 #include <stddef.h>
 
+/* Marks a function whose result must be looked at: ignoring an of_err is a
+ * warning (an error with OF_WERROR). A caller that really does not care says
+ * so with `(void)!f(...)` and a comment why. */
+#define OF_MUST_CHECK __attribute__((warn_unused_result))
+
 typedef enum of_err {
     OF_OK = 0,
     OF_ERR_NOMEM,     /* allocation failed */

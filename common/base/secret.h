@@ -31,7 +31,8 @@
  * not a regular file (FIFO)"; a FIFO is refused without waiting on it);
  * OF_ERR_IO when the file cannot be read; OF_ERR_TOO_LARGE when it exceeds
  * OF_SECRET_MAX_FILE. *out is NULL on error. */
-of_err of_secret_load_api_key(const char *key_file, char **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_secret_load_api_key(const char *key_file, char **out, char *errstr,
+                                            size_t errstr_size);
 
 /* Where one kind of key comes from, for of_secret_load; strings are static. */
 typedef struct of_secret_source {
@@ -43,8 +44,8 @@ typedef struct of_secret_source {
 
 /* of_secret_load_api_key for any key: key_file, else the environment variable src->env, with
  * the same rules and the same kinds of errors (named after src). */
-of_err of_secret_load(const of_secret_source *src, const char *key_file, char **out, char *errstr,
-                      size_t errstr_size);
+OF_MUST_CHECK of_err of_secret_load(const of_secret_source *src, const char *key_file, char **out,
+                                    char *errstr, size_t errstr_size);
 
 /* Zeroes the string's memory (not optimised away) and frees it. NULL-safe. */
 void of_secret_free(char *secret);

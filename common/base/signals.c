@@ -1,10 +1,13 @@
-/* Signal handling (see signals.h). The handler only stores to sig_atomic_t
- * flags: everything else (draining, committing, logging) happens in the
+/* Signal handling (see signals.h). The handler only stores to lock-free
+ * atomics and a sig_atomic_t: everything else (draining, committing, logging) happens in the
  * daemon's loop, outside signal context. */
 #include "signals.h"
 
 #include <errno.h>
 #include <string.h>
+
+/* A store from the handler must not take a lock (async-signal-safety). */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "of_stop_flag needs a lock-free atomic int");
 
 /* The only global state: written by the handler, read by the loops. */
 static of_stop_flag signal_stop;
@@ -13,12 +16,12 @@ static volatile sig_atomic_t signal_last;
 static void on_stop_signal(int sig)
 {
     signal_last = sig;
-    signal_stop = 1;
+    atomic_store(&signal_stop, 1);
 }
 
 of_err of_signals_install(char *errstr, size_t errstr_size)
 {
-    signal_stop = 0;
+    atomic_store(&signal_stop, 0);
     signal_last = 0;
 
     struct sigaction sa;
@@ -49,7 +52,7 @@ of_err of_signals_install(char *errstr, size_t errstr_size)
 
 bool of_signals_stop_requested(void)
 {
-    return signal_stop != 0;
+    return atomic_load(&signal_stop) != 0;
 }
 
 int of_signals_last(void)
@@ -64,15 +67,15 @@ of_stop_flag *of_signals_flag(void)
 
 void of_stop_flag_init(of_stop_flag *flag)
 {
-    *flag = 0;
+    atomic_init(flag, 0);
 }
 
 void of_stop_request(of_stop_flag *flag)
 {
-    *flag = 1;
+    atomic_store(flag, 1);
 }
 
 bool of_stop_requested(const of_stop_flag *flag)
 {
-    return flag && *flag != 0;
+    return flag && atomic_load(flag) != 0;
 }

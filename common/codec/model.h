@@ -10,9 +10,11 @@
  * of_job_record) on a compacted topic.
  *
  * Ownership: every `char *` field in these structs is owned by the struct (malloc'd,
- * NUL-terminated, NULL when absent) and released by the matching of_*_free function
- * (common/codec/msg.h). Fixed-size `char[OF_UUID_STR_SIZE]` fields hold ids in canonical
- * lower-case UUID form ("" when absent). Structs are plain data: zero-initialise them
+ * NUL-terminated, NULL when absent) and released by the matching of_*_clear function
+ * (common/codec/msg.h), which frees the contents and leaves the struct to its owner; only
+ * of_request, which the parser allocates, is freed whole (of_request_free). Fixed-size
+ * `char[OF_UUID_STR_SIZE]` fields hold ids in canonical lower-case UUID form ("" when absent).
+ * Structs are plain data: zero-initialise them
  * ({0}) before filling them by hand. No function here talks to the network. */
 #ifndef OF_MODEL_H
 #define OF_MODEL_H

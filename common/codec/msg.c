@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "msg_json.h"
 #include "uuid.h"
@@ -122,13 +123,7 @@ of_err of_errlist_add(of_errlist *l, const char *fmt, ...)
         l->dropped++;
         return OF_OK;
     }
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 8;
-        char **nitems = realloc(l->items, ncap * sizeof *nitems);
-        if (!nitems) return OF_ERR_NOMEM;
-        l->items = nitems;
-        l->cap = ncap;
-    }
+    if (of_grow((void **)&l->items, &l->cap, l->n, sizeof *l->items)) return OF_ERR_NOMEM;
     va_list ap;
     va_start(ap, fmt);
     char tmp[1024];
@@ -163,7 +158,7 @@ bool of_errlist_contains(const of_errlist *l, const char *needle)
     return false;
 }
 
-void of_errlist_free(of_errlist *l)
+void of_errlist_clear(of_errlist *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->items[i]);
@@ -617,4 +612,109 @@ char *of_job_comments(const char *job_id, int attempt, const char *release_name,
         snprintf(out, out_size, "octofleet job %s attempt %d; release %s stage %d", job_id, attempt,
                  rel, stage);
     return out;
+}
+
+/* ---- raw messages as JSON lines (octofleet topic) ---- */
+
+/* p[0..n) in base64 (RFC 4648, padded) as a JSON string; NULL on allocation failure. */
+static json_t *base64_string(const void *p, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = p;
+    size_t olen = (n + 2) / 3 * 4;
+    char *o = malloc(olen + 1);
+    if (!o) return NULL;
+    char *w = o;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < n) v |= s[i + 2];
+        *w++ = tbl[(v >> 18) & 63];
+        *w++ = tbl[(v >> 12) & 63];
+        *w++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        *w++ = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    json_t *j = json_stringn(o, olen);
+    free(o);
+    return j;
+}
+
+/* The bytes as a JSON string, or in base64 when they are not UTF-8. jansson refuses bytes that
+ * are not UTF-8 (RFC 3629: no overlong forms, no surrogates) and escapes the rest; it returns
+ * NULL for both that and an allocation failure, which then costs base64 instead of text. */
+static json_t *bytes_string(const void *p, size_t n, bool *is_base64)
+{
+    json_t *j = json_stringn(p, n);
+    *is_base64 = j == NULL;
+    return j ? j : base64_string(p, n);
+}
+
+/* "name": string or null, or "name": null, "name_base64": "...". */
+static void set_bytes(json_t *o, const char *name, const void *p, size_t n, bool *bad)
+{
+    if (!p) {
+        oj_set(o, name, json_null(), bad);
+        return;
+    }
+    bool b64;
+    json_t *v = bytes_string(p, n, &b64);
+    if (!b64) {
+        oj_set(o, name, v, bad);
+        return;
+    }
+    char name_b64[64];
+    snprintf(name_b64, sizeof name_b64, "%s_base64", name);
+    oj_set(o, name, json_null(), bad);
+    oj_set(o, name_b64, v, bad);
+}
+
+static json_t *dump_headers(const of_dump_message *m, bool *bad)
+{
+    json_t *h = json_object();
+    if (!h) {
+        *bad = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const of_dump_header *hd = &m->headers[i];
+        bool later = false; /* a repeated name keeps its last value */
+        for (size_t k = i + 1; k < m->nheaders && !later; k++)
+            later = strcmp(m->headers[k].name, hd->name) == 0;
+        if (later) continue;
+        json_t *name = json_string(hd->name); /* NULL: not UTF-8, left out */
+        if (!name) continue;
+        json_decref(name);
+        bool b64;
+        oj_set(h, hd->name, hd->value ? bytes_string(hd->value, hd->value_len, &b64) : json_null(),
+               bad);
+    }
+    return h;
+}
+
+of_err of_dump_line_encode(const of_dump_message *m, char **out)
+{
+    bool bad = false;
+    json_t *o = json_object();
+    if (o) {
+        oj_set(o, "topic", json_string(m->topic), &bad);
+        oj_set_int(o, "partition", m->partition, &bad);
+        oj_set_int(o, "offset", m->offset, &bad);
+        oj_set_int(o, "timestamp_ms", m->timestamp_ms, &bad);
+        set_bytes(o, "key", m->key, m->key_len, &bad);
+        oj_set(o, "headers", dump_headers(m, &bad), &bad);
+        set_bytes(o, "value", m->value, m->value_len, &bad);
+    }
+    return oj_dump(o, bad, out);
+}
+
+of_err of_delivery_line_encode(const char *topic, int32_t partition, int64_t offset, char **out)
+{
+    bool bad = false;
+    json_t *o = json_object();
+    if (o) {
+        oj_set(o, "topic", json_string(topic), &bad);
+        oj_set_int(o, "partition", partition, &bad);
+        oj_set_int(o, "offset", offset, &bad);
+    }
+    return oj_dump(o, bad, out);
 }

@@ -57,8 +57,8 @@ char *of_utf8_strndup(const char *s, size_t max);
 /* Checks one string against a cap and (names) control characters; OF_OK, or OF_ERR_INVALID
  * with "<what>: longer than N bytes" / "<what>: contains control characters" in errstr. NULL s
  * is OK. For the CLI, which checks what it is about to send with the decoders' rules. */
-of_err of_check_text(const char *what, const char *s, size_t max, bool name, char *errstr,
-                     size_t errstr_size);
+OF_MUST_CHECK of_err of_check_text(const char *what, const char *s, size_t max, bool name,
+                                   char *errstr, size_t errstr_size);
 
 /* ---------------------------------------------------------------------------------- */
 /* Names of enum values (stable wire strings). _name() returns a static string ("?" if
@@ -101,12 +101,19 @@ typedef struct of_errlist {
 /* A zeroed of_errlist is valid and empty. */
 void of_errlist_init(of_errlist *l);
 /* Appends a formatted message. OF_ERR_NOMEM on allocation failure. */
-of_err of_errlist_add(of_errlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+OF_MUST_CHECK of_err of_errlist_add(of_errlist *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Joins items with sep into errstr (truncated to fit; adds "(+N more)" if dropped). */
 void of_errlist_join(const of_errlist *l, const char *sep, char *errstr, size_t errstr_size);
 /* True if some item contains needle (tests). */
 bool of_errlist_contains(const of_errlist *l, const char *needle);
-void of_errlist_free(of_errlist *l);
+/* Frees the items (l itself is the caller's); l is then empty and may be reused. */
+void of_errlist_clear(of_errlist *l);
+/* The old name of of_errlist_clear, kept until every caller says of_errlist_clear. */
+static inline void of_errlist_free(of_errlist *l)
+{
+    of_errlist_clear(l);
+}
 
 /* ---------------------------------------------------------------------------------- */
 /* Durations: a JSON number of seconds or a string "90", "90s", "30m", "2h", "1h30m".
@@ -121,24 +128,26 @@ int of_parse_duration(const char *s, int64_t *out_s);
  * with of_request_free. On invalid input returns OF_ERR_INVALID, *out = NULL, and
  * appends every problem found to errs (one item per problem, each starting with the
  * field path: "environments: must be a non-empty array"); errs must be initialised. */
-of_err of_request_parse(const char *json, size_t len, of_request **out, of_errlist *errs);
+OF_MUST_CHECK of_err of_request_parse(const char *json, size_t len, of_request **out,
+                                      of_errlist *errs);
 
 /* Canonical compact JSON of a request (object form of stages, policy in full). Parsing
  * the result gives an equal request. */
-of_err of_request_encode(const of_request *req, char **out);
+OF_MUST_CHECK of_err of_request_encode(const of_request *req, char **out);
 
 void of_request_free(of_request *req);
 
 /* ---------------------------------------------------------------------------------- */
 /* Jobs (stage topics; "schema": "octofleet.job/1"). */
 
-of_err of_job_encode(const of_job *job, char **out);
+OF_MUST_CHECK of_err of_job_encode(const of_job *job, char **out);
 /* Rejects: not JSON, not an object, missing/unknown-major "schema", missing required
  * fields (job_id, release_id, stage, attempt, space.id, project.id, release.id,
  * environment.id), wrong types, ids that are not UUIDs. The reason names the field. */
-of_err of_job_decode(const char *data, size_t len, of_job *out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_job_decode(const char *data, size_t len, of_job *out, char *errstr,
+                                   size_t errstr_size);
 /* Deep copy into dst (which is overwritten, not freed first). */
-of_err of_job_copy(of_job *dst, const of_job *src);
+OF_MUST_CHECK of_err of_job_copy(of_job *dst, const of_job *src);
 /* Frees the owned fields and zeroes *job (the struct itself is the caller's). */
 void of_job_clear(of_job *job);
 
@@ -159,26 +168,26 @@ void of_event_set_id(of_event *ev);
 /* Encodes as a CloudEvent. Requires type, source and release_id; fills id (via
  * of_event_set_id) if empty, subject if NULL ("<release_id>" or "<release_id>/<job_id>")
  * in the output only (ev is const). time_ms 0 encodes no `time`. */
-of_err of_event_encode(const of_event *ev, char **out);
+OF_MUST_CHECK of_err of_event_encode(const of_event *ev, char **out);
 /* Decodes a CloudEvent; requires specversion "1.0", id, source, a known octofleet type
  * and data.release_id. Unknown extra attributes and data fields are ignored. */
-of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr,
-                       size_t errstr_size);
+OF_MUST_CHECK of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr,
+                                     size_t errstr_size);
 void of_event_clear(of_event *ev);
 void of_job_ref_clear(of_job_ref *r);
 
 /* ---------------------------------------------------------------------------------- */
 /* Operator commands ("schema": "octofleet.command/1"). */
 
-of_err of_command_encode(const of_command *cmd, char **out);
+OF_MUST_CHECK of_err of_command_encode(const of_command *cmd, char **out);
 /* Requires type and by; release_id for replay/resume/abort; request for submit (kept as
  * compact JSON in request_json, NOT validated here - see of_command). */
-of_err of_command_decode(const char *data, size_t len, of_command *out, char *errstr,
-                         size_t errstr_size);
+OF_MUST_CHECK of_err of_command_decode(const char *data, size_t len, of_command *out, char *errstr,
+                                       size_t errstr_size);
 void of_command_clear(of_command *cmd);
 /* Checks the caps the decoder applies (by, reason, replay filters) on a command about to be
  * encoded: OF_ERR_INVALID with the field and the limit in errstr. */
-of_err of_command_check(const of_command *cmd, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_command_check(const of_command *cmd, char *errstr, size_t errstr_size);
 
 /* ---------------------------------------------------------------------------------- */
 /* State records for the compacted state topic. */
@@ -188,21 +197,21 @@ of_err of_command_check(const of_command *cmd, char *errstr, size_t errstr_size)
 char *of_release_record_key(const char *release_id, char *out, size_t out_size);
 char *of_job_record_key(const char *release_id, const char *job_id, char *out, size_t out_size);
 
-of_err of_release_record_encode(const of_release_record *r, char **out);
-of_err of_release_record_decode(const char *data, size_t len, of_release_record *out, char *errstr,
-                                size_t errstr_size);
+OF_MUST_CHECK of_err of_release_record_encode(const of_release_record *r, char **out);
+OF_MUST_CHECK of_err of_release_record_decode(const char *data, size_t len, of_release_record *out,
+                                              char *errstr, size_t errstr_size);
 void of_release_record_clear(of_release_record *r);
 
-of_err of_job_record_encode(const of_job_record *r, char **out);
-of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, char *errstr,
-                            size_t errstr_size);
+OF_MUST_CHECK of_err of_job_record_encode(const of_job_record *r, char **out);
+OF_MUST_CHECK of_err of_job_record_decode(const char *data, size_t len, of_job_record *out,
+                                          char *errstr, size_t errstr_size);
 void of_job_record_clear(of_job_record *r);
 
 /* ---------------------------------------------------------------------------------- */
 /* The plan view (`octofleet plan --json`): the release header, every job row (status
  * pending or skipped with its reason) and the planner's warnings. */
-of_err of_plan_json_encode(const of_release_record *hdr, const of_job_record *jobs, size_t n_jobs,
-                           const of_errlist *warnings, char **out);
+OF_MUST_CHECK of_err of_plan_json_encode(const of_release_record *hdr, const of_job_record *jobs,
+                                         size_t n_jobs, const of_errlist *warnings, char **out);
 
 /* The Comments a job's deployment carries, and the key that finds it again:
  *   comments  "octofleet job <job_id> attempt <n>; release <name> stage <s>[ (<stage name>)]"
@@ -218,8 +227,44 @@ char *of_job_comments(const char *job_id, int attempt, const char *release_name,
  * action), every (stage, environment) with its gate status and job counts per status, and
  * every job with its status, attempt, Octopus ids and message (Octopus's error for failed
  * jobs, the reason for skipped ones). A new string the caller frees. */
-of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *jobs, size_t n_jobs,
-                             char **out);
+OF_MUST_CHECK of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *jobs,
+                                           size_t n_jobs, char **out);
+
+/* ---------------------------------------------------------------------------------- */
+/* Raw Kafka messages as JSON lines, for `octofleet topic dump|produce` (which prints any
+ * topic's messages as they are, without decoding octofleet's). Everything is borrowed. */
+
+typedef struct of_dump_header {
+    const char *name;
+    const void *value; /* NULL: a null header value */
+    size_t value_len;
+} of_dump_header;
+
+typedef struct of_dump_message {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms;
+    const void *key; /* NULL: no key */
+    size_t key_len;
+    const void *value; /* NULL: a tombstone */
+    size_t value_len;
+    const of_dump_header *headers; /* in wire order */
+    size_t nheaders;
+} of_dump_message;
+
+/* One line, without the newline:
+ * {"topic","partition","offset","timestamp_ms","key","headers","value"}. key and value are
+ * JSON strings, null when absent; bytes that are not UTF-8 give "key"/"value" null and
+ * "key_base64"/"value_base64" (RFC 4648) after it, so nothing is lost and the line stays valid
+ * JSON. headers is an object: a repeated name keeps its last value, a name that is not UTF-8 is
+ * left out, a value that is not UTF-8 is given in base64. A new string the caller frees. */
+OF_MUST_CHECK of_err of_dump_line_encode(const of_dump_message *m, char **out);
+
+/* {"topic","partition","offset"} of a delivered message, without the newline. A new string
+ * the caller frees. */
+OF_MUST_CHECK of_err of_delivery_line_encode(const char *topic, int32_t partition, int64_t offset,
+                                             char **out);
 
 /* ---------------------------------------------------------------------------------- */
 /* Small helpers for callers building these structs. */

@@ -27,10 +27,11 @@ json_t *oj_str_array(char *const *items, size_t n, bool *bad);
 void oj_append(json_t *arr, json_t *v, bool *bad);
 
 /* Dumps compactly into a new malloc'd string; decrefs root. */
-of_err oj_dump(json_t *root, bool bad, char **out);
+OF_MUST_CHECK of_err oj_dump(json_t *root, bool bad, char **out);
 
 /* Loads data[0..len) with the size cap; on failure fills errstr with a reason. */
-of_err oj_load(const char *data, size_t len, json_t **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err oj_load(const char *data, size_t len, json_t **out, char *errstr,
+                             size_t errstr_size);
 
 /* Reader with first-error semantics: after the first problem, rd->rc is set and errstr
  * names the field; later calls do nothing and return defaults. */

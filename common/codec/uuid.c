@@ -19,16 +19,18 @@ void of_uuid_v5(const char *name, char out[OF_UUID_STR_SIZE])
 }
 
 /* Appends s with '%' and '/' escaped, so joined names cannot collide. */
-static void append_escaped(of_buf *b, const char *s)
+static of_err append_escaped(of_buf *b, const char *s)
 {
-    for (const char *p = s ? s : ""; *p; p++) {
+    of_err rc = OF_OK;
+    for (const char *p = s ? s : ""; rc == OF_OK && *p; p++) {
         if (*p == '/')
-            (void)of_buf_puts(b, "%2F");
+            rc = of_buf_puts(b, "%2F");
         else if (*p == '%')
-            (void)of_buf_puts(b, "%25");
+            rc = of_buf_puts(b, "%25");
         else
-            (void)of_buf_append(b, p, 1);
+            rc = of_buf_append(b, p, 1);
     }
+    return rc;
 }
 
 /* Names come from a request capped at OF_MSG_MAX_SIZE, so the 2 MiB cap is never hit;
@@ -39,12 +41,12 @@ void of_uuid_release_id(const char *space, const char *release, char out[OF_UUID
 {
     of_buf b;
     of_buf_init(&b, ID_NAME_MAX);
-    append_escaped(&b, space);
-    (void)of_buf_puts(&b, "/");
-    append_escaped(&b, release);
-    OF_ASSERT(b.data != NULL);
+    of_err rc = append_escaped(&b, space);
+    if (rc == OF_OK) rc = of_buf_puts(&b, "/");
+    if (rc == OF_OK) rc = append_escaped(&b, release);
+    OF_ASSERT(rc == OF_OK && b.data != NULL);
     of_uuid_v5(b.data, out);
-    of_buf_free(&b);
+    of_buf_clear(&b);
 }
 
 void of_uuid_job_id(const char *release_id, int stage, const char *project, const char *environment,
@@ -53,15 +55,14 @@ void of_uuid_job_id(const char *release_id, int stage, const char *project, cons
     of_buf b;
     of_buf_init(&b, ID_NAME_MAX);
     of_err rc = of_buf_printf(&b, "%s/%d/", release_id ? release_id : "", stage);
-    OF_ASSERT(rc == OF_OK);
-    append_escaped(&b, project);
-    (void)of_buf_puts(&b, "/");
-    append_escaped(&b, environment);
-    (void)of_buf_puts(&b, "/");
-    append_escaped(&b, tenant);
-    OF_ASSERT(b.data != NULL);
+    if (rc == OF_OK) rc = append_escaped(&b, project);
+    if (rc == OF_OK) rc = of_buf_puts(&b, "/");
+    if (rc == OF_OK) rc = append_escaped(&b, environment);
+    if (rc == OF_OK) rc = of_buf_puts(&b, "/");
+    if (rc == OF_OK) rc = append_escaped(&b, tenant);
+    OF_ASSERT(rc == OF_OK && b.data != NULL);
     of_uuid_v5(b.data, out);
-    of_buf_free(&b);
+    of_buf_clear(&b);
 }
 
 bool of_uuid_valid(const char *s)

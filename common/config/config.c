@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kafka.h"
+#include "octopus.h"
 #include "secret.h"
 
 /* ------------------------------------------------------------------------ */
@@ -156,13 +157,13 @@ static const cfg_def cfg_defs[] = {
      "Topic-level configs applied when octofleet creates a topic, in the same forms as "
      "kafka.properties."},
 
-    /* octopus */
+    /* octopus: the defaults are the client's own constants (octopus.h), written once */
     {"octopus.url", CT_STRING, OFF(octopus.url), "", 0, 0, NULL, v_url, CF_URL,
      "\"https://octopus.example.com\"",
      "Base URL of the Octopus Server, http:// or https://. Required by the producer and the "
      "workers."},
-    {"octopus.space", CT_STRING, OFF(octopus.space), "Default", 0, 0, NULL, NULL, CF_NONEMPTY, NULL,
-     "Space name, or space id such as \"Spaces-1\"."},
+    {"octopus.space", CT_STRING, OFF(octopus.space), OF_OCTO_DEFAULT_SPACE, 0, 0, NULL, NULL,
+     CF_NONEMPTY, NULL, "Space name, or space id such as \"Spaces-1\"."},
     {"octopus.api_key_file", CT_STRING, OFF(octopus.api_key_file), "", 0, 0, NULL, NULL, 0,
      "\"/etc/octofleet/octopus-api-key\"",
      "File holding the API key on one line (mode 0600). When empty the key is read from the "
@@ -173,23 +174,27 @@ static const cfg_def cfg_defs[] = {
     {"octopus.tls_verify", CT_BOOL, OFF(octopus.tls_verify), "true", 0, 0, NULL, NULL, 0, NULL,
      "Verify the server's certificate and host name. Turn off only for a throwaway test "
      "server."},
-    {"octopus.connect_timeout", CT_DURATION, OFF(octopus.connect_timeout_ms), "10s", 100, 5 * MIN,
-     NULL, NULL, 0, NULL, "Timeout of one TCP and TLS connection attempt."},
-    {"octopus.request_timeout", CT_DURATION, OFF(octopus.request_timeout_ms), "30s", 1 * SEC,
-     1 * HOUR, NULL, NULL, 0, NULL, "Timeout of one HTTP attempt, connection and reply included."},
-    {"octopus.retry_deadline", CT_DURATION, OFF(octopus.retry_deadline_ms), "2m", 1 * SEC, 1 * DAY,
-     NULL, NULL, 0, NULL,
+    {"octopus.connect_timeout", CT_DURATION, OFF(octopus.connect_timeout_ms),
+     OF_OCTO_STR(OF_OCTO_DEFAULT_CONNECT_TIMEOUT_MS), 100, 5 * MIN, NULL, NULL, 0, NULL,
+     "Timeout of one TCP and TLS connection attempt."},
+    {"octopus.request_timeout", CT_DURATION, OFF(octopus.request_timeout_ms),
+     OF_OCTO_STR(OF_OCTO_DEFAULT_REQUEST_TIMEOUT_MS), 1 * SEC, 1 * HOUR, NULL, NULL, 0, NULL,
+     "Timeout of one HTTP attempt, connection and reply included."},
+    {"octopus.retry_deadline", CT_DURATION, OFF(octopus.retry_deadline_ms),
+     OF_OCTO_STR(OF_OCTO_DEFAULT_RETRY_DEADLINE_MS), 1 * SEC, 1 * DAY, NULL, NULL, 0, NULL,
      "How long one request is retried (network errors, 408, 429, 500, 502, 503, 504) with "
      "capped exponential backoff and jitter before it fails."},
-    {"octopus.max_concurrent_requests", CT_INT, OFF(octopus.max_concurrent_requests), "64", 1, 4096,
-     NULL, NULL, 0, NULL, "Requests in flight to the server at once; more wait in a queue."},
-    {"octopus.task_poll_chunk", CT_INT, OFF(octopus.task_poll_chunk), "100", 1, 1000, NULL, NULL, 0,
-     NULL, "Task ids per GET /api/tasks?ids=... request when polling task states."},
-    {"octopus.max_response_bytes", CT_SIZE, OFF(octopus.max_response_bytes), "8MiB", 64 * KIB,
-     1 * GIB, NULL, NULL, 0, NULL,
+    {"octopus.max_concurrent_requests", CT_INT, OFF(octopus.max_concurrent_requests),
+     OF_OCTO_STR(OF_OCTO_DEFAULT_MAX_CONCURRENT), 1, 4096, NULL, NULL, 0, NULL,
+     "Requests in flight to the server at once; more wait in a queue."},
+    {"octopus.task_poll_chunk", CT_INT, OFF(octopus.task_poll_chunk),
+     OF_OCTO_STR(OF_OCTO_DEFAULT_TASK_CHUNK), 1, OF_OCTO_MAX_TASK_CHUNK, NULL, NULL, 0, NULL,
+     "Task ids per GET /api/tasks?ids=... request when polling task states."},
+    {"octopus.max_response_bytes", CT_SIZE, OFF(octopus.max_response_bytes),
+     OF_OCTO_STR(OF_OCTO_DEFAULT_MAX_RESPONSE_BYTES), 64 * KIB, 1 * GIB, NULL, NULL, 0, NULL,
      "Largest reply body accepted; a bigger reply is an error, never an unbounded read."},
-    {"octopus.task_unreadable_timeout", CT_DURATION, OFF(octopus.task_unreadable_ms), "5m", 1 * SEC,
-     1 * DAY, NULL, NULL, 0, NULL,
+    {"octopus.task_unreadable_timeout", CT_DURATION, OFF(octopus.task_unreadable_ms),
+     OF_OCTO_STR(OF_OCTO_DEFAULT_UNREADABLE_MS), 1 * SEC, 1 * DAY, NULL, NULL, 0, NULL,
      "A task whose state the server keeps answering with something that cannot be read fails its "
      "job after this long (and at least 3 polls in a row), quoting the reply; the other tasks of "
      "the same reply carry on."},

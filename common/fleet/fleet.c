@@ -52,7 +52,8 @@ size_t of_fleet_worker_consumer_props(const char *max_poll, const char *instance
 void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts *opts)
 {
     const of_config_octopus *o = &cfg->octopus;
-    memset(opts, 0, sizeof(*opts));
+    /* The settings without a config key keep the client's defaults. */
+    of_octo_opts_default(opts);
     opts->url = o->url;
     opts->space = o->space;
     opts->api_key = api_key;
@@ -66,6 +67,9 @@ void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts 
     opts->task_chunk = o->task_poll_chunk;
     opts->max_response_bytes = o->max_response_bytes;
     opts->task_unreadable_ms = o->task_unreadable_ms;
+    /* A listing is never given less time than one of its requests may retry. */
+    if (opts->list_deadline_ms < opts->retry_deadline_ms)
+        opts->list_deadline_ms = opts->retry_deadline_ms;
 }
 
 of_err of_fleet_ensure_topics(const of_config *cfg, const of_kafka_config *kc, int timeout_ms,

@@ -51,7 +51,9 @@ void of_fleet_kafka_free(of_fleet_kafka *fk);
 size_t of_fleet_worker_consumer_props(const char *max_poll, const char *instance_id,
                                       of_kafka_prop *out);
 
-/* Fills opts from cfg->octopus. Strings are borrowed from cfg. api_key (may be NULL, borrowed)
+/* Fills every field of opts: the octopus.* settings from cfg->octopus, the rest from
+ * of_octo_opts_default() (list_deadline_ms raised to octopus.retry_deadline when that is
+ * longer). Strings are borrowed from cfg. api_key (may be NULL, borrowed)
  * overrides the key file / environment lookup: used by the demo and the tests, which own the
  * simulator's key; everything else leaves it NULL. */
 void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts *opts);

@@ -84,7 +84,8 @@ typedef struct of_kafka_config {
  * the name contains password, secret or key); OF_ERR_NOMEM. plugin.library.paths is accepted
  * unchecked, since setting it would load the plugin; producer-only and consumer-only
  * properties are both accepted. Thread-safe. */
-of_err of_kafka_prop_check(const char *key, const char *value, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_prop_check(const char *key, const char *value, char *errstr,
+                                         size_t errstr_size);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages and headers */
@@ -181,8 +182,9 @@ typedef struct of_kafka_record {
  * With transactional_id non-NULL it is transactional: call of_kafka_txn_init once, and produce
  * only inside of_kafka_txn_begin / _commit. On success *out is a new producer the caller
  * destroys with of_kafka_producer_destroy. */
-of_err of_kafka_producer_new(const of_kafka_config *cfg, const char *transactional_id,
-                             of_kafka_producer **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_producer_new(const of_kafka_config *cfg, const char *transactional_id,
+                                           of_kafka_producer **out, char *errstr,
+                                           size_t errstr_size);
 
 /* True for a produce error that retrying cannot fix: OF_ERR_TOO_LARGE (message.max.bytes,
  * max.message.bytes), OF_ERR_AUTH (topic authorization), OF_ERR_INVALID (invalid record or
@@ -193,9 +195,9 @@ bool of_kafka_permanent(of_err err);
  * message is acknowledged or fails for good; it is not called when this function fails. When
  * the local queue is full it serves delivery reports for up to 10 s before giving up with
  * OF_ERR_TIMEOUT. Thread-safe. */
-of_err of_kafka_produce(of_kafka_producer *p, const of_kafka_record *rec,
-                        of_kafka_delivery_cb *on_delivery, void *opaque, char *errstr,
-                        size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_produce(of_kafka_producer *p, const of_kafka_record *rec,
+                                      of_kafka_delivery_cb *on_delivery, void *opaque, char *errstr,
+                                      size_t errstr_size);
 
 /* Serves delivery reports (calls the callbacks), waiting up to timeout_ms for the first one.
  * Returns the number of events served. Call it regularly (e.g. every loop turn with 0). */
@@ -203,7 +205,8 @@ int of_kafka_producer_poll(of_kafka_producer *p, int timeout_ms);
 
 /* Waits up to timeout_ms until every queued message is delivered or failed, serving delivery
  * reports. OF_ERR_TIMEOUT (with the count left in errstr) if some are still outstanding. */
-of_err of_kafka_flush(of_kafka_producer *p, int timeout_ms, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_flush(of_kafka_producer *p, int timeout_ms, char *errstr,
+                                    size_t errstr_size);
 
 /* Messages queued or in flight (not yet reported). */
 int of_kafka_producer_outq_len(of_kafka_producer *p);
@@ -236,19 +239,23 @@ typedef enum of_kafka_txn_action {
 /* of_kafka_txn_init classifies transient broker states (ofk_err_transient: coordinator loading
  * or moving, a broker restarting) as OF_KAFKA_TXN_RETRY even where librdkafka does not flag them
  * retriable; callers retry until their start-up deadline (OF_KAFKA_STARTUP_DEADLINE_MS). */
-of_err of_kafka_txn_init(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
-                         char *errstr, size_t errstr_size);
-of_err of_kafka_txn_begin(of_kafka_producer *p, of_kafka_txn_action *action, char *errstr,
-                          size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_txn_init(of_kafka_producer *p, int timeout_ms,
+                                       of_kafka_txn_action *action, char *errstr,
+                                       size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_txn_begin(of_kafka_producer *p, of_kafka_txn_action *action,
+                                        char *errstr, size_t errstr_size);
 /* Adds the consumer's group offsets (offset = next to read) to the transaction. The consumer
  * must have been created with manual_commit (librdkafka requires auto commit off). */
-of_err of_kafka_txn_send_offsets(of_kafka_producer *p, of_kafka_consumer *c,
-                                 const of_kafka_offset *offsets, size_t n, int timeout_ms,
-                                 of_kafka_txn_action *action, char *errstr, size_t errstr_size);
-of_err of_kafka_txn_commit(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
-                           char *errstr, size_t errstr_size);
-of_err of_kafka_txn_abort(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
-                          char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_txn_send_offsets(of_kafka_producer *p, of_kafka_consumer *c,
+                                               const of_kafka_offset *offsets, size_t n,
+                                               int timeout_ms, of_kafka_txn_action *action,
+                                               char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_txn_commit(of_kafka_producer *p, int timeout_ms,
+                                         of_kafka_txn_action *action, char *errstr,
+                                         size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_txn_abort(of_kafka_producer *p, int timeout_ms,
+                                        of_kafka_txn_action *action, char *errstr,
+                                        size_t errstr_size);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Consumer */
@@ -288,15 +295,17 @@ typedef struct of_kafka_consumer_opts {
 /* Creates a group consumer with partition.assignment.strategy=cooperative-sticky,
  * enable.auto.offset.store=false, isolation.level=read_committed, auto.offset.reset=earliest
  * (cfg->props may override any of them). *out is a new consumer the caller destroys. */
-of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer_opts *opts,
-                             of_kafka_consumer **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_consumer_new(const of_kafka_config *cfg,
+                                           const of_kafka_consumer_opts *opts,
+                                           of_kafka_consumer **out, char *errstr,
+                                           size_t errstr_size);
 
 /* Subscribes to topics (replacing any previous subscription). A name starting with '^' is a
  * regular expression. Strings borrowed for the call. Joining the group happens in the
  * background: transient coordinator states met there are retried by librdkafka and show up as
  * OF_ERR_KAFKA from of_kafka_consumer_poll. */
-of_err of_kafka_subscribe(of_kafka_consumer *c, const char *const *topics, size_t n, char *errstr,
-                          size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_subscribe(of_kafka_consumer *c, const char *const *topics, size_t n,
+                                        char *errstr, size_t errstr_size);
 
 /* Waits up to timeout_ms for one message; serves rebalance callbacks meanwhile. Results:
  *   OF_OK, *out set       a message; free it with of_kafka_message_free;
@@ -308,14 +317,17 @@ of_err of_kafka_subscribe(of_kafka_consumer *c, const char *const *topics, size_
  *                         group.instance.id (static membership). Recreating would fence that
  *                         one in turn, so this is a configuration error: do not retry.
  * Keep calling it even while paused: that keeps the group membership alive. */
-of_err of_kafka_consumer_poll(of_kafka_consumer *c, int timeout_ms, of_kafka_message **out,
-                              char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_consumer_poll(of_kafka_consumer *c, int timeout_ms,
+                                            of_kafka_message **out, char *errstr,
+                                            size_t errstr_size);
 
 /* Pauses / resumes fetching for the whole current assignment. The state sticks: partitions
  * assigned while paused are paused too (and resumed ones stay resumed), because librdkafka
  * does not re-apply an application's pause on reassignment. */
-of_err of_kafka_consumer_pause(of_kafka_consumer *c, char *errstr, size_t errstr_size);
-of_err of_kafka_consumer_resume(of_kafka_consumer *c, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_consumer_pause(of_kafka_consumer *c, char *errstr,
+                                             size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_consumer_resume(of_kafka_consumer *c, char *errstr,
+                                              size_t errstr_size);
 bool of_kafka_consumer_paused(const of_kafka_consumer *c);
 
 /* Number of partitions currently assigned. */
@@ -324,21 +336,22 @@ size_t of_kafka_consumer_assignment_count(of_kafka_consumer *c);
 /* Stores offset (the next offset to read: last processed + 1) for a partition, to be committed
  * by auto commit or of_kafka_commit. OF_ERR_STATE if the partition is not assigned to us
  * (revoked meanwhile): the job's completion must then not count. */
-of_err of_kafka_store_offset(of_kafka_consumer *c, const char *topic, int32_t partition,
-                             int64_t offset, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_store_offset(of_kafka_consumer *c, const char *topic,
+                                           int32_t partition, int64_t offset, char *errstr,
+                                           size_t errstr_size);
 
 /* Commits the stored offsets now and waits for the result (shutdown, manual_commit).
  * Nothing stored is not an error. Transient coordinator errors are retried for up to
  * OF_KAFKA_COMMIT_RETRY_MS; REBALANCE_IN_PROGRESS (OF_ERR_STATE) is not: the caller must poll
  * so the consumer can rejoin, then commit again. */
-of_err of_kafka_commit(of_kafka_consumer *c, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_commit(of_kafka_consumer *c, char *errstr, size_t errstr_size);
 
 /* Reads the group's committed offsets for offs[i].topic/partition into offs[i].offset
  * (OF_KAFKA_OFFSET_NONE where nothing is committed). Transient errors (NOT_COORDINATOR,
  * COORDINATOR_LOAD_IN_PROGRESS, a broker restarting ...) are retried until timeout_ms, which
  * bounds the whole call. */
-of_err of_kafka_committed(of_kafka_consumer *c, of_kafka_offset *offs, size_t n, int timeout_ms,
-                          char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_committed(of_kafka_consumer *c, of_kafka_offset *offs, size_t n,
+                                        int timeout_ms, char *errstr, size_t errstr_size);
 
 /* True (and the reason in errstr) once the consumer hit a fatal error. */
 bool of_kafka_consumer_fatal(of_kafka_consumer *c, char *errstr, size_t errstr_size);
@@ -347,7 +360,8 @@ bool of_kafka_consumer_fatal(of_kafka_consumer *c, char *errstr, size_t errstr_s
  * when auto commit is on, closes. Idempotent. A static member (group.instance.id set) does not
  * send LeaveGroup (KIP-345, and librdkafka 2.0.2 has no way to force it): its partitions stay
  * assigned to its instance id until it rejoins or session.timeout.ms passes. */
-of_err of_kafka_consumer_close(of_kafka_consumer *c, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_consumer_close(of_kafka_consumer *c, char *errstr,
+                                             size_t errstr_size);
 
 /* Closes (if not closed) and frees. NULL is allowed. */
 void of_kafka_consumer_destroy(of_kafka_consumer *c);
@@ -364,9 +378,10 @@ typedef of_err of_kafka_message_cb(void *opaque, const of_kafka_message *msg);
  * Uses its own short-lived consumer without a group commit. A topic that does not exist reads
  * as empty. *count (may be NULL) receives the number of messages. OF_ERR_TIMEOUT when the end
  * is not reached within timeout_ms. For rebuilding state from a compacted topic and for dumps. */
-of_err of_kafka_read_topic(const of_kafka_config *cfg, const char *topic, int timeout_ms,
-                           of_kafka_message_cb *on_message, void *opaque, size_t *count,
-                           char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_read_topic(const of_kafka_config *cfg, const char *topic,
+                                         int timeout_ms, of_kafka_message_cb *on_message,
+                                         void *opaque, size_t *count, char *errstr,
+                                         size_t errstr_size);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Admin */
@@ -384,23 +399,25 @@ typedef struct of_kafka_topic_spec {
  * topics are created on the mock directly (configs are ignored there). All borrowed.
  * Transient errors (controller moving, a broker restarting, timeouts) are retried until
  * timeout_ms, which bounds the whole call. */
-of_err of_kafka_ensure_topics(const of_kafka_config *cfg, const of_kafka_topic_spec *topics,
-                              size_t n, int timeout_ms, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_ensure_topics(const of_kafka_config *cfg,
+                                            const of_kafka_topic_spec *topics, size_t n,
+                                            int timeout_ms, char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Mock cluster (librdkafka's in-process fake brokers on 127.0.0.1 ephemeral ports) */
 
 /* Starts nbrokers (1..16) mock brokers; *out is a new mock the caller destroys after every
  * handle using it. Other processes can reach it through its bootstrap string while it lives. */
-of_err of_kafka_mock_start(int nbrokers, of_kafka_mock **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_mock_start(int nbrokers, of_kafka_mock **out, char *errstr,
+                                         size_t errstr_size);
 
 /* "127.0.0.1:port,..."; borrowed, valid until of_kafka_mock_destroy. */
 const char *of_kafka_mock_bootstraps(const of_kafka_mock *m);
 
 /* Creates a topic (replication min(3, brokers)); OK if it already exists. Topics used without
  * creation are auto-created with 4 partitions. */
-of_err of_kafka_mock_create_topic(of_kafka_mock *m, const char *name, int partitions, char *errstr,
-                                  size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_mock_create_topic(of_kafka_mock *m, const char *name, int partitions,
+                                                char *errstr, size_t errstr_size);
 
 /* Fault injection. api_key and kafka_errors are Kafka protocol numbers (the broker's positive
  * error codes, e.g. 6 NOT_LEADER_OR_FOLLOWER, 10 MESSAGE_TOO_LARGE); the next cnt requests of
@@ -428,13 +445,14 @@ enum {
     OF_KAFKA_PERR_TOPIC_AUTHORIZATION_FAILED = 29,
     OF_KAFKA_PERR_GROUP_AUTHORIZATION_FAILED = 30,
 };
-of_err of_kafka_mock_push_errors(of_kafka_mock *m, int api_key, size_t cnt, const int *kafka_errors,
-                                 char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_mock_push_errors(of_kafka_mock *m, int api_key, size_t cnt,
+                                               const int *kafka_errors, char *errstr,
+                                               size_t errstr_size);
 void of_kafka_mock_clear_errors(of_kafka_mock *m, int api_key);
 
 /* Takes a broker (id 1..nbrokers) down (connections refused/closed) or back up. */
-of_err of_kafka_mock_broker_set_up(of_kafka_mock *m, int32_t broker_id, bool up, char *errstr,
-                                   size_t errstr_size);
+OF_MUST_CHECK of_err of_kafka_mock_broker_set_up(of_kafka_mock *m, int32_t broker_id, bool up,
+                                                 char *errstr, size_t errstr_size);
 
 /* Stops the mock brokers and frees. NULL is allowed. */
 void of_kafka_mock_destroy(of_kafka_mock *m);

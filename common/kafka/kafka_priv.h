@@ -24,8 +24,9 @@ rd_kafka_t *ofk_consumer_handle(of_kafka_consumer *c);
 /* Creates a conf with the log/error callbacks, bootstrap servers (or the mock's), client.id,
  * then `defaults`, then cfg->props in that order (later wins). *out is owned by the caller until
  * handed to rd_kafka_new. */
-of_err ofk_conf_new(rd_kafka_type_t type, const of_kafka_config *cfg, const of_kafka_prop *defaults,
-                    size_t ndefaults, rd_kafka_conf_t **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err ofk_conf_new(rd_kafka_type_t type, const of_kafka_config *cfg,
+                                  const of_kafka_prop *defaults, size_t ndefaults,
+                                  rd_kafka_conf_t **out, char *errstr, size_t errstr_size);
 
 /* True when a pass-through property only means something to the other kind of client
  * (librdkafka CONFIGURATION.md marks it C or P): such a property from cfg->props is left
@@ -33,15 +34,15 @@ of_err ofk_conf_new(rd_kafka_type_t type, const of_kafka_config *cfg, const of_k
 bool ofk_prop_foreign(rd_kafka_type_t type, const char *key);
 
 /* rd_kafka_conf_set with an error that names the key (and hides values of secret-looking keys). */
-of_err ofk_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
-                    size_t errstr_size);
+OF_MUST_CHECK of_err ofk_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+                                  char *errstr, size_t errstr_size);
 
 /* rd_kafka_new that takes ownership of *conf (set to NULL) in every case. */
-of_err ofk_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out, char *errstr,
-               size_t errstr_size);
+OF_MUST_CHECK of_err ofk_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out,
+                             char *errstr, size_t errstr_size);
 
 /* Maps a librdkafka error to our enum (timeouts, transport, state, else OF_ERR_KAFKA). */
-of_err ofk_err(rd_kafka_resp_err_t err);
+OF_MUST_CHECK of_err ofk_err(rd_kafka_resp_err_t err);
 
 /* THE classification of librdkafka error codes into transient (the broker or the coordinator is
  * restarting, loading, moving, electing a leader, or a request timed out: try again shortly)

@@ -4,10 +4,15 @@
  * not thread-safe). Requests are asynchronous: an `_async` call queues the
  * request(s) and returns; `of_octo_poll()` moves bytes and fires completion
  * callbacks. At most `max_concurrent` requests are on the wire at once, the
- * rest wait in a FIFO; connections are kept alive and reused. Each call has a
- * blocking twin (same name without `_async`) that submits and drives the loop
- * until that call is done; callbacks of other outstanding calls may fire from
- * inside it.
+ * rest wait in a FIFO; connections are kept alive and reused. A call exists in
+ * the form its callers use: `_async`, blocking (same name without `_async`: it
+ * submits and drives the loop until that call is done; callbacks of other
+ * outstanding calls may fire from inside it), or both.
+ *
+ * Threads: call of_octo_global_init() once from main() before any thread
+ * creates a client (it sets up libcurl's process-wide state; nothing else in
+ * octofleet includes curl.h). Each client then belongs to the one thread that
+ * drives it; several clients in several threads are fine.
  *
  * Contract of every `_async` function: it returns OF_OK and the callback will
  * run exactly once, later, from inside of_octo_poll() (never from inside the
@@ -55,46 +60,49 @@
 
 typedef struct of_octo of_octo;
 
-/* Client settings. Zero/NULL fields take the documented default, so
- * `of_octo_opts o = {0}; o.url = ...;` is a valid configuration. All strings
- * are borrowed for the duration of of_octo_new() only (copied). */
-typedef struct of_octo_opts {
-    const char *url;     /* required: "https://octopus.example.com" (a path prefix is kept) */
-    const char *space;   /* space name or id ("Spaces-1"); NULL = "Default" */
-    const char *api_key; /* the key itself; NULL = read api_key_file, else env OCTOPUS_API_KEY */
-    const char *api_key_file;   /* file holding the key (surrounding whitespace ignored) */
-    const char *ca_file;        /* PEM CA bundle to verify the server with (CURLOPT_CAINFO) */
-    bool tls_skip_verify;       /* true turns certificate and host checks OFF; default false */
-    int64_t connect_timeout_ms; /* connect phase of one attempt; 0 = 10 s */
-    int64_t request_timeout_ms; /* one attempt from start to last byte; 0 = 30 s */
-    int64_t retry_deadline_ms;  /* one request incl. retries, from its first attempt; 0 = 120 s */
-    int64_t retry_base_ms;      /* first backoff step; 0 = 250 ms */
-    int64_t retry_cap_ms;       /* largest backoff step; 0 = 10 s */
-    int max_concurrent;         /* requests on the wire at once (the rest queue); 0 = 64 */
-    int task_chunk;             /* task ids per GET tasks?ids= request, 1..1000; 0 = 100 */
-    int page_size;              /* take= when paging through collections; 0 = 100 */
-    size_t max_response_bytes;  /* cap on one reply body; 0 = 8 MiB */
-    size_t cache_max;           /* name lookup cache entries; 0 = 65536 */
-    uint64_t seed;              /* jitter PRNG seed; 0 = from the clock */
-    /* Bounds on hostile or broken replies (docs/octopus.md, "Bounds"). */
-    int max_pages;              /* pages one listing may read; 0 = OF_OCTO_DEFAULT_MAX_PAGES */
-    int64_t list_deadline_ms;   /* one listing, all pages and retries; 0 = the larger of
-                                 * OF_OCTO_DEFAULT_LIST_DEADLINE_MS and retry_deadline_ms */
-    int64_t task_unreadable_ms; /* see of_octo_task.give_up; 0 = OF_OCTO_DEFAULT_UNREADABLE_MS */
-    int64_t warn_interval_ms;   /* per unreadable task, at most one warning line per interval;
-                                 * 0 = OF_OCTO_DEFAULT_WARN_INTERVAL_MS */
-} of_octo_opts;
+/* ---- process-wide set-up ---------------------------------------------------
+ * libcurl keeps process-wide state (TLS libraries, DNS) that must be set up once, before any
+ * thread creates a client, and torn down once, after the last client is destroyed. So:
+ *
+ *   int main(void) { if (of_octo_global_init(...)) return 1; ...; of_octo_global_cleanup(); }
+ *
+ * Call of_octo_global_init() once from main() (the octofleet binary, every test and benchmark
+ * main that creates clients) before any thread creates a client; of_octo_new() does not do it
+ * for you. Neither is thread-safe; both are the only process-wide calls of the client. */
+of_err of_octo_global_init(char *errstr, size_t errstr_size);
+/* After every client is destroyed and the threads that used them have stopped. */
+void of_octo_global_cleanup(void);
 
+/* ---- settings -----------------------------------------------------------------
+ * The defaults. Each is written here once: the config table (common/config/config.c) makes
+ * these constants the defaults of its octopus.* keys (with OF_OCTO_STR, which is why the ones
+ * with a config key are plain integer literals), and of_octo_opts_default() fills them in for a
+ * client built without a config (tests, benchmarks). */
+#define OF_OCTO_STR_(x)                    #x
+#define OF_OCTO_STR(x)                     OF_OCTO_STR_(x)
+#define OF_OCTO_DEFAULT_SPACE              "Default"
+#define OF_OCTO_DEFAULT_CONNECT_TIMEOUT_MS 10000  /* 10 s */
+#define OF_OCTO_DEFAULT_REQUEST_TIMEOUT_MS 30000  /* 30 s */
+#define OF_OCTO_DEFAULT_RETRY_DEADLINE_MS  120000 /* 2 min */
+#define OF_OCTO_DEFAULT_MAX_CONCURRENT     64
+#define OF_OCTO_DEFAULT_TASK_CHUNK         100
+#define OF_OCTO_MAX_TASK_CHUNK             1000    /* ids per tasks?ids= request, at most */
+#define OF_OCTO_DEFAULT_MAX_RESPONSE_BYTES 8388608 /* 8 MiB */
+#define OF_OCTO_DEFAULT_RETRY_BASE_MS      250LL
+#define OF_OCTO_DEFAULT_RETRY_CAP_MS       (10LL * 1000)
+#define OF_OCTO_DEFAULT_PAGE_SIZE          100
+#define OF_OCTO_DEFAULT_CACHE_MAX          ((size_t)65536)
 /* A listing (find by name, tenants, the adoption look-up) that has not ended after this many
  * pages fails with OF_ERR_PROTOCOL: 500 pages of 100 are 50,000 items, far beyond a real space,
  * and a server that keeps promising more cannot keep a call (and its memory) growing for ever. */
 #define OF_OCTO_DEFAULT_MAX_PAGES 500
-/* A listing still paging after this long fails with OF_ERR_TIMEOUT. */
+/* A listing still paging after this long fails with OF_ERR_TIMEOUT. Never shorter than one
+ * request may retry: of_fleet_octo_opts raises it to octopus.retry_deadline when that is longer. */
 #define OF_OCTO_DEFAULT_LIST_DEADLINE_MS (5LL * 60 * 1000)
 /* A task that of_octo_get_tasks could not decode for this long AND in at least
  * OF_OCTO_UNREADABLE_POLLS polls in a row is given up on (of_octo_task.give_up). Long enough to
  * ride out a server mid-upgrade, short against a deployment's life. */
-#define OF_OCTO_DEFAULT_UNREADABLE_MS (5LL * 60 * 1000)
+#define OF_OCTO_DEFAULT_UNREADABLE_MS 300000 /* 5 min */
 #define OF_OCTO_UNREADABLE_POLLS      3
 /* Unreadable-task warnings: the first at once, then at most one per task per interval, with a
  * count of the polls not logged in between. */
@@ -102,10 +110,44 @@ typedef struct of_octo_opts {
 /* How much of a bad reply an error message quotes (escaped, so one printable line). */
 #define OF_OCTO_QUOTE_BYTES 200
 
+/* Client settings. Every number is explicit (there is no "0 = default"): start from
+ * of_octo_opts_default() or of_fleet_octo_opts() (which fills them from the config) and change
+ * what you need. of_octo_new() rejects a value out of range with OF_ERR_CONFIG. All strings
+ * are borrowed for the duration of of_octo_new() only (copied). */
+typedef struct of_octo_opts {
+    const char *url;     /* required: "https://octopus.example.com" (a path prefix is kept) */
+    const char *space;   /* required: space name or id ("Spaces-1") */
+    const char *api_key; /* the key itself; NULL = read api_key_file, else env OCTOPUS_API_KEY */
+    const char *api_key_file;   /* file holding the key (surrounding whitespace ignored) */
+    const char *ca_file;        /* PEM CA bundle to verify the server with; NULL = system store */
+    bool tls_skip_verify;       /* true turns certificate and host checks OFF */
+    int64_t connect_timeout_ms; /* > 0: connect phase of one attempt */
+    int64_t request_timeout_ms; /* > 0: one attempt from start to last byte */
+    int64_t retry_deadline_ms;  /* > 0: one request incl. retries, from its first attempt */
+    int64_t retry_base_ms;      /* > 0: first backoff step */
+    int64_t retry_cap_ms;       /* largest backoff step (raised to retry_base_ms if smaller) */
+    int max_concurrent;         /* >= 1: requests on the wire at once (the rest queue) */
+    int task_chunk;             /* 1..OF_OCTO_MAX_TASK_CHUNK: task ids per GET tasks?ids= */
+    int page_size;              /* >= 1: take= when paging through collections */
+    size_t max_response_bytes;  /* > 0: cap on one reply body */
+    size_t cache_max;           /* name lookup cache entries; 0 = no cache */
+    uint64_t seed;              /* jitter PRNG seed; 0 = from the clock */
+    /* Bounds on hostile or broken replies (docs/octopus.md, "Bounds"). */
+    int max_pages;              /* >= 1: pages one listing may read */
+    int64_t list_deadline_ms;   /* > 0: one listing, all pages and retries */
+    int64_t task_unreadable_ms; /* > 0: see of_octo_task.give_up */
+    int64_t warn_interval_ms;   /* > 0: per unreadable task, at most one warning per interval */
+} of_octo_opts;
+
+/* Fills o with the OF_OCTO_DEFAULT_* values (url, api_key, api_key_file, ca_file NULL). */
+void of_octo_opts_default(of_octo_opts *o);
+
 /* Creates a client. Does no network I/O (see of_octo_connect). Fails with
- * OF_ERR_CONFIG when the URL is missing or not http(s), or no API key can be
- * found ("no Octopus API key: set OCTOPUS_API_KEY or octopus.api_key_file"). On
- * success *out is a new client the caller releases with of_octo_destroy(). */
+ * OF_ERR_CONFIG when the URL is missing or not http(s), a setting is out of the
+ * range of_octo_opts states, or no API key can be found ("no Octopus API key:
+ * set OCTOPUS_API_KEY or octopus.api_key_file"). On success *out is a new
+ * client the caller releases with of_octo_destroy(). of_octo_global_init()
+ * must have been called. */
 of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t errstr_size);
 
 /* Aborts everything still outstanding (each callback runs once with
@@ -137,9 +179,6 @@ typedef struct of_octo_stats {
 } of_octo_stats;
 void of_octo_get_stats(const of_octo *c, of_octo_stats *out);
 
-/* Forgets every cached name -> resource lookup. */
-void of_octo_cache_clear(of_octo *c);
-
 /* ---- resources ---------------------------------------------------------
  * Strings are owned by the struct (freed by its _free function); optional
  * ones are NULL when the server sent null or nothing. Times are ms since the
@@ -150,13 +189,6 @@ typedef struct of_octo_ref {
     char *name;
 } of_octo_ref;
 void of_octo_ref_free(of_octo_ref *r);
-
-typedef struct of_octo_root {
-    char *application; /* "Octopus Deploy" */
-    char *version;     /* server version */
-    bool has_spaces;   /* Links.Spaces present: use /api/{spaceId}/... routes */
-} of_octo_root;
-void of_octo_root_free(of_octo_root *r);
 
 typedef struct of_octo_space {
     char *id;
@@ -273,10 +305,6 @@ typedef enum of_octo_task_state {
     OF_OCTO_TASK_TIMED_OUT,
 } of_octo_task_state;
 
-/* Maps the server's State string exactly ("Queued", "Executing",
- * "Cancelling", "Success", "Failed", "Canceled", "TimedOut"); anything else
- * is OF_ERR_PROTOCOL rather than a guess. */
-of_err of_octo_task_state_parse(const char *s, of_octo_task_state *out);
 const char *of_octo_task_state_name(of_octo_task_state s);
 /* Success, Failed, Canceled and TimedOut are final; the rest are live. */
 bool of_octo_task_state_is_final(of_octo_task_state s);
@@ -319,23 +347,8 @@ void of_octo_task_list_free(of_octo_task_list *l);
 /* ---- callbacks -----------------------------------------------------------
  * err is OF_OK or the call's error; errstr is "" on success and never NULL;
  * res is NULL on error. See the ownership note at the top. */
-typedef void (*of_octo_root_cb)(void *opaque, of_err err, const char *errstr, of_octo_root *res);
-typedef void (*of_octo_space_cb)(void *opaque, of_err err, const char *errstr, of_octo_space *res);
-typedef void (*of_octo_project_cb)(void *opaque, of_err err, const char *errstr,
-                                   of_octo_project *res);
-typedef void (*of_octo_ref_cb)(void *opaque, of_err err, const char *errstr, of_octo_ref *res);
-typedef void (*of_octo_tenant_cb)(void *opaque, of_err err, const char *errstr,
-                                  of_octo_tenant *res);
-typedef void (*of_octo_tenant_list_cb)(void *opaque, of_err err, const char *errstr,
-                                       of_octo_tenant_list *res);
-typedef void (*of_octo_release_cb)(void *opaque, of_err err, const char *errstr,
-                                   of_octo_release *res);
-typedef void (*of_octo_template_cb)(void *opaque, of_err err, const char *errstr,
-                                    of_octo_template *res);
 typedef void (*of_octo_deployment_cb)(void *opaque, of_err err, const char *errstr,
                                       of_octo_deployment *res);
-typedef void (*of_octo_deployment_list_cb)(void *opaque, of_err err, const char *errstr,
-                                           of_octo_deployment_list *res);
 typedef void (*of_octo_task_cb)(void *opaque, of_err err, const char *errstr, of_octo_task *res);
 typedef void (*of_octo_task_list_cb)(void *opaque, of_err err, const char *errstr,
                                      of_octo_task_list *res);
@@ -343,52 +356,36 @@ typedef void (*of_octo_task_list_cb)(void *opaque, of_err err, const char *errst
 /* ---- calls ---------------------------------------------------------------
  * `space_id` is a space id ("Spaces-1"); NULL means the client's configured
  * space, which of_octo_connect() resolves (OF_ERR_STATE before that). String
- * arguments are borrowed for the duration of the submitting call. */
+ * arguments are borrowed for the duration of the submitting call.
+ *
+ * Only the forms a caller uses exist: the producer's resolution and the CLI block (they run
+ * before any transaction, one question at a time); the worker and the producer's
+ * reconciliation run many calls at once from their loops and use `_async`. */
 
 /* Blocking: GET /api/, then resolves the configured space by name or id and
  * remembers its id for space_id == NULL. Call once before the other calls;
  * safe to call again after a failure. */
 of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size);
-/* The configured space's id and name after of_octo_connect(), else NULL.
- * Borrowed, valid until the client is destroyed. */
-const char *of_octo_space_id(const of_octo *c);
-const char *of_octo_space_name(const of_octo *c);
 
-/* GET /api/ */
-of_err of_octo_get_root_async(of_octo *c, of_octo_root_cb cb, void *opaque, char *errstr,
-                              size_t errstr_size);
-of_err of_octo_get_root(of_octo *c, of_octo_root *out, char *errstr, size_t errstr_size);
-
-/* A space by id ("Spaces-3": GET /api/spaces/Spaces-3) or exact name (pages
+/* Blocking: a space by id ("Spaces-3": GET /api/spaces/Spaces-3) or exact name (pages
  * through /api/spaces?partialName=). Cached. */
-of_err of_octo_find_space_async(of_octo *c, const char *name_or_id, of_octo_space_cb cb,
-                                void *opaque, char *errstr, size_t errstr_size);
 of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out, char *errstr,
                           size_t errstr_size);
 
-/* Project / environment / tenant by EXACT, case-sensitive name. The server's
+/* Blocking: project / environment / tenant by EXACT, case-sensitive name. The server's
  * partialName is a contains match, so every page is read until an item's Name
  * equals `name` ("Acme" never matches "Acme Labs"). Not found ->
  * OF_ERR_NOT_FOUND "project Billing not found in space Spaces-1" (with a
  * "did you mean" when only the case differs). Cached per client; listing
  * calls also fill the cache. */
-of_err of_octo_find_project_async(of_octo *c, const char *space_id, const char *name,
-                                  of_octo_project_cb cb, void *opaque, char *errstr,
-                                  size_t errstr_size);
 of_err of_octo_find_project(of_octo *c, const char *space_id, const char *name,
                             of_octo_project *out, char *errstr, size_t errstr_size);
-of_err of_octo_find_environment_async(of_octo *c, const char *space_id, const char *name,
-                                      of_octo_ref_cb cb, void *opaque, char *errstr,
-                                      size_t errstr_size);
 of_err of_octo_find_environment(of_octo *c, const char *space_id, const char *name,
                                 of_octo_environment *out, char *errstr, size_t errstr_size);
-of_err of_octo_find_tenant_async(of_octo *c, const char *space_id, const char *name,
-                                 of_octo_tenant_cb cb, void *opaque, char *errstr,
-                                 size_t errstr_size);
 of_err of_octo_find_tenant(of_octo *c, const char *space_id, const char *name, of_octo_tenant *out,
                            char *errstr, size_t errstr_size);
 
-/* Every tenant matching all the given filters, all pages, sorted by name as
+/* Blocking: every tenant matching all the given filters, all pages, sorted by name as
  * the server returns them:
  *   tags: canonical "TagSet/Tag" strings, sent as repeated tags= (the server
  *         requires one tag of each tag set mentioned);
@@ -402,39 +399,25 @@ typedef struct of_octo_tenant_query {
     const char *project_id;
     const char *environment_id;
 } of_octo_tenant_query;
-of_err of_octo_list_tenants_async(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
-                                  of_octo_tenant_list_cb cb, void *opaque, char *errstr,
-                                  size_t errstr_size);
 of_err of_octo_list_tenants(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
                             of_octo_tenant_list *out, char *errstr, size_t errstr_size);
 
-/* Whether the canonical tenant tag "TagSet/Tag" exists in the space (GET tagsets/all; names
- * compared case-insensitively like Octopus's tenant filter). Not cached. Needed because a
- * tenant query with an unknown tag returns an empty list, just like a tag nobody carries.
- * (common/octopus/octopus_tags.c, added for the producer's resolver.) */
-typedef void (*of_octo_exists_cb)(void *opaque, of_err err, const char *errstr, bool *res);
-of_err of_octo_tag_exists_async(of_octo *c, const char *space_id, const char *tag,
-                                of_octo_exists_cb cb, void *opaque, char *errstr,
-                                size_t errstr_size);
+/* Blocking: whether the canonical tenant tag "TagSet/Tag" exists in the space (GET
+ * tagsets/all; names compared case-insensitively like Octopus's tenant filter). Not cached.
+ * Needed because a tenant query with an unknown tag returns an empty list, just like a tag
+ * nobody carries. */
 of_err of_octo_tag_exists(of_octo *c, const char *space_id, const char *tag, bool *exists,
                           char *errstr, size_t errstr_size);
 
-/* A project's release by exact version (GET projects/{id}/releases/{v}).
+/* Blocking: a project's release by exact version (GET projects/{id}/releases/{v}).
  * project_name is only used in messages (NULL = the id): 404 ->
  * OF_ERR_NOT_FOUND "release 4.2.0 of project Billing not found". Cached. */
-of_err of_octo_find_release_async(of_octo *c, const char *space_id, const char *project_id,
-                                  const char *project_name, const char *version,
-                                  of_octo_release_cb cb, void *opaque, char *errstr,
-                                  size_t errstr_size);
 of_err of_octo_find_release(of_octo *c, const char *space_id, const char *project_id,
                             const char *project_name, const char *version, of_octo_release *out,
                             char *errstr, size_t errstr_size);
 
-/* GET releases/{id}/deployments/template (not cached: it changes as the
+/* Blocking: GET releases/{id}/deployments/template (not cached: it changes as the
  * release progresses). */
-of_err of_octo_get_template_async(of_octo *c, const char *space_id, const char *release_id,
-                                  of_octo_template_cb cb, void *opaque, char *errstr,
-                                  size_t errstr_size);
 of_err of_octo_get_template(of_octo *c, const char *space_id, const char *release_id,
                             of_octo_template *out, char *errstr, size_t errstr_size);
 
@@ -470,19 +453,20 @@ typedef struct of_octo_deploy_req {
 of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,
                                        const of_octo_deploy_req *req, of_octo_deployment_cb cb,
                                        void *opaque, char *errstr, size_t errstr_size);
+/* Blocking twin, for tests that set up a scenario (tests/unit/test_worker.c,
+ * test_producer.c): no daemon creates a deployment outside its loop. */
 of_err of_octo_create_deployment(of_octo *c, const char *space_id, const of_octo_deploy_req *req,
                                  of_octo_deployment *out, char *errstr, size_t errstr_size);
 
-/* GET /api/{space}/deployments?projects=&environments=&tenants=&taskState=
- * &skip=&take= : ONE page, newest first. NULL filters are left out; take 0 =
- * the client's page_size. */
+/* Filters of a deployments listing: GET /api/{space}/deployments?projects=&environments=
+ * &tenants=&taskState=&skip=&take=, newest first. NULL filters are left out. */
 typedef struct of_octo_deploy_query {
     const char *project_id;
     const char *environment_id;
     const char *tenant_id;
     const char *task_state; /* e.g. "Success"; NULL = any */
-    size_t skip;
-    size_t take;
+    size_t skip;            /* of_octo_list_deployments only */
+    size_t take;            /* of_octo_list_deployments only; 0 = the client's page_size */
     /* find_deployment_by_job only: stop paging at the first deployment Created before this
      * (wall ms; the list is newest first, so none further can match); 0 = read every page.
      * A job's deployment is never older than the job's dispatch, so callers pass that time
@@ -494,9 +478,9 @@ typedef struct of_octo_deploy_query {
  * deployment's Created time with our own clock (created_since_ms). Generous on purpose: too
  * large only costs pages, too small would miss a deployment and deploy twice. */
 #define OF_OCTO_CLOCK_SKEW_MS (60LL * 60 * 1000)
-of_err of_octo_list_deployments_async(of_octo *c, const char *space_id,
-                                      const of_octo_deploy_query *q, of_octo_deployment_list_cb cb,
-                                      void *opaque, char *errstr, size_t errstr_size);
+
+/* Blocking: ONE page of deployments matching q. For tests that inspect what was deployed
+ * (tests/unit/test_worker.c); the daemons use of_octo_find_deployment_by_job_async. */
 of_err of_octo_list_deployments(of_octo *c, const char *space_id, const of_octo_deploy_query *q,
                                 of_octo_deployment_list *out, char *errstr, size_t errstr_size);
 
@@ -508,10 +492,6 @@ of_err of_octo_find_deployment_by_job_async(of_octo *c, const char *space_id,
                                             const of_octo_deploy_query *q, const char *release_id,
                                             const char *job_id, of_octo_deployment_cb cb,
                                             void *opaque, char *errstr, size_t errstr_size);
-of_err of_octo_find_deployment_by_job(of_octo *c, const char *space_id,
-                                      const of_octo_deploy_query *q, const char *release_id,
-                                      const char *job_id, of_octo_deployment *out, char *errstr,
-                                      size_t errstr_size);
 
 /* The latest successful deployment of project/environment/tenant (tenant_id
  * NULL = untenanted): deployments?...&taskState=Success&take=1. Compare its
@@ -527,6 +507,7 @@ of_err of_octo_latest_success(of_octo *c, const char *space_id, const char *proj
 /* GET /api/{space}/tasks/{id}. */
 of_err of_octo_get_task_async(of_octo *c, const char *space_id, const char *task_id,
                               of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size);
+/* Blocking twin, for tests that wait on a task (tests/unit/test_worker.c, test_producer.c). */
 of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
                         char *errstr, size_t errstr_size);
 
@@ -553,6 +534,7 @@ of_err of_octo_get_tasks(of_octo *c, const char *space_id, const char *const *id
 of_err of_octo_cancel_task_async(of_octo *c, const char *space_id, const char *task_id,
                                  of_octo_task_cb cb, void *opaque, char *errstr,
                                  size_t errstr_size);
+/* Blocking twin, for a test that cancels a task behind a worker's back (test_worker.c). */
 of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
                            char *errstr, size_t errstr_size);
 

@@ -206,7 +206,7 @@ static void cache_grow(of_octo *c)
 
 void octo_cache_put(of_octo *c, const char *kind, const char *scope, const char *name, json_t *item)
 {
-    if (!name || c->cache_n >= c->cache_max) return;
+    if (!name || c->cache_n >= c->opt.cache_max) return;
     if (c->cache_n >= c->cache_nbuckets) cache_grow(c);
     if (!c->cache_nbuckets) return;
     char *key = cache_key(kind, scope ? scope : "", name);
@@ -253,11 +253,6 @@ void octo_cache_free_all(of_octo *c)
     c->cache_buckets = NULL;
     c->cache_nbuckets = 0;
     c->cache_n = 0;
-}
-
-void of_octo_cache_clear(of_octo *c)
-{
-    octo_cache_free_all(c);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -377,7 +372,7 @@ static of_err pager_next(octo_pager *p, char *es, size_t n)
     if (!url) return octo_url_error(es, n);
     /* A page retries within its own deadline, but never past the listing's. */
     int64_t deadline = p->deadline;
-    if (!deadline && p->list_deadline < of_now_ms() + p->c->retry_deadline_ms)
+    if (!deadline && p->list_deadline < of_now_ms() + p->c->opt.retry_deadline_ms)
         deadline = p->list_deadline;
     if (deadline > p->list_deadline) deadline = p->list_deadline;
     return octo_call_submit(p->c, OCTO_GET, url, NULL, true, NULL, p->space, deadline,
@@ -395,7 +390,7 @@ static const char *item_key(json_t *items)
 /* Whether the listing may read another page. OF_OK, or the error that ends it. */
 static of_err pager_may_continue(octo_pager *p, char *es, size_t n)
 {
-    size_t cap = (size_t)p->c->max_pages;
+    size_t cap = (size_t)p->c->opt.max_pages;
     if ((size_t)p->pages >= cap)
         return of_seterr(es, n, OF_ERR_PROTOCOL,
                          "the collection did not end within %zu pages of %zu (max_pages)%s", cap,
@@ -410,7 +405,7 @@ static of_err pager_may_continue(octo_pager *p, char *es, size_t n)
     if (now >= p->list_deadline)
         return of_seterr(es, n, OF_ERR_TIMEOUT,
                          "the listing did not end within %.1f s (list deadline) after %d page(s)",
-                         (double)p->c->list_deadline_ms / 1e3, p->pages);
+                         (double)p->c->opt.list_deadline_ms / 1e3, p->pages);
     return OF_OK;
 }
 
@@ -423,7 +418,7 @@ static void pager_page_done(void *ctx, const octo_resp *r)
         char msg[OCTO_ES + 1024];
         snprintf(msg, sizeof(msg),
                  "the listing did not end within %.1f s (list deadline) after %d page(s): %s",
-                 (double)p->c->list_deadline_ms / 1e3, p->pages, r->errstr);
+                 (double)p->c->opt.list_deadline_ms / 1e3, p->pages, r->errstr);
         p->done(p, r->err, msg);
         return;
     }
@@ -490,9 +485,9 @@ of_err octo_pager_start(octo_pager *p, of_octo *c, char *url, const char *kind, 
     p->url = url;
     p->kind = kind;
     p->space = space ? strdup(space) : NULL;
-    p->take = (size_t)c->page_size;
+    p->take = (size_t)c->opt.page_size;
     p->total = SIZE_MAX;
-    p->list_deadline = of_now_ms() + c->list_deadline_ms;
+    p->list_deadline = of_now_ms() + c->opt.list_deadline_ms;
     p->item = item;
     p->done = done;
     p->ctx = ctx;
@@ -621,8 +616,8 @@ static of_err find_named(of_octo *c, const char *space_id, const char *collectio
 
 /* ---- public: root, space, connect ----------------------------------------- */
 
-of_err of_octo_get_root_async(of_octo *c, of_octo_root_cb cb, void *opaque, char *errstr,
-                              size_t errstr_size)
+static of_err get_root_async(of_octo *c, of_octo_root_cb cb, void *opaque, char *errstr,
+                             size_t errstr_size)
 {
     of_buf u;
     of_buf_init(&u, OCTO_URL_MAX);
@@ -635,8 +630,8 @@ of_err of_octo_get_root_async(of_octo *c, of_octo_root_cb cb, void *opaque, char
                        errstr_size);
 }
 
-of_err of_octo_find_space_async(of_octo *c, const char *name_or_id, of_octo_space_cb cb,
-                                void *opaque, char *errstr, size_t errstr_size)
+static of_err find_space_async(of_octo *c, const char *name_or_id, of_octo_space_cb cb,
+                               void *opaque, char *errstr, size_t errstr_size)
 {
     octo_call k = {.c = c, .type = CT_SPACE, .cb.space = cb, .opaque = opaque};
     if (!octo_nonempty(name_or_id))
@@ -655,44 +650,110 @@ of_err of_octo_find_space_async(of_octo *c, const char *name_or_id, of_octo_spac
     return octo_single(c, OCTO_GET, url, true, what, name_or_id, k, errstr, errstr_size);
 }
 
-/* ---- blocking twins ---------------------------------------------------- */
+/* ---- blocking calls --------------------------------------------------- */
 
-OCTO_SYNC_CB(sync_root, of_octo_root)
-OCTO_SYNC_CB(sync_space, of_octo_space)
-OCTO_SYNC_CB(sync_project, of_octo_project)
-OCTO_SYNC_CB(sync_ref, of_octo_ref)
-OCTO_SYNC_CB(sync_tenant, of_octo_tenant)
-OCTO_SYNC_CB(sync_tenants, of_octo_tenant_list)
-OCTO_SYNC_CB(sync_release, of_octo_release)
-OCTO_SYNC_CB(sync_template, of_octo_template)
-
-/* rc: what the _async call returned. Drives the loop until the call is done. */
-of_err octo_sync_run(of_octo *c, of_err rc, octo_sync *s, char *errstr, size_t errstr_size)
+void octo_sync_begin(octo_sync *s, void *out, size_t out_size)
 {
-    if (rc) return rc; /* errstr already set by the submit */
-    while (!s->done)
-        of_octo_poll(c, 1000);
-    if (s->err) of_seterr(errstr, errstr_size, s->err, "%s", s->errstr);
-    return s->err;
+    memset(out, 0, out_size);
+    s->done = false;
+    s->err = OF_OK;
+    s->errstr[0] = '\0';
+    s->out = out;
+    s->out_size = out_size;
 }
 
-of_err of_octo_get_root(of_octo *c, of_octo_root *out, char *errstr, size_t errstr_size)
+void octo_sync_store(void *opaque, of_err err, const char *errstr, void *res)
 {
-    OCTO_SYNC_CALL(sync_root, out, of_octo_get_root_async(c, sync_root, &s_, errstr, errstr_size));
+    octo_sync *s = opaque;
+    s->err = err;
+    snprintf(s->errstr, sizeof(s->errstr), "%s", errstr ? errstr : "");
+    if (!err && res) {
+        memcpy(s->out, res, s->out_size);
+        memset(res, 0, s->out_size); /* moved out: the client frees nothing of it */
+    }
+    s->done = true;
+}
+
+of_err octo_sync_wait(of_octo *c, octo_sync *s, char *errstr, size_t errstr_size)
+{
+    while (!s->done) {
+        /* A poll error has already failed the requests on the wire with that error, ours
+         * among them if it was there, so its callback reports it; a call still queued or
+         * waiting to retry goes on. Either way s->done is what ends the wait: returning
+         * earlier would leave the callback writing into a dead stack frame. */
+        of_err rc = of_octo_poll(c, 1000);
+        if (rc && !s->done)
+            of_debug("octopus poll failed while waiting for a call: %s", of_strerror(rc));
+    }
+    if (s->err) return of_seterr(errstr, errstr_size, s->err, "%s", s->errstr);
+    return OF_OK;
+}
+
+/* The callback of each blocking call, one per result type. */
+static void sync_root(void *s, of_err err, const char *errstr, of_octo_root *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_space(void *s, of_err err, const char *errstr, of_octo_space *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_project(void *s, of_err err, const char *errstr, of_octo_project *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_ref(void *s, of_err err, const char *errstr, of_octo_ref *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_tenant(void *s, of_err err, const char *errstr, of_octo_tenant *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_tenants(void *s, of_err err, const char *errstr, of_octo_tenant_list *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_release(void *s, of_err err, const char *errstr, of_octo_release *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_template(void *s, of_err err, const char *errstr, of_octo_template *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static of_err get_root(of_octo *c, of_octo_root *out, char *errstr, size_t errstr_size)
+{
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = get_root_async(c, sync_root, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out, char *errstr,
                           size_t errstr_size)
 {
-    OCTO_SYNC_CALL(sync_space, out,
-                   of_octo_find_space_async(c, name_or_id, sync_space, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = find_space_async(c, name_or_id, sync_space, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size)
 {
     of_octo_root root;
     char es[1024];
-    of_err rc = of_octo_get_root(c, &root, es, sizeof(es));
+    of_err rc = get_root(c, &root, es, sizeof(es));
     if (rc) return of_seterr(errstr, errstr_size, rc, "connecting to Octopus: %s", es);
     bool spaces = root.has_spaces;
     char version[64];
@@ -720,9 +781,9 @@ of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size)
 
 /* ---- project, environment, tenant ----------------------------------------- */
 
-of_err of_octo_find_project_async(of_octo *c, const char *space_id, const char *name,
-                                  of_octo_project_cb cb, void *opaque, char *errstr,
-                                  size_t errstr_size)
+static of_err find_project_async(of_octo *c, const char *space_id, const char *name,
+                                 of_octo_project_cb cb, void *opaque, char *errstr,
+                                 size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
@@ -734,14 +795,16 @@ of_err of_octo_find_project_async(of_octo *c, const char *space_id, const char *
 of_err of_octo_find_project(of_octo *c, const char *space_id, const char *name,
                             of_octo_project *out, char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_project, out,
-        of_octo_find_project_async(c, space_id, name, sync_project, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = find_project_async(c, space_id, name, sync_project, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
-of_err of_octo_find_environment_async(of_octo *c, const char *space_id, const char *name,
-                                      of_octo_ref_cb cb, void *opaque, char *errstr,
-                                      size_t errstr_size)
+static of_err find_environment_async(of_octo *c, const char *space_id, const char *name,
+                                     of_octo_ref_cb cb, void *opaque, char *errstr,
+                                     size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
@@ -754,14 +817,16 @@ of_err of_octo_find_environment_async(of_octo *c, const char *space_id, const ch
 of_err of_octo_find_environment(of_octo *c, const char *space_id, const char *name,
                                 of_octo_environment *out, char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_ref, out,
-        of_octo_find_environment_async(c, space_id, name, sync_ref, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = find_environment_async(c, space_id, name, sync_ref, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
-of_err of_octo_find_tenant_async(of_octo *c, const char *space_id, const char *name,
-                                 of_octo_tenant_cb cb, void *opaque, char *errstr,
-                                 size_t errstr_size)
+static of_err find_tenant_async(of_octo *c, const char *space_id, const char *name,
+                                of_octo_tenant_cb cb, void *opaque, char *errstr,
+                                size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
@@ -773,9 +838,11 @@ of_err of_octo_find_tenant_async(of_octo *c, const char *space_id, const char *n
 of_err of_octo_find_tenant(of_octo *c, const char *space_id, const char *name, of_octo_tenant *out,
                            char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_tenant, out,
-        of_octo_find_tenant_async(c, space_id, name, sync_tenant, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = find_tenant_async(c, space_id, name, sync_tenant, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 /* ---- tenant lists ------------------------------------------------------ */
@@ -833,9 +900,9 @@ static void tenants_done(octo_pager *p, of_err err, const char *errstr)
     tenants_free(op);
 }
 
-of_err of_octo_list_tenants_async(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
-                                  of_octo_tenant_list_cb cb, void *opaque, char *errstr,
-                                  size_t errstr_size)
+static of_err list_tenants_async(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
+                                 of_octo_tenant_list_cb cb, void *opaque, char *errstr,
+                                 size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
@@ -876,9 +943,11 @@ of_err of_octo_list_tenants_async(of_octo *c, const char *space_id, const of_oct
 of_err of_octo_list_tenants(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
                             of_octo_tenant_list *out, char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_tenants, out,
-        of_octo_list_tenants_async(c, space_id, q, sync_tenants, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = list_tenants_async(c, space_id, q, sync_tenants, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 /* ---- releases and templates ------------------------------------------- */
@@ -919,10 +988,10 @@ static void release_done(void *ctx, const octo_resp *r)
     release_free(op);
 }
 
-of_err of_octo_find_release_async(of_octo *c, const char *space_id, const char *project_id,
-                                  const char *project_name, const char *version,
-                                  of_octo_release_cb cb, void *opaque, char *errstr,
-                                  size_t errstr_size)
+static of_err find_release_async(of_octo *c, const char *space_id, const char *project_id,
+                                 const char *project_name, const char *version,
+                                 of_octo_release_cb cb, void *opaque, char *errstr,
+                                 size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
@@ -977,14 +1046,17 @@ of_err of_octo_find_release(of_octo *c, const char *space_id, const char *projec
                             const char *project_name, const char *version, of_octo_release *out,
                             char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(sync_release, out,
-                   of_octo_find_release_async(c, space_id, project_id, project_name, version,
-                                              sync_release, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = find_release_async(c, space_id, project_id, project_name, version, sync_release, &s,
+                                   errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
-of_err of_octo_get_template_async(of_octo *c, const char *space_id, const char *release_id,
-                                  of_octo_template_cb cb, void *opaque, char *errstr,
-                                  size_t errstr_size)
+static of_err get_template_async(of_octo *c, const char *space_id, const char *release_id,
+                                 of_octo_template_cb cb, void *opaque, char *errstr,
+                                 size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
@@ -1010,7 +1082,9 @@ of_err of_octo_get_template_async(of_octo *c, const char *space_id, const char *
 of_err of_octo_get_template(of_octo *c, const char *space_id, const char *release_id,
                             of_octo_template *out, char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(sync_template, out,
-                   of_octo_get_template_async(c, space_id, release_id, sync_template, &s_, errstr,
-                                              errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = get_template_async(c, space_id, release_id, sync_template, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }

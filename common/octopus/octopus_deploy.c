@@ -11,10 +11,26 @@
 
 #define MAX_REPOSTS 5 /* create: lookups + re-POSTs after ambiguous failures */
 
-OCTO_SYNC_CB(sync_deployment, of_octo_deployment)
-OCTO_SYNC_CB(sync_deployments, of_octo_deployment_list)
-OCTO_SYNC_CB(sync_task, of_octo_task)
-OCTO_SYNC_CB(sync_tasks, of_octo_task_list)
+/* The callbacks of the blocking calls, one per result type (octo_sync_store). */
+static void sync_deployment(void *s, of_err err, const char *errstr, of_octo_deployment *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_deployments(void *s, of_err err, const char *errstr, of_octo_deployment_list *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_task(void *s, of_err err, const char *errstr, of_octo_task *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static void sync_tasks(void *s, of_err err, const char *errstr, of_octo_task_list *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
 
 /* ---- deployments ------------------------------------------------------- */
 
@@ -106,9 +122,9 @@ static of_err deps_submit(of_octo *c, const char *sp, const of_octo_deploy_query
     return rc;
 }
 
-of_err of_octo_list_deployments_async(of_octo *c, const char *space_id,
-                                      const of_octo_deploy_query *q, of_octo_deployment_list_cb cb,
-                                      void *opaque, char *errstr, size_t errstr_size)
+static of_err list_deployments_async(of_octo *c, const char *space_id,
+                                     const of_octo_deploy_query *q, of_octo_deployment_list_cb cb,
+                                     void *opaque, char *errstr, size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
@@ -116,16 +132,18 @@ of_err of_octo_list_deployments_async(of_octo *c, const char *space_id,
     deps_op *op = calloc(1, sizeof(*op));
     if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     op->k = (octo_call){.c = c, .type = CT_DEPLOYMENTS, .cb.deps = cb, .opaque = opaque};
-    return deps_submit(c, sp, q, q->skip, q->take ? q->take : (size_t)c->page_size, op, errstr,
+    return deps_submit(c, sp, q, q->skip, q->take ? q->take : (size_t)c->opt.page_size, op, errstr,
                        errstr_size);
 }
 
 of_err of_octo_list_deployments(of_octo *c, const char *space_id, const of_octo_deploy_query *q,
                                 of_octo_deployment_list *out, char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_deployments, out,
-        of_octo_list_deployments_async(c, space_id, q, sync_deployments, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = list_deployments_async(c, space_id, q, sync_deployments, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 of_err of_octo_latest_success_async(of_octo *c, const char *space_id, const char *project_id,
@@ -158,9 +176,12 @@ of_err of_octo_latest_success(of_octo *c, const char *space_id, const char *proj
                               const char *environment_id, const char *tenant_id,
                               of_octo_deployment *out, char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(sync_deployment, out,
-                   of_octo_latest_success_async(c, space_id, project_id, environment_id, tenant_id,
-                                                sync_deployment, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = of_octo_latest_success_async(c, space_id, project_id, environment_id, tenant_id,
+                                             sync_deployment, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 /* Find by job id: page through deployments for Comments containing it. */
@@ -255,16 +276,6 @@ of_err of_octo_find_deployment_by_job_async(of_octo *c, const char *space_id,
     rc = byjob_start(c, sp, q, release_id, job_id, op, 0, errstr, errstr_size);
     if (rc) byjob_free(op);
     return rc;
-}
-
-of_err of_octo_find_deployment_by_job(of_octo *c, const char *space_id,
-                                      const of_octo_deploy_query *q, const char *release_id,
-                                      const char *job_id, of_octo_deployment *out, char *errstr,
-                                      size_t errstr_size)
-{
-    OCTO_SYNC_CALL(sync_deployment, out,
-                   of_octo_find_deployment_by_job_async(c, space_id, q, release_id, job_id,
-                                                        sync_deployment, &s_, errstr, errstr_size));
 }
 
 /* ---- create deployment ------------------------------------------------- */
@@ -455,9 +466,12 @@ of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,
 of_err of_octo_create_deployment(of_octo *c, const char *space_id, const of_octo_deploy_req *req,
                                  of_octo_deployment *out, char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(sync_deployment, out,
-                   of_octo_create_deployment_async(c, space_id, req, sync_deployment, &s_, errstr,
-                                                   errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc =
+        of_octo_create_deployment_async(c, space_id, req, sync_deployment, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 /* ---- tasks ------------------------------------------------------------- */
@@ -494,9 +508,11 @@ of_err of_octo_get_task_async(of_octo *c, const char *space_id, const char *task
 of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
                         char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_task, out,
-        of_octo_get_task_async(c, space_id, task_id, sync_task, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = of_octo_get_task_async(c, space_id, task_id, sync_task, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 of_err of_octo_cancel_task_async(of_octo *c, const char *space_id, const char *task_id,
@@ -520,9 +536,11 @@ of_err of_octo_cancel_task_async(of_octo *c, const char *space_id, const char *t
 of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
                            char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_task, out,
-        of_octo_cancel_task_async(c, space_id, task_id, sync_task, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = of_octo_cancel_task_async(c, space_id, task_id, sync_task, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }
 
 size_t octo_task_chunks(size_t n, size_t chunk)
@@ -620,7 +638,8 @@ static octo_unreadable *unreadable_get(of_octo *c, const char *id, int64_t now)
     if (!c->unreadable && !(c->unreadable = calloc(OCTO_UNREADABLE_MAX, sizeof(octo_unreadable))))
         return NULL;
     for (size_t i = c->nunreadable; i-- > 0;)
-        if (now - c->unreadable[i].last_seen_ms > 2 * c->task_unreadable_ms) unreadable_drop(c, i);
+        if (now - c->unreadable[i].last_seen_ms > 2 * c->opt.task_unreadable_ms)
+            unreadable_drop(c, i);
     if (c->nunreadable == OCTO_UNREADABLE_MAX) {
         size_t old = 0;
         for (size_t i = 1; i < c->nunreadable; i++)
@@ -648,8 +667,9 @@ static bool unreadable_note(of_octo *c, of_octo_task *t, int64_t now, int *unlog
     u->last_seen_ms = now;
     t->unreadable_ms = now - u->since_ms;
     t->unreadable_polls = u->polls;
-    t->give_up = t->unreadable_ms >= c->task_unreadable_ms && u->polls >= OF_OCTO_UNREADABLE_POLLS;
-    bool warn = !u->last_warn_ms || now - u->last_warn_ms >= c->warn_interval_ms || t->give_up;
+    t->give_up =
+        t->unreadable_ms >= c->opt.task_unreadable_ms && u->polls >= OF_OCTO_UNREADABLE_POLLS;
+    bool warn = !u->last_warn_ms || now - u->last_warn_ms >= c->opt.warn_interval_ms || t->give_up;
     if (warn) {
         *unlogged = u->unlogged;
         u->unlogged = 0;
@@ -851,7 +871,7 @@ of_err of_octo_get_tasks_async(of_octo *c, const char *space_id, const char *con
         }
     }
     op->n = n;
-    size_t chunk = (size_t)c->task_chunk;
+    size_t chunk = (size_t)c->opt.task_chunk;
     size_t nchunks = octo_task_chunks(n, chunk);
     op->left = nchunks;
     for (size_t k = 0; k < nchunks; k++) {
@@ -890,7 +910,9 @@ of_err of_octo_get_tasks_async(of_octo *c, const char *space_id, const char *con
 of_err of_octo_get_tasks(of_octo *c, const char *space_id, const char *const *ids, size_t n,
                          of_octo_task_list *out, char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_tasks, out,
-        of_octo_get_tasks_async(c, space_id, ids, n, sync_tasks, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = of_octo_get_tasks_async(c, space_id, ids, n, sync_tasks, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }

@@ -6,6 +6,7 @@
  * I/O at the next poll), pending (waiting for a slot), active (on the wire),
  * or sleeping (waiting out a backoff). c->nreq counts all of them. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +17,7 @@
 #include "octopus_internal.h"
 #include "secret.h"
 
-#define DEF_CONNECT_TIMEOUT_MS 10000
-#define DEF_REQUEST_TIMEOUT_MS 30000
-#define DEF_RETRY_DEADLINE_MS  120000
-#define DEF_RETRY_BASE_MS      250
-#define DEF_RETRY_CAP_MS       10000
-#define DEF_MAX_CONCURRENT     64
-#define DEF_TASK_CHUNK         100
-#define DEF_PAGE_SIZE          100
-#define DEF_MAX_RESPONSE       ((size_t)8 << 20)
-#define DEF_CACHE_MAX          65536
-#define ERRSTR_MAX             1024
+#define ERRSTR_MAX 1024
 
 typedef struct octo_req octo_req;
 struct octo_req {
@@ -302,6 +293,75 @@ fail:
     return NULL;
 }
 
+of_err of_octo_global_init(char *errstr, size_t errstr_size)
+{
+    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cc != CURLE_OK)
+        return of_seterr(errstr, errstr_size,
+                         cc == CURLE_OUT_OF_MEMORY ? OF_ERR_NOMEM : OF_ERR_STATE,
+                         "cannot set up libcurl: %s", curl_easy_strerror(cc));
+    return OF_OK;
+}
+
+void of_octo_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+void of_octo_opts_default(of_octo_opts *o)
+{
+    *o = (of_octo_opts){
+        .space = OF_OCTO_DEFAULT_SPACE,
+        .connect_timeout_ms = OF_OCTO_DEFAULT_CONNECT_TIMEOUT_MS,
+        .request_timeout_ms = OF_OCTO_DEFAULT_REQUEST_TIMEOUT_MS,
+        .retry_deadline_ms = OF_OCTO_DEFAULT_RETRY_DEADLINE_MS,
+        .retry_base_ms = OF_OCTO_DEFAULT_RETRY_BASE_MS,
+        .retry_cap_ms = OF_OCTO_DEFAULT_RETRY_CAP_MS,
+        .max_concurrent = OF_OCTO_DEFAULT_MAX_CONCURRENT,
+        .task_chunk = OF_OCTO_DEFAULT_TASK_CHUNK,
+        .page_size = OF_OCTO_DEFAULT_PAGE_SIZE,
+        .max_response_bytes = OF_OCTO_DEFAULT_MAX_RESPONSE_BYTES,
+        .cache_max = OF_OCTO_DEFAULT_CACHE_MAX,
+        .max_pages = OF_OCTO_DEFAULT_MAX_PAGES,
+        .list_deadline_ms = OF_OCTO_DEFAULT_LIST_DEADLINE_MS,
+        .task_unreadable_ms = OF_OCTO_DEFAULT_UNREADABLE_MS,
+        .warn_interval_ms = OF_OCTO_DEFAULT_WARN_INTERVAL_MS,
+    };
+}
+
+/* Every number of opts within the range octopus.h states for it. */
+static of_err check_opts(const of_octo_opts *o, char *errstr, size_t errstr_size)
+{
+    const struct {
+        const char *name;
+        int64_t value, min, max;
+    } r[] = {
+        {"connect_timeout_ms", o->connect_timeout_ms, 1, INT64_MAX},
+        {"request_timeout_ms", o->request_timeout_ms, 1, INT64_MAX},
+        {"retry_deadline_ms", o->retry_deadline_ms, 1, INT64_MAX},
+        {"retry_base_ms", o->retry_base_ms, 1, INT64_MAX},
+        {"retry_cap_ms", o->retry_cap_ms, 0, INT64_MAX},
+        {"max_concurrent", o->max_concurrent, 1, INT_MAX},
+        {"task_chunk", o->task_chunk, 1, OF_OCTO_MAX_TASK_CHUNK},
+        {"page_size", o->page_size, 1, INT_MAX},
+        {"max_response_bytes", (int64_t)o->max_response_bytes, 1, INT64_MAX},
+        {"cache_max", (int64_t)o->cache_max, 0, INT64_MAX},
+        {"max_pages", o->max_pages, 1, INT_MAX},
+        {"list_deadline_ms", o->list_deadline_ms, 1, INT64_MAX},
+        {"task_unreadable_ms", o->task_unreadable_ms, 1, INT64_MAX},
+        {"warn_interval_ms", o->warn_interval_ms, 1, INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+        if (r[i].value < r[i].min || r[i].value > r[i].max)
+            return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
+                             "Octopus client setting %s out of range (got %lld, want %lld..%lld)",
+                             r[i].name, (long long)r[i].value, (long long)r[i].min,
+                             (long long)r[i].max);
+    if (!octo_nonempty(o->space))
+        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "the Octopus space is empty");
+    return OF_OK;
+}
+
 of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
@@ -315,19 +375,12 @@ of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t
     if (strpbrk(opts->url, "?# \t\r\n"))
         return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
                          "the Octopus URL must not contain a query, fragment or space");
-    if (opts->task_chunk < 0 || opts->task_chunk > 1000)
-        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
-                         "task chunk must be between 1 and 1000 (got %d)", opts->task_chunk);
-    if (opts->max_concurrent < 0 || opts->page_size < 0 || opts->connect_timeout_ms < 0 ||
-        opts->request_timeout_ms < 0 || opts->retry_deadline_ms < 0 || opts->retry_base_ms < 0 ||
-        opts->retry_cap_ms < 0 || opts->max_pages < 0 || opts->list_deadline_ms < 0 ||
-        opts->task_unreadable_ms < 0 || opts->warn_interval_ms < 0)
-        return of_seterr(errstr, errstr_size, OF_ERR_CONFIG,
-                         "Octopus client limits and timeouts must not be negative");
+    of_err rc = check_opts(opts, errstr, errstr_size);
+    if (rc) return rc;
 
     of_octo *c = calloc(1, sizeof(*c));
     if (!c) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
-    of_err rc = load_key(opts, &c->api_key, errstr, errstr_size);
+    rc = load_key(opts, &c->api_key, errstr, errstr_size);
     if (rc) {
         if (rc == OF_ERR_NOMEM) of_seterr(errstr, errstr_size, rc, "out of memory");
         free(c);
@@ -339,38 +392,15 @@ of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t
         while (n > 0 && c->base_url[n - 1] == '/')
             c->base_url[--n] = '\0';
     }
-    c->space_cfg = strdup(opts->space ? opts->space : "Default");
+    c->space_cfg = strdup(opts->space);
     c->ca_file = xstrdup(opts->ca_file);
-    c->tls_skip_verify = opts->tls_skip_verify;
-    c->connect_timeout_ms =
-        opts->connect_timeout_ms ? opts->connect_timeout_ms : DEF_CONNECT_TIMEOUT_MS;
-    c->request_timeout_ms =
-        opts->request_timeout_ms ? opts->request_timeout_ms : DEF_REQUEST_TIMEOUT_MS;
-    c->retry_deadline_ms =
-        opts->retry_deadline_ms ? opts->retry_deadline_ms : DEF_RETRY_DEADLINE_MS;
-    c->retry_base_ms = opts->retry_base_ms ? opts->retry_base_ms : DEF_RETRY_BASE_MS;
-    c->retry_cap_ms = opts->retry_cap_ms ? opts->retry_cap_ms : DEF_RETRY_CAP_MS;
-    if (c->retry_cap_ms < c->retry_base_ms) c->retry_cap_ms = c->retry_base_ms;
-    c->max_concurrent = opts->max_concurrent ? opts->max_concurrent : DEF_MAX_CONCURRENT;
-    c->task_chunk = opts->task_chunk ? opts->task_chunk : DEF_TASK_CHUNK;
-    c->page_size = opts->page_size ? opts->page_size : DEF_PAGE_SIZE;
-    c->max_response_bytes = opts->max_response_bytes ? opts->max_response_bytes : DEF_MAX_RESPONSE;
-    c->cache_max = opts->cache_max ? opts->cache_max : DEF_CACHE_MAX;
-    c->max_pages = opts->max_pages ? opts->max_pages : OF_OCTO_DEFAULT_MAX_PAGES;
-    c->list_deadline_ms = opts->list_deadline_ms;
-    if (!c->list_deadline_ms) /* never shorter than one request may retry */
-        c->list_deadline_ms = c->retry_deadline_ms > OF_OCTO_DEFAULT_LIST_DEADLINE_MS
-                                  ? c->retry_deadline_ms
-                                  : OF_OCTO_DEFAULT_LIST_DEADLINE_MS;
-    c->task_unreadable_ms =
-        opts->task_unreadable_ms ? opts->task_unreadable_ms : OF_OCTO_DEFAULT_UNREADABLE_MS;
-    c->warn_interval_ms =
-        opts->warn_interval_ms ? opts->warn_interval_ms : OF_OCTO_DEFAULT_WARN_INTERVAL_MS;
+    c->opt = *opts;
+    c->opt.url = c->opt.space = c->opt.api_key = c->opt.api_key_file = c->opt.ca_file = NULL;
+    if (c->opt.retry_cap_ms < c->opt.retry_base_ms) c->opt.retry_cap_ms = c->opt.retry_base_ms;
     c->rnd = opts->seed ? opts->seed : ((uint64_t)of_wall_ms() * 2654435761u) | 1u;
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     c->multi = curl_multi_init();
-    c->pool = calloc((size_t)c->max_concurrent, sizeof(*c->pool));
+    c->pool = calloc((size_t)c->opt.max_concurrent, sizeof(*c->pool));
     c->hdr_get = make_headers(c->api_key, false);
     c->hdr_post = make_headers(c->api_key, true);
     if (!c->base_url || !c->space_cfg || (opts->ca_file && !c->ca_file) || !c->multi || !c->pool ||
@@ -378,9 +408,9 @@ of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t
         of_octo_destroy(c);
         return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     }
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->max_concurrent);
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_concurrent);
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_concurrent);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->opt.max_concurrent);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->opt.max_concurrent);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->opt.max_concurrent);
     *out = c;
     return OF_OK;
 }
@@ -411,10 +441,7 @@ void of_octo_destroy(of_octo *c)
     for (size_t i = 0; i < c->npool; i++)
         curl_easy_cleanup(c->pool[i]);
     free(c->pool);
-    if (c->multi) {
-        curl_multi_cleanup(c->multi);
-        curl_global_cleanup();
-    }
+    if (c->multi) curl_multi_cleanup(c->multi);
     octo_cache_free_all(c);
     for (size_t i = 0; i < c->nunreadable; i++)
         free(c->unreadable[i].id);
@@ -440,10 +467,10 @@ char *of_octo_describe(const of_octo *c, char *out, size_t out_size)
              "request_timeout_ms=%lld retry_deadline_ms=%lld max_concurrent=%d task_chunk=%d "
              "page_size=%d max_response_bytes=%zu",
              url, c->space_cfg, c->api_key ? "API-****" : "(none)",
-             c->tls_skip_verify ? "off" : "on", c->ca_file ? c->ca_file : "(system)",
-             (long long)c->connect_timeout_ms, (long long)c->request_timeout_ms,
-             (long long)c->retry_deadline_ms, c->max_concurrent, c->task_chunk, c->page_size,
-             c->max_response_bytes);
+             c->opt.tls_skip_verify ? "off" : "on", c->ca_file ? c->ca_file : "(system)",
+             (long long)c->opt.connect_timeout_ms, (long long)c->opt.request_timeout_ms,
+             (long long)c->opt.retry_deadline_ms, c->opt.max_concurrent, c->opt.task_chunk,
+             c->opt.page_size, c->opt.max_response_bytes);
     return out;
 }
 
@@ -455,16 +482,6 @@ size_t of_octo_outstanding(const of_octo *c)
 void of_octo_get_stats(const of_octo *c, of_octo_stats *out)
 {
     *out = c->stats;
-}
-
-const char *of_octo_space_id(const of_octo *c)
-{
-    return c->space_id;
-}
-
-const char *of_octo_space_name(const of_octo *c)
-{
-    return c->space_name;
 }
 
 void octo_scrub(const of_octo *c, char *s)
@@ -528,7 +545,7 @@ static of_err new_req(of_octo *c, octo_done_fn fn, void *ctx, octo_req **out)
     r->c = c;
     r->fn = fn;
     r->ctx = ctx;
-    of_buf_init(&r->resp, c->max_response_bytes);
+    of_buf_init(&r->resp, c->opt.max_response_bytes);
     *out = r;
     return OF_OK;
 }
@@ -596,7 +613,7 @@ static of_err start_attempt(of_octo *c, octo_req *r)
     int64_t now = of_now_ms();
     if (r->attempts == 0) {
         r->started = now;
-        if (!r->deadline) r->deadline = now + c->retry_deadline_ms;
+        if (!r->deadline) r->deadline = now + c->opt.retry_deadline_ms;
     }
     int64_t left = r->deadline - now;
     if (left < 1) left = 1;
@@ -607,8 +624,9 @@ static of_err start_attempt(of_octo *c, octo_req *r)
     r->curl_err[0] = '\0';
     r->easy = e;
     /* An attempt never outlives the call's deadline. */
-    long timeout = (long)(left < c->request_timeout_ms ? left : c->request_timeout_ms);
-    long ctimeout = (long)(timeout < c->connect_timeout_ms ? timeout : c->connect_timeout_ms);
+    long timeout = (long)(left < c->opt.request_timeout_ms ? left : c->opt.request_timeout_ms);
+    long ctimeout =
+        (long)(timeout < c->opt.connect_timeout_ms ? timeout : c->opt.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
@@ -619,13 +637,13 @@ static of_err start_attempt(of_octo *c, octo_req *r)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opt.max_response_bytes);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     /* Redirects could carry the key header elsewhere; Octopus does not need them. */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_skip_verify ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_skip_verify ? 0L : 2L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->opt.tls_skip_verify ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->opt.tls_skip_verify ? 0L : 2L);
     if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     /* libcurl silently re-sends a request, once, when a reused keep-alive
      * connection dies before any reply byte. For a create the server may
@@ -656,7 +674,7 @@ static of_err start_attempt(of_octo *c, octo_req *r)
 static void release_easy(of_octo *c, octo_req *r)
 {
     curl_multi_remove_handle(c->multi, r->easy);
-    if (c->npool < (size_t)c->max_concurrent) {
+    if (c->npool < (size_t)c->opt.max_concurrent) {
         /* Reset keeps the connection and DNS caches (they live in the multi). */
         curl_easy_reset(r->easy);
         c->pool[c->npool++] = r->easy;
@@ -694,7 +712,7 @@ static void fail_message(const octo_req *r, const octo_verdict *v, long status, 
         return;
     case OF_ERR_TOO_LARGE:
         snprintf(out, n, "%s: reply larger than the %zu-byte cap (max_response_bytes)", label,
-                 r->c->max_response_bytes);
+                 r->c->opt.max_response_bytes);
         return;
     case OF_ERR_HTTP:
         snprintf(out, n, "%s: %s (HTTP %ld)%s%s", label, v->reason, status, sep, server);
@@ -758,8 +776,8 @@ static void attempt_done(of_octo *c, octo_req *r, CURLcode code)
         return;
     }
     int64_t now = of_now_ms();
-    int64_t delay =
-        octo_retry_delay(r->attempts - 1, retry_after, c->retry_base_ms, c->retry_cap_ms, &c->rnd);
+    int64_t delay = octo_retry_delay(r->attempts - 1, retry_after, c->opt.retry_base_ms,
+                                     c->opt.retry_cap_ms, &c->rnd);
     if (now + delay >= r->deadline) {
         char hint[96] = "";
         if (retry_after >= 0 && now + retry_after >= r->deadline)
@@ -794,7 +812,7 @@ static int schedule(of_octo *c)
         }
     }
     int fired = 0;
-    while (c->nactive < (size_t)c->max_concurrent && (r = list_pop(&c->pending))) {
+    while (c->nactive < (size_t)c->opt.max_concurrent && (r = list_pop(&c->pending))) {
         if (start_attempt(c, r) != OF_OK) {
             finish(c, r, OF_ERR_NOMEM, "out of memory starting a request", 0, false);
             fired++;

@@ -133,15 +133,10 @@ struct of_octo {
     struct curl_slist *hdr_get; /* hold the key: wiped on destroy */
     struct curl_slist *hdr_post;
     char *ca_file;
-    bool tls_skip_verify;
-    int64_t connect_timeout_ms, request_timeout_ms, retry_deadline_ms;
-    int64_t retry_base_ms, retry_cap_ms;
-    int max_concurrent, task_chunk, page_size;
-    size_t max_response_bytes;
-    size_t cache_max;
+    /* The numbers and flags, as given and checked by of_octo_new; its string fields are NULL
+     * (the copies above are the client's). */
+    of_octo_opts opt;
     uint64_t rnd;
-    int max_pages;
-    int64_t list_deadline_ms, task_unreadable_ms, warn_interval_ms;
 
     /* of_octo_connect() */
     char *space_id;
@@ -169,6 +164,38 @@ struct of_octo {
 /* Replaces every occurrence of the API key in s with "API-****" (defence in
  * depth: nothing should put it there). */
 void octo_scrub(const of_octo *c, char *s);
+
+/* ---- results and callbacks of the calls only the client itself makes async ----
+ * (octopus.h has the public ones; the contract is the same.) */
+
+/* GET /api/: the root document, read by of_octo_connect(). */
+typedef struct of_octo_root {
+    char *application; /* "Octopus Deploy" */
+    char *version;     /* server version */
+    bool has_spaces;   /* Links.Spaces present: use /api/{spaceId}/... routes */
+} of_octo_root;
+void of_octo_root_free(of_octo_root *r);
+
+/* Maps the server's State string exactly ("Queued", "Executing",
+ * "Cancelling", "Success", "Failed", "Canceled", "TimedOut"); anything else
+ * is OF_ERR_PROTOCOL rather than a guess. */
+of_err of_octo_task_state_parse(const char *s, of_octo_task_state *out);
+
+typedef void (*of_octo_root_cb)(void *opaque, of_err err, const char *errstr, of_octo_root *res);
+typedef void (*of_octo_space_cb)(void *opaque, of_err err, const char *errstr, of_octo_space *res);
+typedef void (*of_octo_project_cb)(void *opaque, of_err err, const char *errstr,
+                                   of_octo_project *res);
+typedef void (*of_octo_ref_cb)(void *opaque, of_err err, const char *errstr, of_octo_ref *res);
+typedef void (*of_octo_tenant_cb)(void *opaque, of_err err, const char *errstr,
+                                  of_octo_tenant *res);
+typedef void (*of_octo_tenant_list_cb)(void *opaque, of_err err, const char *errstr,
+                                       of_octo_tenant_list *res);
+typedef void (*of_octo_release_cb)(void *opaque, of_err err, const char *errstr,
+                                   of_octo_release *res);
+typedef void (*of_octo_template_cb)(void *opaque, of_err err, const char *errstr,
+                                    of_octo_template *res);
+typedef void (*of_octo_deployment_list_cb)(void *opaque, of_err err, const char *errstr,
+                                           of_octo_deployment_list *res);
 
 /* ---- the call layer (octopus_calls.c, octopus_deploy.c) -------------------
  * A typed call is an "op" struct whose first member is an octo_call: the
@@ -280,38 +307,32 @@ of_err octo_pager_start(octo_pager *p, of_octo *c, char *url, const char *kind, 
                         size_t n);
 void octo_pager_free(octo_pager *p);
 
-/* Blocking twins: submit the async call, drive of_octo_poll until done. */
+/* ---- blocking calls (octopus_calls.c) -------------------------------------
+ * A blocking call is its async call plus octo_sync_wait(), spelled out in each wrapper:
+ *
+ *     octo_sync s;
+ *     octo_sync_begin(&s, out, sizeof *out);
+ *     of_err rc = xxx_async(c, ..., sync_xxx, &s, errstr, errstr_size);
+ *     if (rc) return rc;  (submitting failed: no callback will run)
+ *     return octo_sync_wait(c, &s, errstr, errstr_size);
+ *
+ * where sync_xxx is the result type's callback, which only calls octo_sync_store(). */
 typedef struct octo_sync {
     bool done;
     of_err err;
     char errstr[1024];
-    void *out;
+    void *out; /* the caller's result struct */
+    size_t out_size;
 } octo_sync;
 
-/* One callback per result type: copy the error, move the result out. */
-#define OCTO_SYNC_CB(fname, T)                                              \
-    static void fname(void *opaque, of_err err, const char *errstr, T *res) \
-    {                                                                       \
-        octo_sync *s = opaque;                                              \
-        s->err = err;                                                       \
-        snprintf(s->errstr, sizeof(s->errstr), "%s", errstr ? errstr : ""); \
-        if (!err && res && s->out) {                                        \
-            memcpy(s->out, res, sizeof(T));                                 \
-            memset(res, 0, sizeof(T));                                      \
-        }                                                                   \
-        s->done = true;                                                     \
-    }
-
-/* rc: what the _async call returned. */
-of_err octo_sync_run(of_octo *c, of_err rc, octo_sync *s, char *errstr, size_t errstr_size);
-
-#define OCTO_SYNC_CALL(cbname, out, async_call)                 \
-    do {                                                        \
-        octo_sync s_ = {false, OF_OK, "", out};                 \
-        memset(out, 0, sizeof(*(out)));                         \
-        of_err rc_ = async_call;                                \
-        return octo_sync_run(c, rc_, &s_, errstr, errstr_size); \
-    } while (0)
+/* Zeroes out (out_size bytes) and readies s to receive the call's result there. */
+void octo_sync_begin(octo_sync *s, void *out, size_t out_size);
+/* The body of every blocking call's callback: records err and errstr and, on success, moves
+ * *res (out_size bytes) into the caller's struct, leaving res zeroed for the client to free. */
+void octo_sync_store(void *opaque, of_err err, const char *errstr, void *res);
+/* Runs the client until the call s waits for has completed, and returns its result (errstr
+ * filled on error). Other calls' callbacks may fire meanwhile. */
+of_err octo_sync_wait(of_octo *c, octo_sync *s, char *errstr, size_t errstr_size);
 
 /* ---- name cache (octopus_calls.c) ---------------------------------------- */
 /* Returns a new reference to the cached JSON item or NULL. */

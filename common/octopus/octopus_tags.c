@@ -2,8 +2,7 @@
  *
  * Octopus answers a tenant query for an unknown tag with an empty list, exactly like a tag
  * nobody carries; the producer's planner must tell the two apart ("tag not found" rejects a
- * request, an unused tag does not). Added by the producer engineer on top of the request
- * engine; it uses only octopus_internal.h. */
+ * request, an unused tag does not). Built on the request engine (octopus_internal.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +10,13 @@
 
 #include "octopus_internal.h"
 
+/* The answer: *res says whether the tag exists (NULL on error). */
+typedef void (*exists_cb)(void *opaque, of_err err, const char *errstr, bool *res);
+
 typedef struct tag_op {
     of_octo *c;
     char *tag;
-    of_octo_exists_cb cb;
+    exists_cb cb;
     void *opaque;
 } tag_op;
 
@@ -71,9 +73,8 @@ static void tag_done(void *ctx, const octo_resp *r)
     free(op);
 }
 
-of_err of_octo_tag_exists_async(of_octo *c, const char *space_id, const char *tag,
-                                of_octo_exists_cb cb, void *opaque, char *errstr,
-                                size_t errstr_size)
+static of_err tag_exists_async(of_octo *c, const char *space_id, const char *tag, exists_cb cb,
+                               void *opaque, char *errstr, size_t errstr_size)
 {
     const char *space = NULL;
     of_err rc = octo_pick_space(c, space_id, &space, errstr, errstr_size);
@@ -108,12 +109,17 @@ of_err of_octo_tag_exists_async(of_octo *c, const char *space_id, const char *ta
     return rc;
 }
 
-OCTO_SYNC_CB(sync_exists, bool)
+static void sync_exists(void *s, of_err err, const char *errstr, bool *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
 
 of_err of_octo_tag_exists(of_octo *c, const char *space_id, const char *tag, bool *exists,
                           char *errstr, size_t errstr_size)
 {
-    OCTO_SYNC_CALL(
-        sync_exists, exists,
-        of_octo_tag_exists_async(c, space_id, tag, sync_exists, &s_, errstr, errstr_size));
+    octo_sync s;
+    octo_sync_begin(&s, exists, sizeof(*exists));
+    of_err rc = tag_exists_async(c, space_id, tag, sync_exists, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
 }

@@ -39,14 +39,14 @@ static void test_buf_cap(void)
     CHECK_STR(d, "42-x");
     CHECK(b.data == NULL);
     free(d);
-    of_buf_free(&b);
+    of_buf_clear(&b);
 
     of_buf big;
     of_buf_init(&big, 100000);
     for (int i = 0; i < 1000; i++)
         CHECK_INT(of_buf_puts(&big, "0123456789"), OF_OK);
     CHECK_INT((long long)big.len, 10000);
-    of_buf_free(&big);
+    of_buf_clear(&big);
 }
 
 /* of_file_open_regular / of_buf_read_file: only regular files, and a FIFO
@@ -70,11 +70,11 @@ static void test_read_file(void)
     of_buf_init(&b, 100);
     CHECK_INT(of_buf_read_file(&b, reg, es, sizeof(es)), OF_OK);
     CHECK_STR(b.data, "hello\n");
-    of_buf_free(&b);
+    of_buf_clear(&b);
     of_buf_init(&b, 3);
     CHECK_INT(of_buf_read_file(&b, reg, es, sizeof(es)), OF_ERR_TOO_LARGE);
     CHECK_CONTAINS(es, "regular: larger than 3 bytes");
-    of_buf_free(&b);
+    of_buf_clear(&b);
 
     static const struct {
         const char *which;
@@ -97,7 +97,7 @@ static void test_read_file(void)
         CHECK_CONTAINS(es, cases[i].want);
         CHECK_CONTAINS(es, path);
         CHECK_INT((long long)b.len, 0);
-        of_buf_free(&b);
+        of_buf_clear(&b);
         fd = 42;
         CHECK_INT(of_file_open_regular(path, &fd, NULL, es, sizeof(es)), cases[i].rc);
         CHECK_INT(fd, -1);

@@ -111,7 +111,7 @@ static char *value_of(const of_config *cfg, const char *key)
     of_buf b;
     of_buf_init(&b, 1 << 16);
     if (of_config_format_value(cfg, key, &b) != OF_OK) { /* unknown key */
-        of_buf_free(&b);
+        of_buf_clear(&b);
         return NULL;
     }
     return of_buf_detach(&b);
@@ -466,10 +466,11 @@ static void test_example_file(void)
     if (committed && gen.data && strcmp(committed, gen.data) != 0) {
         const char *out = OF_BINARY_DIR "/octofleet.cfg.example.generated";
         write_text(out, gen.data, 0644);
-        fprintf(stderr,
-                "config/octofleet.cfg.example is out of date with common/config/config.c; to update:\n"
-                "  cp %s %s/config/octofleet.cfg.example\n",
-                out, OF_SOURCE_DIR);
+        fprintf(
+            stderr,
+            "config/octofleet.cfg.example is out of date with common/config/config.c; to update:\n"
+            "  cp %s %s/config/octofleet.cfg.example\n",
+            out, OF_SOURCE_DIR);
     }
     CHECK_STR(committed, gen.data);
 
@@ -492,7 +493,7 @@ static void test_example_file(void)
     CHECK_CONTAINS(gen.data, "# e.g. url = \"https://octopus.example.com\";");
     of_config_free(&def);
     free(committed);
-    of_buf_free(&gen);
+    of_buf_clear(&gen);
 }
 
 static void test_docs_table(void)
@@ -514,7 +515,7 @@ static void test_docs_table(void)
     }
     CHECK(doc && gen.data && strstr(doc, gen.data) != NULL);
     free(doc);
-    of_buf_free(&gen);
+    of_buf_clear(&gen);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -644,7 +645,7 @@ static void test_set(void)
     of_buf b;
     of_buf_init(&b, 64);
     CHECK_INT(of_config_format_value(&c, "no.such", &b), OF_ERR_NOT_FOUND);
-    of_buf_free(&b);
+    of_buf_clear(&b);
     of_config_free(&c);
 }
 

@@ -1,6 +1,6 @@
-/* Unit tests for the Kafka module (common/kafka/kafka.h) against librdkafka's in-process mock cluster:
- * configuration errors, a produce/consume round trip with headers, delivery reports that fire
- * only after delivery, pause/resume that keeps the group membership, injected produce errors,
+/* Unit tests for the Kafka module (common/kafka/kafka.h) against librdkafka's in-process mock
+ * cluster: configuration errors, a produce/consume round trip with headers, delivery reports that
+ * fire only after delivery, pause/resume that keeps the group membership, injected produce errors,
  * transient coordinator errors retried (committed, commit) and permanent ones not, topic creation
  * on the mock, the whole-topic reader, and callbacks of purged messages. */
 #include <stdio.h>
@@ -238,7 +238,9 @@ static int drain(of_kafka_consumer *c, int ms, int stop_at)
         of_kafka_message *msg = NULL;
         if (of_kafka_consumer_poll(c, 100, &msg, es, sizeof(es)) == OF_OK && msg) {
             got++;
-            of_kafka_store_offset(c, msg->topic, msg->partition, msg->offset + 1, es, sizeof(es));
+            CHECK_INT(of_kafka_store_offset(c, msg->topic, msg->partition, msg->offset + 1, es,
+                                            sizeof(es)),
+                      OF_OK);
             of_kafka_message_free(msg);
         }
     }

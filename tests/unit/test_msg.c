@@ -86,7 +86,7 @@ static void test_valid_requests(void)
         free(enc2);
         of_request_free(req);
         of_request_free(req2);
-        of_errlist_free(&errs);
+        of_errlist_clear(&errs);
         free(text);
     }
     closedir(d);
@@ -141,7 +141,7 @@ static void test_invalid_requests(void)
         }
         free(save);
         of_request_free(req);
-        of_errlist_free(&errs);
+        of_errlist_clear(&errs);
         free(text);
     }
     closedir(d);
@@ -161,7 +161,7 @@ static void test_seed_request_fields(void)
     of_request *r = NULL;
     CHECK_INT(of_request_parse(text, len, &r, &errs), OF_OK);
     free(text);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     if (!r) return;
     CHECK_STR(r->release, "2026.18");
     CHECK_STR(r->space, "Default");
@@ -195,7 +195,7 @@ static void test_seed_request_fields(void)
         CHECK(r->stages[0].name == NULL);
     }
     of_request_free(r);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 }
 
 static void test_request_limits(void)
@@ -212,7 +212,7 @@ static void test_request_limits(void)
     CHECK_INT(of_request_parse(blob, big, &r, &errs), OF_ERR_TOO_LARGE);
     CHECK(of_errlist_contains(&errs, "exceeds"));
     free(blob);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 
     /* a name over 256 bytes */
     char req[1024];
@@ -226,7 +226,7 @@ static void test_request_limits(void)
     of_errlist_init(&errs);
     CHECK(of_request_parse(req, strlen(req), &r, &errs) == OF_ERR_INVALID);
     CHECK(of_errlist_contains(&errs, "release: longer than 256 bytes"));
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 
     /* control characters in a name */
     const char *ctl = "{\"release\":\"a\\u0007b\",\"environments\":[\"A\"],"
@@ -234,7 +234,7 @@ static void test_request_limits(void)
     of_errlist_init(&errs);
     CHECK(of_request_parse(ctl, strlen(ctl), &r, &errs) == OF_ERR_INVALID);
     CHECK(of_errlist_contains(&errs, "release: contains control characters"));
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 
     /* the error list is capped but counts what it dropped */
     of_errlist_init(&errs);
@@ -245,7 +245,7 @@ static void test_request_limits(void)
     char joined[64];
     of_errlist_join(&errs, ",", joined, sizeof joined);
     CHECK(strncmp(joined, "e0,e1,e2", 8) == 0);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 }
 
 static void test_durations(void)
@@ -933,6 +933,44 @@ static void test_enum_names(void)
     CHECK(!of_job_status_is_terminal(OF_JOB_WAITING));
 }
 
+/* ---- raw message lines (octofleet topic) ---- */
+
+static void test_dump_lines(void)
+{
+    static const char bad_utf8[] = {'a', (char)0xC3, 0x28}; /* 0xC3 0x28: not UTF-8 */
+    of_dump_header hs[] = {
+        {"a", "1", 1},      {"b", NULL, 0},
+        {"a", "2", 1},      /* a repeated name keeps its last value */
+        {"c", bad_utf8, 3}, /* a value that is not UTF-8: base64 */
+        {"\xff", "x", 1},   /* a name that is not UTF-8: left out */
+    };
+    of_dump_message m = {.topic = "t",
+                         .partition = 3,
+                         .offset = 7,
+                         .timestamp_ms = 1700000000000,
+                         .key = "k\"\n\x01",
+                         .key_len = 4,
+                         .value = bad_utf8,
+                         .value_len = sizeof bad_utf8,
+                         .headers = hs,
+                         .nheaders = sizeof hs / sizeof hs[0]};
+    char *line = NULL;
+    CHECK_INT(of_dump_line_encode(&m, &line), OF_OK);
+    CHECK_STR(line,
+              "{\"topic\":\"t\",\"partition\":3,\"offset\":7,\"timestamp_ms\":1700000000000,"
+              "\"key\":\"k\\\"\\n\\u0001\",\"headers\":{\"b\":null,\"a\":\"2\",\"c\":\"YcMo\"},"
+              "\"value\":null,\"value_base64\":\"YcMo\"}");
+    free(line);
+    of_dump_message tomb = {.topic = "t"}; /* no key, a tombstone, no headers */
+    CHECK_INT(of_dump_line_encode(&tomb, &line), OF_OK);
+    CHECK_STR(line, "{\"topic\":\"t\",\"partition\":0,\"offset\":0,\"timestamp_ms\":0,"
+                    "\"key\":null,\"headers\":{},\"value\":null}");
+    free(line);
+    CHECK_INT(of_delivery_line_encode("t", 1, 42, &line), OF_OK);
+    CHECK_STR(line, "{\"topic\":\"t\",\"partition\":1,\"offset\":42}");
+    free(line);
+}
+
 int main(void)
 {
     test_valid_requests();
@@ -949,5 +987,6 @@ int main(void)
     test_commands();
     test_records();
     test_enum_names();
+    test_dump_lines();
     return TEST_DONE();
 }

@@ -11,7 +11,7 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "octopus.h"
+#include "octopus_internal.h" /* the cache and the connected space, for checks */
 #include "sim.h"
 #include "test.h"
 
@@ -28,51 +28,52 @@ static char *world_json(void)
 {
     of_buf b;
     of_buf_init(&b, 1 << 20);
-    of_buf_puts(&b,
-                "{\"api_keys\":[{\"key\":\"" KEY_ALL "\",\"spaces\":[\"*\"]},"
-                "{\"key\":\"" KEY_OTHER "\",\"spaces\":[\"Other\"]}],"
-                "\"task_cap\":5,\"seed\":7,\"spaces\":[{\"name\":\"Default\",\"id\":\"Spaces-1\","
-                "\"is_default\":true,"
-                "\"environments\":[\"Development\",\"Staging\",\"Hosted Beta\",\"Production\"],"
-                "\"lifecycles\":[{\"name\":\"Train\",\"phases\":["
-                "{\"name\":\"Dev\",\"environments\":[\"Development\"]},"
-                "{\"name\":\"Stage\",\"environments\":[\"Staging\"]},"
-                "{\"name\":\"Beta\",\"environments\":[\"Hosted Beta\"]},"
-                "{\"name\":\"Prod\",\"environments\":[\"Production\"]}]}],"
-                "\"tagsets\":[{\"name\":\"Ring\",\"tags\":[\"Beta\",\"Main\"]},"
-                "{\"name\":\"Hosting\",\"tags\":[\"Cloud\",\"OnSite\"]}],"
-                "\"projects\":["
-                "{\"name\":\"Billing\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
-                "\"releases\":[\"4.2.0\",\"4.3.0\"]},"
-                "{\"name\":\"Billing Reports\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
-                "\"releases\":[\"1.0.0\"]},"
-                "{\"name\":\"Schema\",\"tenanted\":\"Untenanted\",\"lifecycle\":\"Train\","
-                "\"releases\":[\"4.3.0\"]},"
-                "{\"name\":\"Slow\",\"tenanted\":\"Untenanted\",\"lifecycle\":\"Train\","
-                "\"releases\":[\"1.0.0\"]},"
-                "{\"name\":\"Paced\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
-                "\"releases\":[\"1.0.0\"]}],"
-                "\"tenants\":["
-                "{\"name\":\"Acme\",\"tags\":[\"Ring/Beta\",\"Hosting/Cloud\"],\"projects\":"
-                "{\"Billing\":[\"Development\",\"Staging\",\"Hosted Beta\",\"Production\"]}},"
-                "{\"name\":\"Acme Labs\",\"tags\":[\"Ring/Main\",\"Hosting/Cloud\"],\"projects\":"
-                "{\"Billing\":[\"Development\",\"Staging\"]}},"
-                "{\"name\":\"Acme Labs West\",\"tags\":[\"Ring/Main\",\"Hosting/OnSite\"],"
-                "\"projects\":{\"Billing\":[\"Development\"]}},"
-                "{\"name\":\"A/B & C?#\xc3\xbc\",\"tags\":[\"Ring/Beta\",\"Hosting/OnSite\"],"
-                "\"projects\":{\"Billing\":[\"Development\",\"Staging\"]}},"
-                "{\"name\":\"Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
-                "{\"name\":\"Alpha Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
-                "{\"name\":\"Beta Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
-                "{\"name\":\"Gamma Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}}");
-    for (int i = 1; i <= 40; i++)
-        of_buf_printf(&b,
-                      ",{\"name\":\"Tenant %02d\",\"tags\":[\"Ring/%s\",\"Hosting/Cloud\"],"
-                      "\"projects\":{\"Billing\":[\"Development\",\"Staging\"],"
-                      "\"Paced\":[\"Development\"]}}",
-                      i, i % 2 ? "Main" : "Beta");
-    of_buf_puts(&b,
-                "],\"history\":["
+    of_err rc = of_buf_puts(
+        &b, "{\"api_keys\":[{\"key\":\"" KEY_ALL "\",\"spaces\":[\"*\"]},"
+            "{\"key\":\"" KEY_OTHER "\",\"spaces\":[\"Other\"]}],"
+            "\"task_cap\":5,\"seed\":7,\"spaces\":[{\"name\":\"Default\",\"id\":\"Spaces-1\","
+            "\"is_default\":true,"
+            "\"environments\":[\"Development\",\"Staging\",\"Hosted Beta\",\"Production\"],"
+            "\"lifecycles\":[{\"name\":\"Train\",\"phases\":["
+            "{\"name\":\"Dev\",\"environments\":[\"Development\"]},"
+            "{\"name\":\"Stage\",\"environments\":[\"Staging\"]},"
+            "{\"name\":\"Beta\",\"environments\":[\"Hosted Beta\"]},"
+            "{\"name\":\"Prod\",\"environments\":[\"Production\"]}]}],"
+            "\"tagsets\":[{\"name\":\"Ring\",\"tags\":[\"Beta\",\"Main\"]},"
+            "{\"name\":\"Hosting\",\"tags\":[\"Cloud\",\"OnSite\"]}],"
+            "\"projects\":["
+            "{\"name\":\"Billing\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
+            "\"releases\":[\"4.2.0\",\"4.3.0\"]},"
+            "{\"name\":\"Billing Reports\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
+            "\"releases\":[\"1.0.0\"]},"
+            "{\"name\":\"Schema\",\"tenanted\":\"Untenanted\",\"lifecycle\":\"Train\","
+            "\"releases\":[\"4.3.0\"]},"
+            "{\"name\":\"Slow\",\"tenanted\":\"Untenanted\",\"lifecycle\":\"Train\","
+            "\"releases\":[\"1.0.0\"]},"
+            "{\"name\":\"Paced\",\"tenanted\":\"Tenanted\",\"lifecycle\":\"Train\","
+            "\"releases\":[\"1.0.0\"]}],"
+            "\"tenants\":["
+            "{\"name\":\"Acme\",\"tags\":[\"Ring/Beta\",\"Hosting/Cloud\"],\"projects\":"
+            "{\"Billing\":[\"Development\",\"Staging\",\"Hosted Beta\",\"Production\"]}},"
+            "{\"name\":\"Acme Labs\",\"tags\":[\"Ring/Main\",\"Hosting/Cloud\"],\"projects\":"
+            "{\"Billing\":[\"Development\",\"Staging\"]}},"
+            "{\"name\":\"Acme Labs West\",\"tags\":[\"Ring/Main\",\"Hosting/OnSite\"],"
+            "\"projects\":{\"Billing\":[\"Development\"]}},"
+            "{\"name\":\"A/B & C?#\xc3\xbc\",\"tags\":[\"Ring/Beta\",\"Hosting/OnSite\"],"
+            "\"projects\":{\"Billing\":[\"Development\",\"Staging\"]}},"
+            "{\"name\":\"Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
+            "{\"name\":\"Alpha Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
+            "{\"name\":\"Beta Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}},"
+            "{\"name\":\"Gamma Zeta\",\"tags\":[\"Ring/Main\"],\"projects\":{}}");
+    for (int i = 1; !rc && i <= 40; i++)
+        rc = of_buf_printf(&b,
+                           ",{\"name\":\"Tenant %02d\",\"tags\":[\"Ring/%s\",\"Hosting/Cloud\"],"
+                           "\"projects\":{\"Billing\":[\"Development\",\"Staging\"],"
+                           "\"Paced\":[\"Development\"]}}",
+                           i, i % 2 ? "Main" : "Beta");
+    if (!rc)
+        rc = of_buf_puts(
+            &b, "],\"history\":["
                 "{\"project\":\"Billing\",\"release\":\"4.3.0\",\"environment\":\"Development\","
                 "\"tenant\":\"Acme\"},"
                 "{\"project\":\"Billing\",\"release\":\"4.2.0\",\"environment\":\"Development\","
@@ -88,12 +89,18 @@ static char *world_json(void)
                 "{\"project\":\"Paced\",\"duration_ms\":400},"
                 "{\"project\":\"*\",\"environment\":\"*\",\"tenant\":\"*\","
                 "\"duration_ms\":[20,60]}]}");
+    if (rc) {
+        fprintf(stderr, "world: %s\n", of_strerror(rc));
+        of_buf_free(&b);
+        return NULL;
+    }
     return of_buf_detach(&b);
 }
 
 static ofsim *start_sim(const char *cert, const char *key)
 {
     char *world = world_json();
+    if (!world) return NULL;
     ofsim_opts o = {.fixture_json = world, .tls_cert_path = cert, .tls_key_path = key, .quiet = 1};
     ofsim *sim = NULL;
     char es[512];
@@ -113,7 +120,11 @@ static of_octo *client_opts(of_octo_opts o)
 
 static of_octo *client(ofsim *sim, const char *key)
 {
-    of_octo_opts o = {.url = ofsim_url(sim), .api_key = key, .seed = 11};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = ofsim_url(sim);
+    o.api_key = key;
+    o.seed = 11;
     return client_opts(o);
 }
 
@@ -139,6 +150,24 @@ static void sleep_ms(int ms)
     usleep((useconds_t)ms * 1000);
 }
 
+/* of_octo_find_deployment_by_job_async, waited for (the daemons only use it async). */
+static void by_job_done(void *s, of_err err, const char *errstr, of_octo_deployment *res)
+{
+    octo_sync_store(s, err, errstr, res);
+}
+
+static of_err find_by_job(of_octo *c, const char *space_id, const of_octo_deploy_query *q,
+                          const char *release_id, const char *job_id, of_octo_deployment *out,
+                          char *errstr, size_t errstr_size)
+{
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = of_octo_find_deployment_by_job_async(c, space_id, q, release_id, job_id,
+                                                     by_job_done, &s, errstr, errstr_size);
+    if (rc) return rc;
+    return octo_sync_wait(c, &s, errstr, errstr_size);
+}
+
 /* ---- lookups ---------------------------------------------------------------- */
 
 static void test_connect_and_names(ofsim *sim)
@@ -146,8 +175,8 @@ static void test_connect_and_names(ofsim *sim)
     of_octo *c = connected(sim);
     CHECK(c != NULL);
     if (!c) return;
-    CHECK_STR(of_octo_space_id(c), "Spaces-1");
-    CHECK_STR(of_octo_space_name(c), "Default");
+    CHECK_STR(c->space_id, "Spaces-1");
+    CHECK_STR(c->space_name, "Default");
     char es[1024];
 
     /* Projects: "Billing" exists next to "Billing Reports". */
@@ -183,7 +212,11 @@ static void test_connect_and_names(ofsim *sim)
     of_octo_tenant_free(&t);
 
     /* The exact match is on the second page: every page is read. */
-    of_octo_opts small = {.url = ofsim_url(sim), .api_key = KEY_ALL, .page_size = 2};
+    of_octo_opts small;
+    of_octo_opts_default(&small);
+    small.url = ofsim_url(sim);
+    small.api_key = KEY_ALL;
+    small.page_size = 2;
     of_octo *c2 = client_opts(small);
     CHECK(c2 && of_octo_connect(c2, es, sizeof(es)) == OF_OK);
     if (c2) {
@@ -215,7 +248,7 @@ static void test_connect_and_names(ofsim *sim)
     of_octo_get_stats(c, &st1);
     CHECK_INT(st1.cache_hits - st0.cache_hits, 3);
     CHECK_INT(st1.requests - st0.requests, 0);
-    of_octo_cache_clear(c);
+    octo_cache_free_all(c); /* forget every cached name */
     CHECK_INT(of_octo_find_tenant(c, NULL, "Acme", &t, es, sizeof(es)), OF_OK);
     of_octo_tenant_free(&t);
     CHECK_INT(count(sim, NULL) - before, 1);
@@ -274,7 +307,9 @@ static void test_auth(ofsim *sim)
     char es[1024];
     /* No key at all: refused before any request. */
     unsetenv("OCTOPUS_API_KEY");
-    of_octo_opts none = {.url = ofsim_url(sim)};
+    of_octo_opts none;
+    of_octo_opts_default(&none);
+    none.url = ofsim_url(sim);
     of_octo *c = NULL;
     CHECK_INT(of_octo_new(&none, &c, es, sizeof(es)), OF_ERR_CONFIG);
     CHECK_STR(es, "no Octopus API key: set OCTOPUS_API_KEY or octopus.api_key_file");
@@ -300,12 +335,16 @@ static void test_auth(ofsim *sim)
         CHECK_CONTAINS(es, "space Default not found (or the API key has no access to it)");
         of_octo_destroy(c);
     }
-    of_octo_opts other = {.url = ofsim_url(sim), .api_key = KEY_OTHER, .space = "Other"};
+    of_octo_opts other;
+    of_octo_opts_default(&other);
+    other.url = ofsim_url(sim);
+    other.api_key = KEY_OTHER;
+    other.space = "Other";
     c = client_opts(other);
     if (c) {
         of_octo_project p;
         CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_OK);
-        CHECK_STR(of_octo_space_id(c), "Spaces-2");
+        CHECK_STR(c->space_id, "Spaces-2");
         CHECK_INT(of_octo_find_project(c, NULL, "Other App", &p, es, sizeof(es)), OF_OK);
         CHECK_STR(p.name, "Other App");
         of_octo_project_free(&p);
@@ -395,26 +434,20 @@ static void test_releases_and_lifecycle(ofsim *sim)
               OF_ERR_NOT_FOUND);
     of_octo_deploy_query q = {
         .project_id = p.id, .environment_id = staging.id, .tenant_id = acme.id};
-    CHECK_INT(of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es,
-                                             sizeof(es)),
-              OF_OK);
+    CHECK_INT(find_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es, sizeof(es)), OF_OK);
     CHECK_STR(found.id, d.id);
     of_octo_deployment_free(&found);
-    CHECK_INT(
-        of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=nope", &found, es, sizeof(es)),
-        OF_ERR_NOT_FOUND);
+    CHECK_INT(find_by_job(c, NULL, &q, rel.id, "job=nope", &found, es, sizeof(es)),
+              OF_ERR_NOT_FOUND);
     /* created_since_ms: a deployment created before the cutoff ends the search (newest first),
      * after one page; one created after it is found */
     q.created_since_ms = of_wall_ms() + 2 * OF_OCTO_CLOCK_SKEW_MS;
     long reads = count(sim, "GET /api/{space}/deployments");
-    CHECK_INT(of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es,
-                                             sizeof(es)),
+    CHECK_INT(find_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es, sizeof(es)),
               OF_ERR_NOT_FOUND);
     CHECK_INT(count(sim, "GET /api/{space}/deployments") - reads, 1);
     q.created_since_ms = of_wall_ms() - OF_OCTO_CLOCK_SKEW_MS;
-    CHECK_INT(of_octo_find_deployment_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es,
-                                             sizeof(es)),
-              OF_OK);
+    CHECK_INT(find_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es, sizeof(es)), OF_OK);
     CHECK_STR(found.id, d.id);
     of_octo_deployment_free(&found);
     q.created_since_ms = 0;
@@ -445,11 +478,13 @@ static void add_fault(ofsim *sim, const char *json)
 static void test_retries(ofsim *sim)
 {
     char es[1024];
-    of_octo_opts o = {.url = ofsim_url(sim),
-                      .api_key = KEY_ALL,
-                      .retry_base_ms = 50,
-                      .retry_cap_ms = 400,
-                      .seed = 3};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = ofsim_url(sim);
+    o.api_key = KEY_ALL;
+    o.retry_base_ms = 50;
+    o.retry_cap_ms = 400;
+    o.seed = 3;
     of_octo *c = client_opts(o);
     if (!c || of_octo_connect(c, es, sizeof(es))) {
         CHECK(!"client");
@@ -478,7 +513,7 @@ static void test_retries(ofsim *sim)
     CHECK_INT(s1.retries - s0.retries, 1);
     CHECK_INT(count(sim, route) - before, 2);
     of_octo_release_free(&rel);
-    of_octo_cache_clear(c);
+    octo_cache_free_all(c); /* forget every cached name */
 
     /* 500 twice, then success. */
     add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
@@ -490,7 +525,7 @@ static void test_retries(ofsim *sim)
     CHECK_INT(s1.retries - s0.retries, 2);
     CHECK_INT(count(sim, route) - before, 3);
     of_octo_release_free(&rel);
-    of_octo_cache_clear(c);
+    octo_cache_free_all(c); /* forget every cached name */
 
     /* Dropped connections (no reply at all), then success. Twice, because
      * libcurl itself re-sends once when a reused connection turns out dead;
@@ -504,7 +539,7 @@ static void test_retries(ofsim *sim)
     CHECK(s1.retries - s0.retries >= 1);
     CHECK_INT(count(sim, route) - before, 3);
     of_octo_release_free(&rel);
-    of_octo_cache_clear(c);
+    octo_cache_free_all(c); /* forget every cached name */
 
     /* 503 for ever: a clear timeout within the deadline. */
     of_octo_destroy(c);
@@ -560,13 +595,13 @@ typedef struct spaces_got {
     int done, ok;
 } spaces_got;
 
-static void on_space(void *opaque, of_err err, const char *errstr, of_octo_space *res)
+static void on_tasks(void *opaque, of_err err, const char *errstr, of_octo_task_list *res)
 {
     (void)res;
     spaces_got *g = opaque;
     g->done++;
     if (err)
-        fprintf(stderr, "space: %s\n", errstr);
+        fprintf(stderr, "tasks: %s\n", errstr);
     else
         g->ok++;
 }
@@ -575,19 +610,25 @@ static void on_space(void *opaque, of_err err, const char *errstr, of_octo_space
  * four 400 ms requests one at a time take 1.6 s, deadline 1 s, all succeed. */
 static void test_queue_not_deadline(ofsim *sim)
 {
-    of_octo_opts o = {
-        .url = ofsim_url(sim), .api_key = KEY_ALL, .max_concurrent = 1, .retry_deadline_ms = 1000};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = ofsim_url(sim);
+    o.api_key = KEY_ALL;
+    o.max_concurrent = 1;
+    o.retry_deadline_ms = 1000;
     of_octo *c = client_opts(o);
     if (!c) return;
     char es[512];
-    add_fault(sim, "{\"route\":\"GET /api/spaces/{id}\",\"latency_ms\":400,\"count\":4}");
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tasks\",\"latency_ms\":400,\"count\":4}");
     spaces_got g = {0, 0};
+    const char *ids[] = {"ServerTasks-999999"};
     int64_t t0 = of_now_ms();
     for (int i = 0; i < 4; i++)
-        CHECK_INT(of_octo_find_space_async(c, "Spaces-1", on_space, &g, es, sizeof(es)), OF_OK);
+        CHECK_INT(of_octo_get_tasks_async(c, "Spaces-1", ids, 1, on_tasks, &g, es, sizeof(es)),
+                  OF_OK);
     int64_t deadline = of_now_ms() + 30000;
     while (g.done < 4 && of_now_ms() < deadline)
-        of_octo_poll(c, 200);
+        CHECK_INT(of_octo_poll(c, 200), OF_OK);
     CHECK_INT(g.ok, 4);
     CHECK(of_now_ms() - t0 >= 1600);
     of_octo_stats st;
@@ -704,7 +745,11 @@ static void on_created(void *opaque, of_err err, const char *errstr, of_octo_dep
 static void test_many_tasks(ofsim *sim)
 {
     enum { N_TASKS = 1000 };
-    of_octo_opts o = {.url = ofsim_url(sim), .api_key = KEY_ALL, .max_concurrent = 16};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = ofsim_url(sim);
+    o.api_key = KEY_ALL;
+    o.max_concurrent = 16;
     of_octo *c = client_opts(o);
     char es[1024];
     if (!c || of_octo_connect(c, es, sizeof(es))) {
@@ -732,7 +777,7 @@ static void test_many_tasks(ofsim *sim)
     }
     int64_t deadline = of_now_ms() + 120000;
     while (all.done < N_TASKS && of_now_ms() < deadline)
-        of_octo_poll(c, 200);
+        CHECK_INT(of_octo_poll(c, 200), OF_OK);
     fprintf(stderr, "measure: %d creates in %lld ms\n", N_TASKS, (long long)(of_now_ms() - t0));
     CHECK_INT(all.done, N_TASKS);
     CHECK_INT(all.failed, 0);
@@ -938,7 +983,11 @@ static void test_tls(void)
             of_octo_destroy(c);
         }
         /* Trusted through the CA bundle option. */
-        of_octo_opts o = {.url = ofsim_url(sim), .api_key = KEY_ALL, .ca_file = cert};
+        of_octo_opts o;
+        of_octo_opts_default(&o);
+        o.url = ofsim_url(sim);
+        o.api_key = KEY_ALL;
+        o.ca_file = cert;
         c = client_opts(o);
         if (c) {
             CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_OK);
@@ -974,8 +1023,13 @@ static void check_protocol(of_err rc, const char *es, const char *route, const c
 
 static void test_lying_pager(ofsim *sim)
 {
-    of_octo_opts o = {
-        .url = ofsim_url(sim), .api_key = KEY_ALL, .seed = 5, .page_size = 10, .max_pages = 6};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = ofsim_url(sim);
+    o.api_key = KEY_ALL;
+    o.seed = 5;
+    o.page_size = 10;
+    o.max_pages = 6;
     of_octo *c = client_opts(o);
     char es[1024];
     if (!c || of_octo_connect(c, es, sizeof(es))) {
@@ -1045,14 +1099,13 @@ static void test_lying_pager(ofsim *sim)
               "{\"route\":\"GET /api/{space}/deployments\",\"total_results\":500,\"count\":-1}");
     of_octo_deploy_query dq = {.project_id = p.id};
     before = count(sim, dep_route);
-    rc = of_octo_find_deployment_by_job(c, NULL, &dq, NULL, "job=no-such-job", &d, es, sizeof(es));
+    rc = find_by_job(c, NULL, &dq, NULL, "job=no-such-job", &d, es, sizeof(es));
     fprintf(stderr, "measure: lying pager on adoption look-up -> %s\n", es);
     check_protocol(rc, es, "GET /api/Spaces-1/deployments?projects=", "TotalResults");
     CHECK(count(sim, dep_route) - before <= 6);
     ofsim_clear_faults(sim);
-    CHECK_INT(
-        of_octo_find_deployment_by_job(c, NULL, &dq, NULL, "job=no-such-job", &d, es, sizeof(es)),
-        OF_ERR_NOT_FOUND);
+    CHECK_INT(find_by_job(c, NULL, &dq, NULL, "job=no-such-job", &d, es, sizeof(es)),
+              OF_ERR_NOT_FOUND);
     of_octo_project_free(&p);
     of_octo_destroy(c);
 
@@ -1086,11 +1139,13 @@ static void unreadable_cases(ofsim *sim, of_octo *c, char **ids);
 
 static void test_unreadable_task(ofsim *sim)
 {
-    of_octo_opts o = {.url = ofsim_url(sim),
-                      .api_key = KEY_ALL,
-                      .seed = 9,
-                      .task_unreadable_ms = 300,
-                      .warn_interval_ms = 60000};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = ofsim_url(sim);
+    o.api_key = KEY_ALL;
+    o.seed = 9;
+    o.task_unreadable_ms = 300;
+    o.warn_interval_ms = 60000;
     of_octo *c = client_opts(o);
     char es[1024];
     if (!c || of_octo_connect(c, es, sizeof(es))) {
@@ -1214,14 +1269,16 @@ static void unreadable_cases(ofsim *sim, of_octo *c, char **ids)
 
 static void test_endless_body(ofsim *sim)
 {
-    of_octo_opts o = {.url = ofsim_url(sim),
-                      .api_key = KEY_ALL,
-                      .seed = 4,
-                      .max_response_bytes = 1 << 20,
-                      .request_timeout_ms = 400,
-                      .connect_timeout_ms = 400,
-                      .retry_deadline_ms = 1200,
-                      .retry_base_ms = 50};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = ofsim_url(sim);
+    o.api_key = KEY_ALL;
+    o.seed = 4;
+    o.max_response_bytes = 1 << 20;
+    o.request_timeout_ms = 400;
+    o.connect_timeout_ms = 400;
+    o.retry_deadline_ms = 1200;
+    o.retry_base_ms = 50;
     of_octo *c = client_opts(o);
     char es[1024];
     if (!c || of_octo_connect(c, es, sizeof(es))) {
@@ -1275,6 +1332,11 @@ static void test_endless_body(ofsim *sim)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the daemons do (octopus.h) */
+    char es[256];
+    if (of_octo_global_init(es, sizeof(es))) {
+        fprintf(stderr, "%s\n", es);
+        return 1;
+    }
     ofsim *sim = start_sim(NULL, NULL);
     CHECK(sim != NULL);
     if (sim) {
@@ -1293,5 +1355,6 @@ int main(void)
         ofsim_stop(sim);
     }
     test_tls();
+    of_octo_global_cleanup();
     return TEST_DONE();
 }

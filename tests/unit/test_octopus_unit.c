@@ -733,36 +733,114 @@ static void test_encode_deploy(void)
 
 #define KEY "API-UNITTESTKEY0000000000000001"
 
+/* Which setting a config error case puts out of range. */
+typedef enum bad_field {
+    BAD_NONE = 0,
+    BAD_SPACE,
+    BAD_TASK_CHUNK,
+    BAD_MAX_CONCURRENT,
+    BAD_MAX_PAGES,
+    BAD_LIST_DEADLINE,
+    BAD_UNREADABLE,
+    BAD_CONNECT_TIMEOUT,
+    BAD_MAX_RESPONSE,
+} bad_field;
+
 static void test_new_config_errors(void)
 {
     of_octo *c = NULL;
     char es[512];
     unsetenv("OCTOPUS_API_KEY");
     static const struct {
-        of_octo_opts o;
+        const char *url, *api_key, *api_key_file;
+        bad_field field;
+        int64_t value;
         const char *want;
     } cases[] = {
-        {{.api_key = KEY}, "must start with http:// or https://"},
-        {{.url = "ftp://x", .api_key = KEY}, "must start with http:// or https://"},
-        {{.url = "http://x/?a=b", .api_key = KEY}, "must not contain a query"},
-        {{.url = "http://x"}, "no Octopus API key: set OCTOPUS_API_KEY or octopus.api_key_file"},
-        {{.url = "http://x", .api_key = "  \n"}, "no Octopus API key"},
-        {{.url = "http://x", .api_key = "API-AB\r\nX-Evil: 1"}, "control or non-ASCII"},
-        {{.url = "http://x", .api_key_file = "/nonexistent/octo.key"},
+        {NULL, KEY, NULL, BAD_NONE, 0, "must start with http:// or https://"},
+        {"ftp://x", KEY, NULL, BAD_NONE, 0, "must start with http:// or https://"},
+        {"http://x/?a=b", KEY, NULL, BAD_NONE, 0, "must not contain a query"},
+        {"http://x", NULL, NULL, BAD_NONE, 0,
+         "no Octopus API key: set OCTOPUS_API_KEY or octopus.api_key_file"},
+        {"http://x", "  \n", NULL, BAD_NONE, 0, "no Octopus API key"},
+        {"http://x", "API-AB\r\nX-Evil: 1", NULL, BAD_NONE, 0, "control or non-ASCII"},
+        {"http://x", NULL, "/nonexistent/octo.key", BAD_NONE, 0,
          "octopus.api_key_file /nonexistent/octo.key: cannot open"},
-        {{.url = "http://x", .api_key = KEY, .task_chunk = 1001}, "task chunk must be between"},
-        {{.url = "http://x", .api_key = KEY, .max_concurrent = -1}, "must not be negative"},
-        {{.url = "http://x", .api_key = KEY, .max_pages = -1}, "must not be negative"},
-        {{.url = "http://x", .api_key = KEY, .list_deadline_ms = -1}, "must not be negative"},
-        {{.url = "http://x", .api_key = KEY, .task_unreadable_ms = -5}, "must not be negative"},
+        {"http://x", KEY, NULL, BAD_SPACE, 0, "the Octopus space is empty"},
+        {"http://x", KEY, NULL, BAD_TASK_CHUNK, 1001,
+         "setting task_chunk out of range (got 1001, want 1..1000)"},
+        /* no "0 = default" any more: every number is explicit */
+        {"http://x", KEY, NULL, BAD_TASK_CHUNK, 0, "setting task_chunk out of range (got 0"},
+        {"http://x", KEY, NULL, BAD_MAX_CONCURRENT, -1, "setting max_concurrent out of range"},
+        {"http://x", KEY, NULL, BAD_MAX_PAGES, 0, "setting max_pages out of range"},
+        {"http://x", KEY, NULL, BAD_LIST_DEADLINE, -1, "setting list_deadline_ms out of range"},
+        {"http://x", KEY, NULL, BAD_UNREADABLE, -5, "setting task_unreadable_ms out of range"},
+        {"http://x", KEY, NULL, BAD_CONNECT_TIMEOUT, 0, "setting connect_timeout_ms out of range"},
+        {"http://x", KEY, NULL, BAD_MAX_RESPONSE, 0, "setting max_response_bytes out of range"},
     };
     for (size_t i = 0; i < N(cases); i++) {
+        of_octo_opts o;
+        of_octo_opts_default(&o);
+        o.url = cases[i].url;
+        o.api_key = cases[i].api_key;
+        o.api_key_file = cases[i].api_key_file;
+        int64_t v = cases[i].value;
+        switch (cases[i].field) {
+        case BAD_NONE:
+            break;
+        case BAD_SPACE:
+            o.space = "";
+            break;
+        case BAD_TASK_CHUNK:
+            o.task_chunk = (int)v;
+            break;
+        case BAD_MAX_CONCURRENT:
+            o.max_concurrent = (int)v;
+            break;
+        case BAD_MAX_PAGES:
+            o.max_pages = (int)v;
+            break;
+        case BAD_LIST_DEADLINE:
+            o.list_deadline_ms = v;
+            break;
+        case BAD_UNREADABLE:
+            o.task_unreadable_ms = v;
+            break;
+        case BAD_CONNECT_TIMEOUT:
+            o.connect_timeout_ms = v;
+            break;
+        case BAD_MAX_RESPONSE:
+            o.max_response_bytes = (size_t)v;
+            break;
+        }
         es[0] = '\0';
-        CHECK_INT(of_octo_new(&cases[i].o, &c, es, sizeof(es)), OF_ERR_CONFIG);
+        CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_ERR_CONFIG);
         CHECK(c == NULL);
         CHECK_CONTAINS(es, cases[i].want);
         CHECK(strstr(es, "UNITTESTKEY") == NULL);
     }
+}
+
+/* The defaults make a valid client, and are the constants octopus.h documents. */
+static void test_opts_default(void)
+{
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    CHECK_STR(o.space, OF_OCTO_DEFAULT_SPACE);
+    CHECK_INT(o.connect_timeout_ms, 10000);
+    CHECK_INT(o.request_timeout_ms, 30000);
+    CHECK_INT(o.retry_deadline_ms, 120000);
+    CHECK_INT(o.task_chunk, 100);
+    CHECK_INT(o.max_response_bytes, 8 << 20);
+    CHECK_INT(o.task_unreadable_ms, 5 * 60 * 1000);
+    CHECK(o.list_deadline_ms >= o.retry_deadline_ms);
+    CHECK(o.url == NULL && o.api_key == NULL && o.api_key_file == NULL && o.ca_file == NULL);
+    o.url = "http://127.0.0.1:1";
+    o.api_key = KEY;
+    of_octo *c = NULL;
+    char es[512];
+    CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
+    of_octo_destroy(c);
 }
 
 static void test_key_sources_and_describe(void)
@@ -771,7 +849,9 @@ static void test_key_sources_and_describe(void)
     char es[512], desc[1024];
     /* From the environment. */
     setenv("OCTOPUS_API_KEY", KEY, 1);
-    of_octo_opts o = {.url = "https://octo.example.com/", .space = "Default"};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = "https://octo.example.com/";
     CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
     if (c) {
         of_octo_describe(c, desc, sizeof(desc));
@@ -784,7 +864,7 @@ static void test_key_sources_and_describe(void)
         snprintf(s, sizeof(s), "server said %s twice %s", KEY, KEY);
         octo_scrub(c, s);
         CHECK_STR(s, "server said API-**** twice API-****");
-        CHECK(of_octo_space_id(c) == NULL);
+        CHECK(c->space_id == NULL); /* not connected */
         of_octo_destroy(c);
     }
     unsetenv("OCTOPUS_API_KEY");
@@ -797,8 +877,11 @@ static void test_key_sources_and_describe(void)
         const char text[] = "\n  " KEY "  \n";
         CHECK_INT(write(fd, text, sizeof(text) - 1), (long long)(sizeof(text) - 1));
         close(fd);
-        of_octo_opts f = {
-            .url = "http://127.0.0.1:1", .api_key_file = path, .tls_skip_verify = true};
+        of_octo_opts f;
+        of_octo_opts_default(&f);
+        f.url = "http://127.0.0.1:1";
+        f.api_key_file = path;
+        f.tls_skip_verify = true;
         c = NULL;
         CHECK_INT(of_octo_new(&f, &c, es, sizeof(es)), OF_OK);
         if (c) {
@@ -830,7 +913,10 @@ static void test_zero_ids_zero_requests(void)
 {
     of_octo *c = NULL;
     char es[512];
-    of_octo_opts o = {.url = "http://127.0.0.1:1", .api_key = KEY};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = "http://127.0.0.1:1";
+    o.api_key = KEY;
     CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
     if (!c) return;
     /* No space yet: calls that need one say so. */
@@ -843,7 +929,7 @@ static void test_zero_ids_zero_requests(void)
     CHECK_INT(g.calls, 0); /* never from inside the submit */
     CHECK_INT(of_octo_outstanding(c), 1);
     for (int i = 0; i < 10 && g.calls == 0; i++)
-        of_octo_poll(c, 100);
+        CHECK_INT(of_octo_poll(c, 100), OF_OK);
     CHECK_INT(g.calls, 1);
     CHECK_INT(g.err, OF_OK);
     CHECK_INT(g.n, 0);
@@ -866,17 +952,18 @@ static void test_refused_gives_up_at_deadline(void)
 {
     of_octo *c = NULL;
     char es[1024];
-    of_octo_opts o = {.url = "http://127.0.0.1:1",
-                      .api_key = KEY,
-                      .retry_deadline_ms = 700,
-                      .retry_base_ms = 50,
-                      .retry_cap_ms = 200,
-                      .seed = 7};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = "http://127.0.0.1:1";
+    o.api_key = KEY;
+    o.retry_deadline_ms = 700;
+    o.retry_base_ms = 50;
+    o.retry_cap_ms = 200;
+    o.seed = 7;
     CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
     if (!c) return;
-    of_octo_root root;
     int64_t t0 = of_now_ms();
-    CHECK_INT(of_octo_get_root(c, &root, es, sizeof(es)), OF_ERR_TIMEOUT);
+    CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_ERR_TIMEOUT); /* its GET /api/ */
     int64_t took = of_now_ms() - t0;
     CHECK_CONTAINS(es, "GET /api/: gave up after ");
     CHECK_CONTAINS(es, "last error: cannot connect");
@@ -894,13 +981,16 @@ static void test_destroy_cancels(void)
 {
     of_octo *c = NULL;
     char es[512];
-    of_octo_opts o = {.url = "http://127.0.0.1:1", .api_key = KEY};
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = "http://127.0.0.1:1";
+    o.api_key = KEY;
     CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
     if (!c) return;
     static const char *const ids[] = {"ServerTasks-1", "ServerTasks-2", "ServerTasks-3"};
     got_tasks g = {0, OF_OK, 0};
     CHECK_INT(of_octo_get_tasks_async(c, "Spaces-1", ids, 3, on_tasks, &g, es, sizeof(es)), OF_OK);
-    of_octo_poll(c, 0);
+    CHECK_INT(of_octo_poll(c, 0), OF_OK);
     of_octo_destroy(c);
     CHECK_INT(g.calls, 1);
     CHECK_INT(g.err, OF_ERR_CANCELLED);
@@ -908,6 +998,11 @@ static void test_destroy_cancels(void)
 
 int main(void)
 {
+    char es[256];
+    if (of_octo_global_init(es, sizeof(es))) {
+        fprintf(stderr, "%s\n", es);
+        return 1;
+    }
     test_url_encode();
     test_url_build();
     test_chunking();
@@ -925,9 +1020,11 @@ int main(void)
     test_quote();
     test_encode_deploy();
     test_new_config_errors();
+    test_opts_default();
     test_key_sources_and_describe();
     test_zero_ids_zero_requests();
     test_refused_gives_up_at_deadline();
     test_destroy_cancels();
+    of_octo_global_cleanup();
     return TEST_DONE();
 }

@@ -209,7 +209,7 @@ static of_request *parse(const char *json)
         fprintf(stderr, "request did not parse: %s\n", all);
     }
     CHECK_INT(rc, OF_OK);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     return req;
 }
 
@@ -469,7 +469,7 @@ static void run_case(const plan_case *c)
         }
     }
     of_plan_free(p);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     of_request_free(req);
 }
 
@@ -500,7 +500,7 @@ static void test_plan_details(void)
     if (a && b) check_details(a, b, json);
     of_plan_free(a);
     of_plan_free(b);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     of_request_free(req);
 }
 
@@ -554,7 +554,7 @@ static void check_details(const of_plan *a, const of_plan *b, const char *json)
     CHECK_CONTAINS(tb.data, "STAGE  ENVIRONMENT");
     CHECK_CONTAINS(tb.data, "Hosted Release");
     CHECK_CONTAINS(tb.data, "6 job(s): 6 to deploy, 0 skipped");
-    of_buf_free(&tb);
+    of_buf_clear(&tb);
     char *js = NULL;
     CHECK_INT(of_plan_to_json(a, &js), OF_OK);
     CHECK_CONTAINS(js, "\"summary\":{\"total\":6,\"deploy\":6,\"skip\":0}");
@@ -594,7 +594,7 @@ static void test_plan_many_tenants(void)
         CHECK(p->header.request_json == NULL);
     }
     of_plan_free(p);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
     of_request_free(req);
 }
 

@@ -20,9 +20,12 @@
  * ignore replayed input. Built as test_producer_broker (label kafka) the same scenarios run
  * against a real broker, where the restart continues from the committed offsets, plus a
  * fencing check: a replacement producer with the same transactional id stops the old one.
- * The crash-at-any-instant proof is a system test. */
-#include <pthread.h>
-#include <stdatomic.h>
+ * The crash-at-any-instant proof is a system test.
+ *
+ * Each case runs on a fixture of its own (mock cluster or broker topics, simulator, producer
+ * thread, set up by cli/inproc.h), so each is its own ctest entry (producer.<case>):
+ *   test_producer [--broker] [CASE...]     flow unresolved garbage abort resume poison fencing
+ * (poison needs the mock, fencing the real broker; with no CASE, every case of the mode). */
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -31,6 +34,7 @@
 #include "clock.h"
 #include "config.h"
 #include "fleet.h"
+#include "inproc.h"
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
@@ -51,12 +55,9 @@
 #define N_STAGES 3
 
 typedef struct fx {
-    of_kafka_mock *mock;
-    ofsim *sim;
-    of_config cfg;
-    of_fleet_kafka fk;
-    of_kafka_producer *tp; /* plays the CLI and the workers */
-    of_octo *octo;         /* plays a worker creating deployments, and inspects tasks */
+    of_inproc in; /* mock cluster (or broker), simulator, config */
+    of_kafka_producer *tp; /* plays the CLI and the workers */ /* plays the CLI and the workers */
+    of_octo *octo; /* plays a worker creating deployments, and inspects tasks */
     char t_requests[OF_TOPIC_NAME_MAX];
     char t_events[OF_TOPIC_NAME_MAX];
     char t_releases[OF_TOPIC_NAME_MAX];
@@ -66,15 +67,7 @@ typedef struct fx {
     size_t n_kept;
 } fx;
 
-typedef struct runner {
-    pthread_t tid;
-    bool running;
-    atomic_bool done; /* the run function returned */
-    of_stop_flag stop;
-    of_producer_opts opts;
-    of_err rc;
-    char errstr[1024];
-} runner;
+typedef of_inproc_daemon runner;
 
 static void sleep_ms(long ms)
 {
@@ -85,33 +78,19 @@ static void sleep_ms(long ms)
 /* ---------------------------------------------------------------------------------- */
 /* the producer thread */
 
-static void *run_producer(void *arg)
-{
-    runner *r = arg;
-    r->rc = of_producer_run(&r->opts, r->errstr, sizeof r->errstr);
-    atomic_store(&r->done, true);
-    return NULL;
-}
-
 static void producer_start(fx *f, runner *r)
 {
-    memset(r, 0, sizeof *r);
-    atomic_init(&r->done, false);
-    of_stop_flag_init(&r->stop);
-    r->opts.cfg = &f->cfg;
-    r->opts.mock = f->mock;
-    r->opts.api_key = KEY;
-    r->opts.stop = &r->stop;
-    r->running = pthread_create(&r->tid, NULL, run_producer, r) == 0;
-    CHECK(r->running);
+    char es[512] = "";
+    of_err rc =
+        of_inproc_daemon_start(r, &f->in, OF_INPROC_PRODUCER, "producer", KEY, es, sizeof es);
+    if (rc) fprintf(stderr, "producer: %s\n", es);
+    CHECK_INT(rc, OF_OK);
 }
 
 static void producer_stop(runner *r)
 {
-    if (!r->running) return;
-    of_stop_request(&r->stop);
-    pthread_join(r->tid, NULL);
-    r->running = false;
+    if (!r->started) return;
+    of_inproc_daemon_stop(r);
     if (r->rc) fprintf(stderr, "producer: %s: %s\n", of_strerror(r->rc), r->errstr);
     CHECK_INT(r->rc, OF_OK);
 }
@@ -138,14 +117,16 @@ static void produce(fx *f, const char *topic, const char *key, const char *value
 }
 
 /* The fixture's topic names from its config's topics.prefix. */
-static void name_topics(fx *f)
+static bool name_topics(fx *f)
 {
-    of_config_topic(&f->cfg, "requests", f->t_requests, sizeof f->t_requests);
-    of_config_topic(&f->cfg, "events", f->t_events, sizeof f->t_events);
-    of_config_topic(&f->cfg, "releases", f->t_releases, sizeof f->t_releases);
-    of_config_topic(&f->cfg, "dlq", f->t_dlq, sizeof f->t_dlq);
-    for (int s = 1; s <= N_STAGES; s++)
-        of_config_jobs_topic(&f->cfg, s, f->t_jobs[s - 1], sizeof f->t_jobs[s - 1]);
+    const of_config *c = &f->in.cfg;
+    bool ok = of_config_topic(c, "requests", f->t_requests, sizeof f->t_requests) == OF_OK &&
+              of_config_topic(c, "events", f->t_events, sizeof f->t_events) == OF_OK &&
+              of_config_topic(c, "releases", f->t_releases, sizeof f->t_releases) == OF_OK &&
+              of_config_topic(c, "dlq", f->t_dlq, sizeof f->t_dlq) == OF_OK;
+    for (int s = 1; ok && s <= N_STAGES; s++)
+        ok = of_config_jobs_topic(c, s, f->t_jobs[s - 1], sizeof f->t_jobs[s - 1]) == OF_OK;
+    return ok;
 }
 
 static void send_command(fx *f, const of_command *cmd)
@@ -246,7 +227,7 @@ static of_err on_job(void *opaque, const of_kafka_message *m)
     return OF_OK;
 }
 
-static void jobs_free(jobs_seen *s)
+static void jobs_clear(jobs_seen *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         of_job_clear(&s->items[i]);
@@ -262,13 +243,13 @@ static void jobs_free(jobs_seen *s)
 /* The release's jobs on one stage topic (stage 0: all stage topics), in log order. */
 static void read_jobs(fx *f, int stage, const char *rid, jobs_seen *s)
 {
-    jobs_free(s);
+    jobs_clear(s);
     s->rid = rid;
     for (int st = 1; st <= N_STAGES; st++) {
         if (stage && st != stage) continue;
         char es[512] = "";
-        of_err rc = of_kafka_read_topic(&f->fk.kc, f->t_jobs[st - 1], READ_MS, on_job, s, NULL, es,
-                                        sizeof es);
+        of_err rc = of_kafka_read_topic(&f->in.fk.kc, f->t_jobs[st - 1], READ_MS, on_job, s, NULL,
+                                        es, sizeof es);
         if (rc) fprintf(stderr, "read %s: %s\n", f->t_jobs[st - 1], es);
         CHECK_INT(rc, OF_OK);
     }
@@ -302,6 +283,7 @@ static const of_job *find_job(fx *f, const jobs_seen *s, const char *project, co
     }
     fprintf(stderr, "no job %s / %s / %s attempt %d\n", project, env, tenant ? tenant : "-",
             attempt);
+    CHECK(!"the job the test needs was dispatched");
     return NULL;
 }
 
@@ -358,7 +340,7 @@ static of_err on_ev(void *opaque, const of_kafka_message *m)
     return OF_OK;
 }
 
-static void evs_free(evs *s)
+static void evs_clear(evs *s)
 {
     for (size_t i = 0; i < s->n; i++)
         of_event_clear(&s->items[i]);
@@ -369,11 +351,12 @@ static void evs_free(evs *s)
 
 static void read_events(fx *f, const char *rid, evs *s)
 {
-    evs_free(s);
+    evs_clear(s);
     s->rid = rid;
     char es[512] = "";
-    CHECK_INT(of_kafka_read_topic(&f->fk.kc, f->t_events, READ_MS, on_ev, s, NULL, es, sizeof es),
-              OF_OK);
+    CHECK_INT(
+        of_kafka_read_topic(&f->in.fk.kc, f->t_events, READ_MS, on_ev, s, NULL, es, sizeof es),
+        OF_OK);
 }
 
 /* Events of type from the producer (stage 0 = any stage). */
@@ -435,7 +418,7 @@ static int wait_job_status(fx *f, const of_job *j, of_job_status want, of_job_re
     for (;;) {
         q.found = false;
         char es[512] = "";
-        CHECK_INT(of_kafka_read_topic(&f->fk.kc, f->t_releases, READ_MS, on_state, &q, NULL, es,
+        CHECK_INT(of_kafka_read_topic(&f->in.fk.kc, f->t_releases, READ_MS, on_state, &q, NULL, es,
                                       sizeof es),
                   OF_OK);
         if ((q.found && q.rec.status == want) || of_now_ms() > deadline) break;
@@ -611,7 +594,7 @@ static void release_flow(fx *f, runner *prod, flow *fl)
     CHECK_INT(wait_ev(f, unknown, OF_EV_COMMAND_IGNORED, 1, &ev3), 1);
     const of_event *ign = last_ev(&ev3, OF_EV_COMMAND_IGNORED);
     if (ign) CHECK_CONTAINS(ign->message, "resume ignored: no such release");
-    evs_free(&ev3);
+    evs_clear(&ev3);
     read_jobs(f, 0, rid, all);
     CHECK_INT(all->n, 8); /* nothing dispatched by them */
 
@@ -633,7 +616,7 @@ static void release_flow(fx *f, runner *prod, flow *fl)
         CHECK(envs && stages);
         CHECK_STR(rej->by, "tester");
     }
-    evs_free(&ev2);
+    evs_clear(&ev2);
     read_events(f, rid, ev);
     CHECK_INT(count_ev(ev, OF_EV_RELEASE_ACCEPTED, 0), 1);
     read_jobs(f, 0, rid, all);
@@ -645,16 +628,17 @@ static void test_release_flow(fx *f, runner *prod)
     flow fl;
     memset(&fl, 0, sizeof fl);
     release_flow(f, prod, &fl);
-    jobs_free(&fl.s1);
-    jobs_free(&fl.s2);
-    jobs_free(&fl.s3);
-    jobs_free(&fl.all);
-    evs_free(&fl.ev);
+    jobs_clear(&fl.s1);
+    jobs_clear(&fl.s2);
+    jobs_clear(&fl.s3);
+    jobs_clear(&fl.all);
+    evs_clear(&fl.ev);
 }
 
 /* Names that do not resolve: every one reported, nothing dispatched. */
-static void test_unresolved(fx *f)
+static void test_unresolved(fx *f, runner *prod)
 {
+    (void)prod; /* runs all the case long */
     char rid[37];
     submit(f, "T3",
            "{\"release\":\"T3\",\"space\":\"Default\","
@@ -682,8 +666,8 @@ static void test_unresolved(fx *f)
     jobs_seen all = {0};
     read_jobs(f, 0, rid, &all);
     CHECK_INT(all.n, 0);
-    jobs_free(&all);
-    evs_free(&ev);
+    jobs_clear(&all);
+    evs_clear(&ev);
 }
 
 typedef struct dlq_q {
@@ -714,8 +698,9 @@ static of_err on_dlq(void *opaque, const of_kafka_message *m)
 
 /* A command that does not decode goes to the DLQ with the reason and its origin; the
  * producer carries on (the next submit is still planned). */
-static void test_garbage(fx *f)
+static void test_garbage(fx *f, runner *prod)
 {
+    (void)prod; /* runs all the case long */
     produce(f, f->t_requests, "junk", "this is not json", false);
     dlq_q q;
     memset(&q, 0, sizeof q);
@@ -723,7 +708,7 @@ static void test_garbage(fx *f)
     while (q.n == 0 && of_now_ms() < deadline) {
         char es[512] = "";
         CHECK_INT(
-            of_kafka_read_topic(&f->fk.kc, f->t_dlq, READ_MS, on_dlq, &q, NULL, es, sizeof es),
+            of_kafka_read_topic(&f->in.fk.kc, f->t_dlq, READ_MS, on_dlq, &q, NULL, es, sizeof es),
             OF_OK);
         if (q.n == 0) sleep_ms(100);
     }
@@ -733,29 +718,14 @@ static void test_garbage(fx *f)
     CHECK_STR(q.value, "this is not json");
 }
 
-/* Poison isolation, last (it restarts the producer with a small message.max.bytes: a budget
- * of 1,500 bytes). A good submit and one whose jobs can never be written (250-byte release and
+/* Poison isolation, on a fleet with a small message.max.bytes (poison_sets: a budget of 1,500
+ * bytes). A good submit and one whose jobs can never be written (250-byte release and
  * stage names) arrive in one batch: the batch's transaction fails permanently, the producer
  * decides them one per transaction, accepts the good one, and the other becomes poison: a
  * release.rejected that says why and a DLQ copy of the command. The producer keeps running. */
 static void test_poison(fx *f, runner *prod)
 {
-    producer_stop(prod);
     char es[512] = "";
-    /* A fleet of its own (topics, group, transactional id): the earlier releases' state records
-     * are bigger than this budget. */
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "ptp%ld.", (long)getpid());
-    CHECK_INT(of_config_set(&f->cfg, "kafka.properties", "message.max.bytes=3000", es, sizeof es),
-              OF_OK);
-    CHECK_INT(of_config_set(&f->cfg, "topics.prefix", prefix, es, sizeof es), OF_OK);
-    CHECK_INT(of_config_set(&f->cfg, "producer.group_id", prefix, es, sizeof es), OF_OK);
-    CHECK_INT(of_config_set(&f->cfg, "producer.transactional_id", prefix, es, sizeof es), OF_OK);
-    of_fleet_kafka_free(&f->fk); /* it borrowed the properties just replaced */
-    CHECK_INT(of_fleet_kafka_init(&f->fk, &f->cfg, f->mock, "test"), OF_OK);
-    name_topics(f);
-    CHECK_INT(of_fleet_ensure_topics(&f->cfg, &f->fk.kc, 10000, es, sizeof es), OF_OK);
-    producer_start(f, prod);
     char name[251];
     memset(name, 'p', sizeof name - 1);
     name[sizeof name - 1] = '\0';
@@ -786,16 +756,16 @@ static void test_poison(fx *f, runner *prod)
     for (int64_t deadline = of_now_ms() + WAIT_MS; of_now_ms() < deadline;) {
         memset(&q, 0, sizeof q);
         CHECK_INT(
-            of_kafka_read_topic(&f->fk.kc, f->t_dlq, READ_MS, on_dlq, &q, NULL, es, sizeof es),
+            of_kafka_read_topic(&f->in.fk.kc, f->t_dlq, READ_MS, on_dlq, &q, NULL, es, sizeof es),
             OF_OK);
         if (strstr(q.error, "could not be written")) break;
         sleep_ms(100);
     }
     CHECK_CONTAINS(q.error, "could not be written to Kafka");
     CHECK_STR(q.source, f->t_requests);
-    CHECK(!atomic_load(&prod->done));
-    evs_free(&ev);
-    evs_free(&bad);
+    CHECK(!of_inproc_daemon_done(prod));
+    evs_clear(&ev);
+    evs_clear(&bad);
 }
 
 /* Creates the job's deployment in the simulator as a worker would; returns its task id
@@ -818,6 +788,7 @@ static char *deploy_as_worker(fx *f, const of_job *j, char **deployment_id)
     if (rc) fprintf(stderr, "create deployment: %s\n", es);
     CHECK_INT(rc, OF_OK);
     char *task = d.task_id;
+    CHECK(task != NULL);
     *deployment_id = d.id;
     d.task_id = d.id = NULL;
     of_octo_deployment_free(&d);
@@ -890,16 +861,17 @@ static void test_abort_body(fx *f, test_abort_ctx *c)
     CHECK_INT(s2->n, 0);
 }
 
-static void test_abort(fx *f)
+static void test_abort(fx *f, runner *prod)
 {
+    (void)prod; /* runs all the case long */
     test_abort_ctx c;
     memset(&c, 0, sizeof c);
     test_abort_body(f, &c);
     free(c.dep);
     free(c.task);
-    jobs_free(&c.s1);
-    jobs_free(&c.s2);
-    evs_free(&c.ev);
+    jobs_clear(&c.s1);
+    jobs_clear(&c.s2);
+    evs_clear(&c.ev);
 }
 
 /* Resume reconciles each failed job with Octopus first: a job whose deployment succeeded
@@ -948,75 +920,68 @@ static void test_resume_body(fx *f, test_resume_ctx *c)
     of_job_record_clear(&rec);
 }
 
-static void test_resume(fx *f)
+static void test_resume(fx *f, runner *prod)
 {
+    (void)prod; /* runs all the case long */
     test_resume_ctx c;
     memset(&c, 0, sizeof c);
     test_resume_body(f, &c);
     free(c.dep);
     free(c.task);
-    jobs_free(&c.s1);
-    evs_free(&c.ev);
+    jobs_clear(&c.s1);
+    evs_clear(&c.ev);
 }
 
 /* ---------------------------------------------------------------------------------- */
 
-/* bootstrap NULL: the in-process mock cluster; else a real broker. */
-static int setup(fx *f, const char *bootstrap)
+/* bootstrap NULL: the in-process mock cluster; else a real broker. extra: settings of the
+ * case, after the common ones. */
+static int setup(fx *f, const char *bootstrap, const of_inproc_set *extra, size_t n_extra)
 {
     memset(f, 0, sizeof *f);
     char es[2048] = "";
-    if (!bootstrap && of_kafka_mock_start(1, &f->mock, es, sizeof es) != OF_OK) {
-        fprintf(stderr, "mock: %s\n", es);
-        return -1;
-    }
-    ofsim_opts so;
-    memset(&so, 0, sizeof so);
-    so.fixture_path = OF_FIXTURES_DIR "/small-world.json";
-    so.quiet = 1;
-    if (ofsim_start(&so, &f->sim, es, sizeof es) != OF_OK) {
-        fprintf(stderr, "simulator: %s\n", es);
-        return -1;
-    }
-    static const char *const sets[][2] = {
+    of_inproc_set sets[16] = {
         {"topics.prefix", "pt."},          {"topics.partitions", "1"},
         {"topics.max_stages", "3"},        {"kafka.properties", "session.timeout.ms=6000"},
         {"octopus.retry_deadline", "20s"},
     };
-    if (of_config_defaults(&f->cfg, es, sizeof es) != OF_OK) return -1;
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
-        if (of_config_set(&f->cfg, sets[i][0], sets[i][1], es, sizeof es) != OF_OK) {
-            fprintf(stderr, "config %s: %s\n", sets[i][0], es);
-            return -1;
-        }
-    if (of_config_set(&f->cfg, "octopus.url", ofsim_url(f->sim), es, sizeof es) != OF_OK) {
-        fprintf(stderr, "config: %s\n", es);
+    size_t n = 5;
+    char prefix[64], group[64];
+    if (bootstrap) {
+        /* a broker outlives one run, and one run has several cases: names of our own */
+        static int runs;
+        runs++;
+        snprintf(prefix, sizeof prefix, "pt%ld-%d.", (long)getpid(), runs);
+        snprintf(group, sizeof group, "pt%ld-%d-producer", (long)getpid(), runs);
+        sets[n++] = (of_inproc_set){"topics.prefix", prefix};
+        sets[n++] = (of_inproc_set){"producer.group_id", group};
+        sets[n++] = (of_inproc_set){"producer.transactional_id", group};
+    }
+    OF_ASSERT(n + n_extra <= sizeof sets / sizeof sets[0]);
+    for (size_t i = 0; i < n_extra; i++)
+        sets[n++] = extra[i];
+    /* the topics are created before anything is produced, so that they get ONE partition */
+    of_inproc_opts o = {.world_path = OF_FIXTURES_DIR "/small-world.json",
+                        .sets = sets,
+                        .n_sets = n,
+                        .bootstrap = bootstrap,
+                        .client_id = "test",
+                        .topics_timeout_ms = 10000};
+    if (of_inproc_start(&f->in, &o, es, sizeof es) != OF_OK) {
+        fprintf(stderr, "set-up: %s\n", es);
         return -1;
     }
-    if (bootstrap) {
-        /* a broker outlives one run: names of our own */
-        char prefix[64], group[64];
-        snprintf(prefix, sizeof prefix, "pt%ld.", (long)getpid());
-        snprintf(group, sizeof group, "pt%ld-producer", (long)getpid());
-        if (of_config_set(&f->cfg, "kafka.bootstrap_servers", bootstrap, es, sizeof es) ||
-            of_config_set(&f->cfg, "topics.prefix", prefix, es, sizeof es) ||
-            of_config_set(&f->cfg, "producer.group_id", group, es, sizeof es) ||
-            of_config_set(&f->cfg, "producer.transactional_id", group, es, sizeof es)) {
-            fprintf(stderr, "config: %s\n", es);
-            return -1;
-        }
+    if (!name_topics(f)) {
+        fprintf(stderr, "set-up: topics.prefix too long\n");
+        return -1;
     }
-    name_topics(f);
-    if (of_fleet_kafka_init(&f->fk, &f->cfg, f->mock, "test") != OF_OK) return -1;
-    /* before anything is produced, so that the topics get ONE partition */
-    if (of_fleet_ensure_topics(&f->cfg, &f->fk.kc, 10000, es, sizeof es) != OF_OK ||
-        of_kafka_producer_new(&f->fk.kc, NULL, &f->tp, es, sizeof es) != OF_OK) {
+    if (of_kafka_producer_new(&f->in.fk.kc, NULL, &f->tp, es, sizeof es) != OF_OK) {
         fprintf(stderr, "kafka: %s\n", es);
         return -1;
     }
     of_octo_opts oo;
-    memset(&oo, 0, sizeof oo);
-    oo.url = ofsim_url(f->sim);
+    of_octo_opts_default(&oo);
+    oo.url = ofsim_url(f->in.sim);
     oo.api_key = KEY;
     if (of_octo_new(&oo, &f->octo, es, sizeof es) != OF_OK ||
         of_octo_connect(f->octo, es, sizeof es) != OF_OK) {
@@ -1032,17 +997,25 @@ static void teardown(fx *f)
         of_job_clear(&f->kept[i]);
     of_octo_destroy(f->octo);
     of_kafka_producer_destroy(f->tp);
-    of_fleet_kafka_free(&f->fk);
-    of_config_free(&f->cfg);
-    ofsim_stop(f->sim);
-    of_kafka_mock_destroy(f->mock);
+    of_inproc_clear(&f->in);
 }
 
 /* Real broker only (the 2.0.2 mock does not fence): a replacement producer with the same
  * transactional id fences the running one, whose next transaction fails: it stops with
  * OF_ERR_STATE, and the replacement takes over its input. */
-static void test_fencing(fx *f, runner *old, runner *repl)
+static void test_fencing_body(fx *f, runner *old, runner *repl)
 {
+    /* The old producer must hold the transactional id first (its transactions initialised):
+     * a release it accepts proves it. Started together, either could fence the other. */
+    char rid0[37];
+    evs ev0 = {0};
+    submit(f, "T5f",
+           "{\"release\":\"T5f\",\"space\":\"Default\",\"environments\":[\"Hosted Beta\"],"
+           "\"tenants\":{\"names\":[\"Acme\"]},"
+           "\"stages\":[[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}",
+           rid0);
+    CHECK_INT(wait_ev(f, rid0, OF_EV_RELEASE_ACCEPTED, 1, &ev0), 1);
+    evs_clear(&ev0);
     producer_start(f, repl);
     /* Input for whichever partitions the old producer still owns: a command and an event
      * that change nothing but make their consumer commit offsets in a transaction. */
@@ -1055,16 +1028,15 @@ static void test_fencing(fx *f, runner *old, runner *repl)
     noop.project.name = (char *)(uintptr_t) "P";
     noop.environment.name = (char *)(uintptr_t) "E";
     int64_t deadline = of_now_ms() + WAIT_MS;
-    while (!atomic_load(&old->done) && of_now_ms() < deadline) {
+    while (!of_inproc_daemon_done(old) && of_now_ms() < deadline) {
         control(f, OF_CMD_REPLAY, noop.release_id, 0, false, "poke");
         job_event(f, &noop, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
-        for (int i = 0; i < 10 && !atomic_load(&old->done); i++)
+        for (int i = 0; i < 10 && !of_inproc_daemon_done(old); i++)
             sleep_ms(100);
     }
-    CHECK(atomic_load(&old->done));
-    if (!atomic_load(&old->done)) return;
-    pthread_join(old->tid, NULL);
-    old->running = false;
+    CHECK(of_inproc_daemon_done(old));
+    if (!of_inproc_daemon_done(old)) return;
+    (void)of_inproc_daemon_join(old, -1);
     CHECK_INT(old->rc, OF_ERR_STATE);
     CHECK_CONTAINS(old->errstr, "fenced");
 
@@ -1079,8 +1051,58 @@ static void test_fencing(fx *f, runner *old, runner *repl)
            rid);
     CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_ACCEPTED, 1, &ev), 1);
     CHECK_INT(wait_jobs(f, 1, rid, 1, &s1), 1);
-    jobs_free(&s1);
-    evs_free(&ev);
+    jobs_clear(&s1);
+    evs_clear(&ev);
+}
+
+static void test_fencing(fx *f, runner *prod)
+{
+    runner repl;
+    memset(&repl, 0, sizeof repl);
+    test_fencing_body(f, prod, &repl);
+    producer_stop(&repl);
+}
+
+/* Which fixture a case runs on. */
+enum { ANY, MOCK_ONLY, BROKER_ONLY };
+
+static const of_inproc_set poison_sets[] = {{"kafka.properties", "message.max.bytes=3000"}};
+
+static const struct {
+    const char *name;
+    void (*fn)(fx *f, runner *prod);
+    int mode;
+    const of_inproc_set *sets;
+    size_t n_sets;
+} cases[] = {
+    {"flow", test_release_flow, ANY, NULL, 0},
+    {"unresolved", test_unresolved, ANY, NULL, 0},
+    {"garbage", test_garbage, ANY, NULL, 0},
+    {"abort", test_abort, ANY, NULL, 0},
+    {"resume", test_resume, ANY, NULL, 0},
+    {"poison", test_poison, MOCK_ONLY, poison_sets, 1},
+    {"fencing", test_fencing, BROKER_ONLY, NULL, 0},
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* One case on a fixture of its own: set up, start the producer, run, stop, tear down. */
+static void run_case(size_t i, const char *bootstrap)
+{
+    int64_t t0 = of_now_ms();
+    int before = of_test_failures;
+    fx f;
+    if (setup(&f, bootstrap, cases[i].sets, cases[i].n_sets) != 0) {
+        CHECK(!"set-up");
+    } else {
+        runner prod;
+        memset(&prod, 0, sizeof prod);
+        producer_start(&f, &prod);
+        cases[i].fn(&f, &prod);
+        producer_stop(&prod);
+    }
+    teardown(&f);
+    fprintf(stderr, "case %s: %s (%.1f s)\n", cases[i].name,
+            of_test_failures == before ? "ok" : "FAILED", (double)(of_now_ms() - t0) / 1000.0);
 }
 
 int main(int argc, char **argv)
@@ -1100,24 +1122,29 @@ int main(int argc, char **argv)
         fclose(bf);
         bootstrap[strcspn(bootstrap, "\r\n")] = '\0';
     }
-    fx f;
-    if (setup(&f, broker ? bootstrap : NULL) != 0) {
-        CHECK(!"set-up");
-        teardown(&f);
-        return TEST_DONE();
+    /* the cases named after the options (none: every case of this mode) */
+    int first = argc > 1 && strcmp(argv[1], "--broker") == 0 ? 2 : 1;
+    bool ran = false;
+    for (int a = first; a < argc; a++) {
+        bool known = false;
+        for (size_t i = 0; i < N_CASES; i++)
+            known = known || strcmp(argv[a], cases[i].name) == 0;
+        if (!known) fprintf(stderr, "no case '%s'\n", argv[a]);
+        CHECK(known);
     }
-    runner prod, repl;
-    memset(&repl, 0, sizeof repl);
-    producer_start(&f, &prod);
-    test_release_flow(&f, &prod);
-    test_unresolved(&f);
-    test_garbage(&f);
-    test_abort(&f);
-    test_resume(&f);
-    if (broker) test_fencing(&f, &prod, &repl);
-    if (!broker) test_poison(&f, &prod);
-    producer_stop(&prod);
-    producer_stop(&repl);
-    teardown(&f);
+    for (size_t i = 0; i < N_CASES; i++) {
+        bool run = argc <= first;
+        for (int a = first; a < argc && !run; a++)
+            run = strcmp(argv[a], cases[i].name) == 0;
+        if (!run) continue;
+        if (cases[i].mode == (broker ? MOCK_ONLY : BROKER_ONLY)) {
+            fprintf(stderr, "case %s: needs %s, skipped\n", cases[i].name,
+                    broker ? "the mock cluster" : "a real broker");
+            continue;
+        }
+        run_case(i, broker ? bootstrap : NULL);
+        ran = true;
+    }
+    if (!ran && of_test_failures == 0) return 77; /* only cases of the other mode named */
     return TEST_DONE();
 }

@@ -39,7 +39,7 @@ static int world_start(world *w, const char *path, const char *json)
         return -1;
     }
     of_octo_opts oo;
-    memset(&oo, 0, sizeof oo);
+    of_octo_opts_default(&oo);
     oo.url = ofsim_url(w->sim);
     oo.api_key = KEY;
     oo.space = "Default";
@@ -219,7 +219,7 @@ static void test_tags(world *w)
     CHECK(has_name(&l, "Initech"));
     CHECK(has_name(&l, "A/B & C?#\xc3\xbc"));
     CHECK(!has_name(&l, "Acme Labs"));
-    of_reflist_free(&l);
+    of_reflist_clear(&l);
 
     /* Unknown tag in a known set, and an unknown set: both "not found". */
     CHECK_INT(w->res.tenants_by_tag(w->res.opaque, &w->space, "Ring/Nope", &l, es, sizeof es),
@@ -228,7 +228,7 @@ static void test_tags(world *w)
     CHECK_INT(l.n, 0);
     CHECK_INT(w->res.tenants_by_tag(w->res.opaque, &w->space, "Nope/Beta", &l, es, sizeof es),
               OF_ERR_NOT_FOUND);
-    of_reflist_free(&l);
+    of_reflist_clear(&l);
 }
 
 static void test_connected(world *w)
@@ -244,7 +244,7 @@ static void test_connected(world *w)
     CHECK_INT(l.n, 2);
     CHECK(has_name(&l, "Acme"));
     CHECK(has_name(&l, "Contoso"));
-    of_reflist_free(&l);
+    of_reflist_clear(&l);
     CHECK_INT(w->res.tenants_connected(w->res.opaque, &w->space, &billing, &hr, &l, es, sizeof es),
               OF_OK);
     CHECK(has_name(&l, "Globex"));
@@ -252,7 +252,7 @@ static void test_connected(world *w)
     CHECK(!has_name(&l, "Tenant 02"));    /* connected in On Site Release only */
     CHECK(!has_name(&l, "Retired Corp")); /* connected, but disabled */
     CHECK_INT(l.n, 23);                   /* Acme Labs, Globex, Umbrella, 20 odd Tenant NN */
-    of_reflist_free(&l);
+    of_reflist_clear(&l);
     of_ref_clear(&billing);
     of_ref_clear(&hb);
     of_ref_clear(&hr);
@@ -371,10 +371,10 @@ static of_err plan_of(world *w, const char *json, of_plan **plan, of_errlist *er
     if (rc) {
         for (size_t i = 0; i < perrs.n; i++)
             fprintf(stderr, "  %s\n", perrs.items[i]);
-        of_errlist_free(&perrs);
+        of_errlist_clear(&perrs);
         return rc;
     }
-    of_errlist_free(&perrs);
+    of_errlist_clear(&perrs);
     char es[1024] = "";
     of_resolver_octo_reset(w->ro);
     rc = of_plan_build(req, json, &w->res, plan, errs, es, sizeof es);
@@ -408,7 +408,7 @@ static void test_plan_ok(world *w)
         CHECK_STR(plan->header.space.id, "Spaces-1");
     }
     of_plan_free(plan);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 }
 
 static void test_plan_unresolved(world *w)
@@ -430,7 +430,7 @@ static void test_plan_unresolved(world *w)
     CHECK(of_errlist_contains(&errs, "Ring/Nope"));
     CHECK(of_errlist_contains(&errs, "\"Nope\""));
     CHECK(of_errlist_contains(&errs, "9.9.9"));
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 }
 
 static void test_plan_lifecycle(world *w)
@@ -448,7 +448,7 @@ static void test_plan_lifecycle(world *w)
     CHECK(of_errlist_contains(&errs, "Contoso"));
     CHECK(of_errlist_contains(&errs, "lifecycle"));
     of_plan_free(plan);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 }
 
 /* ---- a world of our own: an unused tag and a disabled project ---- */
@@ -479,7 +479,7 @@ static void test_edges(void)
     CHECK_INT(l.n, 0);
     CHECK_INT(w.res.tenants_by_tag(w.res.opaque, &w.space, "Ring/Gone", &l, es, sizeof es),
               OF_ERR_NOT_FOUND);
-    of_reflist_free(&l);
+    of_reflist_clear(&l);
     of_ref r = {0};
     of_tenanted_mode mode;
     CHECK_INT(w.res.project(w.res.opaque, &w.space, "Old", &r, &mode, es, sizeof es),

@@ -4,7 +4,8 @@
  * jobs.s1 with of_job_encode; the test reads the events and DLQ topics, asks the simulator
  * (through the Octopus client) what was deployed, and reads the group's committed offsets.
  *
- * Cases (run all, or name some: test_worker happy timeout):
+ * Cases (run all, or name some: test_worker happy timeout; ctest runs each as worker.<case>,
+ * tests/CMakeLists.txt lists them):
  *   keys       the dedupe key / comment format (attempt 1 never matches attempt 10)
  *   happy      N jobs -> started + succeeded each, deployed exactly once, offsets = end
  *   failure    a failing task (its error text), a 400 (lifecycle), a passed deadline
@@ -21,7 +22,6 @@
  *              (no event) and adopted by the second; each job succeeds once, deployed once
  *   load       200 jobs in flight: Octopus requests per poll round (printed, bounded)
  * The mock's first group join takes ~3 s; each case budgets generously for a loaded machine. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "fleet.h"
 #include "guard.h"
+#include "inproc.h"
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
@@ -51,45 +52,22 @@ static char es[1024];
 /* The test world: mock Kafka + simulator + config + an Octopus client for inspection. */
 
 typedef struct world {
-    of_kafka_mock *mock;
-    ofsim *sim;
-    of_config cfg;
-    of_fleet_kafka fk;
+    of_inproc in; /* mock cluster, simulator, config (cli/inproc.h) */
     of_octo *octo;
     char jobs_topic[OF_TOPIC_NAME_MAX];
     char events_topic[OF_TOPIC_NAME_MAX];
     char dlq_topic[OF_TOPIC_NAME_MAX];
     char release_id[OF_UUID_STR_SIZE];
     /* the worker threads: wk[0] "w1", wk[1] "w2" (the rebalance case) */
-    struct wthread {
-        struct world *world;
-        const char *name;
-        pthread_t tid;
-        bool running;
-        of_stop_flag stop;
-        of_worker_stats st;
-        of_err rc;
-        char errstr[1024];
-    } wk[2];
+    of_inproc_daemon wk[2];
 } world;
 
+/* sets: more settings, name/value pairs ending with NULL. False (after saying why) when the
+ * world cannot be built; world_stop(w) cleans up either way. */
 static bool world_start(world *w, const char *const *sets)
 {
     memset(w, 0, sizeof(*w));
-    if (of_kafka_mock_start(1, &w->mock, es, sizeof(es)) != OF_OK) {
-        fprintf(stderr, "mock: %s\n", es);
-        return false;
-    }
-    ofsim_opts so = {0};
-    so.fixture_path = OF_SOURCE_DIR "/tests/fixtures/worker-world.json";
-    so.quiet = 1;
-    if (ofsim_start(&so, &w->sim, es, sizeof(es)) != OF_OK) {
-        fprintf(stderr, "sim: %s\n", es);
-        return false;
-    }
-    CHECK_INT(of_config_defaults(&w->cfg, es, sizeof(es)), OF_OK);
-    const char *base[][2] = {
-        {"octopus.url", ofsim_url(w->sim)},
+    of_inproc_set all[32] = {
         {"topics.partitions", "2"},
         {"topics.max_stages", "2"},
         {"worker.name", "w1"},
@@ -100,24 +78,30 @@ static bool world_start(world *w, const char *const *sets)
         {"kafka.properties", "heartbeat.interval.ms=500"},
         {"kafka.properties", "auto.commit.interval.ms=200"},
     };
-    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
-        if (of_config_set(&w->cfg, base[i][0], base[i][1], es, sizeof(es)) != OF_OK) {
-            fprintf(stderr, "config %s: %s\n", base[i][0], es);
-            return false;
-        }
-    for (size_t i = 0; sets && sets[i]; i += 2)
-        if (of_config_set(&w->cfg, sets[i], sets[i + 1], es, sizeof(es)) != OF_OK) {
-            fprintf(stderr, "config %s: %s\n", sets[i], es);
-            return false;
-        }
-    CHECK_INT(of_config_check(&w->cfg, OF_ROLE_WORKER, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_fleet_kafka_init(&w->fk, &w->cfg, w->mock, "test"), OF_OK);
-    CHECK_INT(of_fleet_ensure_topics(&w->cfg, &w->fk.kc, 10000, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_config_jobs_topic(&w->cfg, 1, w->jobs_topic, sizeof(w->jobs_topic)), OF_OK);
-    CHECK_INT(of_config_topic(&w->cfg, "events", w->events_topic, sizeof(w->events_topic)), OF_OK);
-    CHECK_INT(of_config_topic(&w->cfg, "dlq", w->dlq_topic, sizeof(w->dlq_topic)), OF_OK);
+    size_t n = 9;
+    for (size_t i = 0; sets && sets[i]; i += 2) {
+        OF_ASSERT(n < sizeof(all) / sizeof(all[0]));
+        all[n++] = (of_inproc_set){sets[i], sets[i + 1]};
+    }
+    of_inproc_opts o = {.world_path = OF_SOURCE_DIR "/tests/fixtures/worker-world.json",
+                        .sets = all,
+                        .n_sets = n,
+                        .client_id = "test",
+                        .topics_timeout_ms = 10000};
+    if (of_inproc_start(&w->in, &o, es, sizeof(es)) != OF_OK ||
+        of_config_check(&w->in.cfg, OF_ROLE_WORKER, es, sizeof(es)) != OF_OK) {
+        fprintf(stderr, "world: %s\n", es);
+        return false;
+    }
+    const of_config *c = &w->in.cfg;
+    if (of_config_jobs_topic(c, 1, w->jobs_topic, sizeof(w->jobs_topic)) != OF_OK ||
+        of_config_topic(c, "events", w->events_topic, sizeof(w->events_topic)) != OF_OK ||
+        of_config_topic(c, "dlq", w->dlq_topic, sizeof(w->dlq_topic)) != OF_OK) {
+        fprintf(stderr, "world: topics.prefix too long\n");
+        return false;
+    }
     of_octo_opts oo;
-    of_fleet_octo_opts(&w->cfg, API_KEY, &oo);
+    of_fleet_octo_opts(c, API_KEY, &oo);
     if (of_octo_new(&oo, &w->octo, es, sizeof(es)) != OF_OK ||
         of_octo_connect(w->octo, es, sizeof(es)) != OF_OK) {
         fprintf(stderr, "octopus client: %s\n", es);
@@ -127,38 +111,19 @@ static bool world_start(world *w, const char *const *sets)
     return true;
 }
 
-static void *worker_main(void *arg)
-{
-    struct wthread *t = arg;
-    of_worker_opts o = {0};
-    o.cfg = &t->world->cfg;
-    o.mock = t->world->mock;
-    o.api_key = API_KEY;
-    o.name = t->name;
-    o.stop = &t->stop;
-    o.stats = &t->st;
-    t->rc = of_worker_run(&o, t->errstr, sizeof(t->errstr));
-    return NULL;
-}
-
 static void worker_start(world *w, int i)
 {
-    struct wthread *t = &w->wk[i];
-    t->world = w;
-    t->name = i == 0 ? "w1" : "w2";
-    of_stop_flag_init(&t->stop);
-    CHECK(pthread_create(&t->tid, NULL, worker_main, t) == 0);
-    t->running = true;
+    CHECK_INT(of_inproc_daemon_start(&w->wk[i], &w->in, OF_INPROC_WORKER, i == 0 ? "w1" : "w2",
+                                     API_KEY, es, sizeof(es)),
+              OF_OK);
 }
 
 /* Asks for a drain and waits for the run to return; the run's result must be OF_OK. */
 static void worker_stop(world *w, int i)
 {
-    struct wthread *t = &w->wk[i];
-    if (!t->running) return;
-    of_stop_request(&t->stop);
-    pthread_join(t->tid, NULL);
-    t->running = false;
+    of_inproc_daemon *t = &w->wk[i];
+    if (!t->started) return;
+    of_inproc_daemon_stop(t);
     CHECK_INT(t->rc, OF_OK);
     if (t->rc) fprintf(stderr, "worker %s: %s\n", t->name, t->errstr);
 }
@@ -168,10 +133,8 @@ static void world_stop(world *w)
     worker_stop(w, 0);
     worker_stop(w, 1);
     of_octo_destroy(w->octo);
-    of_fleet_kafka_free(&w->fk);
-    of_config_free(&w->cfg);
-    ofsim_stop(w->sim);
-    of_kafka_mock_destroy(w->mock);
+    w->octo = NULL;
+    of_inproc_clear(&w->in);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -216,7 +179,7 @@ static void make_job(const world *w, of_job *j, const char *tenant, const char *
 static void produce_raw(world *w, const char *key, const void *value, size_t len)
 {
     of_kafka_producer *p = NULL;
-    CHECK_INT(of_kafka_producer_new(&w->fk.kc, NULL, &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_kafka_producer_new(&w->in.fk.kc, NULL, &p, es, sizeof(es)), OF_OK);
     if (!p) return;
     of_kafka_record rec = {
         w->jobs_topic, OF_KAFKA_PARTITION_ANY, key, strlen(key), value, len, NULL, 0};
@@ -229,7 +192,7 @@ static void produce_raw(world *w, const char *key, const void *value, size_t len
 static void produce_jobs(world *w, of_job *jobs, size_t n)
 {
     of_kafka_producer *p = NULL;
-    CHECK_INT(of_kafka_producer_new(&w->fk.kc, NULL, &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_kafka_producer_new(&w->in.fk.kc, NULL, &p, es, sizeof(es)), OF_OK);
     for (size_t i = 0; p && i < n; i++) {
         char *json = NULL, key[128];
         CHECK_INT(of_job_encode(&jobs[i], &json), OF_OK);
@@ -300,7 +263,7 @@ static void read_events(world *w, evlist *l)
     l->n = l->bad = 0;
     if (!l->rows) l->rows = calloc(MAX_EVENTS, sizeof(*l->rows));
     OF_ASSERT(l->rows);
-    if (of_kafka_read_topic(&w->fk.kc, w->events_topic, 20000, collect_event, l, NULL, es,
+    if (of_kafka_read_topic(&w->in.fk.kc, w->events_topic, 20000, collect_event, l, NULL, es,
                             sizeof(es)) != OF_OK)
         fprintf(stderr, "reading events: %s\n", es);
 }
@@ -424,14 +387,14 @@ static bool committed_at_end(world *w, bool report)
 {
     ends e;
     memset(&e, 0, sizeof(e));
-    if (of_kafka_read_topic(&w->fk.kc, w->jobs_topic, 20000, note_end, &e, NULL, es, sizeof(es)) !=
-        OF_OK) {
+    if (of_kafka_read_topic(&w->in.fk.kc, w->jobs_topic, 20000, note_end, &e, NULL, es,
+                            sizeof(es)) != OF_OK) {
         fprintf(stderr, "reading %s: %s\n", w->jobs_topic, es);
         return false;
     }
     of_kafka_consumer *c = NULL;
-    of_kafka_consumer_opts co = {w->cfg.worker.group_id, NULL, NULL, false, false};
-    if (of_kafka_consumer_new(&w->fk.kc, &co, &c, es, sizeof(es)) != OF_OK) {
+    of_kafka_consumer_opts co = {w->in.cfg.worker.group_id, NULL, NULL, false, false};
+    if (of_kafka_consumer_new(&w->in.fk.kc, &co, &c, es, sizeof(es)) != OF_OK) {
         fprintf(stderr, "consumer: %s\n", es);
         return false;
     }
@@ -531,7 +494,7 @@ static void case_happy(void)
             CHECK_STR(st->source, "octofleet/worker/w1");
             CHECK(strncmp(st->deployment_id, "Deployments-", 12) == 0);
             CHECK(strncmp(st->task_id, "ServerTasks-", 12) == 0);
-            CHECK(strncmp(st->web_link, ofsim_url(w.sim), strlen(ofsim_url(w.sim))) == 0);
+            CHECK(strncmp(st->web_link, ofsim_url(w.in.sim), strlen(ofsim_url(w.in.sim))) == 0);
             CHECK_CONTAINS(st->web_link, st->deployment_id);
             CHECK(st->content_type_ok);
         }
@@ -540,11 +503,11 @@ static void case_happy(void)
         CHECK(st && ok && st < ok);
         CHECK_INT(count_deployments(&w, tenants[i], i % 2 ? "Test" : "Dev"), 1);
     }
-    CHECK_INT(w.wk[0].st.messages, N);
-    CHECK_INT(w.wk[0].st.created, N);
-    CHECK_INT(w.wk[0].st.adopted, 0);
-    CHECK_INT(w.wk[0].st.succeeded, N);
-    CHECK(w.wk[0].st.poll_rounds > 0);
+    CHECK_INT(w.wk[0].stats.messages, N);
+    CHECK_INT(w.wk[0].stats.created, N);
+    CHECK_INT(w.wk[0].stats.adopted, 0);
+    CHECK_INT(w.wk[0].stats.succeeded, N);
+    CHECK(w.wk[0].stats.poll_rounds > 0);
     check_committed_at_end(&w);
     free(l.rows);
     world_stop(&w);
@@ -590,7 +553,7 @@ static void case_failure(void)
     if (f2) CHECK_CONTAINS(f2->message, "deadline passed");
     CHECK_INT(count_deployments(&w, "T06", "Dev"), 0);
     CHECK_INT(count_deployments(&w, "T05", "Prod"), 0);
-    CHECK_INT(w.wk[0].st.failed, 3);
+    CHECK_INT(w.wk[0].stats.failed, 3);
     check_committed_at_end(&w);
     free(l.rows);
     world_stop(&w);
@@ -672,11 +635,11 @@ static void case_garbage(void)
     dlqlist *d = calloc(1, sizeof(*d));
     OF_ASSERT(d);
     CHECK_INT(
-        of_kafka_read_topic(&w.fk.kc, w.dlq_topic, 20000, collect_dlq, d, NULL, es, sizeof(es)),
+        of_kafka_read_topic(&w.in.fk.kc, w.dlq_topic, 20000, collect_dlq, d, NULL, es, sizeof(es)),
         OF_OK);
     CHECK_INT(d->n, 2);
     int64_t where[2] = {-1, -1};
-    CHECK_INT(of_kafka_read_topic(&w.fk.kc, w.jobs_topic, 20000, find_garbage, where, NULL, es,
+    CHECK_INT(of_kafka_read_topic(&w.in.fk.kc, w.jobs_topic, 20000, find_garbage, where, NULL, es,
                                   sizeof(es)),
               OF_OK);
     const dlqrow *g = NULL, *s = NULL;
@@ -696,7 +659,7 @@ static void case_garbage(void)
         CHECK_STR(g->offset, off);
     }
     if (s) CHECK_CONTAINS(s->error, "schema");
-    CHECK_INT(w.wk[0].st.dlq, 2);
+    CHECK_INT(w.wk[0].stats.dlq, 2);
     check_committed_at_end(&w); /* DLQ'd offsets count as done */
     free(d);
     free(l.rows);
@@ -755,15 +718,15 @@ static void case_oversize(void)
     OF_ASSERT(d);
     for (int64_t until = of_now_ms() + 60000; of_now_ms() < until && d->n < 2;) {
         d->n = 0;
-        CHECK_INT(of_kafka_read_topic(&w.fk.kc, w.dlq_topic, 20000, collect_oversize, d, NULL, es,
-                                      sizeof(es)),
+        CHECK_INT(of_kafka_read_topic(&w.in.fk.kc, w.dlq_topic, 20000, collect_oversize, d, NULL,
+                                      es, sizeof(es)),
                   OF_OK);
     }
     worker_stop(&w, 0);
     CHECK_INT(d->n, 2);
     int64_t where[2] = {-1, -1};
-    CHECK_INT(of_kafka_read_topic(&w.fk.kc, w.jobs_topic, 20000, find_job_offset, where, NULL, es,
-                                  sizeof(es)),
+    CHECK_INT(of_kafka_read_topic(&w.in.fk.kc, w.jobs_topic, 20000, find_job_offset, where, NULL,
+                                  es, sizeof(es)),
               OF_OK);
     char off[32];
     snprintf(off, sizeof(off), "%lld", (long long)where[1]);
@@ -774,7 +737,7 @@ static void case_oversize(void)
         /* the copy is cut to the budget, key included */
         CHECK_INT(d->rows[i].src_offset_seen, 1000 - (int64_t)strlen(w.release_id));
     }
-    CHECK_INT(w.wk[0].st.succeeded, 1);
+    CHECK_INT(w.wk[0].stats.succeeded, 1);
     CHECK_INT(count_deployments(&w, "T10", "Dev"), 1);
     check_committed_at_end(&w);
     free(d);
@@ -831,8 +794,8 @@ static void case_adopt(void)
     if (st2 && pre.id) CHECK(strcmp(st2->deployment_id, pre.id) != 0);
     CHECK(ev_find(&l, id, 2, OF_EV_JOB_SUCCEEDED) != NULL);
     CHECK_INT(count_deployments(&w, "Adopt", "Dev"), 2);
-    CHECK_INT(w.wk[0].st.adopted, 1);
-    CHECK_INT(w.wk[0].st.created, 1);
+    CHECK_INT(w.wk[0].stats.adopted, 1);
+    CHECK_INT(w.wk[0].stats.created, 1);
     of_octo_deployment_free(&pre);
     check_committed_at_end(&w);
     free(l.rows);
@@ -885,7 +848,7 @@ static void case_timeout(void)
         }
         of_octo_task_free(&t);
     }
-    CHECK_INT(w.wk[0].st.timed_out, 2);
+    CHECK_INT(w.wk[0].stats.timed_out, 2);
     check_committed_at_end(&w);
     free(l.rows);
     world_stop(&w);
@@ -914,7 +877,7 @@ static void case_waiting(void)
         char path[128];
         int status = 0;
         snprintf(path, sizeof(path), "/sim/interruptions/%s/release", wt->task_id);
-        CHECK_INT(ofsim_admin(w.sim, "POST", path, NULL, &status, NULL), OF_OK);
+        CHECK_INT(ofsim_admin(w.in.sim, "POST", path, NULL, &status, NULL), OF_OK);
         CHECK_INT(status, 200);
     }
     want w1 = {id, 1};
@@ -922,7 +885,7 @@ static void case_waiting(void)
     worker_stop(&w, 0);
     CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
     CHECK_INT(ev_count(&l, id, OF_EV_JOB_WAITING), 1); /* once per episode */
-    CHECK_INT(w.wk[0].st.waiting, 1);
+    CHECK_INT(w.wk[0].stats.waiting, 1);
     check_committed_at_end(&w);
     free(l.rows);
     world_stop(&w);
@@ -994,9 +957,9 @@ static void case_inflight(void)
     }
     CHECK_INT(ns, 2 * N);
     CHECK_INT(most, 2); /* never more than 2 live, and the 2 slots were used */
-    CHECK_INT(w.wk[0].st.max_in_flight, 2);
-    CHECK(w.wk[0].st.pauses >= 1);
-    CHECK_INT(w.wk[0].st.succeeded, N);
+    CHECK_INT(w.wk[0].stats.max_in_flight, 2);
+    CHECK(w.wk[0].stats.pauses >= 1);
+    CHECK_INT(w.wk[0].stats.succeeded, N);
     check_committed_at_end(&w);
     free(l.rows);
     world_stop(&w);
@@ -1021,7 +984,7 @@ static void case_redeliver(void)
     of_job_clear(&job);
     /* From here on the only producer is the worker's. */
     const int errs[] = {OF_KAFKA_PERR_MESSAGE_TOO_LARGE, OF_KAFKA_PERR_MESSAGE_TOO_LARGE};
-    CHECK_INT(of_kafka_mock_push_errors(w.mock, OF_KAFKA_API_PRODUCE, 2, errs, es, sizeof(es)),
+    CHECK_INT(of_kafka_mock_push_errors(w.in.mock, OF_KAFKA_API_PRODUCE, 2, errs, es, sizeof(es)),
               OF_OK);
     worker_start(&w, 0);
     evlist l = {0};
@@ -1031,7 +994,7 @@ static void case_redeliver(void)
     read_events(&w, &l); /* the drain waits for every pending event, retries included */
     CHECK(ev_find(&l, id, 1, OF_EV_JOB_STARTED) != NULL);
     CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
-    CHECK(w.wk[0].st.produce_retries >= 1);
+    CHECK(w.wk[0].stats.produce_retries >= 1);
     CHECK_INT(count_deployments(&w, "T09", "Dev"), 1);
     check_committed_at_end(&w);
     free(l.rows);
@@ -1069,7 +1032,7 @@ static void case_drain(void)
     int64_t t0 = of_now_ms();
     worker_stop(&w, 0);
     CHECK(of_now_ms() - t0 < 15000); /* the drain timeout, not the job, bounded the stop */
-    CHECK_INT(w.wk[0].st.dropped, 1);
+    CHECK_INT(w.wk[0].stats.dropped, 1);
     read_events(&w, &l);
     CHECK_INT(ev_count(&l, id, OF_EV_JOB_SUCCEEDED) + ev_count(&l, id, OF_EV_JOB_FAILED) +
                   ev_count(&l, id, OF_EV_JOB_CANCELLED) + ev_count(&l, id, OF_EV_JOB_TIMED_OUT),
@@ -1097,9 +1060,9 @@ static void case_drain(void)
     CHECK(c != NULL);
     if (c) CHECK_CONTAINS(c->message, "cancelled");
     CHECK_INT(count_deployments(&w, "Slow", "Test"), 1);
-    CHECK_INT(w.wk[0].st.adopted, 1);
-    CHECK_INT(w.wk[0].st.created, 0);
-    CHECK_INT(w.wk[0].st.cancelled, 1);
+    CHECK_INT(w.wk[0].stats.adopted, 1);
+    CHECK_INT(w.wk[0].stats.created, 0);
+    CHECK_INT(w.wk[0].stats.cancelled, 1);
     check_committed_at_end(&w);
     free(l.rows);
     world_stop(&w);
@@ -1134,7 +1097,7 @@ static void case_rebalance(void)
         world_stop(&w);
         return;
     }
-    CHECK_INT(ofsim_set_task_cap(w.sim, 100), OF_OK);
+    CHECK_INT(ofsim_set_task_cap(w.in.sim, 100), OF_OK);
     enum { N = 8 };
     static const char *const tenants[N] = {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8"};
     of_job jobs[N];
@@ -1149,7 +1112,7 @@ static void case_rebalance(void)
     for (int i = 0; i < N; i++)
         of_job_clear(&jobs[i]);
     int per[2] = {0, 0};
-    CHECK_INT(of_kafka_read_topic(&w.fk.kc, w.jobs_topic, 20000, count_partitions, per, NULL, es,
+    CHECK_INT(of_kafka_read_topic(&w.in.fk.kc, w.jobs_topic, 20000, count_partitions, per, NULL, es,
                                   sizeof(es)),
               OF_OK);
     CHECK(per[0] > 0 && per[1] > 0); /* else no job would move */
@@ -1174,7 +1137,7 @@ static void case_rebalance(void)
         char path[700];
         int status = 0;
         snprintf(path, sizeof(path), "/sim/interruptions/%s/release", tasks[i]);
-        CHECK_INT(ofsim_admin(w.sim, "POST", path, NULL, &status, NULL), OF_OK);
+        CHECK_INT(ofsim_admin(w.in.sim, "POST", path, NULL, &status, NULL), OF_OK);
         CHECK_INT(status, 200);
     }
     CHECK(wait_final(&w, &l, ws, N));
@@ -1193,11 +1156,11 @@ static void case_rebalance(void)
     }
     CHECK(count_source_type(&l, OF_EV_JOB_SUCCEEDED, "octofleet/worker/w1") > 0);
     CHECK(count_source_type(&l, OF_EV_JOB_SUCCEEDED, "octofleet/worker/w2") > 0);
-    CHECK_INT(w.wk[0].st.created, N);
-    CHECK(w.wk[0].st.dropped >= 1);
-    CHECK(w.wk[1].st.adopted >= 1);
-    CHECK_INT(w.wk[1].st.created, 0);
-    CHECK_INT(w.wk[0].st.succeeded + w.wk[1].st.succeeded, N);
+    CHECK_INT(w.wk[0].stats.created, N);
+    CHECK(w.wk[0].stats.dropped >= 1);
+    CHECK(w.wk[1].stats.adopted >= 1);
+    CHECK_INT(w.wk[1].stats.created, 0);
+    CHECK_INT(w.wk[0].stats.succeeded + w.wk[1].stats.succeeded, N);
     check_committed_at_end(&w);
     free(l.rows);
     world_stop(&w);
@@ -1213,7 +1176,7 @@ static void case_load(void)
         world_stop(&w);
         return;
     }
-    CHECK_INT(ofsim_set_task_cap(w.sim, 1000), OF_OK);
+    CHECK_INT(ofsim_set_task_cap(w.in.sim, 1000), OF_OK);
     enum { N = 200 };
     of_job *jobs = calloc(N, sizeof(*jobs));
     want *ws = calloc(N, sizeof(*ws));
@@ -1229,35 +1192,36 @@ static void case_load(void)
     produce_jobs(&w, jobs, N);
     for (int i = 0; i < N; i++)
         of_job_clear(&jobs[i]);
-    long tasks_before = ofsim_request_count(w.sim, "GET /api/{space}/tasks");
+    long tasks_before = ofsim_request_count(w.in.sim, "GET /api/{space}/tasks");
     int64_t t0 = of_now_ms();
     worker_start(&w, 0);
     evlist l = {0};
     CHECK(wait_final(&w, &l, ws, N));
     int64_t elapsed = of_now_ms() - t0;
     worker_stop(&w, 0);
-    long task_gets = ofsim_request_count(w.sim, "GET /api/{space}/tasks") - tasks_before;
+    long task_gets = ofsim_request_count(w.in.sim, "GET /api/{space}/tasks") - tasks_before;
     size_t ok = 0;
     for (int i = 0; i < N; i++)
         ok += ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL;
     CHECK_INT(ok, N);
-    CHECK_INT(w.wk[0].st.created, N);
-    CHECK(w.wk[0].st.max_in_flight >= 150); /* they really were in flight together */
-    CHECK(w.wk[0].st.poll_rounds > 0);
+    CHECK_INT(w.wk[0].stats.created, N);
+    CHECK(w.wk[0].stats.max_in_flight >= 150); /* they really were in flight together */
+    CHECK(w.wk[0].stats.poll_rounds > 0);
     double per_round =
-        w.wk[0].st.poll_rounds ? (double)task_gets / (double)w.wk[0].st.poll_rounds : 0;
-    double tasks_per_round = w.wk[0].st.poll_rounds
-                                 ? (double)w.wk[0].st.tasks_polled / (double)w.wk[0].st.poll_rounds
-                                 : 0;
+        w.wk[0].stats.poll_rounds ? (double)task_gets / (double)w.wk[0].stats.poll_rounds : 0;
+    double tasks_per_round = w.wk[0].stats.poll_rounds ? (double)w.wk[0].stats.tasks_polled /
+                                                             (double)w.wk[0].stats.poll_rounds
+                                                       : 0;
     /* task_poll_chunk 100: at most ceil(200/100) = 2 GETs per round, however many jobs. */
     CHECK(per_round <= 2.0 + 1e-9);
     fprintf(stderr,
             "load: %d jobs in %.1f s (incl. ~3 s group join); max in flight %llu; %llu poll "
             "rounds, %ld GET tasks requests = %.2f per round, %.1f tasks per round; %llu Octopus "
             "requests in total (%.2f per job)\n",
-            N, (double)elapsed / 1000.0, (unsigned long long)w.wk[0].st.max_in_flight,
-            (unsigned long long)w.wk[0].st.poll_rounds, task_gets, per_round, tasks_per_round,
-            (unsigned long long)w.wk[0].st.octo_requests, (double)w.wk[0].st.octo_requests / N);
+            N, (double)elapsed / 1000.0, (unsigned long long)w.wk[0].stats.max_in_flight,
+            (unsigned long long)w.wk[0].stats.poll_rounds, task_gets, per_round, tasks_per_round,
+            (unsigned long long)w.wk[0].stats.octo_requests,
+            (double)w.wk[0].stats.octo_requests / N);
     check_committed_at_end(&w);
     free(l.rows);
     free(jobs);
@@ -1280,6 +1244,14 @@ static const struct {
 int main(int argc, char **argv)
 {
     of_log_set_level(getenv("OF_TEST_DEBUG") ? OF_LOG_DEBUG : OF_LOG_WARN);
+    size_t ncases = sizeof(cases) / sizeof(cases[0]);
+    for (int a = 1; a < argc; a++) { /* a misspelt case must not pass by running nothing */
+        bool known = false;
+        for (size_t i = 0; i < ncases; i++)
+            known = known || strcmp(argv[a], cases[i].name) == 0;
+        if (!known) fprintf(stderr, "no case '%s'\n", argv[a]);
+        CHECK(known);
+    }
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bool run = argc < 2;
         for (int a = 1; a < argc && !run; a++)
