@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "octopus.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -401,7 +402,7 @@ static bool fleet_stop_daemons(fleet *f, result *r)
     return ok;
 }
 
-static void fleet_free(fleet *f)
+static void fleet_clear(fleet *f)
 {
     if (f->stuck) return; /* threads still use all of it */
     of_kafka_consumer_destroy(f->events);
@@ -733,7 +734,7 @@ static void run(const bench_opts *o, result *r)
             snprintf(saved, sizeof(saved), "%s: %s", f->d[i].name, f->d[i].errstr);
     r->ok = ok && !saved[0];
     memcpy(r->error, saved, sizeof(saved));
-    fleet_free(f);
+    fleet_clear(f);
     if (!f->stuck) free(f);
 }
 
@@ -893,6 +894,11 @@ static bool int_arg(const char *name, const char *v, long lo, long hi, int *out)
 
 int main(int argc, char **argv)
 {
+    char ges[256];
+    if (of_octo_global_init(ges, sizeof ges) != OF_OK) { /* libcurl, once, before any thread */
+        fprintf(stderr, "%s\n", ges);
+        return 1;
+    }
     bench_opts o = {.tenants = 500,
                     .workers = 3,
                     .max_in_flight = 256,

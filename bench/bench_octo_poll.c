@@ -151,7 +151,7 @@ int main(int argc, char **argv)
                chunks[k], (long long)took,
                ofsim_request_count(sim, "GET /api/{space}/tasks") - before, rc ? 0 : l.missing,
                rc ? ", error: " : "", rc ? es : "");
-        if (!rc) of_octo_task_list_free(&l);
+        if (!rc) of_octo_task_list_clear(&l);
         if (cc != c) of_octo_destroy(cc);
     }
 
@@ -173,9 +173,9 @@ int main(int argc, char **argv)
         free(st.ids[i]);
     free(st.ids);
     free(slots);
-    of_octo_release_free(&rel);
-    of_octo_ref_free(&env);
-    of_octo_project_free(&p);
+    of_octo_release_clear(&rel);
+    of_octo_ref_clear(&env);
+    of_octo_project_clear(&p);
     of_octo_destroy(c);
     ofsim_stop(sim);
     of_octo_global_cleanup();

@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "exitcodes.h"
+#include "fleet.h"
 #include "guard.h"
 #include "kafka.h"
 #include "msg.h"
 #include "log.h"
+#include "signals.h"
 
 void of_cli_line(FILE *f, const char *fmt, ...)
 {
@@ -111,7 +113,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
         size_t len = eq ? (size_t)(eq - co->sets[k]) : 0;
         if (!eq || len == 0 || len >= sizeof(name)) {
             of_cli_line(stderr, "--set %s: expected KEY=VALUE", co->sets[k]);
-            of_config_free(cfg);
+            of_config_clear(cfg);
             return OF_EXIT_CONFIG;
         }
         memcpy(name, co->sets[k], len);
@@ -119,7 +121,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
         rc = of_config_set(cfg, name, eq + 1, errstr, sizeof(errstr));
         if (rc) {
             of_cli_line(stderr, "--set: %s", errstr); /* errstr starts with the key */
-            of_config_free(cfg);
+            of_config_clear(cfg);
             return OF_EXIT_CONFIG;
         }
     }
@@ -127,7 +129,7 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
         rc = of_config_set(cfg, "log.level", co->log_level, errstr, sizeof(errstr));
         if (rc) {
             of_cli_line(stderr, "--log-level: %s", errstr);
-            of_config_free(cfg);
+            of_config_clear(cfg);
             return OF_EXIT_CONFIG;
         }
     }
@@ -137,13 +139,13 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
         rc = of_config_dump(cfg, &b);
         if (rc == OF_OK) fputs(b.data ? b.data : "", stdout);
         of_buf_clear(&b);
-        of_config_free(cfg);
+        of_config_clear(cfg);
         return rc ? OF_EXIT_CONFIG : -1;
     }
     rc = of_config_check(cfg, role, errstr, sizeof(errstr));
     if (rc) {
         of_cli_lines(stderr, "", errstr); /* each line already names the file */
-        of_config_free(cfg);
+        of_config_clear(cfg);
         return OF_EXIT_CONFIG;
     }
     of_log_set_level(cfg->log.level);
@@ -260,6 +262,143 @@ bool of_cli_config(const of_cli_common *co, of_config_role role, of_config *cfg,
     int ex = load_config(co, role, cfg);
     *exit_code = ex < 0 ? OF_EXIT_OK : ex;
     return ex == OF_EXIT_OK;
+}
+
+bool of_cli_args(int argc, char **argv, const char *name, const char *usage, of_cli_common *co,
+                 of_cli_arg_fn fn, void *ctx, int *exit_code)
+{
+    *exit_code = OF_EXIT_USAGE;
+    for (int i = 1; i < argc;) {
+        int r = co ? of_cli_common_opt(co, argc, argv, &i) : 0;
+        if (r < 0) return false;
+        if (r > 0) continue; /* it stepped past the option */
+        if (of_cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            *exit_code = OF_EXIT_OK;
+            return false;
+        }
+        of_cli_arg a = fn ? fn(ctx, argc, argv, &i) : OF_CLI_ARG_UNEXPECTED;
+        if (a == OF_CLI_ARG_USAGE) return false;
+        if (a == OF_CLI_ARG_UNEXPECTED) {
+            of_cli_usage_error(name, usage, "unexpected argument '%s'", argv[i]);
+            return false;
+        }
+        i++;
+    }
+    *exit_code = OF_EXIT_OK;
+    return true;
+}
+
+of_cli_arg of_cli_json_arg(void *ctx, int argc, char **argv, int *i)
+{
+    of_cli_json_args *a = ctx;
+    const char *arg = argv[*i];
+    (void)argc;
+    if (strcmp(arg, "--json") == 0)
+        a->json = true;
+    else if ((arg[0] != '-' || (a->dash_ok && strcmp(arg, "-") == 0)) && !a->arg)
+        a->arg = arg;
+    else
+        return OF_CLI_ARG_UNEXPECTED;
+    return OF_CLI_ARG_TAKEN;
+}
+
+int of_cli_usage_error(const char *name, const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "octofleet %s: ", name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%s", usage);
+    return OF_EXIT_USAGE;
+}
+
+int of_cli_read_request(const char *name, const char *path, char **text, size_t *len,
+                        of_request **req)
+{
+    *req = NULL;
+    *text = NULL;
+    int ex = of_cli_read_file(path, OF_MSG_MAX_SIZE, text, len);
+    if (ex) return ex;
+    of_errlist errs;
+    of_errlist_init(&errs);
+    if (of_request_parse(*text, *len, req, &errs) != OF_OK) {
+        fprintf(stderr, "octofleet %s: %s is not a valid release request:\n", name, path);
+        for (size_t i = 0; i < errs.n; i++)
+            of_cli_line(stderr, "  %s", errs.items[i]);
+        of_request_free(*req);
+        *req = NULL;
+        free(*text);
+        *text = NULL;
+        ex = OF_EXIT_FAIL;
+    }
+    of_errlist_clear(&errs);
+    return ex;
+}
+
+int of_cli_with_config(const of_cli_common *co, of_config_role role, of_cli_run_fn run, void *ctx)
+{
+    of_config cfg;
+    int ex;
+    if (!of_cli_config(co, role, &cfg, &ex)) return ex;
+    ex = run(&cfg, ctx);
+    of_config_clear(&cfg);
+    return ex;
+}
+
+typedef struct daemon_ctx {
+    const char *name;
+    of_cli_daemon_fn run;
+} daemon_ctx;
+
+static int run_daemon(const of_config *cfg, void *opaque)
+{
+    const daemon_ctx *d = opaque;
+    char errstr[1024] = "";
+    of_err rc = of_signals_install(errstr, sizeof errstr);
+    if (rc) {
+        fprintf(stderr, "octofleet %s: %s\n", d->name, errstr);
+        return OF_EXIT_FAIL;
+    }
+    rc = d->run(cfg, of_signals_flag(), errstr, sizeof errstr);
+    if (rc) fprintf(stderr, "octofleet %s: %s: %s\n", d->name, of_strerror(rc), errstr);
+    return of_cli_exit_code(rc);
+}
+
+int of_cli_run_daemon(const char *name, const of_cli_common *co, of_config_role role,
+                      of_cli_daemon_fn run)
+{
+    daemon_ctx d = {.name = name, .run = run};
+    return of_cli_with_config(co, role, run_daemon, &d);
+}
+
+int of_cli_fleet_kafka(of_fleet_kafka *fk, const of_config *cfg, const char *prefix)
+{
+    if (of_fleet_kafka_init(fk, cfg, NULL, NULL) == OF_OK) return OF_EXIT_OK;
+    fprintf(stderr, "%s: out of memory\n", prefix);
+    return OF_EXIT_FAIL;
+}
+
+int of_cli_read_fleet_topic(const of_config *cfg, const char *name, const char *key, int timeout_ms,
+                            of_kafka_message_cb *on_message, void *opaque, char *topic)
+{
+    char prefix[64], errstr[512];
+    of_fleet_kafka fk;
+    snprintf(prefix, sizeof prefix, "octofleet %s", name);
+    topic[0] = '\0';
+    int ex = of_cli_fleet_kafka(&fk, cfg, prefix);
+    if (ex) return ex;
+    if (of_config_topic(cfg, key, topic, OF_TOPIC_NAME_MAX)) {
+        fprintf(stderr, "%s: topics.prefix too long for the %s topic\n", prefix, key);
+        ex = OF_EXIT_CONFIG;
+    } else if (of_kafka_read_topic(&fk.kc, topic, timeout_ms, on_message, opaque, NULL, errstr,
+                                   sizeof errstr)) {
+        fprintf(stderr, "%s: cannot read %s: %s\n", prefix, topic, errstr);
+        ex = OF_EXIT_SERVICE;
+    }
+    of_fleet_kafka_clear(&fk);
+    return ex;
 }
 
 int of_cli_exit_code(of_err rc)

@@ -307,35 +307,40 @@ static void demo_cleanup(demo *d)
     of_inproc_clear(&d->fleet);
 }
 
+typedef struct demo_args {
+    int nworkers;
+    bool verbose;
+} demo_args;
+
+static of_cli_arg demo_arg(void *ctx, int argc, char **argv, int *i)
+{
+    demo_args *a = ctx;
+    if (strcmp(argv[*i], "--verbose") == 0) {
+        a->verbose = true;
+    } else if (strcmp(argv[*i], "--workers") == 0 && *i + 1 < argc) {
+        char *end;
+        long v = strtol(argv[++*i], &end, 10);
+        if (*end || v < 1 || v > 16) {
+            fprintf(stderr, "octofleet demo: --workers needs 1..16\n");
+            return OF_CLI_ARG_USAGE;
+        }
+        a->nworkers = (int)v;
+    } else {
+        return OF_CLI_ARG_UNEXPECTED;
+    }
+    return OF_CLI_ARG_TAKEN;
+}
+
 int of_cmd_demo(int argc, char **argv)
 {
-    int nworkers = DEMO_WORKERS;
-    bool verbose = false;
-    for (int i = 1; i < argc; i++) {
-        if (of_cli_is_help(argv[i])) {
-            fputs(demo_usage, stdout);
-            return OF_EXIT_OK;
-        } else if (strcmp(argv[i], "--verbose") == 0) {
-            verbose = true;
-        } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 16) {
-                fprintf(stderr, "octofleet demo: --workers needs 1..16\n");
-                return OF_EXIT_USAGE;
-            }
-            nworkers = (int)v;
-        } else {
-            fprintf(stderr, "octofleet demo: unexpected argument '%s'\n%s", argv[i], demo_usage);
-            return OF_EXIT_USAGE;
-        }
-    }
-    of_log_set_level(verbose ? OF_LOG_INFO : OF_LOG_ERROR);
+    demo_args a = {.nworkers = DEMO_WORKERS};
+    int ex;
+    if (!of_cli_args(argc, argv, "demo", demo_usage, NULL, demo_arg, &a, &ex)) return ex;
+    of_log_set_level(a.verbose ? OF_LOG_INFO : OF_LOG_ERROR);
     demo *d = calloc(1, sizeof(*d));
     if (!d) return OF_EXIT_FAIL;
-    d->nworkers = nworkers;
+    d->nworkers = a.nworkers;
     d->st.t0 = of_now_ms();
-    int ex;
     if (of_signals_install(d->errstr, sizeof(d->errstr)) != OF_OK) {
         fprintf(stderr, "octofleet demo: %s\n", d->errstr);
         free(d);

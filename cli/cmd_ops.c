@@ -54,7 +54,7 @@ static int send_command(const of_config *cfg, const of_command *cmd)
         ex = OF_EXIT_OK;
     }
     of_kafka_producer_destroy(p);
-    of_fleet_kafka_free(&fk);
+    of_fleet_kafka_clear(&fk);
     return ex;
 }
 
@@ -163,13 +163,10 @@ static int follow_events(const of_config *cfg, follow_ctx *fc, bool stop_at_end)
     of_fleet_kafka fk;
     of_kafka_consumer *c = NULL;
     int ex = OF_EXIT_SERVICE;
-    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) {
-        fprintf(stderr, "octofleet: out of memory\n");
-        return OF_EXIT_FAIL;
-    }
+    if (of_cli_fleet_kafka(&fk, cfg, "octofleet")) return OF_EXIT_FAIL;
     if (of_config_topic(cfg, "events", topic, sizeof(topic))) {
         fprintf(stderr, "octofleet: topics.prefix too long for the events topic\n");
-        of_fleet_kafka_free(&fk);
+        of_fleet_kafka_clear(&fk);
         return OF_EXIT_CONFIG;
     }
     snprintf(group, sizeof(group), "octofleet-cli-%ld-%lld", (long)getpid(),
@@ -203,7 +200,7 @@ static int follow_events(const of_config *cfg, follow_ctx *fc, bool stop_at_end)
     ex = fc->final >= 0 ? fc->final : OF_EXIT_OK;
 out:
     of_kafka_consumer_destroy(c);
-    of_fleet_kafka_free(&fk);
+    of_fleet_kafka_clear(&fk);
     return ex;
 }
 
@@ -222,81 +219,71 @@ static const char submit_usage[] =
     "  --by NAME           who submits (default: $USER; at most 256 bytes)\n"
     "  --reason TEXT       why (recorded in the events; at most 1,024 bytes)\n" OF_CLI_COMMON_HELP;
 
-int of_cmd_submit(int argc, char **argv)
-{
-    of_cli_common co = {0};
-    const char *path = NULL;
-    char *by = default_user(), *reason = NULL;
-    bool wait = false;
-    for (int i = 1; i < argc;) {
-        int r = of_cli_common_opt(&co, argc, argv, &i);
-        if (r < 0) return OF_EXIT_USAGE;
-        if (r > 0) continue;
-        if (of_cli_is_help(argv[i])) {
-            fputs(submit_usage, stdout);
-            return OF_EXIT_OK;
-        } else if (strcmp(argv[i], "--wait") == 0) {
-            wait = true;
-        } else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
-            by = argv[++i];
-        } else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
-            reason = argv[++i];
-        } else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && !path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "octofleet submit: unexpected argument '%s'\n%s", argv[i],
-                    submit_usage);
-            return OF_EXIT_USAGE;
-        }
-        i++;
-    }
-    if (!path) {
-        fprintf(stderr, "octofleet submit: missing REQUEST.json\n%s", submit_usage);
-        return OF_EXIT_USAGE;
-    }
-    of_config cfg;
-    int ex;
-    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
+typedef struct submit_args {
+    const char *path;
+    char *by, *reason;
+    bool wait;
+} submit_args;
 
+static of_cli_arg submit_arg(void *ctx, int argc, char **argv, int *i)
+{
+    submit_args *a = ctx;
+    const char *arg = argv[*i];
+    bool has_val = *i + 1 < argc;
+    if (strcmp(arg, "--wait") == 0)
+        a->wait = true;
+    else if (strcmp(arg, "--by") == 0 && has_val)
+        a->by = argv[++*i];
+    else if (strcmp(arg, "--reason") == 0 && has_val)
+        a->reason = argv[++*i];
+    else if ((arg[0] != '-' || strcmp(arg, "-") == 0) && !a->path)
+        a->path = arg;
+    else
+        return OF_CLI_ARG_UNEXPECTED;
+    return OF_CLI_ARG_TAKEN;
+}
+
+static int submit_run(const of_config *cfg, void *ctx)
+{
+    const submit_args *a = ctx;
     char *text = NULL;
     size_t len = 0;
     of_request *req = NULL;
-    of_errlist errs;
-    of_errlist_init(&errs);
     of_command cmd = {0};
-    ex = of_cli_read_file(path, OF_MSG_MAX_SIZE, &text, &len);
-    if (ex) goto out;
-    if (of_request_parse(text, len, &req, &errs) != OF_OK) {
-        fprintf(stderr, "octofleet submit: %s is not a valid release request:\n", path);
-        for (size_t i = 0; i < errs.n; i++)
-            of_cli_line(stderr, "  %s", errs.items[i]);
-        ex = OF_EXIT_FAIL;
-        goto out;
-    }
+    int ex = of_cli_read_request("submit", a->path, &text, &len, &req);
+    if (ex) return ex;
     cmd.type = OF_CMD_SUBMIT;
     of_uuid_release_id(req->space, req->release, cmd.release_id);
-    cmd.by = by;
-    cmd.reason = reason;
+    cmd.by = a->by;
+    cmd.reason = a->reason;
     cmd.time_ms = of_wall_ms();
     cmd.request_json = text;
-    ex = send_command(&cfg, &cmd);
+    ex = send_command(cfg, &cmd);
     cmd.by = cmd.reason = cmd.request_json = NULL; /* borrowed */
     if (ex) goto out;
     printf("%s\n", cmd.release_id);
     fflush(stdout);
-    if (wait) {
+    if (a->wait) {
         follow_ctx fc = {.release_id = cmd.release_id,
                          .progress = true,
                          .submitted_ms = cmd.time_ms,
                          .final = -1};
-        ex = follow_events(&cfg, &fc, true);
+        ex = follow_events(cfg, &fc, true);
     }
 out:
     of_request_free(req);
-    of_errlist_clear(&errs);
     free(text);
-    of_config_free(&cfg);
     return ex;
+}
+
+int of_cmd_submit(int argc, char **argv)
+{
+    of_cli_common co = {0};
+    submit_args a = {.by = default_user()};
+    int ex;
+    if (!of_cli_args(argc, argv, "submit", submit_usage, &co, submit_arg, &a, &ex)) return ex;
+    if (!a.path) return of_cli_usage_error("submit", submit_usage, "missing REQUEST.json");
+    return of_cli_with_config(&co, OF_ROLE_ANY, submit_run, &a);
 }
 
 /* ---- replay / resume / abort ------------------------------------------- */
@@ -317,81 +304,83 @@ static const char control_usage[] =
 
 #define MAX_FILTERS 64
 
+typedef struct control_args {
+    of_command cmd;
+    const char *rid;
+    char *tenants[MAX_FILTERS], *projects[MAX_FILTERS], *envs[MAX_FILTERS];
+} control_args;
+
+static of_cli_arg control_arg(void *ctx, int argc, char **argv, int *i)
+{
+    control_args *c = ctx;
+    of_command *cmd = &c->cmd;
+    of_cmd_type type = cmd->type;
+    const char *a = argv[*i];
+    bool has_val = *i + 1 < argc;
+    if (type == OF_CMD_REPLAY && strcmp(a, "--all") == 0) {
+        cmd->all = true;
+    } else if (type == OF_CMD_ABORT && strcmp(a, "--cancel-running") == 0) {
+        cmd->cancel_running = true;
+    } else if (type == OF_CMD_REPLAY && strcmp(a, "--stage") == 0 && has_val) {
+        char *end;
+        long v = strtol(argv[++*i], &end, 10);
+        if (*end || v < 0 || v > 1000) {
+            fprintf(stderr, "octofleet replay: --stage needs a number, got '%s'\n", argv[*i]);
+            return OF_CLI_ARG_USAGE;
+        }
+        cmd->stage = (int)v;
+    } else if (type == OF_CMD_REPLAY &&
+               (strcmp(a, "--tenant") == 0 || strcmp(a, "--project") == 0 ||
+                strcmp(a, "--environment") == 0) &&
+               has_val) {
+        char **list = a[2] == 't' ? c->tenants : a[2] == 'p' ? c->projects : c->envs;
+        size_t *n = a[2] == 't'   ? &cmd->n_tenants
+                    : a[2] == 'p' ? &cmd->n_projects
+                                  : &cmd->n_environments;
+        if (*n >= MAX_FILTERS) {
+            fprintf(stderr, "octofleet replay: too many %s filters\n", a);
+            return OF_CLI_ARG_USAGE;
+        }
+        list[(*n)++] = argv[++*i];
+    } else if (strcmp(a, "--by") == 0 && has_val) {
+        cmd->by = argv[++*i];
+    } else if (strcmp(a, "--reason") == 0 && has_val) {
+        cmd->reason = argv[++*i];
+    } else if (a[0] != '-' && !c->rid) {
+        c->rid = a;
+    } else {
+        return OF_CLI_ARG_UNEXPECTED;
+    }
+    return OF_CLI_ARG_TAKEN;
+}
+
+static int control_run(const of_config *cfg, void *ctx)
+{
+    control_args *c = ctx;
+    int ex = send_command(cfg, &c->cmd);
+    if (ex == OF_EXIT_OK) printf("%s %s sent\n", of_cmd_type_name(c->cmd.type), c->rid);
+    return ex;
+}
+
 static int control(of_cmd_type type, int argc, char **argv)
 {
     of_cli_common co = {0};
-    of_command cmd = {0};
-    const char *rid = NULL;
-    char *tenants[MAX_FILTERS], *projects[MAX_FILTERS], *envs[MAX_FILTERS];
-    cmd.type = type;
-    cmd.by = default_user();
-    cmd.tenants = tenants;
-    cmd.projects = projects;
-    cmd.environments = envs;
-    for (int i = 1; i < argc;) {
-        int r = of_cli_common_opt(&co, argc, argv, &i);
-        if (r < 0) return OF_EXIT_USAGE;
-        if (r > 0) continue;
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (of_cli_is_help(a)) {
-            fputs(control_usage, stdout);
-            return OF_EXIT_OK;
-        } else if (type == OF_CMD_REPLAY && strcmp(a, "--all") == 0) {
-            cmd.all = true;
-        } else if (type == OF_CMD_ABORT && strcmp(a, "--cancel-running") == 0) {
-            cmd.cancel_running = true;
-        } else if (type == OF_CMD_REPLAY && strcmp(a, "--stage") == 0 && has_val) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v > 1000) {
-                fprintf(stderr, "octofleet replay: --stage needs a number, got '%s'\n", argv[i]);
-                return OF_EXIT_USAGE;
-            }
-            cmd.stage = (int)v;
-        } else if (type == OF_CMD_REPLAY &&
-                   (strcmp(a, "--tenant") == 0 || strcmp(a, "--project") == 0 ||
-                    strcmp(a, "--environment") == 0) &&
-                   has_val) {
-            char **list = a[2] == 't' ? tenants : a[2] == 'p' ? projects : envs;
-            size_t *n = a[2] == 't'   ? &cmd.n_tenants
-                        : a[2] == 'p' ? &cmd.n_projects
-                                      : &cmd.n_environments;
-            if (*n >= MAX_FILTERS) {
-                fprintf(stderr, "octofleet replay: too many %s filters\n", a);
-                return OF_EXIT_USAGE;
-            }
-            list[(*n)++] = argv[++i];
-        } else if (strcmp(a, "--by") == 0 && has_val) {
-            cmd.by = argv[++i];
-        } else if (strcmp(a, "--reason") == 0 && has_val) {
-            cmd.reason = argv[++i];
-        } else if (a[0] != '-' && !rid) {
-            rid = a;
-        } else {
-            fprintf(stderr, "octofleet %s: unexpected argument '%s'\n%s", of_cmd_type_name(type), a,
-                    control_usage);
-            return OF_EXIT_USAGE;
-        }
-        i++;
-    }
-    if (!rid || !of_uuid_valid(rid)) {
-        fprintf(stderr, "octofleet %s: %s\n%s", of_cmd_type_name(type),
-                rid ? "RELEASE_ID must be the id printed by submit (a UUID)" : "missing RELEASE_ID",
-                control_usage);
-        return OF_EXIT_USAGE;
-    }
-    static char no_reason[] = "requested from the command line";
-    if (!cmd.reason) cmd.reason = no_reason;
-    of_id_copy(cmd.release_id, rid);
-    cmd.time_ms = of_wall_ms();
-    of_config cfg;
+    control_args c = {.cmd = {.type = type, .by = default_user()}};
+    c.cmd.tenants = c.tenants;
+    c.cmd.projects = c.projects;
+    c.cmd.environments = c.envs;
+    const char *name = of_cmd_type_name(type);
     int ex;
-    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
-    ex = send_command(&cfg, &cmd);
-    if (ex == OF_EXIT_OK) printf("%s %s sent\n", of_cmd_type_name(type), rid);
-    of_config_free(&cfg);
-    return ex;
+    if (!of_cli_args(argc, argv, name, control_usage, &co, control_arg, &c, &ex)) return ex;
+    if (!c.rid || !of_uuid_valid(c.rid))
+        return of_cli_usage_error(name, control_usage, "%s",
+                                  c.rid ? "RELEASE_ID must be the id printed by submit (a UUID)"
+                                        : "missing RELEASE_ID");
+    static char no_reason[] = "requested from the command line";
+    if (!c.cmd.reason) c.cmd.reason = no_reason;
+    of_id_copy(c.cmd.release_id, c.rid);
+    c.cmd.time_ms = of_wall_ms();
+    return of_cli_with_config(&co, OF_ROLE_ANY, control_run, &c);
 }
 
 int of_cmd_replay(int argc, char **argv)
@@ -419,51 +408,39 @@ static const char events_usage[] =
     "  --release ID        only this release's events\n"
     "  --follow            keep waiting for new events (Ctrl-C stops)\n" OF_CLI_COMMON_HELP;
 
+typedef struct events_args {
+    follow_ctx fc;
+    bool follow;
+} events_args;
+
+static of_cli_arg events_arg(void *ctx, int argc, char **argv, int *i)
+{
+    events_args *a = ctx;
+    if (strcmp(argv[*i], "--follow") == 0)
+        a->follow = true;
+    else if (strcmp(argv[*i], "--release") == 0 && *i + 1 < argc)
+        a->fc.release_id = argv[++*i];
+    else
+        return OF_CLI_ARG_UNEXPECTED;
+    return OF_CLI_ARG_TAKEN;
+}
+
+static int events_run(const of_config *cfg, void *ctx)
+{
+    events_args *a = ctx;
+    char topic[OF_TOPIC_NAME_MAX];
+    if (!a->follow)
+        return of_cli_read_fleet_topic(cfg, "events", "events", KAFKA_TIMEOUT_MS, on_event, &a->fc,
+                                       topic);
+    int ex = follow_events(cfg, &a->fc, false);
+    return ex == OF_EXIT_FAIL ? OF_EXIT_OK : ex; /* a paused release is not our failure */
+}
+
 int of_cmd_events(int argc, char **argv)
 {
     of_cli_common co = {0};
-    follow_ctx fc = {.print_json = true, .final = -1};
-    bool follow = false;
-    for (int i = 1; i < argc;) {
-        int r = of_cli_common_opt(&co, argc, argv, &i);
-        if (r < 0) return OF_EXIT_USAGE;
-        if (r > 0) continue;
-        if (of_cli_is_help(argv[i])) {
-            fputs(events_usage, stdout);
-            return OF_EXIT_OK;
-        } else if (strcmp(argv[i], "--follow") == 0) {
-            follow = true;
-        } else if (strcmp(argv[i], "--release") == 0 && i + 1 < argc) {
-            fc.release_id = argv[++i];
-        } else {
-            fprintf(stderr, "octofleet events: unexpected argument '%s'\n%s", argv[i],
-                    events_usage);
-            return OF_EXIT_USAGE;
-        }
-        i++;
-    }
-    of_config cfg;
+    events_args a = {.fc = {.print_json = true, .final = -1}};
     int ex;
-    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
-    if (follow) {
-        ex = follow_events(&cfg, &fc, false);
-        ex = ex == OF_EXIT_FAIL ? OF_EXIT_OK : ex; /* a paused release is not our failure */
-    } else {
-        char errstr[512], topic[OF_TOPIC_NAME_MAX];
-        of_fleet_kafka fk;
-        if (of_fleet_kafka_init(&fk, &cfg, NULL, NULL)) {
-            fprintf(stderr, "octofleet events: out of memory\n");
-            ex = OF_EXIT_FAIL;
-        } else if (of_config_topic(&cfg, "events", topic, sizeof(topic))) {
-            fprintf(stderr, "octofleet events: topics.prefix too long for the events topic\n");
-            ex = OF_EXIT_CONFIG;
-        } else if (of_kafka_read_topic(&fk.kc, topic, KAFKA_TIMEOUT_MS, on_event, &fc, NULL, errstr,
-                                       sizeof(errstr))) {
-            fprintf(stderr, "octofleet events: cannot read %s: %s\n", topic, errstr);
-            ex = OF_EXIT_SERVICE;
-        }
-        of_fleet_kafka_free(&fk);
-    }
-    of_config_free(&cfg);
-    return ex;
+    if (!of_cli_args(argc, argv, "events", events_usage, &co, events_arg, &a, &ex)) return ex;
+    return of_cli_with_config(&co, OF_ROLE_ANY, events_run, &a);
 }

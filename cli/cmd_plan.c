@@ -70,53 +70,17 @@ static int print_plan(of_octo *octo, const of_request *req, const char *text, bo
     return ex;
 }
 
-int of_cmd_plan(int argc, char **argv)
+static int plan_run(const of_config *cfg, void *ctx)
 {
-    of_cli_common co = {0};
-    const char *path = NULL;
-    bool json = false;
-    for (int i = 1; i < argc;) {
-        int r = of_cli_common_opt(&co, argc, argv, &i);
-        if (r < 0) return OF_EXIT_USAGE;
-        if (r > 0) continue;
-        if (of_cli_is_help(argv[i])) {
-            fputs(plan_usage, stdout);
-            return OF_EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && !path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "octofleet plan: unexpected argument '%s'\n%s", argv[i], plan_usage);
-            return OF_EXIT_USAGE;
-        }
-        i++;
-    }
-    if (!path) {
-        fprintf(stderr, "octofleet plan: missing REQUEST.json\n%s", plan_usage);
-        return OF_EXIT_USAGE;
-    }
-    of_config cfg;
-    int ex;
-    if (!of_cli_config(&co, OF_ROLE_WORKER, &cfg, &ex)) return ex; /* needs Octopus like a worker */
-
+    const of_cli_json_args *a = ctx;
     char *text = NULL, errstr[1024];
     size_t len = 0;
     of_request *req = NULL;
-    of_errlist errs;
-    of_errlist_init(&errs);
     of_octo *octo = NULL;
     of_octo_opts oo;
-    ex = of_cli_read_file(path, OF_MSG_MAX_SIZE, &text, &len);
-    if (ex) goto out;
-    if (of_request_parse(text, len, &req, &errs) != OF_OK) {
-        fprintf(stderr, "octofleet plan: %s is not a valid release request:\n", path);
-        for (size_t i = 0; i < errs.n; i++)
-            of_cli_line(stderr, "  %s", errs.items[i]);
-        ex = OF_EXIT_FAIL;
-        goto out;
-    }
-    of_fleet_octo_opts(&cfg, NULL, &oo);
+    int ex = of_cli_read_request("plan", a->arg, &text, &len, &req);
+    if (ex) return ex;
+    of_fleet_octo_opts(cfg, NULL, &oo);
     if (of_octo_new(&oo, &octo, errstr, sizeof(errstr))) {
         fprintf(stderr, "octofleet plan: %s\n", errstr);
         ex = OF_EXIT_CONFIG;
@@ -127,12 +91,20 @@ int of_cmd_plan(int argc, char **argv)
         ex = OF_EXIT_SERVICE;
         goto out;
     }
-    ex = print_plan(octo, req, text, json);
+    ex = print_plan(octo, req, text, a->json);
 out:
     of_octo_destroy(octo);
     of_request_free(req);
-    of_errlist_clear(&errs);
     free(text);
-    of_config_free(&cfg);
     return ex;
+}
+
+int of_cmd_plan(int argc, char **argv)
+{
+    of_cli_common co = {0};
+    of_cli_json_args a = {.dash_ok = true};
+    int ex;
+    if (!of_cli_args(argc, argv, "plan", plan_usage, &co, of_cli_json_arg, &a, &ex)) return ex;
+    if (!a.arg) return of_cli_usage_error("plan", plan_usage, "missing REQUEST.json");
+    return of_cli_with_config(&co, OF_ROLE_WORKER, plan_run, &a); /* needs Octopus like a worker */
 }

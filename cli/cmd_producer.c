@@ -23,40 +23,16 @@ static const char producer_usage[] =
     "fenced by a newer producer), 2 usage, 3 configuration (also: the configured Octopus\n"
     "space does not exist), 4 Kafka or Octopus could not be used at start-up.\n";
 
+static of_err run_producer(const of_config *cfg, of_stop_flag *stop, char *errstr,
+                           size_t errstr_size)
+{
+    return of_producer_run(&(of_producer_opts){.cfg = cfg, .stop = stop}, errstr, errstr_size);
+}
+
 int of_cmd_producer(int argc, char **argv)
 {
-    of_cli_common co;
-    memset(&co, 0, sizeof co);
-    for (int i = 1; i < argc;) {
-        int r = of_cli_common_opt(&co, argc, argv, &i);
-        if (r < 0) return OF_EXIT_USAGE;
-        if (r > 0) continue;
-        if (of_cli_is_help(argv[i])) {
-            fputs(producer_usage, stdout);
-            return OF_EXIT_OK;
-        }
-        fprintf(stderr, "octofleet producer: unexpected argument '%s'\n%s", argv[i],
-                producer_usage);
-        return OF_EXIT_USAGE;
-    }
-    of_config cfg;
+    of_cli_common co = {0};
     int ex;
-    if (!of_cli_config(&co, OF_ROLE_PRODUCER, &cfg, &ex)) return ex;
-
-    char errstr[1024] = "";
-    of_err rc = of_signals_install(errstr, sizeof errstr);
-    if (rc) {
-        fprintf(stderr, "octofleet producer: %s\n", errstr);
-        of_config_free(&cfg);
-        return OF_EXIT_FAIL;
-    }
-    of_producer_opts o;
-    memset(&o, 0, sizeof o);
-    o.cfg = &cfg;
-    o.stop = of_signals_flag();
-    rc = of_producer_run(&o, errstr, sizeof errstr);
-    if (rc) fprintf(stderr, "octofleet producer: %s: %s\n", of_strerror(rc), errstr);
-    ex = of_cli_exit_code(rc);
-    of_config_free(&cfg);
-    return ex;
+    if (!of_cli_args(argc, argv, "producer", producer_usage, &co, NULL, NULL, &ex)) return ex;
+    return of_cli_run_daemon("producer", &co, OF_ROLE_PRODUCER, run_producer);
 }

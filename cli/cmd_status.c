@@ -141,55 +141,16 @@ static const char status_usage[] =
     "printed by submit, or the release name. Exit 0 if found, 1 if not.\n\nOptions:\n"
     "  --json              print the release and every job as JSON\n" OF_CLI_COMMON_HELP;
 
-int of_cmd_status(int argc, char **argv)
+static int status_run(const of_config *cfg, void *ctx)
 {
-    of_cli_common co = {0};
-    const char *want = NULL;
-    bool json = false;
-    for (int i = 1; i < argc;) {
-        int r = of_cli_common_opt(&co, argc, argv, &i);
-        if (r < 0) return OF_EXIT_USAGE;
-        if (r > 0) continue;
-        if (of_cli_is_help(argv[i])) {
-            fputs(status_usage, stdout);
-            return OF_EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (argv[i][0] != '-' && !want) {
-            want = argv[i];
-        } else {
-            fprintf(stderr, "octofleet status: unexpected argument '%s'\n%s", argv[i],
-                    status_usage);
-            return OF_EXIT_USAGE;
-        }
-        i++;
-    }
-    if (!want) {
-        fprintf(stderr, "octofleet status: missing RELEASE\n%s", status_usage);
-        return OF_EXIT_USAGE;
-    }
-    of_config cfg;
-    int ex;
-    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
-
-    status_ctx s = {.want = want};
-    char errstr[512], topic[OF_TOPIC_NAME_MAX];
-    of_fleet_kafka fk;
-    of_err rc = of_fleet_kafka_init(&fk, &cfg, NULL, NULL);
-    if (rc) {
-        fprintf(stderr, "octofleet status: out of memory\n");
+    const of_cli_json_args *a = ctx;
+    status_ctx s = {.want = a->arg};
+    char topic[OF_TOPIC_NAME_MAX];
+    int ex = of_cli_read_fleet_topic(cfg, "status", "releases", 60000, on_record, &s, topic);
+    if (!ex && !s.have_release) {
+        fprintf(stderr, "octofleet status: no release '%s' in %s\n", a->arg, topic);
         ex = OF_EXIT_FAIL;
-    } else if (of_config_topic(&cfg, "releases", topic, sizeof(topic))) {
-        fprintf(stderr, "octofleet status: topics.prefix too long for the releases topic\n");
-        ex = OF_EXIT_CONFIG;
-    } else if ((rc = of_kafka_read_topic(&fk.kc, topic, 60000, on_record, &s, NULL, errstr,
-                                         sizeof(errstr)))) {
-        fprintf(stderr, "octofleet status: cannot read %s: %s\n", topic, errstr);
-        ex = OF_EXIT_SERVICE;
-    } else if (!s.have_release) {
-        fprintf(stderr, "octofleet status: no release '%s' in %s\n", want, topic);
-        ex = OF_EXIT_FAIL;
-    } else {
+    } else if (!ex) {
         /* job records read before the header named the release id by name only */
         size_t w = 0;
         for (size_t i = 0; i < s.n; i++) {
@@ -199,7 +160,7 @@ int of_cmd_status(int argc, char **argv)
                 of_job_record_clear(&s.jobs[i]);
         }
         s.n = w;
-        if (json) {
+        if (a->json) {
             char *out = NULL;
             if (of_status_json_encode(&s.rel, s.jobs, s.n, &out) == OF_OK) {
                 printf("%s\n", out);
@@ -216,7 +177,15 @@ int of_cmd_status(int argc, char **argv)
         of_job_record_clear(&s.jobs[i]);
     free(s.jobs);
     of_release_record_clear(&s.rel);
-    of_fleet_kafka_free(&fk);
-    of_config_free(&cfg);
     return ex;
+}
+
+int of_cmd_status(int argc, char **argv)
+{
+    of_cli_common co = {0};
+    of_cli_json_args a = {0};
+    int ex;
+    if (!of_cli_args(argc, argv, "status", status_usage, &co, of_cli_json_arg, &a, &ex)) return ex;
+    if (!a.arg) return of_cli_usage_error("status", status_usage, "missing RELEASE");
+    return of_cli_with_config(&co, OF_ROLE_ANY, status_run, &a);
 }

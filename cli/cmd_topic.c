@@ -9,7 +9,6 @@
  * works for any topic of the cluster. Nothing here decodes octofleet's messages: values are
  * printed as they are; the codec (common/codec, of_dump_line_encode) writes the JSON. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,10 +92,7 @@ static int topic_dump(const of_config *cfg, const char *topic, int timeout_ms)
 {
     char errstr[512];
     of_fleet_kafka fk;
-    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) {
-        fprintf(stderr, "octofleet topic: out of memory\n");
-        return OF_EXIT_FAIL;
-    }
+    if (of_cli_fleet_kafka(&fk, cfg, "octofleet topic")) return OF_EXIT_FAIL;
     dump_ctx d = {.err = OF_OK};
     size_t count = 0;
     int ex = OF_EXIT_OK;
@@ -113,7 +109,7 @@ static int topic_dump(const of_config *cfg, const char *topic, int timeout_ms)
     } else {
         fprintf(stderr, "%zu message(s) in %s\n", count, topic);
     }
-    of_fleet_kafka_free(&fk);
+    of_fleet_kafka_clear(&fk);
     return ex;
 }
 
@@ -166,9 +162,8 @@ static int topic_produce(const of_config *cfg, const char *topic, const of_kafka
         return ex;
     }
     of_fleet_kafka fk;
-    if (of_fleet_kafka_init(&fk, cfg, NULL, NULL)) {
+    if (of_cli_fleet_kafka(&fk, cfg, "octofleet topic")) {
         of_buf_clear(&value);
-        fprintf(stderr, "octofleet topic: out of memory\n");
         return OF_EXIT_FAIL;
     }
     of_kafka_producer *p = NULL;
@@ -205,25 +200,14 @@ static int topic_produce(const of_config *cfg, const char *topic, const of_kafka
     }
 out:
     of_kafka_producer_destroy(p);
-    of_fleet_kafka_free(&fk);
+    of_fleet_kafka_clear(&fk);
     of_buf_clear(&value);
     return ex;
 }
 
 /* ---- command line ----------------------------------------------------------- */
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("octofleet topic: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n", stderr);
-    fputs(topic_usage, stderr);
-    return OF_EXIT_USAGE;
-}
+#define usage_error(...) of_cli_usage_error("topic", topic_usage, __VA_ARGS__)
 
 static bool parse_long(const char *s, long lo, long hi, long *out)
 {
@@ -235,81 +219,90 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+typedef struct topic_args {
+    const char *action, *name;
+    long timeout_ms;
+    of_kafka_header headers[MAX_HEADERS];
+    size_t nheaders;
+    of_kafka_record tmpl;
+} topic_args;
+
+static of_cli_arg topic_arg(void *ctx, int argc, char **argv, int *i)
+{
+    topic_args *t = ctx;
+    const char *a = argv[*i];
+    bool has_val = *i + 1 < argc;
+    long v;
+    if (strcmp(a, "--from-beginning") == 0) {
+        /* the default: a dump always starts at the beginning */
+    } else if (strcmp(a, "--timeout") == 0 && has_val) {
+        if (!parse_long(argv[++*i], 1, 24L * 3600 * 1000, &v)) {
+            usage_error("--timeout needs milliseconds, got '%s'", argv[*i]);
+            return OF_CLI_ARG_USAGE;
+        }
+        t->timeout_ms = v;
+    } else if (strcmp(a, "--key") == 0 && has_val) {
+        t->tmpl.key = argv[++*i];
+        t->tmpl.key_len = strlen(argv[*i]);
+    } else if (strcmp(a, "--partition") == 0 && has_val) {
+        if (!parse_long(argv[++*i], 0, INT32_MAX, &v)) {
+            usage_error("--partition needs a number, got '%s'", argv[*i]);
+            return OF_CLI_ARG_USAGE;
+        }
+        t->tmpl.partition = (int32_t)v;
+    } else if (strcmp(a, "--header") == 0 && has_val) {
+        char *h = argv[++*i];
+        char *eq = strchr(h, '=');
+        if (!eq || eq == h) {
+            usage_error("--header needs NAME=VALUE, got '%s'", h);
+            return OF_CLI_ARG_USAGE;
+        }
+        if (t->nheaders >= MAX_HEADERS) {
+            usage_error("too many --header options (at most %d)", MAX_HEADERS);
+            return OF_CLI_ARG_USAGE;
+        }
+        *eq = '\0'; /* argv is ours to edit: the name becomes its own string */
+        t->headers[t->nheaders].name = h;
+        t->headers[t->nheaders].value = eq + 1;
+        t->headers[t->nheaders].value_len = strlen(eq + 1);
+        t->nheaders++;
+    } else if (a[0] == '-' && a[1] != '\0') {
+        usage_error("unexpected option '%s'", a);
+        return OF_CLI_ARG_USAGE;
+    } else if (!t->action) {
+        t->action = a;
+    } else if (!t->name) {
+        t->name = a;
+    } else {
+        usage_error("unexpected argument '%s'", a);
+        return OF_CLI_ARG_USAGE;
+    }
+    return OF_CLI_ARG_TAKEN;
+}
+
+static int topic_run(const of_config *cfg, void *ctx)
+{
+    const topic_args *t = ctx;
+    if (strcmp(t->action, "dump") == 0) return topic_dump(cfg, t->name, (int)t->timeout_ms);
+    return topic_produce(cfg, t->name, &t->tmpl, (int)t->timeout_ms);
+}
+
 int of_cmd_topic(int argc, char **argv)
 {
-    of_cli_common co;
-    memset(&co, 0, sizeof co);
-    const char *action = NULL, *name = NULL;
-    long timeout_ms = TOPIC_TIMEOUT_MS;
-    of_kafka_header headers[MAX_HEADERS];
-    size_t nheaders = 0;
-    of_kafka_record tmpl = {.partition = OF_KAFKA_PARTITION_ANY};
-
-    if (argc > 1 && of_cli_is_help(argv[1])) {
-        fputs(topic_usage, stdout);
-        return OF_EXIT_OK;
-    }
-    for (int i = 1; i < argc;) {
-        int r = of_cli_common_opt(&co, argc, argv, &i);
-        if (r < 0) return OF_EXIT_USAGE;
-        if (r > 0) continue;
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        long v;
-        if (of_cli_is_help(a)) {
-            fputs(topic_usage, stdout);
-            return OF_EXIT_OK;
-        } else if (strcmp(a, "--from-beginning") == 0) {
-            /* the default: a dump always starts at the beginning */
-        } else if (strcmp(a, "--timeout") == 0 && has_val) {
-            if (!parse_long(argv[++i], 1, 24L * 3600 * 1000, &v))
-                return usage_error("--timeout needs milliseconds, got '%s'", argv[i]);
-            timeout_ms = v;
-        } else if (strcmp(a, "--key") == 0 && has_val) {
-            tmpl.key = argv[++i];
-            tmpl.key_len = strlen(argv[i]);
-        } else if (strcmp(a, "--partition") == 0 && has_val) {
-            if (!parse_long(argv[++i], 0, INT32_MAX, &v))
-                return usage_error("--partition needs a number, got '%s'", argv[i]);
-            tmpl.partition = (int32_t)v;
-        } else if (strcmp(a, "--header") == 0 && has_val) {
-            char *h = argv[++i];
-            char *eq = strchr(h, '=');
-            if (!eq || eq == h) return usage_error("--header needs NAME=VALUE, got '%s'", h);
-            if (nheaders >= MAX_HEADERS)
-                return usage_error("too many --header options (at most %d)", MAX_HEADERS);
-            *eq = '\0'; /* argv is ours to edit: the name becomes its own string */
-            headers[nheaders].name = h;
-            headers[nheaders].value = eq + 1;
-            headers[nheaders].value_len = strlen(eq + 1);
-            nheaders++;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unexpected option '%s'", a);
-        } else if (!action) {
-            action = a;
-        } else if (!name) {
-            name = a;
-        } else {
-            return usage_error("unexpected argument '%s'", a);
-        }
-        i++;
-    }
-    if (!action) return usage_error("missing the action (dump or produce)");
-    bool dump = strcmp(action, "dump") == 0;
-    if (!dump && strcmp(action, "produce") != 0)
-        return usage_error("unknown action '%s' (dump or produce)", action);
-    if (!name || !*name) return usage_error("missing the topic NAME");
-    if (strlen(name) >= OF_TOPIC_NAME_MAX) return usage_error("topic name too long: '%s'", name);
-    if (dump && (tmpl.key || nheaders || tmpl.partition != OF_KAFKA_PARTITION_ANY))
-        return usage_error("--key, --header and --partition are for produce");
-    tmpl.headers = nheaders ? headers : NULL;
-    tmpl.nheaders = nheaders;
-
-    of_config cfg;
+    of_cli_common co = {0};
+    topic_args t = {.timeout_ms = TOPIC_TIMEOUT_MS, .tmpl = {.partition = OF_KAFKA_PARTITION_ANY}};
     int ex;
-    if (!of_cli_config(&co, OF_ROLE_ANY, &cfg, &ex)) return ex;
-    ex = dump ? topic_dump(&cfg, name, (int)timeout_ms)
-              : topic_produce(&cfg, name, &tmpl, (int)timeout_ms);
-    of_config_free(&cfg);
-    return ex;
+    if (!of_cli_args(argc, argv, "topic", topic_usage, &co, topic_arg, &t, &ex)) return ex;
+    if (!t.action) return usage_error("missing the action (dump or produce)");
+    bool dump = strcmp(t.action, "dump") == 0;
+    if (!dump && strcmp(t.action, "produce") != 0)
+        return usage_error("unknown action '%s' (dump or produce)", t.action);
+    if (!t.name || !*t.name) return usage_error("missing the topic NAME");
+    if (strlen(t.name) >= OF_TOPIC_NAME_MAX)
+        return usage_error("topic name too long: '%s'", t.name);
+    if (dump && (t.tmpl.key || t.nheaders || t.tmpl.partition != OF_KAFKA_PARTITION_ANY))
+        return usage_error("--key, --header and --partition are for produce");
+    t.tmpl.headers = t.nheaders ? t.headers : NULL;
+    t.tmpl.nheaders = t.nheaders;
+    return of_cli_with_config(&co, OF_ROLE_ANY, topic_run, &t);
 }

@@ -35,39 +35,38 @@ static const char worker_usage[] =
     "Octopus space does not exist, another worker uses the same name), 4 Kafka or Octopus\n"
     "could not be used at start-up (transient Kafka states are retried for 60 s first).\n";
 
+/* --name NAME or --name=NAME. */
+static of_cli_arg worker_arg(void *ctx, int argc, char **argv, int *i)
+{
+    const char **name = ctx;
+    if (strcmp(argv[*i], "--name") != 0 && strncmp(argv[*i], "--name=", 7) != 0)
+        return OF_CLI_ARG_UNEXPECTED;
+    if (argv[*i][6] == '=') {
+        *name = argv[*i] + 7;
+    } else if (*i + 1 < argc) {
+        *name = argv[++*i];
+    } else {
+        fprintf(stderr, "octofleet worker: --name needs a value\n");
+        return OF_CLI_ARG_USAGE;
+    }
+    if (!**name) {
+        fprintf(stderr, "octofleet worker: --name must not be empty\n");
+        return OF_CLI_ARG_USAGE;
+    }
+    return OF_CLI_ARG_TAKEN;
+}
+
+static of_err run_worker(const of_config *cfg, of_stop_flag *stop, char *errstr, size_t errstr_size)
+{
+    return of_worker_run(&(of_worker_opts){.cfg = cfg, .stop = stop}, errstr, errstr_size);
+}
+
 int of_cmd_worker(int argc, char **argv)
 {
-    of_cli_common co;
-    memset(&co, 0, sizeof co);
+    of_cli_common co = {0};
     const char *name = NULL;
-    for (int i = 1; i < argc;) {
-        int r = of_cli_common_opt(&co, argc, argv, &i);
-        if (r < 0) return OF_EXIT_USAGE;
-        if (r > 0) continue;
-        if (of_cli_is_help(argv[i])) {
-            fputs(worker_usage, stdout);
-            return OF_EXIT_OK;
-        }
-        if (strcmp(argv[i], "--name") == 0 || strncmp(argv[i], "--name=", 7) == 0) {
-            if (argv[i][6] == '=') {
-                name = argv[i] + 7;
-                i++;
-            } else if (i + 1 < argc) {
-                name = argv[i + 1];
-                i += 2;
-            } else {
-                fprintf(stderr, "octofleet worker: --name needs a value\n");
-                return OF_EXIT_USAGE;
-            }
-            if (!*name) {
-                fprintf(stderr, "octofleet worker: --name must not be empty\n");
-                return OF_EXIT_USAGE;
-            }
-            continue;
-        }
-        fprintf(stderr, "octofleet worker: unexpected argument '%s'\n%s", argv[i], worker_usage);
-        return OF_EXIT_USAGE;
-    }
+    int ex;
+    if (!of_cli_args(argc, argv, "worker", worker_usage, &co, worker_arg, &name, &ex)) return ex;
     /* --name is worker.name set from the command line: validated like the file's key, and
      * shown by --dump-config. */
     char name_set[300];
@@ -79,24 +78,5 @@ int of_cmd_worker(int argc, char **argv)
         snprintf(name_set, sizeof name_set, "worker.name=%s", name);
         co.sets[co.nsets++] = name_set;
     }
-    of_config cfg;
-    int ex;
-    if (!of_cli_config(&co, OF_ROLE_WORKER, &cfg, &ex)) return ex;
-
-    char errstr[1024] = "";
-    of_err rc = of_signals_install(errstr, sizeof errstr);
-    if (rc) {
-        fprintf(stderr, "octofleet worker: %s\n", errstr);
-        of_config_free(&cfg);
-        return OF_EXIT_FAIL;
-    }
-    of_worker_opts o;
-    memset(&o, 0, sizeof o);
-    o.cfg = &cfg;
-    o.stop = of_signals_flag();
-    rc = of_worker_run(&o, errstr, sizeof errstr);
-    if (rc) fprintf(stderr, "octofleet worker: %s: %s\n", of_strerror(rc), errstr);
-    ex = of_cli_exit_code(rc);
-    of_config_free(&cfg);
-    return ex;
+    return of_cli_run_daemon("worker", &co, OF_ROLE_WORKER, run_worker);
 }

@@ -48,8 +48,8 @@ of_err of_inproc_start(of_inproc *f, const of_inproc_opts *o, char *es, size_t e
 
 void of_inproc_clear(of_inproc *f)
 {
-    if (f->fk_set) of_fleet_kafka_free(&f->fk);
-    of_config_free(&f->cfg);
+    if (f->fk_set) of_fleet_kafka_clear(&f->fk);
+    of_config_clear(&f->cfg);
     ofsim_stop(f->sim);
     of_kafka_mock_destroy(f->mock);
     memset(f, 0, sizeof(*f));

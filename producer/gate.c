@@ -682,6 +682,17 @@ static void note_operator(step *s, const of_command *cmd)
     s->out->release_changed = true;
 }
 
+/* Starts the step of an operator's command: the release moves to status, records who asked
+ * and why, and (replay, resume) opens a new round. */
+static void begin_command(step *s, of_gate *g, of_gate_out *out, int64_t now, const of_command *cmd,
+                          of_release_status status, bool new_round)
+{
+    begin(s, g, out, now);
+    if (new_round) g->hdr.round++;
+    g->hdr.status = status;
+    note_operator(s, cmd);
+}
+
 of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out)
 {
     out->ignored = true;
@@ -692,11 +703,7 @@ of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate
         if (replay_match(g, cmd, i)) n++;
     if (!n) return OF_ERR_STATE;
     step s;
-    begin(&s, g, out, now_ms);
-    out->ignored = false;
-    g->hdr.round++;
-    g->hdr.status = OF_RELEASE_RUNNING;
-    note_operator(&s, cmd);
+    begin_command(&s, g, out, now_ms, cmd, OF_RELEASE_RUNNING, true);
     char what[160];
     if (cmd->stage)
         (void)snprintf(what, sizeof what, "replay of %zu job(s) of stage %d%s", n, cmd->stage,
@@ -775,11 +782,7 @@ of_err of_gate_resume(of_gate *g, const of_command *cmd, const of_gate_override 
     if (!(g->hdr.status == OF_RELEASE_PAUSED || (g->hdr.status == OF_RELEASE_RUNNING && failing)))
         return OF_ERR_STATE;
     step s;
-    begin(&s, g, out, now_ms);
-    out->ignored = false;
-    g->hdr.round++;
-    g->hdr.status = OF_RELEASE_RUNNING;
-    note_operator(&s, cmd);
+    begin_command(&s, g, out, now_ms, cmd, OF_RELEASE_RUNNING, true);
     release_event(&s, OF_EV_RELEASE_RESUMED, cmd->by, cmd->reason, NULL);
     /* What Octopus says now wins (a human may have redeployed by hand)... */
     for (size_t k = 0; k < n_overrides; k++) {
@@ -810,10 +813,7 @@ of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_
     if (g->hdr.status == OF_RELEASE_ABORTED) return OF_OK;
     if (g->hdr.status == OF_RELEASE_COMPLETED) return OF_ERR_STATE;
     step s;
-    begin(&s, g, out, now_ms);
-    out->ignored = false;
-    g->hdr.status = OF_RELEASE_ABORTED;
-    note_operator(&s, cmd);
+    begin_command(&s, g, out, now_ms, cmd, OF_RELEASE_ABORTED, false);
     release_event(&s, OF_EV_RELEASE_ABORTED, cmd->by, cmd->reason, is_in_flight);
     if (cmd->cancel_running) {
         for (size_t i = 0; i < g->n_jobs && !s.rc; i++) {

@@ -141,6 +141,34 @@ static const char *entry_path(char *buf, size_t size, size_t i, size_t j)
     return buf;
 }
 
+/* Resolves stage entry [i][j]: its project and, unless the entry is skipped, its release.
+ * OF_ERR_NOT_FOUND when one of them is missing (noted in errs), another error to stop. */
+static of_err resolve_entry(builder *b, size_t i, size_t j)
+{
+    const of_stage_entry *se = &b->req->stages[i].entries[j];
+    const of_resolver *res = b->res;
+    entry_info *ei = &b->ent[i][j];
+    char path[64], what[640];
+    entry_path(path, sizeof path, i, j);
+    (void)snprintf(what, sizeof what, "%s.project: project \"%s\"", path, se->project);
+    of_err rc = noted(b,
+                      res->project(res->opaque, &b->space, se->project, &ei->project, &ei->mode,
+                                   b->errstr, b->errstr_size),
+                      what);
+    if (rc) return rc;
+    ei->project_ok = true;
+    if (se->skip) return OF_OK; /* a skipped entry deploys no release: don't demand one */
+    (void)snprintf(what, sizeof what, "%s.version: release \"%s\" of project \"%s\"", path,
+                   se->version, se->project);
+    rc = noted(b,
+               res->release(res->opaque, &b->space, &ei->project, se->version, &ei->release,
+                            b->errstr, b->errstr_size),
+               what);
+    if (rc) return rc;
+    ei->release_ok = true;
+    return OF_OK;
+}
+
 static of_err resolve_names(builder *b)
 {
     const of_request *req = b->req;
@@ -169,34 +197,11 @@ static of_err resolve_names(builder *b)
 
     for (size_t i = 0; i < req->n_stages; i++) {
         for (size_t j = 0; j < req->stages[i].n_entries; j++) {
-            const of_stage_entry *se = &req->stages[i].entries[j];
-            entry_info *ei = &b->ent[i][j];
-            char path[64];
-            entry_path(path, sizeof path, i, j);
-            (void)snprintf(what, sizeof what, "%s.project: project \"%s\"", path, se->project);
-            rc = noted(b,
-                       res->project(res->opaque, &b->space, se->project, &ei->project, &ei->mode,
-                                    b->errstr, b->errstr_size),
-                       what);
-            if (rc == OF_ERR_NOT_FOUND) {
+            rc = resolve_entry(b, i, j);
+            if (rc == OF_ERR_NOT_FOUND)
                 missing = true;
-                continue;
-            }
-            if (rc) return rc;
-            ei->project_ok = true;
-            if (se->skip) continue; /* a skipped entry deploys no release: don't demand one */
-            (void)snprintf(what, sizeof what, "%s.version: release \"%s\" of project \"%s\"", path,
-                           se->version, se->project);
-            rc = noted(b,
-                       res->release(res->opaque, &b->space, &ei->project, se->version, &ei->release,
-                                    b->errstr, b->errstr_size),
-                       what);
-            if (rc == OF_ERR_NOT_FOUND) {
-                missing = true;
-                continue;
-            }
-            if (rc) return rc;
-            ei->release_ok = true;
+            else if (rc)
+                return rc;
         }
     }
 

@@ -365,7 +365,7 @@ static void teardown(prod *p)
     of_resolver_octo_free(p->ro);
     of_guard_free(p->guard);
     of_octo_destroy(p->octo);
-    of_fleet_kafka_free(&p->fk);
+    of_fleet_kafka_clear(&p->fk);
 }
 
 /* ---------------------------------------------------------------------------------- */

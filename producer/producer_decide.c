@@ -44,6 +44,24 @@ void prod_outs_clear(prod *p)
     p->n_outs = 0;
 }
 
+/* Adds a message for topic: a copy of key, and value (taken: freed here on failure). NULL when
+ * out of memory. */
+static prod_out *push_out(prod *p, const char *topic, const char *key, char *value)
+{
+    prod_out *o = new_out(p, topic);
+    char *k = strdup(key);
+    if (!o || !k) {
+        free(value);
+        free(k);
+        if (o) p->n_outs--;
+        return NULL;
+    }
+    o->key = k;
+    o->value = value;
+    o->value_len = strlen(value);
+    return o;
+}
+
 static of_err push_event(prod *p, const of_event *ev)
 {
     char *val = NULL;
@@ -53,17 +71,8 @@ static of_err push_event(prod *p, const of_event *ev)
                  ev->release_id, of_strerror(rc));
         return rc;
     }
-    prod_out *o = new_out(p, p->t_events);
-    char *key = strdup(ev->release_id);
-    if (!o || !key) {
-        free(val);
-        free(key);
-        if (o) p->n_outs--;
-        return OF_ERR_NOMEM;
-    }
-    o->key = key;
-    o->value = val;
-    o->value_len = strlen(val);
+    prod_out *o = push_out(p, p->t_events, ev->release_id, val);
+    if (!o) return OF_ERR_NOMEM;
     o->cloudevent = true;
     return OF_OK;
 }
@@ -90,18 +99,7 @@ static of_err push_job(prod *p, const of_job *j)
     char key[512];
     (void)snprintf(key, sizeof key, "%s/%s", j->environment.id ? j->environment.id : "-",
                    j->tenant.id ? j->tenant.id : "-");
-    prod_out *o = new_out(p, p->t_jobs[j->stage - 1]);
-    char *k = strdup(key);
-    if (!o || !k) {
-        free(val);
-        free(k);
-        if (o) p->n_outs--;
-        return OF_ERR_NOMEM;
-    }
-    o->key = k;
-    o->value = val;
-    o->value_len = strlen(val);
-    return OF_OK;
+    return push_out(p, p->t_jobs[j->stage - 1], key, val) ? OF_OK : OF_ERR_NOMEM;
 }
 
 static char *num_dup(long long v)
@@ -226,20 +224,28 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
+/* Starts ev, an event about cmd for release_id: its time is the command's, so a redelivered
+ * command re-emits the same event id. A copy that fails sets *rc. */
+static void command_event(of_event *ev, of_event_type type, const char *release_id,
+                          const char *release_name, const of_command *cmd, of_err *rc)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = type;
+    ev->source = of_strdup_or_null(OF_SOURCE_PRODUCER, rc);
+    of_id_copy(ev->release_id, release_id);
+    ev->release_name = of_strdup_or_null(release_name, rc);
+    ev->time_ms = cmd->time_ms ? cmd->time_ms : of_wall_ms();
+    ev->by = of_strdup_or_null(cmd->by, rc);
+}
+
 /* release.rejected with every error. Its id comes from the submit's time, so a redelivered
  * submit re-emits the same id (consumers dedupe). */
 static of_err reject(prod *p, const char *release_id, const char *release_name,
                      const of_command *cmd, const of_errlist *errs)
 {
     of_event ev;
-    memset(&ev, 0, sizeof ev);
     of_err rc = OF_OK;
-    ev.type = OF_EV_RELEASE_REJECTED;
-    ev.source = of_strdup_or_null(OF_SOURCE_PRODUCER, &rc);
-    of_id_copy(ev.release_id, release_id);
-    ev.release_name = of_strdup_or_null(release_name, &rc);
-    ev.time_ms = cmd->time_ms ? cmd->time_ms : of_wall_ms();
-    ev.by = of_strdup_or_null(cmd->by, &rc);
+    command_event(&ev, OF_EV_RELEASE_REJECTED, release_id, release_name, cmd, &rc);
     /* At most OF_EVENT_ERRORS_MAX listed (docs/messages.md), each cut to OF_REASON_MAX: the
      * event stays small whatever the request held; the rest are counted. */
     size_t listed = errs->n < OF_EVENT_ERRORS_MAX ? errs->n : OF_EVENT_ERRORS_MAX;
@@ -283,17 +289,11 @@ static of_err ignored(prod *p, const char *release_id, const char *release_name,
                       const of_command *cmd, const char *why)
 {
     of_event ev;
-    memset(&ev, 0, sizeof ev);
     of_err rc = OF_OK;
     char msg[512];
     (void)snprintf(msg, sizeof msg, "%s ignored: %s", of_cmd_type_name(cmd->type), why);
     of_warn("%s release=%s by=%s", msg, release_id, nz(cmd->by));
-    ev.type = OF_EV_COMMAND_IGNORED;
-    ev.source = of_strdup_or_null(OF_SOURCE_PRODUCER, &rc);
-    of_id_copy(ev.release_id, release_id);
-    ev.release_name = of_strdup_or_null(release_name, &rc);
-    ev.time_ms = cmd->time_ms ? cmd->time_ms : of_wall_ms();
-    ev.by = of_strdup_or_null(cmd->by, &rc);
+    command_event(&ev, OF_EV_COMMAND_IGNORED, release_id, release_name, cmd, &rc);
     ev.message = of_strdup_or_null(msg, &rc);
     ev.stage = cmd->type == OF_CMD_REPLAY ? cmd->stage : 0;
     if (!rc) {
@@ -508,7 +508,7 @@ static of_err do_resume(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
         rc = apply_out(p, r, &out);
     }
     of_gate_out_clear(&out);
-    prod_overrides_free(&ov);
+    prod_overrides_clear(&ov);
     return rc;
 }
 

@@ -149,7 +149,7 @@ void prod_outs_clear(prod *p);
 /* ---- producer_octo.c: the only places the producer talks to Octopus besides planning ---- */
 
 /* Reconciles each failed job of r with Octopus before a resume. *out is a new array of
- * overrides (free with prod_overrides_free); message strings are owned by the array. */
+ * overrides (release with prod_overrides_clear); message strings are owned by the array. */
 typedef struct prod_overrides {
     of_gate_override *items;
     size_t n;
@@ -157,7 +157,7 @@ typedef struct prod_overrides {
     size_t n_messages;
 } prod_overrides;
 OF_MUST_CHECK of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out);
-void prod_overrides_free(prod_overrides *o);
+void prod_overrides_clear(prod_overrides *o);
 
 /* Cancels the Octopus tasks of refs (those with a task id). Failures are logged, not
  * returned: the abort stands either way. */

@@ -163,11 +163,11 @@ of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out)
     of_info("resume: reconciled release=%s failed=%zu found_succeeded=%zu", r->id, n, out->n);
     free(rs);
     of_job_refs_free(failed, n);
-    if (rc) prod_overrides_free(out);
+    if (rc) prod_overrides_clear(out);
     return rc;
 }
 
-void prod_overrides_free(prod_overrides *o)
+void prod_overrides_clear(prod_overrides *o)
 {
     for (size_t i = 0; i < o->n_messages; i++)
         free(o->messages[i]);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "msg.h"
 
 /* A template, a connected-tenant listing or a tag answer, kept for one plan. The lists are
@@ -35,17 +36,6 @@ struct of_resolver_octo {
     size_t n_tags, cap_tags;
 };
 
-static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap) return true;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p) return false;
-    *arr = p;
-    *cap = ncap;
-    return true;
-}
-
 of_err of_resolver_octo_new(of_octo *client, of_resolver_octo **out)
 {
     *out = NULL;
@@ -61,12 +51,12 @@ void of_resolver_octo_reset(of_resolver_octo *r)
     if (!r) return;
     for (size_t i = 0; i < r->n_tpls; i++) {
         free(r->tpls[i].release_id);
-        of_octo_template_free(&r->tpls[i].tpl);
+        of_octo_template_clear(&r->tpls[i].tpl);
     }
     r->n_tpls = 0;
     for (size_t i = 0; i < r->n_conns; i++) {
         free(r->conns[i].project_id);
-        of_octo_tenant_list_free(&r->conns[i].tenants);
+        of_octo_tenant_list_clear(&r->conns[i].tenants);
     }
     r->n_conns = 0;
     for (size_t i = 0; i < r->n_tags; i++) {
@@ -102,7 +92,7 @@ static of_err r_space(void *opaque, const char *name, of_ref *out, char *errstr,
     of_octo_space sp = {0};
     of_err rc = of_octo_find_space(r->c, name, &sp, errstr, errstr_size);
     if (rc == OF_OK) take_ref(out, &sp.id, &sp.name);
-    of_octo_space_free(&sp);
+    of_octo_space_clear(&sp);
     return rc;
 }
 
@@ -113,7 +103,7 @@ static of_err r_environment(void *opaque, const of_ref *space, const char *name,
     of_octo_environment env = {0};
     of_err rc = of_octo_find_environment(r->c, space->id, name, &env, errstr, errstr_size);
     if (rc == OF_OK) take_ref(out, &env.id, &env.name);
-    of_octo_ref_free(&env);
+    of_octo_ref_clear(&env);
     return rc;
 }
 
@@ -144,7 +134,7 @@ static of_err r_project(void *opaque, const of_ref *space, const char *name, of_
         *mode = mode_of(p.tenanted);
         take_ref(out, &p.id, &p.name);
     }
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
     return rc;
 }
 
@@ -156,7 +146,7 @@ static of_err r_release(void *opaque, const of_ref *space, const of_ref *project
     of_err rc = of_octo_find_release(r->c, space->id, project->id, project->name, version, &rel,
                                      errstr, errstr_size);
     if (rc == OF_OK) take_ref(out, &rel.id, &rel.version);
-    of_octo_release_free(&rel);
+    of_octo_release_clear(&rel);
     return rc;
 }
 
@@ -167,7 +157,7 @@ static of_err r_tenant_by_name(void *opaque, const of_ref *space, const char *na
     of_octo_tenant t = {0};
     of_err rc = of_octo_find_tenant(r->c, space->id, name, &t, errstr, errstr_size);
     if (rc == OF_OK) take_ref(out, &t.id, &t.name);
-    of_octo_tenant_free(&t);
+    of_octo_tenant_clear(&t);
     return rc;
 }
 
@@ -183,7 +173,7 @@ static of_err tag_exists(of_resolver_octo *r, const char *space_id, const char *
         }
     of_err rc = of_octo_tag_exists(r->c, space_id, tag, exists, errstr, errstr_size);
     if (rc) return rc;
-    if (!grow((void **)&r->tags, &r->cap_tags, r->n_tags, sizeof *r->tags)) return OF_ERR_NOMEM;
+    if (of_grow((void **)&r->tags, &r->cap_tags, r->n_tags, sizeof *r->tags)) return OF_ERR_NOMEM;
     tag_entry *e = &r->tags[r->n_tags];
     e->space_id = strdup(space_id);
     e->tag = strdup(tag);
@@ -218,7 +208,7 @@ static of_err r_tenants_by_tag(void *opaque, const of_ref *space, const char *ta
     }
     for (size_t i = 0; rc == OF_OK && i < l.n; i++)
         rc = of_reflist_add(out, l.items[i].id, l.items[i].name);
-    of_octo_tenant_list_free(&l);
+    of_octo_tenant_list_clear(&l);
     return rc;
 }
 
@@ -230,7 +220,8 @@ static of_err connected_of(of_resolver_octo *r, const char *space_id, const char
             *out = &r->conns[i].tenants;
             return OF_OK;
         }
-    if (!grow((void **)&r->conns, &r->cap_conns, r->n_conns, sizeof *r->conns)) return OF_ERR_NOMEM;
+    if (of_grow((void **)&r->conns, &r->cap_conns, r->n_conns, sizeof *r->conns))
+        return OF_ERR_NOMEM;
     conn_entry *e = &r->conns[r->n_conns];
     memset(e, 0, sizeof *e);
     of_octo_tenant_query q = {0};
@@ -241,7 +232,7 @@ static of_err connected_of(of_resolver_octo *r, const char *space_id, const char
         if (!e->project_id) rc = OF_ERR_NOMEM;
     }
     if (rc) {
-        of_octo_tenant_list_free(&e->tenants);
+        of_octo_tenant_list_clear(&e->tenants);
         return rc;
     }
     r->n_conns++;
@@ -274,7 +265,7 @@ static of_err template_of(of_resolver_octo *r, const char *space_id, const char 
             *out = &r->tpls[i].tpl;
             return OF_OK;
         }
-    if (!grow((void **)&r->tpls, &r->cap_tpls, r->n_tpls, sizeof *r->tpls)) return OF_ERR_NOMEM;
+    if (of_grow((void **)&r->tpls, &r->cap_tpls, r->n_tpls, sizeof *r->tpls)) return OF_ERR_NOMEM;
     tpl_entry *e = &r->tpls[r->n_tpls];
     memset(e, 0, sizeof *e);
     of_err rc = of_octo_get_template(r->c, space_id, release_id, &e->tpl, errstr, errstr_size);
@@ -283,7 +274,7 @@ static of_err template_of(of_resolver_octo *r, const char *space_id, const char 
         if (!e->release_id) rc = OF_ERR_NOMEM;
     }
     if (rc) {
-        of_octo_template_free(&e->tpl);
+        of_octo_template_clear(&e->tpl);
         return rc;
     }
     r->n_tpls++;
@@ -318,7 +309,7 @@ static of_err r_is_current(void *opaque, const of_ref *space, const of_ref *proj
     } else if (rc == OF_OK) {
         *current = d.release_id && release->id && strcmp(d.release_id, release->id) == 0;
     }
-    of_octo_deployment_free(&d);
+    of_octo_deployment_clear(&d);
     return rc;
 }
 

@@ -23,6 +23,8 @@ import json
 import random
 import sys
 
+from world_common import TAGSETS, TRAIN_LIFECYCLE
+
 ENVIRONMENTS = ["Development", "Staging", "Testing", "On Site Beta", "Hosted Beta",
                 "On Site Release", "Hosted Release"]
 PROJECT_NAMES = ["Schema", "Identity", "Billing", "Reporting", "Integrations", "Portal", "Web"]
@@ -127,14 +129,8 @@ def build(args):
             "name": "Default",
             "is_default": True,
             "environments": ENVIRONMENTS,
-            "lifecycles": [{"name": "Train", "phases": [
-                {"name": "Dev", "environments": ["Development"]},
-                {"name": "Stage", "environments": ["Staging"]},
-                {"name": "Beta", "environments": ["On Site Beta", "Hosted Beta"]},
-                {"name": "Release", "environments": ["On Site Release", "Hosted Release"]},
-            ]}],
-            "tagsets": [{"name": "Hosting", "tags": ["Cloud", "OnSite"]},
-                        {"name": "Ring", "tags": ["Beta", "Main"]}],
+            "lifecycles": [TRAIN_LIFECYCLE],
+            "tagsets": TAGSETS,
             "projects": world_projects,
             "tenants": tenants,
             "history": history,

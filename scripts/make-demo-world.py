@@ -9,6 +9,8 @@ demo deploys it to the two beta environments. Deterministic: same output every r
 import json
 import pathlib
 
+from world_common import TAGSETS, TRAIN_LIFECYCLE
+
 TRAIN = "2026.18"
 PROJECTS = [  # name, tenanted mode, new version, previous version
     ("Schema", "Untenanted", "2026.18.0", "2026.17.0"),
@@ -65,14 +67,8 @@ def main():
         "spaces": [{
             "name": "Default", "is_default": True,
             "environments": ENVS,
-            "lifecycles": [{"name": "Train", "phases": [
-                {"name": "Dev", "environments": ["Development"]},
-                {"name": "Stage", "environments": ["Staging"]},
-                {"name": "Beta", "environments": ["On Site Beta", "Hosted Beta"]},
-                {"name": "Release", "environments": ["On Site Release", "Hosted Release"]},
-            ]}],
-            "tagsets": [{"name": "Hosting", "tags": ["Cloud", "OnSite"]},
-                        {"name": "Ring", "tags": ["Beta", "Main"]}],
+            "lifecycles": [TRAIN_LIFECYCLE],
+            "tagsets": TAGSETS,
             "projects": [{"name": p[0], "tenanted": p[1], "lifecycle": "Train",
                           "releases": [p[3], p[2]]} for p in PROJECTS],
             "tenants": tenants,

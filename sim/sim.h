@@ -43,7 +43,8 @@ typedef struct ofsim_opts {
  * fixture error names the JSON path ("spaces[0].projects[2].lifecycle: ...").
  * Returns OF_ERR_CONFIG (bad fixture/options), OF_ERR_IO (unreadable file or
  * cannot bind), OF_ERR_NOMEM. */
-of_err ofsim_start(const ofsim_opts *opts, ofsim **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err ofsim_start(const ofsim_opts *opts, ofsim **out, char *errstr,
+                                 size_t errstr_size);
 
 /* The port actually bound (useful with port 0). */
 uint16_t ofsim_port(const ofsim *sim);
@@ -63,16 +64,16 @@ void ofsim_stop(ofsim *sim);
  * response is not NULL, *response a new NUL-terminated JSON string the caller
  * frees (free()). Returns OF_OK whenever the call was dispatched (inspect
  * *status), OF_ERR_INVALID for a path outside /sim/, OF_ERR_NOMEM. */
-of_err ofsim_admin(ofsim *sim, const char *method, const char *path, const char *body, int *status,
-                   char **response);
+OF_MUST_CHECK of_err ofsim_admin(ofsim *sim, const char *method, const char *path, const char *body,
+                                 int *status, char **response);
 
 /* Convenience wrappers over the admin endpoints, for C tests. */
 
 /* Sets the task cap (>= 1); applies at once (queued tasks start if room). */
-of_err ofsim_set_task_cap(ofsim *sim, int task_cap);
+OF_MUST_CHECK of_err ofsim_set_task_cap(ofsim *sim, int task_cap);
 
 /* Adds a fault, given as the JSON object POST /sim/faults takes. */
-of_err ofsim_add_fault(ofsim *sim, const char *fault_json);
+OF_MUST_CHECK of_err ofsim_add_fault(ofsim *sim, const char *fault_json);
 
 /* Removes every fault. */
 void ofsim_clear_faults(ofsim *sim);

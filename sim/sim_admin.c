@@ -51,7 +51,7 @@ bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out)
         out->corrupt_task = sim_strdup(f->corrupt_task);
         out->corrupt_how = sim_strdup(f->corrupt_how);
         if (f->count == 0) { /* spent: drop it so GET /sim/faults shows live ones only */
-            sim_fault_free(f);
+            sim_fault_clear(f);
             memmove(f, f + 1, (size_t)(sim->n_faults - i - 1) * sizeof *f);
             sim->n_faults--;
         }
@@ -60,7 +60,7 @@ bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out)
     return false;
 }
 
-void sim_fault_free(sim_fault *f)
+void sim_fault_clear(sim_fault *f)
 {
     free(f->route), free(f->error), free(f->corrupt_task), free(f->corrupt_how);
     f->route = f->error = f->corrupt_task = f->corrupt_how = NULL;
@@ -69,7 +69,7 @@ void sim_fault_free(sim_fault *f)
 static void faults_clear(ofsim *sim)
 {
     for (int i = 0; i < sim->n_faults; i++)
-        sim_fault_free(&sim->faults[i]);
+        sim_fault_clear(&sim->faults[i]);
     free(sim->faults);
     sim->faults = NULL;
     sim->n_faults = 0;
@@ -86,7 +86,7 @@ static void stats_clear(ofsim *sim)
     memset(sim->status_counts, 0, sizeof sim->status_counts);
 }
 
-void sim_admin_free(ofsim *sim)
+void sim_admin_clear(ofsim *sim)
 {
     faults_clear(sim);
     stats_clear(sim);
@@ -362,7 +362,7 @@ static void h_faults_add(sim_req *r)
     {
         if (!parse_fault(v, &parsed[i], err, sizeof err)) {
             for (size_t k = 0; k <= i; k++)
-                sim_fault_free(&parsed[k]);
+                sim_fault_clear(&parsed[k]);
             free(parsed);
             json_decref(list), json_decref(json_is_array(body) ? NULL : body);
             sim_reply_error(r, 400, err, NULL);
@@ -495,12 +495,8 @@ static void h_tasks(sim_req *r)
               json_pack("{s:o, s:i, s:o}", "counts", c, "task_cap", sim->task_cap, "tasks", tasks));
 }
 
-typedef struct admin_route {
-    const char *method, *path; /* path after "/sim/"; "{task}" = one segment */
-    sim_handler handler;
-} admin_route;
-
-static const admin_route admin_routes[] = {
+/* Paths after "/sim/"; "{task}" = one segment. */
+static const sim_route admin_routes[] = {
     {"GET", "stats", h_stats},
     {"GET", "deployments", h_deployments},
     {"GET", "deployment-counts", h_deployment_counts},
@@ -621,7 +617,7 @@ of_err ofsim_add_fault(ofsim *sim, const char *fault_json)
 
 void ofsim_clear_faults(ofsim *sim)
 {
-    admin_ok(sim, "DELETE", "/sim/faults", NULL);
+    (void)admin_ok(sim, "DELETE", "/sim/faults", NULL); /* void API: nothing to report to */
 }
 
 void ofsim_reset(ofsim *sim)

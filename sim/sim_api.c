@@ -637,6 +637,15 @@ static void h_nodes(sim_req *r)
                    "/api/octopusservernodes{/id}{?skip,take,ids,partialName}");
 }
 
+/* One item: render(index), or 404 when index < 0 (not found). */
+static void reply_found(sim_req *r, int index, sim_render_fn render)
+{
+    if (index < 0)
+        sim_reply_not_found(r);
+    else
+        sim_reply(r, 200, render(r->sim, index));
+}
+
 static void h_node_get(sim_req *r)
 {
     if (r->n_seg == 3 && strcasecmp(r->seg[2], SIM_NODE_ID) == 0)
@@ -748,11 +757,7 @@ static void h_project_release_version(sim_req *r)
 {
     int p = req_project(r);
     if (p < 0) return;
-    int rel = sim_release_by_version(&r->sim->w, p, sim_seg(r, 3));
-    if (rel < 0)
-        sim_reply_not_found(r);
-    else
-        sim_reply(r, 200, render_release(r->sim, rel));
+    reply_found(r, sim_release_by_version(&r->sim->w, p, sim_seg(r, 3)), render_release);
 }
 
 static void h_envs(sim_req *r)
@@ -763,11 +768,7 @@ static void h_envs(sim_req *r)
 
 static void h_env_get(sim_req *r)
 {
-    int e = sim_find_env(&r->sim->w, r->space, sim_seg(r, 1));
-    if (e < 0)
-        sim_reply_not_found(r);
-    else
-        sim_reply(r, 200, render_env(r->sim, e));
+    reply_found(r, sim_find_env(&r->sim->w, r->space, sim_seg(r, 1)), render_env);
 }
 
 static void h_lifecycles(sim_req *r)
@@ -778,11 +779,7 @@ static void h_lifecycles(sim_req *r)
 
 static void h_lifecycle_get(sim_req *r)
 {
-    int l = sim_find_lifecycle(&r->sim->w, r->space, sim_seg(r, 1));
-    if (l < 0)
-        sim_reply_not_found(r);
-    else
-        sim_reply(r, 200, render_lifecycle(r->sim, l));
+    reply_found(r, sim_find_lifecycle(&r->sim->w, r->space, sim_seg(r, 1)), render_lifecycle);
 }
 
 static void h_channels(sim_req *r)
@@ -793,11 +790,7 @@ static void h_channels(sim_req *r)
 
 static void h_channel_get(sim_req *r)
 {
-    int c = sim_find_channel(&r->sim->w, r->space, sim_seg(r, 1));
-    if (c < 0)
-        sim_reply_not_found(r);
-    else
-        sim_reply(r, 200, render_channel(r->sim, c));
+    reply_found(r, sim_find_channel(&r->sim->w, r->space, sim_seg(r, 1)), render_channel);
 }
 
 static void h_channel_releases(sim_req *r)
@@ -817,11 +810,7 @@ static void h_tagsets(sim_req *r)
 
 static void h_tagset_get(sim_req *r)
 {
-    int t = sim_find_tagset(&r->sim->w, r->space, sim_seg(r, 1));
-    if (t < 0)
-        sim_reply_not_found(r);
-    else
-        sim_reply(r, 200, render_tagset(r->sim, t));
+    reply_found(r, sim_find_tagset(&r->sim->w, r->space, sim_seg(r, 1)), render_tagset);
 }
 
 static void h_tenants(sim_req *r)
@@ -853,20 +842,12 @@ static void h_tenants(sim_req *r)
 
 static void h_tenant_get(sim_req *r)
 {
-    int t = sim_find_tenant(&r->sim->w, r->space, sim_seg(r, 1));
-    if (t < 0)
-        sim_reply_not_found(r);
-    else
-        sim_reply(r, 200, render_tenant(r->sim, t));
+    reply_found(r, sim_find_tenant(&r->sim->w, r->space, sim_seg(r, 1)), render_tenant);
 }
 
 static void h_release_get(sim_req *r)
 {
-    int rel = sim_find_release(&r->sim->w, r->space, sim_seg(r, 1));
-    if (rel < 0)
-        sim_reply_not_found(r);
-    else
-        sim_reply(r, 200, render_release(r->sim, rel));
+    reply_found(r, sim_find_release(&r->sim->w, r->space, sim_seg(r, 1)), render_release);
 }
 
 static json_t *env_ref(const sim_world *w, int e)
@@ -1012,10 +993,7 @@ static void h_project_channel_get(sim_req *r)
     int p = req_project(r);
     if (p < 0) return;
     int c = sim_find_channel(&r->sim->w, r->space, sim_seg(r, 3));
-    if (c < 0 || r->sim->w.channels[c].project != p)
-        sim_reply_not_found(r);
-    else
-        sim_reply(r, 200, render_channel(r->sim, c));
+    reply_found(r, c >= 0 && r->sim->w.channels[c].project == p ? c : -1, render_channel);
 }
 
 /* Project groups: one per space (see group_id). */
@@ -1067,13 +1045,8 @@ static void h_group_projects(sim_req *r)
 
 /* ---- routing ----------------------------------------------------------------- */
 
-typedef struct route {
-    const char *method;
-    const char *pattern; /* relative to the space; "{x}" matches one segment */
-    sim_handler handler;
-} route;
-
-static const route routes[] = {
+/* Paths relative to the space; "{x}" matches one segment. */
+static const sim_route routes[] = {
     {"GET", "", h_space_root},
     {"GET", "projects", h_projects},
     {"GET", "projects/all", h_projects},
@@ -1213,12 +1186,12 @@ void sim_api_route(sim_req *r)
     } else {
         r->rest = 1;
     }
-    const route *found = NULL;
+    const sim_route *found = NULL;
     bool path_matched = false;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !found; i++) {
-        if (!pattern_match(r, routes[i].pattern)) continue;
+        if (!pattern_match(r, routes[i].path)) continue;
         path_matched = true;
-        set_route(r, routes[i].pattern);
+        set_route(r, routes[i].path);
         if (strcmp(routes[i].method, r->method) == 0) found = &routes[i];
     }
     if (!found) {
@@ -1230,7 +1203,7 @@ void sim_api_route(sim_req *r)
     if (r->explicit_space && r->space < 0) {
         r->route_error = 404; /* unknown space id in the path */
     } else if (!r->explicit_space) {
-        if (spans_spaces(found->pattern)) {
+        if (spans_spaces(found->path)) {
             r->space_scoped = false;
         } else {
             r->space = w->default_space;

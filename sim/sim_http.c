@@ -280,7 +280,7 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
     pthread_mutex_unlock(&sim->mu);
 
     if (faulted && fault.latency_ms > 0 && sim_sleep(sim, fault.latency_ms)) {
-        sim_fault_free(&fault);
+        sim_fault_clear(&fault);
         faulted = false;
         fault.drop = true; /* stopping: just close */
     }
@@ -347,7 +347,7 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
         pthread_mutex_unlock(&sim->mu);
         ret = queue_body(c, sim, status, ctype, body, len, faulted ? fault.slow_body_ms : 0, retry);
     }
-    if (faulted) sim_fault_free(&fault);
+    if (faulted) sim_fault_clear(&fault);
     free(r.resp);
     free_args(&r);
     free(path);
@@ -385,7 +385,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls, (void)c, (void)toe;
     conn_ctx *ctx = *con_cls;
     if (!ctx) return;
-    of_buf_free(&ctx->body);
+    of_buf_clear(&ctx->body);
     free(ctx);
     *con_cls = NULL;
 }
@@ -418,7 +418,7 @@ static of_err read_file(const char *path, char **out, char *errstr, size_t errst
         rc = of_buf_append(&b, chunk, n);
     fclose(f);
     if (rc) {
-        of_buf_free(&b);
+        of_buf_clear(&b);
         return of_seterr(errstr, errstr_size, rc, "%s: too large or unreadable", path);
     }
     *out = of_buf_detach(&b);
@@ -577,10 +577,10 @@ void ofsim_stop(ofsim *sim)
     pthread_mutex_unlock(&sim->stop_mu);
     http_stop(sim);
     sim_engine_stop(sim);
-    sim_tasks_free(sim);
-    sim_admin_free(sim);
+    sim_tasks_clear(sim);
+    sim_admin_clear(sim);
     sim_rules_free(sim->rules, sim->n_rules);
-    sim_world_free(&sim->w);
+    sim_world_clear(&sim->w);
     pthread_cond_destroy(&sim->engine_cv);
     pthread_cond_destroy(&sim->stop_cv);
     pthread_mutex_destroy(&sim->mu);

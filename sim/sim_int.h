@@ -40,7 +40,7 @@ typedef struct sim_strmap {
 
 int sim_strmap_get(const sim_strmap *m, const char *key); /* -1 when absent */
 of_err sim_strmap_put(sim_strmap *m, const char *key, int val);
-void sim_strmap_free(sim_strmap *m);
+void sim_strmap_clear(sim_strmap *m);
 
 char *sim_strdup(const char *s); /* NULL-safe; aborts on OOM */
 char *sim_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,6 +48,8 @@ char *sim_slug(const char *name); /* "Hosted Beta" -> "hosted-beta" */
 bool sim_icontains(const char *hay, const char *needle);
 int sim_namecmp(const char *a, const char *b);    /* case-insensitive, then exact */
 void sim_pct_decode(char *s, bool plus_is_space); /* in place */
+/* Percent-encodes s into out (NUL-terminated) like of_buf_append_pct, ',' kept literal.
+ * OF_ERR_TOO_LARGE (out = "") when it does not fit out_size bytes. */
 of_err sim_pct_encode(const char *s, char *out, size_t out_size);
 /* "2026-11-26T02:30:00.123+00:00"; 0 = JSON null. Returns a new json value. */
 json_t *sim_json_time(int64_t wall_ms);
@@ -240,10 +242,10 @@ typedef struct sim_world {
 } sim_world;
 
 /* Loads a fixture. Exactly one of path/json. On failure errstr names the
- * JSON path. *w is filled; free with sim_world_free even on failure. */
+ * JSON path. *w is filled; release its contents with sim_world_clear even on failure. */
 of_err sim_world_load(sim_world *w, const char *path, const char *json, char *errstr,
                       size_t errstr_size);
-void sim_world_free(sim_world *w);
+void sim_world_clear(sim_world *w);
 
 int sim_find_space(const sim_world *w, const char *id_or_name);
 /* Lookup by id within a space (-1 when absent or in another space). */
@@ -344,6 +346,13 @@ typedef struct sim_qarg {
 typedef struct sim_req sim_req;
 typedef void (*sim_handler)(sim_req *r);
 
+/* One entry of a routing table (the API's in sim_api.c, the admin endpoints' in sim_admin.c). */
+typedef struct sim_route {
+    const char *method;
+    const char *path; /* a pattern; each table says what it is relative to */
+    sim_handler handler;
+} sim_route;
+
 struct sim_req {
     ofsim *sim;
     const char *method;
@@ -428,7 +437,7 @@ json_t *sim_render_deployment(ofsim *sim, int index);
 
 /* sim_tasks.c (all with mu held unless noted) */
 of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size); /* loads history */
-void sim_tasks_free(ofsim *sim);
+void sim_tasks_clear(ofsim *sim);
 of_err sim_engine_start(ofsim *sim); /* mu not held */
 void sim_engine_stop(ofsim *sim);    /* mu not held */
 void sim_engine_kick(ofsim *sim);
@@ -455,9 +464,9 @@ void sim_admin_route(sim_req *r); /* fills route and handler; the handler always
 void sim_stats_count(ofsim *sim, const char *route);
 void sim_stats_status(ofsim *sim, int status); /* 0 = dropped */
 /* Consumes one use of the first fault matching route; *out is a copy whose
- * strings the caller frees with sim_fault_free (route is NULL). */
+ * strings the caller releases with sim_fault_clear (route is NULL). */
 bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out);
-void sim_fault_free(sim_fault *f);
-void sim_admin_free(ofsim *sim); /* faults and stats */
+void sim_fault_clear(sim_fault *f);
+void sim_admin_clear(ofsim *sim); /* faults and stats */
 
 #endif

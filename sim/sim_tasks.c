@@ -293,17 +293,17 @@ of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size)
     return OF_OK;
 }
 
-static void dep_free(sim_dep *d)
+static void dep_clear(sim_dep *d)
 {
     free(d->comments);
     free(d->error);
     json_decref(d->form_values);
 }
 
-void sim_tasks_free(ofsim *sim)
+void sim_tasks_clear(ofsim *sim)
 {
     for (int i = 0; i < sim->n_deps; i++)
-        dep_free(&sim->deps[i]);
+        dep_clear(&sim->deps[i]);
     free(sim->deps);
     free(sim->active);
     sim->deps = NULL;
@@ -314,7 +314,7 @@ void sim_tasks_free(ofsim *sim)
 void sim_tasks_reset(ofsim *sim)
 {
     for (int i = sim->n_history; i < sim->n_deps; i++)
-        dep_free(&sim->deps[i]);
+        dep_clear(&sim->deps[i]);
     sim->n_deps = sim->n_history;
     sim->n_active = 0;
     sim_release_clear_done(&sim->w);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "sim_int.h"
 
@@ -101,24 +102,20 @@ void sim_pct_decode(char *s, bool plus_is_space)
     *o = '\0';
 }
 
+/* The one percent-encoder (of_buf_append_pct), keeping ',' literal as Octopus does in its
+ * Links ("ids=ServerTasks-1,ServerTasks-2"). */
 of_err sim_pct_encode(const char *s, char *out, size_t out_size)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == ',') {
-            if (o + 1 >= out_size) return OF_ERR_TOO_LARGE;
-            out[o++] = (char)*p;
-        } else {
-            if (o + 3 >= out_size) return OF_ERR_TOO_LARGE;
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
-        }
-    }
-    if (o >= out_size) return OF_ERR_TOO_LARGE;
-    out[o] = '\0';
-    return OF_OK;
+    if (!out_size) return OF_ERR_TOO_LARGE;
+    of_buf b;
+    of_buf_init(&b, out_size - 1);
+    of_err rc = of_buf_append_pct(&b, s, ",");
+    if (!rc && b.len)
+        memcpy(out, b.data, b.len + 1);
+    else
+        out[0] = '\0';
+    of_buf_clear(&b);
+    return rc;
 }
 
 /* Octopus writes offsets as "+00:00"; clients must parse that, so we do too. */
@@ -203,7 +200,7 @@ of_err sim_strmap_put(sim_strmap *m, const char *key, int val)
     return OF_OK;
 }
 
-void sim_strmap_free(sim_strmap *m)
+void sim_strmap_clear(sim_strmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
         free(m->keys[i]);

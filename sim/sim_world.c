@@ -181,6 +181,17 @@ static int tag_by_canonical(const sim_world *w, int space, const char *canonical
     return -1;
 }
 
+/* An object with only the keys listed, a "name" and maybe an "id" (*id NULL without). */
+static of_err named_object(fx *f, json_t *v, const char *path, const char *const *keys,
+                           const char **name, const char **id)
+{
+    of_err rc = need_object(f, v, path);
+    if (!rc) rc = check_keys(f, v, path, keys);
+    if (!rc) rc = get_str(f, v, "name", path, true, name);
+    if (!rc) rc = get_str(f, v, "id", path, false, id);
+    return rc;
+}
+
 /* A list element given either as a bare string (its name) or an object. */
 static of_err name_or_object(fx *f, json_t *v, const char *path, const char *const *keys,
                              const char **name, json_t **obj)
@@ -197,84 +208,69 @@ static of_err name_or_object(fx *f, json_t *v, const char *path, const char *con
     return get_str(f, v, "name", path, true, name);
 }
 
-static of_err load_envs(fx *f, int s, json_t *arr, const char *spath)
+static of_err load_env(fx *f, int s, json_t *v, size_t i, const char *path)
 {
     static const char *const keys[] = {"name", "id", "use_guided_failure", NULL};
     sim_world *w = f->w;
-    size_t i;
-    json_t *v;
-    char path[256];
-    json_array_foreach(arr, i, v)
-    {
-        PATHF(path, "%s.environments[%zu]", spath, i);
-        const char *name, *id = NULL;
-        json_t *obj;
-        of_err rc = name_or_object(f, v, path, keys, &name, &obj);
-        if (!rc && obj) rc = get_str(f, obj, "id", path, false, &id);
+    const char *name, *id = NULL;
+    json_t *obj;
+    of_err rc = name_or_object(f, v, path, keys, &name, &obj);
+    if (!rc && obj) rc = get_str(f, obj, "id", path, false, &id);
+    if (rc) return rc;
+    if (env_by_name(w, s, name) >= 0) return fxerr(f, path, "duplicate environment \"%s\"", name);
+    int e = w->n_envs;
+    sim_env *env = &w->envs[e];
+    rc = assign_id(f, &w->env_ids, "Environments", id, e, path, &env->id);
+    if (rc) return rc;
+    w->n_envs++;
+    env->name = sim_strdup(name);
+    env->slug = sim_slug(name);
+    env->space = s;
+    env->sort_order = (int)i;
+    if (obj) {
+        rc = get_bool(f, obj, "use_guided_failure", path, &env->guided);
         if (rc) return rc;
-        if (env_by_name(w, s, name) >= 0)
-            return fxerr(f, path, "duplicate environment \"%s\"", name);
-        int e = w->n_envs;
-        sim_env *env = &w->envs[e];
-        rc = assign_id(f, &w->env_ids, "Environments", id, e, path, &env->id);
-        if (rc) return rc;
-        w->n_envs++;
-        env->name = sim_strdup(name);
-        env->slug = sim_slug(name);
-        env->space = s;
-        env->sort_order = (int)i;
-        if (obj) {
-            rc = get_bool(f, obj, "use_guided_failure", path, &env->guided);
-            if (rc) return rc;
-        }
     }
     return OF_OK;
 }
 
-static of_err load_tagsets(fx *f, int s, json_t *arr, const char *spath)
+static of_err load_tagset(fx *f, int s, json_t *v, size_t i, const char *path)
 {
     static const char *const keys[] = {"name", "id", "tags", NULL};
+    (void)i; /* the path holds it */
     sim_world *w = f->w;
-    size_t i, j;
-    json_t *v, *t;
-    char path[256], tpath[300];
-    json_array_foreach(arr, i, v)
+    size_t j;
+    json_t *t;
+    char tpath[300];
+    const char *name, *id = NULL;
+    json_t *tags;
+    of_err rc = named_object(f, v, path, keys, &name, &id);
+    if (!rc) rc = get_array(f, v, "tags", path, &tags);
+    if (rc) return rc;
+    int ts = w->n_tagsets;
+    sim_tagset *set = &w->tagsets[ts];
+    rc = assign_id(f, &w->tagset_ids, "TagSets", id, ts, path, &set->id);
+    if (rc) return rc;
+    w->n_tagsets++;
+    set->name = sim_strdup(name);
+    set->space = s;
+    set->first_tag = w->n_tags;
+    json_array_foreach(tags, j, t)
     {
-        PATHF(path, "%s.tagsets[%zu]", spath, i);
-        const char *name, *id = NULL;
-        json_t *tags;
-        of_err rc = need_object(f, v, path);
-        if (!rc) rc = check_keys(f, v, path, keys);
-        if (!rc) rc = get_str(f, v, "name", path, true, &name);
-        if (!rc) rc = get_str(f, v, "id", path, false, &id);
-        if (!rc) rc = get_array(f, v, "tags", path, &tags);
-        if (rc) return rc;
-        int ts = w->n_tagsets;
-        sim_tagset *set = &w->tagsets[ts];
-        rc = assign_id(f, &w->tagset_ids, "TagSets", id, ts, path, &set->id);
-        if (rc) return rc;
-        w->n_tagsets++;
-        set->name = sim_strdup(name);
-        set->space = s;
-        set->first_tag = w->n_tags;
-        json_array_foreach(tags, j, t)
-        {
-            PATHF(tpath, "%s.tags[%zu]", path, j);
-            if (!json_is_string(t) || json_string_length(t) == 0 ||
-                strchr(json_string_value(t), '/'))
-                return fxerr(f, tpath, "a tag must be a non-empty string without '/'");
-            char *canonical = sim_strfmt("%s/%s", name, json_string_value(t));
-            if (tag_by_canonical(w, s, canonical) >= 0) {
-                free(canonical);
-                return fxerr(f, tpath, "duplicate tag");
-            }
-            sim_tag *tag = &w->tags[w->n_tags++];
-            tag->canonical = canonical;
-            tag->name = sim_strdup(json_string_value(t));
-            tag->id = sim_strfmt("%s-%zu", set->id, j + 1);
-            tag->tagset = ts;
-            set->n_tags++;
+        PATHF(tpath, "%s.tags[%zu]", path, j);
+        if (!json_is_string(t) || json_string_length(t) == 0 || strchr(json_string_value(t), '/'))
+            return fxerr(f, tpath, "a tag must be a non-empty string without '/'");
+        char *canonical = sim_strfmt("%s/%s", name, json_string_value(t));
+        if (tag_by_canonical(w, s, canonical) >= 0) {
+            free(canonical);
+            return fxerr(f, tpath, "duplicate tag");
         }
+        sim_tag *tag = &w->tags[w->n_tags++];
+        tag->canonical = canonical;
+        tag->name = sim_strdup(json_string_value(t));
+        tag->id = sim_strfmt("%s-%zu", set->id, j + 1);
+        tag->tagset = ts;
+        set->n_tags++;
     }
     return OF_OK;
 }
@@ -315,43 +311,37 @@ static of_err load_phase(fx *f, int s, json_t *v, const char *path, const char *
     return OF_OK;
 }
 
-static of_err load_lifecycles(fx *f, int s, json_t *arr, const char *spath)
+static of_err load_lifecycle(fx *f, int s, json_t *v, size_t i, const char *path)
 {
     static const char *const keys[] = {"name", "id", "phases", NULL};
+    (void)i; /* the path holds it */
     sim_world *w = f->w;
-    size_t i, j;
-    json_t *v, *p;
-    char path[256], ppath[300];
-    json_array_foreach(arr, i, v)
+    size_t j;
+    json_t *p;
+    char ppath[300];
+    const char *name, *id = NULL;
+    json_t *phases;
+    of_err rc = named_object(f, v, path, keys, &name, &id);
+    if (!rc) rc = get_array(f, v, "phases", path, &phases);
+    if (rc) return rc;
+    if (lifecycle_by_name(w, s, name) >= 0)
+        return fxerr(f, path, "duplicate lifecycle \"%s\"", name);
+    int l = w->n_lifecycles;
+    sim_lifecycle *lc = &w->lifecycles[l];
+    rc = assign_id(f, &w->lifecycle_ids, "Lifecycles", id, l, path, &lc->id);
+    if (rc) return rc;
+    w->n_lifecycles++;
+    lc->name = sim_strdup(name);
+    lc->space = s;
+    size_t n = phases ? json_array_size(phases) : 0;
+    lc->phases = calloc(n ? n : 1, sizeof *lc->phases);
+    OF_ASSERT(lc->phases);
+    json_array_foreach(phases, j, p)
     {
-        PATHF(path, "%s.lifecycles[%zu]", spath, i);
-        const char *name, *id = NULL;
-        json_t *phases;
-        of_err rc = need_object(f, v, path);
-        if (!rc) rc = check_keys(f, v, path, keys);
-        if (!rc) rc = get_str(f, v, "name", path, true, &name);
-        if (!rc) rc = get_str(f, v, "id", path, false, &id);
-        if (!rc) rc = get_array(f, v, "phases", path, &phases);
+        PATHF(ppath, "%s.phases[%zu]", path, j);
+        lc->n_phases++;
+        rc = load_phase(f, s, p, ppath, lc->id, (int)j, &lc->phases[j]);
         if (rc) return rc;
-        if (lifecycle_by_name(w, s, name) >= 0)
-            return fxerr(f, path, "duplicate lifecycle \"%s\"", name);
-        int l = w->n_lifecycles;
-        sim_lifecycle *lc = &w->lifecycles[l];
-        rc = assign_id(f, &w->lifecycle_ids, "Lifecycles", id, l, path, &lc->id);
-        if (rc) return rc;
-        w->n_lifecycles++;
-        lc->name = sim_strdup(name);
-        lc->space = s;
-        size_t n = phases ? json_array_size(phases) : 0;
-        lc->phases = calloc(n ? n : 1, sizeof *lc->phases);
-        OF_ASSERT(lc->phases);
-        json_array_foreach(phases, j, p)
-        {
-            PATHF(ppath, "%s.phases[%zu]", path, j);
-            lc->n_phases++;
-            rc = load_phase(f, s, p, ppath, lc->id, (int)j, &lc->phases[j]);
-            if (rc) return rc;
-        }
     }
     return OF_OK;
 }
@@ -460,73 +450,61 @@ static of_err load_releases(fx *f, int s, int p, json_t *arr, const char *path)
     return OF_OK;
 }
 
-static of_err load_projects(fx *f, int s, json_t *arr, const char *spath)
+static of_err load_project(fx *f, int s, json_t *v, size_t i, const char *path)
 {
     static const char *const keys[] = {"name",           "id",       "slug",     "tenanted",
                                        "lifecycle",      "releases", "channels", "disabled",
                                        "guided_failure", NULL};
+    (void)i; /* the path holds it */
     sim_world *w = f->w;
-    size_t i;
-    json_t *v;
-    char path[256];
-    json_array_foreach(arr, i, v)
-    {
-        PATHF(path, "%s.projects[%zu]", spath, i);
-        const char *name, *id = NULL, *slug = NULL, *tenanted = NULL, *lcname = NULL,
-                          *guided = NULL;
-        json_t *releases, *channels;
-        of_err rc = need_object(f, v, path);
-        if (!rc) rc = check_keys(f, v, path, keys);
-        if (!rc) rc = get_str(f, v, "name", path, true, &name);
-        if (!rc) rc = get_str(f, v, "id", path, false, &id);
-        if (!rc) rc = get_str(f, v, "slug", path, false, &slug);
-        if (!rc) rc = get_str(f, v, "tenanted", path, false, &tenanted);
-        if (!rc) rc = get_str(f, v, "lifecycle", path, false, &lcname);
-        if (!rc) rc = get_str(f, v, "guided_failure", path, false, &guided);
-        if (!rc) rc = get_array(f, v, "releases", path, &releases);
-        if (!rc) rc = get_array(f, v, "channels", path, &channels);
-        if (rc) return rc;
-        if (project_by_name(w, s, name) >= 0)
-            return fxerr(f, path, "duplicate project \"%s\"", name);
-        int p = w->n_projects;
-        sim_project *proj = &w->projects[p];
-        rc = assign_id(f, &w->project_ids, "Projects", id, p, path, &proj->id);
-        if (rc) return rc;
-        w->n_projects++;
-        proj->name = sim_strdup(name);
-        proj->space = s;
-        proj->slug = slug ? sim_strdup(slug) : sim_slug(name);
-        char *skey = sim_strfmt("%d:%s", s, proj->slug);
-        rc = sim_strmap_put(&w->project_slugs, skey, p);
-        free(skey);
-        if (rc) return fxerr(f, path, "duplicate slug \"%s\"", proj->slug);
-        if (parse_tenancy(tenanted, &proj->tenancy))
-            return fxerr(f, path,
-                         "\"tenanted\" must be Untenanted, Tenanted or TenantedOrUntenanted");
-        if (guided && strcmp(guided, "EnvironmentDefault") != 0 && strcmp(guided, "Off") != 0 &&
-            strcmp(guided, "On") != 0)
-            return fxerr(f, path, "\"guided_failure\" must be EnvironmentDefault, Off or On");
-        proj->guided_mode = sim_strdup(guided ? guided : "EnvironmentDefault");
-        rc = get_bool(f, v, "disabled", path, &proj->disabled);
-        if (rc) return rc;
-        if (lcname) {
-            proj->lifecycle = lifecycle_by_name(w, s, lcname);
-            if (proj->lifecycle < 0) {
-                char lpath[300];
-                PATHF(lpath, "%s.lifecycle", path);
-                return fxerr(f, lpath, "unknown lifecycle \"%s\"", lcname);
-            }
-        } else {
-            proj->lifecycle = -1;
-            for (int l = 0; l < w->n_lifecycles && proj->lifecycle < 0; l++)
-                if (w->lifecycles[l].space == s) proj->lifecycle = l;
-            if (proj->lifecycle < 0)
-                return fxerr(f, path, "no \"lifecycle\" given and the space has none");
+    const char *name, *id = NULL, *slug = NULL, *tenanted = NULL, *lcname = NULL, *guided = NULL;
+    json_t *releases, *channels;
+    of_err rc = named_object(f, v, path, keys, &name, &id);
+    if (!rc) rc = get_str(f, v, "slug", path, false, &slug);
+    if (!rc) rc = get_str(f, v, "tenanted", path, false, &tenanted);
+    if (!rc) rc = get_str(f, v, "lifecycle", path, false, &lcname);
+    if (!rc) rc = get_str(f, v, "guided_failure", path, false, &guided);
+    if (!rc) rc = get_array(f, v, "releases", path, &releases);
+    if (!rc) rc = get_array(f, v, "channels", path, &channels);
+    if (rc) return rc;
+    if (project_by_name(w, s, name) >= 0) return fxerr(f, path, "duplicate project \"%s\"", name);
+    int p = w->n_projects;
+    sim_project *proj = &w->projects[p];
+    rc = assign_id(f, &w->project_ids, "Projects", id, p, path, &proj->id);
+    if (rc) return rc;
+    w->n_projects++;
+    proj->name = sim_strdup(name);
+    proj->space = s;
+    proj->slug = slug ? sim_strdup(slug) : sim_slug(name);
+    char *skey = sim_strfmt("%d:%s", s, proj->slug);
+    rc = sim_strmap_put(&w->project_slugs, skey, p);
+    free(skey);
+    if (rc) return fxerr(f, path, "duplicate slug \"%s\"", proj->slug);
+    if (parse_tenancy(tenanted, &proj->tenancy))
+        return fxerr(f, path, "\"tenanted\" must be Untenanted, Tenanted or TenantedOrUntenanted");
+    if (guided && strcmp(guided, "EnvironmentDefault") != 0 && strcmp(guided, "Off") != 0 &&
+        strcmp(guided, "On") != 0)
+        return fxerr(f, path, "\"guided_failure\" must be EnvironmentDefault, Off or On");
+    proj->guided_mode = sim_strdup(guided ? guided : "EnvironmentDefault");
+    rc = get_bool(f, v, "disabled", path, &proj->disabled);
+    if (rc) return rc;
+    if (lcname) {
+        proj->lifecycle = lifecycle_by_name(w, s, lcname);
+        if (proj->lifecycle < 0) {
+            char lpath[300];
+            PATHF(lpath, "%s.lifecycle", path);
+            return fxerr(f, lpath, "unknown lifecycle \"%s\"", lcname);
         }
-        rc = load_channels(f, s, p, channels, path);
-        if (!rc) rc = load_releases(f, s, p, releases, path);
-        if (rc) return rc;
+    } else {
+        proj->lifecycle = -1;
+        for (int l = 0; l < w->n_lifecycles && proj->lifecycle < 0; l++)
+            if (w->lifecycles[l].space == s) proj->lifecycle = l;
+        if (proj->lifecycle < 0)
+            return fxerr(f, path, "no \"lifecycle\" given and the space has none");
     }
+    rc = load_channels(f, s, p, channels, path);
+    if (!rc) rc = load_releases(f, s, p, releases, path);
+    if (rc) return rc;
     return OF_OK;
 }
 
@@ -566,48 +544,42 @@ static of_err load_tenant_projects(fx *f, int s, sim_tenant *t, json_t *obj, con
     return OF_OK;
 }
 
-static of_err load_tenants(fx *f, int s, json_t *arr, const char *spath)
+static of_err load_tenant(fx *f, int s, json_t *v, size_t i, const char *path)
 {
     static const char *const keys[] = {"name", "id", "slug", "tags", "projects", "disabled", NULL};
+    (void)i; /* the path holds it */
     sim_world *w = f->w;
-    size_t i, j;
-    json_t *v, *tg;
-    char path[256], tpath[300];
-    json_array_foreach(arr, i, v)
+    size_t j;
+    json_t *tg;
+    char tpath[300];
+    const char *name, *id = NULL, *slug = NULL;
+    json_t *tags;
+    of_err rc = named_object(f, v, path, keys, &name, &id);
+    if (!rc) rc = get_str(f, v, "slug", path, false, &slug);
+    if (!rc) rc = get_array(f, v, "tags", path, &tags);
+    if (rc) return rc;
+    if (tenant_by_name(w, s, name) >= 0) return fxerr(f, path, "duplicate tenant \"%s\"", name);
+    int ti = w->n_tenants;
+    sim_tenant *t = &w->tenants[ti];
+    rc = assign_id(f, &w->tenant_ids, "Tenants", id, ti, path, &t->id);
+    if (rc) return rc;
+    w->n_tenants++;
+    t->name = sim_strdup(name);
+    t->slug = slug ? sim_strdup(slug) : sim_slug(name);
+    t->space = s;
+    rc = get_bool(f, v, "disabled", path, &t->disabled);
+    if (rc) return rc;
+    t->tags = calloc((tags ? json_array_size(tags) : 0) + 1, sizeof *t->tags);
+    OF_ASSERT(t->tags);
+    json_array_foreach(tags, j, tg)
     {
-        PATHF(path, "%s.tenants[%zu]", spath, i);
-        const char *name, *id = NULL, *slug = NULL;
-        json_t *tags;
-        of_err rc = need_object(f, v, path);
-        if (!rc) rc = check_keys(f, v, path, keys);
-        if (!rc) rc = get_str(f, v, "name", path, true, &name);
-        if (!rc) rc = get_str(f, v, "id", path, false, &id);
-        if (!rc) rc = get_str(f, v, "slug", path, false, &slug);
-        if (!rc) rc = get_array(f, v, "tags", path, &tags);
-        if (rc) return rc;
-        if (tenant_by_name(w, s, name) >= 0) return fxerr(f, path, "duplicate tenant \"%s\"", name);
-        int ti = w->n_tenants;
-        sim_tenant *t = &w->tenants[ti];
-        rc = assign_id(f, &w->tenant_ids, "Tenants", id, ti, path, &t->id);
-        if (rc) return rc;
-        w->n_tenants++;
-        t->name = sim_strdup(name);
-        t->slug = slug ? sim_strdup(slug) : sim_slug(name);
-        t->space = s;
-        rc = get_bool(f, v, "disabled", path, &t->disabled);
-        if (rc) return rc;
-        t->tags = calloc((tags ? json_array_size(tags) : 0) + 1, sizeof *t->tags);
-        OF_ASSERT(t->tags);
-        json_array_foreach(tags, j, tg)
-        {
-            PATHF(tpath, "%s.tags[%zu]", path, j);
-            int tag = json_is_string(tg) ? tag_by_canonical(w, s, json_string_value(tg)) : -1;
-            if (tag < 0) return fxerr(f, tpath, "unknown tag (expected \"TagSet/Tag\")");
-            t->tags[t->n_tags++] = tag;
-        }
-        rc = load_tenant_projects(f, s, t, json_object_get(v, "projects"), path);
-        if (rc) return rc;
+        PATHF(tpath, "%s.tags[%zu]", path, j);
+        int tag = json_is_string(tg) ? tag_by_canonical(w, s, json_string_value(tg)) : -1;
+        if (tag < 0) return fxerr(f, tpath, "unknown tag (expected \"TagSet/Tag\")");
+        t->tags[t->n_tags++] = tag;
     }
+    rc = load_tenant_projects(f, s, t, json_object_get(v, "projects"), path);
+    if (rc) return rc;
     return OF_OK;
 }
 
@@ -641,9 +613,10 @@ static int lifecycle_envs(const sim_world *w, int release, int *out)
 /* One history entry. "environment": "*" = every environment of the
  * lifecycle (that the tenant is connected to); "tenant": "*" = every tenant
  * connected to the project. Explicit names must be valid and connected. */
-static of_err load_history_entry(fx *f, int s, json_t *v, const char *path)
+static of_err load_history_entry(fx *f, int s, json_t *v, size_t index, const char *path)
 {
     static const char *const keys[] = {"project", "release", "environment", "tenant", NULL};
+    (void)index; /* the path holds it */
     sim_world *w = f->w;
     const char *pname, *version, *ename, *tname = NULL;
     of_err rc = need_object(f, v, path);
@@ -685,20 +658,6 @@ static of_err load_history_entry(fx *f, int s, json_t *v, const char *path)
     return OF_OK;
 }
 
-static of_err load_history(fx *f, int s, json_t *arr, const char *spath)
-{
-    size_t i;
-    json_t *v;
-    char path[256];
-    json_array_foreach(arr, i, v)
-    {
-        PATHF(path, "%s.history[%zu]", spath, i);
-        of_err rc = load_history_entry(f, s, v, path);
-        if (rc) return rc;
-    }
-    return OF_OK;
-}
-
 static of_err load_space(fx *f, json_t *v, int s, const char *path)
 {
     static const char *const keys[] = {"name",         "id",         "slug",    "is_default",
@@ -707,10 +666,7 @@ static of_err load_space(fx *f, json_t *v, int s, const char *path)
     sim_world *w = f->w;
     const char *name, *id = NULL, *slug = NULL;
     json_t *a;
-    of_err rc = need_object(f, v, path);
-    if (!rc) rc = check_keys(f, v, path, keys);
-    if (!rc) rc = get_str(f, v, "name", path, true, &name);
-    if (!rc) rc = get_str(f, v, "id", path, false, &id);
+    of_err rc = named_object(f, v, path, keys, &name, &id);
     if (!rc) rc = get_str(f, v, "slug", path, false, &slug);
     if (rc) return rc;
     for (int i = 0; i < w->n_spaces; i++)
@@ -724,18 +680,26 @@ static of_err load_space(fx *f, json_t *v, int s, const char *path)
     sp->slug = slug ? sim_strdup(slug) : sim_slug(name);
     rc = get_bool(f, v, "is_default", path, &sp->is_default);
     if (rc) return rc;
-    if ((rc = get_array(f, v, "environments", path, &a)) || (rc = load_envs(f, s, a, path)))
-        return rc;
-    if ((rc = get_array(f, v, "tagsets", path, &a)) || (rc = load_tagsets(f, s, a, path)))
-        return rc;
-    if ((rc = get_array(f, v, "lifecycles", path, &a)) || (rc = load_lifecycles(f, s, a, path)))
-        return rc;
-    if ((rc = get_array(f, v, "projects", path, &a)) || (rc = load_projects(f, s, a, path)))
-        return rc;
-    if ((rc = get_array(f, v, "tenants", path, &a)) || (rc = load_tenants(f, s, a, path)))
-        return rc;
-    if ((rc = get_array(f, v, "history", path, &a)) || (rc = load_history(f, s, a, path)))
-        return rc;
+    /* In this order: each part refers to the ones before it by name. */
+    static const struct {
+        const char *key;
+        of_err (*load)(fx *f, int s, json_t *v, size_t i, const char *path);
+    } parts[] = {{"environments", load_env},     {"tagsets", load_tagset},
+                 {"lifecycles", load_lifecycle}, {"projects", load_project},
+                 {"tenants", load_tenant},       {"history", load_history_entry}};
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+        size_t i;
+        json_t *e;
+        char epath[300];
+        rc = get_array(f, v, parts[k].key, path, &a);
+        if (rc) return rc;
+        json_array_foreach(a, i, e)
+        {
+            PATHF(epath, "%s.%s[%zu]", path, parts[k].key, i);
+            rc = parts[k].load(f, s, e, i, epath);
+            if (rc) return rc;
+        }
+    }
     return OF_OK;
 }
 
@@ -940,7 +904,7 @@ of_err sim_world_load(sim_world *w, const char *path, const char *json, char *er
     return rc;
 }
 
-void sim_world_free(sim_world *w)
+void sim_world_clear(sim_world *w)
 {
     for (int i = 0; i < w->n_spaces; i++)
         free(w->spaces[i].id), free(w->spaces[i].name), free(w->spaces[i].slug);
@@ -981,6 +945,6 @@ void sim_world_free(sim_world *w)
                           &w->tagset_ids,  &w->project_ids, &w->project_slugs,
                           &w->channel_ids, &w->release_ids, &w->tenant_ids};
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
-        sim_strmap_free(maps[i]);
+        sim_strmap_clear(maps[i]);
     memset(w, 0, sizeof *w);
 }

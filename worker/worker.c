@@ -739,7 +739,7 @@ static void teardown(of_worker *w)
     free(w->active);
     free(w->jobs_topics);
     free(w->cprops);
-    of_fleet_kafka_free(&w->fk);
+    of_fleet_kafka_clear(&w->fk);
 }
 
 /* ---- the loop ---- */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,37 @@ of_err of_buf_printf(of_buf *b, const char *fmt, ...)
     return rc;
 }
 
+of_err of_buf_append_pct(of_buf *b, const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t start = b->len;
+    char chunk[256];
+    size_t k = 0;
+    of_err rc = OF_OK;
+    for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
+        bool pass = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
+                    (keep && strchr(keep, *p));
+        if (pass) {
+            chunk[k++] = (char)*p;
+        } else {
+            chunk[k++] = '%';
+            chunk[k++] = hex[*p >> 4];
+            chunk[k++] = hex[*p & 15];
+        }
+        if (k > sizeof(chunk) - 3) {
+            rc = of_buf_append(b, chunk, k);
+            k = 0;
+        }
+    }
+    if (!rc && k) rc = of_buf_append(b, chunk, k);
+    if (rc && b->data) { /* all or nothing: drop what went in before the failure */
+        b->len = start;
+        b->data[start] = '\0';
+    }
+    return rc;
+}
+
 void of_buf_reset(of_buf *b)
 {
     b->len = 0;
@@ -74,6 +106,14 @@ char *of_buf_detach(of_buf *b)
     b->len = 0;
     b->cap = 0;
     return d;
+}
+
+void of_strv_free(char **v, size_t n)
+{
+    if (!v) return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 void of_buf_clear(of_buf *b)

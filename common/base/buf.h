@@ -25,6 +25,12 @@ OF_MUST_CHECK of_err of_buf_append(of_buf *b, const void *p, size_t n);
 OF_MUST_CHECK of_err of_buf_puts(of_buf *b, const char *s);
 OF_MUST_CHECK of_err of_buf_printf(of_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends the percent-encoding of the NUL-terminated s (RFC 3986): the unreserved characters
+ * A-Z a-z 0-9 - . _ ~ and those in keep (NULL: none) pass as they are, every other byte,
+ * UTF-8 included, becomes %XX with upper-case hex. So a name such as "A/B & C?#ü" stays one
+ * URL path segment or one query value. s is only read. OF_ERR_TOO_LARGE when the encoding
+ * does not fit b's cap, OF_ERR_NOMEM; b is then unchanged. */
+OF_MUST_CHECK of_err of_buf_append_pct(of_buf *b, const char *s, const char *keep);
 
 /* Empties the buffer, keeping its memory. */
 void of_buf_reset(of_buf *b);
@@ -36,13 +42,6 @@ char *of_buf_detach(of_buf *b);
 
 /* Frees the data (the struct is the caller's); b may be reused after of_buf_init. */
 void of_buf_clear(of_buf *b);
-/* The old name of of_buf_clear (it never freed b itself), kept until every caller says
- * of_buf_clear. */
-static inline void of_buf_free(of_buf *b)
-{
-    of_buf_clear(b);
-}
-
 /* ---- growable arrays ------------------------------------------------------ */
 
 /* Makes room for element n of the array *arr of elem-byte elements whose capacity is *cap:
@@ -51,6 +50,10 @@ static inline void of_buf_free(of_buf *b)
  * *cap are then unchanged, and *arr still belongs to the caller). The array is the caller's
  * to free. Usage: `if (of_grow((void **)&a, &cap, n, sizeof *a)) return OF_ERR_NOMEM;`. */
 OF_MUST_CHECK of_err of_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
+/* Frees v[0..n) and v itself: an owned array of owned strings (NULL entries and a NULL v
+ * are fine). */
+void of_strv_free(char **v, size_t n);
 
 /* ---- local files ------------------------------------------------------- */
 

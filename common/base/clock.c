@@ -135,3 +135,45 @@ void of_sleep_ms(int64_t ms)
     while (nanosleep(&ts, &ts) != 0) {
     }
 }
+
+of_duration_status of_duration_parse(const char *s, int64_t *out_ms)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    if (!s || !*s) return OF_DURATION_SYNTAX;
+    int64_t total = 0;
+    bool big = false;
+    const char *p = s;
+    while (*p) {
+        if (*p < '0' || *p > '9') return OF_DURATION_SYNTAX;
+        int64_t n = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (n > (INT64_MAX - 9) / 10) big = true;
+            if (!big) n = n * 10 + (*p - '0');
+            p++;
+        }
+        size_t ulen = 0;
+        while ((p[ulen] >= 'a' && p[ulen] <= 'z') || (p[ulen] >= 'A' && p[ulen] <= 'Z'))
+            ulen++;
+        if (ulen == 0) {
+            if (p != s + strspn(s, "0123456789") || *p) return OF_DURATION_SYNTAX; /* "1h30" */
+            if (big) return OF_DURATION_RANGE;
+            if (n != 0) return OF_DURATION_NO_UNIT;
+            *out_ms = 0;
+            return OF_DURATION_OK;
+        }
+        int64_t mult = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (strlen(units[i].unit) == ulen && strncmp(p, units[i].unit, ulen) == 0)
+                mult = units[i].ms;
+        if (mult == 0) return OF_DURATION_SYNTAX;
+        if (big || n > (INT64_MAX - total) / mult) big = true;
+        if (!big) total += n * mult;
+        p += ulen;
+    }
+    if (big) return OF_DURATION_RANGE;
+    *out_ms = total;
+    return OF_DURATION_OK;
+}

@@ -28,6 +28,21 @@ int64_t of_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t *rn
  * to wait for something that can be waited on. */
 void of_sleep_ms(int64_t ms);
 
+/* Why of_duration_parse refused a string. */
+typedef enum {
+    OF_DURATION_OK = 0,
+    OF_DURATION_SYNTAX,  /* not <integer><unit>...: "30x", "1h30", "", "-5s" */
+    OF_DURATION_NO_UNIT, /* digits alone, other than "0": "90" (90 what?) */
+    OF_DURATION_RANGE,   /* the syntax is right but the value overflows 64-bit ms */
+} of_duration_status;
+
+/* The one duration syntax of the whole project (config files, environment overrides, requests):
+ * one or more <integer><unit> with unit ms, s, m, h or d, e.g. "250ms", "90s", "1h30m", "2d".
+ * Every non-zero duration names its unit: a bare "90" means 90 seconds to some readers and
+ * 90 milliseconds to others, so it is refused (OF_DURATION_NO_UNIT) and the caller's message
+ * says which unit to add; "0" alone is accepted. Writes milliseconds to *out_ms on success. */
+of_duration_status of_duration_parse(const char *s, int64_t *out_ms);
+
 /* xorshift64* step; state must be non-zero. */
 uint64_t of_rand_next(uint64_t *state);
 

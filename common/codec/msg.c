@@ -166,50 +166,6 @@ void of_errlist_clear(of_errlist *l)
     memset(l, 0, sizeof *l);
 }
 
-/* ---- durations ---- */
-
-int of_parse_duration(const char *s, int64_t *out_s)
-{
-    if (!s || !*s) return -1;
-    int64_t total = 0;
-    const char *p = s;
-    bool any = false;
-    while (*p) {
-        if (*p < '0' || *p > '9') return -1;
-        int64_t v = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (v > (INT64_MAX - 9) / 10) return -1;
-            v = v * 10 + (*p - '0');
-            p++;
-        }
-        int64_t mul = 1;
-        switch (*p) {
-        case 'h':
-            mul = 3600;
-            p++;
-            break;
-        case 'm':
-            mul = 60;
-            p++;
-            break;
-        case 's':
-            mul = 1;
-            p++;
-            break;
-        case '\0':
-            if (any) return -1; /* "1h30" is ambiguous: require a unit after the first */
-            break;
-        default:
-            return -1;
-        }
-        if (v > INT64_MAX / mul || total > INT64_MAX - v * mul) return -1;
-        total += v * mul;
-        any = true;
-    }
-    *out_s = total;
-    return 0;
-}
-
 /* ---- small helpers ---- */
 
 char *of_strdup_or_null(const char *s, of_err *err)
@@ -231,49 +187,7 @@ void of_id_copy(char dst[OF_UUID_STR_SIZE], const char *src)
     dst[n] = '\0';
 }
 
-void of_strv_free(char **v, size_t n)
-{
-    if (!v) return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* ---- jansson helpers: building ---- */
-
-void oj_set(json_t *o, const char *key, json_t *v, bool *bad)
-{
-    /* json_object_set_new takes v even on failure and fails on NULL v (an earlier
-     * allocation failure), so one flag covers both. */
-    if (json_object_set_new(o, key, v) != 0) *bad = true;
-}
-
-void oj_set_str(json_t *o, const char *key, const char *s, bool *bad)
-{
-    if (s) oj_set(o, key, json_string(s), bad);
-}
-
-void oj_set_str_or_null(json_t *o, const char *key, const char *s, bool *bad)
-{
-    oj_set(o, key, s ? json_string(s) : json_null(), bad);
-}
-
-void oj_set_int(json_t *o, const char *key, int64_t v, bool *bad)
-{
-    oj_set(o, key, json_integer((json_int_t)v), bad);
-}
-
-void oj_set_bool(json_t *o, const char *key, bool v, bool *bad)
-{
-    oj_set(o, key, json_boolean(v), bad);
-}
-
-void oj_set_time(json_t *o, const char *key, int64_t ms, bool *bad)
-{
-    if (!ms) return;
-    char buf[40];
-    oj_set(o, key, json_string(of_rfc3339(ms, buf, sizeof buf)), bad);
-}
+/* ---- jansson helpers: building (the generic ones are common/json/ojson.h) ---- */
 
 json_t *oj_ref(const of_ref *r, const char *name_key, bool *bad)
 {
@@ -285,36 +199,6 @@ json_t *oj_ref(const of_ref *r, const char *name_key, bool *bad)
     oj_set_str_or_null(o, "id", r->id, bad);
     oj_set_str_or_null(o, name_key ? name_key : "name", r->name, bad);
     return o;
-}
-
-json_t *oj_str_array(char *const *items, size_t n, bool *bad)
-{
-    json_t *a = json_array();
-    if (!a) {
-        *bad = true;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        oj_append(a, json_string(items[i] ? items[i] : ""), bad);
-    return a;
-}
-
-void oj_append(json_t *arr, json_t *v, bool *bad)
-{
-    if (json_array_append_new(arr, v) != 0) *bad = true;
-}
-
-of_err oj_dump(json_t *root, bool bad, char **out)
-{
-    *out = NULL;
-    if (!root) return OF_ERR_NOMEM;
-    if (bad) {
-        json_decref(root);
-        return OF_ERR_NOMEM;
-    }
-    *out = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    return *out ? OF_OK : OF_ERR_NOMEM;
 }
 
 of_err oj_load(const char *data, size_t len, json_t **out, char *errstr, size_t errstr_size)
@@ -339,18 +223,6 @@ of_err oj_load(const char *data, size_t len, json_t **out, char *errstr, size_t 
 }
 
 /* ---- jansson helpers: reading ---- */
-
-void oj_fail(oj_reader *r, of_err rc, const char *fmt, ...)
-{
-    if (r->rc) return;
-    r->rc = rc;
-    if (r->errstr && r->errstr_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(r->errstr, r->errstr_size, fmt, ap);
-        va_end(ap);
-    }
-}
 
 bool of_has_ctrl(const char *s, size_t len)
 {
@@ -395,33 +267,23 @@ of_err of_check_text(const char *what, const char *s, size_t max, bool name, cha
 char *oj_text(oj_reader *r, json_t *o, const char *path, const char *key, bool required, size_t max,
               bool name)
 {
-    if (r->rc) return NULL;
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (required) oj_fail(r, OF_ERR_INVALID, "%s%s: missing", path, key);
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: must be a string", path, key);
-        return NULL;
-    }
+    json_t *v = oj_get(r, o, path, key, OJ_STRING, required);
+    if (!v) return NULL;
     size_t len = json_string_length(v);
     const char *sv = json_string_value(v);
     if (required && len == 0) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: must not be empty", path, key);
+        oj_fail_at(r, path, key, "must not be empty");
         return NULL;
     }
     if (len > max) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: longer than %zu bytes (%zu)", path, key, max, len);
+        oj_fail_at(r, path, key, "longer than %zu bytes (%zu)", max, len);
         return NULL;
     }
     if (strlen(sv) != len || (name && of_has_ctrl(sv, len))) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: contains control characters", path, key);
+        oj_fail_at(r, path, key, "contains control characters");
         return NULL;
     }
-    char *s = strdup(sv);
-    if (!s) oj_fail(r, OF_ERR_NOMEM, "out of memory");
-    return s;
+    return oj_dup(r, sv);
 }
 
 char *oj_str(oj_reader *r, json_t *o, const char *path, const char *key, bool required)
@@ -434,40 +296,6 @@ char *oj_name(oj_reader *r, json_t *o, const char *path, const char *key, bool r
     return oj_text(r, o, path, key, required, OF_NAME_MAX, true);
 }
 
-int64_t oj_int(oj_reader *r, json_t *o, const char *path, const char *key, bool required,
-               int64_t min, int64_t max, int64_t dflt)
-{
-    if (r->rc) return dflt;
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (required) oj_fail(r, OF_ERR_INVALID, "%s%s: missing", path, key);
-        return dflt;
-    }
-    if (!json_is_integer(v)) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: must be an integer", path, key);
-        return dflt;
-    }
-    int64_t x = (int64_t)json_integer_value(v);
-    if (x < min || x > max) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: %" PRId64 " out of range [%" PRId64 ", %" PRId64 "]",
-                path, key, x, min, max);
-        return dflt;
-    }
-    return x;
-}
-
-bool oj_bool(oj_reader *r, json_t *o, const char *path, const char *key, bool dflt)
-{
-    if (r->rc) return dflt;
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) return dflt;
-    if (!json_is_boolean(v)) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: must be true or false", path, key);
-        return dflt;
-    }
-    return json_is_true(v);
-}
-
 void oj_id(oj_reader *r, json_t *o, const char *path, const char *key, bool required,
            char out[OF_UUID_STR_SIZE])
 {
@@ -475,43 +303,22 @@ void oj_id(oj_reader *r, json_t *o, const char *path, const char *key, bool requ
     if (r->rc) return;
     json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) {
-        if (required) oj_fail(r, OF_ERR_INVALID, "%s%s: missing", path, key);
+        if (required) oj_fail_at(r, path, key, "missing");
         return;
     }
     if (!json_is_string(v) || !of_uuid_valid(json_string_value(v))) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: must be a UUID string", path, key);
+        oj_fail_at(r, path, key, "must be a UUID string");
         return;
     }
     of_id_copy(out, json_string_value(v));
-}
-
-int64_t oj_time(oj_reader *r, json_t *o, const char *path, const char *key)
-{
-    if (r->rc) return 0;
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) return 0;
-    int64_t ms = 0;
-    if (!json_is_string(v) || of_parse_rfc3339(json_string_value(v), &ms) != 0) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: must be an RFC 3339 time", path, key);
-        return 0;
-    }
-    return ms;
 }
 
 void oj_read_ref(oj_reader *r, json_t *o, const char *path, const char *key, bool id_required,
                  const char *name_key, of_ref *out)
 {
     memset(out, 0, sizeof *out);
-    if (r->rc) return;
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (id_required) oj_fail(r, OF_ERR_INVALID, "%s%s: missing", path, key);
-        return;
-    }
-    if (!json_is_object(v)) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: must be an object", path, key);
-        return;
-    }
+    json_t *v = oj_get(r, o, path, key, OJ_OBJECT, id_required);
+    if (!v) return;
     char sub[128];
     (void)snprintf(sub, sizeof sub, "%s%s.", path, key);
     out->id = oj_str(r, v, sub, "id", id_required);
@@ -521,49 +328,7 @@ void oj_read_ref(oj_reader *r, json_t *o, const char *path, const char *key, boo
 void oj_str_list(oj_reader *r, json_t *o, const char *path, const char *key, char ***items,
                  size_t *n)
 {
-    *items = NULL;
-    *n = 0;
-    if (r->rc) return;
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) return;
-    if (!json_is_array(v)) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: must be an array of strings", path, key);
-        return;
-    }
-    size_t cnt = json_array_size(v);
-    if (!cnt) return;
-    if (cnt > OF_LIST_MAX) {
-        oj_fail(r, OF_ERR_INVALID, "%s%s: more than %d entries", path, key, OF_LIST_MAX);
-        return;
-    }
-    char **arr = calloc(cnt, sizeof *arr);
-    if (!arr) {
-        oj_fail(r, OF_ERR_NOMEM, "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *e = json_array_get(v, i);
-        if (!json_is_string(e)) {
-            oj_fail(r, OF_ERR_INVALID, "%s%s[%zu]: must be a string", path, key, i);
-            of_strv_free(arr, cnt);
-            return;
-        }
-        if (json_string_length(e) > OF_TEXT_MAX ||
-            strlen(json_string_value(e)) != json_string_length(e)) {
-            oj_fail(r, OF_ERR_INVALID, "%s%s[%zu]: longer than %d bytes or holds a NUL", path, key,
-                    i, OF_TEXT_MAX);
-            of_strv_free(arr, cnt);
-            return;
-        }
-        arr[i] = strdup(json_string_value(e));
-        if (!arr[i]) {
-            oj_fail(r, OF_ERR_NOMEM, "out of memory");
-            of_strv_free(arr, cnt);
-            return;
-        }
-    }
-    *items = arr;
-    *n = cnt;
+    oj_strv(r, json_object_get(o, key), path, key, OF_LIST_MAX, OF_TEXT_MAX, items, n);
 }
 
 void oj_schema(oj_reader *r, json_t *o, const char *want)

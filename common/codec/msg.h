@@ -109,16 +109,6 @@ void of_errlist_join(const of_errlist *l, const char *sep, char *errstr, size_t 
 bool of_errlist_contains(const of_errlist *l, const char *needle);
 /* Frees the items (l itself is the caller's); l is then empty and may be reused. */
 void of_errlist_clear(of_errlist *l);
-/* The old name of of_errlist_clear, kept until every caller says of_errlist_clear. */
-static inline void of_errlist_free(of_errlist *l)
-{
-    of_errlist_clear(l);
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* Durations: a JSON number of seconds or a string "90", "90s", "30m", "2h", "1h30m".
- * Returns 0 and sets *out_s, or -1. */
-int of_parse_duration(const char *s, int64_t *out_s);
 
 /* ---------------------------------------------------------------------------------- */
 /* Release request. */

@@ -333,23 +333,36 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
 
     json_t *to = json_object_get(v, "timeout");
     if (to && !json_is_null(to)) {
-        int64_t s = -1;
-        bool typed = true, parsed = true;
+        /* A JSON number is seconds (JSON carries no unit); a string is a duration with its
+         * unit, parsed like every duration of the project (of_duration_parse). */
+        int64_t s = -1, ms = 0;
+        of_duration_status st = OF_DURATION_OK;
+        bool typed = true;
         if (json_is_integer(to))
             s = (int64_t)json_integer_value(to);
-        else if (json_is_string(to))
-            parsed = of_parse_duration(json_string_value(to), &s) == 0;
-        else
+        else if (json_is_string(to)) {
+            st = of_duration_parse(json_string_value(to), &ms);
+            if (st == OF_DURATION_RANGE) st = OF_DURATION_OK, ms = INT64_MAX / 1000 * 1000;
+            if (st == OF_DURATION_OK) s = ms % 1000 ? -2 : ms / 1000;
+        } else
             typed = false;
         if (!typed)
             verr(c, "policy.timeout: must be seconds or a duration string such as \"30m\"");
-        else if (!parsed)
+        else if (st == OF_DURATION_NO_UNIT)
             verr(c,
-                 "policy.timeout: \"%.64s\" is not a duration (use e.g. \"90\", \"90s\", "
-                 "\"30m\", \"2h\", \"1h30m\")",
+                 "policy.timeout: \"%.64s\" has no unit: write \"%.64ss\" for seconds, or use "
+                 "\"30m\", \"2h\", \"1h30m\"",
+                 json_string_value(to), json_string_value(to));
+        else if (st != OF_DURATION_OK)
+            verr(c,
+                 "policy.timeout: \"%.64s\" is not a duration (use e.g. \"90s\", \"30m\", "
+                 "\"2h\", \"1h30m\")",
+                 json_string_value(to));
+        else if (s == -2)
+            verr(c, "policy.timeout: must be whole seconds (\"90s\", not \"%.64s\")",
                  json_string_value(to));
         else if (s <= 0 || s > TIMEOUT_MAX_S)
-            verr(c, "policy.timeout: must be between 1s and 7 days (\"90\", \"30m\", \"2h\")");
+            verr(c, "policy.timeout: must be between 1s and 7 days (\"90s\", \"30m\", \"2h\")");
         else
             pol->timeout_s = s;
     }

@@ -221,8 +221,8 @@ static void job_from_json(oj_reader *r, json_t *o, const char *path, of_job *j, 
             j->queue_time_expiry = oj_str(r, pol, p, "queue_time_expiry", false);
         }
     }
-    j->deadline_ms = oj_time(r, o, path, "deadline");
-    j->dispatched_ms = oj_time(r, o, path, "dispatched_at");
+    j->deadline_ms = oj_time(r, o, path, "deadline", 0);
+    j->dispatched_ms = oj_time(r, o, path, "dispatched_at", 0);
 }
 
 of_err of_job_encode(const of_job *job, char **out)
@@ -248,7 +248,7 @@ of_err of_job_decode(const char *data, size_t len, of_job *out, char *errstr, si
     json_t *root = NULL;
     of_err rc = oj_load(data, len, &root, errstr, errstr_size);
     if (rc) return rc;
-    oj_reader r = {OF_OK, errstr, errstr_size};
+    oj_reader r = oj_reader_message(errstr, errstr_size);
     oj_schema(&r, root, OF_SCHEMA_JOB);
     job_from_json(&r, root, "", out, true);
     json_decref(root);
@@ -401,7 +401,7 @@ of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr
     json_t *root = NULL;
     of_err rc = oj_load(data, len, &root, errstr, errstr_size);
     if (rc) return rc;
-    oj_reader r = {OF_OK, errstr, errstr_size};
+    oj_reader r = oj_reader_message(errstr, errstr_size);
     char *sv = oj_str(&r, root, "", "specversion", true);
     if (sv && strcmp(sv, OF_CE_SPECVERSION) != 0)
         oj_fail(&r, OF_ERR_PROTOCOL, "specversion: unsupported \"%s\" (want 1.0)", sv);
@@ -416,7 +416,7 @@ of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr
         oj_fail(&r, OF_ERR_INVALID, "type: unknown \"%s\"", type);
     free(type);
     out->subject = oj_str(&r, root, "", "subject", false);
-    out->time_ms = oj_time(&r, root, "", "time");
+    out->time_ms = oj_time(&r, root, "", "time", 0);
     json_t *d = json_object_get(root, "data");
     if (!r.rc && !json_is_object(d)) oj_fail(&r, OF_ERR_INVALID, "data: missing or not an object");
     if (!r.rc) {
@@ -526,7 +526,7 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
     json_t *root = NULL;
     of_err rc = oj_load(data, len, &root, errstr, errstr_size);
     if (rc) return rc;
-    oj_reader r = {OF_OK, errstr, errstr_size};
+    oj_reader r = oj_reader_message(errstr, errstr_size);
     oj_schema(&r, root, OF_SCHEMA_COMMAND);
     char *type = oj_str(&r, root, "", "type", true);
     if (type && of_cmd_type_parse(type, &out->type) != 0)
@@ -535,7 +535,7 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
     oj_id(&r, root, "", "release_id", !r.rc && out->type != OF_CMD_SUBMIT, out->release_id);
     out->by = oj_text(&r, root, "", "by", true, OF_BY_MAX, true);
     out->reason = oj_text(&r, root, "", "reason", false, OF_REASON_MAX, false);
-    out->time_ms = oj_time(&r, root, "", "time");
+    out->time_ms = oj_time(&r, root, "", "time", 0);
     if (!r.rc && out->type == OF_CMD_SUBMIT) {
         json_t *req = json_object_get(root, "request");
         if (!json_is_object(req)) {
@@ -674,7 +674,7 @@ of_err of_release_record_decode(const char *data, size_t len, of_release_record 
     json_t *root = NULL;
     of_err rc = oj_load(data, len, &root, errstr, errstr_size);
     if (rc) return rc;
-    oj_reader r = {OF_OK, errstr, errstr_size};
+    oj_reader r = oj_reader_message(errstr, errstr_size);
     oj_schema(&r, root, OF_SCHEMA_RELEASE);
     oj_id(&r, root, "", "release_id", true, out->release_id);
     out->release_name = oj_str(&r, root, "", "release", false);
@@ -757,7 +757,7 @@ of_err of_release_record_decode(const char *data, size_t len, of_release_record 
                 (size_t)oj_int(&r, counts, "counts.", of_job_status_name((of_job_status)i), false,
                                0, INT32_MAX, 0);
     }
-    out->updated_ms = oj_time(&r, root, "", "updated");
+    out->updated_ms = oj_time(&r, root, "", "updated", 0);
     out->by = oj_str(&r, root, "", "by", false);
     out->reason = oj_text(&r, root, "", "reason", false, OF_REASON_MAX, false);
     json_t *req = json_object_get(root, "request");
@@ -797,7 +797,7 @@ of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, ch
     json_t *root = NULL;
     of_err rc = oj_load(data, len, &root, errstr, errstr_size);
     if (rc) return rc;
-    oj_reader r = {OF_OK, errstr, errstr_size};
+    oj_reader r = oj_reader_message(errstr, errstr_size);
     oj_schema(&r, root, OF_SCHEMA_JOBREC);
     char *st = oj_str(&r, root, "", "status", true);
     if (st && of_job_status_parse(st, &out->status) != 0)
@@ -806,7 +806,7 @@ of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, ch
     out->skip_reason = oj_str(&r, root, "", "reason", false);
     out->deployment_id = oj_str(&r, root, "", "deployment_id", false);
     out->task_id = oj_str(&r, root, "", "task_id", false);
-    out->updated_ms = oj_time(&r, root, "", "updated");
+    out->updated_ms = oj_time(&r, root, "", "updated", 0);
     json_t *job = json_object_get(root, "job");
     if (!r.rc && !json_is_object(job)) oj_fail(&r, OF_ERR_INVALID, "job: missing or not an object");
     if (!r.rc) job_from_json(&r, job, "job.", &out->job, false);

@@ -10,6 +10,7 @@
  * through the same steps: parse into a cfg_val, check bounds and the
  * validator, then store (which frees what it replaces). */
 #include "config.h"
+#include "clock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,7 +35,7 @@ typedef enum cfg_type {
     CT_STRING,
     CT_INT,      /* int field */
     CT_BOOL,     /* bool field */
-    CT_DURATION, /* int64_t milliseconds; ints or "30s"-style strings */
+    CT_DURATION, /* int64_t milliseconds; "30s"-style strings (of_duration_parse); integer 0 */
     CT_SIZE,     /* size_t bytes; ints or "8MiB"-style strings */
     CT_ENUM,     /* int-sized enum field; a string naming one value */
     CT_KVLIST,   /* of_kv_list; ["name", "value"] pairs or "name=value" strings */
@@ -175,13 +176,13 @@ static const cfg_def cfg_defs[] = {
      "Verify the server's certificate and host name. Turn off only for a throwaway test "
      "server."},
     {"octopus.connect_timeout", CT_DURATION, OFF(octopus.connect_timeout_ms),
-     OF_OCTO_STR(OF_OCTO_DEFAULT_CONNECT_TIMEOUT_MS), 100, 5 * MIN, NULL, NULL, 0, NULL,
+     OF_OCTO_STR(OF_OCTO_DEFAULT_CONNECT_TIMEOUT_MS) "ms", 100, 5 * MIN, NULL, NULL, 0, NULL,
      "Timeout of one TCP and TLS connection attempt."},
     {"octopus.request_timeout", CT_DURATION, OFF(octopus.request_timeout_ms),
-     OF_OCTO_STR(OF_OCTO_DEFAULT_REQUEST_TIMEOUT_MS), 1 * SEC, 1 * HOUR, NULL, NULL, 0, NULL,
+     OF_OCTO_STR(OF_OCTO_DEFAULT_REQUEST_TIMEOUT_MS) "ms", 1 * SEC, 1 * HOUR, NULL, NULL, 0, NULL,
      "Timeout of one HTTP attempt, connection and reply included."},
     {"octopus.retry_deadline", CT_DURATION, OFF(octopus.retry_deadline_ms),
-     OF_OCTO_STR(OF_OCTO_DEFAULT_RETRY_DEADLINE_MS), 1 * SEC, 1 * DAY, NULL, NULL, 0, NULL,
+     OF_OCTO_STR(OF_OCTO_DEFAULT_RETRY_DEADLINE_MS) "ms", 1 * SEC, 1 * DAY, NULL, NULL, 0, NULL,
      "How long one request is retried (network errors, 408, 429, 500, 502, 503, 504) with "
      "capped exponential backoff and jitter before it fails."},
     {"octopus.max_concurrent_requests", CT_INT, OFF(octopus.max_concurrent_requests),
@@ -194,7 +195,7 @@ static const cfg_def cfg_defs[] = {
      OF_OCTO_STR(OF_OCTO_DEFAULT_MAX_RESPONSE_BYTES), 64 * KIB, 1 * GIB, NULL, NULL, 0, NULL,
      "Largest reply body accepted; a bigger reply is an error, never an unbounded read."},
     {"octopus.task_unreadable_timeout", CT_DURATION, OFF(octopus.task_unreadable_ms),
-     OF_OCTO_STR(OF_OCTO_DEFAULT_UNREADABLE_MS), 1 * SEC, 1 * DAY, NULL, NULL, 0, NULL,
+     OF_OCTO_STR(OF_OCTO_DEFAULT_UNREADABLE_MS) "ms", 1 * SEC, 1 * DAY, NULL, NULL, 0, NULL,
      "A task whose state the server keeps answering with something that cannot be read fails its "
      "job after this long (and at least 3 polls in a row), quoting the reply; the other tasks of "
      "the same reply carry on."},
@@ -292,7 +293,7 @@ static bool is_api_key_name(const char *name)
            strcasecmp(name, "api-key") == 0;
 }
 
-static void kv_list_free(of_kv_list *l)
+static void kv_list_clear(of_kv_list *l)
 {
     for (size_t i = 0; i < l->count; i++) {
         free(l->items[i].key);
@@ -303,11 +304,11 @@ static void kv_list_free(of_kv_list *l)
     l->count = 0;
 }
 
-static void val_free(cfg_val *v)
+static void val_clear(cfg_val *v)
 {
     free(v->s);
     v->s = NULL;
-    kv_list_free(&v->kv);
+    kv_list_clear(&v->kv);
 }
 
 /* Appends a copy of (key, value) to l, replacing an existing pair with the
@@ -411,62 +412,8 @@ static const char *suggest_group(const char *name)
 /* ------------------------------------------------------------------------ */
 /* Durations and sizes                                                      */
 
-/* of_config_parse_duration, telling overflow (*overflow set: the syntax is
- * right but the value does not fit) from bad syntax. */
-static int parse_duration(const char *s, int64_t *out_ms, bool *overflow)
-{
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"ms", 1}, {"s", SEC}, {"m", MIN}, {"h", HOUR}, {"d", DAY}};
-    *overflow = false;
-    if (!s || !*s) return -1;
-    int64_t total = 0;
-    const char *p = s;
-    bool first = true, big = false;
-    /* Either a bare integer (ms) or a sequence of <integer><unit>: "1h30m". */
-    while (*p) {
-        if (!isdigit((unsigned char)*p)) return -1;
-        int64_t n = 0;
-        while (isdigit((unsigned char)*p)) {
-            if (n > (INT64_MAX - 9) / 10) big = true;
-            if (!big) n = n * 10 + (*p - '0');
-            p++;
-        }
-        size_t ulen = 0;
-        while (isalpha((unsigned char)p[ulen]))
-            ulen++;
-        if (ulen == 0) {
-            if (!first || *p) return -1; /* "1h30" is ambiguous */
-            *overflow = big;
-            if (big) return -1;
-            *out_ms = n;
-            return 0;
-        }
-        int64_t mult = 0;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-            if (strlen(units[i].unit) == ulen && strncmp(p, units[i].unit, ulen) == 0)
-                mult = units[i].ms;
-        if (mult == 0) return -1;
-        if (big || n > (INT64_MAX - total) / mult) big = true;
-        if (!big) total += n * mult;
-        p += ulen;
-        first = false;
-    }
-    *overflow = big;
-    if (big) return -1;
-    *out_ms = total;
-    return 0;
-}
-
-int of_config_parse_duration(const char *s, int64_t *out_ms)
-{
-    bool overflow;
-    return parse_duration(s, out_ms, &overflow);
-}
-
-/* of_config_parse_size, telling overflow from bad syntax like
- * parse_duration. */
+/* of_config_parse_size, telling overflow (*overflow set: the syntax is right but the value
+ * does not fit) from bad syntax. */
 static int parse_size(const char *s, int64_t *out_bytes, bool *overflow)
 {
     static const struct {
@@ -794,15 +741,21 @@ static of_err parse_string(const cfg_def *d, const char *s, cfg_val *v, char *wh
         }
         return OF_OK;
     case CT_DURATION:
-        if (parse_duration(s, &v->i, &big) != 0) {
-            if (big) return too_big(d, s, why, n);
-            snprintf(why, n,
-                     "\"%s\" is not a duration (use milliseconds, or e.g. \"500ms\", \"90s\", "
-                     "\"30m\", \"2h\")",
-                     shown(s, q, sizeof(q)));
+        switch (of_duration_parse(s, &v->i)) {
+        case OF_DURATION_OK:
+            return OF_OK;
+        case OF_DURATION_RANGE:
+            return too_big(d, s, why, n);
+        case OF_DURATION_NO_UNIT:
+            snprintf(why, n, "%s has no unit: write \"%sms\" or \"%ss\"", shown(s, q, sizeof(q)), s,
+                     s);
             return OF_ERR_CONFIG;
+        case OF_DURATION_SYNTAX:
+            break;
         }
-        return OF_OK;
+        snprintf(why, n, "\"%s\" is not a duration (e.g. \"500ms\", \"90s\", \"30m\", \"2h\")",
+                 shown(s, q, sizeof(q)));
+        return OF_ERR_CONFIG;
     case CT_SIZE:
         if (parse_size(s, &v->i, &big) != 0) {
             if (big) return too_big(d, s, why, n);
@@ -890,7 +843,7 @@ static void store_value(of_config *cfg, const cfg_def *d, cfg_val *v)
         *(int *)f = (int)v->i;
         break;
     case CT_KVLIST:
-        kv_list_free((of_kv_list *)f);
+        kv_list_clear((of_kv_list *)f);
         *(of_kv_list *)f = v->kv;
         v->kv.items = NULL;
         v->kv.count = 0;
@@ -942,7 +895,7 @@ __attribute__((format(printf, 3, 4))) static void errs_add(cfg_errs *e, of_err e
 /* ------------------------------------------------------------------------ */
 /* Defaults, free, set                                                      */
 
-void of_config_free(of_config *cfg)
+void of_config_clear(of_config *cfg)
 {
     if (!cfg) return;
     for (size_t i = 0; i < NDEFS; i++) {
@@ -951,7 +904,7 @@ void of_config_free(of_config *cfg)
             char **s = field(cfg, d);
             free(*s);
         } else if (d->type == CT_KVLIST) {
-            kv_list_free(field(cfg, d));
+            kv_list_clear(field(cfg, d));
         }
     }
     free(cfg->source);
@@ -967,7 +920,7 @@ of_err of_config_defaults(of_config *cfg, char *errstr, size_t errstr_size)
         cfg_val v;
         of_err rc = parse_string(d, d->def, &v, why, sizeof(why));
         if (rc == OF_ERR_NOMEM) {
-            of_config_free(cfg);
+            of_config_clear(cfg);
             return of_seterr(errstr, errstr_size, rc, "out of memory loading config defaults");
         }
         /* A default that does not pass its own checks is a bug in the table
@@ -975,7 +928,7 @@ of_err of_config_defaults(of_config *cfg, char *errstr, size_t errstr_size)
         OF_ASSERT(rc == OF_OK);
         OF_ASSERT(check_value(d, &v, why, sizeof(why)));
         store_value(cfg, d, &v);
-        val_free(&v);
+        val_clear(&v);
     }
     return OF_OK;
 }
@@ -1005,20 +958,20 @@ of_err of_config_set(of_config *cfg, const char *name, const char *value, char *
         for (size_t i = 0; rc == OF_OK && i < v.kv.count; i++)
             rc = kv_list_put(&merged.kv, v.kv.items[i].key, strlen(v.kv.items[i].key),
                              v.kv.items[i].value, true);
-        val_free(&v);
+        val_clear(&v);
         v = merged;
     }
     if (rc == OF_ERR_NOMEM) {
-        val_free(&v);
+        val_clear(&v);
         return of_seterr(errstr, errstr_size, rc, "%s: out of memory", name);
     }
     if (rc == OF_OK && !check_value(d, &v, why, sizeof(why))) rc = OF_ERR_CONFIG;
     if (rc != OF_OK) {
-        val_free(&v);
+        val_clear(&v);
         return of_seterr(errstr, errstr_size, rc, "%s: %s", name, why);
     }
     store_value(cfg, d, &v);
-    val_free(&v);
+    val_clear(&v);
     return OF_OK;
 }
 
@@ -1195,7 +1148,7 @@ static of_err parse_setting(const cfg_def *d, const config_setting_t *s, cfg_val
         return OF_OK;
     case CT_DURATION:
     case CT_SIZE:
-        if (is_int) {
+        if (is_int) { /* a duration's unit is checked by duration_unit, after fix_int */
             v->i = config_setting_get_int64(s);
             return OF_OK;
         }
@@ -1223,7 +1176,7 @@ static of_err parse_setting(const cfg_def *d, const config_setting_t *s, cfg_val
         [CT_STRING] = "a string",
         [CT_INT] = "an integer",
         [CT_BOOL] = "true or false",
-        [CT_DURATION] = "a duration (milliseconds, or a string like \"30s\", \"5m\", \"2h\")",
+        [CT_DURATION] = "a duration (a string like \"500ms\", \"30s\", \"5m\", \"2h\")",
         [CT_SIZE] = "a size (bytes, or a string like \"8MiB\")",
         [CT_ENUM] = "a string",
         [CT_KVLIST] = "a list of [\"name\", \"value\"] pairs or \"name=value\" strings",
@@ -1247,7 +1200,7 @@ static const char *source_text(cfg_load *ld, const config_setting_t *s)
     of_buf_init(&b, OF_CONFIG_MAX_FILE);
     if (ld->inc_path && of_buf_read_file(&b, file, NULL, 0) == OF_OK)
         ld->inc_text = of_buf_detach(&b);
-    of_buf_free(&b);
+    of_buf_clear(&b);
     return ld->inc_text;
 }
 
@@ -1328,6 +1281,20 @@ static of_err fix_int(cfg_load *ld, const cfg_def *d, const config_setting_t *s,
     return OF_OK;
 }
 
+/* After fix_int: a duration written as an integer has no unit, and a bare number means
+ * seconds to some readers and milliseconds to others (of_duration_parse); only 0 is the same
+ * in every unit. A negative one is left to the range check. */
+static of_err duration_unit(const cfg_def *d, const config_setting_t *s, const cfg_val *v,
+                            char *why, size_t n)
+{
+    int t = config_setting_type(s);
+    if (d->type != CT_DURATION || (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) || v->i <= 0)
+        return OF_OK;
+    long long x = (long long)v->i;
+    snprintf(why, n, "%lld has no unit: write \"%lldms\" or \"%llds\"", x, x, x);
+    return OF_ERR_CONFIG;
+}
+
 static void load_key(cfg_load *ld, const char *group, const config_setting_t *s)
 {
     char loc[300], dotted[256];
@@ -1354,17 +1321,18 @@ static void load_key(cfg_load *ld, const char *group, const config_setting_t *s)
     cfg_val v;
     of_err rc = parse_setting(d, s, &v, why, sizeof(why));
     if (rc == OF_OK) rc = fix_int(ld, d, s, &v, why, sizeof(why));
+    if (rc == OF_OK) rc = duration_unit(d, s, &v, why, sizeof(why));
     if (rc == OF_OK && !check_value(d, &v, why, sizeof(why))) rc = OF_ERR_CONFIG;
     if (rc != OF_OK) {
         if (rc == OF_ERR_NOMEM)
             errs_add(&ld->errs, rc, "%s%s: out of memory", loc, d->name);
         else
             errs_add(&ld->errs, rc, "%s%s: %s", loc, d->name, why);
-        val_free(&v);
+        val_clear(&v);
         return;
     }
     store_value(ld->cfg, d, &v);
-    val_free(&v);
+    val_clear(&v);
     ld->lines[idx] = config_setting_source_line(s);
     ld->files[idx] = config_setting_source_file(s);
 }
@@ -1430,7 +1398,7 @@ static of_err load_parsed(of_config *cfg, config_t *lc, int read_ok, const char 
     }
     rc = ld->errs.first;
 out:
-    if (rc != OF_OK) of_config_free(cfg);
+    if (rc != OF_OK) of_config_clear(cfg);
     free(ld->inc_path);
     free(ld->inc_text);
     free(ld);
@@ -1448,7 +1416,7 @@ of_err of_config_load_file(of_config *cfg, const char *path, char *errstr, size_
     char why[1200];
     of_err rc = of_buf_read_file(&text, path, why, sizeof(why));
     if (rc != OF_OK) {
-        of_buf_free(&text);
+        of_buf_clear(&text);
         return of_seterr(errstr, errstr_size,
                          rc == OF_ERR_INVALID || rc == OF_ERR_TOO_LARGE ? OF_ERR_CONFIG : rc, "%s",
                          why);
@@ -1470,7 +1438,7 @@ of_err of_config_load_file(of_config *cfg, const char *path, char *errstr, size_
     int ok = config_read_string(&lc, t);
     rc = load_parsed(cfg, &lc, ok == CONFIG_TRUE, path, t, errstr, errstr_size);
     config_destroy(&lc);
-    of_buf_free(&text);
+    of_buf_clear(&text);
     return rc;
 }
 
@@ -1653,12 +1621,12 @@ of_err of_config_write_example(of_buf *out)
              "# Generated from the key table in common/config/config.c (of_config_write_example);\n"
              "# do not edit by hand: tests/unit/test_config.c fails when they differ.\n"
              "# Every key is shown with its default; delete what you do not change.\n"
-             "# Durations are milliseconds or strings such as \"500ms\", \"30s\", "
-             "\"5m\", \"2h\";\n"
+             "# Durations are strings with a unit, such as \"500ms\", \"30s\", \"5m\", "
+             "\"1h30m\" (only 0 goes without);\n"
              "# sizes are bytes or strings such as \"512KiB\", \"8MiB\".\n"
              "# Unknown keys are errors. See docs/configuration.md.\n");
     if (rc == OF_OK) rc = write_groups(out, &defaults, true);
-    of_config_free(&defaults);
+    of_config_clear(&defaults);
     return rc;
 }
 
@@ -1707,7 +1675,7 @@ of_err of_config_write_doc_table(of_buf *out)
         rc = put_value(&val, &defaults, d, true, "");
         if (rc == OF_OK) rc = of_buf_printf(out, "| `%s` | %s | `", d->name, type_names[d->type]);
         if (rc == OF_OK) rc = put_cell(out, val.data ? val.data : "");
-        of_buf_free(&val);
+        of_buf_clear(&val);
         if (rc == OF_OK) rc = of_buf_puts(out, "` | ");
         if (rc == OF_OK && (d->type == CT_INT || d->type == CT_DURATION || d->type == CT_SIZE)) {
             format_number(d, d->min, lo, sizeof(lo));
@@ -1721,7 +1689,7 @@ of_err of_config_write_doc_table(of_buf *out)
         if (rc == OF_OK) rc = put_cell(out, d->help);
         if (rc == OF_OK) rc = of_buf_puts(out, " |\n");
     }
-    of_config_free(&defaults);
+    of_config_clear(&defaults);
     return rc;
 }
 

@@ -14,7 +14,7 @@
  * This is the only module that includes <libconfig.h>. Every string in
  * of_config is a heap copy owned by the struct, so nothing points into
  * libconfig memory after loading. The struct is owned by the caller and
- * released with of_config_free(); there is no global config: daemons get a
+ * released with of_config_clear(); there is no global config: daemons get a
  * `const of_config *` (or the sub-struct they need) through their context.
  *
  * Errors: functions that can find several problems (load, check) collect all
@@ -138,8 +138,8 @@ typedef enum of_config_role {
 
 /* Fills cfg with the defaults of every key. cfg is overwritten, not freed
  * first: pass an uninitialised or freed struct. On failure (OF_ERR_NOMEM)
- * cfg is left freed (safe to pass to of_config_free). */
-of_err of_config_defaults(of_config *cfg, char *errstr, size_t errstr_size);
+ * cfg is left freed (safe to pass to of_config_clear). */
+OF_MUST_CHECK of_err of_config_defaults(of_config *cfg, char *errstr, size_t errstr_size);
 
 /* Largest config file accepted (of_config_load_file). */
 #define OF_CONFIG_MAX_FILE (1024 * 1024)
@@ -158,15 +158,16 @@ of_err of_config_defaults(of_config *cfg, char *errstr, size_t errstr_size);
  * open: ..."); larger than OF_CONFIG_MAX_FILE is OF_ERR_CONFIG.
  * Limitation: an @include'd file is opened by libconfig itself, so that
  * check does not apply to it.
- * On success cfg holds the loaded config (caller frees with of_config_free);
+ * On success cfg holds the loaded config (caller frees with of_config_clear);
  * on failure cfg is left freed. */
-of_err of_config_load_file(of_config *cfg, const char *path, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_config_load_file(of_config *cfg, const char *path, char *errstr,
+                                         size_t errstr_size);
 
 /* Same as of_config_load_file for text in memory; `name` is used in
  * messages in place of the file name (e.g. "<string>"). For tests and for
  * embedded configs. */
-of_err of_config_load_string(of_config *cfg, const char *text, const char *name, char *errstr,
-                             size_t errstr_size);
+OF_MUST_CHECK of_err of_config_load_string(of_config *cfg, const char *text, const char *name,
+                                           char *errstr, size_t errstr_size);
 
 /* Sets one key by dotted name from its string form, as a command-line
  * override would ("worker.max_in_flight", "128"; "octopus.request_timeout",
@@ -174,17 +175,18 @@ of_err of_config_load_string(of_config *cfg, const char *text, const char *name,
  * "key=value" pair and is appended (replacing an existing pair with the same
  * key). Same type and bounds checks as loading; cross-key checks are not
  * re-run (call of_config_check). cfg is unchanged on error. */
-of_err of_config_set(of_config *cfg, const char *name, const char *value, char *errstr,
-                     size_t errstr_size);
+OF_MUST_CHECK of_err of_config_set(of_config *cfg, const char *name, const char *value,
+                                   char *errstr, size_t errstr_size);
 
 /* Cross-key and per-role checks, e.g. after of_config_set (loading already
  * ran the cross-key ones): timeouts that contradict each other, and for
  * OF_ROLE_PRODUCER and OF_ROLE_WORKER, octopus.url must be set. Collects
  * every problem, one per line. */
-of_err of_config_check(const of_config *cfg, of_config_role role, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_config_check(const of_config *cfg, of_config_role role, char *errstr,
+                                     size_t errstr_size);
 
 /* Frees every string and list in cfg and zeroes it. NULL-safe, idempotent. */
-void of_config_free(of_config *cfg);
+void of_config_clear(of_config *cfg);
 
 /* Appends the effective config to out as a valid libconfig file (it loads
  * back to the same config, masked values aside), for --dump-config.
@@ -194,40 +196,38 @@ void of_config_free(of_config *cfg);
  * Credentials in octopus.url are masked too ("http://user:***@host",
  * of_secret_mask_url).
  * OF_ERR_TOO_LARGE if out's cap is reached (out then holds a prefix). */
-of_err of_config_dump(const of_config *cfg, of_buf *out);
+OF_MUST_CHECK of_err of_config_dump(const of_config *cfg, of_buf *out);
 
 /* Appends the documented example config (every key, its help text as
  * comments, its default) to out. config/octofleet.cfg.example is exactly
  * this text; a unit test keeps them equal. */
-of_err of_config_write_example(of_buf *out);
+OF_MUST_CHECK of_err of_config_write_example(of_buf *out);
 
 /* Appends a Markdown table of every key (key, type, default, help) to out,
  * for docs/configuration.md; a unit test keeps the doc in sync. */
-of_err of_config_write_doc_table(of_buf *out);
+OF_MUST_CHECK of_err of_config_write_doc_table(of_buf *out);
 
 /* Appends the value of one key, by dotted name, in libconfig syntax
  * ("30s" quoted, 64, true, a list), masked as in of_config_dump. For tests
  * and for a CLI "config get". OF_ERR_NOT_FOUND for an unknown key. */
-of_err of_config_format_value(const of_config *cfg, const char *name, of_buf *out);
+OF_MUST_CHECK of_err of_config_format_value(const of_config *cfg, const char *name, of_buf *out);
 
 /* Writes "<topics.prefix><name>" into out ("octofleet." + "events").
  * OF_ERR_TOO_LARGE if it does not fit. */
-of_err of_config_topic(const of_config *cfg, const char *name, char *out, size_t out_size);
+OF_MUST_CHECK of_err of_config_topic(const of_config *cfg, const char *name, char *out,
+                                     size_t out_size);
 
 /* Writes the jobs topic of a 1-based stage, "<prefix>jobs.s<stage>", into out.
  * OF_ERR_INVALID if stage is outside 1..topics.max_stages. */
-of_err of_config_jobs_topic(const of_config *cfg, int stage, char *out, size_t out_size);
+OF_MUST_CHECK of_err of_config_jobs_topic(const of_config *cfg, int stage, char *out,
+                                          size_t out_size);
 
 /* Writes worker.name, or "<hostname>-<pid>" when it is empty, into out. */
-of_err of_config_worker_name(const of_config *cfg, char *out, size_t out_size);
+OF_MUST_CHECK of_err of_config_worker_name(const of_config *cfg, char *out, size_t out_size);
 
 /* Returns the value of a kafka property, or NULL if not set. Borrowed, valid
  * until cfg is freed or changed. */
 const char *of_config_kafka_property(const of_config *cfg, const char *key);
-
-/* Parses a duration: a non-negative integer of milliseconds, or an integer
- * followed by a unit: "250ms", "30s", "5m", "2h", "1d". Returns 0 or -1. */
-int of_config_parse_duration(const char *s, int64_t *out_ms);
 
 /* Parses a size: a non-negative integer of bytes, or with a unit: "512k",
  * "8M", "8MiB", "1G" (binary multiples). Returns 0 or -1. */

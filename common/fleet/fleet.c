@@ -26,7 +26,7 @@ of_err of_fleet_kafka_init(of_fleet_kafka *out, const of_config *cfg, of_kafka_m
     return OF_OK;
 }
 
-void of_fleet_kafka_free(of_fleet_kafka *fk)
+void of_fleet_kafka_clear(of_fleet_kafka *fk)
 {
     free(fk->props);
     memset(fk, 0, sizeof(*fk));

@@ -21,7 +21,7 @@
 #define OF_TOPIC_NAME_MAX 256
 
 /* An of_kafka_config view of cfg->kafka. `kc` borrows strings from cfg (which must outlive
- * it) and from `props`, an array this struct owns; release with of_fleet_kafka_free. */
+ * it) and from `props`, an array this struct owns; release with of_fleet_kafka_clear. */
 typedef struct of_fleet_kafka {
     of_kafka_config kc;
     of_kafka_prop *props;
@@ -29,10 +29,10 @@ typedef struct of_fleet_kafka {
 
 /* Fills out from cfg; mock (may be NULL) is the in-process mock cluster to use instead of
  * kafka.bootstrap_servers. client_id NULL = kafka.client_id. Borrowed: cfg, mock, client_id. */
-of_err of_fleet_kafka_init(of_fleet_kafka *out, const of_config *cfg, of_kafka_mock *mock,
-                           const char *client_id);
-void of_fleet_kafka_free(of_fleet_kafka *fk);
-
+OF_MUST_CHECK of_err of_fleet_kafka_init(of_fleet_kafka *out, const of_config *cfg,
+                                         of_kafka_mock *mock, const char *client_id);
+/* Frees what fk owns (props) and zeroes it; fk itself is the caller's. */
+void of_fleet_kafka_clear(of_fleet_kafka *fk);
 /* The worker consumer's librdkafka settings that differ from librdkafka's defaults
  * (docs/operations.md, "Group membership"), for a property list placed BEFORE kafka.properties
  * so that an operator's own value of the same key wins:
@@ -62,7 +62,7 @@ void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts 
  * events, releases with cleanup.policy=compact, dlq), with topics.partitions and
  * topics.replication_factor (requests, releases and dlq use at least 1 partition each but
  * the same count keeps ordering per key simple). */
-of_err of_fleet_ensure_topics(const of_config *cfg, const of_kafka_config *kc, int timeout_ms,
-                              char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_fleet_ensure_topics(const of_config *cfg, const of_kafka_config *kc,
+                                            int timeout_ms, char *errstr, size_t errstr_size);
 
 #endif

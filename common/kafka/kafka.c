@@ -699,22 +699,45 @@ static of_err txn_check(of_kafka_producer *p, const char *what, of_kafka_txn_act
     return OF_OK;
 }
 
+/* The transaction calls that take only the producer (and a timeout). */
+typedef enum txn_call { TXN_INIT, TXN_BEGIN, TXN_COMMIT, TXN_ABORT } txn_call;
+
+static of_err txn_simple(of_kafka_producer *p, txn_call call, int timeout_ms,
+                         of_kafka_txn_action *action, char *errstr, size_t errstr_size)
+{
+    static const char *const what[] = {"init transactions", "begin transaction",
+                                       "commit transaction", "abort transaction"};
+    of_err rc = txn_check(p, what[call], action, errstr, errstr_size);
+    if (rc) return rc;
+    rd_kafka_error_t *error = NULL;
+    switch (call) {
+    case TXN_INIT:
+        error = rd_kafka_init_transactions(p->rk, timeout_ms);
+        break;
+    case TXN_BEGIN:
+        error = rd_kafka_begin_transaction(p->rk);
+        break;
+    case TXN_COMMIT:
+        /* commit_transaction flushes; delivery reports are served by it (dr_msg_cb mode). */
+        error = rd_kafka_commit_transaction(p->rk, timeout_ms);
+        break;
+    case TXN_ABORT:
+        error = rd_kafka_abort_transaction(p->rk, timeout_ms);
+        break;
+    }
+    return txn_result(error, what[call], action, errstr, errstr_size);
+}
+
 of_err of_kafka_txn_init(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
                          char *errstr, size_t errstr_size)
 {
-    of_err rc = txn_check(p, "init transactions", action, errstr, errstr_size);
-    if (rc) return rc;
-    return txn_result(rd_kafka_init_transactions(p->rk, timeout_ms), "init transactions", action,
-                      errstr, errstr_size);
+    return txn_simple(p, TXN_INIT, timeout_ms, action, errstr, errstr_size);
 }
 
 of_err of_kafka_txn_begin(of_kafka_producer *p, of_kafka_txn_action *action, char *errstr,
                           size_t errstr_size)
 {
-    of_err rc = txn_check(p, "begin transaction", action, errstr, errstr_size);
-    if (rc) return rc;
-    return txn_result(rd_kafka_begin_transaction(p->rk), "begin transaction", action, errstr,
-                      errstr_size);
+    return txn_simple(p, TXN_BEGIN, 0, action, errstr, errstr_size);
 }
 
 of_err of_kafka_txn_send_offsets(of_kafka_producer *p, of_kafka_consumer *c,
@@ -745,20 +768,13 @@ of_err of_kafka_txn_send_offsets(of_kafka_producer *p, of_kafka_consumer *c,
 of_err of_kafka_txn_commit(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
                            char *errstr, size_t errstr_size)
 {
-    of_err rc = txn_check(p, "commit transaction", action, errstr, errstr_size);
-    if (rc) return rc;
-    /* commit_transaction flushes; delivery reports are served by it (dr_msg_cb mode). */
-    return txn_result(rd_kafka_commit_transaction(p->rk, timeout_ms), "commit transaction", action,
-                      errstr, errstr_size);
+    return txn_simple(p, TXN_COMMIT, timeout_ms, action, errstr, errstr_size);
 }
 
 of_err of_kafka_txn_abort(of_kafka_producer *p, int timeout_ms, of_kafka_txn_action *action,
                           char *errstr, size_t errstr_size)
 {
-    of_err rc = txn_check(p, "abort transaction", action, errstr, errstr_size);
-    if (rc) return rc;
-    return txn_result(rd_kafka_abort_transaction(p->rk, timeout_ms), "abort transaction", action,
-                      errstr, errstr_size);
+    return txn_simple(p, TXN_ABORT, timeout_ms, action, errstr, errstr_size);
 }
 
 of_err of_kafka_prop_check(const char *key, const char *value, char *errstr, size_t errstr_size)

@@ -48,6 +48,23 @@ static void log_assign_error(rd_kafka_t *rk, const char *what, rd_kafka_error_t 
     rd_kafka_error_destroy(error);
 }
 
+/* Takes (take) or gives up parts as the rebalance protocol wants: incrementally when
+ * cooperative, the whole assignment when eager. Failures are logged: a rebalance callback
+ * has no one to return them to. */
+static void assign(rd_kafka_t *rk, bool coop, rd_kafka_topic_partition_list_t *parts, bool take)
+{
+    if (coop) {
+        log_assign_error(rk, take ? "incremental assign" : "incremental unassign",
+                         take ? rd_kafka_incremental_assign(rk, parts)
+                              : rd_kafka_incremental_unassign(rk, parts));
+        return;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, take ? parts : NULL);
+    if (e)
+        of_error("kafka client=%s %s failed: %s", rd_kafka_name(rk), take ? "assign" : "unassign",
+                 rd_kafka_err2str(e));
+}
+
 /* Applies the application's pause wish to partitions. librdkafka keeps an application pause
  * flag per partition object that survives revocation, and never re-applies it on assignment, so
  * every newly assigned partition is explicitly paused or resumed to match the consumer. */
@@ -110,14 +127,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                "kafka client=%s assigned partitions=%d protocol=%s paused=%d", rd_kafka_name(rk),
                parts->cnt, coop ? "cooperative" : "eager", (int)c->paused);
         if (c->strict_offsets) start_at_committed(rk, parts);
-        if (coop) {
-            log_assign_error(rk, "incremental assign", rd_kafka_incremental_assign(rk, parts));
-        } else {
-            rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
-            if (e)
-                of_error("kafka client=%s assign failed: %s", rd_kafka_name(rk),
-                         rd_kafka_err2str(e));
-        }
+        assign(rk, coop, parts, true);
         apply_pause(c, parts);
         notify(c, OF_KAFKA_ASSIGNED, parts);
         break;
@@ -127,14 +137,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 parts->cnt);
         /* Tell the application first: the partitions are still ours, so it can store offsets. */
         notify(c, lost ? OF_KAFKA_LOST : OF_KAFKA_REVOKED, parts);
-        if (coop) {
-            log_assign_error(rk, "incremental unassign", rd_kafka_incremental_unassign(rk, parts));
-        } else {
-            rd_kafka_resp_err_t e = rd_kafka_assign(rk, NULL);
-            if (e)
-                of_error("kafka client=%s unassign failed: %s", rd_kafka_name(rk),
-                         rd_kafka_err2str(e));
-        }
+        assign(rk, coop, parts, false);
         break;
     }
     default:

@@ -24,7 +24,7 @@
  * callback returns; a callback that wants to keep one moves it out
  * (`*mine = *res; memset(res, 0, sizeof *res);`). Blocking calls fill a
  * caller-owned struct that the caller releases with the matching
- * of_octo_*_free() (which frees the contents, not the struct, and leaves it
+ * of_octo_*_clear() (which frees the contents, not the struct, and leaves it
  * zeroed so a second free is harmless).
  *
  * Failures are decided in one place (see docs/octopus.md, "How failures are
@@ -69,7 +69,7 @@ typedef struct of_octo of_octo;
  * Call of_octo_global_init() once from main() (the octofleet binary, every test and benchmark
  * main that creates clients) before any thread creates a client; of_octo_new() does not do it
  * for you. Neither is thread-safe; both are the only process-wide calls of the client. */
-of_err of_octo_global_init(char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_global_init(char *errstr, size_t errstr_size);
 /* After every client is destroyed and the threads that used them have stopped. */
 void of_octo_global_cleanup(void);
 
@@ -148,7 +148,8 @@ void of_octo_opts_default(of_octo_opts *o);
  * set OCTOPUS_API_KEY or octopus.api_key_file"). On success *out is a new
  * client the caller releases with of_octo_destroy(). of_octo_global_init()
  * must have been called. */
-of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr,
+                                 size_t errstr_size);
 
 /* Aborts everything still outstanding (each callback runs once with
  * OF_ERR_CANCELLED, and submissions from those callbacks are refused), wipes
@@ -164,7 +165,7 @@ char *of_octo_describe(const of_octo *c, char *out, size_t out_size);
  * outstanding), then fires the callbacks of finished calls. Returns OF_OK, or
  * OF_ERR_NOMEM/OF_ERR_NETWORK when libcurl's multi handle fails (every
  * outstanding transfer is then failed with that error). */
-of_err of_octo_poll(of_octo *c, int timeout_ms);
+OF_MUST_CHECK of_err of_octo_poll(of_octo *c, int timeout_ms);
 
 /* Number of HTTP requests queued, on the wire, waiting to retry, or
  * completions not yet delivered. 0 = idle. */
@@ -180,7 +181,7 @@ typedef struct of_octo_stats {
 void of_octo_get_stats(const of_octo *c, of_octo_stats *out);
 
 /* ---- resources ---------------------------------------------------------
- * Strings are owned by the struct (freed by its _free function); optional
+ * Strings are owned by the struct (freed by its _clear function); optional
  * ones are NULL when the server sent null or nothing. Times are ms since the
  * Unix epoch, -1 when absent/null. */
 
@@ -188,14 +189,14 @@ typedef struct of_octo_ref {
     char *id;
     char *name;
 } of_octo_ref;
-void of_octo_ref_free(of_octo_ref *r);
+void of_octo_ref_clear(of_octo_ref *r);
 
 typedef struct of_octo_space {
     char *id;
     char *name;
     bool is_default;
 } of_octo_space;
-void of_octo_space_free(of_octo_space *s);
+void of_octo_space_clear(of_octo_space *s);
 
 typedef enum of_octo_tenanted {
     OF_OCTO_UNTENANTED = 0,
@@ -211,7 +212,7 @@ typedef struct of_octo_project {
     of_octo_tenanted tenanted;
     bool is_disabled;
 } of_octo_project;
-void of_octo_project_free(of_octo_project *p);
+void of_octo_project_clear(of_octo_project *p);
 
 /* Environments have nothing we need beyond id and name. */
 typedef of_octo_ref of_octo_environment;
@@ -231,7 +232,7 @@ typedef struct of_octo_tenant {
     of_octo_project_envs *projects; /* ProjectEnvironments */
     size_t nprojects;
 } of_octo_tenant;
-void of_octo_tenant_free(of_octo_tenant *t);
+void of_octo_tenant_clear(of_octo_tenant *t);
 
 /* True when the tenant is connected to project_id and, if environment_id is
  * not NULL, to that environment of it (ProjectEnvironments[p] contains e). */
@@ -242,7 +243,7 @@ typedef struct of_octo_tenant_list {
     of_octo_tenant *items;
     size_t n;
 } of_octo_tenant_list;
-void of_octo_tenant_list_free(of_octo_tenant_list *l);
+void of_octo_tenant_list_clear(of_octo_tenant_list *l);
 
 typedef struct of_octo_release {
     char *id;
@@ -250,7 +251,7 @@ typedef struct of_octo_release {
     char *project_id;
     char *channel_id; /* may be NULL */
 } of_octo_release;
-void of_octo_release_free(of_octo_release *r);
+void of_octo_release_clear(of_octo_release *r);
 
 typedef struct of_octo_tenant_promotion {
     char *tenant_id;
@@ -266,7 +267,7 @@ typedef struct of_octo_template {
     of_octo_tenant_promotion *tenants;
     size_t ntenants;
 } of_octo_template;
-void of_octo_template_free(of_octo_template *t);
+void of_octo_template_clear(of_octo_template *t);
 
 /* True when the template lets the release go to environment_id, for
  * tenant_id (TenantPromotions[t].PromoteTo) or untenanted when tenant_id is
@@ -286,14 +287,14 @@ typedef struct of_octo_deployment {
     int64_t created_ms;
     bool adopted; /* create only: found by its dedupe key after an ambiguous failure */
 } of_octo_deployment;
-void of_octo_deployment_free(of_octo_deployment *d);
+void of_octo_deployment_clear(of_octo_deployment *d);
 
 typedef struct of_octo_deployment_list {
     of_octo_deployment *items; /* newest first, as the server orders them */
     size_t n;
     size_t total; /* TotalResults: matches on the server, all pages */
 } of_octo_deployment_list;
-void of_octo_deployment_list_free(of_octo_deployment_list *l);
+void of_octo_deployment_list_clear(of_octo_deployment_list *l);
 
 typedef enum of_octo_task_state {
     OF_OCTO_TASK_QUEUED = 0,
@@ -334,7 +335,7 @@ typedef struct of_octo_task {
     int unreadable_polls;
     bool give_up;
 } of_octo_task;
-void of_octo_task_free(of_octo_task *t);
+void of_octo_task_clear(of_octo_task *t);
 
 typedef struct of_octo_task_list {
     of_octo_task *items; /* items[i] answers ids[i] of the request */
@@ -342,7 +343,7 @@ typedef struct of_octo_task_list {
     size_t missing;    /* how many were not returned (found == false, not unreadable) */
     size_t unreadable; /* how many have unreadable == true */
 } of_octo_task_list;
-void of_octo_task_list_free(of_octo_task_list *l);
+void of_octo_task_list_clear(of_octo_task_list *l);
 
 /* ---- callbacks -----------------------------------------------------------
  * err is OF_OK or the call's error; errstr is "" on success and never NULL;
@@ -365,12 +366,12 @@ typedef void (*of_octo_task_list_cb)(void *opaque, of_err err, const char *errst
 /* Blocking: GET /api/, then resolves the configured space by name or id and
  * remembers its id for space_id == NULL. Call once before the other calls;
  * safe to call again after a failure. */
-of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size);
 
 /* Blocking: a space by id ("Spaces-3": GET /api/spaces/Spaces-3) or exact name (pages
  * through /api/spaces?partialName=). Cached. */
-of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out, char *errstr,
-                          size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out,
+                                        char *errstr, size_t errstr_size);
 
 /* Blocking: project / environment / tenant by EXACT, case-sensitive name. The server's
  * partialName is a contains match, so every page is read until an item's Name
@@ -378,12 +379,13 @@ of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out
  * OF_ERR_NOT_FOUND "project Billing not found in space Spaces-1" (with a
  * "did you mean" when only the case differs). Cached per client; listing
  * calls also fill the cache. */
-of_err of_octo_find_project(of_octo *c, const char *space_id, const char *name,
-                            of_octo_project *out, char *errstr, size_t errstr_size);
-of_err of_octo_find_environment(of_octo *c, const char *space_id, const char *name,
-                                of_octo_environment *out, char *errstr, size_t errstr_size);
-of_err of_octo_find_tenant(of_octo *c, const char *space_id, const char *name, of_octo_tenant *out,
-                           char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_find_project(of_octo *c, const char *space_id, const char *name,
+                                          of_octo_project *out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_find_environment(of_octo *c, const char *space_id, const char *name,
+                                              of_octo_environment *out, char *errstr,
+                                              size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_find_tenant(of_octo *c, const char *space_id, const char *name,
+                                         of_octo_tenant *out, char *errstr, size_t errstr_size);
 
 /* Blocking: every tenant matching all the given filters, all pages, sorted by name as
  * the server returns them:
@@ -399,27 +401,28 @@ typedef struct of_octo_tenant_query {
     const char *project_id;
     const char *environment_id;
 } of_octo_tenant_query;
-of_err of_octo_list_tenants(of_octo *c, const char *space_id, const of_octo_tenant_query *q,
-                            of_octo_tenant_list *out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_list_tenants(of_octo *c, const char *space_id,
+                                          const of_octo_tenant_query *q, of_octo_tenant_list *out,
+                                          char *errstr, size_t errstr_size);
 
 /* Blocking: whether the canonical tenant tag "TagSet/Tag" exists in the space (GET
  * tagsets/all; names compared case-insensitively like Octopus's tenant filter). Not cached.
  * Needed because a tenant query with an unknown tag returns an empty list, just like a tag
  * nobody carries. */
-of_err of_octo_tag_exists(of_octo *c, const char *space_id, const char *tag, bool *exists,
-                          char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_tag_exists(of_octo *c, const char *space_id, const char *tag,
+                                        bool *exists, char *errstr, size_t errstr_size);
 
 /* Blocking: a project's release by exact version (GET projects/{id}/releases/{v}).
  * project_name is only used in messages (NULL = the id): 404 ->
  * OF_ERR_NOT_FOUND "release 4.2.0 of project Billing not found". Cached. */
-of_err of_octo_find_release(of_octo *c, const char *space_id, const char *project_id,
-                            const char *project_name, const char *version, of_octo_release *out,
-                            char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_find_release(of_octo *c, const char *space_id, const char *project_id,
+                                          const char *project_name, const char *version,
+                                          of_octo_release *out, char *errstr, size_t errstr_size);
 
 /* Blocking: GET releases/{id}/deployments/template (not cached: it changes as the
  * release progresses). */
-of_err of_octo_get_template(of_octo *c, const char *space_id, const char *release_id,
-                            of_octo_template *out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_get_template(of_octo *c, const char *space_id, const char *release_id,
+                                          of_octo_template *out, char *errstr, size_t errstr_size);
 
 /* POST /api/{space}/deployments.
  *
@@ -450,13 +453,16 @@ typedef struct of_octo_deploy_req {
     int64_t queue_time_expiry_ms; /* wall ms; 0 = none */
     const char *dedupe_key;       /* see above; NULL = no lookup on ambiguous failure */
 } of_octo_deploy_req;
-of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,
-                                       const of_octo_deploy_req *req, of_octo_deployment_cb cb,
-                                       void *opaque, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,
+                                                     const of_octo_deploy_req *req,
+                                                     of_octo_deployment_cb cb, void *opaque,
+                                                     char *errstr, size_t errstr_size);
 /* Blocking twin, for tests that set up a scenario (tests/unit/test_worker.c,
  * test_producer.c): no daemon creates a deployment outside its loop. */
-of_err of_octo_create_deployment(of_octo *c, const char *space_id, const of_octo_deploy_req *req,
-                                 of_octo_deployment *out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_create_deployment(of_octo *c, const char *space_id,
+                                               const of_octo_deploy_req *req,
+                                               of_octo_deployment *out, char *errstr,
+                                               size_t errstr_size);
 
 /* Filters of a deployments listing: GET /api/{space}/deployments?projects=&environments=
  * &tenants=&taskState=&skip=&take=, newest first. NULL filters are left out. */
@@ -481,35 +487,39 @@ typedef struct of_octo_deploy_query {
 
 /* Blocking: ONE page of deployments matching q. For tests that inspect what was deployed
  * (tests/unit/test_worker.c); the daemons use of_octo_find_deployment_by_job_async. */
-of_err of_octo_list_deployments(of_octo *c, const char *space_id, const of_octo_deploy_query *q,
-                                of_octo_deployment_list *out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_list_deployments(of_octo *c, const char *space_id,
+                                              const of_octo_deploy_query *q,
+                                              of_octo_deployment_list *out, char *errstr,
+                                              size_t errstr_size);
 
 /* The newest deployment matching q (skip/take ignored; every page is read)
  * whose Comments contain job_id and, if release_id is not NULL, of that
  * release. The worker uses this to adopt a deployment it created before a
  * crash. None -> OF_ERR_NOT_FOUND. */
-of_err of_octo_find_deployment_by_job_async(of_octo *c, const char *space_id,
-                                            const of_octo_deploy_query *q, const char *release_id,
-                                            const char *job_id, of_octo_deployment_cb cb,
-                                            void *opaque, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_find_deployment_by_job_async(
+    of_octo *c, const char *space_id, const of_octo_deploy_query *q, const char *release_id,
+    const char *job_id, of_octo_deployment_cb cb, void *opaque, char *errstr, size_t errstr_size);
 
 /* The latest successful deployment of project/environment/tenant (tenant_id
  * NULL = untenanted): deployments?...&taskState=Success&take=1. Compare its
  * release_id to answer "is this release current?". None -> OF_ERR_NOT_FOUND. */
-of_err of_octo_latest_success_async(of_octo *c, const char *space_id, const char *project_id,
-                                    const char *environment_id, const char *tenant_id,
-                                    of_octo_deployment_cb cb, void *opaque, char *errstr,
-                                    size_t errstr_size);
-of_err of_octo_latest_success(of_octo *c, const char *space_id, const char *project_id,
-                              const char *environment_id, const char *tenant_id,
-                              of_octo_deployment *out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_latest_success_async(of_octo *c, const char *space_id,
+                                                  const char *project_id,
+                                                  const char *environment_id, const char *tenant_id,
+                                                  of_octo_deployment_cb cb, void *opaque,
+                                                  char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_latest_success(of_octo *c, const char *space_id,
+                                            const char *project_id, const char *environment_id,
+                                            const char *tenant_id, of_octo_deployment *out,
+                                            char *errstr, size_t errstr_size);
 
 /* GET /api/{space}/tasks/{id}. */
-of_err of_octo_get_task_async(of_octo *c, const char *space_id, const char *task_id,
-                              of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_get_task_async(of_octo *c, const char *space_id, const char *task_id,
+                                            of_octo_task_cb cb, void *opaque, char *errstr,
+                                            size_t errstr_size);
 /* Blocking twin, for tests that wait on a task (tests/unit/test_worker.c, test_producer.c). */
-of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
-                        char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id,
+                                      of_octo_task *out, char *errstr, size_t errstr_size);
 
 /* Reads many tasks: GET /api/{space}/tasks?ids=A,B,...&skip=0&take=K, one
  * request per task_chunk ids (all chunks in flight together, within the
@@ -523,19 +533,21 @@ of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, o
  * reported in its own item (unreadable, problem, give_up; see of_octo_task)
  * and never fails the call or the other tasks. The call fails only when a
  * chunk's request fails (network, HTTP error past the retry deadline...). */
-of_err of_octo_get_tasks_async(of_octo *c, const char *space_id, const char *const *ids, size_t n,
-                               of_octo_task_list_cb cb, void *opaque, char *errstr,
-                               size_t errstr_size);
-of_err of_octo_get_tasks(of_octo *c, const char *space_id, const char *const *ids, size_t n,
-                         of_octo_task_list *out, char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_get_tasks_async(of_octo *c, const char *space_id,
+                                             const char *const *ids, size_t n,
+                                             of_octo_task_list_cb cb, void *opaque, char *errstr,
+                                             size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_get_tasks(of_octo *c, const char *space_id, const char *const *ids,
+                                       size_t n, of_octo_task_list *out, char *errstr,
+                                       size_t errstr_size);
 
 /* POST /api/{space}/tasks/{id}/cancel: returns the task (usually now
  * Cancelling; Canceled shortly after). Idempotent, so retried normally. */
-of_err of_octo_cancel_task_async(of_octo *c, const char *space_id, const char *task_id,
-                                 of_octo_task_cb cb, void *opaque, char *errstr,
-                                 size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_cancel_task_async(of_octo *c, const char *space_id,
+                                               const char *task_id, of_octo_task_cb cb,
+                                               void *opaque, char *errstr, size_t errstr_size);
 /* Blocking twin, for a test that cancels a task behind a worker's back (test_worker.c). */
-of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
-                           char *errstr, size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id,
+                                         of_octo_task *out, char *errstr, size_t errstr_size);
 
 #endif

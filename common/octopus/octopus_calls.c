@@ -18,44 +18,44 @@
 
 /* ---- the user's callback and result ---------------------------------- */
 
-static void res_free(octo_call *k)
+static void res_clear(octo_call *k)
 {
     switch (k->type) {
     case CT_ROOT:
-        of_octo_root_free(&k->res.root);
+        of_octo_root_clear(&k->res.root);
         break;
     case CT_SPACE:
-        of_octo_space_free(&k->res.space);
+        of_octo_space_clear(&k->res.space);
         break;
     case CT_PROJECT:
-        of_octo_project_free(&k->res.project);
+        of_octo_project_clear(&k->res.project);
         break;
     case CT_REF:
-        of_octo_ref_free(&k->res.ref);
+        of_octo_ref_clear(&k->res.ref);
         break;
     case CT_TENANT:
-        of_octo_tenant_free(&k->res.tenant);
+        of_octo_tenant_clear(&k->res.tenant);
         break;
     case CT_TENANTS:
-        of_octo_tenant_list_free(&k->res.tenants);
+        of_octo_tenant_list_clear(&k->res.tenants);
         break;
     case CT_RELEASE:
-        of_octo_release_free(&k->res.release);
+        of_octo_release_clear(&k->res.release);
         break;
     case CT_TEMPLATE:
-        of_octo_template_free(&k->res.tpl);
+        of_octo_template_clear(&k->res.tpl);
         break;
     case CT_DEPLOYMENT:
-        of_octo_deployment_free(&k->res.dep);
+        of_octo_deployment_clear(&k->res.dep);
         break;
     case CT_DEPLOYMENTS:
-        of_octo_deployment_list_free(&k->res.deps);
+        of_octo_deployment_list_clear(&k->res.deps);
         break;
     case CT_TASK:
-        of_octo_task_free(&k->res.task);
+        of_octo_task_clear(&k->res.task);
         break;
     case CT_TASKS:
-        of_octo_task_list_free(&k->res.tasks);
+        of_octo_task_list_clear(&k->res.tasks);
         break;
     }
 }
@@ -69,7 +69,7 @@ void octo_call_complete(octo_call *k, of_err err, const char *errstr)
     octo_scrub(k->c, msg);
     if (err) {
         k->c->stats.failures++;
-        res_free(k);
+        res_clear(k);
     }
     void *o = k->opaque;
     switch (k->type) {
@@ -110,7 +110,7 @@ void octo_call_complete(octo_call *k, of_err err, const char *errstr)
         k->cb.tasks(o, err, msg, err ? NULL : &k->res.tasks);
         break;
     }
-    res_free(k);
+    res_clear(k);
 }
 
 /* Decodes one resource of the call's type into k->res. */
@@ -285,7 +285,7 @@ static bool is_space_id(const char *s)
 char *octo_url_detach(of_buf *u, of_err rc)
 {
     if (rc) {
-        of_buf_free(u);
+        of_buf_clear(u);
         return NULL;
     }
     return of_buf_detach(u);
@@ -469,7 +469,7 @@ static void pager_page_done(void *ctx, const octo_resp *r)
     if (rc) p->done(p, rc, es);
 }
 
-void octo_pager_free(octo_pager *p)
+void octo_pager_clear(octo_pager *p)
 {
     free(p->url);
     free(p->space);
@@ -511,7 +511,7 @@ typedef struct find_op {
 
 static void find_free(find_op *op)
 {
-    octo_pager_free(&op->p);
+    octo_pager_clear(&op->p);
     free(op->scope);
     free(op->scope_label);
     free(op->name);
@@ -690,45 +690,21 @@ of_err octo_sync_wait(of_octo *c, octo_sync *s, char *errstr, size_t errstr_size
 }
 
 /* The callback of each blocking call, one per result type. */
-static void sync_root(void *s, of_err err, const char *errstr, of_octo_root *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_root, of_octo_root)
 
-static void sync_space(void *s, of_err err, const char *errstr, of_octo_space *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_space, of_octo_space)
 
-static void sync_project(void *s, of_err err, const char *errstr, of_octo_project *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_project, of_octo_project)
 
-static void sync_ref(void *s, of_err err, const char *errstr, of_octo_ref *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_ref, of_octo_ref)
 
-static void sync_tenant(void *s, of_err err, const char *errstr, of_octo_tenant *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_tenant, of_octo_tenant)
 
-static void sync_tenants(void *s, of_err err, const char *errstr, of_octo_tenant_list *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_tenants, of_octo_tenant_list)
 
-static void sync_release(void *s, of_err err, const char *errstr, of_octo_release *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_release, of_octo_release)
 
-static void sync_template(void *s, of_err err, const char *errstr, of_octo_template *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_template, of_octo_template)
 
 static of_err get_root(of_octo *c, of_octo_root *out, char *errstr, size_t errstr_size)
 {
@@ -758,7 +734,7 @@ of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size)
     bool spaces = root.has_spaces;
     char version[64];
     snprintf(version, sizeof(version), "%s", root.version ? root.version : "unknown");
-    of_octo_root_free(&root);
+    of_octo_root_clear(&root);
     if (!spaces)
         return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
                          "connecting to Octopus: the server has no spaces (Octopus before "
@@ -771,7 +747,7 @@ of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size)
     c->space_id = sp.id;
     c->space_name = sp.name;
     sp.id = sp.name = NULL;
-    of_octo_space_free(&sp);
+    of_octo_space_clear(&sp);
     char shown[512];
     of_info("octopus connected url=%s space=\"%s\" space_id=%s version=%s",
             of_secret_mask_url(c->base_url, shown, sizeof shown), c->space_name, c->space_id,
@@ -858,7 +834,7 @@ typedef struct tenants_op {
 
 static void tenants_free(tenants_op *op)
 {
-    octo_pager_free(&op->p);
+    octo_pager_clear(&op->p);
     free(op->scope);
     free(op->project_id);
     free(op->environment_id);
@@ -876,14 +852,14 @@ static of_err tenants_item(octo_pager *p, json_t *item, bool *stop, char *es, si
     octo_cache_put(p->c, "tenant", op->scope, t.name, item);
     if (op->project_id && op->environment_id &&
         !of_octo_tenant_connected(&t, op->project_id, op->environment_id)) {
-        of_octo_tenant_free(&t);
+        of_octo_tenant_clear(&t);
         return OF_OK;
     }
     if (l->n == op->cap) {
         size_t cap = op->cap ? op->cap * 2 : 64;
         of_octo_tenant *items = realloc(l->items, cap * sizeof(*items));
         if (!items) {
-            of_octo_tenant_free(&t);
+            of_octo_tenant_clear(&t);
             return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
         }
         l->items = items;

@@ -12,25 +12,13 @@
 #define MAX_REPOSTS 5 /* create: lookups + re-POSTs after ambiguous failures */
 
 /* The callbacks of the blocking calls, one per result type (octo_sync_store). */
-static void sync_deployment(void *s, of_err err, const char *errstr, of_octo_deployment *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_deployment, of_octo_deployment)
 
-static void sync_deployments(void *s, of_err err, const char *errstr, of_octo_deployment_list *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_deployments, of_octo_deployment_list)
 
-static void sync_task(void *s, of_err err, const char *errstr, of_octo_task *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_task, of_octo_task)
 
-static void sync_tasks(void *s, of_err err, const char *errstr, of_octo_task_list *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_tasks, of_octo_task_list)
 
 /* ---- deployments ------------------------------------------------------- */
 
@@ -199,7 +187,7 @@ typedef struct byjob_op {
 
 static void byjob_free(byjob_op *op)
 {
-    octo_pager_free(&op->p);
+    octo_pager_clear(&op->p);
     free(op->release_id);
     free(op->job_id);
     free(op);
@@ -488,21 +476,36 @@ static char *task_url(of_octo *c, const char *sp, const char *task_id, const cha
     return octo_url_detach(&u, rc);
 }
 
-of_err of_octo_get_task_async(of_octo *c, const char *space_id, const char *task_id,
-                              of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size)
+/* GET the task, or POST its /cancel: one resource back either way. Cancelling twice is
+ * harmless, so a lost reply may be retried too. */
+static of_err task_call_async(of_octo *c, const char *space_id, const char *task_id, octo_method m,
+                              const char *suffix, of_octo_task_cb cb, void *opaque, char *errstr,
+                              size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
     if (rc) return rc;
     if (!octo_nonempty(task_id))
         return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "task id is empty");
-    char *url = task_url(c, sp, task_id, NULL);
+    char *url = task_url(c, sp, task_id, suffix);
     if (!url) return octo_url_error(errstr, errstr_size);
     char what[200];
     snprintf(what, sizeof(what), "task %s", task_id);
     octo_call k = {.c = c, .type = CT_TASK, .cb.task = cb, .opaque = opaque};
-    return octo_single(c, OCTO_GET, url, true, what, octo_space_label(c, sp), k, errstr,
-                       errstr_size);
+    return octo_single(c, m, url, true, what, octo_space_label(c, sp), k, errstr, errstr_size);
+}
+
+of_err of_octo_get_task_async(of_octo *c, const char *space_id, const char *task_id,
+                              of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size)
+{
+    return task_call_async(c, space_id, task_id, OCTO_GET, NULL, cb, opaque, errstr, errstr_size);
+}
+
+of_err of_octo_cancel_task_async(of_octo *c, const char *space_id, const char *task_id,
+                                 of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size)
+{
+    return task_call_async(c, space_id, task_id, OCTO_POST, "/cancel", cb, opaque, errstr,
+                           errstr_size);
 }
 
 of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
@@ -513,24 +516,6 @@ of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, o
     of_err rc = of_octo_get_task_async(c, space_id, task_id, sync_task, &s, errstr, errstr_size);
     if (rc) return rc;
     return octo_sync_wait(c, &s, errstr, errstr_size);
-}
-
-of_err of_octo_cancel_task_async(of_octo *c, const char *space_id, const char *task_id,
-                                 of_octo_task_cb cb, void *opaque, char *errstr, size_t errstr_size)
-{
-    const char *sp;
-    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
-    if (rc) return rc;
-    if (!octo_nonempty(task_id))
-        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "task id is empty");
-    char *url = task_url(c, sp, task_id, "/cancel");
-    if (!url) return octo_url_error(errstr, errstr_size);
-    char what[200];
-    snprintf(what, sizeof(what), "task %s", task_id);
-    octo_call k = {.c = c, .type = CT_TASK, .cb.task = cb, .opaque = opaque};
-    /* Cancelling twice is harmless, so a lost reply may be retried. */
-    return octo_single(c, OCTO_POST, url, true, what, octo_space_label(c, sp), k, errstr,
-                       errstr_size);
 }
 
 of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
@@ -685,7 +670,7 @@ static bool unreadable_note(of_octo *c, of_octo_task *t, int64_t now, int *unlog
 static void mark_unreadable(tasks_op *op, size_t i, const char *problem)
 {
     of_octo_task *t = &op->k.res.tasks.items[i];
-    of_octo_task_free(t);
+    of_octo_task_clear(t);
     t->unreadable = true;
     t->found = false;
     t->id = strdup(op->ids[i]);
@@ -865,7 +850,7 @@ of_err of_octo_get_tasks_async(of_octo *c, const char *space_id, const char *con
     for (size_t i = 0; i < n; i++) {
         if (!(op->ids[i] = strdup(ids[i]))) {
             op->n = i;
-            of_octo_task_list_free(&op->k.res.tasks);
+            of_octo_task_list_clear(&op->k.res.tasks);
             tasks_free(op);
             return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
         }
@@ -897,7 +882,7 @@ of_err of_octo_get_tasks_async(of_octo *c, const char *space_id, const char *con
                 snprintf(op->errstr, sizeof(op->errstr), "%s", errstr);
             }
             if (op->left == 0) {
-                of_octo_task_list_free(&op->k.res.tasks);
+                of_octo_task_list_clear(&op->k.res.tasks);
                 tasks_free(op);
                 return rc;
             }

@@ -123,6 +123,26 @@ static void req_label(const octo_req *r, char *out, size_t n)
 
 /* ---- classification: the one place that decides -------------------------- */
 
+/* What each HTTP status we know means: retry or fail, and whether the server may have acted. */
+static const struct {
+    long status;
+    octo_verdict v;
+} http_verdicts[] = {
+    /* The server did not act on these: safe to repeat even a create. */
+    {408, {OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 408 Request Timeout"}},
+    {429, {OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 429 Too Many Requests"}},
+    {503, {OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 503 Service Unavailable"}},
+    /* These may come after the server did the work (or half of it). */
+    {500, {OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 500 Internal Server Error"}},
+    {502, {OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 502 Bad Gateway"}},
+    {504, {OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 504 Gateway Timeout"}},
+    {400, {OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 400 Bad Request"}},
+    {409, {OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 409 Conflict"}},
+    {401, {OCTO_FAIL, OF_ERR_AUTH, false, "HTTP 401 Unauthorized"}},
+    {403, {OCTO_FAIL, OF_ERR_AUTH, false, "HTTP 403 Forbidden"}},
+    {404, {OCTO_FAIL, OF_ERR_NOT_FOUND, false, "HTTP 404 Not Found"}},
+};
+
 octo_verdict octo_classify(const octo_attempt *a)
 {
     octo_verdict v = {OCTO_FAIL, OF_ERR_NETWORK, a->sent, "transfer failed"};
@@ -175,34 +195,9 @@ octo_verdict octo_classify(const octo_attempt *a)
     }
     long s = a->status;
     if (s >= 200 && s <= 299) return (octo_verdict){OCTO_OK, OF_OK, true, "ok"};
-    switch (s) {
-    /* The server did not act on these: safe to repeat even a create. */
-    case 408:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 408 Request Timeout"};
-    case 429:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 429 Too Many Requests"};
-    case 503:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, false, "HTTP 503 Service Unavailable"};
-    /* These may come after the server did the work (or half of it). */
-    case 500:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 500 Internal Server Error"};
-    case 502:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 502 Bad Gateway"};
-    case 504:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 504 Gateway Timeout"};
-    case 400:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 400 Bad Request"};
-    case 409:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 409 Conflict"};
-    case 401:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_AUTH, false, "HTTP 401 Unauthorized"};
-    case 403:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_AUTH, false, "HTTP 403 Forbidden"};
-    case 404:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_NOT_FOUND, false, "HTTP 404 Not Found"};
-    default:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_HTTP, s >= 500, "unexpected HTTP status"};
-    }
+    for (size_t i = 0; i < sizeof(http_verdicts) / sizeof(http_verdicts[0]); i++)
+        if (http_verdicts[i].status == s) return http_verdicts[i].v;
+    return (octo_verdict){OCTO_FAIL, OF_ERR_HTTP, s >= 500, "unexpected HTTP status"};
 }
 
 int64_t octo_parse_retry_after(const char *value, int64_t now_wall_ms)
@@ -284,11 +279,11 @@ static struct curl_slist *make_headers(const char *key, bool post)
         l = t;
     }
     explicit_bzero(h.data, h.len);
-    of_buf_free(&h);
+    of_buf_clear(&h);
     return l;
 fail:
     if (h.data) explicit_bzero(h.data, h.len);
-    of_buf_free(&h);
+    of_buf_clear(&h);
     wipe_slist(l);
     return NULL;
 }
@@ -510,7 +505,7 @@ static void req_free(octo_req *r)
     free(r->what);
     free(r->space);
     free(r->dfr_errstr);
-    of_buf_free(&r->resp);
+    of_buf_clear(&r->resp);
     free(r);
 }
 

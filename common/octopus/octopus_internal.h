@@ -15,8 +15,11 @@
  * characters pass, every other byte becomes %XX, UTF-8 included), so names
  * such as "A/B & C?#ü" stay one path segment or one query value. */
 
-/* Appends the percent-encoding of s. */
-of_err octo_url_encode(of_buf *b, const char *s);
+/* Appends the percent-encoding of s: of_buf_append_pct (common/base/buf.h), nothing kept. */
+static inline OF_MUST_CHECK of_err octo_url_encode(of_buf *b, const char *s)
+{
+    return of_buf_append_pct(b, s, NULL);
+}
 /* Starts b (already initialised) with base stripped of trailing '/'. */
 of_err octo_url_start(of_buf *b, const char *base);
 /* Appends a literal path such as "/api" (not encoded: callers pass constants). */
@@ -174,7 +177,7 @@ typedef struct of_octo_root {
     char *version;     /* server version */
     bool has_spaces;   /* Links.Spaces present: use /api/{spaceId}/... routes */
 } of_octo_root;
-void of_octo_root_free(of_octo_root *r);
+void of_octo_root_clear(of_octo_root *r);
 
 /* Maps the server's State string exactly ("Queued", "Executing",
  * "Cancelling", "Success", "Failed", "Canceled", "TimedOut"); anything else
@@ -301,11 +304,11 @@ struct octo_pager {
 };
 
 /* Takes ownership of url (the collection URL without skip/take). On error
- * done is never called; release p's strings with octo_pager_free. */
+ * done is never called; release p's strings with octo_pager_clear. */
 of_err octo_pager_start(octo_pager *p, of_octo *c, char *url, const char *kind, const char *space,
                         octo_pager_item_fn item, octo_pager_done_fn done, void *ctx, char *es,
                         size_t n);
-void octo_pager_free(octo_pager *p);
+void octo_pager_clear(octo_pager *p);
 
 /* ---- blocking calls (octopus_calls.c) -------------------------------------
  * A blocking call is its async call plus octo_sync_wait(), spelled out in each wrapper:
@@ -330,6 +333,13 @@ void octo_sync_begin(octo_sync *s, void *out, size_t out_size);
 /* The body of every blocking call's callback: records err and errstr and, on success, moves
  * *res (out_size bytes) into the caller's struct, leaving res zeroed for the client to free. */
 void octo_sync_store(void *opaque, of_err err, const char *errstr, void *res);
+/* Defines `static void name(void *s, of_err err, const char *errstr, type *res)`, a blocking
+ * call's callback for result type `type`: it only calls octo_sync_store(). */
+#define OCTO_SYNC_CB(name, type)                                         \
+    static void name(void *s, of_err err, const char *errstr, type *res) \
+    {                                                                    \
+        octo_sync_store(s, err, errstr, res);                            \
+    }
 /* Runs the client until the call s waits for has completed, and returns its result (errstr
  * filled on error). Other calls' callbacks may fire meanwhile. */
 of_err octo_sync_wait(of_octo *c, octo_sync *s, char *errstr, size_t errstr_size);

@@ -11,126 +11,13 @@
 #include "clock.h"
 #include "log.h"
 #include "octopus_internal.h"
+#include "ojson.h"
 
-/* Where we are, for error messages: "Task ServerTasks-1". */
-typedef struct dctx {
-    const char *kind;
-    const char *id; /* NULL until known */
-    char *es;
-    size_t n;
-} dctx;
+/* Each decoder reads with one oj_reader (common/json/ojson.h) in its OJ_REPLY style: errors
+ * say "<Kind>[ <Id>]: field \"<Field>\": expected ..., got ..." with OF_ERR_PROTOCOL. */
 
-static const char *jtype(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "something else";
-}
-
-static of_err bad_field(const dctx *d, const char *field, const char *want, const json_t *got)
-{
-    return of_seterr(d->es, d->n, OF_ERR_PROTOCOL, "%s%s%s: field \"%s\": expected %s, got %s",
-                     d->kind, d->id ? " " : "", d->id ? d->id : "", field, want,
-                     got ? jtype(got) : "nothing (missing)");
-}
-
-static of_err need_object(const dctx *d, const json_t *j)
-{
-    if (json_is_object(j)) return OF_OK;
-    return of_seterr(d->es, d->n, OF_ERR_PROTOCOL, "%s: expected a JSON object, got %s", d->kind,
-                     j ? jtype(j) : "nothing");
-}
-
-/* Out of memory, said like every other failure: callers print errstr unconditionally. */
-static of_err nomem(const dctx *d)
-{
-    return of_seterr(d->es, d->n, OF_ERR_NOMEM, "%s%s%s: out of memory", d->kind, d->id ? " " : "",
-                     d->id ? d->id : "");
-}
-
-static of_err dup_str(const dctx *d, const char *s, char **out)
-{
-    *out = strdup(s);
-    return *out ? OF_OK : nomem(d);
-}
-
-/* A string field. required: missing or null is an error; otherwise *out =
- * NULL for missing or null. */
-static of_err field_str(const dctx *d, json_t *obj, const char *field, bool required, char **out)
-{
-    json_t *v = json_object_get(obj, field);
-    *out = NULL;
-    if (!v || json_is_null(v)) {
-        if (required) return bad_field(d, field, "a string", v);
-        return OF_OK;
-    }
-    if (!json_is_string(v)) return bad_field(d, field, "a string", v);
-    return dup_str(d, json_string_value(v), out);
-}
-
-/* An optional boolean: missing or null = false. */
-static of_err field_bool(const dctx *d, json_t *obj, const char *field, bool *out)
-{
-    json_t *v = json_object_get(obj, field);
-    *out = false;
-    if (!v || json_is_null(v)) return OF_OK;
-    if (!json_is_boolean(v)) return bad_field(d, field, "a boolean", v);
-    *out = json_is_true(v);
-    return OF_OK;
-}
-
-/* An optional timestamp: missing or null = -1. */
-static of_err field_time(const dctx *d, json_t *obj, const char *field, int64_t *out)
-{
-    json_t *v = json_object_get(obj, field);
-    *out = -1;
-    if (!v || json_is_null(v)) return OF_OK;
-    if (!json_is_string(v) || of_parse_rfc3339(json_string_value(v), out) != 0)
-        return bad_field(d, field, "an ISO 8601 timestamp", v);
-    return OF_OK;
-}
-
-/* An optional array of strings (v may be NULL or null) into a new char* array. */
-static of_err str_array(const dctx *d, const char *field, json_t *v, char ***out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    if (!v || json_is_null(v)) return OF_OK;
-    if (!json_is_array(v)) return bad_field(d, field, "an array of strings", v);
-    size_t len = json_array_size(v);
-    if (len == 0) return OF_OK;
-    char **arr = calloc(len, sizeof(*arr));
-    if (!arr) return nomem(d);
-    *out = arr;
-    for (size_t i = 0; i < len; i++) {
-        json_t *e = json_array_get(v, i);
-        if (!json_is_string(e)) return bad_field(d, field, "an array of strings", e);
-        if (dup_str(d, json_string_value(e), &arr[i])) return OF_ERR_NOMEM;
-        *n = i + 1;
-    }
-    return OF_OK;
-}
-
-static void free_str_array(char **a, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(a[i]);
-    free(a);
-}
+/* A reader's verdict: on error the resource goes (free) and the reader's rc is returned. */
+#define DECODED(r, free_fn, out) ((r).rc ? (free_fn(out), (r).rc) : OF_OK)
 
 of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr, size_t errstr_size)
 {
@@ -144,7 +31,7 @@ of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr,
 
 /* ---- resources ----------------------------------------------------------- */
 
-void of_octo_ref_free(of_octo_ref *r)
+void of_octo_ref_clear(of_octo_ref *r)
 {
     if (!r) return;
     free(r->id);
@@ -155,17 +42,15 @@ void of_octo_ref_free(of_octo_ref *r)
 of_err octo_decode_ref(json_t *j, const char *kind, of_octo_ref *out, char *errstr,
                        size_t errstr_size)
 {
-    dctx d = {kind, NULL, errstr, errstr_size};
+    oj_reader r = oj_reader_reply(kind, errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = field_str(&d, j, "Id", true, &out->id);
-    d.id = out->id;
-    if (!rc) rc = field_str(&d, j, "Name", true, &out->name);
-    if (rc) of_octo_ref_free(out);
-    return rc;
+    oj_need_object(&r, j, "");
+    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
+    out->name = oj_strdup(&r, j, "", "Name", true);
+    return DECODED(r, of_octo_ref_clear, out);
 }
 
-void of_octo_root_free(of_octo_root *r)
+void of_octo_root_clear(of_octo_root *r)
 {
     if (!r) return;
     free(r->application);
@@ -175,24 +60,19 @@ void of_octo_root_free(of_octo_root *r)
 
 of_err octo_decode_root(json_t *j, of_octo_root *out, char *errstr, size_t errstr_size)
 {
-    dctx d = {"root document", NULL, errstr, errstr_size};
+    oj_reader r = oj_reader_reply("root document", errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = field_str(&d, j, "Application", false, &out->application);
-    if (!rc) rc = field_str(&d, j, "Version", false, &out->version);
-    if (!rc) {
-        json_t *links = json_object_get(j, "Links");
-        if (links && !json_is_object(links)) {
-            rc = bad_field(&d, "Links", "an object", links);
-        } else {
-            out->has_spaces = links && json_object_get(links, "Spaces");
-        }
-    }
-    if (rc) of_octo_root_free(out);
-    return rc;
+    oj_need_object(&r, j, "");
+    out->application = oj_strdup(&r, j, "", "Application", false);
+    out->version = oj_strdup(&r, j, "", "Version", false);
+    json_t *links = r.rc ? NULL : json_object_get(j, "Links");
+    if (links && !json_is_object(links)) /* null too: a root always has its Links */
+        oj_expected(&r, "", "Links", OJ_OBJECT, links);
+    out->has_spaces = !r.rc && links && json_object_get(links, "Spaces");
+    return DECODED(r, of_octo_root_clear, out);
 }
 
-void of_octo_space_free(of_octo_space *s)
+void of_octo_space_clear(of_octo_space *s)
 {
     if (!s) return;
     free(s->id);
@@ -202,18 +82,16 @@ void of_octo_space_free(of_octo_space *s)
 
 of_err octo_decode_space(json_t *j, of_octo_space *out, char *errstr, size_t errstr_size)
 {
-    dctx d = {"Space", NULL, errstr, errstr_size};
+    oj_reader r = oj_reader_reply("Space", errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = field_str(&d, j, "Id", true, &out->id);
-    d.id = out->id;
-    if (!rc) rc = field_str(&d, j, "Name", true, &out->name);
-    if (!rc) rc = field_bool(&d, j, "IsDefault", &out->is_default);
-    if (rc) of_octo_space_free(out);
-    return rc;
+    oj_need_object(&r, j, "");
+    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
+    out->name = oj_strdup(&r, j, "", "Name", true);
+    out->is_default = oj_bool(&r, j, "", "IsDefault", false);
+    return DECODED(r, of_octo_space_clear, out);
 }
 
-void of_octo_project_free(of_octo_project *p)
+void of_octo_project_clear(of_octo_project *p)
 {
     if (!p) return;
     free(p->id);
@@ -234,43 +112,38 @@ static const struct {
 
 of_err octo_decode_project(json_t *j, of_octo_project *out, char *errstr, size_t errstr_size)
 {
-    dctx d = {"Project", NULL, errstr, errstr_size};
-    char *mode = NULL;
+    oj_reader r = oj_reader_reply("Project", errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = field_str(&d, j, "Id", true, &out->id);
-    d.id = out->id;
-    if (!rc) rc = field_str(&d, j, "Name", true, &out->name);
-    if (!rc) rc = field_str(&d, j, "Slug", false, &out->slug);
-    if (!rc) rc = field_str(&d, j, "LifecycleId", false, &out->lifecycle_id);
-    if (!rc) rc = field_bool(&d, j, "IsDisabled", &out->is_disabled);
+    oj_need_object(&r, j, "");
+    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
+    out->name = oj_strdup(&r, j, "", "Name", true);
+    out->slug = oj_strdup(&r, j, "", "Slug", false);
+    out->lifecycle_id = oj_strdup(&r, j, "", "LifecycleId", false);
+    out->is_disabled = oj_bool(&r, j, "", "IsDisabled", false);
     /* Missing means an old server without multi-tenancy: untenanted. */
-    if (!rc) rc = field_str(&d, j, "TenantedDeploymentMode", false, &mode);
-    if (!rc && mode) {
+    json_t *mode = oj_get(&r, j, "", "TenantedDeploymentMode", OJ_STRING, false);
+    if (mode) {
         size_t i;
         for (i = 0; i < sizeof(tenanted_names) / sizeof(tenanted_names[0]); i++)
-            if (strcmp(mode, tenanted_names[i].name) == 0) break;
+            if (strcmp(json_string_value(mode), tenanted_names[i].name) == 0) break;
         if (i == sizeof(tenanted_names) / sizeof(tenanted_names[0]))
-            rc = of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
-                           "Project %s: field \"TenantedDeploymentMode\": unknown value \"%s\"",
-                           out->id, mode);
+            oj_fail_at(&r, "", "TenantedDeploymentMode", "unknown value \"%s\"",
+                       json_string_value(mode));
         else
             out->tenanted = tenanted_names[i].mode;
     }
-    free(mode);
-    if (rc) of_octo_project_free(out);
-    return rc;
+    return DECODED(r, of_octo_project_clear, out);
 }
 
-void of_octo_tenant_free(of_octo_tenant *t)
+void of_octo_tenant_clear(of_octo_tenant *t)
 {
     if (!t) return;
     free(t->id);
     free(t->name);
-    free_str_array(t->tags, t->ntags);
+    of_strv_free(t->tags, t->ntags);
     for (size_t i = 0; i < t->nprojects; i++) {
         free(t->projects[i].project_id);
-        free_str_array(t->projects[i].environment_ids, t->projects[i].n);
+        of_strv_free(t->projects[i].environment_ids, t->projects[i].n);
     }
     free(t->projects);
     memset(t, 0, sizeof(*t));
@@ -278,37 +151,30 @@ void of_octo_tenant_free(of_octo_tenant *t)
 
 of_err octo_decode_tenant(json_t *j, of_octo_tenant *out, char *errstr, size_t errstr_size)
 {
-    dctx d = {"Tenant", NULL, errstr, errstr_size};
+    oj_reader r = oj_reader_reply("Tenant", errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = field_str(&d, j, "Id", true, &out->id);
-    d.id = out->id;
-    if (!rc) rc = field_str(&d, j, "Name", true, &out->name);
-    if (!rc) rc = field_bool(&d, j, "IsDisabled", &out->is_disabled);
-    if (!rc)
-        rc = str_array(&d, "TenantTags", json_object_get(j, "TenantTags"), &out->tags, &out->ntags);
-    json_t *pe = rc ? NULL : json_object_get(j, "ProjectEnvironments");
-    if (pe && !json_is_null(pe)) {
-        if (!json_is_object(pe)) {
-            rc = bad_field(&d, "ProjectEnvironments", "an object", pe);
-        } else if (json_object_size(pe) > 0) {
-            out->projects = calloc(json_object_size(pe), sizeof(*out->projects));
-            if (!out->projects) rc = nomem(&d);
-            const char *pid;
-            json_t *envs;
-            json_object_foreach(pe, pid, envs)
-            {
-                if (rc) break;
-                of_octo_project_envs *p = &out->projects[out->nprojects];
-                rc = dup_str(&d, pid, &p->project_id);
-                if (rc) break;
-                out->nprojects++;
-                rc = str_array(&d, "ProjectEnvironments", envs, &p->environment_ids, &p->n);
-            }
+    oj_need_object(&r, j, "");
+    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
+    out->name = oj_strdup(&r, j, "", "Name", true);
+    out->is_disabled = oj_bool(&r, j, "", "IsDisabled", false);
+    oj_strv(&r, json_object_get(j, "TenantTags"), "", "TenantTags", 0, 0, &out->tags, &out->ntags);
+    json_t *pe = oj_get(&r, j, "", "ProjectEnvironments", OJ_OBJECT, false);
+    if (pe && json_object_size(pe) > 0) {
+        out->projects = calloc(json_object_size(pe), sizeof(*out->projects));
+        if (!out->projects) oj_nomem(&r);
+        const char *pid;
+        json_t *envs;
+        json_object_foreach(pe, pid, envs)
+        {
+            if (r.rc) break;
+            of_octo_project_envs *p = &out->projects[out->nprojects];
+            p->project_id = oj_dup(&r, pid);
+            if (r.rc) break;
+            out->nprojects++;
+            oj_strv(&r, envs, "", "ProjectEnvironments", 0, 0, &p->environment_ids, &p->n);
         }
     }
-    if (rc) of_octo_tenant_free(out);
-    return rc;
+    return DECODED(r, of_octo_tenant_clear, out);
 }
 
 bool of_octo_tenant_connected(const of_octo_tenant *t, const char *project_id,
@@ -324,16 +190,16 @@ bool of_octo_tenant_connected(const of_octo_tenant *t, const char *project_id,
     return false;
 }
 
-void of_octo_tenant_list_free(of_octo_tenant_list *l)
+void of_octo_tenant_list_clear(of_octo_tenant_list *l)
 {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++)
-        of_octo_tenant_free(&l->items[i]);
+        of_octo_tenant_clear(&l->items[i]);
     free(l->items);
     memset(l, 0, sizeof(*l));
 }
 
-void of_octo_release_free(of_octo_release *r)
+void of_octo_release_clear(of_octo_release *r)
 {
     if (!r) return;
     free(r->id);
@@ -345,47 +211,44 @@ void of_octo_release_free(of_octo_release *r)
 
 of_err octo_decode_release(json_t *j, of_octo_release *out, char *errstr, size_t errstr_size)
 {
-    dctx d = {"Release", NULL, errstr, errstr_size};
+    oj_reader r = oj_reader_reply("Release", errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = field_str(&d, j, "Id", true, &out->id);
-    d.id = out->id;
-    if (!rc) rc = field_str(&d, j, "Version", true, &out->version);
-    if (!rc) rc = field_str(&d, j, "ProjectId", true, &out->project_id);
-    if (!rc) rc = field_str(&d, j, "ChannelId", false, &out->channel_id);
-    if (rc) of_octo_release_free(out);
-    return rc;
+    oj_need_object(&r, j, "");
+    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
+    out->version = oj_strdup(&r, j, "", "Version", true);
+    out->project_id = oj_strdup(&r, j, "", "ProjectId", true);
+    out->channel_id = oj_strdup(&r, j, "", "ChannelId", false);
+    return DECODED(r, of_octo_release_clear, out);
 }
 
 static void free_refs(of_octo_ref *r, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        of_octo_ref_free(&r[i]);
+        of_octo_ref_clear(&r[i]);
     free(r);
 }
 
 /* An array of {Id, Name} (environment references). */
-static of_err decode_refs(const dctx *d, json_t *obj, const char *field, of_octo_ref **out,
-                          size_t *n)
+static void decode_refs(oj_reader *r, json_t *obj, const char *field, of_octo_ref **out, size_t *n)
 {
-    json_t *v = json_object_get(obj, field);
     *out = NULL;
     *n = 0;
-    if (!v || json_is_null(v)) return OF_OK;
-    if (!json_is_array(v)) return bad_field(d, field, "an array", v);
-    if (json_array_size(v) == 0) return OF_OK;
+    json_t *v = oj_get(r, obj, "", field, OJ_ARRAY, false);
+    if (!v || json_array_size(v) == 0) return;
     *out = calloc(json_array_size(v), sizeof(**out));
-    if (!*out) return nomem(d);
-    for (size_t i = 0; i < json_array_size(v); i++) {
-        of_err rc =
-            octo_decode_ref(json_array_get(v, i), "Environment reference", &(*out)[i], d->es, d->n);
-        if (rc) return rc;
-        *n = i + 1;
+    if (!*out) {
+        oj_nomem(r);
+        return;
     }
-    return OF_OK;
+    for (size_t i = 0; !r->rc && i < json_array_size(v); i++) {
+        /* each one says what it is: "Environment reference Environments-1: ..." */
+        r->rc = octo_decode_ref(json_array_get(v, i), "Environment reference", &(*out)[i],
+                                r->errstr, r->errstr_size);
+        if (!r->rc) *n = i + 1;
+    }
 }
 
-void of_octo_template_free(of_octo_template *t)
+void of_octo_template_clear(of_octo_template *t)
 {
     if (!t) return;
     free_refs(t->promote_to, t->n);
@@ -400,32 +263,27 @@ void of_octo_template_free(of_octo_template *t)
 
 of_err octo_decode_template(json_t *j, of_octo_template *out, char *errstr, size_t errstr_size)
 {
-    dctx d = {"Deployment template", NULL, errstr, errstr_size};
+    oj_reader r = oj_reader_reply("Deployment template", errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = decode_refs(&d, j, "PromoteTo", &out->promote_to, &out->n);
-    json_t *tp = rc ? NULL : json_object_get(j, "TenantPromotions");
-    if (tp && !json_is_null(tp)) {
-        if (!json_is_array(tp)) {
-            rc = bad_field(&d, "TenantPromotions", "an array", tp);
-        } else if (json_array_size(tp) > 0) {
-            out->tenants = calloc(json_array_size(tp), sizeof(*out->tenants));
-            if (!out->tenants) rc = nomem(&d);
-            for (size_t i = 0; !rc && i < json_array_size(tp); i++) {
-                json_t *e = json_array_get(tp, i);
-                of_octo_tenant_promotion *p = &out->tenants[i];
-                dctx td = {"Tenant promotion", NULL, errstr, errstr_size};
-                out->ntenants = i + 1;
-                rc = need_object(&td, e);
-                if (!rc) rc = field_str(&td, e, "Id", true, &p->tenant_id);
-                td.id = p->tenant_id;
-                if (!rc) rc = field_str(&td, e, "Name", false, &p->tenant_name);
-                if (!rc) rc = decode_refs(&td, e, "PromoteTo", &p->promote_to, &p->n);
-            }
+    oj_need_object(&r, j, "");
+    decode_refs(&r, j, "PromoteTo", &out->promote_to, &out->n);
+    json_t *tp = oj_get(&r, j, "", "TenantPromotions", OJ_ARRAY, false);
+    if (tp && json_array_size(tp) > 0) {
+        out->tenants = calloc(json_array_size(tp), sizeof(*out->tenants));
+        if (!out->tenants) oj_nomem(&r);
+        for (size_t i = 0; !r.rc && i < json_array_size(tp); i++) {
+            json_t *e = json_array_get(tp, i);
+            of_octo_tenant_promotion *p = &out->tenants[i];
+            oj_reader tr = oj_reader_reply("Tenant promotion", errstr, errstr_size);
+            out->ntenants = i + 1;
+            oj_need_object(&tr, e, "");
+            tr.id = p->tenant_id = oj_strdup(&tr, e, "", "Id", true);
+            p->tenant_name = oj_strdup(&tr, e, "", "Name", false);
+            decode_refs(&tr, e, "PromoteTo", &p->promote_to, &p->n);
+            r.rc = tr.rc;
         }
     }
-    if (rc) of_octo_template_free(out);
-    return rc;
+    return DECODED(r, of_octo_template_clear, out);
 }
 
 static bool refs_contain(const of_octo_ref *r, size_t n, const char *id)
@@ -445,7 +303,7 @@ bool of_octo_template_allows(const of_octo_template *t, const char *environment_
     return false;
 }
 
-void of_octo_deployment_free(of_octo_deployment *dep)
+void of_octo_deployment_clear(of_octo_deployment *dep)
 {
     if (!dep) return;
     free(dep->id);
@@ -461,29 +319,27 @@ void of_octo_deployment_free(of_octo_deployment *dep)
 
 of_err octo_decode_deployment(json_t *j, of_octo_deployment *out, char *errstr, size_t errstr_size)
 {
-    dctx d = {"Deployment", NULL, errstr, errstr_size};
+    oj_reader r = oj_reader_reply("Deployment", errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = field_str(&d, j, "Id", true, &out->id);
-    d.id = out->id;
-    if (!rc) rc = field_str(&d, j, "ProjectId", false, &out->project_id);
-    if (!rc) rc = field_str(&d, j, "ReleaseId", true, &out->release_id);
-    if (!rc) rc = field_str(&d, j, "EnvironmentId", true, &out->environment_id);
-    if (!rc) rc = field_str(&d, j, "TenantId", false, &out->tenant_id);
-    if (!rc) rc = field_str(&d, j, "TaskId", true, &out->task_id);
-    if (!rc) rc = field_str(&d, j, "Comments", false, &out->comments);
-    if (!rc) rc = field_time(&d, j, "Created", &out->created_ms);
-    json_t *links = rc ? NULL : json_object_get(j, "Links");
-    if (links && json_is_object(links)) rc = field_str(&d, links, "Web", false, &out->web_link);
-    if (rc) of_octo_deployment_free(out);
-    return rc;
+    oj_need_object(&r, j, "");
+    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
+    out->project_id = oj_strdup(&r, j, "", "ProjectId", false);
+    out->release_id = oj_strdup(&r, j, "", "ReleaseId", true);
+    out->environment_id = oj_strdup(&r, j, "", "EnvironmentId", true);
+    out->tenant_id = oj_strdup(&r, j, "", "TenantId", false);
+    out->task_id = oj_strdup(&r, j, "", "TaskId", true);
+    out->comments = oj_strdup(&r, j, "", "Comments", false);
+    out->created_ms = oj_time(&r, j, "", "Created", -1);
+    json_t *links = r.rc ? NULL : json_object_get(j, "Links");
+    if (json_is_object(links)) out->web_link = oj_strdup(&r, links, "", "Web", false);
+    return DECODED(r, of_octo_deployment_clear, out);
 }
 
-void of_octo_deployment_list_free(of_octo_deployment_list *l)
+void of_octo_deployment_list_clear(of_octo_deployment_list *l)
 {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++)
-        of_octo_deployment_free(&l->items[i]);
+        of_octo_deployment_clear(&l->items[i]);
     free(l->items);
     memset(l, 0, sizeof(*l));
 }
@@ -520,7 +376,7 @@ bool of_octo_task_state_is_final(of_octo_task_state s)
            s == OF_OCTO_TASK_TIMED_OUT;
 }
 
-void of_octo_task_free(of_octo_task *t)
+void of_octo_task_clear(of_octo_task *t)
 {
     if (!t) return;
     free(t->id);
@@ -533,37 +389,31 @@ void of_octo_task_free(of_octo_task *t)
 
 of_err octo_decode_task(json_t *j, of_octo_task *out, char *errstr, size_t errstr_size)
 {
-    dctx d = {"Task", NULL, errstr, errstr_size};
-    char *state = NULL;
+    oj_reader r = oj_reader_reply("Task", errstr, errstr_size);
     memset(out, 0, sizeof(*out));
-    of_err rc = need_object(&d, j);
-    if (!rc) rc = field_str(&d, j, "Id", true, &out->id);
-    d.id = out->id;
-    if (!rc) rc = field_str(&d, j, "State", true, &state);
-    if (!rc && of_octo_task_state_parse(state, &out->state) != OF_OK)
-        rc = of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
-                       "Task %s: field \"State\": unknown task state \"%s\"", out->id, state);
-    free(state);
-    if (!rc) rc = field_bool(&d, j, "HasPendingInterruptions", &out->has_pending_interruptions);
-    if (!rc) rc = field_str(&d, j, "ErrorMessage", false, &out->error_message);
-    if (!rc && !out->error_message) rc = dup_str(&d, "", &out->error_message);
-    if (!rc) rc = field_str(&d, j, "Description", false, &out->description);
-    if (!rc) rc = field_time(&d, j, "QueueTime", &out->queue_time_ms);
-    if (!rc) rc = field_time(&d, j, "StartTime", &out->start_time_ms);
-    if (!rc) rc = field_time(&d, j, "CompletedTime", &out->completed_time_ms);
-    json_t *args = rc ? NULL : json_object_get(j, "Arguments");
-    if (args && json_is_object(args))
-        rc = field_str(&d, args, "DeploymentId", false, &out->deployment_id);
-    if (!rc) out->found = true;
-    if (rc) of_octo_task_free(out);
-    return rc;
+    oj_need_object(&r, j, "");
+    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
+    json_t *state = oj_get(&r, j, "", "State", OJ_STRING, true);
+    if (state && of_octo_task_state_parse(json_string_value(state), &out->state) != OF_OK)
+        oj_fail_at(&r, "", "State", "unknown task state \"%s\"", json_string_value(state));
+    out->has_pending_interruptions = oj_bool(&r, j, "", "HasPendingInterruptions", false);
+    out->error_message = oj_strdup(&r, j, "", "ErrorMessage", false);
+    if (!r.rc && !out->error_message) out->error_message = oj_dup(&r, "");
+    out->description = oj_strdup(&r, j, "", "Description", false);
+    out->queue_time_ms = oj_time(&r, j, "", "QueueTime", -1);
+    out->start_time_ms = oj_time(&r, j, "", "StartTime", -1);
+    out->completed_time_ms = oj_time(&r, j, "", "CompletedTime", -1);
+    json_t *args = r.rc ? NULL : json_object_get(j, "Arguments");
+    if (json_is_object(args)) out->deployment_id = oj_strdup(&r, args, "", "DeploymentId", false);
+    out->found = !r.rc;
+    return DECODED(r, of_octo_task_clear, out);
 }
 
-void of_octo_task_list_free(of_octo_task_list *l)
+void of_octo_task_list_clear(of_octo_task_list *l)
 {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++)
-        of_octo_task_free(&l->items[i]);
+        of_octo_task_clear(&l->items[i]);
     free(l->items);
     memset(l, 0, sizeof(*l));
 }
@@ -573,13 +423,14 @@ void of_octo_task_list_free(of_octo_task_list *l)
 of_err octo_decode_page(json_t *j, const char *kind, json_t **items, size_t *total, char *errstr,
                         size_t errstr_size)
 {
-    dctx d = {kind, NULL, errstr, errstr_size};
-    of_err rc = need_object(&d, j);
-    if (rc) return rc;
-    json_t *it = json_object_get(j, "Items");
-    if (!json_is_array(it)) return bad_field(&d, "Items", "an array", it);
-    json_t *tr = json_object_get(j, "TotalResults");
-    if (tr && !json_is_integer(tr)) return bad_field(&d, "TotalResults", "an integer", tr);
+    oj_reader r = oj_reader_reply(kind, errstr, errstr_size);
+    oj_need_object(&r, j, "");
+    json_t *it = r.rc ? NULL : json_object_get(j, "Items");
+    if (!r.rc && !json_is_array(it)) oj_expected(&r, "", "Items", OJ_ARRAY, it);
+    json_t *tr = r.rc ? NULL : json_object_get(j, "TotalResults");
+    if (tr && !json_is_integer(tr)) /* null too: a page has a count or none */
+        oj_expected(&r, "", "TotalResults", OJ_INTEGER, tr);
+    if (r.rc) return r.rc;
     *items = it;
     /* Unknown total: the pager stops on a short page instead. */
     *total = (tr && json_integer_value(tr) >= 0) ? (size_t)json_integer_value(tr) : SIZE_MAX;

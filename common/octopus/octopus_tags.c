@@ -109,10 +109,7 @@ static of_err tag_exists_async(of_octo *c, const char *space_id, const char *tag
     return rc;
 }
 
-static void sync_exists(void *s, of_err err, const char *errstr, bool *res)
-{
-    octo_sync_store(s, err, errstr, res);
-}
+OCTO_SYNC_CB(sync_exists, bool)
 
 of_err of_octo_tag_exists(of_octo *c, const char *space_id, const char *tag, bool *exists,
                           char *errstr, size_t errstr_size)

@@ -5,28 +5,6 @@
 
 #include "octopus_internal.h"
 
-static bool unreserved(unsigned char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '.' || ch == '_' || ch == '~';
-}
-
-of_err octo_url_encode(of_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        of_err rc;
-        if (unreserved(*p)) {
-            rc = of_buf_append(b, p, 1);
-        } else {
-            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            rc = of_buf_append(b, esc, 3);
-        }
-        if (rc) return rc;
-    }
-    return OF_OK;
-}
-
 of_err octo_url_start(of_buf *b, const char *base)
 {
     size_t n = strlen(base);

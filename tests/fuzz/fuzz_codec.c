@@ -7,11 +7,28 @@
  * The contract checked: a parser either succeeds, and then its output re-encodes, or
  * fails with a non-empty reason. Memory errors are the sanitizers' job. */
 #include "fuzz_codec.h"
+#include "fuzz_entry.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "msg.h"
+
+/* TYPE_decode of the input (s, size): a decoded message must encode again, a rejection must
+ * say why in err; bit is set in bad when not. */
+#define DECODE_ENCODES(type, bit)                                    \
+    do {                                                             \
+        type v_;                                                     \
+        err[0] = '\0';                                               \
+        if (type##_decode(s, size, &v_, err, sizeof err) == OF_OK) { \
+            char *e_ = NULL;                                         \
+            if (type##_encode(&v_, &e_) != OF_OK) bad |= (bit);      \
+            free(e_);                                                \
+        } else if (!err[0]) {                                        \
+            bad |= (bit);                                            \
+        }                                                            \
+        type##_clear(&v_);                                           \
+    } while (0)
 
 int of_fuzz_one(const uint8_t *data, size_t size)
 {
@@ -40,7 +57,7 @@ int of_fuzz_one(const uint8_t *data, size_t size)
         bad |= 1; /* a rejection always says why */
     }
     of_request_free(req);
-    of_errlist_free(&errs);
+    of_errlist_clear(&errs);
 
     of_job job;
     err[0] = '\0';
@@ -61,57 +78,16 @@ int of_fuzz_one(const uint8_t *data, size_t size)
     }
     of_job_clear(&job);
 
-    of_event ev;
-    err[0] = '\0';
-    if (of_event_decode(s, size, &ev, err, sizeof err) == OF_OK) {
-        if (of_event_encode(&ev, &enc) != OF_OK) bad |= 4;
-        free(enc);
-        enc = NULL;
-    } else if (!err[0]) {
-        bad |= 4;
-    }
-    of_event_clear(&ev);
+    DECODE_ENCODES(of_event, 4);
 
-    of_command cmd;
-    err[0] = '\0';
-    if (of_command_decode(s, size, &cmd, err, sizeof err) == OF_OK) {
-        if (of_command_encode(&cmd, &enc) != OF_OK) bad |= 8;
-        free(enc);
-        enc = NULL;
-    } else if (!err[0]) {
-        bad |= 8;
-    }
-    of_command_clear(&cmd);
+    DECODE_ENCODES(of_command, 8);
 
-    of_release_record rr;
-    err[0] = '\0';
-    if (of_release_record_decode(s, size, &rr, err, sizeof err) == OF_OK) {
-        if (of_release_record_encode(&rr, &enc) != OF_OK) bad |= 16;
-        free(enc);
-        enc = NULL;
-    } else if (!err[0]) {
-        bad |= 16;
-    }
-    of_release_record_clear(&rr);
+    DECODE_ENCODES(of_release_record, 16);
 
-    of_job_record jr;
-    err[0] = '\0';
-    if (of_job_record_decode(s, size, &jr, err, sizeof err) == OF_OK) {
-        if (of_job_record_encode(&jr, &enc) != OF_OK) bad |= 32;
-        free(enc);
-        enc = NULL;
-    } else if (!err[0]) {
-        bad |= 32;
-    }
-    of_job_record_clear(&jr);
+    DECODE_ENCODES(of_job_record, 32);
     return bad;
 }
 
 #ifdef OF_FUZZ_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (of_fuzz_one(data, size) != 0) abort();
-    return 0;
-}
+OF_FUZZ_LIBFUZZER_ENTRY(of_fuzz_one)
 #endif

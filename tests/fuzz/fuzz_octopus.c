@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fuzz_entry.h"
 #include "octopus_internal.h"
 
 /* Which part broke its contract: the return value of of_fuzz_octopus_one is a mask. */
@@ -154,42 +155,40 @@ typedef struct decoder {
     void (*free_list)(void *items, size_t n); /* list type with its own free, or NULL */
 } decoder;
 
-static of_err dec_root(json_t *j, void *o, char *es, size_t n)
-{
-    return octo_decode_root(j, o, es, n);
-}
-static void free_root(void *o)
-{
-    of_octo_root_free(o);
-}
+/* dec_NAME and free_NAME: octo_decode_NAME and of_octo_NAME_clear in the table's shape. */
+#define ADAPT_FREE(name)             \
+    static void free_##name(void *o) \
+    {                                \
+        of_octo_##name##_clear(o);   \
+    }
+#define ADAPT(name)                                                  \
+    static of_err dec_##name(json_t *j, void *o, char *es, size_t n) \
+    {                                                                \
+        return octo_decode_##name(j, o, es, n);                      \
+    }                                                                \
+    ADAPT_FREE(name)
+
+ADAPT(root)
+ADAPT(space)
+ADAPT(project)
+ADAPT(tenant)
+ADAPT(release)
+ADAPT(template)
+ADAPT(deployment)
+ADAPT(task)
+
 static const char *check_root(const void *o)
 {
     const of_octo_root *r = o;
     return opt_ok(r->application) && opt_ok(r->version) ? NULL : "root strings";
 }
 
-static of_err dec_space(json_t *j, void *o, char *es, size_t n)
-{
-    return octo_decode_space(j, o, es, n);
-}
-static void free_space(void *o)
-{
-    of_octo_space_free(o);
-}
 static const char *check_space(const void *o)
 {
     const of_octo_space *s = o;
     return str_ok(s->id) && str_ok(s->name) ? NULL : "space Id/Name";
 }
 
-static of_err dec_project(json_t *j, void *o, char *es, size_t n)
-{
-    return octo_decode_project(j, o, es, n);
-}
-static void free_project(void *o)
-{
-    of_octo_project_free(o);
-}
 static const char *check_project(const void *o)
 {
     const of_octo_project *p = o;
@@ -203,23 +202,12 @@ static of_err dec_ref(json_t *j, void *o, char *es, size_t n)
 {
     return octo_decode_ref(j, "Environment", o, es, n);
 }
-static void free_ref(void *o)
-{
-    of_octo_ref_free(o);
-}
+ADAPT_FREE(ref)
 static const char *check_ref(const void *o)
 {
     return refs_ok(o, 1) ? NULL : "ref Id/Name";
 }
 
-static of_err dec_tenant(json_t *j, void *o, char *es, size_t n)
-{
-    return octo_decode_tenant(j, o, es, n);
-}
-static void free_tenant(void *o)
-{
-    of_octo_tenant_free(o);
-}
 static const char *check_tenant(const void *o)
 {
     const of_octo_tenant *t = o;
@@ -249,17 +237,9 @@ static const char *check_tenant(const void *o)
 static void free_tenant_list(void *items, size_t n)
 {
     of_octo_tenant_list l = {items, n};
-    of_octo_tenant_list_free(&l);
+    of_octo_tenant_list_clear(&l);
 }
 
-static of_err dec_release(json_t *j, void *o, char *es, size_t n)
-{
-    return octo_decode_release(j, o, es, n);
-}
-static void free_release(void *o)
-{
-    of_octo_release_free(o);
-}
 static const char *check_release(const void *o)
 {
     const of_octo_release *r = o;
@@ -268,14 +248,6 @@ static const char *check_release(const void *o)
     return opt_ok(r->channel_id) ? NULL : "release ChannelId";
 }
 
-static of_err dec_template(json_t *j, void *o, char *es, size_t n)
-{
-    return octo_decode_template(j, o, es, n);
-}
-static void free_template(void *o)
-{
-    of_octo_template_free(o);
-}
 static const char *check_template(const void *o)
 {
     const of_octo_template *t = o;
@@ -303,14 +275,6 @@ static const char *check_template(const void *o)
     return NULL;
 }
 
-static of_err dec_deployment(json_t *j, void *o, char *es, size_t n)
-{
-    return octo_decode_deployment(j, o, es, n);
-}
-static void free_deployment(void *o)
-{
-    of_octo_deployment_free(o);
-}
 static const char *check_deployment(const void *o)
 {
     const of_octo_deployment *d = o;
@@ -326,17 +290,9 @@ static const char *check_deployment(const void *o)
 static void free_deployment_list(void *items, size_t n)
 {
     of_octo_deployment_list l = {items, n, n};
-    of_octo_deployment_list_free(&l);
+    of_octo_deployment_list_clear(&l);
 }
 
-static of_err dec_task(json_t *j, void *o, char *es, size_t n)
-{
-    return octo_decode_task(j, o, es, n);
-}
-static void free_task(void *o)
-{
-    of_octo_task_free(o);
-}
 static const char *check_task(const void *o)
 {
     const of_octo_task *t = o;
@@ -354,7 +310,7 @@ static const char *check_task(const void *o)
 static void free_task_list(void *items, size_t n)
 {
     of_octo_task_list l = {items, n, 0, 0};
-    of_octo_task_list_free(&l);
+    of_octo_task_list_clear(&l);
 }
 
 static const decoder decoders[] = {
@@ -588,7 +544,7 @@ static int check_url(const char *s)
         }
         if (!bad && k != len) bad = broke(BAD_URL, "octo_url_encode", "lost characters");
     }
-    of_buf_free(&b);
+    of_buf_clear(&b);
     return bad;
 }
 
@@ -628,7 +584,7 @@ static of_err expected_error_text(const char *body, size_t len, char *out, size_
         n--;
     if (n) memcpy(out, b.data, n);
     out[n] = '\0';
-    of_buf_free(&b);
+    of_buf_clear(&b);
     json_decref(j);
     *any_out = any;
     return rc;
@@ -753,12 +709,7 @@ static int of_fuzz_octopus_one(const uint8_t *data, size_t size)
 }
 
 #ifdef OF_FUZZ_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (of_fuzz_octopus_one(data, size) != 0) abort();
-    return 0;
-}
+OF_FUZZ_LIBFUZZER_ENTRY(of_fuzz_octopus_one)
 #else
 /* ===== the smoke driver (ctest) ========================================================== */
 
@@ -993,15 +944,7 @@ typedef struct seed {
 /* ---- mutations ------------------------------------------------------------------------- */
 
 static const char *const tokens[] = {
-    "{",
-    "}",
-    "[",
-    "]",
-    "\"",
-    ",",
-    ":",
-    "null",
-    "true",
+    OF_FUZZ_JSON_TOKENS,
     "false",
     "0",
     "-1",
@@ -1355,17 +1298,6 @@ static void print_input(const char *d, size_t n)
     fprintf(stderr, "%s\"\n", n > 600 ? "..." : "");
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 20;
-    char *d = malloc(cap);
-    *len = d ? fread(d, 1, cap, f) : 0;
-    fclose(f);
-    return d;
-}
-
 static void add_seed(seed *seeds, size_t *n, const char *data, size_t len)
 {
     if (*n >= MAX_SEEDS) return;
@@ -1437,7 +1369,7 @@ int main(int argc, char **argv)
             write_dir = argv[++i];
         } else {
             size_t len = 0;
-            char *d = read_file(argv[i], &len);
+            char *d = of_test_read_file(argv[i], 1 << 20, &len);
             CHECK(d != NULL);
             if (d) add_seed(seeds, &n_seeds, d, len);
             free(d);

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "fuzz_codec.h"
+#include "fuzz_entry.h"
 #include "msg.h"
 #include "test.h"
 #include "uuid.h"
@@ -30,17 +31,6 @@ static void add_seed(char *data, size_t len)
     }
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16;
-    char *d = malloc(cap);
-    *len = d ? fread(d, 1, cap, f) : 0;
-    fclose(f);
-    return d;
-}
-
 static void add_dir(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -53,7 +43,7 @@ static void add_dir(const char *dir)
         char path[1024];
         (void)snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         size_t len = 0;
-        char *data = read_file(path, &len);
+        char *data = of_test_read_file(path, 1 << 16, &len);
         add_seed(data, len);
     }
     closedir(d);
@@ -131,15 +121,7 @@ static void add_encoded_seeds(void)
     add_seed(enc, enc ? strlen(enc) : 0);
 }
 
-static const char *const tokens[] = {"{",
-                                     "}",
-                                     "[",
-                                     "]",
-                                     "\"",
-                                     ",",
-                                     ":",
-                                     "null",
-                                     "true",
+static const char *const tokens[] = {OF_FUZZ_JSON_TOKENS,
                                      "0",
                                      "-1",
                                      "1e999",
@@ -194,7 +176,7 @@ int main(int argc, char **argv)
     add_encoded_seeds();
     for (int i = 1; i < argc; i++) {
         size_t len = 0;
-        char *d = read_file(argv[i], &len);
+        char *d = of_test_read_file(argv[i], 1 << 16, &len);
         CHECK(d != NULL);
         add_seed(d, len);
     }

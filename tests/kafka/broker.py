@@ -185,24 +185,27 @@ def fetch(libs, m2, pom=DEFAULT_POM):
 # processes
 
 
-def proc_state(pid):
-    """Returns the /proc state letter of pid, or None if there is no such process."""
+def _proc_stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (state first), or None if there is
+    no such process. The command name may contain spaces and parentheses; the fields follow
+    the last ')'."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             stat = f.read()
     except OSError:
         return None
-    # The command name may contain spaces and parentheses; the state follows the last ')'.
-    return stat[stat.rfind(")") + 2]
+    return stat[stat.rfind(")") + 2:].split()
+
+
+def proc_state(pid):
+    """Returns the /proc state letter of pid, or None if there is no such process."""
+    fields = _proc_stat_fields(pid)
+    return fields[0] if fields else None
 
 
 def proc_start_time(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2:].split()[19]
+    fields = _proc_stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def alive(pid):

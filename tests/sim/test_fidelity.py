@@ -27,30 +27,17 @@ import http.client
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
 import urllib.parse
 
+from simproc import Failure, SimProcess, wait_for
+
 KEY = "API-OCTOFLEETTEST0000000000000001"
-DEADLINE = 20.0
 
 
-class Failure(Exception):
-    pass
-
-
-class Sim:
+class Sim(SimProcess):
     def __init__(self, binary, fixture):
-        self.proc = subprocess.Popen([binary, "--port", "0", "--fixture", fixture],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.fullmatch(r"octopus-sim listening on http://127\.0\.0\.1:(\d+)\n", line)
-        if not m:
-            self.proc.kill()
-            raise Failure("no ready line, got %r: %s" % (line, self.proc.stderr.read()))
-        self.port = int(m.group(1))
+        super().__init__([binary, "--port", "0", "--fixture", fixture])
 
     def req(self, method, path, body=None, key=KEY):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -76,17 +63,6 @@ class Sim:
         if got != status:
             raise Failure("%s %s: want %d, got %d %r" % (method, path, status, got, doc))
         return doc
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=30)
-        err = self.proc.stderr.read()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        if rc != 0:
-            raise Failure("simulator exited %d: %s" % (rc, err[-2000:]))
-
 
 # ---- checking values against the models ----------------------------------------------------
 
@@ -193,17 +169,6 @@ def template_params(href):
 
 
 # ---- the test --------------------------------------------------------------------------------
-
-def wait_for(fn, what):
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise Failure("timed out waiting for " + what)
-        time.sleep(0.02)
-
 
 def setup(sim):
     """Deployments of every kind, so that every route has items: untenanted via the

@@ -16,8 +16,6 @@ import datetime
 import http.client
 import json
 import os
-import re
-import signal
 import ssl
 import subprocess
 import sys
@@ -26,42 +24,20 @@ import time
 import traceback
 import urllib.parse
 
+from simproc import DEADLINE, Failure, SimProcess, check, check_eq, wait_for
+
 KEY = "API-OCTOFLEETTEST0000000000000001"
 OTHER_KEY = "API-OTHERSPACEONLY00000000000001"
-DEADLINE = 20.0  # seconds; generous for a loaded 2-core machine
 
 ARGS = None
 SIM = None  # the shared simulator process
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def check_eq(got, want, what):
-    if got != want:
-        raise Failure("%s: got %r, want %r" % (what, got, want))
-
-
 # ---- the simulator process --------------------------------------------------------------
 
-class Sim:
+class Sim(SimProcess):
     def __init__(self, fixture, extra=(), env=None, tls=False):
-        cmd = [ARGS.binary, "--port", "0", "--fixture", fixture] + list(extra)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env, text=True)
-        line = self.proc.stdout.readline()
-        m = re.fullmatch(r"octopus-sim listening on (https?)://127\.0\.0\.1:(\d+)\n", line)
-        if not m:
-            self.proc.kill()
-            err = self.proc.stderr.read()
-            raise Failure("no ready line, got %r; stderr: %s" % (line, err))
-        self.scheme, self.port = m.group(1), int(m.group(2))
+        super().__init__([ARGS.binary, "--port", "0", "--fixture", fixture] + list(extra), env)
         self.tls_context = None
 
     def conn(self, timeout=30):
@@ -69,21 +45,6 @@ class Sim:
             return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
                                                context=self.tls_context)
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-
-    def stop(self):
-        """SIGTERM; the simulator must exit 0 (under ASan: with no leak report)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise Failure("simulator did not stop within 30 s of SIGTERM")
-        err = self.proc.stderr.read()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        if rc != 0:
-            raise Failure("simulator exited %d; stderr tail:\n%s" % (rc, err[-3000:]))
 
 
 class Resp:
@@ -137,17 +98,6 @@ def q(s):
 
 def parse_time(s):
     return datetime.datetime.fromisoformat(s) if s else None
-
-
-def wait_for(fn, what, timeout=DEADLINE, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise Failure("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 # ---- world lookups ----------------------------------------------------------------------

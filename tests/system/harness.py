@@ -652,6 +652,20 @@ def summarize(events, limit=80):
 # ---- plan expectations from the world fixture ------------------------------------------------
 
 
+def release_request(release, environments, stages, tenants="all", **extra):
+    """A release request (docs/requests.md). Each stage is a list of (project, version) pairs
+    (an unnamed stage) or a (name, [(project, version), ...]) pair (a named one); extra keys
+    (policy, ...) are added as they are."""
+    def projects(pairs):
+        return [{"project": p, "version": v} for p, v in pairs]
+
+    out = {"release": release, "environments": list(environments), "tenants": tenants,
+           "stages": [{"name": st[0], "projects": projects(st[1])} if isinstance(st, tuple)
+                      else projects(st) for st in stages]}
+    out.update(extra)
+    return out
+
+
 def expected_targets(world, request):
     """The (stage, project, environment, tenant-or-None) a request deploys, computed from the
     world fixture: tenants "all" or {"names": [...]}, intersected with the tenants connected to

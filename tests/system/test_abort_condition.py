@@ -19,22 +19,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, check_eq, of_type  # noqa: E402
+from harness import check, check_eq, of_type, release_request  # noqa: E402
 
-REQ_ABORT = {
-    "release": "sys-abort",
-    "environments": ["Dev"],
-    "tenants": "all",
-    "stages": [[{"project": "Web", "version": "1.0.0"}],
-               [{"project": "Api", "version": "1.0.0"}]],
-}
-REQ_CURRENT = {
-    "release": "sys-if-not-current",
-    "environments": ["Dev", "Test"],
-    "tenants": "all",
-    "stages": [[{"project": "Docs", "version": "2.0.0"}]],
-    "policy": {"condition": "if-not-current"},
-}
+REQ_ABORT = release_request("sys-abort", ["Dev"], [[("Web", "1.0.0")], [("Api", "1.0.0")]])
+REQ_CURRENT = release_request("sys-if-not-current", ["Dev", "Test"], [[("Docs", "2.0.0")]],
+                              policy={"condition": "if-not-current"})
 TENANTS = ("Alpha", "Bravo", "Charlie")
 
 

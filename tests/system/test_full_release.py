@@ -22,16 +22,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Failure, check, check_eq, expected_targets, job_key, of_type  # noqa: E402
 
-REQUEST = {
-    "release": "sys-full",
-    "environments": ["Dev", "Test"],
-    "tenants": "all",
-    "stages": [
-        {"name": "database", "projects": [{"project": "Schema", "version": "2.0.0"}]},
-        {"name": "services", "projects": [{"project": "Api", "version": "2.0.0"}]},
-        {"name": "web", "projects": [{"project": "Web", "version": "2.0.0"}]},
-    ],
-}
+REQUEST = harness.release_request("sys-full", ["Dev", "Test"], [
+    ("database", [("Schema", "2.0.0")]),
+    ("services", [("Api", "2.0.0")]),
+    ("web", [("Web", "2.0.0")]),
+])
 STAGE_OF = {"Schema": 1, "Api": 2, "Web": 3}
 
 

@@ -25,32 +25,25 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, check_eq, expected_targets, of_type  # noqa: E402
+from harness import check, check_eq, expected_targets, of_type, release_request  # noqa: E402
 
-REQ_WORKER = {
-    "release": "sys-kill-worker",
-    "environments": ["Dev", "Test"],
-    "tenants": "all",
-    "stages": [[{"project": "Api", "version": "1.0.0"}],
-               [{"project": "Web", "version": "1.0.0"}]],
-}
-REQ_PRODUCER = {
-    "release": "sys-kill-producer",
-    "environments": ["Dev", "Test"],
-    "tenants": "all",
-    "stages": [[{"project": "Schema", "version": "1.0.0"}],
-               [{"project": "Docs", "version": "1.0.0"}],
-               [{"project": "Web", "version": "2.0.0"}]],
-}
+REQ_WORKER = release_request("sys-kill-worker", ["Dev", "Test"],
+                             [[("Api", "1.0.0")], [("Web", "1.0.0")]])
+REQ_PRODUCER = release_request("sys-kill-producer", ["Dev", "Test"],
+                               [[("Schema", "1.0.0")], [("Docs", "1.0.0")], [("Web", "2.0.0")]])
 
 
 def src(ev):
     return ev.get("source", "").replace("octofleet/worker/", "")
 
 
-def counts_for(fl, request):
+def check_deployed_once(fl, request, after):
+    """Every target of the request deployed, and none twice (/sim/deployment-counts)."""
     projects = {(p["project"], p["version"]) for st in request["stages"] for p in st}
-    return {k: c for k, c in fl.deployment_counts().items() if (k[0], k[1]) in projects}
+    counts = {k: c for k, c in fl.deployment_counts().items() if (k[0], k[1]) in projects}
+    check_eq(len(counts), len(expected_targets(fl.world, request)), "deployed targets")
+    check(all(c == 1 for c in counts.values()),
+          "deployed twice after %s: %r" % (after, {k: c for k, c in counts.items() if c > 1}))
 
 
 def part_worker(fl):
@@ -72,10 +65,7 @@ def part_worker(fl):
     fl.wait_release_end(rid, "release.completed", timeout=150)
     harness.log("release completed after the worker kill")
 
-    counts = counts_for(fl, REQ_WORKER)
-    check_eq(len(counts), len(expected_targets(fl.world, REQ_WORKER)), "deployed targets")
-    check(all(c == 1 for c in counts.values()),
-          "deployed twice after the worker kill: %r" % {k: c for k, c in counts.items() if c > 1})
+    check_deployed_once(fl, REQ_WORKER, "the worker kill")
     evs = fl.release_events(rid)
     for jid in running:
         mine = [e for e in evs if e["data"].get("job_id") == jid]
@@ -106,11 +96,7 @@ def part_producer(fl):
     fl.wait_release_end(rid, "release.completed", timeout=150)
     harness.log("release completed after the producer kill")
 
-    counts = counts_for(fl, REQ_PRODUCER)
-    check_eq(len(counts), len(expected_targets(fl.world, REQ_PRODUCER)), "deployed targets")
-    check(all(c == 1 for c in counts.values()),
-          "deployed twice after the producer kill: %r"
-          % {k: c for k, c in counts.items() if c > 1})
+    check_deployed_once(fl, REQ_PRODUCER, "the producer kill")
     dispatched = collections.Counter((e["data"]["job_id"], e["data"]["attempt"])
                                      for e in of_type(fl.release_events(rid), "job.dispatched"))
     check_eq(len(dispatched), 14, "jobs dispatched (events)")

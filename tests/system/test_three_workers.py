@@ -20,15 +20,10 @@ import harness  # noqa: E402
 from harness import check, check_eq, expected_targets, of_type  # noqa: E402
 
 WORKERS = ("w1", "w2", "w3")
-REQUEST = {
-    "release": "sys-three-workers",
-    "environments": ["Dev", "Test"],
-    "tenants": "all",
-    "stages": [
-        {"name": "catalog", "projects": [{"project": "Catalog", "version": "1.0.0"}]},
-        {"name": "search", "projects": [{"project": "Search", "version": "1.0.0"}]},
-    ],
-}
+REQUEST = harness.release_request("sys-three-workers", ["Dev", "Test"], [
+    ("catalog", [("Catalog", "1.0.0")]),
+    ("search", [("Search", "1.0.0")]),
+])
 
 
 def scenario(args, fleets):

@@ -11,6 +11,52 @@
 #include "secret.h"
 #include "test.h"
 
+/* The one duration syntax (config, environment, requests): every non-zero value names its unit. */
+static const struct {
+    const char *in;
+    of_duration_status st;
+    int64_t ms;
+} duration_cases[] = {
+    {"0", OF_DURATION_OK, 0},
+    {"250ms", OF_DURATION_OK, 250},
+    {"30s", OF_DURATION_OK, 30000},
+    {"5m", OF_DURATION_OK, 300000},
+    {"2h", OF_DURATION_OK, 7200000},
+    {"1d", OF_DURATION_OK, 86400000},
+    {"1h30m", OF_DURATION_OK, 5400000},
+    {"1h30m15s", OF_DURATION_OK, 5415000},
+    {"1m500ms", OF_DURATION_OK, 60500},
+    {"0s", OF_DURATION_OK, 0},
+    {"90", OF_DURATION_NO_UNIT, 0}, /* seconds or milliseconds? the reader must not guess */
+    {"1500", OF_DURATION_NO_UNIT, 0},
+    {"", OF_DURATION_SYNTAX, 0},
+    {"s", OF_DURATION_SYNTAX, 0},
+    {"-1s", OF_DURATION_SYNTAX, 0},
+    {"-5", OF_DURATION_SYNTAX, 0},
+    {"1.5s", OF_DURATION_SYNTAX, 0},
+    {"30 s", OF_DURATION_SYNTAX, 0},
+    {"1h30", OF_DURATION_SYNTAX, 0},
+    {"5x", OF_DURATION_SYNTAX, 0},
+    {"5S", OF_DURATION_SYNTAX, 0},
+    {"99999999999999999999", OF_DURATION_RANGE, 0},
+    {"9999999999999999d", OF_DURATION_RANGE, 0},
+    {"99999999999999999999s", OF_DURATION_RANGE, 0},
+};
+
+static void test_duration(void)
+{
+    for (size_t i = 0; i < sizeof duration_cases / sizeof duration_cases[0]; i++) {
+        int64_t ms = -42;
+        of_duration_status st = of_duration_parse(duration_cases[i].in, &ms);
+        if (st != duration_cases[i].st)
+            fprintf(stderr, "  duration \"%s\"\n", duration_cases[i].in);
+        CHECK_INT(st, duration_cases[i].st);
+        CHECK_INT(ms, st == OF_DURATION_OK ? duration_cases[i].ms : -42); /* untouched on error */
+    }
+    int64_t x;
+    CHECK_INT(of_duration_parse(NULL, &x), OF_DURATION_SYNTAX);
+}
+
 static void test_strerror(void)
 {
     for (int e = 0; e < OF_ERR__COUNT; e++) {
@@ -303,6 +349,7 @@ static void test_backoff_bounds(void)
 int main(void)
 {
     test_strerror();
+    test_duration();
     test_buf_cap();
     test_read_file();
     test_escape();

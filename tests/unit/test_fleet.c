@@ -15,24 +15,6 @@
 
 static char bootstrap[256];
 
-static int read_bootstrap(void)
-{
-    const char *path = getenv("OF_TEST_KAFKA_BOOTSTRAP_FILE");
-    if (!path || !*path) {
-        fprintf(stderr, "skipped: OF_TEST_KAFKA_BOOTSTRAP_FILE not set\n");
-        return 77;
-    }
-    FILE *f = fopen(path, "r");
-    if (!f || !fgets(bootstrap, sizeof(bootstrap), f)) {
-        fprintf(stderr, "cannot read the broker address from %s\n", path);
-        if (f) fclose(f);
-        return 1;
-    }
-    fclose(f);
-    bootstrap[strcspn(bootstrap, "\r\n")] = '\0';
-    return bootstrap[0] ? 0 : 1;
-}
-
 /* Creates the fleet's topics under a fresh prefix with the given topics.configs entries. */
 static of_err ensure(const char *const *configs, size_t n, char *errstr, size_t errstr_size)
 {
@@ -54,14 +36,14 @@ static of_err ensure(const char *const *configs, size_t n, char *errstr, size_t 
     of_err rc = of_fleet_ensure_topics(&cfg, &fk.kc, 30000, errstr, errstr_size);
     if (rc == OF_OK) /* a second time: every topic exists, nothing to do */
         rc = of_fleet_ensure_topics(&cfg, &fk.kc, 30000, errstr, errstr_size);
-    of_fleet_kafka_free(&fk);
-    of_config_free(&cfg);
+    of_fleet_kafka_clear(&fk);
+    of_config_clear(&cfg);
     return rc;
 }
 
 int main(void)
 {
-    int skip = read_bootstrap();
+    int skip = of_test_read_bootstrap(bootstrap, sizeof(bootstrap));
     if (skip) return skip;
     char errstr[1024] = "";
 

@@ -164,6 +164,17 @@ static void render_outputs(const of_gate_out *o, char *disp, size_t dn, char *ev
     }
 }
 
+/* An operator command of type, given by, for reason (NULL: none); the rest zero. */
+static of_command command(of_cmd_type type, const char *by, const char *reason)
+{
+    of_command c;
+    memset(&c, 0, sizeof c);
+    c.type = type;
+    c.by = (char *)(uintptr_t)by;
+    c.reason = (char *)(uintptr_t)reason;
+    return c;
+}
+
 static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
 {
     switch (s->op) {
@@ -181,10 +192,7 @@ static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
         return of_gate_job_event(g, &ev, now, out);
     }
     case REPLAY: {
-        of_command c;
-        memset(&c, 0, sizeof c);
-        c.type = OF_CMD_REPLAY;
-        c.by = (char *)(uintptr_t) "alice";
+        of_command c = command(OF_CMD_REPLAY, "alice", NULL);
         c.stage = s->stage;
         c.all = s->all;
         char *t[1] = {(char *)(uintptr_t)s->tenant};
@@ -196,11 +204,7 @@ static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
         return of_gate_replay(g, &c, now, out);
     }
     case RESUME: {
-        of_command c;
-        memset(&c, 0, sizeof c);
-        c.type = OF_CMD_RESUME;
-        c.by = (char *)(uintptr_t) "bob";
-        c.reason = (char *)(uintptr_t) "fixed the schema by hand";
+        of_command c = command(OF_CMD_RESUME, "bob", "fixed the schema by hand");
         of_gate_override ov[4];
         size_t n = 0;
         if (s->overrides) {
@@ -223,11 +227,7 @@ static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
         return of_gate_resume(g, &c, ov, n, now, out);
     }
     case ABORT: {
-        of_command c;
-        memset(&c, 0, sizeof c);
-        c.type = OF_CMD_ABORT;
-        c.by = (char *)(uintptr_t) "carol";
-        c.reason = (char *)(uintptr_t) "wrong train";
+        of_command c = command(OF_CMD_ABORT, "carol", "wrong train");
         c.cancel_running = s->cancel;
         return of_gate_abort(g, &c, now, out);
     }
@@ -290,14 +290,20 @@ static void run_steps(of_gate *g, const char *name, const stepdef *steps, size_t
 #define E(job, type, attempt) \
     EV, job, OF_EV_JOB_##type, attempt, 0, false, NULL, NULL, NULL, NULL, false
 #define NOARGS NULL, OF_EV__COUNT, 0, 0, false, NULL, NULL, NULL, NULL, false
+/* The start of a release on the standard plan: stage 1 dispatched in both environments,
+ * Prod's Web/T2 skipped by the plan. Every scenario begins with it. */
+#define START_STEP                                                                    \
+    {                                                                                 \
+        START, NOARGS,                                                                \
+            OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",        \
+                "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, " \
+                "stage.started 1/Prod",                                               \
+                "", RUN)                                                              \
+    }
 
 /* Happy path, with duplicates and out-of-order events; completion. */
 static const stepdef happy[] = {
-    {START, NOARGS,
-     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
-         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
-         "stage.started 1/Prod",
-         "", RUN)},
+    START_STEP,
     {START, NOARGS, OF_ERR_STATE, "", "", "", RUN},
     {E("1/Beta/Db/T1", STARTED, 1), OK_("", "", "", RUN)},
     {E("1/Beta/Db/T1", STARTED, 1), OK_("", "", "", RUN)}, /* duplicate */
@@ -324,11 +330,7 @@ static const stepdef happy[] = {
 
 /* Failure -> pause once nothing is in flight; replay failed-only, filters, --all. */
 static const stepdef failure[] = {
-    {START, NOARGS,
-     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
-         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
-         "stage.started 1/Prod",
-         "", RUN)},
+    START_STEP,
     {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
     {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
     /* Prod's stage 1 passes, but the release is blocked: no stage 2 anywhere */
@@ -371,11 +373,7 @@ static const stepdef failure[] = {
 
 /* Abort with cancellation; events after abort are recorded, nothing is decided. */
 static const stepdef abort_steps[] = {
-    {START, NOARGS,
-     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
-         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
-         "stage.started 1/Prod",
-         "", RUN)},
+    START_STEP,
     {E("1/Beta/Db/T1", STARTED, 1), OK_("", "", "", RUN)},
     {E("1/Prod/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
     {ABORT, NULL, OF_EV__COUNT, 0, 0, false, NULL, NULL, NULL, NULL, true,
@@ -390,22 +388,14 @@ static const stepdef abort_steps[] = {
 
 /* Abort without cancel_running: the event still lists what runs; nothing to cancel. */
 static const stepdef abort_nocancel[] = {
-    {START, NOARGS,
-     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
-         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
-         "stage.started 1/Prod",
-         "", RUN)},
+    START_STEP,
     {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
     {ABORT, NOARGS, OK_("", "release.aborted(3)", "", ABORTED)},
 };
 
 /* Resume: reconciled overrides win; what is still failed is accepted as skipped. */
 static const stepdef resume[] = {
-    {START, NOARGS,
-     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
-         "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
-         "stage.started 1/Prod",
-         "", RUN)},
+    START_STEP,
     {RESUME, NOARGS, OF_ERR_STATE, "", "", "", RUN}, /* nothing failed */
     {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
     {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("", "stage.failed 1/Beta", "", RUN)},

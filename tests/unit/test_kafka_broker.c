@@ -34,25 +34,6 @@ static void name(char *out, size_t size, const char *what)
     snprintf(out, size, "of-test-%s-%s", what, sfx);
 }
 
-static int read_bootstrap(void)
-{
-    const char *path = getenv("OF_TEST_KAFKA_BOOTSTRAP_FILE");
-    if (!path || !*path) {
-        fprintf(stderr, "skipped: OF_TEST_KAFKA_BOOTSTRAP_FILE not set (run through ctest, or "
-                        "start tests/kafka/broker.py and export it)\n");
-        return 77;
-    }
-    FILE *f = fopen(path, "r");
-    if (!f || !fgets(bootstrap, sizeof(bootstrap), f)) {
-        fprintf(stderr, "cannot read the broker address from %s\n", path);
-        if (f) fclose(f);
-        return 1;
-    }
-    fclose(f);
-    bootstrap[strcspn(bootstrap, "\r\n")] = '\0';
-    return bootstrap[0] ? 0 : 1;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers */
 
@@ -89,12 +70,10 @@ static void on_rebalance(void *opaque, of_kafka_rebalance what, const of_kafka_p
     member *m = opaque;
     (void)parts;
     m->rebalances++;
-    if (what == OF_KAFKA_ASSIGNED)
-        m->assigned += (int)n;
-    else if (what == OF_KAFKA_REVOKED)
-        m->revoked += (int)n;
-    else
-        m->lost += (int)n;
+    int *count = what == OF_KAFKA_ASSIGNED  ? &m->assigned
+                 : what == OF_KAFKA_REVOKED ? &m->revoked
+                                            : &m->lost;
+    *count += (int)n;
 }
 
 static bool member_new(member *m, const char *client, const char *group, bool manual_commit)
@@ -408,6 +387,18 @@ static void test_transactions_offsets(void)
     of_kafka_producer_destroy(p);
 }
 
+/* m as a fresh member of group (manual commit; strict_offsets as given) subscribed to topics[0]. */
+static bool strict_member(member *m, const of_kafka_config *cfg, const char *group, bool strict,
+                          const char *const *topics)
+{
+    memset(m, 0, sizeof(*m));
+    of_kafka_consumer_opts o = {group, on_rebalance, m, true, strict};
+    CHECK_INT(of_kafka_consumer_new(cfg, &o, &m->c, es, sizeof(es)), OF_OK);
+    if (!m->c) return false;
+    CHECK_INT(of_kafka_subscribe(m->c, topics, 1, es, sizeof(es)), OF_OK);
+    return true;
+}
+
 /* strict_offsets: a fresh group starts at the beginning; a committed offset that no longer
  * exists (retention deleted it: here, one past the end) is an error, never a silent jump. */
 static void test_strict_offsets(void)
@@ -430,11 +421,7 @@ static void test_strict_offsets(void)
     of_kafka_config ccfg = config("strict", true);
     const char *topics[] = {topic};
     member m;
-    memset(&m, 0, sizeof(m));
-    of_kafka_consumer_opts o = {fresh, on_rebalance, &m, true, true};
-    CHECK_INT(of_kafka_consumer_new(&ccfg, &o, &m.c, es, sizeof(es)), OF_OK);
-    if (!m.c) return;
-    CHECK_INT(of_kafka_subscribe(m.c, topics, 1, es, sizeof(es)), OF_OK);
+    if (!strict_member(&m, &ccfg, fresh, true, topics)) return;
     int64_t deadline = of_now_ms() + 60000;
     while (m.got < 3 && of_now_ms() < deadline)
         member_poll(&m, 200, NULL, 0);
@@ -442,11 +429,7 @@ static void test_strict_offsets(void)
     of_kafka_consumer_destroy(m.c);
 
     /* commit an offset past the end for another group, as if the data were deleted */
-    memset(&m, 0, sizeof(m));
-    of_kafka_consumer_opts manual = {gone, on_rebalance, &m, true, false};
-    CHECK_INT(of_kafka_consumer_new(&ccfg, &manual, &m.c, es, sizeof(es)), OF_OK);
-    if (!m.c) return;
-    CHECK_INT(of_kafka_subscribe(m.c, topics, 1, es, sizeof(es)), OF_OK);
+    if (!strict_member(&m, &ccfg, gone, false, topics)) return;
     deadline = of_now_ms() + 60000;
     while (m.assigned < 1 && of_now_ms() < deadline)
         member_poll(&m, 200, NULL, 0);
@@ -455,11 +438,7 @@ static void test_strict_offsets(void)
     CHECK_INT(of_kafka_commit(m.c, es, sizeof(es)), OF_OK);
     of_kafka_consumer_destroy(m.c);
 
-    memset(&m, 0, sizeof(m));
-    of_kafka_consumer_opts strict = {gone, on_rebalance, &m, true, true};
-    CHECK_INT(of_kafka_consumer_new(&ccfg, &strict, &m.c, es, sizeof(es)), OF_OK);
-    if (!m.c) return;
-    CHECK_INT(of_kafka_subscribe(m.c, topics, 1, es, sizeof(es)), OF_OK);
+    if (!strict_member(&m, &ccfg, gone, true, topics)) return;
     deadline = of_now_ms() + 60000;
     of_err rc = OF_OK;
     int got = 0;
@@ -477,7 +456,7 @@ static void test_strict_offsets(void)
 
 int main(void)
 {
-    int rc = read_bootstrap();
+    int rc = of_test_read_bootstrap(bootstrap, sizeof(bootstrap));
     if (rc) return rc;
     snprintf(sfx, sizeof(sfx), "%d-%lld", (int)getpid(), (long long)of_wall_ms());
     name(t_jobs, sizeof(t_jobs), "jobs");

@@ -44,12 +44,10 @@ static void on_rebalance(void *opaque, of_kafka_rebalance what, const of_kafka_p
 {
     rebalances *r = opaque;
     CHECK(n > 0 && parts != NULL && parts[0].topic != NULL);
-    if (what == OF_KAFKA_ASSIGNED)
-        r->assigned += (int)n;
-    else if (what == OF_KAFKA_REVOKED)
-        r->revoked += (int)n;
-    else
-        r->lost += (int)n;
+    int *count = what == OF_KAFKA_ASSIGNED  ? &r->assigned
+                 : what == OF_KAFKA_REVOKED ? &r->revoked
+                                            : &r->lost;
+    *count += (int)n;
 }
 
 static of_err produce_str(of_kafka_producer *p, const char *topic, const char *key,
@@ -305,6 +303,20 @@ static void test_pause_resume(of_kafka_mock *m)
     of_kafka_producer_destroy(p);
 }
 
+/* Queues errors for the next produce requests (none: nothing queued), then produces one record
+ * to "faults" and flushes: the delivery reports it got. */
+static reports produce_faults(of_kafka_mock *m, of_kafka_producer *p, const int *errs, size_t n,
+                              const char *value, int flush_ms)
+{
+    if (n)
+        CHECK_INT(of_kafka_mock_push_errors(m, OF_KAFKA_API_PRODUCE, n, errs, es, sizeof(es)),
+                  OF_OK);
+    reports r = {0};
+    CHECK_INT(produce_str(p, "faults", "k", value, &r), OF_OK);
+    CHECK_INT(of_kafka_flush(p, flush_ms, es, sizeof(es)), OF_OK);
+    return r;
+}
+
 /* Retriable errors are retried inside librdkafka; a permanent one reaches the report. */
 static void test_injected_errors(of_kafka_mock *m)
 {
@@ -314,35 +326,23 @@ static void test_injected_errors(of_kafka_mock *m)
     CHECK_INT(of_kafka_producer_new(&cfg, NULL, &p, es, sizeof(es)), OF_OK);
     if (!p) return;
     /* Warm up: metadata and producer id before injecting. */
-    reports warm = {0};
-    CHECK_INT(produce_str(p, "faults", "k", "warm", &warm), OF_OK);
-    CHECK_INT(of_kafka_flush(p, 10000, es, sizeof(es)), OF_OK);
+    reports warm = produce_faults(m, p, NULL, 0, "warm", 10000);
     CHECK_INT(warm.ok, 1);
 
     const int transient[] = {OF_KAFKA_PERR_NOT_LEADER_OR_FOLLOWER, OF_KAFKA_PERR_REQUEST_TIMED_OUT};
-    CHECK_INT(of_kafka_mock_push_errors(m, OF_KAFKA_API_PRODUCE, 2, transient, es, sizeof(es)),
-              OF_OK);
-    reports r1 = {0};
-    CHECK_INT(produce_str(p, "faults", "k", "retried", &r1), OF_OK);
-    CHECK_INT(of_kafka_flush(p, 20000, es, sizeof(es)), OF_OK);
+    reports r1 = produce_faults(m, p, transient, 2, "retried", 20000);
     CHECK_INT(r1.count, 1);
     CHECK_INT(r1.ok, 1);
 
     const int permanent[] = {OF_KAFKA_PERR_MESSAGE_TOO_LARGE};
-    CHECK_INT(of_kafka_mock_push_errors(m, OF_KAFKA_API_PRODUCE, 1, permanent, es, sizeof(es)),
-              OF_OK);
-    reports r2 = {0};
-    CHECK_INT(produce_str(p, "faults", "k", "refused", &r2), OF_OK);
-    CHECK_INT(of_kafka_flush(p, 20000, es, sizeof(es)), OF_OK);
+    reports r2 = produce_faults(m, p, permanent, 1, "refused", 20000);
     CHECK_INT(r2.count, 1);
     CHECK_INT(r2.failed, 1);
     CHECK_STR(r2.last_errname, "MSG_SIZE_TOO_LARGE");
     CHECK_INT(r2.persisted, 0);
 
     /* The producer recovers for the next message. */
-    reports r3 = {0};
-    CHECK_INT(produce_str(p, "faults", "k", "after", &r3), OF_OK);
-    CHECK_INT(of_kafka_flush(p, 20000, es, sizeof(es)), OF_OK);
+    reports r3 = produce_faults(m, p, NULL, 0, "after", 20000);
     CHECK_INT(r3.ok, 1);
     CHECK(!of_kafka_producer_fatal(p, es, sizeof(es)));
     of_kafka_mock_clear_errors(m, OF_KAFKA_API_PRODUCE);

@@ -44,13 +44,15 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* ---- golden request files ---- */
 
-static void test_valid_requests(void)
+/* Calls check(path, name) for every *.json file of OF_FIXTURES_DIR/requests/SUB; returns how
+ * many there were. */
+static int each_golden(const char *sub, void (*check)(const char *path, const char *name))
 {
     char dir[512];
-    (void)snprintf(dir, sizeof dir, "%s/requests/valid", OF_FIXTURES_DIR);
+    (void)snprintf(dir, sizeof dir, "%s/requests/%s", OF_FIXTURES_DIR, sub);
     DIR *d = opendir(dir);
     CHECK(d != NULL);
-    if (!d) return;
+    if (!d) return 0;
     int files = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -58,109 +60,108 @@ static void test_valid_requests(void)
         files++;
         char path[1024];
         (void)snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        size_t len = 0;
-        char *text = read_file(path, &len);
-        CHECK(text != NULL);
-        if (!text) continue;
-        of_errlist errs;
-        of_errlist_init(&errs);
-        of_request *req = NULL;
-        of_err rc = of_request_parse(text, len, &req, &errs);
-        if (rc) {
-            char all[2048];
-            of_errlist_join(&errs, "; ", all, sizeof all);
-            fprintf(stderr, "%s: %s\n", de->d_name, all);
-        }
-        CHECK_INT(rc, OF_OK);
-        CHECK_INT(errs.n, 0);
-        /* canonical encoding is a fixed point: encode(parse(encode(x))) == encode(x) */
-        char *enc1 = NULL, *enc2 = NULL;
-        of_request *req2 = NULL;
-        if (req) {
-            CHECK_INT(of_request_encode(req, &enc1), OF_OK);
-            CHECK_INT(of_request_parse(enc1, strlen(enc1), &req2, &errs), OF_OK);
-            if (req2) CHECK_INT(of_request_encode(req2, &enc2), OF_OK);
-            CHECK_STR(enc2, enc1);
-        }
-        free(enc1);
-        free(enc2);
-        of_request_free(req);
-        of_request_free(req2);
-        of_errlist_clear(&errs);
-        free(text);
+        check(path, de->d_name);
     }
     closedir(d);
-    CHECK(files >= 4);
+    return files;
+}
+
+/* Parses the request file at path into *req (NULL on failure); errs, initialised here, gets
+ * the errors and is the caller's to clear. Returns what the parser returned, or OF_ERR_IO when
+ * the file cannot be read (a failed check). */
+static of_err parse_file(const char *path, of_request **req, of_errlist *errs)
+{
+    *req = NULL;
+    of_errlist_init(errs);
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    CHECK(text != NULL);
+    if (!text) return OF_ERR_IO;
+    of_err rc = of_request_parse(text, len, req, errs);
+    free(text);
+    return rc;
+}
+
+/* A valid golden request parses without errors and its canonical encoding is a fixed point. */
+static void check_valid_request(const char *path, const char *name)
+{
+    of_errlist errs;
+    of_request *req;
+    of_err rc = parse_file(path, &req, &errs);
+    if (rc) {
+        char all[2048];
+        of_errlist_join(&errs, "; ", all, sizeof all);
+        fprintf(stderr, "%s: %s\n", name, all);
+    }
+    CHECK_INT(rc, OF_OK);
+    CHECK_INT(errs.n, 0);
+    /* canonical encoding is a fixed point: encode(parse(encode(x))) == encode(x) */
+    char *enc1 = NULL, *enc2 = NULL;
+    of_request *req2 = NULL;
+    if (req) {
+        CHECK_INT(of_request_encode(req, &enc1), OF_OK);
+        CHECK_INT(of_request_parse(enc1, strlen(enc1), &req2, &errs), OF_OK);
+        if (req2) CHECK_INT(of_request_encode(req2, &enc2), OF_OK);
+        CHECK_STR(enc2, enc1);
+    }
+    free(enc1);
+    free(enc2);
+    of_request_free(req);
+    of_request_free(req2);
+    of_errlist_clear(&errs);
+}
+
+static void test_valid_requests(void)
+{
+    CHECK(each_golden("valid", check_valid_request) >= 4);
+}
+
+/* An invalid golden request is rejected with every error its .err file lists (one a line). */
+static void check_invalid_request(const char *path, const char *name)
+{
+    char errpath[1024];
+    (void)snprintf(errpath, sizeof errpath, "%.*s.err", (int)(strlen(path) - 5), path);
+    size_t elen = 0;
+    char *want = read_file(errpath, &elen);
+    CHECK(want != NULL); /* every invalid case names its expected errors */
+    if (!want) return;
+    of_errlist errs;
+    of_request *req;
+    of_err rc = parse_file(path, &req, &errs);
+    CHECK(rc != OF_OK);
+    CHECK(req == NULL);
+    /* every line of the .err file must appear in some reported error */
+    char *save = want;
+    for (char *line = want; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        if (*line && !of_errlist_contains(&errs, line)) {
+            char all[4096];
+            of_errlist_join(&errs, "\n  ", all, sizeof all);
+            fprintf(stderr, "%s: missing error \"%s\"; got:\n  %s\n", name, line, all);
+            CHECK(false);
+        } else {
+            CHECK(true);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(save);
+    of_request_free(req);
+    of_errlist_clear(&errs);
 }
 
 static void test_invalid_requests(void)
 {
-    char dir[512];
-    (void)snprintf(dir, sizeof dir, "%s/requests/invalid", OF_FIXTURES_DIR);
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    if (!d) return;
-    int files = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!ends_with(de->d_name, ".json")) continue;
-        files++;
-        char path[1024], errpath[1024];
-        (void)snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        (void)snprintf(errpath, sizeof errpath, "%.*s.err", (int)(strlen(path) - 5), path);
-        size_t len = 0, elen = 0;
-        char *text = read_file(path, &len);
-        char *want = read_file(errpath, &elen);
-        CHECK(text != NULL);
-        CHECK(want != NULL); /* every invalid case names its expected errors */
-        if (!text || !want) {
-            free(text);
-            free(want);
-            continue;
-        }
-        of_errlist errs;
-        of_errlist_init(&errs);
-        of_request *req = NULL;
-        of_err rc = of_request_parse(text, len, &req, &errs);
-        CHECK(rc != OF_OK);
-        CHECK(req == NULL);
-        /* every line of the .err file must appear in some reported error */
-        char *save = want;
-        for (char *line = want; line && *line;) {
-            char *nl = strchr(line, '\n');
-            if (nl) *nl = '\0';
-            if (*line && !of_errlist_contains(&errs, line)) {
-                char all[4096];
-                of_errlist_join(&errs, "\n  ", all, sizeof all);
-                fprintf(stderr, "%s: missing error \"%s\"; got:\n  %s\n", de->d_name, line, all);
-                CHECK(false);
-            } else {
-                CHECK(true);
-            }
-            line = nl ? nl + 1 : NULL;
-        }
-        free(save);
-        of_request_free(req);
-        of_errlist_clear(&errs);
-        free(text);
-    }
-    closedir(d);
-    CHECK(files >= 10);
+    CHECK(each_golden("invalid", check_invalid_request) >= 10);
 }
 
 static void test_seed_request_fields(void)
 {
     char path[512];
     (void)snprintf(path, sizeof path, "%s/requests/valid/seed-train.json", OF_FIXTURES_DIR);
-    size_t len = 0;
-    char *text = read_file(path, &len);
-    CHECK(text != NULL);
-    if (!text) return;
     of_errlist errs;
-    of_errlist_init(&errs);
-    of_request *r = NULL;
-    CHECK_INT(of_request_parse(text, len, &r, &errs), OF_OK);
-    free(text);
+    of_request *r;
+    CHECK_INT(parse_file(path, &r, &errs), OF_OK);
     of_errlist_clear(&errs);
     if (!r) return;
     CHECK_STR(r->release, "2026.18");
@@ -246,35 +247,6 @@ static void test_request_limits(void)
     of_errlist_join(&errs, ",", joined, sizeof joined);
     CHECK(strncmp(joined, "e0,e1,e2", 8) == 0);
     of_errlist_clear(&errs);
-}
-
-static void test_durations(void)
-{
-    static const struct {
-        const char *in;
-        int rc;
-        int64_t want;
-    } cases[] = {
-        {"90", 0, 90},
-        {"90s", 0, 90},
-        {"30m", 0, 1800},
-        {"2h", 0, 7200},
-        {"1h30m", 0, 5400},
-        {"1h30m15s", 0, 5415},
-        {"", -1, 0},
-        {"m", -1, 0},
-        {"1h30", -1, 0},
-        {"-5", -1, 0},
-        {"5d", -1, 0},
-        {"1.5h", -1, 0},
-        {"99999999999999999999", -1, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int64_t got = -1;
-        int rc = of_parse_duration(cases[i].in, &got);
-        CHECK_INT(rc, cases[i].rc);
-        if (rc == 0) CHECK_INT(got, cases[i].want);
-    }
 }
 
 /* ---- ids ---- */
@@ -977,7 +949,6 @@ int main(void)
     test_invalid_requests();
     test_seed_request_fields();
     test_request_limits();
-    test_durations();
     test_ids();
     test_event_ids();
     test_job_round_trip();

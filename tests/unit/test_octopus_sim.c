@@ -91,7 +91,7 @@ static char *world_json(void)
                 "\"duration_ms\":[20,60]}]}");
     if (rc) {
         fprintf(stderr, "world: %s\n", of_strerror(rc));
-        of_buf_free(&b);
+        of_buf_clear(&b);
         return NULL;
     }
     return of_buf_detach(&b);
@@ -118,26 +118,50 @@ static of_octo *client_opts(of_octo_opts o)
     return c;
 }
 
-static of_octo *client(ofsim *sim, const char *key)
+/* The default options against the simulator, with key. */
+static of_octo_opts sim_opts(ofsim *sim, const char *key)
 {
     of_octo_opts o;
     of_octo_opts_default(&o);
     o.url = ofsim_url(sim);
     o.api_key = key;
+    return o;
+}
+
+/* A client with options o, connected; NULL (a failed check) when it cannot be. */
+static of_octo *connected_opts(of_octo_opts o)
+{
+    of_octo *c = client_opts(o);
+    char es[512];
+    if (!c || of_octo_connect(c, es, sizeof(es))) {
+        CHECK(!"client");
+        if (c) fprintf(stderr, "connect: %s\n", es);
+        of_octo_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+static of_octo *client(ofsim *sim, const char *key)
+{
+    of_octo_opts o = sim_opts(sim, key);
     o.seed = 11;
     return client_opts(o);
 }
 
 static of_octo *connected(ofsim *sim)
 {
-    of_octo *c = client(sim, KEY_ALL);
-    char es[512];
-    if (c && of_octo_connect(c, es, sizeof(es))) {
-        fprintf(stderr, "connect: %s\n", es);
-        of_octo_destroy(c);
-        return NULL;
-    }
-    return c;
+    of_octo_opts o = sim_opts(sim, KEY_ALL);
+    o.seed = 11;
+    return connected_opts(o);
+}
+
+/* Runs test with a client of its own, connected to sim with the default options. */
+static void with_client(ofsim *sim, void (*test)(ofsim *sim, of_octo *c))
+{
+    of_octo *c = connected(sim);
+    if (c) test(sim, c);
+    of_octo_destroy(c);
 }
 
 static long count(ofsim *sim, const char *route)
@@ -170,6 +194,31 @@ static of_err find_by_job(of_octo *c, const char *space_id, const of_octo_deploy
 
 /* ---- lookups ---------------------------------------------------------------- */
 
+/* A deployment target looked up by name: project, environment and the project's release. */
+typedef struct target {
+    of_octo_project p;
+    of_octo_environment env;
+    of_octo_release rel;
+} target;
+
+static void find_target(of_octo *c, const char *project, const char *env, const char *version,
+                        target *tg)
+{
+    char es[1024];
+    CHECK_INT(of_octo_find_project(c, NULL, project, &tg->p, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_environment(c, NULL, env, &tg->env, es, sizeof(es)), OF_OK);
+    CHECK_INT(
+        of_octo_find_release(c, NULL, tg->p.id, tg->p.name, version, &tg->rel, es, sizeof(es)),
+        OF_OK);
+}
+
+static void free_target(target *tg)
+{
+    of_octo_release_clear(&tg->rel);
+    of_octo_ref_clear(&tg->env);
+    of_octo_project_clear(&tg->p);
+}
+
 static void test_connect_and_names(ofsim *sim)
 {
     of_octo *c = connected(sim);
@@ -185,7 +234,7 @@ static void test_connect_and_names(ofsim *sim)
     CHECK_STR(p.name, "Billing");
     CHECK_INT(p.tenanted, OF_OCTO_TENANTED);
     CHECK(p.lifecycle_id != NULL);
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
     CHECK_INT(of_octo_find_project(c, NULL, "Billing Report", &p, es, sizeof(es)),
               OF_ERR_NOT_FOUND);
     CHECK_STR(es, "project Billing Report not found in space Default");
@@ -193,7 +242,7 @@ static void test_connect_and_names(ofsim *sim)
     CHECK_CONTAINS(es, "(did you mean \"Billing\"?)");
     CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
     CHECK_INT(p.tenanted, OF_OCTO_UNTENANTED);
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
 
     /* Tenants: "Acme" must not match "Acme Labs" or "Acme Labs West". */
     of_octo_tenant acme, labs, t;
@@ -209,13 +258,10 @@ static void test_connect_and_names(ofsim *sim)
     /* Special characters survive the trip as one query value. */
     CHECK_INT(of_octo_find_tenant(c, NULL, "A/B & C?#\xc3\xbc", &t, es, sizeof(es)), OF_OK);
     CHECK_STR(t.name, "A/B & C?#\xc3\xbc");
-    of_octo_tenant_free(&t);
+    of_octo_tenant_clear(&t);
 
     /* The exact match is on the second page: every page is read. */
-    of_octo_opts small;
-    of_octo_opts_default(&small);
-    small.url = ofsim_url(sim);
-    small.api_key = KEY_ALL;
+    of_octo_opts small = sim_opts(sim, KEY_ALL);
     small.page_size = 2;
     of_octo *c2 = client_opts(small);
     CHECK(c2 && of_octo_connect(c2, es, sizeof(es)) == OF_OK);
@@ -223,7 +269,7 @@ static void test_connect_and_names(ofsim *sim)
         long before = count(sim, "GET /api/{space}/tenants");
         CHECK_INT(of_octo_find_tenant(c2, NULL, "Zeta", &t, es, sizeof(es)), OF_OK);
         CHECK_STR(t.name, "Zeta");
-        of_octo_tenant_free(&t);
+        of_octo_tenant_clear(&t);
         CHECK_INT(count(sim, "GET /api/{space}/tenants") - before, 2); /* 4 matches, 2 a page */
         /* Not found reads all pages: "Tenant 1" is in "Tenant 10".."Tenant 19". */
         before = count(sim, "GET /api/{space}/tenants");
@@ -239,29 +285,29 @@ static void test_connect_and_names(ofsim *sim)
     long before = count(sim, NULL);
     CHECK_INT(of_octo_find_tenant(c, NULL, "Acme", &t, es, sizeof(es)), OF_OK);
     CHECK_STR(t.id, acme.id);
-    of_octo_tenant_free(&t);
+    of_octo_tenant_clear(&t);
     CHECK_INT(of_octo_find_tenant(c, NULL, "Acme Labs West", &t, es, sizeof(es)), OF_OK);
-    of_octo_tenant_free(&t);
+    of_octo_tenant_clear(&t);
     CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
     CHECK_INT(count(sim, NULL) - before, 0);
     of_octo_get_stats(c, &st1);
     CHECK_INT(st1.cache_hits - st0.cache_hits, 3);
     CHECK_INT(st1.requests - st0.requests, 0);
     octo_cache_free_all(c); /* forget every cached name */
     CHECK_INT(of_octo_find_tenant(c, NULL, "Acme", &t, es, sizeof(es)), OF_OK);
-    of_octo_tenant_free(&t);
+    of_octo_tenant_clear(&t);
     CHECK_INT(count(sim, NULL) - before, 1);
 
     /* Environments, and a space by id. */
     of_octo_environment env;
     CHECK_INT(of_octo_find_environment(c, NULL, "Hosted Beta", &env, es, sizeof(es)), OF_OK);
     CHECK_STR(env.name, "Hosted Beta");
-    of_octo_ref_free(&env);
+    of_octo_ref_clear(&env);
     of_octo_space sp;
     CHECK_INT(of_octo_find_space(c, "Spaces-2", &sp, es, sizeof(es)), OF_OK);
     CHECK_STR(sp.name, "Other");
-    of_octo_space_free(&sp);
+    of_octo_space_clear(&sp);
     CHECK_INT(of_octo_find_space(c, "Spaces-99", &sp, es, sizeof(es)), OF_ERR_NOT_FOUND);
     CHECK_STR(es, "space Spaces-99 not found");
     CHECK_INT(of_octo_find_space(c, "Nowhere", &sp, es, sizeof(es)), OF_ERR_NOT_FOUND);
@@ -273,20 +319,20 @@ static void test_connect_and_names(ofsim *sim)
     of_octo_tenant_query q = {.tags = beta, .ntags = 1};
     CHECK_INT(of_octo_list_tenants(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
     CHECK_INT(l.n, 22); /* Acme, A/B & C?#ü, 20 even-numbered tenants */
-    of_octo_tenant_list_free(&l);
+    of_octo_tenant_list_clear(&l);
     static const char *const beta_onsite[] = {"Ring/Beta", "Hosting/OnSite"};
     q = (of_octo_tenant_query){.tags = beta_onsite, .ntags = 2};
     CHECK_INT(of_octo_list_tenants(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
     CHECK_INT(l.n, 1);
     if (l.n == 1) CHECK_STR(l.items[0].name, "A/B & C?#\xc3\xbc");
-    of_octo_tenant_list_free(&l);
+    of_octo_tenant_list_clear(&l);
 
     CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
     CHECK_INT(of_octo_find_environment(c, NULL, "Staging", &env, es, sizeof(es)), OF_OK);
     q = (of_octo_tenant_query){.project_id = p.id};
     CHECK_INT(of_octo_list_tenants(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
     CHECK_INT(l.n, 44); /* Acme x3, A/B & C?#ü, 40 numbered */
-    of_octo_tenant_list_free(&l);
+    of_octo_tenant_list_clear(&l);
     q = (of_octo_tenant_query){.project_id = p.id, .environment_id = env.id};
     CHECK_INT(of_octo_list_tenants(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
     CHECK_INT(l.n, 43); /* Acme Labs West is connected to Development only */
@@ -294,11 +340,11 @@ static void test_connect_and_names(ofsim *sim)
         CHECK(strcmp(l.items[i].name, "Acme Labs West") != 0);
         CHECK(of_octo_tenant_connected(&l.items[i], p.id, env.id));
     }
-    of_octo_tenant_list_free(&l);
-    of_octo_ref_free(&env);
-    of_octo_project_free(&p);
-    of_octo_tenant_free(&acme);
-    of_octo_tenant_free(&labs);
+    of_octo_tenant_list_clear(&l);
+    of_octo_ref_clear(&env);
+    of_octo_project_clear(&p);
+    of_octo_tenant_clear(&acme);
+    of_octo_tenant_clear(&labs);
     of_octo_destroy(c);
 }
 
@@ -335,10 +381,7 @@ static void test_auth(ofsim *sim)
         CHECK_CONTAINS(es, "space Default not found (or the API key has no access to it)");
         of_octo_destroy(c);
     }
-    of_octo_opts other;
-    of_octo_opts_default(&other);
-    other.url = ofsim_url(sim);
-    other.api_key = KEY_OTHER;
+    of_octo_opts other = sim_opts(sim, KEY_OTHER);
     other.space = "Other";
     c = client_opts(other);
     if (c) {
@@ -347,7 +390,7 @@ static void test_auth(ofsim *sim)
         CHECK_STR(c->space_id, "Spaces-2");
         CHECK_INT(of_octo_find_project(c, NULL, "Other App", &p, es, sizeof(es)), OF_OK);
         CHECK_STR(p.name, "Other App");
-        of_octo_project_free(&p);
+        of_octo_project_clear(&p);
         CHECK_INT(of_octo_find_project(c, "Spaces-1", "Billing", &p, es, sizeof(es)), OF_ERR_AUTH);
         CHECK_CONTAINS(es, "the API key lacks permission on space Spaces-1 (HTTP 403: ");
         of_octo_stats st;
@@ -357,10 +400,8 @@ static void test_auth(ofsim *sim)
     }
 }
 
-static void test_releases_and_lifecycle(ofsim *sim)
+static void test_releases_and_lifecycle(ofsim *sim, of_octo *c)
 {
-    of_octo *c = connected(sim);
-    if (!c) return;
     char es[1024];
     of_octo_project p;
     of_octo_tenant acme;
@@ -374,13 +415,13 @@ static void test_releases_and_lifecycle(ofsim *sim)
     CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.2.0", &rel, es, sizeof(es)), OF_OK);
     CHECK_STR(rel.version, "4.2.0");
     CHECK_STR(rel.project_id, p.id);
-    of_octo_release_free(&rel);
+    of_octo_release_clear(&rel);
     long before = count(sim, NULL);
     CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.2.0", &rel, es, sizeof(es)),
               OF_OK); /* cached */
     CHECK_STR(rel.version, "4.2.0");
     CHECK_INT(count(sim, NULL) - before, 0);
-    of_octo_release_free(&rel);
+    of_octo_release_clear(&rel);
     CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "9.9.9", &rel, es, sizeof(es)),
               OF_ERR_NOT_FOUND);
     CHECK_STR(es, "release 9.9.9 of project Billing not found");
@@ -391,7 +432,7 @@ static void test_releases_and_lifecycle(ofsim *sim)
     CHECK_INT(of_octo_get_template(c, NULL, rel.id, &tpl, es, sizeof(es)), OF_OK);
     CHECK(of_octo_template_allows(&tpl, staging.id, acme.id));
     CHECK(!of_octo_template_allows(&tpl, prod.id, acme.id));
-    of_octo_template_free(&tpl);
+    of_octo_template_clear(&tpl);
 
     /* The server's reasons come back whole. */
     of_octo_deploy_req req = {.project_id = p.id,
@@ -413,7 +454,7 @@ static void test_releases_and_lifecycle(ofsim *sim)
     of_octo_task task = {0};
     int64_t deadline = of_now_ms() + 20000;
     while (of_now_ms() < deadline) {
-        of_octo_task_free(&task);
+        of_octo_task_clear(&task);
         if (of_octo_get_task(c, NULL, d.task_id, &task, es, sizeof(es))) break;
         if (of_octo_task_state_is_final(task.state)) break;
         sleep_ms(20);
@@ -422,21 +463,21 @@ static void test_releases_and_lifecycle(ofsim *sim)
     CHECK(task.start_time_ms > 0);
     CHECK(task.completed_time_ms >= task.start_time_ms);
     CHECK_STR(task.deployment_id, d.id);
-    of_octo_task_free(&task);
+    of_octo_task_clear(&task);
 
     of_octo_deployment found;
     CHECK_INT(of_octo_latest_success(c, NULL, p.id, staging.id, acme.id, &found, es, sizeof(es)),
               OF_OK);
     CHECK_STR(found.id, d.id);
     CHECK_STR(found.release_id, rel.id); /* "is 4.3.0 current?" yes */
-    of_octo_deployment_free(&found);
+    of_octo_deployment_clear(&found);
     CHECK_INT(of_octo_latest_success(c, NULL, p.id, prod.id, acme.id, &found, es, sizeof(es)),
               OF_ERR_NOT_FOUND);
     of_octo_deploy_query q = {
         .project_id = p.id, .environment_id = staging.id, .tenant_id = acme.id};
     CHECK_INT(find_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es, sizeof(es)), OF_OK);
     CHECK_STR(found.id, d.id);
-    of_octo_deployment_free(&found);
+    of_octo_deployment_clear(&found);
     CHECK_INT(find_by_job(c, NULL, &q, rel.id, "job=nope", &found, es, sizeof(es)),
               OF_ERR_NOT_FOUND);
     /* created_since_ms: a deployment created before the cutoff ends the search (newest first),
@@ -449,21 +490,20 @@ static void test_releases_and_lifecycle(ofsim *sim)
     q.created_since_ms = of_wall_ms() - OF_OCTO_CLOCK_SKEW_MS;
     CHECK_INT(find_by_job(c, NULL, &q, rel.id, "job=lifecycle-1", &found, es, sizeof(es)), OF_OK);
     CHECK_STR(found.id, d.id);
-    of_octo_deployment_free(&found);
+    of_octo_deployment_clear(&found);
     q.created_since_ms = 0;
     of_octo_deployment_list dl;
     CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
     CHECK_INT(dl.n, 1);
     CHECK_INT(dl.total, 1);
-    of_octo_deployment_list_free(&dl);
+    of_octo_deployment_list_clear(&dl);
 
-    of_octo_deployment_free(&d);
-    of_octo_release_free(&rel);
-    of_octo_ref_free(&staging);
-    of_octo_ref_free(&prod);
-    of_octo_tenant_free(&acme);
-    of_octo_project_free(&p);
-    of_octo_destroy(c);
+    of_octo_deployment_clear(&d);
+    of_octo_release_clear(&rel);
+    of_octo_ref_clear(&staging);
+    of_octo_ref_clear(&prod);
+    of_octo_tenant_clear(&acme);
+    of_octo_project_clear(&p);
 }
 
 /* ---- retries ------------------------------------------------------------------- */
@@ -475,81 +515,82 @@ static void add_fault(ofsim *sim, const char *json)
     CHECK_INT(rc, OF_OK);
 }
 
+#define RELEASE_ROUTE "GET /api/{space}/projects/{id}/releases/{version}"
+
+/* Arms a fault on the release route (fault: its fields after "route"), then looks up p's release
+ * 4.3.0 (freed again). Returns what the lookup returned (es: its error); *requests gets how
+ * many requests the route saw. */
+static of_err release_with_fault(ofsim *sim, of_octo *c, const of_octo_project *p,
+                                 const char *fault, long *requests, char *es, size_t es_size)
+{
+    char rule[256];
+    (void)snprintf(rule, sizeof(rule), "{\"route\":\"" RELEASE_ROUTE "\",%s}", fault);
+    add_fault(sim, rule);
+    long before = count(sim, RELEASE_ROUTE);
+    of_octo_release rel;
+    of_err rc = of_octo_find_release(c, NULL, p->id, p->name, "4.3.0", &rel, es, es_size);
+    if (rc == OF_OK) of_octo_release_clear(&rel);
+    *requests = count(sim, RELEASE_ROUTE) - before;
+    return rc;
+}
+
 static void test_retries(ofsim *sim)
 {
     char es[1024];
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = ofsim_url(sim);
-    o.api_key = KEY_ALL;
+    of_octo_opts o = sim_opts(sim, KEY_ALL);
     o.retry_base_ms = 50;
     o.retry_cap_ms = 400;
     o.seed = 3;
-    of_octo *c = client_opts(o);
-    if (!c || of_octo_connect(c, es, sizeof(es))) {
-        CHECK(!"client");
-        of_octo_destroy(c);
-        return;
-    }
+    of_octo *c = connected_opts(o);
+    if (!c) return;
     of_octo_project p;
     CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
-    const char *route = "GET /api/{space}/projects/{id}/releases/{version}";
-    of_octo_release rel;
-    of_octo_stats s0, s1;
+    long requests = 0;
 
-    /* 429 with Retry-After: 1 -> the retry waits at least a second. */
+    /* Transient failures, then success: retried (each time with every cached name forgotten). */
+    static const struct {
+        const char *fault;
+        uint64_t retries_min, retries_max; /* retries it costs */
+        long requests;
+        int64_t min_ms; /* how long the call takes at least */
+    } transient[] = {
+        /* 429 with Retry-After: 1 -> the retry waits at least a second. */
+        {"\"status\":429,\"count\":1,\"retry_after\":1", 1, 1, 2, 1000},
+        /* 500 twice, then success. */
+        {"\"status\":500,\"count\":2", 2, 2, 3, 0},
+        /* Dropped connections (no reply at all), then success. Twice, because libcurl itself
+         * re-sends once when a reused connection turns out dead; the second drop is on a fresh
+         * connection and reaches our retry. */
+        {"\"drop\":true,\"count\":2", 1, UINT64_MAX, 3, 0},
+    };
     ofsim_clear_faults(sim);
-    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
-                   "\"status\":429,\"count\":1,\"retry_after\":1}");
-    of_octo_get_stats(c, &s0);
-    long before = count(sim, route);
-    int64_t t0 = of_now_ms();
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
-    int64_t waited = of_now_ms() - t0;
-    of_octo_get_stats(c, &s1);
-    fprintf(stderr, "measure: 429 Retry-After 1 s -> call took %lld ms\n", (long long)waited);
-    CHECK(waited >= 1000);
-    CHECK(waited < 6000);
-    CHECK_INT(s1.retries - s0.retries, 1);
-    CHECK_INT(count(sim, route) - before, 2);
-    of_octo_release_free(&rel);
-    octo_cache_free_all(c); /* forget every cached name */
-
-    /* 500 twice, then success. */
-    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
-                   "\"status\":500,\"count\":2}");
-    before = count(sim, route);
-    of_octo_get_stats(c, &s0);
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
-    of_octo_get_stats(c, &s1);
-    CHECK_INT(s1.retries - s0.retries, 2);
-    CHECK_INT(count(sim, route) - before, 3);
-    of_octo_release_free(&rel);
-    octo_cache_free_all(c); /* forget every cached name */
-
-    /* Dropped connections (no reply at all), then success. Twice, because
-     * libcurl itself re-sends once when a reused connection turns out dead;
-     * the second drop is on a fresh connection and reaches our retry. */
-    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
-                   "\"drop\":true,\"count\":2}");
-    before = count(sim, route);
-    of_octo_get_stats(c, &s0);
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
-    of_octo_get_stats(c, &s1);
-    CHECK(s1.retries - s0.retries >= 1);
-    CHECK_INT(count(sim, route) - before, 3);
-    of_octo_release_free(&rel);
-    octo_cache_free_all(c); /* forget every cached name */
+    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
+        of_octo_stats s0, s1;
+        of_octo_get_stats(c, &s0);
+        int64_t t0 = of_now_ms();
+        CHECK_INT(release_with_fault(sim, c, &p, transient[i].fault, &requests, es, sizeof(es)),
+                  OF_OK);
+        int64_t took = of_now_ms() - t0;
+        of_octo_get_stats(c, &s1);
+        fprintf(stderr, "measure: %s -> call took %lld ms\n", transient[i].fault, (long long)took);
+        CHECK(took >= transient[i].min_ms);
+        CHECK(took < 6000);
+        if (transient[i].retries_min == transient[i].retries_max)
+            CHECK_INT(s1.retries - s0.retries, transient[i].retries_min);
+        else
+            CHECK(s1.retries - s0.retries >= transient[i].retries_min);
+        CHECK_INT(requests, transient[i].requests);
+        octo_cache_free_all(c); /* forget every cached name */
+    }
 
     /* 503 for ever: a clear timeout within the deadline. */
     of_octo_destroy(c);
     o.retry_deadline_ms = 1500;
     c = client_opts(o);
     if (c && of_octo_connect(c, es, sizeof(es)) == OF_OK) {
-        add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
-                       "\"status\":503,\"count\":-1}");
-        t0 = of_now_ms();
-        CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+        int64_t t0 = of_now_ms();
+        CHECK_INT(release_with_fault(sim, c, &p, "\"status\":503,\"count\":-1", &requests, es,
+                                     sizeof(es)),
                   OF_ERR_TIMEOUT);
         int64_t took = of_now_ms() - t0;
         fprintf(stderr, "measure: 503 for ever, deadline 1.5 s -> gave up after %lld ms: %s\n",
@@ -561,10 +602,9 @@ static void test_retries(ofsim *sim)
         ofsim_clear_faults(sim);
 
         /* A slow server: the attempt timeout is cut to the deadline too. */
-        add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
-                       "\"latency_ms\":5000,\"count\":1}");
         t0 = of_now_ms();
-        CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+        CHECK_INT(release_with_fault(sim, c, &p, "\"latency_ms\":5000,\"count\":1", &requests, es,
+                                     sizeof(es)),
                   OF_ERR_TIMEOUT);
         took = of_now_ms() - t0;
         CHECK_CONTAINS(es, "attempt timed out");
@@ -578,16 +618,14 @@ static void test_retries(ofsim *sim)
     o.max_response_bytes = 1 << 20;
     c = client_opts(o);
     if (c && of_octo_connect(c, es, sizeof(es)) == OF_OK) {
-        add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
-                       "\"body_bytes\":3000000,\"count\":1}");
-        before = count(sim, route);
-        CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+        CHECK_INT(release_with_fault(sim, c, &p, "\"body_bytes\":3000000,\"count\":1", &requests,
+                                     es, sizeof(es)),
                   OF_ERR_TOO_LARGE);
         CHECK_CONTAINS(es, "reply larger than the 1048576-byte cap");
-        CHECK_INT(count(sim, route) - before, 1);
+        CHECK_INT(requests, 1);
         ofsim_clear_faults(sim);
     }
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
     of_octo_destroy(c);
 }
 
@@ -610,10 +648,7 @@ static void on_tasks(void *opaque, of_err err, const char *errstr, of_octo_task_
  * four 400 ms requests one at a time take 1.6 s, deadline 1 s, all succeed. */
 static void test_queue_not_deadline(ofsim *sim)
 {
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = ofsim_url(sim);
-    o.api_key = KEY_ALL;
+    of_octo_opts o = sim_opts(sim, KEY_ALL);
     o.max_concurrent = 1;
     o.retry_deadline_ms = 1000;
     of_octo *c = client_opts(o);
@@ -641,20 +676,15 @@ static void test_queue_not_deadline(ofsim *sim)
 
 /* ---- creates that may or may not have happened ------------------------------------- */
 
-static void test_ambiguous_create(ofsim *sim)
+static void test_ambiguous_create(ofsim *sim, of_octo *c)
 {
-    of_octo *c = connected(sim);
-    if (!c) return;
     char es[1024];
-    of_octo_project p;
     of_octo_tenant t;
-    of_octo_environment dev;
-    of_octo_release rel;
-    CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
+    target tg;
     CHECK_INT(of_octo_find_tenant(c, NULL, "Tenant 03", &t, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
-    of_octo_deploy_query q = {.project_id = p.id, .environment_id = dev.id, .tenant_id = t.id};
+    find_target(c, "Billing", "Development", "4.3.0", &tg);
+    of_octo_deploy_query q = {
+        .project_id = tg.p.id, .environment_id = tg.env.id, .tenant_id = t.id};
     of_octo_deployment_list dl;
     of_octo_deployment d;
 
@@ -662,19 +692,19 @@ static void test_ambiguous_create(ofsim *sim)
      * client finds and adopts it instead of creating a second one. */
     add_fault(sim, "{\"route\":\"POST /api/{space}/deployments\",\"drop\":true,\"after\":true,"
                    "\"count\":1}");
-    of_octo_deploy_req req = {.project_id = p.id,
-                              .release_id = rel.id,
-                              .environment_id = dev.id,
+    of_octo_deploy_req req = {.project_id = tg.p.id,
+                              .release_id = tg.rel.id,
+                              .environment_id = tg.env.id,
                               .tenant_id = t.id,
                               .comments = "octofleet job=J-adopt",
                               .dedupe_key = "job=J-adopt"};
     CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
     CHECK_INT(d.adopted, 1);
     CHECK_CONTAINS(d.comments, "job=J-adopt");
-    of_octo_deployment_free(&d);
+    of_octo_deployment_clear(&d);
     CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
     CHECK_INT(dl.total, 1);
-    of_octo_deployment_list_free(&dl);
+    of_octo_deployment_list_clear(&dl);
 
     /* Dropped before the server acted: the lookup finds nothing, the POST is
      * repeated once. */
@@ -683,10 +713,10 @@ static void test_ambiguous_create(ofsim *sim)
     req.dedupe_key = "job=J-repost";
     CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
     CHECK_INT(d.adopted, 0);
-    of_octo_deployment_free(&d);
+    of_octo_deployment_clear(&d);
     CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
     CHECK_INT(dl.total, 2);
-    of_octo_deployment_list_free(&dl);
+    of_octo_deployment_list_clear(&dl);
 
     /* Without a dedupe key an ambiguous failure is reported, not repeated. */
     add_fault(sim, "{\"route\":\"POST /api/{space}/deployments\",\"drop\":true,\"after\":true,"
@@ -704,17 +734,14 @@ static void test_ambiguous_create(ofsim *sim)
     before = count(sim, "POST /api/{space}/deployments");
     CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
     CHECK_INT(count(sim, "POST /api/{space}/deployments") - before, 2);
-    of_octo_deployment_free(&d);
+    of_octo_deployment_clear(&d);
     CHECK_INT(of_octo_list_deployments(c, NULL, &q, &dl, es, sizeof(es)), OF_OK);
     CHECK_INT(dl.total, 4); /* adopt, repost, nokey (created, reply lost), 503 */
-    of_octo_deployment_list_free(&dl);
+    of_octo_deployment_list_clear(&dl);
     ofsim_clear_faults(sim);
 
-    of_octo_release_free(&rel);
-    of_octo_ref_free(&dev);
-    of_octo_tenant_free(&t);
-    of_octo_project_free(&p);
-    of_octo_destroy(c);
+    of_octo_tenant_clear(&t);
+    free_target(&tg);
 }
 
 /* ---- tasks ---------------------------------------------------------------------- */
@@ -745,29 +772,18 @@ static void on_created(void *opaque, of_err err, const char *errstr, of_octo_dep
 static void test_many_tasks(ofsim *sim)
 {
     enum { N_TASKS = 1000 };
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = ofsim_url(sim);
-    o.api_key = KEY_ALL;
+    of_octo_opts o = sim_opts(sim, KEY_ALL);
     o.max_concurrent = 16;
-    of_octo *c = client_opts(o);
+    of_octo *c = connected_opts(o);
+    if (!c) return;
     char es[1024];
-    if (!c || of_octo_connect(c, es, sizeof(es))) {
-        CHECK(!"client");
-        of_octo_destroy(c);
-        return;
-    }
-    of_octo_project p;
-    of_octo_environment dev;
-    of_octo_release rel;
-    CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)), OF_OK);
+    target tg;
+    find_target(c, "Schema", "Development", "4.3.0", &tg);
 
     /* 1,000 creates in flight from one thread, 16 on the wire at a time. */
     creates all = {0, 0, calloc(N_TASKS, sizeof(char *))};
     create_slot *slots = calloc(N_TASKS, sizeof(*slots));
-    of_octo_deploy_req req = {.release_id = rel.id, .environment_id = dev.id};
+    of_octo_deploy_req req = {.release_id = tg.rel.id, .environment_id = tg.env.id};
     int64_t t0 = of_now_ms();
     for (int i = 0; i < N_TASKS; i++) {
         slots[i] = (create_slot){&all, i};
@@ -805,7 +821,7 @@ static void test_many_tasks(ofsim *sim)
         CHECK_STR(l.items[i].id, all.task_ids[i]); /* aligned with the input */
         CHECK(l.items[i].found);
     }
-    of_octo_task_list_free(&l);
+    of_octo_task_list_clear(&l);
 
     /* An unknown id is reported missing, not confused with another. */
     const char *mixed[] = {all.task_ids[0], "ServerTasks-999999", all.task_ids[1]};
@@ -815,7 +831,7 @@ static void test_many_tasks(ofsim *sim)
         CHECK(l.items[0].found && !l.items[1].found && l.items[2].found);
         CHECK_STR(l.items[1].id, "ServerTasks-999999");
     }
-    of_octo_task_list_free(&l);
+    of_octo_task_list_clear(&l);
 
     /* Zero ids: zero requests, even against a live server. */
     before = count(sim, NULL);
@@ -827,68 +843,52 @@ static void test_many_tasks(ofsim *sim)
         free(all.task_ids[i]);
     free(all.task_ids);
     free(slots);
-    of_octo_release_free(&rel);
-    of_octo_ref_free(&dev);
-    of_octo_project_free(&p);
+    free_target(&tg);
     of_octo_destroy(c);
 }
 
-static void test_cancel(ofsim *sim)
+static void test_cancel(ofsim *sim, of_octo *c)
 {
-    of_octo *c = connected(sim);
-    if (!c) return;
+    (void)sim;
     char es[1024];
-    of_octo_project p;
-    of_octo_environment dev;
-    of_octo_release rel;
+    target tg;
     of_octo_deployment d;
-    CHECK_INT(of_octo_find_project(c, NULL, "Slow", &p, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "1.0.0", &rel, es, sizeof(es)), OF_OK);
-    of_octo_deploy_req req = {.release_id = rel.id, .environment_id = dev.id};
+    find_target(c, "Slow", "Development", "1.0.0", &tg);
+    of_octo_deploy_req req = {.release_id = tg.rel.id, .environment_id = tg.env.id};
     CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
     of_octo_task t = {0};
     int64_t deadline = of_now_ms() + 20000;
     while (of_now_ms() < deadline) {
-        of_octo_task_free(&t);
+        of_octo_task_clear(&t);
         if (of_octo_get_task(c, NULL, d.task_id, &t, es, sizeof(es))) break;
         if (t.state == OF_OCTO_TASK_EXECUTING) break;
         sleep_ms(20);
     }
     CHECK_INT(t.state, OF_OCTO_TASK_EXECUTING);
-    of_octo_task_free(&t);
+    of_octo_task_clear(&t);
     CHECK_INT(of_octo_cancel_task(c, NULL, d.task_id, &t, es, sizeof(es)), OF_OK);
     CHECK(t.state == OF_OCTO_TASK_CANCELLING || t.state == OF_OCTO_TASK_CANCELED);
     deadline = of_now_ms() + 20000;
     while (of_now_ms() < deadline && t.state != OF_OCTO_TASK_CANCELED) {
         sleep_ms(20);
-        of_octo_task_free(&t);
+        of_octo_task_clear(&t);
         if (of_octo_get_task(c, NULL, d.task_id, &t, es, sizeof(es))) break;
     }
     CHECK_INT(t.state, OF_OCTO_TASK_CANCELED);
-    of_octo_task_free(&t);
+    of_octo_task_clear(&t);
     CHECK_INT(of_octo_cancel_task(c, NULL, "ServerTasks-999999", &t, es, sizeof(es)),
               OF_ERR_NOT_FOUND);
     CHECK_STR(es, "task ServerTasks-999999 not found");
-    of_octo_deployment_free(&d);
-    of_octo_release_free(&rel);
-    of_octo_ref_free(&dev);
-    of_octo_project_free(&p);
-    of_octo_destroy(c);
+    of_octo_deployment_clear(&d);
+    free_target(&tg);
 }
 
-static void test_task_cap(ofsim *sim)
+static void test_task_cap(ofsim *sim, of_octo *c)
 {
-    of_octo *c = connected(sim);
-    if (!c) return;
     char es[1024];
     CHECK_INT(ofsim_set_task_cap(sim, 2), OF_OK);
-    of_octo_project p;
-    of_octo_environment dev;
-    of_octo_release rel;
-    CHECK_INT(of_octo_find_project(c, NULL, "Paced", &p, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "1.0.0", &rel, es, sizeof(es)), OF_OK);
+    target tg;
+    find_target(c, "Paced", "Development", "1.0.0", &tg);
     /* Five tenants, so no concurrency tag serialises them: only the cap does. */
     char *ids[5] = {0};
     for (int i = 0; i < 5; i++) {
@@ -898,18 +898,18 @@ static void test_task_cap(ofsim *sim)
         of_octo_deployment d;
         CHECK_INT(of_octo_find_tenant(c, NULL, name, &t, es, sizeof(es)), OF_OK);
         of_octo_deploy_req req = {
-            .release_id = rel.id, .environment_id = dev.id, .tenant_id = t.id};
+            .release_id = tg.rel.id, .environment_id = tg.env.id, .tenant_id = t.id};
         CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
         ids[i] = d.task_id;
         d.task_id = NULL;
-        of_octo_deployment_free(&d);
-        of_octo_tenant_free(&t);
+        of_octo_deployment_clear(&d);
+        of_octo_tenant_clear(&t);
     }
     int max_exec = 0, max_queued = 0, final = 0;
     of_octo_task_list l = {0};
     int64_t deadline = of_now_ms() + 30000;
     while (of_now_ms() < deadline && final < 5) {
-        of_octo_task_list_free(&l);
+        of_octo_task_list_clear(&l);
         if (of_octo_get_tasks(c, NULL, (const char *const *)ids, 5, &l, es, sizeof(es))) break;
         int exec = 0, queued = 0;
         final = 0;
@@ -938,14 +938,11 @@ static void test_task_cap(ofsim *sim)
     }
     fprintf(stderr, "measure: task cap 2, 5 deployments: max executing seen %d, max queued %d\n",
             max_exec, max_queued);
-    of_octo_task_list_free(&l);
+    of_octo_task_list_clear(&l);
     for (int i = 0; i < 5; i++)
         free(ids[i]);
     CHECK_INT(ofsim_set_task_cap(sim, 5), OF_OK);
-    of_octo_release_free(&rel);
-    of_octo_ref_free(&dev);
-    of_octo_project_free(&p);
-    of_octo_destroy(c);
+    free_target(&tg);
 }
 
 /* ---- TLS ---------------------------------------------------------------------- */
@@ -983,17 +980,14 @@ static void test_tls(void)
             of_octo_destroy(c);
         }
         /* Trusted through the CA bundle option. */
-        of_octo_opts o;
-        of_octo_opts_default(&o);
-        o.url = ofsim_url(sim);
-        o.api_key = KEY_ALL;
+        of_octo_opts o = sim_opts(sim, KEY_ALL);
         o.ca_file = cert;
         c = client_opts(o);
         if (c) {
             CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_OK);
             of_octo_project p;
             CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
-            of_octo_project_free(&p);
+            of_octo_project_clear(&p);
             of_octo_destroy(c);
         }
         /* A CA bundle that cannot be read is a configuration error. */
@@ -1023,20 +1017,13 @@ static void check_protocol(of_err rc, const char *es, const char *route, const c
 
 static void test_lying_pager(ofsim *sim)
 {
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = ofsim_url(sim);
-    o.api_key = KEY_ALL;
+    of_octo_opts o = sim_opts(sim, KEY_ALL);
     o.seed = 5;
     o.page_size = 10;
     o.max_pages = 6;
-    of_octo *c = client_opts(o);
+    of_octo *c = connected_opts(o);
+    if (!c) return;
     char es[1024];
-    if (!c || of_octo_connect(c, es, sizeof(es))) {
-        CHECK(!"client");
-        of_octo_destroy(c);
-        return;
-    }
     const char *proj_route = "GET /api/{space}/projects", *ten_route = "GET /api/{space}/tenants",
                *dep_route = "GET /api/{space}/deployments";
     of_octo_project p;
@@ -1054,7 +1041,7 @@ static void test_lying_pager(ofsim *sim)
     CHECK(count(sim, proj_route) - before <= 6);
     ofsim_clear_faults(sim);
     CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
 
     /* Tenants listing: promises 5000 (500 pages of 10): refused at the first page, not after
      * the cap's worth of requests. */
@@ -1091,7 +1078,7 @@ static void test_lying_pager(ofsim *sim)
     ofsim_clear_faults(sim);
     CHECK_INT(of_octo_list_tenants(c, NULL, &q, &tl, es, sizeof(es)), OF_OK);
     CHECK_INT(tl.n, 48);
-    of_octo_tenant_list_free(&tl);
+    of_octo_tenant_list_clear(&tl);
 
     /* The worker's adoption look-up pages through deployments. */
     CHECK_INT(of_octo_find_project(c, NULL, "Billing", &p, es, sizeof(es)), OF_OK);
@@ -1106,7 +1093,7 @@ static void test_lying_pager(ofsim *sim)
     ofsim_clear_faults(sim);
     CHECK_INT(find_by_job(c, NULL, &dq, NULL, "job=no-such-job", &d, es, sizeof(es)),
               OF_ERR_NOT_FOUND);
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
     of_octo_destroy(c);
 
     /* The listing deadline: slow pages that would each be fine end the listing. */
@@ -1139,46 +1126,33 @@ static void unreadable_cases(ofsim *sim, of_octo *c, char **ids);
 
 static void test_unreadable_task(ofsim *sim)
 {
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = ofsim_url(sim);
-    o.api_key = KEY_ALL;
+    of_octo_opts o = sim_opts(sim, KEY_ALL);
     o.seed = 9;
     o.task_unreadable_ms = 300;
     o.warn_interval_ms = 60000;
-    of_octo *c = client_opts(o);
+    of_octo *c = connected_opts(o);
+    if (!c) return;
     char es[1024];
-    if (!c || of_octo_connect(c, es, sizeof(es))) {
-        CHECK(!"client");
-        of_octo_destroy(c);
-        return;
-    }
-    of_octo_project p;
-    of_octo_environment dev;
-    of_octo_release rel;
-    CHECK_INT(of_octo_find_project(c, NULL, "Slow", &p, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_environment(c, NULL, "Development", &dev, es, sizeof(es)), OF_OK);
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "1.0.0", &rel, es, sizeof(es)), OF_OK);
+    target tg;
+    find_target(c, "Slow", "Development", "1.0.0", &tg);
     char *ids[3] = {NULL, NULL, NULL};
-    of_octo_deploy_req req = {.release_id = rel.id, .environment_id = dev.id};
+    of_octo_deploy_req req = {.release_id = tg.rel.id, .environment_id = tg.env.id};
     for (int i = 0; i < 3; i++) {
         of_octo_deployment d;
         CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
         ids[i] = d.task_id;
         d.task_id = NULL;
-        of_octo_deployment_free(&d);
+        of_octo_deployment_clear(&d);
     }
     if (ids[0] && ids[1] && ids[2]) unreadable_cases(sim, c, ids);
     for (int i = 0; i < 3; i++) {
         if (!ids[i]) continue;
         of_octo_task ct;
         if (of_octo_cancel_task(c, NULL, ids[i], &ct, es, sizeof(es)) == OF_OK)
-            of_octo_task_free(&ct);
+            of_octo_task_clear(&ct);
         free(ids[i]);
     }
-    of_octo_release_free(&rel);
-    of_octo_ref_free(&dev);
-    of_octo_project_free(&p);
+    free_target(&tg);
     of_octo_destroy(c);
 }
 
@@ -1215,11 +1189,11 @@ static void unreadable_cases(ofsim *sim, of_octo *c, char **ids)
             CHECK_INT(l.unreadable, 1);
             CHECK_INT(l.missing, 0);
         }
-        of_octo_task_list_free(&l);
+        of_octo_task_list_clear(&l);
         /* the next poll is clean: the streak ends */
         poll_three(c, ids, &l);
         CHECK_INT(l.unreadable, 0);
-        of_octo_task_list_free(&l);
+        of_octo_task_list_clear(&l);
     }
 
     /* A 200 that is not a task page at all: every task of the chunk unreadable, the call OK. */
@@ -1233,10 +1207,10 @@ static void unreadable_cases(ofsim *sim, of_octo *c, char **ids)
                        "the server sent: {\"ErrorMessage\":\"maintenance\\\\npage");
         CHECK(strchr(l.items[2].problem, '\n') == NULL);
     }
-    of_octo_task_list_free(&l);
+    of_octo_task_list_clear(&l);
     poll_three(c, ids, &l); /* clean again: every streak ends */
     CHECK_INT(l.unreadable, 0);
-    of_octo_task_list_free(&l);
+    of_octo_task_list_clear(&l);
 
     /* Stays unreadable: given up after the bound (300 ms and 3 polls), the others unharmed. */
     snprintf(fault, sizeof(fault),
@@ -1257,7 +1231,7 @@ static void unreadable_cases(ofsim *sim, of_octo *c, char **ids)
                 CHECK_INT(l.items[1].unreadable_polls, polls);
             }
         }
-        of_octo_task_list_free(&l);
+        of_octo_task_list_clear(&l);
         if (!gave_up) sleep_ms(20); /* the caller's poll interval */
     }
     fprintf(stderr, "measure: unreadable task given up after %d polls, %lld ms\n", polls,
@@ -1269,47 +1243,37 @@ static void unreadable_cases(ofsim *sim, of_octo *c, char **ids)
 
 static void test_endless_body(ofsim *sim)
 {
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = ofsim_url(sim);
-    o.api_key = KEY_ALL;
+    of_octo_opts o = sim_opts(sim, KEY_ALL);
     o.seed = 4;
     o.max_response_bytes = 1 << 20;
     o.request_timeout_ms = 400;
     o.connect_timeout_ms = 400;
     o.retry_deadline_ms = 1200;
     o.retry_base_ms = 50;
-    of_octo *c = client_opts(o);
+    of_octo *c = connected_opts(o);
+    if (!c) return;
     char es[1024];
-    if (!c || of_octo_connect(c, es, sizeof(es))) {
-        CHECK(!"client");
-        of_octo_destroy(c);
-        return;
-    }
     of_octo_project p;
-    of_octo_release rel;
     CHECK_INT(of_octo_find_project(c, NULL, "Schema", &p, es, sizeof(es)), OF_OK);
-    const char *route = "GET /api/{space}/projects/{id}/releases/{version}";
+    long requests = 0;
 
     /* As fast as we read: the response cap stops it, not retried. */
-    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
-                   "\"endless_body\":true,\"count\":-1}");
-    long before = count(sim, route);
     int64_t t0 = of_now_ms();
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+    CHECK_INT(release_with_fault(sim, c, &p, "\"endless_body\":true,\"count\":-1", &requests, es,
+                                 sizeof(es)),
               OF_ERR_TOO_LARGE);
     int64_t took = of_now_ms() - t0;
     fprintf(stderr, "measure: endless body -> %lld ms: %s\n", (long long)took, es);
     CHECK_CONTAINS(es, "reply larger than the 1048576-byte cap");
-    CHECK_INT(count(sim, route) - before, 1);
+    CHECK_INT(requests, 1);
     CHECK(took < 5000);
     ofsim_clear_faults(sim);
 
     /* A trickle that never ends: the attempt timeout, then the retry deadline, stop it. */
-    add_fault(sim, "{\"route\":\"GET /api/{space}/projects/{id}/releases/{version}\","
-                   "\"endless_body\":true,\"slow_body_ms\":50,\"count\":-1}");
     t0 = of_now_ms();
-    CHECK_INT(of_octo_find_release(c, NULL, p.id, p.name, "4.3.0", &rel, es, sizeof(es)),
+    CHECK_INT(release_with_fault(sim, c, &p,
+                                 "\"endless_body\":true,\"slow_body_ms\":50,\"count\":-1",
+                                 &requests, es, sizeof(es)),
               OF_ERR_TIMEOUT);
     took = of_now_ms() - t0;
     fprintf(stderr, "measure: endless trickle -> %lld ms: %s\n", (long long)took, es);
@@ -1323,9 +1287,9 @@ static void test_endless_body(ofsim *sim)
     CHECK_INT(of_octo_get_tasks(c, NULL, ids, 2, &l, es, sizeof(es)), OF_OK);
     CHECK_INT(l.unreadable, 2);
     if (l.n == 2) CHECK_CONTAINS(l.items[1].problem, "reply larger than the 1048576-byte cap");
-    of_octo_task_list_free(&l);
+    of_octo_task_list_clear(&l);
     ofsim_clear_faults(sim);
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
     of_octo_destroy(c);
 }
 
@@ -1342,12 +1306,12 @@ int main(void)
     if (sim) {
         test_connect_and_names(sim);
         test_auth(sim);
-        test_releases_and_lifecycle(sim);
+        with_client(sim, test_releases_and_lifecycle);
         test_retries(sim);
         test_queue_not_deadline(sim);
-        test_ambiguous_create(sim);
-        test_cancel(sim);
-        test_task_cap(sim);
+        with_client(sim, test_ambiguous_create);
+        with_client(sim, test_cancel);
+        with_client(sim, test_task_cap);
         test_many_tasks(sim);
         test_lying_pager(sim);
         test_unreadable_task(sim);

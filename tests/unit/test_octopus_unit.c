@@ -32,7 +32,7 @@ static void test_url_encode(void)
         of_buf_init(&b, 1024);
         CHECK_INT(octo_url_encode(&b, cases[i].in), OF_OK);
         CHECK_STR(b.data ? b.data : "", cases[i].want);
-        of_buf_free(&b);
+        of_buf_clear(&b);
     }
 }
 
@@ -65,8 +65,8 @@ static void test_url_build(void)
     of_buf small;
     of_buf_init(&small, 8);
     CHECK_INT(octo_url_encode(&small, "ü ü ü"), OF_ERR_TOO_LARGE);
-    of_buf_free(&small);
-    of_buf_free(&b);
+    of_buf_clear(&small);
+    of_buf_clear(&b);
 }
 
 static void test_chunking(void)
@@ -280,6 +280,17 @@ static json_t *load(const char *text)
     return j;
 }
 
+/* octo_decode_KIND of json must fail as a protocol error whose text contains want. */
+#define CHECK_REFUSED(kind, json, want)                                              \
+    do {                                                                             \
+        of_octo_##kind out_;                                                         \
+        char es_[256] = "";                                                          \
+        json_t *j_ = load(json);                                                     \
+        CHECK_INT(octo_decode_##kind(j_, &out_, es_, sizeof(es_)), OF_ERR_PROTOCOL); \
+        CHECK_CONTAINS(es_, want);                                                   \
+        json_decref(j_);                                                             \
+    } while (0)
+
 static void test_decode_task(void)
 {
     json_t *j = load("{\"Id\":\"ServerTasks-9001\",\"State\":\"Executing\","
@@ -300,8 +311,8 @@ static void test_decode_task(void)
     CHECK_INT(t.start_time_ms, 1778014805000LL);
     CHECK_INT(t.completed_time_ms, -1);
     CHECK(t.found);
-    of_octo_task_free(&t);
-    of_octo_task_free(&t); /* harmless twice */
+    of_octo_task_clear(&t);
+    of_octo_task_clear(&t); /* harmless twice */
     json_decref(j);
 
     /* A queued task: no StartTime at all, ErrorMessage null. */
@@ -312,7 +323,7 @@ static void test_decode_task(void)
     CHECK_STR(t.error_message, "");
     CHECK_INT(t.has_pending_interruptions, 0);
     CHECK(t.deployment_id == NULL);
-    of_octo_task_free(&t);
+    of_octo_task_clear(&t);
     json_decref(j);
 
     static const struct {
@@ -355,7 +366,7 @@ static void test_decode_project_and_refs(void)
     CHECK_STR(p.name, "Billing");
     CHECK_STR(p.lifecycle_id, "Lifecycles-1");
     CHECK_INT(p.tenanted, OF_OCTO_TENANTED);
-    of_octo_project_free(&p);
+    of_octo_project_clear(&p);
     json_decref(j);
 
     static const struct {
@@ -383,7 +394,7 @@ static void test_decode_project_and_refs(void)
         CHECK_INT(octo_decode_project(j, &p, es, sizeof(es)), modes[i].rc);
         if (modes[i].rc == OF_OK) CHECK_INT(p.tenanted, modes[i].mode);
         if (modes[i].err) CHECK_CONTAINS(es, modes[i].err);
-        of_octo_project_free(&p);
+        of_octo_project_clear(&p);
         json_decref(j);
     }
 
@@ -392,7 +403,7 @@ static void test_decode_project_and_refs(void)
     CHECK_INT(octo_decode_ref(j, "Environment", &r, es, sizeof(es)), OF_OK);
     CHECK_STR(r.id, "Environments-4");
     CHECK_STR(r.name, "Hosted Beta");
-    of_octo_ref_free(&r);
+    of_octo_ref_clear(&r);
     json_decref(j);
     j = load("{\"Id\":\"Environments-4\",\"Name\":null}");
     CHECK_INT(octo_decode_ref(j, "Environment", &r, es, sizeof(es)), OF_ERR_PROTOCOL);
@@ -404,7 +415,7 @@ static void test_decode_project_and_refs(void)
     CHECK_INT(octo_decode_space(j, &s, es, sizeof(es)), OF_OK);
     CHECK_STR(s.name, "Default");
     CHECK_INT(s.is_default, 1);
-    of_octo_space_free(&s);
+    of_octo_space_clear(&s);
     json_decref(j);
 
     of_octo_root root;
@@ -413,17 +424,14 @@ static void test_decode_project_and_refs(void)
     CHECK_INT(octo_decode_root(j, &root, es, sizeof(es)), OF_OK);
     CHECK_STR(root.version, "2026.1.0");
     CHECK_INT(root.has_spaces, 1);
-    of_octo_root_free(&root);
+    of_octo_root_clear(&root);
     json_decref(j);
     j = load("{\"Application\":\"Octopus Deploy\",\"Links\":{}}");
     CHECK_INT(octo_decode_root(j, &root, es, sizeof(es)), OF_OK);
     CHECK_INT(root.has_spaces, 0);
-    of_octo_root_free(&root);
+    of_octo_root_clear(&root);
     json_decref(j);
-    j = load("{\"Links\":[]}");
-    CHECK_INT(octo_decode_root(j, &root, es, sizeof(es)), OF_ERR_PROTOCOL);
-    CHECK_CONTAINS(es, "field \"Links\": expected an object");
-    json_decref(j);
+    CHECK_REFUSED(root, "{\"Links\":[]}", "field \"Links\": expected an object");
 
     of_octo_release rel;
     j = load("{\"Id\":\"Releases-3\",\"Version\":\"4.2.0\",\"ProjectId\":\"Projects-1\","
@@ -431,12 +439,10 @@ static void test_decode_project_and_refs(void)
     CHECK_INT(octo_decode_release(j, &rel, es, sizeof(es)), OF_OK);
     CHECK_STR(rel.version, "4.2.0");
     CHECK_STR(rel.channel_id, "Channels-1");
-    of_octo_release_free(&rel);
+    of_octo_release_clear(&rel);
     json_decref(j);
-    j = load("{\"Id\":\"Releases-3\",\"ProjectId\":\"Projects-1\"}");
-    CHECK_INT(octo_decode_release(j, &rel, es, sizeof(es)), OF_ERR_PROTOCOL);
-    CHECK_CONTAINS(es, "Release Releases-3: field \"Version\"");
-    json_decref(j);
+    CHECK_REFUSED(release, "{\"Id\":\"Releases-3\",\"ProjectId\":\"Projects-1\"}",
+                  "Release Releases-3: field \"Version\"");
 }
 
 static void test_decode_tenant(void)
@@ -458,7 +464,7 @@ static void test_decode_tenant(void)
     CHECK(of_octo_tenant_connected(&t, "Projects-13", NULL));
     CHECK(!of_octo_tenant_connected(&t, "Projects-13", "Environments-4"));
     CHECK(!of_octo_tenant_connected(&t, "Projects-1", NULL));
-    of_octo_tenant_free(&t);
+    of_octo_tenant_clear(&t);
     json_decref(j);
 
     static const struct {
@@ -475,13 +481,8 @@ static void test_decode_tenant(void)
         {"{\"Id\":\"Tenants-1\",\"Name\":\"A\",\"ProjectEnvironments\":{\"P\":[null]}}",
          "expected an array of strings, got null"},
     };
-    for (size_t i = 0; i < N(bad); i++) {
-        j = load(bad[i].json);
-        es[0] = '\0';
-        CHECK_INT(octo_decode_tenant(j, &t, es, sizeof(es)), OF_ERR_PROTOCOL);
-        CHECK_CONTAINS(es, bad[i].want);
-        json_decref(j);
-    }
+    for (size_t i = 0; i < N(bad); i++)
+        CHECK_REFUSED(tenant, bad[i].json, bad[i].want);
 }
 
 static void test_decode_template(void)
@@ -502,21 +503,15 @@ static void test_decode_template(void)
     CHECK(!of_octo_template_allows(&t, "Environments-1", "Tenants-40"));
     CHECK(!of_octo_template_allows(&t, "Environments-4", "Tenants-41"));
     CHECK(!of_octo_template_allows(&t, "Environments-4", "Tenants-99"));
-    of_octo_template_free(&t);
+    of_octo_template_clear(&t);
     json_decref(j);
 
-    j = load("{\"PromoteTo\":[],\"TenantPromotions\":[{\"Name\":\"Contoso\"}]}");
-    CHECK_INT(octo_decode_template(j, &t, es, sizeof(es)), OF_ERR_PROTOCOL);
-    CHECK_CONTAINS(es, "Tenant promotion: field \"Id\"");
-    json_decref(j);
-    j = load("{\"PromoteTo\":{}}");
-    CHECK_INT(octo_decode_template(j, &t, es, sizeof(es)), OF_ERR_PROTOCOL);
-    CHECK_CONTAINS(es, "Deployment template: field \"PromoteTo\": expected an array");
-    json_decref(j);
-    j = load("{\"PromoteTo\":[{\"Id\":\"Environments-1\"}]}");
-    CHECK_INT(octo_decode_template(j, &t, es, sizeof(es)), OF_ERR_PROTOCOL);
-    CHECK_CONTAINS(es, "Environment reference Environments-1: field \"Name\"");
-    json_decref(j);
+    CHECK_REFUSED(template, "{\"PromoteTo\":[],\"TenantPromotions\":[{\"Name\":\"Contoso\"}]}",
+                  "Tenant promotion: field \"Id\"");
+    CHECK_REFUSED(template, "{\"PromoteTo\":{}}",
+                  "Deployment template: field \"PromoteTo\": expected an array");
+    CHECK_REFUSED(template, "{\"PromoteTo\":[{\"Id\":\"Environments-1\"}]}",
+                  "Environment reference Environments-1: field \"Name\"");
 }
 
 static void test_decode_deployment_and_page(void)
@@ -535,12 +530,11 @@ static void test_decode_deployment_and_page(void)
     CHECK_STR(d.web_link, "/app#/Spaces-1/deployments/Deployments-2001");
     CHECK_INT(d.created_ms, 1778014803000LL);
     CHECK_INT(d.adopted, 0);
-    of_octo_deployment_free(&d);
+    of_octo_deployment_clear(&d);
     json_decref(j);
-    j = load("{\"Id\":\"Deployments-1\",\"ReleaseId\":\"R\",\"EnvironmentId\":\"E\"}");
-    CHECK_INT(octo_decode_deployment(j, &d, es, sizeof(es)), OF_ERR_PROTOCOL);
-    CHECK_CONTAINS(es, "Deployment Deployments-1: field \"TaskId\"");
-    json_decref(j);
+    CHECK_REFUSED(deployment,
+                  "{\"Id\":\"Deployments-1\",\"ReleaseId\":\"R\",\"EnvironmentId\":\"E\"}",
+                  "Deployment Deployments-1: field \"TaskId\"");
 
     json_t *items;
     size_t total;
@@ -894,6 +888,25 @@ static void test_key_sources_and_describe(void)
     }
 }
 
+/* The default options with KEY, against a port where nothing listens. */
+static of_octo_opts unreachable_opts(void)
+{
+    of_octo_opts o;
+    of_octo_opts_default(&o);
+    o.url = "http://127.0.0.1:1";
+    o.api_key = KEY;
+    return o;
+}
+
+/* A client with options o (a failed check, and NULL, when it cannot be made). */
+static of_octo *new_client(of_octo_opts o)
+{
+    of_octo *c = NULL;
+    char es[512];
+    CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
+    return c;
+}
+
 typedef struct got_tasks {
     int calls;
     of_err err;
@@ -911,13 +924,8 @@ static void on_tasks(void *opaque, of_err err, const char *errstr, of_octo_task_
 
 static void test_zero_ids_zero_requests(void)
 {
-    of_octo *c = NULL;
     char es[512];
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = "http://127.0.0.1:1";
-    o.api_key = KEY;
-    CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
+    of_octo *c = new_client(unreachable_opts());
     if (!c) return;
     /* No space yet: calls that need one say so. */
     of_octo_task_list l;
@@ -950,17 +958,13 @@ static void test_zero_ids_zero_requests(void)
 
 static void test_refused_gives_up_at_deadline(void)
 {
-    of_octo *c = NULL;
     char es[1024];
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = "http://127.0.0.1:1";
-    o.api_key = KEY;
+    of_octo_opts o = unreachable_opts();
     o.retry_deadline_ms = 700;
     o.retry_base_ms = 50;
     o.retry_cap_ms = 200;
     o.seed = 7;
-    CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
+    of_octo *c = new_client(o);
     if (!c) return;
     int64_t t0 = of_now_ms();
     CHECK_INT(of_octo_connect(c, es, sizeof(es)), OF_ERR_TIMEOUT); /* its GET /api/ */
@@ -979,13 +983,8 @@ static void test_refused_gives_up_at_deadline(void)
 /* Outstanding calls are cancelled, once each, on destroy. */
 static void test_destroy_cancels(void)
 {
-    of_octo *c = NULL;
     char es[512];
-    of_octo_opts o;
-    of_octo_opts_default(&o);
-    o.url = "http://127.0.0.1:1";
-    o.api_key = KEY;
-    CHECK_INT(of_octo_new(&o, &c, es, sizeof(es)), OF_OK);
+    of_octo *c = new_client(unreachable_opts());
     if (!c) return;
     static const char *const ids[] = {"ServerTasks-1", "ServerTasks-2", "ServerTasks-3"};
     got_tasks g = {0, OF_OK, 0};

@@ -473,6 +473,22 @@ static void run_case(const plan_case *c)
     of_request_free(req);
 }
 
+/* The plan of the request req on an empty world (request_json: the copy its header keeps, or
+ * NULL); NULL when it failed. The caller frees the plan, then req. */
+static of_plan *build_ok(const of_request *req, const char *request_json)
+{
+    world w;
+    memset(&w, 0, sizeof w);
+    of_resolver res = resolver(&w);
+    of_errlist errs;
+    of_errlist_init(&errs);
+    of_plan *p = NULL;
+    char errstr[256];
+    CHECK_INT(of_plan_build(req, request_json, &res, &p, &errs, errstr, sizeof errstr), OF_OK);
+    of_errlist_clear(&errs);
+    return p;
+}
+
 static void check_details(const of_plan *a, const of_plan *b, const char *json);
 
 /* Details of one full plan: ids, header, policy copy, determinism, views. */
@@ -488,19 +504,10 @@ static void test_plan_details(void)
         "\"2026-05-05T23:00:00Z\"}}";
     of_request *req = parse(json);
     if (!req) return;
-    world w;
-    memset(&w, 0, sizeof w);
-    of_resolver res = resolver(&w);
-    of_errlist errs;
-    of_errlist_init(&errs);
-    of_plan *a = NULL, *b = NULL;
-    char errstr[256];
-    CHECK_INT(of_plan_build(req, json, &res, &a, &errs, errstr, sizeof errstr), OF_OK);
-    CHECK_INT(of_plan_build(req, json, &res, &b, &errs, errstr, sizeof errstr), OF_OK);
+    of_plan *a = build_ok(req, json), *b = build_ok(req, json);
     if (a && b) check_details(a, b, json);
     of_plan_free(a);
     of_plan_free(b);
-    of_errlist_clear(&errs);
     of_request_free(req);
 }
 
@@ -571,14 +578,7 @@ static void test_plan_many_tenants(void)
                        "\"1.4.0\"}],[{\"project\":\"Web\",\"version\":\"1.4.0\"}]]}";
     of_request *req = parse(json);
     if (!req) return;
-    world w;
-    memset(&w, 0, sizeof w);
-    of_resolver res = resolver(&w);
-    of_errlist errs;
-    of_errlist_init(&errs);
-    of_plan *p = NULL;
-    char errstr[256];
-    CHECK_INT(of_plan_build(req, NULL, &res, &p, &errs, errstr, sizeof errstr), OF_OK);
+    of_plan *p = build_ok(req, NULL);
     if (p) {
         /* Schema: Beta 4 (Contoso, Fabrikam, Northwind, Adatum), Release 4; Web: 3 + 4 */
         CHECK_INT(p->n_jobs, 15);
@@ -594,7 +594,6 @@ static void test_plan_many_tenants(void)
         CHECK(p->header.request_json == NULL);
     }
     of_plan_free(p);
-    of_errlist_clear(&errs);
     of_request_free(req);
 }
 

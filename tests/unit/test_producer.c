@@ -791,7 +791,7 @@ static char *deploy_as_worker(fx *f, const of_job *j, char **deployment_id)
     CHECK(task != NULL);
     *deployment_id = d.id;
     d.task_id = d.id = NULL;
-    of_octo_deployment_free(&d);
+    of_octo_deployment_clear(&d);
     return task;
 }
 
@@ -805,20 +805,34 @@ static int wait_task(fx *f, const char *space_id, const char *task_id, of_octo_t
         char es[512] = "";
         if (of_octo_get_task(f->octo, space_id, task_id, &t, es, sizeof es) == OF_OK)
             last = (int)t.state;
-        of_octo_task_free(&t);
+        of_octo_task_clear(&t);
         if (last == (int)a || last == (int)b || of_now_ms() > deadline) return last;
         sleep_ms(100);
     }
 }
 
 /* Abort with cancel_running cancels the live Octopus task and dispatches nothing more. */
-typedef struct test_abort_ctx {
+/* What a case body collects and leaves to run_body to free, so that it can return early. */
+typedef struct case_ctx {
     jobs_seen s1, s2;
     evs ev;
     char *dep, *task;
-} test_abort_ctx;
+} case_ctx;
 
-static void test_abort_body(fx *f, test_abort_ctx *c)
+/* Runs body with a zeroed case_ctx, then frees what it collected. */
+static void run_body(fx *f, void (*body)(fx *f, case_ctx *c))
+{
+    case_ctx c;
+    memset(&c, 0, sizeof c);
+    body(f, &c);
+    free(c.dep);
+    free(c.task);
+    jobs_clear(&c.s1);
+    jobs_clear(&c.s2);
+    evs_clear(&c.ev);
+}
+
+static void test_abort_body(fx *f, case_ctx *c)
 {
     char rid[37];
     jobs_seen *s1 = &c->s1, *s2 = &c->s2;
@@ -864,25 +878,12 @@ static void test_abort_body(fx *f, test_abort_ctx *c)
 static void test_abort(fx *f, runner *prod)
 {
     (void)prod; /* runs all the case long */
-    test_abort_ctx c;
-    memset(&c, 0, sizeof c);
-    test_abort_body(f, &c);
-    free(c.dep);
-    free(c.task);
-    jobs_clear(&c.s1);
-    jobs_clear(&c.s2);
-    evs_clear(&c.ev);
+    run_body(f, test_abort_body);
 }
 
 /* Resume reconciles each failed job with Octopus first: a job whose deployment succeeded
  * there counts as succeeded; the rest is accepted as skipped. */
-typedef struct test_resume_ctx {
-    jobs_seen s1;
-    evs ev;
-    char *dep, *task;
-} test_resume_ctx;
-
-static void test_resume_body(fx *f, test_resume_ctx *c)
+static void test_resume_body(fx *f, case_ctx *c)
 {
     char rid[37];
     jobs_seen *s1 = &c->s1;
@@ -923,13 +924,7 @@ static void test_resume_body(fx *f, test_resume_ctx *c)
 static void test_resume(fx *f, runner *prod)
 {
     (void)prod; /* runs all the case long */
-    test_resume_ctx c;
-    memset(&c, 0, sizeof c);
-    test_resume_body(f, &c);
-    free(c.dep);
-    free(c.task);
-    jobs_clear(&c.s1);
-    evs_clear(&c.ev);
+    run_body(f, test_resume_body);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1107,20 +1102,18 @@ static void run_case(size_t i, const char *bootstrap)
 
 int main(int argc, char **argv)
 {
+    char ges[256];
+    if (of_octo_global_init(ges, sizeof ges) != OF_OK) { /* libcurl, once, before any thread */
+        fprintf(stderr, "%s\n", ges);
+        return 1;
+    }
     /* The same scenarios against the real broker of the ctest `kafka` fixture: built with
      * OF_TEST_BROKER (ctest producer_broker), or run with --broker. */
     char bootstrap[256] = "";
     bool broker = OF_TEST_BROKER || (argc > 1 && strcmp(argv[1], "--broker") == 0);
     if (broker) {
-        const char *path = getenv("OF_TEST_KAFKA_BOOTSTRAP_FILE");
-        FILE *bf = path ? fopen(path, "r") : NULL;
-        if (!bf || !fgets(bootstrap, sizeof bootstrap, bf)) {
-            if (bf) fclose(bf);
-            fprintf(stderr, "no broker (OF_TEST_KAFKA_BOOTSTRAP_FILE): skipped\n");
-            return 77;
-        }
-        fclose(bf);
-        bootstrap[strcspn(bootstrap, "\r\n")] = '\0';
+        int skip = of_test_read_bootstrap(bootstrap, sizeof(bootstrap));
+        if (skip) return skip;
     }
     /* the cases named after the options (none: every case of this mode) */
     int first = argc > 1 && strcmp(argv[1], "--broker") == 0 ? 2 : 1;

@@ -79,25 +79,38 @@ static void test_space(world *w)
     of_ref_clear(&r);
 }
 
-static void test_environments(world *w)
+/* Environments and tenants by name: exact, case-sensitive matches only. */
+typedef enum { ENVIRONMENT, TENANT } name_kind;
+
+static void test_names(world *w)
 {
     static const struct {
+        name_kind kind;
         const char *name;
         of_err want;
     } cases[] = {
-        {"Hosted Beta", OF_OK},
-        {"On Site Release", OF_OK},
-        {"Hosted", OF_ERR_NOT_FOUND},      /* a prefix is not a match */
-        {"hosted beta", OF_ERR_NOT_FOUND}, /* exact, case-sensitive */
+        {ENVIRONMENT, "Hosted Beta", OF_OK},
+        {ENVIRONMENT, "On Site Release", OF_OK},
+        {ENVIRONMENT, "Hosted", OF_ERR_NOT_FOUND},      /* a prefix is not a match */
+        {ENVIRONMENT, "hosted beta", OF_ERR_NOT_FOUND}, /* exact, case-sensitive */
+        {TENANT, "Acme", OF_OK},                        /* not "Acme Labs" nor "Acme Labs West" */
+        {TENANT, "Acme Labs", OF_OK},                   /* not "Acme Labs West" */
+        {TENANT, "A/B & C?#\xc3\xbc", OF_OK},           /* URL-special characters */
+        {TENANT, "Acme Lab", OF_ERR_NOT_FOUND}, /* contains-match on the server, exact here */
+        {TENANT, "Nobody", OF_ERR_NOT_FOUND},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         of_ref r = {0};
         char es[512] = "";
-        of_err rc = w->res.environment(w->res.opaque, &w->space, cases[i].name, &r, es, sizeof es);
+        const char *name = cases[i].name;
+        of_err rc = cases[i].kind == ENVIRONMENT
+                        ? w->res.environment(w->res.opaque, &w->space, name, &r, es, sizeof es)
+                        : w->res.tenant_by_name(w->res.opaque, &w->space, name, &r, es, sizeof es);
         CHECK_INT(rc, cases[i].want);
         if (rc == OF_OK) {
-            CHECK_STR(r.name, cases[i].name);
-            CHECK(r.id && strncmp(r.id, "Environments-", 13) == 0);
+            CHECK_STR(r.name, name);
+            if (cases[i].kind == ENVIRONMENT)
+                CHECK(r.id && strncmp(r.id, "Environments-", 13) == 0);
         }
         of_ref_clear(&r);
     }
@@ -177,29 +190,6 @@ static void test_releases(world *w)
     of_ref_clear(&p);
 }
 
-static void test_tenant_names(world *w)
-{
-    static const struct {
-        const char *name;
-        of_err want;
-    } cases[] = {
-        {"Acme", OF_OK},                /* not "Acme Labs" nor "Acme Labs West" */
-        {"Acme Labs", OF_OK},           /* not "Acme Labs West" */
-        {"A/B & C?#\xc3\xbc", OF_OK},   /* URL-special characters */
-        {"Acme Lab", OF_ERR_NOT_FOUND}, /* contains-match on the server, exact here */
-        {"Nobody", OF_ERR_NOT_FOUND},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        of_ref r = {0};
-        char es[512] = "";
-        of_err rc =
-            w->res.tenant_by_name(w->res.opaque, &w->space, cases[i].name, &r, es, sizeof es);
-        CHECK_INT(rc, cases[i].want);
-        if (rc == OF_OK) CHECK_STR(r.name, cases[i].name);
-        of_ref_clear(&r);
-    }
-}
-
 static bool has_name(const of_reflist *l, const char *name)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -260,35 +250,54 @@ static void test_connected(world *w)
 
 /* ---- lifecycle and history ---- */
 
-static void test_can_deploy(world *w)
+/* The two questions about one target, asked of the resolver from one table: may this release
+ * be deployed there (lifecycle progression), and is it the current release there (history). */
+typedef enum { CAN_DEPLOY, IS_CURRENT } target_question;
+
+static void test_target_questions(world *w)
 {
     static const struct {
+        target_question q;
         const char *project, *version, *env, *tenant;
         bool want;
     } cases[] = {
-        {"Billing", "4.3.0", "Hosted Beta", "Acme", true}, /* Dev+Staging done */
+        {CAN_DEPLOY, "Billing", "4.3.0", "Hosted Beta", "Acme", true}, /* Dev+Staging done */
         /* Acme Labs has no Beta environment: a phase it cannot reach does not hold it back */
-        {"Billing", "4.3.0", "Hosted Release", "Acme Labs", true},
-        {"Schema", "4.3.0", "On Site Beta", NULL, true},
-        {"Schema", "4.3.0", "Hosted Release", NULL, false},   /* Beta not done */
-        {"Reporting", "4.3.0", "Staging", "Acme", true},      /* Dev done */
-        {"Reporting", "4.3.0", "Hosted Beta", "Acme", false}, /* Staging not done */
-        {"Reporting", "4.3.0", "Development", "Acme", true},  /* first phase: always */
+        {CAN_DEPLOY, "Billing", "4.3.0", "Hosted Release", "Acme Labs", true},
+        {CAN_DEPLOY, "Schema", "4.3.0", "On Site Beta", NULL, true},
+        {CAN_DEPLOY, "Schema", "4.3.0", "Hosted Release", NULL, false},   /* Beta not done */
+        {CAN_DEPLOY, "Reporting", "4.3.0", "Staging", "Acme", true},      /* Dev done */
+        {CAN_DEPLOY, "Reporting", "4.3.0", "Hosted Beta", "Acme", false}, /* Staging not done */
+        {CAN_DEPLOY, "Reporting", "4.3.0", "Development", "Acme", true},  /* first phase: always */
+        {IS_CURRENT, "Schema", "4.3.0", "Staging", NULL, true},
+        {IS_CURRENT, "Schema", "4.3.0", "Hosted Beta", NULL, false}, /* 4.2.0 there */
+        {IS_CURRENT, "Billing", "4.3.0", "Development", "Acme", true},
+        {IS_CURRENT, "Billing", "4.3.0", "Hosted Beta", "Acme", false},   /* 4.2.0 there */
+        {IS_CURRENT, "Portal", "4.3.0", "Hosted Beta", "Contoso", false}, /* never deployed there */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        of_ref rel = {0}, env = {0}, ten = {0};
+        of_ref p = {0}, rel = {0}, env = {0}, ten = {0};
+        if (cases[i].q == IS_CURRENT) get_project(w, cases[i].project, &p);
         get_release(w, cases[i].project, cases[i].version, &rel);
         get_env(w, cases[i].env, &env);
         if (cases[i].tenant) get_tenant(w, cases[i].tenant, &ten);
-        bool allowed = !cases[i].want;
+        const of_ref *tenant = cases[i].tenant ? &ten : NULL;
+        bool got = !cases[i].want;
         char es[512] = "";
-        CHECK_INT(w->res.can_deploy(w->res.opaque, &w->space, &rel, &env,
-                                    cases[i].tenant ? &ten : NULL, &allowed, es, sizeof es),
-                  OF_OK);
-        if (allowed != cases[i].want)
-            fprintf(stderr, "can_deploy case %zu: %s %s -> %s / %s\n", i, cases[i].project,
+        if (cases[i].q == CAN_DEPLOY)
+            CHECK_INT(w->res.can_deploy(w->res.opaque, &w->space, &rel, &env, tenant, &got, es,
+                                        sizeof es),
+                      OF_OK);
+        else
+            CHECK_INT(w->res.is_current(w->res.opaque, &w->space, &p, &rel, &env, tenant, &got, es,
+                                        sizeof es),
+                      OF_OK);
+        if (got != cases[i].want)
+            fprintf(stderr, "%s case %zu: %s %s -> %s / %s\n",
+                    cases[i].q == CAN_DEPLOY ? "can_deploy" : "is_current", i, cases[i].project,
                     cases[i].version, cases[i].env, cases[i].tenant ? cases[i].tenant : "-");
-        CHECK(allowed == cases[i].want);
+        CHECK(got == cases[i].want);
+        of_ref_clear(&p);
         of_ref_clear(&rel);
         of_ref_clear(&env);
         of_ref_clear(&ten);
@@ -327,42 +336,14 @@ static void test_template_cache(world *w)
     of_ref_clear(&acme);
 }
 
-static void test_is_current(world *w)
-{
-    static const struct {
-        const char *project, *version, *env, *tenant;
-        bool want;
-    } cases[] = {
-        {"Schema", "4.3.0", "Staging", NULL, true},
-        {"Schema", "4.3.0", "Hosted Beta", NULL, false}, /* 4.2.0 there */
-        {"Billing", "4.3.0", "Development", "Acme", true},
-        {"Billing", "4.3.0", "Hosted Beta", "Acme", false},   /* 4.2.0 there */
-        {"Portal", "4.3.0", "Hosted Beta", "Contoso", false}, /* never deployed there */
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        of_ref p = {0}, rel = {0}, env = {0}, ten = {0};
-        get_project(w, cases[i].project, &p);
-        get_release(w, cases[i].project, cases[i].version, &rel);
-        get_env(w, cases[i].env, &env);
-        if (cases[i].tenant) get_tenant(w, cases[i].tenant, &ten);
-        bool current = !cases[i].want;
-        char es[512] = "";
-        CHECK_INT(w->res.is_current(w->res.opaque, &w->space, &p, &rel, &env,
-                                    cases[i].tenant ? &ten : NULL, &current, es, sizeof es),
-                  OF_OK);
-        if (current != cases[i].want) fprintf(stderr, "is_current case %zu\n", i);
-        CHECK(current == cases[i].want);
-        of_ref_clear(&p);
-        of_ref_clear(&rel);
-        of_ref_clear(&env);
-        of_ref_clear(&ten);
-    }
-}
-
 /* ---- the planner through this resolver ---- */
 
+/* Plans the request json through the resolver: *plan (NULL on failure) and errs (initialised
+ * here) are the caller's to free. */
 static of_err plan_of(world *w, const char *json, of_plan **plan, of_errlist *errs)
 {
+    *plan = NULL;
+    of_errlist_init(errs);
     of_request *req = NULL;
     of_errlist perrs;
     of_errlist_init(&perrs);
@@ -389,9 +370,8 @@ static void test_plan_ok(world *w)
                        "\"tenants\":{\"names\":[\"Acme\",\"Contoso\",\"Initech\"]},"
                        "\"stages\":[[{\"project\":\"Schema\",\"version\":\"4.3.0\"}],"
                        "[{\"project\":\"Billing\",\"version\":\"4.3.0\"}]]}";
-    of_plan *plan = NULL;
+    of_plan *plan;
     of_errlist errs;
-    of_errlist_init(&errs);
     of_err rc = plan_of(w, json, &plan, &errs);
     CHECK_INT(rc, OF_OK);
     for (size_t i = 0; i < errs.n; i++)
@@ -418,9 +398,8 @@ static void test_plan_unresolved(world *w)
                        "\"tenants\":{\"names\":[\"Acme\",\"Nobody\"],\"tags\":[\"Ring/Nope\"]},"
                        "\"stages\":[[{\"project\":\"Nope\",\"version\":\"1.0.0\"},"
                        "{\"project\":\"Billing\",\"version\":\"9.9.9\"}]]}";
-    of_plan *plan = NULL;
+    of_plan *plan;
     of_errlist errs;
-    of_errlist_init(&errs);
     CHECK_INT(plan_of(w, json, &plan, &errs), OF_ERR_NOT_FOUND);
     CHECK(plan == NULL);
     /* every unresolved name, reported together */
@@ -439,9 +418,8 @@ static void test_plan_lifecycle(world *w)
                        "\"environments\":[\"Hosted Beta\"],"
                        "\"tenants\":{\"names\":[\"Acme\",\"Contoso\"]},"
                        "\"stages\":[[{\"project\":\"Reporting\",\"version\":\"4.3.0\"}]]}";
-    of_plan *plan = NULL;
+    of_plan *plan;
     of_errlist errs;
-    of_errlist_init(&errs);
     CHECK_INT(plan_of(w, json, &plan, &errs), OF_ERR_REJECTED);
     CHECK_INT(errs.n, 2); /* one per target */
     CHECK(of_errlist_contains(&errs, "Acme"));
@@ -492,6 +470,11 @@ static void test_edges(void)
 
 int main(void)
 {
+    char ges[256];
+    if (of_octo_global_init(ges, sizeof ges) != OF_OK) { /* libcurl, once, before any thread */
+        fprintf(stderr, "%s\n", ges);
+        return 1;
+    }
     world w;
     if (world_start(&w, OF_FIXTURES_DIR "/small-world.json", NULL) != 0) {
         world_stop(&w);
@@ -499,15 +482,13 @@ int main(void)
         return TEST_DONE();
     }
     test_space(&w);
-    test_environments(&w);
+    test_names(&w);
     test_projects(&w);
     test_releases(&w);
-    test_tenant_names(&w);
     test_tags(&w);
     test_connected(&w);
-    test_can_deploy(&w);
+    test_target_questions(&w);
     test_template_cache(&w);
-    test_is_current(&w);
     test_plan_ok(&w);
     test_plan_unresolved(&w);
     test_plan_lifecycle(&w);

@@ -207,6 +207,22 @@ static void produce_jobs(world *w, of_job *jobs, size_t n)
     of_kafka_producer_destroy(p);
 }
 
+/* make_job for attempt 1, with the job's id copied into id. */
+static void make_job_id(const world *w, of_job *j, const char *tenant, const char *env,
+                        char id[OF_UUID_STR_SIZE])
+{
+    make_job(w, j, tenant, env, 1);
+    memcpy(id, j->job_id, OF_UUID_STR_SIZE);
+}
+
+/* produce_jobs, then clears the jobs. */
+static void produce_and_clear(world *w, of_job *jobs, size_t n)
+{
+    produce_jobs(w, jobs, n);
+    for (size_t i = 0; i < n; i++)
+        of_job_clear(&jobs[i]);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Events */
 
@@ -297,6 +313,26 @@ typedef struct want {
     int attempt;
 } want;
 
+/* ids[i] gets jobs[i]'s id and ws[i] names its final event (attempt 1). */
+static void want_final(const of_job *jobs, size_t n, char (*ids)[OF_UUID_STR_SIZE], want *ws)
+{
+    for (size_t i = 0; i < n; i++) {
+        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
+        ws[i] = (want){ids[i], 1};
+    }
+}
+
+/* jobs[i]: attempt 1 for tenants[i], in env_even for even i and env_odd for odd i; ids[i] gets
+ * its id and ws[i] names its final event. */
+static void make_jobs(const world *w, of_job *jobs, size_t n, const char *const *tenants,
+                      const char *env_even, const char *env_odd, char (*ids)[OF_UUID_STR_SIZE],
+                      want *ws)
+{
+    for (size_t i = 0; i < n; i++)
+        make_job(w, &jobs[i], tenants[i], i % 2 ? env_odd : env_even, 1);
+    want_final(jobs, n, ids, ws);
+}
+
 static bool all_final(const evlist *l, const want *ws, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -325,6 +361,16 @@ static bool wait_final(world *w, evlist *l, const want *ws, size_t n)
         if (of_now_ms() > deadline) return false;
         nap(200);
     }
+}
+
+/* Starts worker 0, produces the jobs (and clears them), waits until each of ws has its final
+ * event in l, and stops the worker. */
+static void run_to_final(world *w, of_job *jobs, size_t n, const want *ws, evlist *l)
+{
+    worker_start(w, 0);
+    produce_and_clear(w, jobs, n);
+    CHECK(wait_final(w, l, ws, n));
+    worker_stop(w, 0);
 }
 
 /* Polls until job_id (attempt 1) has an event of type t. */
@@ -365,7 +411,7 @@ static size_t count_deployments(world *w, const char *tenant, const char *env)
 {
     of_octo_deployment_list l;
     size_t n = deployments_of(w, tenant, env, &l);
-    of_octo_deployment_list_free(&l);
+    of_octo_deployment_list_clear(&l);
     return n;
 }
 
@@ -456,107 +502,72 @@ static void case_keys(void)
     CHECK_CONTAINS(comment, "release 2026.18 stage 2");
 }
 
-static void case_happy(void)
+static void case_happy(world *w, evlist *l)
 {
-    world w;
-    if (!world_start(&w, NULL)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
     enum { N = 8 };
     static const char *const tenants[N] = {"T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08"};
     of_job jobs[N];
     want ws[N];
     char ids[N][OF_UUID_STR_SIZE];
+    make_jobs(w, jobs, N, tenants, "Dev", "Test", ids, ws);
+    run_to_final(w, jobs, N, ws, l);
+    read_events(w, l);
+    CHECK_INT(l->bad, 0);
     for (int i = 0; i < N; i++) {
-        make_job(&w, &jobs[i], tenants[i], i % 2 ? "Test" : "Dev", 1);
-        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
-        ws[i] = (want){ids[i], 1};
-    }
-    worker_start(&w, 0);
-    produce_jobs(&w, jobs, N);
-    for (int i = 0; i < N; i++)
-        of_job_clear(&jobs[i]);
-    evlist l = {0};
-    CHECK(wait_final(&w, &l, ws, N));
-    worker_stop(&w, 0);
-    read_events(&w, &l);
-    CHECK_INT(l.bad, 0);
-    for (int i = 0; i < N; i++) {
-        const evrow *st = ev_find(&l, ids[i], 1, OF_EV_JOB_STARTED);
-        const evrow *ok = ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED);
+        const evrow *st = ev_find(l, ids[i], 1, OF_EV_JOB_STARTED);
+        const evrow *ok = ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED);
         CHECK(st != NULL);
         CHECK(ok != NULL);
-        CHECK_INT(ev_count(&l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
-        CHECK_INT(ev_count(&l, ids[i], OF_EV_JOB_FAILED), 0);
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_FAILED), 0);
         if (st) {
             CHECK_STR(st->source, "octofleet/worker/w1");
             CHECK(strncmp(st->deployment_id, "Deployments-", 12) == 0);
             CHECK(strncmp(st->task_id, "ServerTasks-", 12) == 0);
-            CHECK(strncmp(st->web_link, ofsim_url(w.in.sim), strlen(ofsim_url(w.in.sim))) == 0);
+            CHECK(strncmp(st->web_link, ofsim_url(w->in.sim), strlen(ofsim_url(w->in.sim))) == 0);
             CHECK_CONTAINS(st->web_link, st->deployment_id);
             CHECK(st->content_type_ok);
         }
         if (ok) CHECK(ok->content_type_ok);
         /* started comes before succeeded (same key, same partition) */
         CHECK(st && ok && st < ok);
-        CHECK_INT(count_deployments(&w, tenants[i], i % 2 ? "Test" : "Dev"), 1);
+        CHECK_INT(count_deployments(w, tenants[i], i % 2 ? "Test" : "Dev"), 1);
     }
-    CHECK_INT(w.wk[0].stats.messages, N);
-    CHECK_INT(w.wk[0].stats.created, N);
-    CHECK_INT(w.wk[0].stats.adopted, 0);
-    CHECK_INT(w.wk[0].stats.succeeded, N);
-    CHECK(w.wk[0].stats.poll_rounds > 0);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK_INT(w->wk[0].stats.messages, N);
+    CHECK_INT(w->wk[0].stats.created, N);
+    CHECK_INT(w->wk[0].stats.adopted, 0);
+    CHECK_INT(w->wk[0].stats.succeeded, N);
+    CHECK(w->wk[0].stats.poll_rounds > 0);
+    check_committed_at_end(w);
 }
 
-static void case_failure(void)
+static void case_failure(world *w, evlist *l)
 {
-    world w;
-    if (!world_start(&w, NULL)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
     of_job jobs[3];
-    make_job(&w, &jobs[0], "Broken", "Dev", 1); /* the task fails: the rule's error text */
-    make_job(&w, &jobs[1], "T05", "Prod", 1);   /* 400: lifecycle (Dev/Test first) */
-    make_job(&w, &jobs[2], "T06", "Dev", 1);    /* deadline already passed */
+    make_job(w, &jobs[0], "Broken", "Dev", 1); /* the task fails: the rule's error text */
+    make_job(w, &jobs[1], "T05", "Prod", 1);   /* 400: lifecycle (Dev/Test first) */
+    make_job(w, &jobs[2], "T06", "Dev", 1);    /* deadline already passed */
     jobs[2].deadline_ms = of_wall_ms() - 60000;
     want ws[3];
     char ids[3][OF_UUID_STR_SIZE];
-    for (int i = 0; i < 3; i++) {
-        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
-        ws[i] = (want){ids[i], 1};
-    }
-    worker_start(&w, 0);
-    produce_jobs(&w, jobs, 3);
-    for (int i = 0; i < 3; i++)
-        of_job_clear(&jobs[i]);
-    evlist l = {0};
-    CHECK(wait_final(&w, &l, ws, 3));
-    worker_stop(&w, 0);
-    const evrow *f0 = ev_find(&l, ids[0], 1, OF_EV_JOB_FAILED);
-    const evrow *f1 = ev_find(&l, ids[1], 1, OF_EV_JOB_FAILED);
-    const evrow *f2 = ev_find(&l, ids[2], 1, OF_EV_JOB_FAILED);
+    want_final(jobs, 3, ids, ws);
+    run_to_final(w, jobs, 3, ws, l);
+    const evrow *f0 = ev_find(l, ids[0], 1, OF_EV_JOB_FAILED);
+    const evrow *f1 = ev_find(l, ids[1], 1, OF_EV_JOB_FAILED);
+    const evrow *f2 = ev_find(l, ids[2], 1, OF_EV_JOB_FAILED);
     CHECK(f0 && f1 && f2);
     if (f0) {
         CHECK_STR(f0->message, "Step 2 of 3 failed: disk full on web-01");
         CHECK(f0->task_id[0] != '\0');
     }
-    CHECK(ev_find(&l, ids[0], 1, OF_EV_JOB_STARTED) != NULL);
+    CHECK(ev_find(l, ids[0], 1, OF_EV_JOB_STARTED) != NULL);
     if (f1) CHECK_CONTAINS(f1->message, "cannot be deployed to Prod");
-    CHECK(ev_find(&l, ids[1], 1, OF_EV_JOB_STARTED) == NULL);
+    CHECK(ev_find(l, ids[1], 1, OF_EV_JOB_STARTED) == NULL);
     if (f2) CHECK_CONTAINS(f2->message, "deadline passed");
-    CHECK_INT(count_deployments(&w, "T06", "Dev"), 0);
-    CHECK_INT(count_deployments(&w, "T05", "Prod"), 0);
-    CHECK_INT(w.wk[0].stats.failed, 3);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK_INT(count_deployments(w, "T06", "Dev"), 0);
+    CHECK_INT(count_deployments(w, "T05", "Prod"), 0);
+    CHECK_INT(w->wk[0].stats.failed, 3);
+    check_committed_at_end(w);
 }
 
 typedef struct dlqrow {
@@ -603,43 +614,31 @@ static of_err find_garbage(void *opaque, const of_kafka_message *m)
     return OF_OK;
 }
 
-static void case_garbage(void)
+static void case_garbage(world *w, evlist *l)
 {
-    world w;
-    if (!world_start(&w, NULL)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
-    worker_start(&w, 0);
-    produce_raw(&w, "Environments-1/Tenants-T07", "this is not json", 16);
+    worker_start(w, 0);
+    produce_raw(w, "Environments-1/Tenants-T07", "this is not json", 16);
     const char *bad_schema = "{\"schema\":\"octofleet.job/9\",\"job_id\":\"x\"}";
-    produce_raw(&w, "Environments-1/Tenants-T07", bad_schema, strlen(bad_schema));
+    produce_raw(w, "Environments-1/Tenants-T07", bad_schema, strlen(bad_schema));
     of_job jobs[2];
-    make_job(&w, &jobs[0], "T07", "Dev", 1);
-    make_job(&w, &jobs[1], "T08", "Dev", 1);
+    make_job(w, &jobs[0], "T07", "Dev", 1);
+    make_job(w, &jobs[1], "T08", "Dev", 1);
     want ws[2];
     char ids[2][OF_UUID_STR_SIZE];
-    for (int i = 0; i < 2; i++) {
-        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
-        ws[i] = (want){ids[i], 1};
-    }
-    produce_jobs(&w, jobs, 2);
+    want_final(jobs, 2, ids, ws);
+    produce_and_clear(w, jobs, 2);
+    CHECK(wait_final(w, l, ws, 2));
+    worker_stop(w, 0);
     for (int i = 0; i < 2; i++)
-        of_job_clear(&jobs[i]);
-    evlist l = {0};
-    CHECK(wait_final(&w, &l, ws, 2));
-    worker_stop(&w, 0);
-    for (int i = 0; i < 2; i++)
-        CHECK(ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL);
+        CHECK(ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL);
     dlqlist *d = calloc(1, sizeof(*d));
     OF_ASSERT(d);
-    CHECK_INT(
-        of_kafka_read_topic(&w.in.fk.kc, w.dlq_topic, 20000, collect_dlq, d, NULL, es, sizeof(es)),
-        OF_OK);
+    CHECK_INT(of_kafka_read_topic(&w->in.fk.kc, w->dlq_topic, 20000, collect_dlq, d, NULL, es,
+                                  sizeof(es)),
+              OF_OK);
     CHECK_INT(d->n, 2);
     int64_t where[2] = {-1, -1};
-    CHECK_INT(of_kafka_read_topic(&w.in.fk.kc, w.jobs_topic, 20000, find_garbage, where, NULL, es,
+    CHECK_INT(of_kafka_read_topic(&w->in.fk.kc, w->jobs_topic, 20000, find_garbage, where, NULL, es,
                                   sizeof(es)),
               OF_OK);
     const dlqrow *g = NULL, *s = NULL;
@@ -654,16 +653,14 @@ static void case_garbage(void)
         snprintf(part, sizeof(part), "%lld", (long long)where[0]);
         snprintf(off, sizeof(off), "%lld", (long long)where[1]);
         CHECK(g->error[0] != '\0');
-        CHECK_STR(g->topic, w.jobs_topic);
+        CHECK_STR(g->topic, w->jobs_topic);
         CHECK_STR(g->partition, part);
         CHECK_STR(g->offset, off);
     }
     if (s) CHECK_CONTAINS(s->error, "schema");
-    CHECK_INT(w.wk[0].stats.dlq, 2);
-    check_committed_at_end(&w); /* DLQ'd offsets count as done */
+    CHECK_INT(w->wk[0].stats.dlq, 2);
+    check_committed_at_end(w); /* DLQ'd offsets count as done */
     free(d);
-    free(l.rows);
-    world_stop(&w);
 }
 
 /* An event bigger than the fleet's message budget (message.max.bytes 2000 here, and a job
@@ -692,17 +689,12 @@ static of_err collect_oversize(void *opaque, const of_kafka_message *m)
     return OF_OK;
 }
 
-static void case_oversize(void)
+static const char *const oversize_sets[] = {"kafka.properties", "message.max.bytes=2000", NULL};
+static void case_oversize(world *w, evlist *l)
 {
-    const char *sets[] = {"kafka.properties", "message.max.bytes=2000", NULL};
-    world w;
-    if (!world_start(&w, sets)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
+    (void)l;
     of_job job;
-    make_job(&w, &job, "T10", "Dev", 1);
+    make_job(w, &job, "T10", "Dev", 1);
     free(job.release_name);
     free(job.stage_name);
     char longname[251];
@@ -710,52 +702,43 @@ static void case_oversize(void)
     longname[sizeof(longname) - 1] = '\0';
     job.release_name = dup(longname);
     job.stage_name = dup(longname);
-    produce_jobs(&w, &job, 1);
-    of_job_clear(&job);
-    worker_start(&w, 0);
+    produce_and_clear(w, &job, 1);
+    worker_start(w, 0);
     /* started and succeeded both become DLQ copies; wait for the job's offset to commit */
     dlqlist *d = calloc(1, sizeof(*d));
     OF_ASSERT(d);
     for (int64_t until = of_now_ms() + 60000; of_now_ms() < until && d->n < 2;) {
         d->n = 0;
-        CHECK_INT(of_kafka_read_topic(&w.in.fk.kc, w.dlq_topic, 20000, collect_oversize, d, NULL,
+        CHECK_INT(of_kafka_read_topic(&w->in.fk.kc, w->dlq_topic, 20000, collect_oversize, d, NULL,
                                       es, sizeof(es)),
                   OF_OK);
     }
-    worker_stop(&w, 0);
+    worker_stop(w, 0);
     CHECK_INT(d->n, 2);
     int64_t where[2] = {-1, -1};
-    CHECK_INT(of_kafka_read_topic(&w.in.fk.kc, w.jobs_topic, 20000, find_job_offset, where, NULL,
+    CHECK_INT(of_kafka_read_topic(&w->in.fk.kc, w->jobs_topic, 20000, find_job_offset, where, NULL,
                                   es, sizeof(es)),
               OF_OK);
     char off[32];
     snprintf(off, sizeof(off), "%lld", (long long)where[1]);
     for (size_t i = 0; i < d->n; i++) {
-        CHECK_STR(d->rows[i].topic, w.jobs_topic);
+        CHECK_STR(d->rows[i].topic, w->jobs_topic);
         CHECK_STR(d->rows[i].offset, off);
         CHECK_CONTAINS(d->rows[i].error, "exceed the fleet's message budget of 1000 bytes");
         /* the copy is cut to the budget, key included */
-        CHECK_INT(d->rows[i].src_offset_seen, 1000 - (int64_t)strlen(w.release_id));
+        CHECK_INT(d->rows[i].src_offset_seen, 1000 - (int64_t)strlen(w->release_id));
     }
-    CHECK_INT(w.wk[0].stats.succeeded, 1);
-    CHECK_INT(count_deployments(&w, "T10", "Dev"), 1);
-    check_committed_at_end(&w);
+    CHECK_INT(w->wk[0].stats.succeeded, 1);
+    CHECK_INT(count_deployments(w, "T10", "Dev"), 1);
+    check_committed_at_end(w);
     free(d);
-    world_stop(&w);
 }
 
-static void case_adopt(void)
+static void case_adopt(world *w, evlist *l)
 {
-    world w;
-    if (!world_start(&w, NULL)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
     of_job job;
-    make_job(&w, &job, "Adopt", "Dev", 1);
     char id[OF_UUID_STR_SIZE];
-    memcpy(id, job.job_id, sizeof(id));
+    make_job_id(w, &job, "Adopt", "Dev", id);
     /* What a worker that crashed right after creating the deployment left behind. */
     char comments[512];
     of_job_comments(job.job_id, 1, RELEASE, 1, "apps", comments, sizeof(comments));
@@ -767,78 +750,59 @@ static void case_adopt(void)
     req.comments = comments;
     of_octo_deployment pre;
     memset(&pre, 0, sizeof(pre));
-    CHECK_INT(of_octo_create_deployment(w.octo, NULL, &req, &pre, es, sizeof(es)), OF_OK);
-    CHECK_INT(count_deployments(&w, "Adopt", "Dev"), 1);
+    CHECK_INT(of_octo_create_deployment(w->octo, NULL, &req, &pre, es, sizeof(es)), OF_OK);
+    CHECK_INT(count_deployments(w, "Adopt", "Dev"), 1);
 
-    worker_start(&w, 0);
-    produce_jobs(&w, &job, 1);
-    evlist l = {0};
+    worker_start(w, 0);
+    produce_jobs(w, &job, 1);
     want w1 = {id, 1};
-    CHECK(wait_final(&w, &l, &w1, 1));
-    const evrow *st = ev_find(&l, id, 1, OF_EV_JOB_STARTED);
+    CHECK(wait_final(w, l, &w1, 1));
+    const evrow *st = ev_find(l, id, 1, OF_EV_JOB_STARTED);
     CHECK(st != NULL);
     if (st && pre.id) CHECK_STR(st->deployment_id, pre.id);
-    CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
-    CHECK_INT(count_deployments(&w, "Adopt", "Dev"), 1);
+    CHECK(ev_find(l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
+    CHECK_INT(count_deployments(w, "Adopt", "Dev"), 1);
     of_job_clear(&job);
 
     /* A replay is a new attempt: it must deploy again, not adopt attempt 1's deployment. */
-    make_job(&w, &job, "Adopt", "Dev", 2);
-    produce_jobs(&w, &job, 1);
-    of_job_clear(&job);
+    make_job(w, &job, "Adopt", "Dev", 2);
+    produce_and_clear(w, &job, 1);
     want w2 = {id, 2};
-    CHECK(wait_final(&w, &l, &w2, 1));
-    worker_stop(&w, 0);
-    const evrow *st2 = ev_find(&l, id, 2, OF_EV_JOB_STARTED);
+    CHECK(wait_final(w, l, &w2, 1));
+    worker_stop(w, 0);
+    const evrow *st2 = ev_find(l, id, 2, OF_EV_JOB_STARTED);
     CHECK(st2 != NULL);
     if (st2 && pre.id) CHECK(strcmp(st2->deployment_id, pre.id) != 0);
-    CHECK(ev_find(&l, id, 2, OF_EV_JOB_SUCCEEDED) != NULL);
-    CHECK_INT(count_deployments(&w, "Adopt", "Dev"), 2);
-    CHECK_INT(w.wk[0].stats.adopted, 1);
-    CHECK_INT(w.wk[0].stats.created, 1);
-    of_octo_deployment_free(&pre);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK(ev_find(l, id, 2, OF_EV_JOB_SUCCEEDED) != NULL);
+    CHECK_INT(count_deployments(w, "Adopt", "Dev"), 2);
+    CHECK_INT(w->wk[0].stats.adopted, 1);
+    CHECK_INT(w->wk[0].stats.created, 1);
+    of_octo_deployment_clear(&pre);
+    check_committed_at_end(w);
 }
 
-static void case_timeout(void)
+static void case_timeout(world *w, evlist *l)
 {
-    world w;
-    if (!world_start(&w, NULL)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
     of_job jobs[2];
-    make_job(&w, &jobs[0], "Slow", "Dev", 1); /* cancel_on_timeout */
+    make_job(w, &jobs[0], "Slow", "Dev", 1); /* cancel_on_timeout */
     jobs[0].timeout_s = 1;
     jobs[0].cancel_on_timeout = true;
-    make_job(&w, &jobs[1], "SlowKeep", "Dev", 1); /* report and leave it running */
+    make_job(w, &jobs[1], "SlowKeep", "Dev", 1); /* report and leave it running */
     jobs[1].timeout_s = 1;
     char ids[2][OF_UUID_STR_SIZE];
     want ws[2];
+    want_final(jobs, 2, ids, ws);
+    run_to_final(w, jobs, 2, ws, l);
     for (int i = 0; i < 2; i++) {
-        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
-        ws[i] = (want){ids[i], 1};
-    }
-    worker_start(&w, 0);
-    produce_jobs(&w, jobs, 2);
-    for (int i = 0; i < 2; i++)
-        of_job_clear(&jobs[i]);
-    evlist l = {0};
-    CHECK(wait_final(&w, &l, ws, 2));
-    worker_stop(&w, 0);
-    for (int i = 0; i < 2; i++) {
-        const evrow *st = ev_find(&l, ids[i], 1, OF_EV_JOB_STARTED);
-        const evrow *to = ev_find(&l, ids[i], 1, OF_EV_JOB_TIMED_OUT);
+        const evrow *st = ev_find(l, ids[i], 1, OF_EV_JOB_STARTED);
+        const evrow *to = ev_find(l, ids[i], 1, OF_EV_JOB_TIMED_OUT);
         CHECK(st != NULL);
         CHECK(to != NULL);
         if (!st || !to) continue;
         CHECK_CONTAINS(to->message, "timed out after 1 s");
         of_octo_task t;
         memset(&t, 0, sizeof(t));
-        CHECK_INT(of_octo_get_task(w.octo, NULL, st->task_id, &t, es, sizeof(es)), OF_OK);
+        CHECK_INT(of_octo_get_task(w->octo, NULL, st->task_id, &t, es, sizeof(es)), OF_OK);
         if (i == 0) {
             CHECK_STR(of_octo_task_state_name(t.state), "Canceled");
             CHECK_CONTAINS(to->message, "cancelled");
@@ -846,49 +810,36 @@ static void case_timeout(void)
             CHECK_STR(of_octo_task_state_name(t.state), "Executing");
             CHECK_CONTAINS(to->message, "left running");
         }
-        of_octo_task_free(&t);
+        of_octo_task_clear(&t);
     }
-    CHECK_INT(w.wk[0].stats.timed_out, 2);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK_INT(w->wk[0].stats.timed_out, 2);
+    check_committed_at_end(w);
 }
 
-static void case_waiting(void)
+static void case_waiting(world *w, evlist *l)
 {
-    world w;
-    if (!world_start(&w, NULL)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
     of_job job;
-    make_job(&w, &job, "Hold", "Dev", 1);
     char id[OF_UUID_STR_SIZE];
-    memcpy(id, job.job_id, sizeof(id));
-    worker_start(&w, 0);
-    produce_jobs(&w, &job, 1);
-    of_job_clear(&job);
-    evlist l = {0};
-    const evrow *wt = wait_event(&w, &l, id, OF_EV_JOB_WAITING);
+    make_job_id(w, &job, "Hold", "Dev", id);
+    worker_start(w, 0);
+    produce_and_clear(w, &job, 1);
+    const evrow *wt = wait_event(w, l, id, OF_EV_JOB_WAITING);
     CHECK(wt != NULL);
-    CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) == NULL); /* held, not finished */
+    CHECK(ev_find(l, id, 1, OF_EV_JOB_SUCCEEDED) == NULL); /* held, not finished */
     if (wt) {
         char path[128];
         int status = 0;
         snprintf(path, sizeof(path), "/sim/interruptions/%s/release", wt->task_id);
-        CHECK_INT(ofsim_admin(w.in.sim, "POST", path, NULL, &status, NULL), OF_OK);
+        CHECK_INT(ofsim_admin(w->in.sim, "POST", path, NULL, &status, NULL), OF_OK);
         CHECK_INT(status, 200);
     }
     want w1 = {id, 1};
-    CHECK(wait_final(&w, &l, &w1, 1));
-    worker_stop(&w, 0);
-    CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
-    CHECK_INT(ev_count(&l, id, OF_EV_JOB_WAITING), 1); /* once per episode */
-    CHECK_INT(w.wk[0].stats.waiting, 1);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK(wait_final(w, l, &w1, 1));
+    worker_stop(w, 0);
+    CHECK(ev_find(l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
+    CHECK_INT(ev_count(l, id, OF_EV_JOB_WAITING), 1); /* once per episode */
+    CHECK_INT(w->wk[0].stats.waiting, 1);
+    check_committed_at_end(w);
 }
 
 typedef struct span {
@@ -903,51 +854,38 @@ static int cmp_span(const void *a, const void *b)
     return x->delta - y->delta; /* an end before a start at the same millisecond */
 }
 
-static void case_inflight(void)
+static const char *const inflight_sets[] = {"worker.max_in_flight", "2", NULL};
+static void case_inflight(world *w, evlist *l)
 {
-    static const char *const sets[] = {"worker.max_in_flight", "2", NULL};
-    world w;
-    if (!world_start(&w, sets)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
     enum { N = 6 };
     static const char *const tenants[N] = {"M1", "M2", "M3", "M4", "M5", "M6"};
     of_job jobs[N];
     want ws[N];
     char ids[N][OF_UUID_STR_SIZE];
-    for (int i = 0; i < N; i++) {
-        make_job(&w, &jobs[i], tenants[i], "Dev", 1);
-        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
-        ws[i] = (want){ids[i], 1};
-    }
+    make_jobs(w, jobs, N, tenants, "Dev", "Dev", ids, ws);
     /* All six are on the topic before the worker joins: it must hold back by itself. */
-    produce_jobs(&w, jobs, N);
-    for (int i = 0; i < N; i++)
-        of_job_clear(&jobs[i]);
-    worker_start(&w, 0);
-    evlist l = {0};
-    CHECK(wait_final(&w, &l, ws, N));
-    worker_stop(&w, 0);
+    produce_and_clear(w, jobs, N);
+    worker_start(w, 0);
+    CHECK(wait_final(w, l, ws, N));
+    worker_stop(w, 0);
     span spans[2 * N];
     size_t ns = 0;
     for (int i = 0; i < N; i++) {
-        CHECK(ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL);
+        CHECK(ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL);
         of_octo_deployment_list dl;
-        size_t n = deployments_of(&w, tenants[i], "Dev", &dl);
+        size_t n = deployments_of(w, tenants[i], "Dev", &dl);
         CHECK_INT(n, 1);
         if (n == 1 && dl.n == 1) {
             of_octo_task t;
             memset(&t, 0, sizeof(t));
-            CHECK_INT(of_octo_get_task(w.octo, NULL, dl.items[0].task_id, &t, es, sizeof(es)),
+            CHECK_INT(of_octo_get_task(w->octo, NULL, dl.items[0].task_id, &t, es, sizeof(es)),
                       OF_OK);
             CHECK(t.completed_time_ms > 0);
             spans[ns++] = (span){dl.items[0].created_ms, +1};
             spans[ns++] = (span){t.completed_time_ms, -1};
-            of_octo_task_free(&t);
+            of_octo_task_clear(&t);
         }
-        of_octo_deployment_list_free(&dl);
+        of_octo_deployment_list_clear(&dl);
     }
     qsort(spans, ns, sizeof(spans[0]), cmp_span);
     int live = 0, most = 0;
@@ -957,72 +895,50 @@ static void case_inflight(void)
     }
     CHECK_INT(ns, 2 * N);
     CHECK_INT(most, 2); /* never more than 2 live, and the 2 slots were used */
-    CHECK_INT(w.wk[0].stats.max_in_flight, 2);
-    CHECK(w.wk[0].stats.pauses >= 1);
-    CHECK_INT(w.wk[0].stats.succeeded, N);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK_INT(w->wk[0].stats.max_in_flight, 2);
+    CHECK(w->wk[0].stats.pauses >= 1);
+    CHECK_INT(w->wk[0].stats.succeeded, N);
+    check_committed_at_end(w);
 }
 
 /* The broker refuses the worker's first events as too large although they are far below the
  * budget (their batch was refused): the worker produces them again instead of dropping them or
  * dead-lettering them, and the job's events all arrive. */
-static void case_redeliver(void)
+static void case_redeliver(world *w, evlist *l)
 {
-    world w;
-    if (!world_start(&w, NULL)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
     of_job job;
-    make_job(&w, &job, "T09", "Dev", 1);
     char id[OF_UUID_STR_SIZE];
-    memcpy(id, job.job_id, sizeof(id));
-    produce_jobs(&w, &job, 1);
-    of_job_clear(&job);
+    make_job_id(w, &job, "T09", "Dev", id);
+    produce_and_clear(w, &job, 1);
     /* From here on the only producer is the worker's. */
     const int errs[] = {OF_KAFKA_PERR_MESSAGE_TOO_LARGE, OF_KAFKA_PERR_MESSAGE_TOO_LARGE};
-    CHECK_INT(of_kafka_mock_push_errors(w.in.mock, OF_KAFKA_API_PRODUCE, 2, errs, es, sizeof(es)),
+    CHECK_INT(of_kafka_mock_push_errors(w->in.mock, OF_KAFKA_API_PRODUCE, 2, errs, es, sizeof(es)),
               OF_OK);
-    worker_start(&w, 0);
-    evlist l = {0};
+    worker_start(w, 0);
     want w1 = {id, 1};
-    CHECK(wait_final(&w, &l, &w1, 1));
-    worker_stop(&w, 0);
-    read_events(&w, &l); /* the drain waits for every pending event, retries included */
-    CHECK(ev_find(&l, id, 1, OF_EV_JOB_STARTED) != NULL);
-    CHECK(ev_find(&l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
-    CHECK(w.wk[0].stats.produce_retries >= 1);
-    CHECK_INT(count_deployments(&w, "T09", "Dev"), 1);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK(wait_final(w, l, &w1, 1));
+    worker_stop(w, 0);
+    read_events(w, l); /* the drain waits for every pending event, retries included */
+    CHECK(ev_find(l, id, 1, OF_EV_JOB_STARTED) != NULL);
+    CHECK(ev_find(l, id, 1, OF_EV_JOB_SUCCEEDED) != NULL);
+    CHECK(w->wk[0].stats.produce_retries >= 1);
+    CHECK_INT(count_deployments(w, "T09", "Dev"), 1);
+    check_committed_at_end(w);
 }
 
 /* Stop with a job still running and a short drain timeout: the run returns, the job's offset is
  * not committed and no final event is sent. The next run (a restart) takes the job again, adopts
  * the deployment (same id, nothing created) and follows it; a cancel in Octopus then ends it as
  * job.cancelled. */
-static void case_drain(void)
+static const char *const drain_sets[] = {"worker.drain_timeout", "1s", NULL};
+static void case_drain(world *w, evlist *l)
 {
-    static const char *const sets[] = {"worker.drain_timeout", "1s", NULL};
-    world w;
-    if (!world_start(&w, sets)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
     of_job job;
-    make_job(&w, &job, "Slow", "Test", 1); /* runs for a minute, no policy timeout */
     char id[OF_UUID_STR_SIZE];
-    memcpy(id, job.job_id, sizeof(id));
-    produce_jobs(&w, &job, 1);
-    of_job_clear(&job);
-    worker_start(&w, 0);
-    evlist l = {0};
-    const evrow *st = wait_event(&w, &l, id, OF_EV_JOB_STARTED);
+    make_job_id(w, &job, "Slow", "Test", id); /* runs for a minute, no policy timeout */
+    produce_and_clear(w, &job, 1);
+    worker_start(w, 0);
+    const evrow *st = wait_event(w, l, id, OF_EV_JOB_STARTED);
     CHECK(st != NULL);
     char dep[64] = "", task[64] = "";
     if (st) {
@@ -1030,42 +946,40 @@ static void case_drain(void)
         snprintf(task, sizeof(task), "%s", st->task_id);
     }
     int64_t t0 = of_now_ms();
-    worker_stop(&w, 0);
+    worker_stop(w, 0);
     CHECK(of_now_ms() - t0 < 15000); /* the drain timeout, not the job, bounded the stop */
-    CHECK_INT(w.wk[0].stats.dropped, 1);
-    read_events(&w, &l);
-    CHECK_INT(ev_count(&l, id, OF_EV_JOB_SUCCEEDED) + ev_count(&l, id, OF_EV_JOB_FAILED) +
-                  ev_count(&l, id, OF_EV_JOB_CANCELLED) + ev_count(&l, id, OF_EV_JOB_TIMED_OUT),
+    CHECK_INT(w->wk[0].stats.dropped, 1);
+    read_events(w, l);
+    CHECK_INT(ev_count(l, id, OF_EV_JOB_SUCCEEDED) + ev_count(l, id, OF_EV_JOB_FAILED) +
+                  ev_count(l, id, OF_EV_JOB_CANCELLED) + ev_count(l, id, OF_EV_JOB_TIMED_OUT),
               0);
-    CHECK(!committed_at_end(&w, false)); /* the unfinished job holds the commit back */
+    CHECK(!committed_at_end(w, false)); /* the unfinished job holds the commit back */
 
-    worker_start(&w, 0); /* the restart */
+    worker_start(w, 0); /* the restart */
     int64_t deadline = of_now_ms() + WAIT_MS;
-    while (ev_count(&l, id, OF_EV_JOB_STARTED) < 2 && of_now_ms() < deadline) {
+    while (ev_count(l, id, OF_EV_JOB_STARTED) < 2 && of_now_ms() < deadline) {
         nap(200);
-        read_events(&w, &l);
+        read_events(w, l);
     }
-    CHECK_INT(ev_count(&l, id, OF_EV_JOB_STARTED), 2);
-    for (size_t i = 0; i < l.n; i++)
-        if (l.rows[i].type == OF_EV_JOB_STARTED && strcmp(l.rows[i].job_id, id) == 0)
-            CHECK_STR(l.rows[i].deployment_id, dep);
+    CHECK_INT(ev_count(l, id, OF_EV_JOB_STARTED), 2);
+    for (size_t i = 0; i < l->n; i++)
+        if (l->rows[i].type == OF_EV_JOB_STARTED && strcmp(l->rows[i].job_id, id) == 0)
+            CHECK_STR(l->rows[i].deployment_id, dep);
     of_octo_task t;
     memset(&t, 0, sizeof(t));
-    CHECK_INT(of_octo_cancel_task(w.octo, NULL, task, &t, es, sizeof(es)), OF_OK);
-    of_octo_task_free(&t);
+    CHECK_INT(of_octo_cancel_task(w->octo, NULL, task, &t, es, sizeof(es)), OF_OK);
+    of_octo_task_clear(&t);
     want w1 = {id, 1};
-    CHECK(wait_final(&w, &l, &w1, 1));
-    worker_stop(&w, 0);
-    const evrow *c = ev_find(&l, id, 1, OF_EV_JOB_CANCELLED);
+    CHECK(wait_final(w, l, &w1, 1));
+    worker_stop(w, 0);
+    const evrow *c = ev_find(l, id, 1, OF_EV_JOB_CANCELLED);
     CHECK(c != NULL);
     if (c) CHECK_CONTAINS(c->message, "cancelled");
-    CHECK_INT(count_deployments(&w, "Slow", "Test"), 1);
-    CHECK_INT(w.wk[0].stats.adopted, 1);
-    CHECK_INT(w.wk[0].stats.created, 0);
-    CHECK_INT(w.wk[0].stats.cancelled, 1);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK_INT(count_deployments(w, "Slow", "Test"), 1);
+    CHECK_INT(w->wk[0].stats.adopted, 1);
+    CHECK_INT(w->wk[0].stats.created, 0);
+    CHECK_INT(w->wk[0].stats.cancelled, 1);
+    check_committed_at_end(w);
 }
 
 static of_err count_partitions(void *opaque, const of_kafka_message *m)
@@ -1088,161 +1002,168 @@ static size_t count_source_type(const evlist *l, of_event_type t, const char *so
  * event, w2 replays them from the committed offset and adopts their deployments. After the
  * tasks are released every job succeeded exactly once, every target was deployed exactly once,
  * and the committed offsets are at the end. */
-static void case_rebalance(void)
+static const char *const rebalance_sets[] = {"topics.max_stages", "1", NULL};
+static void case_rebalance(world *w, evlist *l)
 {
-    static const char *const sets[] = {"topics.max_stages", "1", NULL};
-    world w;
-    if (!world_start(&w, sets)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
-    CHECK_INT(ofsim_set_task_cap(w.in.sim, 100), OF_OK);
+    CHECK_INT(ofsim_set_task_cap(w->in.sim, 100), OF_OK);
     enum { N = 8 };
     static const char *const tenants[N] = {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8"};
     of_job jobs[N];
     want ws[N];
     char ids[N][OF_UUID_STR_SIZE];
-    for (int i = 0; i < N; i++) {
-        make_job(&w, &jobs[i], tenants[i], "Dev", 1);
-        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
-        ws[i] = (want){ids[i], 1};
-    }
-    produce_jobs(&w, jobs, N);
-    for (int i = 0; i < N; i++)
-        of_job_clear(&jobs[i]);
+    make_jobs(w, jobs, N, tenants, "Dev", "Dev", ids, ws);
+    produce_and_clear(w, jobs, N);
     int per[2] = {0, 0};
-    CHECK_INT(of_kafka_read_topic(&w.in.fk.kc, w.jobs_topic, 20000, count_partitions, per, NULL, es,
-                                  sizeof(es)),
+    CHECK_INT(of_kafka_read_topic(&w->in.fk.kc, w->jobs_topic, 20000, count_partitions, per, NULL,
+                                  es, sizeof(es)),
               OF_OK);
     CHECK(per[0] > 0 && per[1] > 0); /* else no job would move */
 
-    worker_start(&w, 0);
-    evlist l = {0};
+    worker_start(w, 0);
     char tasks[N][64];
     for (int i = 0; i < N; i++) {
-        const evrow *r = wait_event(&w, &l, ids[i], OF_EV_JOB_WAITING);
+        const evrow *r = wait_event(w, l, ids[i], OF_EV_JOB_WAITING);
         CHECK(r != NULL);
         snprintf(tasks[i], sizeof(tasks[i]), "%s", r ? r->task_id : "");
     }
-    worker_start(&w, 1);
+    worker_start(w, 1);
     int64_t deadline = of_now_ms() + WAIT_MS;
     do {
         nap(200);
-        read_events(&w, &l);
-    } while (count_source_type(&l, OF_EV_JOB_WAITING, "octofleet/worker/w2") == 0 &&
+        read_events(w, l);
+    } while (count_source_type(l, OF_EV_JOB_WAITING, "octofleet/worker/w2") == 0 &&
              of_now_ms() < deadline);
-    CHECK(count_source_type(&l, OF_EV_JOB_WAITING, "octofleet/worker/w2") > 0);
+    CHECK(count_source_type(l, OF_EV_JOB_WAITING, "octofleet/worker/w2") > 0);
     for (int i = 0; i < N; i++) {
         char path[700];
         int status = 0;
         snprintf(path, sizeof(path), "/sim/interruptions/%s/release", tasks[i]);
-        CHECK_INT(ofsim_admin(w.in.sim, "POST", path, NULL, &status, NULL), OF_OK);
+        CHECK_INT(ofsim_admin(w->in.sim, "POST", path, NULL, &status, NULL), OF_OK);
         CHECK_INT(status, 200);
     }
-    CHECK(wait_final(&w, &l, ws, N));
+    CHECK(wait_final(w, l, ws, N));
     /* Committed while running (auto commit of the stored offsets), before any shutdown. */
-    CHECK(wait_committed_at_end(&w));
+    CHECK(wait_committed_at_end(w));
     /* Stop both at once (a scale-down): each drains while the other's leaving rebalances the
      * group; neither takes the other's partitions' messages while draining. */
-    of_stop_request(&w.wk[0].stop);
-    of_stop_request(&w.wk[1].stop);
-    worker_stop(&w, 0);
-    worker_stop(&w, 1);
-    read_events(&w, &l);
+    of_stop_request(&w->wk[0].stop);
+    of_stop_request(&w->wk[1].stop);
+    worker_stop(w, 0);
+    worker_stop(w, 1);
+    read_events(w, l);
     for (int i = 0; i < N; i++) {
-        CHECK_INT(ev_count(&l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
-        CHECK_INT(count_deployments(&w, tenants[i], "Dev"), 1);
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
+        CHECK_INT(count_deployments(w, tenants[i], "Dev"), 1);
     }
-    CHECK(count_source_type(&l, OF_EV_JOB_SUCCEEDED, "octofleet/worker/w1") > 0);
-    CHECK(count_source_type(&l, OF_EV_JOB_SUCCEEDED, "octofleet/worker/w2") > 0);
-    CHECK_INT(w.wk[0].stats.created, N);
-    CHECK(w.wk[0].stats.dropped >= 1);
-    CHECK(w.wk[1].stats.adopted >= 1);
-    CHECK_INT(w.wk[1].stats.created, 0);
-    CHECK_INT(w.wk[0].stats.succeeded + w.wk[1].stats.succeeded, N);
-    check_committed_at_end(&w);
-    free(l.rows);
-    world_stop(&w);
+    CHECK(count_source_type(l, OF_EV_JOB_SUCCEEDED, "octofleet/worker/w1") > 0);
+    CHECK(count_source_type(l, OF_EV_JOB_SUCCEEDED, "octofleet/worker/w2") > 0);
+    CHECK_INT(w->wk[0].stats.created, N);
+    CHECK(w->wk[0].stats.dropped >= 1);
+    CHECK(w->wk[1].stats.adopted >= 1);
+    CHECK_INT(w->wk[1].stats.created, 0);
+    CHECK_INT(w->wk[0].stats.succeeded + w->wk[1].stats.succeeded, N);
+    check_committed_at_end(w);
 }
 
 /* 200 jobs in flight at once: how many Octopus requests does one poll round cost? */
-static void case_load(void)
+static const char *const load_sets[] = {"worker.poll_interval", "500ms", NULL};
+static void case_load(world *w, evlist *l)
 {
-    static const char *const sets[] = {"worker.poll_interval", "500ms", NULL};
-    world w;
-    if (!world_start(&w, sets)) {
-        CHECK(!"world");
-        world_stop(&w);
-        return;
-    }
-    CHECK_INT(ofsim_set_task_cap(w.in.sim, 1000), OF_OK);
+    CHECK_INT(ofsim_set_task_cap(w->in.sim, 1000), OF_OK);
     enum { N = 200 };
     of_job *jobs = calloc(N, sizeof(*jobs));
     want *ws = calloc(N, sizeof(*ws));
     char(*ids)[OF_UUID_STR_SIZE] = calloc(N, sizeof(*ids));
     OF_ASSERT(jobs && ws && ids);
+    char names[N][16];
+    const char *tenants[N];
     for (int i = 0; i < N; i++) {
-        char t[16];
-        snprintf(t, sizeof(t), "L%03d", i + 1);
-        make_job(&w, &jobs[i], t, "Dev", 1);
-        memcpy(ids[i], jobs[i].job_id, OF_UUID_STR_SIZE);
-        ws[i] = (want){ids[i], 1};
+        snprintf(names[i], sizeof(names[i]), "L%03d", i + 1);
+        tenants[i] = names[i];
     }
-    produce_jobs(&w, jobs, N);
-    for (int i = 0; i < N; i++)
-        of_job_clear(&jobs[i]);
-    long tasks_before = ofsim_request_count(w.in.sim, "GET /api/{space}/tasks");
+    make_jobs(w, jobs, N, tenants, "Dev", "Dev", ids, ws);
+    produce_and_clear(w, jobs, N);
+    long tasks_before = ofsim_request_count(w->in.sim, "GET /api/{space}/tasks");
     int64_t t0 = of_now_ms();
-    worker_start(&w, 0);
-    evlist l = {0};
-    CHECK(wait_final(&w, &l, ws, N));
+    worker_start(w, 0);
+    CHECK(wait_final(w, l, ws, N));
     int64_t elapsed = of_now_ms() - t0;
-    worker_stop(&w, 0);
-    long task_gets = ofsim_request_count(w.in.sim, "GET /api/{space}/tasks") - tasks_before;
+    worker_stop(w, 0);
+    long task_gets = ofsim_request_count(w->in.sim, "GET /api/{space}/tasks") - tasks_before;
     size_t ok = 0;
     for (int i = 0; i < N; i++)
-        ok += ev_find(&l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL;
+        ok += ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL;
     CHECK_INT(ok, N);
-    CHECK_INT(w.wk[0].stats.created, N);
-    CHECK(w.wk[0].stats.max_in_flight >= 150); /* they really were in flight together */
-    CHECK(w.wk[0].stats.poll_rounds > 0);
+    CHECK_INT(w->wk[0].stats.created, N);
+    CHECK(w->wk[0].stats.max_in_flight >= 150); /* they really were in flight together */
+    CHECK(w->wk[0].stats.poll_rounds > 0);
     double per_round =
-        w.wk[0].stats.poll_rounds ? (double)task_gets / (double)w.wk[0].stats.poll_rounds : 0;
-    double tasks_per_round = w.wk[0].stats.poll_rounds ? (double)w.wk[0].stats.tasks_polled /
-                                                             (double)w.wk[0].stats.poll_rounds
-                                                       : 0;
+        w->wk[0].stats.poll_rounds ? (double)task_gets / (double)w->wk[0].stats.poll_rounds : 0;
+    double tasks_per_round = w->wk[0].stats.poll_rounds ? (double)w->wk[0].stats.tasks_polled /
+                                                              (double)w->wk[0].stats.poll_rounds
+                                                        : 0;
     /* task_poll_chunk 100: at most ceil(200/100) = 2 GETs per round, however many jobs. */
     CHECK(per_round <= 2.0 + 1e-9);
     fprintf(stderr,
             "load: %d jobs in %.1f s (incl. ~3 s group join); max in flight %llu; %llu poll "
             "rounds, %ld GET tasks requests = %.2f per round, %.1f tasks per round; %llu Octopus "
             "requests in total (%.2f per job)\n",
-            N, (double)elapsed / 1000.0, (unsigned long long)w.wk[0].stats.max_in_flight,
-            (unsigned long long)w.wk[0].stats.poll_rounds, task_gets, per_round, tasks_per_round,
-            (unsigned long long)w.wk[0].stats.octo_requests,
-            (double)w.wk[0].stats.octo_requests / N);
-    check_committed_at_end(&w);
-    free(l.rows);
+            N, (double)elapsed / 1000.0, (unsigned long long)w->wk[0].stats.max_in_flight,
+            (unsigned long long)w->wk[0].stats.poll_rounds, task_gets, per_round, tasks_per_round,
+            (unsigned long long)w->wk[0].stats.octo_requests,
+            (double)w->wk[0].stats.octo_requests / N);
+    check_committed_at_end(w);
     free(jobs);
     free(ws);
     free(ids);
+}
+
+/* A case runs alone (pure) or in a world started with the settings sets (NULL: none) and stopped
+ * after it, with an event list of its own. */
+static const struct {
+    const char *name;
+    const char *const *sets;
+    void (*pure)(void);
+    void (*fn)(world *w, evlist *l);
+} cases[] = {
+    {"keys", .pure = case_keys},
+    {"happy", .fn = case_happy},
+    {"failure", .fn = case_failure},
+    {"garbage", .fn = case_garbage},
+    {"adopt", .fn = case_adopt},
+    {"timeout", .fn = case_timeout},
+    {"waiting", .fn = case_waiting},
+    {"inflight", .sets = inflight_sets, .fn = case_inflight},
+    {"redeliver", .fn = case_redeliver},
+    {"drain", .sets = drain_sets, .fn = case_drain},
+    {"rebalance", .sets = rebalance_sets, .fn = case_rebalance},
+    {"load", .sets = load_sets, .fn = case_load},
+    {"oversize", .sets = oversize_sets, .fn = case_oversize},
+};
+
+static void run_case(size_t i)
+{
+    if (cases[i].pure) {
+        cases[i].pure();
+        return;
+    }
+    world w;
+    evlist l = {0};
+    if (world_start(&w, cases[i].sets))
+        cases[i].fn(&w, &l);
+    else
+        CHECK(!"world");
+    free(l.rows);
     world_stop(&w);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} cases[] = {
-    {"keys", case_keys},         {"happy", case_happy},         {"failure", case_failure},
-    {"garbage", case_garbage},   {"adopt", case_adopt},         {"timeout", case_timeout},
-    {"waiting", case_waiting},   {"inflight", case_inflight},   {"redeliver", case_redeliver},
-    {"drain", case_drain},       {"rebalance", case_rebalance}, {"load", case_load},
-    {"oversize", case_oversize},
-};
-
 int main(int argc, char **argv)
 {
+    char ges[256];
+    if (of_octo_global_init(ges, sizeof ges) != OF_OK) { /* libcurl, once, before any thread */
+        fprintf(stderr, "%s\n", ges);
+        return 1;
+    }
     of_log_set_level(getenv("OF_TEST_DEBUG") ? OF_LOG_DEBUG : OF_LOG_WARN);
     size_t ncases = sizeof(cases) / sizeof(cases[0]);
     for (int a = 1; a < argc; a++) { /* a misspelt case must not pass by running nothing */
@@ -1259,7 +1180,7 @@ int main(int argc, char **argv)
         if (!run) continue;
         int64_t t0 = of_now_ms();
         int before = of_test_failures;
-        cases[i].fn();
+        run_case(i);
         fprintf(stderr, "case %s: %s (%.1f s)\n", cases[i].name,
                 of_test_failures == before ? "ok" : "FAILED", (double)(of_now_ms() - t0) / 1000.0);
     }
