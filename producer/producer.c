@@ -13,9 +13,7 @@
 /* A batch ends after this many messages or this long after its first message, whichever
  * comes first, or right after a message that needed Octopus (so a slow Octopus delays one
  * decision, not a growing pile). One transaction per batch. */
-#define BATCH_MAX_MSGS 500
-#define BATCH_MAX_MS   100
-#define POLL_IDLE_MS   200
+#define POLL_IDLE_MS 200
 
 #define TXN_TIMEOUT_MS    30000
 #define TXN_MAX_RETRIES   10
@@ -371,20 +369,35 @@ static void teardown(prod *p)
 /* ---------------------------------------------------------------------------------- */
 /* the loop */
 
+/* True if the batch's outputs from index `from` on put a job on a stage topic. */
+static bool dispatched_since(const prod *p, size_t from)
+{
+    const char *first = p->t_jobs[0], *end = p->t_jobs[p->cfg->topics.max_stages];
+    for (size_t i = from; i < p->n_outs; i++)
+        if (p->outs[i].topic >= first && p->outs[i].topic < end) return true;
+    return false;
+}
+
 /* Reads one batch and decides. Returns OF_OK with the batch ready to commit (possibly
- * empty), or a fatal error. */
+ * empty), or a fatal error. The batch window (producer.batch_window) amortises a
+ * transaction over many inputs, but a decision that dispatches jobs ends it: what is
+ * already read joins the batch, nothing more is waited for, so a gate that opens sends the
+ * next stage's jobs at once instead of after the window. */
 static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errstr_size)
 {
     int64_t deadline = 0;
+    bool urgent = false;
     *consumer_dead = false;
     for (;;) {
         bool stop = of_stop_requested(p->opts->stop);
         if (stop && p->batch_msgs == 0) return OF_OK;
         int64_t now = of_now_ms();
-        size_t max_msgs = p->isolate_left ? 1 : BATCH_MAX_MSGS;
+        size_t max_msgs = p->isolate_left ? 1 : (size_t)p->cfg->producer.batch_max;
         if (p->batch_msgs > 0 && (stop || now >= deadline || p->batch_msgs >= max_msgs))
             return OF_OK;
-        int timeout = p->batch_msgs ? (int)(deadline - now) : POLL_IDLE_MS;
+        /* capped so that a long window still sees a stop request */
+        int64_t wait = p->batch_msgs ? (urgent ? 0 : deadline - now) : POLL_IDLE_MS;
+        int timeout = (int)(wait < POLL_IDLE_MS ? wait : POLL_IDLE_MS);
         (void)of_kafka_producer_poll(p->kp, 0);
         of_kafka_message *m = NULL;
         char es[ES] = "";
@@ -397,8 +410,12 @@ static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errs
             *consumer_dead = true;
             return of_seterr(errstr, errstr_size, rc, "consumer failed: %s", es);
         }
-        if (!m) continue;
-        if (p->batch_msgs++ == 0) deadline = of_now_ms() + BATCH_MAX_MS;
+        if (!m) {
+            if (urgent) return OF_OK; /* nothing more at hand: commit now */
+            continue;
+        }
+        if (p->batch_msgs++ == 0) deadline = of_now_ms() + p->cfg->producer.batch_window_ms;
+        size_t outs_before = p->n_outs;
         bool cut = false;
         p->cur_partition = m->partition;
         p->cur_offset = m->offset;
@@ -414,6 +431,7 @@ static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errs
         of_kafka_message_free(m);
         if (rc) return of_seterr(errstr, errstr_size, rc, "%s", of_strerror(rc));
         if (cut) return OF_OK;
+        if (!urgent && dispatched_since(p, outs_before)) urgent = true;
     }
 }
 

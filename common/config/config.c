@@ -207,6 +207,14 @@ static const cfg_def cfg_defs[] = {
      0, 0, NULL, NULL, CF_NONEMPTY, NULL,
      "Kafka transactional.id of the producer: stable across restarts and unique per producer "
      "instance, so a restarted producer fences off its predecessor."},
+    {"producer.batch_window", CT_DURATION, OFF(producer.batch_window_ms), "100ms", 0, 10 * SEC,
+     NULL, NULL, 0, NULL,
+     "How long the producer gathers inputs into one transaction after the first. A decision "
+     "that dispatches jobs (a gate opening, a submit) ends the window at once: what is already "
+     "read joins the transaction, nothing more is waited for. Longer windows make fewer, bigger "
+     "transactions under load; 0ms gives each input a transaction of its own."},
+    {"producer.batch_max", CT_INT, OFF(producer.batch_max), "500", 1, 100000, NULL, NULL, 0, NULL,
+     "Most inputs decided in one transaction."},
 
     /* worker */
     {"worker.group_id", CT_STRING, OFF(worker.group_id), "octofleet-workers", 0, 0, NULL, NULL,

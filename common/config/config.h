@@ -94,6 +94,8 @@ typedef struct of_config_octopus {
 typedef struct of_config_producer {
     char *group_id;
     char *transactional_id;
+    int64_t batch_window_ms; /* producer.batch_window */
+    int batch_max;           /* producer.batch_max */
 } of_config_producer;
 
 /* Group `worker`. */

@@ -1058,10 +1058,37 @@ static void test_fencing(fx *f, runner *prod)
     producer_stop(&repl);
 }
 
+/* A gate that opens does not wait out the batch window (producer.batch_window, 10 s here):
+ * the job.started that comes first opens a window, the job.succeeded that ends stage 1 in
+ * Hosted Beta dispatches stage 2, and that decision commits what is at hand at once. Without
+ * the flush, stage 2 would become visible (read_committed) only when the window ends. */
+static void test_gate_flush(fx *f, runner *prod)
+{
+    (void)prod;
+    char rid[37];
+    jobs_seen s1 = {0}, s2 = {0};
+    submit(f, "T1", r1_json, rid);
+    CHECK_INT(wait_jobs(f, 1, rid, 2, &s1), 2);
+    const of_job *schema = find_job(f, &s1, "Schema", "Hosted Beta", NULL, 1);
+    CHECK(schema != NULL);
+    if (schema) {
+        int64_t t0 = of_now_ms();
+        job_event(f, schema, OF_EV_JOB_STARTED, NULL, "Deployments-9001", "ServerTasks-9001");
+        job_event(f, schema, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+        CHECK_INT(wait_jobs(f, 2, rid, 2, &s2), 2);
+        int64_t took = of_now_ms() - t0;
+        if (took >= 5000) fprintf(stderr, "  stage 2 took %lld ms\n", (long long)took);
+        CHECK(took < 5000); /* half the window: it did not wait the window out */
+    }
+    jobs_clear(&s1);
+    jobs_clear(&s2);
+}
+
 /* Which fixture a case runs on. */
 enum { ANY, MOCK_ONLY, BROKER_ONLY };
 
 static const of_inproc_set poison_sets[] = {{"kafka.properties", "message.max.bytes=3000"}};
+static const of_inproc_set flush_sets[] = {{"producer.batch_window", "10s"}};
 
 static const struct {
     const char *name;
@@ -1076,6 +1103,7 @@ static const struct {
     {"abort", test_abort, ANY, NULL, 0},
     {"resume", test_resume, ANY, NULL, 0},
     {"poison", test_poison, MOCK_ONLY, poison_sets, 1},
+    {"gateflush", test_gate_flush, ANY, flush_sets, 1},
     {"fencing", test_fencing, BROKER_ONLY, NULL, 0},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
