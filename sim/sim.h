@@ -85,6 +85,15 @@ long ofsim_request_count(ofsim *sim, const char *route);
 /* Number of tasks currently in `state` ("Queued", "Executing", ...). */
 int ofsim_task_count(ofsim *sim, const char *state);
 
+/* The most tasks created with api_key that were Queued, Executing or
+ * Cancelling at once since start, reset or ofsim_task_peak_reset (as GET
+ * /sim/task-peaks reports it); -1 for a key the simulator does not know. */
+int ofsim_task_peak(ofsim *sim, const char *api_key);
+
+/* Starts a new peak measurement: every key's peak becomes its live count
+ * (DELETE /sim/task-peaks). */
+void ofsim_task_peak_reset(ofsim *sim);
+
 /* Forgets created deployments, tasks, stats and faults (POST /sim/reset). */
 void ofsim_reset(ofsim *sim);
 

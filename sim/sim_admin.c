@@ -39,23 +39,46 @@ static bool fault_matches(const sim_fault *f, const char *route)
     return strcmp(f->route, route) == 0;
 }
 
+/* A spent fault goes, so GET /sim/faults shows live ones only. */
+static void fault_drop_spent(ofsim *sim, int i)
+{
+    sim_fault *f = &sim->faults[i];
+    if (f->count != 0) return;
+    sim_fault_clear(f);
+    memmove(f, f + 1, (size_t)(sim->n_faults - i - 1) * sizeof *f);
+    sim->n_faults--;
+}
+
 bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out)
 {
     for (int i = 0; i < sim->n_faults; i++) {
         sim_fault *f = &sim->faults[i];
-        if (f->count == 0 || !fault_matches(f, route)) continue;
+        if (f->count == 0 || f->event_mask || !fault_matches(f, route)) continue;
         if (f->count > 0) f->count--;
         *out = *f;
         out->route = NULL;
         out->error = sim_strdup(f->error);
         out->corrupt_task = sim_strdup(f->corrupt_task);
         out->corrupt_how = sim_strdup(f->corrupt_how);
-        if (f->count == 0) { /* spent: drop it so GET /sim/faults shows live ones only */
-            sim_fault_clear(f);
-            memmove(f, f + 1, (size_t)(sim->n_faults - i - 1) * sizeof *f);
-            sim->n_faults--;
-        }
+        fault_drop_spent(sim, i);
         return true;
+    }
+    return false;
+}
+
+bool sim_event_fault_take(ofsim *sim, sim_ecat cat, bool *drop, int64_t *delay_ms)
+{
+    *drop = false;
+    *delay_ms = 0;
+    for (int i = 0; i < sim->n_faults; i++) {
+        sim_fault *f = &sim->faults[i];
+        if (f->count == 0 || !(f->event_mask & (1u << cat))) continue;
+        if (f->count > 0) f->count--;
+        bool hit = f->percent >= 100 || sim_rand_range(&sim->event_rng, 0, 99) < f->percent;
+        *drop = hit && f->drop;
+        *delay_ms = hit ? f->delay_ms : 0;
+        fault_drop_spent(sim, i);
+        return hit;
     }
     return false;
 }
@@ -107,6 +130,38 @@ static json_t *body_json(sim_req *r)
     return j;
 }
 
+/* "API-OCTO...0001": enough to tell the keys apart, not enough to use one. */
+static void key_hint(const char *key, char *out, size_t size)
+{
+    size_t n = strlen(key);
+    if (n <= 12)
+        snprintf(out, size, "API-...");
+    else
+        snprintf(out, size, "%.8s...%s", key, key + n - 4);
+}
+
+/* Per API key: tasks queued or executing now, and the most at once since start/reset. */
+static json_t *task_peaks(ofsim *sim)
+{
+    json_t *arr = json_array();
+    for (int k = 0; k < sim->w.n_keys; k++) {
+        char hint[32];
+        key_hint(sim->w.keys[k].key, hint, sizeof hint);
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:i}", "key", hint, "live",
+                                             sim->key_live[k], "peak", sim->key_peak[k]));
+    }
+    return arr;
+}
+
+static void h_task_peaks(sim_req *r)
+{
+    ofsim *sim = r->sim;
+    if (strcmp(r->method, "DELETE") == 0) /* a new measurement starts from what runs now */
+        for (int k = 0; k < sim->w.n_keys; k++)
+            sim->key_peak[k] = sim->key_live[k];
+    sim_reply(r, 200, task_peaks(sim));
+}
+
 static void h_stats(sim_req *r)
 {
     ofsim *sim = r->sim;
@@ -121,8 +176,11 @@ static void h_stats(sim_req *r)
     for (int k = 0; k < 6; k++)
         json_object_set_new(statuses, names[k], json_integer(sim->status_counts[k]));
     sim_reply(r, 200,
-              json_pack("{s:I, s:I, s:o, s:o}", "total", (json_int_t)sim->total_requests,
-                        "api_total", (json_int_t)api, "routes", routes, "statuses", statuses));
+              json_pack("{s:I, s:I, s:o, s:o, s:{s:i, s:I, s:I}, s:o}", "total",
+                        (json_int_t)sim->total_requests, "api_total", (json_int_t)api, "routes",
+                        routes, "statuses", statuses, "events", "recorded", sim->n_events,
+                        "dropped", (json_int_t)sim->events_dropped, "delayed",
+                        (json_int_t)sim->events_delayed, "task_peaks", task_peaks(sim)));
 }
 
 static json_t *dep_summary(ofsim *sim, int i)
@@ -227,9 +285,10 @@ static void h_reset(sim_req *r)
 }
 
 static const char *const fault_keys[] = {
-    "route",        "status",      "count",        "retry_after", "latency_ms",    "drop",
-    "slow_body_ms", "body_bytes",  "error",        "after",       "total_results", "ignore_skip",
-    "corrupt_task", "corrupt_how", "endless_body", NULL};
+    "route",         "status",       "count",        "retry_after", "latency_ms",
+    "drop",          "slow_body_ms", "body_bytes",   "error",       "after",
+    "total_results", "ignore_skip",  "corrupt_task", "corrupt_how", "endless_body",
+    "events",        "percent",      "delay_ms",     NULL};
 
 static bool fault_int(json_t *o, const char *key, long long lo, long long hi, long long *out,
                       char *err, size_t errsz)
@@ -244,6 +303,67 @@ static bool fault_int(json_t *o, const char *key, long long lo, long long hi, lo
     return true;
 }
 
+/* An event fault: {"events": [categories] | "*", "drop": true | "delay_ms": N,
+ * "percent": P, "count": N}; nothing else may be set. */
+static bool parse_event_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
+{
+    static const char *const allowed[] = {"events", "drop", "percent", "delay_ms", "count", NULL};
+    const char *bad = sim_unknown_key(o, allowed, false);
+    if (bad) {
+        snprintf(err, errsz,
+                 "an event fault takes events, drop, delay_ms, percent and count only, not "
+                 "\"%s\"",
+                 bad);
+        return false;
+    }
+    json_t *v;
+    json_t *ev = json_object_get(o, "events");
+    if (json_is_string(ev) && strcmp(json_string_value(ev), "*") == 0) {
+        f->event_mask = (1u << SIM_EV__COUNT) - 1;
+    } else if (json_is_array(ev) && json_array_size(ev) > 0) {
+        size_t i;
+        json_array_foreach(ev, i, v)
+        {
+            int c = sim_ecat_parse(json_string_value(v));
+            if (c < 0) {
+                snprintf(err, errsz,
+                         "\"events\"[%zu]: not an event category (DeploymentQueued, "
+                         "DeploymentStarted, DeploymentSucceeded, DeploymentFailed, "
+                         "TaskCanceled, ManualInterventionInterruptionRaised, ...)",
+                         i);
+                return false;
+            }
+            f->event_mask |= 1u << c;
+        }
+    } else {
+        snprintf(err, errsz, "\"events\" must be \"*\" or a non-empty array of categories");
+        return false;
+    }
+    json_t *drop = json_object_get(o, "drop");
+    long long count = 1, percent = 100, delay = 0;
+    if ((drop && !json_is_boolean(drop)) ||
+        !fault_int(o, "count", -1, 1000000000, &count, err, errsz) ||
+        !fault_int(o, "percent", 0, 100, &percent, err, errsz) ||
+        !fault_int(o, "delay_ms", 0, 3600000, &delay, err, errsz)) {
+        if (drop && !json_is_boolean(drop)) snprintf(err, errsz, "\"drop\" must be a boolean");
+        return false;
+    }
+    if (json_is_true(drop) == (delay > 0)) {
+        snprintf(err, errsz,
+                 "an event fault either drops (\"drop\": true) or delays "
+                 "(\"delay_ms\" > 0) the events");
+        return false;
+    }
+    f->route = sim_strdup("(events)");
+    f->drop = json_is_true(drop);
+    f->count = (long)count;
+    f->percent = (int)percent;
+    f->delay_ms = delay;
+    f->total_results = -1;
+    f->retry_after = -1;
+    return true;
+}
+
 static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
 {
     memset(f, 0, sizeof *f);
@@ -251,17 +371,10 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
         snprintf(err, errsz, "a fault must be an object");
         return false;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v)
-    {
-        bool ok = false;
-        for (const char *const *k = fault_keys; *k && !ok; k++)
-            ok = strcmp(*k, key) == 0;
-        if (!ok) {
-            snprintf(err, errsz, "unknown fault field \"%s\"", key);
-            return false;
-        }
+    const char *bad = sim_unknown_key(o, fault_keys, false);
+    if (bad) {
+        snprintf(err, errsz, "unknown fault field \"%s\"", bad);
+        return false;
     }
     json_t *route = json_object_get(o, "route"), *drop = json_object_get(o, "drop"),
            *error = json_object_get(o, "error"), *after = json_object_get(o, "after");
@@ -279,6 +392,11 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
         snprintf(err, errsz,
                  "\"ignore_skip\" and \"endless_body\" must be booleans, \"corrupt_task\" a "
                  "task id or \"*\", \"corrupt_how\" a string");
+        return false;
+    }
+    if (json_object_get(o, "events")) return parse_event_fault(o, f, err, errsz);
+    if (json_object_get(o, "percent") || json_object_get(o, "delay_ms")) {
+        snprintf(err, errsz, "\"percent\" and \"delay_ms\" belong to event faults (\"events\")");
         return false;
     }
     const char *how = chow ? json_string_value(chow) : NULL;
@@ -319,8 +437,19 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
     return true;
 }
 
+static json_t *render_event_fault(const sim_fault *f)
+{
+    json_t *cats = json_array();
+    for (int c = 0; c < SIM_EV__COUNT; c++)
+        if (f->event_mask & (1u << c))
+            json_array_append_new(cats, json_string(sim_ecat_name((sim_ecat)c)));
+    return json_pack("{s:o, s:I, s:b, s:I, s:i}", "events", cats, "count", (json_int_t)f->count,
+                     "drop", f->drop, "delay_ms", (json_int_t)f->delay_ms, "percent", f->percent);
+}
+
 static json_t *render_fault(const sim_fault *f)
 {
+    if (f->event_mask) return render_event_fault(f);
     json_t *j = json_pack("{s:s, s:I, s:i, s:i, s:I, s:b, s:b, s:I, s:I, s:o}", "route", f->route,
                           "count", (json_int_t)f->count, "status", f->status, "retry_after",
                           f->retry_after, "latency_ms", (json_int_t)f->latency_ms, "drop", f->drop,
@@ -509,6 +638,8 @@ static const sim_route admin_routes[] = {
     {"GET", "task-cap", h_task_cap},
     {"POST", "task-cap", h_task_cap},
     {"GET", "tasks", h_tasks},
+    {"GET", "task-peaks", h_task_peaks},
+    {"DELETE", "task-peaks", h_task_peaks},
 };
 
 static void h_admin_404(sim_req *r)
@@ -545,18 +676,16 @@ void sim_admin_route(sim_req *r)
 
 /* ---- in-process API ----------------------------------------------------------------- */
 
-of_err ofsim_admin(ofsim *sim, const char *method, const char *path, const char *body, int *status,
-                   char **response)
+void sim_call(ofsim *sim, const char *method, const char *path, const char *api_key,
+              const char *body, int *status, char **response)
 {
-    *status = 0;
-    if (response) *response = NULL;
-    if (!sim || !method || !path || strncmp(path, "/sim/", 5) != 0) return OF_ERR_INVALID;
     char *copy = sim_strdup(path);
     char *q = strchr(copy, '?');
     if (q) *q++ = '\0';
     sim_req r = {.sim = sim,
                  .method = method,
                  .raw_path = copy,
+                 .api_key = api_key,
                  .loopback = true,
                  .body = body,
                  .body_len = body ? strlen(body) : 0,
@@ -570,8 +699,8 @@ of_err ofsim_admin(ofsim *sim, const char *method, const char *path, const char 
         p = slash + 1;
     }
     r.seg = segs;
-    sim_qarg args[16];
-    for (char *p = q; p && *p && r.n_args < 16;) {
+    sim_qarg args[32];
+    for (char *p = q; p && *p && r.n_args < 32;) {
         char *amp = strchr(p, '&');
         if (amp) *amp = '\0';
         char *eq = strchr(p, '=');
@@ -582,9 +711,15 @@ of_err ofsim_admin(ofsim *sim, const char *method, const char *path, const char 
         p = amp ? amp + 1 : NULL;
     }
     r.args = args;
+    bool api = r.n_seg > 0 && strcasecmp(segs[0], "api") == 0;
     pthread_mutex_lock(&sim->mu);
-    sim_admin_route(&r);
-    r.handler(&r);
+    if (api) {
+        sim_api_route(&r);
+        sim_api_dispatch(&r);
+    } else {
+        sim_admin_route(&r);
+        r.handler(&r);
+    }
     pthread_mutex_unlock(&sim->mu);
     *status = r.status;
     if (response)
@@ -592,6 +727,15 @@ of_err ofsim_admin(ofsim *sim, const char *method, const char *path, const char 
     else
         free(r.resp);
     free(copy);
+}
+
+of_err ofsim_admin(ofsim *sim, const char *method, const char *path, const char *body, int *status,
+                   char **response)
+{
+    *status = 0;
+    if (response) *response = NULL;
+    if (!sim || !method || !path || strncmp(path, "/sim/", 5) != 0) return OF_ERR_INVALID;
+    sim_call(sim, method, path, NULL, body, status, response);
     return OF_OK;
 }
 
@@ -645,4 +789,18 @@ int ofsim_task_count(ofsim *sim, const char *state)
         if ((int)sim->deps[i].state == s) n++;
     pthread_mutex_unlock(&sim->mu);
     return n;
+}
+
+int ofsim_task_peak(ofsim *sim, const char *api_key)
+{
+    pthread_mutex_lock(&sim->mu);
+    int k = sim_key_index(sim, api_key);
+    int peak = k >= 0 ? sim->key_peak[k] : -1;
+    pthread_mutex_unlock(&sim->mu);
+    return peak;
+}
+
+void ofsim_task_peak_reset(ofsim *sim)
+{
+    (void)admin_ok(sim, "DELETE", "/sim/task-peaks", NULL); /* void API: nothing to report to */
 }

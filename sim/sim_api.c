@@ -546,6 +546,7 @@ static const char *const space_links[][2] = {
     {"CreateDeploymentTenantedCommandV1", "deployments/create/tenanted/v1"},
     {"CreateDeploymentUntenantedCommandV1", "deployments/create/untenanted/v1"},
     {"Environments", "environments{/id}{?name,skip,ids,take,partialName}"},
+    {"Events", sim_events_template},
     {"Interruptions", "interruptions{/id}{?skip,take,regarding,pendingOnly,ids}"},
     {"Lifecycles", "lifecycles{/id}{?skip,take,ids,partialName}"},
     {"ProjectGroups", "projectgroups{/id}{?skip,take,ids,partialName}"},
@@ -1090,6 +1091,8 @@ static const sim_route routes[] = {
     {"GET", "tasks/{id}/raw", sim_h_task_raw},
     {"GET", "tasks/{id}/queued-behind", sim_h_task_queued_behind},
     {"POST", "tasks/{id}/cancel", sim_h_task_cancel},
+    {"GET", "events", sim_h_events_list},
+    {"GET", "events/{id}", sim_h_event_get},
     {"GET", "interruptions", sim_h_interruptions_list},
     {"GET", "interruptions/{id}", sim_h_interruption_get},
     {"POST", "interruptions/{id}/submit", sim_h_interruption_submit},
@@ -1212,17 +1215,21 @@ void sim_api_route(sim_req *r)
     }
 }
 
+int sim_key_index(const ofsim *sim, const char *key)
+{
+    for (int i = 0; key && i < sim->w.n_keys; i++)
+        if (strcmp(sim->w.keys[i].key, key) == 0) return i;
+    return -1;
+}
+
 bool sim_key_allows(const ofsim *sim, const char *key, int space)
 {
-    if (!key) return false;
-    for (int i = 0; i < sim->w.n_keys; i++) {
-        const sim_key *k = &sim->w.keys[i];
-        if (strcmp(k->key, key) != 0) continue;
-        if (k->all_spaces || space < 0) return true;
-        for (int j = 0; j < k->n_spaces; j++)
-            if (k->spaces[j] == space) return true;
-        return false;
-    }
+    int i = sim_key_index(sim, key);
+    if (i < 0) return false;
+    const sim_key *k = &sim->w.keys[i];
+    if (k->all_spaces || space < 0) return true;
+    for (int j = 0; j < k->n_spaces; j++)
+        if (k->spaces[j] == space) return true;
     return false;
 }
 

@@ -310,7 +310,7 @@ void sim_h_deployment_create(sim_req *r)
     }
     json_decref(errs);
     int g = json_is_true(guided) ? 1 : json_is_false(guided) ? 0 : -1;
-    int i = sim_dep_create(sim, rel, env, tenant, comments, g,
+    int i = sim_dep_create(sim, sim_key_index(sim, r->api_key), rel, env, tenant, comments, g,
                            json_is_object(form) ? json_deep_copy(form) : NULL, qt, qte);
     json_decref(body);
     sim_reply(r, 201, sim_render_deployment(sim, i));
@@ -333,9 +333,13 @@ static void list_deployments(sim_req *r, int release)
     json_t *projects = sim_arg_list(r, "projects"), *envs = sim_arg_list(r, "environments"),
            *tenants = sim_arg_list(r, "tenants"), *channels = sim_arg_list(r, "channels"),
            *ids = sim_arg_list(r, "ids"), *states = sim_arg_list(r, "taskState");
-    int *idx = calloc((size_t)sim->n_deps + 1, sizeof *idx), n = 0;
+    /* the adoption look-up names one target: the index gives its few deployments */
+    int n_cand;
+    int *cand = sim_deps_by_target(sim, r->space, projects, envs, tenants, &n_cand);
+    int *idx = calloc((size_t)(cand ? n_cand : sim->n_deps) + 1, sizeof *idx), n = 0;
     OF_ASSERT(idx);
-    for (int i = sim->n_deps - 1; i >= 0; i--) {
+    for (int k = 0; k < (cand ? n_cand : sim->n_deps); k++) {
+        int i = cand ? cand[k] : sim->n_deps - 1 - k;
         const sim_dep *d = &sim->deps[i];
         if (d->space != r->space || (release >= 0 && d->release != release)) continue;
         if (projects && !sim_list_has(projects, w->projects[d->project].id)) continue;
@@ -352,6 +356,7 @@ static void list_deployments(sim_req *r, int release)
         }
         idx[n++] = i;
     }
+    free(cand);
     json_decref(projects), json_decref(envs), json_decref(tenants), json_decref(channels);
     json_decref(ids), json_decref(states);
     sim_reply_page(r, "Deployment", idx, n, sim_render_deployment,
@@ -404,20 +409,23 @@ void sim_h_tasks_list(sim_req *r)
     bool active = false, pending = false;
     bool has_active = bool_arg(r, "active", &active);
     bool has_pending = bool_arg(r, "hasPendingInterruptions", &pending);
-    int *idx = calloc((size_t)sim->n_deps + 1, sizeof *idx), n = 0;
+    /* ids: each task is found by its number, whatever the number of tasks */
+    size_t n_ids = ids ? json_array_size(ids) : 0;
+    int *idx = calloc((n_ids ? n_ids : (size_t)sim->n_deps) + 1, sizeof *idx), n = 0;
     OF_ASSERT(idx);
-    if (ids && json_array_size(ids) > 0) {
+    if (n_ids > 0) {
         size_t k;
         json_t *v;
-        char *seen = calloc((size_t)sim->n_deps + 1, 1);
-        OF_ASSERT(seen);
         json_array_foreach(ids, k, v)
         {
             int i = sim_task_index(sim, json_string_value(v));
-            if (i >= 0 && !seen[i]) seen[i] = 1, idx[n++] = i;
+            if (i >= 0) idx[n++] = i;
         }
-        free(seen);
         qsort(idx, (size_t)n, sizeof *idx, cmp_desc);
+        int u = 0; /* an id asked for twice is listed once */
+        for (int j = 0; j < n; j++)
+            if (u == 0 || idx[u - 1] != idx[j]) idx[u++] = idx[j];
+        n = u;
     } else {
         for (int i = sim->n_deps - 1; i >= 0; i--)
             idx[n++] = i;
@@ -715,8 +723,9 @@ static void executions(sim_req *r, bool tenanted)
         json_t *out = json_array();
         int g = json_is_true(guided) ? 1 : json_is_false(guided) ? 0 : -1;
         for (int k = 0; k < n; k++) {
-            int i = sim_dep_create(sim, rel, t[k].env, t[k].tenant, NULL, g,
-                                   json_is_object(vars) ? json_deep_copy(vars) : NULL, qt, qte);
+            int i = sim_dep_create(sim, sim_key_index(sim, r->api_key), rel, t[k].env, t[k].tenant,
+                                   NULL, g, json_is_object(vars) ? json_deep_copy(vars) : NULL, qt,
+                                   qte);
             json_array_append_new(out, json_pack("{s:o, s:o}", "DeploymentId", jstr_take(dep_id(i)),
                                                  "ServerTaskId", jstr_take(task_id(i))));
         }

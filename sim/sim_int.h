@@ -6,6 +6,7 @@
  *   sim_tasks.c  deployment creation, the task engine thread, cancel
  *   sim_api.c    /api routing and the catalogue handlers (spaces ... releases)
  *   sim_deploy.c /api deployments, tasks, interruptions handlers
+ *   sim_events.c the event feed: recording (with its faults) and /api events
  *   sim_admin.c  /sim/ admin handlers and the in-process admin API
  *   sim_http.c   libmicrohttpd (the only module that uses it), faults, start/stop
  *
@@ -43,6 +44,10 @@ of_err sim_strmap_put(sim_strmap *m, const char *key, int val);
 void sim_strmap_clear(sim_strmap *m);
 
 char *sim_strdup(const char *s); /* NULL-safe; aborts on OOM */
+/* The first key of object obj that is not in the NULL-terminated `allowed`
+ * (borrowed from obj), or NULL when there is none; with comments, keys
+ * starting with '_' are always allowed. */
+const char *sim_unknown_key(json_t *obj, const char *const *allowed, bool comments);
 char *sim_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *sim_slug(const char *name); /* "Hosted Beta" -> "hosted-beta" */
 bool sim_icontains(const char *hay, const char *needle);
@@ -181,6 +186,7 @@ bool sim_tstate_done(sim_tstate s);
  * "Deployments-(i+1)" and task "ServerTasks-(i+1)". History comes first. */
 typedef struct sim_dep {
     int space, project, release, env, tenant, channel; /* tenant -1 = untenanted */
+    int key;                                           /* world.keys index that created it; -1 */
     bool history;
     int64_t created;
     char *comments;
@@ -292,7 +298,44 @@ typedef struct sim_fault {
     char *corrupt_task;    /* this task id ("*" = every task) in a task page is undecodable */
     char *corrupt_how;     /* "state_number" (default) | "state_unknown" | "no_id" */
     bool endless_body;     /* 200 with a chunked body that never ends (slow_body_ms: per chunk) */
+    /* event faults (never match a request): which categories, then drop or delay them */
+    unsigned event_mask; /* bit per sim_ecat; 0 = a request fault */
+    int percent;         /* of the matching events, how many in 100 it applies to */
+    int64_t delay_ms;    /* the event becomes visible this long after it occurred */
 } sim_fault;
+
+/* Event categories the task engine records (docs/octopus.md, "Events"). */
+typedef enum sim_ecat {
+    SIM_EV_QUEUED = 0,    /* DeploymentQueued: created */
+    SIM_EV_STARTED,       /* DeploymentStarted: Queued -> Executing */
+    SIM_EV_SUCCEEDED,     /* DeploymentSucceeded */
+    SIM_EV_FAILED,        /* DeploymentFailed */
+    SIM_EV_CANCELED,      /* TaskCanceled */
+    SIM_EV_MANUAL_RAISED, /* ManualInterventionInterruptionRaised */
+    SIM_EV_MANUAL_RESOLVED,
+    SIM_EV_GUIDED_RAISED, /* accepted by the filters; the simulator never raises it */
+    SIM_EV__COUNT
+} sim_ecat;
+
+const char *sim_ecat_name(sim_ecat c);
+int sim_ecat_parse(const char *s); /* -1 if unknown; case-insensitive */
+
+/* One recorded event: events[i] has AutoId i + 1 and Id "Events-(i+1)". */
+typedef struct sim_event {
+    int dep; /* the deployment (and task) it is about */
+    sim_ecat cat;
+    int64_t occurred;
+    int64_t visible_at; /* wall ms; later than occurred for a delayed event */
+} sim_event;
+
+/* A growable list of indexes. */
+typedef struct sim_ivec {
+    int *v;
+    int n;
+    size_t cap;
+} sim_ivec;
+
+void sim_ivec_push(sim_ivec *a, int x);
 
 typedef struct sim_stat {
     char *route;
@@ -322,6 +365,21 @@ struct ofsim {
     int n_deps, cap_deps, n_history;
     int *active; /* non-terminal tasks, sorted by (queue_time, index) */
     int n_active, cap_active;
+
+    /* index of deployments by target: "project:env:tenant" and "project:env:*" -> dep_lists */
+    sim_strmap dep_index;
+    sim_ivec *dep_lists;
+    int n_dep_lists;
+
+    sim_event *events; /* AutoId order */
+    int n_events, n_history_events;
+    size_t cap_events;
+    uint64_t event_rng;
+    long events_dropped, events_delayed;
+
+    /* per API key (world.keys index): tasks Queued/Executing/Cancelling now, and the most at once
+     */
+    int *key_live, *key_peak;
 
     sim_fault *faults;
     int n_faults;
@@ -412,6 +470,7 @@ void sim_api_route(sim_req *r);
  * 401/403/404/405). */
 void sim_api_dispatch(sim_req *r);
 bool sim_key_allows(const ofsim *sim, const char *key, int space);
+int sim_key_index(const ofsim *sim, const char *key); /* world.keys index; -1 unknown */
 /* A parameter segment of the matched route: the k-th after the space prefix. */
 const char *sim_seg(const sim_req *r, int k);
 
@@ -441,9 +500,16 @@ void sim_tasks_clear(ofsim *sim);
 of_err sim_engine_start(ofsim *sim); /* mu not held */
 void sim_engine_stop(ofsim *sim);    /* mu not held */
 void sim_engine_kick(ofsim *sim);
-/* Appends a deployment + Queued task (rules applied). Returns its index. */
-int sim_dep_create(ofsim *sim, int release, int env, int tenant, const char *comments, int guided,
-                   json_t *form_values, int64_t queue_time, int64_t expiry);
+/* Appends a deployment + Queued task (rules applied) created with API key
+ * `key` (world.keys index, -1 none). Returns its index. */
+int sim_dep_create(ofsim *sim, int key, int release, int env, int tenant, const char *comments,
+                   int guided, json_t *form_values, int64_t queue_time, int64_t expiry);
+/* The deployments that may match a filter on projects x environments x tenants
+ * (any list NULL = no filter on it), from the index: a new array the caller
+ * frees, newest first, *n entries; NULL when the filter cannot use the index
+ * (no projects or environments, or too many combinations): scan instead. */
+int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, const json_t *envs,
+                        const json_t *tenants, int *n);
 /* Returns true if the task changed state. */
 bool sim_task_cancel(ofsim *sim, int index);
 /* Releases a held interruption; abort=true fails the task instead. */
@@ -459,6 +525,17 @@ sim_rule *sim_rules_copy(const sim_rule *rules, int n); /* deep copy */
  * caller frees, *n entries (0 when the task is not queued). */
 int *sim_tasks_ahead(const ofsim *sim, int index, int *n);
 
+/* sim_events.c (mu held) */
+/* Records an event about deployment dep now, unless an event fault drops it
+ * (or delays its visibility). */
+void sim_event_record(ofsim *sim, int dep, sim_ecat cat, int64_t now);
+void sim_events_reset(ofsim *sim); /* keep the history's events only */
+void sim_events_clear(ofsim *sim);
+void sim_h_events_list(sim_req *r);
+void sim_h_event_get(sim_req *r);
+/* The Events link template, relative to the space (the root and space root use it). */
+extern const char sim_events_template[];
+
 /* sim_admin.c (mu held) */
 void sim_admin_route(sim_req *r); /* fills route and handler; the handler always responds */
 void sim_stats_count(ofsim *sim, const char *route);
@@ -466,7 +543,18 @@ void sim_stats_status(ofsim *sim, int status); /* 0 = dropped */
 /* Consumes one use of the first fault matching route; *out is a copy whose
  * strings the caller releases with sim_fault_clear (route is NULL). */
 bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out);
+/* Consumes one use of the first live event fault covering category cat and
+ * says what it does to this event: *drop, or *delay_ms (0 = none). False when
+ * no fault covers it (or its percent draw spared this one). */
+bool sim_event_fault_take(ofsim *sim, sim_ecat cat, bool *drop, int64_t *delay_ms);
 void sim_fault_clear(sim_fault *f);
 void sim_admin_clear(ofsim *sim); /* faults and stats */
+/* Serves one request in-process, without HTTP and without faults: path is
+ * "/api/..." or "/sim/..." with an optional query (percent-encoded, at most 32
+ * arguments and 16 segments). mu not held. *status gets the HTTP status and,
+ * if response != NULL, *response a new string the caller frees. Benchmarks
+ * use it to time the handlers alone (bench/bench_sim.c). */
+void sim_call(ofsim *sim, const char *method, const char *path, const char *api_key,
+              const char *body, int *status, char **response);
 
 #endif

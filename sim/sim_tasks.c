@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "log.h"
 #include "sim_int.h"
@@ -71,18 +72,11 @@ static of_err parse_rule(json_t *v, const char *path, sim_rule *r, char *errstr,
                                        "error",       "interruption", NULL};
     r->outcome_fail = r->fail_percent = r->interruption = -1;
     if (!json_is_object(v)) return rule_err(errstr, errsz, path, "a rule must be an object");
-    const char *key;
-    json_t *val;
-    json_object_foreach(v, key, val)
-    {
-        bool ok = key[0] == '_';
-        for (const char *const *k = keys; *k && !ok; k++)
-            ok = strcmp(*k, key) == 0;
-        if (!ok) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "unknown field \"%s\"", key);
-            return rule_err(errstr, errsz, path, msg);
-        }
+    const char *key = sim_unknown_key(v, keys, true);
+    if (key) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "unknown field \"%s\"", key);
+        return rule_err(errstr, errsz, path, msg);
     }
     of_err rc = rule_name(v, "project", path, &r->project, errstr, errsz);
     if (!rc) rc = rule_name(v, "environment", path, &r->env, errstr, errsz);
@@ -232,8 +226,148 @@ static void active_insert(ofsim *sim, int index)
     sim->n_active++;
 }
 
-int sim_dep_create(ofsim *sim, int release, int env, int tenant, const char *comments, int guided,
-                   json_t *form_values, int64_t queue_time, int64_t expiry)
+/* ---- the target index ------------------------------------------------------ */
+
+void sim_ivec_push(sim_ivec *a, int x)
+{
+    OF_ASSERT(of_grow((void **)&a->v, &a->cap, (size_t)a->n, sizeof *a->v) == OF_OK);
+    a->v[a->n++] = x;
+}
+
+/* "project:env:tenant"; tenant -1 = untenanted, -2 = any tenant. */
+static void target_key(char *out, size_t size, int project, int env, int tenant)
+{
+    snprintf(out, size, "%d:%d:%d", project, env, tenant);
+}
+
+static sim_ivec *target_list(ofsim *sim, const char *key)
+{
+    int k = sim_strmap_get(&sim->dep_index, key);
+    if (k < 0) {
+        sim_ivec *p = realloc(sim->dep_lists, (size_t)(sim->n_dep_lists + 1) * sizeof *p);
+        OF_ASSERT(p);
+        sim->dep_lists = p;
+        k = sim->n_dep_lists++;
+        memset(&sim->dep_lists[k], 0, sizeof *p);
+        OF_ASSERT(sim_strmap_put(&sim->dep_index, key, k) == OF_OK);
+    }
+    return &sim->dep_lists[k];
+}
+
+/* Every deployment is listed under its exact target and under its
+ * project and environment with any tenant, in creation (= id) order. */
+static void index_add(ofsim *sim, int i)
+{
+    const sim_dep *d = &sim->deps[i];
+    char key[48];
+    target_key(key, sizeof key, d->project, d->env, d->tenant);
+    sim_ivec_push(target_list(sim, key), i);
+    target_key(key, sizeof key, d->project, d->env, -2);
+    sim_ivec_push(target_list(sim, key), i);
+}
+
+static void index_clear(ofsim *sim)
+{
+    for (int k = 0; k < sim->n_dep_lists; k++)
+        free(sim->dep_lists[k].v);
+    free(sim->dep_lists);
+    sim->dep_lists = NULL;
+    sim->n_dep_lists = 0;
+    sim_strmap_clear(&sim->dep_index);
+}
+
+static int cmp_int_desc(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x < y) - (x > y);
+}
+
+/* An id from a filter list, resolved like the scan compares it: by exact id only. */
+static int resolve_id(int found, const char *found_id, const char *want)
+{
+    return found >= 0 && strcasecmp(found_id, want) == 0 ? found : -1;
+}
+
+#define TARGET_MAX_COMBOS 256 /* beyond this many lists to merge, a scan is as good */
+
+int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, const json_t *envs,
+                        const json_t *tenants, int *n)
+{
+    const sim_world *w = &sim->w;
+    size_t np = json_array_size(projects), ne = json_array_size(envs);
+    size_t nt = tenants ? json_array_size(tenants) : 1;
+    *n = 0;
+    if (!projects || !envs || np * ne * nt > TARGET_MAX_COMBOS) return NULL;
+    size_t total = 0;
+    const sim_ivec *lists[TARGET_MAX_COMBOS];
+    size_t n_lists = 0;
+    for (size_t a = 0; a < np; a++) {
+        const char *pid = json_string_value(json_array_get(projects, a));
+        int p = sim_find_project(w, space, pid);
+        p = resolve_id(p, p >= 0 ? w->projects[p].id : "", pid);
+        for (size_t b = 0; p >= 0 && b < ne; b++) {
+            const char *eid = json_string_value(json_array_get(envs, b));
+            int e = sim_find_env(w, space, eid);
+            for (size_t c = 0; e >= 0 && c < nt; c++) {
+                int t = -2;
+                if (tenants) {
+                    const char *tid = json_string_value(json_array_get(tenants, c));
+                    t = sim_find_tenant(w, space, tid);
+                    if (t < 0) continue;
+                }
+                char key[48];
+                target_key(key, sizeof key, p, e, t);
+                int k = sim_strmap_get(&sim->dep_index, key);
+                if (k < 0) continue;
+                lists[n_lists++] = &sim->dep_lists[k];
+                total += (size_t)sim->dep_lists[k].n;
+            }
+        }
+    }
+    int *out = calloc(total + 1, sizeof *out);
+    OF_ASSERT(out);
+    for (size_t l = 0; l < n_lists; l++) {
+        memcpy(out + *n, lists[l]->v, (size_t)lists[l]->n * sizeof *out);
+        *n += lists[l]->n;
+    }
+    qsort(out, (size_t)*n, sizeof *out, cmp_int_desc);
+    int m = 0; /* a list named twice in the filter gives its deployments twice */
+    for (int k = 0; k < *n; k++)
+        if (m == 0 || out[m - 1] != out[k]) out[m++] = out[k];
+    *n = m;
+    return out;
+}
+
+/* ---- per-key task counts ------------------------------------------------------ */
+
+static bool is_live(sim_tstate s)
+{
+    return !sim_tstate_done(s);
+}
+
+static void key_task_started(ofsim *sim, int key)
+{
+    if (key < 0) return;
+    if (++sim->key_live[key] > sim->key_peak[key]) sim->key_peak[key] = sim->key_live[key];
+}
+
+/* Moves task i to a final state at `now`, with its event and the key's count. */
+static void task_finish(ofsim *sim, int i, sim_tstate state, int64_t now)
+{
+    sim_dep *d = &sim->deps[i];
+    OF_ASSERT(is_live(d->state) && sim_tstate_done(state));
+    d->state = state;
+    d->updated = now;
+    if (state != SIM_TIMEDOUT) d->completed = now; /* Octopus sets none for a timed-out task */
+    if (state == SIM_SUCCESS) sim_release_mark_done(&sim->w, d->release, d->env, d->tenant);
+    if (d->key >= 0) sim->key_live[d->key]--;
+    if (state == SIM_SUCCESS) sim_event_record(sim, i, SIM_EV_SUCCEEDED, now);
+    if (state == SIM_FAILED) sim_event_record(sim, i, SIM_EV_FAILED, now);
+    if (state == SIM_CANCELED) sim_event_record(sim, i, SIM_EV_CANCELED, now);
+}
+
+int sim_dep_create(ofsim *sim, int key, int release, int env, int tenant, const char *comments,
+                   int guided, json_t *form_values, int64_t queue_time, int64_t expiry)
 {
     grow_deps(sim);
     int i = sim->n_deps++;
@@ -241,6 +375,7 @@ int sim_dep_create(ofsim *sim, int release, int env, int tenant, const char *com
     const sim_release *rel = &sim->w.releases[release];
     int64_t now = of_wall_ms();
     memset(d, 0, sizeof *d);
+    d->key = key;
     d->space = rel->space;
     d->project = rel->project;
     d->release = release;
@@ -257,6 +392,9 @@ int sim_dep_create(ofsim *sim, int release, int env, int tenant, const char *com
     d->queue_time = queue_time > now ? queue_time : now;
     apply_rules(sim, d);
     active_insert(sim, i);
+    index_add(sim, i);
+    key_task_started(sim, key);
+    sim_event_record(sim, i, SIM_EV_QUEUED, now);
     sim_engine_kick(sim);
     return i;
 }
@@ -265,6 +403,10 @@ of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size)
 {
     (void)errstr, (void)errstr_size;
     sim_world *w = &sim->w;
+    sim->key_live = calloc((size_t)w->n_keys + 1, sizeof *sim->key_live);
+    sim->key_peak = calloc((size_t)w->n_keys + 1, sizeof *sim->key_peak);
+    OF_ASSERT(sim->key_live && sim->key_peak);
+    sim->event_rng = sim->start_seed;
     /* History happened "earlier today", one minute apart, in file order. */
     for (int h = 0; h < w->n_hist; h++) {
         grow_deps(sim);
@@ -280,6 +422,7 @@ of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size)
         d->env = hs->env;
         d->tenant = hs->tenant;
         d->history = true;
+        d->key = -1;
         d->created = d->queue_time = w->epoch - 3600000 + (int64_t)h * 10;
         d->start = d->created + 2;
         d->completed = d->updated = d->start + 5;
@@ -288,8 +431,14 @@ of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size)
         d->form_values = json_object();
         d->state = SIM_SUCCESS;
         sim_release_mark_done(w, hs->release, hs->env, hs->tenant);
+        index_add(sim, i);
+        /* its events, as a server would have them (faults are not live yet) */
+        sim_event_record(sim, i, SIM_EV_QUEUED, d->created);
+        sim_event_record(sim, i, SIM_EV_STARTED, d->start);
+        sim_event_record(sim, i, SIM_EV_SUCCEEDED, d->completed);
     }
     sim->n_history = sim->n_deps;
+    sim->n_history_events = sim->n_events;
     return OF_OK;
 }
 
@@ -306,9 +455,14 @@ void sim_tasks_clear(ofsim *sim)
         dep_clear(&sim->deps[i]);
     free(sim->deps);
     free(sim->active);
+    free(sim->key_live);
+    free(sim->key_peak);
+    sim->key_live = sim->key_peak = NULL;
     sim->deps = NULL;
     sim->active = NULL;
     sim->n_deps = sim->cap_deps = sim->n_active = sim->cap_active = 0;
+    index_clear(sim);
+    sim_events_clear(sim);
 }
 
 void sim_tasks_reset(ofsim *sim)
@@ -317,6 +471,12 @@ void sim_tasks_reset(ofsim *sim)
         dep_clear(&sim->deps[i]);
     sim->n_deps = sim->n_history;
     sim->n_active = 0;
+    index_clear(sim);
+    for (int i = 0; i < sim->n_history; i++)
+        index_add(sim, i);
+    sim_events_reset(sim);
+    memset(sim->key_live, 0, (size_t)sim->w.n_keys * sizeof *sim->key_live);
+    memset(sim->key_peak, 0, (size_t)sim->w.n_keys * sizeof *sim->key_peak);
     sim_release_clear_done(&sim->w);
     for (int h = 0; h < sim->w.n_hist; h++)
         sim_release_mark_done(&sim->w, sim->w.hist[h].release, sim->w.hist[h].env,
@@ -353,8 +513,7 @@ bool sim_task_cancel(ofsim *sim, int index)
     sim_dep *d = &sim->deps[index];
     int64_t now = of_wall_ms();
     if (d->state == SIM_QUEUED) {
-        d->state = SIM_CANCELED; /* never started: no slot to give back */
-        d->completed = d->updated = now;
+        task_finish(sim, index, SIM_CANCELED, now); /* never started: no slot to give back */
     } else if (d->state == SIM_EXECUTING) {
         d->state = SIM_CANCELLING;
         d->held = false;
@@ -374,6 +533,7 @@ bool sim_task_release(ofsim *sim, int index, bool abort)
     int64_t now = of_wall_ms();
     d->held = false;
     d->updated = now;
+    sim_event_record(sim, index, SIM_EV_MANUAL_RESOLVED, now);
     if (abort) {
         d->fail = true;
         free(d->error);
@@ -419,18 +579,14 @@ static int64_t engine_step(ofsim *sim, int64_t now)
     int n_running = 0;
 
     for (int k = 0; k < sim->n_active; k++) {
-        sim_dep *d = &sim->deps[sim->active[k]];
-        if (d->state == SIM_EXECUTING && !d->held && now >= d->end_at) {
-            d->state = d->fail ? SIM_FAILED : SIM_SUCCESS;
-            d->completed = d->updated = now;
-            if (!d->fail) sim_release_mark_done(&sim->w, d->release, d->env, d->tenant);
-        } else if (d->state == SIM_CANCELLING && now >= d->cancel_at) {
-            d->state = SIM_CANCELED;
-            d->completed = d->updated = now;
-        } else if (d->state == SIM_QUEUED && d->req_expiry > 0 && now >= d->req_expiry) {
-            d->state = SIM_TIMEDOUT; /* Octopus sets no CompletedTime for these */
-            d->updated = now;
-        }
+        int i = sim->active[k];
+        sim_dep *d = &sim->deps[i];
+        if (d->state == SIM_EXECUTING && !d->held && now >= d->end_at)
+            task_finish(sim, i, d->fail ? SIM_FAILED : SIM_SUCCESS, now);
+        else if (d->state == SIM_CANCELLING && now >= d->cancel_at)
+            task_finish(sim, i, SIM_CANCELED, now);
+        else if (d->state == SIM_QUEUED && d->req_expiry > 0 && now >= d->req_expiry)
+            task_finish(sim, i, SIM_TIMEDOUT, now); /* no event: see docs/octopus.md */
     }
     int kept = 0;
     for (int k = 0; k < sim->n_active; k++) {
@@ -451,8 +607,10 @@ static int64_t engine_step(ofsim *sim, int64_t now)
         if (busy) continue;
         d->state = SIM_EXECUTING;
         d->start = d->updated = now;
+        sim_event_record(sim, i, SIM_EV_STARTED, now);
         if (d->interrupt) {
             d->held = d->was_held = true;
+            sim_event_record(sim, i, SIM_EV_MANUAL_RAISED, now);
         } else {
             d->end_at = now + d->duration_ms;
         }

@@ -19,6 +19,21 @@ static void *xmalloc(size_t n)
     return p;
 }
 
+const char *sim_unknown_key(json_t *obj, const char *const *allowed, bool comments)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        (void)v;
+        bool ok = comments && key[0] == '_';
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, key) == 0;
+        if (!ok) return key;
+    }
+    return NULL;
+}
+
 char *sim_strdup(const char *s)
 {
     if (!s) return NULL;

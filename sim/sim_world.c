@@ -53,18 +53,8 @@ static void *alloc_array(size_t n, size_t size)
 
 static of_err check_keys(fx *f, json_t *obj, const char *path, const char *const *allowed)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        (void)v;
-        if (key[0] == '_') continue;
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, key) == 0) ok = true;
-        if (!ok) return fxerr(f, path, "unknown field \"%s\"", key);
-    }
-    return OF_OK;
+    const char *key = sim_unknown_key(obj, allowed, true);
+    return key ? fxerr(f, path, "unknown field \"%s\"", key) : OF_OK;
 }
 
 static of_err need_object(fx *f, json_t *v, const char *path)

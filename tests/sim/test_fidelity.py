@@ -345,6 +345,7 @@ def main():
             "tagset": sim.ok("GET", "/api/Spaces-1/tagsets/all")[0]["Id"],
             "deployment": dep["Id"], "task": held["TaskId"], "interruption": it["Id"],
             "node": sim.ok("GET", "/api/octopusservernodes")["Items"][0]["Id"],
+            "event": sim.ok("GET", "/api/Spaces-1/events?take=1")["Items"][0]["Id"],
         }
         routes = check_routes(sim, models, chk, ids)
         check_collections(sim, models, chk, ids)

@@ -691,12 +691,212 @@ def test_executions_api():
     check(r.status == 400 and "must first be deployed" in " ".join(r.json["Errors"]), "%r" % r)
 
 
+# ---- the event feed, its faults, the per-key task peaks ---------------------------------
+
+def events(query="", path="/api/Spaces-1/events", **kw):
+    return ok("GET", path + ("?" + query if query else ""), **kw)
+
+
+def last_auto_id():
+    top = events("take=1")["Items"]
+    return top[0]["AutoId"] if top else 0
+
+
+def categories_of(items, task_id):
+    """Categories of the events about task_id, oldest first."""
+    mine = [e for e in items if task_id in e["RelatedDocumentIds"]]
+    return [e["Category"] for e in sorted(mine, key=lambda e: e["AutoId"])]
+
+
+def test_events_feed():
+    base = last_auto_id()
+    check(base > 0, "the history's deployments have their events: %d" % base)
+    good = deploy("Billing", "4.3.0", "Hosted Release", "Acme Labs")
+    bad = deploy("Billing", "4.3.0", "Hosted Beta", "Acme")
+    for d in (good, bad):
+        wait_state(d["TaskId"], ["Success", "Failed"])
+    new = events("fromAutoId=%d&take=100" % (base + 1))
+    ids = [e["AutoId"] for e in new["Items"]]
+    check_eq(ids, sorted(ids, reverse=True), "newest first, with fromAutoId too")
+    check_eq(ids, list(range(base + 6, base, -1)), "AutoIds are consecutive from base + 1")
+    check_eq(new["TotalResults"], 6, "two deployments, three events each")
+    check_eq(categories_of(new["Items"], good["TaskId"]),
+             ["DeploymentQueued", "DeploymentStarted", "DeploymentSucceeded"], "good's events")
+    check_eq(categories_of(new["Items"], bad["TaskId"]),
+             ["DeploymentQueued", "DeploymentStarted", "DeploymentFailed"], "bad's events")
+    e = [x for x in new["Items"] if x["Category"] == "DeploymentSucceeded"][0]
+    check_eq(e["Id"], "Events-%d" % e["AutoId"], "Id carries the AutoId")
+    check_eq(e["RelatedDocumentIds"],
+             [good["Id"], good["TaskId"], good["ProjectId"], good["EnvironmentId"],
+              good["TenantId"], good["ReleaseId"], "Spaces-1"], "RelatedDocumentIds")
+    check_eq(e["SpaceId"], "Spaces-1", "SpaceId")
+    for ref in e["MessageReferences"]:  # every reference points at the name in the text
+        text = e["Message"][ref["StartIndex"]:ref["StartIndex"] + ref["Length"]]
+        check(text in ("Billing", "4.3.0", "Hosted Release", "Acme Labs"),
+              "reference %s -> %r in %r" % (ref["ReferencedDocumentId"], text, e["Message"]))
+    check_eq(len(e["MessageReferences"]), 5, "env, project, release, env, tenant referenced")
+    check("Acme Labs</a>" in e["MessageHtml"], "MessageHtml links the names")
+    check_eq(ok("GET", e["Links"]["Self"])["Id"], e["Id"], "events/{id}")
+    check_eq(get("/api/Spaces-1/events/Events-999999").status, 404, "unknown event")
+    # categories: comma-separated or repeated, the same answer
+    a = events("fromAutoId=%d&eventCategories=DeploymentSucceeded,DeploymentFailed" % (base + 1))
+    b = events("fromAutoId=%d&eventCategories=DeploymentSucceeded&eventCategories="
+               "DeploymentFailed" % (base + 1))
+    check_eq(sorted(x["Category"] for x in a["Items"]),
+             ["DeploymentFailed", "DeploymentSucceeded"], "eventCategories")
+    check_eq([x["Id"] for x in a["Items"]], [x["Id"] for x in b["Items"]], "repeated form")
+    check_eq(events("eventCategories=NoSuchCategory")["TotalResults"], 0, "unknown category")
+    # AutoId bounds are inclusive
+    one = events("fromAutoId=%d&toAutoId=%d" % (base + 2, base + 2))["Items"]
+    check_eq([x["AutoId"] for x in one], [base + 2], "fromAutoId == toAutoId: one event")
+    check_eq(events("fromAutoId=%d" % (base + 7))["TotalResults"], 0, "nothing newer")
+    check_eq(get("/api/Spaces-1/events?fromAutoId=abc").status, 400, "fromAutoId not a number")
+    # regarding: every id listed; regardingAny: any of them
+    check_eq(events("regarding=%s" % good["TaskId"])["TotalResults"], 3, "regarding one task")
+    check_eq(events("regarding=%s,%s" % (good["TaskId"], bad["TaskId"]))["TotalResults"], 0,
+             "regarding: AND")
+    check_eq(events("regardingAny=%s,%s" % (good["TaskId"], bad["TaskId"]))["TotalResults"], 6,
+             "regardingAny: OR")
+    check_eq(events("fromAutoId=%d&tenants=%s" % (base + 1, good["TenantId"]))["TotalResults"],
+             3, "tenants")
+    check_eq(events("fromAutoId=%d&environments=%s&projects=%s"
+                    % (base + 1, bad["EnvironmentId"], bad["ProjectId"]))["TotalResults"], 3,
+             "environments and projects")
+    check_eq(events("fromAutoId=%d&documentTypes=Deployments" % (base + 1))["TotalResults"], 6,
+             "documentTypes")
+    check_eq(events("fromAutoId=%d&documentTypes=Interruptions" % (base + 1))["TotalResults"], 0,
+             "documentTypes: no interruption here")
+    # paging like every collection; the default space's form answers the same
+    page = events("fromAutoId=%d&take=4" % (base + 1))
+    check_eq((len(page["Items"]), page["NumberOfPages"], page["ItemType"]), (4, 2, "Event"),
+             "paging")
+    check("Page.Next" in page["Links"] and "fromAutoId=" in page["Links"]["Page.Next"],
+          "Page.Next keeps the filters")
+    last = ok("GET", page["Links"]["Page.Next"])
+    check_eq([x["AutoId"] for x in last["Items"]], [base + 2, base + 1], "second page")
+    check_eq(events("fromAutoId=%d" % (base + 1), path="/api/events")["TotalResults"], 6,
+             "/api/events is the default space")
+    check_eq(get("/api/Spaces-2/events?fromAutoId=%d" % (base + 1)).json["TotalResults"], 0,
+             "another space sees none of them")
+
+
+def test_events_interruption_and_cancel():
+    base = last_auto_id()
+    d = deploy("Api", "4.3.0", "Hosted Beta", "Acme")
+    wait_for(lambda: task(d["TaskId"])["HasPendingInterruptions"], "pending interruption")
+    raised = events("eventCategories=ManualInterventionInterruptionRaised&fromAutoId=%d"
+                    % (base + 1))["Items"]
+    check_eq(len(raised), 1, "interruption raised")
+    check("Interruptions-%s" % d["TaskId"].split("-")[1] in raised[0]["RelatedDocumentIds"],
+          "the interruption is related")
+    check_eq(events("fromAutoId=%d&documentTypes=Interruptions" % (base + 1))["TotalResults"], 1,
+             "documentTypes=Interruptions")
+    ok("POST", "/api/tasks/%s/cancel" % d["TaskId"])
+    wait_state(d["TaskId"], "Canceled")
+    got = wait_for(lambda: (lambda c: c if "TaskCanceled" in c else None)(
+        categories_of(events("fromAutoId=%d" % (base + 1))["Items"], d["TaskId"])),
+        "TaskCanceled recorded")
+    check_eq(got, ["DeploymentQueued", "DeploymentStarted",
+                   "ManualInterventionInterruptionRaised", "TaskCanceled"], "cancel's events")
+
+
+def test_event_faults():
+    base = last_auto_id()
+    # drop the next one DeploymentSucceeded
+    admin("POST", "/sim/faults", {"events": ["DeploymentSucceeded"], "drop": True, "count": 1})
+    listed = admin("GET", "/sim/faults")
+    check_eq(listed[0]["events"], ["DeploymentSucceeded"], "event fault listed")
+    a = deploy("Billing", "4.3.0", "Hosted Release", "Tenant 01")
+    b = deploy("Billing", "4.3.0", "On Site Release", "Tenant 02")
+    for d in (a, b):
+        check_eq(wait_state(d["TaskId"], ["Success", "Failed"])["State"], "Success", "succeeds")
+    ok_events = events("fromAutoId=%d&eventCategories=DeploymentSucceeded" % (base + 1))
+    check_eq(ok_events["TotalResults"], 1, "one of the two successes dropped")
+    check_eq(admin("GET", "/sim/stats")["events"]["dropped"], 1, "stats count the drop")
+    check_eq(admin("GET", "/sim/faults"), [], "spent after one")
+    check_eq(events("fromAutoId=%d&eventCategories=DeploymentQueued" % (base + 1))
+             ["TotalResults"], 2, "other categories untouched")
+    # a fraction: half of the DeploymentQueued events, seeded
+    admin("POST", "/sim/faults", {"events": ["DeploymentQueued"], "drop": True, "percent": 50,
+                                  "count": -1})
+    base2 = last_auto_id()
+    for _ in range(20):
+        deploy("Billing", "4.3.0", "Hosted Release", "Acme Labs",
+               QueueTime="2099-01-01T00:00:00.000+00:00")
+    kept = events("fromAutoId=%d&eventCategories=DeploymentQueued" % (base2 + 1))["TotalResults"]
+    dropped = admin("GET", "/sim/stats")["events"]["dropped"] - 1
+    check(0 < kept < 20 and kept + dropped == 20, "a fraction dropped: kept %d, dropped %d"
+          % (kept, dropped))
+    admin("DELETE", "/sim/faults")
+    # a delay: the event has its AutoId at once but is listed only later
+    delay = 2000
+    admin("POST", "/sim/faults", {"events": ["DeploymentSucceeded"], "delay_ms": delay})
+    c = deploy("Billing", "4.3.0", "Hosted Release", "Tenant 03")
+    t = wait_state(c["TaskId"], ["Success", "Failed"])
+    done = parse_time(t["CompletedTime"]).timestamp()
+    after = deploy("Billing", "4.3.0", "On Site Release", "Tenant 04")  # a later AutoId
+    q_after = events("regarding=%s&eventCategories=DeploymentQueued" % after["TaskId"])["Items"]
+    hidden = events("regarding=%s&eventCategories=DeploymentSucceeded" % c["TaskId"])
+    if time.time() < done + delay / 1000.0 - 0.3:  # still inside the delay: must be hidden
+        check_eq(hidden["TotalResults"], 0, "delayed event hidden")
+        check_eq(len(q_after), 1, "a later event is already visible")
+    seen = wait_for(lambda: events("regarding=%s&eventCategories=DeploymentSucceeded"
+                                   % c["TaskId"])["Items"], "the delayed event shows up")
+    check(time.time() >= done + delay / 1000.0 - 0.05, "not before its delay")
+    check(seen[0]["AutoId"] < q_after[0]["AutoId"],
+          "its AutoId is older than an event listed before it (the cursor hazard)")
+    check_eq(admin("GET", "/sim/stats")["events"]["delayed"], 1, "stats count the delay")
+    # bad event faults
+    for body, needle in [({"events": ["Nope"], "drop": True}, "not an event category"),
+                         ({"events": ["TaskCanceled"]}, "either drops"),
+                         ({"events": ["TaskCanceled"], "drop": True, "delay_ms": 5},
+                          "either drops"),
+                         ({"events": "*", "drop": True, "route": "*"}, "not \"route\""),
+                         ({"route": "*", "delay_ms": 5}, "belong to event faults")]:
+        r = req("POST", "/sim/faults", body, key=None)
+        check(r.status == 400 and needle in r.json["ErrorMessage"], "%r -> %r" % (body, r))
+
+
+def peak_of(key_hint_prefix):
+    rows = admin("GET", "/sim/task-peaks")
+    return [r for r in rows if r["key"].startswith(key_hint_prefix)][0]
+
+
+def test_task_peaks():
+    later = "2099-01-01T00:00:00.000+00:00"  # queued for good: nothing finishes on its own
+    made = [deploy("Billing", "4.3.0", "Hosted Release", "Acme Labs", QueueTime=later)
+            for _ in range(3)]
+    row = peak_of(KEY[:8])
+    check_eq((row["live"], row["peak"]), (3, 3), "three queued at once")
+    check(KEY not in json.dumps(admin("GET", "/sim/task-peaks")), "keys are only hinted")
+    for d in made:
+        ok("POST", "/api/tasks/%s/cancel" % d["TaskId"])
+    row = peak_of(KEY[:8])
+    check_eq((row["live"], row["peak"]), (0, 3), "the peak stays after they end")
+    check_eq(admin("GET", "/sim/stats")["task_peaks"], admin("GET", "/sim/task-peaks"),
+             "/sim/stats carries the same")
+    admin("DELETE", "/sim/task-peaks")
+    check_eq(peak_of(KEY[:8])["peak"], 0, "reset to what is live now")
+    # another key's tasks count for that key only
+    other = ok("GET", "/api/Spaces-2/projects/all", key=OTHER_KEY)[0]
+    rel = ok("GET", "/api/Spaces-2/projects/%s/releases" % other["Id"], key=OTHER_KEY)["Items"][0]
+    env = ok("GET", "/api/Spaces-2/environments/all", key=OTHER_KEY)[0]
+    ok("POST", "/api/Spaces-2/deployments", {"ReleaseId": rel["Id"], "EnvironmentId": env["Id"],
+                                             "QueueTime": later}, status=201, key=OTHER_KEY)
+    check_eq(peak_of(OTHER_KEY[:8])["peak"], 1, "the other key's peak")
+    check_eq(peak_of(KEY[:8])["peak"], 0, "not this key's")
+    admin("POST", "/sim/reset")
+    check_eq(peak_of(OTHER_KEY[:8])["peak"], 0, "reset clears the peaks")
+
+
 CASES = [test_root_and_route_forms, test_auth, test_paging_and_partial_name, test_catalogue,
          test_releases, test_deployment_template, test_create_deployment,
          test_deployment_validation, test_task_lifecycle_success_and_failure,
          test_tasks_batch_and_no_ids_trap, test_task_cap, test_concurrency_tag,
          test_interruption_hold_release_and_cancel, test_queue_time_and_expiry, test_faults,
-         test_hostile_faults, test_rules_at_runtime_and_reset, test_executions_api]
+         test_hostile_faults, test_rules_at_runtime_and_reset, test_executions_api,
+         test_events_feed, test_events_interruption_and_cancel, test_event_faults,
+         test_task_peaks]
 
 
 # ---- cases with their own simulator process -------------------------------------------

@@ -212,9 +212,47 @@ static void test_embedding(void)
     ofsim_stop(NULL);
 }
 
+/* The per-key peak of live tasks (ofsim_task_peak) and the events the create records. */
+static void test_task_peaks_and_events(void)
+{
+    const char *const keys[] = {"API-EXTRA1", NULL};
+    ofsim_opts o = {.fixture_json = GOOD, .api_keys = keys, .quiet = 1};
+    ofsim *sim = NULL;
+    char err[256] = "", reply[16384];
+    CHECK_INT(ofsim_start(&o, &sim, err, sizeof err), OF_OK);
+    if (!sim) return;
+    CHECK_INT(ofsim_task_peak(sim, "API-K1"), 0);
+    CHECK_INT(ofsim_task_peak(sim, "API-UNKNOWN"), -1);
+    static const char body[] = "{\"ReleaseId\":\"Releases-1\",\"EnvironmentId\":\"Environments-1\","
+                               "\"TenantId\":\"Tenants-1\",\"QueueTime\":"
+                               "\"2099-01-01T00:00:00.000+00:00\"}";
+    char request[1024];
+    snprintf(request, sizeof request,
+             "POST /api/deployments HTTP/1.0\r\nX-Octopus-ApiKey: API-K1\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    for (int k = 0; k < 2; k++) /* two queued until 2099: both live at once */
+        CHECK_INT(raw_http(ofsim_port(sim), request, reply, sizeof reply), 201);
+    CHECK_INT(ofsim_task_peak(sim, "API-K1"), 2);
+    CHECK_INT(ofsim_task_peak(sim, "API-EXTRA1"), 0);
+    ofsim_task_peak_reset(sim); /* the new peak starts from what is live */
+    CHECK_INT(ofsim_task_peak(sim, "API-K1"), 2);
+    CHECK_INT(raw_http(ofsim_port(sim),
+                       "GET /api/events?eventCategories=DeploymentQueued HTTP/1.0\r\n"
+                       "X-Octopus-ApiKey: API-EXTRA1\r\n\r\n",
+                       reply, sizeof reply),
+              200);
+    CHECK_CONTAINS(reply, "\"TotalResults\":3"); /* the history's and the two creates' */
+    CHECK_CONTAINS(reply, "\"Id\":\"Events-5\",\"AutoId\":5"); /* newest first */
+    ofsim_reset(sim);
+    CHECK_INT(ofsim_task_peak(sim, "API-K1"), 0);
+    ofsim_stop(sim);
+}
+
 int main(void)
 {
     test_bad_fixtures();
     test_embedding();
+    test_task_peaks_and_events();
     return TEST_DONE();
 }
