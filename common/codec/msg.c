@@ -80,19 +80,18 @@ static int parse_of(const char *const *names, size_t count, const char *name, in
         return 0;                                             \
     }
 
-NAME_FN(of_job_status, of_job_status, job_status_names, OF_JOB_STATUS__COUNT)
-PARSE_FN(of_job_status, of_job_status, job_status_names, OF_JOB_STATUS__COUNT)
-NAME_FN(of_stage_status, of_stage_status, stage_status_names, OF_STAGE_STATUS__COUNT)
-PARSE_FN(of_stage_status, of_stage_status, stage_status_names, OF_STAGE_STATUS__COUNT)
-NAME_FN(of_release_status, of_release_status, release_status_names, OF_RELEASE_STATUS__COUNT)
-PARSE_FN(of_release_status, of_release_status, release_status_names, OF_RELEASE_STATUS__COUNT)
-NAME_FN(of_tenanted_mode, of_tenanted_mode, tenanted_names, OF_TENANTED__COUNT)
-PARSE_FN(of_tenanted_mode, of_tenanted_mode, tenanted_names, OF_TENANTED__COUNT)
+/* Both directions of an enum that is read as well as written. */
+#define NAME_PARSE_FNS(fn, table, count) \
+    NAME_FN(fn, fn, table, count)        \
+    PARSE_FN(fn, fn, table, count)
+
+NAME_PARSE_FNS(of_job_status, job_status_names, OF_JOB_STATUS__COUNT)
+NAME_PARSE_FNS(of_stage_status, stage_status_names, OF_STAGE_STATUS__COUNT)
+NAME_PARSE_FNS(of_release_status, release_status_names, OF_RELEASE_STATUS__COUNT)
+NAME_PARSE_FNS(of_tenanted_mode, tenanted_names, OF_TENANTED__COUNT)
 NAME_FN(of_condition, of_condition, condition_names, OF_CONDITION__COUNT)
-NAME_FN(of_cmd_type, of_cmd_type, cmd_names, OF_CMD__COUNT)
-PARSE_FN(of_cmd_type, of_cmd_type, cmd_names, OF_CMD__COUNT)
-NAME_FN(of_event_type, of_event_type, event_names, OF_EV__COUNT)
-PARSE_FN(of_event_type, of_event_type, event_names, OF_EV__COUNT)
+NAME_PARSE_FNS(of_cmd_type, cmd_names, OF_CMD__COUNT)
+NAME_PARSE_FNS(of_event_type, event_names, OF_EV__COUNT)
 
 bool of_job_status_is_terminal(of_job_status s)
 {

@@ -10,6 +10,29 @@
 #include "uuid.h"
 
 /* ---------------------------------------------------------------------------------- */
+/* decoding: what every decoder opens and closes with */
+
+/* Zeroes out (out_size bytes), loads data with the size cap and starts a message reader on it;
+ * checks "schema" when schema is not NULL (a CloudEvent has none). OF_OK with *root (the caller
+ * ends with DECODE_END) and *r set, or the load's error (errstr says why; nothing to free). */
+static of_err decode_begin(const char *data, size_t len, void *out, size_t out_size,
+                           const char *schema, json_t **root, oj_reader *r, char *errstr,
+                           size_t errstr_size)
+{
+    memset(out, 0, out_size);
+    *root = NULL;
+    of_err rc = oj_load(data, len, root, errstr, errstr_size);
+    if (rc) return rc;
+    *r = oj_reader_message(errstr, errstr_size);
+    if (schema) oj_schema(r, *root, schema);
+    return OF_OK;
+}
+
+/* Frees the tree; on error clears what was decoded into out; the reader's verdict. */
+#define DECODE_END(r, root, clear_fn, out) \
+    (json_decref(root), (r).rc ? (clear_fn(out), (r).rc) : OF_OK)
+
+/* ---------------------------------------------------------------------------------- */
 /* clear / copy */
 
 static void ref_clear(of_ref *r)
@@ -244,16 +267,13 @@ of_err of_job_encode(const of_job *job, char **out)
 
 of_err of_job_decode(const char *data, size_t len, of_job *out, char *errstr, size_t errstr_size)
 {
-    memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    of_err rc = oj_load(data, len, &root, errstr, errstr_size);
+    json_t *root;
+    oj_reader r;
+    of_err rc =
+        decode_begin(data, len, out, sizeof *out, OF_SCHEMA_JOB, &root, &r, errstr, errstr_size);
     if (rc) return rc;
-    oj_reader r = oj_reader_message(errstr, errstr_size);
-    oj_schema(&r, root, OF_SCHEMA_JOB);
     job_from_json(&r, root, "", out, true);
-    json_decref(root);
-    if (r.rc) of_job_clear(out);
-    return r.rc;
+    return DECODE_END(r, root, of_job_clear, out);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -397,11 +417,10 @@ of_err of_event_encode(const of_event *ev, char **out)
 of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr,
                        size_t errstr_size)
 {
-    memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    of_err rc = oj_load(data, len, &root, errstr, errstr_size);
+    json_t *root;
+    oj_reader r;
+    of_err rc = decode_begin(data, len, out, sizeof *out, NULL, &root, &r, errstr, errstr_size);
     if (rc) return rc;
-    oj_reader r = oj_reader_message(errstr, errstr_size);
     char *sv = oj_str(&r, root, "", "specversion", true);
     if (sv && strcmp(sv, OF_CE_SPECVERSION) != 0)
         oj_fail(&r, OF_ERR_PROTOCOL, "specversion: unsupported \"%s\" (want 1.0)", sv);
@@ -469,9 +488,7 @@ of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr
             }
         }
     }
-    json_decref(root);
-    if (r.rc) of_event_clear(out);
-    return r.rc;
+    return DECODE_END(r, root, of_event_clear, out);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -522,12 +539,11 @@ of_err of_command_encode(const of_command *cmd, char **out)
 of_err of_command_decode(const char *data, size_t len, of_command *out, char *errstr,
                          size_t errstr_size)
 {
-    memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    of_err rc = oj_load(data, len, &root, errstr, errstr_size);
+    json_t *root;
+    oj_reader r;
+    of_err rc = decode_begin(data, len, out, sizeof *out, OF_SCHEMA_COMMAND, &root, &r, errstr,
+                             errstr_size);
     if (rc) return rc;
-    oj_reader r = oj_reader_message(errstr, errstr_size);
-    oj_schema(&r, root, OF_SCHEMA_COMMAND);
     char *type = oj_str(&r, root, "", "type", true);
     if (type && of_cmd_type_parse(type, &out->type) != 0)
         oj_fail(&r, OF_ERR_INVALID, "type: unknown \"%s\"", type);
@@ -562,9 +578,7 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
     }
     if (!r.rc && out->type == OF_CMD_ABORT)
         out->cancel_running = oj_bool(&r, root, "", "cancel_running", false);
-    json_decref(root);
-    if (r.rc) of_command_clear(out);
-    return r.rc;
+    return DECODE_END(r, root, of_command_clear, out);
 }
 
 of_err of_command_check(const of_command *cmd, char *errstr, size_t errstr_size)
@@ -670,12 +684,11 @@ of_err of_release_record_encode(const of_release_record *rr, char **out)
 of_err of_release_record_decode(const char *data, size_t len, of_release_record *out, char *errstr,
                                 size_t errstr_size)
 {
-    memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    of_err rc = oj_load(data, len, &root, errstr, errstr_size);
+    json_t *root;
+    oj_reader r;
+    of_err rc = decode_begin(data, len, out, sizeof *out, OF_SCHEMA_RELEASE, &root, &r, errstr,
+                             errstr_size);
     if (rc) return rc;
-    oj_reader r = oj_reader_message(errstr, errstr_size);
-    oj_schema(&r, root, OF_SCHEMA_RELEASE);
     oj_id(&r, root, "", "release_id", true, out->release_id);
     out->release_name = oj_str(&r, root, "", "release", false);
     oj_read_ref(&r, root, "", "space", false, NULL, &out->space);
@@ -769,9 +782,7 @@ of_err of_release_record_decode(const char *data, size_t len, of_release_record 
             if (!out->request_json) oj_fail(&r, OF_ERR_NOMEM, "out of memory");
         }
     }
-    json_decref(root);
-    if (r.rc) of_release_record_clear(out);
-    return r.rc;
+    return DECODE_END(r, root, of_release_record_clear, out);
 }
 
 of_err of_job_record_encode(const of_job_record *jr, char **out)
@@ -793,12 +804,11 @@ of_err of_job_record_encode(const of_job_record *jr, char **out)
 of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, char *errstr,
                             size_t errstr_size)
 {
-    memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    of_err rc = oj_load(data, len, &root, errstr, errstr_size);
+    json_t *root;
+    oj_reader r;
+    of_err rc =
+        decode_begin(data, len, out, sizeof *out, OF_SCHEMA_JOBREC, &root, &r, errstr, errstr_size);
     if (rc) return rc;
-    oj_reader r = oj_reader_message(errstr, errstr_size);
-    oj_schema(&r, root, OF_SCHEMA_JOBREC);
     char *st = oj_str(&r, root, "", "status", true);
     if (st && of_job_status_parse(st, &out->status) != 0)
         oj_fail(&r, OF_ERR_INVALID, "status: unknown \"%s\"", st);
@@ -810,9 +820,7 @@ of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, ch
     json_t *job = json_object_get(root, "job");
     if (!r.rc && !json_is_object(job)) oj_fail(&r, OF_ERR_INVALID, "job: missing or not an object");
     if (!r.rc) job_from_json(&r, job, "job.", &out->job, false);
-    json_decref(root);
-    if (r.rc) of_job_record_clear(out);
-    return r.rc;
+    return DECODE_END(r, root, of_job_record_clear, out);
 }
 
 /* ---------------------------------------------------------------------------------- */

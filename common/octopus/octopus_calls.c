@@ -344,6 +344,7 @@ static void single_done(void *ctx, const octo_resp *r)
 of_err octo_single(of_octo *c, octo_method m, char *url, bool idempotent, const char *what,
                    const char *space, octo_call k, char *es, size_t n)
 {
+    if (!url) return octo_url_error(es, n);
     single_op *op = calloc(1, sizeof(*op));
     if (!op) {
         free(url);
@@ -598,9 +599,7 @@ static of_err find_named(of_octo *c, const char *space_id, const char *collectio
         return OF_OK;
     }
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    of_err rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_api(&u, space_id);
+    of_err rc = octo_url_begin(&u, c->base_url, space_id, NULL);
     if (!rc) rc = octo_url_seg(&u, collection);
     if (!rc) rc = octo_url_query(&u, "partialName", name);
     char *url = octo_url_detach(&u, rc);
@@ -614,17 +613,25 @@ static of_err find_named(of_octo *c, const char *space_id, const char *collectio
     return rc;
 }
 
+/* find_named in space_id, else the connected default space. */
+static of_err find_in_space(of_octo *c, const char *space_id, const char *collection,
+                            const char *noun, const char *kind, const char *name, octo_call k,
+                            char *es, size_t n)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, es, n);
+    if (rc) return rc;
+    return find_named(c, sp, collection, noun, kind, name, k, es, n);
+}
+
 /* ---- public: root, space, connect ----------------------------------------- */
 
 static of_err get_root_async(of_octo *c, of_octo_root_cb cb, void *opaque, char *errstr,
                              size_t errstr_size)
 {
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    of_err rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_lit(&u, "/api/");
+    of_err rc = octo_url_begin(&u, c->base_url, NULL, "/");
     char *url = octo_url_detach(&u, rc);
-    if (!url) return octo_url_error(errstr, errstr_size);
     octo_call k = {.c = c, .type = CT_ROOT, .cb.root = cb, .opaque = opaque};
     return octo_single(c, OCTO_GET, url, true, "the Octopus API root", NULL, k, errstr,
                        errstr_size);
@@ -639,12 +646,9 @@ static of_err find_space_async(of_octo *c, const char *name_or_id, of_octo_space
     if (!is_space_id(name_or_id))
         return find_named(c, NULL, "spaces", "space", "Space", name_or_id, k, errstr, errstr_size);
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    of_err rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_lit(&u, "/api/spaces");
+    of_err rc = octo_url_begin(&u, c->base_url, NULL, "/spaces");
     if (!rc) rc = octo_url_seg(&u, name_or_id);
     char *url = octo_url_detach(&u, rc);
-    if (!url) return octo_url_error(errstr, errstr_size);
     char what[200];
     snprintf(what, sizeof(what), "space %s", name_or_id);
     return octo_single(c, OCTO_GET, url, true, what, name_or_id, k, errstr, errstr_size);
@@ -689,6 +693,12 @@ of_err octo_sync_wait(of_octo *c, octo_sync *s, char *errstr, size_t errstr_size
     return OF_OK;
 }
 
+of_err octo_sync_finish(of_octo *c, octo_sync *s, of_err started, char *errstr, size_t errstr_size)
+{
+    if (started) return started; /* nothing was queued: no callback will run */
+    return octo_sync_wait(c, s, errstr, errstr_size);
+}
+
 /* The callback of each blocking call, one per result type. */
 OCTO_SYNC_CB(sync_root, of_octo_root)
 
@@ -711,8 +721,7 @@ static of_err get_root(of_octo *c, of_octo_root *out, char *errstr, size_t errst
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = get_root_async(c, sync_root, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out, char *errstr,
@@ -721,8 +730,7 @@ of_err of_octo_find_space(of_octo *c, const char *name_or_id, of_octo_space *out
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = find_space_async(c, name_or_id, sync_space, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 of_err of_octo_connect(of_octo *c, char *errstr, size_t errstr_size)
@@ -761,11 +769,9 @@ static of_err find_project_async(of_octo *c, const char *space_id, const char *n
                                  of_octo_project_cb cb, void *opaque, char *errstr,
                                  size_t errstr_size)
 {
-    const char *sp;
-    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
-    if (rc) return rc;
     octo_call k = {.c = c, .type = CT_PROJECT, .cb.project = cb, .opaque = opaque};
-    return find_named(c, sp, "projects", "project", "Project", name, k, errstr, errstr_size);
+    return find_in_space(c, space_id, "projects", "project", "Project", name, k, errstr,
+                         errstr_size);
 }
 
 of_err of_octo_find_project(of_octo *c, const char *space_id, const char *name,
@@ -774,20 +780,16 @@ of_err of_octo_find_project(of_octo *c, const char *space_id, const char *name,
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = find_project_async(c, space_id, name, sync_project, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 static of_err find_environment_async(of_octo *c, const char *space_id, const char *name,
                                      of_octo_ref_cb cb, void *opaque, char *errstr,
                                      size_t errstr_size)
 {
-    const char *sp;
-    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
-    if (rc) return rc;
     octo_call k = {.c = c, .type = CT_REF, .cb.ref = cb, .opaque = opaque};
-    return find_named(c, sp, "environments", "environment", "Environment", name, k, errstr,
-                      errstr_size);
+    return find_in_space(c, space_id, "environments", "environment", "Environment", name, k, errstr,
+                         errstr_size);
 }
 
 of_err of_octo_find_environment(of_octo *c, const char *space_id, const char *name,
@@ -796,19 +798,15 @@ of_err of_octo_find_environment(of_octo *c, const char *space_id, const char *na
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = find_environment_async(c, space_id, name, sync_ref, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 static of_err find_tenant_async(of_octo *c, const char *space_id, const char *name,
                                 of_octo_tenant_cb cb, void *opaque, char *errstr,
                                 size_t errstr_size)
 {
-    const char *sp;
-    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
-    if (rc) return rc;
     octo_call k = {.c = c, .type = CT_TENANT, .cb.tenant = cb, .opaque = opaque};
-    return find_named(c, sp, "tenants", "tenant", "Tenant", name, k, errstr, errstr_size);
+    return find_in_space(c, space_id, "tenants", "tenant", "Tenant", name, k, errstr, errstr_size);
 }
 
 of_err of_octo_find_tenant(of_octo *c, const char *space_id, const char *name, of_octo_tenant *out,
@@ -817,8 +815,7 @@ of_err of_octo_find_tenant(of_octo *c, const char *space_id, const char *name, o
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = find_tenant_async(c, space_id, name, sync_tenant, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 /* ---- tenant lists ------------------------------------------------------ */
@@ -898,10 +895,7 @@ static of_err list_tenants_async(of_octo *c, const char *space_id, const of_octo
         return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     }
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_api(&u, sp);
-    if (!rc) rc = octo_url_lit(&u, "/tenants");
+    rc = octo_url_begin(&u, c->base_url, sp, "/tenants");
     if (!rc && q->project_id) rc = octo_url_query(&u, "projectId", q->project_id);
     for (size_t i = 0; !rc && i < q->ntags; i++)
         rc = octo_url_query(&u, "tags", q->tags[i]);
@@ -922,8 +916,7 @@ of_err of_octo_list_tenants(of_octo *c, const char *space_id, const of_octo_tena
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = list_tenants_async(c, space_id, q, sync_tenants, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 /* ---- releases and templates ------------------------------------------- */
@@ -997,10 +990,7 @@ static of_err find_release_async(of_octo *c, const char *space_id, const char *p
         return OF_OK;
     }
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_api(&u, sp);
-    if (!rc) rc = octo_url_lit(&u, "/projects");
+    rc = octo_url_begin(&u, c->base_url, sp, "/projects");
     if (!rc) rc = octo_url_seg(&u, project_id);
     if (!rc) rc = octo_url_lit(&u, "/releases");
     if (!rc) rc = octo_url_seg(&u, version);
@@ -1026,8 +1016,7 @@ of_err of_octo_find_release(of_octo *c, const char *space_id, const char *projec
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = find_release_async(c, space_id, project_id, project_name, version, sync_release, &s,
                                    errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 static of_err get_template_async(of_octo *c, const char *space_id, const char *release_id,
@@ -1040,14 +1029,10 @@ static of_err get_template_async(of_octo *c, const char *space_id, const char *r
     if (!octo_nonempty(release_id))
         return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "release id is empty");
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_api(&u, sp);
-    if (!rc) rc = octo_url_lit(&u, "/releases");
+    rc = octo_url_begin(&u, c->base_url, sp, "/releases");
     if (!rc) rc = octo_url_seg(&u, release_id);
     if (!rc) rc = octo_url_lit(&u, "/deployments/template");
     char *url = octo_url_detach(&u, rc);
-    if (!url) return octo_url_error(errstr, errstr_size);
     char what[200];
     snprintf(what, sizeof(what), "deployment template of release %s", release_id);
     octo_call k = {.c = c, .type = CT_TEMPLATE, .cb.tpl = cb, .opaque = opaque};
@@ -1061,6 +1046,5 @@ of_err of_octo_get_template(of_octo *c, const char *space_id, const char *releas
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = get_template_async(c, space_id, release_id, sync_template, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }

@@ -26,10 +26,7 @@ OCTO_SYNC_CB(sync_tasks, of_octo_task_list)
 static char *deployments_url(of_octo *c, const char *sp, const of_octo_deploy_query *q)
 {
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    of_err rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_api(&u, sp);
-    if (!rc) rc = octo_url_lit(&u, "/deployments");
+    of_err rc = octo_url_begin(&u, c->base_url, sp, "/deployments");
     if (!rc && q->project_id) rc = octo_url_query(&u, "projects", q->project_id);
     if (!rc && q->environment_id) rc = octo_url_query(&u, "environments", q->environment_id);
     if (!rc && q->tenant_id) rc = octo_url_query(&u, "tenants", q->tenant_id);
@@ -130,8 +127,7 @@ of_err of_octo_list_deployments(of_octo *c, const char *space_id, const of_octo_
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = list_deployments_async(c, space_id, q, sync_deployments, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 of_err of_octo_latest_success_async(of_octo *c, const char *space_id, const char *project_id,
@@ -168,8 +164,7 @@ of_err of_octo_latest_success(of_octo *c, const char *space_id, const char *proj
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = of_octo_latest_success_async(c, space_id, project_id, environment_id, tenant_id,
                                              sync_deployment, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 /* Find by job id: page through deployments for Comments containing it. */
@@ -436,10 +431,7 @@ of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,
              req->tenant_id ? " for " : "", req->tenant_id ? req->tenant_id : "");
     op->what = dup_opt(what, &oom);
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_api(&u, sp);
-    if (!rc) rc = octo_url_lit(&u, "/deployments");
+    rc = octo_url_begin(&u, c->base_url, sp, "/deployments");
     op->url = octo_url_detach(&u, rc);
     if (oom || !op->url) {
         create_free(op);
@@ -458,8 +450,7 @@ of_err of_octo_create_deployment(of_octo *c, const char *space_id, const of_octo
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc =
         of_octo_create_deployment_async(c, space_id, req, sync_deployment, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 /* ---- tasks ------------------------------------------------------------- */
@@ -467,10 +458,7 @@ of_err of_octo_create_deployment(of_octo *c, const char *space_id, const of_octo
 static char *task_url(of_octo *c, const char *sp, const char *task_id, const char *suffix)
 {
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    of_err rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_api(&u, sp);
-    if (!rc) rc = octo_url_lit(&u, "/tasks");
+    of_err rc = octo_url_begin(&u, c->base_url, sp, "/tasks");
     if (!rc) rc = octo_url_seg(&u, task_id);
     if (!rc && suffix) rc = octo_url_lit(&u, suffix);
     return octo_url_detach(&u, rc);
@@ -488,7 +476,6 @@ static of_err task_call_async(of_octo *c, const char *space_id, const char *task
     if (!octo_nonempty(task_id))
         return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "task id is empty");
     char *url = task_url(c, sp, task_id, suffix);
-    if (!url) return octo_url_error(errstr, errstr_size);
     char what[200];
     snprintf(what, sizeof(what), "task %s", task_id);
     octo_call k = {.c = c, .type = CT_TASK, .cb.task = cb, .opaque = opaque};
@@ -514,8 +501,7 @@ of_err of_octo_get_task(of_octo *c, const char *space_id, const char *task_id, o
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = of_octo_get_task_async(c, space_id, task_id, sync_task, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id, of_octo_task *out,
@@ -524,8 +510,7 @@ of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = of_octo_cancel_task_async(c, space_id, task_id, sync_task, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 size_t octo_task_chunks(size_t n, size_t chunk)
@@ -538,10 +523,7 @@ char *octo_tasks_url(const char *base, const char *space_id, const char *const *
 {
     if (count == 0) return NULL; /* never: an empty ids= means every task */
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    of_err rc = octo_url_start(&u, base);
-    if (!rc) rc = octo_url_api(&u, space_id);
-    if (!rc) rc = octo_url_lit(&u, "/tasks");
+    of_err rc = octo_url_begin(&u, base, space_id, "/tasks");
     if (!rc) rc = octo_url_query_list(&u, "ids", ids + first, count);
     if (!rc) rc = octo_url_query_size(&u, "skip", 0);
     if (!rc) rc = octo_url_query_size(&u, "take", count);
@@ -898,6 +880,5 @@ of_err of_octo_get_tasks(of_octo *c, const char *space_id, const char *const *id
     octo_sync s;
     octo_sync_begin(&s, out, sizeof(*out));
     of_err rc = of_octo_get_tasks_async(c, space_id, ids, n, sync_tasks, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }

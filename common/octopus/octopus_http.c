@@ -143,6 +143,43 @@ static const struct {
     {404, {OCTO_FAIL, OF_ERR_NOT_FOUND, false, "HTTP 404 Not Found"}},
 };
 
+/* What each transfer error we know means (codes: up to 5, the rest 0). if_sent: the server may
+ * have acted exactly when the request went out (a->sent); otherwise v.maybe_applied says. */
+static const struct {
+    int codes[5]; /* CURLcode, as octo_attempt holds it */
+    bool if_sent;
+    octo_verdict v;
+} curl_verdicts[] = {
+    {{CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY},
+     false,
+     {OCTO_RETRY, OF_ERR_NETWORK, false, "cannot resolve host"}},
+    {{CURLE_COULDNT_CONNECT}, false, {OCTO_RETRY, OF_ERR_NETWORK, false, "cannot connect"}},
+    {{CURLE_SSL_CONNECT_ERROR}, false, {OCTO_RETRY, OF_ERR_NETWORK, false, "TLS handshake failed"}},
+    {{CURLE_OPERATION_TIMEDOUT}, true, {OCTO_RETRY, OF_ERR_NETWORK, false, "attempt timed out"}},
+    {{CURLE_SEND_ERROR, CURLE_RECV_ERROR},
+     true,
+     {OCTO_RETRY, OF_ERR_NETWORK, false, "connection reset"}},
+    {{CURLE_GOT_NOTHING}, true, {OCTO_RETRY, OF_ERR_NETWORK, false, "empty reply"}},
+    {{CURLE_PARTIAL_FILE}, false, {OCTO_RETRY, OF_ERR_NETWORK, true, "reply cut short"}},
+    {{CURLE_HTTP2, CURLE_HTTP2_STREAM},
+     true,
+     {OCTO_RETRY, OF_ERR_NETWORK, false, "HTTP/2 stream error"}},
+    {{CURLE_PEER_FAILED_VERIFICATION},
+     false,
+     {OCTO_FAIL, OF_ERR_NETWORK, false, "TLS certificate of the server not trusted"}},
+    {{CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_ISSUER_ERROR,
+      CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS},
+     false,
+     {OCTO_FAIL, OF_ERR_NETWORK, false, "TLS setup failed"}},
+    {{CURLE_SSL_CACERT_BADFILE},
+     false,
+     {OCTO_FAIL, OF_ERR_CONFIG, false, "CA bundle cannot be read"}},
+    {{CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL},
+     false,
+     {OCTO_FAIL, OF_ERR_CONFIG, false, "bad server URL"}},
+    {{CURLE_OUT_OF_MEMORY}, true, {OCTO_FAIL, OF_ERR_NOMEM, false, "out of memory"}},
+};
+
 octo_verdict octo_classify(const octo_attempt *a)
 {
     octo_verdict v = {OCTO_FAIL, OF_ERR_NETWORK, a->sent, "transfer failed"};
@@ -152,45 +189,15 @@ octo_verdict octo_classify(const octo_attempt *a)
         v.reason = "reply larger than max_response_bytes";
         return v;
     }
-    switch (a->curl_code) {
-    case CURLE_OK:
-        break;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, false, "cannot resolve host"};
-    case CURLE_COULDNT_CONNECT:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, false, "cannot connect"};
-    case CURLE_SSL_CONNECT_ERROR:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, false, "TLS handshake failed"};
-    case CURLE_OPERATION_TIMEDOUT:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, a->sent, "attempt timed out"};
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, a->sent, "connection reset"};
-    case CURLE_GOT_NOTHING:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, a->sent, "empty reply"};
-    case CURLE_PARTIAL_FILE:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, true, "reply cut short"};
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return (octo_verdict){OCTO_RETRY, OF_ERR_NETWORK, a->sent, "HTTP/2 stream error"};
-    case CURLE_PEER_FAILED_VERIFICATION:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_NETWORK, false,
-                              "TLS certificate of the server not trusted"};
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_NETWORK, false, "TLS setup failed"};
-    case CURLE_SSL_CACERT_BADFILE:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_CONFIG, false, "CA bundle cannot be read"};
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_CONFIG, false, "bad server URL"};
-    case CURLE_OUT_OF_MEMORY:
-        return (octo_verdict){OCTO_FAIL, OF_ERR_NOMEM, a->sent, "out of memory"};
-    default:
+    if (a->curl_code != CURLE_OK) {
+        for (size_t i = 0; i < sizeof(curl_verdicts) / sizeof(curl_verdicts[0]); i++) {
+            for (size_t k = 0; k < 5 && curl_verdicts[i].codes[k]; k++) {
+                if (curl_verdicts[i].codes[k] != a->curl_code) continue;
+                octo_verdict cv = curl_verdicts[i].v;
+                if (curl_verdicts[i].if_sent) cv.maybe_applied = a->sent;
+                return cv;
+            }
+        }
         return v;
     }
     long s = a->status;
@@ -413,20 +420,27 @@ of_err of_octo_new(const of_octo_opts *opts, of_octo **out, char *errstr, size_t
 static void finish(of_octo *c, octo_req *r, of_err err, const char *errstr, long status,
                    bool maybe_applied);
 
-void of_octo_destroy(of_octo *c)
+/* Takes every request off the wire and completes it, once, with err and msg. */
+static void fail_active(of_octo *c, of_err err, const char *msg)
 {
-    if (!c) return;
-    c->closing = true;
-    /* Every outstanding request completes once, as cancelled, so callers
-     * release what they attached to it. Callbacks cannot add new ones. */
     octo_req *r;
     while ((r = list_pop(&c->active))) {
         curl_multi_remove_handle(c->multi, r->easy);
         curl_easy_cleanup(r->easy);
         r->easy = NULL;
         c->nactive--;
-        finish(c, r, OF_ERR_CANCELLED, "Octopus client shut down", 0, true);
+        finish(c, r, err, msg, 0, true);
     }
+}
+
+void of_octo_destroy(of_octo *c)
+{
+    if (!c) return;
+    c->closing = true;
+    /* Every outstanding request completes once, as cancelled, so callers
+     * release what they attached to it. Callbacks cannot add new ones. */
+    fail_active(c, OF_ERR_CANCELLED, "Octopus client shut down");
+    octo_req *r;
     while ((r = list_pop(&c->pending)))
         finish(c, r, OF_ERR_CANCELLED, "Octopus client shut down", 0, false);
     while ((r = list_pop(&c->sleeping)))
@@ -861,14 +875,7 @@ static of_err multi_failed(of_octo *c, CURLMcode mc)
     char msg[256];
     snprintf(msg, sizeof(msg), "libcurl multi handle failed: %s", curl_multi_strerror(mc));
     of_error("octopus %s", msg);
-    octo_req *r;
-    while ((r = list_pop(&c->active))) {
-        curl_multi_remove_handle(c->multi, r->easy);
-        curl_easy_cleanup(r->easy);
-        r->easy = NULL;
-        c->nactive--;
-        finish(c, r, err, msg, 0, true);
-    }
+    fail_active(c, err, msg);
     return err;
 }
 

@@ -28,6 +28,9 @@ of_err octo_url_lit(of_buf *b, const char *lit);
 of_err octo_url_seg(of_buf *b, const char *seg);
 /* Appends "/api" or "/api/{space}" (space may be NULL on servers without spaces). */
 of_err octo_url_api(of_buf *b, const char *space_id);
+/* Initialises b (capped at OCTO_URL_MAX) and starts it as <base>/api[/<space>][<path>]: every
+ * URL we send opens this way. path is a literal ("/tenants") or NULL. */
+of_err octo_url_begin(of_buf *b, const char *base, const char *space_id, const char *path);
 /* Appends "?key=value" or "&key=value", value encoded. */
 of_err octo_url_query(of_buf *b, const char *key, const char *value);
 of_err octo_url_query_size(of_buf *b, const char *key, size_t value);
@@ -272,7 +275,8 @@ bool octo_nonempty(const char *s);
 of_err octo_call_submit(of_octo *c, octo_method m, char *url, char *body, bool idempotent,
                         const char *what, const char *space, int64_t deadline, octo_done_fn fn,
                         void *op, char *es, size_t n);
-/* One request whose reply is one resource of k.type. Takes ownership of url. */
+/* One request whose reply is one resource of k.type. Takes ownership of url; a NULL url
+ * (building it failed, octo_url_detach) is the URL error. */
 of_err octo_single(of_octo *c, octo_method m, char *url, bool idempotent, const char *what,
                    const char *space, octo_call k, char *es, size_t n);
 
@@ -311,13 +315,12 @@ of_err octo_pager_start(octo_pager *p, of_octo *c, char *url, const char *kind, 
 void octo_pager_clear(octo_pager *p);
 
 /* ---- blocking calls (octopus_calls.c) -------------------------------------
- * A blocking call is its async call plus octo_sync_wait(), spelled out in each wrapper:
+ * A blocking call is its async call plus octo_sync_finish(), spelled out in each wrapper:
  *
  *     octo_sync s;
  *     octo_sync_begin(&s, out, sizeof *out);
  *     of_err rc = xxx_async(c, ..., sync_xxx, &s, errstr, errstr_size);
- *     if (rc) return rc;  (submitting failed: no callback will run)
- *     return octo_sync_wait(c, &s, errstr, errstr_size);
+ *     return octo_sync_finish(c, &s, rc, errstr, errstr_size);
  *
  * where sync_xxx is the result type's callback, which only calls octo_sync_store(). */
 typedef struct octo_sync {
@@ -343,6 +346,10 @@ void octo_sync_store(void *opaque, of_err err, const char *errstr, void *res);
 /* Runs the client until the call s waits for has completed, and returns its result (errstr
  * filled on error). Other calls' callbacks may fire meanwhile. */
 of_err octo_sync_wait(of_octo *c, octo_sync *s, char *errstr, size_t errstr_size);
+/* The end of a blocking call: started is what its async call returned. An error there is
+ * returned as it is (submitting failed: no callback will run, so waiting would hang);
+ * otherwise octo_sync_wait(). */
+of_err octo_sync_finish(of_octo *c, octo_sync *s, of_err started, char *errstr, size_t errstr_size);
 
 /* ---- name cache (octopus_calls.c) ---------------------------------------- */
 /* Returns a new reference to the cached JSON item or NULL. */

@@ -4,6 +4,7 @@
  * right after), checks types, and names the resource and the field when
  * something is missing or of the wrong type, so a changed server shows up as
  * a clear OF_ERR_PROTOCOL instead of a NULL dereference three modules away. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,42 +30,128 @@ of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr,
     return OF_OK;
 }
 
+/* ---- the field tables ----------------------------------------------------
+ * A resource's flat fields are one table each, read in table order (the first error is the
+ * one reported, so the order is part of what a reply with several faults says) and freed by
+ * the same table. What is nested or needs a decision (Links, arrays of references, enums)
+ * stays explicit code after the walk, or, where it sits between plain fields, a FK_CALL row. */
+
+typedef enum field_kind {
+    FK_ID,   /* char *: required; names the resource in every later error */
+    FK_STR,  /* char *: NULL when absent or null */
+    FK_TEXT, /* char *: "" when absent or null */
+    FK_BOOL, /* bool: false when absent or null */
+    FK_TIME, /* int64_t ms since the epoch: -1 when absent or null */
+    FK_STRV, /* char ** at off, its count (size_t) at off_n: none when absent or null */
+    FK_CALL, /* read() reads it */
+} field_kind;
+
+typedef struct octo_field {
+    const char *name; /* the JSON field */
+    field_kind kind;
+    bool required; /* FK_STR: absent or null is an error */
+    size_t off;    /* offsetof the member in the output struct */
+    size_t off_n;  /* FK_STRV: offsetof the count */
+    void (*read)(oj_reader *r, json_t *j, const char *key, void *out); /* FK_CALL */
+} octo_field;
+
+#define FIELD(T, json, kind, required, member)                   \
+    {                                                            \
+        (json), (kind), (required), offsetof(T, member), 0, NULL \
+    }
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* Starts decoding j as a resource of this kind: zeroes out, checks j is an object and reads
+ * the table's fields. The reader carries the first error, if any. */
+static oj_reader decode_fields(json_t *j, const char *kind, void *out, size_t out_size,
+                               const octo_field *f, size_t n, char *errstr, size_t errstr_size)
+{
+    oj_reader r = oj_reader_reply(kind, errstr, errstr_size);
+    char *base = out;
+    memset(out, 0, out_size);
+    oj_need_object(&r, j, "");
+    for (size_t i = 0; i < n; i++, f++) {
+        void *at = base + f->off;
+        switch (f->kind) {
+        case FK_ID:
+            r.id = *(char **)at = oj_strdup(&r, j, "", f->name, true);
+            break;
+        case FK_STR:
+            *(char **)at = oj_strdup(&r, j, "", f->name, f->required);
+            break;
+        case FK_TEXT:
+            *(char **)at = oj_strdup(&r, j, "", f->name, false);
+            if (!r.rc && !*(char **)at) *(char **)at = oj_dup(&r, "");
+            break;
+        case FK_BOOL:
+            *(bool *)at = oj_bool(&r, j, "", f->name, false);
+            break;
+        case FK_TIME:
+            *(int64_t *)at = oj_time(&r, j, "", f->name, -1);
+            break;
+        case FK_STRV:
+            oj_strv(&r, json_object_get(j, f->name), "", f->name, 0, 0, (char ***)at,
+                    (size_t *)(void *)(base + f->off_n));
+            break;
+        case FK_CALL:
+            f->read(&r, j, f->name, out);
+            break;
+        }
+    }
+    return r;
+}
+
+/* Frees what the table's fields own in out (not the rest of it, nor out). */
+static void free_fields(void *out, const octo_field *f, size_t n)
+{
+    char *base = out;
+    for (size_t i = 0; i < n; i++, f++) {
+        void *at = base + f->off;
+        if (f->kind == FK_ID || f->kind == FK_STR || f->kind == FK_TEXT)
+            free(*(char **)at);
+        else if (f->kind == FK_STRV)
+            of_strv_free(*(char ***)at, *(size_t *)(void *)(base + f->off_n));
+    }
+}
+
 /* ---- resources ----------------------------------------------------------- */
+
+static const octo_field ref_fields[] = {
+    FIELD(of_octo_ref, "Id", FK_ID, true, id),
+    FIELD(of_octo_ref, "Name", FK_STR, true, name),
+};
 
 void of_octo_ref_clear(of_octo_ref *r)
 {
     if (!r) return;
-    free(r->id);
-    free(r->name);
+    free_fields(r, ref_fields, NFIELDS(ref_fields));
     memset(r, 0, sizeof(*r));
 }
 
 of_err octo_decode_ref(json_t *j, const char *kind, of_octo_ref *out, char *errstr,
                        size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply(kind, errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
-    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
-    out->name = oj_strdup(&r, j, "", "Name", true);
+    oj_reader r = decode_fields(j, kind, out, sizeof(*out), ref_fields, NFIELDS(ref_fields), errstr,
+                                errstr_size);
     return DECODED(r, of_octo_ref_clear, out);
 }
+
+static const octo_field root_fields[] = {
+    FIELD(of_octo_root, "Application", FK_STR, false, application),
+    FIELD(of_octo_root, "Version", FK_STR, false, version),
+};
 
 void of_octo_root_clear(of_octo_root *r)
 {
     if (!r) return;
-    free(r->application);
-    free(r->version);
+    free_fields(r, root_fields, NFIELDS(root_fields));
     memset(r, 0, sizeof(*r));
 }
 
 of_err octo_decode_root(json_t *j, of_octo_root *out, char *errstr, size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply("root document", errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
-    out->application = oj_strdup(&r, j, "", "Application", false);
-    out->version = oj_strdup(&r, j, "", "Version", false);
+    oj_reader r = decode_fields(j, "root document", out, sizeof(*out), root_fields,
+                                NFIELDS(root_fields), errstr, errstr_size);
     json_t *links = r.rc ? NULL : json_object_get(j, "Links");
     if (links && !json_is_object(links)) /* null too: a root always has its Links */
         oj_expected(&r, "", "Links", OJ_OBJECT, links);
@@ -72,32 +159,38 @@ of_err octo_decode_root(json_t *j, of_octo_root *out, char *errstr, size_t errst
     return DECODED(r, of_octo_root_clear, out);
 }
 
+static const octo_field space_fields[] = {
+    FIELD(of_octo_space, "Id", FK_ID, true, id),
+    FIELD(of_octo_space, "Name", FK_STR, true, name),
+    FIELD(of_octo_space, "IsDefault", FK_BOOL, false, is_default),
+};
+
 void of_octo_space_clear(of_octo_space *s)
 {
     if (!s) return;
-    free(s->id);
-    free(s->name);
+    free_fields(s, space_fields, NFIELDS(space_fields));
     memset(s, 0, sizeof(*s));
 }
 
 of_err octo_decode_space(json_t *j, of_octo_space *out, char *errstr, size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply("Space", errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
-    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
-    out->name = oj_strdup(&r, j, "", "Name", true);
-    out->is_default = oj_bool(&r, j, "", "IsDefault", false);
+    oj_reader r = decode_fields(j, "Space", out, sizeof(*out), space_fields, NFIELDS(space_fields),
+                                errstr, errstr_size);
     return DECODED(r, of_octo_space_clear, out);
 }
+
+static const octo_field project_fields[] = {
+    FIELD(of_octo_project, "Id", FK_ID, true, id),
+    FIELD(of_octo_project, "Name", FK_STR, true, name),
+    FIELD(of_octo_project, "Slug", FK_STR, false, slug),
+    FIELD(of_octo_project, "LifecycleId", FK_STR, false, lifecycle_id),
+    FIELD(of_octo_project, "IsDisabled", FK_BOOL, false, is_disabled),
+};
 
 void of_octo_project_clear(of_octo_project *p)
 {
     if (!p) return;
-    free(p->id);
-    free(p->name);
-    free(p->slug);
-    free(p->lifecycle_id);
+    free_fields(p, project_fields, NFIELDS(project_fields));
     memset(p, 0, sizeof(*p));
 }
 
@@ -112,14 +205,8 @@ static const struct {
 
 of_err octo_decode_project(json_t *j, of_octo_project *out, char *errstr, size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply("Project", errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
-    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
-    out->name = oj_strdup(&r, j, "", "Name", true);
-    out->slug = oj_strdup(&r, j, "", "Slug", false);
-    out->lifecycle_id = oj_strdup(&r, j, "", "LifecycleId", false);
-    out->is_disabled = oj_bool(&r, j, "", "IsDisabled", false);
+    oj_reader r = decode_fields(j, "Project", out, sizeof(*out), project_fields,
+                                NFIELDS(project_fields), errstr, errstr_size);
     /* Missing means an old server without multi-tenancy: untenanted. */
     json_t *mode = oj_get(&r, j, "", "TenantedDeploymentMode", OJ_STRING, false);
     if (mode) {
@@ -135,12 +222,18 @@ of_err octo_decode_project(json_t *j, of_octo_project *out, char *errstr, size_t
     return DECODED(r, of_octo_project_clear, out);
 }
 
+static const octo_field tenant_fields[] = {
+    FIELD(of_octo_tenant, "Id", FK_ID, true, id),
+    FIELD(of_octo_tenant, "Name", FK_STR, true, name),
+    FIELD(of_octo_tenant, "IsDisabled", FK_BOOL, false, is_disabled),
+    {"TenantTags", FK_STRV, false, offsetof(of_octo_tenant, tags), offsetof(of_octo_tenant, ntags),
+     NULL},
+};
+
 void of_octo_tenant_clear(of_octo_tenant *t)
 {
     if (!t) return;
-    free(t->id);
-    free(t->name);
-    of_strv_free(t->tags, t->ntags);
+    free_fields(t, tenant_fields, NFIELDS(tenant_fields));
     for (size_t i = 0; i < t->nprojects; i++) {
         free(t->projects[i].project_id);
         of_strv_free(t->projects[i].environment_ids, t->projects[i].n);
@@ -151,13 +244,8 @@ void of_octo_tenant_clear(of_octo_tenant *t)
 
 of_err octo_decode_tenant(json_t *j, of_octo_tenant *out, char *errstr, size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply("Tenant", errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
-    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
-    out->name = oj_strdup(&r, j, "", "Name", true);
-    out->is_disabled = oj_bool(&r, j, "", "IsDisabled", false);
-    oj_strv(&r, json_object_get(j, "TenantTags"), "", "TenantTags", 0, 0, &out->tags, &out->ntags);
+    oj_reader r = decode_fields(j, "Tenant", out, sizeof(*out), tenant_fields,
+                                NFIELDS(tenant_fields), errstr, errstr_size);
     json_t *pe = oj_get(&r, j, "", "ProjectEnvironments", OJ_OBJECT, false);
     if (pe && json_object_size(pe) > 0) {
         out->projects = calloc(json_object_size(pe), sizeof(*out->projects));
@@ -199,25 +287,24 @@ void of_octo_tenant_list_clear(of_octo_tenant_list *l)
     memset(l, 0, sizeof(*l));
 }
 
+static const octo_field release_fields[] = {
+    FIELD(of_octo_release, "Id", FK_ID, true, id),
+    FIELD(of_octo_release, "Version", FK_STR, true, version),
+    FIELD(of_octo_release, "ProjectId", FK_STR, true, project_id),
+    FIELD(of_octo_release, "ChannelId", FK_STR, false, channel_id),
+};
+
 void of_octo_release_clear(of_octo_release *r)
 {
     if (!r) return;
-    free(r->id);
-    free(r->version);
-    free(r->project_id);
-    free(r->channel_id);
+    free_fields(r, release_fields, NFIELDS(release_fields));
     memset(r, 0, sizeof(*r));
 }
 
 of_err octo_decode_release(json_t *j, of_octo_release *out, char *errstr, size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply("Release", errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
-    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
-    out->version = oj_strdup(&r, j, "", "Version", true);
-    out->project_id = oj_strdup(&r, j, "", "ProjectId", true);
-    out->channel_id = oj_strdup(&r, j, "", "ChannelId", false);
+    oj_reader r = decode_fields(j, "Release", out, sizeof(*out), release_fields,
+                                NFIELDS(release_fields), errstr, errstr_size);
     return DECODED(r, of_octo_release_clear, out);
 }
 
@@ -248,13 +335,17 @@ static void decode_refs(oj_reader *r, json_t *obj, const char *field, of_octo_re
     }
 }
 
+static const octo_field promotion_fields[] = {
+    FIELD(of_octo_tenant_promotion, "Id", FK_ID, true, tenant_id),
+    FIELD(of_octo_tenant_promotion, "Name", FK_STR, false, tenant_name),
+};
+
 void of_octo_template_clear(of_octo_template *t)
 {
     if (!t) return;
     free_refs(t->promote_to, t->n);
     for (size_t i = 0; i < t->ntenants; i++) {
-        free(t->tenants[i].tenant_id);
-        free(t->tenants[i].tenant_name);
+        free_fields(&t->tenants[i], promotion_fields, NFIELDS(promotion_fields));
         free_refs(t->tenants[i].promote_to, t->tenants[i].n);
     }
     free(t->tenants);
@@ -263,9 +354,8 @@ void of_octo_template_clear(of_octo_template *t)
 
 of_err octo_decode_template(json_t *j, of_octo_template *out, char *errstr, size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply("Deployment template", errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
+    oj_reader r =
+        decode_fields(j, "Deployment template", out, sizeof(*out), NULL, 0, errstr, errstr_size);
     decode_refs(&r, j, "PromoteTo", &out->promote_to, &out->n);
     json_t *tp = oj_get(&r, j, "", "TenantPromotions", OJ_ARRAY, false);
     if (tp && json_array_size(tp) > 0) {
@@ -274,11 +364,9 @@ of_err octo_decode_template(json_t *j, of_octo_template *out, char *errstr, size
         for (size_t i = 0; !r.rc && i < json_array_size(tp); i++) {
             json_t *e = json_array_get(tp, i);
             of_octo_tenant_promotion *p = &out->tenants[i];
-            oj_reader tr = oj_reader_reply("Tenant promotion", errstr, errstr_size);
             out->ntenants = i + 1;
-            oj_need_object(&tr, e, "");
-            tr.id = p->tenant_id = oj_strdup(&tr, e, "", "Id", true);
-            p->tenant_name = oj_strdup(&tr, e, "", "Name", false);
+            oj_reader tr = decode_fields(e, "Tenant promotion", p, sizeof(*p), promotion_fields,
+                                         NFIELDS(promotion_fields), errstr, errstr_size);
             decode_refs(&tr, e, "PromoteTo", &p->promote_to, &p->n);
             r.rc = tr.rc;
         }
@@ -303,33 +391,29 @@ bool of_octo_template_allows(const of_octo_template *t, const char *environment_
     return false;
 }
 
+static const octo_field deployment_fields[] = {
+    FIELD(of_octo_deployment, "Id", FK_ID, true, id),
+    FIELD(of_octo_deployment, "ProjectId", FK_STR, false, project_id),
+    FIELD(of_octo_deployment, "ReleaseId", FK_STR, true, release_id),
+    FIELD(of_octo_deployment, "EnvironmentId", FK_STR, true, environment_id),
+    FIELD(of_octo_deployment, "TenantId", FK_STR, false, tenant_id),
+    FIELD(of_octo_deployment, "TaskId", FK_STR, true, task_id),
+    FIELD(of_octo_deployment, "Comments", FK_STR, false, comments),
+    FIELD(of_octo_deployment, "Created", FK_TIME, false, created_ms),
+};
+
 void of_octo_deployment_clear(of_octo_deployment *dep)
 {
     if (!dep) return;
-    free(dep->id);
-    free(dep->project_id);
-    free(dep->release_id);
-    free(dep->environment_id);
-    free(dep->tenant_id);
-    free(dep->task_id);
-    free(dep->comments);
+    free_fields(dep, deployment_fields, NFIELDS(deployment_fields));
     free(dep->web_link);
     memset(dep, 0, sizeof(*dep));
 }
 
 of_err octo_decode_deployment(json_t *j, of_octo_deployment *out, char *errstr, size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply("Deployment", errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
-    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
-    out->project_id = oj_strdup(&r, j, "", "ProjectId", false);
-    out->release_id = oj_strdup(&r, j, "", "ReleaseId", true);
-    out->environment_id = oj_strdup(&r, j, "", "EnvironmentId", true);
-    out->tenant_id = oj_strdup(&r, j, "", "TenantId", false);
-    out->task_id = oj_strdup(&r, j, "", "TaskId", true);
-    out->comments = oj_strdup(&r, j, "", "Comments", false);
-    out->created_ms = oj_time(&r, j, "", "Created", -1);
+    oj_reader r = decode_fields(j, "Deployment", out, sizeof(*out), deployment_fields,
+                                NFIELDS(deployment_fields), errstr, errstr_size);
     json_t *links = r.rc ? NULL : json_object_get(j, "Links");
     if (json_is_object(links)) out->web_link = oj_strdup(&r, links, "", "Web", false);
     return DECODED(r, of_octo_deployment_clear, out);
@@ -376,12 +460,30 @@ bool of_octo_task_state_is_final(of_octo_task_state s)
            s == OF_OCTO_TASK_TIMED_OUT;
 }
 
+/* State sits between plain fields: a FK_CALL row keeps the reading order. */
+static void read_task_state(oj_reader *r, json_t *j, const char *key, void *out)
+{
+    of_octo_task *t = out;
+    json_t *state = oj_get(r, j, "", key, OJ_STRING, true);
+    if (state && of_octo_task_state_parse(json_string_value(state), &t->state) != OF_OK)
+        oj_fail_at(r, "", key, "unknown task state \"%s\"", json_string_value(state));
+}
+
+static const octo_field task_fields[] = {
+    FIELD(of_octo_task, "Id", FK_ID, true, id),
+    {"State", FK_CALL, true, 0, 0, read_task_state},
+    FIELD(of_octo_task, "HasPendingInterruptions", FK_BOOL, false, has_pending_interruptions),
+    FIELD(of_octo_task, "ErrorMessage", FK_TEXT, false, error_message),
+    FIELD(of_octo_task, "Description", FK_STR, false, description),
+    FIELD(of_octo_task, "QueueTime", FK_TIME, false, queue_time_ms),
+    FIELD(of_octo_task, "StartTime", FK_TIME, false, start_time_ms),
+    FIELD(of_octo_task, "CompletedTime", FK_TIME, false, completed_time_ms),
+};
+
 void of_octo_task_clear(of_octo_task *t)
 {
     if (!t) return;
-    free(t->id);
-    free(t->error_message);
-    free(t->description);
+    free_fields(t, task_fields, NFIELDS(task_fields));
     free(t->deployment_id);
     free(t->problem);
     memset(t, 0, sizeof(*t));
@@ -389,20 +491,8 @@ void of_octo_task_clear(of_octo_task *t)
 
 of_err octo_decode_task(json_t *j, of_octo_task *out, char *errstr, size_t errstr_size)
 {
-    oj_reader r = oj_reader_reply("Task", errstr, errstr_size);
-    memset(out, 0, sizeof(*out));
-    oj_need_object(&r, j, "");
-    r.id = out->id = oj_strdup(&r, j, "", "Id", true);
-    json_t *state = oj_get(&r, j, "", "State", OJ_STRING, true);
-    if (state && of_octo_task_state_parse(json_string_value(state), &out->state) != OF_OK)
-        oj_fail_at(&r, "", "State", "unknown task state \"%s\"", json_string_value(state));
-    out->has_pending_interruptions = oj_bool(&r, j, "", "HasPendingInterruptions", false);
-    out->error_message = oj_strdup(&r, j, "", "ErrorMessage", false);
-    if (!r.rc && !out->error_message) out->error_message = oj_dup(&r, "");
-    out->description = oj_strdup(&r, j, "", "Description", false);
-    out->queue_time_ms = oj_time(&r, j, "", "QueueTime", -1);
-    out->start_time_ms = oj_time(&r, j, "", "StartTime", -1);
-    out->completed_time_ms = oj_time(&r, j, "", "CompletedTime", -1);
+    oj_reader r = decode_fields(j, "Task", out, sizeof(*out), task_fields, NFIELDS(task_fields),
+                                errstr, errstr_size);
     json_t *args = r.rc ? NULL : json_object_get(j, "Arguments");
     if (json_is_object(args)) out->deployment_id = oj_strdup(&r, args, "", "DeploymentId", false);
     out->found = !r.rc;

@@ -82,10 +82,7 @@ static of_err tag_exists_async(of_octo *c, const char *space_id, const char *tag
     if (!octo_nonempty(tag))
         return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "tag name is empty");
     of_buf u;
-    of_buf_init(&u, OCTO_URL_MAX);
-    rc = octo_url_start(&u, c->base_url);
-    if (!rc) rc = octo_url_api(&u, space);
-    if (!rc) rc = octo_url_lit(&u, "/tagsets/all");
+    rc = octo_url_begin(&u, c->base_url, space, "/tagsets/all");
     char *url = octo_url_detach(&u, rc);
     if (!url) return octo_url_error(errstr, errstr_size);
     tag_op *op = calloc(1, sizeof(*op));
@@ -117,6 +114,5 @@ of_err of_octo_tag_exists(of_octo *c, const char *space_id, const char *tag, boo
     octo_sync s;
     octo_sync_begin(&s, exists, sizeof(*exists));
     of_err rc = tag_exists_async(c, space_id, tag, sync_exists, &s, errstr, errstr_size);
-    if (rc) return rc;
-    return octo_sync_wait(c, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }

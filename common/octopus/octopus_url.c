@@ -32,6 +32,15 @@ of_err octo_url_api(of_buf *b, const char *space_id)
     return rc;
 }
 
+of_err octo_url_begin(of_buf *b, const char *base, const char *space_id, const char *path)
+{
+    of_buf_init(b, OCTO_URL_MAX);
+    of_err rc = octo_url_start(b, base);
+    if (!rc) rc = octo_url_api(b, space_id);
+    if (!rc && path) rc = octo_url_lit(b, path);
+    return rc;
+}
+
 static of_err query_sep(of_buf *b, const char *key)
 {
     const char *sep = (b->data && memchr(b->data, '?', b->len)) ? "&" : "?";
