@@ -207,7 +207,7 @@ static const cfg_def cfg_defs[] = {
      0, 0, NULL, NULL, CF_NONEMPTY, NULL,
      "Kafka transactional.id of the producer: stable across restarts and unique per producer "
      "instance, so a restarted producer fences off its predecessor."},
-    {"producer.batch_window", CT_DURATION, OFF(producer.batch_window_ms), "100ms", 0, 10 * SEC,
+    {"producer.batch_window", CT_DURATION, OFF(producer.batch_window_ms), "100ms", 0, 1 * MIN,
      NULL, NULL, 0, NULL,
      "How long the producer gathers inputs into one transaction after the first. A decision "
      "that dispatches jobs (a gate opening, a submit) ends the window at once: what is already "
