@@ -17,7 +17,9 @@
 static const char plan_usage[] =
     "usage: octofleet plan REQUEST.json [--json] [options]\n\n"
     "Validates a release request and expands it against Octopus into its jobs: one per\n"
-    "(stage, environment, project, tenant), with the skipped ones and why. Deploys nothing.\n"
+    "(stage, environment, project, tenant), with the skipped ones and why, after a line\n"
+    "naming the release, its stages and the gate mode (policy.gate: stage or tenant, with\n"
+    "lane_failure for tenant lanes; JSON: \"gate\", \"lane_failure\"). Deploys nothing.\n"
     "Every name that does not resolve and every target the lifecycle forbids is reported\n"
     "(exit 1). Needs octopus.url and the API key (OCTOPUS_API_KEY or octopus.api_key_file).\n\n"
     "Options:\n"

@@ -19,6 +19,18 @@ typedef struct group {
     size_t count[OF_JOB_STATUS__COUNT];
 } group;
 
+/* A lane (gate "tenant"): one tenant's jobs in one environment. */
+typedef struct lane {
+    size_t env;
+    size_t first, n; /* its jobs: g->lane_jobs[first .. first + n), in plan order */
+    size_t cur;      /* 0-based stage it is in: the first with one of its own jobs or an
+                      * untenanted job of its environment not yet succeeded/skipped;
+                      * stage_count once it has passed them all */
+    bool dirty;      /* cur moved since its pending jobs were last looked at */
+} lane;
+
+#define NO_LANE ((size_t)-1)
+
 typedef struct id_entry {
     const char *id; /* points into g->jobs[idx].job.job_id */
     size_t idx;
@@ -33,6 +45,21 @@ struct of_gate {
     group *groups;   /* [stage_count * n_environments] */
     size_t count[OF_JOB_STATUS__COUNT];
     bool *marked; /* [n_jobs]: already in out->changed_jobs for the current input */
+
+    /* Lanes, gate "tenant" only (lanes == NULL otherwise). All of it is derived from the job
+     * statuses when the gate is built, so a gate loaded from records has the same lanes. */
+    lane *lanes; /* sorted by environment, then tenant */
+    size_t n_lanes;
+    size_t *lane_jobs; /* job indices, lane after lane */
+    size_t *lane_of;   /* [n_jobs] lane index, NO_LANE for an untenanted job */
+    size_t *lane_open; /* [n_lanes * stage_count] own jobs not yet succeeded/skipped */
+    size_t *lanes_at;  /* [n_environments * (stage_count + 1)] lanes of env e with cur s */
+    size_t *u_open;    /* [groups] untenanted jobs not yet succeeded/skipped */
+    size_t *u_pending; /* [groups] untenanted jobs still pending */
+    size_t *env_lane0; /* [n_environments + 1]: env e's lanes are [env_lane0[e], [e + 1]) */
+    size_t *dirty;     /* lanes with dirty set, n_dirty of them */
+    size_t n_dirty;
+    bool rescan; /* look at every lane at the next decision (a gate just built) */
 };
 
 /* ---------------------------------------------------------------------------------- */
@@ -112,17 +139,74 @@ static void end_step(step *s)
         s->g->marked[s->out->changed_jobs[i]] = false;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* lanes: the bookkeeping (the decisions are in lanes_advance) */
+
+static size_t lane_stage(const of_gate *g, size_t l)
+{
+    const lane *ln = &g->lanes[l];
+    size_t ns = n_stages(g);
+    for (size_t st = 0; st < ns; st++)
+        if (g->lane_open[l * ns + st] || g->u_open[gidx(g, st, ln->env)]) return st;
+    return ns;
+}
+
+/* Re-derives lane l's stage; a lane that moved is looked at by the next decision. */
+static void lane_refresh(of_gate *g, size_t l)
+{
+    lane *ln = &g->lanes[l];
+    size_t cur = lane_stage(g, l), row = ln->env * (n_stages(g) + 1);
+    if (cur == ln->cur) return;
+    g->lanes_at[row + ln->cur]--;
+    g->lanes_at[row + cur]++;
+    ln->cur = cur;
+    if (!ln->dirty) {
+        ln->dirty = true;
+        g->dirty[g->n_dirty++] = l;
+    }
+}
+
+/* Job idx went from status `from` to `to`: update its lane, or every lane of its environment
+ * for an untenanted job. */
+static void lane_note(of_gate *g, size_t idx, of_job_status from, of_job_status to)
+{
+    size_t st = (size_t)g->jobs[idx].job.stage - 1, env = g->env_of[idx];
+    size_t gi = gidx(g, st, env), l = g->lane_of[idx];
+    bool was = of_job_status_is_done_ok(from), is = of_job_status_is_done_ok(to);
+    if (l != NO_LANE) {
+        if (was == is) return;
+        size_t *open = &g->lane_open[l * n_stages(g) + st];
+        if (is)
+            (*open)--;
+        else
+            (*open)++;
+        lane_refresh(g, l);
+        return;
+    }
+    if (from == OF_JOB_PENDING) g->u_pending[gi]--;
+    if (to == OF_JOB_PENDING) g->u_pending[gi]++;
+    if (was == is) return;
+    if (is)
+        g->u_open[gi]--;
+    else
+        g->u_open[gi]++;
+    for (size_t k = g->env_lane0[env]; k < g->env_lane0[env + 1]; k++)
+        lane_refresh(g, k);
+}
+
 static void set_status(step *s, size_t idx, of_job_status st)
 {
     of_gate *g = s->g;
     of_job_record *r = &g->jobs[idx];
     if (r->status == st) return;
+    of_job_status from = r->status;
     group *gr = group_of(g, idx);
     gr->count[r->status]--;
     g->count[r->status]--;
     r->status = st;
     gr->count[st]++;
     g->count[st]++;
+    if (g->lanes) lane_note(g, idx, from, st);
     mark_changed(s, idx);
 }
 
@@ -324,8 +408,103 @@ static void start_group(step *s, size_t stage0, size_t env)
     settle_group(s, stage0, env); /* no jobs / only skipped: passes at once */
 }
 
-/* The gate proper: settle started groups, open the next stage per environment when
- * allowed, pause or complete the release. */
+/* May the untenanted jobs of stage st0 (0-based) in env start? Once every lane of env has
+ * passed the stages before it, which includes their untenanted jobs; with no lanes at all,
+ * once those untenanted jobs are done: a barrier of their own. */
+static bool untenanted_may_start(const of_gate *g, size_t st0, size_t env)
+{
+    const size_t *at = &g->lanes_at[env * (n_stages(g) + 1)];
+    for (size_t k = 0; k < st0; k++)
+        if (at[k] || g->u_open[gidx(g, k, env)]) return false;
+    return true;
+}
+
+static int idx_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Appends lane l's pending jobs of the stage it is in to *todo. */
+static void lane_collect(step *s, size_t l, size_t **todo, size_t *n, size_t *cap)
+{
+    of_gate *g = s->g;
+    const lane *ln = &g->lanes[l];
+    for (size_t k = ln->first; k < ln->first + ln->n && !s->rc; k++) {
+        size_t j = g->lane_jobs[k];
+        if ((size_t)g->jobs[j].job.stage - 1 != ln->cur || g->jobs[j].status != OF_JOB_PENDING)
+            continue;
+        if (of_grow((void **)todo, cap, *n, sizeof **todo)) {
+            s->rc = OF_ERR_NOMEM;
+            return;
+        }
+        (*todo)[(*n)++] = j;
+    }
+}
+
+/* Lane mode's dispatching, when the release may dispatch: (1) a (stage, environment) with
+ * nothing to dispatch passes once the stage before it there has passed; (2) every lane that
+ * moved dispatches its pending jobs of the stage it is in, and untenanted jobs start when
+ * every lane of their environment has passed the stage before; all in plan order, with
+ * stage.started before a stage's first dispatch. Looking only at lanes that moved keeps an
+ * event's decision O(its lane) instead of O(release); a fresh or reloaded gate looks at all. */
+static void lanes_advance(step *s)
+{
+    of_gate *g = s->g;
+    of_release_record *h = &g->hdr;
+    for (size_t e = 0; e < h->n_environments; e++)
+        for (size_t st = 0; st < n_stages(g); st++) {
+            size_t gi = gidx(g, st, e);
+            if (h->stage_status[gi] != OF_STAGE_PENDING || g->groups[gi].count[OF_JOB_PENDING])
+                continue;
+            if (st > 0 && h->stage_status[gidx(g, st - 1, e)] != OF_STAGE_SUCCEEDED) continue;
+            set_stage(s, st, e, OF_STAGE_RUNNING);
+            stage_event(s, OF_EV_STAGE_STARTED, st, e);
+            settle_group(s, st, e);
+        }
+
+    size_t *todo = NULL, n = 0, cap = 0;
+    if (g->rescan) {
+        for (size_t l = 0; l < g->n_lanes; l++)
+            lane_collect(s, l, &todo, &n, &cap);
+    } else {
+        if (g->n_dirty > 1) qsort(g->dirty, g->n_dirty, sizeof *g->dirty, idx_cmp);
+        for (size_t k = 0; k < g->n_dirty; k++)
+            lane_collect(s, g->dirty[k], &todo, &n, &cap);
+    }
+    for (size_t k = 0; k < g->n_dirty; k++)
+        g->lanes[g->dirty[k]].dirty = false;
+    g->n_dirty = 0;
+    g->rescan = false;
+    for (size_t e = 0; e < h->n_environments && !s->rc; e++)
+        for (size_t st = 0; st < n_stages(g) && !s->rc; st++) {
+            size_t gi = gidx(g, st, e);
+            if (!g->u_pending[gi] || !untenanted_may_start(g, st, e)) continue;
+            const group *gr = &g->groups[gi];
+            for (size_t k = 0; k < gr->n && !s->rc; k++) {
+                size_t j = gr->jobs[k];
+                if (g->lane_of[j] != NO_LANE || g->jobs[j].status != OF_JOB_PENDING) continue;
+                if (of_grow((void **)&todo, &cap, n, sizeof *todo)) {
+                    s->rc = OF_ERR_NOMEM;
+                    break;
+                }
+                todo[n++] = j;
+            }
+        }
+    if (n > 1) qsort(todo, n, sizeof *todo, idx_cmp);
+    for (size_t k = 0; k < n && !s->rc; k++) {
+        size_t j = todo[k], st = (size_t)g->jobs[j].job.stage - 1, e = g->env_of[j];
+        if (h->stage_status[gidx(g, st, e)] == OF_STAGE_PENDING) {
+            set_stage(s, st, e, OF_STAGE_RUNNING);
+            stage_event(s, OF_EV_STAGE_STARTED, st, e);
+        }
+        dispatch(s, j);
+    }
+    free(todo);
+}
+
+/* The gate proper: settle started groups, open the next stage per environment (or move the
+ * lanes) when allowed, pause or complete the release. */
 static void advance(step *s)
 {
     of_gate *g = s->g;
@@ -335,8 +514,14 @@ static void advance(step *s)
         for (size_t e = 0; e < h->n_environments; e++)
             settle_group(s, st, e);
 
-    bool blocked = failures_of(g->count) > 0;
-    if (!blocked && h->status == OF_RELEASE_RUNNING) {
+    bool failing = failures_of(g->count) > 0;
+    /* A failure stops all dispatching, except in lanes with lane_failure stop_lane: there
+     * it only stops what waits for the failed job (its lane, or for an untenanted job every
+     * lane of its environment), which lane_stage already accounts for. */
+    bool blocked = failing && !(g->lanes && h->lane_failure == OF_LANE_FAILURE_STOP_LANE);
+    if (g->lanes) {
+        if (!blocked && h->status == OF_RELEASE_RUNNING) lanes_advance(s);
+    } else if (!blocked && h->status == OF_RELEASE_RUNNING) {
         for (size_t e = 0; e < h->n_environments && !s->rc; e++) {
             for (size_t st = 0; st < n_stages(g) && !s->rc; st++) {
                 of_stage_status cur = h->stage_status[gidx(g, st, e)];
@@ -358,7 +543,9 @@ static void advance(step *s)
         }
     }
 
-    if (blocked && h->status == OF_RELEASE_RUNNING && in_flight_of(g->count) == 0) {
+    /* Nothing in flight means nothing more can start either (what could was dispatched
+     * above), so a failure now pauses the release in every mode. */
+    if (failing && h->status == OF_RELEASE_RUNNING && in_flight_of(g->count) == 0) {
         h->status = OF_RELEASE_PAUSED;
         s->out->release_changed = true;
         release_event(s, OF_EV_RELEASE_PAUSED, NULL, "a job failed; replay, resume or abort",
@@ -426,6 +613,8 @@ static of_err copy_header(of_release_record *d, const of_release_record *src)
     d->updated_ms = src->updated_ms;
     d->by = of_strdup_or_null(src->by, &rc);
     d->reason = of_strdup_or_null(src->reason, &rc);
+    d->gate = src->gate;
+    d->lane_failure = src->lane_failure;
     return rc;
 }
 
@@ -446,15 +635,105 @@ static bool same(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
+typedef struct lane_key {
+    size_t env;
+    const char *tenant; /* id, else name */
+    size_t idx;
+} lane_key;
+
+static int lane_key_cmp(const void *a, const void *b)
+{
+    const lane_key *x = a, *y = b;
+    if (x->env != y->env) return x->env < y->env ? -1 : 1;
+    int c = strcmp(x->tenant, y->tenant);
+    if (c) return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static const char *tenant_key(const of_job *j)
+{
+    return j->tenant.id ? j->tenant.id : j->tenant.name;
+}
+
+/* Builds the lanes of a gate whose jobs and groups are in place. Lanes are ordered by
+ * environment and tenant and their jobs by plan order, whatever order the records came in. */
+static of_err build_lanes(of_gate *g)
+{
+    size_t ns = n_stages(g), ne = g->hdr.n_environments, ngroups = ns * ne, nt = 0;
+    for (size_t i = 0; i < g->n_jobs; i++)
+        if (tenant_key(&g->jobs[i].job)) nt++;
+    lane_key *keys = calloc(nt ? nt : 1, sizeof *keys);
+    g->lane_jobs = calloc(nt ? nt : 1, sizeof *g->lane_jobs);
+    g->lanes = calloc(nt ? nt : 1, sizeof *g->lanes); /* at most one lane per job */
+    g->lane_of = calloc(g->n_jobs ? g->n_jobs : 1, sizeof *g->lane_of);
+    g->u_open = calloc(ngroups, sizeof *g->u_open);
+    g->u_pending = calloc(ngroups, sizeof *g->u_pending);
+    g->env_lane0 = calloc(ne + 1, sizeof *g->env_lane0);
+    g->lanes_at = calloc(ne * (ns + 1), sizeof *g->lanes_at);
+    if (!keys || !g->lane_jobs || !g->lanes || !g->lane_of || !g->u_open || !g->u_pending ||
+        !g->env_lane0 || !g->lanes_at) {
+        free(keys);
+        return OF_ERR_NOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_jobs; i++) {
+        const of_job *j = &g->jobs[i].job;
+        g->lane_of[i] = NO_LANE;
+        if (tenant_key(j)) {
+            keys[k++] = (lane_key){g->env_of[i], tenant_key(j), i};
+        } else {
+            size_t gi = gidx(g, (size_t)j->stage - 1, g->env_of[i]);
+            if (!of_job_status_is_done_ok(g->jobs[i].status)) g->u_open[gi]++;
+            if (g->jobs[i].status == OF_JOB_PENDING) g->u_pending[gi]++;
+        }
+    }
+    if (nt > 1) qsort(keys, nt, sizeof *keys, lane_key_cmp);
+    for (k = 0; k < nt; k++) {
+        if (k == 0 || keys[k].env != keys[k - 1].env ||
+            strcmp(keys[k].tenant, keys[k - 1].tenant) != 0) {
+            g->lanes[g->n_lanes].env = keys[k].env;
+            g->lanes[g->n_lanes].first = k;
+            g->n_lanes++;
+        }
+        g->lane_jobs[k] = keys[k].idx;
+        g->lane_of[keys[k].idx] = g->n_lanes - 1;
+        g->lanes[g->n_lanes - 1].n++;
+    }
+    free(keys);
+    g->lane_open = calloc(g->n_lanes ? g->n_lanes * ns : 1, sizeof *g->lane_open);
+    g->dirty = calloc(g->n_lanes ? g->n_lanes : 1, sizeof *g->dirty);
+    if (!g->lane_open || !g->dirty) return OF_ERR_NOMEM;
+    for (size_t l = 0; l < g->n_lanes; l++) {
+        lane *ln = &g->lanes[l];
+        for (k = ln->first; k < ln->first + ln->n; k++) {
+            const of_job_record *r = &g->jobs[g->lane_jobs[k]];
+            if (!of_job_status_is_done_ok(r->status))
+                g->lane_open[l * ns + (size_t)r->job.stage - 1]++;
+        }
+        ln->cur = lane_stage(g, l);
+        g->lanes_at[ln->env * (ns + 1) + ln->cur]++;
+        g->env_lane0[ln->env + 1] = l + 1;
+    }
+    for (size_t e = 1; e <= ne; e++)
+        if (g->env_lane0[e] < g->env_lane0[e - 1]) g->env_lane0[e] = g->env_lane0[e - 1];
+    /* The first decision looks at every lane: this also dispatches what a torn save left
+     * pending (job records written for some of a decision's dispatches, not all). */
+    g->rescan = true;
+    return OF_OK;
+}
+
 of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, size_t n_jobs,
                    of_gate **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
     if (header->stage_count < 1 || header->n_environments < 1 || !header->stage_status ||
         !header->environments || (int)header->status < 0 ||
-        header->status >= OF_RELEASE_STATUS__COUNT)
+        header->status >= OF_RELEASE_STATUS__COUNT || (int)header->gate < 0 ||
+        header->gate >= OF_GATE_MODE__COUNT || (int)header->lane_failure < 0 ||
+        header->lane_failure >= OF_LANE_FAILURE__COUNT)
         return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
-                         "release %s: header needs stages, environments and stage_status",
+                         "release %s: header needs stages, environments, stage_status and a "
+                         "known gate mode",
                          header->release_id);
     of_gate *g = calloc(1, sizeof *g);
     if (!g) return OF_ERR_NOMEM;
@@ -546,6 +825,10 @@ of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, s
                 break;
             }
     }
+    if (g->hdr.gate == OF_GATE_TENANT && build_lanes(g) != OF_OK) {
+        of_gate_free(g);
+        return OF_ERR_NOMEM;
+    }
     *out = g;
     return OF_OK;
 }
@@ -564,6 +847,15 @@ void of_gate_free(of_gate *g)
     free(g->env_of);
     free(g->by_id);
     free(g->marked);
+    free(g->lanes);
+    free(g->lane_jobs);
+    free(g->lane_of);
+    free(g->lane_open);
+    free(g->lanes_at);
+    free(g->u_open);
+    free(g->u_pending);
+    free(g->env_lane0);
+    free(g->dirty);
     of_release_record_clear(&g->hdr);
     free(g);
 }

@@ -28,6 +28,16 @@
  *   cancel_running;
  * - release.completed once every stage in every environment has passed.
  *
+ * Lanes (header->gate == OF_GATE_TENANT, the request's policy.gate "tenant") replace the
+ * second and third rules: each (environment, tenant) is a lane; a lane's jobs of stage N
+ * start once its own jobs of the stages before N and the untenanted jobs of those stages in
+ * its environment are succeeded or skipped; the untenanted jobs of stage N start once every
+ * lane of their environment has passed stage N-1. A failure stops only what waits for the
+ * failed job (its lane; every lane of its environment for an untenanted job) with
+ * lane_failure stop_lane, and all dispatching with pause_all; either way the release pauses
+ * once nothing is in flight. The lanes are derived from the job statuses, so a gate rebuilt
+ * from records continues identically (given the header's gate mode: of_plan_header_policy).
+ *
  * Not thread-safe: one gate per release, used by one thread. */
 #ifndef OF_GATE_H
 #define OF_GATE_H
@@ -72,6 +82,8 @@ typedef struct of_gate_override {
 
 /* Creates a gate from a release header and its job records - a fresh plan
  * (producer/plan.h) or the records read back from the state topic. Both are deep-copied.
+ * header->gate and header->lane_failure choose barrier or lanes (a header decoded from a
+ * record gets them with of_plan_header_policy first).
  * Fails with OF_ERR_INVALID if they are inconsistent (unknown environment, stage out of
  * range, duplicate job id, header stage_status size mismatch). */
 OF_MUST_CHECK of_err of_gate_new(const of_release_record *header, const of_job_record *jobs,

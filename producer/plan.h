@@ -104,6 +104,13 @@ OF_MUST_CHECK of_err of_plan_build(const of_request *req, const char *request_js
 
 void of_plan_free(of_plan *plan);
 
+/* A header read back from the state topic has no gate policy of its own (the record does not
+ * repeat it): sets h->gate and h->lane_failure from the request it keeps (h->request_json),
+ * exactly as of_plan_build set them from the parsed request. A header without a request gets
+ * the defaults (gate stage). OF_ERR_INVALID (errstr says why) if the request does not parse;
+ * OF_ERR_NOMEM. */
+OF_MUST_CHECK of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_size);
+
 /* Sorts jobs into the plan's order: stage, environment (env_of[i] is the request-order
  * index of jobs[i]'s environment), project name, tenant name (untenanted first), job id.
  * Both arrays are permuted together. The gate uses it too, so a gate loaded back from
@@ -113,12 +120,14 @@ OF_MUST_CHECK of_err of_plan_sort(of_job_record *jobs, size_t *env_of, size_t n)
 /* Counts of jobs to deploy (pending) and skipped. */
 size_t of_plan_count(const of_plan *plan, of_job_status status);
 
-/* Appends the human table for `octofleet plan` to b:
+/* Appends the human table for `octofleet plan` to b: a header line (release, id, space,
+ * stage count, gate mode and, for lanes, lane_failure), then
  *   STAGE  ENVIRONMENT  PROJECT  VERSION  TENANT  ACTION  REASON
  * followed by a summary line and the warnings. */
 OF_MUST_CHECK of_err of_plan_format_table(const of_plan *plan, of_buf *b);
 
-/* The JSON view: a new string the caller frees (see of_plan_json_encode in msg.h). */
+/* The JSON view: a new string the caller frees (see of_plan_json_encode in msg.h), led by
+ * "gate" ("stage"|"tenant") and, for lanes, "lane_failure". */
 OF_MUST_CHECK of_err of_plan_to_json(const of_plan *plan, char **out);
 
 #endif

@@ -287,7 +287,7 @@ static void latest_only(loader *ld)
 
 /* Builds a gate per release from the sorted records: a release record (jid "" sorts first)
  * followed by its job records. */
-static of_err build_gates(prod *p, const loader *ld, size_t *jobs_total)
+static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
 {
     of_err rc = OF_OK;
     of_job_record *jobs = NULL;
@@ -313,10 +313,12 @@ static of_err build_gates(prod *p, const loader *ld, size_t *jobs_total)
         /* of_gate_new deep-copies, so a shallow view of the decoded records is enough. */
         for (size_t m = 0; m < nj; m++)
             jobs[m] = ld->recs[i + 1 + m].job;
-        const of_release_record *h = &ld->recs[i].rel;
+        of_release_record *h = &ld->recs[i].rel;
         of_gate *g = NULL;
-        char es[256] = "";
-        rc = of_gate_new(h, jobs, nj, &g, es, sizeof es);
+        char es[512] = "";
+        /* The gate's mode is the request's (policy.gate), so a lane release goes on in lanes. */
+        rc = of_plan_header_policy(h, es, sizeof es);
+        if (!rc) rc = of_gate_new(h, jobs, nj, &g, es, sizeof es);
         if (rc && rc != OF_ERR_NOMEM) {
             of_error("state topic: cannot rebuild release=%s: %s; it is left out", h->release_id,
                      es);

@@ -58,6 +58,35 @@ typedef enum of_tenanted_mode {
 /* policy.on_failure. Only pause exists today; the enum leaves room for "continue". */
 typedef enum of_on_failure { OF_ON_FAILURE_PAUSE = 0, OF_ON_FAILURE__COUNT } of_on_failure;
 
+/* policy.gate: how a stage's end opens the next stage in an environment (docs/gating.md). */
+typedef enum of_gate_mode {
+    OF_GATE_STAGE = 0, /* "stage": a barrier per (stage, environment); the default */
+    OF_GATE_TENANT,    /* "tenant": one lane per (environment, tenant) */
+    OF_GATE_MODE__COUNT
+} of_gate_mode;
+
+/* policy.lane_failure (gate "tenant" only): what a failed job stops. */
+typedef enum of_lane_failure {
+    OF_LANE_FAILURE_STOP_LANE = 0, /* "stop_lane": only its lane; the default */
+    OF_LANE_FAILURE_PAUSE_ALL,     /* "pause_all": all dispatching, as gate "stage" does */
+    OF_LANE_FAILURE__COUNT
+} of_lane_failure;
+
+/* Wire names of the two enums above ("?" if out of range). They sit here, not beside
+ * of_condition_name in msg.h, because both the codec and the producer's plan view use them
+ * and this header is the one they share that the lane change owns. */
+static inline const char *of_gate_mode_name(of_gate_mode m)
+{
+    return m == OF_GATE_STAGE ? "stage" : m == OF_GATE_TENANT ? "tenant" : "?";
+}
+
+static inline const char *of_lane_failure_name(of_lane_failure f)
+{
+    return f == OF_LANE_FAILURE_STOP_LANE   ? "stop_lane"
+           : f == OF_LANE_FAILURE_PAUSE_ALL ? "pause_all"
+                                            : "?";
+}
+
 /* policy.condition. */
 typedef enum of_condition {
     OF_CONDITION_ALWAYS = 0,     /* deploy even if the target already has the release */
@@ -166,6 +195,8 @@ typedef struct of_policy {
     bool guided_failure;     /* UseGuidedFailure on the deployment */
     char *queue_time;        /* RFC 3339 or NULL: Octopus QueueTime */
     char *queue_time_expiry; /* RFC 3339 or NULL: Octopus QueueTimeExpiry */
+    of_gate_mode gate;
+    of_lane_failure lane_failure; /* only meaningful with gate OF_GATE_TENANT */
 } of_policy;
 
 typedef struct of_request {
@@ -249,6 +280,9 @@ typedef struct of_event {
     char *deployment_id; /* job.started and later: "Deployments-2001" */
     char *task_id;       /* "ServerTasks-9001" */
     char *web_link;      /* absolute or server-relative link to the deployment */
+    /* Final job events: the Octopus task's QueueTime, StartTime and CompletedTime (wall ms;
+     * 0 = unknown, e.g. a task that timed out queued never started). */
+    int64_t task_queued_ms, task_started_ms, task_completed_ms;
     /* data: explanation */
     char *message; /* job.failed: Octopus's error; job.skipped: why; release.*: reason */
     char *by;      /* operator who caused it (resumed, aborted, ...) */
@@ -310,6 +344,11 @@ typedef struct of_release_record {
     int64_t updated_ms;
     char *by;     /* last operator action */
     char *reason; /* ... and why */
+    /* The request's policy.gate and policy.lane_failure, which the gate obeys. Not written to
+     * the record: request_json already holds them, and a header read back from the state topic
+     * gets them from there (of_plan_header_policy, producer/plan.h). */
+    of_gate_mode gate;
+    of_lane_failure lane_failure;
 } of_release_record;
 
 /* One per job, key "job/<release_id>/<job_id>": the job itself (so a restarted producer can

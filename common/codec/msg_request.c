@@ -313,6 +313,42 @@ static void parse_time_field(vctx *c, json_t *pol, const char *key, char **out, 
     if (!*out) c->rc = OF_ERR_NOMEM;
 }
 
+/* policy.<key>, one of n names (name(0) .. name(n - 1)): its index; -1 after recording
+ * "policy.<key>: must be "a", "b" or "c"" when it is none of them; -2 when absent. */
+static int vchoice(vctx *c, json_t *pol, const char *key, const char *(*name)(int), int n)
+{
+    json_t *v = json_object_get(pol, key);
+    if (!v) return -2;
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(s, name(i)) == 0) return i;
+    char list[160] = "";
+    size_t used = 0;
+    for (int i = 0; i < n && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s\"%s\"",
+                                 i == 0       ? ""
+                                 : i == n - 1 ? " or "
+                                              : ", ",
+                                 name(i));
+    verr(c, "policy.%s: must be %s", key, list);
+    return -1;
+}
+
+static const char *condition_name(int i)
+{
+    return of_condition_name((of_condition)i);
+}
+
+static const char *gate_name(int i)
+{
+    return of_gate_mode_name((of_gate_mode)i);
+}
+
+static const char *lane_failure_name(int i)
+{
+    return of_lane_failure_name((of_lane_failure)i);
+}
+
 static void parse_policy(vctx *c, json_t *v, of_policy *pol)
 {
     pol->on_failure = OF_ON_FAILURE_PAUSE;
@@ -324,7 +360,8 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
     }
     static const char *const known[] = {
         "on_failure",     "timeout",    "cancel_on_timeout", "condition",
-        "guided_failure", "queue_time", "queue_time_expiry", NULL};
+        "guided_failure", "queue_time", "queue_time_expiry", "gate",
+        "lane_failure",   NULL};
     unknown_keys(c, v, "policy", known);
 
     json_t *of = json_object_get(v, "on_failure");
@@ -377,16 +414,15 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
             verr(c, "policy.cancel_on_timeout: needs policy.timeout");
     }
 
-    json_t *cond = json_object_get(v, "condition");
-    if (cond) {
-        const char *s = json_is_string(cond) ? json_string_value(cond) : "";
-        if (strcmp(s, "always") == 0)
-            pol->condition = OF_CONDITION_ALWAYS;
-        else if (strcmp(s, "if-not-current") == 0)
-            pol->condition = OF_CONDITION_IF_NOT_CURRENT;
-        else
-            verr(c, "policy.condition: must be \"always\" or \"if-not-current\"");
-    }
+    int k = vchoice(c, v, "condition", condition_name, OF_CONDITION__COUNT);
+    if (k >= 0) pol->condition = (of_condition)k;
+    int gate = vchoice(c, v, "gate", gate_name, OF_GATE_MODE__COUNT);
+    if (gate >= 0) pol->gate = (of_gate_mode)gate;
+    k = vchoice(c, v, "lane_failure", lane_failure_name, OF_LANE_FAILURE__COUNT);
+    if (k >= 0) pol->lane_failure = (of_lane_failure)k;
+    /* Without lanes there is nothing a failure could stop but everything. */
+    if (k >= 0 && gate != -1 && pol->gate != OF_GATE_TENANT)
+        verr(c, "policy.lane_failure: needs policy.gate \"tenant\"");
 
     json_t *gf = json_object_get(v, "guided_failure");
     if (gf) {
@@ -504,6 +540,9 @@ of_err of_request_encode(const of_request *req, char **out)
         oj_set_bool(pol, "guided_failure", p->guided_failure, &bad);
         oj_set_str(pol, "queue_time", p->queue_time, &bad);
         oj_set_str(pol, "queue_time_expiry", p->queue_time_expiry, &bad);
+        oj_set(pol, "gate", json_string(of_gate_mode_name(p->gate)), &bad);
+        if (p->gate == OF_GATE_TENANT)
+            oj_set(pol, "lane_failure", json_string(of_lane_failure_name(p->lane_failure)), &bad);
     }
     oj_set(root, "policy", pol, &bad);
     return oj_dump(root, bad, out);

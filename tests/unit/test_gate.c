@@ -6,28 +6,65 @@
 #include <string.h>
 
 #include "gate.h"
+#include "plan.h"
 #include "test.h"
 #include "uuid.h"
 
-/* ---- a release: 2 stages (Db; Api + Web), environments Beta and Prod ---- */
+/* ---- releases ---- */
 
 static const char *const ENVS[] = {"Beta", "Prod"};
-static const struct {
+
+typedef struct jobdef {
     int stage;
     int env;
     const char *project, *tenant;
     bool skip;
-} JOBS[] = {
+} jobdef;
+
+/* A release to load into a gate: its jobs and the request's gate policy. */
+typedef struct plandef {
+    const jobdef *jobs;
+    size_t n;
+    int stages;
+    const char *request; /* the request the header keeps (NULL: none, gate stage) */
+} plandef;
+
+/* The barrier's release: 2 stages (Db; Api + Web), environments Beta and Prod. */
+static const jobdef JOBS[] = {
     {1, 0, "Db", "T1", false},  {1, 0, "Db", "T2", false},  {1, 1, "Db", "T1", false},
     {1, 1, "Db", "T2", false},  {2, 0, "Api", NULL, false}, {2, 0, "Web", "T1", false},
     {2, 0, "Web", "T2", false}, {2, 1, "Api", NULL, false}, {2, 1, "Web", "T1", false},
     {2, 1, "Web", "T2", true},
 };
 #define N_JOBS (sizeof JOBS / sizeof JOBS[0])
+static const plandef STAGE_PLAN = {JOBS, N_JOBS, 2, NULL};
+
+/* The lanes' release: 3 stages in Beta and Prod, tenants T1 and T2 (lanes); stage 2 also
+ * holds the untenanted Schema; Prod's Api for T2 is skipped by the plan. */
+static const jobdef LJOBS[] = {
+    {1, 0, "Db", "T1", false},     {1, 0, "Db", "T2", false},  {1, 1, "Db", "T1", false},
+    {1, 1, "Db", "T2", false},     {2, 0, "Api", "T1", false}, {2, 0, "Api", "T2", false},
+    {2, 0, "Schema", NULL, false}, {2, 1, "Api", "T1", false}, {2, 1, "Api", "T2", true},
+    {2, 1, "Schema", NULL, false}, {3, 0, "Web", "T1", false}, {3, 0, "Web", "T2", false},
+    {3, 1, "Web", "T1", false},    {3, 1, "Web", "T2", false},
+};
+#define N_LJOBS (sizeof LJOBS / sizeof LJOBS[0])
+#define LANE_REQUEST(policy)                                                                \
+    "{\"release\":\"2026.18\",\"environments\":[\"Beta\",\"Prod\"],\"tenants\":\"all\","    \
+    "\"stages\":[[{\"project\":\"Db\",\"version\":\"1.0.0\"}],[{\"project\":\"Api\","       \
+    "\"version\":\"1.0.0\"},{\"project\":\"Schema\",\"version\":\"1.0.0\"}],[{\"project\":" \
+    "\"Web\",\"version\":\"1.0.0\"}]],\"policy\":" policy "}"
+static const plandef LANE_PLAN = {LJOBS, N_LJOBS, 3, LANE_REQUEST("{\"gate\":\"tenant\"}")};
+static const plandef PAUSE_ALL_PLAN = {
+    LJOBS, N_LJOBS, 3, LANE_REQUEST("{\"gate\":\"tenant\",\"lane_failure\":\"pause_all\"}")};
+/* the lanes' release under the barrier (no policy.gate) */
+static const plandef LANE_JOBS_STAGE_PLAN = {LJOBS, N_LJOBS, 3, LANE_REQUEST("{}")};
 
 static char RELEASE_ID[OF_UUID_STR_SIZE];
 
-static void make_release(of_release_record *h, of_job_record *jobs)
+/* The header and job records of plan pd (jobs: pd->n of them), as of_plan_build makes them;
+ * the gate policy comes from the request, as on a producer's restart. */
+static void make_release(const plandef *pd, of_release_record *h, of_job_record *jobs)
 {
     memset(h, 0, sizeof *h);
     of_uuid_release_id("Default", "2026.18", RELEASE_ID);
@@ -35,59 +72,68 @@ static void make_release(of_release_record *h, of_job_record *jobs)
     h->release_name = strdup("2026.18");
     h->space.id = strdup("Spaces-1");
     h->space.name = strdup("Default");
-    h->stage_count = 2;
-    h->stage_names = calloc(2, sizeof *h->stage_names);
+    h->stage_count = pd->stages;
+    h->stage_names = calloc((size_t)pd->stages, sizeof *h->stage_names);
     h->stage_names[0] = strdup("database");
     h->n_environments = 2;
     h->environments = calloc(2, sizeof *h->environments);
-    h->stage_status = calloc(4, sizeof *h->stage_status);
+    h->stage_status = calloc((size_t)pd->stages * 2, sizeof *h->stage_status);
     for (int e = 0; e < 2; e++) {
         char id[32];
         (void)snprintf(id, sizeof id, "Environments-%d", e + 1);
         h->environments[e].id = strdup(id);
         h->environments[e].name = strdup(ENVS[e]);
     }
-    for (size_t i = 0; i < N_JOBS; i++) {
+    if (pd->request) h->request_json = strdup(pd->request);
+    char err[256] = "";
+    CHECK_INT(of_plan_header_policy(h, err, sizeof err), OF_OK);
+    for (size_t i = 0; i < pd->n; i++) {
+        const jobdef *d = &pd->jobs[i];
         of_job_record *r = &jobs[i];
         memset(r, 0, sizeof *r);
         of_job *j = &r->job;
         of_id_copy(j->release_id, RELEASE_ID);
-        of_uuid_job_id(RELEASE_ID, JOBS[i].stage, JOBS[i].project, ENVS[JOBS[i].env],
-                       JOBS[i].tenant, j->job_id);
+        of_uuid_job_id(RELEASE_ID, d->stage, d->project, ENVS[d->env], d->tenant, j->job_id);
         j->release_name = strdup("2026.18");
-        j->stage = JOBS[i].stage;
-        j->stage_count = 2;
+        j->stage = d->stage;
+        j->stage_count = pd->stages;
         j->space.id = strdup("Spaces-1");
-        j->project.name = strdup(JOBS[i].project);
-        j->project.id = strdup(JOBS[i].project);
+        j->project.name = strdup(d->project);
+        j->project.id = strdup(d->project);
         j->octo_release.id = strdup("Releases-1");
         j->octo_release.name = strdup("1.0.0");
         char id[32];
-        (void)snprintf(id, sizeof id, "Environments-%d", JOBS[i].env + 1);
+        (void)snprintf(id, sizeof id, "Environments-%d", d->env + 1);
         j->environment.id = strdup(id);
-        j->environment.name = strdup(ENVS[JOBS[i].env]);
-        if (JOBS[i].tenant) {
-            j->tenant.id = strdup(JOBS[i].tenant);
-            j->tenant.name = strdup(JOBS[i].tenant);
+        j->environment.name = strdup(ENVS[d->env]);
+        if (d->tenant) {
+            j->tenant.id = strdup(d->tenant);
+            j->tenant.name = strdup(d->tenant);
         }
-        r->status = JOBS[i].skip ? OF_JOB_SKIPPED : OF_JOB_PENDING;
-        if (JOBS[i].skip) r->skip_reason = strdup("skipped in request");
+        r->status = d->skip ? OF_JOB_SKIPPED : OF_JOB_PENDING;
+        if (d->skip) r->skip_reason = strdup("skipped in request");
     }
-    h->n_jobs = N_JOBS;
+    h->n_jobs = pd->n;
+}
+
+static of_gate *new_gate_of(const plandef *pd)
+{
+    of_release_record h;
+    of_job_record *jobs = calloc(pd->n, sizeof *jobs);
+    make_release(pd, &h, jobs);
+    of_gate *g = NULL;
+    char err[256] = "";
+    CHECK_INT(of_gate_new(&h, jobs, pd->n, &g, err, sizeof err), OF_OK);
+    of_release_record_clear(&h);
+    for (size_t i = 0; i < pd->n; i++)
+        of_job_record_clear(&jobs[i]);
+    free(jobs);
+    return g;
 }
 
 static of_gate *new_gate(void)
 {
-    of_release_record h;
-    of_job_record jobs[N_JOBS];
-    make_release(&h, jobs);
-    of_gate *g = NULL;
-    char err[256] = "";
-    CHECK_INT(of_gate_new(&h, jobs, N_JOBS, &g, err, sizeof err), OF_OK);
-    of_release_record_clear(&h);
-    for (size_t i = 0; i < N_JOBS; i++)
-        of_job_record_clear(&jobs[i]);
-    return g;
+    return new_gate_of(&STAGE_PLAN);
 }
 
 static void key_of(const of_job *j, char *out, size_t n)
@@ -410,6 +456,132 @@ static const stepdef resume[] = {
     {RESUME, NOARGS, OF_ERR_STATE, "", "", "", RUN}, /* duplicate command: nothing failed now */
 };
 
+/* ---- lanes (policy.gate "tenant") ---- */
+
+#define LANE_START_STEP                                                               \
+    {                                                                                 \
+        START, NOARGS,                                                                \
+            OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",        \
+                "release.accepted, job.skipped 2/Prod/Api/T2, stage.started 1/Beta, " \
+                "stage.started 1/Prod",                                               \
+                "", RUN)                                                              \
+    }
+
+/* Lanes move on their own; the untenanted Schema starts when every lane of its environment
+ * has passed stage 1 and holds every lane there at stage 2 until it is done. */
+static const stepdef lanes[] = {
+    LANE_START_STEP,
+    /* T1 is through stage 1 in Beta: its stage 2 starts, T2's stage 1 still runs */
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("2/Beta/Api/T1#1", "stage.started 2/Beta", "", RUN)},
+    /* the last lane of Beta passes stage 1: Schema may start */
+    {E("1/Beta/Db/T2", SUCCEEDED, 1),
+     OK_("2/Beta/Api/T2#1 2/Beta/Schema/-#1", "stage.succeeded 1/Beta", "", RUN)},
+    /* T1's own stage 2 is done, but Schema is not: T1 waits */
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    /* Schema done: T1 moves to stage 3 while T2 is still in stage 2 */
+    {E("2/Beta/Schema/-", SUCCEEDED, 1), OK_("3/Beta/Web/T1#1", "stage.started 3/Beta", "", RUN)},
+    /* Prod's T2 has nothing of its own in stage 2 (skipped) but waits for Schema there,
+     * which waits for T1's stage 1 */
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("2/Prod/Api/T1#1 2/Prod/Schema/-#1",
+                                          "stage.succeeded 1/Prod, stage.started 2/Prod", "", RUN)},
+    {E("3/Beta/Web/T1", SUCCEEDED, 1), OK_("", "", "", RUN)}, /* T1 is through in Beta */
+    {E("2/Beta/Api/T2", SUCCEEDED, 1), OK_("3/Beta/Web/T2#1", "stage.succeeded 2/Beta", "", RUN)},
+    {E("2/Prod/Schema/-", SUCCEEDED, 1),
+     OK_("3/Prod/Web/T2#1", "stage.started 3/Prod", "", RUN)}, /* T2 before T1 in Prod */
+    {E("2/Prod/Api/T1", SUCCEEDED, 1), OK_("3/Prod/Web/T1#1", "stage.succeeded 2/Prod", "", RUN)},
+    {E("3/Beta/Web/T2", SUCCEEDED, 1), OK_("", "stage.succeeded 3/Beta", "", RUN)},
+    {E("3/Prod/Web/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("3/Prod/Web/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Prod, release.completed", "", DONE)},
+};
+
+/* The same release behind the barrier: nothing of stage 2 before all of stage 1 is done. */
+static const stepdef lanes_as_stages[] = {
+    LANE_START_STEP,
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("2/Beta/Api/T1#1 2/Beta/Api/T2#1 2/Beta/Schema/-#1",
+                                          "stage.succeeded 1/Beta, stage.started 2/Beta", "", RUN)},
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Schema/-", SUCCEEDED, 1), OK_("", "", "", RUN)},
+};
+
+/* lane_failure stop_lane: the failed lane stops, the others finish, then the release pauses;
+ * replaying the failed job continues its lane in order. */
+static const stepdef lane_failure[] = {
+    LANE_START_STEP,
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
+    /* T2 goes on in Beta; Schema waits for T1, which is stopped */
+    {E("1/Beta/Db/T2", SUCCEEDED, 1),
+     OK_("2/Beta/Api/T2#1", "stage.failed 1/Beta, stage.started 2/Beta", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("2/Prod/Api/T1#1", "stage.started 2/Prod", "", RUN)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("2/Prod/Schema/-#1", "stage.succeeded 1/Prod", "", RUN)},
+    /* --- the save/load test restarts from here --- */
+    {E("2/Beta/Api/T2", SUCCEEDED, 1), OK_("", "", "", RUN)}, /* waits for Schema */
+    {E("2/Prod/Schema/-", SUCCEEDED, 1), OK_("3/Prod/Web/T2#1", "stage.started 3/Prod", "", RUN)},
+    {E("2/Prod/Api/T1", SUCCEEDED, 1), OK_("3/Prod/Web/T1#1", "stage.succeeded 2/Prod", "", RUN)},
+    {E("3/Prod/Web/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    /* nothing in flight and nothing can start: the release pauses, listing the failure */
+    {E("3/Prod/Web/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Prod, release.paused(1)", "", PAUSED)},
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", PAUSED)}, /* duplicate */
+    {REPLAY, NULL, OF_EV__COUNT, 0, 0, false, "T1", NULL, NULL, NULL, false,
+     OK_("1/Beta/Db/T1#2", "release.resumed, stage.started 1/Beta", "", RUN)},
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)}, /* stale attempt */
+    /* T1 continues in order: its stage 2, and Schema now that every lane passed stage 1 */
+    {E("1/Beta/Db/T1", SUCCEEDED, 2),
+     OK_("2/Beta/Api/T1#1 2/Beta/Schema/-#1", "stage.succeeded 1/Beta", "", RUN)},
+    {E("2/Beta/Schema/-", SUCCEEDED, 1), OK_("3/Beta/Web/T2#1", "stage.started 3/Beta", "", RUN)},
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("3/Beta/Web/T1#1", "stage.succeeded 2/Beta", "", RUN)},
+    {E("3/Beta/Web/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("3/Beta/Web/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Beta, release.completed", "", DONE)},
+};
+#define LANE_FAILURE_SPLIT 5 /* steps done before the save/load */
+
+/* A failed untenanted job stops every lane of its environment; the other environment goes
+ * on; abort lists and cancels what runs. */
+static const stepdef lane_untenanted_failure[] = {
+    LANE_START_STEP,
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("2/Beta/Api/T1#1", "stage.started 2/Beta", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1),
+     OK_("2/Beta/Api/T2#1 2/Beta/Schema/-#1", "stage.succeeded 1/Beta", "", RUN)},
+    {E("2/Beta/Schema/-", FAILED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("", "", "", RUN)}, /* T1 may not pass stage 2 */
+    {E("2/Beta/Api/T2", SUCCEEDED, 1), OK_("", "stage.failed 2/Beta", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("2/Prod/Api/T1#1", "stage.started 2/Prod", "", RUN)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("2/Prod/Schema/-#1", "stage.succeeded 1/Prod", "", RUN)},
+    {ABORT, NULL, OF_EV__COUNT, 0, 0, false, NULL, NULL, NULL, NULL, true,
+     OK_("", "release.aborted(2)", "2/Prod/Api/T1 2/Prod/Schema/-", ABORTED)},
+    {E("2/Prod/Schema/-", SUCCEEDED, 1), OK_("", "", "", ABORTED)}, /* recorded, no decision */
+};
+
+/* lane_failure pause_all: a failure stops every lane, as the barrier does; resume accepts
+ * the failed job and every lane that moved meanwhile starts its next stage. */
+static const stepdef lane_pause_all[] = {
+    LANE_START_STEP,
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("", "stage.failed 1/Beta", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 1/Prod, release.paused(1)", "", PAUSED)},
+    {RESUME, NOARGS,
+     OK_("2/Beta/Api/T1#1 2/Beta/Api/T2#1 2/Beta/Schema/-#1 2/Prod/Api/T1#1 2/Prod/Schema/-#1",
+         "release.resumed, stage.succeeded 1/Beta, stage.started 2/Beta, stage.started 2/Prod", "",
+         RUN)},
+    {E("2/Prod/Schema/-", SUCCEEDED, 1), OK_("3/Prod/Web/T2#1", "stage.started 3/Prod", "", RUN)},
+};
+
+static void scenario_of(const plandef *pd, const char *name, const stepdef *steps, size_t n)
+{
+    of_gate *g = new_gate_of(pd);
+    if (!g) return;
+    idset *seen = calloc(1, sizeof *seen);
+    run_steps(g, name, steps, n, seen);
+    free(seen);
+    of_gate_free(g);
+}
+
 static void scenario(const char *name, const stepdef *steps, size_t n)
 {
     of_gate *g = new_gate();
@@ -467,6 +639,8 @@ static of_gate *save_and_load(const of_gate *g)
 {
     of_release_record rr;
     CHECK_INT(of_gate_release_record(g, &rr), OF_OK);
+    of_gate_mode rr_gate = rr.gate;
+    of_lane_failure rr_lane_failure = rr.lane_failure;
     char *enc = NULL;
     CHECK_INT(of_release_record_encode(&rr, &enc), OF_OK);
     of_release_record_clear(&rr);
@@ -482,6 +656,11 @@ static of_gate *save_and_load(const of_gate *g)
         CHECK_INT(of_job_record_decode(enc, strlen(enc), &jobs[i], err, sizeof err), OF_OK);
         free(enc);
     }
+    /* the record does not repeat the gate policy: it comes from the request, as in
+     * producer_state.c */
+    CHECK_INT(of_plan_header_policy(&back, err, sizeof err), OF_OK);
+    CHECK_INT(back.gate, rr_gate);
+    CHECK_INT(back.lane_failure, rr_lane_failure);
     of_gate *g2 = NULL;
     CHECK_INT(of_gate_new(&back, jobs, n, &g2, err, sizeof err), OF_OK);
     for (size_t i = 0; i < n; i++)
@@ -491,12 +670,12 @@ static of_gate *save_and_load(const of_gate *g)
     return g2;
 }
 
-static void test_save_load(void)
+static void save_load_continue(const plandef *pd, const char *name, const stepdef *steps,
+                               size_t total, size_t split)
 {
-    size_t total = sizeof failure / sizeof failure[0];
-    of_gate *g1 = new_gate();
+    of_gate *g1 = new_gate_of(pd);
     if (!g1) return;
-    run_steps(g1, "failure (prefix)", failure, FAILURE_SPLIT, NULL);
+    run_steps(g1, name, steps, split, NULL);
     of_gate *g2 = save_and_load(g1);
     CHECK(g2 != NULL);
     if (!g2) {
@@ -506,12 +685,13 @@ static void test_save_load(void)
     CHECK_INT(of_gate_round(g2), of_gate_round(g1));
     CHECK_INT(of_gate_status(g2), of_gate_status(g1));
     CHECK_INT(of_gate_in_flight(g2), of_gate_in_flight(g1));
-    for (size_t i = FAILURE_SPLIT; i < total; i++) {
+    for (size_t i = split; i < total; i++) {
+        int before = of_test_failures;
         of_gate_out o1, o2;
         memset(&o1, 0, sizeof o1);
         memset(&o2, 0, sizeof o2);
-        of_err r1 = apply(g1, &failure[i], 2000 + (int64_t)i, &o1);
-        of_err r2 = apply(g2, &failure[i], 2000 + (int64_t)i, &o2);
+        of_err r1 = apply(g1, &steps[i], 2000 + (int64_t)i, &o1);
+        of_err r2 = apply(g2, &steps[i], 2000 + (int64_t)i, &o2);
         CHECK_INT(r2, r1);
         CHECK_INT(o2.n_dispatch, o1.n_dispatch);
         for (size_t k = 0; k < o1.n_dispatch && k < o2.n_dispatch; k++) {
@@ -523,12 +703,23 @@ static void test_save_load(void)
             CHECK_INT(o2.events[k].type, o1.events[k].type);
             CHECK_STR(o2.events[k].id, o1.events[k].id);
         }
-        CHECK_INT(of_gate_status(g2), failure[i].status);
+        CHECK_INT(of_gate_status(g2), steps[i].status);
+        if (of_test_failures != before)
+            fprintf(stderr, "  in %s after save/load, step %zu\n", name, i + 1);
         of_gate_out_clear(&o1);
         of_gate_out_clear(&o2);
     }
     of_gate_free(g1);
     of_gate_free(g2);
+}
+
+static void test_save_load(void)
+{
+    save_load_continue(&STAGE_PLAN, "failure", failure, sizeof failure / sizeof failure[0],
+                       FAILURE_SPLIT);
+    save_load_continue(&LANE_PLAN, "lane-failure", lane_failure,
+                       sizeof lane_failure / sizeof lane_failure[0], LANE_FAILURE_SPLIT);
+    save_load_continue(&LANE_PLAN, "lanes", lanes, sizeof lanes / sizeof lanes[0], 3);
 }
 
 /* A producer that crashes after deciding redoes the same decision from the same state:
@@ -563,7 +754,7 @@ static void test_load_checks(void)
 {
     of_release_record h;
     of_job_record jobs[N_JOBS];
-    make_release(&h, jobs);
+    make_release(&STAGE_PLAN, &h, jobs);
     of_gate *g = NULL;
     char err[256] = "";
 
@@ -619,12 +810,43 @@ static void test_load_checks(void)
         of_job_record_clear(&jobs[i]);
 }
 
+/* Lanes are rebuilt from the job records: a gate loaded from records where T1 passed stage 1
+ * in Beta but its stage-2 job was never dispatched (a torn save) dispatches it at the next
+ * decision, and nothing else. */
+static void test_lane_torn_save(void)
+{
+    of_release_record h;
+    of_job_record jobs[N_LJOBS];
+    make_release(&LANE_PLAN, &h, jobs);
+    CHECK_INT(h.gate, OF_GATE_TENANT);
+    for (size_t i = 0; i < 4; i++) { /* stage 1 dispatched everywhere */
+        jobs[i].job.attempt = 1;
+        jobs[i].status = i == 0 ? OF_JOB_SUCCEEDED : OF_JOB_DISPATCHED;
+    }
+    h.stage_status[0] = h.stage_status[1] = OF_STAGE_RUNNING;
+    of_gate *g = NULL;
+    char err[256] = "";
+    CHECK_INT(of_gate_new(&h, jobs, N_LJOBS, &g, err, sizeof err), OF_OK);
+    if (g) {
+        static const stepdef steps[] = {
+            {E("1/Prod/Db/T1", STARTED, 1),
+             OK_("2/Beta/Api/T1#1", "stage.started 2/Beta", "", RUN)},
+            {E("1/Prod/Db/T2", STARTED, 1), OK_("", "", "", RUN)},
+        };
+        run_steps(g, "lane-torn-save", steps, sizeof steps / sizeof steps[0], NULL);
+        of_gate_free(g);
+    }
+    of_release_record_clear(&h);
+    for (size_t i = 0; i < N_LJOBS; i++)
+        of_job_record_clear(&jobs[i]);
+}
+
 /* A release with nothing to deploy completes at start. */
 static void test_all_skipped(void)
 {
     of_release_record h;
     of_job_record jobs[N_JOBS];
-    make_release(&h, jobs);
+    make_release(&STAGE_PLAN, &h, jobs);
     for (size_t i = 0; i < N_JOBS; i++)
         jobs[i].status = OF_JOB_SKIPPED;
     of_gate *g = NULL;
@@ -652,6 +874,16 @@ int main(void)
     scenario("abort", abort_steps, sizeof abort_steps / sizeof abort_steps[0]);
     scenario("abort-nocancel", abort_nocancel, sizeof abort_nocancel / sizeof abort_nocancel[0]);
     scenario("resume", resume, sizeof resume / sizeof resume[0]);
+    scenario_of(&LANE_PLAN, "lanes", lanes, sizeof lanes / sizeof lanes[0]);
+    scenario_of(&LANE_JOBS_STAGE_PLAN, "lanes-as-stages", lanes_as_stages,
+                sizeof lanes_as_stages / sizeof lanes_as_stages[0]);
+    scenario_of(&LANE_PLAN, "lane-failure", lane_failure,
+                sizeof lane_failure / sizeof lane_failure[0]);
+    scenario_of(&LANE_PLAN, "lane-untenanted-failure", lane_untenanted_failure,
+                sizeof lane_untenanted_failure / sizeof lane_untenanted_failure[0]);
+    scenario_of(&PAUSE_ALL_PLAN, "lane-pause-all", lane_pause_all,
+                sizeof lane_pause_all / sizeof lane_pause_all[0]);
+    test_lane_torn_save();
     test_resume_records();
     test_failed_jobs_hook();
     test_save_load();

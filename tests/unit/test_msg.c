@@ -150,6 +150,77 @@ static void check_invalid_request(const char *path, const char *name)
     of_errlist_clear(&errs);
 }
 
+/* The valid golden request `name`, parsed (NULL, a failed check, if it does not parse). */
+static of_request *parse_valid(const char *name)
+{
+    char path[512];
+    (void)snprintf(path, sizeof path, "%s/requests/valid/%s", OF_FIXTURES_DIR, name);
+    of_errlist errs;
+    of_request *r;
+    CHECK_INT(parse_file(path, &r, &errs), OF_OK);
+    of_errlist_clear(&errs);
+    return r;
+}
+
+/* policy.gate and policy.lane_failure: values, defaults, the canonical encoding, and one
+ * error per mistake (a lane_failure beside a bad gate is not blamed on the gate). */
+static void test_gate_policy(void)
+{
+    of_errlist errs;
+    of_request *r = parse_valid("lanes.json");
+    if (r) {
+        CHECK_INT(r->policy.gate, OF_GATE_TENANT);
+        CHECK_INT(r->policy.lane_failure, OF_LANE_FAILURE_PAUSE_ALL);
+        char *enc = NULL;
+        CHECK_INT(of_request_encode(r, &enc), OF_OK);
+        CHECK_CONTAINS(enc, "\"gate\":\"tenant\",\"lane_failure\":\"pause_all\"");
+        free(enc);
+        of_request_free(r);
+    }
+    static const struct {
+        const char *policy;
+        of_err rc;
+        of_gate_mode gate;
+        of_lane_failure lf;
+        size_t n_errors;
+    } cases[] = {
+        {"{}", OF_OK, OF_GATE_STAGE, OF_LANE_FAILURE_STOP_LANE, 0},
+        {"{\"gate\":\"tenant\"}", OF_OK, OF_GATE_TENANT, OF_LANE_FAILURE_STOP_LANE, 0},
+        {"{\"gate\":\"tenant\",\"lane_failure\":\"stop_lane\"}", OF_OK, OF_GATE_TENANT,
+         OF_LANE_FAILURE_STOP_LANE, 0},
+        {"{\"gate\":\"Tenant\"}", OF_ERR_INVALID, 0, 0, 1},
+        {"{\"gate\":1}", OF_ERR_INVALID, 0, 0, 1},
+        {"{\"gate\":\"lanes\",\"lane_failure\":\"pause_all\"}", OF_ERR_INVALID, 0, 0, 1},
+        {"{\"lane_failure\":\"stop_lane\"}", OF_ERR_INVALID, 0, 0, 1},
+        {"{\"gate\":\"tenant\",\"lane_failure\":null}", OF_ERR_INVALID, 0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[512];
+        (void)snprintf(json, sizeof json,
+                       "{\"release\":\"r\",\"environments\":[\"A\"],\"stages\":[[{\"project\":"
+                       "\"P\",\"version\":\"1\"}]],\"policy\":%s}",
+                       cases[i].policy);
+        of_errlist_init(&errs);
+        r = NULL;
+        of_err rc = of_request_parse(json, strlen(json), &r, &errs);
+        int before = of_test_failures;
+        CHECK_INT(rc, cases[i].rc);
+        CHECK_INT(errs.n, cases[i].n_errors);
+        if (r) {
+            CHECK_INT(r->policy.gate, cases[i].gate);
+            CHECK_INT(r->policy.lane_failure, cases[i].lf);
+            char *enc = NULL;
+            CHECK_INT(of_request_encode(r, &enc), OF_OK);
+            CHECK_CONTAINS(enc, cases[i].gate == OF_GATE_TENANT ? "\"gate\":\"tenant\""
+                                                                : "\"gate\":\"stage\"");
+            free(enc);
+        }
+        if (of_test_failures != before) fprintf(stderr, "  in gate policy case %s\n", json);
+        of_request_free(r);
+        of_errlist_clear(&errs);
+    }
+}
+
 static void test_invalid_requests(void)
 {
     CHECK(each_golden("invalid", check_invalid_request) >= 10);
@@ -157,12 +228,8 @@ static void test_invalid_requests(void)
 
 static void test_seed_request_fields(void)
 {
-    char path[512];
-    (void)snprintf(path, sizeof path, "%s/requests/valid/seed-train.json", OF_FIXTURES_DIR);
     of_errlist errs;
-    of_request *r;
-    CHECK_INT(parse_file(path, &r, &errs), OF_OK);
-    of_errlist_clear(&errs);
+    of_request *r = parse_valid("seed-train.json");
     if (!r) return;
     CHECK_STR(r->release, "2026.18");
     CHECK_STR(r->space, "Default");
@@ -948,6 +1015,7 @@ int main(void)
     test_valid_requests();
     test_invalid_requests();
     test_seed_request_fields();
+    test_gate_policy();
     test_request_limits();
     test_ids();
     test_event_ids();

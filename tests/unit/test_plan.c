@@ -561,13 +561,59 @@ static void check_details(const of_plan *a, const of_plan *b, const char *json)
     CHECK_CONTAINS(tb.data, "STAGE  ENVIRONMENT");
     CHECK_CONTAINS(tb.data, "Hosted Release");
     CHECK_CONTAINS(tb.data, "6 job(s): 6 to deploy, 0 skipped");
+    CHECK_CONTAINS(tb.data, ": 2 stage(s), gate stage\n");
     of_buf_clear(&tb);
     char *js = NULL;
     CHECK_INT(of_plan_to_json(a, &js), OF_OK);
+    const char *head = "{\"gate\":\"stage\",\"release_id\":";
+    CHECK(js && strncmp(js, head, strlen(head)) == 0);
     CHECK_CONTAINS(js, "\"summary\":{\"total\":6,\"deploy\":6,\"skip\":0}");
     CHECK_CONTAINS(js, "\"action\":\"deploy\"");
     CHECK_CONTAINS(js, "\"tenant\":null"); /* Metrics is untenanted */
     free(js);
+}
+
+/* policy.gate reaches the header, the table and the JSON view; a header read back from the
+ * state topic gets it again from the request it keeps. */
+static void test_plan_gate_policy(void)
+{
+    const char *json = "{\"release\":\"r\",\"environments\":[\"Hosted Beta\"],\"tenants\":"
+                       "\"all\",\"stages\":[[{\"project\":\"Schema\",\"version\":\"1.4.0\"}],"
+                       "[{\"project\":\"Web\",\"version\":\"1.4.0\"}]],\"policy\":{\"gate\":"
+                       "\"tenant\",\"lane_failure\":\"pause_all\"}}";
+    of_request *req = parse(json);
+    if (!req) return;
+    of_plan *p = build_ok(req, json);
+    if (p) {
+        CHECK_INT(p->header.gate, OF_GATE_TENANT);
+        CHECK_INT(p->header.lane_failure, OF_LANE_FAILURE_PAUSE_ALL);
+        of_buf tb;
+        of_buf_init(&tb, 1 << 16);
+        CHECK_INT(of_plan_format_table(p, &tb), OF_OK);
+        CHECK_CONTAINS(tb.data, ": 2 stage(s), gate tenant (lane_failure pause_all)\n");
+        of_buf_clear(&tb);
+        char *js = NULL;
+        CHECK_INT(of_plan_to_json(p, &js), OF_OK);
+        const char *head = "{\"gate\":\"tenant\",\"lane_failure\":\"pause_all\",\"release_id\":";
+        CHECK(js && strncmp(js, head, strlen(head)) == 0);
+        free(js);
+
+        char err[256] = "";
+        p->header.gate = OF_GATE_STAGE; /* as decoded from a state record */
+        p->header.lane_failure = OF_LANE_FAILURE_STOP_LANE;
+        CHECK_INT(of_plan_header_policy(&p->header, err, sizeof err), OF_OK);
+        CHECK_INT(p->header.gate, OF_GATE_TENANT);
+        CHECK_INT(p->header.lane_failure, OF_LANE_FAILURE_PAUSE_ALL);
+        free(p->header.request_json);
+        p->header.request_json = NULL; /* no request: the default */
+        CHECK_INT(of_plan_header_policy(&p->header, err, sizeof err), OF_OK);
+        CHECK_INT(p->header.gate, OF_GATE_STAGE);
+        p->header.request_json = strdup("{\"release\":\"r\"}");
+        CHECK_INT(of_plan_header_policy(&p->header, err, sizeof err), OF_ERR_INVALID);
+        CHECK_CONTAINS(err, "its request does not parse: environments: missing");
+    }
+    of_plan_free(p);
+    of_request_free(req);
 }
 
 /* A bigger world: ordering and sizes stay right with many tenants. */
@@ -603,5 +649,6 @@ int main(void)
         run_case(&cases[i]);
     test_plan_details();
     test_plan_many_tenants();
+    test_plan_gate_policy();
     return TEST_DONE();
 }
