@@ -48,8 +48,9 @@
 #define MAX_WORKERS   16
 #define PARTITIONS    "12"
 #define WARM_TENANTS  96     /* tenants of the warm-up releases: enough for every partition */
-#define WARM_DEADLINE 120000 /* ms for the warm-up (group joins included) */
-#define STALL_MS      60000  /* no event of the release for this long = a stall */
+#define WARM_DEADLINE 120000 /* ms for a warm-up round (group joins), plus its deployments */
+#define WARM_ROUNDS   10     /* warm-up rounds at most */
+#define STALL_MS      60000  /* no event for this long beyond the longest deployment = a stall */
 #define STOP_DEADLINE 60000  /* ms for a daemon to return after its stop flag is set */
 #define WORLD_MAX     (256u << 20)
 #define MAX_ROUTES    64
@@ -536,19 +537,21 @@ static int on_event(fleet *f, follow *fo, const of_event *ev, char *es, size_t e
 static of_err follow_release(fleet *f, follow *fo, char *es, size_t en)
 {
     int64_t last_event = of_now_ms();
+    /* a stage of long deployments is silent from its job.started events to its first end */
+    int64_t stall_ms = STALL_MS + f->o->dur_max;
     for (;;) {
         int64_t now = of_now_ms();
         for (int i = 0; i <= f->o->workers; i++)
             if (of_inproc_daemon_done(&f->d[i]))
                 return of_seterr(es, en, OF_ERR_STATE, "%s stopped: %s: %s", f->d[i].name,
                                  of_strerror(f->d[i].rc), f->d[i].errstr);
-        if (now > fo->deadline || now - last_event > STALL_MS) {
+        if (now > fo->deadline || now - last_event > stall_ms) {
             const int *n = fo->by_type;
             return of_seterr(
                 es, en, OF_ERR_TIMEOUT,
                 "%s: %s after %.1f s: %d dispatched, %d started, %d succeeded; simulator: %d "
                 "tasks Queued, %d Executing",
-                fo->what, now > fo->deadline ? "deadline passed" : "stalled (no event for 60 s)",
+                fo->what, now > fo->deadline ? "deadline passed" : "stalled (no event for a while)",
                 (double)(now - fo->t_submit) / 1000.0, n[OF_EV_JOB_DISPATCHED],
                 n[OF_EV_JOB_STARTED], n[OF_EV_JOB_SUCCEEDED], ofsim_task_count(f->in.sim, "Queued"),
                 ofsim_task_count(f->in.sim, "Executing"));
@@ -577,7 +580,6 @@ static of_err follow_release(fleet *f, follow *fo, char *es, size_t en)
 /* Warm-up releases until every worker finished a job (so every one has joined the group). */
 static of_err warm_up(fleet *f, result *r, char *es, size_t en)
 {
-    int64_t until = of_now_ms() + WARM_DEADLINE;
     follow fo = {0};
     for (int round = 1;; round++) {
         char release[32], request[512], id[OF_UUID_STR_SIZE];
@@ -594,8 +596,9 @@ static of_err warm_up(fleet *f, result *r, char *es, size_t en)
         snprintf(what, sizeof(what), "warm-up release %s", release);
         fo.what = what;
         fo.release_id = id;
-        fo.deadline = until;
+        /* three stages of deployments up to dur_max each, whatever their length */
         fo.t_submit = of_now_ms();
+        fo.deadline = fo.t_submit + WARM_DEADLINE + 3 * (int64_t)f->o->dur_max;
         rc = follow_release(f, &fo, es, en);
         if (rc) return rc;
         r->warmup_rounds = round;
@@ -603,8 +606,9 @@ static of_err warm_up(fleet *f, result *r, char *es, size_t en)
         for (int i = 0; i < f->o->workers; i++)
             all = all && fo.seen[i];
         if (all) return OF_OK;
-        if (of_now_ms() > until)
-            return of_seterr(es, en, OF_ERR_TIMEOUT, "warm-up: not every worker got a job");
+        if (round >= WARM_ROUNDS)
+            return of_seterr(es, en, OF_ERR_TIMEOUT,
+                             "warm-up: not every worker got a job in %d rounds", round);
     }
 }
 
@@ -641,7 +645,7 @@ static void measure(fleet *f, result *r)
     cpu_take(f, &cpu0);
     fo.t_submit = of_now_ms();
     /* generous: far beyond what the numbers in bench/README.md need */
-    fo.deadline = fo.t_submit + 120000 + 100 * (int64_t)jobs;
+    fo.deadline = fo.t_submit + 120000 + 100 * (int64_t)jobs + 3 * (int64_t)f->o->dur_max;
     if (submit(f, "bench", bench_request, id, es, en)) return;
     fo.release_id = id;
     if (follow_release(f, &fo, es, en)) return;
