@@ -198,8 +198,8 @@ static void strmap_insert(sim_strmap *m, char *key, int val)
 
 of_err sim_strmap_put(sim_strmap *m, const char *key, int val)
 {
-    if (sim_strmap_get(m, key) >= 0) return OF_ERR_INVALID; /* duplicate */
-    if ((m->n + 1) * 2 > m->cap) {                          /* keep load <= 1/2 */
+    if (!key || sim_strmap_get(m, key) >= 0) return OF_ERR_INVALID; /* none, or a duplicate */
+    if ((m->n + 1) * 2 > m->cap) {                                  /* keep load <= 1/2 */
         sim_strmap old = *m;
         m->cap = old.cap ? old.cap * 2 : 16;
         m->keys = calloc(m->cap, sizeof *m->keys);
@@ -211,7 +211,9 @@ of_err sim_strmap_put(sim_strmap *m, const char *key, int val)
         free(old.keys);
         free(old.vals);
     }
-    strmap_insert(m, sim_strdup(key), val);
+    char *copy = sim_strdup(key);
+    OF_ASSERT(copy); /* key is not NULL; says so to the optimiser too */
+    strmap_insert(m, copy, val);
     return OF_OK;
 }
 

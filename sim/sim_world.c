@@ -202,7 +202,7 @@ static of_err load_env(fx *f, int s, json_t *v, size_t i, const char *path)
 {
     static const char *const keys[] = {"name", "id", "use_guided_failure", NULL};
     sim_world *w = f->w;
-    const char *name, *id = NULL;
+    const char *name = NULL, *id = NULL;
     json_t *obj;
     of_err rc = name_or_object(f, v, path, keys, &name, &obj);
     if (!rc && obj) rc = get_str(f, obj, "id", path, false, &id);
