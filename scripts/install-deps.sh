@@ -9,6 +9,10 @@ PKGS=(
   libssl-dev   # libcrypto: HMAC-SHA256 message authentication (common/guard/guard.c)
   clang-format openssl ca-certificates curl python3
   openjdk-17-jre-headless maven   # only to run the real Kafka broker for the tests
+  # the install test (tests/install): systemd-analyze verify and systemd-sysusers, file for
+  # cpack's dpkg-shlibdeps, groff to render the man pages, python3-venv for the manifests'
+  # validator (kubernetes-validate from PyPI)
+  systemd file groff-base python3-venv
 )
 
 missing=()
