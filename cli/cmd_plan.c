@@ -19,13 +19,16 @@ static const char plan_usage[] =
     "Validates a release request and expands it against Octopus into its jobs: one per\n"
     "(stage, environment, project, tenant), with the skipped ones and why, after a line\n"
     "naming the release, its stages and the gate mode (policy.gate: stage or tenant, with\n"
-    "lane_failure for tenant lanes; JSON: \"gate\", \"lane_failure\"). Deploys nothing.\n"
+    "lane_failure for tenant lanes; JSON: \"gate\", \"lane_failure\"), the request's priority\n"
+    "and the fleet's task budget (octopus.task_budget, or derived from the server's task cap;\n"
+    "JSON: \"priority\", \"task_budget\", \"task_budget_rule\"). Deploys nothing.\n"
     "Every name that does not resolve and every target the lifecycle forbids is reported\n"
     "(exit 1). Needs octopus.url and the API key (OCTOPUS_API_KEY or octopus.api_key_file).\n\n"
     "Options:\n"
     "  --json              print the plan as JSON instead of a table\n" OF_CLI_COMMON_HELP;
 
-static int print_plan(of_octo *octo, const of_request *req, const char *text, bool json)
+static int print_plan(const of_config *cfg, of_octo *octo, const of_request *req, const char *text,
+                      bool json)
 {
     of_resolver_octo *ro = NULL;
     of_resolver res;
@@ -40,6 +43,9 @@ static int print_plan(of_octo *octo, const of_request *req, const char *text, bo
     }
     of_resolver_octo_bind(ro, &res);
     of_err rc = of_plan_build(req, text, &res, &plan, &errs, errstr, sizeof(errstr));
+    if (rc == OF_OK) /* the fleet's, not the release's: how many of its jobs run at once */
+        of_task_budget_resolve(octo, cfg->octopus.task_budget, &plan->task_budget,
+                               plan->task_budget_rule, sizeof(plan->task_budget_rule));
     if (rc == OF_ERR_NOT_FOUND || rc == OF_ERR_REJECTED) {
         fprintf(stderr, "octofleet plan: the request does not resolve in Octopus:\n");
         for (size_t i = 0; i < errs.n; i++)
@@ -93,7 +99,7 @@ static int plan_run(const of_config *cfg, void *ctx)
         ex = OF_EXIT_SERVICE;
         goto out;
     }
-    ex = print_plan(octo, req, text, a->json);
+    ex = print_plan(cfg, octo, req, text, a->json);
 out:
     of_octo_destroy(octo);
     of_request_free(req);

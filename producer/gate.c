@@ -60,6 +60,7 @@ struct of_gate {
     size_t *dirty;     /* lanes with dirty set, n_dirty of them */
     size_t n_dirty;
     bool rescan; /* look at every lane at the next decision (a gate just built) */
+    bool hold;   /* of_gate_hold_dispatches: dispatch() holds jobs for the task budget */
 };
 
 /* ---------------------------------------------------------------------------------- */
@@ -200,6 +201,7 @@ static void set_status(step *s, size_t idx, of_job_status st)
     of_job_record *r = &g->jobs[idx];
     if (r->status == st) return;
     of_job_status from = r->status;
+    if (st != OF_JOB_DISPATCHED) r->held = false; /* only a dispatched job waits for a slot */
     group *gr = group_of(g, idx);
     gr->count[r->status]--;
     g->count[r->status]--;
@@ -341,6 +343,8 @@ static bool is_in_flight(of_job_status st)
     return st == OF_JOB_DISPATCHED || st == OF_JOB_STARTED || st == OF_JOB_WAITING;
 }
 
+static void emit_dispatch(step *s, size_t idx);
+
 static void dispatch(step *s, size_t idx)
 {
     of_gate *g = s->g;
@@ -354,6 +358,17 @@ static void dispatch(step *s, size_t idx)
     r->deployment_id = r->task_id = r->skip_reason = NULL;
     set_status(s, idx, OF_JOB_DISPATCHED);
     mark_changed(s, idx);
+    /* With hold on, decided but not yet sent: of_gate_release_held sends it when the task
+     * budget has room. */
+    r->held = g->hold;
+    if (r->held) return;
+    emit_dispatch(s, idx);
+}
+
+/* The dispatch a job's status already says: the job for its stage topic and job.dispatched. */
+static void emit_dispatch(step *s, size_t idx)
+{
+    of_job_record *r = &s->g->jobs[idx];
     of_gate_out *o = s->out;
     if (of_grow((void **)&o->dispatch, &o->cap_dispatch, o->n_dispatch, sizeof(of_job))) {
         s->rc = OF_ERR_NOMEM;
@@ -627,6 +642,7 @@ static of_err copy_record(of_job_record *d, const of_job_record *src)
     d->skip_reason = of_strdup_or_null(src->skip_reason, &rc);
     d->deployment_id = of_strdup_or_null(src->deployment_id, &rc);
     d->task_id = of_strdup_or_null(src->task_id, &rc);
+    d->held = src->held && src->status == OF_JOB_DISPATCHED;
     return rc;
 }
 
@@ -1106,6 +1122,15 @@ of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_
     if (g->hdr.status == OF_RELEASE_COMPLETED) return OF_ERR_STATE;
     step s;
     begin_command(&s, g, out, now_ms, cmd, OF_RELEASE_ABORTED, false);
+    /* Jobs held for the task budget never reached a worker: they end here, cancelled. */
+    for (size_t i = 0; i < g->n_jobs && !s.rc; i++) {
+        of_job_record *r = &g->jobs[i];
+        if (!r->held) continue;
+        r->held = false;
+        set_str(&s, &r->skip_reason, "aborted before dispatch (held for the task budget)");
+        set_status(&s, i, OF_JOB_CANCELLED);
+        job_event(&s, OF_EV_JOB_CANCELLED, i, r->skip_reason);
+    }
     release_event(&s, OF_EV_RELEASE_ABORTED, cmd->by, cmd->reason, is_in_flight);
     if (cmd->cancel_running) {
         for (size_t i = 0; i < g->n_jobs && !s.rc; i++) {
@@ -1120,6 +1145,27 @@ of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_
             fill_job_ref(&s, jr, i);
         }
     }
+    return finish(&s);
+}
+
+void of_gate_hold_dispatches(of_gate *g, bool on)
+{
+    g->hold = on;
+}
+
+of_err of_gate_release_held(of_gate *g, size_t idx, int64_t now_ms, of_gate_out *out)
+{
+    if (idx >= g->n_jobs || !g->jobs[idx].held || g->jobs[idx].status != OF_JOB_DISPATCHED) {
+        out->ignored = true;
+        return OF_ERR_STATE;
+    }
+    step s;
+    begin(&s, g, out, now_ms);
+    of_job_record *r = &g->jobs[idx];
+    r->held = false;
+    r->job.dispatched_ms = now_ms; /* the attempt starts when it is sent */
+    mark_changed(&s, idx);
+    emit_dispatch(&s, idx);
     return finish(&s);
 }
 

@@ -122,6 +122,21 @@ OF_MUST_CHECK of_err of_gate_resume(of_gate *g, const of_command *cmd,
 OF_MUST_CHECK of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms,
                                    of_gate_out *out);
 
+/* ---- the task budget (docs/gating.md, "The task budget") ----
+ *
+ * With hold on (the producer turns it on for every gate), a job the rules dispatch gets
+ * status dispatched and held set, but is not put in out->dispatch and has no job.dispatched
+ * yet: the producer's budget (producer/budget.h) decides when it is sent, with
+ * of_gate_release_held. The gate's decisions do not change: a held job is in flight for every
+ * rule (its stage runs, the release waits for it before pausing), exactly as if a worker had
+ * not picked it up yet. Abort cancels held jobs (job.cancelled, "aborted before dispatch"). */
+void of_gate_hold_dispatches(of_gate *g, bool on);
+
+/* Sends held job idx: held cleared, dispatched_ms = now_ms, the job in out->dispatch and
+ * job.dispatched in out->events, the record marked changed. OF_ERR_STATE (out->ignored) if
+ * the job is not held (any more). */
+OF_MUST_CHECK of_err of_gate_release_held(of_gate *g, size_t idx, int64_t now_ms, of_gate_out *out);
+
 /* ---- inspection (borrowed results, valid until the next input or of_gate_free) ---- */
 
 of_release_status of_gate_status(const of_gate *g);

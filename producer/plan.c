@@ -538,6 +538,7 @@ static of_err fill_header(builder *b)
         h->environments[e].name = of_strdup_or_null(b->envs[e].name, &rc);
     }
     header_policy(h, &req->policy);
+    h->priority = req->priority;
     h->n_jobs = b->plan->n_jobs;
     for (size_t k = 0; k < b->plan->n_jobs; k++)
         h->counts[b->plan->jobs[k].status]++;
@@ -623,6 +624,7 @@ of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_s
 {
     h->gate = OF_GATE_STAGE;
     h->lane_failure = OF_LANE_FAILURE_STOP_LANE;
+    h->priority = 0;
     if (!h->request_json) return OF_OK;
     of_errlist errs;
     of_errlist_init(&errs);
@@ -630,6 +632,7 @@ of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_s
     of_err rc = of_request_parse(h->request_json, strlen(h->request_json), &req, &errs);
     if (rc == OF_OK) {
         header_policy(h, &req->policy);
+        h->priority = req->priority;
     } else if (rc != OF_ERR_NOMEM) {
         char why[512];
         of_errlist_join(&errs, "; ", why, sizeof why);
@@ -694,6 +697,9 @@ of_err of_plan_format_table(const of_plan *plan, of_buf *b)
                               of_gate_mode_name(h->gate));
     if (!rc && h->gate == OF_GATE_TENANT)
         rc = of_buf_printf(b, " (lane_failure %s)", of_lane_failure_name(h->lane_failure));
+    if (!rc && h->priority) rc = of_buf_printf(b, ", priority %d", h->priority);
+    if (!rc && plan->task_budget > 0)
+        rc = of_buf_printf(b, ", task budget %d (%s)", plan->task_budget, plan->task_budget_rule);
     if (!rc) rc = of_buf_printf(b, "\n");
     for (int c = 0; !rc && c < NCOL; c++) {
         if (c == NCOL - 1)
@@ -727,24 +733,35 @@ of_err of_plan_to_json(const of_plan *plan, char **out)
     char *doc = NULL;
     of_err rc = of_plan_json_encode(&plan->header, plan->jobs, plan->n_jobs, &plan->warnings, &doc);
     if (rc) return rc;
-    /* The gate's policy leads the object. It is spliced in here because the plan view's
-     * encoder (common/codec/msg_wire.c) is being reworked; it belongs there, as fields of the
-     * header. The values are fixed names, so nothing needs escaping. */
+    /* The gate's policy leads the object; the priority and the fleet's task budget close it.
+     * They are spliced in here because the plan view's encoder (common/codec/msg_wire.c) is
+     * being reworked; they belong there, as fields of the header. The values are numbers, fixed
+     * names and task_budget_rule, our own text without quotes or backslashes, so nothing needs
+     * escaping. */
     const of_release_record *h = &plan->header;
-    char head[96];
+    char head[96], tail[96 + sizeof plan->task_budget_rule];
     int n = snprintf(head, sizeof head, "{\"gate\":\"%s\"", of_gate_mode_name(h->gate));
     if (h->gate == OF_GATE_TENANT)
         n += snprintf(head + n, sizeof head - (size_t)n, ",\"lane_failure\":\"%s\"",
                       of_lane_failure_name(h->lane_failure));
-    OF_ASSERT(doc[0] == '{' && n > 0 && (size_t)n < sizeof head);
-    size_t rest = strlen(doc + 1);
-    bool empty = doc[1] == '}';
-    *out = malloc((size_t)n + 1 + rest + 1);
+    int t = snprintf(tail, sizeof tail, "\"priority\":%d", h->priority);
+    if (plan->task_budget > 0)
+        t += snprintf(tail + t, sizeof tail - (size_t)t,
+                      ",\"task_budget\":%d,\"task_budget_rule\":\"%s\"", plan->task_budget,
+                      plan->task_budget_rule);
+    size_t len = strlen(doc);
+    OF_ASSERT(doc[0] == '{' && doc[len - 1] == '}' && n > 0 && (size_t)n < sizeof head && t > 0 &&
+              (size_t)t < sizeof tail);
+    bool empty = len == 2;
+    size_t size = (size_t)n + 1 + (len - 2) + 1 + (size_t)t + 2;
+    *out = malloc(size);
     if (!*out) {
         free(doc);
         return OF_ERR_NOMEM;
     }
-    (void)snprintf(*out, (size_t)n + 1 + rest + 1, "%s%s%s", head, empty ? "" : ",", doc + 1);
+    /* head, the encoder's members (without its braces), tail */
+    (void)snprintf(*out, size, "%s,%.*s%s%s}", head, (int)(len - 2), doc + 1, empty ? "" : ",",
+                   tail);
     free(doc);
     return OF_OK;
 }

@@ -88,6 +88,10 @@ typedef struct of_plan {
     of_job_record *jobs;
     size_t n_jobs;
     of_errlist warnings;
+    /* Shown by `octofleet plan` only (set by its caller, 0 = not shown): the fleet's task
+     * budget and how it was found (of_task_budget_resolve, resolver_octo.h). */
+    int task_budget;
+    char task_budget_rule[160];
 } of_plan;
 
 /* Expands req. request_json (may be NULL) is stored in the header for restarts.

@@ -297,6 +297,14 @@ static of_err octopus_start(prod *p, char *errstr, size_t errstr_size)
         char d[512];
         of_info("octopus %s", of_octo_describe(p->octo, d, sizeof d));
     }
+    int limit = 0;
+    if (!rc) {
+        of_task_budget_resolve(p->octo, p->cfg->octopus.task_budget, &limit, p->budget_rule,
+                               sizeof p->budget_rule);
+        rc = of_budget_new(limit, &p->budget);
+        if (rc) return of_seterr(errstr, errstr_size, rc, "out of memory");
+        of_info("task budget %d (%s)", limit, p->budget_rule);
+    }
     return rc;
 }
 
@@ -362,6 +370,7 @@ static void teardown(prod *p)
     free(p->t_jobs);
     of_resolver_octo_free(p->ro);
     of_guard_free(p->guard);
+    of_budget_free(p->budget);
     of_octo_destroy(p->octo);
     of_fleet_kafka_clear(&p->fk);
 }
@@ -535,7 +544,13 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
             rc = recover(&p, errstr, errstr_size);
             continue;
         }
-        if (rc || p.batch_msgs == 0) continue;
+        if (!rc && p.batch_msgs == 0) {
+            /* Idle: the task budget may have recovered from an overload; what it lets go is
+             * committed like any decision. */
+            rc = prod_budget_pump(&p);
+            if (rc || p.n_outs == 0) continue;
+        }
+        if (rc) continue;
         bool aborted = false, permanent = false;
         rc = commit_batch(&p, &aborted, &permanent, errstr, errstr_size);
         if (rc) break;

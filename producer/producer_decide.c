@@ -201,6 +201,39 @@ static void log_event(const prod_rel *r, const of_event *ev)
     }
 }
 
+static bool in_flight(of_job_status st)
+{
+    return st == OF_JOB_DISPATCHED || st == OF_JOB_STARTED || st == OF_JOB_WAITING;
+}
+
+/* Keeps the task budget in step with job idx of r: a held job waits for a slot; a job that
+ * left flight gives its slot back; a job in flight that holds none (an event of an attempt
+ * this producer dispatched and then lost, adopted by the gate) takes one. */
+static of_err budget_note(prod *p, prod_rel *r, size_t idx)
+{
+    const of_job_record *jr = of_gate_job(r->g, idx);
+    if (jr->held) return of_budget_hold(p->budget, r->id, r->priority, idx);
+    bool fly = in_flight(jr->status);
+    if (fly && !r->live[idx]) {
+        r->live[idx] = true;
+        of_budget_started(p->budget);
+    } else if (!fly && r->live[idx]) {
+        r->live[idx] = false;
+        of_budget_finished(p->budget);
+    }
+    return OF_OK;
+}
+
+of_err prod_budget_adopt(prod *p, prod_rel *r)
+{
+    of_err rc = OF_OK;
+    for (size_t i = 0; !rc && i < of_gate_job_count(r->g); i++)
+        rc = budget_note(p, r, i);
+    return rc;
+}
+
+/* The gate's output into the batch: jobs, events and state marks. Jobs it decided wait for
+ * the task budget (gate.h, hold), which prod_budget_pump then sends. */
 static of_err apply_out(prod *p, prod_rel *r, const of_gate_out *out)
 {
     of_err rc = OF_OK;
@@ -210,9 +243,44 @@ static of_err apply_out(prod *p, prod_rel *r, const of_gate_out *out)
         log_event(r, &out->events[i]);
         rc = push_event(p, &out->events[i]);
     }
-    for (size_t i = 0; !rc && i < out->n_changed; i++)
+    for (size_t i = 0; !rc && i < out->n_changed; i++) {
         rc = prod_mark_job(p, r, out->changed_jobs[i]);
+        if (!rc) rc = budget_note(p, r, out->changed_jobs[i]);
+    }
     if (!rc && out->release_changed) rc = prod_mark_release(p, r);
+    return rc;
+}
+
+of_err prod_budget_pump(prod *p)
+{
+    of_err rc = OF_OK;
+    const char *rid = NULL;
+    size_t idx = 0, sent = 0;
+    int64_t now = of_wall_ms();
+    if (of_budget_tick(p->budget, of_now_ms()))
+        of_info("task budget raised to %d of %d (octopus quiet for %d s)",
+                of_budget_effective(p->budget), of_budget_limit(p->budget),
+                OF_BUDGET_QUIET_MS / 1000);
+    while (!rc && of_budget_next(p->budget, &rid, &idx)) {
+        prod_rel *r = prod_find(p, rid);
+        of_gate_out out;
+        memset(&out, 0, sizeof out);
+        rc = r ? of_gate_release_held(r->g, idx, now, &out) : OF_ERR_STATE;
+        if (rc == OF_ERR_STATE) {
+            /* no longer held (the gate moved it on): the slot was never used */
+            of_budget_finished(p->budget);
+            rc = OF_OK;
+        } else if (!rc) {
+            r->live[idx] = true;
+            rc = apply_out(p, r, &out);
+            sent++;
+        }
+        of_gate_out_clear(&out);
+    }
+    if (sent)
+        of_debug("task budget sent=%zu in_use=%zu of %d held=%zu", sent,
+                 of_budget_in_use(p->budget), of_budget_effective(p->budget),
+                 of_budget_waiting(p->budget));
     return rc;
 }
 
@@ -352,6 +420,7 @@ static of_err accept(prod *p, const char *release_id, of_plan *plan, const of_co
     prod_rel *r = NULL;
     rc = prod_add(p, g, release_id, &r);
     if (rc) return rc;
+    r->priority = plan->header.priority;
     of_gate_out out;
     memset(&out, 0, sizeof out);
     rc = of_gate_start(r->g, now, &out);
@@ -547,6 +616,7 @@ static of_err do_abort(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
             prod_cancel_tasks(p, r, out.cancel, out.n_cancel);
         }
         if (!rc) rc = apply_out(p, r, &out);
+        if (!rc) of_budget_drop(p->budget, r->id); /* the gate cancelled its held jobs */
         if (already) of_info("abort repeated release=%s by=%s", r->id, nz(cmd->by));
     }
     of_gate_out_clear(&out);
@@ -582,6 +652,7 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
         }
     }
     of_command_clear(&cmd);
+    if (!rc) rc = prod_budget_pump(p);
     return rc;
 }
 
@@ -627,6 +698,11 @@ of_err prod_on_event(prod *p, const of_kafka_message *m)
     bool ours = ev.source && strncmp(ev.source, OF_SOURCE_PRODUCER, plen) == 0 &&
                 (ev.source[plen] == '\0' || ev.source[plen] == '/');
     bool job = is_worker_job_event(ev.type);
+    if (!ours && job && ev.octopus_throttled && of_budget_overload(p->budget, of_now_ms()))
+        of_warn("octopus overloaded (429/503 reported with %s job=%s by %s): task budget lowered "
+                "to %d of %d for a while",
+                of_event_type_name(ev.type), ev.job_id, nz(ev.source),
+                of_budget_effective(p->budget), of_budget_limit(p->budget));
     if (!ours && job) {
         prod_rel *r = prod_find(p, ev.release_id);
         if (!r) {
@@ -656,6 +732,7 @@ of_err prod_on_event(prod *p, const of_kafka_message *m)
         }
     }
     of_event_clear(&ev);
+    if (!rc) rc = prod_budget_pump(p);
     return rc;
 }
 

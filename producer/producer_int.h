@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "buf.h"
 #include "fleet.h"
 #include "gate.h"
@@ -26,6 +27,8 @@ typedef struct prod_rel {
     size_t n_dirty;
     bool release_dirty;
     bool in_batch; /* listed in prod.batch_rels */
+    int priority;  /* the request's "priority": the task budget's order */
+    bool *live;    /* [n_jobs]: the job holds a task budget slot (sent, still in flight) */
 } prod_rel;
 
 /* One message to produce in the batch's transaction. */
@@ -71,7 +74,9 @@ typedef struct prod {
     of_octo *octo;
     of_resolver_octo *ro;
     of_resolver res;
-    of_guard *guard; /* size budget, message authentication */
+    of_guard *guard;       /* size budget, message authentication */
+    of_budget *budget;     /* the fleet's task budget (budget.h): when decided jobs are sent */
+    char budget_rule[160]; /* how its limit was found */
 
     char t_requests[OF_TOPIC_NAME_MAX];
     char t_events[OF_TOPIC_NAME_MAX];
@@ -118,7 +123,8 @@ void prod_drop_all(prod *p);
 OF_MUST_CHECK of_err prod_mark_job(prod *p, prod_rel *r, size_t idx);
 OF_MUST_CHECK of_err prod_mark_release(prod *p, prod_rel *r);
 
-/* Reads the whole state topic and rebuilds every gate (prod_drop_all first). */
+/* Reads the whole state topic and rebuilds every gate (prod_drop_all first) and the task
+ * budget's queue and counts from them: held jobs wait again, jobs in flight hold slots. */
 OF_MUST_CHECK of_err prod_load_state(prod *p, char *errstr, size_t errstr_size);
 
 /* Appends the state records of everything marked in this batch to the outputs, and
@@ -145,6 +151,13 @@ OF_MUST_CHECK of_err prod_on_poison(prod *p, const of_kafka_message *m);
 bool prod_authentic(prod *p, const of_kafka_message *m, of_err *rc);
 /* Frees the batch's pending messages. */
 void prod_outs_clear(prod *p);
+/* Sends held jobs while the task budget has free slots (the jobs and job.dispatched join the
+ * batch). After every decision and on the loop's idle turns. Only OF_ERR_NOMEM (and a job
+ * with no stage topic, OF_ERR_CONFIG) are errors. */
+OF_MUST_CHECK of_err prod_budget_pump(prod *p);
+/* Counts r's jobs into the task budget as the gate has them: held ones queued, in-flight
+ * ones holding slots. A release just built from records, or a new one. */
+OF_MUST_CHECK of_err prod_budget_adopt(prod *p, prod_rel *r);
 
 /* ---- producer_octo.c: the only places the producer talks to Octopus besides planning ---- */
 

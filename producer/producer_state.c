@@ -41,6 +41,7 @@ static void rel_free(prod_rel *r)
     of_gate_free(r->g);
     free(r->dirty);
     free(r->dirty_list);
+    free(r->live);
     free(r);
 }
 
@@ -53,8 +54,9 @@ of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out)
         r->g = g;
         r->dirty = calloc(n ? n : 1, sizeof *r->dirty);
         r->dirty_list = calloc(n ? n : 1, sizeof *r->dirty_list);
+        r->live = calloc(n ? n : 1, sizeof *r->live);
     }
-    if (!r || !r->dirty || !r->dirty_list ||
+    if (!r || !r->dirty || !r->dirty_list || !r->live ||
         of_grow((void **)&p->rels, &p->cap_rels, p->n_rels, sizeof *p->rels)) {
         if (r)
             rel_free(r);
@@ -63,6 +65,8 @@ of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out)
         return OF_ERR_NOMEM;
     }
     of_id_copy(r->id, release_id);
+    /* Every decided job waits for the task budget before it is sent (gate.h). */
+    of_gate_hold_dispatches(g, true);
     size_t i = lower_bound(p, r->id);
     OF_ASSERT(i == p->n_rels || strcmp(p->rels[i]->id, r->id) != 0);
     memmove(&p->rels[i + 1], &p->rels[i], (p->n_rels - i) * sizeof *p->rels);
@@ -78,6 +82,7 @@ void prod_drop_all(prod *p)
         rel_free(p->rels[i]);
     p->n_rels = 0;
     p->n_batch_rels = 0;
+    if (p->budget) of_budget_reset(p->budget);
 }
 
 static of_err in_batch(prod *p, prod_rel *r)
@@ -329,6 +334,10 @@ static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
                         h->release_id, nj, h->n_jobs);
             prod_rel *r = NULL;
             rc = prod_add(p, g, h->release_id, &r);
+            if (!rc) {
+                r->priority = h->priority;
+                rc = prod_budget_adopt(p, r);
+            }
             *jobs_total += nj;
         }
         i = j;
@@ -352,8 +361,9 @@ of_err prod_load_state(prod *p, char *errstr, size_t errstr_size)
     }
     if (rc == OF_OK)
         of_info("state rebuilt topic=%s records=%zu releases=%zu jobs=%zu unreadable=%zu "
-                "took_ms=%lld",
-                p->t_releases, count, p->n_rels, jobs_total, ld.bad, (long long)(of_now_ms() - t0));
+                "took_ms=%lld task_budget_in_use=%zu held=%zu",
+                p->t_releases, count, p->n_rels, jobs_total, ld.bad, (long long)(of_now_ms() - t0),
+                of_budget_in_use(p->budget), of_budget_waiting(p->budget));
     for (size_t i = 0; i < ld.n; i++)
         srec_clear(&ld.recs[i]);
     free(ld.recs);

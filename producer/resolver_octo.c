@@ -1,10 +1,13 @@
 /* An of_resolver on top of the Octopus client. See resolver_octo.h. */
 #include "resolver_octo.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "buf.h"
+#include "log.h"
 #include "msg.h"
 
 /* A template, a connected-tenant listing or a tag answer, kept for one plan. The lists are
@@ -326,4 +329,34 @@ void of_resolver_octo_bind(of_resolver_octo *r, of_resolver *res)
     res->tenants_connected = r_tenants_connected;
     res->can_deploy = r_can_deploy;
     res->is_current = r_is_current;
+}
+
+void of_task_budget_resolve(of_octo *client, int configured, int *out, char *rule, size_t rule_size)
+{
+    if (configured > 0) {
+        *out = configured;
+        (void)snprintf(rule, rule_size, "configured");
+        return;
+    }
+    of_octo_server_node_list nodes;
+    memset(&nodes, 0, sizeof nodes);
+    char es[512] = "";
+    of_err rc = of_octo_list_server_nodes(client, &nodes, es, sizeof es);
+    long long sum = 0;
+    size_t used = 0;
+    for (size_t i = 0; !rc && i < nodes.n; i++) {
+        if (nodes.items[i].in_maintenance) continue;
+        sum += nodes.items[i].max_concurrent_tasks;
+        used++;
+    }
+    of_octo_server_node_list_clear(&nodes);
+    if (!rc && sum > 0) {
+        *out = sum > 100000 ? 100000 : (int)sum;
+        (void)snprintf(rule, rule_size, "automatic: MaxConcurrentTasks of %zu node(s)", used);
+        return;
+    }
+    *out = OF_BUDGET_DEFAULT;
+    (void)snprintf(rule, rule_size, "automatic: default, the server's task cap is unknown");
+    of_warn("task budget: %s; using %d (set octopus.task_budget to choose)",
+            rc ? es : "the server's nodes report no task cap", OF_BUDGET_DEFAULT);
 }

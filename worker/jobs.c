@@ -9,8 +9,11 @@
  * replay of the same attempt never deploys twice, while a new attempt (a replay command) does.
  * Every Octopus error is this job's problem only: it becomes job.failed with the reason.
  *
- * FOLLOWING jobs are read together: one of_octo_get_tasks_async per space per round, every
- * worker.poll_interval, whatever the number of jobs (the client splits ids into chunks). */
+ * FINDING jobs are looked up together: one batched look-up per (space, project, environment)
+ * of the jobs started in the same loop turn (wk_lookup_flush), matched per job with the single
+ * look-up's rules. FOLLOWING jobs are read together: one of_octo_get_tasks_async per space per
+ * round, whatever the number of jobs (the client splits ids into chunks); which jobs a round
+ * reads and when is worker/feed.c's decision. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +161,10 @@ static void job_started(wk_job *j, const of_octo_deployment *d, bool adopted)
         return;
     }
     j->state = WK_FOLLOWING;
+    j->following_wall_ms = of_wall_ms();
+    /* An adopted task may have finished long ago, before the feed's position: read it now. */
+    if (adopted) j->recheck = true;
+    if (w->use_feed) wk_feed_task_known(w, j);
     of_info("job started release=%s stage=%d job=%s attempt=%d env=%s tenant=%s deployment=%s "
             "task=%s%s",
             j->job.release_id, j->job.stage, j->job.job_id, j->job.attempt,
@@ -171,6 +178,11 @@ static void job_started(wk_job *j, const of_octo_deployment *d, bool adopted)
 static void on_created(void *opaque, of_err err, const char *errstr, of_octo_deployment *d)
 {
     wk_job *j = opaque;
+    /* 429/503 since the previous create finished: the producer lowers its task budget. */
+    of_octo_stats os;
+    of_octo_get_stats(j->w->octo, &os);
+    j->throttled = os.throttled > j->w->throttled_seen;
+    j->w->throttled_seen = os.throttled;
     if (actionable(j)) {
         if (!err) {
             if (d->adopted)
@@ -232,44 +244,142 @@ static void job_create(wk_job *j)
 
 /* ---- find (adopt) ---- */
 
-static void on_found(void *opaque, of_err err, const char *errstr, of_octo_deployment *d)
+/* A batch of adoption look-ups: jobs of one (space, project, environment), referenced. */
+typedef struct wk_lookup {
+    of_worker *w;
+    wk_job **jobs;
+    size_t n;
+} wk_lookup;
+
+static void lookup_free(wk_lookup *lk)
 {
-    wk_job *j = opaque;
-    if (actionable(j)) {
-        if (!err) {
-            j->w->st.adopted++;
-            job_started(j, d, true);
-        } else if (err == OF_ERR_NOT_FOUND) {
-            job_create(j);
-        } else {
+    for (size_t i = 0; i < lk->n; i++)
+        wk_job_unref(lk->jobs[i]);
+    free(lk->jobs);
+    free(lk);
+}
+
+static void on_found(void *opaque, of_err err, const char *errstr, of_octo_deployment_list *res)
+{
+    wk_lookup *lk = opaque;
+    for (size_t i = 0; i < lk->n; i++) {
+        wk_job *j = lk->jobs[i];
+        if (!actionable(j) || j->state != WK_FINDING) continue;
+        if (err) {
             job_finish(j, OF_EV_JOB_FAILED, "looking for an existing deployment: %s", errstr);
+        } else if (i < res->n && res->items[i].id) {
+            j->w->st.adopted++;
+            job_started(j, &res->items[i], true);
+        } else {
+            job_create(j);
         }
     }
-    wk_job_unref(j);
+    lookup_free(lk);
 }
 
 void wk_job_start(wk_job *j)
 {
     of_worker *w = j->w;
-    char es[600];
     wk_table_add(w, j);
     /* The deadline is checked before creating, not here: a deployment this attempt already
-     * created must be adopted and followed even if the deadline passed since. */
-    of_octo_deploy_query q = {0};
-    q.project_id = j->job.project.id;
-    q.environment_id = j->job.environment.id;
-    q.tenant_id = j->job.tenant.id;
-    /* this attempt's deployment is younger than its dispatch: one page, not the history */
-    if (j->job.dispatched_ms > 0) q.created_since_ms = j->job.dispatched_ms - OF_OCTO_CLOCK_SKEW_MS;
+     * created must be adopted and followed even if the deadline passed since. The look-up
+     * goes out with the others started in this loop turn (wk_lookup_flush). */
     j->state = WK_FINDING;
-    wk_job_ref(j);
-    of_err rc =
-        of_octo_find_deployment_by_job_async(w->octo, j->job.space.id, &q, j->job.octo_release.id,
-                                             j->dedupe, on_found, j, es, sizeof(es));
-    if (rc) {
-        wk_job_unref(j);
-        job_finish(j, OF_EV_JOB_FAILED, "looking for an existing deployment: %s", es);
+    if (w->use_feed) wk_feed_job_started(w, j);
+    if (of_grow((void **)&w->finding, &w->cap_finding, w->n_finding, sizeof(*w->finding))) {
+        job_finish(j, OF_EV_JOB_FAILED, "looking for an existing deployment: out of memory");
+        return;
     }
+    wk_job_ref(j);
+    w->finding[w->n_finding++] = j;
+}
+
+/* Look-ups batch by space, project, environment and whether the job is tenanted (a tenant
+ * filter cannot say "untenanted", so those go in batches of their own). */
+static int lookup_cmp(const void *a, const void *b)
+{
+    const wk_job *x = *(wk_job *const *)a, *y = *(wk_job *const *)b;
+    int c = strcmp(x->job.space.id, y->job.space.id);
+    if (!c) c = strcmp(x->job.project.id, y->job.project.id);
+    if (!c) c = strcmp(x->job.environment.id, y->job.environment.id);
+    if (!c) c = (x->job.tenant.id != NULL) - (y->job.tenant.id != NULL);
+    return c;
+}
+
+static bool lookup_same(const wk_job *x, const wk_job *y)
+{
+    return lookup_cmp(&x, &y) == 0;
+}
+
+/* Sends one batch: jobs[0..n) of one group. Takes the list's references. */
+static void lookup_send(of_worker *w, wk_job **jobs, size_t n)
+{
+    char es[600];
+    wk_lookup *lk = calloc(1, sizeof(*lk));
+    of_octo_job_lookup *q = calloc(n, sizeof(*q));
+    if (lk) lk->jobs = malloc(n * sizeof(*lk->jobs));
+    of_err rc = lk && q && lk->jobs ? OF_OK : OF_ERR_NOMEM;
+    if (rc) snprintf(es, sizeof(es), "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        wk_job *j = jobs[i];
+        lk->jobs[lk->n++] = j;
+        q[i].tenant_id = j->job.tenant.id;
+        q[i].release_id = j->job.octo_release.id;
+        q[i].job_key = j->dedupe;
+        /* this attempt's deployment is younger than its dispatch: one page, not the history */
+        if (j->job.dispatched_ms > 0)
+            q[i].created_since_ms = j->job.dispatched_ms - OF_OCTO_CLOCK_SKEW_MS;
+    }
+    if (!rc) {
+        lk->w = w;
+        rc = of_octo_find_deployments_by_jobs_async(
+            w->octo, jobs[0]->job.space.id, jobs[0]->job.project.id, jobs[0]->job.environment.id, q,
+            n, on_found, lk, es, sizeof(es));
+        if (!rc) w->st.lookups++;
+    }
+    free(q);
+    if (!rc) return;
+    for (size_t i = 0; i < n; i++)
+        if (actionable(jobs[i]) && jobs[i]->state == WK_FINDING)
+            job_finish(jobs[i], OF_EV_JOB_FAILED, "looking for an existing deployment: %s", es);
+    if (lk && lk->jobs) {
+        lookup_free(lk);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            wk_job_unref(jobs[i]);
+        if (lk) free(lk);
+    }
+}
+
+void wk_lookup_flush(of_worker *w)
+{
+    if (w->n_finding == 0) return;
+    /* Jobs dropped meanwhile go; jobs whose feed is reading its start position wait. */
+    size_t k = 0, n = 0;
+    wk_job **ready = malloc(w->n_finding * sizeof(*ready));
+    if (!ready) return; /* next turn */
+    for (size_t i = 0; i < w->n_finding; i++) {
+        wk_job *j = w->finding[i];
+        if (!actionable(j) || j->state != WK_FINDING) {
+            wk_job_unref(j);
+            continue;
+        }
+        wk_feed *f = w->use_feed ? wk_feed_for(w, j->job.space.id) : NULL;
+        if (f && f->init_pending)
+            w->finding[k++] = j;
+        else
+            ready[n++] = j;
+    }
+    w->n_finding = k;
+    qsort(ready, n, sizeof(*ready), lookup_cmp);
+    for (size_t s = 0; s < n;) {
+        size_t e = s + 1;
+        while (e < n && e - s < w->lookup_chunk && lookup_same(ready[e], ready[s]))
+            e++;
+        lookup_send(w, ready + s, e - s);
+        s = e;
+    }
+    free(ready);
 }
 
 /* ---- following ---- */
@@ -289,6 +399,11 @@ static void apply_task(wk_job *j, const of_octo_task *t, bool from_round)
         return;
     }
     j->missing = 0;
+    j->recheck = false;
+    /* -1 (unknown) from the client becomes 0 in the event */
+    j->task_queued_ms = t->queue_time_ms > 0 ? t->queue_time_ms : 0;
+    j->task_started_ms = t->start_time_ms > 0 ? t->start_time_ms : 0;
+    j->task_completed_ms = t->completed_time_ms > 0 ? t->completed_time_ms : 0;
     if (of_octo_task_state_is_final(t->state)) {
         const char *em = t->error_message && *t->error_message ? t->error_message : NULL;
         if (j->cancel_sent && t->state != OF_OCTO_TASK_SUCCESS) {
@@ -391,16 +506,19 @@ static void apply_unreadable(wk_job *j, const of_octo_task *t)
                t->problem ? t->problem : "no reason given");
 }
 
-/* ---- poll rounds ---- */
+/* ---- reading tasks ---- */
 
 /* A failed round is logged at most about once a minute, with the running count. */
 #define WK_ROUND_WARN_EVERY_MS (60 * 1000)
+/* The safety net's "found what the feed did not report" line: at most once per interval. */
+#define WK_NET_LOG_EVERY_MS (60 * 1000)
 
 typedef struct wk_round {
     of_worker *w;
     wk_job **jobs;    /* referenced */
     const char **ids; /* borrowed from jobs[i]->task_id (the references keep them alive) */
     size_t n;
+    bool full; /* the round of every in-flight task */
 } wk_round;
 
 static void round_free(wk_round *r)
@@ -412,12 +530,32 @@ static void round_free(wk_round *r)
     free(r);
 }
 
+/* The safety net found a finish (or a wait) the feed did not report: dropped or late events.
+ * Counted always, logged at most once a minute with the count in between. */
+static void net_found(of_worker *w, const wk_job *j, const char *what)
+{
+    w->st.net_found++;
+    int64_t now = of_now_ms();
+    if (w->net_log_ms && now - w->net_log_ms < WK_NET_LOG_EVERY_MS) {
+        w->net_unlogged++;
+        return;
+    }
+    of_info("safety net: task %s %s but the event feed did not report it (dropped or late "
+            "event) job=%s found_so_far=%llu unlogged=%llu",
+            j->task_id, what, j->job.job_id, (unsigned long long)w->st.net_found,
+            (unsigned long long)w->net_unlogged);
+    w->net_log_ms = now;
+    w->net_unlogged = 0;
+}
+
 static void on_round(void *opaque, of_err err, const char *errstr, of_octo_task_list *res)
 {
     wk_round *r = opaque;
     of_worker *w = r->w;
-    OF_ASSERT(w->rounds_pending > 0);
-    w->rounds_pending--;
+    if (r->full) {
+        OF_ASSERT(w->rounds_pending > 0);
+        w->rounds_pending--;
+    }
     if (!w->closing) {
         if (err) {
             /* A bad reply (protocol error, server down past the retry deadline) fails this round
@@ -435,10 +573,16 @@ static void on_round(void *opaque, of_err err, const char *errstr, of_octo_task_
             for (size_t i = 0; i < r->n && i < res->n; i++) {
                 wk_job *j = r->jobs[i];
                 if (!j->live || j->state != WK_FOLLOWING) continue;
+                bool was_waiting = j->waiting;
                 if (res->items[i].unreadable)
                     apply_unreadable(j, &res->items[i]);
                 else
                     apply_task(j, &res->items[i], true);
+                if (!r->full || !w->use_feed || !res->items[i].found) continue;
+                if (of_octo_task_state_is_final(res->items[i].state))
+                    net_found(w, j, of_octo_task_state_name(res->items[i].state));
+                else if (!was_waiting && j->live && j->waiting)
+                    net_found(w, j, "waits for an interruption");
             }
         }
     }
@@ -451,25 +595,13 @@ static int cmp_space(const void *a, const void *b)
     return strcmp(x->job.space.id, y->job.space.id);
 }
 
-void wk_poll_round(of_worker *w, int64_t now_ms)
+void wk_read_tasks(of_worker *w, wk_job **list, size_t n, bool full)
 {
-    if (w->rounds_pending > 0 || now_ms < w->next_round_ms) return;
-    w->next_round_ms = now_ms + w->poll_interval_ms;
-    size_t n = 0;
-    for (size_t i = 0; i < w->n_active; i++)
-        if (w->active[i]->state == WK_FOLLOWING) n++;
     if (n == 0) return;
-    wk_job **list = malloc(n * sizeof(*list));
-    if (!list) {
-        of_error("task poll round: out of memory");
-        return;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < w->n_active; i++)
-        if (w->active[i]->state == WK_FOLLOWING) list[k++] = w->active[i];
     /* One request batch per space (jobs name their space; normally there is one). */
     qsort(list, n, sizeof(*list), cmp_space);
     w->st.poll_rounds++;
+    if (full) w->st.net_rounds++;
     for (size_t s = 0; s < n;) {
         size_t e = s + 1;
         while (e < n && strcmp(list[e]->job.space.id, list[s]->job.space.id) == 0)
@@ -486,6 +618,7 @@ void wk_poll_round(of_worker *w, int64_t now_ms)
             break;
         }
         r->w = w;
+        r->full = full;
         for (size_t i = 0; i < cnt; i++) {
             r->jobs[i] = list[s + i];
             r->ids[i] = list[s + i]->task_id;
@@ -499,10 +632,9 @@ void wk_poll_round(of_worker *w, int64_t now_ms)
             w->st.poll_errors++;
             of_warn("task poll round not started for %zu task(s): %s", cnt, es);
             round_free(r);
-        } else {
+        } else if (full) {
             w->rounds_pending++;
         }
         s = e;
     }
-    free(list);
 }

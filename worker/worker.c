@@ -360,6 +360,12 @@ void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *mess
     ev.deployment_id = j->deployment_id;
     ev.task_id = j->task_id;
     ev.web_link = j->web_link;
+    ev.octopus_throttled = j->throttled && (type == OF_EV_JOB_STARTED || type == OF_EV_JOB_FAILED);
+    if (final) {
+        ev.task_queued_ms = j->task_queued_ms;
+        ev.task_started_ms = j->task_started_ms;
+        ev.task_completed_ms = j->task_completed_ms;
+    }
     if (message) {
         snprintf(msg, of_utf8_prefix(message, sizeof(msg) - 1) + 1, "%s", message);
         ev.message = msg;
@@ -559,6 +565,14 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
                          "be positive");
     w->max_in_flight = (size_t)cfg->worker.max_in_flight;
     w->poll_interval_ms = cfg->worker.poll_interval_ms;
+    w->use_feed = cfg->worker.completion_source == OF_COMPLETION_EVENTS;
+    w->check_interval_ms = w->use_feed ? cfg->worker.task_check_interval_ms : w->poll_interval_ms;
+    if (w->check_interval_ms < 1) w->check_interval_ms = w->poll_interval_ms;
+    /* With the feed the first full round waits its interval: the feed covers the start. */
+    w->next_check_ms = w->use_feed ? of_now_ms() + w->check_interval_ms : 0;
+    w->lookup_chunk = cfg->octopus.task_poll_chunk > 0 ? (size_t)cfg->octopus.task_poll_chunk
+                                                       : OF_OCTO_DEFAULT_TASK_CHUNK;
+    if (w->lookup_chunk > OF_OCTO_MAX_LOOKUP_JOBS) w->lookup_chunk = OF_OCTO_MAX_LOOKUP_JOBS;
     if ((rc = of_config_topic(cfg, "events", w->events_topic, sizeof(w->events_topic))) ||
         (rc = of_config_topic(cfg, "dlq", w->dlq_topic, sizeof(w->dlq_topic))))
         return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "topic names: %s", of_strerror(rc));
@@ -642,10 +656,10 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
 
     char desc[512];
     of_info("worker started name=%s group=%s topics=%s..%s max_in_flight=%zu poll_interval_ms=%lld "
-            "octopus=\"%s\"",
+            "completion_source=%s task_check_interval_ms=%lld octopus=\"%s\"",
             w->name, cfg->worker.group_id, w->jobs_topics[0], w->jobs_topics[w->n_jobs_topics - 1],
-            w->max_in_flight, (long long)w->poll_interval_ms,
-            of_octo_describe(w->octo, desc, sizeof(desc)));
+            w->max_in_flight, (long long)w->poll_interval_ms, w->use_feed ? "events" : "poll",
+            (long long)w->check_interval_ms, of_octo_describe(w->octo, desc, sizeof(desc)));
     return OF_OK;
 }
 
@@ -719,6 +733,12 @@ static void teardown(of_worker *w)
         of_octo_destroy(w->octo); /* outstanding callbacks run and release their jobs */
         w->octo = NULL;
     }
+    for (size_t i = 0; i < w->n_finding; i++) /* look-ups never sent */
+        wk_job_unref(w->finding[i]);
+    free(w->finding);
+    w->finding = NULL;
+    w->n_finding = 0;
+    wk_feeds_free(w);
     if (w->prod) {
         if (w->n_outq > 0 && of_kafka_flush(w->prod, WK_FLUSH_MS, es, sizeof(es)) != OF_OK)
             of_warn("%s", es);
@@ -797,6 +817,7 @@ static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
             if (w->n_active + w->n_backlog >= w->max_in_flight) break;
         }
         start_jobs(w);
+        wk_lookup_flush(w);
         flow_control(w);
 
         of_err rc = of_octo_poll(w->octo, octo_busy ? WK_LOOP_WAIT_MS : 0);
@@ -833,14 +854,18 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
         of_info(
             "worker stopped: messages=%llu created=%llu adopted=%llu succeeded=%llu failed=%llu "
             "cancelled=%llu timed_out=%llu dlq=%llu dropped=%llu poll_rounds=%llu "
-            "tasks_polled=%llu max_in_flight=%llu octopus_requests=%llu",
+            "tasks_polled=%llu max_in_flight=%llu octopus_requests=%llu lookups=%llu "
+            "feed_polls=%llu feed_errors=%llu events_matched=%llu net_rounds=%llu net_found=%llu",
             (unsigned long long)st->messages, (unsigned long long)st->created,
             (unsigned long long)st->adopted, (unsigned long long)st->succeeded,
             (unsigned long long)st->failed, (unsigned long long)st->cancelled,
             (unsigned long long)st->timed_out, (unsigned long long)st->dlq,
             (unsigned long long)st->dropped, (unsigned long long)st->poll_rounds,
             (unsigned long long)st->tasks_polled, (unsigned long long)st->max_in_flight,
-            (unsigned long long)st->octo_requests);
+            (unsigned long long)st->octo_requests, (unsigned long long)st->lookups,
+            (unsigned long long)st->feed_polls, (unsigned long long)st->feed_errors,
+            (unsigned long long)st->events_matched, (unsigned long long)st->net_rounds,
+            (unsigned long long)st->net_found);
     if (opts->stats) *opts->stats = w->st;
     of_guard_free(w->guard);
     free(w);

@@ -3,10 +3,13 @@
  *
  * One thread does everything (docs/operations.md, "Workers"): it polls the Kafka consumer with a
  * short timeout, drives the Octopus client's multi interface, serves the producer's delivery
- * reports and fires timers. Many jobs are in flight at once (worker.max_in_flight); their tasks
- * are read with ONE batched GET /api/tasks?ids=... per poll round (worker.poll_interval). When
- * the table is full the consumer is paused but still polled, so a deployment of any length never
- * trips max.poll.interval.ms.
+ * reports and fires timers. Many jobs are in flight at once (worker.max_in_flight). It notices
+ * finished tasks from Octopus's event feed (worker.completion_source = events: one GET events
+ * per worker.poll_interval, then one batched GET /api/tasks?ids=... of just the tasks the feed
+ * names) with a full batched read of every in-flight task each worker.task_check_interval as
+ * the safety net; or (poll) reads every in-flight task each poll_interval. When the table is
+ * full the consumer is paused but still polled, so a deployment of any length never trips
+ * max.poll.interval.ms.
  *
  * Delivery guarantee: a job's offset is stored only after its final event is delivered, and only
  * contiguously (worker/offsets.h), so a crash replays finished jobs at worst; a replayed job adopts
@@ -43,6 +46,12 @@ typedef struct of_worker_stats {
     uint64_t max_in_flight;   /* most jobs holding a slot at once */
     uint64_t pauses;          /* times the consumer was paused because the table was full */
     uint64_t octo_requests;   /* HTTP attempts made by the Octopus client (retries included) */
+    uint64_t lookups;         /* batched adoption look-ups sent (each serves up to a chunk) */
+    uint64_t feed_polls;      /* event feed reads (start positions included) */
+    uint64_t feed_errors;     /* feed reads that failed (the safety net still runs) */
+    uint64_t events_matched;  /* feed events that named one of our in-flight tasks */
+    uint64_t net_rounds;      /* full rounds of every in-flight task */
+    uint64_t net_found;       /* finishes or waits the full round found before the feed did */
 } of_worker_stats;
 
 typedef struct of_worker_opts {

@@ -56,9 +56,29 @@ typedef struct wk_job {
     bool cancel_sent;
     int64_t cancel_at_ms; /* monotonic */
     int missing;          /* consecutive rounds the server did not return the task */
-    size_t slot;          /* index in w->active while in_slot */
-    struct wk_job *next;  /* backlog link */
+    /* Completion from the event feed (worker/feed.c): read the task at the next tick even if
+     * the feed names no change (adopted, or named by a feed poll while still being created). */
+    bool recheck;
+    int64_t following_wall_ms; /* when the task became known to us (a bound on its StartTime) */
+    /* The task's times as last read (wall ms, 0 unknown): the final event carries them. */
+    int64_t task_queued_ms, task_started_ms, task_completed_ms;
+    bool throttled;      /* Octopus answered 429/503 around its create: said in its next event */
+    size_t slot;         /* index in w->active while in_slot */
+    struct wk_job *next; /* backlog link */
 } wk_job;
+
+/* The event feed of one space (worker/feed.c). Allocated one by one: callbacks hold it. */
+typedef struct wk_feed {
+    of_worker *w;
+    char *space_id;
+    int64_t position;  /* newest AutoId read; -1 = not known (at start, after idling) */
+    bool init_pending; /* the start position (the newest event) is being read */
+    bool poll_pending; /* a feed poll is outstanding */
+    /* Final-event task and deployment ids a poll read while jobs of this space were still being
+     * created: a job whose create reply comes after the poll finds its task here. Sorted. */
+    char **recent;
+    size_t n_recent;
+} wk_feed;
 
 /* A message to produce (event or DLQ) and what its delivery completes. Owned by whoever holds
  * it: the producer between produce and the delivery report, else the retry list. */
@@ -103,6 +123,7 @@ struct of_worker {
     of_kafka_producer *prod;
     of_kafka_consumer *cons;
     of_octo *octo;
+    uint64_t throttled_seen; /* the client's 429/503 count already reported (task budget) */
     of_offsets *offsets;
     of_guard *guard; /* size budget, message authentication */
 
@@ -116,8 +137,22 @@ struct of_worker {
     size_t n_outq; /* produced, delivery not reported yet */
 
     uint64_t rebalances;   /* rebalance callbacks seen */
-    size_t rounds_pending; /* get_tasks calls of the current round still outstanding */
-    int64_t next_round_ms;
+    size_t rounds_pending; /* get_tasks calls of the current full round still outstanding */
+    int64_t next_round_ms; /* the next tick (poll_interval) */
+
+    /* completion from the event feed (worker/feed.c) */
+    bool use_feed;             /* worker.completion_source = events */
+    int64_t check_interval_ms; /* full rounds: task_check_interval (feed) or poll_interval */
+    int64_t next_check_ms;     /* the next full round (monotonic) */
+    wk_feed **feeds;           /* one per space seen */
+    size_t n_feeds, cap_feeds;
+    int64_t feed_warn_ms, net_log_ms; /* rate limits of the feed's and safety net's lines */
+    uint64_t net_unlogged;
+
+    /* adoption look-ups waiting to be sent in batches (referenced) */
+    wk_job **finding;
+    size_t n_finding, cap_finding;
+    size_t lookup_chunk; /* jobs per batched look-up: octopus.task_poll_chunk */
 
     bool paused;   /* we asked the consumer to pause */
     bool draining; /* stop requested: no new jobs */
@@ -147,8 +182,32 @@ void wk_job_start(wk_job *j);
  * the table's reference. */
 void wk_job_drop(wk_job *j);
 
-/* Starts a poll round if it is due and none is outstanding. */
+/* Sends the adoption look-ups of the jobs started since the last call, one batched request per
+ * (space, project, environment) and lookup_chunk jobs. Jobs whose space's feed start position
+ * is being read wait for it (a create must come after the position a feed follows from). */
+void wk_lookup_flush(of_worker *w);
+
+/* Reads the tasks of jobs (FOLLOWING) in one batched get_tasks per space and applies what it
+ * finds. full: the round of every in-flight task (rounds_pending counts it; with the feed on,
+ * a finish it finds is one the feed did not report). */
+void wk_read_tasks(of_worker *w, wk_job **jobs, size_t n, bool full);
+
+/* ---- feed.c ---- */
+
+/* Each loop turn: when a tick (poll_interval) is due, polls the feeds (completion_source
+ * events) and reads the tasks that are due (named by the feed, rechecks, policy timeouts), and
+ * when task_check_interval (or, with completion_source poll, poll_interval) has passed, reads
+ * every in-flight task. */
 void wk_poll_round(of_worker *w, int64_t now_ms);
+
+/* The feed of a space, created if new (NULL when out of memory). */
+wk_feed *wk_feed_for(of_worker *w, const char *space_id);
+/* A job entered the table: make sure its space's feed knows where to start. */
+void wk_feed_job_started(of_worker *w, wk_job *j);
+/* A job's task became known: if a feed poll already named it, read it at the next tick. */
+void wk_feed_task_known(of_worker *w, wk_job *j);
+/* Frees the feeds (teardown, after the Octopus client is gone). */
+void wk_feeds_free(of_worker *w);
 
 /* Table bookkeeping (worker.c owns the arrays; jobs.c uses them). */
 void wk_table_add(of_worker *w, wk_job *j);

@@ -208,6 +208,10 @@ typedef struct of_request {
     of_stage *stages; /* in order (>= 1) */
     size_t n_stages;
     of_policy policy;
+    /* "priority": the task budget serves higher first (docs/requests.md); default 0 */
+    int priority;
+#define OF_PRIORITY_MIN (-1000)
+#define OF_PRIORITY_MAX 1000
 } of_request;
 
 /* ---- a job: one Octopus deployment to create (producer -> worker) ---- */
@@ -293,6 +297,9 @@ typedef struct of_event {
     size_t n_errors;
     /* data: counters (stage.* and release.completed/paused) */
     int n_total, n_succeeded, n_failed, n_skipped;
+    /* job.started/job.failed from a worker: Octopus answered 429/503 since the worker's
+     * previous create finished (the producer lowers its task budget for a while) */
+    bool octopus_throttled;
 } of_event;
 
 /* ---- operator commands (CLI -> producer) ---- */
@@ -349,6 +356,8 @@ typedef struct of_release_record {
      * gets them from there (of_plan_header_policy, producer/plan.h). */
     of_gate_mode gate;
     of_lane_failure lane_failure;
+    /* The request's "priority" (task budget order), derived like gate; not written. */
+    int priority;
 } of_release_record;
 
 /* One per job, key "job/<release_id>/<job_id>": the job itself (so a restarted producer can
@@ -360,6 +369,9 @@ typedef struct of_job_record {
     char *deployment_id;
     char *task_id;
     int64_t updated_ms;
+    /* status dispatched but waiting in the producer for a task budget slot: not yet on a
+     * stage topic (docs/gating.md, "The task budget"); "held": true in the record */
+    bool held;
 } of_job_record;
 
 #endif

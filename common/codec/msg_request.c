@@ -349,6 +349,18 @@ static const char *lane_failure_name(int i)
     return of_lane_failure_name((of_lane_failure)i);
 }
 
+/* "priority": an integer in [OF_PRIORITY_MIN, OF_PRIORITY_MAX], higher first; 0 if absent. */
+static int parse_priority(vctx *c, json_t *v)
+{
+    if (!v || json_is_null(v)) return 0;
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+    if (!json_is_integer(v) || n < OF_PRIORITY_MIN || n > OF_PRIORITY_MAX) {
+        verr(c, "priority: must be an integer between %d and %d", OF_PRIORITY_MIN, OF_PRIORITY_MAX);
+        return 0;
+    }
+    return (int)n;
+}
+
 static void parse_policy(vctx *c, json_t *v, of_policy *pol)
 {
     pol->on_failure = OF_ON_FAILURE_PAUSE;
@@ -457,8 +469,8 @@ of_err of_request_parse(const char *json, size_t len, of_request **out, of_errli
         return OF_ERR_NOMEM;
     }
     vctx c = {errs, OF_OK};
-    static const char *const known[] = {"release", "space", "environments", "tenants", "stages",
-                                        "policy",  NULL};
+    static const char *const known[] = {"release", "space",  "environments", "tenants",
+                                        "stages",  "policy", "priority",     NULL};
     unknown_keys(&c, root, "", known);
     req->release = vname(&c, json_object_get(root, "release"), "release", true);
     json_t *space = json_object_get(root, "space");
@@ -477,6 +489,7 @@ of_err of_request_parse(const char *json, size_t len, of_request **out, of_errli
     parse_tenants(&c, json_object_get(root, "tenants"), &req->tenants);
     parse_stages(&c, json_object_get(root, "stages"), req);
     parse_policy(&c, json_object_get(root, "policy"), &req->policy);
+    req->priority = parse_priority(&c, json_object_get(root, "priority"));
     json_decref(root);
     if (c.rc) {
         of_request_free(req);
@@ -545,6 +558,7 @@ of_err of_request_encode(const of_request *req, char **out)
             oj_set(pol, "lane_failure", json_string(of_lane_failure_name(p->lane_failure)), &bad);
     }
     oj_set(root, "policy", pol, &bad);
+    if (req->priority) oj_set_int(root, "priority", req->priority, &bad);
     return oj_dump(root, bad, out);
 }
 

@@ -389,6 +389,10 @@ of_err of_event_encode(const of_event *ev, char **out)
         oj_set_str(d, "deployment_id", ev->deployment_id, &bad);
         oj_set_str(d, "task_id", ev->task_id, &bad);
         oj_set_str(d, "web_link", ev->web_link, &bad);
+        oj_set_time(d, "task_queued", ev->task_queued_ms, &bad);
+        oj_set_time(d, "task_started", ev->task_started_ms, &bad);
+        oj_set_time(d, "task_completed", ev->task_completed_ms, &bad);
+        if (ev->octopus_throttled) oj_set_bool(d, "octopus_throttled", true, &bad);
         oj_set_str(d, "message", ev->message, &bad);
         oj_set_str(d, "by", ev->by, &bad);
         if (ev->n_jobs) {
@@ -454,6 +458,10 @@ of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr
         out->deployment_id = oj_str(&r, d, p, "deployment_id", false);
         out->task_id = oj_str(&r, d, p, "task_id", false);
         out->web_link = oj_str(&r, d, p, "web_link", false);
+        out->task_queued_ms = oj_time(&r, d, p, "task_queued", 0);
+        out->task_started_ms = oj_time(&r, d, p, "task_started", 0);
+        out->task_completed_ms = oj_time(&r, d, p, "task_completed", 0);
+        out->octopus_throttled = oj_bool(&r, d, p, "octopus_throttled", false);
         out->message = oj_str(&r, d, p, "message", false);
         out->by = oj_text(&r, d, p, "by", false, OF_BY_MAX, true);
         json_t *jobs = json_object_get(d, "jobs");
@@ -797,6 +805,7 @@ of_err of_job_record_encode(const of_job_record *jr, char **out)
     oj_set_str(root, "deployment_id", jr->deployment_id, &bad);
     oj_set_str(root, "task_id", jr->task_id, &bad);
     oj_set_time(root, "updated", jr->updated_ms, &bad);
+    if (jr->held) oj_set_bool(root, "held", true, &bad);
     oj_set(root, "job", job_to_json(&jr->job, &bad), &bad);
     return oj_dump(root, bad, out);
 }
@@ -817,6 +826,7 @@ of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, ch
     out->deployment_id = oj_str(&r, root, "", "deployment_id", false);
     out->task_id = oj_str(&r, root, "", "task_id", false);
     out->updated_ms = oj_time(&r, root, "", "updated", 0);
+    out->held = oj_bool(&r, root, "", "held", false);
     json_t *job = json_object_get(root, "job");
     if (!r.rc && !json_is_object(job)) oj_fail(&r, OF_ERR_INVALID, "job: missing or not an object");
     if (!r.rc) job_from_json(&r, job, "job.", &out->job, false);

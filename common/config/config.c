@@ -105,6 +105,13 @@ static const cfg_enum_name log_levels[] = {
     {NULL, 0},
 };
 
+static const cfg_enum_name completion_sources[] = {
+    {"events", OF_COMPLETION_EVENTS},
+    {"poll", OF_COMPLETION_POLL},
+    {NULL, 0},
+};
+_Static_assert(sizeof(of_completion_source) == sizeof(int), "CT_ENUM stores enums as int");
+
 static const cfg_group cfg_groups[] = {
     {"kafka", "Kafka connection, shared by the producer, the workers and the CLI."},
     {"topics", "Topics octofleet uses. Names are <prefix><name>; jobs of stage N go to "
@@ -199,6 +206,11 @@ static const cfg_def cfg_defs[] = {
      "A task whose state the server keeps answering with something that cannot be read fails its "
      "job after this long (and at least 3 polls in a row), quoting the reply; the other tasks of "
      "the same reply carry on."},
+    {"octopus.task_budget", CT_INT, OFF(octopus.task_budget), "0", 0, 100000, NULL, NULL, 0, NULL,
+     "The most deployments of this fleet queued or running in Octopus at once, across all "
+     "releases and workers; the producer holds the rest until a slot frees (docs/gating.md). 0 = "
+     "automatic: the sum of MaxConcurrentTasks over the server's nodes (GET "
+     "/api/octopusservernodes), or 20 with a warning when that cannot be read."},
 
     /* producer */
     {"producer.group_id", CT_STRING, OFF(producer.group_id), "octofleet-producer", 0, 0, NULL, NULL,
@@ -207,8 +219,8 @@ static const cfg_def cfg_defs[] = {
      0, 0, NULL, NULL, CF_NONEMPTY, NULL,
      "Kafka transactional.id of the producer: stable across restarts and unique per producer "
      "instance, so a restarted producer fences off its predecessor."},
-    {"producer.batch_window", CT_DURATION, OFF(producer.batch_window_ms), "100ms", 0, 1 * MIN,
-     NULL, NULL, 0, NULL,
+    {"producer.batch_window", CT_DURATION, OFF(producer.batch_window_ms), "100ms", 0, 1 * MIN, NULL,
+     NULL, 0, NULL,
      "How long the producer gathers inputs into one transaction after the first. A decision "
      "that dispatches jobs (a gate opening, a submit) ends the window at once: what is already "
      "read joins the transaction, nothing more is waited for. Longer windows make fewer, bigger "
@@ -227,7 +239,22 @@ static const cfg_def cfg_defs[] = {
      "Jobs one worker runs at once; it stops fetching jobs while this many Octopus tasks are "
      "unfinished."},
     {"worker.poll_interval", CT_DURATION, OFF(worker.poll_interval_ms), "1s", 100, 1 * HOUR, NULL,
-     NULL, 0, NULL, "How often the worker asks Octopus for the state of its in-flight tasks."},
+     NULL, 0, NULL,
+     "How often the worker reads Octopus's event feed for finished tasks (completion_source "
+     "events), or the state of every in-flight task (completion_source poll)."},
+    {"worker.completion_source", CT_ENUM, OFF(worker.completion_source), "events", 0, 0,
+     completion_sources, NULL, 0, NULL,
+     "How a worker notices finished tasks. \"events\": it follows Octopus's event feed (GET "
+     "events?eventCategories=...&fromAutoId=) every poll_interval and reads only the tasks the "
+     "feed names, so the cost grows with completions, not with tasks in flight; every "
+     "task_check_interval it also reads all its tasks, catching what the feed missed. \"poll\": "
+     "it reads every in-flight task every poll_interval."},
+    {"worker.task_check_interval", CT_DURATION, OFF(worker.task_check_interval_ms), "30s", 100,
+     1 * HOUR, NULL, NULL, 0, NULL,
+     "With completion_source events: how often the worker reads the state of every in-flight "
+     "task anyway (one batched GET tasks?ids= per task_poll_chunk tasks), the safety net for "
+     "events the feed dropped or listed late. A finish found only this way is noticed up to "
+     "this late."},
     {"worker.drain_timeout", CT_DURATION, OFF(worker.drain_timeout_ms), "30s", 0, 1 * HOUR, NULL,
      NULL, 0, NULL,
      "On stop (SIGTERM): how long to wait for in-flight jobs to finish and their events to be "

@@ -88,6 +88,7 @@ typedef struct of_config_octopus {
     int task_poll_chunk; /* task ids per GET /api/tasks?ids=... */
     size_t max_response_bytes;
     int64_t task_unreadable_ms; /* a task unreadable this long (and 3 polls) fails its job */
+    int task_budget;            /* octopus.task_budget: 0 = automatic (docs/gating.md) */
 } of_config_octopus;
 
 /* Group `producer`. */
@@ -98,14 +99,22 @@ typedef struct of_config_producer {
     int batch_max;           /* producer.batch_max */
 } of_config_producer;
 
+/* worker.completion_source: how a worker notices that its tasks finished (docs/octopus.md). */
+typedef enum of_completion_source {
+    OF_COMPLETION_EVENTS = 0, /* "events": Octopus's event feed, task_check_interval safety net */
+    OF_COMPLETION_POLL,       /* "poll": read every in-flight task each poll_interval */
+} of_completion_source;
+
 /* Group `worker`. */
 typedef struct of_config_worker {
     char *group_id;
     char *name; /* "" means hostname-pid; see of_config_worker_name() */
     int max_in_flight;
-    int64_t poll_interval_ms;     /* how often in-flight Octopus tasks are polled */
-    int64_t drain_timeout_ms;     /* on stop: how long to wait for in-flight jobs */
-    int64_t max_poll_interval_ms; /* librdkafka max.poll.interval.ms */
+    int64_t poll_interval_ms;               /* how often in-flight Octopus tasks are polled */
+    int64_t drain_timeout_ms;               /* on stop: how long to wait for in-flight jobs */
+    int64_t max_poll_interval_ms;           /* librdkafka max.poll.interval.ms */
+    of_completion_source completion_source; /* worker.completion_source */
+    int64_t task_check_interval_ms;         /* events: the safety net's full task poll */
 } of_config_worker;
 
 /* Group `log`. */

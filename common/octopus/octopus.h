@@ -177,6 +177,7 @@ typedef struct of_octo_stats {
     uint64_t failures;   /* calls that ended in an error */
     uint64_t cache_hits; /* name lookups answered from the cache */
     uint64_t max_active; /* most requests on the wire at once */
+    uint64_t throttled;  /* replies 429 or 503: the server is overloaded (task budget) */
 } of_octo_stats;
 void of_octo_get_stats(const of_octo *c, of_octo_stats *out);
 
@@ -345,6 +346,31 @@ typedef struct of_octo_task_list {
 } of_octo_task_list;
 void of_octo_task_list_clear(of_octo_task_list *l);
 
+/* An audit event (GET /api/{space}/events): Octopus records one for every deployment state
+ * change. Only what a follower of the feed needs is decoded. */
+typedef struct of_octo_event {
+    char *id;        /* "Events-123" */
+    int64_t auto_id; /* AutoId when the server sends it, else the number in Id ("Events-N");
+                      * -1 when neither exists (the event then moves no feed position) */
+    char *category;  /* "DeploymentSucceeded", ... */
+    char **related;  /* RelatedDocumentIds: "Deployments-7", "ServerTasks-7", ... */
+    size_t nrelated;
+    int64_t occurred_ms; /* Occurred; -1 when absent */
+} of_octo_event;
+void of_octo_event_clear(of_octo_event *e);
+
+typedef struct of_octo_event_list {
+    of_octo_event *items; /* newest first, as the server orders them; AutoId > from_auto_id only */
+    size_t n;
+    int64_t newest_auto_id; /* the highest AutoId read (events skipped as unreadable included);
+                             * the query's from_auto_id when none */
+    bool truncated;         /* more events than max_pages pages matched: the oldest of them were
+                             * not read (the newest were; newest_auto_id is the newest) */
+    size_t unreadable;      /* events skipped because they could not be decoded */
+    char *problem;          /* the first of those problems (route and quote), else NULL */
+} of_octo_event_list;
+void of_octo_event_list_clear(of_octo_event_list *l);
+
 /* ---- callbacks -----------------------------------------------------------
  * err is OF_OK or the call's error; errstr is "" on success and never NULL;
  * res is NULL on error. See the ownership note at the top. */
@@ -353,6 +379,10 @@ typedef void (*of_octo_deployment_cb)(void *opaque, of_err err, const char *errs
 typedef void (*of_octo_task_cb)(void *opaque, of_err err, const char *errstr, of_octo_task *res);
 typedef void (*of_octo_task_list_cb)(void *opaque, of_err err, const char *errstr,
                                      of_octo_task_list *res);
+typedef void (*of_octo_deployment_list_cb)(void *opaque, of_err err, const char *errstr,
+                                           of_octo_deployment_list *res);
+typedef void (*of_octo_event_list_cb)(void *opaque, of_err err, const char *errstr,
+                                      of_octo_event_list *res);
 
 /* ---- calls ---------------------------------------------------------------
  * `space_id` is a space id ("Spaces-1"); NULL means the client's configured
@@ -500,6 +530,40 @@ OF_MUST_CHECK of_err of_octo_find_deployment_by_job_async(
     of_octo *c, const char *space_id, const of_octo_deploy_query *q, const char *release_id,
     const char *job_id, of_octo_deployment_cb cb, void *opaque, char *errstr, size_t errstr_size);
 
+/* One job of a batched adoption look-up (of_octo_find_deployments_by_jobs_async). Strings are
+ * borrowed for the duration of the submitting call. */
+typedef struct of_octo_job_lookup {
+    const char *tenant_id;    /* the job's tenant; NULL = untenanted (no tenant is compared) */
+    const char *release_id;   /* NULL = any release */
+    const char *job_key;      /* what the deployment's Comments contain (required) */
+    int64_t created_since_ms; /* as of_octo_deploy_query.created_since_ms; 0 = no bound */
+} of_octo_job_lookup;
+
+/* The most jobs one batched look-up takes: their tenant ids travel in one URL, like task ids. */
+#define OF_OCTO_MAX_LOOKUP_JOBS OF_OCTO_MAX_TASK_CHUNK
+
+/* The batched form of of_octo_find_deployment_by_job_async: ONE listing of the deployments of
+ * project_id to environment_id (tenants=T1,T2,... of the tenanted jobs; no tenant filter when
+ * any job is untenanted), newest first, every page (within max_pages and the list deadline)
+ * until each job is found or can no longer match. Each job gets exactly the single look-up's
+ * answer: the newest deployment whose Comments contain its job_key, of its release_id if set,
+ * of its tenant if tenanted, created no earlier than its created_since_ms (paging ends once
+ * every unfound job has a bound and the listing went past the latest one). 1..
+ * OF_OCTO_MAX_LOOKUP_JOBS jobs (OF_ERR_INVALID otherwise; the worker sends task_chunk at a time).
+ * The result is aligned with jobs: items[i] answers jobs[i] (n == njobs); items[i].id == NULL
+ * when there is none. An error fails the whole batch (a job is never created on a guess). */
+OF_MUST_CHECK of_err of_octo_find_deployments_by_jobs_async(
+    of_octo *c, const char *space_id, const char *project_id, const char *environment_id,
+    const of_octo_job_lookup *jobs, size_t njobs, of_octo_deployment_list_cb cb, void *opaque,
+    char *errstr, size_t errstr_size);
+/* Blocking twin, for tests. */
+OF_MUST_CHECK of_err of_octo_find_deployments_by_jobs(of_octo *c, const char *space_id,
+                                                      const char *project_id,
+                                                      const char *environment_id,
+                                                      const of_octo_job_lookup *jobs, size_t njobs,
+                                                      of_octo_deployment_list *out, char *errstr,
+                                                      size_t errstr_size);
+
 /* The latest successful deployment of project/environment/tenant (tenant_id
  * NULL = untenanted): deployments?...&taskState=Success&take=1. Compare its
  * release_id to answer "is this release current?". None -> OF_ERR_NOT_FOUND. */
@@ -541,6 +605,36 @@ OF_MUST_CHECK of_err of_octo_get_tasks(of_octo *c, const char *space_id, const c
                                        size_t n, of_octo_task_list *out, char *errstr,
                                        size_t errstr_size);
 
+/* Following Octopus's event feed (docs/octopus.md, "Following the event feed"):
+ * GET /api/{space}/events?eventCategories=A,B&fromAutoId=F[&toAutoId=T]&skip=&take=.
+ *
+ * The server lists events newest first. The client reads the first page, then pins
+ * toAutoId to the newest AutoId it holds, so later pages do not shift while new events arrive,
+ * and pages with skip until the range is read. fromAutoId is sent as given and taken as
+ * possibly inclusive (the real API does not say): events with AutoId <= from_auto_id are
+ * dropped from the result, so a follower passes the newest AutoId it has seen. Paging is
+ * bounded: at most max_pages pages (then truncated is set: the newest events were read, the
+ * oldest of the range were not) within the client's list deadline; the client's max_pages cap
+ * and page consistency checks apply too. An event that cannot be decoded is skipped and counted
+ * (unreadable, problem): events are hints, a follower's safety net reads the tasks themselves.
+ * take = 1 with max_pages = 1 and from_auto_id = 0 reads just the newest event: where a new
+ * follower starts. */
+typedef struct of_octo_event_query {
+    const char *const *categories; /* eventCategories; n == 0: every category */
+    size_t ncategories;
+    int64_t from_auto_id; /* 0 = from the start */
+    size_t take;          /* page size; 0 = the client's page_size */
+    int max_pages;        /* >= 1; 0 = OF_OCTO_DEFAULT_EVENT_PAGES */
+} of_octo_event_query;
+#define OF_OCTO_DEFAULT_EVENT_PAGES 10
+OF_MUST_CHECK of_err of_octo_list_events_async(of_octo *c, const char *space_id,
+                                               const of_octo_event_query *q,
+                                               of_octo_event_list_cb cb, void *opaque, char *errstr,
+                                               size_t errstr_size);
+OF_MUST_CHECK of_err of_octo_list_events(of_octo *c, const char *space_id,
+                                         const of_octo_event_query *q, of_octo_event_list *out,
+                                         char *errstr, size_t errstr_size);
+
 /* POST /api/{space}/tasks/{id}/cancel: returns the task (usually now
  * Cancelling; Canceled shortly after). Idempotent, so retried normally. */
 OF_MUST_CHECK of_err of_octo_cancel_task_async(of_octo *c, const char *space_id,
@@ -549,5 +643,30 @@ OF_MUST_CHECK of_err of_octo_cancel_task_async(of_octo *c, const char *space_id,
 /* Blocking twin, for a test that cancels a task behind a worker's back (test_worker.c). */
 OF_MUST_CHECK of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id,
                                          of_octo_task *out, char *errstr, size_t errstr_size);
+
+/* ---- server nodes: the task cap the fleet's task budget derives from ---- */
+
+/* GET /api/octopusservernodes: one node of the Octopus Server (cluster). */
+typedef struct of_octo_server_node {
+    char *id;
+    char *name;
+    int max_concurrent_tasks; /* MaxConcurrentTasks: tasks this node runs at once; 0 if absent */
+    bool in_maintenance;      /* IsInMaintenanceMode: the node starts no new tasks */
+} of_octo_server_node;
+void of_octo_server_node_clear(of_octo_server_node *n);
+
+typedef struct of_octo_server_node_list {
+    of_octo_server_node *items;
+    size_t n;
+} of_octo_server_node_list;
+void of_octo_server_node_list_clear(of_octo_server_node_list *l);
+typedef void (*of_octo_server_node_list_cb)(void *opaque, of_err err, const char *errstr,
+                                            of_octo_server_node_list *res);
+
+/* Blocking: the server's nodes (one page of up to 100; a cluster has a handful). *out is
+ * filled on success (clear it with of_octo_server_node_list_clear). A refusal (401/403 for a
+ * key without the permission, 404 on a server without the route) is the usual HTTP error. */
+OF_MUST_CHECK of_err of_octo_list_server_nodes(of_octo *c, of_octo_server_node_list *out,
+                                               char *errstr, size_t errstr_size);
 
 #endif

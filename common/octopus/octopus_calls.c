@@ -57,6 +57,12 @@ static void res_clear(octo_call *k)
     case CT_TASKS:
         of_octo_task_list_clear(&k->res.tasks);
         break;
+    case CT_EVENTS:
+        of_octo_event_list_clear(&k->res.events);
+        break;
+    case CT_NODES:
+        of_octo_server_node_list_clear(&k->res.nodes);
+        break;
     }
 }
 
@@ -109,6 +115,12 @@ void octo_call_complete(octo_call *k, of_err err, const char *errstr)
     case CT_TASKS:
         k->cb.tasks(o, err, msg, err ? NULL : &k->res.tasks);
         break;
+    case CT_EVENTS:
+        k->cb.events(o, err, msg, err ? NULL : &k->res.events);
+        break;
+    case CT_NODES:
+        k->cb.nodes(o, err, msg, err ? NULL : &k->res.nodes);
+        break;
     }
     res_clear(k);
 }
@@ -135,9 +147,12 @@ static of_err decode_into(octo_call *k, json_t *j, const char *ref_kind, char *e
         return octo_decode_deployment(j, &k->res.dep, es, n);
     case CT_TASK:
         return octo_decode_task(j, &k->res.task, es, n);
+    case CT_NODES:
+        return octo_decode_server_nodes(j, &k->res.nodes, es, n);
     case CT_TENANTS:
     case CT_DEPLOYMENTS:
     case CT_TASKS:
+    case CT_EVENTS:
         break;
     }
     return of_seterr(es, n, OF_ERR_STATE, "internal: no single decoder for this call");
@@ -392,13 +407,15 @@ static const char *item_key(json_t *items)
 static of_err pager_may_continue(octo_pager *p, char *es, size_t n)
 {
     size_t cap = (size_t)p->c->opt.max_pages;
-    if ((size_t)p->pages >= cap)
+    /* A caller's own, smaller cap truncates instead of failing (pager_page_done). */
+    bool capped = p->page_cap > 0 && p->page_cap <= p->c->opt.max_pages;
+    if (!capped && (size_t)p->pages >= cap)
         return of_seterr(es, n, OF_ERR_PROTOCOL,
                          "the collection did not end within %zu pages of %zu (max_pages)%s", cap,
                          p->take,
                          p->total != SIZE_MAX ? "; TotalResults keeps promising more" : "");
     /* Fail now rather than read hundreds of pages first. */
-    if (p->total != SIZE_MAX && p->total - p->skip > (cap - (size_t)p->pages) * p->take)
+    if (!capped && p->total != SIZE_MAX && p->total - p->skip > (cap - (size_t)p->pages) * p->take)
         return of_seterr(es, n, OF_ERR_PROTOCOL,
                          "TotalResults %zu needs more than the cap of %zu pages of %zu (max_pages)",
                          p->total, cap, p->take);
@@ -454,7 +471,8 @@ static void pager_page_done(void *ctx, const octo_resp *r)
     p->pages++;
     p->skip += got;
     p->total = total;
-    if (!rc && !stop && !(got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total)))
+    if (!rc && !stop && !(got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total)) &&
+        !(p->page_cap > 0 && p->pages >= p->page_cap))
         rc = pager_may_continue(p, es, sizeof(es));
     if (rc) {
         char msg[OCTO_ES + 200];
@@ -462,7 +480,12 @@ static void pager_page_done(void *ctx, const octo_resp *r)
         p->done(p, rc, msg);
         return;
     }
-    if (stop || got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total)) {
+    bool ended = stop || got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total);
+    if (!ended && p->page_cap > 0 && p->pages >= p->page_cap) {
+        p->truncated = true; /* the caller's own bound: what was read is the answer */
+        ended = true;
+    }
+    if (ended) {
         p->done(p, OF_OK, "");
         return;
     }
@@ -486,7 +509,7 @@ of_err octo_pager_start(octo_pager *p, of_octo *c, char *url, const char *kind, 
     p->url = url;
     p->kind = kind;
     p->space = space ? strdup(space) : NULL;
-    p->take = (size_t)c->opt.page_size;
+    if (!p->take) p->take = (size_t)c->opt.page_size; /* a caller may set its own */
     p->total = SIZE_MAX;
     p->list_deadline = of_now_ms() + c->opt.list_deadline_ms;
     p->item = item;

@@ -188,20 +188,38 @@ static void byjob_free(byjob_op *op)
     free(op);
 }
 
+/* The adoption rules, shared by the single and the batched look-up. A deployment listed
+ * (newest first) Created before since_ms ends the search: everything further is older still. */
+static bool created_before(json_t *item, int64_t since_ms)
+{
+    const char *created = json_string_value(json_object_get(item, "Created"));
+    int64_t created_ms;
+    return since_ms && created && of_parse_rfc3339(created, &created_ms) == 0 &&
+           created_ms < since_ms;
+}
+
+/* Whether the deployment is the one a job attempt created: its Comments carry the job's key,
+ * and it is of the job's release and tenant where those are given. */
+static bool job_deployment(json_t *item, const char *key, const char *release_id,
+                           const char *tenant_id)
+{
+    const char *comments = json_string_value(json_object_get(item, "Comments"));
+    const char *rel = json_string_value(json_object_get(item, "ReleaseId"));
+    const char *ten = json_string_value(json_object_get(item, "TenantId"));
+    if (!comments || !strstr(comments, key)) return false;
+    if (release_id && (!rel || strcmp(rel, release_id) != 0)) return false;
+    return !tenant_id || (ten && strcmp(ten, tenant_id) == 0);
+}
+
 static of_err byjob_item(octo_pager *p, json_t *item, bool *stop, char *es, size_t n)
 {
     byjob_op *op = p->ctx;
-    const char *created = json_string_value(json_object_get(item, "Created"));
-    int64_t created_ms;
-    if (op->since_ms && created && of_parse_rfc3339(created, &created_ms) == 0 &&
-        created_ms < op->since_ms) {
-        *stop = true; /* newest first: everything further is older still */
+    if (created_before(item, op->since_ms)) {
+        *stop = true;
         return OF_OK;
     }
-    const char *comments = json_string_value(json_object_get(item, "Comments"));
-    const char *rel = json_string_value(json_object_get(item, "ReleaseId"));
-    if (!comments || !strstr(comments, op->job_id)) return OF_OK;
-    if (op->release_id && (!rel || strcmp(rel, op->release_id) != 0)) return OF_OK;
+    /* the listing is filtered by the tenant already (tenants=) */
+    if (!job_deployment(item, op->job_id, op->release_id, NULL)) return OF_OK;
     of_err rc = octo_decode_deployment(item, &op->k.res.dep, es, n);
     if (rc) return rc;
     op->found = true;
@@ -259,6 +277,296 @@ of_err of_octo_find_deployment_by_job_async(of_octo *c, const char *space_id,
     rc = byjob_start(c, sp, q, release_id, job_id, op, 0, errstr, errstr_size);
     if (rc) byjob_free(op);
     return rc;
+}
+
+static char *dup_opt(const char *s, bool *oom)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *oom = true;
+    return d;
+}
+
+/* ---- batched adoption look-up ------------------------------------------
+ * One listing of a (project, environment)'s deployments for many jobs: each deployment read is
+ * tried against every job still open, with the single look-up's rules. */
+
+typedef struct jobs_op {
+    octo_call k; /* CT_DEPLOYMENTS: res.deps.items[i] answers job i */
+    octo_pager p;
+    size_t n;
+    char **tenant, **release, **key; /* per job; tenant/release may be NULL */
+    int64_t *since;
+    bool *done; /* found, or the listing went past its since */
+    size_t open;
+} jobs_op;
+
+static void jobs_free(jobs_op *op)
+{
+    octo_pager_clear(&op->p);
+    for (size_t i = 0; i < op->n; i++) {
+        free(op->tenant[i]);
+        free(op->release[i]);
+        free(op->key[i]);
+    }
+    free(op->tenant);
+    free(op->release);
+    free(op->key);
+    free(op->since);
+    free(op->done);
+    free(op);
+}
+
+static of_err jobs_item(octo_pager *p, json_t *item, bool *stop, char *es, size_t n)
+{
+    jobs_op *op = p->ctx;
+    for (size_t i = 0; i < op->n; i++) {
+        if (op->done[i]) continue;
+        if (created_before(item, op->since[i])) {
+            op->done[i] = true; /* as the single look-up: nothing older can match */
+            op->open--;
+            continue;
+        }
+        if (!job_deployment(item, op->key[i], op->release[i], op->tenant[i])) continue;
+        of_err rc = octo_decode_deployment(item, &op->k.res.deps.items[i], es, n);
+        if (rc) return rc;
+        op->done[i] = true; /* newest first: the first match is the one */
+        op->open--;
+    }
+    *stop = op->open == 0;
+    return OF_OK;
+}
+
+static void jobs_done(octo_pager *p, of_err err, const char *errstr)
+{
+    jobs_op *op = p->ctx;
+    octo_call_complete(&op->k, err, errstr);
+    jobs_free(op);
+}
+
+/* .../deployments?projects=P&environments=E[&tenants=T1,T2,...] with each tenant once; NULL
+ * tenants (an untenanted job among them) = no tenant filter. */
+static char *jobs_url(of_octo *c, const char *sp, const char *project_id,
+                      const char *environment_id, char **tenants, size_t n)
+{
+    const char **list = calloc(n ? n : 1, sizeof(*list));
+    size_t k = 0;
+    bool any_untenanted = false;
+    for (size_t i = 0; list && i < n; i++) {
+        if (!tenants[i]) any_untenanted = true;
+        size_t d = 0;
+        while (tenants[i] && d < k && strcmp(list[d], tenants[i]) != 0)
+            d++;
+        if (tenants[i] && d == k) list[k++] = tenants[i];
+    }
+    of_buf u;
+    of_err rc = list ? octo_url_begin(&u, c->base_url, sp, "/deployments") : OF_ERR_NOMEM;
+    if (!list) of_buf_init(&u, 0);
+    if (!rc) rc = octo_url_query(&u, "projects", project_id);
+    if (!rc) rc = octo_url_query(&u, "environments", environment_id);
+    if (!rc && !any_untenanted && k) rc = octo_url_query_list(&u, "tenants", list, k);
+    free(list);
+    return octo_url_detach(&u, rc);
+}
+
+of_err of_octo_find_deployments_by_jobs_async(of_octo *c, const char *space_id,
+                                              const char *project_id, const char *environment_id,
+                                              const of_octo_job_lookup *jobs, size_t njobs,
+                                              of_octo_deployment_list_cb cb, void *opaque,
+                                              char *errstr, size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (!octo_nonempty(project_id) || !octo_nonempty(environment_id) || njobs == 0 ||
+        njobs > OF_OCTO_MAX_LOOKUP_JOBS)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                         "find deployments by jobs: a project, an environment and 1..%d jobs "
+                         "are required",
+                         OF_OCTO_MAX_LOOKUP_JOBS);
+    for (size_t i = 0; i < njobs; i++)
+        if (!octo_nonempty(jobs[i].job_key) ||
+            (jobs[i].tenant_id && strchr(jobs[i].tenant_id, ',')))
+            return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                             "find deployments by jobs: job %zu has no key or a tenant id with ','",
+                             i);
+    jobs_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->k = (octo_call){.c = c, .type = CT_DEPLOYMENTS, .cb.deps = cb, .opaque = opaque};
+    op->tenant = calloc(njobs, sizeof(*op->tenant));
+    op->release = calloc(njobs, sizeof(*op->release));
+    op->key = calloc(njobs, sizeof(*op->key));
+    op->since = calloc(njobs, sizeof(*op->since));
+    op->done = calloc(njobs, sizeof(*op->done));
+    op->k.res.deps.items = calloc(njobs, sizeof(*op->k.res.deps.items));
+    bool oom =
+        !op->tenant || !op->release || !op->key || !op->since || !op->done || !op->k.res.deps.items;
+    for (size_t i = 0; !oom && i < njobs; i++, op->n++) {
+        op->tenant[i] = dup_opt(jobs[i].tenant_id, &oom);
+        op->release[i] = dup_opt(jobs[i].release_id, &oom);
+        op->key[i] = dup_opt(jobs[i].job_key, &oom);
+        op->since[i] = jobs[i].created_since_ms;
+    }
+    op->k.res.deps.n = njobs;
+    op->open = njobs;
+    char *url = oom ? NULL : jobs_url(c, sp, project_id, environment_id, op->tenant, njobs);
+    if (!url) {
+        of_octo_deployment_list_clear(&op->k.res.deps);
+        jobs_free(op);
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    }
+    rc = octo_pager_start(&op->p, c, url, "Deployments", octo_space_label(c, sp), jobs_item,
+                          jobs_done, op, errstr, errstr_size);
+    if (rc) {
+        of_octo_deployment_list_clear(&op->k.res.deps);
+        jobs_free(op);
+    }
+    return rc;
+}
+
+of_err of_octo_find_deployments_by_jobs(of_octo *c, const char *space_id, const char *project_id,
+                                        const char *environment_id, const of_octo_job_lookup *jobs,
+                                        size_t njobs, of_octo_deployment_list *out, char *errstr,
+                                        size_t errstr_size)
+{
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc =
+        of_octo_find_deployments_by_jobs_async(c, space_id, project_id, environment_id, jobs, njobs,
+                                               sync_deployments, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
+}
+
+/* ---- the event feed ------------------------------------------------------ */
+
+typedef struct events_op {
+    octo_call k; /* CT_EVENTS */
+    octo_pager p;
+    int64_t from;
+    size_t cap;
+    bool pinned; /* toAutoId added to the URL */
+} events_op;
+
+static void events_free(events_op *op)
+{
+    octo_pager_clear(&op->p);
+    free(op);
+}
+
+/* After the newest event of the first page, later pages are read with toAutoId=<its AutoId>:
+ * events that arrive meanwhile would otherwise push the range down under skip. */
+static of_err events_pin(events_op *op, int64_t auto_id)
+{
+    op->pinned = true;
+    of_buf u;
+    of_buf_init(&u, OCTO_URL_MAX);
+    of_err rc = of_buf_puts(&u, op->p.url);
+    if (!rc) rc = octo_url_query_size(&u, "toAutoId", (size_t)auto_id);
+    char *url = octo_url_detach(&u, rc);
+    if (!url) return OF_ERR_NOMEM;
+    free(op->p.url);
+    op->p.url = url;
+    return OF_OK;
+}
+
+static of_err events_item(octo_pager *p, json_t *item, bool *stop, char *es, size_t n)
+{
+    (void)stop;
+    events_op *op = p->ctx;
+    of_octo_event_list *l = &op->k.res.events;
+    of_octo_event e;
+    char why[OCTO_ES];
+    if (octo_decode_event(item, &e, why, sizeof(why))) {
+        /* A hint we cannot read: skipped, counted; its AutoId still counts if it has one. */
+        json_t *a = json_object_get(item, "AutoId");
+        if (json_is_integer(a) && json_integer_value(a) > l->newest_auto_id)
+            l->newest_auto_id = (int64_t)json_integer_value(a);
+        if (!l->unreadable++) {
+            char *dump = json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+            char prefix[OCTO_ES + 32], quoted[700];
+            snprintf(prefix, sizeof(prefix), "%s; the server sent: ", why);
+            octo_quote(prefix, dump ? dump : "", dump ? strlen(dump) : 0, quoted, sizeof(quoted));
+            free(dump);
+            l->problem = strdup(quoted);
+        }
+        return OF_OK;
+    }
+    if (!op->pinned && p->pages == 0 && e.auto_id > 0 && events_pin(op, e.auto_id)) {
+        of_octo_event_clear(&e);
+        return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+    }
+    if (e.auto_id > l->newest_auto_id) l->newest_auto_id = e.auto_id;
+    if (e.auto_id >= 0 && e.auto_id <= op->from) { /* fromAutoId may be inclusive: seen */
+        of_octo_event_clear(&e);
+        return OF_OK;
+    }
+    if (of_grow((void **)&l->items, &op->cap, l->n, sizeof(*l->items))) {
+        of_octo_event_clear(&e);
+        return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+    }
+    l->items[l->n++] = e;
+    return OF_OK;
+}
+
+static void events_done(octo_pager *p, of_err err, const char *errstr)
+{
+    events_op *op = p->ctx;
+    op->k.res.events.truncated = p->truncated;
+    octo_call_complete(&op->k, err, errstr);
+    events_free(op);
+}
+
+of_err of_octo_list_events_async(of_octo *c, const char *space_id, const of_octo_event_query *q,
+                                 of_octo_event_list_cb cb, void *opaque, char *errstr,
+                                 size_t errstr_size)
+{
+    const char *sp;
+    of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
+    if (rc) return rc;
+    if (q->from_auto_id < 0 || q->max_pages < 0)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                         "list events: from_auto_id and max_pages must not be negative");
+    for (size_t i = 0; i < q->ncategories; i++)
+        if (!octo_nonempty(q->categories[i]) || strchr(q->categories[i], ','))
+            return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                             "list events: category %zu is empty or contains ','", i);
+    events_op *op = calloc(1, sizeof(*op));
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->k = (octo_call){.c = c, .type = CT_EVENTS, .cb.events = cb, .opaque = opaque};
+    op->from = q->from_auto_id;
+    op->k.res.events.newest_auto_id = q->from_auto_id;
+    int pages = q->max_pages ? q->max_pages : OF_OCTO_DEFAULT_EVENT_PAGES;
+    op->p.page_cap = pages < c->opt.max_pages ? pages : c->opt.max_pages;
+    op->p.take = q->take ? q->take : (size_t)c->opt.page_size;
+    of_buf u;
+    rc = octo_url_begin(&u, c->base_url, sp, "/events");
+    if (!rc && q->ncategories)
+        rc = octo_url_query_list(&u, "eventCategories", q->categories, q->ncategories);
+    if (!rc && q->from_auto_id > 0)
+        rc = octo_url_query_size(&u, "fromAutoId", (size_t)q->from_auto_id);
+    char *url = octo_url_detach(&u, rc);
+    if (!url) {
+        events_free(op);
+        return octo_url_error(errstr, errstr_size);
+    }
+    rc = octo_pager_start(&op->p, c, url, "Events", octo_space_label(c, sp), events_item,
+                          events_done, op, errstr, errstr_size);
+    if (rc) {
+        of_octo_event_list_clear(&op->k.res.events);
+        events_free(op);
+    }
+    return rc;
+}
+
+OCTO_SYNC_CB(sync_events, of_octo_event_list)
+
+of_err of_octo_list_events(of_octo *c, const char *space_id, const of_octo_event_query *q,
+                           of_octo_event_list *out, char *errstr, size_t errstr_size)
+{
+    octo_sync s;
+    octo_sync_begin(&s, out, sizeof(*out));
+    of_err rc = of_octo_list_events_async(c, space_id, q, sync_events, &s, errstr, errstr_size);
+    return octo_sync_finish(c, &s, rc, errstr, errstr_size);
 }
 
 /* ---- create deployment ------------------------------------------------- */
@@ -386,14 +694,6 @@ static void create_post_done(void *ctx, const octo_resp *r)
         octo_call_complete(&op->k, rc, msg);
         create_free(op);
     }
-}
-
-static char *dup_opt(const char *s, bool *oom)
-{
-    if (!s) return NULL;
-    char *d = strdup(s);
-    if (!d) *oom = true;
-    return d;
 }
 
 of_err of_octo_create_deployment_async(of_octo *c, const char *space_id,

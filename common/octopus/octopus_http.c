@@ -747,6 +747,7 @@ static void attempt_done(of_octo *c, octo_req *r, CURLcode code)
     curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &reqsize);
     octo_attempt a = {(int)code, status, reqsize > 0, r->overflow};
     octo_verdict v = octo_classify(&a);
+    if (status == 429 || status == 503) c->stats.throttled++;
     int64_t retry_after = -1;
     struct curl_header *h;
     if (v.action == OCTO_RETRY &&

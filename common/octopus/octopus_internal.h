@@ -200,8 +200,6 @@ typedef void (*of_octo_release_cb)(void *opaque, of_err err, const char *errstr,
                                    of_octo_release *res);
 typedef void (*of_octo_template_cb)(void *opaque, of_err err, const char *errstr,
                                     of_octo_template *res);
-typedef void (*of_octo_deployment_list_cb)(void *opaque, of_err err, const char *errstr,
-                                           of_octo_deployment_list *res);
 
 /* ---- the call layer (octopus_calls.c, octopus_deploy.c) -------------------
  * A typed call is an "op" struct whose first member is an octo_call: the
@@ -223,6 +221,8 @@ typedef enum octo_call_type {
     CT_DEPLOYMENTS,
     CT_TASK,
     CT_TASKS,
+    CT_EVENTS,
+    CT_NODES,
 } octo_call_type;
 
 typedef struct octo_call {
@@ -241,6 +241,8 @@ typedef struct octo_call {
         of_octo_deployment_list_cb deps;
         of_octo_task_cb task;
         of_octo_task_list_cb tasks;
+        of_octo_event_list_cb events;
+        of_octo_server_node_list_cb nodes;
     } cb;
     void *opaque;
     union {
@@ -256,6 +258,8 @@ typedef struct octo_call {
         of_octo_deployment_list deps;
         of_octo_task task;
         of_octo_task_list tasks;
+        of_octo_event_list events;
+        of_octo_server_node_list nodes;
     } res;
 } octo_call;
 
@@ -305,6 +309,12 @@ struct octo_pager {
     octo_pager_item_fn item;
     octo_pager_done_fn done;
     void *ctx;
+    /* 0: a listing that has not ended within the client's max_pages fails (OF_ERR_PROTOCOL).
+     * > 0: the caller reads at most this many pages and the listing then ends successfully
+     * with truncated set (a feed's newest part is worth having; set before the first page
+     * completes). */
+    int page_cap;
+    bool truncated;
 };
 
 /* Takes ownership of url (the collection URL without skip/take). On error
@@ -376,6 +386,10 @@ of_err octo_decode_release(json_t *j, of_octo_release *out, char *errstr, size_t
 of_err octo_decode_template(json_t *j, of_octo_template *out, char *errstr, size_t errstr_size);
 of_err octo_decode_deployment(json_t *j, of_octo_deployment *out, char *errstr, size_t errstr_size);
 of_err octo_decode_task(json_t *j, of_octo_task *out, char *errstr, size_t errstr_size);
+of_err octo_decode_event(json_t *j, of_octo_event *out, char *errstr, size_t errstr_size);
+/* GET /api/octopusservernodes: a page ({"Items": [...]}) or a bare array of nodes. */
+of_err octo_decode_server_nodes(json_t *j, of_octo_server_node_list *out, char *errstr,
+                                size_t errstr_size);
 
 /* A collection page: Items (borrowed from j) and TotalResults. */
 of_err octo_decode_page(json_t *j, const char *kind, json_t **items, size_t *total, char *errstr,

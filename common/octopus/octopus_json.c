@@ -508,6 +508,128 @@ void of_octo_task_list_clear(of_octo_task_list *l)
     memset(l, 0, sizeof(*l));
 }
 
+/* ---- events ------------------------------------------------------------ */
+
+/* AutoId is what fromAutoId compares, but the official models (OctopusClients' EventResource,
+ * go-octopusdeploy's Event) do not carry it, so a server or proxy that serialises those models
+ * leaves it out. Then the number in Id ("Events-N") stands in: Octopus numbers both from the
+ * same sequence. Neither: -1, an event that moves no position. */
+static void read_auto_id(oj_reader *r, json_t *j, const char *key, void *out)
+{
+    of_octo_event *e = out;
+    e->auto_id = -1;
+    json_t *v = json_object_get(j, key);
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            oj_fail_at(r, "", key, "expected an integer >= 0");
+        else
+            e->auto_id = (int64_t)json_integer_value(v);
+        return;
+    }
+    const char *dash = e->id ? strrchr(e->id, '-') : NULL;
+    if (!dash || !dash[1]) return;
+    int64_t n = 0;
+    for (const char *p = dash + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || n > (INT64_MAX - 9) / 10) return;
+        n = n * 10 + (*p - '0');
+    }
+    e->auto_id = n;
+}
+
+static const octo_field event_fields[] = {
+    FIELD(of_octo_event, "Id", FK_ID, true, id),
+    {"AutoId", FK_CALL, false, 0, 0, read_auto_id},
+    FIELD(of_octo_event, "Category", FK_STR, true, category),
+    {"RelatedDocumentIds", FK_STRV, false, offsetof(of_octo_event, related),
+     offsetof(of_octo_event, nrelated), NULL},
+    FIELD(of_octo_event, "Occurred", FK_TIME, false, occurred_ms),
+};
+
+void of_octo_event_clear(of_octo_event *e)
+{
+    if (!e) return;
+    free_fields(e, event_fields, NFIELDS(event_fields));
+    memset(e, 0, sizeof(*e));
+}
+
+of_err octo_decode_event(json_t *j, of_octo_event *out, char *errstr, size_t errstr_size)
+{
+    oj_reader r = decode_fields(j, "Event", out, sizeof(*out), event_fields, NFIELDS(event_fields),
+                                errstr, errstr_size);
+    return DECODED(r, of_octo_event_clear, out);
+}
+
+void of_octo_event_list_clear(of_octo_event_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++)
+        of_octo_event_clear(&l->items[i]);
+    free(l->items);
+    free(l->problem);
+    memset(l, 0, sizeof(*l));
+}
+
+/* ---- server nodes ------------------------------------------------------ */
+
+static void read_max_tasks(oj_reader *r, json_t *j, const char *key, void *out)
+{
+    ((of_octo_server_node *)out)->max_concurrent_tasks =
+        (int)oj_int(r, j, "", key, false, 0, 1000000, 0);
+}
+
+static const octo_field server_node_fields[] = {
+    FIELD(of_octo_server_node, "Id", FK_ID, true, id),
+    FIELD(of_octo_server_node, "Name", FK_STR, false, name),
+    {"MaxConcurrentTasks", FK_CALL, false, 0, 0, read_max_tasks},
+    FIELD(of_octo_server_node, "IsInMaintenanceMode", FK_BOOL, false, in_maintenance),
+};
+
+void of_octo_server_node_clear(of_octo_server_node *n)
+{
+    if (!n) return;
+    free_fields(n, server_node_fields, NFIELDS(server_node_fields));
+    memset(n, 0, sizeof(*n));
+}
+
+static of_err decode_server_node(json_t *j, of_octo_server_node *out, char *errstr,
+                                 size_t errstr_size)
+{
+    oj_reader r = decode_fields(j, "OctopusServerNode", out, sizeof(*out), server_node_fields,
+                                NFIELDS(server_node_fields), errstr, errstr_size);
+    return DECODED(r, of_octo_server_node_clear, out);
+}
+
+void of_octo_server_node_list_clear(of_octo_server_node_list *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++)
+        of_octo_server_node_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof(*l));
+}
+
+of_err octo_decode_server_nodes(json_t *j, of_octo_server_node_list *out, char *errstr,
+                                size_t errstr_size)
+{
+    json_t *items = j;
+    size_t total = 0;
+    of_err rc = OF_OK;
+    memset(out, 0, sizeof(*out));
+    /* Octopus pages it; a bare array is accepted too. A cluster has a handful of nodes: the
+     * first page (take=100) is all of them. */
+    if (!json_is_array(j))
+        rc = octo_decode_page(j, "OctopusServerNode", &items, &total, errstr, errstr_size);
+    size_t cnt = rc ? 0 : json_array_size(items);
+    out->items = rc ? NULL : calloc(cnt ? cnt : 1, sizeof(*out->items));
+    if (!rc && !out->items) rc = of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < cnt && !rc; i++) {
+        rc = decode_server_node(json_array_get(items, i), &out->items[i], errstr, errstr_size);
+        if (!rc) out->n++;
+    }
+    if (rc) of_octo_server_node_list_clear(out);
+    return rc;
+}
+
 /* ---- envelopes and errors ---------------------------------------------- */
 
 of_err octo_decode_page(json_t *j, const char *kind, json_t **items, size_t *total, char *errstr,

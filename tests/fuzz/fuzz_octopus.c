@@ -1,6 +1,7 @@
 /* Fuzz target for the Octopus client's reply decoders (common/octopus/octopus_json.c, reached
  * through octopus_internal.h) and the small parsers next to them: octo_parse_body, every
- * octo_decode_* (root, space, project, ref, tenant, release, template, deployment, task), the
+ * octo_decode_* (root, space, project, ref, tenant, release, template, deployment, task, event),
+ * the
  * paging envelope with the list free functions, octo_error_text (ErrorMessage/Errors[]),
  * octo_parse_retry_after, of_parse_rfc3339 (common/base/clock.h) and octo_url_encode.
  *
@@ -144,6 +145,7 @@ typedef union any_res {
     of_octo_template tpl;
     of_octo_deployment dep;
     of_octo_task task;
+    of_octo_event event;
 } any_res;
 
 typedef struct decoder {
@@ -176,6 +178,7 @@ ADAPT(release)
 ADAPT(template)
 ADAPT(deployment)
 ADAPT(task)
+ADAPT(event)
 
 static const char *check_root(const void *o)
 {
@@ -313,6 +316,22 @@ static void free_task_list(void *items, size_t n)
     of_octo_task_list_clear(&l);
 }
 
+static const char *check_event(const void *o)
+{
+    const of_octo_event *e = o;
+    if (!str_ok(e->id) || !str_ok(e->category)) return "event Id/Category";
+    if (e->auto_id < -1) return "event AutoId below -1";
+    for (size_t i = 0; i < e->nrelated; i++)
+        if (!str_ok(e->related[i])) return "event RelatedDocumentIds";
+    if (e->nrelated && !e->related) return "event RelatedDocumentIds count without items";
+    return time_ok(e->occurred_ms) ? NULL : "event Occurred out of range";
+}
+static void free_event_list(void *items, size_t n)
+{
+    of_octo_event_list l = {.items = items, .n = n};
+    of_octo_event_list_clear(&l);
+}
+
 static const decoder decoders[] = {
     {"root", sizeof(of_octo_root), dec_root, free_root, check_root, NULL},
     {"space", sizeof(of_octo_space), dec_space, free_space, check_space, NULL},
@@ -324,6 +343,7 @@ static const decoder decoders[] = {
     {"deployment", sizeof(of_octo_deployment), dec_deployment, free_deployment, check_deployment,
      free_deployment_list},
     {"task", sizeof(of_octo_task), dec_task, free_task, check_task, free_task_list},
+    {"event", sizeof(of_octo_event), dec_event, free_event, check_event, free_event_list},
 };
 #define N_DECODERS (sizeof(decoders) / sizeof(decoders[0]))
 
@@ -906,6 +926,15 @@ static const char *const builtin_seeds[] = {
     "\"2026-05-04T10:00:00+00:00\",\"ReleaseNotes\":\"\",\"SelectedPackages\":[{\"ActionName\":"
     "\"Deploy\",\"Version\":\"2026.18.0\"}],\"Links\":{\"DeploymentTemplate\":"
     "\"/api/Spaces-1/releases/Releases-101/deployments/template\"}}",
+    /* an event page: with AutoId, and in an official model's shape (no AutoId) */
+    "{\"ItemType\":\"Event\",\"TotalResults\":2,\"Items\":[{\"Id\":\"Events-812\",\"AutoId\":"
+    "812,\"Category\":\"DeploymentSucceeded\",\"RelatedDocumentIds\":[\"Deployments-2001\","
+    "\"ServerTasks-9001\",\"Projects-12\",\"Environments-4\",\"Tenants-7\",\"Releases-101\","
+    "\"Spaces-1\"],\"Occurred\":\"2026-05-05T21:00:09.120+00:00\",\"Message\":\"Deploy to "
+    "Hosted Beta succeeded\",\"UserId\":\"Users-1\",\"IsService\":true,\"Details\":null},"
+    "{\"Id\":\"Events-811\",\"Category\":\"ManualInterventionInterruptionRaised\","
+    "\"RelatedDocumentIds\":[\"Deployments-2000\",\"ServerTasks-9000\",\"Interruptions-9000\"]"
+    ",\"Occurred\":null}]}",
     /* the root document and a space page, an environment page */
     "{\"Application\":\"Octopus Deploy\",\"Version\":\"2024.1.0\",\"ApiVersion\":\"3.0.0\","
     "\"Links\":{\"Spaces\":\"/api/spaces{/id}{?skip,ids,take,partialName}\",\"Tasks\":"

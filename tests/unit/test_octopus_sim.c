@@ -744,6 +744,150 @@ static void test_ambiguous_create(ofsim *sim, of_octo *c)
     free_target(&tg);
 }
 
+/* ---- the event feed and batched look-ups --------------------------------------- */
+
+static const char *const finals[] = {"DeploymentSucceeded", "DeploymentFailed", "TaskCanceled"};
+
+/* The feed: where a follower starts (take=1), what is new since then (AutoId > from, the
+ * deployments' tasks in RelatedDocumentIds), nothing twice, bounded paging with toAutoId, and
+ * truncation. Then one batched adoption look-up for several jobs, each answered as alone. */
+static void test_events_and_lookups(ofsim *sim, of_octo *c)
+{
+    char es[1024];
+    target tg;
+    find_target(c, "Billing", "Development", "4.3.0", &tg);
+    /* earlier tests' tasks end first: their events are not this test's */
+    for (int tries = 0; tries < 200 && (ofsim_task_count(sim, "Queued") > 0 ||
+                                        ofsim_task_count(sim, "Executing") > 0);
+         tries++)
+        sleep_ms(25);
+    of_octo_event_query start = {.categories = finals, .ncategories = 3, .take = 1, .max_pages = 1};
+    of_octo_event_list l;
+    CHECK_INT(of_octo_list_events(c, NULL, &start, &l, es, sizeof(es)), OF_OK);
+    int64_t from = l.newest_auto_id;
+    CHECK(from > 0); /* the history's events */
+    CHECK(l.n <= 1);
+    of_octo_event_list_clear(&l);
+
+    enum { ND = 3 };
+    static const char *const tenants[ND] = {"Tenant 04", "Tenant 05", "Tenant 06"};
+    static const char *const keys[ND] = {"job=J-ev1", "job=J-ev2", "job=J-ev3"};
+    of_octo_tenant t[ND + 1];
+    char *task_ids[ND];
+    for (int i = 0; i < ND; i++) {
+        char comments[64];
+        snprintf(comments, sizeof(comments), "octofleet %s", keys[i]);
+        CHECK_INT(of_octo_find_tenant(c, NULL, tenants[i], &t[i], es, sizeof(es)), OF_OK);
+        of_octo_deploy_req req = {.project_id = tg.p.id,
+                                  .release_id = tg.rel.id,
+                                  .environment_id = tg.env.id,
+                                  .tenant_id = t[i].id,
+                                  .comments = comments};
+        of_octo_deployment d;
+        CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+        task_ids[i] = d.task_id;
+        d.task_id = NULL;
+        of_octo_deployment_clear(&d);
+    }
+    CHECK_INT(of_octo_find_tenant(c, NULL, "Tenant 07", &t[ND], es, sizeof(es)), OF_OK);
+    /* wait for the three tasks to end */
+    for (int tries = 0; tries < 100; tries++) {
+        of_octo_task_list tl;
+        CHECK_INT(
+            of_octo_get_tasks(c, NULL, (const char *const *)task_ids, ND, &tl, es, sizeof(es)),
+            OF_OK);
+        size_t done = 0;
+        for (size_t i = 0; i < tl.n; i++)
+            done += tl.items[i].found && of_octo_task_state_is_final(tl.items[i].state);
+        of_octo_task_list_clear(&tl);
+        if (done == ND) break;
+        sleep_ms(50);
+    }
+
+    of_octo_event_query q = {.categories = finals, .ncategories = 3, .from_auto_id = from};
+    CHECK_INT(of_octo_list_events(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, ND);
+    CHECK(!l.truncated);
+    CHECK(l.newest_auto_id > from);
+    for (int i = 0; i < ND; i++) {
+        bool named = false;
+        for (size_t k = 0; k < l.n; k++) {
+            CHECK(l.items[k].auto_id > from);
+            for (size_t r = 0; r < l.items[k].nrelated; r++)
+                named = named || strcmp(l.items[k].related[r], task_ids[i]) == 0;
+        }
+        CHECK(named);
+    }
+    int64_t newest = l.newest_auto_id;
+    of_octo_event_list_clear(&l);
+    /* from the newest: nothing new (fromAutoId is inclusive here: the client drops it) */
+    q.from_auto_id = newest;
+    CHECK_INT(of_octo_list_events(c, NULL, &q, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, 0);
+    CHECK_INT(l.newest_auto_id, newest);
+    of_octo_event_list_clear(&l);
+
+    /* Paging: every category (queued, started, succeeded: 9 events) two at a time */
+    of_octo_event_query all = {.from_auto_id = from, .take = 2};
+    long before = count(sim, "GET /api/{space}/events");
+    CHECK_INT(of_octo_list_events(c, NULL, &all, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, 3 * ND);
+    CHECK_INT(count(sim, "GET /api/{space}/events") - before, 5); /* ceil(9 / 2) */
+    for (size_t k = 1; k < l.n; k++)
+        CHECK(l.items[k].auto_id < l.items[k - 1].auto_id); /* newest first, no repeats */
+    of_octo_event_list_clear(&l);
+    /* ... bounded: two pages, the newest four, truncated */
+    all.max_pages = 2;
+    CHECK_INT(of_octo_list_events(c, NULL, &all, &l, es, sizeof(es)), OF_OK);
+    CHECK_INT(l.n, 4);
+    CHECK(l.truncated);
+    CHECK_INT(l.newest_auto_id, newest);
+    of_octo_event_list_clear(&l);
+
+    /* One look-up for five jobs: three created above, one never created, one whose release
+     * differs, one bounded to after now (as a job dispatched later would be). */
+    of_octo_job_lookup jl[6] = {
+        {t[0].id, tg.rel.id, keys[0], 0},
+        {t[1].id, tg.rel.id, keys[1], of_wall_ms() - 60000},
+        {t[2].id, NULL, keys[2], 0},
+        {t[ND].id, tg.rel.id, "job=J-none", 0},
+        {t[0].id, "Releases-999", keys[0], 0},
+        {t[1].id, tg.rel.id, keys[1], of_wall_ms() + 3600000},
+    };
+    of_octo_deployment_list dl;
+    before = count(sim, "GET /api/{space}/deployments");
+    CHECK_INT(
+        of_octo_find_deployments_by_jobs(c, NULL, tg.p.id, tg.env.id, jl, 6, &dl, es, sizeof(es)),
+        OF_OK);
+    CHECK_INT(count(sim, "GET /api/{space}/deployments") - before, 1);
+    CHECK_INT(dl.n, 6);
+    for (int i = 0; i < 6; i++) {
+        bool want = i < ND;
+        CHECK((dl.items[i].id != NULL) == want);
+        if (!want || !dl.items[i].id) continue;
+        CHECK_STR(dl.items[i].tenant_id, t[i].id);
+        CHECK_CONTAINS(dl.items[i].comments, keys[i]);
+        CHECK_STR(dl.items[i].task_id, task_ids[i]);
+    }
+    of_octo_deployment_list_clear(&dl);
+    /* a key of another tenant never matches: the tenant is compared */
+    of_octo_job_lookup other = {t[ND].id, NULL, keys[0], 0};
+    CHECK_INT(of_octo_find_deployments_by_jobs(c, NULL, tg.p.id, tg.env.id, &other, 1, &dl, es,
+                                               sizeof(es)),
+              OF_OK);
+    CHECK(dl.n == 1 && dl.items[0].id == NULL);
+    of_octo_deployment_list_clear(&dl);
+    CHECK_INT(
+        of_octo_find_deployments_by_jobs(c, NULL, tg.p.id, tg.env.id, jl, 0, &dl, es, sizeof(es)),
+        OF_ERR_INVALID);
+
+    for (int i = 0; i < ND; i++)
+        free(task_ids[i]);
+    for (int i = 0; i <= ND; i++)
+        of_octo_tenant_clear(&t[i]);
+    free_target(&tg);
+}
+
 /* ---- tasks ---------------------------------------------------------------------- */
 
 typedef struct creates {
@@ -1310,6 +1454,7 @@ int main(void)
         test_retries(sim);
         test_queue_not_deadline(sim);
         with_client(sim, test_ambiguous_create);
+        with_client(sim, test_events_and_lookups);
         with_client(sim, test_cancel);
         with_client(sim, test_task_cap);
         test_many_tasks(sim);

@@ -354,6 +354,77 @@ static void test_decode_task(void)
     }
 }
 
+/* The Event resource: AutoId when sent, else the number in Id (the official models have no
+ * AutoId), else -1; RelatedDocumentIds; the first problem named. */
+static void test_decode_event(void)
+{
+    static const struct {
+        const char *json;
+        int64_t auto_id;
+        size_t nrelated;
+        const char *want; /* NULL: decodes; else a part of the error */
+    } rows[] = {
+        {"{\"Id\":\"Events-12\",\"AutoId\":12,\"Category\":\"DeploymentSucceeded\","
+         "\"RelatedDocumentIds\":[\"Deployments-7\",\"ServerTasks-7\",\"Projects-1\"],"
+         "\"Occurred\":\"2026-05-05T21:00:03.000+00:00\"}",
+         12, 3, NULL},
+        /* no AutoId (an official model's shape): the Id's number */
+        {"{\"Id\":\"Events-4711\",\"Category\":\"TaskCanceled\",\"RelatedDocumentIds\":[]}", 4711,
+         0, NULL},
+        {"{\"Id\":\"Events-9\",\"AutoId\":null,\"Category\":\"DeploymentFailed\"}", 9, 0, NULL},
+        /* AutoId wins over the Id */
+        {"{\"Id\":\"Events-9\",\"AutoId\":10,\"Category\":\"DeploymentFailed\"}", 10, 0, NULL},
+        /* an Id without a number: no position, still an event */
+        {"{\"Id\":\"Events-x\",\"Category\":\"DeploymentFailed\"}", -1, 0, NULL},
+        {"{\"Id\":\"Events\",\"Category\":\"DeploymentFailed\"}", -1, 0, NULL},
+        {"{\"Id\":\"Events-99999999999999999999\",\"Category\":\"DeploymentFailed\"}", -1, 0, NULL},
+        {"{\"Category\":\"DeploymentFailed\"}", 0, 0,
+         "Event: field \"Id\": expected a string, got nothing"},
+        {"{\"Id\":\"Events-1\"}", 0, 0, "Event Events-1: field \"Category\""},
+        {"{\"Id\":\"Events-1\",\"AutoId\":\"1\",\"Category\":\"X\"}", 0, 0,
+         "field \"AutoId\": expected an integer >= 0"},
+        {"{\"Id\":\"Events-1\",\"AutoId\":-3,\"Category\":\"X\"}", 0, 0,
+         "field \"AutoId\": expected an integer >= 0"},
+        {"{\"Id\":\"Events-1\",\"Category\":\"X\",\"RelatedDocumentIds\":\"ServerTasks-1\"}", 0, 0,
+         "field \"RelatedDocumentIds\""},
+        {"{\"Id\":\"Events-1\",\"Category\":\"X\",\"RelatedDocumentIds\":[1]}", 0, 0,
+         "RelatedDocumentIds"},
+        {"{\"Id\":\"Events-1\",\"Category\":\"X\",\"Occurred\":\"soon\"}", 0, 0,
+         "field \"Occurred\": expected an ISO 8601 timestamp"},
+        {"[]", 0, 0, "Event: expected a JSON object, got an array"},
+    };
+    for (size_t i = 0; i < N(rows); i++) {
+        json_t *j = load(rows[i].json);
+        of_octo_event e;
+        char es[256] = "";
+        of_err rc = octo_decode_event(j, &e, es, sizeof(es));
+        if (!rows[i].want) {
+            CHECK_INT(rc, OF_OK);
+            if (rc) fprintf(stderr, "row %zu: %s\n", i, es);
+            CHECK_INT(e.auto_id, rows[i].auto_id);
+            CHECK_INT(e.nrelated, rows[i].nrelated);
+            CHECK(e.category != NULL);
+        } else {
+            CHECK_INT(rc, OF_ERR_PROTOCOL);
+            CHECK_CONTAINS(es, rows[i].want);
+            CHECK(e.id == NULL); /* freed on failure */
+        }
+        of_octo_event_clear(&e);
+        json_decref(j);
+    }
+    json_t *j = load(rows[0].json);
+    of_octo_event e;
+    char es[256];
+    CHECK_INT(octo_decode_event(j, &e, es, sizeof(es)), OF_OK);
+    CHECK_STR(e.id, "Events-12");
+    CHECK_STR(e.category, "DeploymentSucceeded");
+    CHECK_STR(e.related[1], "ServerTasks-7");
+    CHECK_INT(e.occurred_ms, 1778014803000LL);
+    of_octo_event_clear(&e);
+    of_octo_event_clear(&e); /* harmless twice */
+    json_decref(j);
+}
+
 static void test_decode_project_and_refs(void)
 {
     char es[256];
@@ -1010,6 +1081,7 @@ int main(void)
     test_backoff();
     test_task_states();
     test_decode_task();
+    test_decode_event();
     test_decode_project_and_refs();
     test_decode_tenant();
     test_decode_template();

@@ -11,7 +11,9 @@
  * dispatched twice and the release completing; a duplicate submit ignored; an invalid
  * request and an unresolvable one rejected with every error and nothing dispatched; an
  * undecodable command dead-lettered with its reason; abort
- * --cancel-running cancelling the live Octopus task; resume reconciling with Octopus.
+ * --cancel-running cancelling the live Octopus task; resume reconciling with Octopus; the task
+ * budget (case budget: never more than octopus.task_budget jobs out, priority overtakes, held
+ * jobs survive a restart and are sent once, 429/503 halves the budget, abort cancels held jobs).
  *
  * Topics have ONE partition here, so the order of commands is total and a later command's
  * visible effect proves an earlier one was processed. The 2.0.2 mock's transactions are
@@ -24,7 +26,8 @@
  *
  * Each case runs on a fixture of its own (mock cluster or broker topics, simulator, producer
  * thread, set up by cli/inproc.h), so each is its own ctest entry (producer.<case>):
- *   test_producer [--broker] [CASE...]     flow unresolved garbage abort resume poison fencing
+ *   test_producer [--broker] [CASE...]     flow unresolved garbage abort resume poison budget
+ *                                          fencing
  * (poison needs the mock, fencing the real broker; with no CASE, every case of the mode). */
 #include <stdlib.h>
 #include <unistd.h>
@@ -65,6 +68,7 @@ typedef struct fx {
     char t_jobs[N_STAGES][OF_TOPIC_NAME_MAX];
     of_job kept[32]; /* jobs the scenarios hold on to across re-reads */
     size_t n_kept;
+    bool throttled; /* the next job_event says Octopus answered 429/503 (task budget) */
 } fx;
 
 typedef of_inproc_daemon runner;
@@ -187,6 +191,8 @@ static void job_event(fx *f, const of_job *j, of_event_type type, const char *me
     ev.message = (char *)(uintptr_t)message;
     ev.deployment_id = (char *)(uintptr_t)deployment_id;
     ev.task_id = (char *)(uintptr_t)task_id;
+    ev.octopus_throttled = f->throttled;
+    f->throttled = false;
     char *v = NULL;
     CHECK_INT(of_event_encode(&ev, &v), OF_OK);
     if (v) produce(f, f->t_events, j->release_id, v, true);
@@ -349,14 +355,21 @@ static void evs_clear(evs *s)
     s->n = s->cap = 0;
 }
 
+/* Reads the whole topic (committed messages) through fn. */
+static void read_all(fx *f, const char *topic, of_err (*fn)(void *, const of_kafka_message *),
+                     void *opaque)
+{
+    char es[512] = "";
+    of_err rc = of_kafka_read_topic(&f->in.fk.kc, topic, READ_MS, fn, opaque, NULL, es, sizeof es);
+    if (rc) fprintf(stderr, "read %s: %s\n", topic, es);
+    CHECK_INT(rc, OF_OK);
+}
+
 static void read_events(fx *f, const char *rid, evs *s)
 {
     evs_clear(s);
     s->rid = rid;
-    char es[512] = "";
-    CHECK_INT(
-        of_kafka_read_topic(&f->in.fk.kc, f->t_events, READ_MS, on_ev, s, NULL, es, sizeof es),
-        OF_OK);
+    read_all(f, f->t_events, on_ev, s);
 }
 
 /* Events of type from the producer (stage 0 = any stage). */
@@ -1084,11 +1097,239 @@ static void test_gate_flush(fx *f, runner *prod)
     jobs_clear(&s2);
 }
 
+/* ---- the task budget (octopus.task_budget 2 here) ---- */
+
+typedef struct held_q {
+    const char *rid;
+    char keys[64][128];
+    bool held[64];
+    size_t n;
+} held_q;
+
+static of_err on_held(void *opaque, const of_kafka_message *m)
+{
+    held_q *q = opaque;
+    char pfx[64];
+    snprintf(pfx, sizeof pfx, "job/%s/", q->rid);
+    if (!m->key || m->key_len >= 128 || m->key_len < strlen(pfx) ||
+        memcmp(m->key, pfx, strlen(pfx)) != 0 || !m->value)
+        return OF_OK;
+    of_job_record rec;
+    char es[256];
+    if (of_job_record_decode(m->value, m->value_len, &rec, es, sizeof es) != OF_OK) return OF_OK;
+    size_t i = 0;
+    while (i < q->n && (strlen(q->keys[i]) != m->key_len || memcmp(q->keys[i], m->key, m->key_len)))
+        i++;
+    if (i == q->n && q->n < 64) {
+        memcpy(q->keys[i], m->key, m->key_len);
+        q->keys[i][m->key_len] = '\0';
+        q->n++;
+    }
+    if (i < 64) q->held[i] = rec.held && rec.status == OF_JOB_DISPATCHED;
+    of_job_record_clear(&rec);
+    return OF_OK;
+}
+
+/* Jobs of the release whose latest state record says held for the task budget. */
+static size_t count_held(fx *f, const char *rid)
+{
+    held_q *q = calloc(1, sizeof *q);
+    OF_ASSERT(q);
+    q->rid = rid;
+    read_all(f, f->t_releases, on_held, q);
+    size_t n = 0;
+    for (size_t i = 0; i < q->n; i++)
+        n += q->held[i];
+    free(q);
+    return n;
+}
+
+/* The jobs of both releases on the stage topics (in *s, r first, then h). */
+static void read_both(fx *f, const char *r, const char *h, jobs_seen *sr, jobs_seen *sh)
+{
+    read_jobs(f, 0, r, sr);
+    read_jobs(f, 0, h, sh);
+}
+
+static bool finished_has(char (*done)[37], size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(done[i], id) == 0) return true;
+    return false;
+}
+
+/* A routine release (Reporting in Development, 6 tenants) and a hotfix with priority 5
+ * (Portal in Development, 7 tenants) share a budget of 2: never more than 2 of their jobs on
+ * the stage topics unfinished; the hotfix overtakes the routine jobs held before it arrived;
+ * a restart keeps held jobs held (the state records say so) and dispatches each once; a
+ * worker reporting 429/503 halves the budget. Plus the client's octopusservernodes call. */
+static void test_budget(fx *f, runner *prod)
+{
+    static const char r_json[] =
+        "{\"release\":\"B-routine\",\"environments\":[\"Development\"],\"tenants\":\"all\","
+        "\"stages\":[[{\"project\":\"Reporting\",\"version\":\"4.3.0\"}]]}";
+    static const char h_json[] =
+        "{\"release\":\"B-hotfix\",\"environments\":[\"Development\"],\"tenants\":\"all\","
+        "\"priority\":5,\"stages\":[[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}";
+    enum { NR = 6, NH = 7, B = 2 };
+    char rr[37], rh[37];
+    jobs_seen sr = {0}, sh = {0};
+    of_job_record rec = {0};
+    char done[NR + NH][37];
+    size_t n_done = 0;
+
+    /* the server's task cap, as the automatic budget reads it */
+    of_octo_server_node_list nodes;
+    memset(&nodes, 0, sizeof nodes);
+    char es[512] = "";
+    CHECK_INT(of_octo_list_server_nodes(f->octo, &nodes, es, sizeof es), OF_OK);
+    CHECK_INT(nodes.n, 1);
+    if (nodes.n == 1) {
+        CHECK_INT(nodes.items[0].max_concurrent_tasks, 5); /* small-world.json task_cap */
+        CHECK(nodes.items[0].id != NULL);
+        CHECK(!nodes.items[0].in_maintenance);
+    }
+    of_octo_server_node_list_clear(&nodes);
+
+    submit(f, "B-routine", r_json, rr);
+    CHECK_INT(wait_jobs(f, 1, rr, B, &sr), B);
+    evs ev = {0};
+    CHECK_INT(wait_ev(f, rr, OF_EV_JOB_DISPATCHED, B, &ev), B);
+    sleep_ms(500);
+    read_jobs(f, 0, rr, &sr);
+    CHECK_INT(sr.n, B); /* the rest wait in the producer */
+    CHECK_INT(count_held(f, rr), NR - B);
+
+    submit(f, "B-hotfix", h_json, rh);
+    CHECK_INT(wait_ev(f, rh, OF_EV_RELEASE_ACCEPTED, 1, &ev), 1);
+    sleep_ms(300);
+    read_both(f, rr, rh, &sr, &sh);
+    CHECK_INT(sr.n + sh.n, B);
+    CHECK_INT(count_held(f, rh), NH);
+
+    /* one routine job ends: its slot goes to the hotfix */
+    if (sr.n) {
+        const of_job *j = &sr.items[0];
+        job_event(f, j, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+        CHECK_INT(wait_job_status(f, j, OF_JOB_SUCCEEDED, &rec), OF_JOB_SUCCEEDED);
+        of_job_record_clear(&rec);
+        snprintf(done[n_done++], 37, "%s", j->job_id);
+    }
+    CHECK_INT(wait_jobs(f, 0, rh, 1, &sh), 1);
+    read_jobs(f, 0, rr, &sr);
+    CHECK_INT(sr.n, B); /* no routine job went */
+
+    /* restart: the held jobs stay held and nothing is dispatched again */
+    producer_stop(prod);
+    CHECK_INT(count_held(f, rr), NR - B);
+    CHECK_INT(count_held(f, rh), NH - 1);
+    producer_start(f, prod);
+    sleep_ms(2000);
+    read_both(f, rr, rh, &sr, &sh);
+    CHECK_INT(sr.n, B);
+    CHECK_INT(sh.n, 1);
+    CHECK_INT(count_held(f, rr), NR - B);
+
+    /* drain: finish one unfinished job at a time; count what is out after each */
+    bool throttled = false, hotfix_left = true;
+    for (int guard = 0; n_done < NR + NH && guard < 3 * (NR + NH); guard++) {
+        read_both(f, rr, rh, &sr, &sh);
+        size_t out = sr.n + sh.n - n_done;
+        if (out > B) fprintf(stderr, "  %zu jobs out with a budget of %d\n", out, B);
+        CHECK(out <= B);
+        /* priority: while the hotfix has held jobs, no more routine jobs go */
+        if (hotfix_left) CHECK_INT(sr.n, B);
+        if (sh.n == NH) hotfix_left = false;
+        const of_job *j = NULL;
+        for (size_t i = 0; !j && i < sh.n; i++)
+            if (!finished_has(done, n_done, sh.items[i].job_id)) j = &sh.items[i];
+        for (size_t i = 0; !j && i < sr.n; i++)
+            if (!finished_has(done, n_done, sr.items[i].job_id)) j = &sr.items[i];
+        if (!j) {
+            sleep_ms(100);
+            continue;
+        }
+        if (!throttled && out == B && sh.n >= 3) {
+            /* Octopus is overloaded: the budget halves to 1, so ending one of the two jobs
+             * out sends nothing new */
+            f->throttled = true;
+            job_event(f, j, OF_EV_JOB_STARTED, NULL, "Deployments-1", "ServerTasks-1");
+            throttled = true;
+            size_t before = sr.n + sh.n;
+            job_event(f, j, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+            CHECK_INT(wait_job_status(f, j, OF_JOB_SUCCEEDED, &rec), OF_JOB_SUCCEEDED);
+            of_job_record_clear(&rec);
+            snprintf(done[n_done++], 37, "%s", j->job_id);
+            sleep_ms(500);
+            read_both(f, rr, rh, &sr, &sh);
+            CHECK_INT(sr.n + sh.n, before);
+            continue;
+        }
+        job_event(f, j, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+        CHECK_INT(wait_job_status(f, j, OF_JOB_SUCCEEDED, &rec), OF_JOB_SUCCEEDED);
+        of_job_record_clear(&rec);
+        snprintf(done[n_done++], 37, "%s", j->job_id);
+    }
+    CHECK(throttled);
+    CHECK_INT(n_done, NR + NH);
+    CHECK_INT(wait_ev(f, rr, OF_EV_RELEASE_COMPLETED, 1, &ev), 1);
+    CHECK_INT(count_ev(&ev, OF_EV_JOB_DISPATCHED, 0), NR);
+    CHECK_INT(wait_ev(f, rh, OF_EV_RELEASE_COMPLETED, 1, &ev), 1);
+    CHECK_INT(count_ev(&ev, OF_EV_JOB_DISPATCHED, 0), NH);
+    /* every job once */
+    read_both(f, rr, rh, &sr, &sh);
+    CHECK_INT(sr.n, NR);
+    CHECK_INT(sh.n, NH);
+    for (size_t i = 0; i < sr.n; i++)
+        for (size_t k = i + 1; k < sr.n; k++)
+            CHECK(strcmp(sr.items[i].job_id, sr.items[k].job_id) != 0);
+    for (size_t i = 0; i < sh.n; i++)
+        for (size_t k = i + 1; k < sh.n; k++)
+            CHECK(strcmp(sh.items[i].job_id, sh.items[k].job_id) != 0);
+
+    /* abort: the jobs still held are cancelled by the producer, never sent */
+    static const char a_json[] =
+        "{\"release\":\"B-aborted\",\"environments\":[\"Development\"],\"tenants\":\"all\","
+        "\"stages\":[[{\"project\":\"Web\",\"version\":\"4.3.0\"}]]}";
+    enum { NA = 7 };
+    char ra[37];
+    jobs_seen sa = {0};
+    submit(f, "B-aborted", a_json, ra);
+    /* the budget may still be halved (1) from the overload above: 1 or 2 go */
+    CHECK(wait_jobs(f, 0, ra, 1, &sa) >= 1);
+    sleep_ms(300);
+    read_jobs(f, 0, ra, &sa);
+    size_t sent = sa.n;
+    CHECK(sent >= 1 && sent <= B);
+    CHECK_INT(count_held(f, ra), NA - sent);
+    control(f, OF_CMD_ABORT, ra, 0, false, "budget test");
+    CHECK_INT(wait_ev(f, ra, OF_EV_RELEASE_ABORTED, 1, &ev), 1);
+    CHECK_INT(count_ev(&ev, OF_EV_JOB_CANCELLED, 0), NA - sent);
+    const of_event *ab = last_ev(&ev, OF_EV_RELEASE_ABORTED);
+    if (ab) CHECK_INT(ab->n_jobs, sent); /* in flight: only what was sent */
+    CHECK_INT(count_held(f, ra), 0);
+    for (size_t i = 0; i < sa.n; i++)
+        job_event(f, &sa.items[i], OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    if (sa.n) {
+        CHECK_INT(wait_job_status(f, &sa.items[sa.n - 1], OF_JOB_SUCCEEDED, &rec),
+                  OF_JOB_SUCCEEDED);
+        of_job_record_clear(&rec);
+    }
+    sleep_ms(300);
+    read_jobs(f, 0, ra, &sa);
+    CHECK_INT(sa.n, sent);
+    jobs_clear(&sa);
+    evs_clear(&ev);
+    jobs_clear(&sr);
+    jobs_clear(&sh);
+}
+
 /* Which fixture a case runs on. */
 enum { ANY, MOCK_ONLY, BROKER_ONLY };
 
 static const of_inproc_set poison_sets[] = {{"kafka.properties", "message.max.bytes=3000"}};
 static const of_inproc_set flush_sets[] = {{"producer.batch_window", "60s"}};
+static const of_inproc_set budget_sets[] = {{"octopus.task_budget", "2"}};
 
 static const struct {
     const char *name;
@@ -1104,6 +1345,7 @@ static const struct {
     {"resume", test_resume, ANY, NULL, 0},
     {"poison", test_poison, MOCK_ONLY, poison_sets, 1},
     {"gateflush", test_gate_flush, ANY, flush_sets, 1},
+    {"budget", test_budget, ANY, budget_sets, 1},
     {"fencing", test_fencing, BROKER_ONLY, NULL, 0},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])

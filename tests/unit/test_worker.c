@@ -21,6 +21,11 @@
  *   rebalance  a second worker joins: jobs of the moved partition are dropped by the first
  *              (no event) and adopted by the second; each job succeeds once, deployed once
  *   load       200 jobs in flight: Octopus requests per poll round (printed, bounded)
+ *   feed       completion from the event feed: every job finishes while the full round of
+ *              every task never runs (task_check_interval 10m), the look-ups are batched
+ *              (far fewer than one per job), final events carry the task's times
+ *   feedloss   the simulator drops every completion event: the safety net (task_check_interval
+ *              1s) still finishes every job, and counts what it found
  * The mock's first group join takes ~3 s; each case budgets generously for a loaded machine. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +241,7 @@ typedef struct evrow {
     char web_link[256];
     char message[512];
     bool content_type_ok;
+    int64_t task_queued_ms, task_started_ms, task_completed_ms; /* final events */
 } evrow;
 
 typedef struct evlist {
@@ -265,6 +271,9 @@ static of_err collect_event(void *opaque, const of_kafka_message *m)
     snprintf(r->task_id, sizeof(r->task_id), "%s", ev.task_id ? ev.task_id : "");
     snprintf(r->web_link, sizeof(r->web_link), "%s", ev.web_link ? ev.web_link : "");
     snprintf(r->message, sizeof(r->message), "%s", ev.message ? ev.message : "");
+    r->task_queued_ms = ev.task_queued_ms;
+    r->task_started_ms = ev.task_started_ms;
+    r->task_completed_ms = ev.task_completed_ms;
     const void *ct;
     size_t ctlen;
     r->content_type_ok = of_kafka_message_header(m, "content-type", &ct, &ctlen) &&
@@ -1118,6 +1127,102 @@ static void case_load(world *w, evlist *l)
     free(ids);
 }
 
+/* Requests of one route the simulator served. */
+static long route_count(world *w, const char *route)
+{
+    return ofsim_request_count(w->in.sim, route);
+}
+
+/* N jobs with zero-length deployments: the feed reports every completion, so no full round of
+ * the in-flight tasks runs; each batched task read asks only for what the feed named. */
+static const char *const feed_sets[] = {"worker.task_check_interval", "10m", "worker.poll_interval",
+                                        "200ms", NULL};
+static void case_feed(world *w, evlist *l)
+{
+    enum { N = 24 };
+    of_job jobs[N];
+    want ws[N];
+    char ids[N][OF_UUID_STR_SIZE];
+    char names[N][16];
+    const char *tenants[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "L%03d", i + 1); /* 2-3 s deployments */
+        tenants[i] = names[i];
+    }
+    CHECK_INT(ofsim_set_task_cap(w->in.sim, 1000), OF_OK);
+    make_jobs(w, jobs, N, tenants, "Dev", "Dev", ids, ws);
+    long deps0 = route_count(w, "GET /api/{space}/deployments");
+    long tasks0 = route_count(w, "GET /api/{space}/tasks");
+    long events0 = route_count(w, "GET /api/{space}/events");
+    produce_and_clear(w, jobs, N);
+    int64_t t0 = of_wall_ms();
+    worker_start(w, 0);
+    CHECK(wait_final(w, l, ws, N));
+    worker_stop(w, 0);
+    int64_t t1 = of_wall_ms();
+    const of_worker_stats *st = &w->wk[0].stats;
+    long deps = route_count(w, "GET /api/{space}/deployments") - deps0;
+    long tasks = route_count(w, "GET /api/{space}/tasks") - tasks0;
+    long events = route_count(w, "GET /api/{space}/events") - events0;
+    for (int i = 0; i < N; i++) {
+        const evrow *ok = ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED);
+        const evrow *st1 = ev_find(l, ids[i], 1, OF_EV_JOB_STARTED);
+        CHECK(ok != NULL);
+        if (!ok) continue;
+        /* the task's times, in order and within the run */
+        CHECK(ok->task_queued_ms >= t0 - 1000 && ok->task_queued_ms <= t1);
+        CHECK(ok->task_started_ms >= ok->task_queued_ms);
+        CHECK(ok->task_completed_ms >= ok->task_started_ms);
+        CHECK(ok->task_completed_ms <= t1);
+        if (st1) CHECK_INT(st1->task_completed_ms, 0); /* only final events carry them */
+        CHECK_INT(count_deployments(w, tenants[i], "Dev"), 1);
+    }
+    CHECK_INT(st->succeeded, N);
+    CHECK_INT(st->net_rounds, 0);     /* the safety net never ran ... */
+    CHECK_INT(st->net_found, 0);      /* ... and found nothing */
+    CHECK(st->events_matched >= N);   /* the feed named every task */
+    CHECK(st->tasks_polled <= 2 * N); /* only what the feed named (plus rare rechecks) */
+    CHECK(st->lookups * 4 <= N);      /* batched: far fewer look-ups than jobs */
+    CHECK(deps * 4 <= N);
+    CHECK(events >= 2); /* the start position and at least one poll */
+    fprintf(stderr,
+            "feed: %d jobs: %ld look-up GETs (%llu batches), %ld GET tasks, %ld GET events, "
+            "%llu tasks read, %llu Octopus requests (%.2f per job)\n",
+            N, deps, (unsigned long long)st->lookups, tasks, events,
+            (unsigned long long)st->tasks_polled, (unsigned long long)st->octo_requests,
+            (double)st->octo_requests / N);
+    check_committed_at_end(w);
+}
+
+/* Every completion event is dropped by the simulator: only the safety net sees the tasks end. */
+static const char *const feedloss_sets[] = {"worker.task_check_interval", "1s", NULL};
+static void case_feedloss(world *w, evlist *l)
+{
+    enum { N = 6 };
+    static const char *const tenants[N] = {"T01", "T02", "T03", "T04", "T05", "T06"};
+    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"events\": [\"DeploymentSucceeded\", "
+                                         "\"DeploymentFailed\", \"TaskCanceled\"], "
+                                         "\"drop\": true, \"count\": -1}"),
+              OF_OK);
+    of_job jobs[N];
+    want ws[N];
+    char ids[N][OF_UUID_STR_SIZE];
+    make_jobs(w, jobs, N, tenants, "Dev", "Test", ids, ws);
+    run_to_final(w, jobs, N, ws, l);
+    const of_worker_stats *st = &w->wk[0].stats;
+    for (int i = 0; i < N; i++) {
+        const evrow *ok = ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED);
+        CHECK(ok != NULL);
+        if (ok) CHECK(ok->task_completed_ms > 0);
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
+    }
+    CHECK_INT(st->succeeded, N);
+    CHECK_INT(st->events_matched, 0); /* nothing reached the feed */
+    CHECK(st->net_rounds >= 1);
+    CHECK_INT(st->net_found, N); /* each finish was the safety net's */
+    check_committed_at_end(w);
+}
+
 /* A case runs alone (pure) or in a world started with the settings sets (NULL: none) and stopped
  * after it, with an event list of its own. */
 static const struct {
@@ -1139,6 +1244,8 @@ static const struct {
     {"rebalance", .sets = rebalance_sets, .fn = case_rebalance},
     {"load", .sets = load_sets, .fn = case_load},
     {"oversize", .sets = oversize_sets, .fn = case_oversize},
+    {"feed", .sets = feed_sets, .fn = case_feed},
+    {"feedloss", .sets = feedloss_sets, .fn = case_feedloss},
 };
 
 static void run_case(size_t i)

@@ -1,0 +1,180 @@
+/* The task budget's queue and counters (budget.h has the rules). */
+#include "budget.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "msg.h"
+
+/* One release's waiting jobs, ascending job index (plan order), from head. */
+typedef struct bqueue {
+    char id[OF_UUID_STR_SIZE];
+    int priority;
+    uint64_t served; /* b->clock when it was last served; 0 = never */
+    size_t *jobs;
+    size_t head, n, cap; /* waiting: jobs[head .. n) */
+} bqueue;
+
+struct of_budget {
+    int limit;
+    int effective;
+    size_t in_use;
+    size_t waiting;
+    bqueue *qs;
+    size_t n_qs, cap_qs;
+    uint64_t clock;
+    bool cut_once;      /* an overload has lowered the budget at least once */
+    int64_t last_cut;   /* when the effective budget was last halved */
+    int64_t last_quiet; /* when the quiet time started: last overload or last raise */
+};
+
+of_err of_budget_new(int limit, of_budget **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return OF_ERR_NOMEM;
+    (*out)->limit = (*out)->effective = limit > 0 ? limit : 1;
+    return OF_OK;
+}
+
+void of_budget_reset(of_budget *b)
+{
+    for (size_t i = 0; i < b->n_qs; i++)
+        free(b->qs[i].jobs);
+    b->n_qs = 0;
+    b->in_use = 0;
+    b->waiting = 0;
+}
+
+void of_budget_free(of_budget *b)
+{
+    if (!b) return;
+    of_budget_reset(b);
+    free(b->qs);
+    free(b);
+}
+
+static bqueue *find(of_budget *b, const char *id)
+{
+    for (size_t i = 0; i < b->n_qs; i++)
+        if (strcmp(b->qs[i].id, id) == 0) return &b->qs[i];
+    return NULL;
+}
+
+/* First position in q's waiting part whose job is >= job. */
+static size_t lower(const bqueue *q, size_t job)
+{
+    size_t lo = q->head, hi = q->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (q->jobs[mid] < job)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+of_err of_budget_hold(of_budget *b, const char *release_id, int priority, size_t job)
+{
+    bqueue *q = find(b, release_id);
+    if (!q) {
+        if (of_grow((void **)&b->qs, &b->cap_qs, b->n_qs, sizeof *b->qs)) return OF_ERR_NOMEM;
+        q = &b->qs[b->n_qs++];
+        memset(q, 0, sizeof *q);
+        of_id_copy(q->id, release_id);
+    }
+    q->priority = priority;
+    if (q->head == q->n) q->head = q->n = 0; /* empty: reuse the array from its start */
+    size_t at = lower(q, job);
+    if (at < q->n && q->jobs[at] == job) return OF_OK;
+    if (of_grow((void **)&q->jobs, &q->cap, q->n, sizeof *q->jobs)) return OF_ERR_NOMEM;
+    memmove(&q->jobs[at + 1], &q->jobs[at], (q->n - at) * sizeof *q->jobs);
+    q->jobs[at] = job;
+    q->n++;
+    b->waiting++;
+    return OF_OK;
+}
+
+void of_budget_drop(of_budget *b, const char *release_id)
+{
+    bqueue *q = find(b, release_id);
+    if (!q) return;
+    b->waiting -= q->n - q->head;
+    free(q->jobs);
+    size_t i = (size_t)(q - b->qs);
+    memmove(q, q + 1, (b->n_qs - i - 1) * sizeof *q);
+    b->n_qs--;
+}
+
+bool of_budget_next(of_budget *b, const char **release_id, size_t *job)
+{
+    if (b->waiting == 0 || b->in_use >= (size_t)b->effective) return false;
+    bqueue *best = NULL;
+    for (size_t i = 0; i < b->n_qs; i++) {
+        bqueue *q = &b->qs[i];
+        if (q->head == q->n) continue;
+        /* qs is in the order releases first queued: the tie-break among never served */
+        if (!best || q->priority > best->priority ||
+            (q->priority == best->priority && q->served < best->served))
+            best = q;
+    }
+    OF_ASSERT(best);
+    *job = best->jobs[best->head++];
+    *release_id = best->id;
+    best->served = ++b->clock;
+    b->waiting--;
+    b->in_use++;
+    return true;
+}
+
+void of_budget_started(of_budget *b)
+{
+    b->in_use++;
+}
+
+void of_budget_finished(of_budget *b)
+{
+    if (b->in_use) b->in_use--;
+}
+
+bool of_budget_overload(of_budget *b, int64_t now_ms)
+{
+    b->last_quiet = now_ms;
+    if (b->cut_once && now_ms - b->last_cut < OF_BUDGET_HOLD_OFF_MS) return false;
+    b->cut_once = true;
+    b->last_cut = now_ms;
+    int half = b->effective / 2;
+    int was = b->effective;
+    b->effective = half > 1 ? half : 1;
+    return b->effective != was;
+}
+
+bool of_budget_tick(of_budget *b, int64_t now_ms)
+{
+    if (b->effective >= b->limit || now_ms - b->last_quiet < OF_BUDGET_QUIET_MS) return false;
+    int step = (b->limit + 3) / 4;
+    b->effective = b->effective + step < b->limit ? b->effective + step : b->limit;
+    b->last_quiet = now_ms;
+    return true;
+}
+
+int of_budget_limit(const of_budget *b)
+{
+    return b->limit;
+}
+
+int of_budget_effective(const of_budget *b)
+{
+    return b->effective;
+}
+
+size_t of_budget_in_use(const of_budget *b)
+{
+    return b->in_use;
+}
+
+size_t of_budget_waiting(const of_budget *b)
+{
+    return b->waiting;
+}

@@ -1,0 +1,75 @@
+/* The fleet's task budget: the most jobs of this fleet that may be queued or running in
+ * Octopus at once, across all releases and workers (octopus.task_budget; docs/gating.md,
+ * "The task budget").
+ *
+ * The gates decide which jobs run (producer/gate.h, with hold on); this module decides when:
+ * a decided job waits here until a slot is free. It is pure (no I/O; the caller passes the
+ * clock) and knows releases by id and jobs by their index in the release's gate.
+ *
+ * Rules
+ * - slots: a job holds one from its dispatch until it is no longer in flight (its final
+ *   event, or its status otherwise leaves dispatched/started/waiting); the caller reports both
+ *   (of_budget_next counts a slot, of_budget_finished frees one, of_budget_started counts a
+ *   job found in flight at load);
+ * - order: the highest priority first (the request's "priority"); between releases of the
+ *   same priority, round robin (the one served longest ago, then the one queued first); within
+ *   a release, plan order (ascending job index);
+ * - backoff: Octopus answering 429/503 (of_budget_overload) halves the effective budget
+ *   (floor 1), at most once per OF_BUDGET_HOLD_OFF_MS; after OF_BUDGET_QUIET_MS without an
+ *   overload, and then every OF_BUDGET_QUIET_MS, of_budget_tick raises it by a quarter of the
+ *   budget (at least 1) until it is whole again. Jobs already sent are never recalled: a lower
+ *   budget only sends nothing new until enough of them finish.
+ *
+ * Not thread-safe: one per producer. */
+#ifndef OF_BUDGET_H
+#define OF_BUDGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+
+#define OF_BUDGET_DEFAULT     20    /* automatic, when the server's task cap cannot be read */
+#define OF_BUDGET_HOLD_OFF_MS 10000 /* overloads this close to the last cut are one overload */
+#define OF_BUDGET_QUIET_MS    30000 /* quiet time before (and between) recovery steps */
+
+typedef struct of_budget of_budget;
+
+/* A new budget of limit slots (>= 1). *out is freed with of_budget_free. OF_ERR_NOMEM. */
+OF_MUST_CHECK of_err of_budget_new(int limit, of_budget **out);
+void of_budget_free(of_budget *b);
+/* Forgets every waiting job and every counted slot, keeps the limit and the backoff (the
+ * producer rebuilds both from its gates). */
+void of_budget_reset(of_budget *b);
+
+/* Queues job (an index in release_id's gate) to wait for a slot. A job already waiting is
+ * not queued twice. priority is the release's (the latest given wins). OF_ERR_NOMEM. */
+OF_MUST_CHECK of_err of_budget_hold(of_budget *b, const char *release_id, int priority, size_t job);
+/* Forgets the release's waiting jobs (aborted, or gone). */
+void of_budget_drop(of_budget *b, const char *release_id);
+
+/* The next job to send, if a slot is free and a job waits: true with *release_id (borrowed,
+ * valid until the next call that changes b) and *job set, the slot counted. The caller sends it
+ * or, when the job turns out not to be held any more, gives the slot back with
+ * of_budget_finished. */
+bool of_budget_next(of_budget *b, const char **release_id, size_t *job);
+
+/* A job in flight that did not come from of_budget_next (found in the state at load). */
+void of_budget_started(of_budget *b);
+/* A counted job left flight (final event, skipped, cancelled). */
+void of_budget_finished(of_budget *b);
+
+/* Octopus was overloaded (a worker saw 429/503) at now_ms: true when this lowered the
+ * effective budget. */
+bool of_budget_overload(of_budget *b, int64_t now_ms);
+/* Recovery after quiet time: true when this raised the effective budget. */
+bool of_budget_tick(of_budget *b, int64_t now_ms);
+
+int of_budget_limit(const of_budget *b);
+int of_budget_effective(const of_budget *b);
+size_t of_budget_in_use(const of_budget *b);
+size_t of_budget_waiting(const of_budget *b);
+
+#endif

@@ -1,0 +1,204 @@
+/* The task budget (producer/budget.h): scenarios as tables of steps. Each step does one thing
+ * and says what must follow: which job is sent next (or that none is), the slots in use, the
+ * jobs waiting and the effective budget. Releases are "A".."C" (ids made up: the module only
+ * compares them). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "test.h"
+
+static int of_test_checks, of_test_failures;
+
+typedef enum op {
+    HOLD,     /* rel, prio, job: queue job of rel */
+    NEXT,     /* want: "A3" = job 3 of A is sent next; "" = nothing is sent */
+    FINISH,   /* one slot freed */
+    START,    /* one job found in flight (load) */
+    DROP,     /* rel: forget its waiting jobs */
+    OVERLOAD, /* at t: Octopus said 429/503; lowered: whether the budget went down */
+    TICK,     /* at t: recovery; raised: whether it went up */
+} op;
+
+typedef struct step {
+    op op;
+    char rel;
+    int prio;
+    size_t job;
+    const char *want; /* NEXT */
+    int64_t t;        /* OVERLOAD, TICK */
+    int changed;      /* OVERLOAD, TICK: 1 if the effective budget changed */
+    /* after the step (-1: not checked) */
+    int in_use, waiting, effective;
+} step;
+
+#define ANY -1, -1, -1
+
+static const char *rel_id(char rel)
+{
+    switch (rel) {
+    case 'A':
+        return "aaaaaaaa-0000-5000-8000-000000000000";
+    case 'B':
+        return "bbbbbbbb-0000-5000-8000-000000000000";
+    default:
+        return "cccccccc-0000-5000-8000-000000000000";
+    }
+}
+
+static char rel_name(const char *id)
+{
+    return (char)(id[0] - 'a' + 'A');
+}
+
+static void scenario(const char *name, int limit, const step *steps, size_t n)
+{
+    fprintf(stderr, "scenario: %s\n", name);
+    of_budget *b = NULL;
+    CHECK_INT(of_budget_new(limit, &b), OF_OK);
+    if (!b) return;
+    for (size_t i = 0; i < n; i++) {
+        const step *s = &steps[i];
+        const char *rid = NULL;
+        size_t job = 0;
+        char got[32] = "";
+        switch (s->op) {
+        case HOLD:
+            CHECK_INT(of_budget_hold(b, rel_id(s->rel), s->prio, s->job), OF_OK);
+            break;
+        case NEXT:
+            if (of_budget_next(b, &rid, &job))
+                (void)snprintf(got, sizeof got, "%c%zu", rel_name(rid), job);
+            if (strcmp(got, s->want) != 0) fprintf(stderr, "  step %zu: next\n", i);
+            CHECK_STR(got, s->want);
+            break;
+        case FINISH:
+            of_budget_finished(b);
+            break;
+        case START:
+            of_budget_started(b);
+            break;
+        case DROP:
+            of_budget_drop(b, rel_id(s->rel));
+            break;
+        case OVERLOAD:
+            CHECK_INT(of_budget_overload(b, s->t), s->changed);
+            break;
+        case TICK:
+            CHECK_INT(of_budget_tick(b, s->t), s->changed);
+            break;
+        }
+        if (s->in_use >= 0) CHECK_INT(of_budget_in_use(b), s->in_use);
+        if (s->waiting >= 0) CHECK_INT(of_budget_waiting(b), s->waiting);
+        if (s->effective >= 0) CHECK_INT(of_budget_effective(b), s->effective);
+    }
+    of_budget_free(b);
+}
+
+/* Never more than the budget out; a freed slot lets exactly one more go; plan order within a
+ * release even when jobs are queued out of order; a job queued twice waits once. */
+static const step limit_steps[] = {
+    {HOLD, 'A', 0, 2, NULL, 0, 0, 0, 1, 2},
+    {HOLD, 'A', 0, 0, NULL, 0, 0, 0, 2, 2},
+    {HOLD, 'A', 0, 1, NULL, 0, 0, 0, 3, 2},
+    {HOLD, 'A', 0, 1, NULL, 0, 0, 0, 3, 2}, /* already waiting */
+    {HOLD, 'A', 0, 3, NULL, 0, 0, 0, 4, 2},
+    {NEXT, 0, 0, 0, "A0", 0, 0, 1, 3, 2},
+    {NEXT, 0, 0, 0, "A1", 0, 0, 2, 2, 2},
+    {NEXT, 0, 0, 0, "", 0, 0, 2, 2, 2}, /* full */
+    {FINISH, 0, 0, 0, NULL, 0, 0, 1, 2, 2},
+    {NEXT, 0, 0, 0, "A2", 0, 0, 2, 1, 2},
+    {NEXT, 0, 0, 0, "", 0, 0, 2, 1, 2},
+    {FINISH, 0, 0, 0, NULL, 0, 0, 1, 1, 2},
+    {FINISH, 0, 0, 0, NULL, 0, 0, 0, 1, 2},
+    {NEXT, 0, 0, 0, "A3", 0, 0, 1, 0, 2},
+    {NEXT, 0, 0, 0, "", 0, 0, 1, 0, 2}, /* nothing waits */
+    {FINISH, 0, 0, 0, NULL, 0, 0, 0, 0, 2},
+    {FINISH, 0, 0, 0, NULL, 0, 0, 0, 0, 2}, /* never below 0 */
+};
+
+/* Releases of one priority take turns; a higher priority goes first whatever came before;
+ * a release's priority is its latest. */
+static const step fair_steps[] = {
+    {HOLD, 'A', 0, 0, NULL, 0, 0, ANY},     {HOLD, 'A', 0, 1, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 2, NULL, 0, 0, ANY},     {HOLD, 'B', 0, 5, NULL, 0, 0, ANY},
+    {HOLD, 'B', 0, 6, NULL, 0, 0, ANY},     {NEXT, 0, 0, 0, "A0", 0, 0, ANY},
+    {NEXT, 0, 0, 0, "B5", 0, 0, ANY},       {NEXT, 0, 0, 0, "A1", 0, 0, 3, 2, 3},
+    {NEXT, 0, 0, 0, "", 0, 0, ANY},         {HOLD, 'C', 5, 9, NULL, 0, 0, ANY}, /* the hotfix */
+    {HOLD, 'C', 5, 8, NULL, 0, 0, 3, 4, 3}, {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "C8", 0, 0, ANY},       {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "C9", 0, 0, ANY},       {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "B6", 0, 0, ANY}, /* B's turn: A was served last */
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},     {NEXT, 0, 0, 0, "A2", 0, 0, 3, 0, 3},
+    {HOLD, 'A', -1, 3, NULL, 0, 0, ANY}, /* A now routine below 0 */
+    {HOLD, 'B', 0, 7, NULL, 0, 0, ANY},     {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "B7", 0, 0, ANY},       {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A3", 0, 0, ANY},
+};
+
+/* Jobs found in flight at load hold slots; a dropped release's jobs are gone. */
+static const step load_steps[] = {
+    {START, 0, 0, 0, NULL, 0, 0, 1, 0, 2},
+    {START, 0, 0, 0, NULL, 0, 0, 2, 0, 2},
+    {START, 0, 0, 0, NULL, 0, 0, 3, 0, 2}, /* over the budget: a smaller budget than before */
+    {HOLD, 'A', 0, 4, NULL, 0, 0, ANY},
+    {HOLD, 'B', 0, 1, NULL, 0, 0, ANY},
+    {HOLD, 'B', 0, 2, NULL, 0, 0, 3, 3, 2},
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "", 0, 0, 2, 3, 2}, /* still full */
+    {DROP, 'B', 0, 0, NULL, 0, 0, 2, 1, 2},
+    {DROP, 'C', 0, 0, NULL, 0, 0, 2, 1, 2}, /* unknown: nothing */
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A4", 0, 0, 2, 0, 2},
+};
+
+/* 429/503: halve (floor 1), once per hold-off; recover by a quarter of the budget per quiet
+ * period; what is out stays out. */
+static const step backoff_steps[] = {
+    {HOLD, 'A', 0, 0, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 1, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 2, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 3, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 4, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 5, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A0", 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A1", 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A2", 0, 0, ANY},
+    {OVERLOAD, 0, 0, 0, NULL, 1000, 1, 3, 3, 4},
+    {NEXT, 0, 0, 0, "A3", 0, 0, 4, 2, 4},
+    {NEXT, 0, 0, 0, "", 0, 0, ANY},
+    {OVERLOAD, 0, 0, 0, NULL, 5000, 0, -1, -1, 4}, /* within the hold-off */
+    {OVERLOAD, 0, 0, 0, NULL, 11000, 1, -1, -1, 2},
+    {OVERLOAD, 0, 0, 0, NULL, 21001, 1, -1, -1, 1},
+    {OVERLOAD, 0, 0, 0, NULL, 40000, 0, -1, -1, 1}, /* floor */
+    {FINISH, 0, 0, 0, NULL, 0, 0, 3, 2, 1},
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {FINISH, 0, 0, 0, NULL, 0, 0, 1, 2, 1},
+    {NEXT, 0, 0, 0, "", 0, 0, ANY},
+    {TICK, 0, 0, 0, NULL, 69999, 0, -1, -1, 1}, /* 30 s after the last overload: not yet */
+    {TICK, 0, 0, 0, NULL, 70000, 1, -1, -1, 3},
+    {NEXT, 0, 0, 0, "A4", 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A5", 0, 0, 3, 0, 3},
+    {TICK, 0, 0, 0, NULL, 90000, 0, -1, -1, 3}, /* a step per quiet period */
+    {TICK, 0, 0, 0, NULL, 100000, 1, -1, -1, 5},
+    {OVERLOAD, 0, 0, 0, NULL, 100500, 1, -1, -1, 2},
+    {TICK, 0, 0, 0, NULL, 130500, 1, -1, -1, 4},
+    {TICK, 0, 0, 0, NULL, 160500, 1, -1, -1, 6},
+    {TICK, 0, 0, 0, NULL, 190500, 1, -1, -1, 8},
+    {TICK, 0, 0, 0, NULL, 220500, 0, -1, -1, 8}, /* whole again */
+};
+
+int main(void)
+{
+    scenario("limit", 2, limit_steps, sizeof limit_steps / sizeof limit_steps[0]);
+    scenario("fair", 3, fair_steps, sizeof fair_steps / sizeof fair_steps[0]);
+    scenario("load", 2, load_steps, sizeof load_steps / sizeof load_steps[0]);
+    scenario("backoff", 8, backoff_steps, sizeof backoff_steps / sizeof backoff_steps[0]);
+    /* a budget below 1 is 1 */
+    of_budget *b = NULL;
+    CHECK_INT(of_budget_new(0, &b), OF_OK);
+    if (b) CHECK_INT(of_budget_limit(b), 1);
+    of_budget_free(b);
+    return TEST_DONE();
+}
