@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exitcodes.h"
 #include "fleet.h"
@@ -95,16 +96,53 @@ int of_cli_common_opt(of_cli_common *co, int argc, char **argv, int *i)
     return 0;
 }
 
+/* Set when the command runs on the built-in defaults: no config file was found. Its errors
+ * then say so, since a wrong broker or a missing octopus.url is the likely cause. */
+static bool no_config_file;
+
+/* The config file: -c, else OCTOFLEET_CONFIG, else ./octofleet.cfg, else OF_CLI_SYSTEM_CONFIG
+ * (the first that exists); NULL for the built-in defaults. *from names where it came from. */
+static const char *config_file(const of_cli_common *co, const char **from)
+{
+    static const char *const places[] = {"octofleet.cfg", OF_CLI_SYSTEM_CONFIG};
+    const char *env = getenv("OCTOFLEET_CONFIG");
+    *from = "-c";
+    if (co->config_path) return co->config_path;
+    *from = "OCTOFLEET_CONFIG";
+    if (env && *env) return env; /* named explicitly: a missing file is an error */
+    *from = "found";
+    for (size_t k = 0; k < sizeof places / sizeof places[0]; k++)
+        if (access(places[k], F_OK) == 0) return places[k];
+    *from = NULL;
+    return NULL;
+}
+
+void of_cli_no_config_hint(int exit_code)
+{
+    if (!no_config_file || exit_code == OF_EXIT_OK || exit_code == OF_EXIT_USAGE) return;
+    fprintf(stderr,
+            "octofleet: no configuration file was used (no -c, OCTOFLEET_CONFIG unset, no "
+            "./octofleet.cfg or " OF_CLI_SYSTEM_CONFIG "): built-in defaults, e.g. Kafka at "
+            "127.0.0.1:9092\n");
+}
+
 static int load_config(const of_cli_common *co, of_config_role role, of_config *cfg)
 {
     char errstr[8192];
     of_err rc;
-    if (co->config_path)
-        rc = of_config_load_file(cfg, co->config_path, errstr, sizeof(errstr));
+    const char *from;
+    const char *path = config_file(co, &from);
+    no_config_file = path == NULL;
+    if (path)
+        rc = of_config_load_file(cfg, path, errstr, sizeof(errstr));
     else
         rc = of_config_defaults(cfg, errstr, sizeof(errstr));
     if (rc) {
         of_cli_lines(stderr, "", errstr);
+        if (strcmp(from, "-c") != 0)
+            fprintf(stderr, "octofleet: (the configuration file %s)\n",
+                    strcmp(from, "found") == 0 ? "found in the usual places"
+                                               : "named by OCTOFLEET_CONFIG");
         return OF_EXIT_CONFIG;
     }
     for (size_t k = 0; k < co->nsets; k++) {
@@ -146,9 +184,11 @@ static int load_config(const of_cli_common *co, of_config_role role, of_config *
     if (rc) {
         of_cli_lines(stderr, "", errstr); /* each line already names the file */
         of_config_clear(cfg);
+        of_cli_no_config_hint(OF_EXIT_CONFIG);
         return OF_EXIT_CONFIG;
     }
     of_log_set_level(cfg->log.level);
+    if (path && strcmp(from, "-c") != 0) of_info("configuration file %s", path);
     return OF_EXIT_OK;
 }
 
@@ -344,6 +384,7 @@ int of_cli_with_config(const of_cli_common *co, of_config_role role, of_cli_run_
     if (!of_cli_config(co, role, &cfg, &ex)) return ex;
     ex = run(&cfg, ctx);
     of_config_clear(&cfg);
+    of_cli_no_config_hint(ex);
     return ex;
 }
 

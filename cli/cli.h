@@ -24,6 +24,10 @@
 
 #define OF_CLI_MAX_SETS 64
 
+/* The system-wide config file, the last place looked at without -c (after OCTOFLEET_CONFIG
+ * and ./octofleet.cfg); the .deb installs its example beside it. */
+#define OF_CLI_SYSTEM_CONFIG "/etc/octofleet/octofleet.cfg"
+
 typedef struct of_cli_common {
     const char *config_path;           /* borrowed from argv */
     const char *sets[OF_CLI_MAX_SETS]; /* "key=value", borrowed from argv */
@@ -33,10 +37,11 @@ typedef struct of_cli_common {
 } of_cli_common;
 
 /* Help text for the common options, for a command's --help. */
-#define OF_CLI_COMMON_HELP                                                                   \
-    "  -c, --config FILE   configuration file (config/octofleet.cfg.example documents it)\n" \
-    "  --set KEY=VALUE     override one configuration key (repeatable)\n"                    \
-    "  --dump-config       print the effective configuration (secrets masked) and exit\n"    \
+#define OF_CLI_COMMON_HELP                                                                        \
+    "  -c, --config FILE   configuration file; without it: $OCTOFLEET_CONFIG, ./octofleet.cfg,\n" \
+    "                      " OF_CLI_SYSTEM_CONFIG ", else built-in defaults\n"                    \
+    "  --set KEY=VALUE     override one configuration key (repeatable)\n"                         \
+    "  --dump-config       print the effective configuration (secrets masked) and exit\n"         \
     "  --log-level LEVEL   error, warn, info or debug\n"
 
 /* If argv[*i] is a common option, consumes it (and its value), advances *i
@@ -122,13 +127,19 @@ int of_cli_fleet_kafka(of_fleet_kafka *fk, const of_config *cfg, const char *pre
 int of_cli_read_fleet_topic(const of_config *cfg, const char *name, const char *key, int timeout_ms,
                             of_kafka_message_cb *on_message, void *opaque, char *topic);
 
-/* Loads the config for a role: defaults, then the file (if any), then the
+/* Loads the config for a role: defaults, then the file (-c, else OCTOFLEET_CONFIG, else
+ * ./octofleet.cfg, else OF_CLI_SYSTEM_CONFIG, else none), then the
  * --set overrides, then the role's checks; applies the log level. Prints
  * every problem to stderr. Returns true when the command should go on, with
  * cfg filled (the caller frees it with of_config_clear). Returns false when it
  * should return *exit_code at once, cfg already freed: OF_EXIT_CONFIG after a
  * problem, OF_EXIT_OK after printing --dump-config to stdout. */
 bool of_cli_config(const of_cli_common *co, of_config_role role, of_config *cfg, int *exit_code);
+
+/* After a command ran on the built-in defaults (no config file found): for a failing
+ * exit_code (not OK, not usage), says on stderr that no config file was used and where one is
+ * looked for. Nothing otherwise. */
+void of_cli_no_config_hint(int exit_code);
 
 /* Checks cmd before anything is sent, as the producer will: the caps on by, reason and
  * filters, and the request against the fleet's size budget; loads the fleet key. Prints the

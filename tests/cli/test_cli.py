@@ -14,14 +14,18 @@ OCTOFLEET, SRC = sys.argv[1], sys.argv[2]
 COMMANDS = ["demo", "producer", "worker", "plan", "submit", "status", "replay", "resume",
             "abort", "events", "topic", "version", "help"]
 failures = 0
+# Commands run in an empty directory without OCTOFLEET_CONFIG, so no config file is found
+# unless a case puts one there (./octofleet.cfg is looked for).
+EMPTY = tempfile.mkdtemp(prefix="octofleet-cli-")
 
 
-def run(*args, stdin=None, env=None):
+def run(*args, stdin=None, env=None, cwd=None):
     e = dict(os.environ)
     e.pop("OCTOPUS_API_KEY", None)
+    e.pop("OCTOFLEET_CONFIG", None)
     e.update(env or {})
     p = subprocess.run([OCTOFLEET, *args], input=stdin, capture_output=True, text=True,
-                       timeout=60, env=e)
+                       timeout=60, env=e, cwd=cwd or EMPTY)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -70,6 +74,34 @@ def main():
         check("--set out of range", rc == 3 and "max_in_flight" in err, (rc, err))
         rc, out, err = run("worker")  # octopus.url is required for a worker
         check("worker without octopus.url", rc == 3 and "octopus.url" in err, (rc, err))
+        if not os.path.exists("/etc/octofleet/octofleet.cfg"):
+            check("no config file says so", "no configuration file was used" in err, err)
+
+        # Without -c: OCTOFLEET_CONFIG, then ./octofleet.cfg (then /etc/octofleet/octofleet.cfg)
+        named = os.path.join(tmp, "named.cfg")
+        with open(named, "w") as f:
+            f.write('topics = { prefix = "named."; };\n')
+        rc, out, err = run("worker", "--dump-config", env={"OCTOFLEET_CONFIG": named})
+        check("OCTOFLEET_CONFIG is read", rc == 0 and '"named."' in out, (rc, out[:300], err))
+        rc, out, err = run("worker", env={"OCTOFLEET_CONFIG": os.path.join(tmp, "none.cfg")})
+        check("OCTOFLEET_CONFIG naming a missing file", rc == 3 and "none.cfg" in err
+              and "named by OCTOFLEET_CONFIG" in err, (rc, err))
+        cwd = os.path.join(tmp, "here")
+        os.mkdir(cwd)
+        with open(os.path.join(cwd, "octofleet.cfg"), "w") as f:
+            f.write('topics = { prefix = "here."; };\n')
+        rc, out, err = run("worker", "--dump-config", cwd=cwd)
+        check("./octofleet.cfg is read", rc == 0 and '"here."' in out, (rc, out[:300], err))
+        rc, out, err = run("worker", "--dump-config", cwd=cwd, env={"OCTOFLEET_CONFIG": named})
+        check("OCTOFLEET_CONFIG before ./octofleet.cfg", rc == 0 and '"named."' in out,
+              (rc, out[:300]))
+        rc, out, err = run("worker", "--dump-config", "-c", named, cwd=cwd)
+        check("-c before ./octofleet.cfg", rc == 0 and '"named."' in out, (rc, out[:300]))
+        with open(os.path.join(cwd, "octofleet.cfg"), "a") as f:
+            f.write('wroker = { };\n')
+        rc, out, err = run("worker", cwd=cwd)
+        check("a found config's error names it", rc == 3 and "octofleet.cfg:2" in err
+              and "found in the usual places" in err, (rc, err))
 
         # --dump-config: valid config on stdout, secrets masked
         secret = "s3cr3t-Pa55"
