@@ -215,3 +215,39 @@ of_err of_buf_read_file(of_buf *b, const char *path, char *errstr, size_t errstr
     close(fd);
     return rc;
 }
+
+size_t of_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return SIZE_MAX;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            size_t m = sub < del ? sub : del;
+            cur[j] = m < ins ? m : ins;
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+    }
+    return prev[lb];
+}
+
+const char *of_nearest(const char *word, const char *const *choices)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (const char *const *c = choices; *c; c++) {
+        size_t d = of_edit_distance(word, *c);
+        if (d < best_d) {
+            best_d = d;
+            best = *c;
+        }
+    }
+    size_t limit = strlen(word) / 4 + 1;
+    if (limit > 3) limit = 3;
+    return best && best_d <= limit ? best : NULL;
+}

@@ -55,6 +55,14 @@ OF_MUST_CHECK of_err of_grow(void **arr, size_t *cap, size_t n, size_t elem);
  * are fine). */
 void of_strv_free(char **v, size_t n);
 
+/* ---- words ----------------------------------------------------------------- */
+/* Levenshtein distance between a and b (bytes); SIZE_MAX when either is longer than 63. */
+size_t of_edit_distance(const char *a, const char *b);
+
+/* The entry of the NULL-terminated `choices` closest to `word` for a "did you mean": within
+ * len(word)/4 + 1 edits (at most 3), else NULL. Borrowed from choices. */
+const char *of_nearest(const char *word, const char *const *choices);
+
 /* ---- local files ------------------------------------------------------- */
 
 struct stat;

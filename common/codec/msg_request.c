@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "msg.h"
 #include "msg_json.h"
@@ -72,7 +73,10 @@ static void unknown_keys(vctx *c, json_t *o, const char *path, const char *const
         bool ok = false;
         for (const char *const *k = known; *k; k++)
             if (strcmp(*k, key) == 0) ok = true;
-        if (!ok) verr(c, "%s%s%s: unknown field", path, *path ? "." : "", key);
+        if (ok) continue;
+        const char *near = of_nearest(key, known);
+        verr(c, "%s%s%s: unknown field%s%s%s", path, *path ? "." : "", key,
+             near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
     }
 }
 

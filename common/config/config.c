@@ -395,26 +395,6 @@ static bool secret_property(const char *name)
 
 /* Edit distance (Levenshtein) for "did you mean"; names longer than 63
  * characters are never suggested. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return SIZE_MAX;
-    size_t prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            size_t m = sub < del ? sub : del;
-            cur[j] = m < ins ? m : ins;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
-    }
-    return prev[lb];
-}
-
 /* Closest known key to `dotted` ("octopus.urll" -> "octopus.url"), or a key
  * of another group with the same leaf ("worker.transactional_id" ->
  * "producer.transactional_id"), or NULL when nothing is close. */
@@ -423,7 +403,7 @@ static const char *suggest_key(const char *dotted)
     const char *best = NULL;
     size_t best_d = SIZE_MAX;
     for (size_t i = 0; i < NDEFS; i++) {
-        size_t dist = edit_distance(dotted, cfg_defs[i].name);
+        size_t dist = of_edit_distance(dotted, cfg_defs[i].name);
         if (dist < best_d) {
             best_d = dist;
             best = cfg_defs[i].name;
@@ -440,7 +420,7 @@ static const char *suggest_key(const char *dotted)
 static const char *suggest_group(const char *name)
 {
     for (size_t i = 0; i < NGROUPS; i++)
-        if (edit_distance(name, cfg_groups[i].name) <= 2) return cfg_groups[i].name;
+        if (of_edit_distance(name, cfg_groups[i].name) <= 2) return cfg_groups[i].name;
     return NULL;
 }
 

@@ -57,6 +57,36 @@ static void test_duration(void)
     CHECK_INT(of_duration_parse(NULL, &x), OF_DURATION_SYNTAX);
 }
 
+/* "did you mean": the nearest known word within len/4 + 1 edits (at most 3). */
+static void test_nearest(void)
+{
+    static const char *const known[] = {"release", "environments", "tenants",
+                                        "stages",  "policy",       NULL};
+    static const struct {
+        const char *word;
+        const char *want; /* NULL: nothing close enough */
+    } cases[] = {{"relase", "release"},
+                 {"enviroments", "environments"},
+                 {"stage", "stages"},
+                 {"polcy", "policy"},
+                 {"tenants", "tenants"},
+                 {"x", NULL},
+                 {"priority", NULL},
+                 {"releaseeeee", NULL}, /* 4 edits > 11/4 + 1 */
+                 {"environmnts", "environments"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = of_nearest(cases[i].word, known);
+        if (cases[i].want)
+            CHECK_STR(got ? got : "(null)", cases[i].want);
+        else
+            CHECK(got == NULL);
+    }
+    CHECK_INT(of_edit_distance("kitten", "sitting"), 3);
+    CHECK_INT(of_edit_distance("", "abc"), 3);
+    CHECK(of_edit_distance(
+              "a", "0123456789012345678901234567890123456789012345678901234567890123") == SIZE_MAX);
+}
+
 static void test_strerror(void)
 {
     for (int e = 0; e < OF_ERR__COUNT; e++) {
@@ -350,6 +380,7 @@ int main(void)
 {
     test_strerror();
     test_duration();
+    test_nearest();
     test_buf_cap();
     test_read_file();
     test_escape();
