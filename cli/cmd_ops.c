@@ -95,14 +95,22 @@ static void print_progress(const of_event *ev)
             of_cli_line(stderr, "  - %s", ev->errors[i]);
         break;
     case OF_EV_RELEASE_PAUSED:
-        of_cli_line(stderr, "%-18s %zu failed job(s); replay with: octofleet replay %s --stage N",
-                    t, ev->n_jobs, ev->release_id);
+        of_cli_line(stderr, "%-18s %zu failed job(s):", t, ev->n_jobs);
         for (size_t i = 0; i < ev->n_jobs; i++)
             of_cli_line(stderr, "  - stage %d %s %s%s%s", ev->jobs[i].stage,
                         ev->jobs[i].project ? ev->jobs[i].project : "?",
                         ev->jobs[i].environment ? ev->jobs[i].environment : "?",
                         ev->jobs[i].tenant ? " / " : "",
                         ev->jobs[i].tenant ? ev->jobs[i].tenant : "");
+        /* runnable as printed: one replay per stage that holds a failed job */
+        for (size_t i = 0; i < ev->n_jobs; i++) {
+            bool first = true;
+            for (size_t k = 0; k < i; k++)
+                first = first && ev->jobs[k].stage != ev->jobs[i].stage;
+            if (first)
+                of_cli_line(stderr, "  replay with: octofleet replay %s --stage %d", ev->release_id,
+                            ev->jobs[i].stage);
+        }
         break;
     case OF_EV_COMMAND_IGNORED:
         of_cli_line(stderr, "%-18s %s (by %s)", t, ev->message ? ev->message : "",

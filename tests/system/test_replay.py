@@ -14,6 +14,7 @@ then stage 2 runs once and the release completes.
 """
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -61,10 +62,17 @@ def scenario(args, fleets):
         {"project": "Api", "duration_ms": 4000},
         {"duration_ms": [150, 300]},
     ])
-    rid = fl.submit(REQ_A)
+    # `submit --wait` follows the release to its pause: exit 1, and a hint that runs as printed
+    r = fl.octofleet("submit", fl.write_request(REQ_A), "--wait", "--by", "system-test",
+                     timeout=150)
+    check_eq(r.returncode, 1, "submit --wait of a release that pauses: exit code")
+    rid = (r.stdout.strip().splitlines() or [""])[0]
     harness.log("submitted %s" % rid)
     paused = fl.wait_release_end(rid, "release.paused", timeout=120)
     harness.log("paused")
+    hints = re.findall(r"replay with: (octofleet replay \S+ --stage \d+)", r.stderr)
+    check_eq(hints, ["octofleet replay %s --stage 2" % rid],
+             "submit --wait's replay hint (the failed stage's number, runnable)")
 
     failed_jobs = paused["data"].get("jobs", [])
     check_eq([(j.get("stage"), j.get("project"), j.get("environment"), j.get("tenant"))
@@ -117,7 +125,7 @@ def scenario(args, fleets):
     # fix the cause, replay the failed job of stage 2
     fl.set_rules([{"duration_ms": [150, 300]}])
     mark = fl.mark(rid)
-    fl.control("replay", rid, "--stage", "2")
+    fl.control(*hints[0].split()[1:] if hints else ("replay", rid, "--stage", "2"))
     fl.wait_event(rid, "release.resumed")
     fl.wait_release_end(rid, "release.completed", timeout=120, after=mark)
     harness.log("replayed and completed")
