@@ -297,24 +297,29 @@ int of_cmd_submit(int argc, char **argv)
 /* ---- replay / resume / abort ------------------------------------------- */
 
 static const char control_usage[] =
-    "usage: octofleet replay RELEASE_ID [--stage N] [--all] [--tenant T]... [--project P]...\n"
+    "usage: octofleet replay RELEASE [--stage N] [--all] [--tenant T]... [--project P]...\n"
     "                        [--environment E]... [--by NAME] [--reason TEXT] [options]\n"
-    "       octofleet resume RELEASE_ID [--by NAME] [--reason TEXT] [options]\n"
-    "       octofleet abort  RELEASE_ID [--cancel-running] [--by NAME] [--reason TEXT] "
+    "       octofleet resume RELEASE [--by NAME] [--reason TEXT] [options]\n"
+    "       octofleet abort  RELEASE [--cancel-running] [--by NAME] [--reason TEXT] "
     "[options]\n\n"
+    "RELEASE is the id printed by submit, or the release's name (\"2026.18\"; with --space S\n"
+    "when the request named a space other than Default): the id is derived from both.\n"
     "Steers a release through the producer (docs/operations.md):\n"
     "  replay  re-dispatches the failed jobs of a stage (--all: every job of it), attempt + 1;\n"
     "          --stage 0 or none = every stage with failed jobs; filters narrow it\n"
     "  resume  continues after a fix made by hand (the producer reconciles with Octopus first)\n"
     "  abort   stops the release; --cancel-running cancels its live Octopus tasks\n"
     "The command is recorded in the events with who (--by, default $USER) and why (--reason).\n\n"
-    "Options:\n" OF_CLI_COMMON_HELP;
+    "Options:\n"
+    "  --space NAME        the request's space, to find a release by name (default "
+    "Default)\n" OF_CLI_COMMON_HELP;
 
 #define MAX_FILTERS 64
 
 typedef struct control_args {
     of_command cmd;
-    const char *rid;
+    const char *rid;   /* an id, or a release name */
+    const char *space; /* with a name: the request's space */
     char *tenants[MAX_FILTERS], *projects[MAX_FILTERS], *envs[MAX_FILTERS];
 } control_args;
 
@@ -354,6 +359,8 @@ static of_cli_arg control_arg(void *ctx, int argc, char **argv, int *i)
         cmd->by = argv[++*i];
     } else if (strcmp(a, "--reason") == 0 && has_val) {
         cmd->reason = argv[++*i];
+    } else if (strcmp(a, "--space") == 0 && has_val) {
+        c->space = argv[++*i];
     } else if (a[0] != '-' && !c->rid) {
         c->rid = a;
     } else {
@@ -366,7 +373,7 @@ static int control_run(const of_config *cfg, void *ctx)
 {
     control_args *c = ctx;
     int ex = send_command(cfg, &c->cmd);
-    if (ex == OF_EXIT_OK) printf("%s %s sent\n", of_cmd_type_name(c->cmd.type), c->rid);
+    if (ex == OF_EXIT_OK) printf("%s %s sent\n", of_cmd_type_name(c->cmd.type), c->cmd.release_id);
     return ex;
 }
 
@@ -380,13 +387,13 @@ static int control(of_cmd_type type, int argc, char **argv)
     const char *name = of_cmd_type_name(type);
     int ex;
     if (!of_cli_args(argc, argv, name, control_usage, &co, control_arg, &c, &ex)) return ex;
-    if (!c.rid || !of_uuid_valid(c.rid))
-        return of_cli_usage_error(name, control_usage, "%s",
-                                  c.rid ? "RELEASE_ID must be the id printed by submit (a UUID)"
-                                        : "missing RELEASE_ID");
+    if (!c.rid) return of_cli_usage_error(name, control_usage, "%s", "missing RELEASE");
     static char no_reason[] = "requested from the command line";
     if (!c.cmd.reason) c.cmd.reason = no_reason;
-    of_id_copy(c.cmd.release_id, c.rid);
+    if (of_uuid_valid(c.rid))
+        of_id_copy(c.cmd.release_id, c.rid);
+    else /* a name: the id is derived from (space, name), as the producer does */
+        of_uuid_release_id(c.space ? c.space : "Default", c.rid, c.cmd.release_id);
     c.cmd.time_ms = of_wall_ms();
     return of_cli_with_config(&co, OF_ROLE_ANY, control_run, &c);
 }

@@ -209,12 +209,12 @@ def main():
             except subprocess.TimeoutExpired:
                 check(name, False, "hung on a FIFO")
 
-        # operator commands need a release id
+        # operator commands need a release (an id or a name: a name is not a usage error)
         for c in ("replay", "resume", "abort"):
             rc, out, err = run(c)
-            check(f"{c} without id", rc == 2 and "RELEASE_ID" in err, (c, rc, err))
-            rc, out, err = run(c, "not-a-uuid")
-            check(f"{c} bad id", rc == 2 and "UUID" in err, (c, rc, err))
+            check(f"{c} without a release", rc == 2 and "missing RELEASE" in err, (c, rc, err))
+            rc, out, err = run(c, "2026.18", "--space")
+            check(f"{c} --space without a value", rc == 2, (c, rc, err))
         rc, out, err = run("replay", "5aa9fdc3-425b-543c-9d79-b2f4eb960011", "--stage", "x")
         check("replay bad stage", rc == 2 and "--stage" in err, (rc, err))
 

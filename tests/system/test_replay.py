@@ -157,7 +157,9 @@ def scenario(args, fleets):
 
     fl.set_rules([{"duration_ms": [150, 300]}])
     mark = fl.mark(rid_b)
-    fl.control("replay", rid_b, "--stage", "1", "--all")
+    # by the release's name: the CLI derives the same id the producer did
+    r = fl.control("replay", REQ_B["release"], "--stage", "1", "--all")
+    check_eq(r.stdout.strip(), "replay %s sent" % rid_b, "replay by name names the release id")
     fl.wait_release_end(rid_b, "release.completed", timeout=120, after=mark)
     harness.log("replayed --all and completed")
     counts = counts_of(fl, "1.0.0")
