@@ -92,12 +92,12 @@ static void print_text(const status_ctx *s)
     of_cli_line(stdout, "release %s (%s): %s, round %d", r->release_name ? r->release_name : "?",
                 r->release_id, of_release_status_name(r->status), r->round);
     if (r->by) of_cli_line(stdout, "last action by %s: %s", r->by, r->reason ? r->reason : "");
-    printf("\n%-6s %-14s %-20s %-10s %5s %5s %5s %5s %5s\n", "STAGE", "NAME", "ENVIRONMENT",
-           "STATUS", "JOBS", "OK", "SKIP", "FAIL", "LIVE");
+    printf("\n%-6s %-14s %-20s %-10s %5s %5s %5s %5s %5s %5s\n", "STAGE", "NAME", "ENVIRONMENT",
+           "STATUS", "JOBS", "OK", "SKIP", "FAIL", "LIVE", "HELD");
     for (int st = 1; st <= r->stage_count; st++) {
         for (size_t e = 0; e < r->n_environments; e++) {
             const char *env = r->environments[e].name;
-            int tot = 0, ok = 0, skip = 0, fail = 0, live = 0;
+            int tot = 0, ok = 0, skip = 0, fail = 0, live = 0, held = 0;
             for (size_t i = 0; i < s->n; i++) {
                 const of_job_record *j = &s->jobs[i];
                 if (j->job.stage != st || !j->job.environment.name ||
@@ -110,14 +110,16 @@ static void print_text(const status_ctx *s)
                     skip++;
                 else if (of_job_status_is_failure(j->status))
                     fail++;
+                else if (j->held) /* decided, waiting for a task budget slot */
+                    held++;
                 else if (j->status != OF_JOB_PENDING)
                     live++;
             }
             size_t k = (size_t)(st - 1) * r->n_environments + e;
             const char *name =
                 r->stage_names && r->stage_names[st - 1] ? r->stage_names[st - 1] : "";
-            of_cli_line(stdout, "%-6d %-14s %-20s %-10s %5d %5d %5d %5d %5d", st, name, env,
-                        of_stage_status_name(r->stage_status[k]), tot, ok, skip, fail, live);
+            of_cli_line(stdout, "%-6d %-14s %-20s %-10s %5d %5d %5d %5d %5d %5d", st, name, env,
+                        of_stage_status_name(r->stage_status[k]), tot, ok, skip, fail, live, held);
         }
     }
     int nfail = 0;

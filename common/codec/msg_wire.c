@@ -958,6 +958,7 @@ of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *
         oj_set_str(o, "version", j->octo_release.name, &bad);
         oj_set_str_or_null(o, "tenant", j->tenant.name, &bad);
         oj_set_str(o, "status", of_job_status_name(jr->status), &bad);
+        if (jr->held) oj_set_bool(o, "held", true, &bad); /* decided, waiting for the budget */
         oj_set_int(o, "attempt", j->attempt, &bad);
         oj_set_str(o, "message", jr->skip_reason, &bad);
         oj_set_str(o, "deployment_id", jr->deployment_id, &bad);

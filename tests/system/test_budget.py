@@ -76,6 +76,14 @@ def scenario(args, fleets):
     seen = 0
     # a hotfix while the train runs: it shares the budget (and goes first)
     fl.wait_event(rid, "job.succeeded", count=5, timeout=120)
+    # status tells held jobs (decided, waiting for a slot) from live ones
+    st = fl.octofleet("status", rid, "--json")
+    check_eq(st.returncode, 0, "status --json exit code (%s)" % st.stderr.strip())
+    held = [j for j in harness.json.loads(st.stdout)["jobs"] if j.get("held")]
+    check(held and all(j["status"] == "dispatched" for j in held),
+          "status --json lists no held job while the budget holds most of the train")
+    st = fl.octofleet("status", rid)
+    check("HELD" in st.stdout, "status text has no HELD column: %r" % st.stdout[:400])
     hot = fl.submit(HOTFIX)
     for r_id in (hot, rid):
         if r_id == rid:
