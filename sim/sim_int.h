@@ -239,7 +239,7 @@ typedef struct sim_world {
     uint64_t seed;
     /* id -> index, one map per kind */
     sim_strmap space_ids, env_ids, lifecycle_ids, tagset_ids, project_ids, project_slugs,
-        channel_ids, release_ids, tenant_ids;
+        channel_ids, release_ids, tenant_ids, tenant_slugs; /* slugs keyed "<space>:<slug>" */
     /* indexes sorted by name (environments by SortOrder) */
     int *sorted_projects, *sorted_envs, *sorted_tenants;
     sim_hist *hist; /* deployments that succeeded before the simulator started */
@@ -254,10 +254,11 @@ of_err sim_world_load(sim_world *w, const char *path, const char *json, char *er
 void sim_world_clear(sim_world *w);
 
 int sim_find_space(const sim_world *w, const char *id_or_name);
-/* Lookup by id within a space (-1 when absent or in another space). */
+/* Lookup by id within a space (-1 when absent or in another space); projects and tenants also by
+ * slug. */
 int sim_find_project(const sim_world *w, int space, const char *id_or_slug);
 int sim_find_env(const sim_world *w, int space, const char *id);
-int sim_find_tenant(const sim_world *w, int space, const char *id);
+int sim_find_tenant(const sim_world *w, int space, const char *id_or_slug);
 int sim_find_release(const sim_world *w, int space, const char *id);
 int sim_find_lifecycle(const sim_world *w, int space, const char *id);
 int sim_find_channel(const sim_world *w, int space, const char *id);

@@ -24,15 +24,29 @@ static int in_space(int idx, int got_space, int want_space)
     return idx >= 0 && (want_space < 0 || got_space == want_space) ? idx : -1;
 }
 
-int sim_find_project(const sim_world *w, int space, const char *id_or_slug)
+/* By id, else (within a space) by slug: Octopus routes take either for these resources. */
+static int by_id_or_slug(const sim_strmap *ids, const sim_strmap *slugs, int space,
+                         const char *id_or_slug)
 {
-    int p = sim_strmap_get(&w->project_ids, id_or_slug);
-    if (p < 0 && space >= 0) {
+    int i = sim_strmap_get(ids, id_or_slug);
+    if (i < 0 && space >= 0) {
         char *key = sim_strfmt("%d:%s", space, id_or_slug);
-        p = sim_strmap_get(&w->project_slugs, key);
+        i = sim_strmap_get(slugs, key);
         free(key);
     }
+    return i;
+}
+
+int sim_find_project(const sim_world *w, int space, const char *id_or_slug)
+{
+    int p = by_id_or_slug(&w->project_ids, &w->project_slugs, space, id_or_slug);
     return in_space(p, p >= 0 ? w->projects[p].space : -1, space);
+}
+
+int sim_find_tenant(const sim_world *w, int space, const char *id_or_slug)
+{
+    int t = by_id_or_slug(&w->tenant_ids, &w->tenant_slugs, space, id_or_slug);
+    return in_space(t, t >= 0 ? w->tenants[t].space : -1, space);
 }
 
 #define FIND_BY_ID(fn, map, arr)                                  \
@@ -42,7 +56,6 @@ int sim_find_project(const sim_world *w, int space, const char *id_or_slug)
         return in_space(i, i >= 0 ? w->arr[i].space : -1, space); \
     }
 FIND_BY_ID(sim_find_env, env_ids, envs)
-FIND_BY_ID(sim_find_tenant, tenant_ids, tenants)
 FIND_BY_ID(sim_find_release, release_ids, releases)
 FIND_BY_ID(sim_find_lifecycle, lifecycle_ids, lifecycles)
 FIND_BY_ID(sim_find_channel, channel_ids, channels)

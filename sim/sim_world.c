@@ -440,6 +440,14 @@ static of_err load_releases(fx *f, int s, int p, json_t *arr, const char *path)
     return OF_OK;
 }
 
+/* Records a slug of space s for index idx (slugs are unique per space, like names). */
+static of_err put_slug(fx *f, sim_strmap *map, int s, const char *slug, int idx, const char *path)
+{
+    char *key = sim_strfmt("%d:%s", s, slug);
+    of_err rc = sim_strmap_put(map, key, idx);
+    free(key);
+    return rc ? fxerr(f, path, "duplicate slug \"%s\"", slug) : OF_OK;
+}
 static of_err load_project(fx *f, int s, json_t *v, size_t i, const char *path)
 {
     static const char *const keys[] = {"name",           "id",       "slug",     "tenanted",
@@ -466,10 +474,8 @@ static of_err load_project(fx *f, int s, json_t *v, size_t i, const char *path)
     proj->name = sim_strdup(name);
     proj->space = s;
     proj->slug = slug ? sim_strdup(slug) : sim_slug(name);
-    char *skey = sim_strfmt("%d:%s", s, proj->slug);
-    rc = sim_strmap_put(&w->project_slugs, skey, p);
-    free(skey);
-    if (rc) return fxerr(f, path, "duplicate slug \"%s\"", proj->slug);
+    rc = put_slug(f, &w->project_slugs, s, proj->slug, p, path);
+    if (rc) return rc;
     if (parse_tenancy(tenanted, &proj->tenancy))
         return fxerr(f, path, "\"tenanted\" must be Untenanted, Tenanted or TenantedOrUntenanted");
     if (guided && strcmp(guided, "EnvironmentDefault") != 0 && strcmp(guided, "Off") != 0 &&
@@ -557,6 +563,8 @@ static of_err load_tenant(fx *f, int s, json_t *v, size_t i, const char *path)
     t->name = sim_strdup(name);
     t->slug = slug ? sim_strdup(slug) : sim_slug(name);
     t->space = s;
+    rc = put_slug(f, &w->tenant_slugs, s, t->slug, ti, path);
+    if (rc) return rc;
     rc = get_bool(f, v, "disabled", path, &t->disabled);
     if (rc) return rc;
     t->tags = calloc((tags ? json_array_size(tags) : 0) + 1, sizeof *t->tags);
@@ -931,9 +939,9 @@ void sim_world_clear(sim_world *w)
     free(w->spaces), free(w->envs), free(w->lifecycles), free(w->tagsets), free(w->tags);
     free(w->projects), free(w->channels), free(w->releases), free(w->tenants), free(w->keys);
     free(w->hist), free(w->sorted_projects), free(w->sorted_tenants), free(w->sorted_envs);
-    sim_strmap *maps[] = {&w->space_ids,   &w->env_ids,     &w->lifecycle_ids,
-                          &w->tagset_ids,  &w->project_ids, &w->project_slugs,
-                          &w->channel_ids, &w->release_ids, &w->tenant_ids};
+    sim_strmap *maps[] = {&w->space_ids,   &w->env_ids,       &w->lifecycle_ids, &w->tagset_ids,
+                          &w->project_ids, &w->project_slugs, &w->channel_ids,   &w->release_ids,
+                          &w->tenant_ids,  &w->tenant_slugs};
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
         sim_strmap_clear(maps[i]);
     memset(w, 0, sizeof *w);

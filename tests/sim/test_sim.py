@@ -222,6 +222,9 @@ def test_catalogue():
              ("Billing", "Tenanted", "billing"), "project")
     check_eq(ok("GET", "/api/projects/billing")["Id"], billing, "project by slug")
     check_eq(get("/api/projects/Billing%20Service").status, 404, "project by name is 404")
+    acme = [t for t in ok("GET", "/api/tenants/all?partialName=Acme") if t["Name"] == "Acme"][0]
+    check_eq(ok("GET", "/api/tenants/" + acme["Slug"])["Id"], acme["Id"], "tenant by slug")
+    check_eq(get("/api/tenants/no-such-tenant").status, 404, "unknown tenant slug is 404")
     envs = ok("GET", "/api/environments")["Items"]
     check_eq([e["Name"] for e in envs][:3], ["Development", "Staging", "Testing"], "SortOrder")
     lc = ok("GET", "/api/lifecycles/" + p["LifecycleId"])
