@@ -44,8 +44,9 @@ static int print_plan(const of_config *cfg, of_octo *octo, const of_request *req
     of_resolver_octo_bind(ro, &res);
     of_err rc = of_plan_build(req, text, &res, &plan, &errs, errstr, sizeof(errstr));
     if (rc == OF_OK) /* the fleet's, not the release's: how many of its jobs run at once */
-        of_task_budget_resolve(octo, cfg->octopus.task_budget, &plan->task_budget,
-                               plan->task_budget_rule, sizeof(plan->task_budget_rule));
+        (void)of_task_budget_resolve(octo, cfg->octopus.task_budget,
+                                     cfg->octopus.task_budget_headroom, &plan->task_budget,
+                                     plan->task_budget_rule, sizeof(plan->task_budget_rule));
     if (rc == OF_ERR_NOT_FOUND || rc == OF_ERR_REJECTED) {
         fprintf(stderr, "octofleet plan: the request does not resolve in Octopus:\n");
         for (size_t i = 0; i < errs.n; i++)

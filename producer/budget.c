@@ -159,6 +159,16 @@ bool of_budget_tick(of_budget *b, int64_t now_ms)
     return true;
 }
 
+bool of_budget_set_limit(of_budget *b, int limit)
+{
+    if (limit < 1) limit = 1;
+    if (limit == b->limit) return false;
+    int cut = b->limit - b->effective; /* what a backoff has taken off, kept */
+    b->limit = limit;
+    b->effective = limit - cut >= 1 ? limit - cut : 1;
+    return true;
+}
+
 int of_budget_limit(const of_budget *b)
 {
     return b->limit;

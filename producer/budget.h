@@ -67,6 +67,12 @@ bool of_budget_overload(of_budget *b, int64_t now_ms);
 /* Recovery after quiet time: true when this raised the effective budget. */
 bool of_budget_tick(of_budget *b, int64_t now_ms);
 
+/* The server's task cap changed (octopus.task_cap_refresh): the new limit (>= 1). A backoff in
+ * progress keeps its cut: raising the limit raises the effective budget by the same amount,
+ * lowering it caps the effective budget. Jobs already sent are never recalled. True when the
+ * limit changed. */
+bool of_budget_set_limit(of_budget *b, int limit);
+
 int of_budget_limit(const of_budget *b);
 int of_budget_effective(const of_budget *b);
 size_t of_budget_in_use(const of_budget *b);

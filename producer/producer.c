@@ -299,13 +299,35 @@ static of_err octopus_start(prod *p, char *errstr, size_t errstr_size)
     }
     int limit = 0;
     if (!rc) {
-        of_task_budget_resolve(p->octo, p->cfg->octopus.task_budget, &limit, p->budget_rule,
-                               sizeof p->budget_rule);
+        (void)of_task_budget_resolve(p->octo, p->cfg->octopus.task_budget,
+                                     p->cfg->octopus.task_budget_headroom, &limit, p->budget_rule,
+                                     sizeof p->budget_rule);
+        p->cap_read_ms = of_now_ms();
         rc = of_budget_new(limit, &p->budget);
         if (rc) return of_seterr(errstr, errstr_size, rc, "out of memory");
         of_info("task budget %d (%s)", limit, p->budget_rule);
     }
     return rc;
+}
+
+/* An automatic budget follows the server's task cap: nodes come, go and enter maintenance.
+ * The read blocks the loop for one request (the client's retry deadline at worst); a failed
+ * read keeps the budget as it is and is tried again at the next refresh. */
+static void cap_refresh(prod *p)
+{
+    int64_t every = p->cfg->octopus.task_cap_refresh_ms;
+    if (p->cfg->octopus.task_budget > 0 || every <= 0 || of_now_ms() - p->cap_read_ms < every)
+        return;
+    p->cap_read_ms = of_now_ms();
+    int limit = 0;
+    char rule[sizeof p->budget_rule];
+    if (!of_task_budget_resolve(p->octo, 0, p->cfg->octopus.task_budget_headroom, &limit, rule,
+                                sizeof rule))
+        return;
+    int was = of_budget_limit(p->budget);
+    if (!of_budget_set_limit(p->budget, limit)) return;
+    (void)snprintf(p->budget_rule, sizeof p->budget_rule, "%s", rule);
+    of_info("task budget %d, was %d (%s)", limit, was, rule);
 }
 
 static of_err kafka_start(prod *p, char *errstr, size_t errstr_size)
@@ -420,7 +442,9 @@ static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errs
             return of_seterr(errstr, errstr_size, rc, "consumer failed: %s", es);
         }
         if (!m) {
-            if (urgent) return OF_OK; /* nothing more at hand: commit now */
+            /* nothing more at hand: commit now; or idle: the caller's idle work (the task
+             * budget's recovery and cap refresh) runs between polls */
+            if (urgent || p->batch_msgs == 0) return OF_OK;
             continue;
         }
         if (p->batch_msgs++ == 0) deadline = of_now_ms() + p->cfg->producer.batch_window_ms;
@@ -535,6 +559,7 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
 
     int aborts_in_row = 0;
     while (!rc && !of_stop_requested(opts->stop)) {
+        cap_refresh(&p);
         batch_reset(&p);
         bool consumer_dead = false;
         rc = read_batch(&p, &consumer_dead, errstr, errstr_size);

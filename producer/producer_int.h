@@ -77,6 +77,7 @@ typedef struct prod {
     of_guard *guard;       /* size budget, message authentication */
     of_budget *budget;     /* the fleet's task budget (budget.h): when decided jobs are sent */
     char budget_rule[160]; /* how its limit was found */
+    int64_t cap_read_ms;   /* monotonic: when the server's task cap was last read (automatic) */
 
     char t_requests[OF_TOPIC_NAME_MAX];
     char t_events[OF_TOPIC_NAME_MAX];

@@ -331,32 +331,39 @@ void of_resolver_octo_bind(of_resolver_octo *r, of_resolver *res)
     res->is_current = r_is_current;
 }
 
-void of_task_budget_resolve(of_octo *client, int configured, int *out, char *rule, size_t rule_size)
+bool of_task_budget_resolve(of_octo *client, int configured, int headroom_pct, int *out, char *rule,
+                            size_t rule_size)
 {
     if (configured > 0) {
         *out = configured;
         (void)snprintf(rule, rule_size, "configured");
-        return;
+        return true;
     }
     of_octo_server_node_list nodes;
     memset(&nodes, 0, sizeof nodes);
     char es[512] = "";
     of_err rc = of_octo_list_server_nodes(client, &nodes, es, sizeof es);
-    long long sum = 0;
+    long long cap = 0;
     size_t used = 0;
     for (size_t i = 0; !rc && i < nodes.n; i++) {
         if (nodes.items[i].in_maintenance) continue;
-        sum += nodes.items[i].max_concurrent_tasks;
+        cap += nodes.items[i].max_concurrent_tasks;
         used++;
     }
     of_octo_server_node_list_clear(&nodes);
-    if (!rc && sum > 0) {
+    if (!rc && cap > 0) {
+        /* Headroom: a slot is counted until its final event reaches the producer, a while
+         * after Octopus has freed it; a small queue of ours keeps the server busy meanwhile. */
+        long long sum = cap + (cap * headroom_pct + 99) / 100;
         *out = sum > 100000 ? 100000 : (int)sum;
-        (void)snprintf(rule, rule_size, "automatic: MaxConcurrentTasks of %zu node(s)", used);
-        return;
+        (void)snprintf(rule, rule_size,
+                       "automatic: MaxConcurrentTasks %lld of %zu node(s) + %d%% headroom", cap,
+                       used, headroom_pct);
+        return true;
     }
     *out = OF_BUDGET_DEFAULT;
     (void)snprintf(rule, rule_size, "automatic: default, the server's task cap is unknown");
     of_warn("task budget: %s; using %d (set octopus.task_budget to choose)",
             rc ? es : "the server's nodes report no task cap", OF_BUDGET_DEFAULT);
+    return false;
 }

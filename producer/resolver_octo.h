@@ -45,10 +45,12 @@ void of_resolver_octo_bind(of_resolver_octo *r, of_resolver *res);
 
 /* The fleet's task budget (docs/gating.md, "The task budget"): configured (octopus.task_budget
  * > 0) is taken as it is; 0 is automatic: the sum of MaxConcurrentTasks over the server's nodes
- * that are not in maintenance mode (GET /api/octopusservernodes, blocking on client), or
- * OF_BUDGET_DEFAULT (20) with a warning when that is refused, fails or sums to 0. Never fails:
- * *out >= 1, and rule (a short text, no quotes or backslashes) says how it was found. */
-void of_task_budget_resolve(of_octo *client, int configured, int *out, char *rule,
+ * that are not in maintenance mode (GET /api/octopusservernodes, blocking on client) plus
+ * headroom_pct percent of it (octopus.task_budget_headroom, rounded up), or OF_BUDGET_DEFAULT
+ * (20) with a warning when that is refused, fails or sums to 0. *out >= 1, and rule (a short
+ * text, no quotes or backslashes) says how it was found. Returns false when the automatic
+ * budget fell back to the default (the server's cap is unknown). */
+bool of_task_budget_resolve(of_octo *client, int configured, int headroom_pct, int *out, char *rule,
                             size_t rule_size);
 
 #endif

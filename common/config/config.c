@@ -211,6 +211,17 @@ static const cfg_def cfg_defs[] = {
      "releases and workers; the producer holds the rest until a slot frees (docs/gating.md). 0 = "
      "automatic: the sum of MaxConcurrentTasks over the server's nodes (GET "
      "/api/octopusservernodes), or 20 with a warning when that cannot be read."},
+    {"octopus.task_budget_headroom", CT_INT, OFF(octopus.task_budget_headroom), "50", 0, 1000, NULL,
+     NULL, 0, NULL,
+     "With an automatic task budget: how many percent more than the server's task cap the fleet "
+     "may have queued or running. A slot is counted until the job's final event reaches the "
+     "producer, a while after Octopus has freed it; the headroom keeps the server busy meanwhile "
+     "(docs/gating.md). Raise it for deployments of a few seconds; 0 = exactly the cap."},
+    {"octopus.task_cap_refresh", CT_DURATION, OFF(octopus.task_cap_refresh_ms), "5m", 0, 1 * DAY,
+     NULL, NULL, 0, NULL,
+     "With an automatic task budget: how often the producer re-reads the server's task cap "
+     "(MaxConcurrentTasks of its nodes), so a node added, removed or put in maintenance changes "
+     "the budget without a restart. 0 = read once at start."},
 
     /* producer */
     {"producer.group_id", CT_STRING, OFF(producer.group_id), "octofleet-producer", 0, 0, NULL, NULL,

@@ -19,6 +19,7 @@ typedef enum op {
     DROP,     /* rel: forget its waiting jobs */
     OVERLOAD, /* at t: Octopus said 429/503; lowered: whether the budget went down */
     TICK,     /* at t: recovery; raised: whether it went up */
+    LIMIT,    /* job: the server's cap changed to this limit; changed: whether it did */
 } op;
 
 typedef struct step {
@@ -28,7 +29,7 @@ typedef struct step {
     size_t job;
     const char *want; /* NEXT */
     int64_t t;        /* OVERLOAD, TICK */
-    int changed;      /* OVERLOAD, TICK: 1 if the effective budget changed */
+    int changed;      /* OVERLOAD, TICK: 1 if the effective budget changed; LIMIT: the limit */
     /* after the step (-1: not checked) */
     int in_use, waiting, effective;
 } step;
@@ -87,6 +88,9 @@ static void scenario(const char *name, int limit, const step *steps, size_t n)
             break;
         case TICK:
             CHECK_INT(of_budget_tick(b, s->t), s->changed);
+            break;
+        case LIMIT:
+            CHECK_INT(of_budget_set_limit(b, (int)s->job), s->changed);
             break;
         }
         if (s->in_use >= 0) CHECK_INT(of_budget_in_use(b), s->in_use);
@@ -189,12 +193,39 @@ static const step backoff_steps[] = {
     {TICK, 0, 0, 0, NULL, 220500, 0, -1, -1, 8}, /* whole again */
 };
 
+/* The server's cap changes (re-read every octopus.task_cap_refresh): a raise lets more go at
+ * once, a cut sends nothing new until enough finish, a backoff in progress keeps its cut. */
+static const step cap_steps[] = {
+    {HOLD, 'A', 0, 0, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 1, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 2, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 3, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 4, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A0", 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A1", 0, 0, ANY},
+    {NEXT, 0, 0, 0, "", 0, 0, 2, 3, 2},
+    {LIMIT, 0, 0, 4, NULL, 0, 1, 2, 3, 4},
+    {LIMIT, 0, 0, 4, NULL, 0, 0, 2, 3, 4}, /* the same cap again: no change */
+    {NEXT, 0, 0, 0, "A2", 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A3", 0, 0, ANY},
+    {NEXT, 0, 0, 0, "", 0, 0, 4, 1, 4},
+    {LIMIT, 0, 0, 3, NULL, 0, 1, 4, 1, 3},
+    {FINISH, 0, 0, 0, NULL, 0, 0, 3, 1, 3},
+    {NEXT, 0, 0, 0, "", 0, 0, ANY}, /* 3 out of 3: still full */
+    {FINISH, 0, 0, 0, NULL, 0, 0, 2, 1, 3},
+    {NEXT, 0, 0, 0, "A4", 0, 0, 3, 0, 3},
+    {OVERLOAD, 0, 0, 0, NULL, 1000, 1, 3, 0, 1},
+    {LIMIT, 0, 0, 5, NULL, 0, 1, 3, 0, 3}, /* the cut of 2 stays */
+    {TICK, 0, 0, 0, NULL, 31000, 1, 3, 0, 5},
+};
+
 int main(void)
 {
     scenario("limit", 2, limit_steps, sizeof limit_steps / sizeof limit_steps[0]);
     scenario("fair", 3, fair_steps, sizeof fair_steps / sizeof fair_steps[0]);
     scenario("load", 2, load_steps, sizeof load_steps / sizeof load_steps[0]);
     scenario("backoff", 8, backoff_steps, sizeof backoff_steps / sizeof backoff_steps[0]);
+    scenario("cap", 2, cap_steps, sizeof cap_steps / sizeof cap_steps[0]);
     /* a budget below 1 is 1 */
     of_budget *b = NULL;
     CHECK_INT(of_budget_new(0, &b), OF_OK);

@@ -27,8 +27,8 @@
  * Each case runs on a fixture of its own (mock cluster or broker topics, simulator, producer
  * thread, set up by cli/inproc.h), so each is its own ctest entry (producer.<case>):
  *   test_producer [--broker] [CASE...]     flow unresolved garbage abort resume poison budget
- *                                          fencing
- * (poison needs the mock, fencing the real broker; with no CASE, every case of the mode). */
+ * budgetcap fencing (poison needs the mock, fencing the real broker; with no CASE, every case of
+ * the mode). */
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -1324,12 +1324,41 @@ static void test_budget(fx *f, runner *prod)
     jobs_clear(&sh);
 }
 
+/* The automatic budget follows the server's task cap (octopus.task_cap_refresh): headroom 0,
+ * so the budget is small-world's cap of 5; the cap rises to 7 and two more jobs go out without
+ * a restart; then it falls to 2: nothing new goes until the out jobs end. */
+static void test_budget_cap(fx *f, runner *prod)
+{
+    (void)prod;
+    static const char r_json[] =
+        "{\"release\":\"C-routine\",\"environments\":[\"Development\"],\"tenants\":\"all\","
+        "\"stages\":[[{\"project\":\"Reporting\",\"version\":\"4.3.0\"},"
+        "{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}";
+    char rid[37];
+    jobs_seen s = {0};
+    evs ev = {0};
+    submit(f, "C-routine", r_json, rid);
+    CHECK_INT(wait_jobs(f, 1, rid, 5, &s), 5);
+    CHECK_INT(wait_ev(f, rid, OF_EV_JOB_DISPATCHED, 5, &ev), 5);
+    read_jobs(f, 0, rid, &s);
+    CHECK_INT(s.n, 5); /* the cap of 5, nothing more */
+
+    CHECK_INT(ofsim_set_task_cap(f->in.sim, 7), OF_OK);
+    CHECK_INT(wait_jobs(f, 1, rid, 7, &s), 7);
+    CHECK_INT(wait_ev(f, rid, OF_EV_JOB_DISPATCHED, 7, &ev), 7);
+    CHECK_INT(s.n, 7);
+    jobs_clear(&s);
+    evs_clear(&ev);
+}
+
 /* Which fixture a case runs on. */
 enum { ANY, MOCK_ONLY, BROKER_ONLY };
 
 static const of_inproc_set poison_sets[] = {{"kafka.properties", "message.max.bytes=3000"}};
 static const of_inproc_set flush_sets[] = {{"producer.batch_window", "60s"}};
 static const of_inproc_set budget_sets[] = {{"octopus.task_budget", "2"}};
+static const of_inproc_set cap_sets[] = {{"octopus.task_budget_headroom", "0"},
+                                         {"octopus.task_cap_refresh", "200ms"}};
 
 static const struct {
     const char *name;
@@ -1346,6 +1375,7 @@ static const struct {
     {"poison", test_poison, MOCK_ONLY, poison_sets, 1},
     {"gateflush", test_gate_flush, ANY, flush_sets, 1},
     {"budget", test_budget, ANY, budget_sets, 1},
+    {"budgetcap", test_budget_cap, ANY, cap_sets, 2},
     {"fencing", test_fencing, BROKER_ONLY, NULL, 0},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
