@@ -569,25 +569,44 @@ static bool same_tag(const sim_dep *a, const sim_dep *b)
     return a->project == b->project && a->env == b->env && a->tenant == b->tenant;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* One pass over the live tasks at `now`. Returns the wall time of the next
- * event the engine must wake for (INT64_MAX if none). mu held. */
+ * event the engine must wake for (INT64_MAX if none). mu held.
+ *
+ * Times are the schedule's, not the pass's: a task ends at its end_at and the task that takes
+ * its slot starts then (or when it may start, if later), however late this pass runs behind
+ * a busy lock. So durations stay exact under load and throughput is what the task cap
+ * allows, as on a server whose task engine is not starved (docs/octopus.md). */
 static int64_t engine_step(ofsim *sim, int64_t now)
 {
     int64_t next = INT64_MAX;
     int *running = calloc((size_t)sim->n_active + 1, sizeof *running);
-    OF_ASSERT(running);
-    int n_running = 0;
+    int64_t *freed = calloc((size_t)sim->n_active + 1, sizeof *freed);
+    int *ended = calloc((size_t)sim->n_active + 1, sizeof *ended); /* finished in this pass */
+    OF_ASSERT(running && freed && ended);
+    int n_running = 0, n_freed = 0, n_ended = 0;
 
     for (int k = 0; k < sim->n_active; k++) {
         int i = sim->active[k];
         sim_dep *d = &sim->deps[i];
-        if (d->state == SIM_EXECUTING && !d->held && now >= d->end_at)
-            task_finish(sim, i, d->fail ? SIM_FAILED : SIM_SUCCESS, now);
-        else if (d->state == SIM_CANCELLING && now >= d->cancel_at)
-            task_finish(sim, i, SIM_CANCELED, now);
-        else if (d->state == SIM_QUEUED && d->req_expiry > 0 && now >= d->req_expiry)
-            task_finish(sim, i, SIM_TIMEDOUT, now); /* no event: see docs/octopus.md */
+        if (d->state == SIM_EXECUTING && !d->held && now >= d->end_at) {
+            freed[n_freed++] = d->end_at;
+            ended[n_ended++] = i;
+            task_finish(sim, i, d->fail ? SIM_FAILED : SIM_SUCCESS, d->end_at);
+        } else if (d->state == SIM_CANCELLING && now >= d->cancel_at) {
+            freed[n_freed++] = d->cancel_at;
+            ended[n_ended++] = i;
+            task_finish(sim, i, SIM_CANCELED, d->cancel_at);
+        } else if (d->state == SIM_QUEUED && d->req_expiry > 0 && now >= d->req_expiry) {
+            task_finish(sim, i, SIM_TIMEDOUT, d->req_expiry); /* no event: see docs/octopus.md */
+        }
     }
+    qsort(freed, (size_t)n_freed, sizeof *freed, cmp_i64);
     int kept = 0;
     for (int k = 0; k < sim->n_active; k++) {
         int i = sim->active[k];
@@ -597,6 +616,9 @@ static int64_t engine_step(ofsim *sim, int64_t now)
     }
     sim->n_active = kept;
 
+    /* slots idle before this pass are free since any time; then those freed in it, earliest
+     * first */
+    int idle = sim->task_cap - n_running - n_freed, next_freed = 0;
     for (int k = 0; k < sim->n_active && n_running < sim->task_cap; k++) {
         int i = sim->active[k];
         sim_dep *d = &sim->deps[i];
@@ -605,17 +627,27 @@ static int64_t engine_step(ofsim *sim, int64_t now)
         for (int r = 0; r < n_running && !busy; r++)
             busy = same_tag(d, &sim->deps[running[r]]);
         if (busy) continue;
+        int64_t at = d->queue_time;
+        if (idle > 0)
+            idle--;
+        else if (next_freed < n_freed && freed[next_freed++] > at)
+            at = freed[next_freed - 1];
+        for (int e = 0; e < n_ended; e++) /* one task per tag at a time, in recorded times too */
+            if (same_tag(d, &sim->deps[ended[e]]) && sim->deps[ended[e]].completed > at)
+                at = sim->deps[ended[e]].completed;
         d->state = SIM_EXECUTING;
-        d->start = d->updated = now;
-        sim_event_record(sim, i, SIM_EV_STARTED, now);
+        d->start = d->updated = at;
+        sim_event_record(sim, i, SIM_EV_STARTED, at);
         if (d->interrupt) {
             d->held = d->was_held = true;
-            sim_event_record(sim, i, SIM_EV_MANUAL_RAISED, now);
+            sim_event_record(sim, i, SIM_EV_MANUAL_RAISED, at);
         } else {
-            d->end_at = now + d->duration_ms;
+            d->end_at = at + d->duration_ms;
         }
         running[n_running++] = i;
     }
+    free(freed);
+    free(ended);
     free(running);
 
     for (int k = 0; k < sim->n_active; k++) {

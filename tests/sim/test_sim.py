@@ -442,6 +442,13 @@ def test_task_cap():
     starts = sorted(s for s, _, _ in iv)
     firsts_end = min(e for _, e, _ in iv)
     check(starts[2] >= firsts_end, "the third task started only after one finished")
+    # Times follow the schedule, not the engine's wake-ups: every task ran exactly its 300 ms,
+    # and each queued task started the instant a slot was freed (docs/octopus.md).
+    for s_, e_, d in iv:
+        check_eq(round((e_ - s_).total_seconds() * 1000), 300, "duration of %s" % d["task_id"])
+    ends = sorted(e for _, e, _ in iv)
+    for st in starts[2:]:
+        check(st in ends, "a queued task started at %s, when no slot was freed (%s)" % (st, ends))
     for tid in tids:
         check_eq(task(tid)["State"], "Success", tid)
 
