@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "budget.h"
 #include "exitcodes.h"
 #include "fleet.h"
 #include "msg.h"
@@ -27,6 +28,22 @@ static const char plan_usage[] =
     "Options:\n"
     "  --json              print the plan as JSON instead of a table\n" OF_CLI_COMMON_HELP;
 
+/* The fleet's task budget as the producer would start with it: configured, or the server's cap
+ * plus the automatic headroom before any job has been observed (budget.h). */
+static void plan_budget(of_octo *octo, const of_config *cfg, of_plan *plan)
+{
+    int cap = 0;
+    (void)of_task_budget_resolve(octo, cfg->octopus.task_budget, &cap, plan->task_budget_rule,
+                                 sizeof(plan->task_budget_rule));
+    plan->task_budget = cap;
+    of_budget *b = NULL;
+    if (cfg->octopus.task_budget > 0 || of_budget_new(cap, &b) != OF_OK) return;
+    of_budget_auto(b, cap, cfg->octopus.task_budget_headroom);
+    plan->task_budget = of_budget_limit(b);
+    of_budget_describe(b, plan->task_budget_rule, sizeof(plan->task_budget_rule));
+    of_budget_free(b);
+}
+
 static int print_plan(const of_config *cfg, of_octo *octo, const of_request *req, const char *text,
                       bool json)
 {
@@ -44,9 +61,7 @@ static int print_plan(const of_config *cfg, of_octo *octo, const of_request *req
     of_resolver_octo_bind(ro, &res);
     of_err rc = of_plan_build(req, text, &res, &plan, &errs, errstr, sizeof(errstr));
     if (rc == OF_OK) /* the fleet's, not the release's: how many of its jobs run at once */
-        (void)of_task_budget_resolve(octo, cfg->octopus.task_budget,
-                                     cfg->octopus.task_budget_headroom, &plan->task_budget,
-                                     plan->task_budget_rule, sizeof(plan->task_budget_rule));
+        plan_budget(octo, cfg, plan);
     if (rc == OF_ERR_NOT_FOUND || rc == OF_ERR_REJECTED) {
         fprintf(stderr, "octofleet plan: the request does not resolve in Octopus:\n");
         for (size_t i = 0; i < errs.n; i++)

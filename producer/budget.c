@@ -1,6 +1,7 @@
 /* The task budget's queue and counters (budget.h has the rules). */
 #include "budget.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,10 @@ struct of_budget {
     bool cut_once;      /* an overload has lowered the budget at least once */
     int64_t last_cut;   /* when the effective budget was last halved */
     int64_t last_quiet; /* when the quiet time started: last overload or last raise */
+    /* automatic budget (of_budget_auto) */
+    bool automatic;
+    int cap, max_pct, headroom;
+    double outside_ms, run_ms; /* moving averages; < 0 = no observation yet */
 };
 
 of_err of_budget_new(int limit, of_budget **out)
@@ -167,6 +172,59 @@ bool of_budget_set_limit(of_budget *b, int limit)
     b->limit = limit;
     b->effective = limit - cut >= 1 ? limit - cut : 1;
     return true;
+}
+
+static int headroom_now(const of_budget *b)
+{
+    long long most = ((long long)b->cap * b->max_pct + 99) / 100;
+    long long h;
+    if (b->outside_ms < 0 || b->run_ms <= 0)
+        h = (b->cap + 3) / 4;
+    else
+        h = (long long)((double)b->cap * b->outside_ms / b->run_ms + 0.999);
+    if (h > most) h = most;
+    if (h > 100000 - (long long)b->cap) h = 100000 - (long long)b->cap;
+    return h > 0 ? (int)h : 0;
+}
+
+void of_budget_auto(of_budget *b, int cap, int max_pct)
+{
+    if (!b->automatic) b->outside_ms = b->run_ms = -1;
+    b->automatic = true;
+    b->cap = cap > 0 ? cap : 1;
+    b->max_pct = max_pct > 0 ? max_pct : 0;
+    b->headroom = headroom_now(b);
+    (void)of_budget_set_limit(b, b->cap + b->headroom);
+}
+
+bool of_budget_observe(of_budget *b, int64_t hold_ms, int64_t octopus_ms, int64_t run_ms)
+{
+    if (!b->automatic || hold_ms <= 0 || octopus_ms < 0 || run_ms <= 0) return false;
+    double outside = (double)(hold_ms > octopus_ms ? hold_ms - octopus_ms : 0);
+    /* averages over about the last 16 jobs: quick to follow a train's first stage, steady
+     * within it */
+    if (b->outside_ms < 0) {
+        b->outside_ms = outside;
+        b->run_ms = (double)run_ms;
+    } else {
+        b->outside_ms += (outside - b->outside_ms) / 16;
+        b->run_ms += ((double)run_ms - b->run_ms) / 16;
+    }
+    b->headroom = headroom_now(b);
+    return of_budget_set_limit(b, b->cap + b->headroom);
+}
+
+int of_budget_headroom(const of_budget *b)
+{
+    return b->automatic ? b->headroom : 0;
+}
+
+void of_budget_describe(const of_budget *b, char *rule, size_t rule_size)
+{
+    size_t len = strlen(rule);
+    if (!b->automatic || len >= rule_size) return;
+    (void)snprintf(rule + len, rule_size - len, " + headroom %d, adapting up to %d%%", b->headroom,
+                   b->max_pct);
 }
 
 int of_budget_limit(const of_budget *b)

@@ -67,11 +67,33 @@ bool of_budget_overload(of_budget *b, int64_t now_ms);
 /* Recovery after quiet time: true when this raised the effective budget. */
 bool of_budget_tick(of_budget *b, int64_t now_ms);
 
-/* The server's task cap changed (octopus.task_cap_refresh): the new limit (>= 1). A backoff in
- * progress keeps its cut: raising the limit raises the effective budget by the same amount,
- * lowering it caps the effective budget. Jobs already sent are never recalled. True when the
- * limit changed. */
+/* A new limit (>= 1). A backoff in progress keeps its cut: raising the limit raises the
+ * effective budget by the same amount, lowering it lowers the effective budget as much (floor
+ * 1). Jobs already sent are never recalled. True when the limit changed. */
 bool of_budget_set_limit(of_budget *b, int limit);
+
+/* Automatic budget (octopus.task_budget 0): the limit is the server's task cap plus a headroom
+ * that covers the time a slot is ours but not Octopus's. A job holds its slot from dispatch
+ * until its final event reaches the producer; Octopus holds the task only from queued to
+ * completed; in between the server's slot would idle. The headroom is
+ *     ceil(cap x outside / run)
+ * where outside is the slot time spent outside Octopus (travel to a worker and to Octopus, and
+ * noticing the end) and run a task's execution time, both moving averages of what
+ * of_budget_observe is given, bounded by max_pct percent of the cap
+ * (octopus.task_budget_headroom). So Octopus's queue holds about as much of our work as covers
+ * the notice time: one task for deployments of minutes, several caps' worth for deployments of
+ * 200 ms. Before any observation the headroom is a quarter of the cap (within the bound).
+ * Called again when the cap changes (octopus.task_cap_refresh); the averages are kept. */
+void of_budget_auto(of_budget *b, int cap, int max_pct);
+/* A finished job's times (automatic budget only; ignored otherwise or when not positive):
+ * hold_ms = its slot's time (dispatch -> final event read), octopus_ms = Octopus's (task queued
+ * -> completed), run_ms = execution (task started -> completed). True when the limit changed. */
+bool of_budget_observe(of_budget *b, int64_t hold_ms, int64_t octopus_ms, int64_t run_ms);
+/* The automatic budget's current headroom (0 when configured). */
+int of_budget_headroom(const of_budget *b);
+/* Appends " + headroom N, adapting up to P%" to rule (a NUL-terminated string in a buffer of
+ * rule_size) when the budget is automatic; nothing otherwise. */
+void of_budget_describe(const of_budget *b, char *rule, size_t rule_size);
 
 int of_budget_limit(const of_budget *b);
 int of_budget_effective(const of_budget *b);

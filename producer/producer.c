@@ -299,13 +299,18 @@ static of_err octopus_start(prod *p, char *errstr, size_t errstr_size)
     }
     int limit = 0;
     if (!rc) {
-        (void)of_task_budget_resolve(p->octo, p->cfg->octopus.task_budget,
-                                     p->cfg->octopus.task_budget_headroom, &limit, p->budget_rule,
+        (void)of_task_budget_resolve(p->octo, p->cfg->octopus.task_budget, &limit, p->budget_rule,
                                      sizeof p->budget_rule);
         p->cap_read_ms = of_now_ms();
+        p->task_cap = limit;
         rc = of_budget_new(limit, &p->budget);
         if (rc) return of_seterr(errstr, errstr_size, rc, "out of memory");
-        of_info("task budget %d (%s)", limit, p->budget_rule);
+        if (p->cfg->octopus.task_budget == 0)
+            of_budget_auto(p->budget, limit, p->cfg->octopus.task_budget_headroom);
+        char rule[sizeof p->budget_rule + 64];
+        (void)snprintf(rule, sizeof rule, "%s", p->budget_rule);
+        of_budget_describe(p->budget, rule, sizeof rule);
+        of_info("task budget %d (%s)", of_budget_limit(p->budget), rule);
     }
     return rc;
 }
@@ -319,15 +324,16 @@ static void cap_refresh(prod *p)
     if (p->cfg->octopus.task_budget > 0 || every <= 0 || of_now_ms() - p->cap_read_ms < every)
         return;
     p->cap_read_ms = of_now_ms();
-    int limit = 0;
-    char rule[sizeof p->budget_rule];
-    if (!of_task_budget_resolve(p->octo, 0, p->cfg->octopus.task_budget_headroom, &limit, rule,
-                                sizeof rule))
-        return;
+    int cap = 0;
+    char rule[sizeof p->budget_rule], full[sizeof p->budget_rule + 64];
+    if (!of_task_budget_resolve(p->octo, 0, &cap, rule, sizeof rule) || cap == p->task_cap) return;
     int was = of_budget_limit(p->budget);
-    if (!of_budget_set_limit(p->budget, limit)) return;
-    (void)snprintf(p->budget_rule, sizeof p->budget_rule, "%s", rule);
-    of_info("task budget %d, was %d (%s)", limit, was, rule);
+    p->task_cap = cap;
+    of_budget_auto(p->budget, cap, p->cfg->octopus.task_budget_headroom);
+    memcpy(p->budget_rule, rule, sizeof rule);
+    (void)snprintf(full, sizeof full, "%s", rule);
+    of_budget_describe(p->budget, full, sizeof full);
+    of_info("task budget %d, was %d (%s)", of_budget_limit(p->budget), was, full);
 }
 
 static of_err kafka_start(prod *p, char *errstr, size_t errstr_size)

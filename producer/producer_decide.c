@@ -676,6 +676,25 @@ static bool is_worker_job_event(of_event_type t)
     }
 }
 
+/* A final worker event with the task's times tells the automatic budget how long a slot was
+ * ours but not Octopus's (budget.h, of_budget_auto). Clock-safe: each difference is taken on
+ * one clock (the producer's, or Octopus's). */
+static void observe_budget(prod *p, const prod_rel *r, const of_event *ev)
+{
+    if ((ev->type != OF_EV_JOB_SUCCEEDED && ev->type != OF_EV_JOB_FAILED) ||
+        ev->task_queued_ms <= 0 || ev->task_started_ms <= 0 || ev->task_completed_ms <= 0)
+        return;
+    long idx = of_gate_find(r->g, ev->job_id);
+    const of_job_record *j = idx >= 0 ? of_gate_job(r->g, (size_t)idx) : NULL;
+    if (!j || j->job.attempt != ev->attempt || j->job.dispatched_ms <= 0) return;
+    int was = of_budget_limit(p->budget);
+    if (of_budget_observe(p->budget, of_wall_ms() - j->job.dispatched_ms,
+                          ev->task_completed_ms - ev->task_queued_ms,
+                          ev->task_completed_ms - ev->task_started_ms))
+        of_debug("task budget %d, was %d (headroom %d)", of_budget_limit(p->budget), was,
+                 of_budget_headroom(p->budget));
+}
+
 of_err prod_on_event(prod *p, const of_kafka_message *m)
 {
     if (!m->value) return OF_OK;
@@ -709,6 +728,7 @@ of_err prod_on_event(prod *p, const of_kafka_message *m)
             of_debug("event for an unknown release ignored type=%s release=%s job=%s",
                      of_event_type_name(ev.type), ev.release_id, ev.job_id);
         } else {
+            observe_budget(p, r, &ev);
             of_gate_out out;
             memset(&out, 0, sizeof out);
             rc = of_gate_job_event(r->g, &ev, of_wall_ms(), &out);

@@ -78,6 +78,7 @@ typedef struct prod {
     of_budget *budget;     /* the fleet's task budget (budget.h): when decided jobs are sent */
     char budget_rule[160]; /* how its limit was found */
     int64_t cap_read_ms;   /* monotonic: when the server's task cap was last read (automatic) */
+    int task_cap;          /* the cap (automatic) or the configured budget */
 
     char t_requests[OF_TOPIC_NAME_MAX];
     char t_events[OF_TOPIC_NAME_MAX];

@@ -331,8 +331,7 @@ void of_resolver_octo_bind(of_resolver_octo *r, of_resolver *res)
     res->is_current = r_is_current;
 }
 
-bool of_task_budget_resolve(of_octo *client, int configured, int headroom_pct, int *out, char *rule,
-                            size_t rule_size)
+bool of_task_budget_resolve(of_octo *client, int configured, int *out, char *rule, size_t rule_size)
 {
     if (configured > 0) {
         *out = configured;
@@ -352,13 +351,9 @@ bool of_task_budget_resolve(of_octo *client, int configured, int headroom_pct, i
     }
     of_octo_server_node_list_clear(&nodes);
     if (!rc && cap > 0) {
-        /* Headroom: a slot is counted until its final event reaches the producer, a while
-         * after Octopus has freed it; a small queue of ours keeps the server busy meanwhile. */
-        long long sum = cap + (cap * headroom_pct + 99) / 100;
-        *out = sum > 100000 ? 100000 : (int)sum;
-        (void)snprintf(rule, rule_size,
-                       "automatic: MaxConcurrentTasks %lld of %zu node(s) + %d%% headroom", cap,
-                       used, headroom_pct);
+        *out = cap > 100000 ? 100000 : (int)cap;
+        (void)snprintf(rule, rule_size, "automatic: MaxConcurrentTasks %lld of %zu node(s)", cap,
+                       used);
         return true;
     }
     *out = OF_BUDGET_DEFAULT;

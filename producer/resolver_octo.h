@@ -43,14 +43,15 @@ void of_resolver_octo_reset(of_resolver_octo *r);
 /* Fills res with this resolver's callbacks (res->opaque = r). */
 void of_resolver_octo_bind(of_resolver_octo *r, of_resolver *res);
 
-/* The fleet's task budget (docs/gating.md, "The task budget"): configured (octopus.task_budget
- * > 0) is taken as it is; 0 is automatic: the sum of MaxConcurrentTasks over the server's nodes
- * that are not in maintenance mode (GET /api/octopusservernodes, blocking on client) plus
- * headroom_pct percent of it (octopus.task_budget_headroom, rounded up), or OF_BUDGET_DEFAULT
- * (20) with a warning when that is refused, fails or sums to 0. *out >= 1, and rule (a short
- * text, no quotes or backslashes) says how it was found. Returns false when the automatic
- * budget fell back to the default (the server's cap is unknown). */
-bool of_task_budget_resolve(of_octo *client, int configured, int headroom_pct, int *out, char *rule,
+/* The fleet's task budget before any headroom (docs/gating.md, "The task budget"): configured
+ * (octopus.task_budget > 0) is taken as it is; 0 is automatic: the server's task cap, the sum of
+ * MaxConcurrentTasks over the nodes that are not in maintenance mode (GET
+ * /api/octopusservernodes, blocking on client), or OF_BUDGET_DEFAULT (20) with a warning when
+ * that is refused, fails or sums to 0. *out >= 1, and rule (a short text, no quotes or
+ * backslashes) says how it was found. Returns false when the automatic budget fell back to the
+ * default (the server's cap is unknown). An automatic budget adds headroom to *out
+ * (of_budget_auto). */
+bool of_task_budget_resolve(of_octo *client, int configured, int *out, char *rule,
                             size_t rule_size);
 
 #endif

@@ -211,12 +211,13 @@ static const cfg_def cfg_defs[] = {
      "releases and workers; the producer holds the rest until a slot frees (docs/gating.md). 0 = "
      "automatic: the sum of MaxConcurrentTasks over the server's nodes (GET "
      "/api/octopusservernodes), or 20 with a warning when that cannot be read."},
-    {"octopus.task_budget_headroom", CT_INT, OFF(octopus.task_budget_headroom), "50", 0, 1000, NULL,
-     NULL, 0, NULL,
-     "With an automatic task budget: how many percent more than the server's task cap the fleet "
-     "may have queued or running. A slot is counted until the job's final event reaches the "
-     "producer, a while after Octopus has freed it; the headroom keeps the server busy meanwhile "
-     "(docs/gating.md). Raise it for deployments of a few seconds; 0 = exactly the cap."},
+    {"octopus.task_budget_headroom", CT_INT, OFF(octopus.task_budget_headroom), "400", 0, 10000,
+     NULL, NULL, 0, NULL,
+     "With an automatic task budget: the most headroom over the server's task cap, in percent of "
+     "the cap. The producer sizes the headroom to cover the time a slot is the fleet's but not "
+     "Octopus's (a job travelling to Octopus, its end being noticed): cap x that time / task run "
+     "time, averaged over recent jobs; one or two tasks for deployments of minutes, more for "
+     "deployments of seconds (docs/gating.md). 0 = exactly the cap."},
     {"octopus.task_cap_refresh", CT_DURATION, OFF(octopus.task_cap_refresh_ms), "5m", 0, 1 * DAY,
      NULL, NULL, 0, NULL,
      "With an automatic task budget: how often the producer re-reads the server's task cap "

@@ -89,7 +89,7 @@ typedef struct of_config_octopus {
     size_t max_response_bytes;
     int64_t task_unreadable_ms;  /* a task unreadable this long (and 3 polls) fails its job */
     int task_budget;             /* octopus.task_budget: 0 = automatic (docs/gating.md) */
-    int task_budget_headroom;    /* octopus.task_budget_headroom: % over the server's cap */
+    int task_budget_headroom;    /* octopus.task_budget_headroom: most % over the cap */
     int64_t task_cap_refresh_ms; /* octopus.task_cap_refresh: re-read the cap; 0 = never */
 } of_config_octopus;
 

@@ -10,7 +10,7 @@ priority 5 submitted while the first one runs. Proves, on the real broker:
   - both releases complete with every target deployed exactly once;
   - two creates answered 503: the worker says octopus_throttled in the job's event and the
     producer halves the budget (log "task budget lowered to 1 of 3");
-  - `octofleet plan --json` shows the resolved budget (configured 3; automatic 15: the cap of 10 + 50 % headroom).
+  - `octofleet plan --json` shows the resolved budget (configured 3; automatic 13: the cap of 10 + a first headroom of 3).
 """
 
 import os
@@ -64,9 +64,9 @@ def scenario(args, fleets):
     r = fl.octofleet("plan", fl.write_request(HOTFIX), "--json", "-c", auto_cfg, config=False)
     check(r.returncode == 0, "plan (automatic budget) exited %d:\n%s" % (r.returncode, r.stderr))
     auto = harness.json.loads(r.stdout)
-    # the sim's task cap plus the default headroom of 50 %, rounded up
-    check_eq(auto.get("task_budget"), TASK_CAP + (TASK_CAP + 1) // 2,
-             "automatic task budget (the sim's task cap + 50 % headroom)")
+    # the sim's task cap plus the automatic headroom before any job is seen: a quarter of it
+    check_eq(auto.get("task_budget"), TASK_CAP + (TASK_CAP + 3) // 4,
+             "automatic task budget (the sim's task cap + a quarter)")
     check("automatic" in auto.get("task_budget_rule", ""), "rule %r" % auto.get("task_budget_rule"))
     check_eq(auto.get("priority"), 5, "hotfix plan's priority")
 

@@ -219,6 +219,93 @@ static const step cap_steps[] = {
     {TICK, 0, 0, 0, NULL, 31000, 1, 3, 0, 5},
 };
 
+/* The automatic budget's headroom (of_budget_auto, of_budget_observe): the cap plus
+ * ceil(cap x outside / run), outside = hold - octopus, bounded by max_pct of the cap. */
+typedef struct obs {
+    int64_t hold, octopus, run;
+} obs;
+
+static const struct {
+    const char *name;
+    int cap, max_pct;
+    obs o[16];
+    size_t n;
+    int want_limit, want_headroom;
+} auto_cases[] = {
+    {"no observation yet: a quarter of the cap", 20, 400, {{0}}, 0, 25, 5},
+    {"200 ms tasks noticed 900 ms late: bounded", 20, 400, {{1100, 200, 200}}, 1, 100, 80},
+    {"under the bound", 20, 400, {{400, 200, 200}}, 1, 40, 20},
+    {"5 min tasks noticed 100 ms late: one more", 20, 400, {{300100, 300000, 300000}}, 1, 21, 1},
+    {"no headroom allowed", 20, 0, {{1100, 200, 200}}, 1, 20, 0},
+    {"clock noise: hold shorter than Octopus's time", 20, 400, {{150, 200, 200}}, 1, 20, 0},
+    {"queue time in Octopus is not outside time", 4, 400, {{1300, 1200, 200}}, 1, 6, 2},
+    {"unusable observations are ignored",
+     8,
+     400,
+     {{0, 200, 200}, {500, -1, 200}, {500, 200, 0}},
+     3,
+     10,
+     2},
+    {"a moving average: 900 ms, then 15 x 0 ms late",
+     20,
+     400,
+     {{1100, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200},
+      {200, 200, 200}},
+     16,
+     55, /* 900 x (15/16)^15 = 341.9 ms -> 20 x 341.9 / 200 = 34.2 -> 35 */
+     35},
+};
+
+static void test_auto(void)
+{
+    for (size_t i = 0; i < sizeof auto_cases / sizeof auto_cases[0]; i++) {
+        fprintf(stderr, "auto: %s\n", auto_cases[i].name);
+        of_budget *b = NULL;
+        CHECK_INT(of_budget_new(auto_cases[i].cap, &b), OF_OK);
+        if (!b) continue;
+        of_budget_auto(b, auto_cases[i].cap, auto_cases[i].max_pct);
+        for (size_t k = 0; k < auto_cases[i].n; k++)
+            (void)of_budget_observe(b, auto_cases[i].o[k].hold, auto_cases[i].o[k].octopus,
+                                    auto_cases[i].o[k].run);
+        CHECK_INT(of_budget_limit(b), auto_cases[i].want_limit);
+        CHECK_INT(of_budget_headroom(b), auto_cases[i].want_headroom);
+        of_budget_free(b);
+    }
+    /* a configured budget does not adapt */
+    of_budget *b = NULL;
+    CHECK_INT(of_budget_new(7, &b), OF_OK);
+    if (b) {
+        CHECK(!of_budget_observe(b, 1100, 200, 200));
+        CHECK_INT(of_budget_limit(b), 7);
+        CHECK_INT(of_budget_headroom(b), 0);
+    }
+    of_budget_free(b);
+    /* the cap changes: the averages stay, the headroom follows the new cap */
+    CHECK_INT(of_budget_new(10, &b), OF_OK);
+    if (b) {
+        of_budget_auto(b, 10, 400);
+        CHECK(of_budget_observe(b, 400, 200, 200)); /* outside 200 / run 200: +10 */
+        CHECK_INT(of_budget_limit(b), 20);
+        of_budget_auto(b, 6, 400);
+        CHECK_INT(of_budget_limit(b), 12);
+    }
+    of_budget_free(b);
+}
+
 int main(void)
 {
     scenario("limit", 2, limit_steps, sizeof limit_steps / sizeof limit_steps[0]);
@@ -226,6 +313,7 @@ int main(void)
     scenario("load", 2, load_steps, sizeof load_steps / sizeof load_steps[0]);
     scenario("backoff", 8, backoff_steps, sizeof backoff_steps / sizeof backoff_steps[0]);
     scenario("cap", 2, cap_steps, sizeof cap_steps / sizeof cap_steps[0]);
+    test_auto();
     /* a budget below 1 is 1 */
     of_budget *b = NULL;
     CHECK_INT(of_budget_new(0, &b), OF_OK);
