@@ -782,6 +782,9 @@ class Bench:
                                os.path.join(ROOT, "config", "octofleet.cfg.example")],
                               capture_output=True, text=True)
         self.has_task_budget = "task_budget" in dump.stdout
+        # the automatic budget's headroom bound, in percent of the cap (docs/gating.md)
+        m = re.search(r"task_budget_headroom\s*=\s*(\d+)", dump.stdout)
+        self.headroom_pct = int(m.group(1)) if m else 0
 
     def size(self, full, quick):
         return quick if self.quick else full
@@ -1166,9 +1169,13 @@ class Report:
                    % (label, taskseconds / s2["cap"] / res["wall"], taskseconds,
                       100.0 * (taskseconds / max(1, len(res["deployments"])) / 0.2 - 1)))
             peak = max((p.get("peak", 0) for p in res["peaks"] or []), default=0)
-            budget = s2["cap"] if self.b.has_task_budget else None
+            budget = None
+            if self.b.has_task_budget:
+                budget = s2["cap"] + (s2["cap"] * self.b.headroom_pct + 99) // 100
             self.w("| %s: peak queued+executing tasks of the fleet's key | %d | ≤ budget%s | %s |"
-                   % (label, peak, " (%d)" % budget if budget else " (no budget configured)",
+                   % (label, peak, " (at most %d: cap %d + %d %% headroom)"
+                      % (budget, s2["cap"], self.b.headroom_pct) if budget
+                      else " (no budget configured)",
                       met(None if budget is None else peak <= budget)))
             self.w("| %s: fleet CPU (producer + workers) | %.1f s (%.0f µs per job) | | |"
                    % (label, fleet_cpu(res), 1e6 * fleet_cpu(res) / max(1, res["jobs"])))

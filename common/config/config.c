@@ -250,10 +250,11 @@ static const cfg_def cfg_defs[] = {
      NULL,
      "Jobs one worker runs at once; it stops fetching jobs while this many Octopus tasks are "
      "unfinished."},
-    {"worker.poll_interval", CT_DURATION, OFF(worker.poll_interval_ms), "1s", 100, 1 * HOUR, NULL,
-     NULL, 0, NULL,
+    {"worker.poll_interval", CT_DURATION, OFF(worker.poll_interval_ms), "750ms", 100, 1 * HOUR,
+     NULL, NULL, 0, NULL,
      "How often the worker reads Octopus's event feed for finished tasks (completion_source "
-     "events), or the state of every in-flight task (completion_source poll)."},
+     "events), or the state of every in-flight task (completion_source poll). 750ms notices a "
+     "completion about 0.4 s after it at the median for 1.3 requests a second per worker."},
     {"worker.completion_source", CT_ENUM, OFF(worker.completion_source), "events", 0, 0,
      completion_sources, NULL, 0, NULL,
      "How a worker notices finished tasks. \"events\": it follows Octopus's event feed (GET "

@@ -167,7 +167,7 @@ static void test_defaults(void)
     CHECK_STR(c.worker.group_id, "octofleet-workers");
     CHECK_STR(c.worker.name, "");
     CHECK_INT(c.worker.max_in_flight, 256);
-    CHECK_INT(c.worker.poll_interval_ms, 1000);
+    CHECK_INT(c.worker.poll_interval_ms, 750);
     CHECK_INT(c.worker.drain_timeout_ms, 30000);
     CHECK_INT(c.worker.max_poll_interval_ms, 300000);
     CHECK_INT(c.log.level, OF_LOG_INFO);
