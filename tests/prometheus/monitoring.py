@@ -160,6 +160,34 @@ def check_documented(src, used, problems):
     return True
 
 
+FAILURES = []
+
+
+def check(cond, what, detail=""):
+    """Prints PASS/FAIL what (and detail when it failed); records a failure."""
+    print("%-4s %s%s" % ("PASS" if cond else "FAIL", what,
+                         "" if cond or not detail else ":\n" + detail.rstrip()), flush=True)
+    if not cond:
+        FAILURES.append(what)
+    return cond
+
+
+def check_docs(src, used):
+    """check_documented, said as a check, or a note when docs/monitoring.md does not exist."""
+    problems = []
+    if check_documented(src, used, problems):
+        check(not problems, "docs/monitoring.md documents every metric", "\n".join(problems))
+    else:
+        print("NOTE docs/monitoring.md does not exist: metric names checked against the fixed "
+              "list in tests/prometheus/monitoring.py only", flush=True)
+
+
+def finish(what):
+    """Prints the summary line; returns the exit code."""
+    print("\n%s: %s" % (what, "%d failed" % len(FAILURES) if FAILURES else "all passed"))
+    return 1 if FAILURES else 0
+
+
 def promtool():
     """The promtool executable, or exits 1 saying how to get it."""
     exe = os.environ.get("PROMTOOL") or shutil.which("promtool")

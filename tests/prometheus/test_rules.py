@@ -25,15 +25,6 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import monitoring  # noqa: E402
 
-failures = []
-
-
-def check(cond, what, detail=""):
-    print("%-4s %s%s" % ("PASS" if cond else "FAIL", what,
-                         "" if cond or not detail else ":\n" + detail.rstrip()), flush=True)
-    if not cond:
-        failures.append(what)
-
 
 def rules(path):
     """[(kind, name, expr, text of the rule)] from a rules file. The standard library has no YAML
@@ -71,12 +62,12 @@ def main():
     rules_file = os.path.join(src, "deploy", "prometheus", "alerts.yml")
 
     rc, out = monitoring.run([promtool, "check", "rules", rules_file])
-    check(rc == 0 and "SUCCESS" in out, "promtool check rules deploy/prometheus/alerts.yml", out)
+    monitoring.check(rc == 0 and "SUCCESS" in out, "promtool check rules deploy/prometheus/alerts.yml", out)
 
     tests = sorted(glob.glob(os.path.join(src, "tests", "prometheus", "*.test.yml")))
-    check(bool(tests), "unit test files tests/prometheus/*.test.yml exist")
+    monitoring.check(bool(tests), "unit test files tests/prometheus/*.test.yml exist")
     rc, out = monitoring.run([promtool, "test", "rules"] + tests)
-    check(rc == 0 and "SUCCESS" in out, "promtool test rules %s" % " ".join(
+    monitoring.check(rc == 0 and "SUCCESS" in out, "promtool test rules %s" % " ".join(
         os.path.relpath(t, src) for t in tests), out)
 
     # Every alert has a unit test (named in an alertname: line of a test file).
@@ -85,9 +76,9 @@ def main():
         tested |= set(re.findall(r"alertname:\s*(\S+)", open(t, encoding="utf-8").read()))
     found = rules(rules_file)
     alerts = [name for kind, name, _, _ in found if kind == "alert"]
-    check(len(alerts) >= 5, "alerts.yml has the alerts (%s)" % ", ".join(alerts))
+    monitoring.check(len(alerts) >= 5, "alerts.yml has the alerts (%s)" % ", ".join(alerts))
     untested = [a for a in alerts if a not in tested]
-    check(not untested, "every alert has promtool unit tests", "untested: " + " ".join(untested))
+    monitoring.check(not untested, "every alert has promtool unit tests", "untested: " + " ".join(untested))
     # ... with a firing case (a test that expects it with labels) as well as quiet ones.
     fired = set()
     for t in tests:
@@ -95,7 +86,7 @@ def main():
         fired |= set(re.findall(r"alertname:\s*(\S+)\n\s*exp_alerts:[ \t]*(?:&\S+)?\n\s*- exp_labels",
                                 text))
     nofire = [a for a in alerts if a not in fired]
-    check(not nofire, "every alert has a test where it fires", "never fires: " + " ".join(nofire))
+    monitoring.check(not nofire, "every alert has a test where it fires", "never fires: " + " ".join(nofire))
 
     problems = []
     used = set()
@@ -113,15 +104,9 @@ def main():
         desc = re.search(r"^\s*description:(.*?)(?=^\s*- alert:|\Z)", body, re.M | re.S)
         if not desc or not re.search(r"`(octofleet|kubectl|systemctl|gdb) [^`]+`", desc.group(1)):
             problems.append("%s: the description names no command to run (`octofleet ...`)" % name)
-    check(not problems, "alerts.yml uses only exported metrics and labels, every alert has "
+    monitoring.check(not problems, "alerts.yml uses only exported metrics and labels, every alert has "
           "severity, summary and a description with a command to run", "\n".join(problems))
-    documented_problems = []
-    if monitoring.check_documented(src, used, documented_problems):
-        check(not documented_problems, "docs/monitoring.md documents every metric",
-              "\n".join(documented_problems))
-    else:
-        print("NOTE docs/monitoring.md does not exist: metric names checked against the fixed "
-              "list in tests/prometheus/monitoring.py only", flush=True)
+    monitoring.check_docs(src, used)
 
     # The example configuration, with alerts.yml beside it (rule_files is relative to it).
     conf = os.path.join(src, "deploy", "prometheus", "prometheus.yml")
@@ -135,7 +120,7 @@ def main():
             text = open(conf, encoding="utf-8").read()
             text, n = re.subn(r"kubernetes_sd_configs:\n(\s*)- role: pod",
                               r"static_configs:\n\1- targets: []", text)
-            check(n == 2, "prometheus.yml has the two Kubernetes scrape jobs", "found %d" % n)
+            monitoring.check(n == 2, "prometheus.yml has the two Kubernetes scrape jobs", "found %d" % n)
             with open(os.path.join(tmp, "prometheus.yml"), "w", encoding="utf-8") as f:
                 f.write(text)
             shutil.copy(rules_file, tmp)
@@ -143,16 +128,15 @@ def main():
                                                                               "prometheus.yml")])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    check(rc == 0 and "SUCCESS" in out, "promtool check config deploy/prometheus/prometheus.yml",
+    monitoring.check(rc == 0 and "SUCCESS" in out, "promtool check config deploy/prometheus/prometheus.yml",
           out)
     text = open(conf, encoding="utf-8").read()
     for job in ("octofleet-producer", "octofleet-worker"):
-        check(re.search(r"^\s*- job_name: %s$" % job, text, re.M) is not None
+        monitoring.check(re.search(r"^\s*- job_name: %s$" % job, text, re.M) is not None
               and job in open(rules_file, encoding="utf-8").read(),
               "scrape job %s is in prometheus.yml and alerts.yml" % job)
 
-    print("\nrules: %s" % ("%d failed" % len(failures) if failures else "all passed"))
-    return 1 if failures else 0
+    return monitoring.finish("rules")
 
 
 if __name__ == "__main__":
