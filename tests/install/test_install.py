@@ -6,7 +6,7 @@
 1. `cmake --install` into a DESTDIR (prefix /usr/local): every listed file is there, the
    installed binaries run, the man pages render without warnings, the example config loads,
    the sysusers.d file creates the octofleet user in a scratch root, octopus-sim serves an
-   installed world.
+   installed world; the alert rules and the Grafana dashboard are under share/octofleet.
 2. `cmake --install --prefix <tmp>` and `systemd-analyze verify` on the installed units (so
    ExecStart's binary and the man: Documentation= links resolve). No systemd-analyze: a
    failure, unless OF_INSTALL_TEST_SKIP_SYSTEMD=1.
@@ -93,7 +93,10 @@ def expected_files(src, cmds, prefix, sysconf, unitdir, sysusersdir):
              sysusersdir + "/octofleet.conf",
              prefix + "/share/man/man1/octofleet.1", prefix + "/share/man/man1/octopus-sim.1",
              prefix + "/share/doc/octofleet/README.md",
-             prefix + "/share/doc/octofleet/examples/octofleet.yaml"]
+             prefix + "/share/doc/octofleet/examples/octofleet.yaml",
+             prefix + "/share/octofleet/prometheus/alerts.yml",
+             prefix + "/share/octofleet/prometheus/prometheus.yml",
+             prefix + "/share/octofleet/grafana/octofleet.json"]
     files += [prefix + "/share/man/man1/octofleet-%s.1" % c for c in cmds]
     files += [prefix + "/share/doc/octofleet/" + d
               for d in sorted(os.listdir(os.path.join(src, "docs"))) if d.endswith(".md")]
