@@ -13,6 +13,11 @@ PKGS=(
   # cpack's dpkg-shlibdeps, groff to render the man pages, python3-venv for the manifests'
   # validator (kubernetes-validate from PyPI)
   systemd file groff-base python3-venv
+  # promtool, for the tests of the alert rules and the dashboard (tests/prometheus) and of the
+  # daemons' /metrics; Debian ships it in the prometheus package (which also brings the server:
+  # on a host running systemd its postinst starts it on :9090; `systemctl disable --now
+  # prometheus` if unwanted)
+  prometheus
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include "secret.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -63,6 +64,18 @@ static of_err copy_key(const of_secret_source *src, const char *s, size_t len, c
     return OF_OK;
 }
 
+/* True when gid is the process's effective group or one of its supplementary
+ * groups. More than 256 groups (getgroups fails) counts as "not ours". */
+static bool in_my_groups(gid_t gid)
+{
+    if (gid == getegid()) return true;
+    gid_t groups[256];
+    int n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid) return true;
+    return false;
+}
+
 static of_err load_from_file(const of_secret_source *src, const char *path, char **out,
                              char *errstr, size_t errstr_size)
 {
@@ -76,7 +89,10 @@ static of_err load_from_file(const of_secret_source *src, const char *path, char
     if (orc)
         return of_seterr(errstr, errstr_size, orc == OF_ERR_INVALID ? OF_ERR_CONFIG : orc, "%s %s",
                          src->setting, why);
-    if (st.st_mode & (S_IRWXG | S_IRWXO))
+    /* Readable by our own group is how a shared key reaches a service, not a
+     * leak: Kubernetes' fsGroup makes a mounted Secret 0440 root:<fsGroup>, and
+     * a host may keep it 0640 root:octofleet. Others, or another group, warn. */
+    if ((st.st_mode & S_IRWXO) || ((st.st_mode & S_IRWXG) && !in_my_groups(st.st_gid)))
         of_warn("%s file is readable by others: path=%s mode=%04o (chmod 600 it)", src->what, path,
                 (unsigned)(st.st_mode & 07777));
 

@@ -6,14 +6,16 @@
 1. `cmake --install` into a DESTDIR (prefix /usr/local): every listed file is there, the
    installed binaries run, the man pages render without warnings, the example config loads,
    the sysusers.d file creates the octofleet user in a scratch root, octopus-sim serves an
-   installed world.
+   installed world; the alert rules and the Grafana dashboard are under share/octofleet.
 2. `cmake --install --prefix <tmp>` and `systemd-analyze verify` on the installed units (so
    ExecStart's binary and the man: Documentation= links resolve). No systemd-analyze: a
    failure, unless OF_INSTALL_TEST_SKIP_SYSTEMD=1.
 3. `cpack -G DEB`: the .deb's control fields, Depends, maintainer scripts and file list; its
    units name /usr/bin/octofleet and /etc/octofleet. The Containerfile's runtime packages
    cover the .deb's Depends.
-4. The Kubernetes manifests: image and command match the Containerfile (always); schema
+4. The Kubernetes manifests: image and command match the Containerfile, the pods' probes,
+   metrics port, scrape annotations, resources, security context and API-key Secret, and the
+   ConfigMap's config loads (always); schema
    validation with kubernetes-validate (PyPI, bundled schemas, offline once installed) when
    it is on PATH or can be installed into a cached venv, otherwise said plainly (and a failure
    when OF_INSTALL_TEST_REQUIRE_MANIFESTS=1).
@@ -91,7 +93,10 @@ def expected_files(src, cmds, prefix, sysconf, unitdir, sysusersdir):
              sysusersdir + "/octofleet.conf",
              prefix + "/share/man/man1/octofleet.1", prefix + "/share/man/man1/octopus-sim.1",
              prefix + "/share/doc/octofleet/README.md",
-             prefix + "/share/doc/octofleet/examples/octofleet.yaml"]
+             prefix + "/share/doc/octofleet/examples/octofleet.yaml",
+             prefix + "/share/octofleet/prometheus/alerts.yml",
+             prefix + "/share/octofleet/prometheus/prometheus.yml",
+             prefix + "/share/octofleet/grafana/octofleet.json"]
     files += [prefix + "/share/man/man1/octofleet-%s.1" % c for c in cmds]
     files += [prefix + "/share/doc/octofleet/" + d
               for d in sorted(os.listdir(os.path.join(src, "docs"))) if d.endswith(".md")]
@@ -393,6 +398,87 @@ def kubernetes_validate_tool(a):
     return cached, None
 
 
+def yaml_documents(text):
+    """The documents of a multi-document YAML file, as text (no YAML reader in the standard
+    library; the checks below read the layout our manifests are written in)."""
+    return [d for d in re.split(r"^---\s*$", text, flags=re.M) if re.search(r"^kind:", d, re.M)]
+
+
+def configmap_config(text):
+    """The octofleet.cfg of the manifest's ConfigMap, dedented, or None."""
+    m = re.search(r"^  octofleet\.cfg: \|\n((?:    .*\n|\s*\n)+)", text, re.M)
+    return "\n".join(l[4:] for l in m.group(1).splitlines()) + "\n" if m else None
+
+
+def check_manifest_operations(a, path):
+    """The producer and worker pods: probes on /readyz and /healthz through the port named
+    metrics, that port where the ConfigMap's <daemon>.metrics_listen listens and where the
+    prometheus.io/port annotation points, resources, the restricted security context, and the
+    API key only as a file from the octofleet-octopus-api-key Secret. Then the ConfigMap's
+    config itself loads (--dump-config) when this build knows metrics_listen."""
+    name = os.path.basename(path)
+    text = open(path, encoding="utf-8").read()
+    cfg = configmap_config(text)
+    if not check(cfg is not None, "%s: a ConfigMap with octofleet.cfg" % name):
+        return
+    key_file = re.search(r'api_key_file\s*=\s*"([^"]+)"', cfg)
+    for doc in yaml_documents(text):
+        kind = re.search(r"^kind:\s*(\S+)", doc, re.M).group(1)
+        if kind not in ("Deployment", "StatefulSet"):
+            continue
+        daemon = re.search(r'^\s*args:\s*\[\s*"([a-z]+)"', doc, re.M).group(1)
+        what = "%s: %s %s" % (name, kind, daemon)
+        listen = re.search(r"^%s = \{.*?^\s*metrics_listen = \"[^\"]*:(\d+)\";.*?^\};" % daemon,
+                           cfg, re.M | re.S)
+        port = re.search(r"\{name: metrics, containerPort: (\d+)", doc)
+        annotation = re.search(r'prometheus\.io/port: "(\d+)"', doc)
+        check(listen and port and annotation
+              and listen.group(1) == port.group(1) == annotation.group(1)
+              and 'prometheus.io/scrape: "true"' in doc,
+              "%s: %s.metrics_listen, the port named metrics and prometheus.io/port agree" %
+              (what, daemon), "listen %s port %s annotation %s" % (
+                  listen and listen.group(1), port and port.group(1),
+                  annotation and annotation.group(1)))
+        probes = {p: re.search(r"^\s*%s:\n\s*httpGet: \{path: (\S+), port: metrics\}" % p, doc,
+                               re.M) for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+        check(all(probes.values()) and probes["readinessProbe"].group(1) == "/readyz"
+              and probes["livenessProbe"].group(1) == "/healthz",
+              "%s: readiness on /readyz, liveness and start-up on /healthz" % what)
+        check(re.search(r"requests: \{cpu: \S+, memory: \S+\}", doc) is not None
+              and re.search(r"limits: \{.*memory: \S+\}", doc) is not None,
+              "%s: resource requests and a memory limit" % what)
+        wanted = ["runAsNonRoot: true", "readOnlyRootFilesystem: true", 'drop: ["ALL"]',
+                  "allowPrivilegeEscalation: false", "seccompProfile: {type: RuntimeDefault}",
+                  "fsGroup: 10001", "automountServiceAccountToken: false"]
+        check(all(w in doc for w in wanted), "%s: restricted security context" % what,
+              "missing: " + ", ".join(w for w in wanted if w not in doc))
+        mount = re.search(r"\{name: api-key, mountPath: (\S+), readOnly: true\}", doc)
+        check(mount and key_file and key_file.group(1) == mount.group(1) + "/api-key"
+              and "secretName: octofleet-octopus-api-key" in doc
+              and not re.search(r"OCTOPUS_API_KEY|secretKeyRef", doc),
+              "%s: the API key is a file from the Secret octofleet-octopus-api-key "
+              "(octopus.api_key_file), not an environment variable" % what)
+
+    # The config itself, as the daemons would read it (the key file is only read at start).
+    octofleet = os.path.join(a.build_dir, "bin", "octofleet")
+    rc, out = run([octofleet, "producer", "-c",
+                   os.path.join(a.source_dir, "config", "octofleet.cfg.example"),
+                   "--dump-config"], timeout=30)
+    if "metrics_listen" not in out:
+        record("NOTE", "%s: this build has no metrics_listen key: the ConfigMap's config is "
+               "loaded without its metrics_listen lines" % name)
+        cfg = re.sub(r"^\s*metrics_listen = .*\n", "", cfg, flags=re.M)
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as f:
+        f.write(cfg)
+    try:
+        for daemon in ("producer", "worker"):
+            rc, out = run([octofleet, daemon, "-c", f.name, "--dump-config"], timeout=30)
+            check(rc == 0, "%s: the ConfigMap's octofleet.cfg loads (%s --dump-config)" %
+                  (name, daemon), out[-800:])
+    finally:
+        os.unlink(f.name)
+
+
 def test_manifests(a):
     kdir = os.path.join(a.source_dir, "deploy", "kubernetes")
     manifests = sorted(os.path.join(kdir, f) for f in os.listdir(kdir)
@@ -408,6 +494,9 @@ def test_manifests(a):
               and argv and all(c in ("producer", "worker") for c in argv),
               "%s: containers run the octofleet image's ENTRYPOINT with producer/worker args"
               % os.path.basename(m), "images %s args %s" % (images, argv))
+
+    for m in manifests:
+        check_manifest_operations(a, m)
 
     tool, why = kubernetes_validate_tool(a)
     if tool is None:
