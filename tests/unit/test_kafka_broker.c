@@ -80,7 +80,10 @@ static bool member_new(member *m, const char *client, const char *group, bool ma
 {
     memset(m, 0, sizeof(*m));
     of_kafka_config cfg = config(client, true);
-    of_kafka_consumer_opts o = {group, on_rebalance, m, manual_commit, false};
+    of_kafka_consumer_opts o = {.group_id = group,
+                                .on_rebalance = on_rebalance,
+                                .opaque = m,
+                                .manual_commit = manual_commit};
     CHECK_INT(of_kafka_consumer_new(&cfg, &o, &m->c, es, sizeof(es)), OF_OK);
     return m->c != NULL;
 }
@@ -392,7 +395,11 @@ static bool strict_member(member *m, const of_kafka_config *cfg, const char *gro
                           const char *const *topics)
 {
     memset(m, 0, sizeof(*m));
-    of_kafka_consumer_opts o = {group, on_rebalance, m, true, strict};
+    of_kafka_consumer_opts o = {.group_id = group,
+                                .on_rebalance = on_rebalance,
+                                .opaque = m,
+                                .manual_commit = true,
+                                .strict_offsets = strict};
     CHECK_INT(of_kafka_consumer_new(cfg, &o, &m->c, es, sizeof(es)), OF_OK);
     if (!m->c) return false;
     CHECK_INT(of_kafka_subscribe(m->c, topics, 1, es, sizeof(es)), OF_OK);
