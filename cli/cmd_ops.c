@@ -1,6 +1,5 @@
 /* Operator commands that talk to the fleet through Kafka:
  *   submit, replay, resume, abort  -> a command on <prefix>requests
- *   events                         <- CloudEvents from <prefix>events
  *   status                         <- state records from <prefix>releases
  * None of them talks to Octopus; the producer does. */
 #include <errno.h>
@@ -411,51 +410,4 @@ int of_cmd_resume(int argc, char **argv)
 int of_cmd_abort(int argc, char **argv)
 {
     return control(OF_CMD_ABORT, argc, argv);
-}
-
-/* ---- events ------------------------------------------------------------ */
-
-static const char events_usage[] =
-    "usage: octofleet events [--release RELEASE_ID] [--follow] [options]\n\n"
-    "Prints the fleet's CloudEvents (docs/messages.md) as JSON lines on stdout, from the\n"
-    "beginning of the events topic; with --follow keeps printing new ones until interrupted.\n\n"
-    "Options:\n"
-    "  --release ID        only this release's events\n"
-    "  --follow            keep waiting for new events (Ctrl-C stops)\n" OF_CLI_COMMON_HELP;
-
-typedef struct events_args {
-    follow_ctx fc;
-    bool follow;
-} events_args;
-
-static of_cli_arg events_arg(void *ctx, int argc, char **argv, int *i)
-{
-    events_args *a = ctx;
-    if (strcmp(argv[*i], "--follow") == 0)
-        a->follow = true;
-    else if (strcmp(argv[*i], "--release") == 0 && *i + 1 < argc)
-        a->fc.release_id = argv[++*i];
-    else
-        return OF_CLI_ARG_UNEXPECTED;
-    return OF_CLI_ARG_TAKEN;
-}
-
-static int events_run(const of_config *cfg, void *ctx)
-{
-    events_args *a = ctx;
-    char topic[OF_TOPIC_NAME_MAX];
-    if (!a->follow)
-        return of_cli_read_fleet_topic(cfg, "events", "events", KAFKA_TIMEOUT_MS, on_event, &a->fc,
-                                       topic);
-    int ex = follow_events(cfg, &a->fc, false);
-    return ex == OF_EXIT_FAIL ? OF_EXIT_OK : ex; /* a paused release is not our failure */
-}
-
-int of_cmd_events(int argc, char **argv)
-{
-    of_cli_common co = {0};
-    events_args a = {.fc = {.print_json = true, .final = -1}};
-    int ex;
-    if (!of_cli_args(argc, argv, "events", events_usage, &co, events_arg, &a, &ex)) return ex;
-    return of_cli_with_config(&co, OF_ROLE_ANY, events_run, &a);
 }

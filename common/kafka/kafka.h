@@ -31,6 +31,10 @@ typedef struct of_kafka_consumer of_kafka_consumer;
 #define OF_KAFKA_PARTITION_ANY (-1)
 /* Offset value meaning "no offset" (nothing committed yet, unknown). */
 #define OF_KAFKA_OFFSET_NONE (-1)
+/* Start positions for of_kafka_assign other than an absolute offset: the partition's first
+ * message, and its end (only messages written from then on). */
+#define OF_KAFKA_OFFSET_BEGINNING (-2)
+#define OF_KAFKA_OFFSET_END       (-3)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Transient broker states */
@@ -276,6 +280,10 @@ typedef enum of_kafka_rebalance {
 typedef void of_kafka_rebalance_cb(void *opaque, of_kafka_rebalance what,
                                    const of_kafka_partition *parts, size_t n);
 
+/* A partition's end was reached: offset is the next offset that will be written. Called on
+ * the polling thread; topic borrowed for the call. opaque is of_kafka_consumer_opts.opaque. */
+typedef void of_kafka_eof_cb(void *opaque, const char *topic, int32_t partition, int64_t offset);
+
 typedef struct of_kafka_consumer_opts {
     const char *group_id; /* required */
     /* Optional assignment hook and its argument. */
@@ -290,6 +298,10 @@ typedef struct of_kafka_consumer_opts {
      * instead of jumping silently (auto.offset.reset=error); partitions without a committed
      * offset start at the beginning. For consumers whose input is state (the producer). */
     bool strict_offsets;
+    /* Optional: called from of_kafka_consumer_poll each time a partition's end is reached
+     * (enable.partition.eof; with read_committed the end is the last stable offset, so it is
+     * reached even past transaction markers, which an offset comparison would wait for). */
+    of_kafka_eof_cb *on_eof;
 } of_kafka_consumer_opts;
 
 /* Creates a group consumer with partition.assignment.strategy=cooperative-sticky,
@@ -352,6 +364,41 @@ OF_MUST_CHECK of_err of_kafka_commit(of_kafka_consumer *c, char *errstr, size_t 
  * bounds the whole call. */
 OF_MUST_CHECK of_err of_kafka_committed(of_kafka_consumer *c, of_kafka_offset *offs, size_t n,
                                         int timeout_ms, char *errstr, size_t errstr_size);
+
+/* ---- Manual assignment: a reader outside any group rebalance ----
+ *
+ * A consumer that uses of_kafka_assign instead of of_kafka_subscribe never joins its group, so
+ * no session can time out and no rebalance can hand its partitions back at an old position (a
+ * process stopped past session.timeout.ms keeps reading where it was). The group id then only
+ * names where of_kafka_commit_offsets keeps positions and where of_kafka_committed reads them:
+ * Kafka accepts such commits while no member has joined the group by subscribing. Do not mix
+ * both on one consumer. */
+
+/* The number of partitions of topic into *n: 0 (and OF_OK) when the topic does not exist.
+ * Transient states right after a topic's creation are asked again until timeout_ms. */
+OF_MUST_CHECK of_err of_kafka_partition_count(of_kafka_consumer *c, const char *topic,
+                                              int timeout_ms, int *n, char *errstr,
+                                              size_t errstr_size);
+
+/* For each offs[i], whose offset holds a time in ms since the epoch on the way in: the
+ * earliest offset whose message timestamp is at or after that time, or OF_KAFKA_OFFSET_END
+ * when the partition holds none yet (ListOffsets, librdkafka's offsetsForTimes). Transient
+ * errors are retried until timeout_ms. */
+OF_MUST_CHECK of_err of_kafka_offsets_for_times(of_kafka_consumer *c, of_kafka_offset *offs,
+                                                size_t n, int timeout_ms, char *errstr,
+                                                size_t errstr_size);
+
+/* Replaces the consumer's assignment with offs (absolute offsets, OF_KAFKA_OFFSET_BEGINNING or
+ * OF_KAFKA_OFFSET_END); fetching starts there. A start offset that no longer exists (retention)
+ * follows auto.offset.reset (earliest unless strict_offsets). Local: no broker round trip. */
+OF_MUST_CHECK of_err of_kafka_assign(of_kafka_consumer *c, const of_kafka_offset *offs, size_t n,
+                                     char *errstr, size_t errstr_size);
+
+/* Commits offs (the next offset to read, per partition) for the consumer's group now and waits
+ * for the result; transient coordinator errors are retried for up to OF_KAFKA_COMMIT_RETRY_MS.
+ * For a manually assigned consumer; also a subscribed one may use it for its own partitions. */
+OF_MUST_CHECK of_err of_kafka_commit_offsets(of_kafka_consumer *c, const of_kafka_offset *offs,
+                                             size_t n, char *errstr, size_t errstr_size);
 
 /* True (and the reason in errstr) once the consumer hit a fatal error. */
 bool of_kafka_consumer_fatal(of_kafka_consumer *c, char *errstr, size_t errstr_size);

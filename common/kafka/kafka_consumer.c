@@ -14,8 +14,9 @@ struct of_kafka_consumer {
     bool paused; /* the application's wish for the whole assignment */
     bool closed;
     bool strict_offsets; /* never skip data: see of_kafka_consumer_opts */
-    char *group_id;      /* owned copies, for error messages */
-    char *instance_id;   /* group.instance.id, NULL for a dynamic member */
+    of_kafka_eof_cb *on_eof;
+    char *group_id;    /* owned copies, for error messages */
+    char *instance_id; /* group.instance.id, NULL for a dynamic member */
 };
 
 /* How long the assignment of a strict_offsets consumer keeps asking for committed offsets
@@ -164,6 +165,7 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
         {"enable.auto.commit", opts->manual_commit ? "false" : "true"},
         {"isolation.level", "read_committed"},
         {"auto.offset.reset", opts->strict_offsets ? "error" : "earliest"},
+        {"enable.partition.eof", opts->on_eof ? "true" : "false"},
     };
     rd_kafka_conf_t *conf = NULL;
     of_err rc = ofk_conf_new(RD_KAFKA_CONSUMER, cfg, defaults,
@@ -176,6 +178,7 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
     }
     c->on_rebalance = opts->on_rebalance;
     c->strict_offsets = opts->strict_offsets;
+    c->on_eof = opts->on_eof;
     c->opaque = opts->opaque;
     /* Remember the static identity (set by a daemon default or the operator) for the fencing
      * message: "another member uses group.instance.id X" is the whole diagnosis. */
@@ -280,6 +283,8 @@ of_err of_kafka_consumer_poll(of_kafka_consumer *c, int timeout_ms, of_kafka_mes
     rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, timeout_ms);
     if (!rkm) return OF_OK;
     if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (c->on_eof && rkm->rkt)
+            c->on_eof(c->opaque, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset);
         rd_kafka_message_destroy(rkm);
         return OF_OK;
     }
@@ -658,4 +663,92 @@ out:
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Manual assignment */
+
+of_err of_kafka_partition_count(of_kafka_consumer *c, const char *topic, int timeout_ms, int *n,
+                                char *errstr, size_t errstr_size)
+{
+    *n = 0;
+    if (!topic || !*topic)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka partitions: no topic");
+    return topic_partitions(c->rk, topic, of_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), n,
+                            errstr, errstr_size);
+}
+
+of_err of_kafka_offsets_for_times(of_kafka_consumer *c, of_kafka_offset *offs, size_t n,
+                                  int timeout_ms, char *errstr, size_t errstr_size)
+{
+    if (!n) return OF_OK;
+    rd_kafka_topic_partition_list_t *list = ofk_list_from_offsets(offs, n);
+    if (!list)
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka offsets for times: no memory");
+    ofk_retry r;
+    ofk_retry_init(&r, rd_kafka_name(c->rk), "offsets for times", timeout_ms);
+    rd_kafka_resp_err_t err;
+    for (;;) {
+        for (size_t i = 0; i < n; i++) {
+            list->elems[i].offset = offs[i].offset; /* the time, in ms */
+            list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        int left = ofk_retry_left(&r);
+        err = rd_kafka_offsets_for_times(c->rk, list, left > 0 ? left : 1);
+        for (int i = 0; !err && i < list->cnt; i++)
+            err = list->elems[i].err;
+        if (!err) break;
+        of_seterr(errstr, errstr_size, ofk_err(err), "kafka offsets for times: %s",
+                  rd_kafka_err2str(err));
+        if (!ofk_retry_again(&r, err, errstr, errstr_size)) break;
+    }
+    if (!err)
+        for (size_t i = 0; i < n; i++) /* -1: no message at or after that time (yet) */
+            offs[i].offset =
+                list->elems[i].offset >= 0 ? list->elems[i].offset : OF_KAFKA_OFFSET_END;
+    rd_kafka_topic_partition_list_destroy(list);
+    return err ? ofk_err(err) : OF_OK;
+}
+
+of_err of_kafka_assign(of_kafka_consumer *c, const of_kafka_offset *offs, size_t n, char *errstr,
+                       size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *list = ofk_list_from_offsets(offs, n);
+    if (!list) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka assign: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int64_t o = offs[i].offset;
+        list->elems[i].offset = o == OF_KAFKA_OFFSET_BEGINNING ? RD_KAFKA_OFFSET_BEGINNING
+                                : o == OF_KAFKA_OFFSET_END     ? RD_KAFKA_OFFSET_END
+                                : o >= 0                       ? o
+                                                               : RD_KAFKA_OFFSET_INVALID;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka assign: %s",
+                         rd_kafka_err2str(err));
+    return OF_OK;
+}
+
+of_err of_kafka_commit_offsets(of_kafka_consumer *c, const of_kafka_offset *offs, size_t n,
+                               char *errstr, size_t errstr_size)
+{
+    if (!n) return OF_OK;
+    rd_kafka_topic_partition_list_t *list = ofk_list_from_offsets(offs, n);
+    if (!list) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka commit: out of memory");
+    ofk_retry r;
+    ofk_retry_init(&r, rd_kafka_name(c->rk), "commit offsets", OF_KAFKA_COMMIT_RETRY_MS);
+    rd_kafka_resp_err_t err;
+    for (;;) {
+        for (int i = 0; i < list->cnt; i++)
+            list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        err = rd_kafka_commit(c->rk, list, 0);
+        for (int i = 0; !err && i < list->cnt; i++)
+            err = list->elems[i].err;
+        if (!err) break;
+        of_seterr(errstr, errstr_size, ofk_err(err), "kafka commit: %s", rd_kafka_err2str(err));
+        if (!ofk_retry_again(&r, err, errstr, errstr_size)) break;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return err ? ofk_err(err) : OF_OK;
 }

@@ -80,7 +80,10 @@ static bool member_new(member *m, const char *client, const char *group, bool ma
 {
     memset(m, 0, sizeof(*m));
     of_kafka_config cfg = config(client, true);
-    of_kafka_consumer_opts o = {group, on_rebalance, m, manual_commit, false};
+    of_kafka_consumer_opts o = {.group_id = group,
+                                .on_rebalance = on_rebalance,
+                                .opaque = m,
+                                .manual_commit = manual_commit};
     CHECK_INT(of_kafka_consumer_new(&cfg, &o, &m->c, es, sizeof(es)), OF_OK);
     return m->c != NULL;
 }
@@ -392,7 +395,11 @@ static bool strict_member(member *m, const of_kafka_config *cfg, const char *gro
                           const char *const *topics)
 {
     memset(m, 0, sizeof(*m));
-    of_kafka_consumer_opts o = {group, on_rebalance, m, true, strict};
+    of_kafka_consumer_opts o = {.group_id = group,
+                                .on_rebalance = on_rebalance,
+                                .opaque = m,
+                                .manual_commit = true,
+                                .strict_offsets = strict};
     CHECK_INT(of_kafka_consumer_new(cfg, &o, &m->c, es, sizeof(es)), OF_OK);
     if (!m->c) return false;
     CHECK_INT(of_kafka_subscribe(m->c, topics, 1, es, sizeof(es)), OF_OK);
@@ -454,6 +461,109 @@ static void test_strict_offsets(void)
     of_kafka_consumer_destroy(m.c);
 }
 
+/* Manual assignment (what `octofleet events` uses): the partition count, offsetsForTimes, assign
+ * at offsets, BEGINNING and END, the end-of-partition callback, and positions committed for a
+ * group that no member ever joined, read back by a later consumer. */
+typedef struct eof_count {
+    int eofs[2];
+} eof_count;
+
+static void on_eof(void *opaque, const char *topic, int32_t partition, int64_t offset)
+{
+    eof_count *e = opaque;
+    (void)topic;
+    (void)offset;
+    if (partition >= 0 && partition < 2) e->eofs[partition]++;
+}
+
+/* Polls until both partitions reached their end; returns the messages read per partition. */
+static void read_to_end(of_kafka_consumer *c, eof_count *e, int got[2])
+{
+    int64_t deadline = of_now_ms() + 60000;
+    got[0] = got[1] = 0;
+    e->eofs[0] = e->eofs[1] = 0;
+    while ((!e->eofs[0] || !e->eofs[1]) && of_now_ms() < deadline) {
+        of_kafka_message *msg = NULL;
+        if (of_kafka_consumer_poll(c, 200, &msg, es, sizeof(es))) of_warn("poll: %s", es);
+        if (msg && msg->partition >= 0 && msg->partition < 2) got[msg->partition]++;
+        of_kafka_message_free(msg);
+    }
+    CHECK(e->eofs[0] > 0 && e->eofs[1] > 0);
+}
+
+static void test_manual_assign(void)
+{
+    char topic[128], group[128];
+    name(topic, sizeof(topic), "assign");
+    name(group, sizeof(group), "assign-group");
+    of_kafka_config pcfg = config("assign-producer", false);
+    of_kafka_topic_spec spec = {topic, 2, 1, NULL, 0};
+    CHECK_INT(of_kafka_ensure_topics(&pcfg, &spec, 1, 30000, es, sizeof(es)), OF_OK);
+    of_kafka_producer *p = NULL;
+    CHECK_INT(of_kafka_producer_new(&pcfg, NULL, &p, es, sizeof(es)), OF_OK);
+    if (!p) return;
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(produce(p, topic, 0, "k", "first", NULL), OF_OK);
+    CHECK_INT(of_kafka_flush(p, 30000, es, sizeof(es)), OF_OK);
+    /* message timestamps are in ms: the later ones must carry a later one than t_mid */
+    int64_t t_mid = of_wall_ms() + 1;
+    while (of_wall_ms() <= t_mid) {
+    }
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(produce(p, topic, 0, "k", "second", NULL), OF_OK);
+    CHECK_INT(produce(p, topic, 1, "k", "second", NULL), OF_OK);
+    CHECK_INT(of_kafka_flush(p, 30000, es, sizeof(es)), OF_OK);
+    of_kafka_producer_destroy(p);
+
+    of_kafka_config ccfg = config("assign", true);
+    eof_count e = {{0, 0}};
+    of_kafka_consumer_opts o = {
+        .group_id = group, .manual_commit = true, .on_eof = on_eof, .opaque = &e};
+    of_kafka_consumer *c = NULL;
+    CHECK_INT(of_kafka_consumer_new(&ccfg, &o, &c, es, sizeof(es)), OF_OK);
+    if (!c) return;
+    int n = 0;
+    CHECK_INT(of_kafka_partition_count(c, topic, 30000, &n, es, sizeof(es)), OF_OK);
+    CHECK_INT(n, 2);
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s-missing", topic);
+    CHECK_INT(of_kafka_partition_count(c, missing, 30000, &n, es, sizeof(es)), OF_OK);
+    CHECK_INT(n, 0);
+
+    of_kafka_offset at[] = {{topic, 0, t_mid}, {topic, 1, t_mid}};
+    CHECK_INT(of_kafka_offsets_for_times(c, at, 2, 30000, es, sizeof(es)), OF_OK);
+    CHECK_INT(at[0].offset, 2);
+    CHECK_INT(at[1].offset, 0);
+    of_kafka_offset later[] = {{topic, 0, of_wall_ms() + 3600000}};
+    CHECK_INT(of_kafka_offsets_for_times(c, later, 1, 30000, es, sizeof(es)), OF_OK);
+    CHECK_INT(later[0].offset, OF_KAFKA_OFFSET_END);
+
+    int got[2];
+    CHECK_INT(of_kafka_assign(c, at, 2, es, sizeof(es)), OF_OK);
+    read_to_end(c, &e, got);
+    CHECK_INT(got[0], 2);
+    CHECK_INT(got[1], 1);
+    of_kafka_offset begin_end[] = {{topic, 0, OF_KAFKA_OFFSET_BEGINNING},
+                                   {topic, 1, OF_KAFKA_OFFSET_END}};
+    CHECK_INT(of_kafka_assign(c, begin_end, 2, es, sizeof(es)), OF_OK);
+    read_to_end(c, &e, got);
+    CHECK_INT(got[0], 4);
+    CHECK_INT(got[1], 0);
+
+    /* positions kept under a group nobody joined, read back by another consumer */
+    of_kafka_offset keep[] = {{topic, 0, 3}, {topic, 1, 1}};
+    CHECK_INT(of_kafka_commit_offsets(c, keep, 2, es, sizeof(es)), OF_OK);
+    of_kafka_consumer_destroy(c);
+    c = NULL;
+    CHECK_INT(of_kafka_consumer_new(&ccfg, &o, &c, es, sizeof(es)), OF_OK);
+    if (!c) return;
+    of_kafka_offset back[] = {{topic, 0, -1}, {topic, 1, -1}};
+    CHECK_INT(of_kafka_committed(c, back, 2, 30000, es, sizeof(es)), OF_OK);
+    CHECK_INT(back[0].offset, 3);
+    CHECK_INT(back[1].offset, 1);
+    of_kafka_consumer_destroy(c);
+}
+
 int main(void)
 {
     int rc = of_test_read_bootstrap(bootstrap, sizeof(bootstrap));
@@ -470,5 +580,6 @@ int main(void)
     test_transactions_visibility();
     test_transactions_offsets();
     test_strict_offsets();
+    test_manual_assign();
     return TEST_DONE();
 }
