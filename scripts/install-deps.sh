@@ -13,6 +13,7 @@ PKGS=(
   # cpack's dpkg-shlibdeps, groff to render the man pages, python3-venv for the manifests'
   # validator (kubernetes-validate from PyPI)
   systemd file groff-base python3-venv
+  tmux   # system_watch runs `octofleet watch` in a real terminal (tmux capture-pane)
 )
 
 missing=()
