@@ -172,6 +172,31 @@ def live_view(fl):
         # nothing but the screen: no log line (they start with a timestamp or "octofleet")
         check(not re.search(r"^\d{4}-\d\d-\d\dT|level=|rdkafka", s, re.M),
               "log lines in the live view: %r" % s)
+
+        # colours: SGR codes on screen (capture-pane -e keeps them), none under NO_COLOR
+        for no_color, want in (("", True), ("1", False)):
+            win = "nc%s" % no_color
+            cmd = ("NO_COLOR=%s %s watch sys-watch-c -c %s; echo WATCH-EXIT=$?; sleep 600"
+                   % (no_color, fl.octofleet_bin, fl.cfg))
+            r = subprocess.run(["tmux", "-S", sock, "new-window", "-t", session, "-n", win, cmd],
+                               capture_output=True, text=True, timeout=30)
+            check_eq(r.returncode, 0, "tmux new-window (%s)" % r.stderr)
+
+            def colored_screen():
+                p = subprocess.run(["tmux", "-S", sock, "capture-pane", "-e", "-p", "-t",
+                                    "%s:%s" % (session, win)],
+                                   capture_output=True, text=True, timeout=30)
+                screens.append(p.stdout)
+                return p.stdout if "WATCH-EXIT=" in p.stdout else None
+
+            s = fl.wait_until("watch of a completed release (NO_COLOR=%r)" % no_color,
+                              colored_screen, timeout=60)
+            check("WATCH-EXIT=0" in s and "succeeded" in s, "watch under NO_COLOR=%r: %r"
+                  % (no_color, s))
+            # tmux re-encodes colours as it keeps them: any SGR with a colour parameter counts
+            check(bool(re.search(r"\033\[[0-9;]*3[12]m", s)) == want,
+                  "colour codes %s under NO_COLOR=%r: %r"
+                  % ("missing" if want else "present", no_color, s))
     finally:
         with open(os.path.join(fl.dir, "tmux-screens.txt"), "w") as f:
             f.write("\n=====\n".join(screens))
