@@ -130,14 +130,23 @@ static void bar(line *l, int done, int total)
     put(l, NULL, b);
 }
 
-static void table(line *l, const of_view_model *m)
+/* max_rows: how many (stage, environment) rows fit; the rest is one "+N more" line, so the
+ * screen never scrolls (a scrolled screen cannot be redrawn in place). */
+static void table(line *l, const of_view_model *m, int max_rows)
 {
+    int rows = 0, all = m->stage_count * (int)m->n_envs;
     put(l, C_BOLD,
         "STAGE            ENVIRONMENT      STATUS     PROGRESS                DONE/JOBS   "
         "OK SKIP FAIL LIVE HELD WAIT");
     end_line(l);
     for (int st = 1; st <= m->stage_count; st++) {
         for (size_t e = 0; e < m->n_envs; e++) {
+            if (rows++ >= max_rows) {
+                putf(l, NULL, "  +%d more row(s) (octofleet status shows them all)",
+                     all - max_rows);
+                end_line(l);
+                return;
+            }
             const of_view_cell *c = &m->cells[(size_t)(st - 1) * m->n_envs + e];
             const char *name =
                 m->stage_names && m->stage_names[st - 1] ? m->stage_names[st - 1] : "";
@@ -198,13 +207,20 @@ char *of_view_render(const of_view_model *m, int width, int height, bool color)
     line l = {.b = &b, .width = width < 20 ? 20 : width, .color = color};
     header(&l, m);
     end_line(&l);
-    table(&l, m);
+    /* rows that fit with the header (3 lines), the table's title, the footer (2), and at
+     * least a "+N more" line */
+    int all_rows = m->stage_count * (int)m->n_envs;
+    int max_rows = all_rows;
+    if (height > 0 && all_rows > height - 4 - (m->footer ? 2 : 0))
+        max_rows = height - 5 - (m->footer ? 2 : 0) > 0 ? height - 5 - (m->footer ? 2 : 0) : 0;
+    table(&l, m, max_rows);
     /* room for the attention list: what the header (2 lines and a blank), the table, the
      * list's own title (a blank and a line), the footer (a blank and a line) and a "+N more"
      * line leave */
-    int fixed = 3 + 1 + m->stage_count * (int)m->n_envs + 2 + (m->footer ? 2 : 0) + 1;
+    int shown_rows = max_rows < all_rows ? max_rows + 1 : all_rows;
+    int fixed = 3 + 1 + shown_rows + 2 + (m->footer ? 2 : 0) + 1;
     size_t room = height > 0 ? (height - fixed > 0 ? (size_t)(height - fixed) : 0) : (size_t)-1;
-    attention(&l, m, room);
+    if (height <= 0 || height - fixed >= 0) attention(&l, m, room); /* else no line left */
     if (m->footer) {
         end_line(&l);
         put(&l, release_color(m->status), m->footer);
