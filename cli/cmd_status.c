@@ -12,81 +12,10 @@
 #include "fleet.h"
 #include "log.h"
 #include "msg.h"
+#include "relstate.h"
 #include "uuid.h"
 
-typedef struct status_ctx {
-    const char *want; /* release id, or a release name */
-    char release_id[OF_UUID_STR_SIZE];
-    bool have_release;
-    of_release_record rel;
-    /* job records of the wanted release, last version wins (same key -> same partition,
-     * so records of one job arrive in order) */
-    of_job_record *jobs;
-    size_t n, cap;
-    of_err err;
-} status_ctx;
-
-static long find_job(const status_ctx *s, const char *job_id)
-{
-    for (size_t i = s->n; i-- > 0;)
-        if (strcmp(s->jobs[i].job.job_id, job_id) == 0) return (long)i;
-    return -1;
-}
-
-static of_err on_record(void *opaque, const of_kafka_message *msg)
-{
-    status_ctx *s = opaque;
-    char key[160], errstr[256];
-    if (!msg->key || msg->key_len >= sizeof(key) || !msg->value) return OF_OK;
-    memcpy(key, msg->key, msg->key_len);
-    key[msg->key_len] = '\0';
-    if (strncmp(key, "release/", 8) == 0) {
-        of_release_record r = {0};
-        if (of_release_record_decode(msg->value, msg->value_len, &r, errstr, sizeof(errstr))) {
-            of_warn("status: skipping a bad release record key=%s: %s", key, errstr);
-            of_release_record_clear(&r);
-            return OF_OK;
-        }
-        bool match = strcmp(r.release_id, s->want) == 0 ||
-                     (r.release_name && strcmp(r.release_name, s->want) == 0);
-        if (match && (!s->have_release || strcmp(r.release_id, s->release_id) == 0)) {
-            of_release_record_clear(&s->rel);
-            s->rel = r;
-            of_id_copy(s->release_id, r.release_id);
-            s->have_release = true;
-        } else {
-            of_release_record_clear(&r);
-        }
-    } else if (strncmp(key, "job/", 4) == 0) {
-        of_job_record j = {0};
-        if (of_job_record_decode(msg->value, msg->value_len, &j, errstr, sizeof(errstr))) {
-            of_warn("status: skipping a bad job record key=%s: %s", key, errstr);
-            of_job_record_clear(&j);
-            return OF_OK;
-        }
-        /* records of other releases are dropped once we know which one we want; before
-         * that, keep those whose release matches by id (names only live in headers) */
-        bool keep = strcmp(j.job.release_id, s->want) == 0 ||
-                    (s->have_release && strcmp(j.job.release_id, s->release_id) == 0) ||
-                    (j.job.release_name && strcmp(j.job.release_name, s->want) == 0);
-        long at = keep ? find_job(s, j.job.job_id) : -1;
-        if (!keep) {
-            of_job_record_clear(&j);
-        } else if (at >= 0) {
-            of_job_record_clear(&s->jobs[at]);
-            s->jobs[at] = j;
-        } else {
-            if (of_grow((void **)&s->jobs, &s->cap, s->n, sizeof *s->jobs)) {
-                of_job_record_clear(&j);
-                return OF_ERR_NOMEM;
-            }
-            s->jobs[s->n++] = j;
-        }
-    }
-    return OF_OK;
-}
-
-static void print_text(const status_ctx *s)
+static void print_text(const of_relstate *s)
 {
     const of_release_record *r = &s->rel;
     of_cli_line(stdout, "release %s (%s): %s, round %d", r->release_name ? r->release_name : "?",
@@ -146,39 +75,24 @@ static const char status_usage[] =
 static int status_run(const of_config *cfg, void *ctx)
 {
     const of_cli_json_args *a = ctx;
-    status_ctx s = {.want = a->arg};
-    char topic[OF_TOPIC_NAME_MAX];
-    int ex = of_cli_read_fleet_topic(cfg, "status", "releases", 60000, on_record, &s, topic);
+    of_relstate s = {.want = a->arg};
+    int ex = of_relstate_read(cfg, "status", &s);
     if (!ex && !s.have_release) {
-        fprintf(stderr, "octofleet status: no release '%s' in %s\n", a->arg, topic);
+        fprintf(stderr, "octofleet status: no release '%s' in the releases topic\n", a->arg);
         ex = OF_EXIT_FAIL;
-    } else if (!ex) {
-        /* job records read before the header named the release id by name only */
-        size_t w = 0;
-        for (size_t i = 0; i < s.n; i++) {
-            if (strcmp(s.jobs[i].job.release_id, s.release_id) == 0)
-                s.jobs[w++] = s.jobs[i];
-            else
-                of_job_record_clear(&s.jobs[i]);
-        }
-        s.n = w;
-        if (a->json) {
-            char *out = NULL;
-            if (of_status_json_encode(&s.rel, s.jobs, s.n, &out) == OF_OK) {
-                printf("%s\n", out);
-            } else {
-                fprintf(stderr, "octofleet status: cannot encode JSON\n");
-                ex = OF_EXIT_FAIL;
-            }
-            free(out);
+    } else if (!ex && a->json) {
+        char *out = NULL;
+        if (of_status_json_encode(&s.rel, s.jobs, s.n, &out) == OF_OK) {
+            printf("%s\n", out);
         } else {
-            print_text(&s);
+            fprintf(stderr, "octofleet status: cannot encode JSON\n");
+            ex = OF_EXIT_FAIL;
         }
+        free(out);
+    } else if (!ex) {
+        print_text(&s);
     }
-    for (size_t i = 0; i < s.n; i++)
-        of_job_record_clear(&s.jobs[i]);
-    free(s.jobs);
-    of_release_record_clear(&s.rel);
+    of_relstate_clear(&s);
     return ex;
 }
 

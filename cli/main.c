@@ -25,6 +25,8 @@ static const struct of_cmd {
     {"plan", of_cmd_plan, "expand a release request into its jobs, deploying nothing"},
     {"submit", of_cmd_submit, "send a release request to the producer (--wait follows it)"},
     {"status", of_cmd_status, "show a release's stages, counts and failed jobs"},
+    {"watch", of_cmd_watch, "follow a release from its current state until it ends"},
+    {"list", of_cmd_list, "list the releases with their state, counts and age"},
     {"replay", of_cmd_replay, "re-dispatch the failed (or all) jobs of a stage"},
     {"resume", of_cmd_resume, "continue a paused release after a fix made by hand"},
     {"abort", of_cmd_abort, "stop a release (--cancel-running cancels live tasks)"},
@@ -45,7 +47,8 @@ static void usage(FILE *out)
     for (size_t i = 0; i < of_ncmds; i++)
         fprintf(out, "  %-10s %s\n", of_cmds[i].name, of_cmds[i].summary);
     fprintf(out, "\nExit codes: 0 success, 1 the operation failed, 2 usage error,\n"
-                 "3 configuration error, 4 a service (Octopus, Kafka) could not be used.\n"
+                 "3 configuration error, 4 a service (Octopus, Kafka) could not be used,\n"
+                 "5 the producer did not answer in time, 130 interrupted.\n"
                  "Logs go to stderr, data to stdout.\n");
 }
 

@@ -304,6 +304,15 @@ static void command_event(of_event *ev, of_event_type type, const char *release_
     ev->release_name = of_strdup_or_null(release_name, rc);
     ev->time_ms = cmd->time_ms ? cmd->time_ms : of_wall_ms();
     ev->by = of_strdup_or_null(cmd->by, rc);
+    of_id_copy(ev->command_id, cmd->command_id);
+}
+
+/* Marks the gate's events of type `type` as the answer to cmd (their command_id), which the
+ * CLI waits for. The event id does not depend on it. */
+static void answer(of_gate_out *out, const of_command *cmd, of_event_type type)
+{
+    for (size_t i = 0; i < out->n_events; i++)
+        if (out->events[i].type == type) of_id_copy(out->events[i].command_id, cmd->command_id);
 }
 
 /* release.rejected with every error. Its id comes from the submit's time, so a redelivered
@@ -430,6 +439,7 @@ static of_err accept(prod *p, const char *release_id, of_plan *plan, const of_co
     for (size_t i = 0; !rc && i < out.n_events; i++) {
         of_event *ev = &out.events[i];
         if (ev->type != OF_EV_RELEASE_ACCEPTED) continue;
+        of_id_copy(ev->command_id, cmd->command_id);
         if (!ev->by) ev->by = of_strdup_or_null(cmd->by, &rc);
         if (!ev->message && plan->warnings.n) {
             char w[2048];
@@ -549,6 +559,7 @@ static of_err do_replay(prod *p, prod_rel *r, const of_command *cmd)
     } else if (!rc) {
         of_info("replay release=%s stage=%d all=%d jobs=%zu by=%s reason=%s", r->id, cmd->stage,
                 (int)cmd->all, out.n_dispatch, nz(cmd->by), nz(cmd->reason));
+        answer(&out, cmd, OF_EV_RELEASE_RESUMED);
         rc = apply_out(p, r, &out);
     }
     of_gate_out_clear(&out);
@@ -574,6 +585,7 @@ static of_err do_resume(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
         (void)snprintf(why, sizeof why, "nothing failed (release %s)", of_release_status_name(st));
         rc = ignored(p, r->id, rel_name(r), cmd, why);
     } else if (!rc) {
+        answer(&out, cmd, OF_EV_RELEASE_RESUMED);
         rc = apply_out(p, r, &out);
     }
     of_gate_out_clear(&out);
@@ -615,9 +627,20 @@ static of_err do_abort(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
             *cut = true;
             prod_cancel_tasks(p, r, out.cancel, out.n_cancel);
         }
+        answer(&out, cmd, OF_EV_RELEASE_ABORTED);
         if (!rc) rc = apply_out(p, r, &out);
         if (!rc) of_budget_drop(p->budget, r->id); /* the gate cancelled its held jobs */
-        if (already) of_info("abort repeated release=%s by=%s", r->id, nz(cmd->by));
+        if (already && !rc) {
+            /* The release was aborted before: the command changes nothing but the tasks it
+             * cancels again, and is answered so (docs/operations.md). */
+            char why[160] = "the release is already aborted";
+            if (out.n_cancel)
+                (void)snprintf(why, sizeof why,
+                               "the release is already aborted (cancelling its %zu running "
+                               "task(s) again)",
+                               out.n_cancel);
+            rc = ignored(p, r->id, rel_name(r), cmd, why);
+        }
     }
     of_gate_out_clear(&out);
     return rc;

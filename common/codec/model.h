@@ -289,7 +289,11 @@ typedef struct of_event {
     int64_t task_queued_ms, task_started_ms, task_completed_ms;
     /* data: explanation */
     char *message; /* job.failed: Octopus's error; job.skipped: why; release.*: reason */
-    char *by;      /* operator who caused it (resumed, aborted, ...) */
+    /* The command_id of the operator command this event answers (release.accepted/rejected for
+     * a submit, release.resumed for a replay or resume, release.aborted, command.ignored); ""
+     * otherwise. The CLI waits for it (docs/operations.md). */
+    char command_id[OF_UUID_STR_SIZE];
+    char *by; /* operator who caused it (resumed, aborted, ...) */
     /* data: lists */
     of_job_ref *jobs; /* release.paused: failed jobs; release.aborted: jobs to cancel */
     size_t n_jobs;
@@ -310,6 +314,9 @@ typedef struct of_command {
     char *by;                          /* who (required) */
     char *reason;                      /* why (optional for submit, required otherwise) */
     int64_t time_ms;
+    /* A fresh random UUID per command (of_uuid_random), echoed by the event that answers it;
+     * "" from an older CLI (then nothing can be matched). */
+    char command_id[OF_UUID_STR_SIZE];
     /* submit: the request object as compact JSON text; parse it with of_request_parse so
      * that validation errors are collected for release.rejected. */
     char *request_json;

@@ -220,6 +220,11 @@ char *of_job_comments(const char *job_id, int attempt, const char *release_name,
 OF_MUST_CHECK of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *jobs,
                                            size_t n_jobs, char **out);
 
+/* One release of `octofleet list --json`: {release, release_id, status, round, jobs,
+ * counts{<job status>: n}, updated, by} from its state record. A new string the caller
+ * frees. */
+OF_MUST_CHECK of_err of_list_json_encode(const of_release_record *r, char **out);
+
 /* ---------------------------------------------------------------------------------- */
 /* Raw Kafka messages as JSON lines, for `octofleet topic dump|produce` (which prints any
  * topic's messages as they are, without decoding octofleet's). Everything is borrowed. */

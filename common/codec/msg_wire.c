@@ -395,6 +395,7 @@ of_err of_event_encode(const of_event *ev, char **out)
         if (ev->octopus_throttled) oj_set_bool(d, "octopus_throttled", true, &bad);
         oj_set_str(d, "message", ev->message, &bad);
         oj_set_str(d, "by", ev->by, &bad);
+        if (ev->command_id[0]) oj_set_str(d, "command_id", ev->command_id, &bad);
         if (ev->n_jobs) {
             json_t *a = json_array();
             if (!a) bad = true;
@@ -464,6 +465,7 @@ of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr
         out->octopus_throttled = oj_bool(&r, d, p, "octopus_throttled", false);
         out->message = oj_str(&r, d, p, "message", false);
         out->by = oj_text(&r, d, p, "by", false, OF_BY_MAX, true);
+        oj_id(&r, d, p, "command_id", false, out->command_id);
         json_t *jobs = json_object_get(d, "jobs");
         if (!r.rc && jobs && !json_is_null(jobs)) {
             if (!json_is_array(jobs)) {
@@ -515,6 +517,7 @@ of_err of_command_encode(const of_command *cmd, char **out)
     oj_set_str(root, "by", cmd->by, &bad);
     oj_set_str(root, "reason", cmd->reason, &bad);
     oj_set_time(root, "time", cmd->time_ms, &bad);
+    if (cmd->command_id[0]) oj_set_str(root, "command_id", cmd->command_id, &bad);
     if (cmd->type == OF_CMD_SUBMIT && cmd->request_json) {
         json_error_t jerr;
         json_t *req = json_loads(cmd->request_json, 0, &jerr);
@@ -560,6 +563,7 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
     out->by = oj_text(&r, root, "", "by", true, OF_BY_MAX, true);
     out->reason = oj_text(&r, root, "", "reason", false, OF_REASON_MAX, false);
     out->time_ms = oj_time(&r, root, "", "time", 0);
+    oj_id(&r, root, "", "command_id", false, out->command_id);
     if (!r.rc && out->type == OF_CMD_SUBMIT) {
         json_t *req = json_object_get(root, "request");
         if (!json_is_object(req)) {
@@ -884,6 +888,31 @@ of_err of_plan_json_encode(const of_release_record *hdr, const of_job_record *jo
     for (size_t i = 0; w && warnings && i < warnings->n; i++)
         oj_append(w, json_string(warnings->items[i]), &bad);
     oj_set(root, "warnings", w, &bad);
+    return oj_dump(root, bad, out);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* list view */
+
+of_err of_list_json_encode(const of_release_record *r, char **out)
+{
+    *out = NULL;
+    bool bad = false;
+    json_t *root = json_object();
+    if (!root) return OF_ERR_NOMEM;
+    oj_set_str(root, "release", r->release_name, &bad);
+    oj_set_str(root, "release_id", r->release_id, &bad);
+    oj_set_str(root, "status", of_release_status_name(r->status), &bad);
+    oj_set_int(root, "round", r->round, &bad);
+    oj_set_int(root, "jobs", (int64_t)r->n_jobs, &bad);
+    json_t *c = json_object();
+    if (!c) bad = true;
+    for (int s = 0; c && s < OF_JOB_STATUS__COUNT; s++)
+        if (r->counts[s])
+            oj_set_int(c, of_job_status_name((of_job_status)s), (int64_t)r->counts[s], &bad);
+    oj_set(root, "counts", c, &bad);
+    oj_set_time(root, "updated", r->updated_ms, &bad);
+    oj_set_str(root, "by", r->by, &bad);
     return oj_dump(root, bad, out);
 }
 

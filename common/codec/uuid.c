@@ -65,6 +65,13 @@ void of_uuid_job_id(const char *release_id, int stage, const char *project, cons
     of_buf_clear(&b);
 }
 
+void of_uuid_random(char out[OF_UUID_STR_SIZE])
+{
+    uuid_t id;
+    uuid_generate_random(id);
+    uuid_unparse_lower(id, out);
+}
+
 bool of_uuid_valid(const char *s)
 {
     if (!s || strlen(s) != 36) return false;

@@ -27,6 +27,10 @@ void of_uuid_release_id(const char *space, const char *release, char out[OF_UUID
 void of_uuid_job_id(const char *release_id, int stage, const char *project, const char *environment,
                     const char *tenant, char out[OF_UUID_STR_SIZE]);
 
+/* A new random UUID (version 4): the command_id of an operator command, which must differ
+ * between two sends of the same command. */
+void of_uuid_random(char out[OF_UUID_STR_SIZE]);
+
 /* True if s is a canonical 36-character UUID (any case). */
 bool of_uuid_valid(const char *s);
 

@@ -431,6 +431,27 @@ OF_MUST_CHECK of_err of_kafka_read_topic(const of_kafka_config *cfg, const char 
                                          size_t errstr_size);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Tailing a topic from now on (kafka_tail.c) */
+
+typedef struct of_kafka_tail of_kafka_tail;
+
+/* Opens a reader of every partition of topic from its end as of this call (committed data only:
+ * read_committed), without a group: what is written after the call is read, nothing written
+ * before. The CLI opens one before it sends a command, so no earlier event can pass for the
+ * answer. OF_ERR_NOT_FOUND when the topic does not exist; OF_ERR_TIMEOUT past timeout_ms. *out
+ * is a new tail the caller destroys with of_kafka_tail_destroy. */
+OF_MUST_CHECK of_err of_kafka_tail_open(const of_kafka_config *cfg, const char *topic,
+                                        int timeout_ms, of_kafka_tail **out, char *errstr,
+                                        size_t errstr_size);
+/* Waits up to timeout_ms for the next message: OF_OK with *out set (free it with
+ * of_kafka_message_free) or NULL (nothing yet); OF_ERR_KAFKA for a consumer error event
+ * (librdkafka retries; log it and poll again). */
+OF_MUST_CHECK of_err of_kafka_tail_poll(of_kafka_tail *t, int timeout_ms, of_kafka_message **out,
+                                        char *errstr, size_t errstr_size);
+/* Closes and frees. NULL is allowed. */
+void of_kafka_tail_destroy(of_kafka_tail *t);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Admin */
 
 typedef struct of_kafka_topic_spec {

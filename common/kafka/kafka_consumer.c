@@ -454,7 +454,7 @@ void of_kafka_consumer_destroy(of_kafka_consumer *c)
 /* ------------------------------------------------------------------------------------------ */
 /* Reading a whole topic */
 
-static int remaining_ms(int64_t deadline)
+int ofk_remaining_ms(int64_t deadline)
 {
     int64_t left = deadline - of_now_ms();
     if (left <= 0) return 0;
@@ -475,9 +475,28 @@ static bool watermark_err_transient(rd_kafka_resp_err_t err)
     }
 }
 
-/* Looks up the partition count. 0 partitions (and OF_OK) when the topic does not exist. */
-static of_err topic_partitions(rd_kafka_t *rk, const char *topic, int64_t deadline, int *nparts,
-                               char *errstr, size_t errstr_size)
+of_err ofk_watermarks(rd_kafka_t *rk, const char *topic, int32_t p, int64_t deadline, int64_t *lo,
+                      int64_t *hi, char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err;
+    for (;;) {
+        int left = ofk_remaining_ms(deadline);
+        err = left ? rd_kafka_query_watermark_offsets(rk, topic, p, lo, hi, left)
+                   : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        /* Right after a topic is created its leaders are not known to every broker yet
+         * (NOT_LEADER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PART): ask again until the
+         * deadline rather than failing a start-up that raced the creation. */
+        if (!watermark_err_transient(err) || !ofk_remaining_ms(deadline)) break;
+        rd_kafka_poll(rk, 100);
+    }
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka read %s [%d]: watermarks: %s",
+                         topic, (int)p, rd_kafka_err2str(err));
+    return OF_OK;
+}
+
+of_err ofk_topic_partitions(rd_kafka_t *rk, const char *topic, int64_t deadline, int *nparts,
+                            char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (!rkt)
@@ -486,7 +505,7 @@ static of_err topic_partitions(rd_kafka_t *rk, const char *topic, int64_t deadli
     of_err rc = OF_OK;
     for (;;) {
         const struct rd_kafka_metadata *md = NULL;
-        int left = remaining_ms(deadline);
+        int left = ofk_remaining_ms(deadline);
         rd_kafka_resp_err_t err =
             left ? rd_kafka_metadata(rk, 0, rkt, &md, left) : RD_KAFKA_RESP_ERR__TIMED_OUT;
         if (err) {
@@ -508,7 +527,7 @@ static of_err topic_partitions(rd_kafka_t *rk, const char *topic, int64_t deadli
             break;
         }
         /* LEADER_NOT_AVAILABLE and friends right after creation: ask again. */
-        if (!remaining_ms(deadline)) {
+        if (!ofk_remaining_ms(deadline)) {
             rc = of_seterr(errstr, errstr_size, OF_ERR_TIMEOUT, "kafka read %s: metadata: %s",
                            topic, rd_kafka_err2str(terr));
             break;
@@ -540,7 +559,7 @@ static of_err read_loop(rd_kafka_t *rk, const char *topic, int64_t deadline, rea
                         size_t errstr_size)
 {
     while (st->pending > 0) {
-        int left = remaining_ms(deadline);
+        int left = ofk_remaining_ms(deadline);
         if (!left)
             return of_seterr(errstr, errstr_size, OF_ERR_TIMEOUT,
                              "kafka read %s: %d partition(s) not read to the end in time", topic,
@@ -578,6 +597,32 @@ static of_err read_loop(rd_kafka_t *rk, const char *topic, int64_t deadline, rea
     return OF_OK;
 }
 
+of_err ofk_reader_new(const of_kafka_config *cfg, const char *kind, bool eof, rd_kafka_t **out,
+                      char *errstr, size_t errstr_size)
+{
+    /* A group id is required by librdkafka's consumer, but with assign() and no commits the
+     * group is never joined; make it unique so it cannot collide with a real group. */
+    char group[160];
+    snprintf(group, sizeof(group), "%s-%s-%lld-%p",
+             cfg && cfg->client_id ? cfg->client_id : "octofleet", kind, (long long)of_wall_ms(),
+             (void *)&group);
+    const of_kafka_prop defaults[] = {
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", eof ? "true" : "false"},
+        {"isolation.level", "read_committed"},
+        {"auto.offset.reset", "earliest"},
+    };
+    rd_kafka_conf_t *conf = NULL;
+    *out = NULL;
+    of_err rc = ofk_conf_new(RD_KAFKA_CONSUMER, cfg, defaults,
+                             sizeof(defaults) / sizeof(defaults[0]), &conf, errstr, errstr_size);
+    if (!rc) rc = ofk_new(RD_KAFKA_CONSUMER, &conf, out, errstr, errstr_size);
+    if (!rc) rd_kafka_poll_set_consumer(*out);
+    return rc;
+}
+
 of_err of_kafka_read_topic(const of_kafka_config *cfg, const char *topic, int timeout_ms,
                            of_kafka_message_cb *on_message, void *opaque, size_t *count,
                            char *errstr, size_t errstr_size)
@@ -587,32 +632,14 @@ of_err of_kafka_read_topic(const of_kafka_config *cfg, const char *topic, int ti
         return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka read: bad arguments");
     int64_t deadline = of_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
-    /* A group id is required by librdkafka's consumer, but with assign() and no commits the
-     * group is never joined; make it unique so it cannot collide with a real group. */
-    char group[160];
-    snprintf(group, sizeof(group), "%s-reader-%lld-%p",
-             cfg && cfg->client_id ? cfg->client_id : "octofleet", (long long)of_wall_ms(),
-             (void *)&group);
-    const of_kafka_prop defaults[] = {
-        {"group.id", group},
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "true"},
-        {"isolation.level", "read_committed"},
-        {"auto.offset.reset", "earliest"},
-    };
-    rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
-    of_err rc = ofk_conf_new(RD_KAFKA_CONSUMER, cfg, defaults,
-                             sizeof(defaults) / sizeof(defaults[0]), &conf, errstr, errstr_size);
-    if (!rc) rc = ofk_new(RD_KAFKA_CONSUMER, &conf, &rk, errstr, errstr_size);
+    of_err rc = ofk_reader_new(cfg, "reader", true, &rk, errstr, errstr_size);
     if (rc) return rc;
-    rd_kafka_poll_set_consumer(rk);
 
     read_state st = {0};
     rd_kafka_topic_partition_list_t *list = NULL;
     rd_kafka_resp_err_t err;
-    rc = topic_partitions(rk, topic, deadline, &st.nparts, errstr, errstr_size);
+    rc = ofk_topic_partitions(rk, topic, deadline, &st.nparts, errstr, errstr_size);
     if (rc || st.nparts == 0) goto out;
     st.end = calloc((size_t)st.nparts, sizeof(*st.end));
     st.done = calloc((size_t)st.nparts, sizeof(*st.done));
@@ -623,21 +650,8 @@ of_err of_kafka_read_topic(const of_kafka_config *cfg, const char *topic, int ti
     }
     for (int32_t p = 0; p < st.nparts; p++) {
         int64_t lo = 0, hi = 0;
-        for (;;) {
-            int left = remaining_ms(deadline);
-            err = left ? rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, left)
-                       : RD_KAFKA_RESP_ERR__TIMED_OUT;
-            /* Right after a topic is created its leaders are not known to every broker yet
-             * (NOT_LEADER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PART): ask again until the
-             * deadline rather than failing a start-up that raced the creation. */
-            if (!watermark_err_transient(err) || !remaining_ms(deadline)) break;
-            rd_kafka_poll(rk, 100);
-        }
-        if (err) {
-            rc = of_seterr(errstr, errstr_size, ofk_err(err), "kafka read %s [%d]: watermarks: %s",
-                           topic, (int)p, rd_kafka_err2str(err));
-            goto out;
-        }
+        rc = ofk_watermarks(rk, topic, p, deadline, &lo, &hi, errstr, errstr_size);
+        if (rc) goto out;
         st.end[p] = hi;
         if (hi > lo) {
             rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -674,8 +688,8 @@ of_err of_kafka_partition_count(of_kafka_consumer *c, const char *topic, int tim
     *n = 0;
     if (!topic || !*topic)
         return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka partitions: no topic");
-    return topic_partitions(c->rk, topic, of_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), n,
-                            errstr, errstr_size);
+    return ofk_topic_partitions(c->rk, topic, of_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), n,
+                                errstr, errstr_size);
 }
 
 of_err of_kafka_offsets_for_times(of_kafka_consumer *c, of_kafka_offset *offs, size_t n,

@@ -88,4 +88,19 @@ of_kafka_message *ofk_message_wrap(rd_kafka_message_t *rkm);
 /* Fills a stack of_kafka_message view of rkm (borrowed) without allocating. */
 void ofk_message_view(rd_kafka_message_t *rkm, of_kafka_message *out);
 
+/* A consumer for assign() only (a unique group id never joined, nothing committed,
+ * read_committed; enable.partition.eof as eof), set to be polled with
+ * rd_kafka_consumer_poll. kind ("reader", "tail") goes into the group id. *out is new. */
+OF_MUST_CHECK of_err ofk_reader_new(const of_kafka_config *cfg, const char *kind, bool eof,
+                                    rd_kafka_t **out, char *errstr, size_t errstr_size);
+/* Milliseconds until deadline (of_now_ms clock), 0 when it passed, capped to fit an int. */
+int ofk_remaining_ms(int64_t deadline);
+/* Looks up topic's partition count into *nparts: 0 (and OF_OK) when the topic does not exist.
+ * Retries a topic just created until deadline. */
+OF_MUST_CHECK of_err ofk_topic_partitions(rd_kafka_t *rk, const char *topic, int64_t deadline,
+                                          int *nparts, char *errstr, size_t errstr_size);
+/* Low and high watermarks of one partition, asking again through the transient states of a
+ * topic just created until deadline. */
+OF_MUST_CHECK of_err ofk_watermarks(rd_kafka_t *rk, const char *topic, int32_t p, int64_t deadline,
+                                    int64_t *lo, int64_t *hi, char *errstr, size_t errstr_size);
 #endif

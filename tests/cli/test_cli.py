@@ -11,8 +11,8 @@ import sys
 import tempfile
 
 OCTOFLEET, SRC = sys.argv[1], sys.argv[2]
-COMMANDS = ["demo", "producer", "worker", "plan", "submit", "status", "replay", "resume",
-            "abort", "events", "topic", "version", "help"]
+COMMANDS = ["demo", "producer", "worker", "plan", "submit", "status", "watch", "list", "replay",
+            "resume", "abort", "events", "topic", "version", "help"]
 failures = 0
 # Commands run in an empty directory without OCTOFLEET_CONFIG, so no config file is found
 # unless a case puts one there (./octofleet.cfg is looked for).
@@ -217,6 +217,22 @@ def main():
             check(f"{c} --space without a value", rc == 2, (c, rc, err))
         rc, out, err = run("replay", "5aa9fdc3-425b-543c-9d79-b2f4eb960011", "--stage", "x")
         check("replay bad stage", rc == 2 and "--stage" in err, (rc, err))
+        # waiting: --timeout needs seconds, --wait and --no-wait exclude each other, abort has
+        # no --wait (it ends the release), and every such command documents exit code 5
+        for argv, want in ((("replay", "r", "--timeout", "0"), "--timeout"),
+                           (("resume", "r", "--timeout", "x"), "--timeout"),
+                           (("replay", "r", "--wait", "--no-wait"), "exclude"),
+                           (("abort", "r", "--wait"), "unexpected argument '--wait'"),
+                           (("submit", "x.json", "--no-wait"), "unexpected argument"),
+                           (("watch",), "missing RELEASE"),
+                           (("list", "extra"), "unexpected argument 'extra'")):
+            rc, out, err = run(*argv)
+            check(f"{' '.join(argv)}: usage error", rc == 2 and want in err, (argv, rc, err))
+        for c in ("submit", "replay", "resume", "abort"):
+            rc, out, err = run(c, "--help")
+            check(f"{c} --help documents exit 5", "5 no answer within --timeout" in out, out)
+        rc, out, err = run("watch", "--help")
+        check("watch --help", "NO_COLOR" in out and "Exit codes: 0 completed" in out, out)
 
     print(f"{failures} failed" if failures else "all CLI checks passed", file=sys.stderr)
     return 1 if failures else 0

@@ -159,7 +159,8 @@ def scenario(args, fleets):
     mark = fl.mark(rid_b)
     # by the release's name: the CLI derives the same id the producer did
     r = fl.control("replay", REQ_B["release"], "--stage", "1", "--all")
-    check_eq(r.stdout.strip(), "replay %s sent" % rid_b, "replay by name names the release id")
+    check_eq(r.stdout.strip(), "replay %s: applied (octofleet.release.resumed)" % rid_b,
+             "replay by name names the release id and says the producer applied it")
     fl.wait_release_end(rid_b, "release.completed", timeout=120, after=mark)
     harness.log("replayed --all and completed")
     counts = counts_of(fl, "1.0.0")

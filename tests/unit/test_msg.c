@@ -367,6 +367,12 @@ static void test_ids(void)
     CHECK(!of_uuid_valid("5aa9fdc3-425b-543c-9d79-b2f4eb96001"));
     CHECK(!of_uuid_valid("5aa9fdc3x425b-543c-9d79-b2f4eb960011"));
     CHECK(of_uuid_valid(OF_UUID_NAMESPACE));
+
+    /* command ids: valid, and never the same twice */
+    of_uuid_random(a);
+    of_uuid_random(b);
+    CHECK(of_uuid_valid(a) && of_uuid_valid(b));
+    CHECK(strcmp(a, b) != 0);
 }
 
 static void test_event_ids(void)
@@ -614,6 +620,7 @@ static void test_event_round_trip(void)
     e.round = 2;
     e.message = strdup("a job failed");
     e.by = strdup("alice");
+    of_uuid_random(e.command_id);
     e.n_jobs = 2;
     e.jobs = calloc(2, sizeof *e.jobs);
     CHECK(e.jobs != NULL);
@@ -658,6 +665,7 @@ static void test_event_round_trip(void)
     CHECK_INT(back.round, 2);
     CHECK_STR(back.message, "a job failed");
     CHECK_STR(back.by, "alice");
+    CHECK_STR(back.command_id, e.command_id);
     CHECK_INT(back.n_jobs, 2);
     if (back.n_jobs == 2) {
         CHECK_STR(back.jobs[1].job_id, e.jobs[1].job_id);
@@ -766,12 +774,14 @@ static void test_commands(void)
     c.reason = strdup("train 18");
     c.time_ms = 1778015000000;
     c.request_json = strdup("{\"release\":\"2026.18\",\"environments\":[\"A\"]}");
+    of_uuid_random(c.command_id);
     char *enc = NULL;
     CHECK_INT(of_command_encode(&c, &enc), OF_OK);
     of_command back;
     char err[256] = "";
     CHECK_INT(of_command_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
     CHECK_INT(back.type, OF_CMD_SUBMIT);
+    CHECK_STR(back.command_id, c.command_id); /* echoed by the answering event */
     CHECK_STR(back.by, "alice");
     CHECK_STR(back.request_json, c.request_json);
     CHECK_INT(back.time_ms, c.time_ms);

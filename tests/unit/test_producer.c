@@ -155,12 +155,17 @@ static void submit(fx *f, const char *release, const char *request_json, char ri
     send_command(f, &cmd);
 }
 
+/* The command_id of the last control(): the event that answers it must carry it. */
+static char last_cid[37];
+
 static void control(fx *f, of_cmd_type type, const char *rid, int stage, bool cancel_running,
                     const char *reason)
 {
     of_command cmd;
     memset(&cmd, 0, sizeof cmd);
     cmd.type = type;
+    of_uuid_random(cmd.command_id);
+    of_id_copy(last_cid, cmd.command_id);
     of_id_copy(cmd.release_id, rid);
     cmd.by = (char *)(uintptr_t) "tester";
     cmd.reason = (char *)(uintptr_t)reason;
@@ -607,6 +612,7 @@ static void release_flow(fx *f, runner *prod, flow *fl)
     CHECK_INT(wait_ev(f, unknown, OF_EV_COMMAND_IGNORED, 1, &ev3), 1);
     const of_event *ign = last_ev(&ev3, OF_EV_COMMAND_IGNORED);
     if (ign) CHECK_CONTAINS(ign->message, "resume ignored: no such release");
+    if (ign) CHECK_STR(ign->command_id, last_cid); /* the answer names its command */
     evs_clear(&ev3);
     read_jobs(f, 0, rid, all);
     CHECK_INT(all->n, 8); /* nothing dispatched by them */
@@ -876,6 +882,7 @@ static void test_abort_body(fx *f, case_ctx *c)
         CHECK_STR(ab->by, "tester");
         CHECK_STR(ab->message, "bad build");
         CHECK_INT(ab->n_jobs, 1);
+        CHECK_STR(ab->command_id, last_cid);
     }
     /* the producer cancelled the task before committing the abort */
     int st = wait_task(f, api->space.id, task, OF_OCTO_TASK_CANCELED, OF_OCTO_TASK_CANCELLING);
