@@ -10,6 +10,7 @@
 #include "exitcodes.h"
 #include "fleet.h"
 #include "guard.h"
+#include "uuid.h"
 #include "kafka.h"
 #include "msg.h"
 #include "log.h"
@@ -463,4 +464,12 @@ int of_cli_exit_code(of_err rc)
     default:
         return OF_EXIT_FAIL;
     }
+}
+
+void of_cli_release_id(const char *name_or_id, const char *space, char *out)
+{
+    if (of_uuid_valid(name_or_id))
+        of_id_copy(out, name_or_id);
+    else /* a name: the id is derived from (space, name), as the producer does */
+        of_uuid_release_id(space ? space : "Default", name_or_id, out);
 }

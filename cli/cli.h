@@ -179,4 +179,8 @@ void of_cli_lines(FILE *f, const char *prefix, const char *text);
 /* True if arg is -h or --help. */
 bool of_cli_is_help(const char *arg);
 
+/* A release given by its id or its name: an id is copied, a name becomes the id the producer
+ * derives from (space, name) (space NULL = "Default"). out holds OF_UUID_STR_SIZE bytes. */
+void of_cli_release_id(const char *name_or_id, const char *space, char *out);
+
 #endif

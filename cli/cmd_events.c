@@ -412,11 +412,6 @@ int of_cmd_events(int argc, char **argv)
     events_args a = {0};
     int ex;
     if (!of_cli_args(argc, argv, "events", events_usage, &co, events_arg, &a, &ex)) return ex;
-    if (a.release) {
-        if (of_uuid_valid(a.release))
-            of_id_copy(a.release_id, a.release);
-        else /* a name: the id is derived from (space, name), as the producer does */
-            of_uuid_release_id(a.space ? a.space : "Default", a.release, a.release_id);
-    }
+    if (a.release) of_cli_release_id(a.release, a.space, a.release_id);
     return of_cli_with_config(&co, OF_ROLE_ANY, events_run, &a);
 }

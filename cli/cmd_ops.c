@@ -276,10 +276,7 @@ static int control(of_cmd_type type, int argc, char **argv)
                                   "--wait and --no-wait exclude each other");
     static char no_reason[] = "requested from the command line";
     if (!c.cmd.reason) c.cmd.reason = no_reason;
-    if (of_uuid_valid(c.rid))
-        of_id_copy(c.cmd.release_id, c.rid);
-    else /* a name: the id is derived from (space, name), as the producer does */
-        of_uuid_release_id(c.space ? c.space : "Default", c.rid, c.cmd.release_id);
+    of_cli_release_id(c.rid, c.space, c.cmd.release_id);
     c.cmd.time_ms = of_wall_ms();
     of_uuid_random(c.cmd.command_id);
     return of_cli_with_config(&co, OF_ROLE_ANY, control_run, &c);
