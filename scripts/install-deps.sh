@@ -13,6 +13,9 @@ PKGS=(
   # cpack's dpkg-shlibdeps, groff to render the man pages, python3-venv for the manifests'
   # validator (kubernetes-validate from PyPI)
   systemd file groff-base python3-venv
+  # promtool, which checks the daemons' /metrics in the tests (tests/unit/test_metrics.c,
+  # tests/system/test_metrics.py); the package also holds a Prometheus server nobody starts
+  prometheus
 )
 
 missing=()

@@ -276,6 +276,19 @@ typedef enum of_kafka_rebalance {
 typedef void of_kafka_rebalance_cb(void *opaque, of_kafka_rebalance what,
                                    const of_kafka_partition *parts, size_t n);
 
+/* Consumer lag of one assigned partition, from librdkafka's statistics (consumer_lag: the
+ * high watermark minus the consumer's position; -1 while unknown). */
+typedef struct of_kafka_lag {
+    const char *topic;
+    int32_t partition;
+    int64_t lag;
+} of_kafka_lag;
+
+/* Called with the lag of every partition the consumer currently fetches (n may be 0), each
+ * statistics interval, from of_kafka_consumer_poll on the polling thread. lags is borrowed
+ * for the call. */
+typedef void of_kafka_lag_cb(void *opaque, const of_kafka_lag *lags, size_t n);
+
 typedef struct of_kafka_consumer_opts {
     const char *group_id; /* required */
     /* Optional assignment hook and its argument. */
@@ -290,6 +303,11 @@ typedef struct of_kafka_consumer_opts {
      * instead of jumping silently (auto.offset.reset=error); partitions without a committed
      * offset start at the beginning. For consumers whose input is state (the producer). */
     bool strict_offsets;
+    /* Monitoring: with stats_interval_ms > 0, librdkafka's statistics are turned on at that
+     * interval (statistics.interval.ms) and on_lag (with opaque) is told each partition's lag.
+     * 0 (default): no statistics, no cost. */
+    int stats_interval_ms;
+    of_kafka_lag_cb *on_lag;
 } of_kafka_consumer_opts;
 
 /* Creates a group consumer with partition.assignment.strategy=cooperative-sticky,

@@ -80,7 +80,7 @@ static bool member_new(member *m, const char *client, const char *group, bool ma
 {
     memset(m, 0, sizeof(*m));
     of_kafka_config cfg = config(client, true);
-    of_kafka_consumer_opts o = {group, on_rebalance, m, manual_commit, false};
+    of_kafka_consumer_opts o = {group, on_rebalance, m, manual_commit, false, 0, NULL};
     CHECK_INT(of_kafka_consumer_new(&cfg, &o, &m->c, es, sizeof(es)), OF_OK);
     return m->c != NULL;
 }
@@ -392,7 +392,7 @@ static bool strict_member(member *m, const of_kafka_config *cfg, const char *gro
                           const char *const *topics)
 {
     memset(m, 0, sizeof(*m));
-    of_kafka_consumer_opts o = {group, on_rebalance, m, true, strict};
+    of_kafka_consumer_opts o = {group, on_rebalance, m, true, strict, 0, NULL};
     CHECK_INT(of_kafka_consumer_new(cfg, &o, &m->c, es, sizeof(es)), OF_OK);
     if (!m->c) return false;
     CHECK_INT(of_kafka_subscribe(m->c, topics, 1, es, sizeof(es)), OF_OK);

@@ -60,7 +60,7 @@ static of_err produce_str(of_kafka_producer *p, const char *topic, const char *k
 
 static of_kafka_consumer *consumer(const of_kafka_config *cfg, const char *group, rebalances *rb)
 {
-    of_kafka_consumer_opts o = {group, on_rebalance, rb, false, false};
+    of_kafka_consumer_opts o = {group, on_rebalance, rb, false, false, 0, NULL};
     of_kafka_consumer *c = NULL;
     CHECK_INT(of_kafka_consumer_new(cfg, &o, &c, es, sizeof(es)), OF_OK);
     return c;
@@ -103,7 +103,7 @@ static void test_config_errors(of_kafka_mock *m)
 
     cfg.props = NULL;
     cfg.nprops = 0;
-    of_kafka_consumer_opts o = {NULL, NULL, NULL, false, false};
+    of_kafka_consumer_opts o = {NULL, NULL, NULL, false, false, 0, NULL};
     CHECK_INT(of_kafka_consumer_new(&cfg, &o, &c, es, sizeof(es)), OF_ERR_CONFIG);
     CHECK_CONTAINS(es, "group.id");
     CHECK(c == NULL);

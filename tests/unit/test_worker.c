@@ -448,7 +448,7 @@ static bool committed_at_end(world *w, bool report)
         return false;
     }
     of_kafka_consumer *c = NULL;
-    of_kafka_consumer_opts co = {w->in.cfg.worker.group_id, NULL, NULL, false, false};
+    of_kafka_consumer_opts co = {w->in.cfg.worker.group_id, NULL, NULL, false, false, 0, NULL};
     if (of_kafka_consumer_new(&w->in.fk.kc, &co, &c, es, sizeof(es)) != OF_OK) {
         fprintf(stderr, "consumer: %s\n", es);
         return false;
