@@ -276,8 +276,10 @@ typedef enum of_kafka_rebalance {
 typedef void of_kafka_rebalance_cb(void *opaque, of_kafka_rebalance what,
                                    const of_kafka_partition *parts, size_t n);
 
-/* Consumer lag of one assigned partition, from librdkafka's statistics (consumer_lag: the
- * high watermark minus the consumer's position; -1 while unknown). */
+/* Consumer lag of one assigned partition, from librdkafka's statistics: the end of the
+ * partition (read_committed: the last stable offset) minus the furthest of the application's
+ * position and the committed offset; for a partition nothing was consumed from or committed
+ * for yet, everything from its start. */
 typedef struct of_kafka_lag {
     const char *topic;
     int32_t partition;

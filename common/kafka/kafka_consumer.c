@@ -156,6 +156,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * consumer_lag and desired (the application's assignment; the internal -1 partition and
  * partitions known from metadata only are not desired). One array per interval: not a hot
  * path. jansson comes through ofjson, the codec's JSON door (common/json). */
+/* An integer field of a statistics object; -1 when absent or not an integer. */
+static json_int_t stat_int(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
@@ -176,17 +183,30 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         json_object_foreach(json_object_get(t, "partitions"), pid, pj)
         {
             json_t *part = json_object_get(pj, "partition");
-            json_t *lag = json_object_get(pj, "consumer_lag");
             if (!ok || !json_is_true(json_object_get(pj, "desired")) || !json_is_integer(part) ||
-                json_integer_value(part) < 0 || !json_is_integer(lag))
+                json_integer_value(part) < 0)
                 continue;
+            /* librdkafka's own consumer_lag counts from the committed offset only, which
+             * offsets committed in a transaction (the producer's) never update: the lag is
+             * computed here from the furthest of the application's position and the committed
+             * offset. With neither (nothing consumed or committed yet) the partition is read
+             * from its start (auto.offset.reset earliest, or the producer's strict mode), so
+             * all of it is the lag, 0 when it is empty. */
+            json_int_t end = stat_int(pj, "ls_offset"); /* read_committed end */
+            if (end < 0) end = stat_int(pj, "hi_offset");
+            json_int_t pos = stat_int(pj, "app_offset");
+            json_int_t committed = stat_int(pj, "committed_offset");
+            if (committed > pos) pos = committed;
+            if (pos < 0) pos = stat_int(pj, "lo_offset");
+            json_int_t lag = end >= 0 && pos >= 0 ? (end > pos ? end - pos : 0) : -1;
+            if (lag < 0) continue;
             if (of_grow((void **)&lags, &cap, n, sizeof *lags)) {
                 ok = false;
                 continue;
             }
             lags[n].topic = tname;
             lags[n].partition = (int32_t)json_integer_value(part);
-            lags[n++].lag = (int64_t)json_integer_value(lag);
+            lags[n++].lag = (int64_t)lag;
         }
     }
     if (ok) c->on_lag(c->opaque, lags, n);

@@ -136,10 +136,34 @@ def scenario(args, fleets):
     check_eq(metric_sum(ws[0], "octofleet_build_info", daemon="worker"), 1, "worker build_info")
     check(metric_sum(p, "octofleet_kafka_rebalances_total", kind="assign") >= 1,
           "the producer saw no assignment")
-    # librdkafka's statistics come every 5 s: the lag of assigned partitions shows up.
-    fl.wait_until("a worker's octofleet_kafka_consumer_lag series",
-                  lambda: any(n == "octofleet_kafka_consumer_lag" for n, _ in
-                              parse_metrics(scrape(addr["w1"])).keys()), timeout=30)
+    # librdkafka's statistics come every 5 s: every stage partition shows up once, on the
+    # worker that owns it, and with the release consumed each lag is 0, or 1 where the
+    # producer's last transaction left its commit marker (an offset no consumer reads).
+    def lags():
+        return [v for w in ("w1", "w2")
+                for (n, ls), v in parse_metrics(scrape(addr[w])).items()
+                if n == "octofleet_kafka_consumer_lag"]
+    n_parts = fl.max_stages * fl.partitions
+    seen = []
+    try:
+        fl.wait_until("the workers' octofleet_kafka_consumer_lag to cover %d partitions, each "
+                      "at 0 or 1" % n_parts,
+                      lambda: seen.append(lags()) or (len(seen[-1]) == n_parts
+                                                      and all(v in (0, 1) for v in seen[-1])),
+                      timeout=40, interval=1)
+    except harness.Failure as e:
+        raise harness.Failure("%s; lags last seen: %r" % (e, seen[-1:]))
+    def producer_lags():
+        return [v for (n, ls), v in parse_metrics(scrape(addr["producer"])).items()
+                if n == "octofleet_kafka_consumer_lag"]
+    seen = []
+    try:
+        fl.wait_until("the producer's octofleet_kafka_consumer_lag series, each at 0 or 1",
+                      lambda: seen.append(producer_lags()) or (
+                          seen[-1] and all(v in (0, 1) for v in seen[-1])),
+                      timeout=40, interval=1)
+    except harness.Failure as e:
+        raise harness.Failure("%s; lags last seen: %r" % (e, seen[-1:]))
     for who, a in addr.items():
         promtool(scrape(a), who, fl.dir)
     harness.log("counters match the release's events; promtool accepts all three scrapes")
