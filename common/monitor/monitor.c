@@ -123,16 +123,16 @@ void of_monitor_kafka_lag(void *opaque, const of_kafka_lag *lags, size_t n)
     }
 }
 
-bool of_monitor_ready(const of_monitor *m, char *why, size_t why_size)
+bool of_monitor_ready(of_monitor *m, char *why, size_t why_size)
 {
     const char *r = NULL;
     if (!m)
         r = "metrics off";
-    else if (!atomic_load(&((of_monitor *)(uintptr_t)m)->state_loaded))
+    else if (!atomic_load(&m->state_loaded))
         r = "state not loaded: still rebuilding from the state topic";
-    else if (atomic_load(&((of_monitor *)(uintptr_t)m)->assigned) <= 0)
+    else if (atomic_load(&m->assigned) <= 0)
         r = "consumer group not joined: no partitions assigned yet";
-    else if (atomic_load(&((of_monitor *)(uintptr_t)m)->octo_down))
+    else if (atomic_load(&m->octo_down))
         r = "Octopus unreachable: the last request failed with a network error or 5xx and none "
             "succeeded since";
     snprintf(why, why_size, "%s", r ? r : "ready");

@@ -72,6 +72,6 @@ void of_monitor_kafka_lag(void *opaque, const of_kafka_lag *lags, size_t n);
 
 /* The /readyz answer: true, or false with a one-line reason in why. For tests and the
  * handler. */
-bool of_monitor_ready(const of_monitor *m, char *why, size_t why_size);
+bool of_monitor_ready(of_monitor *m, char *why, size_t why_size);
 
 #endif
