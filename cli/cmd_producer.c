@@ -17,11 +17,14 @@ static const char producer_usage[] =
     "replay/resume/abort. Its state lives in the compacted releases topic, so a restarted or\n"
     "replacement producer (same producer.transactional_id) resumes where the last one stopped.\n"
     "Runs until SIGTERM or SIGINT, then finishes the current batch and exits.\n"
-    "The Octopus API key comes from octopus.api_key_file or $OCTOPUS_API_KEY, never argv.\n\n"
+    "The Octopus API key comes from octopus.api_key_file or $OCTOPUS_API_KEY, never argv.\n"
+    "With producer.metrics_listen (host:port) it serves GET /metrics, /healthz and /readyz\n"
+    "(docs/monitoring.md) and logs \"metrics listening on <address>\".\n\n"
     "Options:\n" OF_CLI_COMMON_HELP "\n"
     "Exit codes: 0 stopped cleanly on a signal, 1 stopped by an error while running (e.g.\n"
     "fenced by a newer producer), 2 usage, 3 configuration (also: the configured Octopus\n"
-    "space does not exist), 4 Kafka or Octopus could not be used at start-up.\n";
+    "space does not exist, producer.metrics_listen cannot be bound), 4 Kafka or Octopus could\n"
+    "not be used at start-up.\n";
 
 static of_err run_producer(const of_config *cfg, of_stop_flag *stop, char *errstr,
                            size_t errstr_size)

@@ -22,7 +22,9 @@ static const char worker_usage[] =
     "worker.drain_timeout, commits and exits. With a stable name it stays a static member of\n"
     "the group: restarted under the same name it gets its partitions back without a\n"
     "rebalance; not restarted, its partitions move after session.timeout.ms (30 s).\n"
-    "The Octopus API key comes from octopus.api_key_file or $OCTOPUS_API_KEY, never argv.\n\n"
+    "The Octopus API key comes from octopus.api_key_file or $OCTOPUS_API_KEY, never argv.\n"
+    "With worker.metrics_listen (host:port) it serves GET /metrics, /healthz and /readyz\n"
+    "(docs/monitoring.md) and logs \"metrics listening on <address>\".\n\n"
     "Options:\n" OF_CLI_COMMON_HELP
     "  --name NAME         this worker's name in events and logs, and its static group\n"
     "                      member id (default: worker.name, else <hostname>-<pid>, which\n"
@@ -32,8 +34,9 @@ static const char worker_usage[] =
     "\n"
     "Exit codes: 0 stopped cleanly on a signal, 1 stopped by an error while running (e.g. a\n"
     "fatal Kafka consumer error), 2 usage, 3 configuration (also: no API key, the configured\n"
-    "Octopus space does not exist, another worker uses the same name), 4 Kafka or Octopus\n"
-    "could not be used at start-up (transient Kafka states are retried for 60 s first).\n";
+    "Octopus space does not exist, another worker uses the same name, worker.metrics_listen\n"
+    "cannot be bound), 4 Kafka or Octopus could not be used at start-up (transient Kafka\n"
+    "states are retried for 60 s first).\n";
 
 /* --name NAME or --name=NAME. */
 static of_cli_arg worker_arg(void *ctx, int argc, char **argv, int *i)

@@ -49,6 +49,7 @@ static void batch_reset(prod *p)
         free(p->offs[i].topic);
     p->n_offs = 0;
     p->batch_msgs = 0;
+    p->n_mpend = 0; /* what a dropped batch would have counted */
 }
 
 /* Delivery reports of the transaction's messages: a permanent failure (too large, not
@@ -56,6 +57,8 @@ static void batch_reset(prod *p)
 static void on_delivery(void *opaque, const of_kafka_delivery *d)
 {
     prod *p = opaque;
+    if (d->err != OF_OK && d->permanent)
+        of_monitor_delivery_failed(p->mon, prod_topic_kind(p, d->topic));
     if (d->err == OF_OK || !d->permanent || p->delivery_permanent) return;
     p->delivery_permanent = true;
     (void)snprintf(p->delivery_error, sizeof p->delivery_error, "%s: %s (topic %s)", d->errname,
@@ -221,12 +224,19 @@ static of_err commit_batch(prod *p, bool *aborted, bool *permanent, char *errstr
 static void on_rebalance(void *opaque, of_kafka_rebalance what, const of_kafka_partition *parts,
                          size_t n)
 {
-    (void)opaque;
+    prod *p = opaque;
+    of_monitor_rebalance(p->mon, what, n);
     const char *w = what == OF_KAFKA_ASSIGNED  ? "assigned"
                     : what == OF_KAFKA_REVOKED ? "revoked"
                                                : "lost";
     for (size_t i = 0; i < n; i++)
         of_info("partition %s topic=%s partition=%d", w, parts[i].topic, (int)parts[i].partition);
+}
+
+static void on_lag(void *opaque, const of_kafka_lag *lags, size_t n)
+{
+    prod *p = opaque;
+    of_monitor_kafka_lag(p->mon, lags, n);
 }
 
 static of_err consumer_start(prod *p, char *errstr, size_t errstr_size)
@@ -240,6 +250,8 @@ static of_err consumer_start(prod *p, char *errstr, size_t errstr_size)
     /* commands and events are the producer's input state: losing some to retention must stop
      * it loudly, never make it skip a job.succeeded and leave a stage waiting */
     co.strict_offsets = true;
+    co.stats_interval_ms = p->mon ? OF_MONITOR_STATS_INTERVAL_MS : 0;
+    co.on_lag = on_lag;
     of_err rc = of_kafka_consumer_new(&p->fk.kc, &co, &p->kc, errstr, errstr_size);
     if (rc) return rc;
     const char *topics[2] = {p->t_requests, p->t_events};
@@ -256,6 +268,15 @@ static void consumer_stop(prod *p)
     p->kc = NULL;
 }
 
+/* Reads the state topic; /readyz says "state not loaded" meanwhile. */
+static of_err load_state(prod *p, char *errstr, size_t errstr_size)
+{
+    of_monitor_state_loaded(p->mon, false);
+    of_err rc = prod_load_state(p, errstr, errstr_size);
+    if (!rc) of_monitor_state_loaded(p->mon, true);
+    return rc;
+}
+
 /* After an aborted transaction: forget every in-memory decision and start again from what
  * Kafka committed (state topic + the group's committed offsets). */
 static of_err recover(prod *p, char *errstr, size_t errstr_size)
@@ -263,7 +284,7 @@ static of_err recover(prod *p, char *errstr, size_t errstr_size)
     of_warn("rebuilding state and restarting the consumer from the committed offsets");
     batch_reset(p);
     consumer_stop(p);
-    of_err rc = prod_load_state(p, errstr, errstr_size);
+    of_err rc = load_state(p, errstr, errstr_size);
     if (!rc) rc = consumer_start(p, errstr, errstr_size);
     return rc;
 }
@@ -289,6 +310,8 @@ static of_err octopus_start(prod *p, char *errstr, size_t errstr_size)
 {
     of_octo_opts oo;
     of_fleet_octo_opts(p->cfg, p->opts->api_key, &oo);
+    oo.observer = p->mon ? of_monitor_octo_attempt : NULL;
+    oo.observer_opaque = p->mon;
     of_err rc = of_octo_new(&oo, &p->octo, errstr, errstr_size);
     if (!rc) rc = of_octo_connect(p->octo, errstr, errstr_size);
     if (!rc) rc = of_resolver_octo_new(p->octo, &p->ro);
@@ -395,6 +418,7 @@ static void teardown(prod *p)
     free(p->outs);
     free(p->batch_rels);
     free(p->offs);
+    free(p->mpend);
     free(p->t_jobs);
     of_resolver_octo_free(p->ro);
     of_guard_free(p->guard);
@@ -426,6 +450,7 @@ static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errs
     bool urgent = false;
     *consumer_dead = false;
     for (;;) {
+        prod_metrics_tick(p);
         bool stop = of_stop_requested(p->opts->stop);
         if (stop && p->batch_msgs == 0) return OF_OK;
         int64_t now = of_now_ms();
@@ -549,14 +574,18 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
     of_log_set_component("producer");
 
     p.rnd = (uint64_t)of_now_ms() | 1u;
-    of_err rc = topic_names(&p, errstr, errstr_size);
+    /* The endpoints first: a port in use fails the start before anything slow. */
+    of_err rc =
+        of_monitor_start(p.cfg->producer.metrics_listen, "producer", &p.mon, errstr, errstr_size);
+    if (!rc) prod_metrics_declare(&p);
+    if (!rc) rc = topic_names(&p, errstr, errstr_size);
     if (!rc) rc = of_guard_new(p.cfg, opts->fleet_key, &p.guard, errstr, errstr_size);
     if (!rc)
         of_info("messages: budget %zu bytes, authentication %s", of_guard_budget(p.guard),
                 of_guard_auth_on(p.guard) ? "on (HMAC-SHA256)" : "off");
     if (!rc) rc = octopus_start(&p, errstr, errstr_size);
     if (!rc) rc = kafka_start(&p, errstr, errstr_size);
-    if (!rc) rc = prod_load_state(&p, errstr, errstr_size);
+    if (!rc) rc = load_state(&p, errstr, errstr_size);
     if (!rc) rc = consumer_start(&p, errstr, errstr_size);
     if (!rc)
         of_info("producer running group=%s transactional_id=%s requests=%s events=%s state=%s",
@@ -586,6 +615,7 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
         rc = commit_batch(&p, &aborted, &permanent, errstr, errstr_size);
         if (rc) break;
         if (!aborted) {
+            prod_metrics_commit(&p);
             aborts_in_row = 0;
             if (p.isolate_left) p.isolate_left--;
             if (p.poison.set && p.batch_msgs == 1 && same_input(&p, &p.poison)) {
@@ -601,6 +631,7 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
     }
     if (rc) of_error("producer stopping: %s", errstr);
     teardown(&p);
+    of_monitor_stop(p.mon); /* after the clients that report to it */
     if (!rc) of_info("producer stopped");
     of_log_set_component(NULL);
     return rc;

@@ -74,6 +74,7 @@ static of_err push_event(prod *p, const of_event *ev)
     prod_out *o = push_out(p, p->t_events, ev->release_id, val);
     if (!o) return OF_ERR_NOMEM;
     o->cloudevent = true;
+    o->ev_type = ev->type;
     return OF_OK;
 }
 
@@ -242,6 +243,7 @@ static of_err apply_out(prod *p, prod_rel *r, const of_gate_out *out)
     for (size_t i = 0; !rc && i < out->n_events; i++) {
         log_event(r, &out->events[i]);
         rc = push_event(p, &out->events[i]);
+        if (!rc) prod_metrics_gate_event(p, r, &out->events[i]);
     }
     for (size_t i = 0; !rc && i < out->n_changed; i++) {
         rc = prod_mark_job(p, r, out->changed_jobs[i]);
@@ -338,6 +340,7 @@ static of_err reject(prod *p, const char *release_id, const char *release_name,
     }
     for (size_t i = 0; i < ev.n_errors; i++)
         if (!ev.errors[i]) rc = OF_ERR_NOMEM;
+    p->cmd_result = "rejected";
     char msg[128];
     (void)snprintf(msg, sizeof msg, "request rejected: %zu error(s)", errs->n + errs->dropped);
     ev.message = of_strdup_or_null(msg, &rc);
@@ -368,6 +371,7 @@ static of_err ignored(prod *p, const char *release_id, const char *release_name,
     of_event ev;
     of_err rc = OF_OK;
     char msg[512];
+    p->cmd_result = "ignored";
     (void)snprintf(msg, sizeof msg, "%s ignored: %s", of_cmd_type_name(cmd->type), why);
     of_warn("%s release=%s by=%s", msg, release_id, nz(cmd->by));
     command_event(&ev, OF_EV_COMMAND_IGNORED, release_id, release_name, cmd, &rc);
@@ -660,6 +664,7 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
         (void)snprintf(why, sizeof why, "command: %s", es);
         return push_dlq(p, m, why);
     }
+    p->cmd_result = "applied";
     if (cmd.type == OF_CMD_SUBMIT) {
         rc = do_submit(p, m, &cmd, cut);
     } else {
@@ -674,6 +679,7 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
             rc = do_abort(p, r, &cmd, cut);
         }
     }
+    if (!rc) prod_metrics_command(p, cmd.type, p->cmd_result);
     of_command_clear(&cmd);
     if (!rc) rc = prod_budget_pump(p);
     return rc;
@@ -769,6 +775,7 @@ of_err prod_on_event(prod *p, const of_kafka_message *m)
                             of_event_type_name(ev.type), ev.release_id, ev.stage, ev.job_id,
                             ev.attempt, nz(ev.environment), ev.tenant ? ev.tenant : "-",
                             nz(ev.message));
+                prod_metrics_job_event(p, r, &ev);
                 rc = apply_out(p, r, &out);
             }
             of_gate_out_clear(&out);

@@ -12,6 +12,7 @@
 #include "gate.h"
 #include "guard.h"
 #include "kafka.h"
+#include "monitor.h"
 #include "msg.h"
 #include "octopus.h"
 #include "plan.h"
@@ -29,6 +30,10 @@ typedef struct prod_rel {
     bool in_batch; /* listed in prod.batch_rels */
     int priority;  /* the request's "priority": the task budget's order */
     bool *live;    /* [n_jobs]: the job holds a task budget slot (sent, still in flight) */
+    /* monitoring (producer_metrics.c) */
+    int64_t last_event_ms; /* wall: the last job event or dispatch (stalled releases) */
+    int64_t gate_open_ms;  /* monotonic: a stage.succeeded not yet followed by a dispatch */
+    int gate_stage;
 } prod_rel;
 
 /* One message to produce in the batch's transaction. */
@@ -37,7 +42,8 @@ typedef struct prod_out {
     char *key;         /* owned; NULL = no key */
     char *value;       /* owned */
     size_t value_len;
-    bool cloudevent; /* add the CloudEvents content-type header */
+    bool cloudevent;       /* add the CloudEvents content-type header */
+    of_event_type ev_type; /* with cloudevent: its type (octofleet_events_produced_total) */
     /* DLQ headers (owned strings; NULL when not a DLQ message) */
     char *dlq_error;
     char *dlq_topic;
@@ -64,6 +70,16 @@ typedef struct prod_off {
     int32_t partition;
     int64_t next;
 } prod_off;
+
+/* A metric update waiting for its batch's commit (producer_metrics.c). */
+typedef struct prod_mpend {
+    of_series *s;
+    double v;
+    bool observe; /* histogram observation; else counter add */
+    bool since;   /* observe: v is a monotonic start (ms), observe the seconds until commit */
+} prod_mpend;
+
+#define PROD_N_REL_STATES 5 /* running paused completed aborted rejected */
 
 typedef struct prod {
     const of_producer_opts *opts;
@@ -110,7 +126,37 @@ typedef struct prod {
     prod_poison poison;
     bool delivery_permanent; /* a delivery report of this transaction failed for good */
     char delivery_error[256];
+
+    /* monitoring: NULL when producer.metrics_listen is empty (then every series is NULL) */
+    of_monitor *mon;
+    prod_mpend *mpend; /* this batch's metric updates, applied at commit */
+    size_t n_mpend, cap_mpend;
+    of_series *m_rel[PROD_N_REL_STATES], *m_held, *m_gate, *m_budget, *m_budget_used;
+    of_series *m_progress, *m_stalled;
+    of_metric *m_jobs, *m_dispatched, *m_commands;
+    int64_t last_progress_ms; /* wall */
+    int64_t next_sample_ms;   /* monotonic */
+    const char *cmd_result;   /* the command being decided: applied, ignored or rejected */
 } prod;
+
+/* ---- producer_metrics.c (docs/monitoring.md) ---- */
+
+void prod_metrics_declare(prod *p);
+/* Queues a metric update for the batch's commit (s NULL: no-op). */
+void prod_metrics_queue(prod *p, of_series *s, double v, bool observe);
+/* Queues an observation of the time from start_ms (monotonic) to the batch's commit. */
+void prod_metrics_queue_since(prod *p, of_series *s, int64_t start_ms);
+/* The batch committed: count its events, DLQ messages and queued updates. */
+void prod_metrics_commit(prod *p);
+/* A worker's job event the gate recorded (not ignored): outcomes, progress. */
+void prod_metrics_job_event(prod *p, prod_rel *r, const of_event *ev);
+/* An event of a gate's output: dispatches and gate latency. */
+void prod_metrics_gate_event(prod *p, prod_rel *r, const of_event *ev);
+void prod_metrics_command(prod *p, of_cmd_type type, const char *result);
+/* Every loop turn: the heartbeat; the gauges once a second. */
+void prod_metrics_tick(prod *p);
+/* jobs, events, state, dlq or commands: the kind of one of the producer's topics. */
+const char *prod_topic_kind(const prod *p, const char *topic);
 
 /* ---- producer_state.c ---- */
 

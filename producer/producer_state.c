@@ -65,6 +65,7 @@ of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out)
         return OF_ERR_NOMEM;
     }
     of_id_copy(r->id, release_id);
+    r->last_event_ms = of_wall_ms(); /* a loaded release is not stalled until 15 min pass */
     /* Every decided job waits for the task budget before it is sent (gate.h). */
     of_gate_hold_dispatches(g, true);
     size_t i = lower_bound(p, r->id);

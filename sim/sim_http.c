@@ -393,12 +393,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    of_debug("octopus-sim libmicrohttpd: %s", msg); /* TLS refusals in tests are expected */
+    /* debug: TLS refusals in tests are expected */
+    of_log_lib(OF_LOG_DEBUG, "octopus-sim libmicrohttpd", fmt, ap);
 }
 
 /* ---- start / stop --------------------------------------------------------------------- */

@@ -43,6 +43,7 @@ wk_job *wk_job_new(of_worker *w, of_job *job, const char *topic, int32_t partiti
     memset(job, 0, sizeof(*job));
     j->partition = partition;
     j->offset = offset;
+    j->fetched_ms = of_now_ms();
     of_job_dedupe_key(j->job.job_id, j->job.attempt, j->dedupe, sizeof(j->dedupe));
     return j;
 }

@@ -153,6 +153,10 @@ static void on_delivery(void *opaque, const of_kafka_delivery *d)
     OF_ASSERT(w->n_outq > 0);
     w->n_outq--;
     if (d->err == OF_OK) {
+        if (m->ev_type >= 0) of_monitor_event_produced(w->mon, (of_event_type)m->ev_type);
+        of_series_inc(m->m_outcome);
+        of_series_observe(m->m_duration, m->duration_s);
+        if (m->queue_s >= 0) of_series_observe(m->m_queue, m->queue_s);
         /* The final event is in Kafka: now (and only now) the job's offset may count. A
          * partition revoked meanwhile answers NOT_FOUND: its next owner replays the job, which
          * adopts the deployment and reports the same event id again. */
@@ -256,8 +260,30 @@ static wk_msg *msg_new(of_worker *w, const char *topic)
     if (m) {
         m->w = w;
         m->topic = topic;
+        m->ev_type = -1;
     }
     return m;
+}
+
+/* Resolves the series a delivered event counts in (no-op with metrics off). Looking a series
+ * up allocates only the first time a label set is seen. */
+static void msg_metrics(of_worker *w, wk_msg *m, const wk_job *j, of_event_type type, bool final)
+{
+    if (!w->mon) return;
+    m->ev_type = (int)type;
+    const char *outcome = final ? of_event_outcome(type) : NULL;
+    if (!outcome) return;
+    char stage[16];
+    snprintf(stage, sizeof stage, "%d", j->job.stage);
+    const char *v[3] = {stage, j->job.environment.name, outcome};
+    m->m_outcome = of_metric_series(w->m_jobs, v);
+    m->m_duration = of_metric_series1(w->m_duration, stage);
+    m->duration_s = (double)(of_now_ms() - j->fetched_ms) / 1000.0;
+    m->queue_s = -1;
+    if (j->task_queued_ms > 0 && j->task_started_ms >= j->task_queued_ms) {
+        m->m_queue = of_metric_series1(w->m_queue, stage);
+        m->queue_s = (double)(j->task_started_ms - j->task_queued_ms) / 1000.0;
+    }
 }
 
 /* Records the job message m stems from (topic, partition, offset); with final, delivering m
@@ -315,6 +341,7 @@ static void msg_permanent(of_worker *w, wk_msg *m, const char *why)
         return;
     }
     if (m->topic == w->dlq_topic || !m->src_topic) {
+        of_monitor_delivery_failed(w->mon, m->topic == w->dlq_topic ? "dlq" : "events");
         of_error("%s can never be written (%s); retrying with backoff: check the ACLs and "
                  "max.message.bytes of %s",
                  m->what, why, m->topic);
@@ -325,6 +352,10 @@ static void msg_permanent(of_worker *w, wk_msg *m, const char *why)
     snprintf(reason, sizeof(reason), "%s could not be produced to %s: %s", m->what, m->topic, why);
     of_error("%s; its bytes go to the dlq", reason);
     w->st.dlq++;
+    of_monitor_delivery_failed(w->mon, "events");
+    of_monitor_dlq(w->mon, "events");
+    m->ev_type = -1; /* the copy is no event, nor the job's outcome */
+    m->m_outcome = m->m_duration = m->m_queue = NULL;
     size_t whole = m->value_len;
     m->value_len = of_guard_dlq_keep(w->guard, m->key_len, whole); /* the buffer keeps all */
     bool ok =
@@ -384,6 +415,7 @@ void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *mess
         ok = m->key && msg_header(m, "content-type", OF_CE_CONTENT_TYPE) &&
              msg_source(m, j->topic, j->partition, j->offset, final);
     }
+    if (ok) msg_metrics(w, m, j, type, final);
     if (!ok) {
         /* Only memory exhaustion gets here. Without its final event the job's offset stays
          * unfinished, so the job is replayed (and adopts its deployment) after a restart. */
@@ -403,6 +435,7 @@ static void send_dlq(of_worker *w, const of_kafka_message *km, const char *reaso
     of_warn("malformed job to dlq topic=%s partition=%d offset=%lld bytes=%zu reason=%s", km->topic,
             (int)km->partition, (long long)km->offset, km->value_len, reason);
     w->st.dlq++;
+    of_monitor_dlq(w->mon, "jobs");
     wk_msg *m = msg_new(w, w->dlq_topic);
     bool ok = m != NULL;
     size_t key_len = km->key_len < OF_NAME_MAX ? km->key_len : OF_NAME_MAX;
@@ -499,6 +532,7 @@ static void on_rebalance(void *opaque, of_kafka_rebalance what, const of_kafka_p
 {
     of_worker *w = opaque;
     w->rebalances++;
+    of_monitor_rebalance(w->mon, what, n);
     for (size_t i = 0; i < n; i++) {
         const char *topic = parts[i].topic;
         int32_t p = parts[i].partition;
@@ -544,6 +578,33 @@ static void start_jobs(of_worker *w)
 }
 
 /* ---- setup and teardown ---- */
+
+static void on_lag(void *opaque, const of_kafka_lag *lags, size_t n)
+{
+    of_worker *w = opaque;
+    of_monitor_kafka_lag(w->mon, lags, n);
+}
+
+/* The worker's own metrics (docs/monitoring.md); the shared ones are the monitor's. */
+static void declare_metrics(of_worker *w)
+{
+    static const char *const l_jobs[] = {"stage", "environment", "outcome"};
+    static const char *const l_stage[] = {"stage"};
+    of_metrics *r = of_monitor_metrics(w->mon);
+    w->m_jobs =
+        of_metrics_counter(r, "octofleet_worker_jobs_total",
+                           "Final job outcomes this worker reported (delivered).", l_jobs, 3);
+    w->m_in_flight = of_metric_series0(of_metrics_gauge(
+        r, "octofleet_worker_jobs_in_flight", "Jobs held: fetched, not yet final.", NULL, 0));
+    w->m_duration = of_metrics_histogram(r, "octofleet_worker_job_duration_seconds",
+                                         "Job fetched from Kafka to its final event.", l_stage, 1,
+                                         of_metrics_default_buckets, of_metrics_default_nbuckets);
+    w->m_queue =
+        of_metrics_histogram(r, "octofleet_worker_job_queue_seconds",
+                             "Octopus task queued to task started (time in Octopus's "
+                             "queue), from the task times the final event carries.",
+                             l_stage, 1, of_metrics_default_buckets, of_metrics_default_nbuckets);
+}
 
 static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size_t errstr_size)
 {
@@ -615,9 +676,16 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
                 "worker.name or --name to a stable, unique name for static membership)",
                 w->name);
 
+    /* The endpoints before anything slow: a port in use fails the start at once. */
+    if ((rc = of_monitor_start(cfg->worker.metrics_listen, "worker", &w->mon, errstr, errstr_size)))
+        return rc;
+    declare_metrics(w);
+
     /* Octopus first: a wrong URL or key is the commonest start-up mistake. */
     of_octo_opts oo;
     of_fleet_octo_opts(cfg, opts->api_key, &oo);
+    oo.observer = w->mon ? of_monitor_octo_attempt : NULL;
+    oo.observer_opaque = w->mon;
     if ((rc = of_octo_new(&oo, &w->octo, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "octopus client: %s", es);
     if ((rc = of_octo_connect(w->octo, es, sizeof(es))))
@@ -634,6 +702,8 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
         .on_rebalance = on_rebalance,
         .opaque = w,
         .manual_commit = false,
+        .stats_interval_ms = w->mon ? OF_MONITOR_STATS_INTERVAL_MS : 0,
+        .on_lag = on_lag,
     };
     if ((rc = of_kafka_consumer_new(&w->ckc, &co, &w->cons, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "kafka consumer: %s", es);
@@ -770,6 +840,12 @@ static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
     char es[512];
     for (;;) {
         int64_t now = of_now_ms();
+        of_monitor_loop(w->mon);
+        size_t held = w->n_active + w->n_backlog;
+        if (held != w->m_in_flight_last) {
+            w->m_in_flight_last = held;
+            of_series_set(w->m_in_flight, (double)held);
+        }
         if (!w->draining && of_stop_requested(w->stop)) {
             w->draining = true;
             drain_deadline = now + w->cfg->worker.drain_timeout_ms;
@@ -867,6 +943,7 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
             (unsigned long long)st->events_matched, (unsigned long long)st->net_rounds,
             (unsigned long long)st->net_found);
     if (opts->stats) *opts->stats = w->st;
+    of_monitor_stop(w->mon); /* after the Octopus client and the consumer that report to it */
     of_guard_free(w->guard);
     free(w);
     return rc;

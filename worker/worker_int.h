@@ -14,6 +14,7 @@
 
 #include "fleet.h"
 #include "guard.h"
+#include "monitor.h"
 #include "model.h"
 #include "octopus.h"
 #include "offsets.h"
@@ -63,6 +64,7 @@ typedef struct wk_job {
     /* The task's times as last read (wall ms, 0 unknown): the final event carries them. */
     int64_t task_queued_ms, task_started_ms, task_completed_ms;
     bool throttled;      /* Octopus answered 429/503 around its create: said in its next event */
+    int64_t fetched_ms;  /* monotonic: taken from Kafka (octofleet_worker_job_duration_seconds) */
     size_t slot;         /* index in w->active while in_slot */
     struct wk_job *next; /* backlog link */
 } wk_job;
@@ -102,6 +104,11 @@ typedef struct wk_msg {
     int attempts;
     int64_t retry_at_ms; /* monotonic */
     struct wk_msg *next; /* retry list link */
+    /* Monitoring, counted when the delivery succeeds (resolved at emit; NULL when off):
+     * an event's type, and for a final event its outcome series and latencies. */
+    int ev_type; /* of_event_type, -1: not an event */
+    of_series *m_outcome, *m_duration, *m_queue;
+    double duration_s, queue_s; /* queue_s < 0: unknown */
 } wk_msg;
 
 struct of_worker {
@@ -153,6 +160,12 @@ struct of_worker {
     wk_job **finding;
     size_t n_finding, cap_finding;
     size_t lookup_chunk; /* jobs per batched look-up: octopus.task_poll_chunk */
+
+    /* monitoring (common/monitor): NULL when worker.metrics_listen is empty */
+    of_monitor *mon;
+    of_metric *m_jobs, *m_duration, *m_queue;
+    of_series *m_in_flight;
+    size_t m_in_flight_last;
 
     bool paused;   /* we asked the consumer to pause */
     bool draining; /* stop requested: no new jobs */

@@ -109,6 +109,17 @@ char *of_escape(const char *in, char *out, size_t out_size)
     return out;
 }
 
+void of_log_lib(of_log_level level, const char *who, const char *fmt, va_list ap)
+{
+    if ((int)level > atomic_load(&log_level)) return;
+    char msg[512];
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0) msg[0] = '\0';
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    of_log(level, "%s: %s", who, msg);
+}
+
 void of_log(of_log_level level, const char *fmt, ...)
 {
     if ((int)level > atomic_load(&log_level)) return;

@@ -12,6 +12,8 @@
 #ifndef OF_LOG_H
 #define OF_LOG_H
 
+#include <stdarg.h>
+
 #include <stddef.h>
 
 typedef enum of_log_level {
@@ -22,6 +24,11 @@ typedef enum of_log_level {
 } of_log_level;
 
 void of_log(of_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A library's own log line (a printf format and its va_list, as libmicrohttpd's logger
+ * gets them) as "<who>: <message>", trailing newlines dropped. */
+void of_log_lib(of_log_level level, const char *who, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Lines above `level` are dropped. Default: OF_LOG_INFO. */
 void of_log_set_level(of_log_level level);

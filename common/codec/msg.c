@@ -93,6 +93,24 @@ NAME_FN(of_condition, of_condition, condition_names, OF_CONDITION__COUNT)
 NAME_PARSE_FNS(of_cmd_type, cmd_names, OF_CMD__COUNT)
 NAME_PARSE_FNS(of_event_type, event_names, OF_EV__COUNT)
 
+const char *of_event_outcome(of_event_type t)
+{
+    switch (t) {
+    case OF_EV_JOB_SUCCEEDED:
+        return "succeeded";
+    case OF_EV_JOB_FAILED:
+        return "failed";
+    case OF_EV_JOB_CANCELLED:
+        return "cancelled";
+    case OF_EV_JOB_TIMED_OUT:
+        return "timed_out";
+    case OF_EV_JOB_SKIPPED:
+        return "skipped";
+    default:
+        return NULL;
+    }
+}
+
 bool of_job_status_is_terminal(of_job_status s)
 {
     return s == OF_JOB_SUCCEEDED || s == OF_JOB_FAILED || s == OF_JOB_SKIPPED ||

@@ -78,6 +78,9 @@ int of_cmd_type_parse(const char *name, of_cmd_type *out);
 /* Full CloudEvents type: "octofleet.job.succeeded". */
 const char *of_event_type_name(of_event_type t);
 int of_event_type_parse(const char *name, of_event_type *out);
+/* The outcome a final job event reports: "succeeded", "failed", "cancelled", "timed_out",
+ * "skipped"; NULL for any other type (the metrics' outcome label, docs/monitoring.md). */
+const char *of_event_outcome(of_event_type t);
 
 /* Terminal job states: succeeded, failed, skipped, cancelled, timed_out. */
 bool of_job_status_is_terminal(of_job_status s);

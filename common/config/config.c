@@ -24,6 +24,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "hostport.h"
 #include "kafka.h"
 #include "octopus.h"
 #include "secret.h"
@@ -94,6 +95,7 @@ static bool v_hostports(const cfg_val *v, char *why, size_t n);
 static bool v_topic_prefix(const cfg_val *v, char *why, size_t n);
 static bool v_url(const cfg_val *v, char *why, size_t n);
 static bool v_name(const cfg_val *v, char *why, size_t n);
+static bool v_listen(const cfg_val *v, char *why, size_t n);
 static bool v_kafka_props(const cfg_val *v, char *why, size_t n);
 static bool v_kv_names(const cfg_val *v, char *why, size_t n);
 
@@ -239,6 +241,11 @@ static const cfg_def cfg_defs[] = {
      "transactions under load; 0ms gives each input a transaction of its own."},
     {"producer.batch_max", CT_INT, OFF(producer.batch_max), "500", 1, 100000, NULL, NULL, 0, NULL,
      "Most inputs decided in one transaction."},
+    {"producer.metrics_listen", CT_STRING, OFF(producer.metrics_listen), "", 0, 0, NULL, v_listen,
+     0, "\"127.0.0.1:9464\"",
+     "host:port where the producer serves GET /metrics (Prometheus), /healthz and /readyz "
+     "(docs/monitoring.md); port 0 picks a free port, logged at start. 127.0.0.1 listens on "
+     "loopback only, 0.0.0.0 on every interface. Empty: no HTTP endpoint."},
 
     /* worker */
     {"worker.group_id", CT_STRING, OFF(worker.group_id), "octofleet-workers", 0, 0, NULL, NULL,
@@ -276,6 +283,11 @@ static const cfg_def cfg_defs[] = {
      1 * DAY, NULL, NULL, 0, NULL,
      "librdkafka max.poll.interval.ms: the longest a worker may go without polling Kafka "
      "before the group considers it dead."},
+    {"worker.metrics_listen", CT_STRING, OFF(worker.metrics_listen), "", 0, 0, NULL, v_listen, 0,
+     "\"127.0.0.1:9465\"",
+     "host:port where the worker serves GET /metrics (Prometheus), /healthz and /readyz "
+     "(docs/monitoring.md); port 0 picks a free port, logged at start. Empty: no HTTP "
+     "endpoint."},
 
     /* security */
     {"security.fleet_key_file", CT_STRING, OFF(security.fleet_key_file), "", 0, 0, NULL, NULL, 0,
@@ -562,6 +574,13 @@ static bool v_name(const cfg_val *v, char *why, size_t n)
         return false;
     }
     return true;
+}
+
+static bool v_listen(const cfg_val *v, char *why, size_t n)
+{
+    char host[256];
+    uint16_t port;
+    return !v->s[0] || of_hostport_parse(v->s, host, sizeof host, &port, why, n) == OF_OK;
 }
 
 /* Writes why as "<reason> (got \"<url, credentials masked>\")" and returns

@@ -99,6 +99,7 @@ typedef struct of_config_producer {
     char *transactional_id;
     int64_t batch_window_ms; /* producer.batch_window */
     int batch_max;           /* producer.batch_max */
+    char *metrics_listen;    /* "host:port" of /metrics, /healthz, /readyz; "" = off */
 } of_config_producer;
 
 /* worker.completion_source: how a worker notices that its tasks finished (docs/octopus.md). */
@@ -117,6 +118,7 @@ typedef struct of_config_worker {
     int64_t max_poll_interval_ms;           /* librdkafka max.poll.interval.ms */
     of_completion_source completion_source; /* worker.completion_source */
     int64_t task_check_interval_ms;         /* events: the safety net's full task poll */
+    char *metrics_listen;                   /* "host:port" of /metrics, ...; "" = off */
 } of_config_worker;
 
 /* Group `log`. */

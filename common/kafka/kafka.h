@@ -283,6 +283,20 @@ typedef void of_kafka_rebalance_cb(void *opaque, of_kafka_rebalance what,
 /* A partition's end was reached: offset is the next offset that will be written. Called on
  * the polling thread; topic borrowed for the call. opaque is of_kafka_consumer_opts.opaque. */
 typedef void of_kafka_eof_cb(void *opaque, const char *topic, int32_t partition, int64_t offset);
+/* Consumer lag of one assigned partition, from librdkafka's statistics: the end of the
+ * partition (read_committed: the last stable offset) minus the furthest of the application's
+ * position and the committed offset; for a partition nothing was consumed from or committed
+ * for yet, everything from its start. */
+typedef struct of_kafka_lag {
+    const char *topic;
+    int32_t partition;
+    int64_t lag;
+} of_kafka_lag;
+
+/* Called with the lag of every partition the consumer currently fetches (n may be 0), each
+ * statistics interval, from of_kafka_consumer_poll on the polling thread. lags is borrowed
+ * for the call. */
+typedef void of_kafka_lag_cb(void *opaque, const of_kafka_lag *lags, size_t n);
 
 typedef struct of_kafka_consumer_opts {
     const char *group_id; /* required */
@@ -302,6 +316,11 @@ typedef struct of_kafka_consumer_opts {
      * (enable.partition.eof; with read_committed the end is the last stable offset, so it is
      * reached even past transaction markers, which an offset comparison would wait for). */
     of_kafka_eof_cb *on_eof;
+    /* Monitoring: with stats_interval_ms > 0, librdkafka's statistics are turned on at that
+     * interval (statistics.interval.ms) and on_lag (with opaque) is told each partition's lag.
+     * 0 (default): no statistics, no cost. */
+    int stats_interval_ms;
+    of_kafka_lag_cb *on_lag;
 } of_kafka_consumer_opts;
 
 /* Creates a group consumer with partition.assignment.strategy=cooperative-sticky,

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "buf.h"
 #include "clock.h"
 #include "kafka_priv.h"
 #include "log.h"
@@ -11,7 +14,8 @@ struct of_kafka_consumer {
     rd_kafka_t *rk;
     of_kafka_rebalance_cb *on_rebalance;
     void *opaque;
-    bool paused; /* the application's wish for the whole assignment */
+    of_kafka_lag_cb *on_lag; /* statistics (monitoring); NULL = off */
+    bool paused;             /* the application's wish for the whole assignment */
     bool closed;
     bool strict_offsets; /* never skip data: see of_kafka_consumer_opts */
     of_kafka_eof_cb *on_eof;
@@ -149,6 +153,69 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* librdkafka's statistics JSON (STATISTICS.md): topics.<name>.partitions.<id> with
+ * consumer_lag and desired (the application's assignment; the internal -1 partition and
+ * partitions known from metadata only are not desired). One array per interval: not a hot
+ * path. jansson comes through ofjson, the codec's JSON door (common/json). */
+/* An integer field of a statistics object; -1 when absent or not an integer. */
+static json_int_t stat_int(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    of_kafka_consumer *c = opaque;
+    if (!c->on_lag) return 0;
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    json_t *topics = root ? json_object_get(root, "topics") : NULL;
+    of_kafka_lag *lags = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = root != NULL;
+    const char *tname;
+    json_t *t;
+    json_object_foreach(topics, tname, t)
+    {
+        const char *pid;
+        json_t *pj;
+        json_object_foreach(json_object_get(t, "partitions"), pid, pj)
+        {
+            json_t *part = json_object_get(pj, "partition");
+            if (!ok || !json_is_true(json_object_get(pj, "desired")) || !json_is_integer(part) ||
+                json_integer_value(part) < 0)
+                continue;
+            /* librdkafka's own consumer_lag counts from the committed offset only, which
+             * offsets committed in a transaction (the producer's) never update: the lag is
+             * computed here from the furthest of the application's position and the committed
+             * offset. With neither (nothing consumed or committed yet) the partition is read
+             * from its start (auto.offset.reset earliest, or the producer's strict mode), so
+             * all of it is the lag, 0 when it is empty. */
+            json_int_t end = stat_int(pj, "ls_offset"); /* read_committed end */
+            if (end < 0) end = stat_int(pj, "hi_offset");
+            json_int_t pos = stat_int(pj, "app_offset");
+            json_int_t committed = stat_int(pj, "committed_offset");
+            if (committed > pos) pos = committed;
+            if (pos < 0) pos = stat_int(pj, "lo_offset");
+            json_int_t lag = end >= 0 && pos >= 0 ? (end > pos ? end - pos : 0) : -1;
+            if (lag < 0) continue;
+            if (of_grow((void **)&lags, &cap, n, sizeof *lags)) {
+                ok = false;
+                continue;
+            }
+            lags[n].topic = tname;
+            lags[n].partition = (int32_t)json_integer_value(part);
+            lags[n++].lag = (int64_t)lag;
+        }
+    }
+    if (ok) c->on_lag(c->opaque, lags, n);
+    free(lags);
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
 of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer_opts *opts,
                              of_kafka_consumer **out, char *errstr, size_t errstr_size)
 {
@@ -196,6 +263,20 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
     }
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    if (opts->stats_interval_ms > 0 && opts->on_lag) {
+        char iv[24];
+        snprintf(iv, sizeof iv, "%d", opts->stats_interval_ms);
+        rc = ofk_conf_set(conf, "statistics.interval.ms", iv, errstr, errstr_size);
+        if (rc) {
+            rd_kafka_conf_destroy(conf);
+            free(c->group_id);
+            free(c->instance_id);
+            free(c);
+            return rc;
+        }
+        c->on_lag = opts->on_lag;
+        rd_kafka_conf_set_stats_cb(conf, stats_cb);
+    }
     rc = ofk_new(RD_KAFKA_CONSUMER, &conf, &c->rk, errstr, errstr_size);
     if (rc) {
         free(c->group_id);

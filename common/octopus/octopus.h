@@ -114,6 +114,39 @@ void of_octo_global_cleanup(void);
  * of_octo_opts_default() or of_fleet_octo_opts() (which fills them from the config) and change
  * what you need. of_octo_new() rejects a value out of range with OF_ERR_CONFIG. All strings
  * are borrowed for the duration of of_octo_new() only (copied). */
+/* What the client tells an observer about each HTTP attempt (monitoring: the daemons turn it
+ * into metrics and readiness; the client itself stays free of the metrics module). */
+typedef enum of_octo_route {
+    OF_OCTO_ROUTE_DEPLOYMENTS = 0,    /* POST deployments (create) */
+    OF_OCTO_ROUTE_DEPLOYMENTS_LOOKUP, /* GET deployments (adoption look-ups) */
+    OF_OCTO_ROUTE_TASKS,              /* GET tasks (task reads) */
+    OF_OCTO_ROUTE_TASK_CANCEL,        /* POST tasks/{id}/cancel */
+    OF_OCTO_ROUTE_EVENTS,             /* GET events (the completion feed) */
+    OF_OCTO_ROUTE_RELEASES,           /* releases (also projects/{id}/releases/...) */
+    OF_OCTO_ROUTE_PROJECTS,
+    OF_OCTO_ROUTE_ENVIRONMENTS,
+    OF_OCTO_ROUTE_TENANTS,
+    OF_OCTO_ROUTE_NODES, /* octopusservernodes (the task cap) */
+    OF_OCTO_ROUTE_OTHER, /* spaces, the API root, tag sets, ... */
+    OF_OCTO_ROUTE_COUNT
+} of_octo_route;
+
+/* "deployments", "deployments_lookup", "tasks", "task_cancel", "events", "releases",
+ * "projects", "environments", "tenants", "nodes", "other" (static strings). */
+const char *of_octo_route_name(of_octo_route r);
+
+typedef struct of_octo_attempt_info {
+    of_octo_route route;
+    long status;         /* HTTP status of the reply; 0 = no reply (network error, timeout) */
+    bool retry;          /* the attempt repeated an earlier one of the same request */
+    int64_t duration_ms; /* from putting it on the wire to its end */
+} of_octo_attempt_info;
+
+/* Called once per finished attempt, on the thread that drives the client (of_octo_poll or a
+ * blocking call), before the request's own callback. info is borrowed for the call. Must not
+ * call back into the client. */
+typedef void of_octo_observer(void *opaque, const of_octo_attempt_info *info);
+
 typedef struct of_octo_opts {
     const char *url;     /* required: "https://octopus.example.com" (a path prefix is kept) */
     const char *space;   /* required: space name or id ("Spaces-1") */
@@ -137,6 +170,8 @@ typedef struct of_octo_opts {
     int64_t list_deadline_ms;   /* > 0: one listing, all pages and retries */
     int64_t task_unreadable_ms; /* > 0: see of_octo_task.give_up */
     int64_t warn_interval_ms;   /* > 0: per unreadable task, at most one warning per interval */
+    of_octo_observer *observer; /* optional: told about every attempt (monitoring) */
+    void *observer_opaque;      /* borrowed: must outlive the client */
 } of_octo_opts;
 
 /* Fills o with the OF_OCTO_DEFAULT_* values (url, api_key, api_key_file, ca_file NULL). */

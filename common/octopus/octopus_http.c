@@ -34,6 +34,7 @@ struct octo_req {
     int64_t deadline;
     int64_t not_before;
     int attempts;
+    int64_t attempt_started; /* monotonic, the current attempt (the observer's duration) */
     CURL *easy;
     of_buf resp;
     bool overflow;
@@ -119,6 +120,70 @@ static void req_label(const octo_req *r, char *out, size_t n)
         snprintf(out, n, "%s %.100s...", method_name(r->method), path);
     else
         snprintf(out, n, "%s %s", method_name(r->method), path);
+}
+
+/* ---- routes, for the observer -------------------------------------------- */
+
+const char *of_octo_route_name(of_octo_route r)
+{
+    static const char *const names[OF_OCTO_ROUTE_COUNT] = {
+        "deployments", "deployments_lookup", "tasks",   "task_cancel", "events", "releases",
+        "projects",    "environments",       "tenants", "nodes",       "other"};
+    return (unsigned)r < OF_OCTO_ROUTE_COUNT ? names[r] : "other";
+}
+
+/* Does segment [s, s+n) equal lit? */
+static bool seg_is(const char *s, size_t n, const char *lit)
+{
+    return strlen(lit) == n && strncmp(s, lit, n) == 0;
+}
+
+/* The route of a request: the collection after /api (and the space id, "Spaces-N"), with
+ * the few distinctions monitoring cares about (create vs look-up, cancel, nested releases). */
+static of_octo_route route_of(const octo_req *r)
+{
+    const char *path = r->url;
+    size_t blen = strlen(r->c->base_url);
+    if (strncmp(path, r->c->base_url, blen) == 0) path += blen;
+    size_t plen = strcspn(path, "?#");
+    const char *segs[6];
+    size_t lens[6], n = 0;
+    for (size_t i = 0; i < plen && n < 6;) {
+        while (i < plen && path[i] == '/')
+            i++;
+        size_t j = i;
+        while (j < plen && path[j] != '/')
+            j++;
+        if (j > i) {
+            segs[n] = path + i;
+            lens[n++] = j - i;
+        }
+        i = j;
+    }
+    size_t k = 0;
+    if (k < n && seg_is(segs[k], lens[k], "api")) k++;
+    if (k + 1 < n && lens[k] > 7 && strncmp(segs[k], "Spaces-", 7) == 0) k++;
+    if (k >= n) return OF_OCTO_ROUTE_OTHER;
+    const char *s0 = segs[k];
+    size_t l0 = lens[k];
+    for (size_t i = k + 1; i < n; i++)
+        if (seg_is(segs[i], lens[i], "releases")) return OF_OCTO_ROUTE_RELEASES;
+    if (seg_is(s0, l0, "deployments"))
+        return r->method == OCTO_POST ? OF_OCTO_ROUTE_DEPLOYMENTS
+                                      : OF_OCTO_ROUTE_DEPLOYMENTS_LOOKUP;
+    if (seg_is(s0, l0, "tasks"))
+        return n > k + 2 && seg_is(segs[n - 1], lens[n - 1], "cancel") ? OF_OCTO_ROUTE_TASK_CANCEL
+                                                                       : OF_OCTO_ROUTE_TASKS;
+    static const struct {
+        const char *name;
+        of_octo_route route;
+    } simple[] = {
+        {"events", OF_OCTO_ROUTE_EVENTS},     {"releases", OF_OCTO_ROUTE_RELEASES},
+        {"projects", OF_OCTO_ROUTE_PROJECTS}, {"environments", OF_OCTO_ROUTE_ENVIRONMENTS},
+        {"tenants", OF_OCTO_ROUTE_TENANTS},   {"octopusservernodes", OF_OCTO_ROUTE_NODES}};
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+        if (seg_is(s0, l0, simple[i].name)) return simple[i].route;
+    return OF_OCTO_ROUTE_OTHER;
 }
 
 /* ---- classification: the one place that decides -------------------------- */
@@ -673,6 +738,7 @@ static of_err start_attempt(of_octo *c, octo_req *r)
     }
     if (r->attempts > 0) c->stats.retries++;
     r->attempts++;
+    r->attempt_started = now;
     c->stats.requests++;
     c->nactive++;
     if (c->nactive > c->stats.max_active) c->stats.max_active = c->nactive;
@@ -748,6 +814,11 @@ static void attempt_done(of_octo *c, octo_req *r, CURLcode code)
     octo_attempt a = {(int)code, status, reqsize > 0, r->overflow};
     octo_verdict v = octo_classify(&a);
     if (status == 429 || status == 503) c->stats.throttled++;
+    if (c->opt.observer) {
+        of_octo_attempt_info info = {route_of(r), code == CURLE_OK ? status : 0, r->attempts > 1,
+                                     of_now_ms() - r->attempt_started};
+        c->opt.observer(c->opt.observer_opaque, &info);
+    }
     int64_t retry_after = -1;
     struct curl_header *h;
     if (v.action == OCTO_RETRY &&

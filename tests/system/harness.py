@@ -227,7 +227,7 @@ class Fleet:
     """One test's octofleet: simulator, config, producer, workers, event follower."""
 
     def __init__(self, args, name, fixture="system-world.json", task_cap=None,
-                 max_stages=4, partitions=6, worker_settings=None):
+                 max_stages=4, partitions=6, worker_settings=None, producer_settings=None):
         self.args = args
         self.name = name
         self.octofleet_bin = args.octofleet
@@ -246,6 +246,7 @@ class Fleet:
         self.max_stages = max_stages
         self.partitions = partitions
         self.worker_settings = dict(worker_settings or {})
+        self.producer_settings = dict(producer_settings or {})
         self.sim = None
         self.sim_url = None
         self.producer = None
@@ -316,6 +317,7 @@ octopus = {
 producer = {
     group_id = "st-%(name)s-%(stamp)s-producer";
     transactional_id = "st-%(name)s-%(stamp)s-producer";
+%(producer)s
 };
 worker = {
     group_id = "%(wgroup)s";
@@ -325,7 +327,8 @@ log = { level = "info"; };
 """ % {"name": self.name, "bootstrap": self.bootstrap, "prefix": self.prefix,
        "partitions": self.partitions, "max_stages": self.max_stages, "url": self.sim_url,
        "keyfile": keyfile, "stamp": self.stamp, "wgroup": self.worker_group,
-       "worker": "\n".join("    %s = %s;" % kv for kv in w.items())})
+       "worker": "\n".join("    %s = %s;" % kv for kv in w.items()),
+       "producer": "\n".join("    %s = %s;" % kv for kv in self.producer_settings.items())})
 
     def topic(self, name):
         return self.prefix + name
@@ -384,6 +387,13 @@ log = { level = "info"; };
             check(time.monotonic() < deadline, "%s did not log %r within %.0fs:\n%s"
                   % (proc.name, needle, timeout, tail(proc.logpath)))
             time.sleep(0.1)
+
+    def metrics_address(self, proc, timeout=START_TIMEOUT):
+        """The host:port a daemon's metrics endpoint bound (its `metrics listening on` line)."""
+        self.wait_log(proc, "metrics listening on ", timeout)
+        with open(proc.logpath, "rb") as f:
+            found = re.findall(rb"metrics listening on (\S+)", f.read())
+        return found[-1].decode()
 
     def wait_workers_assigned(self, names, topics, timeout=START_TIMEOUT):
         """Waits until the worker group is stable with exactly len(names) members, each owning
@@ -619,6 +629,43 @@ log = { level = "info"; };
                 continue
             check(self.api_key.encode() not in data,
                   "the Octopus API key appears in %s" % path)
+
+
+def http_get(address, path, timeout=10):
+    """GET http://address/path -> (status, body text); a refused connection raises OSError."""
+    try:
+        with urllib.request.urlopen("http://%s%s" % (address, path), timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def parse_metrics(text):
+    """Prometheus text format -> {(name, ((label, value), ...)): float} (labels sorted).
+    Enough of the format for what octofleet renders: no timestamps, escapes \\ \" \n."""
+    out = {}
+    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = line_re.match(line)
+        check(m is not None, "unparsable metrics line %r" % line)
+        labels = tuple(sorted((k, v.replace('\\"', '"').replace("\\n", "\n")
+                               .replace("\\\\", "\\"))
+                              for k, v in label_re.findall(m.group(2) or "")))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def metric_sum(metrics, name, **labels):
+    """Sum of the series of name whose labels include the given ones."""
+    total = 0.0
+    for (n, ls), v in metrics.items():
+        d = dict(ls)
+        if n == name and all(d.get(k) == want for k, want in labels.items()):
+            total += v
+    return total
 
 
 def _text(x):

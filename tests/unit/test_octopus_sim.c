@@ -1027,6 +1027,91 @@ static void test_cancel(ofsim *sim, of_octo *c)
     free_target(&tg);
 }
 
+/* ---- the observer (monitoring): one report per attempt, with its route and status ---- */
+
+typedef struct obs_log {
+    of_octo_attempt_info a[256];
+    size_t n;
+} obs_log;
+
+static void observe(void *opaque, const of_octo_attempt_info *info)
+{
+    obs_log *l = opaque;
+    if (l->n < sizeof l->a / sizeof l->a[0]) l->a[l->n++] = *info;
+}
+
+/* The attempts from index `from` on must be exactly want[0..n) (route, status, retry). */
+static void check_attempts(const obs_log *l, size_t from, const of_octo_attempt_info *want,
+                           size_t n, const char *what)
+{
+    OF_TEST_FAIL_IF(l->n - from != n, "%s: %zu attempts reported, want %zu\n", what, l->n - from,
+                    n);
+    for (size_t i = 0; i < n && from + i < l->n; i++) {
+        const of_octo_attempt_info *g = &l->a[from + i];
+        OF_TEST_FAIL_IF(g->route != want[i].route || g->status != want[i].status ||
+                            g->retry != want[i].retry || g->duration_ms < 0,
+                        "%s: attempt %zu is %s %ld retry=%d, want %s %ld retry=%d\n", what, i,
+                        of_octo_route_name(g->route), g->status, (int)g->retry,
+                        of_octo_route_name(want[i].route), want[i].status, (int)want[i].retry);
+    }
+}
+
+static void test_observer(ofsim *sim)
+{
+    obs_log log = {0};
+    of_octo_opts o = sim_opts(sim, KEY_ALL);
+    o.retry_base_ms = 20;
+    o.retry_cap_ms = 40;
+    o.retry_deadline_ms = 1000; /* the dropped connections below give up soon */
+    o.cache_max = 0;            /* every lookup goes to the server */
+    o.observer = observe;
+    o.observer_opaque = &log;
+    of_octo *c = connected_opts(o);
+    if (!c) return;
+    CHECK(log.n >= 1);
+    for (size_t i = 0; i < log.n; i++) /* connect: the API root and the spaces */
+        CHECK(log.a[i].route == OF_OCTO_ROUTE_OTHER && log.a[i].status == 200);
+    char es[1024];
+    size_t mark = log.n;
+    target tg;
+    find_target(c, "Slow", "Development", "1.0.0", &tg);
+    const of_octo_attempt_info lookups[] = {{OF_OCTO_ROUTE_PROJECTS, 200, false, 0},
+                                            {OF_OCTO_ROUTE_ENVIRONMENTS, 200, false, 0},
+                                            {OF_OCTO_ROUTE_RELEASES, 200, false, 0}};
+    check_attempts(&log, mark, lookups, 3, "project, environment, release look-ups");
+    mark = log.n;
+    of_octo_deployment d;
+    of_octo_deploy_req req = {.release_id = tg.rel.id, .environment_id = tg.env.id};
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+    CHECK(log.n > mark && log.a[log.n - 1].route == OF_OCTO_ROUTE_DEPLOYMENTS &&
+          log.a[log.n - 1].status / 100 == 2);
+    mark = log.n;
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tasks/{id}\",\"status\":503,\"count\":1}");
+    of_octo_task t = {0};
+    CHECK_INT(of_octo_get_task(c, NULL, d.task_id, &t, es, sizeof(es)), OF_OK);
+    const of_octo_attempt_info retried[] = {{OF_OCTO_ROUTE_TASKS, 503, false, 0},
+                                            {OF_OCTO_ROUTE_TASKS, 200, true, 0}};
+    check_attempts(&log, mark, retried, 2, "a task read answered 503, then retried");
+    of_octo_task_clear(&t);
+    mark = log.n;
+    CHECK_INT(of_octo_cancel_task(c, NULL, d.task_id, &t, es, sizeof(es)), OF_OK);
+    const of_octo_attempt_info cancel[] = {{OF_OCTO_ROUTE_TASK_CANCEL, 200, false, 0}};
+    check_attempts(&log, mark, cancel, 1, "cancel");
+    of_octo_task_clear(&t);
+    mark = log.n;
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tasks/{id}\",\"drop\":true,\"count\":-1}");
+    CHECK(of_octo_get_task(c, NULL, d.task_id, &t, es, sizeof(es)) != OF_OK);
+    ofsim_clear_faults(sim);
+    CHECK(log.n > mark + 1); /* retried until the deadline */
+    for (size_t i = mark; i < log.n; i++)
+        CHECK(log.a[i].route == OF_OCTO_ROUTE_TASKS && log.a[i].status == 0 &&
+              log.a[i].retry == (i > mark));
+    of_octo_task_clear(&t);
+    of_octo_deployment_clear(&d);
+    free_target(&tg);
+    of_octo_destroy(c);
+}
+
 static void test_task_cap(ofsim *sim, of_octo *c)
 {
     char es[1024];
@@ -1456,6 +1541,7 @@ int main(void)
         with_client(sim, test_ambiguous_create);
         with_client(sim, test_events_and_lookups);
         with_client(sim, test_cancel);
+        test_observer(sim);
         with_client(sim, test_task_cap);
         test_many_tasks(sim);
         test_lying_pager(sim);
