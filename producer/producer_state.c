@@ -2,17 +2,22 @@
  *
  * Records: "release/<release_id>" (of_release_record) and "job/<release_id>/<job_id>"
  * (of_job_record); a tombstone (null value) deletes a key. Rebuilding keeps the latest value
- * per key in read order (each key lives in one partition, so read order is log order). */
+ * per key in read order (each key lives in one partition, so read order is log order).
+ * An evicted release keeps only a marker: its release record with "evicted" set (evict.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "evict.h"
 #include "log.h"
 #include "producer_int.h"
 
 /* Rebuild reads can be long on a big state topic; this is only the give-up point. */
 #define STATE_READ_TIMEOUT_MS 120000
+/* Most job-record tombstones one transaction carries: librdkafka's queue and the broker's
+ * transaction stay modest, and a 140,000-job release is evicted over a few transactions. */
+#define EVICT_TOMBSTONES_MAX 10000
 
 /* ---- the release table ---- */
 
@@ -82,6 +87,9 @@ void prod_drop_all(prod *p)
         rel_free(p->rels[i]);
     p->n_rels = 0;
     p->n_batch_rels = 0;
+    p->n_gone = 0;
+    p->n_orphans = 0;
+    p->evict_next_ms = 0; /* look right after a (re)load */
     if (p->budget) of_budget_reset(p->budget);
 }
 
@@ -125,9 +133,11 @@ void prod_clear_marks(prod *p)
     p->n_batch_rels = 0;
 }
 
-static of_err push_state(prod *p, char *key, char *value)
+/* Adds a state record (key and value taken, freed here on failure); tombstone: value NULL. */
+static of_err push_record(prod *p, char *key, char *value, bool tombstone)
 {
-    if (!key || !value || of_grow((void **)&p->outs, &p->cap_outs, p->n_outs, sizeof *p->outs)) {
+    if (!key || (!value && !tombstone) ||
+        of_grow((void **)&p->outs, &p->cap_outs, p->n_outs, sizeof *p->outs)) {
         free(key);
         free(value);
         return OF_ERR_NOMEM;
@@ -137,8 +147,13 @@ static of_err push_state(prod *p, char *key, char *value)
     o->topic = p->t_releases;
     o->key = key;
     o->value = value;
-    o->value_len = strlen(value);
+    o->value_len = value ? strlen(value) : 0;
     return OF_OK;
+}
+
+static of_err push_state(prod *p, char *key, char *value)
+{
+    return push_record(p, key, value, false);
 }
 
 of_err prod_emit_state(prod *p)
@@ -172,10 +187,138 @@ of_err prod_emit_state(prod *p)
                 rc = of_release_record_encode(&rr, &val);
             }
             of_release_record_clear(&rr);
+            r->changed_ms = now;
             if (!rc) rc = push_state(p, strdup(of_release_record_key(r->id, kb, sizeof kb)), val);
         }
     }
     prod_clear_marks(p);
+    return rc;
+}
+
+/* ---- eviction (evict.h) ---- */
+
+static size_t gone_lower_bound(const prod *p, const char *id)
+{
+    size_t lo = 0, hi = p->n_gone;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(p->gone[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const prod_gone *prod_gone_find(const prod *p, const char *release_id)
+{
+    size_t i = gone_lower_bound(p, release_id);
+    return i < p->n_gone && strcmp(p->gone[i].id, release_id) == 0 ? &p->gone[i] : NULL;
+}
+
+static of_err gone_add(prod *p, const char *id, of_release_status st, int64_t evicted_ms)
+{
+    size_t i = gone_lower_bound(p, id);
+    if (i < p->n_gone && strcmp(p->gone[i].id, id) == 0) return OF_OK;
+    if (of_grow((void **)&p->gone, &p->cap_gone, p->n_gone, sizeof *p->gone)) return OF_ERR_NOMEM;
+    memmove(&p->gone[i + 1], &p->gone[i], (p->n_gone - i) * sizeof *p->gone);
+    of_id_copy(p->gone[i].id, id);
+    p->gone[i].status = st;
+    p->gone[i].evicted_ms = evicted_ms;
+    p->n_gone++;
+    return OF_OK;
+}
+
+static of_err orphan_add(prod *p, const char *rid, const char *jid)
+{
+    if (of_grow((void **)&p->orphans, &p->cap_orphans, p->n_orphans, sizeof *p->orphans))
+        return OF_ERR_NOMEM;
+    of_id_copy(p->orphans[p->n_orphans].rid, rid);
+    of_id_copy(p->orphans[p->n_orphans].jid, jid);
+    p->n_orphans++;
+    return OF_OK;
+}
+
+void prod_gone_why(const prod_gone *g, char *out, size_t out_size)
+{
+    char when[40];
+    of_rfc3339(g->evicted_ms, when, sizeof when);
+    (void)snprintf(out, out_size, "release %s was evicted after its retention (%s, evicted %s)",
+                   g->id, of_release_status_name(g->status), when);
+}
+
+bool prod_evict_due(const prod *p, int64_t now_ms)
+{
+    return p->n_orphans > 0 || now_ms >= p->evict_next_ms;
+}
+
+/* Replaces r's release record by its marker, queues its job records for tombstones and
+ * drops it from memory (index i of p->rels). */
+static of_err evict_one(prod *p, size_t i, int64_t now)
+{
+    prod_rel *r = p->rels[i];
+    of_release_record rr;
+    memset(&rr, 0, sizeof rr);
+    of_err rc = of_gate_release_record(r->g, &rr);
+    char *val = NULL;
+    if (!rc) {
+        /* the marker keeps the outcome, stages and counts; the request can be large */
+        free(rr.request_json);
+        rr.request_json = NULL;
+        rr.updated_ms = r->changed_ms;
+        rr.evicted_ms = now;
+        rc = of_release_record_encode(&rr, &val);
+    }
+    char kb[128];
+    if (!rc) rc = push_state(p, strdup(of_release_record_key(r->id, kb, sizeof kb)), val);
+    size_t n = of_gate_job_count(r->g);
+    for (size_t k = 0; !rc && k < n; k++)
+        rc = orphan_add(p, r->id, of_gate_job(r->g, k)->job.job_id);
+    if (!rc) rc = gone_add(p, r->id, rr.status, now);
+    if (!rc) {
+        of_info("release evicted release=%s name=%s status=%s jobs=%zu idle_s=%lld", r->id,
+                rr.release_name ? rr.release_name : "", of_release_status_name(rr.status), n,
+                (long long)((now - r->changed_ms) / 1000));
+        of_budget_drop(p->budget, r->id); /* nothing of it waits; be sure */
+        memmove(&p->rels[i], &p->rels[i + 1], (p->n_rels - i - 1) * sizeof *p->rels);
+        p->n_rels--;
+        rel_free(r);
+    }
+    of_release_record_clear(&rr);
+    return rc;
+}
+
+of_err prod_evict(prod *p)
+{
+    of_err rc = OF_OK;
+    int64_t mono = of_now_ms();
+    int64_t retention = p->cfg->producer.release_retention_ms;
+    if (mono >= p->evict_next_ms) {
+        p->evict_next_ms = mono + of_evict_interval_ms(retention);
+        int64_t now = of_wall_ms();
+        /* A release this batch touched is decided but not written yet: the next look. */
+        for (size_t i = p->n_rels; !rc && i-- > 0 && p->n_orphans < EVICT_TOMBSTONES_MAX;) {
+            prod_rel *r = p->rels[i];
+            if (!r->in_batch && of_evict_due(of_gate_status(r->g), of_gate_in_flight(r->g) > 0,
+                                             r->changed_ms, now, retention))
+                rc = evict_one(p, i, now);
+        }
+        /* more left: look again next turn, not a whole interval later */
+        if (!rc && p->n_orphans >= EVICT_TOMBSTONES_MAX) p->evict_next_ms = mono;
+    }
+    /* The job records' tombstones, newest queued last: a marker pushed above is in the same
+     * transaction as (or an earlier one than) its release's tombstones. */
+    size_t take = p->n_orphans < EVICT_TOMBSTONES_MAX ? p->n_orphans : EVICT_TOMBSTONES_MAX;
+    char kb[128];
+    for (size_t k = 0; !rc && k < take; k++) {
+        const prod_orphan *o = &p->orphans[k];
+        rc = push_record(p, strdup(of_job_record_key(o->rid, o->jid, kb, sizeof kb)), NULL, true);
+    }
+    if (!rc && take) {
+        memmove(p->orphans, p->orphans + take, (p->n_orphans - take) * sizeof *p->orphans);
+        p->n_orphans -= take;
+        of_debug("state tombstones=%zu left=%zu", take, p->n_orphans);
+    }
     return rc;
 }
 
@@ -302,9 +445,19 @@ static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
         size_t j = i + 1;
         while (j < ld->n && strcmp(ld->recs[j].rid, ld->recs[i].rid) == 0)
             j++;
-        if (ld->recs[i].is_job) {
-            of_warn("state topic: %zu job record(s) without a release record release=%s; ignored",
-                    j - i, ld->recs[i].rid);
+        bool marker = !ld->recs[i].is_job && ld->recs[i].rel.evicted_ms;
+        if (ld->recs[i].is_job || marker) {
+            /* Left by a crash between an eviction's transactions (or an older producer's
+             * hand-made tombstones): never a release again; the records go too. */
+            if (ld->recs[i].is_job)
+                of_warn("state topic: %zu job record(s) without a release record release=%s; "
+                        "ignored, to be tombstoned",
+                        j - i, ld->recs[i].rid);
+            else
+                rc = gone_add(p, ld->recs[i].rid, ld->recs[i].rel.status,
+                              ld->recs[i].rel.evicted_ms);
+            for (size_t m = marker ? i + 1 : i; !rc && m < j; m++)
+                rc = orphan_add(p, ld->recs[m].rid, ld->recs[m].jid);
             i = j;
             continue;
         }
@@ -336,6 +489,8 @@ static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
             rc = prod_add(p, g, h->release_id, &r);
             if (!rc) {
                 r->priority = h->priority;
+                /* an old record without "updated" starts its retention now */
+                r->changed_ms = h->updated_ms ? h->updated_ms : of_wall_ms();
                 rc = prod_budget_adopt(p, r);
             }
             *jobs_total += nj;
@@ -360,10 +515,11 @@ of_err prod_load_state(prod *p, char *errstr, size_t errstr_size)
         rc = build_gates(p, &ld, &jobs_total);
     }
     if (rc == OF_OK)
-        of_info("state rebuilt topic=%s records=%zu releases=%zu jobs=%zu unreadable=%zu "
-                "took_ms=%lld task_budget_in_use=%zu held=%zu",
-                p->t_releases, count, p->n_rels, jobs_total, ld.bad, (long long)(of_now_ms() - t0),
-                of_budget_in_use(p->budget), of_budget_waiting(p->budget));
+        of_info("state rebuilt topic=%s records=%zu releases=%zu jobs=%zu evicted=%zu "
+                "to_tombstone=%zu unreadable=%zu took_ms=%lld task_budget_in_use=%zu held=%zu",
+                p->t_releases, count, p->n_rels, jobs_total, p->n_gone, p->n_orphans, ld.bad,
+                (long long)(of_now_ms() - t0), of_budget_in_use(p->budget),
+                of_budget_waiting(p->budget));
     for (size_t i = 0; i < ld.n; i++)
         srec_clear(&ld.recs[i]);
     free(ld.recs);

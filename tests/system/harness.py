@@ -227,7 +227,7 @@ class Fleet:
     """One test's octofleet: simulator, config, producer, workers, event follower."""
 
     def __init__(self, args, name, fixture="system-world.json", task_cap=None,
-                 max_stages=4, partitions=6, worker_settings=None):
+                 max_stages=4, partitions=6, worker_settings=None, producer_settings=None):
         self.args = args
         self.name = name
         self.octofleet_bin = args.octofleet
@@ -246,6 +246,7 @@ class Fleet:
         self.max_stages = max_stages
         self.partitions = partitions
         self.worker_settings = dict(worker_settings or {})
+        self.producer_settings = dict(producer_settings or {})
         self.sim = None
         self.sim_url = None
         self.producer = None
@@ -316,6 +317,7 @@ octopus = {
 producer = {
     group_id = "st-%(name)s-%(stamp)s-producer";
     transactional_id = "st-%(name)s-%(stamp)s-producer";
+%(producer)s
 };
 worker = {
     group_id = "%(wgroup)s";
@@ -325,7 +327,8 @@ log = { level = "info"; };
 """ % {"name": self.name, "bootstrap": self.bootstrap, "prefix": self.prefix,
        "partitions": self.partitions, "max_stages": self.max_stages, "url": self.sim_url,
        "keyfile": keyfile, "stamp": self.stamp, "wgroup": self.worker_group,
-       "worker": "\n".join("    %s = %s;" % kv for kv in w.items())})
+       "worker": "\n".join("    %s = %s;" % kv for kv in w.items()),
+       "producer": "\n".join("    %s = %s;" % kv for kv in self.producer_settings.items())})
 
     def topic(self, name):
         return self.prefix + name
