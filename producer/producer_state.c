@@ -317,7 +317,7 @@ of_err prod_evict(prod *p)
     if (!rc && take) {
         memmove(p->orphans, p->orphans + take, (p->n_orphans - take) * sizeof *p->orphans);
         p->n_orphans -= take;
-        of_debug("state tombstones=%zu left=%zu", take, p->n_orphans);
+        of_info("state tombstones=%zu left=%zu", take, p->n_orphans);
     }
     return rc;
 }
