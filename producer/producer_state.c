@@ -4,7 +4,11 @@
  * (of_job_record); a tombstone (null value) deletes a key. Rebuilding keeps the latest value
  * per key in read order (each key lives in one partition, so read order is log order).
  * An evicted release keeps only a marker: its release record with "evicted" set (evict.h). */
+#include <stdint.h>
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -324,28 +328,34 @@ of_err prod_evict(prod *p)
 
 /* ---- rebuilding from the state topic ---- */
 
+/* One key of the state topic, holding only its latest readable value: a key written many
+ * times (a job record rewritten at each event, then tombstoned by an eviction) costs one slot,
+ * and a tombstoned one no decoded record, so loading needs memory for what is live, not for
+ * everything the topic still holds before compaction. */
 typedef struct srec {
     char rid[OF_UUID_STR_SIZE];
     char jid[OF_UUID_STR_SIZE]; /* "" for the release record */
-    size_t seq;
-    bool tombstone;
     bool is_job;
-    of_release_record rel;
-    of_job_record job;
+    of_release_record *rel; /* owned; NULL: none readable yet, or tombstoned */
+    of_job_record *job;     /* owned; likewise */
 } srec;
 
 typedef struct loader {
     srec *recs;
     size_t n, cap;
+    size_t *index; /* open addressing over recs by key: slot + 1, 0 = empty */
+    size_t index_cap;
     size_t bad;
 } loader;
 
 static void srec_clear(srec *s)
 {
-    if (s->is_job)
-        of_job_record_clear(&s->job);
-    else
-        of_release_record_clear(&s->rel);
+    if (s->job) of_job_record_clear(s->job);
+    if (s->rel) of_release_record_clear(s->rel);
+    free(s->job);
+    free(s->rel);
+    s->job = NULL;
+    s->rel = NULL;
 }
 
 /* Parses "release/<rid>" or "job/<rid>/<jid>". */
@@ -372,38 +382,86 @@ static bool parse_key(const char *key, size_t len, srec *s)
     return false;
 }
 
+static size_t key_hash(const srec *s, size_t cap)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over rid, then jid */
+    for (const char *c = s->rid; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    h = (h ^ '/') * 1099511628211ull;
+    for (const char *c = s->jid; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    return (size_t)h & (cap - 1);
+}
+
+/* The slot of key k (its rid and jid), adding an empty one if the key is new. NULL: out of
+ * memory. */
+static srec *slot_of(loader *ld, const srec *k)
+{
+    if (2 * (ld->n + 1) > ld->index_cap) {
+        size_t cap = ld->index_cap ? 2 * ld->index_cap : 1024;
+        size_t *idx = calloc(cap, sizeof *idx);
+        if (!idx) return NULL;
+        for (size_t i = 0; i < ld->n; i++) {
+            size_t h = key_hash(&ld->recs[i], cap);
+            while (idx[h])
+                h = (h + 1) & (cap - 1);
+            idx[h] = i + 1;
+        }
+        free(ld->index);
+        ld->index = idx;
+        ld->index_cap = cap;
+    }
+    size_t h = key_hash(k, ld->index_cap);
+    for (; ld->index[h]; h = (h + 1) & (ld->index_cap - 1)) {
+        srec *s = &ld->recs[ld->index[h] - 1];
+        if (strcmp(s->rid, k->rid) == 0 && strcmp(s->jid, k->jid) == 0) return s;
+    }
+    if (of_grow((void **)&ld->recs, &ld->cap, ld->n, sizeof *ld->recs)) return NULL;
+    srec *s = &ld->recs[ld->n];
+    *s = *k;
+    ld->index[h] = ++ld->n;
+    return s;
+}
+
 static of_err on_state(void *opaque, const of_kafka_message *m)
 {
     loader *ld = opaque;
-    if (of_grow((void **)&ld->recs, &ld->cap, ld->n, sizeof *ld->recs)) return OF_ERR_NOMEM;
-    srec *s = &ld->recs[ld->n];
-    memset(s, 0, sizeof *s);
-    if (!parse_key(m->key, m->key_len, s)) {
+    srec k;
+    memset(&k, 0, sizeof k);
+    if (!parse_key(m->key, m->key_len, &k)) {
         ld->bad++;
         of_warn("state topic: ignoring a record with an unknown key partition=%d offset=%lld",
                 (int)m->partition, (long long)m->offset);
         return OF_OK;
     }
-    s->seq = ld->n;
+    srec *s = slot_of(ld, &k);
+    if (!s) return OF_ERR_NOMEM;
     if (!m->value) {
-        s->tombstone = true;
-        ld->n++;
+        srec_clear(s); /* a tombstone deletes the key */
         return OF_OK;
     }
     char es[256] = "";
-    of_err rc = s->is_job
-                    ? of_job_record_decode(m->value, m->value_len, &s->job, es, sizeof es)
-                    : of_release_record_decode(m->value, m->value_len, &s->rel, es, sizeof es);
-    if (rc == OF_ERR_NOMEM) return rc;
-    if (rc) {
-        /* Keep going: one unreadable record must not stop every other release. */
-        ld->bad++;
-        of_error("state topic: cannot decode %s record release=%s partition=%d offset=%lld: %s",
-                 s->is_job ? "job" : "release", s->rid, (int)m->partition, (long long)m->offset,
-                 es);
+    of_err rc = OF_ERR_NOMEM;
+    of_job_record *job = NULL;
+    of_release_record *rel = NULL;
+    if (k.is_job && (job = calloc(1, sizeof *job)) != NULL)
+        rc = of_job_record_decode(m->value, m->value_len, job, es, sizeof es);
+    else if (!k.is_job && (rel = calloc(1, sizeof *rel)) != NULL)
+        rc = of_release_record_decode(m->value, m->value_len, rel, es, sizeof es);
+    if (rc == OF_OK) {
+        srec_clear(s); /* the newer value wins */
+        s->job = job;
+        s->rel = rel;
         return OF_OK;
     }
-    ld->n++;
+    free(job);
+    free(rel);
+    if (rc == OF_ERR_NOMEM) return rc;
+    /* Keep going: one unreadable record must not stop every other release (the key keeps
+     * its last readable value, if any). */
+    ld->bad++;
+    of_error("state topic: cannot decode %s record release=%s partition=%d offset=%lld: %s",
+             k.is_job ? "job" : "release", k.rid, (int)m->partition, (long long)m->offset, es);
     return OF_OK;
 }
 
@@ -411,26 +469,20 @@ static int srec_cmp(const void *a, const void *b)
 {
     const srec *x = a, *y = b;
     int c = strcmp(x->rid, y->rid);
-    if (!c) c = strcmp(x->jid, y->jid);
-    if (!c) c = x->seq < y->seq ? -1 : x->seq > y->seq;
-    return c;
+    return c ? c : strcmp(x->jid, y->jid);
 }
 
-/* Keeps the latest version of each key and drops tombstoned keys. */
+/* Drops the deleted keys and sorts the rest by release, its release record first. */
 static void latest_only(loader *ld)
 {
-    if (ld->n > 1) qsort(ld->recs, ld->n, sizeof *ld->recs, srec_cmp);
     size_t k = 0;
-    for (size_t i = 0; i < ld->n; i++) {
-        bool superseded = i + 1 < ld->n && strcmp(ld->recs[i].rid, ld->recs[i + 1].rid) == 0 &&
-                          strcmp(ld->recs[i].jid, ld->recs[i + 1].jid) == 0;
-        if (superseded || ld->recs[i].tombstone) {
-            srec_clear(&ld->recs[i]);
-            continue;
-        }
-        ld->recs[k++] = ld->recs[i];
-    }
+    for (size_t i = 0; i < ld->n; i++)
+        if (ld->recs[i].job || ld->recs[i].rel) ld->recs[k++] = ld->recs[i];
     ld->n = k;
+    free(ld->index); /* slots moved: the index is stale */
+    ld->index = NULL;
+    ld->index_cap = 0;
+    if (ld->n > 1) qsort(ld->recs, ld->n, sizeof *ld->recs, srec_cmp);
 }
 
 /* Builds a gate per release from the sorted records: a release record (jid "" sorts first)
@@ -445,7 +497,7 @@ static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
         size_t j = i + 1;
         while (j < ld->n && strcmp(ld->recs[j].rid, ld->recs[i].rid) == 0)
             j++;
-        bool marker = !ld->recs[i].is_job && ld->recs[i].rel.evicted_ms;
+        bool marker = !ld->recs[i].is_job && ld->recs[i].rel->evicted_ms;
         if (ld->recs[i].is_job || marker) {
             /* Left by a crash between an eviction's transactions (or an older producer's
              * hand-made tombstones): never a release again; the records go too. */
@@ -454,8 +506,8 @@ static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
                         "ignored, to be tombstoned",
                         j - i, ld->recs[i].rid);
             else
-                rc = gone_add(p, ld->recs[i].rid, ld->recs[i].rel.status,
-                              ld->recs[i].rel.evicted_ms);
+                rc = gone_add(p, ld->recs[i].rid, ld->recs[i].rel->status,
+                              ld->recs[i].rel->evicted_ms);
             for (size_t m = marker ? i + 1 : i; !rc && m < j; m++)
                 rc = orphan_add(p, ld->recs[m].rid, ld->recs[m].jid);
             i = j;
@@ -470,8 +522,8 @@ static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
         }
         /* of_gate_new deep-copies, so a shallow view of the decoded records is enough. */
         for (size_t m = 0; m < nj; m++)
-            jobs[m] = ld->recs[i + 1 + m].job;
-        of_release_record *h = &ld->recs[i].rel;
+            jobs[m] = *ld->recs[i + 1 + m].job;
+        of_release_record *h = ld->recs[i].rel;
         of_gate *g = NULL;
         char es[512] = "";
         /* The gate's mode is the request's (policy.gate), so a lane release goes on in lanes. */
@@ -523,6 +575,12 @@ of_err prod_load_state(prod *p, char *errstr, size_t errstr_size)
     for (size_t i = 0; i < ld.n; i++)
         srec_clear(&ld.recs[i]);
     free(ld.recs);
+    free(ld.index);
+#ifdef __GLIBC__
+    /* The decoded records were many small blocks, freed now that the gates hold copies;
+     * without this glibc keeps the pages and the producer's RSS stays at the load's peak. */
+    (void)malloc_trim(0);
+#endif
     if (rc == OF_ERR_NOMEM) of_seterr(errstr, errstr_size, rc, "out of memory rebuilding state");
     return rc;
 }
