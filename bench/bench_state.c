@@ -2,15 +2,15 @@
  * time and memory against them (bench/state.py drives it; figures in docs/benchmarks.md,
  * "Producer state").
  *
- *   bench_state -c octofleet.cfg [--releases N] [--tenants T] [--age-days D]
+ *   bench_state -c octofleet.cfg [--releases N] [--tenants T] [--age-days D] [--first K]
  *
  * Writes N completed releases, each the train of bench/run.py (4 stages: Schema untenanted,
  * then Identity/Billing/Reporting, Integrations, Portal/Web for T tenants) in two environments,
  * so 2 x (1 + 6T) jobs per release (62 with T = 5), every job succeeded, last changed D days
- * ago (30). Records are built with the real codec, exactly as the producer writes them (same
- * keys, schemas and sizes), and produced plainly (not in a transaction: read_committed sees
- * them). Creates the fleet's topics first (topics.create). Exit 0 when every record was
- * delivered. */
+ * ago (30), named bench-state-K.. (K = --first, 0). Records are built with the real codec, exactly
+ * as the producer writes them (same keys, schemas and sizes), and produced plainly (not in a
+ * transaction: read_committed sees them). Creates the fleet's topics first (topics.create). Exit 0
+ * when every record was delivered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +153,7 @@ static int one_release(of_kafka_producer *kp, const char *topic, int n, int tena
 int main(int argc, char **argv)
 {
     const char *cfg_path = NULL;
-    int releases = 1000, tenants = 5, age_days = 30;
+    int releases = 1000, tenants = 5, age_days = 30, first = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
             cfg_path = argv[++i];
@@ -163,13 +163,16 @@ int main(int argc, char **argv)
             tenants = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--age-days") == 0 && i + 1 < argc)
             age_days = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--first") == 0 && i + 1 < argc)
+            first = (int)strtol(argv[++i], NULL, 10);
         else {
             fprintf(stderr,
-                    "usage: bench_state -c CONFIG [--releases N] [--tenants T] [--age-days D]\n");
+                    "usage: bench_state -c CONFIG [--releases N] [--tenants T] [--age-days D] "
+                    "[--first K]\n");
             return 2;
         }
     }
-    if (!cfg_path || releases < 1 || tenants < 1 || age_days < 0) {
+    if (!cfg_path || releases < 1 || tenants < 1 || age_days < 0 || first < 0) {
         fprintf(stderr, "bench_state: -c CONFIG is required; counts must be positive\n");
         return 2;
     }
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_state: %s\n", es);
         goto out;
     }
-    for (int n = 0; n < releases; n++)
+    for (int n = first; n < first + releases; n++)
         if (one_release(kp, topic, n, tenants, changed)) goto out;
     if (of_kafka_flush(kp, 120000, es, sizeof es) != OF_OK || failed) {
         fprintf(stderr, "bench_state: flush: %s (failed deliveries: %ld)\n", es, failed);

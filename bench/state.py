@@ -3,6 +3,7 @@
 before and after eviction (issue 8, part 5; producer.release_retention).
 
     python3 bench/state.py --build build [--releases 1000] [--tenants 5]
+                           [--octofleet OTHER/bin/octofleet --only-kept]
 
 Starts a real Kafka broker (tests/kafka/broker.py, as bench/run.py does) and octopus-sim (the
 producer connects to Octopus at start), fills the state topic with N completed releases of
@@ -18,6 +19,9 @@ records), then runs `octofleet producer` as a separate process four times:
   4. compacted the same after the broker's log cleaner ran (the topics are created with
                segment.ms 10 s and min.cleanable.dirty.ratio 0.01 for this; waited for up to
                3 minutes; skipped with a note if the cleaner did not run).
+
+--octofleet runs another build's producer (e.g. an older commit's, for a before/after of its
+memory per loaded job); --only-kept stops after run 1.
 
 Start-up is from the process's spawn to its `producer running` log line, with the producer's
 own `state rebuilt ... took_ms` beside it; RSS is /proc/PID/status VmRSS and VmHWM 2 s after
@@ -73,7 +77,8 @@ class Bench:
         self.build = os.path.abspath(args.build)
         self.work = os.path.join(self.build, "bench-state")
         os.makedirs(self.work, exist_ok=True)
-        self.octofleet = os.path.join(self.build, "bin", "octofleet")
+        self.octofleet = os.path.abspath(args.octofleet or
+                                         os.path.join(self.build, "bin", "octofleet"))
         self.broker = run.Broker(self.build, self.work)
         self.sim = None
         self.api_key = "API-BENCH" + secrets.token_hex(12).upper()
@@ -128,10 +133,12 @@ log = { level = "info"; };
                    "evicted": int(m.group(4)), "rebuild_ms": int(m.group(5)),
                    "rss_kb": s["rss_kb"], "hwm_kb": s["hwm_kb"]}
             if evict_count:
-                t1 = time.monotonic()
                 wait_count(logpath, "release evicted", evict_count, 600, p)
-                wait_log(logpath, r"state tombstones=\d+ left=0", 600, p)
-                out["evict_s"] = time.monotonic() - t1
+                last = wait_log(logpath, r"(\S+) \[producer\] level=info state tombstones=\d+ "
+                                r"left=0", 600, p)
+                first = wait_log(logpath, r"(\S+) \[producer\] level=info release evicted", 5, p)
+                out["evict_s"] = (run.parse_time(last.group(1)) -
+                                  run.parse_time(first.group(1)))
                 time.sleep(2)
                 s = run.proc_sample(p.pid)
                 out["rss_after_evict_kb"] = s["rss_kb"]
@@ -155,13 +162,26 @@ log = { level = "info"; };
                 raise run.BenchFailure("bench_state: %s" % r.stderr)
             fill_s = time.monotonic() - t0
             rows = [self.producer(keep, "kept")]
+            if a.only_kept:
+                self.report(rows, fill_s)
+                return
             rows.append(self.producer(week, "evicting", evict_count=a.releases))
             rows.append(self.producer(week, "after"))
+            # The log cleaner compacts only closed segments: one more (recent, so kept)
+            # release rolls them (segment.ms 10 s), then the cleaner drops the superseded
+            # values and the tombstones.
+            time.sleep(11)
+            r = subprocess.run([os.path.join(self.build, "bin", "bench_state"), "-c", keep,
+                                "--releases", "1", "--age-days", "0", "--first",
+                                str(a.releases), "--tenants", str(a.tenants)],
+                               capture_output=True, text=True)
+            if r.returncode:
+                raise run.BenchFailure("bench_state: %s" % r.stderr)
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
                 time.sleep(30)
                 last = self.producer(week, "compacted")
-                if last["records"] < rows[-1]["records"] // 2:
+                if last["records"] < rows[-1]["records"]:  # the cleaner ran
                     break
             rows.append(last)
             self.report(rows, fill_s)
@@ -181,8 +201,12 @@ log = { level = "info"; };
             print("| %s | %d | %d / %d | %d | %.2f s | %d ms | %.1f MB | %.1f MB |"
                   % (r["name"], r["records"], r["releases"], r["jobs"], r["evicted"], r["start_s"],
                      r["rebuild_ms"], r["rss_kb"] / 1024.0, r["hwm_kb"] / 1024.0))
-        ev = rows[1]
         print()
+        print("%d releases x %d jobs: %.0f bytes of producer RSS per loaded job after start "
+              "(run 1)." % (a.releases, jobs, rows[0]["rss_kb"] * 1024.0 / (a.releases * jobs)))
+        if len(rows) < 2:
+            return
+        ev = rows[1]
         print("%d releases x %d jobs written in %.1f s. The evicting run evicted them in %.1f s "
               "(markers and %d tombstones); its RSS after that: %.1f MB."
               % (a.releases, jobs, fill_s, ev.get("evict_s", 0), a.releases * jobs,
@@ -194,6 +218,8 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--releases", type=int, default=1000)
     ap.add_argument("--tenants", type=int, default=5)
+    ap.add_argument("--octofleet", help="the producer binary (default: BUILD/bin/octofleet)")
+    ap.add_argument("--only-kept", action="store_true", help="run 1 only")
     args = ap.parse_args()
     try:
         Bench(args).main()
