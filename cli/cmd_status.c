@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "clock.h"
 #include "commands.h"
 #include "exitcodes.h"
 #include "fleet.h"
@@ -65,11 +66,42 @@ static void print_text(const of_relstate *s)
     }
 }
 
+/* An evicted release (producer.release_retention): only the producer's marker is left, so
+ * the stages and counts are those it recorded when the release ended. */
+static void print_evicted(const of_relstate *s)
+{
+    const of_release_record *r = &s->rel;
+    char when[40], ended[40];
+    of_cli_line(stdout, "release %s (%s): %s, round %d", r->release_name ? r->release_name : "?",
+                r->release_id, of_release_status_name(r->status), r->round);
+    of_cli_line(stdout, "evicted %s after its retention (last change %s): its job records are gone",
+                of_rfc3339(r->evicted_ms, when, sizeof when),
+                of_rfc3339(r->updated_ms, ended, sizeof ended));
+    if (r->by) of_cli_line(stdout, "last action by %s: %s", r->by, r->reason ? r->reason : "");
+    printf("\n%-6s %-14s %-20s %s\n", "STAGE", "NAME", "ENVIRONMENT", "STATUS");
+    for (int st = 1; st <= r->stage_count; st++)
+        for (size_t e = 0; e < r->n_environments; e++) {
+            size_t k = (size_t)(st - 1) * r->n_environments + e;
+            const char *name =
+                r->stage_names && r->stage_names[st - 1] ? r->stage_names[st - 1] : "";
+            of_cli_line(stdout, "%-6d %-14s %-20s %s", st, name,
+                        r->environments[e].name ? r->environments[e].name : "",
+                        of_stage_status_name(r->stage_status[k]));
+        }
+    printf("\njobs: %zu", r->n_jobs);
+    for (int i = 0; i < OF_JOB_STATUS__COUNT; i++)
+        if (r->counts[i]) printf(", %s %zu", of_job_status_name((of_job_status)i), r->counts[i]);
+    printf("\n");
+}
+
 static const char status_usage[] =
     "usage: octofleet status RELEASE [--json] [options]\n\n"
     "Shows a release's stages per environment, job counts and failed jobs with Octopus's\n"
     "error, from the state the producer keeps in the releases topic. RELEASE is the id\n"
-    "printed by submit, or the release name. Exit 0 if found, 1 if not.\n\nOptions:\n"
+    "printed by submit, or the release name. A release evicted after the producer's\n"
+    "producer.release_retention shows its outcome, stages and counts from the marker the\n"
+    "producer kept (\"evicted\" in --json; its jobs are gone). Exit 0 if found (evicted\n"
+    "included), 1 if not.\n\nOptions:\n"
     "  --json              print the release and every job as JSON\n" OF_CLI_COMMON_HELP;
 
 static int status_run(const of_config *cfg, void *ctx)
@@ -89,6 +121,8 @@ static int status_run(const of_config *cfg, void *ctx)
             ex = OF_EXIT_FAIL;
         }
         free(out);
+    } else if (!ex && s.rel.evicted_ms) {
+        print_evicted(&s);
     } else if (!ex) {
         print_text(&s);
     }

@@ -63,7 +63,16 @@ static of_err on_record(void *opaque, const of_kafka_message *msg)
     memcpy(key, msg->key, msg->key_len);
     key[msg->key_len] = '\0';
     if (!s->want) return strncmp(key, "release/", 8) == 0 ? on_any_release(s, key, msg) : OF_OK;
-    if (!msg->value) return OF_OK;
+    if (!msg->value) {
+        /* a job record's tombstone (eviction) deletes it: key job/<release_id>/<job_id> */
+        const char *slash = strncmp(key, "job/", 4) == 0 ? strrchr(key, '/') : NULL;
+        long at = slash ? of_relstate_find_job(s, slash + 1) : -1;
+        if (at >= 0) {
+            of_job_record_clear(&s->jobs[at]);
+            s->jobs[at] = s->jobs[--s->n];
+        }
+        return OF_OK;
+    }
     if (strncmp(key, "release/", 8) == 0) {
         of_release_record r = {0};
         if (of_release_record_decode(msg->value, msg->value_len, &r, errstr, sizeof(errstr))) {
@@ -124,6 +133,12 @@ int of_relstate_read(const of_config *cfg, const char *name, of_relstate *s)
             of_job_record_clear(&s->jobs[i]);
     }
     s->n = w;
+    if (s->rel.evicted_ms) {
+        /* an evicted release's marker: whatever job records are left are gone too */
+        for (size_t i = 0; i < s->n; i++)
+            of_job_record_clear(&s->jobs[i]);
+        s->n = 0;
+    }
     return OF_EXIT_OK;
 }
 

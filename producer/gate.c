@@ -3,6 +3,7 @@
 #include "plan.h"
 
 #include "buf.h"
+#include "strpool.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +39,10 @@ typedef struct id_entry {
 
 struct of_gate {
     of_release_record hdr; /* owned copy; status, round and stage_status are live state */
+    /* jobs[i].job's strings (names, ids, versions) are borrowed from `strings`: they never
+     * change and repeat across jobs; skip_reason, deployment_id and task_id change with
+     * events and are each job's own. */
+    of_strpool *strings;
     of_job_record *jobs;
     size_t n_jobs;
     size_t *env_of;  /* [n_jobs] environment index */
@@ -633,9 +638,30 @@ static of_err copy_header(of_release_record *d, const of_release_record *src)
     return rc;
 }
 
-static of_err copy_record(of_job_record *d, const of_job_record *src)
+/* The pool's copy of s, as the record's (non-const) field type: never freed through it. */
+static char *pooled(of_strpool *sp, const char *s, of_err *rc)
 {
-    of_err rc = of_job_copy(&d->job, &src->job);
+    return (char *)(uintptr_t)of_strpool_get(sp, s, rc);
+}
+
+static of_err copy_record(of_strpool *sp, of_job_record *d, const of_job_record *src)
+{
+    of_err rc = OF_OK;
+    of_job *j = &d->job;
+    *j = src->job; /* scalars and id arrays; pointers replaced below */
+    j->release_name = pooled(sp, src->job.release_name, &rc);
+    j->stage_name = pooled(sp, src->job.stage_name, &rc);
+    j->space = (of_ref){pooled(sp, src->job.space.id, &rc), pooled(sp, src->job.space.name, &rc)};
+    j->project =
+        (of_ref){pooled(sp, src->job.project.id, &rc), pooled(sp, src->job.project.name, &rc)};
+    j->octo_release = (of_ref){pooled(sp, src->job.octo_release.id, &rc),
+                               pooled(sp, src->job.octo_release.name, &rc)};
+    j->environment = (of_ref){pooled(sp, src->job.environment.id, &rc),
+                              pooled(sp, src->job.environment.name, &rc)};
+    j->tenant =
+        (of_ref){pooled(sp, src->job.tenant.id, &rc), pooled(sp, src->job.tenant.name, &rc)};
+    j->queue_time = pooled(sp, src->job.queue_time, &rc);
+    j->queue_time_expiry = pooled(sp, src->job.queue_time_expiry, &rc);
     if (rc) return rc;
     d->status = src->status;
     d->updated_ms = src->updated_ms;
@@ -760,6 +786,7 @@ of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, s
     g->by_id = calloc(n_jobs ? n_jobs : 1, sizeof *g->by_id);
     g->marked = calloc(n_jobs ? n_jobs : 1, sizeof *g->marked);
     g->groups = calloc(ngroups, sizeof *g->groups);
+    if (!rc) rc = of_strpool_new(&g->strings);
     if (rc || !g->jobs || !g->env_of || !g->by_id || !g->marked || !g->groups) {
         of_gate_free(g);
         return OF_ERR_NOMEM;
@@ -786,7 +813,7 @@ of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, s
             return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "job %s: %s", j->job_id, why);
         }
         g->n_jobs = i + 1; /* so of_gate_free frees what was copied */
-        if (copy_record(&g->jobs[i], &jobs[i]) != OF_OK) {
+        if (copy_record(g->strings, &g->jobs[i], &jobs[i]) != OF_OK) {
             of_gate_free(g);
             return OF_ERR_NOMEM;
         }
@@ -857,9 +884,14 @@ void of_gate_free(of_gate *g)
     for (size_t k = 0; g->groups && k < ngroups; k++)
         free(g->groups[k].jobs);
     free(g->groups);
-    for (size_t i = 0; g->jobs && i < g->n_jobs; i++)
-        of_job_record_clear(&g->jobs[i]);
+    for (size_t i = 0; g->jobs && i < g->n_jobs; i++) {
+        /* the job's own strings; the rest are the pool's */
+        free(g->jobs[i].skip_reason);
+        free(g->jobs[i].deployment_id);
+        free(g->jobs[i].task_id);
+    }
     free(g->jobs);
+    of_strpool_free(g->strings);
     free(g->env_of);
     free(g->by_id);
     free(g->marked);

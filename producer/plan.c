@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "strpool.h"
 #include "uuid.h"
 
 /* ---- reference lists ---- */
@@ -343,35 +344,39 @@ static of_err add_row(builder *b, size_t i, size_t e, size_t j, const of_ref *te
     of_job_record *r = new_row(b);
     if (!r) return OF_ERR_NOMEM;
     of_job *jb = &r->job;
+    of_strpool *sp = b->plan->strings;
     of_uuid_job_id(b->release_id, (int)(i + 1), se->project, env->name,
                    tenant ? tenant->name : NULL, jb->job_id);
     of_id_copy(jb->release_id, b->release_id);
-    jb->release_name = of_strdup_or_null(req->release, &rc);
+    /* borrowed from the plan's pool (plan.h): never freed through the record */
+    jb->release_name = (char *)(uintptr_t)of_strpool_get(sp, req->release, &rc);
     jb->stage = (int)(i + 1);
     jb->stage_count = (int)req->n_stages;
-    jb->stage_name = of_strdup_or_null(st->name, &rc);
+    jb->stage_name = (char *)(uintptr_t)of_strpool_get(sp, st->name, &rc);
     jb->attempt = 0;
-    jb->space.id = of_strdup_or_null(b->space.id, &rc);
-    jb->space.name = of_strdup_or_null(b->space.name, &rc);
-    jb->project.id = of_strdup_or_null(ei->project.id, &rc);
-    jb->project.name = of_strdup_or_null(ei->project.name ? ei->project.name : se->project, &rc);
+    jb->space.id = (char *)(uintptr_t)of_strpool_get(sp, b->space.id, &rc);
+    jb->space.name = (char *)(uintptr_t)of_strpool_get(sp, b->space.name, &rc);
+    jb->project.id = (char *)(uintptr_t)of_strpool_get(sp, ei->project.id, &rc);
+    jb->project.name = (char *)(uintptr_t)of_strpool_get(
+        sp, ei->project.name ? ei->project.name : se->project, &rc);
     jb->tenanted_mode = ei->mode;
-    jb->octo_release.id = of_strdup_or_null(ei->release.id, &rc);
-    jb->octo_release.name = of_strdup_or_null(se->version, &rc);
-    jb->environment.id = of_strdup_or_null(env->id, &rc);
-    jb->environment.name = of_strdup_or_null(env->name, &rc);
+    jb->octo_release.id = (char *)(uintptr_t)of_strpool_get(sp, ei->release.id, &rc);
+    jb->octo_release.name = (char *)(uintptr_t)of_strpool_get(sp, se->version, &rc);
+    jb->environment.id = (char *)(uintptr_t)of_strpool_get(sp, env->id, &rc);
+    jb->environment.name = (char *)(uintptr_t)of_strpool_get(sp, env->name, &rc);
     if (tenant) {
-        jb->tenant.id = of_strdup_or_null(tenant->id, &rc);
-        jb->tenant.name = of_strdup_or_null(tenant->name, &rc);
+        jb->tenant.id = (char *)(uintptr_t)of_strpool_get(sp, tenant->id, &rc);
+        jb->tenant.name = (char *)(uintptr_t)of_strpool_get(sp, tenant->name, &rc);
     }
     jb->timeout_s = req->policy.timeout_s;
     jb->cancel_on_timeout = req->policy.cancel_on_timeout;
     jb->guided_failure = req->policy.guided_failure;
-    jb->queue_time = of_strdup_or_null(req->policy.queue_time, &rc);
-    jb->queue_time_expiry = of_strdup_or_null(req->policy.queue_time_expiry, &rc);
+    jb->queue_time = (char *)(uintptr_t)of_strpool_get(sp, req->policy.queue_time, &rc);
+    jb->queue_time_expiry =
+        (char *)(uintptr_t)of_strpool_get(sp, req->policy.queue_time_expiry, &rc);
     jb->deadline_ms = b->deadline_ms;
     r->status = skip_reason ? OF_JOB_SKIPPED : OF_JOB_PENDING;
-    r->skip_reason = of_strdup_or_null(skip_reason, &rc);
+    r->skip_reason = (char *)(uintptr_t)of_strpool_get(sp, skip_reason, &rc);
     return rc;
 }
 
@@ -562,7 +567,7 @@ of_err of_plan_build(const of_request *req, const char *request_json, const of_r
     b.plan = calloc(1, sizeof *b.plan);
     b.envs = calloc(req->n_environments ? req->n_environments : 1, sizeof *b.envs);
     b.ent = calloc(req->n_stages ? req->n_stages : 1, sizeof *b.ent);
-    if (!b.plan || !b.envs || !b.ent) {
+    if (!b.plan || !b.envs || !b.ent || of_strpool_new(&b.plan->strings) != OF_OK) {
         rc = OF_ERR_NOMEM;
         goto out;
     }
@@ -647,9 +652,8 @@ void of_plan_free(of_plan *plan)
 {
     if (!plan) return;
     of_release_record_clear(&plan->header);
-    for (size_t i = 0; i < plan->n_jobs; i++)
-        of_job_record_clear(&plan->jobs[i]);
-    free(plan->jobs);
+    free(plan->jobs); /* their strings are the pool's */
+    of_strpool_free(plan->strings);
     of_errlist_clear(&plan->warnings);
     free(plan);
 }

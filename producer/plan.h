@@ -85,8 +85,12 @@ typedef struct of_resolver {
  * This is exactly what producer/gate.h loads, and what the state topic stores. */
 typedef struct of_plan {
     of_release_record header;
+    /* Every string of every job (names, ids, versions, skip reasons) is borrowed from
+     * `strings`, which the plan owns: jobs repeat a few values, and one copy each keeps a big
+     * plan near 400 bytes per job. Copy a job (of_job_copy) to keep it beyond of_plan_free. */
     of_job_record *jobs;
     size_t n_jobs;
+    struct of_strpool *strings;
     of_errlist warnings;
     /* Shown by `octofleet plan` only (set by its caller, 0 = not shown): the fleet's task
      * budget and how it was found (of_task_budget_resolve, resolver_octo.h). */

@@ -417,6 +417,8 @@ static void teardown(prod *p)
     free(p->rels);
     free(p->outs);
     free(p->batch_rels);
+    free(p->gone);
+    free(p->orphans);
     free(p->offs);
     free(p->mpend);
     free(p->t_jobs);
@@ -454,6 +456,8 @@ static of_err read_batch(prod *p, bool *consumer_dead, char *errstr, size_t errs
         bool stop = of_stop_requested(p->opts->stop);
         if (stop && p->batch_msgs == 0) return OF_OK;
         int64_t now = of_now_ms();
+        /* idle with eviction due: its tombstones make a transaction of their own */
+        if (p->batch_msgs == 0 && prod_evict_due(p, now)) return OF_OK;
         size_t max_msgs = p->isolate_left ? 1 : (size_t)p->cfg->producer.batch_max;
         if (p->batch_msgs > 0 && (stop || now >= deadline || p->batch_msgs >= max_msgs))
             return OF_OK;
@@ -604,13 +608,12 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
             rc = recover(&p, errstr, errstr_size);
             continue;
         }
-        if (!rc && p.batch_msgs == 0) {
-            /* Idle: the task budget may have recovered from an overload; what it lets go is
-             * committed like any decision. */
-            rc = prod_budget_pump(&p);
-            if (rc || p.n_outs == 0) continue;
-        }
-        if (rc) continue;
+        /* Idle: the task budget may have recovered from an overload; what it lets go is
+         * committed like any decision. */
+        if (!rc && p.batch_msgs == 0) rc = prod_budget_pump(&p);
+        /* Finished releases past their retention leave, in this batch's transaction. */
+        if (!rc && !of_stop_requested(opts->stop)) rc = prod_evict(&p);
+        if (rc || (p.batch_msgs == 0 && p.n_outs == 0)) continue;
         bool aborted = false, permanent = false;
         rc = commit_batch(&p, &aborted, &permanent, errstr, errstr_size);
         if (rc) break;

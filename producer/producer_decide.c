@@ -516,6 +516,15 @@ static of_err do_submit(prod *p, const of_kafka_message *m, const of_command *cm
                 nz(cmd->by));
         goto out;
     }
+    if (prod_gone_find(p, rid)) {
+        /* Its state is gone, not its deployments: a release name deploys once, so the same
+         * request must not silently deploy everything again (docs/operations.md). */
+        char why[256];
+        prod_gone_why(prod_gone_find(p, rid), why, sizeof why);
+        rc = of_errlist_add(&errs, "%s; submit it under a new release name", why);
+        if (!rc) rc = reject(p, rid, req->release, cmd, &errs);
+        goto out;
+    }
     if (req->n_stages > (size_t)p->cfg->topics.max_stages) {
         rc = of_errlist_add(&errs,
                             "stages: %zu stages, but this fleet has %d stage topics "
@@ -669,8 +678,11 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
         rc = do_submit(p, m, &cmd, cut);
     } else {
         prod_rel *r = prod_find(p, cmd.release_id);
+        const prod_gone *gone = r ? NULL : prod_gone_find(p, cmd.release_id);
+        char why[256] = "no such release";
+        if (gone) prod_gone_why(gone, why, sizeof why);
         if (!r) {
-            rc = ignored(p, cmd.release_id, NULL, &cmd, "no such release");
+            rc = ignored(p, cmd.release_id, NULL, &cmd, why);
         } else if (cmd.type == OF_CMD_REPLAY) {
             rc = do_replay(p, r, &cmd);
         } else if (cmd.type == OF_CMD_RESUME) {

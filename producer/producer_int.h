@@ -27,14 +27,30 @@ typedef struct prod_rel {
     size_t *dirty_list; /* indices with dirty[i] set, in the order they changed */
     size_t n_dirty;
     bool release_dirty;
-    bool in_batch; /* listed in prod.batch_rels */
-    int priority;  /* the request's "priority": the task budget's order */
-    bool *live;    /* [n_jobs]: the job holds a task budget slot (sent, still in flight) */
+    bool in_batch;      /* listed in prod.batch_rels */
+    int priority;       /* the request's "priority": the task budget's order */
+    bool *live;         /* [n_jobs]: the job holds a task budget slot (sent, still in flight) */
+    int64_t changed_ms; /* wall clock of the release record's last write: eviction's age */
     /* monitoring (producer_metrics.c) */
     int64_t last_event_ms; /* wall: the last job event or dispatch (stalled releases) */
     int64_t gate_open_ms;  /* monotonic: a stage.succeeded not yet followed by a dispatch */
     int gate_stage;
 } prod_rel;
+
+/* A release evicted after its retention, remembered by its marker on the state topic so a
+ * command for it is answered "evicted" and a re-submit is not deployed again. */
+typedef struct prod_gone {
+    char id[OF_UUID_STR_SIZE];
+    of_release_status status; /* completed or aborted */
+    int64_t evicted_ms;
+} prod_gone;
+
+/* A job record still to tombstone: of an evicted release, or one found on load without a
+ * live release record (a crash between an eviction's transactions). */
+typedef struct prod_orphan {
+    char rid[OF_UUID_STR_SIZE];
+    char jid[OF_UUID_STR_SIZE];
+} prod_orphan;
 
 /* One message to produce in the batch's transaction. */
 typedef struct prod_out {
@@ -106,6 +122,13 @@ typedef struct prod {
     prod_rel **rels;
     size_t n_rels, cap_rels;
 
+    /* evicted releases (sorted by id) and job records left to tombstone (eviction) */
+    prod_gone *gone;
+    size_t n_gone, cap_gone;
+    prod_orphan *orphans;
+    size_t n_orphans, cap_orphans;
+    int64_t evict_next_ms; /* monotonic: the next look for releases to evict */
+
     /* the current batch */
     prod_out *outs;
     size_t n_outs, cap_outs;
@@ -174,6 +197,21 @@ OF_MUST_CHECK of_err prod_mark_release(prod *p, prod_rel *r);
 /* Reads the whole state topic and rebuilds every gate (prod_drop_all first) and the task
  * budget's queue and counts from them: held jobs wait again, jobs in flight hold slots. */
 OF_MUST_CHECK of_err prod_load_state(prod *p, char *errstr, size_t errstr_size);
+
+/* The evicted release with this id, or NULL. */
+const prod_gone *prod_gone_find(const prod *p, const char *release_id);
+/* True when eviction has work now: its periodic look is due, or job records of an eviction
+ * are still to tombstone. now_ms: monotonic. */
+bool prod_evict_due(const prod *p, int64_t now_ms);
+/* Eviction's share of the batch (producer.release_retention): when due, each ended release
+ * past its retention (and not touched by this batch) leaves memory, its release record is
+ * replaced by a small marker (release record with "evicted", no request); then job-record
+ * tombstones follow, at most a capped number per transaction, so a huge release is evicted
+ * over several. The marker goes first: once it is committed the release is gone for every
+ * later start, and job records left behind by a crash are tombstoned after the next load. */
+OF_MUST_CHECK of_err prod_evict(prod *p);
+/* The reason a command for an evicted release is ignored, or a re-submit rejected. */
+void prod_gone_why(const prod_gone *g, char *out, size_t out_size);
 
 /* Appends the state records of everything marked in this batch to the outputs, and
  * clears the marks. */

@@ -4,24 +4,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "budget.h"
 #include "buf.h"
 #include "log.h"
 #include "msg.h"
 
-/* A template, a connected-tenant listing or a tag answer, kept for one plan. The lists are
- * small (one entry per release, per tenanted project, per tag of the request), so a linear
- * search is fine. */
+/* A template or a tag answer, kept for one plan. The lists are small (one entry per release,
+ * per tag of the request), so a linear search is fine. */
 typedef struct tpl_entry {
     char *release_id;
     of_octo_template tpl;
 } tpl_entry;
-
-typedef struct conn_entry {
-    char *project_id;
-    of_octo_tenant_list tenants;
-} conn_entry;
 
 typedef struct tag_entry {
     char *space_id;
@@ -33,8 +28,11 @@ struct of_resolver_octo {
     of_octo *c;
     tpl_entry *tpls;
     size_t n_tpls, cap_tpls;
-    conn_entry *conns;
-    size_t n_conns, cap_conns;
+    /* Every tenant of the space, listed once per plan: connections (ProjectEnvironments) and
+     * tags are filtered from it in memory, so a plan reads the tenants in one paged listing
+     * whatever the number of projects, environments and tags. */
+    char *all_space;
+    of_octo_tenant_list all;
     tag_entry *tags;
     size_t n_tags, cap_tags;
 };
@@ -57,11 +55,9 @@ void of_resolver_octo_reset(of_resolver_octo *r)
         of_octo_template_clear(&r->tpls[i].tpl);
     }
     r->n_tpls = 0;
-    for (size_t i = 0; i < r->n_conns; i++) {
-        free(r->conns[i].project_id);
-        of_octo_tenant_list_clear(&r->conns[i].tenants);
-    }
-    r->n_conns = 0;
+    free(r->all_space);
+    r->all_space = NULL;
+    of_octo_tenant_list_clear(&r->all);
     for (size_t i = 0; i < r->n_tags; i++) {
         free(r->tags[i].space_id);
         free(r->tags[i].tag);
@@ -74,7 +70,6 @@ void of_resolver_octo_free(of_resolver_octo *r)
     if (!r) return;
     of_resolver_octo_reset(r);
     free(r->tpls);
-    free(r->conns);
     free(r->tags);
     free(r);
 }
@@ -190,57 +185,60 @@ static of_err tag_exists(of_resolver_octo *r, const char *space_id, const char *
     return OF_OK;
 }
 
+/* The space's tenants, listed on first use in this plan. */
+static of_err all_tenants(of_resolver_octo *r, const char *space_id,
+                          const of_octo_tenant_list **out, char *errstr, size_t errstr_size)
+{
+    if (r->all_space && strcmp(r->all_space, space_id) == 0) {
+        *out = &r->all;
+        return OF_OK;
+    }
+    free(r->all_space);
+    r->all_space = NULL;
+    of_octo_tenant_list_clear(&r->all);
+    of_octo_tenant_query q = {0};
+    q.no_cache = true; /* names are resolved before; this copy is the plan's only one */
+    of_err rc = of_octo_list_tenants(r->c, space_id, &q, &r->all, errstr, errstr_size);
+    if (rc == OF_OK) {
+        r->all_space = strdup(space_id);
+        if (!r->all_space) rc = OF_ERR_NOMEM;
+    }
+    if (rc) {
+        of_octo_tenant_list_clear(&r->all);
+        return rc;
+    }
+    *out = &r->all;
+    return OF_OK;
+}
+
+static bool has_tag(const of_octo_tenant *t, const char *tag)
+{
+    for (size_t i = 0; i < t->ntags; i++)
+        if (strcasecmp(t->tags[i], tag) == 0) return true; /* Octopus: tags are case-blind */
+    return false;
+}
+
 static of_err r_tenants_by_tag(void *opaque, const of_ref *space, const char *tag, of_reflist *out,
                                char *errstr, size_t errstr_size)
 {
     of_resolver_octo *r = opaque;
-    const char *tags[1] = {tag};
-    of_octo_tenant_query q = {0};
-    q.tags = tags;
-    q.ntags = 1;
-    of_octo_tenant_list l = {0};
-    of_err rc = of_octo_list_tenants(r->c, space->id, &q, &l, errstr, errstr_size);
-    /* Octopus answers an unknown tag with an empty list, like a tag nobody carries; the
-     * request deserves "not found" only in the first case. */
-    if (rc == OF_OK && l.n == 0) {
+    const of_octo_tenant_list *l = NULL;
+    of_err rc = all_tenants(r, space->id, &l, errstr, errstr_size);
+    size_t found = 0;
+    for (size_t i = 0; rc == OF_OK && i < l->n; i++) {
+        if (!has_tag(&l->items[i], tag)) continue;
+        rc = of_reflist_add(out, l->items[i].id, l->items[i].name);
+        found++;
+    }
+    /* Nobody carries it: an unknown tag deserves "not found", a tag nobody uses does not. */
+    if (rc == OF_OK && found == 0) {
         bool exists = false;
         rc = tag_exists(r, space->id, tag, &exists, errstr, errstr_size);
         if (rc == OF_OK && !exists)
             rc = of_seterr(errstr, errstr_size, OF_ERR_NOT_FOUND, "tag %s not found in space %s",
                            tag, space->id);
     }
-    for (size_t i = 0; rc == OF_OK && i < l.n; i++)
-        rc = of_reflist_add(out, l.items[i].id, l.items[i].name);
-    of_octo_tenant_list_clear(&l);
     return rc;
-}
-
-static of_err connected_of(of_resolver_octo *r, const char *space_id, const char *project_id,
-                           const of_octo_tenant_list **out, char *errstr, size_t errstr_size)
-{
-    for (size_t i = 0; i < r->n_conns; i++)
-        if (strcmp(r->conns[i].project_id, project_id) == 0) {
-            *out = &r->conns[i].tenants;
-            return OF_OK;
-        }
-    if (of_grow((void **)&r->conns, &r->cap_conns, r->n_conns, sizeof *r->conns))
-        return OF_ERR_NOMEM;
-    conn_entry *e = &r->conns[r->n_conns];
-    memset(e, 0, sizeof *e);
-    of_octo_tenant_query q = {0};
-    q.project_id = project_id;
-    of_err rc = of_octo_list_tenants(r->c, space_id, &q, &e->tenants, errstr, errstr_size);
-    if (rc == OF_OK) {
-        e->project_id = strdup(project_id);
-        if (!e->project_id) rc = OF_ERR_NOMEM;
-    }
-    if (rc) {
-        of_octo_tenant_list_clear(&e->tenants);
-        return rc;
-    }
-    r->n_conns++;
-    *out = &e->tenants;
-    return OF_OK;
 }
 
 static of_err r_tenants_connected(void *opaque, const of_ref *space, const of_ref *project,
@@ -249,7 +247,7 @@ static of_err r_tenants_connected(void *opaque, const of_ref *space, const of_re
 {
     of_resolver_octo *r = opaque;
     const of_octo_tenant_list *l = NULL;
-    of_err rc = connected_of(r, space->id, project->id, &l, errstr, errstr_size);
+    of_err rc = all_tenants(r, space->id, &l, errstr, errstr_size);
     for (size_t i = 0; rc == OF_OK && i < l->n; i++) {
         const of_octo_tenant *t = &l->items[i];
         if (t->is_disabled || !of_octo_tenant_connected(t, project->id, environment->id)) continue;

@@ -358,6 +358,10 @@ typedef struct of_release_record {
     int64_t updated_ms;
     char *by;     /* last operator action */
     char *reason; /* ... and why */
+    /* Set on the small marker that replaces an evicted release's record (written "evicted"):
+     * the outcome, stages and counts stay, the request and every job record are gone. 0 on a
+     * live release. */
+    int64_t evicted_ms;
     /* The request's policy.gate and policy.lane_failure, which the gate obeys. Not written to
      * the record: request_json already holds them, and a header read back from the state topic
      * gets them from there (of_plan_header_policy, producer/plan.h). */

@@ -679,6 +679,7 @@ of_err of_release_record_encode(const of_release_record *rr, char **out)
             oj_set_int(counts, of_job_status_name((of_job_status)i), (int64_t)rr->counts[i], &bad);
     oj_set(root, "counts", counts, &bad);
     oj_set_time(root, "updated", rr->updated_ms, &bad);
+    if (rr->evicted_ms) oj_set_time(root, "evicted", rr->evicted_ms, &bad);
     oj_set_str(root, "by", rr->by, &bad);
     oj_set_str(root, "reason", rr->reason, &bad);
     if (rr->request_json) {
@@ -783,6 +784,7 @@ of_err of_release_record_decode(const char *data, size_t len, of_release_record 
                                0, INT32_MAX, 0);
     }
     out->updated_ms = oj_time(&r, root, "", "updated", 0);
+    out->evicted_ms = oj_time(&r, root, "", "evicted", 0);
     out->by = oj_str(&r, root, "", "by", false);
     out->reason = oj_text(&r, root, "", "reason", false, OF_REASON_MAX, false);
     json_t *req = json_object_get(root, "request");
@@ -934,6 +936,18 @@ of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *
     oj_set_str(root, "by", hdr->by, &bad);
     oj_set_str(root, "reason", hdr->reason, &bad);
     oj_set_time(root, "updated", hdr->updated_ms, &bad);
+    if (hdr->evicted_ms) {
+        /* an evicted release's marker: no job records are left, its counts are the record's */
+        oj_set_time(root, "evicted", hdr->evicted_ms, &bad);
+        oj_set_int(root, "n_jobs", (int64_t)hdr->n_jobs, &bad);
+        json_t *counts = json_object();
+        if (!counts) bad = true;
+        for (int i = 0; counts && i < OF_JOB_STATUS__COUNT; i++)
+            if (hdr->counts[i])
+                oj_set_int(counts, of_job_status_name((of_job_status)i), (int64_t)hdr->counts[i],
+                           &bad);
+        oj_set(root, "counts", counts, &bad);
+    }
 
     json_t *stages = json_array();
     if (!stages) bad = true;

@@ -241,6 +241,13 @@ static const cfg_def cfg_defs[] = {
      "transactions under load; 0ms gives each input a transaction of its own."},
     {"producer.batch_max", CT_INT, OFF(producer.batch_max), "500", 1, 100000, NULL, NULL, 0, NULL,
      "Most inputs decided in one transaction."},
+    {"producer.release_retention", CT_DURATION, OFF(producer.release_retention_ms), "7d", 0,
+     3650 * DAY, NULL, NULL, 0, NULL,
+     "How long a completed or aborted release (none of its jobs still in flight) stays in the "
+     "producer's memory and the state topic after its last change. Then its job records are "
+     "tombstoned and its release record is replaced by a small evicted marker (outcome and "
+     "counts), which is kept: replay, resume and abort of it are ignored and a new submit of the "
+     "same release is rejected (docs/operations.md). 0 = evict as soon as the release ends."},
     {"producer.metrics_listen", CT_STRING, OFF(producer.metrics_listen), "", 0, 0, NULL, v_listen,
      0, "\"127.0.0.1:9464\"",
      "host:port where the producer serves GET /metrics (Prometheus), /healthz and /readyz "

@@ -97,9 +97,10 @@ typedef struct of_config_octopus {
 typedef struct of_config_producer {
     char *group_id;
     char *transactional_id;
-    int64_t batch_window_ms; /* producer.batch_window */
-    int batch_max;           /* producer.batch_max */
-    char *metrics_listen;    /* "host:port" of /metrics, /healthz, /readyz; "" = off */
+    int64_t batch_window_ms;      /* producer.batch_window */
+    int batch_max;                /* producer.batch_max */
+    int64_t release_retention_ms; /* producer.release_retention: 0 = evict once final */
+    char *metrics_listen;         /* "host:port" of /metrics, /healthz, /readyz; "" = off */
 } of_config_producer;
 
 /* worker.completion_source: how a worker notices that its tasks finished (docs/octopus.md). */

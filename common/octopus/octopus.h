@@ -465,6 +465,10 @@ typedef struct of_octo_tenant_query {
     size_t ntags;
     const char *project_id;
     const char *environment_id;
+    /* Do not feed the name cache from this listing: a listing of a whole big space would
+     * otherwise keep a parsed copy of every tenant (kilobytes each) for name look-ups the
+     * caller does not need (the planner lists once and filters in memory). */
+    bool no_cache;
 } of_octo_tenant_query;
 OF_MUST_CHECK of_err of_octo_list_tenants(of_octo *c, const char *space_id,
                                           const of_octo_tenant_query *q, of_octo_tenant_list *out,

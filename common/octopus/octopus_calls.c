@@ -850,6 +850,7 @@ typedef struct tenants_op {
     char *project_id;
     char *environment_id;
     size_t cap;
+    bool no_cache;
 } tenants_op;
 
 static void tenants_free(tenants_op *op)
@@ -869,7 +870,7 @@ static of_err tenants_item(octo_pager *p, json_t *item, bool *stop, char *es, si
     of_octo_tenant t;
     of_err rc = octo_decode_tenant(item, &t, es, n);
     if (rc) return rc;
-    octo_cache_put(p->c, "tenant", op->scope, t.name, item);
+    if (!op->no_cache) octo_cache_put(p->c, "tenant", op->scope, t.name, item);
     if (op->project_id && op->environment_id &&
         !of_octo_tenant_connected(&t, op->project_id, op->environment_id)) {
         of_octo_tenant_clear(&t);
@@ -912,6 +913,7 @@ static of_err list_tenants_async(of_octo *c, const char *space_id, const of_octo
     op->scope = strdup(sp);
     op->project_id = q->project_id ? strdup(q->project_id) : NULL;
     op->environment_id = q->environment_id ? strdup(q->environment_id) : NULL;
+    op->no_cache = q->no_cache;
     if (!op->scope || (q->project_id && !op->project_id) ||
         (q->environment_id && !op->environment_id)) {
         tenants_free(op);

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "log.h"
 #include "secret.h"
+#include "strpool.h"
 #include "test.h"
 
 /* The one duration syntax (config, environment, requests): every non-zero value names its unit. */
@@ -376,8 +377,39 @@ static void test_backoff_bounds(void)
     CHECK(differ > 0);
 }
 
+/* The string pool: one copy per distinct string, stable pointers while it grows. */
+static void test_strpool(void)
+{
+    of_strpool *p = NULL;
+    CHECK_INT(of_strpool_new(&p), OF_OK);
+    if (!p) return;
+    of_err rc = OF_OK;
+    CHECK(of_strpool_get(p, NULL, &rc) == NULL);
+    const char *a = of_strpool_get(p, "Hosted Beta", &rc);
+    char copy[] = "Hosted Beta";
+    CHECK(a != NULL && a != copy && strcmp(a, copy) == 0);
+    CHECK(of_strpool_get(p, copy, &rc) == a); /* equal strings, one copy */
+    CHECK(of_strpool_get(p, "", &rc) != NULL);
+    const char *first[500];
+    char b[32];
+    for (int i = 0; i < 500; i++) { /* grows the table several times */
+        snprintf(b, sizeof b, "Tenants-%d", i);
+        first[i] = of_strpool_get(p, b, &rc);
+    }
+    for (int i = 0; i < 500; i++) {
+        snprintf(b, sizeof b, "Tenants-%d", i);
+        CHECK(of_strpool_get(p, b, &rc) == first[i]);
+    }
+    CHECK(of_strpool_get(p, "Hosted Beta", &rc) == a);
+    CHECK_INT(of_strpool_count(p), 502);
+    CHECK_INT(rc, OF_OK);
+    of_strpool_free(p);
+    of_strpool_free(NULL);
+}
+
 int main(void)
 {
+    test_strpool();
     test_strerror();
     test_duration();
     test_nearest();

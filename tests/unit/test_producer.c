@@ -27,8 +27,8 @@
  * Each case runs on a fixture of its own (mock cluster or broker topics, simulator, producer
  * thread, set up by cli/inproc.h), so each is its own ctest entry (producer.<case>):
  *   test_producer [--broker] [CASE...]     flow unresolved garbage abort resume poison budget
- * budgetcap fencing (poison needs the mock, fencing the real broker; with no CASE, every case of
- * the mode). */
+ * budgetcap evict fencing (poison needs the mock, fencing the real broker; with no CASE, every
+ * case of the mode). */
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -1358,6 +1358,222 @@ static void test_budget_cap(fx *f, runner *prod)
     evs_clear(&ev);
 }
 
+/* ---- eviction (producer.release_retention 0 here) ---- */
+
+/* The latest state records of one release: its release record (a marker or not) and each job
+ * record (live or tombstoned), with the last value a job record had. */
+typedef struct state_view {
+    const char *rid;
+    int release; /* -1 never seen, 0 tombstone, 1 live record, 2 evicted marker */
+    bool marker_has_request;
+    int marker_status;
+    size_t marker_jobs;
+    char keys[8][128];
+    bool live[8];
+    char *last_value[8]; /* owned */
+    size_t n;
+} state_view;
+
+static of_err on_view(void *opaque, const of_kafka_message *m)
+{
+    state_view *v = opaque;
+    char rk[128], pfx[128];
+    of_release_record_key(v->rid, rk, sizeof rk);
+    snprintf(pfx, sizeof pfx, "job/%s/", v->rid);
+    if (!m->key || m->key_len >= 128) return OF_OK;
+    if (m->key_len == strlen(rk) && memcmp(m->key, rk, m->key_len) == 0) {
+        if (!m->value) {
+            v->release = 0;
+            return OF_OK;
+        }
+        of_release_record r;
+        char es[256];
+        CHECK_INT(of_release_record_decode(m->value, m->value_len, &r, es, sizeof es), OF_OK);
+        v->release = r.evicted_ms ? 2 : 1;
+        v->marker_has_request = r.request_json != NULL;
+        v->marker_status = (int)r.status;
+        v->marker_jobs = r.n_jobs;
+        of_release_record_clear(&r);
+        return OF_OK;
+    }
+    if (m->key_len <= strlen(pfx) || memcmp(m->key, pfx, strlen(pfx)) != 0) return OF_OK;
+    size_t i = 0;
+    while (i < v->n && (strlen(v->keys[i]) != m->key_len || memcmp(v->keys[i], m->key, m->key_len)))
+        i++;
+    if (i == v->n) {
+        OF_ASSERT(v->n < 8);
+        memcpy(v->keys[i], m->key, m->key_len);
+        v->keys[i][m->key_len] = '\0';
+        v->n++;
+    }
+    v->live[i] = m->value != NULL;
+    if (m->value) {
+        free(v->last_value[i]);
+        v->last_value[i] = strndup(m->value, m->value_len);
+    }
+    return OF_OK;
+}
+
+static void view_clear(state_view *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        free(v->last_value[i]);
+    const char *rid = v->rid;
+    memset(v, 0, sizeof *v);
+    v->rid = rid;
+    v->release = -1;
+}
+
+static void read_view(fx *f, const char *rid, state_view *v)
+{
+    v->rid = rid;
+    view_clear(v);
+    read_all(f, f->t_releases, on_view, v);
+}
+
+static size_t live_jobs(const state_view *v)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->n; i++)
+        n += v->live[i];
+    return n;
+}
+
+/* Waits until the release's record is its marker and none of its job records is live. */
+static bool wait_evicted(fx *f, const char *rid, state_view *v)
+{
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    for (;;) {
+        read_view(f, rid, v);
+        bool gone = v->release == 2 && v->n > 0 && live_jobs(v) == 0;
+        if (gone || of_now_ms() > deadline) return gone;
+        sleep_ms(100);
+    }
+}
+
+/* Distinct events (by id: the mock re-reads input after a restart, and a decision made again
+ * emits the same id) of type whose message (or first error) contains needle. */
+static size_t count_ev_with(const evs *s, of_event_type type, const char *needle)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const of_event *e = &s->items[i];
+        const char *text =
+            type == OF_EV_RELEASE_REJECTED && e->n_errors ? e->errors[0] : e->message;
+        if (e->type != type || !text || !strstr(text, needle)) continue;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(s->items[k].id, e->id) == 0;
+        n += !seen;
+    }
+    return n;
+}
+
+static size_t wait_ev_with(fx *f, const char *rid, of_event_type type, const char *needle,
+                           size_t want, evs *s)
+{
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    for (;;) {
+        read_events(f, rid, s);
+        size_t n = count_ev_with(s, type, needle);
+        if (n >= want || of_now_ms() > deadline) return n;
+        sleep_ms(100);
+    }
+}
+
+static const char e1_json[] =
+    "{\"release\":\"E1\",\"space\":\"Default\","
+    "\"environments\":[\"Hosted Beta\"],\"tenants\":{\"names\":[\"Acme\"]},"
+    "\"stages\":[[{\"project\":\"Portal\",\"version\":\"4.3.0\"}]]}";
+
+/* A completed release is evicted at once (retention 0): its job records tombstoned, its
+ * release record replaced by the marker; an aborted release only once its last job in
+ * flight has ended; a running one stays. Then a command for the evicted release is ignored
+ * with the evicted reason (only a producer that no longer holds its gate says so), a re-submit
+ * is rejected and dispatches nothing, and a restarted producer neither loads it nor lets a
+ * job record left behind (a crash between an eviction's transactions) bring it back. */
+static void test_evict(fx *f, runner *prod)
+{
+    char r1[37], r2[37], r3[37];
+    jobs_seen s1 = {0}, s2 = {0}, s3 = {0};
+    evs ev = {0};
+    state_view v1 = {0}, v2 = {0}, v3 = {0};
+    const char *what = "was evicted after its retention";
+    submit(f, "E1", e1_json, r1);
+    submit(f, "E2",
+           "{\"release\":\"E2\",\"space\":\"Default\",\"environments\":[\"Hosted Beta\"],"
+           "\"tenants\":{\"names\":[\"Acme\"]},"
+           "\"stages\":[[{\"project\":\"Billing\",\"version\":\"4.3.0\"}]]}",
+           r2);
+    submit(f, "E3",
+           "{\"release\":\"E3\",\"space\":\"Default\",\"environments\":[\"Hosted Beta\"],"
+           "\"tenants\":{\"names\":[\"Acme\"]},"
+           "\"stages\":[[{\"project\":\"Web\",\"version\":\"4.3.0\"}]]}",
+           r3);
+    CHECK_INT(wait_jobs(f, 1, r1, 1, &s1), 1);
+    CHECK_INT(wait_jobs(f, 1, r2, 1, &s2), 1);
+    CHECK_INT(wait_jobs(f, 1, r3, 1, &s3), 1);
+    if (s1.n != 1 || s2.n != 1 || s3.n != 1) goto out;
+
+    /* E3 aborted while its job runs; then E1 completes */
+    job_event(f, &s3.items[0], OF_EV_JOB_STARTED, NULL, "Deployments-9301", "ServerTasks-9301");
+    control(f, OF_CMD_ABORT, r3, 0, false, "evict test");
+    CHECK_INT(wait_ev(f, r3, OF_EV_RELEASE_ABORTED, 1, &ev), 1);
+    job_event(f, &s1.items[0], OF_EV_JOB_STARTED, NULL, "Deployments-9101", "ServerTasks-9101");
+    job_event(f, &s1.items[0], OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    CHECK_INT(wait_ev(f, r1, OF_EV_RELEASE_COMPLETED, 1, &ev), 1);
+    CHECK(wait_evicted(f, r1, &v1));
+    CHECK(!v1.marker_has_request); /* the marker is small */
+    CHECK_INT(v1.marker_status, OF_RELEASE_COMPLETED);
+    CHECK_INT(v1.marker_jobs, 1);
+    /* The pass that evicted E1 came after E3's abort (one partition, in order): E3 still has
+     * a job in flight and stays whole, and so does the running E2. */
+    read_view(f, r3, &v3);
+    CHECK_INT(v3.release, 1);
+    CHECK_INT(live_jobs(&v3), 1);
+    read_view(f, r2, &v2);
+    CHECK_INT(v2.release, 1);
+    CHECK_INT(live_jobs(&v2), 1);
+    /* E3's last job ends: now it goes */
+    job_event(f, &s3.items[0], OF_EV_JOB_CANCELLED, "cancelled", NULL, NULL);
+    CHECK(wait_evicted(f, r3, &v3));
+    CHECK_INT(v3.marker_status, OF_RELEASE_ABORTED);
+
+    /* commands for E1 are ignored as evicted; a re-submit is rejected and deploys nothing */
+    control(f, OF_CMD_REPLAY, r1, 1, false, "again?");
+    CHECK_INT(wait_ev_with(f, r1, OF_EV_COMMAND_IGNORED, what, 1, &ev), 1);
+    submit(f, "E1", e1_json, r1);
+    CHECK(wait_ev_with(f, r1, OF_EV_RELEASE_REJECTED, what, 1, &ev) >= 1);
+    read_jobs(f, 0, r1, &s1);
+    CHECK_INT(s1.n, 1);
+
+    /* A job record of E1 back on the topic, as a crash between the marker's transaction and
+     * the tombstones' would leave it: a restarted producer does not load E1, and tombstones
+     * the leftover. */
+    CHECK(v1.n == 1 && v1.last_value[0] != NULL);
+    if (v1.n == 1 && v1.last_value[0])
+        produce(f, f->t_releases, v1.keys[0], v1.last_value[0], false);
+    producer_stop(prod);
+    producer_start(f, prod);
+    CHECK(wait_evicted(f, r1, &v1));
+    control(f, OF_CMD_ABORT, r1, 0, false, "after restart");
+    CHECK_INT(wait_ev_with(f, r1, OF_EV_COMMAND_IGNORED, what, 2, &ev), 2);
+    read_jobs(f, 0, r1, &s1);
+    CHECK_INT(s1.n, 1);
+    /* the release that was kept was loaded again: it completes, and is evicted in turn */
+    job_event(f, &s2.items[0], OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    CHECK_INT(wait_ev(f, r2, OF_EV_RELEASE_COMPLETED, 1, &ev), 1);
+    CHECK(wait_evicted(f, r2, &v2));
+out:
+    view_clear(&v1);
+    view_clear(&v2);
+    view_clear(&v3);
+    jobs_clear(&s1);
+    jobs_clear(&s2);
+    jobs_clear(&s3);
+    evs_clear(&ev);
+}
+
 /* Which fixture a case runs on. */
 enum { ANY, MOCK_ONLY, BROKER_ONLY };
 
@@ -1366,6 +1582,7 @@ static const of_inproc_set flush_sets[] = {{"producer.batch_window", "60s"}};
 static const of_inproc_set budget_sets[] = {{"octopus.task_budget", "2"}};
 static const of_inproc_set cap_sets[] = {{"octopus.task_budget_headroom", "0"},
                                          {"octopus.task_cap_refresh", "200ms"}};
+static const of_inproc_set evict_sets[] = {{"producer.release_retention", "0"}};
 
 static const struct {
     const char *name;
@@ -1383,6 +1600,7 @@ static const struct {
     {"gateflush", test_gate_flush, ANY, flush_sets, 1},
     {"budget", test_budget, ANY, budget_sets, 1},
     {"budgetcap", test_budget_cap, ANY, cap_sets, 2},
+    {"evict", test_evict, ANY, evict_sets, 1},
     {"fencing", test_fencing, BROKER_ONLY, NULL, 0},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])

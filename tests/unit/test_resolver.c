@@ -16,6 +16,7 @@
 
 #define KEY            "API-OCTOFLEETTEST0000000000000001"
 #define TEMPLATE_ROUTE "GET /api/{space}/releases/{id}/deployments/template"
+#define TENANTS_ROUTE  "GET /api/{space}/tenants"
 
 typedef struct world {
     ofsim *sim;
@@ -391,6 +392,39 @@ static void test_plan_ok(world *w)
     of_errlist_clear(&errs);
 }
 
+/* One paged tenant listing per plan, whatever the number of projects, environments and tags:
+ * connections and tags are filtered from it in memory, with the same targets as before. */
+static void test_plan_one_listing(world *w)
+{
+    const char *json = "{\"release\":\"R3\",\"space\":\"Default\","
+                       "\"environments\":[\"Hosted Beta\",\"On Site Beta\"],"
+                       "\"tenants\":{\"tags\":[\"Ring/Beta\",\"hosting/cloud\"]},"
+                       "\"stages\":[[{\"project\":\"Billing\",\"version\":\"4.3.0\"},"
+                       "{\"project\":\"Portal\",\"version\":\"4.3.0\"}],"
+                       "[{\"project\":\"Web\",\"version\":\"4.3.0\"}]]}";
+    long before = ofsim_request_count(w->sim, TENANTS_ROUTE);
+    of_plan *plan;
+    of_errlist errs;
+    CHECK_INT(plan_of(w, json, &plan, &errs), OF_OK);
+    CHECK_INT(ofsim_request_count(w->sim, TENANTS_ROUTE) - before, 1);
+    if (plan) {
+        /* Ring/Beta or Hosting/Cloud (tag sets AND, so: Beta AND Cloud = Acme, Contoso) x the
+         * projects they use in Hosted Beta; On Site Beta has none of them: a warning each */
+        size_t acme = 0, contoso = 0;
+        for (size_t i = 0; i < plan->n_jobs; i++) {
+            const of_job *j = &plan->jobs[i].job;
+            CHECK_STR(j->environment.name, "Hosted Beta");
+            acme += j->tenant.name && strcmp(j->tenant.name, "Acme") == 0;
+            contoso += j->tenant.name && strcmp(j->tenant.name, "Contoso") == 0;
+        }
+        CHECK_INT(acme, 3);
+        CHECK_INT(contoso, 3);
+        CHECK_INT(plan->n_jobs, 6);
+    }
+    of_plan_free(plan);
+    of_errlist_clear(&errs);
+}
+
 static void test_plan_unresolved(world *w)
 {
     const char *json = "{\"release\":\"R2\",\"space\":\"Default\","
@@ -490,6 +524,7 @@ int main(void)
     test_target_questions(&w);
     test_template_cache(&w);
     test_plan_ok(&w);
+    test_plan_one_listing(&w);
     test_plan_unresolved(&w);
     test_plan_lifecycle(&w);
     world_stop(&w);
