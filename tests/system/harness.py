@@ -453,10 +453,12 @@ log = { level = "info"; };
               is not None, "submit printed %r, not a release id" % rid)
         return rid
 
-    def control(self, *argv):
-        """replay / resume / abort; checks the exit code."""
+    def control(self, *argv, expect=0):
+        """replay / resume / abort; they wait for the producer's answer: exit 0 when it acted,
+        1 when it ignored the command (expect says which)."""
         r = self.octofleet(*argv, "--by", "system-test", "--reason", "system test")
-        check(r.returncode == 0, "%s exited %d:\n%s" % (" ".join(argv), r.returncode, r.stderr))
+        check(r.returncode == expect, "%s exited %d, want %d:\n%s"
+              % (" ".join(argv), r.returncode, expect, r.stderr))
         return r
 
     def topic_dump(self, topic):

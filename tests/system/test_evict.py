@@ -72,11 +72,12 @@ def scenario(args, fleets):
     check_eq(len(jobs), 3, "job record keys of the release")
     check(all(v is None for v in jobs.values()), "every job record tombstoned: %r" % jobs)
 
-    fl.control("replay", rid, "--stage", "1")
+    r = fl.control("replay", rid, "--stage", "1", expect=1)
+    check(GONE in r.stderr, "replay's answer names the eviction: %r" % r.stderr)
     fl.wait_event(rid, "command.ignored", pred=lambda e: GONE in e["data"].get("message", ""))
 
-    # (not --wait: it follows the events from the beginning, where the first run's
-    # release.completed is still kept, and would stop there)
+    # (not --wait: that follows the release from its state, the marker of a completed
+    # release, and exits 0 at once without waiting for the rejection)
     check_eq(fl.submit(REQUEST), rid, "release id of the re-submit")
     fl.wait_event(rid, "release.rejected",
                   pred=lambda e: any(GONE in x for x in e["data"].get("errors", [])))

@@ -120,6 +120,9 @@ def live_view(fl):
         raise harness.Failure("tmux is not installed (scripts/install-deps.sh installs it)")
     fl.set_rules([{"duration_ms": [2500, 4000]}])
     rid = fl.submit(REQ_C)
+    # watch follows a release the producer has: of one not yet accepted it says "no release"
+    # and exits 1 (tested above), so start it once the release record exists
+    fl.wait_event(rid, "release.accepted")
     session = "of-watch-%d" % os.getpid()
     sock = os.path.join(fl.dir, "tmux.sock")
     cmd = "%s watch sys-watch-c -c %s; echo WATCH-EXIT=$?; sleep 600" % (fl.octofleet_bin, fl.cfg)
