@@ -28,12 +28,16 @@ static const char watch_usage[] =
     "and time left (NO_COLOR turns colours off); otherwise it prints one line per change on\n"
     "stdout. Logs go to stderr (only errors while the screen is drawn).\n\nOptions:\n"
     "  --space NAME        with a name: the request's space (default: any release of that\n"
-    "                      name in the releases topic)\n" OF_CLI_COMMON_HELP
+    "                      name in the releases topic)\n"
+    "  --json              JSON lines on stdout instead: the release as status --json prints\n"
+    "                      it, each of its events (the CloudEvent) as it comes, and the\n"
+    "                      release again when it ends\n" OF_CLI_COMMON_HELP
     "\nExit codes: 0 completed, 1 paused, aborted or not found, 2 usage, 3 configuration,\n"
     "4 Kafka could not be used, 130 interrupted.\n";
 
 typedef struct watch_args {
     const char *release, *space;
+    bool json;
     char id[OF_UUID_STR_SIZE];
 } watch_args;
 
@@ -43,6 +47,8 @@ static of_cli_arg watch_arg(void *ctx, int argc, char **argv, int *i)
     const char *arg = argv[*i];
     if (strcmp(arg, "--space") == 0 && *i + 1 < argc)
         a->space = argv[++*i];
+    else if (strcmp(arg, "--json") == 0)
+        a->json = true;
     else if (arg[0] != '-' && !a->release)
         a->release = arg;
     else
@@ -58,8 +64,12 @@ static int watch_run(const of_config *cfg, void *ctx)
         of_uuid_release_id(a->space, want, a->id); /* as the producer derives it */
         want = a->id;
     }
-    of_follow_opts fo = {
-        .release = want, .follow = true, .out = stdout, .live = true, .name = "watch"};
+    of_follow_opts fo = {.release = want,
+                         .follow = true,
+                         .out = stdout,
+                         .live = true,
+                         .json = a->json,
+                         .name = "watch"};
     return of_cli_follow(cfg, &fo);
 }
 

@@ -263,6 +263,16 @@ static void render(follower *f, of_view_cell *cells, const char **envs, of_view_
 static void print_state(const follower *f)
 {
     const of_release_record *r = &f->st.rel;
+    if (f->o->json) {
+        char *out = NULL;
+        if (of_status_json_encode(r, f->st.jobs, f->st.n, &out) == OF_OK)
+            fprintf(f->o->out, "%s\n", out);
+        else
+            of_error("cannot encode the release's state as JSON");
+        free(out);
+        fflush(f->o->out);
+        return;
+    }
     of_cli_line(f->o->out, "%-18s %s (%s): %s, round %d, %d of %zu job(s) finished", "state",
                 r->release_name ? r->release_name : "?", r->release_id,
                 of_release_status_name(r->status), r->round, done_count(f), f->st.n);
@@ -411,6 +421,17 @@ static void on_answer(follower *f, const of_event *ev)
     if (!f->o->follow) f->final = OF_EXIT_OK;
 }
 
+/* One event for the plain output: a human line, or the CloudEvent itself (--json). */
+static void print_event(const follower *f, const of_event *ev, const of_kafka_message *m)
+{
+    if (!f->o->json) {
+        of_cli_print_progress(f->o->out, ev);
+        return;
+    }
+    fwrite(m->value, 1, m->value_len, f->o->out);
+    fputc('\n', f->o->out);
+}
+
 static void on_message(follower *f, const of_kafka_message *m)
 {
     of_event ev = {0};
@@ -425,10 +446,10 @@ static void on_message(follower *f, const of_kafka_message *m)
     const of_command *cmd = f->o->cmd;
     if (cmd && !f->answered && cmd->command_id[0] && strcmp(ev.command_id, cmd->command_id) == 0) {
         on_answer(f, &ev);
-        if (!f->live && f->o->follow && f->final < 0) of_cli_print_progress(f->o->out, &ev);
+        if (!f->live && f->o->follow && f->final < 0) print_event(f, &ev, m);
         note_footer(f, &ev);
     } else if (f->loaded && f->answered && strcmp(ev.release_id, f->release_id) == 0) {
-        if (!f->live) of_cli_print_progress(f->o->out, &ev);
+        if (!f->live) print_event(f, &ev, m);
         note_footer(f, &ev);
         apply_event(f, &ev);
         draw(f, false);
@@ -579,7 +600,7 @@ int of_cli_follow(const of_config *cfg, const of_follow_opts *o)
     follower f = {.cfg = cfg, .o = o, .final = -1, .answered = !o->cmd, .t0 = of_now_ms()};
     if (o->cmd) of_id_copy(f.release_id, o->cmd->release_id);
     const char *nc = getenv("NO_COLOR");
-    f.live = o->live && o->follow && isatty(fileno(o->out));
+    f.live = o->live && !o->json && o->follow && isatty(fileno(o->out));
     f.color = !(nc && nc[0]);
     if (of_cli_fleet_kafka(&fk, cfg, "octofleet")) return OF_EXIT_FAIL;
     of_log_level level = of_log_get_level();

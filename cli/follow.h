@@ -30,6 +30,9 @@ typedef struct of_follow_opts {
      * (the --wait commands print them on stderr, watch on stdout) */
     FILE *out;
     bool live;
+    /* JSON lines instead (watch --json): the release as status --json prints it, each of its
+     * events as it comes (the CloudEvent), and the release again when it ends; no live view */
+    bool json;
     const char *name; /* the command's name, for messages */
 } of_follow_opts;
 

@@ -66,6 +66,13 @@ def answers(fl):
           "watch's plain output: %r" % r.stdout)
     check(time.monotonic() - t0 < 30, "watch of a completed release took %.0fs"
           % (time.monotonic() - t0))
+    # --json: the release's state as status --json prints it, one JSON object per line
+    r = fl.octofleet("watch", "sys-watch-a", "--json")
+    check_eq(r.returncode, 0, "watch --json of a completed release (%s)" % r.stderr)
+    docs = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    check(docs and all(d.get("release_id") == rid_a for d in docs),
+          "watch --json lines name the release: %r" % r.stdout)
+    check_eq(docs[-1].get("status") if docs else None, "completed", "watch --json: last state")
     r = fl.octofleet("watch", "sys-watch-nothing")
     check_eq(r.returncode, 1, "watch of an unknown release")
     return rid_a
