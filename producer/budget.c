@@ -32,6 +32,7 @@ struct of_budget {
     bool automatic;
     int cap, max_pct, headroom;
     double outside_ms, run_ms; /* moving averages; < 0 = no observation yet */
+    double outside_dev_ms;     /* moving mean deviation of outside_ms */
 };
 
 of_err of_budget_new(int limit, of_budget **out)
@@ -181,7 +182,8 @@ static int headroom_now(const of_budget *b)
     if (b->outside_ms < 0 || b->run_ms <= 0)
         h = (b->cap + 3) / 4;
     else
-        h = (long long)((double)b->cap * b->outside_ms / b->run_ms + 0.999);
+        h = (long long)((double)b->cap * (b->outside_ms + 2 * b->outside_dev_ms) / b->run_ms +
+                        0.999);
     if (h > most) h = most;
     if (h > 100000 - (long long)b->cap) h = 100000 - (long long)b->cap;
     return h > 0 ? (int)h : 0;
@@ -206,7 +208,12 @@ bool of_budget_observe(of_budget *b, int64_t hold_ms, int64_t octopus_ms, int64_
     if (b->outside_ms < 0) {
         b->outside_ms = outside;
         b->run_ms = (double)run_ms;
+        b->outside_dev_ms = 0;
     } else {
+        /* the deviation, as TCP's RTTVAR: a jittery pipeline needs the margin its slow
+         * jobs take, not only its mean, or Octopus's slots idle while they travel */
+        double dev = outside > b->outside_ms ? outside - b->outside_ms : b->outside_ms - outside;
+        b->outside_dev_ms += (dev - b->outside_dev_ms) / 8;
         b->outside_ms += (outside - b->outside_ms) / 16;
         b->run_ms += ((double)run_ms - b->run_ms) / 16;
     }

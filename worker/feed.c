@@ -4,7 +4,9 @@
  *
  * worker.completion_source = events. Each tick (worker.poll_interval) the worker reads the
  * events of each space it has jobs in since the newest AutoId it has seen (one GET events per
- * tick while nothing happens, bounded pages when much did), matches them to its jobs by the
+ * tick while nothing happens, bounded pages when much did; for a tick after a read that named
+ * tasks of ours, every worker.feed_busy_interval: tasks end in bursts, and the rest of a
+ * burst should not wait a whole tick), matches them to its jobs by the
  * task and deployment ids in RelatedDocumentIds, and reads just those tasks in one batched
  * GET tasks?ids=: the cost grows with completions, not with tasks in flight. The final events
  * come from the task read, exactly as with polling. Each worker.task_check_interval it reads
@@ -134,6 +136,14 @@ static void on_feed_start(void *opaque, of_err err, const char *errstr, of_octo_
 
 static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_event_list *res);
 
+/* When to read a feed next: soon while it has lately named tasks of ours (a burst of
+ * completions is under way), else after a whole tick. */
+static int64_t feed_next(const of_worker *w, const wk_feed *f, int64_t now)
+{
+    bool burst = f->last_found_ms > 0 && now - f->last_found_ms < w->poll_interval_ms;
+    return now + (burst ? w->busy_interval_ms : w->poll_interval_ms);
+}
+
 static void feed_request(of_worker *w, wk_feed *f, bool start)
 {
     char es[600];
@@ -152,6 +162,7 @@ static void feed_request(of_worker *w, wk_feed *f, bool start)
         return;
     }
     w->st.feed_polls++;
+    f->next_poll_ms = feed_next(w, f, of_now_ms());
     if (start)
         f->init_pending = true;
     else
@@ -257,6 +268,12 @@ static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_e
         if (ids_have(ids, n, j->task_id) || ids_have(ids, n, j->deployment_id)) due[nd++] = j;
     }
     w->st.events_matched += nd;
+    /* Work found: more of the burst is likely; read again soon. */
+    if (nd > 0) {
+        f->last_found_ms = of_now_ms();
+        int64_t soon = feed_next(w, f, f->last_found_ms);
+        if (soon < f->next_poll_ms) f->next_poll_ms = soon;
+    }
     if (creating)
         recent_keep(f, ids, n);
     else
@@ -277,8 +294,29 @@ static bool timeout_due(const wk_job *j, int64_t wall)
     return wall - since > j->job.timeout_s * 1000;
 }
 
+/* Polls each feed that is due; a space without jobs forgets its position, so a worker idle
+ * for a week does not read a week of other teams' events. */
+static void feeds_tick(of_worker *w, int64_t now_ms)
+{
+    for (size_t fi = 0; fi < w->n_feeds; fi++) {
+        wk_feed *f = w->feeds[fi];
+        if (f->init_pending || f->poll_pending || now_ms < f->next_poll_ms) continue;
+        f->next_poll_ms = feed_next(w, f, now_ms); /* also when the request fails */
+        bool busy = false;
+        for (size_t i = 0; i < w->n_active && !busy; i++)
+            busy = strcmp(w->active[i]->job.space.id, f->space_id) == 0;
+        if (!busy) { /* idle: start afresh from the newest event when work comes */
+            f->position = -1;
+            recent_clear(f);
+        } else {
+            feed_request(w, f, f->position < 0);
+        }
+    }
+}
+
 void wk_poll_round(of_worker *w, int64_t now_ms)
 {
+    if (w->use_feed) feeds_tick(w, now_ms);
     if (now_ms < w->next_round_ms) return;
     w->next_round_ms = now_ms + w->poll_interval_ms;
     wk_job **list = malloc(w->n_active * sizeof(*list) + 1);
@@ -298,19 +336,6 @@ void wk_poll_round(of_worker *w, int64_t now_ms)
     if (!w->use_feed) {
         free(list);
         return;
-    }
-    for (size_t fi = 0; fi < w->n_feeds; fi++) {
-        wk_feed *f = w->feeds[fi];
-        bool busy = false;
-        for (size_t i = 0; i < w->n_active && !busy; i++)
-            busy = strcmp(w->active[i]->job.space.id, f->space_id) == 0;
-        if (f->init_pending || f->poll_pending) continue;
-        if (!busy) { /* idle: start afresh from the newest event when work comes */
-            f->position = -1;
-            recent_clear(f);
-        } else {
-            feed_request(w, f, f->position < 0);
-        }
     }
     /* The jobs due without an event (a full round read them all already). */
     k = 0;

@@ -73,9 +73,11 @@ typedef struct wk_job {
 typedef struct wk_feed {
     of_worker *w;
     char *space_id;
-    int64_t position;  /* newest AutoId read; -1 = not known (at start, after idling) */
-    bool init_pending; /* the start position (the newest event) is being read */
-    bool poll_pending; /* a feed poll is outstanding */
+    int64_t position;      /* newest AutoId read; -1 = not known (at start, after idling) */
+    bool init_pending;     /* the start position (the newest event) is being read */
+    bool poll_pending;     /* a feed poll is outstanding */
+    int64_t next_poll_ms;  /* when the next poll is due (monotonic) */
+    int64_t last_found_ms; /* when a poll last named tasks of ours (monotonic; 0 = never) */
     /* Final-event task and deployment ids a poll read while jobs of this space were still being
      * created: a job whose create reply comes after the poll finds its task here. Sorted. */
     char **recent;
@@ -150,6 +152,7 @@ struct of_worker {
     /* completion from the event feed (worker/feed.c) */
     bool use_feed;             /* worker.completion_source = events */
     int64_t check_interval_ms; /* full rounds: task_check_interval (feed) or poll_interval */
+    int64_t busy_interval_ms;  /* the feed's cadence after a read that found work */
     int64_t next_check_ms;     /* the next full round (monotonic) */
     wk_feed **feeds;           /* one per space seen */
     size_t n_feeds, cap_feeds;
@@ -207,10 +210,12 @@ void wk_read_tasks(of_worker *w, wk_job **jobs, size_t n, bool full);
 
 /* ---- feed.c ---- */
 
-/* Each loop turn: when a tick (poll_interval) is due, polls the feeds (completion_source
- * events) and reads the tasks that are due (named by the feed, rechecks, policy timeouts), and
- * when task_check_interval (or, with completion_source poll, poll_interval) has passed, reads
- * every in-flight task. */
+/* Each loop turn: polls each feed that is due (completion_source events: every
+ * poll_interval, or feed_busy_interval for a poll_interval after a read that named tasks of
+ * ours); when a tick
+ * (poll_interval) is due, reads the tasks that are due without an event (rechecks, policy
+ * timeouts), and when task_check_interval (or, with completion_source poll, poll_interval) has
+ * passed, every in-flight task. */
 void wk_poll_round(of_worker *w, int64_t now_ms);
 
 /* The feed of a space, created if new (NULL when out of memory). */

@@ -26,6 +26,9 @@
  *              (far fewer than one per job), final events carry the task's times
  *   feedloss   the simulator drops every completion event: the safety net (task_check_interval
  *              1s) still finishes every job, and counts what it found
+ *   burst      tasks ending one after another (task cap 1) with a 4 s poll_interval: once the
+ *              feed has named a task of ours it is read every feed_busy_interval, so each later
+ *              end is noticed well within a second, not up to a poll_interval late
  * The mock's first group join takes ~3 s; each case budgets generously for a loaded machine. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +245,7 @@ typedef struct evrow {
     char message[512];
     bool content_type_ok;
     int64_t task_queued_ms, task_started_ms, task_completed_ms; /* final events */
+    int64_t time_ms;                                            /* the event's time */
 } evrow;
 
 typedef struct evlist {
@@ -274,6 +278,7 @@ static of_err collect_event(void *opaque, const of_kafka_message *m)
     r->task_queued_ms = ev.task_queued_ms;
     r->task_started_ms = ev.task_started_ms;
     r->task_completed_ms = ev.task_completed_ms;
+    r->time_ms = ev.time_ms;
     const void *ct;
     size_t ctlen;
     r->content_type_ok = of_kafka_message_header(m, "content-type", &ct, &ctlen) &&
@@ -1194,6 +1199,50 @@ static void case_feed(world *w, evlist *l)
     check_committed_at_end(w);
 }
 
+/* Tasks that end one after another, 2-3 s apart (L tenants, task cap 1), with a long
+ * poll_interval: only the first end waits for a tick; from then on the feed is in its busy
+ * cadence and every later end is noticed within about feed_busy_interval. Without it each would
+ * wait a uniform 0-4 s, and seven ends all within 1.5 s would happen once in a thousand runs. */
+static const char *const burst_sets[] = {"worker.task_check_interval",
+                                         "10m",
+                                         "worker.poll_interval",
+                                         "4s",
+                                         "worker.feed_busy_interval",
+                                         "100ms",
+                                         NULL};
+static void case_burst(world *w, evlist *l)
+{
+    enum { N = 8 };
+    static const char *const tenants[N] = {"L001", "L002", "L003", "L004",
+                                           "L005", "L006", "L007", "L008"};
+    CHECK_INT(ofsim_set_task_cap(w->in.sim, 1), OF_OK);
+    of_job jobs[N];
+    want ws[N];
+    char ids[N][OF_UUID_STR_SIZE];
+    make_jobs(w, jobs, N, tenants, "Dev", "Dev", ids, ws);
+    run_to_final(w, jobs, N, ws, l);
+    int64_t first = 0;
+    for (int i = 0; i < N; i++) {
+        const evrow *ok = ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED);
+        CHECK(ok != NULL);
+        if (ok && (!first || ok->time_ms < first)) first = ok->time_ms;
+    }
+    int later = 0;
+    for (int i = 0; i < N; i++) {
+        const evrow *ok = ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED);
+        if (!ok || ok->task_completed_ms <= first) continue; /* ended before the busy cadence */
+        later++;
+        int64_t late = ok->time_ms - ok->task_completed_ms;
+        if (late > 1500)
+            fprintf(stderr, "burst: %s noticed %lld ms after its task ended\n", tenants[i],
+                    (long long)late);
+        CHECK(late <= 1500);
+    }
+    CHECK(later >= N / 2); /* the serial tasks really ended after the first was noticed */
+    CHECK_INT(w->wk[0].stats.net_found, 0);
+    check_committed_at_end(w);
+}
+
 /* Every completion event is dropped by the simulator: only the safety net sees the tasks end. */
 static const char *const feedloss_sets[] = {"worker.task_check_interval", "1s", NULL};
 static void case_feedloss(world *w, evlist *l)
@@ -1246,6 +1295,7 @@ static const struct {
     {"oversize", .sets = oversize_sets, .fn = case_oversize},
     {"feed", .sets = feed_sets, .fn = case_feed},
     {"feedloss", .sets = feedloss_sets, .fn = case_feedloss},
+    {"burst", .sets = burst_sets, .fn = case_burst},
 };
 
 static void run_case(size_t i)
