@@ -182,7 +182,7 @@ static int headroom_now(const of_budget *b)
     if (b->outside_ms < 0 || b->run_ms <= 0)
         h = (b->cap + 3) / 4;
     else
-        h = (long long)((double)b->cap * (b->outside_ms + 2 * b->outside_dev_ms) / b->run_ms +
+        h = (long long)((double)b->cap * (b->outside_ms + 4 * b->outside_dev_ms) / b->run_ms +
                         0.999);
     if (h > most) h = most;
     if (h > 100000 - (long long)b->cap) h = 100000 - (long long)b->cap;

@@ -76,12 +76,12 @@ bool of_budget_set_limit(of_budget *b, int limit);
  * that covers the time a slot is ours but not Octopus's. A job holds its slot from dispatch
  * until its final event reaches the producer; Octopus holds the task only from queued to
  * completed; in between the server's slot would idle. The headroom is
- *     ceil(cap x (outside + 2 x deviation) / run)
+ *     ceil(cap x (outside + 4 x deviation) / run)
  * where outside is the slot time spent outside Octopus (travel to a worker and to Octopus, and
  * noticing the end), deviation its mean deviation (so the slow jobs' travel is covered too, not
  * only the average's) and run a task's execution time, all moving averages of what
  * of_budget_observe is given (gains 1/16 for the means, 1/8 for the deviation, as TCP's
- * round-trip estimator), bounded by max_pct percent of the cap
+ * retransmission timeout), bounded by max_pct percent of the cap
  * (octopus.task_budget_headroom). So Octopus's queue holds about as much of our work as covers
  * the notice time: one task for deployments of minutes, several caps' worth for deployments of
  * 200 ms. Before any observation the headroom is a quarter of the cap (within the bound).

@@ -5,8 +5,9 @@
  * worker.completion_source = events. Each tick (worker.poll_interval) the worker reads the
  * events of each space it has jobs in since the newest AutoId it has seen (one GET events per
  * tick while nothing happens, bounded pages when much did; for a tick after a read that named
- * tasks of ours, every worker.feed_busy_interval: tasks end in bursts, and the rest of a
- * burst should not wait a whole tick), matches them to its jobs by the
+ * tasks of ours or after one of our tasks was created, every worker.feed_busy_interval: tasks
+ * end in bursts, and neither the rest of a burst nor a short deployment should wait a whole
+ * tick), matches them to its jobs by the
  * task and deployment ids in RelatedDocumentIds, and reads just those tasks in one batched
  * GET tasks?ids=: the cost grows with completions, not with tasks in flight. The final events
  * come from the task read, exactly as with polling. Each worker.task_check_interval it reads
@@ -137,10 +138,11 @@ static void on_feed_start(void *opaque, of_err err, const char *errstr, of_octo_
 static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_event_list *res);
 
 /* When to read a feed next: soon while it has lately named tasks of ours (a burst of
- * completions is under way), else after a whole tick. */
+ * completions is under way) or tasks of ours have lately started (they may be short), else
+ * after a whole tick. */
 static int64_t feed_next(const of_worker *w, const wk_feed *f, int64_t now)
 {
-    bool burst = f->last_found_ms > 0 && now - f->last_found_ms < w->poll_interval_ms;
+    bool burst = f->last_busy_ms > 0 && now - f->last_busy_ms < w->poll_interval_ms;
     return now + (burst ? w->busy_interval_ms : w->poll_interval_ms);
 }
 
@@ -178,6 +180,11 @@ void wk_feed_job_started(of_worker *w, wk_job *j)
 void wk_feed_task_known(of_worker *w, wk_job *j)
 {
     wk_feed *f = wk_feed_for(w, j->job.space.id);
+    if (f) {
+        f->last_busy_ms = of_now_ms();
+        int64_t soon = feed_next(w, f, f->last_busy_ms);
+        if (soon < f->next_poll_ms) f->next_poll_ms = soon;
+    }
     if (f && (ids_have(f->recent, f->n_recent, j->task_id) ||
               ids_have(f->recent, f->n_recent, j->deployment_id)))
         j->recheck = true;
@@ -270,8 +277,8 @@ static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_e
     w->st.events_matched += nd;
     /* Work found: more of the burst is likely; read again soon. */
     if (nd > 0) {
-        f->last_found_ms = of_now_ms();
-        int64_t soon = feed_next(w, f, f->last_found_ms);
+        f->last_busy_ms = of_now_ms();
+        int64_t soon = feed_next(w, f, f->last_busy_ms);
         if (soon < f->next_poll_ms) f->next_poll_ms = soon;
     }
     if (creating)

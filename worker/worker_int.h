@@ -73,11 +73,11 @@ typedef struct wk_job {
 typedef struct wk_feed {
     of_worker *w;
     char *space_id;
-    int64_t position;      /* newest AutoId read; -1 = not known (at start, after idling) */
-    bool init_pending;     /* the start position (the newest event) is being read */
-    bool poll_pending;     /* a feed poll is outstanding */
-    int64_t next_poll_ms;  /* when the next poll is due (monotonic) */
-    int64_t last_found_ms; /* when a poll last named tasks of ours (monotonic; 0 = never) */
+    int64_t position;     /* newest AutoId read; -1 = not known (at start, after idling) */
+    bool init_pending;    /* the start position (the newest event) is being read */
+    bool poll_pending;    /* a feed poll is outstanding */
+    int64_t next_poll_ms; /* when the next poll is due (monotonic) */
+    int64_t last_busy_ms; /* when a task of ours last started or was named (monotonic) */
     /* Final-event task and deployment ids a poll read while jobs of this space were still being
      * created: a job whose create reply comes after the poll finds its task here. Sorted. */
     char **recent;
@@ -212,7 +212,7 @@ void wk_read_tasks(of_worker *w, wk_job **jobs, size_t n, bool full);
 
 /* Each loop turn: polls each feed that is due (completion_source events: every
  * poll_interval, or feed_busy_interval for a poll_interval after a read that named tasks of
- * ours); when a tick
+ * ours or a task of ours became known); when a tick
  * (poll_interval) is due, reads the tasks that are due without an event (rechecks, policy
  * timeouts), and when task_check_interval (or, with completion_source poll, poll_interval) has
  * passed, every in-flight task. */
@@ -222,7 +222,8 @@ void wk_poll_round(of_worker *w, int64_t now_ms);
 wk_feed *wk_feed_for(of_worker *w, const char *space_id);
 /* A job entered the table: make sure its space's feed knows where to start. */
 void wk_feed_job_started(of_worker *w, wk_job *j);
-/* A job's task became known: if a feed poll already named it, read it at the next tick. */
+/* A job's task became known: if a feed poll already named it, read it at the next tick; the
+ * feed goes into its busy cadence (a short deployment ends soon). */
 void wk_feed_task_known(of_worker *w, wk_job *j);
 /* Frees the feeds (teardown, after the Octopus client is gone). */
 void wk_feeds_free(of_worker *w);

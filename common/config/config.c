@@ -279,10 +279,11 @@ static const cfg_def cfg_defs[] = {
     {"worker.feed_busy_interval", CT_DURATION, OFF(worker.feed_busy_interval_ms), "150ms", 0,
      1 * HOUR, NULL, NULL, 0, NULL,
      "With completion_source events: for one poll_interval after a read of the feed that named "
-     "tasks of this worker's jobs, the feed is read this often instead of every poll_interval. "
-     "Tasks end in bursts (a stage's deployments finish together), so the rest of a burst is "
-     "noticed within this interval, while a quiet feed costs one read per poll_interval. 0 (or "
-     "a value above poll_interval) = always poll_interval."},
+     "tasks of this worker's jobs, or after it created (or adopted) a deployment, the feed is "
+     "read this often instead of every poll_interval. Tasks end in bursts (a stage's "
+     "deployments finish together) and short deployments end soon after they start, so these "
+     "ends are noticed within this interval, while a quiet feed costs one read per "
+     "poll_interval. 0 (or a value above poll_interval) = always poll_interval."},
     {"worker.task_check_interval", CT_DURATION, OFF(worker.task_check_interval_ms), "30s", 100,
      1 * HOUR, NULL, NULL, 0, NULL,
      "With completion_source events: how often the worker reads the state of every in-flight "

@@ -220,7 +220,7 @@ static const step cap_steps[] = {
 };
 
 /* The automatic budget's headroom (of_budget_auto, of_budget_observe): the cap plus
- * ceil(cap x (outside + 2 x deviation) / run), outside = hold - octopus, bounded by max_pct of
+ * ceil(cap x (outside + 4 x deviation) / run), outside = hold - octopus, bounded by max_pct of
  * the cap. */
 typedef struct obs {
     int64_t hold, octopus, run;
@@ -249,7 +249,7 @@ static const struct {
      2},
     {"a moving average: 900 ms, then 15 x 0 ms late",
      20,
-     1000,
+     2000,
      {{1100, 200, 200},
       {200, 200, 200},
       {200, 200, 200},
@@ -268,9 +268,9 @@ static const struct {
       {200, 200, 200}},
      16,
      /* mean 900 x (15/16)^15 = 341.8 ms, deviation 440.8 ms (gain 1/8 over |0 - mean|):
-      * 20 x (341.8 + 881.6) / 200 = 122.3 -> 123 */
-     143,
-     123},
+      * 20 x (341.8 + 4 x 440.8) / 200 = 210.5 -> 211 */
+     231,
+     211},
     {"steady: 200 ms late every time, no deviation",
      20,
      400,
@@ -287,7 +287,7 @@ static const struct {
      20},
     {"jitter: 100 and 500 ms late in turn, covered beyond the mean",
      20,
-     400,
+     1000,
      {{300, 200, 200},
       {700, 200, 200},
       {300, 200, 200},
@@ -305,9 +305,9 @@ static const struct {
       {300, 200, 200},
       {700, 200, 200}},
      16,
-     /* mean 232.9 ms, deviation 185.5 ms: 20 x (232.9 + 370.9) / 200 = 60.4 -> 61 */
-     81,
-     61},
+     /* mean 232.9 ms, deviation 185.5 ms: 20 x (232.9 + 4 x 185.5) / 200 = 97.5 -> 98 */
+     118,
+     98},
 };
 
 static void test_auto(void)
