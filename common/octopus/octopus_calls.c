@@ -383,7 +383,8 @@ static of_err pager_next(octo_pager *p, char *es, size_t n)
     of_buf_init(&u, OCTO_URL_MAX);
     of_err rc = of_buf_puts(&u, p->url);
     if (!rc) rc = octo_url_query_size(&u, "skip", p->skip);
-    if (!rc) rc = octo_url_query_size(&u, "take", p->take);
+    p->asked = p->pages == 0 && p->first_take && p->first_take < p->take ? p->first_take : p->take;
+    if (!rc) rc = octo_url_query_size(&u, "take", p->asked);
     char *url = octo_url_detach(&u, rc);
     if (!url) return octo_url_error(es, n);
     /* A page retries within its own deadline, but never past the listing's. */
@@ -451,7 +452,7 @@ static void pager_page_done(void *ctx, const octo_resp *r)
     if (!rc) rc = octo_decode_page(j, p->kind, &items, &total, es, sizeof(es));
     size_t got = rc ? 0 : json_array_size(items);
     /* A page that contradicts itself is not trusted at all, not even a match on it. */
-    if (!rc) rc = octo_page_check(p->skip, p->take, got, total, es, sizeof(es));
+    if (!rc) rc = octo_page_check(p->skip, p->asked, got, total, es, sizeof(es));
     if (!rc && got && p->prev_first) {
         const char *k = item_key(items);
         if (k && strcmp(k, p->prev_first) == 0)
@@ -471,7 +472,7 @@ static void pager_page_done(void *ctx, const octo_resp *r)
     p->pages++;
     p->skip += got;
     p->total = total;
-    if (!rc && !stop && !(got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total)) &&
+    if (!rc && !stop && !(got == 0 || got < p->asked || (total != SIZE_MAX && p->skip >= total)) &&
         !(p->page_cap > 0 && p->pages >= p->page_cap))
         rc = pager_may_continue(p, es, sizeof(es));
     if (rc) {
@@ -480,7 +481,7 @@ static void pager_page_done(void *ctx, const octo_resp *r)
         p->done(p, rc, msg);
         return;
     }
-    bool ended = stop || got == 0 || got < p->take || (total != SIZE_MAX && p->skip >= total);
+    bool ended = stop || got == 0 || got < p->asked || (total != SIZE_MAX && p->skip >= total);
     if (!ended && p->page_cap > 0 && p->pages >= p->page_cap) {
         p->truncated = true; /* the caller's own bound: what was read is the answer */
         ended = true;

@@ -252,6 +252,8 @@ static of_err byjob_start(of_octo *c, const char *sp, const of_octo_deploy_query
     op->job_id = strdup(job_id);
     op->since_ms = q->created_since_ms;
     op->p.deadline = deadline;
+    /* newest first: a deployment younger than since is among the first few, or absent */
+    if (op->since_ms) op->p.first_take = 4;
     char *url = deployments_url(c, sp, q);
     if (!op->job_id || (release_id && !op->release_id) || !url) {
         free(url);
@@ -409,6 +411,14 @@ of_err of_octo_find_deployments_by_jobs_async(of_octo *c, const char *space_id,
     }
     op->k.res.deps.n = njobs;
     op->open = njobs;
+    /* Newest first, and each job's deployment is younger than its since: with every since
+     * known the answers are among the first few items (one per job, and a margin for other
+     * teams' deployments to the same tenants meanwhile); the paging goes on with full pages
+     * only when that page ends before the oldest since. */
+    bool all_since = true;
+    for (size_t i = 0; i < njobs; i++)
+        if (!op->since[i]) all_since = false;
+    if (all_since) op->p.first_take = 2 * njobs + 2;
     char *url = oom ? NULL : jobs_url(c, sp, project_id, environment_id, op->tenant, njobs);
     if (!url) {
         of_octo_deployment_list_clear(&op->k.res.deps);

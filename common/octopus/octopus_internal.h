@@ -300,6 +300,11 @@ struct octo_pager {
     char *space;
     size_t skip;
     size_t take;
+    /* > 0: the first page's take, for a look-up whose answer is among the newest few items (a
+     * page of 100 deployments costs its parse even when the first item decides); later pages
+     * use take */
+    size_t first_take;
+    size_t asked; /* the take of the page in flight */
     int pages;
     int64_t deadline;      /* 0: each page gets the client's retry deadline */
     int64_t list_deadline; /* monotonic: the whole listing (c->list_deadline_ms from the start) */

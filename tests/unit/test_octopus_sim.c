@@ -881,6 +881,42 @@ static void test_events_and_lookups(ofsim *sim, of_octo *c)
         of_octo_find_deployments_by_jobs(c, NULL, tg.p.id, tg.env.id, jl, 0, &dl, es, sizeof(es)),
         OF_ERR_INVALID);
 
+    /* With every job's since known the first page is small (2 x jobs + 2 items): five newer
+     * deployments to the same tenant push the job's own past it, and the paging goes on to
+     * find it; the newest one is answered by that first page alone. */
+    char newest_key[32] = "";
+    for (int i = 0; i < 5; i++) {
+        char comments[64];
+        snprintf(newest_key, sizeof(newest_key), "job=J-newer%d", i);
+        snprintf(comments, sizeof(comments), "octofleet %s", newest_key);
+        of_octo_deploy_req req = {.project_id = tg.p.id,
+                                  .release_id = tg.rel.id,
+                                  .environment_id = tg.env.id,
+                                  .tenant_id = t[0].id,
+                                  .comments = comments};
+        of_octo_deployment d;
+        CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+        of_octo_deployment_clear(&d);
+    }
+    int64_t since = of_wall_ms() - 60000;
+    of_octo_job_lookup deep = {t[0].id, tg.rel.id, keys[0], since};
+    before = count(sim, "GET /api/{space}/deployments");
+    CHECK_INT(of_octo_find_deployments_by_jobs(c, NULL, tg.p.id, tg.env.id, &deep, 1, &dl, es,
+                                               sizeof(es)),
+              OF_OK);
+    CHECK_INT(count(sim, "GET /api/{space}/deployments") - before, 2);
+    CHECK(dl.n == 1 && dl.items[0].id != NULL);
+    if (dl.n == 1 && dl.items[0].id) CHECK_STR(dl.items[0].task_id, task_ids[0]);
+    of_octo_deployment_list_clear(&dl);
+    of_octo_job_lookup top = {t[0].id, tg.rel.id, newest_key, since};
+    before = count(sim, "GET /api/{space}/deployments");
+    CHECK_INT(
+        of_octo_find_deployments_by_jobs(c, NULL, tg.p.id, tg.env.id, &top, 1, &dl, es, sizeof(es)),
+        OF_OK);
+    CHECK_INT(count(sim, "GET /api/{space}/deployments") - before, 1);
+    CHECK(dl.n == 1 && dl.items[0].id != NULL);
+    of_octo_deployment_list_clear(&dl);
+
     for (int i = 0; i < ND; i++)
         free(task_ids[i]);
     for (int i = 0; i <= ND; i++)
