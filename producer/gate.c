@@ -669,6 +669,7 @@ static of_err copy_record(of_strpool *sp, of_job_record *d, const of_job_record 
     d->deployment_id = of_strdup_or_null(src->deployment_id, &rc);
     d->task_id = of_strdup_or_null(src->task_id, &rc);
     d->held = src->held && src->status == OF_JOB_DISPATCHED;
+    d->window = src->window;
     return rc;
 }
 

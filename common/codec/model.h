@@ -187,6 +187,16 @@ typedef struct of_stage {
     size_t n_entries;
 } of_stage;
 
+/* One entry of policy.windows: jobs of tenants carrying tenant_tag start only while the local
+ * time in timezone is within [start_min, end_min) (minutes after midnight; end before start wraps
+ * midnight). docs/requests.md, "Maintenance windows". */
+typedef struct of_window {
+    char *tenant_tag; /* canonical "TagSet/Tag" */
+    int start_min, end_min;
+    char *timezone; /* IANA name, "Australia/Sydney" */
+} of_window;
+#define OF_WINDOWS_MAX 64
+
 typedef struct of_policy {
     of_on_failure on_failure;
     int64_t timeout_s;      /* per job, from the task's start; 0 = no timeout */
@@ -197,6 +207,8 @@ typedef struct of_policy {
     char *queue_time_expiry; /* RFC 3339 or NULL: Octopus QueueTimeExpiry */
     of_gate_mode gate;
     of_lane_failure lane_failure; /* only meaningful with gate OF_GATE_TENANT */
+    of_window *windows;           /* policy.windows, in request order (first match wins) */
+    size_t n_windows;
 } of_policy;
 
 typedef struct of_request {
@@ -383,6 +395,12 @@ typedef struct of_job_record {
     /* status dispatched but waiting in the producer for a task budget slot: not yet on a
      * stage topic (docs/gating.md, "The task budget"); "held": true in the record */
     bool held;
+    /* The tenant's maintenance window: 1-based index into the request's policy.windows, 0 =
+     * none (producer/windows.h); "window" in the record. */
+    int window;
+    /* Display only (plan and status views, never in the record): when a job waiting for its
+     * window may start, wall ms; 0 = at once / not waiting. Set by the view's caller. */
+    int64_t starts_ms;
 } of_job_record;
 
 #endif

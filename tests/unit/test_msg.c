@@ -221,6 +221,27 @@ static void test_gate_policy(void)
     }
 }
 
+/* policy.windows: fields, wrap-around kept, canonical encoding. */
+static void test_windows_policy(void)
+{
+    of_request *r = parse_valid("windows.json");
+    if (!r) return;
+    CHECK_INT(r->policy.n_windows, 2);
+    if (r->policy.n_windows == 2) {
+        CHECK_STR(r->policy.windows[0].tenant_tag, "Region/APAC");
+        CHECK_INT(r->policy.windows[0].start_min, 22 * 60);
+        CHECK_INT(r->policy.windows[0].end_min, 4 * 60);
+        CHECK_STR(r->policy.windows[0].timezone, "Australia/Sydney");
+        CHECK_INT(r->policy.windows[1].end_min, 5 * 60 + 30);
+    }
+    char *enc = NULL;
+    CHECK_INT(of_request_encode(r, &enc), OF_OK);
+    CHECK_CONTAINS(enc, "\"windows\":[{\"tenant_tag\":\"Region/APAC\",\"start_between\":"
+                        "[\"22:00\",\"04:00\"],\"timezone\":\"Australia/Sydney\"}");
+    free(enc);
+    of_request_free(r);
+}
+
 static void test_invalid_requests(void)
 {
     CHECK(each_golden("invalid", check_invalid_request) >= 10);
@@ -1024,6 +1045,7 @@ int main(void)
 {
     test_valid_requests();
     test_invalid_requests();
+    test_windows_policy();
     test_seed_request_fields();
     test_gate_policy();
     test_request_limits();
