@@ -557,6 +557,8 @@ static void header_policy(of_release_record *h, const of_policy *pol)
 {
     h->gate = pol->gate;
     h->lane_failure = pol->gate == OF_GATE_TENANT ? pol->lane_failure : OF_LANE_FAILURE_STOP_LANE;
+    h->stage_deadline_ms = pol->stage_deadline_ms;
+    h->stage_deadline_at_ms = pol->stage_deadline_at_ms;
 }
 
 static of_err fill_header(builder *b)
@@ -675,6 +677,7 @@ of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_s
     h->gate = OF_GATE_STAGE;
     h->lane_failure = OF_LANE_FAILURE_STOP_LANE;
     h->priority = 0;
+    h->stage_deadline_ms = h->stage_deadline_at_ms = 0;
     if (!h->request_json) return OF_OK;
     of_errlist errs;
     of_errlist_init(&errs);

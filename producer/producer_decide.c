@@ -190,6 +190,10 @@ static void log_event(const prod_rel *r, const of_event *ev)
         of_info("%s release=%s name=%s round=%d by=%s", of_event_type_name(ev->type), r->id,
                 ev->release_name ? ev->release_name : "", ev->round, ev->by ? ev->by : "-");
         break;
+    case OF_EV_STAGE_DEADLINE_PASSED:
+        of_warn("stage deadline passed release=%s stage=%d env=%s: %s", r->id, ev->stage,
+                ev->environment ? ev->environment : "", ev->message ? ev->message : "");
+        break;
     case OF_EV_STAGE_STARTED:
     case OF_EV_STAGE_SUCCEEDED:
     case OF_EV_STAGE_FAILED:
@@ -281,12 +285,32 @@ static void windows_refresh(prod *p, int64_t now)
     }
 }
 
+/* Applies the stage deadlines due at now (gate.h, of_gate_tick) before anything held is sent:
+ * a held job of a stage past its deadline is never sent. */
+static of_err deadlines_tick(prod *p, int64_t now)
+{
+    of_err rc = OF_OK;
+    for (size_t i = 0; !rc && i < p->n_rels; i++) {
+        prod_rel *r = p->rels[i];
+        int64_t due = of_gate_next_deadline(r->g);
+        if (!due || due > now) continue;
+        of_gate_out out;
+        memset(&out, 0, sizeof out);
+        rc = of_gate_tick(r->g, now, &out);
+        if (!rc && !out.ignored) rc = apply_out(p, r, &out);
+        of_gate_out_clear(&out);
+    }
+    return rc;
+}
+
 of_err prod_budget_pump(prod *p)
 {
     of_err rc = OF_OK;
     const char *rid = NULL;
     size_t idx = 0, sent = 0;
     int64_t now = of_wall_ms();
+    rc = deadlines_tick(p, now);
+    if (rc) return rc;
     windows_refresh(p, now);
     pump_ctx pc = {p, now};
     if (of_budget_tick(p->budget, of_now_ms()))

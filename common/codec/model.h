@@ -147,6 +147,7 @@ typedef enum of_event_type {
     OF_EV_JOB_CANCELLED,
     OF_EV_JOB_TIMED_OUT,
     OF_EV_COMMAND_IGNORED, /* an operator command the producer could not apply; why in message */
+    OF_EV_STAGE_DEADLINE_PASSED, /* policy.stage_deadline passed with jobs not started */
     OF_EV__COUNT
 } of_event_type;
 
@@ -209,6 +210,10 @@ typedef struct of_policy {
     of_lane_failure lane_failure; /* only meaningful with gate OF_GATE_TENANT */
     of_window *windows;           /* policy.windows, in request order (first match wins) */
     size_t n_windows;
+    /* policy.stage_deadline as written (NULL: none): a duration from each stage's start in an
+     * environment (stage_deadline_ms) or an RFC 3339 time (stage_deadline_at_ms) */
+    char *stage_deadline;
+    int64_t stage_deadline_ms, stage_deadline_at_ms;
 } of_policy;
 
 typedef struct of_request {
@@ -381,6 +386,8 @@ typedef struct of_release_record {
     of_lane_failure lane_failure;
     /* The request's "priority" (task budget order), derived like gate; not written. */
     int priority;
+    /* The request's policy.stage_deadline (of_policy), derived like gate; not written. */
+    int64_t stage_deadline_ms, stage_deadline_at_ms;
 } of_release_record;
 
 /* One per job, key "job/<release_id>/<job_id>": the job itself (so a restarted producer can

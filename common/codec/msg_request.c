@@ -457,6 +457,30 @@ static void parse_windows(vctx *c, json_t *v, of_policy *pol)
     }
 }
 
+/* policy.stage_deadline: "2h" (from each stage's start in an environment) or an RFC 3339 time. */
+static void parse_stage_deadline(vctx *c, json_t *v, of_policy *pol)
+{
+    if (!v || json_is_null(v)) return;
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    int64_t ms = 0;
+    of_duration_status st = s ? of_duration_parse(s, &ms) : OF_DURATION_SYNTAX;
+    if (s && of_parse_rfc3339(s, &pol->stage_deadline_at_ms) == 0) {
+        /* an absolute time */
+    } else if (st == OF_DURATION_OK && ms >= 1000 && ms <= (int64_t)TIMEOUT_MAX_S * 1000) {
+        pol->stage_deadline_ms = ms;
+    } else {
+        if (st == OF_DURATION_OK || st == OF_DURATION_RANGE)
+            verr(c, "policy.stage_deadline: must be between 1s and 7 days after the stage's "
+                    "start");
+        else
+            verr(c, "policy.stage_deadline: must be a duration from the stage's start such as "
+                    "\"2h\" or \"45m\", or an RFC 3339 time such as \"2026-05-05T21:00:00Z\"");
+        return;
+    }
+    pol->stage_deadline = strdup(s);
+    if (!pol->stage_deadline) c->rc = OF_ERR_NOMEM;
+}
+
 static json_t *encode_windows(const of_policy *p, bool *bad)
 {
     json_t *arr = json_array();
@@ -487,17 +511,10 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
         verr(c, "policy: must be an object");
         return;
     }
-    static const char *const known[] = {"on_failure",
-                                        "timeout",
-                                        "cancel_on_timeout",
-                                        "condition",
-                                        "guided_failure",
-                                        "queue_time",
-                                        "queue_time_expiry",
-                                        "gate",
-                                        "lane_failure",
-                                        "windows",
-                                        NULL};
+    static const char *const known[] = {"on_failure",        "timeout",        "cancel_on_timeout",
+                                        "condition",         "guided_failure", "queue_time",
+                                        "queue_time_expiry", "gate",           "lane_failure",
+                                        "windows",           "stage_deadline", NULL};
     unknown_keys(c, v, "policy", known);
 
     json_t *of = json_object_get(v, "on_failure");
@@ -576,6 +593,7 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
     if (pol->queue_time && pol->queue_time_expiry && qte <= qt)
         verr(c, "policy.queue_time_expiry: must be after policy.queue_time");
     parse_windows(c, json_object_get(v, "windows"), pol);
+    parse_stage_deadline(c, json_object_get(v, "stage_deadline"), pol);
 }
 
 of_err of_request_parse(const char *json, size_t len, of_request **out, of_errlist *errs)
@@ -682,6 +700,7 @@ of_err of_request_encode(const of_request *req, char **out)
         if (p->gate == OF_GATE_TENANT)
             oj_set(pol, "lane_failure", json_string(of_lane_failure_name(p->lane_failure)), &bad);
         if (p->n_windows) oj_set(pol, "windows", encode_windows(p, &bad), &bad);
+        oj_set_str(pol, "stage_deadline", p->stage_deadline, &bad);
     }
     oj_set(root, "policy", pol, &bad);
     if (req->priority) oj_set_int(root, "priority", req->priority, &bad);
@@ -713,5 +732,6 @@ void of_request_free(of_request *req)
         free(req->policy.windows[i].timezone);
     }
     free(req->policy.windows);
+    free(req->policy.stage_deadline);
     free(req);
 }

@@ -286,7 +286,8 @@ static bool is_job_event(of_event_type t)
 
 static bool is_stage_event(of_event_type t)
 {
-    return t == OF_EV_STAGE_STARTED || t == OF_EV_STAGE_SUCCEEDED || t == OF_EV_STAGE_FAILED;
+    return t == OF_EV_STAGE_STARTED || t == OF_EV_STAGE_SUCCEEDED || t == OF_EV_STAGE_FAILED ||
+           t == OF_EV_STAGE_DEADLINE_PASSED;
 }
 
 void of_event_set_id(of_event *ev)
