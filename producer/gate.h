@@ -4,7 +4,8 @@
  * an of_gate_out the caller passes in): jobs to dispatch (with attempt numbers), events
  * to emit (each with a deterministic id), Octopus tasks to cancel, and which state
  * records changed. No I/O, no clock: the caller passes now_ms (wall clock, used only
- * for event `time` and dispatched_ms, never for decisions), so the same inputs always
+ * for event `time` and dispatched_ms, and for decisions only by of_gate_tick, whose input the
+ * time is: the stage deadline), so the same inputs always
  * give the same outputs; a producer that crashes and replays an input re-emits the same
  * event ids. docs/gating.md describes the rules.
  *
