@@ -679,19 +679,27 @@ of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_s
     h->priority = 0;
     h->stage_deadline_ms = h->stage_deadline_at_ms = 0;
     if (!h->request_json) return OF_OK;
-    of_errlist errs;
-    of_errlist_init(&errs);
     of_request *req = NULL;
-    of_err rc = of_request_parse(h->request_json, strlen(h->request_json), &req, &errs);
+    of_err rc = of_plan_parse_request(h->request_json, &req, errstr, errstr_size);
     if (rc == OF_OK) {
         header_policy(h, &req->policy);
         h->priority = req->priority;
-    } else if (rc != OF_ERR_NOMEM) {
+    }
+    of_request_free(req);
+    return rc;
+}
+
+of_err of_plan_parse_request(const char *request_json, of_request **out, char *errstr,
+                             size_t errstr_size)
+{
+    of_errlist errs;
+    of_errlist_init(&errs);
+    of_err rc = of_request_parse(request_json, strlen(request_json), out, &errs);
+    if (rc && rc != OF_ERR_NOMEM) {
         char why[512];
         of_errlist_join(&errs, "; ", why, sizeof why);
         (void)of_seterr(errstr, errstr_size, rc, "its request does not parse: %s", why);
     }
-    of_request_free(req);
     of_errlist_clear(&errs);
     return rc;
 }

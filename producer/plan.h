@@ -123,6 +123,11 @@ void of_plan_free(of_plan *plan);
  * OF_ERR_NOMEM. */
 OF_MUST_CHECK of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_size);
 
+/* A release header's request_json, parsed: *out (free with of_request_free), or an error with
+ * errstr "its request does not parse: <every problem>" (OF_ERR_INVALID), or OF_ERR_NOMEM. */
+OF_MUST_CHECK of_err of_plan_parse_request(const char *request_json, of_request **out, char *errstr,
+                                           size_t errstr_size);
+
 /* Sorts jobs into the plan's order: stage, environment (env_of[i] is the request-order
  * index of jobs[i]'s environment), project name, tenant name (untenanted first), job id.
  * Both arrays are permuted together. The gate uses it too, so a gate loaded back from

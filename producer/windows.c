@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "msg.h"
+#include "plan.h"
 #include "tz.h"
 
 struct of_windows {
@@ -59,19 +60,10 @@ of_err of_windows_from_request(const char *request_json, of_windows **out, char 
 {
     *out = NULL;
     if (!request_json) return OF_OK;
-    of_errlist errs;
-    of_errlist_init(&errs);
     of_request *req = NULL;
-    of_err rc = of_request_parse(request_json, strlen(request_json), &req, &errs);
-    if (rc == OF_OK)
-        rc = of_windows_new(&req->policy, out, errstr, errstr_size);
-    else if (rc != OF_ERR_NOMEM) {
-        char why[512];
-        of_errlist_join(&errs, "; ", why, sizeof why);
-        (void)of_seterr(errstr, errstr_size, rc, "the request does not parse: %s", why);
-    }
+    of_err rc = of_plan_parse_request(request_json, &req, errstr, errstr_size);
+    if (rc == OF_OK) rc = of_windows_new(&req->policy, out, errstr, errstr_size);
     of_request_free(req);
-    of_errlist_clear(&errs);
     return rc;
 }
 

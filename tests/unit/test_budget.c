@@ -322,6 +322,19 @@ static bool open_now(void *ctx, const char *rid, size_t job)
     return true;
 }
 
+/* Picks with of_budget_next_if(open_now, c) and checks each against want[i] ("" = none). */
+static void expect_picks(of_budget *b, closed_set *c, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *rid = NULL;
+        size_t job = 0;
+        char got[16] = "";
+        if (of_budget_next_if(b, open_now, c, &rid, &job))
+            (void)snprintf(got, sizeof got, "%c%zu", rel_name(rid), job);
+        CHECK_STR(got, want[i]);
+    }
+}
+
 static void test_eligible(void)
 {
     of_budget *b = NULL;
@@ -334,28 +347,14 @@ static void test_eligible(void)
     for (size_t i = 0; i < sizeof holds / sizeof holds[0]; i++)
         CHECK_INT(of_budget_hold(b, rel_id(holds[i].rel), 0, holds[i].job), OF_OK);
     closed_set c = {{"A1", "A2", "B1", "B2", NULL}};
-    const char *want[] = {"A3", ""}; /* B has nothing open: A goes on */
-    for (size_t i = 0; i < 2; i++) {
-        const char *rid = NULL;
-        size_t job = 0;
-        char got[16] = "";
-        if (of_budget_next_if(b, open_now, &c, &rid, &job))
-            (void)snprintf(got, sizeof got, "%c%zu", rel_name(rid), job);
-        CHECK_STR(got, want[i]);
-    }
+    const char *const want[] = {"A3", ""}; /* B has nothing open: A goes on */
+    expect_picks(b, &c, want, 2);
     CHECK_INT(of_budget_in_use(b), 1);
     CHECK_INT(of_budget_waiting(b), 4);
     /* the windows open: plan order within each release, round robin between them */
     closed_set none = {{NULL}};
-    const char *then[] = {"B1", "A1", "B2", "A2", ""};
-    for (size_t i = 0; i < 5; i++) {
-        const char *rid = NULL;
-        size_t job = 0;
-        char got[16] = "";
-        if (of_budget_next_if(b, open_now, &none, &rid, &job))
-            (void)snprintf(got, sizeof got, "%c%zu", rel_name(rid), job);
-        CHECK_STR(got, then[i]);
-    }
+    const char *const then[] = {"B1", "A1", "B2", "A2", ""};
+    expect_picks(b, &none, then, 5);
     CHECK_INT(of_budget_waiting(b), 0);
     of_budget_free(b);
 }
