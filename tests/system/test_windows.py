@@ -2,13 +2,14 @@
 """System scenario 16: maintenance windows (policy.windows, docs/requests.md).
 
 Release "sys-windows" (Api, then Web, in Dev, lanes) for Alpha, Bravo and Charlie, where Alpha
-carries the tag Region/APAC whose window opens at the next whole minute at least 30 s away, in
+carries the tag Region/APAC whose window opens at the next whole minute at least 20 s away, in
 the zone Etc/GMT-3 (UTC+3), and the task budget is small (server task cap 1):
   - `octofleet plan --json` gives Alpha's jobs "starts_at" = the opening, the others none; the
     table says "opens";
   - `octofleet status` lists Alpha's held job as waiting for its window;
   - Bravo's and Charlie's deployments all finish before the opening (Alpha's waiting job holds
     no budget slot and blocks no other tenant);
+  - the producer restarted meanwhile keeps Alpha's job waiting;
   - no deployment for Alpha is created before the opening (creation times in /sim/deployments);
   - the release completes, every target deployed once.
 """
@@ -43,9 +44,9 @@ def world_with_tags(args):
 
 
 def opening():
-    """The next whole minute at least 30 s from now (UTC), and the window as local HH:MM."""
+    """The next whole minute at least 20 s from now (UTC), and the window as local HH:MM."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    t = (now + datetime.timedelta(seconds=30 + 59)).replace(second=0, microsecond=0)
+    t = (now + datetime.timedelta(seconds=20 + 59)).replace(second=0, microsecond=0)
     local = t + datetime.timedelta(hours=ZONE_EAST_H)
     end = local + datetime.timedelta(minutes=30)
     return t, [local.strftime("%H:%M"), end.strftime("%H:%M")]
@@ -100,6 +101,19 @@ def scenario(args, fleets):
           "waiting tenant held them up" % (now.isoformat(), t_open.isoformat()))
     check(not [d for d in fl.deployments() if d["tenant"] == "Alpha"],
           "Alpha deployed before its window opened")
+
+    # a restarted producer rebuilds the wait from the state topic (the job record's window,
+    # the request's windows): Alpha's job stays held until the opening
+    harness.log("restarting the producer")
+    fl.producer.expected_exit = True
+    check_eq(fl.producer.stop(), 0, "producer exit code on SIGTERM")
+    fl.start_producer()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    check(now < t_open, "the restart ended at %s, after the opening %s: nothing left to prove"
+          % (now.isoformat(), t_open.isoformat()))
+    fl.wait_until("status still lists Alpha waiting after the restart", waiting_shown, timeout=20)
+    check(not [d for d in fl.deployments() if d["tenant"] == "Alpha"],
+          "Alpha deployed before its window opened (after the producer's restart)")
 
     fl.wait_release_end(rid, "release.completed", timeout=150)
     harness.log("completed")
