@@ -89,6 +89,11 @@ def scenario(args, fleets):
     out = fl.wait_until("status lists Alpha waiting for its window", waiting_shown, timeout=30)
     check("opens %s" % t_open.strftime("%Y-%m-%dT%H:%M:%SZ") in out,
           "status does not give the opening:\n%s" % out)
+    s = fl.octofleet("status", rid, "--json")
+    check_eq(s.returncode, 0, "status --json exit code (%s)" % s.stderr.strip())
+    waiting = [(j.get("tenant"), j.get("window"), parse_time(j.get("starts_at")))
+               for j in json.loads(s.stdout)["jobs"] if j.get("starts_at")]
+    check_eq(waiting, [("Alpha", 1, t_open)], "status --json jobs with starts_at")
 
     # the other tenants finish both stages meanwhile
     def others_done():
