@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "budget.h"
+#include "clock.h"
 #include "exitcodes.h"
 #include "fleet.h"
 #include "msg.h"
@@ -60,8 +61,10 @@ static int print_plan(const of_config *cfg, of_octo *octo, const of_request *req
     }
     of_resolver_octo_bind(ro, &res);
     of_err rc = of_plan_build(req, text, &res, &plan, &errs, errstr, sizeof(errstr));
-    if (rc == OF_OK) /* the fleet's, not the release's: how many of its jobs run at once */
+    if (rc == OF_OK) { /* the fleet's, not the release's: how many of its jobs run at once */
         plan_budget(octo, cfg, plan);
+        of_plan_window_starts(plan, of_wall_ms()); /* when window jobs could start */
+    }
     if (rc == OF_ERR_NOT_FOUND || rc == OF_ERR_REJECTED) {
         fprintf(stderr, "octofleet plan: the request does not resolve in Octopus:\n");
         for (size_t i = 0; i < errs.n; i++)

@@ -15,6 +15,45 @@
 #include "msg.h"
 #include "relstate.h"
 #include "uuid.h"
+#include "windows.h"
+
+/* Held jobs whose maintenance window is closed now get starts_ms (its next opening), for both
+ * views. *out: the release's windows (NULL when none), freed by the caller. */
+static void window_starts(of_relstate *s, of_windows **out)
+{
+    *out = NULL;
+    char es[256] = "";
+    if (of_windows_from_request(s->rel.request_json, out, es, sizeof es) != OF_OK) {
+        if (es[0]) fprintf(stderr, "octofleet status: maintenance windows: %s\n", es);
+        return;
+    }
+    int64_t now = of_wall_ms();
+    for (size_t i = 0; i < s->n; i++) {
+        of_job_record *j = &s->jobs[i];
+        int64_t at = of_windows_next(*out, j->window, now);
+        j->starts_ms = j->held && j->window && at != now ? at : 0;
+    }
+}
+
+/* The jobs waiting for their window, at most 20 lines. */
+static void print_windows(const of_relstate *s, const of_windows *ws)
+{
+    size_t n = 0;
+    int64_t now = of_wall_ms();
+    for (size_t i = 0; i < s->n; i++) {
+        const of_job_record *j = &s->jobs[i];
+        if (!j->starts_ms) continue;
+        if (n++ == 0) printf("\nwaiting for a maintenance window:\n");
+        if (n > 20) continue;
+        char why[320];
+        of_cli_line(stdout, "  stage %d %s %s / %s: %s", j->job.stage,
+                    j->job.project.name ? j->job.project.name : "?",
+                    j->job.environment.name ? j->job.environment.name : "?",
+                    j->job.tenant.name ? j->job.tenant.name : "?",
+                    of_windows_describe(ws, j->window, now, why, sizeof why));
+    }
+    if (n > 20) of_cli_line(stdout, "  ... and %zu more", n - 20);
+}
 
 static void print_text(const of_relstate *s)
 {
@@ -100,15 +139,18 @@ static const char status_usage[] =
     "error, from the state the producer keeps in the releases topic. RELEASE is the id\n"
     "printed by submit, or the release name. A release evicted after the producer's\n"
     "producer.release_retention shows its outcome, stages and counts from the marker the\n"
-    "producer kept (\"evicted\" in --json; its jobs are gone). Exit 0 if found (evicted\n"
-    "included), 1 if not.\n\nOptions:\n"
+    "producer kept (\"evicted\" in --json; its jobs are gone). Jobs waiting for their\n"
+    "tenant's maintenance window (policy.windows) are listed with the window's next opening\n"
+    "(\"starts_at\" in --json). Exit 0 if found (evicted included), 1 if not.\n\nOptions:\n"
     "  --json              print the release and every job as JSON\n" OF_CLI_COMMON_HELP;
 
 static int status_run(const of_config *cfg, void *ctx)
 {
     const of_cli_json_args *a = ctx;
     of_relstate s = {.want = a->arg};
+    of_windows *ws = NULL;
     int ex = of_relstate_read(cfg, "status", &s);
+    if (!ex && s.have_release && !s.rel.evicted_ms) window_starts(&s, &ws);
     if (!ex && !s.have_release) {
         fprintf(stderr, "octofleet status: no release '%s' in the releases topic\n", a->arg);
         ex = OF_EXIT_FAIL;
@@ -125,7 +167,9 @@ static int status_run(const of_config *cfg, void *ctx)
         print_evicted(&s);
     } else if (!ex) {
         print_text(&s);
+        print_windows(&s, ws);
     }
+    of_windows_free(ws);
     of_relstate_clear(&s);
     return ex;
 }

@@ -43,6 +43,14 @@ void of_cli_print_progress(FILE *f, const of_event *ev)
                     ev->message ? ev->message : "");
         if (ev->web_link) of_cli_line(f, "%-18s %s", "", ev->web_link);
         break;
+    case OF_EV_STAGE_DEADLINE_PASSED:
+        of_cli_line(f, "%-18s stage %d/%d in %s: %s", t, ev->stage, ev->stage_count,
+                    ev->environment ? ev->environment : "?", ev->message ? ev->message : "");
+        for (size_t i = 0; i < ev->n_jobs; i++)
+            of_cli_line(
+                f, "  - not started: %s%s%s", ev->jobs[i].project ? ev->jobs[i].project : "?",
+                ev->jobs[i].tenant ? " / " : "", ev->jobs[i].tenant ? ev->jobs[i].tenant : "");
+        break;
     case OF_EV_RELEASE_REJECTED:
         of_cli_line(f, "%-18s %s", t, ev->message ? ev->message : "");
         for (size_t i = 0; i < ev->n_errors; i++)

@@ -13,6 +13,7 @@ typedef struct bqueue {
     char id[OF_UUID_STR_SIZE];
     int priority;
     uint64_t served; /* b->clock when it was last served; 0 = never */
+    uint64_t passed; /* the of_budget_next_if pass that found nothing eligible here */
     size_t *jobs;
     size_t head, n, cap; /* waiting: jobs[head .. n) */
 } bqueue;
@@ -25,6 +26,7 @@ struct of_budget {
     bqueue *qs;
     size_t n_qs, cap_qs;
     uint64_t clock;
+    uint64_t pass;      /* of_budget_next_if calls, to mark queues passed over */
     bool cut_once;      /* an overload has lowered the budget at least once */
     int64_t last_cut;   /* when the effective budget was last halved */
     int64_t last_quiet; /* when the quiet time started: last overload or last raise */
@@ -115,23 +117,44 @@ void of_budget_drop(of_budget *b, const char *release_id)
 
 bool of_budget_next(of_budget *b, const char **release_id, size_t *job)
 {
+    return of_budget_next_if(b, NULL, NULL, release_id, job);
+}
+
+bool of_budget_next_if(of_budget *b, of_budget_eligible_fn eligible, void *ctx,
+                       const char **release_id, size_t *job)
+{
     if (b->waiting == 0 || b->in_use >= (size_t)b->effective) return false;
-    bqueue *best = NULL;
-    for (size_t i = 0; i < b->n_qs; i++) {
-        bqueue *q = &b->qs[i];
-        if (q->head == q->n) continue;
-        /* qs is in the order releases first queued: the tie-break among never served */
-        if (!best || q->priority > best->priority ||
-            (q->priority == best->priority && q->served < best->served))
-            best = q;
+    /* Queues with nothing eligible are passed over in this call: marked with this pass. */
+    uint64_t pass = ++b->pass;
+    for (;;) {
+        bqueue *best = NULL;
+        for (size_t i = 0; i < b->n_qs; i++) {
+            bqueue *q = &b->qs[i];
+            if (q->head == q->n || q->passed == pass) continue;
+            /* qs is in the order releases first queued: the tie-break among never served */
+            if (!best || q->priority > best->priority ||
+                (q->priority == best->priority && q->served < best->served))
+                best = q;
+        }
+        if (!best) return false;
+        size_t at = best->head;
+        while (at < best->n && eligible && !eligible(ctx, best->id, best->jobs[at]))
+            at++;
+        if (at == best->n) {
+            best->passed = pass;
+            continue;
+        }
+        *job = best->jobs[at];
+        /* the jobs passed over keep their order in front */
+        memmove(&best->jobs[best->head + 1], &best->jobs[best->head],
+                (at - best->head) * sizeof *best->jobs);
+        best->head++;
+        *release_id = best->id;
+        best->served = ++b->clock;
+        b->waiting--;
+        b->in_use++;
+        return true;
     }
-    OF_ASSERT(best);
-    *job = best->jobs[best->head++];
-    *release_id = best->id;
-    best->served = ++b->clock;
-    b->waiting--;
-    b->in_use++;
-    return true;
 }
 
 void of_budget_started(of_budget *b)

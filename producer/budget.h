@@ -56,6 +56,16 @@ void of_budget_drop(of_budget *b, const char *release_id);
  * of_budget_finished. */
 bool of_budget_next(of_budget *b, const char **release_id, size_t *job);
 
+/* Whether a waiting job may be sent now (of_budget_next_if); ctx is the caller's. */
+typedef bool (*of_budget_eligible_fn)(void *ctx, const char *release_id, size_t job);
+
+/* of_budget_next restricted to jobs eligible() accepts (NULL: every job): the next job in the
+ * same order among those, skipping the others without removing them, so a job that may not start
+ * yet (a closed maintenance window, producer/windows.h) holds no slot and blocks neither the
+ * jobs behind it nor other releases. */
+bool of_budget_next_if(of_budget *b, of_budget_eligible_fn eligible, void *ctx,
+                       const char **release_id, size_t *job);
+
 /* A job in flight that did not come from of_budget_next (found in the state at load). */
 void of_budget_started(of_budget *b);
 /* A counted job left flight (final event, skipped, cancelled). */

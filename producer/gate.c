@@ -3,6 +3,7 @@
 #include "plan.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "strpool.h"
 
 #include <stdint.h>
@@ -66,7 +67,14 @@ struct of_gate {
     size_t n_dirty;
     bool rescan; /* look at every lane at the next decision (a gate just built) */
     bool hold;   /* of_gate_hold_dispatches: dispatch() holds jobs for the task budget */
+
+    /* policy.stage_deadline (gate.h, of_gate_tick): per group, the wall ms it started (0: not
+     * yet; rebuilt from the jobs' dispatch times on load) and whether its deadline passed */
+    int64_t *started_ms;
+    bool *dl_passed;
 };
+
+static int64_t deadline_at(const of_gate *g, size_t gi);
 
 /* ---------------------------------------------------------------------------------- */
 /* small helpers */
@@ -349,11 +357,17 @@ static bool is_in_flight(of_job_status st)
 }
 
 static void emit_dispatch(step *s, size_t idx);
+static void not_started(step *s, size_t idx);
 
 static void dispatch(step *s, size_t idx)
 {
     of_gate *g = s->g;
     of_job_record *r = &g->jobs[idx];
+    /* a first attempt whose stage deadline passed does not start (of_gate_tick) */
+    if (r->job.attempt == 0 && g->dl_passed[gidx(g, (size_t)r->job.stage - 1, g->env_of[idx])]) {
+        not_started(s, idx);
+        return;
+    }
     r->job.attempt++;
     r->job.dispatched_ms = s->now;
     /* a new attempt starts clean: the previous attempt's Octopus handles are history */
@@ -371,10 +385,33 @@ static void dispatch(step *s, size_t idx)
 }
 
 /* The dispatch a job's status already says: the job for its stage topic and job.dispatched. */
+/* When group gi's stage deadline is (0: none yet): the request's time, or its start plus the
+ * request's duration. */
+static int64_t deadline_at(const of_gate *g, size_t gi)
+{
+    if (g->hdr.stage_deadline_at_ms) return g->hdr.stage_deadline_at_ms;
+    if (!g->hdr.stage_deadline_ms || !g->started_ms[gi]) return 0;
+    return g->started_ms[gi] + g->hdr.stage_deadline_ms;
+}
+
+/* The job's not-after time for the worker: policy.queue_time_expiry, and for a first attempt
+ * also its stage deadline (the earlier of the two). A worker that picks the job up later does
+ * not create the deployment (job.failed "deadline passed"). */
+static void job_deadline(of_gate *g, size_t idx)
+{
+    of_job *j = &g->jobs[idx].job;
+    int64_t qte = 0;
+    if (!j->queue_time_expiry || of_parse_rfc3339(j->queue_time_expiry, &qte) != 0) qte = 0;
+    int64_t dl =
+        j->attempt == 1 ? deadline_at(g, gidx(g, (size_t)j->stage - 1, g->env_of[idx])) : 0;
+    j->deadline_ms = qte && (!dl || qte < dl) ? qte : dl;
+}
+
 static void emit_dispatch(step *s, size_t idx)
 {
     of_job_record *r = &s->g->jobs[idx];
     of_gate_out *o = s->out;
+    job_deadline(s->g, idx);
     if (of_grow((void **)&o->dispatch, &o->cap_dispatch, o->n_dispatch, sizeof(of_job))) {
         s->rc = OF_ERR_NOMEM;
         return;
@@ -387,9 +424,30 @@ static void emit_dispatch(step *s, size_t idx)
     job_event(s, OF_EV_JOB_DISPATCHED, idx, NULL);
 }
 
+/* A first attempt that must not start because its stage deadline passed: attempt 1, cancelled
+ * with the reason, job.cancelled. Replay re-dispatches it (attempt 2, no deadline); resume
+ * accepts it as skipped. */
+static void not_started(step *s, size_t idx)
+{
+    of_gate *g = s->g;
+    of_job_record *r = &g->jobs[idx];
+    char why[96], when[40];
+    (void)snprintf(why, sizeof why, "%s %s", OF_DEADLINE_REASON,
+                   of_rfc3339(deadline_at(g, gidx(g, (size_t)r->job.stage - 1, g->env_of[idx])),
+                              when, sizeof when));
+    r->held = false;
+    if (r->job.attempt == 0) r->job.attempt = 1;
+    set_str(s, &r->skip_reason, why);
+    set_status(s, idx, OF_JOB_CANCELLED);
+    mark_changed(s, idx);
+    job_event(s, OF_EV_JOB_CANCELLED, idx, why);
+}
+
 static void set_stage(step *s, size_t stage0, size_t env, of_stage_status st)
 {
-    of_stage_status *p = &s->g->hdr.stage_status[gidx(s->g, stage0, env)];
+    size_t gi = gidx(s->g, stage0, env);
+    of_stage_status *p = &s->g->hdr.stage_status[gi];
+    if (st == OF_STAGE_RUNNING && !s->g->started_ms[gi]) s->g->started_ms[gi] = s->now;
     if (*p == st) return;
     *p = st;
     s->out->release_changed = true;
@@ -635,6 +693,9 @@ static of_err copy_header(of_release_record *d, const of_release_record *src)
     d->reason = of_strdup_or_null(src->reason, &rc);
     d->gate = src->gate;
     d->lane_failure = src->lane_failure;
+    d->priority = src->priority;
+    d->stage_deadline_ms = src->stage_deadline_ms;
+    d->stage_deadline_at_ms = src->stage_deadline_at_ms;
     return rc;
 }
 
@@ -669,6 +730,7 @@ static of_err copy_record(of_strpool *sp, of_job_record *d, const of_job_record 
     d->deployment_id = of_strdup_or_null(src->deployment_id, &rc);
     d->task_id = of_strdup_or_null(src->task_id, &rc);
     d->held = src->held && src->status == OF_JOB_DISPATCHED;
+    d->window = src->window;
     return rc;
 }
 
@@ -786,8 +848,11 @@ of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, s
     g->by_id = calloc(n_jobs ? n_jobs : 1, sizeof *g->by_id);
     g->marked = calloc(n_jobs ? n_jobs : 1, sizeof *g->marked);
     g->groups = calloc(ngroups, sizeof *g->groups);
+    g->started_ms = calloc(ngroups, sizeof *g->started_ms);
+    g->dl_passed = calloc(ngroups, sizeof *g->dl_passed);
     if (!rc) rc = of_strpool_new(&g->strings);
-    if (rc || !g->jobs || !g->env_of || !g->by_id || !g->marked || !g->groups) {
+    if (rc || !g->jobs || !g->env_of || !g->by_id || !g->marked || !g->groups || !g->started_ms ||
+        !g->dl_passed) {
         of_gate_free(g);
         return OF_ERR_NOMEM;
     }
@@ -868,6 +933,15 @@ of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, s
                 break;
             }
     }
+    /* A started group started when its first job was dispatched (held ones included: their
+     * dispatched_ms is the decision's time until they are sent). */
+    for (size_t k = 0; k < ngroups; k++) {
+        if (g->hdr.stage_status[k] == OF_STAGE_PENDING) continue;
+        for (size_t m = 0; m < g->groups[k].n; m++) {
+            int64_t t = g->jobs[g->groups[k].jobs[m]].job.dispatched_ms;
+            if (t > 0 && (!g->started_ms[k] || t < g->started_ms[k])) g->started_ms[k] = t;
+        }
+    }
     if (g->hdr.gate == OF_GATE_TENANT && build_lanes(g) != OF_OK) {
         of_gate_free(g);
         return OF_ERR_NOMEM;
@@ -904,6 +978,8 @@ void of_gate_free(of_gate *g)
     free(g->u_pending);
     free(g->env_lane0);
     free(g->dirty);
+    free(g->started_ms);
+    free(g->dl_passed);
     of_release_record_clear(&g->hdr);
     free(g);
 }
@@ -1178,6 +1254,82 @@ of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_
         }
     }
     return finish(&s);
+}
+
+/* stage.deadline_passed for group gi: its counts, the jobs not started (capped), what next. */
+static void deadline_event(step *s, size_t gi, const size_t *idx, size_t n)
+{
+    of_gate *g = s->g;
+    size_t st = gi / g->hdr.n_environments, env = gi % g->hdr.n_environments;
+    of_event *ev = new_event(s, OF_EV_STAGE_DEADLINE_PASSED);
+    if (!ev) return;
+    of_err rc = OF_OK;
+    char when[40], msg[320];
+    (void)snprintf(msg, sizeof msg,
+                   "stage deadline %s passed: %zu job(s) not started; jobs in flight finish, then "
+                   "the release pauses: replay --stage %zu to run them, resume to skip them, or "
+                   "abort",
+                   of_rfc3339(deadline_at(g, gi), when, sizeof when), n, st + 1);
+    ev->stage = (int)st + 1;
+    ev->stage_name = of_strdup_or_null(g->hdr.stage_names ? g->hdr.stage_names[st] : NULL, &rc);
+    ev->environment = of_strdup_or_null(g->hdr.environments[env].name, &rc);
+    ev->message = of_strdup_or_null(msg, &rc);
+    if (rc) s->rc = rc;
+    fill_counts(ev, g->groups[gi].count, g->groups[gi].n);
+    size_t listed = n < EVENT_JOBS_MAX ? n : EVENT_JOBS_MAX;
+    if (listed && !(ev->jobs = calloc(listed, sizeof *ev->jobs))) s->rc = OF_ERR_NOMEM;
+    for (size_t k = 0; ev->jobs && k < listed; k++)
+        fill_job_ref(s, &ev->jobs[ev->n_jobs++], idx[k]);
+    seal(ev);
+}
+
+of_err of_gate_tick(of_gate *g, int64_t now_ms, of_gate_out *out)
+{
+    out->ignored = true;
+    if (g->hdr.status != OF_RELEASE_RUNNING && g->hdr.status != OF_RELEASE_PAUSED) return OF_OK;
+    size_t ngroups = n_stages(g) * g->hdr.n_environments;
+    step s;
+    begin(&s, g, out, now_ms);
+    out->ignored = true; /* until a deadline is due */
+    size_t *idx = NULL, cap = 0;
+    for (size_t gi = 0; gi < ngroups && !s.rc; gi++) {
+        int64_t at = deadline_at(g, gi);
+        if (g->dl_passed[gi] || g->hdr.stage_status[gi] == OF_STAGE_PENDING || !at || at > now_ms)
+            continue;
+        g->dl_passed[gi] = true;
+        out->ignored = false;
+        /* first attempts not sent yet: held for the task budget or a window, or (lanes) not
+         * reached by their lane yet */
+        size_t n = 0;
+        const group *gr = &g->groups[gi];
+        for (size_t k = 0; k < gr->n && !s.rc; k++) {
+            const of_job_record *r = &g->jobs[gr->jobs[k]];
+            bool waiting = (r->held && r->job.attempt == 1) || r->status == OF_JOB_PENDING;
+            if (!waiting) continue;
+            if (of_grow((void **)&idx, &cap, n, sizeof *idx)) {
+                s.rc = OF_ERR_NOMEM;
+                break;
+            }
+            idx[n++] = gr->jobs[k];
+            not_started(&s, gr->jobs[k]);
+        }
+        if (n) deadline_event(&s, gi, idx, n);
+    }
+    free(idx);
+    if (!out->ignored) advance(&s);
+    return finish(&s);
+}
+
+int64_t of_gate_next_deadline(const of_gate *g)
+{
+    if (g->hdr.status != OF_RELEASE_RUNNING && g->hdr.status != OF_RELEASE_PAUSED) return 0;
+    int64_t next = 0;
+    for (size_t gi = 0; gi < n_stages(g) * g->hdr.n_environments; gi++) {
+        int64_t at = deadline_at(g, gi);
+        if (g->dl_passed[gi] || g->hdr.stage_status[gi] == OF_STAGE_PENDING || !at) continue;
+        if (!next || at < next) next = at;
+    }
+    return next;
 }
 
 void of_gate_hold_dispatches(of_gate *g, bool on)

@@ -4,7 +4,8 @@
  * an of_gate_out the caller passes in): jobs to dispatch (with attempt numbers), events
  * to emit (each with a deterministic id), Octopus tasks to cancel, and which state
  * records changed. No I/O, no clock: the caller passes now_ms (wall clock, used only
- * for event `time` and dispatched_ms, never for decisions), so the same inputs always
+ * for event `time` and dispatched_ms, and for decisions only by of_gate_tick, whose input the
+ * time is: the stage deadline), so the same inputs always
  * give the same outputs; a producer that crashes and replays an input re-emits the same
  * event ids. docs/gating.md describes the rules.
  *
@@ -136,6 +137,25 @@ void of_gate_hold_dispatches(of_gate *g, bool on);
  * job.dispatched in out->events, the record marked changed. OF_ERR_STATE (out->ignored) if
  * the job is not held (any more). */
 OF_MUST_CHECK of_err of_gate_release_held(of_gate *g, size_t idx, int64_t now_ms, of_gate_out *out);
+
+/* ---- the soft stage deadline (policy.stage_deadline; docs/gating.md, "Stage deadlines") ----
+ *
+ * A (stage, environment) started at T has its deadline at T + the request's duration, or at the
+ * request's RFC 3339 time. The gate takes time only here, as an input: the producer calls
+ * of_gate_tick when of_gate_next_deadline is due. Then every first attempt of that (stage,
+ * environment) not yet sent (held, or pending in a lane) is cancelled with reason
+ * OF_DEADLINE_REASON, stage.deadline_passed lists them with the stage's counts, and, as for any
+ * failure, in-flight jobs finish and the release pauses: replay --stage N re-dispatches them
+ * (attempt 2: a replayed attempt has no stage deadline), resume accepts them as skipped, abort
+ * stops. A first attempt sent before the deadline carries it as the job's deadline_ms: a worker
+ * that picks it up later does not create it (job.failed "deadline passed"). A first attempt the
+ * rules decide after the deadline is cancelled at once. */
+#define OF_DEADLINE_REASON "not started: stage deadline passed at"
+
+/* Applies every deadline due at now_ms. Nothing due: OF_OK with out->ignored. */
+OF_MUST_CHECK of_err of_gate_tick(of_gate *g, int64_t now_ms, of_gate_out *out);
+/* The earliest deadline not applied yet (wall ms), 0 for none (or an ended release). */
+int64_t of_gate_next_deadline(const of_gate *g);
 
 /* ---- inspection (borrowed results, valid until the next input or of_gate_free) ---- */
 

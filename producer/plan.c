@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "strpool.h"
 #include "uuid.h"
+#include "windows.h"
 
 /* ---- reference lists ---- */
 
@@ -117,6 +118,7 @@ typedef struct builder {
     bool rejected;
     char release_id[OF_UUID_STR_SIZE];
     int64_t deadline_ms;
+    of_reflist *win_tenants; /* [policy.n_windows]: tenants carrying each window's tag */
 } builder;
 
 /* Records a resolver answer: NOT_FOUND goes to errs (collected, planning continues);
@@ -134,6 +136,41 @@ static of_err noted(builder *b, of_err rc, const char *what)
         return of_seterr(b->errstr, b->errstr_size, OF_ERR_NOMEM, "out of memory");
     return of_seterr(b->errstr, b->errstr_size, rc, "resolving %s: %s", what,
                      detail[0] ? detail : of_strerror(rc));
+}
+
+/* The tenants of each maintenance window's tag (policy.windows). An unknown tag is an error like
+ * one in the tenant selection: a window that can never match is a typo. */
+static of_err resolve_windows(builder *b)
+{
+    const of_policy *pol = &b->req->policy;
+    bool missing = false;
+    if (!pol->n_windows) return OF_OK;
+    b->win_tenants = calloc(pol->n_windows, sizeof *b->win_tenants);
+    if (!b->win_tenants) return OF_ERR_NOMEM;
+    for (size_t w = 0; w < pol->n_windows; w++) {
+        char what[400];
+        (void)snprintf(what, sizeof what, "policy.windows[%zu].tenant_tag: tag \"%s\"", w,
+                       pol->windows[w].tenant_tag);
+        of_err rc =
+            noted(b,
+                  b->res->tenants_by_tag(b->res->opaque, &b->space, pol->windows[w].tenant_tag,
+                                         &b->win_tenants[w], b->errstr, b->errstr_size),
+                  what);
+        if (rc == OF_ERR_NOT_FOUND)
+            missing = true;
+        else if (rc)
+            return rc;
+        reflist_normalise(&b->win_tenants[w]);
+    }
+    return missing ? OF_ERR_NOT_FOUND : OF_OK;
+}
+
+/* The tenant's window: the first whose tag it carries (1-based), 0 for none or untenanted. */
+static int window_of(const builder *b, const of_ref *tenant)
+{
+    for (size_t w = 0; tenant && b->win_tenants && w < b->req->policy.n_windows; w++)
+        if (reflist_has(&b->win_tenants[w], tenant->id)) return (int)w + 1;
+    return 0;
 }
 
 static const char *entry_path(char *buf, size_t size, size_t i, size_t j)
@@ -280,7 +317,9 @@ static of_err resolve_names(builder *b)
     if (rc) return rc;
     reflist_normalise(&b->selected);
     b->have_selection = ts->all || ts->n_names || ts->n_tags;
-    return missing ? OF_ERR_NOT_FOUND : OF_OK;
+    rc = resolve_windows(b);
+    if (rc && rc != OF_ERR_NOT_FOUND) return rc;
+    return missing || rc ? OF_ERR_NOT_FOUND : OF_OK;
 }
 
 static of_job_record *new_row(builder *b)
@@ -377,6 +416,7 @@ static of_err add_row(builder *b, size_t i, size_t e, size_t j, const of_ref *te
     jb->deadline_ms = b->deadline_ms;
     r->status = skip_reason ? OF_JOB_SKIPPED : OF_JOB_PENDING;
     r->skip_reason = (char *)(uintptr_t)of_strpool_get(sp, skip_reason, &rc);
+    r->window = skip_reason ? 0 : window_of(b, tenant);
     return rc;
 }
 
@@ -517,6 +557,8 @@ static void header_policy(of_release_record *h, const of_policy *pol)
 {
     h->gate = pol->gate;
     h->lane_failure = pol->gate == OF_GATE_TENANT ? pol->lane_failure : OF_LANE_FAILURE_STOP_LANE;
+    h->stage_deadline_ms = pol->stage_deadline_ms;
+    h->stage_deadline_at_ms = pol->stage_deadline_at_ms;
 }
 
 static of_err fill_header(builder *b)
@@ -595,6 +637,8 @@ of_err of_plan_build(const of_request *req, const char *request_json, const of_r
     if (rc) goto out;
     rc = fill_header(&b);
     if (rc) goto out;
+    rc = of_windows_new(&req->policy, &b.plan->windows, errstr, errstr_size);
+    if (rc) goto out;
     if (request_json) {
         b.plan->header.request_json = strdup(request_json);
         if (!b.plan->header.request_json) {
@@ -622,6 +666,9 @@ out:
     free(b.ent);
     of_reflist_clear(&b.explicit_tenants);
     of_reflist_clear(&b.selected);
+    for (size_t w = 0; b.win_tenants && w < req->policy.n_windows; w++)
+        of_reflist_clear(&b.win_tenants[w]);
+    free(b.win_tenants);
     return rc;
 }
 
@@ -630,20 +677,29 @@ of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_s
     h->gate = OF_GATE_STAGE;
     h->lane_failure = OF_LANE_FAILURE_STOP_LANE;
     h->priority = 0;
+    h->stage_deadline_ms = h->stage_deadline_at_ms = 0;
     if (!h->request_json) return OF_OK;
-    of_errlist errs;
-    of_errlist_init(&errs);
     of_request *req = NULL;
-    of_err rc = of_request_parse(h->request_json, strlen(h->request_json), &req, &errs);
+    of_err rc = of_plan_parse_request(h->request_json, &req, errstr, errstr_size);
     if (rc == OF_OK) {
         header_policy(h, &req->policy);
         h->priority = req->priority;
-    } else if (rc != OF_ERR_NOMEM) {
+    }
+    of_request_free(req);
+    return rc;
+}
+
+of_err of_plan_parse_request(const char *request_json, of_request **out, char *errstr,
+                             size_t errstr_size)
+{
+    of_errlist errs;
+    of_errlist_init(&errs);
+    of_err rc = of_request_parse(request_json, strlen(request_json), out, &errs);
+    if (rc && rc != OF_ERR_NOMEM) {
         char why[512];
         of_errlist_join(&errs, "; ", why, sizeof why);
         (void)of_seterr(errstr, errstr_size, rc, "its request does not parse: %s", why);
     }
-    of_request_free(req);
     of_errlist_clear(&errs);
     return rc;
 }
@@ -655,7 +711,18 @@ void of_plan_free(of_plan *plan)
     free(plan->jobs); /* their strings are the pool's */
     of_strpool_free(plan->strings);
     of_errlist_clear(&plan->warnings);
+    of_windows_free(plan->windows);
     free(plan);
+}
+
+void of_plan_window_starts(of_plan *plan, int64_t now_ms)
+{
+    plan->windows_now_ms = now_ms;
+    for (size_t i = 0; i < plan->n_jobs; i++) {
+        of_job_record *r = &plan->jobs[i];
+        int64_t at = of_windows_next(plan->windows, r->window, now_ms);
+        r->starts_ms = r->status == OF_JOB_PENDING && at != now_ms ? at : 0;
+    }
 }
 
 size_t of_plan_count(const of_plan *plan, of_job_status status)
@@ -714,13 +781,16 @@ of_err of_plan_format_table(const of_plan *plan, of_buf *b)
     for (size_t i = 0; !rc && i < plan->n_jobs; i++) {
         const of_job_record *r = &plan->jobs[i];
         const of_job *j = &r->job;
+        char win[320] = "";
+        if (r->window && r->status != OF_JOB_SKIPPED && plan->windows_now_ms)
+            of_windows_describe(plan->windows, r->window, plan->windows_now_ms, win, sizeof win);
         rc = of_buf_printf(b, "%-*d  %-*.60s  %-*.60s  %-*.60s  %-*.60s  %-*s  %s\n", w[0],
                            j->stage, w[1], j->environment.name ? j->environment.name : "?", w[2],
                            j->project.name ? j->project.name : "?", w[3],
                            j->octo_release.name ? j->octo_release.name : "-", w[4],
                            j->tenant.name ? j->tenant.name : "-", w[5],
                            r->status == OF_JOB_SKIPPED ? "skip" : "deploy",
-                           r->skip_reason ? r->skip_reason : "");
+                           r->skip_reason ? r->skip_reason : win);
     }
     if (!rc) {
         size_t skip = of_plan_count(plan, OF_JOB_SKIPPED);

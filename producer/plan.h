@@ -96,6 +96,10 @@ typedef struct of_plan {
      * budget and how it was found (of_task_budget_resolve, resolver_octo.h). */
     int task_budget;
     char task_budget_rule[160];
+    /* policy.windows with their zones loaded (NULL: none; producer/windows.h), and the time
+     * of_plan_window_starts last computed the openings for (0: not yet). */
+    struct of_windows *windows;
+    int64_t windows_now_ms;
 } of_plan;
 
 /* Expands req. request_json (may be NULL) is stored in the header for restarts.
@@ -119,11 +123,21 @@ void of_plan_free(of_plan *plan);
  * OF_ERR_NOMEM. */
 OF_MUST_CHECK of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_size);
 
+/* A release header's request_json, parsed: *out (free with of_request_free), or an error with
+ * errstr "its request does not parse: <every problem>" (OF_ERR_INVALID), or OF_ERR_NOMEM. */
+OF_MUST_CHECK of_err of_plan_parse_request(const char *request_json, of_request **out, char *errstr,
+                                           size_t errstr_size);
+
 /* Sorts jobs into the plan's order: stage, environment (env_of[i] is the request-order
  * index of jobs[i]'s environment), project name, tenant name (untenanted first), job id.
  * Both arrays are permuted together. The gate uses it too, so a gate loaded back from
  * records decides in the same order as the fresh one did. OF_ERR_NOMEM only. */
 OF_MUST_CHECK of_err of_plan_sort(of_job_record *jobs, size_t *env_of, size_t n);
+
+/* For `octofleet plan`: sets starts_ms of every job to deploy whose tenant's maintenance window
+ * is closed at now_ms to the window's next opening (0 for the others), and makes the table show
+ * each window job's window and opening. For a later stage this is the earliest it could start. */
+void of_plan_window_starts(of_plan *plan, int64_t now_ms);
 
 /* Counts of jobs to deploy (pending) and skipped. */
 size_t of_plan_count(const of_plan *plan, of_job_status status);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "producer_int.h"
 #include "uuid.h"
+#include "windows.h"
 
 #define ES 1024
 
@@ -189,6 +190,10 @@ static void log_event(const prod_rel *r, const of_event *ev)
         of_info("%s release=%s name=%s round=%d by=%s", of_event_type_name(ev->type), r->id,
                 ev->release_name ? ev->release_name : "", ev->round, ev->by ? ev->by : "-");
         break;
+    case OF_EV_STAGE_DEADLINE_PASSED:
+        of_warn("stage deadline passed release=%s stage=%d env=%s: %s", r->id, ev->stage,
+                ev->environment ? ev->environment : "", ev->message ? ev->message : "");
+        break;
     case OF_EV_STAGE_STARTED:
     case OF_EV_STAGE_SUCCEEDED:
     case OF_EV_STAGE_FAILED:
@@ -253,17 +258,66 @@ static of_err apply_out(prod *p, prod_rel *r, const of_gate_out *out)
     return rc;
 }
 
+/* of_budget_next_if's test: a held job is sent only while its maintenance window is open. */
+typedef struct pump_ctx {
+    prod *p;
+    int64_t now;
+} pump_ctx;
+
+static bool window_open(void *ctx, const char *release_id, size_t job)
+{
+    const pump_ctx *c = ctx;
+    const prod_rel *r = prod_find(c->p, release_id);
+    const of_job_record *jr = r ? of_gate_job(r->g, job) : NULL;
+    if (!jr || !jr->window) return true;
+    if (r->windows_broken) return false;
+    if ((size_t)jr->window > of_windows_count(r->windows)) return true;
+    return r->win_next[jr->window - 1] <= c->now;
+}
+
+/* Each release's window openings as of now (wall ms), once per pump. */
+static void windows_refresh(prod *p, int64_t now)
+{
+    for (size_t i = 0; i < p->n_rels; i++) {
+        prod_rel *r = p->rels[i];
+        for (size_t w = 0; w < of_windows_count(r->windows); w++)
+            r->win_next[w] = of_windows_next(r->windows, (int)w + 1, now);
+    }
+}
+
+/* Applies the stage deadlines due at now (gate.h, of_gate_tick) before anything held is sent:
+ * a held job of a stage past its deadline is never sent. */
+static of_err deadlines_tick(prod *p, int64_t now)
+{
+    of_err rc = OF_OK;
+    for (size_t i = 0; !rc && i < p->n_rels; i++) {
+        prod_rel *r = p->rels[i];
+        int64_t due = of_gate_next_deadline(r->g);
+        if (!due || due > now) continue;
+        of_gate_out out;
+        memset(&out, 0, sizeof out);
+        rc = of_gate_tick(r->g, now, &out);
+        if (!rc && !out.ignored) rc = apply_out(p, r, &out);
+        of_gate_out_clear(&out);
+    }
+    return rc;
+}
+
 of_err prod_budget_pump(prod *p)
 {
     of_err rc = OF_OK;
     const char *rid = NULL;
     size_t idx = 0, sent = 0;
     int64_t now = of_wall_ms();
+    rc = deadlines_tick(p, now);
+    if (rc) return rc;
+    windows_refresh(p, now);
+    pump_ctx pc = {p, now};
     if (of_budget_tick(p->budget, of_now_ms()))
         of_info("task budget raised to %d of %d (octopus quiet for %d s)",
                 of_budget_effective(p->budget), of_budget_limit(p->budget),
                 OF_BUDGET_QUIET_MS / 1000);
-    while (!rc && of_budget_next(p->budget, &rid, &idx)) {
+    while (!rc && of_budget_next_if(p->budget, window_open, &pc, &rid, &idx)) {
         prod_rel *r = prod_find(p, rid);
         of_gate_out out;
         memset(&out, 0, sizeof out);
@@ -434,6 +488,8 @@ static of_err accept(prod *p, const char *release_id, of_plan *plan, const of_co
     rc = prod_add(p, g, release_id, &r);
     if (rc) return rc;
     r->priority = plan->header.priority;
+    rc = prod_rel_windows(r, plan->header.request_json);
+    if (rc) return rc;
     of_gate_out out;
     memset(&out, 0, sizeof out);
     rc = of_gate_start(r->g, now, &out);

@@ -35,6 +35,12 @@ typedef struct prod_rel {
     int64_t last_event_ms; /* wall: the last job event or dispatch (stalled releases) */
     int64_t gate_open_ms;  /* monotonic: a stage.succeeded not yet followed by a dispatch */
     int gate_stage;
+    /* maintenance windows (policy.windows; NULL: none) and, per window, its next opening as of
+     * the current pump (wall ms; <= now: open). windows_broken: a zone failed to load, so jobs
+     * with a window are not sent (fail closed) */
+    struct of_windows *windows;
+    int64_t *win_next;
+    bool windows_broken;
 } prod_rel;
 
 /* A release evicted after its retention, remembered by its marker on the state topic so a
@@ -187,6 +193,9 @@ const char *prod_topic_kind(const prod *p, const char *topic);
 prod_rel *prod_find(prod *p, const char *release_id);
 /* Adds a release around gate g (ownership of g passes, also on error). */
 OF_MUST_CHECK of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out);
+/* Loads r's maintenance windows from its request (the release header's request_json). A zone
+ * that does not load is logged and leaves r's window jobs waiting. Only OF_ERR_NOMEM. */
+OF_MUST_CHECK of_err prod_rel_windows(prod_rel *r, const char *request_json);
 /* Frees every gate. */
 void prod_drop_all(prod *p);
 

@@ -16,6 +16,7 @@
 #include "evict.h"
 #include "log.h"
 #include "producer_int.h"
+#include "windows.h"
 
 /* Rebuild reads can be long on a big state topic; this is only the give-up point. */
 #define STATE_READ_TIMEOUT_MS 120000
@@ -51,7 +52,24 @@ static void rel_free(prod_rel *r)
     free(r->dirty);
     free(r->dirty_list);
     free(r->live);
+    of_windows_free(r->windows);
+    free(r->win_next);
     free(r);
+}
+
+of_err prod_rel_windows(prod_rel *r, const char *request_json)
+{
+    char es[512] = "";
+    of_err rc = of_windows_from_request(request_json, &r->windows, es, sizeof es);
+    if (rc == OF_ERR_NOMEM) return rc;
+    if (rc) {
+        of_error("release=%s: maintenance windows unusable, their jobs wait: %s", r->id, es);
+        r->windows_broken = true;
+        return OF_OK;
+    }
+    size_t n = of_windows_count(r->windows);
+    if (n && !(r->win_next = calloc(n, sizeof *r->win_next))) return OF_ERR_NOMEM;
+    return OF_OK;
 }
 
 of_err prod_add(prod *p, of_gate *g, const char *release_id, prod_rel **out)
@@ -540,6 +558,7 @@ static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
                         h->release_id, nj, h->n_jobs);
             prod_rel *r = NULL;
             rc = prod_add(p, g, h->release_id, &r);
+            if (!rc) rc = prod_rel_windows(r, h->request_json);
             if (!rc) {
                 r->priority = h->priority;
                 /* an old record without "updated" starts its retention now */

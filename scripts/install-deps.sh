@@ -18,6 +18,7 @@ PKGS=(
   # on a host running systemd its postinst starts it on :9090; `systemctl disable --now
   # prometheus` if unwanted)
   prometheus
+  tzdata   # IANA time zones for policy.windows (common/base/tz.c reads /usr/share/zoneinfo)
   tmux   # system_watch runs `octofleet watch` in a real terminal (tmux capture-pane)
 )
 

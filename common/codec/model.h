@@ -147,6 +147,7 @@ typedef enum of_event_type {
     OF_EV_JOB_CANCELLED,
     OF_EV_JOB_TIMED_OUT,
     OF_EV_COMMAND_IGNORED, /* an operator command the producer could not apply; why in message */
+    OF_EV_STAGE_DEADLINE_PASSED, /* policy.stage_deadline passed with jobs not started */
     OF_EV__COUNT
 } of_event_type;
 
@@ -187,6 +188,16 @@ typedef struct of_stage {
     size_t n_entries;
 } of_stage;
 
+/* One entry of policy.windows: jobs of tenants carrying tenant_tag start only while the local
+ * time in timezone is within [start_min, end_min) (minutes after midnight; end before start wraps
+ * midnight). docs/requests.md, "Maintenance windows". */
+typedef struct of_window {
+    char *tenant_tag; /* canonical "TagSet/Tag" */
+    int start_min, end_min;
+    char *timezone; /* IANA name, "Australia/Sydney" */
+} of_window;
+#define OF_WINDOWS_MAX 64
+
 typedef struct of_policy {
     of_on_failure on_failure;
     int64_t timeout_s;      /* per job, from the task's start; 0 = no timeout */
@@ -197,6 +208,12 @@ typedef struct of_policy {
     char *queue_time_expiry; /* RFC 3339 or NULL: Octopus QueueTimeExpiry */
     of_gate_mode gate;
     of_lane_failure lane_failure; /* only meaningful with gate OF_GATE_TENANT */
+    of_window *windows;           /* policy.windows, in request order (first match wins) */
+    size_t n_windows;
+    /* policy.stage_deadline as written (NULL: none): a duration from each stage's start in an
+     * environment (stage_deadline_ms) or an RFC 3339 time (stage_deadline_at_ms) */
+    char *stage_deadline;
+    int64_t stage_deadline_ms, stage_deadline_at_ms;
 } of_policy;
 
 typedef struct of_request {
@@ -369,6 +386,8 @@ typedef struct of_release_record {
     of_lane_failure lane_failure;
     /* The request's "priority" (task budget order), derived like gate; not written. */
     int priority;
+    /* The request's policy.stage_deadline (of_policy), derived like gate; not written. */
+    int64_t stage_deadline_ms, stage_deadline_at_ms;
 } of_release_record;
 
 /* One per job, key "job/<release_id>/<job_id>": the job itself (so a restarted producer can
@@ -383,6 +402,12 @@ typedef struct of_job_record {
     /* status dispatched but waiting in the producer for a task budget slot: not yet on a
      * stage topic (docs/gating.md, "The task budget"); "held": true in the record */
     bool held;
+    /* The tenant's maintenance window: 1-based index into the request's policy.windows, 0 =
+     * none (producer/windows.h); "window" in the record. */
+    int window;
+    /* Display only (plan and status views, never in the record): when a job waiting for its
+     * window may start, wall ms; 0 = at once / not waiting. Set by the view's caller. */
+    int64_t starts_ms;
 } of_job_record;
 
 #endif

@@ -40,12 +40,13 @@ static const char *const tenanted_names[OF_TENANTED__COUNT] = {
 static const char *const condition_names[OF_CONDITION__COUNT] = {"always", "if-not-current"};
 static const char *const cmd_names[OF_CMD__COUNT] = {"submit", "replay", "resume", "abort"};
 static const char *const event_names[OF_EV__COUNT] = {
-    "octofleet.release.accepted", "octofleet.release.rejected",  "octofleet.stage.started",
-    "octofleet.stage.succeeded",  "octofleet.stage.failed",      "octofleet.release.paused",
-    "octofleet.release.resumed",  "octofleet.release.completed", "octofleet.release.aborted",
-    "octofleet.job.dispatched",   "octofleet.job.started",       "octofleet.job.waiting",
-    "octofleet.job.succeeded",    "octofleet.job.failed",        "octofleet.job.skipped",
-    "octofleet.job.cancelled",    "octofleet.job.timed_out",     "octofleet.command.ignored",
+    "octofleet.release.accepted",      "octofleet.release.rejected",  "octofleet.stage.started",
+    "octofleet.stage.succeeded",       "octofleet.stage.failed",      "octofleet.release.paused",
+    "octofleet.release.resumed",       "octofleet.release.completed", "octofleet.release.aborted",
+    "octofleet.job.dispatched",        "octofleet.job.started",       "octofleet.job.waiting",
+    "octofleet.job.succeeded",         "octofleet.job.failed",        "octofleet.job.skipped",
+    "octofleet.job.cancelled",         "octofleet.job.timed_out",     "octofleet.command.ignored",
+    "octofleet.stage.deadline_passed",
 };
 
 static const char *name_of(const char *const *names, size_t count, int v)

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "msg.h"
 #include "msg_json.h"
+#include "tz.h"
 
 /* A week: longer than any deployment; a larger value is a unit mistake ("7d" typed as
  * seconds), not a policy. */
@@ -365,6 +366,142 @@ static int parse_priority(vctx *c, json_t *v)
     return (int)n;
 }
 
+/* "HH:MM" (24-hour) -> minutes after midnight, or -1. */
+static int parse_hhmm(json_t *v)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (strlen(s) != 5 || s[2] != ':') return -1;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && (s[i] < '0' || s[i] > '9')) return -1;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    return h < 24 && m < 60 ? h * 60 + m : -1;
+}
+
+/* policy.windows: [{"tenant_tag": "Set/Tag", "start_between": ["22:00", "04:00"],
+ * "timezone": "Australia/Sydney"}, ...]. The zone must exist on this host (the producer's
+ * zoneinfo decides when the window opens). */
+static void parse_windows(vctx *c, json_t *v, of_policy *pol)
+{
+    if (!v || json_is_null(v)) return;
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+    if (!json_is_array(v) || n == 0 || n > OF_WINDOWS_MAX) {
+        verr(c,
+             "policy.windows: must be an array of 1 to %d windows {\"tenant_tag\": ..., "
+             "\"start_between\": [\"HH:MM\", \"HH:MM\"], \"timezone\": ...}",
+             OF_WINDOWS_MAX);
+        return;
+    }
+    pol->windows = calloc(n, sizeof *pol->windows);
+    if (!pol->windows) {
+        c->rc = OF_ERR_NOMEM;
+        return;
+    }
+    pol->n_windows = n;
+    static const char *const known[] = {"tenant_tag", "start_between", "timezone", NULL};
+    for (size_t i = 0; i < n; i++) {
+        json_t *w = json_array_get(v, i);
+        of_window *win = &pol->windows[i];
+        char base[48], p[96];
+        (void)snprintf(base, sizeof base, "policy.windows[%zu]", i);
+        if (!json_is_object(w)) {
+            verr(c, "%s: must be an object {\"tenant_tag\", \"start_between\", \"timezone\"}",
+                 base);
+            continue;
+        }
+        unknown_keys(c, w, base, known);
+        (void)snprintf(p, sizeof p, "%s.tenant_tag", base);
+        win->tenant_tag = vname(c, json_object_get(w, "tenant_tag"), p, true);
+        if (win->tenant_tag && !check_tag(c, p, win->tenant_tag)) {
+            free(win->tenant_tag);
+            win->tenant_tag = NULL;
+        }
+        (void)snprintf(p, sizeof p, "%s.start_between", base);
+        json_t *sb = json_object_get(w, "start_between");
+        int a = -1, b = -1;
+        if (json_is_array(sb) && json_array_size(sb) == 2) {
+            a = parse_hhmm(json_array_get(sb, 0));
+            b = parse_hhmm(json_array_get(sb, 1));
+        }
+        if (!sb)
+            verr(c, "%s: missing", p);
+        else if (a < 0 || b < 0)
+            verr(c,
+                 "%s: must be two local times [\"HH:MM\", \"HH:MM\"] (24-hour, e.g. "
+                 "[\"22:00\", \"04:00\"])",
+                 p);
+        else if (a == b)
+            verr(c,
+                 "%s: start and end are the same time (leave the tenants out of "
+                 "policy.windows to start them at any time)",
+                 p);
+        win->start_min = a;
+        win->end_min = b;
+        (void)snprintf(p, sizeof p, "%s.timezone", base);
+        win->timezone = vname(c, json_object_get(w, "timezone"), p, true);
+        if (!win->timezone) continue;
+        of_tz *tz = NULL;
+        char why[256] = "";
+        of_err rc = of_tz_name_ok(win->timezone)
+                        ? of_tz_load(NULL, win->timezone, &tz, why, sizeof why)
+                        : OF_ERR_INVALID;
+        of_tz_free(tz);
+        if (rc == OF_ERR_NOMEM)
+            c->rc = OF_ERR_NOMEM;
+        else if (rc == OF_ERR_INVALID || rc == OF_ERR_NOT_FOUND)
+            verr(c,
+                 "%s: \"%.80s\" is not an IANA time zone (e.g. \"Australia/Sydney\", "
+                 "\"Europe/London\", \"UTC\")",
+                 p, win->timezone);
+        else if (rc)
+            verr(c, "%s: %s", p, why);
+    }
+}
+
+/* policy.stage_deadline: "2h" (from each stage's start in an environment) or an RFC 3339 time. */
+static void parse_stage_deadline(vctx *c, json_t *v, of_policy *pol)
+{
+    if (!v || json_is_null(v)) return;
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    int64_t ms = 0;
+    of_duration_status st = s ? of_duration_parse(s, &ms) : OF_DURATION_SYNTAX;
+    if (s && of_parse_rfc3339(s, &pol->stage_deadline_at_ms) == 0) {
+        /* an absolute time */
+    } else if (st == OF_DURATION_OK && ms >= 1000 && ms <= (int64_t)TIMEOUT_MAX_S * 1000) {
+        pol->stage_deadline_ms = ms;
+    } else {
+        if (st == OF_DURATION_OK || st == OF_DURATION_RANGE)
+            verr(c, "policy.stage_deadline: must be between 1s and 7 days after the stage's "
+                    "start");
+        else
+            verr(c, "policy.stage_deadline: must be a duration from the stage's start such as "
+                    "\"2h\" or \"45m\", or an RFC 3339 time such as \"2026-05-05T21:00:00Z\"");
+        return;
+    }
+    pol->stage_deadline = strdup(s);
+    if (!pol->stage_deadline) c->rc = OF_ERR_NOMEM;
+}
+
+static json_t *encode_windows(const of_policy *p, bool *bad)
+{
+    json_t *arr = json_array();
+    if (!arr) *bad = true;
+    for (size_t i = 0; arr && i < p->n_windows; i++) {
+        const of_window *w = &p->windows[i];
+        char a[8], b[8];
+        (void)snprintf(a, sizeof a, "%02d:%02d", w->start_min / 60 % 24, w->start_min % 60);
+        (void)snprintf(b, sizeof b, "%02d:%02d", w->end_min / 60 % 24, w->end_min % 60);
+        json_t *o = json_object(), *sb = json_array();
+        if (!o || !sb) *bad = true;
+        oj_append(sb, json_string(a), bad);
+        oj_append(sb, json_string(b), bad);
+        oj_set_str(o, "tenant_tag", w->tenant_tag, bad);
+        oj_set(o, "start_between", sb, bad);
+        oj_set_str(o, "timezone", w->timezone, bad);
+        oj_append(arr, o, bad);
+    }
+    return arr;
+}
+
 static void parse_policy(vctx *c, json_t *v, of_policy *pol)
 {
     pol->on_failure = OF_ON_FAILURE_PAUSE;
@@ -374,10 +511,10 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
         verr(c, "policy: must be an object");
         return;
     }
-    static const char *const known[] = {
-        "on_failure",     "timeout",    "cancel_on_timeout", "condition",
-        "guided_failure", "queue_time", "queue_time_expiry", "gate",
-        "lane_failure",   NULL};
+    static const char *const known[] = {"on_failure",        "timeout",        "cancel_on_timeout",
+                                        "condition",         "guided_failure", "queue_time",
+                                        "queue_time_expiry", "gate",           "lane_failure",
+                                        "windows",           "stage_deadline", NULL};
     unknown_keys(c, v, "policy", known);
 
     json_t *of = json_object_get(v, "on_failure");
@@ -455,6 +592,8 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
         verr(c, "policy.queue_time_expiry: needs policy.queue_time");
     if (pol->queue_time && pol->queue_time_expiry && qte <= qt)
         verr(c, "policy.queue_time_expiry: must be after policy.queue_time");
+    parse_windows(c, json_object_get(v, "windows"), pol);
+    parse_stage_deadline(c, json_object_get(v, "stage_deadline"), pol);
 }
 
 of_err of_request_parse(const char *json, size_t len, of_request **out, of_errlist *errs)
@@ -560,6 +699,8 @@ of_err of_request_encode(const of_request *req, char **out)
         oj_set(pol, "gate", json_string(of_gate_mode_name(p->gate)), &bad);
         if (p->gate == OF_GATE_TENANT)
             oj_set(pol, "lane_failure", json_string(of_lane_failure_name(p->lane_failure)), &bad);
+        if (p->n_windows) oj_set(pol, "windows", encode_windows(p, &bad), &bad);
+        oj_set_str(pol, "stage_deadline", p->stage_deadline, &bad);
     }
     oj_set(root, "policy", pol, &bad);
     if (req->priority) oj_set_int(root, "priority", req->priority, &bad);
@@ -586,5 +727,11 @@ void of_request_free(of_request *req)
     free(req->stages);
     free(req->policy.queue_time);
     free(req->policy.queue_time_expiry);
+    for (size_t i = 0; i < req->policy.n_windows; i++) {
+        free(req->policy.windows[i].tenant_tag);
+        free(req->policy.windows[i].timezone);
+    }
+    free(req->policy.windows);
+    free(req->policy.stage_deadline);
     free(req);
 }

@@ -286,7 +286,8 @@ static bool is_job_event(of_event_type t)
 
 static bool is_stage_event(of_event_type t)
 {
-    return t == OF_EV_STAGE_STARTED || t == OF_EV_STAGE_SUCCEEDED || t == OF_EV_STAGE_FAILED;
+    return t == OF_EV_STAGE_STARTED || t == OF_EV_STAGE_SUCCEEDED || t == OF_EV_STAGE_FAILED ||
+           t == OF_EV_STAGE_DEADLINE_PASSED;
 }
 
 void of_event_set_id(of_event *ev)
@@ -812,6 +813,7 @@ of_err of_job_record_encode(const of_job_record *jr, char **out)
     oj_set_str(root, "task_id", jr->task_id, &bad);
     oj_set_time(root, "updated", jr->updated_ms, &bad);
     if (jr->held) oj_set_bool(root, "held", true, &bad);
+    if (jr->window) oj_set_int(root, "window", jr->window, &bad);
     oj_set(root, "job", job_to_json(&jr->job, &bad), &bad);
     return oj_dump(root, bad, out);
 }
@@ -833,6 +835,7 @@ of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, ch
     out->task_id = oj_str(&r, root, "", "task_id", false);
     out->updated_ms = oj_time(&r, root, "", "updated", 0);
     out->held = oj_bool(&r, root, "", "held", false);
+    out->window = (int)oj_int(&r, root, "", "window", false, 0, OF_WINDOWS_MAX, 0);
     json_t *job = json_object_get(root, "job");
     if (!r.rc && !json_is_object(job)) oj_fail(&r, OF_ERR_INVALID, "job: missing or not an object");
     if (!r.rc) job_from_json(&r, job, "job.", &out->job, false);
@@ -875,6 +878,8 @@ of_err of_plan_json_encode(const of_release_record *hdr, const of_job_record *jo
         oj_set_str_or_null(o, "tenant", j->tenant.name, &bad);
         oj_set(o, "action", json_string(jr->status == OF_JOB_SKIPPED ? "skip" : "deploy"), &bad);
         oj_set_str(o, "reason", jr->skip_reason, &bad);
+        if (jr->window) oj_set_int(o, "window", jr->window, &bad);
+        oj_set_time(o, "starts_at", jr->starts_ms, &bad); /* its window's next opening */
         oj_append(arr, o, &bad);
     }
     oj_set(root, "jobs", arr, &bad);
@@ -1002,6 +1007,8 @@ of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *
         oj_set_str_or_null(o, "tenant", j->tenant.name, &bad);
         oj_set_str(o, "status", of_job_status_name(jr->status), &bad);
         if (jr->held) oj_set_bool(o, "held", true, &bad); /* decided, waiting for the budget */
+        if (jr->window) oj_set_int(o, "window", jr->window, &bad);
+        oj_set_time(o, "starts_at", jr->starts_ms, &bad); /* waiting for its window */
         oj_set_int(o, "attempt", j->attempt, &bad);
         oj_set_str(o, "message", jr->skip_reason, &bad);
         oj_set_str(o, "deployment_id", jr->deployment_id, &bad);

@@ -346,6 +346,59 @@ static void test_auto(void)
     of_budget_free(b);
 }
 
+/* Jobs "closed" (a closed maintenance window) are passed over, keep their place, and go first
+ * once open; a release with nothing eligible does not stop the others. */
+typedef struct closed_set {
+    const char *jobs[8]; /* "A2": job 2 of A */
+} closed_set;
+
+static bool open_now(void *ctx, const char *rid, size_t job)
+{
+    const closed_set *c = ctx;
+    char key[16];
+    (void)snprintf(key, sizeof key, "%c%zu", rel_name(rid), job);
+    for (size_t i = 0; i < 8 && c->jobs[i]; i++)
+        if (strcmp(c->jobs[i], key) == 0) return false;
+    return true;
+}
+
+/* Picks with of_budget_next_if(open_now, c) and checks each against want[i] ("" = none). */
+static void expect_picks(of_budget *b, closed_set *c, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *rid = NULL;
+        size_t job = 0;
+        char got[16] = "";
+        if (of_budget_next_if(b, open_now, c, &rid, &job))
+            (void)snprintf(got, sizeof got, "%c%zu", rel_name(rid), job);
+        CHECK_STR(got, want[i]);
+    }
+}
+
+static void test_eligible(void)
+{
+    of_budget *b = NULL;
+    CHECK_INT(of_budget_new(10, &b), OF_OK);
+    if (!b) return;
+    static const struct {
+        char rel;
+        size_t job;
+    } holds[] = {{'A', 1}, {'A', 2}, {'A', 3}, {'B', 1}, {'B', 2}};
+    for (size_t i = 0; i < sizeof holds / sizeof holds[0]; i++)
+        CHECK_INT(of_budget_hold(b, rel_id(holds[i].rel), 0, holds[i].job), OF_OK);
+    closed_set c = {{"A1", "A2", "B1", "B2", NULL}};
+    const char *const want[] = {"A3", ""}; /* B has nothing open: A goes on */
+    expect_picks(b, &c, want, 2);
+    CHECK_INT(of_budget_in_use(b), 1);
+    CHECK_INT(of_budget_waiting(b), 4);
+    /* the windows open: plan order within each release, round robin between them */
+    closed_set none = {{NULL}};
+    const char *const then[] = {"B1", "A1", "B2", "A2", ""};
+    expect_picks(b, &none, then, 5);
+    CHECK_INT(of_budget_waiting(b), 0);
+    of_budget_free(b);
+}
+
 int main(void)
 {
     scenario("limit", 2, limit_steps, sizeof limit_steps / sizeof limit_steps[0]);
@@ -354,6 +407,7 @@ int main(void)
     scenario("backoff", 8, backoff_steps, sizeof backoff_steps / sizeof backoff_steps[0]);
     scenario("cap", 2, cap_steps, sizeof cap_steps / sizeof cap_steps[0]);
     test_auto();
+    test_eligible();
     /* a budget below 1 is 1 */
     of_budget *b = NULL;
     CHECK_INT(of_budget_new(0, &b), OF_OK);

@@ -191,7 +191,7 @@ static void render_outputs(const of_gate_out *o, char *disp, size_t dn, char *ev
         if (e->type == OF_EV_JOB_DISPATCHED) continue;
         const char *t = of_event_type_name(e->type) + strlen("octofleet.");
         char where[160] = "";
-        if (e->type >= OF_EV_JOB_DISPATCHED)
+        if (e->job_id[0])
             (void)snprintf(where, sizeof where, " %d/%s/%s/%s", e->stage, e->environment,
                            e->project, e->tenant ? e->tenant : "-");
         else if (e->stage)
@@ -867,6 +867,127 @@ static void test_all_skipped(void)
         of_job_record_clear(&jobs[i]);
 }
 
+/* ---- the soft stage deadline (gate.h, of_gate_tick) ---- */
+
+static const plandef DEADLINE_PLAN = {JOBS, N_JOBS, 2,
+                                      LANE_REQUEST("{\"stage_deadline\":\"10s\"}")};
+static const plandef DEADLINE_LANES = {
+    LJOBS, N_LJOBS, 3, LANE_REQUEST("{\"gate\":\"tenant\",\"stage_deadline\":\"10s\"}")};
+
+/* Runs f's output through render_outputs and checks the dispatches and events (job.dispatched
+ * left out), and the release status after it. */
+static void check_out(const of_gate *g, const char *what, of_err rc, of_err want_rc,
+                      of_gate_out *out, const char *disp, const char *evs, of_release_status status)
+{
+    char d[1024], e[2048], c[64];
+    render_outputs(out, d, sizeof d, e, sizeof e, c, sizeof c);
+    int before = of_test_failures;
+    CHECK_INT(rc, want_rc);
+    CHECK_STR(d, disp);
+    CHECK_STR(e, evs);
+    CHECK_INT(of_gate_status(g), status);
+    if (of_test_failures != before) fprintf(stderr, "  in deadline step: %s\n", what);
+    of_gate_out_clear(out);
+}
+
+static size_t idx_of(const of_gate *g, const char *key)
+{
+    long i = of_gate_find(g, job_id_of(key));
+    CHECK(i >= 0);
+    return i < 0 ? 0 : (size_t)i;
+}
+
+static void test_deadline(void)
+{
+    const int64_t t0 = 1778015000000;
+    of_gate *g = new_gate_of(&DEADLINE_PLAN);
+    if (!g) return;
+    of_gate_hold_dispatches(g, true);
+    of_gate_out out;
+    memset(&out, 0, sizeof out);
+    CHECK_INT(of_gate_next_deadline(g), 0);
+    check_out(g, "start", of_gate_start(g, t0, &out), OF_OK, &out, "",
+              "release.accepted, job.skipped 2/Prod/Web/T2, stage.started 1/Beta, "
+              "stage.started 1/Prod",
+              RUN);
+    CHECK_INT(of_gate_next_deadline(g), t0 + 10000);
+    /* one job sent before the deadline carries it for the worker */
+    CHECK_INT(of_gate_release_held(g, idx_of(g, "1/Beta/Db/T1"), t0 + 1000, &out), OF_OK);
+    CHECK_INT(out.n_dispatch, 1);
+    if (out.n_dispatch) CHECK_INT(out.dispatch[0].deadline_ms, t0 + 10000);
+    of_gate_out_clear(&out);
+    /* a producer restart keeps the stage's start (the jobs' dispatch times) */
+    of_gate *g2 = save_and_load(g);
+    if (g2) CHECK_INT(of_gate_next_deadline(g2), t0 + 10000);
+    of_gate_free(g2);
+    CHECK_INT(of_gate_tick(g, t0 + 9999, &out), OF_OK);
+    CHECK(out.ignored);
+    of_gate_out_clear(&out);
+    /* due: the held jobs are not started; Prod has nothing in flight and fails at once */
+    check_out(g, "tick", of_gate_tick(g, t0 + 10000, &out), OF_OK, &out, "",
+              "job.cancelled 1/Beta/Db/T2, stage.deadline_passed 1/Beta, "
+              "job.cancelled 1/Prod/Db/T1, job.cancelled 1/Prod/Db/T2, "
+              "stage.deadline_passed 1/Prod, stage.failed 1/Prod",
+              RUN);
+    const of_job_record *r = of_gate_job(g, idx_of(g, "1/Prod/Db/T1"));
+    CHECK_INT(r->status, OF_JOB_CANCELLED);
+    CHECK_INT(r->job.attempt, 1);
+    CHECK_CONTAINS(r->skip_reason, "not started: stage deadline passed at 2026-05-05T21:03:30");
+    CHECK_INT(of_gate_next_deadline(g), 0);
+    CHECK_INT(of_gate_tick(g, t0 + 20000, &out), OF_OK); /* applied once */
+    CHECK(out.ignored);
+    of_gate_out_clear(&out);
+    /* the job in flight finishes, then the release pauses with the leftovers */
+    of_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = OF_EV_JOB_SUCCEEDED;
+    of_id_copy(ev.release_id, RELEASE_ID);
+    of_id_copy(ev.job_id, job_id_of("1/Beta/Db/T1"));
+    ev.attempt = 1;
+    check_out(g, "in flight done", of_gate_job_event(g, &ev, t0 + 21000, &out), OF_OK, &out, "",
+              "stage.failed 1/Beta, release.paused(3)", PAUSED);
+    /* replay --stage 1: attempt 2, no deadline any more */
+    of_command c = command(OF_CMD_REPLAY, "alice", NULL);
+    c.stage = 1;
+    check_out(g, "replay", of_gate_replay(g, &c, t0 + 30000, &out), OF_OK, &out, "",
+              "release.resumed, stage.started 1/Beta, stage.started 1/Prod", RUN);
+    CHECK_INT(of_gate_release_held(g, idx_of(g, "1/Prod/Db/T1"), t0 + 31000, &out), OF_OK);
+    if (out.n_dispatch) {
+        CHECK_INT(out.dispatch[0].attempt, 2);
+        CHECK_INT(out.dispatch[0].deadline_ms, 0);
+    }
+    of_gate_out_clear(&out);
+    CHECK_INT(of_gate_next_deadline(g), 0);
+    CHECK_INT(of_gate_tick(g, t0 + 60000, &out), OF_OK);
+    CHECK(out.ignored);
+    of_gate_out_clear(&out);
+    of_gate_free(g);
+
+    /* lanes: a lane reaching the stage after its deadline does not start it */
+    g = new_gate_of(&DEADLINE_LANES);
+    if (!g) return;
+    of_gate_hold_dispatches(g, false);
+    check_out(g, "lanes start", of_gate_start(g, t0, &out), OF_OK, &out,
+              "1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
+              "release.accepted, job.skipped 2/Prod/Api/T2, stage.started 1/Beta, "
+              "stage.started 1/Prod",
+              RUN);
+    of_id_copy(ev.job_id, job_id_of("1/Beta/Db/T1"));
+    check_out(g, "lane T1 on", of_gate_job_event(g, &ev, t0 + 1000, &out), OF_OK, &out,
+              "2/Beta/Api/T1#1", "stage.started 2/Beta", RUN);
+    /* stage 2 in Beta started at t0 + 1000: its deadline is t0 + 11000; stage 1's passes
+     * first, with nothing left to start there (no event) */
+    CHECK_INT(of_gate_next_deadline(g), t0 + 10000);
+    check_out(g, "tick 1", of_gate_tick(g, t0 + 10000, &out), OF_OK, &out, "", "", RUN);
+    CHECK_INT(of_gate_next_deadline(g), t0 + 11000);
+    /* stage 2's pending jobs in Beta (T2's lane is still in stage 1) are not started */
+    check_out(g, "tick 2", of_gate_tick(g, t0 + 11000, &out), OF_OK, &out, "",
+              "job.cancelled 2/Beta/Api/T2, job.cancelled 2/Beta/Schema/-, "
+              "stage.deadline_passed 2/Beta",
+              RUN);
+    of_gate_free(g);
+}
+
 int main(void)
 {
     scenario("happy", happy, sizeof happy / sizeof happy[0]);
@@ -890,5 +1011,6 @@ int main(void)
     test_redo_same_ids();
     test_load_checks();
     test_all_skipped();
+    test_deadline();
     return TEST_DONE();
 }

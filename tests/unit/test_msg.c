@@ -221,6 +221,48 @@ static void test_gate_policy(void)
     }
 }
 
+/* policy.windows: fields, wrap-around kept, canonical encoding. */
+static void test_windows_policy(void)
+{
+    of_request *r = parse_valid("windows.json");
+    if (!r) return;
+    CHECK_INT(r->policy.n_windows, 2);
+    if (r->policy.n_windows == 2) {
+        CHECK_STR(r->policy.windows[0].tenant_tag, "Region/APAC");
+        CHECK_INT(r->policy.windows[0].start_min, 22 * 60);
+        CHECK_INT(r->policy.windows[0].end_min, 4 * 60);
+        CHECK_STR(r->policy.windows[0].timezone, "Australia/Sydney");
+        CHECK_INT(r->policy.windows[1].end_min, 5 * 60 + 30);
+    }
+    char *enc = NULL;
+    CHECK_INT(of_request_encode(r, &enc), OF_OK);
+    CHECK_CONTAINS(enc, "\"windows\":[{\"tenant_tag\":\"Region/APAC\",\"start_between\":"
+                        "[\"22:00\",\"04:00\"],\"timezone\":\"Australia/Sydney\"}");
+    free(enc);
+    of_request_free(r);
+}
+
+/* policy.stage_deadline: a duration or a time, kept as written. */
+static void test_stage_deadline_policy(void)
+{
+    of_request *r = parse_valid("stage-deadline.json");
+    if (r) {
+        CHECK_INT(r->policy.stage_deadline_ms, 9000000);
+        CHECK_INT(r->policy.stage_deadline_at_ms, 0);
+        char *enc = NULL;
+        CHECK_INT(of_request_encode(r, &enc), OF_OK);
+        CHECK_CONTAINS(enc, "\"stage_deadline\":\"2h30m\"");
+        free(enc);
+        of_request_free(r);
+    }
+    r = parse_valid("stage-deadline-time.json");
+    if (r) {
+        CHECK_INT(r->policy.stage_deadline_ms, 0);
+        CHECK_INT(r->policy.stage_deadline_at_ms, 1778011200000); /* 2026-05-05T20:00:00Z */
+        of_request_free(r);
+    }
+}
+
 static void test_invalid_requests(void)
 {
     CHECK(each_golden("invalid", check_invalid_request) >= 10);
@@ -1024,6 +1066,8 @@ int main(void)
 {
     test_valid_requests();
     test_invalid_requests();
+    test_windows_policy();
+    test_stage_deadline_policy();
     test_seed_request_fields();
     test_gate_policy();
     test_request_limits();

@@ -643,6 +643,74 @@ static void test_plan_many_tenants(void)
     of_request_free(req);
 }
 
+/* policy.windows: each tenanted job gets its tenant's first matching window; untenanted jobs and
+ * tenants in no window get none; plan shows the next opening; an unknown tag is an error. */
+static void test_plan_windows(void)
+{
+    const char *json =
+        "{\"release\":\"r\",\"environments\":[\"Hosted Beta\"],\"tenants\":\"all\",\"stages\":[[{"
+        "\"project\":\"Schema\",\"version\":\"1.4.0\"},{\"project\":\"Metrics\",\"version\":"
+        "\"2.0.0\"}]],\"policy\":{\"windows\":[{\"tenant_tag\":\"Ring/Beta\",\"start_between\":"
+        "[\"22:00\",\"04:00\"],\"timezone\":\"Australia/Sydney\"},{\"tenant_tag\":"
+        "\"Hosting/Hosted\",\"start_between\":[\"01:00\",\"02:00\"],\"timezone\":\"UTC\"}]}}";
+    of_request *req = parse(json);
+    if (!req) return;
+    of_plan *p = build_ok(req, json);
+    if (p) {
+        /* Metrics (untenanted), then Schema: Adatum, Contoso, Fabrikam, Northwind */
+        static const struct {
+            const char *tenant;
+            int window;
+        } want[] = {{NULL, 0}, {"Adatum", 1}, {"Contoso", 1}, {"Fabrikam", 1}, {"Northwind", 2}};
+        CHECK_INT(p->n_jobs, 5);
+        for (size_t i = 0; i < p->n_jobs && i < 5; i++) {
+            CHECK_STR(p->jobs[i].job.tenant.name, want[i].tenant);
+            CHECK_INT(p->jobs[i].window, want[i].window);
+        }
+        /* 2026-12-06T02:00Z: Sydney 13:00 (closed, opens 11:00Z); UTC 02:00 (closed, opens
+         * 01:00Z next day) */
+        int64_t now = 1796522400000; /* 2026-12-06T02:00:00Z */
+        of_plan_window_starts(p, now);
+        CHECK_INT(p->jobs[0].starts_ms, 0);
+        CHECK_INT(p->jobs[1].starts_ms, now + 9 * 3600000LL);
+        CHECK_INT(p->jobs[4].starts_ms, now + 23 * 3600000LL);
+        of_buf tb;
+        of_buf_init(&tb, 1 << 16);
+        CHECK_INT(of_plan_format_table(p, &tb), OF_OK);
+        CHECK_CONTAINS(tb.data, "window Ring/Beta 22:00-04:00 Australia/Sydney, opens "
+                                "2026-12-06T11:00:00Z (2026-12-06T22:00:00+11:00)");
+        of_buf_clear(&tb);
+        char *js = NULL;
+        CHECK_INT(of_plan_to_json(p, &js), OF_OK);
+        CHECK_CONTAINS(js, "\"window\":1,\"starts_at\":\"2026-12-06T11:00:00.000Z\"");
+        free(js);
+        of_plan_window_starts(p, now + 9 * 3600000LL); /* Sydney open now */
+        CHECK_INT(p->jobs[1].starts_ms, 0);
+    }
+    of_plan_free(p);
+    of_request_free(req);
+
+    json =
+        "{\"release\":\"r\",\"environments\":[\"Hosted Beta\"],\"tenants\":\"all\",\"stages\":[[{"
+        "\"project\":\"Schema\",\"version\":\"1.4.0\"}]],\"policy\":{\"windows\":[{\"tenant_tag\":"
+        "\"Ring/Gamma\",\"start_between\":[\"22:00\",\"04:00\"],\"timezone\":\"UTC\"}]}}";
+    req = parse(json);
+    if (!req) return;
+    of_errlist errs;
+    of_errlist_init(&errs);
+    char es[256] = "";
+    p = NULL;
+    world w;
+    memset(&w, 0, sizeof w);
+    of_resolver res = resolver(&w);
+    CHECK_INT(of_plan_build(req, json, &res, &p, &errs, es, sizeof es), OF_ERR_NOT_FOUND);
+    CHECK(
+        of_errlist_contains(&errs, "policy.windows[0].tenant_tag: tag \"Ring/Gamma\": not found"));
+    of_plan_free(p);
+    of_errlist_clear(&errs);
+    of_request_free(req);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -650,5 +718,6 @@ int main(void)
     test_plan_details();
     test_plan_many_tenants();
     test_plan_gate_policy();
+    test_plan_windows();
     return TEST_DONE();
 }
