@@ -801,6 +801,8 @@ of_err prod_on_event(prod *p, const of_kafka_message *m)
     /* Forged or unsigned events must not move a gate: with authentication on, they go to the
      * DLQ with the reason (the monitoring consumers of the topic see them as they are). */
     if (!prod_authentic(p, m, &rc)) return rc;
+    /* our own events come back to us: nothing to decide, and decoding them costs */
+    if (of_event_is_producers(m->value, m->value_len)) return prod_budget_pump(p);
     rc = of_event_decode(m->value, m->value_len, &ev, es, sizeof es);
     if (rc == OF_ERR_NOMEM) return rc;
     if (rc) {

@@ -166,6 +166,12 @@ OF_MUST_CHECK of_err of_event_encode(const of_event *ev, char **out);
  * and data.release_id. Unknown extra attributes and data fields are ignored. */
 OF_MUST_CHECK of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr,
                                      size_t errstr_size);
+/* Whether data is an event the producer wrote, read from the bytes of_event_encode lays down
+ * first ({"specversion":"1.0","id":"<uuid>","source":"octofleet/producer"...) without
+ * decoding: the producer reads its own events back and ignores them, and decoding them was a
+ * sixth of its CPU. False for anything else, including a producer event in another layout
+ * (the caller then decodes it as any other). */
+bool of_event_is_producers(const char *data, size_t len);
 void of_event_clear(of_event *ev);
 void of_job_ref_clear(of_job_ref *r);
 

@@ -420,6 +420,19 @@ of_err of_event_encode(const of_event *ev, char **out)
     return oj_dump(root, bad, out);
 }
 
+bool of_event_is_producers(const char *data, size_t len)
+{
+    static const char head[] = "{\"specversion\":\"" OF_CE_SPECVERSION "\",\"id\":\"";
+    static const char mid[] = "\",\"source\":\"" OF_SOURCE_PRODUCER;
+    const size_t hl = sizeof head - 1, ml = sizeof mid - 1, idl = OF_UUID_STR_SIZE - 1;
+    if (!data || len < hl + idl + ml + 1 || memcmp(data, head, hl) != 0) return false;
+    for (size_t i = 0; i < idl; i++) /* a UUID: no quote or escape can hide in it */
+        if (!data[hl + i] || !strchr("0123456789abcdef-", data[hl + i])) return false;
+    const char *m = data + hl + idl;
+    if (memcmp(m, mid, ml) != 0) return false;
+    return m[ml] == '"' || m[ml] == '/';
+}
+
 of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr,
                        size_t errstr_size)
 {

@@ -766,6 +766,53 @@ static void test_event_round_trip(void)
     CHECK(enc == NULL);
 }
 
+/* of_event_is_producers says yes exactly for what of_event_encode writes with the producer's
+ * source: the encoder's own output for each source, and hand-made near misses. */
+static void test_event_is_producers(void)
+{
+    static const struct {
+        const char *source;
+        bool want;
+    } enc_cases[] = {
+        {OF_SOURCE_PRODUCER, true},         {OF_SOURCE_PRODUCER "/p2", true},
+        {OF_SOURCE_WORKER_PFX "w1", false}, {OF_SOURCE_PRODUCER "-evil", false},
+        {"octofleet/produce", false},
+    };
+    for (size_t i = 0; i < sizeof enc_cases / sizeof enc_cases[0]; i++) {
+        of_event e = {0};
+        e.type = OF_EV_JOB_DISPATCHED;
+        e.source = strdup(enc_cases[i].source);
+        e.time_ms = 1778015000123;
+        of_uuid_release_id("Default", "2026.18", e.release_id);
+        of_uuid_job_id(e.release_id, 1, "Web", "Prod", "Contoso", e.job_id);
+        e.attempt = 1;
+        char *enc = NULL;
+        CHECK_INT(of_event_encode(&e, &enc), OF_OK);
+        if (enc) {
+            fprintf(stderr, "is_producers: %s\n", enc_cases[i].source);
+            CHECK(of_event_is_producers(enc, strlen(enc)) == enc_cases[i].want);
+            /* a cut copy never passes */
+            CHECK(!of_event_is_producers(enc, 60));
+        }
+        free(enc);
+        of_event_clear(&e);
+    }
+    static const char *const misses[] = {
+        "",
+        "{}",
+        /* the source first, then the encoder's prefix inside data */
+        "{\"source\":\"octofleet/producer\",\"specversion\":\"1.0\"}",
+        /* an id that is not a UUID */
+        "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"octofleet/producer\"}",
+        /* a quote hidden where the UUID goes */
+        "{\"specversion\":\"1.0\",\"id\":\"0000000\\\"-0000-0000-0000-000000000000\","
+        "\"source\":\"octofleet/producer\"}",
+    };
+    for (size_t i = 0; i < sizeof misses / sizeof misses[0]; i++)
+        CHECK(!of_event_is_producers(misses[i], strlen(misses[i])));
+    CHECK(!of_event_is_producers(NULL, 0));
+}
+
 static void test_event_malformed(void)
 {
     static const struct {
@@ -1076,6 +1123,7 @@ int main(void)
     test_job_round_trip();
     test_job_malformed();
     test_event_round_trip();
+    test_event_is_producers();
     test_event_malformed();
     test_commands();
     test_records();
