@@ -512,11 +512,30 @@ static of_err sort_rows(builder *b)
     return rc;
 }
 
-/* The one place a header takes the gate's policy from a request. */
-static void header_policy(of_release_record *h, const of_policy *pol)
+/* h->proceed: each stage's own proceed, else the policy's; NULL when every stage wants every
+ * job to succeed (the default, and what a gate treats NULL as). */
+static of_err header_proceed(of_release_record *h, const of_request *req)
 {
+    free(h->proceed);
+    h->proceed = NULL;
+    bool any = req->policy.proceed.kind != OF_PROCEED_ALL;
+    for (size_t i = 0; i < req->n_stages; i++)
+        if (req->stages[i].has_proceed) any = true;
+    if (!any || (size_t)h->stage_count != req->n_stages) return OF_OK;
+    h->proceed = calloc(req->n_stages, sizeof *h->proceed);
+    if (!h->proceed) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < req->n_stages; i++)
+        h->proceed[i] = req->stages[i].has_proceed ? req->stages[i].proceed : req->policy.proceed;
+    return OF_OK;
+}
+
+/* The one place a header takes the gate's policy from a request. */
+static of_err header_policy(of_release_record *h, const of_request *req)
+{
+    const of_policy *pol = &req->policy;
     h->gate = pol->gate;
     h->lane_failure = pol->gate == OF_GATE_TENANT ? pol->lane_failure : OF_LANE_FAILURE_STOP_LANE;
+    return header_proceed(h, req);
 }
 
 static of_err fill_header(builder *b)
@@ -542,7 +561,7 @@ static of_err fill_header(builder *b)
         h->environments[e].id = of_strdup_or_null(b->envs[e].id, &rc);
         h->environments[e].name = of_strdup_or_null(b->envs[e].name, &rc);
     }
-    header_policy(h, &req->policy);
+    if (!rc) rc = header_policy(h, req);
     h->priority = req->priority;
     h->n_jobs = b->plan->n_jobs;
     for (size_t k = 0; k < b->plan->n_jobs; k++)
@@ -630,13 +649,15 @@ of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_s
     h->gate = OF_GATE_STAGE;
     h->lane_failure = OF_LANE_FAILURE_STOP_LANE;
     h->priority = 0;
+    free(h->proceed);
+    h->proceed = NULL;
     if (!h->request_json) return OF_OK;
     of_errlist errs;
     of_errlist_init(&errs);
     of_request *req = NULL;
     of_err rc = of_request_parse(h->request_json, strlen(h->request_json), &req, &errs);
     if (rc == OF_OK) {
-        header_policy(h, &req->policy);
+        rc = header_policy(h, req);
         h->priority = req->priority;
     } else if (rc != OF_ERR_NOMEM) {
         char why[512];
