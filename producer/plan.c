@@ -693,6 +693,28 @@ static int width_of(const char *s)
     return n > 60 ? 60 : (int)n;
 }
 
+/* ", proceed: stage 2 min_success_ratio 0.95, stage 3 max_failures 3" (lanes: one allowance for
+ * the release, "proceed: max_failures 3"); nothing when every job must succeed. */
+static of_err print_proceed(of_buf *b, const of_release_record *h)
+{
+    bool first = true;
+    for (int st = 0; h->proceed && st < h->stage_count; st++) {
+        const of_proceed *p = &h->proceed[st];
+        if (p->kind == OF_PROCEED_ALL) continue;
+        char where[32] = "";
+        if (h->gate != OF_GATE_TENANT) (void)snprintf(where, sizeof where, "stage %d ", st + 1);
+        of_err rc = p->kind == OF_PROCEED_RATIO
+                        ? of_buf_printf(b, "%s%smin_success_ratio %g", first ? ", proceed: " : ", ",
+                                        where, p->min_success_ratio)
+                        : of_buf_printf(b, "%s%smax_failures %lld", first ? ", proceed: " : ", ",
+                                        where, (long long)p->max_failures);
+        if (rc) return rc;
+        first = false;
+        if (h->gate == OF_GATE_TENANT) break; /* the same for every stage */
+    }
+    return OF_OK;
+}
+
 of_err of_plan_format_table(const of_plan *plan, of_buf *b)
 {
     enum { NCOL = 7 };
@@ -723,6 +745,7 @@ of_err of_plan_format_table(const of_plan *plan, of_buf *b)
     if (!rc && h->gate == OF_GATE_TENANT)
         rc = of_buf_printf(b, " (lane_failure %s)", of_lane_failure_name(h->lane_failure));
     if (!rc && h->priority) rc = of_buf_printf(b, ", priority %d", h->priority);
+    if (!rc) rc = print_proceed(b, h);
     if (!rc && plan->task_budget > 0)
         rc = of_buf_printf(b, ", task budget %d (%s)", plan->task_budget, plan->task_budget_rule);
     if (!rc) rc = of_buf_printf(b, "\n");
