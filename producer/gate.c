@@ -1447,7 +1447,8 @@ of_err of_gate_resume(of_gate *g, const of_command *cmd, const of_gate_override 
                       size_t n_overrides, int64_t now_ms, of_gate_out *out)
 {
     out->ignored = true;
-    bool failing = failures_of(g->count) > 0;
+    /* failures policy.proceed lets through are no reason to resume: replay --quarantined */
+    bool failing = blocking_failure(g);
     if (!(g->hdr.status == OF_RELEASE_PAUSED || (g->hdr.status == OF_RELEASE_RUNNING && failing)))
         return OF_ERR_STATE;
     step s;

@@ -667,6 +667,7 @@ static const stepdef quarantine_over[] = {
      OK_("3/Prod/Web/T1#1", "stage.succeeded 2/Prod, stage.started 3/Prod", "", RUN)},
     {E("3/Prod/Web/T1", SUCCEEDED, 1), OK_("", "stage.succeeded 3/Prod", "", RUN)},
     {E("2/Beta/Api/T1", FAILED, 1), OK_("", "job.skipped 3/Beta/Web/T1", "", RUN)},
+    {RESUME, NOARGS, OF_ERR_STATE, "", "", "", RUN}, /* a failure let through is no reason */
     {E("2/Beta/Api/T2", TIMED_OUT, 1), OK_("", "", "", RUN)}, /* 2 of 4: over */
     {E("2/Beta/Api/T3", SUCCEEDED, 1), OK_("", "", "", RUN)},
     {E("2/Beta/Api/T4", SUCCEEDED, 1),
