@@ -239,19 +239,20 @@ static void lane_note(of_gate *g, size_t idx, of_job_status from, of_job_status 
 
 /* Skipped without having run: by the plan, or by quarantine. Such a job is no target of its
  * stage's allowance. */
-static bool unrun(const of_job_record *r)
+static bool unrun(of_job_status st, const of_job_record *r)
 {
-    return r->status == OF_JOB_SKIPPED && r->job.attempt == 0;
+    return st == OF_JOB_SKIPPED && r->job.attempt == 0;
 }
 
-/* Adds (sign +1) or removes (-1) job idx's share of the quarantine counters. */
-static void q_count(of_gate *g, size_t idx, int sign)
+/* Adds (sign +1) or removes (-1) job idx's share of the quarantine counters, as if its status
+ * were st (the caller's before or after). */
+static void q_count(of_gate *g, size_t idx, of_job_status st, int sign)
 {
     const of_job_record *r = &g->jobs[idx];
     group *gr = group_of(g, idx);
     size_t d = (size_t)(sign > 0 ? 1 : -1); /* wraps to subtract */
-    if (unrun(r)) gr->unrun += d;
-    if (g->tg_of[idx] == NO_LANE && of_job_status_is_failure(r->status)) {
+    if (unrun(st, r)) gr->unrun += d;
+    if (g->tg_of[idx] == NO_LANE && of_job_status_is_failure(st)) {
         gr->u_fail += d;
         g->u_fail += d;
     }
@@ -270,11 +271,8 @@ static void q_dirty(of_gate *g, size_t t)
  * away may bring another tenant's failure (or, with lanes, the release's) within the allowance. */
 static void q_note(of_gate *g, size_t idx, of_job_status from, of_job_status to)
 {
-    of_job_status now = g->jobs[idx].status;
-    g->jobs[idx].status = from;
-    q_count(g, idx, -1);
-    g->jobs[idx].status = now;
-    q_count(g, idx, +1);
+    q_count(g, idx, from, -1);
+    q_count(g, idx, to, +1);
     size_t t = g->tg_of[idx];
     if (of_job_status_is_failure(to)) q_dirty(g, t);
     if (of_job_status_is_failure(from)) g->q_rescan = true;
@@ -681,9 +679,9 @@ static void quarantine_summary(const of_gate *g, char *out, size_t n)
 
 static void set_quarantined(of_gate *g, size_t idx, bool on)
 {
-    q_count(g, idx, -1);
+    q_count(g, idx, g->jobs[idx].status, -1);
     g->jobs[idx].quarantined = on;
-    q_count(g, idx, +1);
+    q_count(g, idx, g->jobs[idx].status, +1);
 }
 
 /* One (environment, tenant): after its first failure that its stage lets through, its pending
@@ -1054,7 +1052,7 @@ static of_err build_quarantine(of_gate *g)
     g->q_marked = calloc(n, sizeof *g->q_marked);
     if (!g->tg_quar || !g->q_dirty || !g->q_marked) return OF_ERR_NOMEM;
     for (size_t i = 0; i < g->n_jobs; i++)
-        q_count(g, i, +1);
+        q_count(g, i, g->jobs[i].status, +1);
     g->q_rescan = true;
     if (!g->lanes) return OF_OK;
     g->lane_failc = calloc(g->n_lanes ? g->n_lanes * ns : 1, sizeof *g->lane_failc);
@@ -1064,7 +1062,7 @@ static of_err build_quarantine(of_gate *g)
         if (g->lane_of[i] == NO_LANE) continue;
         if (of_job_status_is_failure(r->status))
             g->lane_failc[g->lane_of[i] * ns + (size_t)r->job.stage - 1]++;
-        if (!(unrun(r) && !r->quarantined)) g->lane_den++;
+        if (!(unrun(r->status, r) && !r->quarantined)) g->lane_den++;
     }
     g->lane_tol = lanes_tolerate(g);
     for (size_t l = 0; g->lane_tol && l < g->n_lanes; l++)
@@ -1300,10 +1298,10 @@ of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t now_ms, of_gate
     begin(&s, g, out, now_ms);
     /* A higher attempt than we know: we dispatched it before a crash lost the record. */
     if (ev->attempt > r->job.attempt) {
-        if (g->q_on) q_count(g, idx, -1);
+        if (g->q_on) q_count(g, idx, r->status, -1);
         r->job.attempt = ev->attempt;
         r->quarantined = false; /* it ran after all */
-        if (g->q_on) q_count(g, idx, +1);
+        if (g->q_on) q_count(g, idx, r->status, +1);
         mark_changed(&s, idx);
     }
     set_status(&s, idx, st);
