@@ -8,8 +8,10 @@ Api (stage 2) deployments of the six tenants named F01..F06 (3 %); every deploym
   - each failing tenant's Web (stage 3) is skipped with "quarantined after Api/Dev/<tenant>
     failed" (a job.skipped event, the state `status` shows) and never deployed; every other
     tenant's Web is deployed once;
+  - the producer is restarted: its gate comes back from the state topic, quarantine included;
   - the failure rule is cleared; `replay --quarantined` redeploys exactly the six Api jobs and,
-    once each succeeded, that tenant's Web; the release completes again, every target deployed.
+    once each succeeded, that tenant's Web; the release completes again, every target deployed;
+    a second `replay --quarantined` is ignored (exit 1).
 """
 
 import json
@@ -95,6 +97,12 @@ def scenario(args, fleets):
     check_eq(st.returncode, 0, "status exit code (%s)" % st.stderr.strip())
     check("quarantined after Api/Dev/F01 failed" in st.stdout,
           "status does not show the quarantine:\n%s" % st.stdout[:3000])
+
+    # the quarantine must survive a restart: it is derived from the job records
+    harness.log("restarting the producer")
+    fl.producer.expected_exit = True
+    check_eq(fl.producer.stop(), 0, "producer exit code on SIGTERM")
+    fl.start_producer()
 
     # fixed: replay the quarantined tenants; each goes on into stage 3 once its Api succeeded
     fl.set_rules([{"duration_ms": 0}])
