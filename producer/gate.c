@@ -479,7 +479,7 @@ static void set_stage(step *s, size_t stage0, size_t env, of_stage_status st)
 static size_t allowance(const of_proceed *p, size_t n)
 {
     if (p->kind == OF_PROCEED_MAX_FAILURES) return (size_t)p->max_failures;
-    if (p->kind != OF_PROCEED_RATIO) return 0;
+    if (p->kind != OF_PROCEED_RATIO || n == 0) return 0;
     /* the fewest successes that meet the ratio; the epsilon keeps 0.95 x 200 at 190 */
     double need = p->min_success_ratio * (double)n - 1e-9;
     size_t k = (size_t)need;
@@ -658,7 +658,8 @@ static void job_label(const of_gate *g, size_t idx, char *out, size_t n)
                    j->tenant.name ? j->tenant.name : "?");
 }
 
-/* "N tenant(s) quarantined (M job(s) skipped): ..." for release.completed; "" if none. */
+/* "N tenant(s) quarantined, M job(s) skipped; ..." for release.completed ("" if none): a tenant
+ * counts once per environment it is quarantined in. */
 static void quarantine_summary(const of_gate *g, char *out, size_t n)
 {
     size_t tenants = 0, jobs = 0;
