@@ -724,6 +724,32 @@ static const stepdef lane_quarantine[] = {
 };
 #define LANE_QUARANTINE_SPLIT 3
 
+/* Quarantine is per (environment, tenant): T1 failing in Beta skips its Beta stage 3 only;
+ * Prod's T1 goes on. */
+static const stepdef quarantine_env[] = {
+    Q_START_STEP,
+    {E("2/Beta/Api/T1", FAILED, 1), OK_("", "job.skipped 3/Beta/Web/T1", "", RUN)},
+    {E("2/Prod/Api/T1", SUCCEEDED, 1),
+     OK_("3/Prod/Web/T1#1", "stage.succeeded 2/Prod, stage.started 3/Prod", "", RUN)},
+};
+
+/* The barrier: an untenanted failure is over any allowance. */
+static const plandef STAGE_Q_PLAN = {LJOBS, N_LJOBS, 3,
+                                     LANE_REQUEST("{\"proceed\":{\"max_failures\":5}}")};
+static const stepdef stage_q_untenanted[] = {
+    LANE_START_STEP,
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("2/Beta/Api/T1#1 2/Beta/Api/T2#1 2/Beta/Schema/-#1",
+                                          "stage.succeeded 1/Beta, stage.started 2/Beta", "", RUN)},
+    {E("2/Beta/Schema/-", FAILED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T2", SUCCEEDED, 1), OK_("", "stage.failed 2/Beta", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)}, /* blocked: nothing starts */
+    {E("1/Prod/Db/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 1/Prod, release.paused(1)", "", PAUSED)},
+    {REPLAYQ, NOARGS, OF_ERR_STATE, "", "", "", PAUSED},
+};
+
 /* An untenanted failure is never let through: no tenant to quarantine. */
 static const stepdef lane_q_untenanted[] = {
     LANE_START_STEP,
@@ -1148,6 +1174,10 @@ int main(void)
                 sizeof quarantine_over / sizeof quarantine_over[0]);
     scenario_of(&LANE_Q_PLAN, "lane-quarantine", lane_quarantine,
                 sizeof lane_quarantine / sizeof lane_quarantine[0]);
+    scenario_of(&Q_PLAN, "quarantine-env", quarantine_env,
+                sizeof quarantine_env / sizeof quarantine_env[0]);
+    scenario_of(&STAGE_Q_PLAN, "stage-q-untenanted", stage_q_untenanted,
+                sizeof stage_q_untenanted / sizeof stage_q_untenanted[0]);
     scenario_of(&LANE_Q_PLAN, "lane-q-untenanted", lane_q_untenanted,
                 sizeof lane_q_untenanted / sizeof lane_q_untenanted[0]);
     test_quarantine_records();
