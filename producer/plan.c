@@ -776,12 +776,32 @@ of_err of_plan_format_table(const of_plan *plan, of_buf *b)
     return rc;
 }
 
+/* ,"proceed":[...] with each stage's allowance (null: every job must succeed); nothing when no
+ * stage lets failures through. */
+static of_err proceed_json(of_buf *b, const of_release_record *h)
+{
+    if (!h->proceed) return OF_OK;
+    of_err rc = of_buf_puts(b, ",\"proceed\":[");
+    for (int st = 0; !rc && st < h->stage_count; st++) {
+        const of_proceed *p = &h->proceed[st];
+        const char *sep = st ? "," : "";
+        if (p->kind == OF_PROCEED_RATIO)
+            rc = of_buf_printf(b, "%s{\"min_success_ratio\":%g}", sep, p->min_success_ratio);
+        else if (p->kind == OF_PROCEED_MAX_FAILURES)
+            rc = of_buf_printf(b, "%s{\"max_failures\":%lld}", sep, (long long)p->max_failures);
+        else
+            rc = of_buf_printf(b, "%snull", sep);
+    }
+    return rc ? rc : of_buf_puts(b, "]");
+}
+
 of_err of_plan_to_json(const of_plan *plan, char **out)
 {
     char *doc = NULL;
     of_err rc = of_plan_json_encode(&plan->header, plan->jobs, plan->n_jobs, &plan->warnings, &doc);
     if (rc) return rc;
-    /* The gate's policy leads the object; the priority and the fleet's task budget close it.
+    /* The gate's policy leads the object; the priority, the fleet's task budget and each stage's
+     * proceed close it.
      * They are spliced in here because the plan view's encoder (common/codec/msg_wire.c) is
      * being reworked; they belong there, as fields of the header. The values are numbers, fixed
      * names and task_budget_rule, our own text without quotes or backslashes, so nothing needs
@@ -801,15 +821,17 @@ of_err of_plan_to_json(const of_plan *plan, char **out)
     OF_ASSERT(doc[0] == '{' && doc[len - 1] == '}' && n > 0 && (size_t)n < sizeof head && t > 0 &&
               (size_t)t < sizeof tail);
     bool empty = len == 2;
-    size_t size = (size_t)n + 1 + (len - 2) + 1 + (size_t)t + 2;
-    *out = malloc(size);
-    if (!*out) {
-        free(doc);
-        return OF_ERR_NOMEM;
-    }
-    /* head, the encoder's members (without its braces), tail */
-    (void)snprintf(*out, size, "%s,%.*s%s%s}", head, (int)(len - 2), doc + 1, empty ? "" : ",",
-                   tail);
+    /* head, the encoder's members (without its braces), tail, each stage's proceed */
+    of_buf b;
+    of_buf_init(&b, (size_t)-1 / 2); /* our own text, sized by the plan */
+    rc = of_buf_printf(&b, "%s,%.*s%s%s", head, (int)(len - 2), doc + 1, empty ? "" : ",", tail);
     free(doc);
-    return OF_OK;
+    if (!rc) rc = proceed_json(&b, h);
+    if (!rc) rc = of_buf_puts(&b, "}");
+    if (rc) {
+        of_buf_clear(&b);
+        return rc;
+    }
+    *out = of_buf_detach(&b);
+    return *out ? OF_OK : OF_ERR_NOMEM;
 }

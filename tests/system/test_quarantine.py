@@ -66,6 +66,8 @@ def scenario(args, fleets):
         {"project": "Api", "tenant": "F*", "duration_ms": 0, "outcome": "fail", "error": ERROR},
         {"duration_ms": 0},
     ])
+    doc = harness.plan(fl, REQ)
+    check_eq(doc.get("proceed"), [{"min_success_ratio": 0.95}] * 3, "plan --json proceed")
     r = fl.octofleet("plan", fl.write_request(REQ))
     check_eq(r.returncode, 0, "plan exit code (%s)" % r.stderr.strip())
     check("stage 2 min_success_ratio 0.95" in r.stdout.splitlines()[0],

@@ -643,6 +643,10 @@ static void test_plan_proceed(void)
                        "gate stage, proceed: stage 1 max_failures 3, stage 2 min_success_ratio "
                        "0.95");
         of_buf_clear(&tb);
+        char *js = NULL;
+        CHECK_INT(of_plan_to_json(p, &js), OF_OK);
+        CHECK_CONTAINS(js, ",\"proceed\":[{\"max_failures\":3},{\"min_success_ratio\":0.95}]}");
+        free(js);
         char err[256] = "";
         free(p->header.proceed);
         p->header.proceed = NULL; /* as decoded from a state record */
@@ -657,7 +661,13 @@ static void test_plan_proceed(void)
     req = parse(plain);
     if (!req) return;
     p = build_ok(req, plain);
-    if (p) CHECK(p->header.proceed == NULL);
+    if (p) {
+        CHECK(p->header.proceed == NULL);
+        char *js = NULL;
+        CHECK_INT(of_plan_to_json(p, &js), OF_OK);
+        CHECK(js && strstr(js, "proceed") == NULL);
+        free(js);
+    }
     of_plan_free(p);
     of_request_free(req);
 }
