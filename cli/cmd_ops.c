@@ -165,7 +165,8 @@ int of_cmd_submit(int argc, char **argv)
 /* ---- replay / resume / abort ------------------------------------------- */
 
 static const char control_usage[] =
-    "usage: octofleet replay RELEASE [--stage N] [--all] [--tenant T]... [--project P]...\n"
+    "usage: octofleet replay RELEASE [--stage N] [--all | --quarantined] [--tenant T]...\n"
+    "                        [--project P]...\n"
     "                        [--environment E]... [--by NAME] [--reason TEXT] [options]\n"
     "       octofleet resume RELEASE [--by NAME] [--reason TEXT] [options]\n"
     "       octofleet abort  RELEASE [--cancel-running] [--by NAME] [--reason TEXT] "
@@ -174,7 +175,9 @@ static const char control_usage[] =
     "when the request named a space other than Default): the id is derived from both.\n"
     "Steers a release through the producer (docs/operations.md):\n"
     "  replay  re-dispatches the failed jobs of a stage (--all: every job of it), attempt + 1;\n"
-    "          --stage 0 or none = every stage with failed jobs; filters narrow it\n"
+    "          --stage 0 or none = every stage with failed jobs; filters narrow it;\n"
+    "          --quarantined: the failed jobs of quarantined tenants (policy.proceed), each\n"
+    "          tenant going on into the stages it was skipped in once its job succeeds\n"
     "  resume  continues after a fix made by hand (the producer reconciles with Octopus first)\n"
     "  abort   stops the release; --cancel-running cancels its live Octopus tasks\n"
     "The command is recorded in the events with who (--by, default $USER) and why (--reason).\n"
@@ -209,6 +212,8 @@ static of_cli_arg control_arg(void *ctx, int argc, char **argv, int *i)
     if (r != OF_CLI_ARG_UNEXPECTED) return r;
     if (type == OF_CMD_REPLAY && strcmp(a, "--all") == 0) {
         cmd->all = true;
+    } else if (type == OF_CMD_REPLAY && strcmp(a, "--quarantined") == 0) {
+        cmd->quarantined = true;
     } else if (type == OF_CMD_ABORT && strcmp(a, "--cancel-running") == 0) {
         cmd->cancel_running = true;
     } else if (type == OF_CMD_REPLAY && strcmp(a, "--stage") == 0 && has_val) {
@@ -274,6 +279,9 @@ static int control(of_cmd_type type, int argc, char **argv)
     if (c.w.wait && c.w.no_wait)
         return of_cli_usage_error(name, control_usage, "%s",
                                   "--wait and --no-wait exclude each other");
+    if (c.cmd.all && c.cmd.quarantined)
+        return of_cli_usage_error(name, control_usage, "%s",
+                                  "--all and --quarantined exclude each other");
     static char no_reason[] = "requested from the command line";
     if (!c.cmd.reason) c.cmd.reason = no_reason;
     of_cli_release_id(c.rid, c.space, c.cmd.release_id);

@@ -55,6 +55,34 @@ static void print_windows(const of_relstate *s, const of_windows *ws)
     if (n > 20) of_cli_line(stdout, "  ... and %zu more", n - 20);
 }
 
+static bool is_failed(const of_job_record *j)
+{
+    return of_job_status_is_failure(j->status);
+}
+
+static bool is_quarantined(const of_job_record *j)
+{
+    return j->quarantined;
+}
+
+/* Under a title, one line per job that `which` picks, with its status and reason. */
+static void print_jobs(const of_relstate *s, const char *title,
+                       bool (*which)(const of_job_record *))
+{
+    int n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const of_job_record *j = &s->jobs[i];
+        if (!which(j)) continue;
+        if (n++ == 0) printf("\n%s:\n", title);
+        of_cli_line(stdout, "  stage %d %s %s%s%s attempt %d: %s%s%s", j->job.stage,
+                    j->job.project.name ? j->job.project.name : "?",
+                    j->job.environment.name ? j->job.environment.name : "?",
+                    j->job.tenant.name ? " / " : "", j->job.tenant.name ? j->job.tenant.name : "",
+                    j->job.attempt, of_job_status_name(j->status), j->skip_reason ? ": " : "",
+                    j->skip_reason ? j->skip_reason : "");
+    }
+}
+
 static void print_text(const of_relstate *s)
 {
     const of_release_record *r = &s->rel;
@@ -91,18 +119,8 @@ static void print_text(const of_relstate *s)
                         of_stage_status_name(r->stage_status[k]), tot, ok, skip, fail, live, held);
         }
     }
-    int nfail = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        const of_job_record *j = &s->jobs[i];
-        if (!of_job_status_is_failure(j->status)) continue;
-        if (nfail++ == 0) printf("\nfailed jobs:\n");
-        of_cli_line(stdout, "  stage %d %s %s%s%s attempt %d: %s%s%s", j->job.stage,
-                    j->job.project.name ? j->job.project.name : "?",
-                    j->job.environment.name ? j->job.environment.name : "?",
-                    j->job.tenant.name ? " / " : "", j->job.tenant.name ? j->job.tenant.name : "",
-                    j->job.attempt, of_job_status_name(j->status), j->skip_reason ? ": " : "",
-                    j->skip_reason ? j->skip_reason : "");
-    }
+    print_jobs(s, "failed jobs", is_failed);
+    print_jobs(s, "quarantined jobs (policy.proceed; replay --quarantined)", is_quarantined);
 }
 
 /* An evicted release (producer.release_retention): only the producer's marker is left, so
@@ -135,8 +153,9 @@ static void print_evicted(const of_relstate *s)
 
 static const char status_usage[] =
     "usage: octofleet status RELEASE [--json] [options]\n\n"
-    "Shows a release's stages per environment, job counts and failed jobs with Octopus's\n"
-    "error, from the state the producer keeps in the releases topic. RELEASE is the id\n"
+    "Shows a release's stages per environment, job counts, failed jobs with Octopus's\n"
+    "error and quarantined jobs (policy.proceed) with the failure that quarantined their\n"
+    "tenant, from the state the producer keeps in the releases topic. RELEASE is the id\n"
     "printed by submit, or the release name. A release evicted after the producer's\n"
     "producer.release_retention shows its outcome, stages and counts from the marker the\n"
     "producer kept (\"evicted\" in --json; its jobs are gone). Jobs waiting for their\n"

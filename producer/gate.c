@@ -19,6 +19,9 @@ typedef struct group {
     size_t *jobs; /* indices into g->jobs, in plan order */
     size_t n;
     size_t count[OF_JOB_STATUS__COUNT];
+    /* for policy.proceed (kept only when it is set): */
+    size_t unrun;  /* skipped without having run (by the plan or by quarantine) */
+    size_t u_fail; /* untenanted jobs in a failure state: never let through */
 } group;
 
 /* A lane (gate "tenant"): one tenant's jobs in one environment. */
@@ -72,6 +75,24 @@ struct of_gate {
      * yet; rebuilt from the jobs' dispatch times on load) and whether its deadline passed */
     int64_t *started_ms;
     bool *dl_passed;
+    /* Quarantine (docs/gating.md, "Success-ratio gates and quarantine"), only when some stage's
+     * policy.proceed lets failures through (q_on). Like the lanes it is derived from the job
+     * records (status, attempt, the "quarantined" flag), so a rebuilt gate has the same. The
+     * (environment, tenant) groups are the lanes in lane mode, built alike for the barrier. */
+    bool q_on;
+    lane *tg; /* (environment, tenant) groups: borrowed from lanes in lane mode */
+    size_t n_tg;
+    size_t *tg_jobs; /* job indices, group after group (lane_jobs in lane mode) */
+    size_t *tg_of;   /* [n_jobs] group index, NO_LANE untenanted (lane_of in lane mode) */
+    size_t *tg_quar; /* [n_tg] jobs of the group skipped by quarantine */
+    size_t *q_dirty; /* tenant groups to look at in the next decision */
+    size_t n_q_dirty;
+    bool *q_marked;     /* [n_tg] in q_dirty */
+    bool q_rescan;      /* look at every tenant group (built, or a failure went away) */
+    size_t u_fail;      /* untenanted jobs of the release in a failure state */
+    size_t lane_den;    /* lanes: tenanted jobs the plan did not skip */
+    size_t *lane_failc; /* lanes: [n_lanes * stage_count] own jobs in a failure state */
+    bool lane_tol;      /* lanes: the release's failures are within its allowance */
 };
 
 static int64_t deadline_at(const of_gate *g, size_t gi);
@@ -160,8 +181,11 @@ static size_t lane_stage(const of_gate *g, size_t l)
 {
     const lane *ln = &g->lanes[l];
     size_t ns = n_stages(g);
-    for (size_t st = 0; st < ns; st++)
-        if (g->lane_open[l * ns + st] || g->u_open[gidx(g, st, ln->env)]) return st;
+    for (size_t st = 0; st < ns; st++) {
+        /* failures the release lets through do not hold their lane: it is quarantined */
+        size_t open = g->lane_open[l * ns + st] - (g->lane_tol ? g->lane_failc[l * ns + st] : 0);
+        if (open || g->u_open[gidx(g, st, ln->env)]) return st;
+    }
     return ns;
 }
 
@@ -188,6 +212,15 @@ static void lane_note(of_gate *g, size_t idx, of_job_status from, of_job_status 
     size_t gi = gidx(g, st, env), l = g->lane_of[idx];
     bool was = of_job_status_is_done_ok(from), is = of_job_status_is_done_ok(to);
     if (l != NO_LANE) {
+        bool wf = of_job_status_is_failure(from), isf = of_job_status_is_failure(to);
+        if (g->lane_failc && wf != isf) {
+            size_t *fc = &g->lane_failc[l * n_stages(g) + st];
+            if (isf)
+                (*fc)++;
+            else
+                (*fc)--;
+            if (g->lane_tol) lane_refresh(g, l);
+        }
         if (was == is) return;
         size_t *open = &g->lane_open[l * n_stages(g) + st];
         if (is)
@@ -208,6 +241,51 @@ static void lane_note(of_gate *g, size_t idx, of_job_status from, of_job_status 
         lane_refresh(g, k);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* quarantine: the bookkeeping (the decisions are in quarantine_pass) */
+
+/* Skipped without having run: by the plan, or by quarantine. Such a job is no target of its
+ * stage's allowance. */
+static bool unrun(of_job_status st, const of_job_record *r)
+{
+    return st == OF_JOB_SKIPPED && r->job.attempt == 0;
+}
+
+/* Adds (sign +1) or removes (-1) job idx's share of the quarantine counters, as if its status
+ * were st (the caller's before or after). */
+static void q_count(of_gate *g, size_t idx, of_job_status st, int sign)
+{
+    const of_job_record *r = &g->jobs[idx];
+    group *gr = group_of(g, idx);
+    size_t d = (size_t)(sign > 0 ? 1 : -1); /* wraps to subtract */
+    if (unrun(st, r)) gr->unrun += d;
+    if (g->tg_of[idx] == NO_LANE && of_job_status_is_failure(st)) {
+        gr->u_fail += d;
+        g->u_fail += d;
+    }
+    if (r->quarantined && g->tg_of[idx] != NO_LANE) g->tg_quar[g->tg_of[idx]] += d;
+}
+
+static void q_dirty(of_gate *g, size_t t)
+{
+    if (t == NO_LANE || g->q_marked[t]) return;
+    g->q_marked[t] = true;
+    g->q_dirty[g->n_q_dirty++] = t;
+}
+
+/* Job idx went from `from` to `to` (its status is already `to`). A new failure may quarantine
+ * its tenant; a quarantined tenant's job that ends well may release it; a failure that goes
+ * away may bring another tenant's failure (or, with lanes, the release's) within the allowance. */
+static void q_note(of_gate *g, size_t idx, of_job_status from, of_job_status to)
+{
+    q_count(g, idx, from, -1);
+    q_count(g, idx, to, +1);
+    size_t t = g->tg_of[idx];
+    if (of_job_status_is_failure(to)) q_dirty(g, t);
+    if (of_job_status_is_failure(from)) g->q_rescan = true;
+    if (t != NO_LANE && g->tg_quar[t] && of_job_status_is_done_ok(to)) q_dirty(g, t);
+}
+
 static void set_status(step *s, size_t idx, of_job_status st)
 {
     of_gate *g = s->g;
@@ -222,6 +300,7 @@ static void set_status(step *s, size_t idx, of_job_status st)
     gr->count[st]++;
     g->count[st]++;
     if (g->lanes) lane_note(g, idx, from, st);
+    if (g->q_on) q_note(g, idx, from, st);
     mark_changed(s, idx);
 }
 
@@ -453,6 +532,52 @@ static void set_stage(step *s, size_t stage0, size_t env, of_stage_status st)
     s->out->release_changed = true;
 }
 
+/* How many failed jobs p lets through among n targets. */
+static size_t allowance(const of_proceed *p, size_t n)
+{
+    if (p->kind == OF_PROCEED_MAX_FAILURES) return (size_t)p->max_failures;
+    if (p->kind != OF_PROCEED_RATIO || n == 0) return 0;
+    /* the fewest successes that meet the ratio; the epsilon keeps 0.95 x 200 at 190 */
+    double need = p->min_success_ratio * (double)n - 1e-9;
+    size_t k = (size_t)need;
+    if ((double)k < need) k++;
+    return k >= n ? 0 : n - k;
+}
+
+/* Are group gi's failures (if any) let through? Barrier: its stage's allowance over its jobs
+ * that are meant to run (those skipped without running do not count). Lanes: the release's
+ * (lane_tol). An untenanted failure never is: there is no tenant to quarantine. */
+static bool group_tolerates(const of_gate *g, size_t gi)
+{
+    const group *gr = &g->groups[gi];
+    size_t f = failures_of(gr->count);
+    if (!f) return true;
+    if (!g->q_on || gr->u_fail) return false;
+    if (g->lanes) return g->lane_tol;
+    const of_proceed *p = &g->hdr.proceed[gi / g->hdr.n_environments];
+    return f <= allowance(p, gr->n - gr->unrun);
+}
+
+/* Lanes: the release as a whole is within its allowance (policy.proceed) over the tenanted
+ * jobs the plan did not skip, with no untenanted failure. */
+static bool lanes_tolerate(const of_gate *g)
+{
+    size_t f = failures_of(g->count);
+    if (!f) return true;
+    return g->q_on && !g->u_fail && f <= allowance(&g->hdr.proceed[0], g->lane_den);
+}
+
+/* Is there a failure that policy.proceed does not let through (which blocks as before)? */
+static bool blocking_failure(const of_gate *g)
+{
+    if (!failures_of(g->count)) return false;
+    if (!g->q_on) return true;
+    if (g->lanes) return !g->lane_tol;
+    for (size_t k = 0; k < n_stages(g) * g->hdr.n_environments; k++)
+        if (!group_tolerates(g, k)) return true;
+    return false;
+}
+
 /* Re-derives a started group's status from its job counts; emits stage.succeeded /
  * stage.failed when a group settles. */
 static void settle_group(step *s, size_t stage0, size_t env)
@@ -464,7 +589,7 @@ static void settle_group(step *s, size_t stage0, size_t env)
     if (cur == OF_STAGE_PENDING) return;
     if (in_flight_of(gr->count) || gr->count[OF_JOB_PENDING]) {
         set_stage(s, stage0, env, OF_STAGE_RUNNING);
-    } else if (failures_of(gr->count)) {
+    } else if (failures_of(gr->count) && !group_tolerates(g, gi)) {
         if (cur != OF_STAGE_FAILED) {
             set_stage(s, stage0, env, OF_STAGE_FAILED);
             stage_event(s, OF_EV_STAGE_FAILED, stage0, env);
@@ -581,6 +706,121 @@ static void lanes_advance(step *s)
     free(todo);
 }
 
+/* "project/environment/tenant" of job idx, for humans. */
+static void job_label(const of_gate *g, size_t idx, char *out, size_t n)
+{
+    const of_job *j = &g->jobs[idx].job;
+    (void)snprintf(out, n, "%.100s/%.100s/%.100s", j->project.name ? j->project.name : "?",
+                   j->environment.name ? j->environment.name : "?",
+                   j->tenant.name ? j->tenant.name : "?");
+}
+
+/* "N tenant(s) quarantined, M job(s) skipped; ..." for release.completed ("" if none): a tenant
+ * counts once per environment it is quarantined in. */
+static void quarantine_summary(const of_gate *g, char *out, size_t n)
+{
+    size_t tenants = 0, jobs = 0;
+    for (size_t t = 0; t < g->n_tg; t++) {
+        bool failed = g->tg_quar[t] > 0;
+        for (size_t k = 0; k < g->tg[t].n && !failed; k++)
+            failed = of_job_status_is_failure(g->jobs[g->tg_jobs[g->tg[t].first + k]].status);
+        if (failed) tenants++;
+        jobs += g->tg_quar[t];
+    }
+    out[0] = '\0';
+    if (tenants)
+        (void)snprintf(out, n,
+                       "%zu tenant(s) quarantined, %zu job(s) skipped; replay --quarantined "
+                       "retries them",
+                       tenants, jobs);
+}
+
+static void set_quarantined(of_gate *g, size_t idx, bool on)
+{
+    q_count(g, idx, g->jobs[idx].status, -1);
+    g->jobs[idx].quarantined = on;
+    q_count(g, idx, g->jobs[idx].status, +1);
+}
+
+/* One (environment, tenant): after its first failure that its stage lets through, its pending
+ * jobs of later stages are skipped ("quarantined after <job> failed"); a quarantined job whose
+ * tenant's jobs of the stages before it have all succeeded or been skipped goes back to
+ * pending, so a fixed tenant moves on stage by stage. */
+static void quarantine_tenant(step *s, size_t t)
+{
+    of_gate *g = s->g;
+    const lane *tg = &g->tg[t];
+    const size_t *jobs = &g->tg_jobs[tg->first];
+    size_t fail = NO_LANE;
+    for (size_t k = 0; k < tg->n && fail == NO_LANE; k++) {
+        size_t j = jobs[k];
+        if (of_job_status_is_failure(g->jobs[j].status) &&
+            group_tolerates(g, gidx(g, (size_t)g->jobs[j].job.stage - 1, g->env_of[j])))
+            fail = j;
+    }
+    if (fail != NO_LANE) {
+        char label[320], why[360];
+        job_label(g, fail, label, sizeof label);
+        (void)snprintf(why, sizeof why, "quarantined after %s failed", label);
+        for (size_t k = 0; k < tg->n && !s->rc; k++) {
+            size_t j = jobs[k];
+            of_job_record *r = &g->jobs[j];
+            if (r->job.stage <= g->jobs[fail].job.stage || r->status != OF_JOB_PENDING) continue;
+            set_status(s, j, OF_JOB_SKIPPED);
+            set_quarantined(g, j, true);
+            set_str(s, &r->skip_reason, why);
+            job_event(s, OF_EV_JOB_SKIPPED, j, why);
+        }
+    }
+    if (!g->tg_quar[t]) return;
+    bool ok = true, ok_before = true; /* every job so far / of the stages before this one */
+    int stage = 0;
+    for (size_t k = 0; k < tg->n && !s->rc; k++) {
+        size_t j = jobs[k];
+        of_job_record *r = &g->jobs[j];
+        if (r->job.stage != stage) {
+            stage = r->job.stage;
+            ok_before = ok;
+        }
+        if (r->quarantined && ok_before) {
+            set_quarantined(g, j, false);
+            free(r->skip_reason);
+            r->skip_reason = NULL;
+            set_status(s, j, OF_JOB_PENDING);
+        }
+        if (!of_job_status_is_done_ok(r->status)) ok = false;
+    }
+}
+
+/* Quarantine's part of a decision, before the gates look at the stages: the lanes' allowance
+ * re-evaluated, then the tenants that changed (all of them after a build, or when a failure
+ * went away) quarantined or released. */
+static void quarantine_step(step *s)
+{
+    of_gate *g = s->g;
+    if (g->lanes) {
+        bool tol = lanes_tolerate(g);
+        if (tol != g->lane_tol) {
+            g->lane_tol = tol;
+            for (size_t l = 0; l < g->n_lanes; l++)
+                lane_refresh(g, l);
+            g->q_rescan = true;
+        }
+    }
+    if (g->q_rescan) {
+        for (size_t t = 0; t < g->n_tg && !s->rc; t++)
+            quarantine_tenant(s, t);
+    } else {
+        if (g->n_q_dirty > 1) qsort(g->q_dirty, g->n_q_dirty, sizeof *g->q_dirty, idx_cmp);
+        for (size_t k = 0; k < g->n_q_dirty && !s->rc; k++)
+            quarantine_tenant(s, g->q_dirty[k]);
+    }
+    for (size_t k = 0; k < g->n_q_dirty; k++)
+        g->q_marked[g->q_dirty[k]] = false;
+    g->n_q_dirty = 0;
+    g->q_rescan = false;
+}
+
 /* The gate proper: settle started groups, open the next stage per environment (or move the
  * lanes) when allowed, pause or complete the release. */
 static void advance(step *s)
@@ -588,11 +828,13 @@ static void advance(step *s)
     of_gate *g = s->g;
     of_release_record *h = &g->hdr;
     if (h->status == OF_RELEASE_ABORTED) return;
+    if (g->q_on) quarantine_step(s);
     for (size_t st = 0; st < n_stages(g); st++)
         for (size_t e = 0; e < h->n_environments; e++)
             settle_group(s, st, e);
 
-    bool failing = failures_of(g->count) > 0;
+    /* failures policy.proceed lets through do not count: their tenants are quarantined */
+    bool failing = blocking_failure(g);
     /* A failure stops all dispatching, except in lanes with lane_failure stop_lane: there
      * it only stops what waits for the failed job (its lane, or for an untenanted job every
      * lane of its environment), which lane_stage already accounts for. */
@@ -637,7 +879,9 @@ static void advance(step *s)
         if (all) {
             h->status = OF_RELEASE_COMPLETED;
             s->out->release_changed = true;
-            release_event(s, OF_EV_RELEASE_COMPLETED, NULL, NULL, NULL);
+            char what[160] = "";
+            if (g->q_on) quarantine_summary(g, what, sizeof what);
+            release_event(s, OF_EV_RELEASE_COMPLETED, NULL, what[0] ? what : NULL, NULL);
         }
     }
 }
@@ -696,6 +940,11 @@ static of_err copy_header(of_release_record *d, const of_release_record *src)
     d->priority = src->priority;
     d->stage_deadline_ms = src->stage_deadline_ms;
     d->stage_deadline_at_ms = src->stage_deadline_at_ms;
+    if (src->proceed) {
+        d->proceed = malloc(sc * sizeof *d->proceed);
+        if (!d->proceed) return OF_ERR_NOMEM;
+        memcpy(d->proceed, src->proceed, sc * sizeof *d->proceed);
+    }
     return rc;
 }
 
@@ -731,6 +980,7 @@ static of_err copy_record(of_strpool *sp, of_job_record *d, const of_job_record 
     d->task_id = of_strdup_or_null(src->task_id, &rc);
     d->held = src->held && src->status == OF_JOB_DISPATCHED;
     d->window = src->window;
+    d->quarantined = src->quarantined && src->status == OF_JOB_SKIPPED;
     return rc;
 }
 
@@ -759,51 +1009,66 @@ static const char *tenant_key(const of_job *j)
     return j->tenant.id ? j->tenant.id : j->tenant.name;
 }
 
-/* Builds the lanes of a gate whose jobs and groups are in place. Lanes are ordered by
- * environment and tenant and their jobs by plan order, whatever order the records came in. */
-static of_err build_lanes(of_gate *g)
+/* Groups the tenanted jobs by (environment, tenant): *groups ordered by environment, then
+ * tenant; *jobs their job indices, group after group, each in plan order; *of each job's group
+ * (NO_LANE for an untenanted job). New arrays the caller owns (on failure too). */
+static of_err group_tenants(const of_gate *g, lane **groups, size_t *n_groups, size_t **jobs,
+                            size_t **of)
 {
-    size_t ns = n_stages(g), ne = g->hdr.n_environments, ngroups = ns * ne, nt = 0;
+    size_t nt = 0;
     for (size_t i = 0; i < g->n_jobs; i++)
         if (tenant_key(&g->jobs[i].job)) nt++;
     lane_key *keys = calloc(nt ? nt : 1, sizeof *keys);
-    g->lane_jobs = calloc(nt ? nt : 1, sizeof *g->lane_jobs);
-    g->lanes = calloc(nt ? nt : 1, sizeof *g->lanes); /* at most one lane per job */
-    g->lane_of = calloc(g->n_jobs ? g->n_jobs : 1, sizeof *g->lane_of);
-    g->u_open = calloc(ngroups, sizeof *g->u_open);
-    g->u_pending = calloc(ngroups, sizeof *g->u_pending);
-    g->env_lane0 = calloc(ne + 1, sizeof *g->env_lane0);
-    g->lanes_at = calloc(ne * (ns + 1), sizeof *g->lanes_at);
-    if (!keys || !g->lane_jobs || !g->lanes || !g->lane_of || !g->u_open || !g->u_pending ||
-        !g->env_lane0 || !g->lanes_at) {
+    *jobs = calloc(nt ? nt : 1, sizeof **jobs);
+    *groups = calloc(nt ? nt : 1, sizeof **groups); /* at most one per job */
+    *of = calloc(g->n_jobs ? g->n_jobs : 1, sizeof **of);
+    *n_groups = 0;
+    if (!keys || !*jobs || !*groups || !*of) {
         free(keys);
         return OF_ERR_NOMEM;
     }
     size_t k = 0;
     for (size_t i = 0; i < g->n_jobs; i++) {
-        const of_job *j = &g->jobs[i].job;
-        g->lane_of[i] = NO_LANE;
-        if (tenant_key(j)) {
-            keys[k++] = (lane_key){g->env_of[i], tenant_key(j), i};
-        } else {
-            size_t gi = gidx(g, (size_t)j->stage - 1, g->env_of[i]);
-            if (!of_job_status_is_done_ok(g->jobs[i].status)) g->u_open[gi]++;
-            if (g->jobs[i].status == OF_JOB_PENDING) g->u_pending[gi]++;
-        }
+        (*of)[i] = NO_LANE;
+        if (tenant_key(&g->jobs[i].job))
+            keys[k++] = (lane_key){g->env_of[i], tenant_key(&g->jobs[i].job), i};
     }
     if (nt > 1) qsort(keys, nt, sizeof *keys, lane_key_cmp);
+    lane *gs = *groups;
     for (k = 0; k < nt; k++) {
         if (k == 0 || keys[k].env != keys[k - 1].env ||
             strcmp(keys[k].tenant, keys[k - 1].tenant) != 0) {
-            g->lanes[g->n_lanes].env = keys[k].env;
-            g->lanes[g->n_lanes].first = k;
-            g->n_lanes++;
+            gs[*n_groups].env = keys[k].env;
+            gs[*n_groups].first = k;
+            (*n_groups)++;
         }
-        g->lane_jobs[k] = keys[k].idx;
-        g->lane_of[keys[k].idx] = g->n_lanes - 1;
-        g->lanes[g->n_lanes - 1].n++;
+        (*jobs)[k] = keys[k].idx;
+        (*of)[keys[k].idx] = *n_groups - 1;
+        gs[*n_groups - 1].n++;
     }
     free(keys);
+    return OF_OK;
+}
+
+/* Builds the lanes of a gate whose jobs and groups are in place. Lanes are ordered by
+ * environment and tenant and their jobs by plan order, whatever order the records came in. */
+static of_err build_lanes(of_gate *g)
+{
+    size_t ns = n_stages(g), ne = g->hdr.n_environments, ngroups = ns * ne, k;
+    of_err rc = group_tenants(g, &g->lanes, &g->n_lanes, &g->lane_jobs, &g->lane_of);
+    if (rc) return rc;
+    g->u_open = calloc(ngroups, sizeof *g->u_open);
+    g->u_pending = calloc(ngroups, sizeof *g->u_pending);
+    g->env_lane0 = calloc(ne + 1, sizeof *g->env_lane0);
+    g->lanes_at = calloc(ne * (ns + 1), sizeof *g->lanes_at);
+    if (!g->u_open || !g->u_pending || !g->env_lane0 || !g->lanes_at) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < g->n_jobs; i++) {
+        const of_job *j = &g->jobs[i].job;
+        if (tenant_key(j)) continue;
+        size_t gi = gidx(g, (size_t)j->stage - 1, g->env_of[i]);
+        if (!of_job_status_is_done_ok(g->jobs[i].status)) g->u_open[gi]++;
+        if (g->jobs[i].status == OF_JOB_PENDING) g->u_pending[gi]++;
+    }
     g->lane_open = calloc(g->n_lanes ? g->n_lanes * ns : 1, sizeof *g->lane_open);
     g->dirty = calloc(g->n_lanes ? g->n_lanes : 1, sizeof *g->dirty);
     if (!g->lane_open || !g->dirty) return OF_ERR_NOMEM;
@@ -823,6 +1088,47 @@ static of_err build_lanes(of_gate *g)
     /* The first decision looks at every lane: this also dispatches what a torn save left
      * pending (job records written for some of a decision's dispatches, not all). */
     g->rescan = true;
+    return OF_OK;
+}
+
+/* Sets up quarantine for a gate whose jobs, groups and (lane mode) lanes are in place, when a
+ * stage's policy.proceed lets failures through; everything from the job records. */
+static of_err build_quarantine(of_gate *g)
+{
+    size_t ns = n_stages(g);
+    for (size_t st = 0; g->hdr.proceed && st < ns; st++)
+        if (g->hdr.proceed[st].kind != OF_PROCEED_ALL) g->q_on = true;
+    if (!g->q_on) return OF_OK;
+    if (g->lanes) {
+        g->tg = g->lanes;
+        g->n_tg = g->n_lanes;
+        g->tg_jobs = g->lane_jobs;
+        g->tg_of = g->lane_of;
+    } else {
+        of_err rc = group_tenants(g, &g->tg, &g->n_tg, &g->tg_jobs, &g->tg_of);
+        if (rc) return rc;
+    }
+    size_t n = g->n_tg ? g->n_tg : 1;
+    g->tg_quar = calloc(n, sizeof *g->tg_quar);
+    g->q_dirty = calloc(n, sizeof *g->q_dirty);
+    g->q_marked = calloc(n, sizeof *g->q_marked);
+    if (!g->tg_quar || !g->q_dirty || !g->q_marked) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < g->n_jobs; i++)
+        q_count(g, i, g->jobs[i].status, +1);
+    g->q_rescan = true;
+    if (!g->lanes) return OF_OK;
+    g->lane_failc = calloc(g->n_lanes ? g->n_lanes * ns : 1, sizeof *g->lane_failc);
+    if (!g->lane_failc) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < g->n_jobs; i++) {
+        const of_job_record *r = &g->jobs[i];
+        if (g->lane_of[i] == NO_LANE) continue;
+        if (of_job_status_is_failure(r->status))
+            g->lane_failc[g->lane_of[i] * ns + (size_t)r->job.stage - 1]++;
+        if (!(unrun(r->status, r) && !r->quarantined)) g->lane_den++;
+    }
+    g->lane_tol = lanes_tolerate(g);
+    for (size_t l = 0; g->lane_tol && l < g->n_lanes; l++)
+        lane_refresh(g, l);
     return OF_OK;
 }
 
@@ -942,7 +1248,8 @@ of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, s
             if (t > 0 && (!g->started_ms[k] || t < g->started_ms[k])) g->started_ms[k] = t;
         }
     }
-    if (g->hdr.gate == OF_GATE_TENANT && build_lanes(g) != OF_OK) {
+    if ((g->hdr.gate == OF_GATE_TENANT && build_lanes(g) != OF_OK) ||
+        build_quarantine(g) != OF_OK) {
         of_gate_free(g);
         return OF_ERR_NOMEM;
     }
@@ -980,6 +1287,15 @@ void of_gate_free(of_gate *g)
     free(g->dirty);
     free(g->started_ms);
     free(g->dl_passed);
+    if (g->tg != g->lanes) { /* the barrier's own tenant groups; in lane mode the lanes' */
+        free(g->tg);
+        free(g->tg_jobs);
+        free(g->tg_of);
+    }
+    free(g->tg_quar);
+    free(g->q_dirty);
+    free(g->q_marked);
+    free(g->lane_failc);
     of_release_record_clear(&g->hdr);
     free(g);
 }
@@ -1058,7 +1374,10 @@ of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t now_ms, of_gate
     begin(&s, g, out, now_ms);
     /* A higher attempt than we know: we dispatched it before a crash lost the record. */
     if (ev->attempt > r->job.attempt) {
+        if (g->q_on) q_count(g, idx, r->status, -1);
         r->job.attempt = ev->attempt;
+        r->quarantined = false; /* it ran after all */
+        if (g->q_on) q_count(g, idx, r->status, +1);
         mark_changed(&s, idx);
     }
     set_status(&s, idx, st);
@@ -1085,6 +1404,11 @@ static bool replay_match(const of_gate *g, const of_command *cmd, size_t idx)
     if (r->job.attempt < 1 || !of_job_status_is_terminal(r->status)) return false;
     if (!cmd->all && !of_job_status_is_failure(r->status)) return false;
     if (cmd->stage && r->job.stage != cmd->stage) return false;
+    /* --quarantined: the failures policy.proceed let through, whose tenants are quarantined */
+    if (cmd->quarantined &&
+        !(of_job_status_is_failure(r->status) && g->q_on && g->tg_of[idx] != NO_LANE &&
+          group_tolerates(g, gidx(g, (size_t)r->job.stage - 1, g->env_of[idx]))))
+        return false;
     if (cmd->n_tenants && !r->job.tenant.id && !r->job.tenant.name) return false;
     return in_list(cmd->tenants, cmd->n_tenants, &r->job.tenant) &&
            in_list(cmd->projects, cmd->n_projects, &r->job.project) &&
@@ -1125,7 +1449,10 @@ of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate
         (void)snprintf(what, sizeof what, "replay of %zu job(s) of stage %d%s", n, cmd->stage,
                        cmd->all ? " (all)" : "");
     else
-        (void)snprintf(what, sizeof what, "replay of %zu job(s)%s", n, cmd->all ? " (all)" : "");
+        (void)snprintf(what, sizeof what, "replay of %zu job(s)%s", n,
+                       cmd->quarantined ? " of quarantined tenants"
+                       : cmd->all       ? " (all)"
+                                        : "");
     release_event(&s, OF_EV_RELEASE_RESUMED, cmd->by, cmd->reason ? cmd->reason : what, NULL);
     /* Reopen the groups first (stage.started in the new round), then dispatch. */
     size_t ngroups = n_stages(g) * g->hdr.n_environments;
@@ -1194,12 +1521,24 @@ of_err of_gate_resume(of_gate *g, const of_command *cmd, const of_gate_override 
                       size_t n_overrides, int64_t now_ms, of_gate_out *out)
 {
     out->ignored = true;
-    bool failing = failures_of(g->count) > 0;
+    /* failures policy.proceed lets through are no reason to resume: replay --quarantined */
+    bool failing = blocking_failure(g);
     if (!(g->hdr.status == OF_RELEASE_PAUSED || (g->hdr.status == OF_RELEASE_RUNNING && failing)))
         return OF_ERR_STATE;
     step s;
     begin_command(&s, g, out, now_ms, cmd, OF_RELEASE_RUNNING, true);
     release_event(&s, OF_EV_RELEASE_RESUMED, cmd->by, cmd->reason, NULL);
+    /* The failures policy.proceed lets through, decided before the overrides change the
+     * counts: resume does not accept them, their tenants stay quarantined (replay
+     * --quarantined retries them). */
+    size_t ngroups = n_stages(g) * g->hdr.n_environments;
+    bool *tolerated = calloc(ngroups, sizeof *tolerated);
+    if (!tolerated) {
+        s.rc = OF_ERR_NOMEM;
+        return finish(&s);
+    }
+    for (size_t k = 0; k < ngroups && g->q_on; k++)
+        tolerated[k] = failures_of(g->groups[k].count) && group_tolerates(g, k);
     /* What Octopus says now wins (a human may have redeployed by hand)... */
     for (size_t k = 0; k < n_overrides; k++) {
         long f = of_gate_find(g, overrides[k].job_id);
@@ -1216,9 +1555,11 @@ of_err of_gate_resume(of_gate *g, const of_command *cmd, const of_gate_override 
                    cmd->reason ? ": " : "", cmd->reason ? cmd->reason : "");
     for (size_t i = 0; i < g->n_jobs; i++) {
         if (!of_job_status_is_failure(g->jobs[i].status)) continue;
+        if (tolerated[gidx(g, (size_t)g->jobs[i].job.stage - 1, g->env_of[i])]) continue;
         set_status(&s, i, OF_JOB_SKIPPED);
         set_str(&s, &g->jobs[i].skip_reason, why);
     }
+    free(tolerated);
     advance(&s);
     return finish(&s);
 }

@@ -39,6 +39,12 @@
  * once nothing is in flight. The lanes are derived from the job statuses, so a gate rebuilt
  * from records continues identically (given the header's gate mode: of_plan_header_policy).
  *
+ * Success-ratio gates (a stage's policy.proceed in header->proceed): a failure within its
+ * (stage, environment)'s allowance (lanes: the release's) blocks nothing and quarantines its
+ * tenant in that environment: its later pending jobs become skipped with "quarantined": true,
+ * and go back to pending stage by stage once the failure is fixed (replay --quarantined). Over
+ * the allowance, the rules above. Derived from the job records like the lanes.
+ *
  * Not thread-safe: one gate per release, used by one thread. */
 #ifndef OF_GATE_H
 #define OF_GATE_H
@@ -103,7 +109,8 @@ OF_MUST_CHECK of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t n
                                        of_gate_out *out);
 
 /* Replay (cmd->type == OF_CMD_REPLAY): stage (0 = every stage), all, tenant / project /
- * environment filters. OF_ERR_STATE if aborted or nothing matches (out->ignored). */
+ * environment filters; quarantined: only the failures policy.proceed let through. A completed
+ * release runs again. OF_ERR_STATE if aborted or nothing matches (out->ignored). */
 OF_MUST_CHECK of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms,
                                     of_gate_out *out);
 
@@ -113,7 +120,8 @@ OF_MUST_CHECK of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, siz
 void of_job_refs_free(of_job_ref *refs, size_t n);
 
 /* Resume (cmd->type == OF_CMD_RESUME) with reconciled statuses (may be NULL/0).
- * OF_ERR_STATE unless the release is paused (or running with failed jobs). */
+ * OF_ERR_STATE unless the release is paused (or running with failed jobs that policy.proceed
+ * does not let through; those it does are not accepted: their tenants stay quarantined). */
 OF_MUST_CHECK of_err of_gate_resume(of_gate *g, const of_command *cmd,
                                     const of_gate_override *overrides, size_t n_overrides,
                                     int64_t now_ms, of_gate_out *out);

@@ -552,13 +552,32 @@ static of_err sort_rows(builder *b)
     return rc;
 }
 
-/* The one place a header takes the gate's policy from a request. */
-static void header_policy(of_release_record *h, const of_policy *pol)
+/* h->proceed: each stage's own proceed, else the policy's; NULL when every stage wants every
+ * job to succeed (the default, and what a gate treats NULL as). */
+static of_err header_proceed(of_release_record *h, const of_request *req)
 {
+    free(h->proceed);
+    h->proceed = NULL;
+    bool any = req->policy.proceed.kind != OF_PROCEED_ALL;
+    for (size_t i = 0; i < req->n_stages; i++)
+        if (req->stages[i].has_proceed) any = true;
+    if (!any || (size_t)h->stage_count != req->n_stages) return OF_OK;
+    h->proceed = calloc(req->n_stages, sizeof *h->proceed);
+    if (!h->proceed) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < req->n_stages; i++)
+        h->proceed[i] = req->stages[i].has_proceed ? req->stages[i].proceed : req->policy.proceed;
+    return OF_OK;
+}
+
+/* The one place a header takes the gate's policy from a request. */
+static of_err header_policy(of_release_record *h, const of_request *req)
+{
+    const of_policy *pol = &req->policy;
     h->gate = pol->gate;
     h->lane_failure = pol->gate == OF_GATE_TENANT ? pol->lane_failure : OF_LANE_FAILURE_STOP_LANE;
     h->stage_deadline_ms = pol->stage_deadline_ms;
     h->stage_deadline_at_ms = pol->stage_deadline_at_ms;
+    return header_proceed(h, req);
 }
 
 static of_err fill_header(builder *b)
@@ -584,7 +603,7 @@ static of_err fill_header(builder *b)
         h->environments[e].id = of_strdup_or_null(b->envs[e].id, &rc);
         h->environments[e].name = of_strdup_or_null(b->envs[e].name, &rc);
     }
-    header_policy(h, &req->policy);
+    if (!rc) rc = header_policy(h, req);
     h->priority = req->priority;
     h->n_jobs = b->plan->n_jobs;
     for (size_t k = 0; k < b->plan->n_jobs; k++)
@@ -678,11 +697,13 @@ of_err of_plan_header_policy(of_release_record *h, char *errstr, size_t errstr_s
     h->lane_failure = OF_LANE_FAILURE_STOP_LANE;
     h->priority = 0;
     h->stage_deadline_ms = h->stage_deadline_at_ms = 0;
+    free(h->proceed);
+    h->proceed = NULL;
     if (!h->request_json) return OF_OK;
     of_request *req = NULL;
     of_err rc = of_plan_parse_request(h->request_json, &req, errstr, errstr_size);
     if (rc == OF_OK) {
-        header_policy(h, &req->policy);
+        rc = header_policy(h, req);
         h->priority = req->priority;
     }
     of_request_free(req);
@@ -739,6 +760,28 @@ static int width_of(const char *s)
     return n > 60 ? 60 : (int)n;
 }
 
+/* ", proceed: stage 2 min_success_ratio 0.95, stage 3 max_failures 3" (lanes: one allowance for
+ * the release, "proceed: max_failures 3"); nothing when every job must succeed. */
+static of_err print_proceed(of_buf *b, const of_release_record *h)
+{
+    bool first = true;
+    for (int st = 0; h->proceed && st < h->stage_count; st++) {
+        const of_proceed *p = &h->proceed[st];
+        if (p->kind == OF_PROCEED_ALL) continue;
+        char where[32] = "";
+        if (h->gate != OF_GATE_TENANT) (void)snprintf(where, sizeof where, "stage %d ", st + 1);
+        of_err rc = p->kind == OF_PROCEED_RATIO
+                        ? of_buf_printf(b, "%s%smin_success_ratio %g", first ? ", proceed: " : ", ",
+                                        where, p->min_success_ratio)
+                        : of_buf_printf(b, "%s%smax_failures %lld", first ? ", proceed: " : ", ",
+                                        where, (long long)p->max_failures);
+        if (rc) return rc;
+        first = false;
+        if (h->gate == OF_GATE_TENANT) break; /* the same for every stage */
+    }
+    return OF_OK;
+}
+
 of_err of_plan_format_table(const of_plan *plan, of_buf *b)
 {
     enum { NCOL = 7 };
@@ -769,6 +812,7 @@ of_err of_plan_format_table(const of_plan *plan, of_buf *b)
     if (!rc && h->gate == OF_GATE_TENANT)
         rc = of_buf_printf(b, " (lane_failure %s)", of_lane_failure_name(h->lane_failure));
     if (!rc && h->priority) rc = of_buf_printf(b, ", priority %d", h->priority);
+    if (!rc) rc = print_proceed(b, h);
     if (!rc && plan->task_budget > 0)
         rc = of_buf_printf(b, ", task budget %d (%s)", plan->task_budget, plan->task_budget_rule);
     if (!rc) rc = of_buf_printf(b, "\n");
@@ -802,12 +846,32 @@ of_err of_plan_format_table(const of_plan *plan, of_buf *b)
     return rc;
 }
 
+/* ,"proceed":[...] with each stage's allowance (null: every job must succeed); nothing when no
+ * stage lets failures through. */
+static of_err proceed_json(of_buf *b, const of_release_record *h)
+{
+    if (!h->proceed) return OF_OK;
+    of_err rc = of_buf_puts(b, ",\"proceed\":[");
+    for (int st = 0; !rc && st < h->stage_count; st++) {
+        const of_proceed *p = &h->proceed[st];
+        const char *sep = st ? "," : "";
+        if (p->kind == OF_PROCEED_RATIO)
+            rc = of_buf_printf(b, "%s{\"min_success_ratio\":%g}", sep, p->min_success_ratio);
+        else if (p->kind == OF_PROCEED_MAX_FAILURES)
+            rc = of_buf_printf(b, "%s{\"max_failures\":%lld}", sep, (long long)p->max_failures);
+        else
+            rc = of_buf_printf(b, "%snull", sep);
+    }
+    return rc ? rc : of_buf_puts(b, "]");
+}
+
 of_err of_plan_to_json(const of_plan *plan, char **out)
 {
     char *doc = NULL;
     of_err rc = of_plan_json_encode(&plan->header, plan->jobs, plan->n_jobs, &plan->warnings, &doc);
     if (rc) return rc;
-    /* The gate's policy leads the object; the priority and the fleet's task budget close it.
+    /* The gate's policy leads the object; the priority, the fleet's task budget and each stage's
+     * proceed close it.
      * They are spliced in here because the plan view's encoder (common/codec/msg_wire.c) is
      * being reworked; they belong there, as fields of the header. The values are numbers, fixed
      * names and task_budget_rule, our own text without quotes or backslashes, so nothing needs
@@ -827,15 +891,17 @@ of_err of_plan_to_json(const of_plan *plan, char **out)
     OF_ASSERT(doc[0] == '{' && doc[len - 1] == '}' && n > 0 && (size_t)n < sizeof head && t > 0 &&
               (size_t)t < sizeof tail);
     bool empty = len == 2;
-    size_t size = (size_t)n + 1 + (len - 2) + 1 + (size_t)t + 2;
-    *out = malloc(size);
-    if (!*out) {
-        free(doc);
-        return OF_ERR_NOMEM;
-    }
-    /* head, the encoder's members (without its braces), tail */
-    (void)snprintf(*out, size, "%s,%.*s%s%s}", head, (int)(len - 2), doc + 1, empty ? "" : ",",
-                   tail);
+    /* head, the encoder's members (without its braces), tail, each stage's proceed */
+    of_buf b;
+    of_buf_init(&b, (size_t)-1 / 2); /* our own text, sized by the plan */
+    rc = of_buf_printf(&b, "%s,%.*s%s%s", head, (int)(len - 2), doc + 1, empty ? "" : ",", tail);
     free(doc);
-    return OF_OK;
+    if (!rc) rc = proceed_json(&b, h);
+    if (!rc) rc = of_buf_puts(&b, "}");
+    if (rc) {
+        of_buf_clear(&b);
+        return rc;
+    }
+    *out = of_buf_detach(&b);
+    return *out ? OF_OK : OF_ERR_NOMEM;
 }

@@ -117,7 +117,8 @@ OF_MUST_CHECK of_err of_plan_build(const of_request *req, const char *request_js
 void of_plan_free(of_plan *plan);
 
 /* A header read back from the state topic has no gate policy of its own (the record does not
- * repeat it): sets h->gate and h->lane_failure from the request it keeps (h->request_json),
+ * repeat it): sets h->gate, h->lane_failure and h->proceed (each stage's policy.proceed, a
+ * new array the header owns) from the request it keeps (h->request_json),
  * exactly as of_plan_build set them from the parsed request. A header without a request gets
  * the defaults (gate stage). OF_ERR_INVALID (errstr says why) if the request does not parse;
  * OF_ERR_NOMEM. */

@@ -622,12 +622,15 @@ static of_err do_replay(prod *p, prod_rel *r, const of_command *cmd)
     if (rc == OF_ERR_STATE || rc == OF_ERR_INVALID) {
         char why[128];
         (void)snprintf(why, sizeof why, "%s (stage %d%s)",
-                       rc == OF_ERR_INVALID ? "no such stage" : "nothing to replay", cmd->stage,
-                       cmd->all ? ", all" : "");
+                       rc == OF_ERR_INVALID ? "no such stage"
+                       : cmd->quarantined   ? "nothing quarantined to replay"
+                                            : "nothing to replay",
+                       cmd->stage, cmd->all ? ", all" : "");
         rc = ignored(p, r->id, rel_name(r), cmd, why);
     } else if (!rc) {
-        of_info("replay release=%s stage=%d all=%d jobs=%zu by=%s reason=%s", r->id, cmd->stage,
-                (int)cmd->all, out.n_dispatch, nz(cmd->by), nz(cmd->reason));
+        of_info("replay release=%s stage=%d all=%d quarantined=%d jobs=%zu by=%s reason=%s", r->id,
+                cmd->stage, (int)cmd->all, (int)cmd->quarantined, out.n_dispatch, nz(cmd->by),
+                nz(cmd->reason));
         answer(&out, cmd, OF_EV_RELEASE_RESUMED);
         rc = apply_out(p, r, &out);
     }

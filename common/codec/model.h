@@ -87,6 +87,22 @@ static inline const char *of_lane_failure_name(of_lane_failure f)
                                             : "?";
 }
 
+/* policy.proceed (docs/gating.md, "Success-ratio gates and quarantine"): how many failed jobs
+ * a stage lets through, each quarantining its tenant. Per (stage, environment) with the barrier,
+ * per release with lanes. */
+typedef enum of_proceed_kind {
+    OF_PROCEED_ALL = 0,      /* every job must succeed: the default */
+    OF_PROCEED_RATIO,        /* {"min_success_ratio": r}, 0 < r <= 1 */
+    OF_PROCEED_MAX_FAILURES, /* {"max_failures": n}, n >= 0 */
+    OF_PROCEED__COUNT
+} of_proceed_kind;
+
+typedef struct of_proceed {
+    of_proceed_kind kind;
+    double min_success_ratio; /* OF_PROCEED_RATIO */
+    int64_t max_failures;     /* OF_PROCEED_MAX_FAILURES */
+} of_proceed;
+
 /* policy.condition. */
 typedef enum of_condition {
     OF_CONDITION_ALWAYS = 0,     /* deploy even if the target already has the release */
@@ -183,7 +199,9 @@ typedef struct of_stage_entry {
 } of_stage_entry;
 
 typedef struct of_stage {
-    char *name; /* optional ("database"); NULL when the stage was a bare array */
+    char *name;         /* optional ("database"); NULL when the stage was a bare array */
+    bool has_proceed;   /* the stage's own "proceed" (object form only) ... */
+    of_proceed proceed; /* ... overriding policy.proceed */
     of_stage_entry *entries;
     size_t n_entries;
 } of_stage;
@@ -214,6 +232,7 @@ typedef struct of_policy {
      * environment (stage_deadline_ms) or an RFC 3339 time (stage_deadline_at_ms) */
     char *stage_deadline;
     int64_t stage_deadline_ms, stage_deadline_at_ms;
+    of_proceed proceed;           /* failures a stage lets through; default OF_PROCEED_ALL */
 } of_policy;
 
 typedef struct of_request {
@@ -350,6 +369,9 @@ typedef struct of_command {
     size_t n_environments;
     /* abort */
     bool cancel_running;
+    /* replay: the failed jobs of quarantined tenants (docs/gating.md), which then go on
+     * into the stages they were skipped in */
+    bool quarantined;
 } of_command;
 
 /* ---- state records (compacted topic) ---- */
@@ -388,6 +410,9 @@ typedef struct of_release_record {
     int priority;
     /* The request's policy.stage_deadline (of_policy), derived like gate; not written. */
     int64_t stage_deadline_ms, stage_deadline_at_ms;
+    /* Each stage's effective policy.proceed ([stage_count], owned), derived like gate and not
+     * written; NULL = every job must succeed. */
+    of_proceed *proceed;
 } of_release_record;
 
 /* One per job, key "job/<release_id>/<job_id>": the job itself (so a restarted producer can
@@ -408,6 +433,10 @@ typedef struct of_job_record {
     /* Display only (plan and status views, never in the record): when a job waiting for its
      * window may start, wall ms; 0 = at once / not waiting. Set by the view's caller. */
     int64_t starts_ms;
+    /* skipped because its tenant was quarantined in this environment after a failure the
+     * stage's policy.proceed let through ("quarantined": true; docs/gating.md); such a job goes
+     * back to pending when the failure is fixed */
+    bool quarantined;
 } of_job_record;
 
 #endif

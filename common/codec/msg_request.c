@@ -204,6 +204,42 @@ static void parse_entry(vctx *c, json_t *v, const char *path, of_stage_entry *e)
     e->version = vname(c, json_object_get(v, "version"), p, !e->skip);
 }
 
+/* A "proceed" object at path (policy.proceed or stages[i].proceed): exactly one of
+ * {"min_success_ratio": r} (0 < r <= 1) or {"max_failures": n} (n >= 0). */
+#define MAX_FAILURES_MAX 1000000000
+static void parse_proceed(vctx *c, json_t *v, const char *path, of_proceed *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(v)) {
+        verr(c, "%s: must be an object {\"min_success_ratio\": 0.95} or {\"max_failures\": 3}",
+             path);
+        return;
+    }
+    static const char *const known[] = {"min_success_ratio", "max_failures", NULL};
+    unknown_keys(c, v, path, known);
+    json_t *r = json_object_get(v, "min_success_ratio"), *m = json_object_get(v, "max_failures");
+    if (r && m) {
+        verr(c, "%s: give one of min_success_ratio or max_failures, not both", path);
+        return;
+    }
+    if (r) {
+        double x = json_is_number(r) ? json_number_value(r) : -1;
+        if (!json_is_number(r) || !(x > 0 && x <= 1))
+            verr(c, "%s.min_success_ratio: must be a number above 0 and at most 1 (0.95 = 95 %%)",
+                 path);
+        else
+            *out = (of_proceed){OF_PROCEED_RATIO, x, 0};
+    } else if (m) {
+        json_int_t n = json_is_integer(m) ? json_integer_value(m) : -1;
+        if (n < 0 || n > MAX_FAILURES_MAX)
+            verr(c, "%s.max_failures: must be an integer from 0 to %d", path, MAX_FAILURES_MAX);
+        else
+            *out = (of_proceed){OF_PROCEED_MAX_FAILURES, 0, (int64_t)n};
+    } else if (json_object_size(v) == 0) {
+        verr(c, "%s: give min_success_ratio or max_failures", path);
+    }
+}
+
 static void parse_stages(vctx *c, json_t *v, of_request *req)
 {
     if (!v) {
@@ -239,13 +275,19 @@ static void parse_stages(vctx *c, json_t *v, of_request *req)
         if (json_is_array(sv)) {
             entries = sv;
         } else if (json_is_object(sv)) {
-            static const char *const known[] = {"name", "projects", NULL};
+            static const char *const known[] = {"name", "projects", "proceed", NULL};
             objform[i] = true;
             unknown_keys(c, sv, base, known);
             json_t *name = json_object_get(sv, "name");
             if (name) {
                 (void)snprintf(p, sizeof p, "%s.name", base);
                 st->name = vname(c, name, p, false);
+            }
+            json_t *proceed = json_object_get(sv, "proceed");
+            if (proceed) {
+                (void)snprintf(p, sizeof p, "%s.proceed", base);
+                parse_proceed(c, proceed, p, &st->proceed);
+                st->has_proceed = true;
             }
             entries = json_object_get(sv, "projects");
             (void)snprintf(objpfx, sizeof objpfx, "%s.projects", base);
@@ -511,10 +553,11 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
         verr(c, "policy: must be an object");
         return;
     }
-    static const char *const known[] = {"on_failure",        "timeout",        "cancel_on_timeout",
-                                        "condition",         "guided_failure", "queue_time",
-                                        "queue_time_expiry", "gate",           "lane_failure",
-                                        "windows",           "stage_deadline", NULL};
+    static const char *const known[] = {"on_failure", "timeout",        "cancel_on_timeout",
+                                        "condition",  "guided_failure", "queue_time",
+                                        "queue_time_expiry", "gate",    "lane_failure",
+                                        "windows",    "stage_deadline", "proceed",
+                                        NULL};
     unknown_keys(c, v, "policy", known);
 
     json_t *of = json_object_get(v, "on_failure");
@@ -577,6 +620,9 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
     if (k >= 0 && gate != -1 && pol->gate != OF_GATE_TENANT)
         verr(c, "policy.lane_failure: needs policy.gate \"tenant\"");
 
+    json_t *proceed = json_object_get(v, "proceed");
+    if (proceed) parse_proceed(c, proceed, "policy.proceed", &pol->proceed);
+
     json_t *gf = json_object_get(v, "guided_failure");
     if (gf) {
         if (!json_is_boolean(gf))
@@ -633,6 +679,13 @@ of_err of_request_parse(const char *json, size_t len, of_request **out, of_errli
     parse_stages(&c, json_object_get(root, "stages"), req);
     parse_policy(&c, json_object_get(root, "policy"), &req->policy);
     req->priority = parse_priority(&c, json_object_get(root, "priority"));
+    /* Lanes have no stage barrier to let failures through: their allowance is the release's. */
+    for (size_t i = 0; i < req->n_stages && req->policy.gate == OF_GATE_TENANT; i++)
+        if (req->stages[i].has_proceed)
+            verr(&c,
+                 "stages[%zu].proceed: needs policy.gate \"stage\" (with lanes policy.proceed "
+                 "counts the release as a whole)",
+                 i);
     json_decref(root);
     if (c.rc) {
         of_request_free(req);
@@ -640,6 +693,24 @@ of_err of_request_parse(const char *json, size_t len, of_request **out, of_errli
     }
     *out = req;
     return OF_OK;
+}
+
+/* {"min_success_ratio": r} or {"max_failures": n}; {} for "all must succeed". */
+static json_t *proceed_json(const of_proceed *p, bool *bad)
+{
+    json_t *o = json_object();
+    if (!o) {
+        *bad = true;
+        return NULL;
+    }
+    if (p->kind == OF_PROCEED_RATIO) {
+        json_t *r = json_real(p->min_success_ratio);
+        if (!r) *bad = true;
+        oj_set(o, "min_success_ratio", r, bad);
+    } else if (p->kind == OF_PROCEED_MAX_FAILURES) {
+        oj_set_int(o, "max_failures", p->max_failures, bad);
+    }
+    return o;
 }
 
 of_err of_request_encode(const of_request *req, char **out)
@@ -668,6 +739,7 @@ of_err of_request_encode(const of_request *req, char **out)
         json_t *so = json_object(), *pa = json_array();
         if (!so || !pa) bad = true;
         if (so && st->name) oj_set_str(so, "name", st->name, &bad);
+        if (so && st->has_proceed) oj_set(so, "proceed", proceed_json(&st->proceed, &bad), &bad);
         for (size_t j = 0; pa && j < st->n_entries; j++) {
             json_t *e = json_object();
             if (!e) {
@@ -701,6 +773,8 @@ of_err of_request_encode(const of_request *req, char **out)
             oj_set(pol, "lane_failure", json_string(of_lane_failure_name(p->lane_failure)), &bad);
         if (p->n_windows) oj_set(pol, "windows", encode_windows(p, &bad), &bad);
         oj_set_str(pol, "stage_deadline", p->stage_deadline, &bad);
+        if (p->proceed.kind != OF_PROCEED_ALL)
+            oj_set(pol, "proceed", proceed_json(&p->proceed, &bad), &bad);
     }
     oj_set(root, "policy", pol, &bad);
     if (req->priority) oj_set_int(root, "priority", req->priority, &bad);

@@ -143,6 +143,7 @@ void of_release_record_clear(of_release_record *r)
     free(r->stage_status);
     free(r->by);
     free(r->reason);
+    free(r->proceed);
     memset(r, 0, sizeof *r);
 }
 
@@ -544,6 +545,7 @@ of_err of_command_encode(const of_command *cmd, char **out)
     if (cmd->type == OF_CMD_REPLAY) {
         oj_set_int(root, "stage", cmd->stage, &bad);
         oj_set_bool(root, "all", cmd->all, &bad);
+        if (cmd->quarantined) oj_set_bool(root, "quarantined", true, &bad);
         if (cmd->n_tenants || cmd->n_projects || cmd->n_environments) {
             json_t *f = json_object();
             if (!f) bad = true;
@@ -590,6 +592,7 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
     if (!r.rc && out->type == OF_CMD_REPLAY) {
         out->stage = (int)oj_int(&r, root, "", "stage", false, 0, 10000, 0);
         out->all = oj_bool(&r, root, "", "all", false);
+        out->quarantined = oj_bool(&r, root, "", "quarantined", false);
         json_t *f = json_object_get(root, "filters");
         if (f && !json_is_null(f)) {
             if (!json_is_object(f)) {
@@ -827,6 +830,7 @@ of_err of_job_record_encode(const of_job_record *jr, char **out)
     oj_set_time(root, "updated", jr->updated_ms, &bad);
     if (jr->held) oj_set_bool(root, "held", true, &bad);
     if (jr->window) oj_set_int(root, "window", jr->window, &bad);
+    if (jr->quarantined) oj_set_bool(root, "quarantined", true, &bad);
     oj_set(root, "job", job_to_json(&jr->job, &bad), &bad);
     return oj_dump(root, bad, out);
 }
@@ -849,6 +853,7 @@ of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, ch
     out->updated_ms = oj_time(&r, root, "", "updated", 0);
     out->held = oj_bool(&r, root, "", "held", false);
     out->window = (int)oj_int(&r, root, "", "window", false, 0, OF_WINDOWS_MAX, 0);
+    out->quarantined = oj_bool(&r, root, "", "quarantined", false);
     json_t *job = json_object_get(root, "job");
     if (!r.rc && !json_is_object(job)) oj_fail(&r, OF_ERR_INVALID, "job: missing or not an object");
     if (!r.rc) job_from_json(&r, job, "job.", &out->job, false);
@@ -1022,6 +1027,7 @@ of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *
         if (jr->held) oj_set_bool(o, "held", true, &bad); /* decided, waiting for the budget */
         if (jr->window) oj_set_int(o, "window", jr->window, &bad);
         oj_set_time(o, "starts_at", jr->starts_ms, &bad); /* waiting for its window */
+        if (jr->quarantined) oj_set_bool(o, "quarantined", true, &bad);
         oj_set_int(o, "attempt", j->attempt, &bad);
         oj_set_str(o, "message", jr->skip_reason, &bad);
         oj_set_str(o, "deployment_id", jr->deployment_id, &bad);

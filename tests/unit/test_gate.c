@@ -154,7 +154,7 @@ static const char *job_id_of(const char *key)
 
 /* ---- steps ---- */
 
-enum op { START, EV, REPLAY, RESUME, ABORT };
+enum op { START, EV, REPLAY, RESUME, ABORT, REPLAYQ /* replay --quarantined */ };
 
 typedef struct stepdef {
     enum op op;
@@ -237,8 +237,10 @@ static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
         ev.message = s->type == OF_EV_JOB_FAILED ? (char *)(uintptr_t) "step 2 failed" : NULL;
         return of_gate_job_event(g, &ev, now, out);
     }
-    case REPLAY: {
+    case REPLAY:
+    case REPLAYQ: {
         of_command c = command(OF_CMD_REPLAY, "alice", NULL);
+        c.quarantined = s->op == REPLAYQ;
         c.stage = s->stage;
         c.all = s->all;
         char *t[1] = {(char *)(uintptr_t)s->tenant};
@@ -572,6 +574,194 @@ static const stepdef lane_pause_all[] = {
     {E("2/Prod/Schema/-", SUCCEEDED, 1), OK_("3/Prod/Web/T2#1", "stage.started 3/Prod", "", RUN)},
 };
 
+/* ---- policy.proceed: success-ratio gates and quarantine ---- */
+
+/* Four tenants in Beta, T1 alone in Prod, three stages. */
+static const jobdef QJOBS[] = {
+    {1, 0, "Db", "T1", false},  {1, 0, "Db", "T2", false},  {1, 0, "Db", "T3", false},
+    {1, 0, "Db", "T4", false},  {1, 1, "Db", "T1", false},  {2, 0, "Api", "T1", false},
+    {2, 0, "Api", "T2", false}, {2, 0, "Api", "T3", false}, {2, 0, "Api", "T4", false},
+    {2, 1, "Api", "T1", false}, {3, 0, "Web", "T1", false}, {3, 0, "Web", "T2", false},
+    {3, 0, "Web", "T3", false}, {3, 0, "Web", "T4", false}, {3, 1, "Web", "T1", false},
+};
+#define N_QJOBS (sizeof QJOBS / sizeof QJOBS[0])
+#define Q_REQUEST(stage1, policy)                                                                  \
+    "{\"release\":\"2026.18\",\"environments\":[\"Beta\",\"Prod\"],\"tenants\":\"all\","           \
+    "\"stages\":[{\"projects\":[{\"project\":\"Db\",\"version\":\"1.0.0\"}]" stage1 "},"           \
+    "[{\"project\":\"Api\",\"version\":\"1.0.0\"}],[{\"project\":\"Web\",\"version\":\"1.0.0\"}]]" \
+    ","                                                                                            \
+    "\"policy\":" policy "}"
+/* 3 of 4 must succeed: one failure per (stage, environment) of Beta; stage 1 wants all */
+static const plandef Q_PLAN = {
+    QJOBS, N_QJOBS, 3,
+    Q_REQUEST(",\"proceed\":{\"max_failures\":0}", "{\"proceed\":{\"min_success_ratio\":0.75}}")};
+/* the lanes' release, one failure allowed in the whole release */
+static const plandef LANE_Q_PLAN = {
+    LJOBS, N_LJOBS, 3, LANE_REQUEST("{\"gate\":\"tenant\",\"proceed\":{\"max_failures\":1}}")};
+
+#define Q_START_STEP                                                                        \
+    {START, NOARGS,                                                                         \
+     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Beta/Db/T3#1 1/Beta/Db/T4#1 1/Prod/Db/T1#1",      \
+         "release.accepted, stage.started 1/Beta, stage.started 1/Prod", "", RUN)},         \
+        {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},                            \
+        {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("", "", "", RUN)},                            \
+        {E("1/Beta/Db/T3", SUCCEEDED, 1), OK_("", "", "", RUN)},                            \
+        {E("1/Beta/Db/T4", SUCCEEDED, 1),                                                   \
+         OK_("2/Beta/Api/T1#1 2/Beta/Api/T2#1 2/Beta/Api/T3#1 2/Beta/Api/T4#1",             \
+             "stage.succeeded 1/Beta, stage.started 2/Beta", "", RUN)},                     \
+    {                                                                                       \
+        E("1/Prod/Db/T1", SUCCEEDED, 1),                                                    \
+            OK_("2/Prod/Api/T1#1", "stage.succeeded 1/Prod, stage.started 2/Prod", "", RUN) \
+    }
+
+/* Within the allowance: the failed tenant is quarantined in Beta (its stage 3 skipped), Prod
+ * and the other tenants go on, the release completes; replay --quarantined retries the failure
+ * and then runs the tenant's stage 3 after the release had completed. */
+static const stepdef quarantine[] = {
+    Q_START_STEP,
+    {E("2/Beta/Api/T2", FAILED, 1), OK_("", "job.skipped 3/Beta/Web/T2", "", RUN)},
+    /* --- the save/load test restarts from here --- */
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T3", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T4", SUCCEEDED, 1),
+     OK_("3/Beta/Web/T1#1 3/Beta/Web/T3#1 3/Beta/Web/T4#1",
+         "stage.succeeded 2/Beta, stage.started 3/Beta", "", RUN)},
+    {E("2/Prod/Api/T1", SUCCEEDED, 1),
+     OK_("3/Prod/Web/T1#1", "stage.succeeded 2/Prod, stage.started 3/Prod", "", RUN)},
+    {E("3/Beta/Web/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("3/Beta/Web/T3", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("3/Beta/Web/T4", SUCCEEDED, 1), OK_("", "stage.succeeded 3/Beta", "", RUN)},
+    {E("3/Prod/Web/T1", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Prod, release.completed", "", DONE)},
+    /* --- and from here --- */
+    {REPLAY, NULL, OF_EV__COUNT, 0, 3, false, NULL, NULL, NULL, NULL, false, OF_ERR_STATE, "", "",
+     "", DONE}, /* nothing failed in stage 3 */
+    {REPLAYQ, NOARGS, OK_("2/Beta/Api/T2#2", "release.resumed, stage.started 2/Beta", "", RUN)},
+    {E("2/Beta/Api/T2", SUCCEEDED, 2), OK_("3/Beta/Web/T2#1", "stage.succeeded 2/Beta", "", RUN)},
+    {E("3/Beta/Web/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Beta, release.completed", "", DONE)},
+    {REPLAYQ, NOARGS, OF_ERR_STATE, "", "", "", DONE}, /* nothing quarantined any more */
+};
+#define QUARANTINE_SPLIT  7
+#define QUARANTINE_SPLIT2 15
+
+/* Over the allowance: the release pauses as before; the tenant quarantined while the stage was
+ * within it stays quarantined; replaying the other failure brings the stage back within it and
+ * the train goes on without the quarantined tenant. Stage 1 allows no failure. */
+static const stepdef quarantine_over[] = {
+    {START, NOARGS,
+     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Beta/Db/T3#1 1/Beta/Db/T4#1 1/Prod/Db/T1#1",
+         "release.accepted, stage.started 1/Beta, stage.started 1/Prod", "", RUN)},
+    {E("1/Prod/Db/T1", FAILED, 1), OK_("", "stage.failed 1/Prod", "", RUN)}, /* max_failures 0 */
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T3", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T4", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 1/Beta, release.paused(1)", "", PAUSED)},
+    {REPLAY, NULL, OF_EV__COUNT, 0, 1, false, NULL, NULL, "Prod", NULL, false,
+     OK_("1/Prod/Db/T1#2 2/Beta/Api/T1#1 2/Beta/Api/T2#1 2/Beta/Api/T3#1 2/Beta/Api/T4#1",
+         "release.resumed, stage.started 1/Prod, stage.started 2/Beta", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 2),
+     OK_("2/Prod/Api/T1#1", "stage.succeeded 1/Prod, stage.started 2/Prod", "", RUN)},
+    {E("2/Prod/Api/T1", SUCCEEDED, 1),
+     OK_("3/Prod/Web/T1#1", "stage.succeeded 2/Prod, stage.started 3/Prod", "", RUN)},
+    {E("3/Prod/Web/T1", SUCCEEDED, 1), OK_("", "stage.succeeded 3/Prod", "", RUN)},
+    {E("2/Beta/Api/T1", FAILED, 1), OK_("", "job.skipped 3/Beta/Web/T1", "", RUN)},
+    {RESUME, NOARGS, OF_ERR_STATE, "", "", "", RUN}, /* a failure let through is no reason */
+    {E("2/Beta/Api/T2", TIMED_OUT, 1), OK_("", "", "", RUN)}, /* 2 of 4: over */
+    {E("2/Beta/Api/T3", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T4", SUCCEEDED, 1),
+     OK_("", "stage.failed 2/Beta, release.paused(2)", "", PAUSED)},
+    {REPLAYQ, NOARGS, OF_ERR_STATE, "", "", "", PAUSED}, /* over: nothing is let through */
+    {REPLAY, NULL, OF_EV__COUNT, 0, 2, false, "T2", NULL, NULL, NULL, false,
+     OK_("2/Beta/Api/T2#2", "release.resumed, stage.started 2/Beta", "", RUN)},
+    {E("2/Beta/Api/T2", SUCCEEDED, 2),
+     OK_("3/Beta/Web/T2#1 3/Beta/Web/T3#1 3/Beta/Web/T4#1",
+         "stage.succeeded 2/Beta, stage.started 3/Beta", "", RUN)},
+    {E("3/Beta/Web/T2", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("3/Beta/Web/T3", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("3/Beta/Web/T4", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Beta, release.completed", "", DONE)},
+};
+
+/* Lanes: one failure in the whole release is let through (its lane quarantined), a second
+ * one is over: that lane stops and the release pauses; replaying it brings the release back
+ * within the allowance; it completes; replay --quarantined then takes the quarantined lane
+ * through its stages in order. */
+static const stepdef lane_quarantine[] = {
+    LANE_START_STEP,
+    {E("1/Beta/Db/T1", FAILED, 1),
+     OK_("", "job.skipped 2/Beta/Api/T1, job.skipped 3/Beta/Web/T1", "", RUN)},
+    /* the quarantined lane holds nothing: Schema starts with T2's stage 2 */
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("2/Beta/Api/T2#1 2/Beta/Schema/-#1",
+                                          "stage.succeeded 1/Beta, stage.started 2/Beta", "", RUN)},
+    /* --- the save/load test restarts from here --- */
+    /* 2 > 1: over; T1 stops in Prod, Beta's stage 1 counts as failed again */
+    {E("1/Prod/Db/T1", FAILED, 1), OK_("", "stage.failed 1/Beta", "", RUN)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("", "stage.failed 1/Prod", "", RUN)},
+    {E("2/Beta/Api/T2", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Schema/-", SUCCEEDED, 1),
+     OK_("3/Beta/Web/T2#1", "stage.succeeded 2/Beta, stage.started 3/Beta", "", RUN)},
+    {E("3/Beta/Web/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Beta, release.paused(2)", "", PAUSED)},
+    {REPLAY, NULL, OF_EV__COUNT, 0, 0, false, NULL, NULL, "Prod", NULL, false,
+     OK_("1/Prod/Db/T1#2", "release.resumed, stage.started 1/Prod, stage.succeeded 1/Beta", "",
+         RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 2), OK_("2/Prod/Api/T1#1 2/Prod/Schema/-#1",
+                                          "stage.succeeded 1/Prod, stage.started 2/Prod", "", RUN)},
+    {E("2/Prod/Schema/-", SUCCEEDED, 1), OK_("3/Prod/Web/T2#1", "stage.started 3/Prod", "", RUN)},
+    {E("2/Prod/Api/T1", SUCCEEDED, 1), OK_("3/Prod/Web/T1#1", "stage.succeeded 2/Prod", "", RUN)},
+    {E("3/Prod/Web/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("3/Prod/Web/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Prod, release.completed", "", DONE)},
+    {REPLAYQ, NOARGS, OK_("1/Beta/Db/T1#2", "release.resumed, stage.started 1/Beta", "", RUN)},
+    /* T1 is released stage by stage: first its stage 2 ... */
+    {E("1/Beta/Db/T1", SUCCEEDED, 2), OK_("2/Beta/Api/T1#1", "stage.succeeded 1/Beta", "", RUN)},
+    /* ... then its stage 3 */
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("3/Beta/Web/T1#1", "stage.succeeded 2/Beta", "", RUN)},
+    {E("3/Beta/Web/T1", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 3/Beta, release.completed", "", DONE)},
+};
+#define LANE_QUARANTINE_SPLIT 3
+
+/* Quarantine is per (environment, tenant): T1 failing in Beta skips its Beta stage 3 only;
+ * Prod's T1 goes on. */
+static const stepdef quarantine_env[] = {
+    Q_START_STEP,
+    {E("2/Beta/Api/T1", FAILED, 1), OK_("", "job.skipped 3/Beta/Web/T1", "", RUN)},
+    {E("2/Prod/Api/T1", SUCCEEDED, 1),
+     OK_("3/Prod/Web/T1#1", "stage.succeeded 2/Prod, stage.started 3/Prod", "", RUN)},
+};
+
+/* The barrier: an untenanted failure is over any allowance. */
+static const plandef STAGE_Q_PLAN = {LJOBS, N_LJOBS, 3,
+                                     LANE_REQUEST("{\"proceed\":{\"max_failures\":5}}")};
+static const stepdef stage_q_untenanted[] = {
+    LANE_START_STEP,
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("2/Beta/Api/T1#1 2/Beta/Api/T2#1 2/Beta/Schema/-#1",
+                                          "stage.succeeded 1/Beta, stage.started 2/Beta", "", RUN)},
+    {E("2/Beta/Schema/-", FAILED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T2", SUCCEEDED, 1), OK_("", "stage.failed 2/Beta", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)}, /* blocked: nothing starts */
+    {E("1/Prod/Db/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 1/Prod, release.paused(1)", "", PAUSED)},
+    {REPLAYQ, NOARGS, OF_ERR_STATE, "", "", "", PAUSED},
+};
+
+/* An untenanted failure is never let through: no tenant to quarantine. */
+static const stepdef lane_q_untenanted[] = {
+    LANE_START_STEP,
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("2/Beta/Api/T1#1", "stage.started 2/Beta", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1),
+     OK_("2/Beta/Api/T2#1 2/Beta/Schema/-#1", "stage.succeeded 1/Beta", "", RUN)},
+    {E("2/Beta/Schema/-", FAILED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Api/T2", SUCCEEDED, 1), OK_("", "stage.failed 2/Beta", "", RUN)},
+    {REPLAYQ, NOARGS, OF_ERR_STATE, "", "", "", RUN},
+};
+
 static void scenario_of(const plandef *pd, const char *name, const stepdef *steps, size_t n)
 {
     of_gate *g = new_gate_of(pd);
@@ -610,6 +800,94 @@ static void test_resume_records(void)
     CHECK_INT(of_gate_round(g), 1);
     CHECK_INT(of_gate_in_flight(g), 5);
     of_gate_free(g);
+}
+
+/* The quarantined jobs' records: skipped, flagged, the reason names the failed job; the
+ * release.completed message counts them. */
+static void test_quarantine_records(void)
+{
+    of_gate *g = new_gate_of(&Q_PLAN);
+    if (!g) return;
+    run_steps(g, "quarantine-prefix", quarantine, QUARANTINE_SPLIT, NULL);
+    long q = of_gate_find(g, job_id_of("3/Beta/Web/T2"));
+    CHECK(q >= 0);
+    if (q >= 0) {
+        const of_job_record *r = of_gate_job(g, (size_t)q);
+        CHECK_INT(r->status, OF_JOB_SKIPPED);
+        CHECK(r->quarantined);
+        CHECK_STR(r->skip_reason, "quarantined after Api/Beta/T2 failed");
+        char *enc = NULL;
+        CHECK_INT(of_job_record_encode(r, &enc), OF_OK);
+        CHECK_CONTAINS(enc, "\"quarantined\":true");
+        free(enc);
+    }
+    of_gate_out o;
+    memset(&o, 0, sizeof o);
+    for (size_t i = QUARANTINE_SPLIT; i < QUARANTINE_SPLIT2; i++) {
+        of_gate_out_clear(&o);
+        CHECK_INT(apply(g, &quarantine[i], 1, &o), OF_OK);
+    }
+    CHECK(o.n_events > 0 && o.events[o.n_events - 1].type == OF_EV_RELEASE_COMPLETED);
+    if (o.n_events)
+        CHECK_STR(o.events[o.n_events - 1].message,
+                  "1 tenant(s) quarantined, 1 job(s) skipped; replay --quarantined retries them");
+    of_gate_out_clear(&o);
+    /* released: pending again, the flag and reason gone */
+    for (size_t i = QUARANTINE_SPLIT2; i < QUARANTINE_SPLIT2 + 3; i++) {
+        of_gate_out_clear(&o);
+        CHECK_INT(apply(g, &quarantine[i], 1, &o), quarantine[i].rc);
+    }
+    of_gate_out_clear(&o);
+    if (q >= 0) {
+        const of_job_record *r = of_gate_job(g, (size_t)q);
+        CHECK_INT(r->status, OF_JOB_DISPATCHED);
+        CHECK(!r->quarantined);
+        CHECK(r->skip_reason == NULL);
+    }
+    of_gate_free(g);
+}
+
+/* The allowance of min_success_ratio over n targets: exact at the boundary. */
+static void test_allowance(void)
+{
+    static const struct {
+        const char *proceed;
+        int fails; /* failed jobs among the 4 Beta jobs of stage 2 */
+        of_stage_status want;
+    } cases[] = {
+        {"{\"min_success_ratio\":0.75}", 1, OF_STAGE_SUCCEEDED},
+        {"{\"min_success_ratio\":0.76}", 1, OF_STAGE_FAILED},
+        {"{\"min_success_ratio\":0.5}", 2, OF_STAGE_SUCCEEDED},
+        {"{\"min_success_ratio\":1}", 1, OF_STAGE_FAILED},
+        {"{\"max_failures\":2}", 2, OF_STAGE_SUCCEEDED},
+        {"{\"max_failures\":2}", 3, OF_STAGE_FAILED},
+        {"{\"max_failures\":0}", 1, OF_STAGE_FAILED},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char req[1024];
+        (void)snprintf(req, sizeof req, Q_REQUEST("", "{\"proceed\":%s}"), cases[c].proceed);
+        plandef pd = {QJOBS, N_QJOBS, 3, req};
+        of_gate *g = new_gate_of(&pd);
+        if (!g) continue;
+        of_gate_out o;
+        memset(&o, 0, sizeof o);
+        CHECK_INT(of_gate_start(g, 1, &o), OF_OK);
+        static const char *const db[] = {"1/Beta/Db/T1", "1/Beta/Db/T2", "1/Beta/Db/T3",
+                                         "1/Beta/Db/T4"};
+        static const char *const api[] = {"2/Beta/Api/T1", "2/Beta/Api/T2", "2/Beta/Api/T3",
+                                          "2/Beta/Api/T4"};
+        for (int k = 0; k < 8; k++) {
+            stepdef st = {E(k < 4 ? db[k] : api[k - 4], SUCCEEDED, 1), OK_("", "", "", RUN)};
+            if (k >= 4 && k - 4 < cases[c].fails) st.type = OF_EV_JOB_FAILED;
+            of_gate_out_clear(&o);
+            CHECK_INT(apply(g, &st, 1, &o), OF_OK);
+        }
+        of_gate_out_clear(&o);
+        int before = of_test_failures;
+        CHECK_INT(of_gate_stage_status(g, 2, 0), cases[c].want);
+        if (of_test_failures != before) fprintf(stderr, "  in allowance case %zu\n", c);
+        of_gate_free(g);
+    }
 }
 
 /* The reconcile hook lists exactly the failed jobs. */
@@ -720,6 +998,14 @@ static void test_save_load(void)
     save_load_continue(&LANE_PLAN, "lane-failure", lane_failure,
                        sizeof lane_failure / sizeof lane_failure[0], LANE_FAILURE_SPLIT);
     save_load_continue(&LANE_PLAN, "lanes", lanes, sizeof lanes / sizeof lanes[0], 3);
+    /* quarantine is derived from the records (status, attempt, "quarantined") */
+    size_t nq = sizeof quarantine / sizeof quarantine[0];
+    save_load_continue(&Q_PLAN, "quarantine", quarantine, nq, QUARANTINE_SPLIT);
+    save_load_continue(&Q_PLAN, "quarantine-done", quarantine, nq, QUARANTINE_SPLIT2);
+    save_load_continue(&LANE_Q_PLAN, "lane-quarantine", lane_quarantine,
+                       sizeof lane_quarantine / sizeof lane_quarantine[0], LANE_QUARANTINE_SPLIT);
+    save_load_continue(&LANE_Q_PLAN, "lane-quarantine-paused", lane_quarantine,
+                       sizeof lane_quarantine / sizeof lane_quarantine[0], 8);
 }
 
 /* A producer that crashes after deciding redoes the same decision from the same state:
@@ -1004,6 +1290,19 @@ int main(void)
                 sizeof lane_untenanted_failure / sizeof lane_untenanted_failure[0]);
     scenario_of(&PAUSE_ALL_PLAN, "lane-pause-all", lane_pause_all,
                 sizeof lane_pause_all / sizeof lane_pause_all[0]);
+    scenario_of(&Q_PLAN, "quarantine", quarantine, sizeof quarantine / sizeof quarantine[0]);
+    scenario_of(&Q_PLAN, "quarantine-over", quarantine_over,
+                sizeof quarantine_over / sizeof quarantine_over[0]);
+    scenario_of(&LANE_Q_PLAN, "lane-quarantine", lane_quarantine,
+                sizeof lane_quarantine / sizeof lane_quarantine[0]);
+    scenario_of(&Q_PLAN, "quarantine-env", quarantine_env,
+                sizeof quarantine_env / sizeof quarantine_env[0]);
+    scenario_of(&STAGE_Q_PLAN, "stage-q-untenanted", stage_q_untenanted,
+                sizeof stage_q_untenanted / sizeof stage_q_untenanted[0]);
+    scenario_of(&LANE_Q_PLAN, "lane-q-untenanted", lane_q_untenanted,
+                sizeof lane_q_untenanted / sizeof lane_q_untenanted[0]);
+    test_quarantine_records();
+    test_allowance();
     test_lane_torn_save();
     test_resume_records();
     test_failed_jobs_hook();

@@ -901,6 +901,17 @@ static void test_commands(void)
     if (back.n_tenants == 2) CHECK_STR(back.tenants[1], "Fabrikam");
     CHECK_INT(back.n_projects, 1);
     CHECK_INT(back.n_environments, 0);
+    CHECK(!back.quarantined); /* absent: false */
+    CHECK(strstr(enc, "quarantined") == NULL);
+    free(enc);
+    of_command_clear(&back);
+    /* replay --quarantined */
+    c.all = false;
+    c.quarantined = true;
+    CHECK_INT(of_command_encode(&c, &enc), OF_OK);
+    CHECK_INT(of_command_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    CHECK(back.quarantined);
+    CHECK(!back.all);
     free(enc);
     of_command_clear(&back);
     of_command_clear(&c);
@@ -1022,6 +1033,16 @@ static void test_records(void)
     CHECK_INT(jback.updated_ms, jr.updated_ms);
     (void)snprintf(want, sizeof want, "job/%s/%s", jr.job.release_id, jr.job.job_id);
     CHECK_STR(of_job_record_key(jr.job.release_id, jr.job.job_id, key, sizeof key), want);
+    free(enc);
+    of_job_record_clear(&jback);
+    /* a job skipped by quarantine says so; the flag comes back */
+    enc = NULL;
+    jr.status = OF_JOB_SKIPPED;
+    jr.quarantined = true;
+    CHECK_INT(of_job_record_encode(&jr, &enc), OF_OK);
+    CHECK_CONTAINS(enc, "\"quarantined\":true");
+    CHECK_INT(of_job_record_decode(enc, enc ? strlen(enc) : 0, &jback, err, sizeof err), OF_OK);
+    CHECK(jback.quarantined);
     free(enc);
     of_job_record_clear(&jback);
     of_job_record_clear(&jr);

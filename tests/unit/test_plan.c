@@ -616,6 +616,62 @@ static void test_plan_gate_policy(void)
     of_request_free(req);
 }
 
+/* policy.proceed and a stage's own proceed reach the header (one per stage), the table's first
+ * line, and a header read back from the state topic. */
+static void test_plan_proceed(void)
+{
+    const char *json = "{\"release\":\"r\",\"environments\":[\"Hosted Beta\"],\"tenants\":"
+                       "\"all\",\"stages\":[{\"projects\":[{\"project\":\"Schema\",\"version\":"
+                       "\"1.4.0\"}],\"proceed\":{\"max_failures\":3}},[{\"project\":\"Web\","
+                       "\"version\":\"1.4.0\"}]],\"policy\":{\"proceed\":{\"min_success_ratio\":"
+                       "0.95}}}";
+    of_request *req = parse(json);
+    if (!req) return;
+    of_plan *p = build_ok(req, json);
+    if (p) {
+        CHECK(p->header.proceed != NULL);
+        if (p->header.proceed) {
+            CHECK_INT(p->header.proceed[0].kind, OF_PROCEED_MAX_FAILURES);
+            CHECK_INT(p->header.proceed[0].max_failures, 3);
+            CHECK_INT(p->header.proceed[1].kind, OF_PROCEED_RATIO);
+            CHECK(p->header.proceed[1].min_success_ratio == 0.95);
+        }
+        of_buf tb;
+        of_buf_init(&tb, 1 << 16);
+        CHECK_INT(of_plan_format_table(p, &tb), OF_OK);
+        CHECK_CONTAINS(tb.data,
+                       "gate stage, proceed: stage 1 max_failures 3, stage 2 min_success_ratio "
+                       "0.95");
+        of_buf_clear(&tb);
+        char *js = NULL;
+        CHECK_INT(of_plan_to_json(p, &js), OF_OK);
+        CHECK_CONTAINS(js, ",\"proceed\":[{\"max_failures\":3},{\"min_success_ratio\":0.95}]}");
+        free(js);
+        char err[256] = "";
+        free(p->header.proceed);
+        p->header.proceed = NULL; /* as decoded from a state record */
+        CHECK_INT(of_plan_header_policy(&p->header, err, sizeof err), OF_OK);
+        CHECK(p->header.proceed && p->header.proceed[1].kind == OF_PROCEED_RATIO);
+    }
+    of_plan_free(p);
+    of_request_free(req);
+    /* without proceed: no array, nothing on the first line */
+    const char *plain = "{\"release\":\"r\",\"environments\":[\"Hosted Beta\"],\"tenants\":"
+                        "\"all\",\"stages\":[[{\"project\":\"Web\",\"version\":\"1.4.0\"}]]}";
+    req = parse(plain);
+    if (!req) return;
+    p = build_ok(req, plain);
+    if (p) {
+        CHECK(p->header.proceed == NULL);
+        char *js = NULL;
+        CHECK_INT(of_plan_to_json(p, &js), OF_OK);
+        CHECK(js && strstr(js, "proceed") == NULL);
+        free(js);
+    }
+    of_plan_free(p);
+    of_request_free(req);
+}
+
 /* A bigger world: ordering and sizes stay right with many tenants. */
 static void test_plan_many_tenants(void)
 {
@@ -719,5 +775,6 @@ int main(void)
     test_plan_many_tenants();
     test_plan_gate_policy();
     test_plan_windows();
+    test_plan_proceed();
     return TEST_DONE();
 }
