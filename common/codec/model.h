@@ -232,7 +232,7 @@ typedef struct of_policy {
      * environment (stage_deadline_ms) or an RFC 3339 time (stage_deadline_at_ms) */
     char *stage_deadline;
     int64_t stage_deadline_ms, stage_deadline_at_ms;
-    of_proceed proceed;           /* failures a stage lets through; default OF_PROCEED_ALL */
+    of_proceed proceed; /* failures a stage lets through; default OF_PROCEED_ALL */
 } of_policy;
 
 typedef struct of_request {

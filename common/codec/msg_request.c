@@ -553,10 +553,18 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
         verr(c, "policy: must be an object");
         return;
     }
-    static const char *const known[] = {"on_failure", "timeout",        "cancel_on_timeout",
-                                        "condition",  "guided_failure", "queue_time",
-                                        "queue_time_expiry", "gate",    "lane_failure",
-                                        "windows",    "stage_deadline", "proceed",
+    static const char *const known[] = {"on_failure",
+                                        "timeout",
+                                        "cancel_on_timeout",
+                                        "condition",
+                                        "guided_failure",
+                                        "queue_time",
+                                        "queue_time_expiry",
+                                        "gate",
+                                        "lane_failure",
+                                        "windows",
+                                        "stage_deadline",
+                                        "proceed",
                                         NULL};
     unknown_keys(c, v, "policy", known);
 
