@@ -544,6 +544,23 @@ static size_t allowance(const of_proceed *p, size_t n)
     return k >= n ? 0 : n - k;
 }
 
+/* Whether group gi has jobs its passed stage deadline did not start: those wait for the
+ * operator's decision (replay, resume, abort; docs/gating.md), whatever policy.proceed allows. A
+ * scan, but only of groups whose deadline passed. */
+static bool deadline_leftovers(const of_gate *g, size_t gi)
+{
+    if (!g->dl_passed[gi]) return false;
+    const group *gr = &g->groups[gi];
+    size_t rl = strlen(OF_DEADLINE_REASON);
+    for (size_t k = 0; k < gr->n; k++) {
+        const of_job_record *r = &g->jobs[gr->jobs[k]];
+        if (r->status == OF_JOB_CANCELLED && r->skip_reason &&
+            strncmp(r->skip_reason, OF_DEADLINE_REASON, rl) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Are group gi's failures (if any) let through? Barrier: its stage's allowance over its jobs
  * that are meant to run (those skipped without running do not count). Lanes: the release's
  * (lane_tol). An untenanted failure never is: there is no tenant to quarantine. */
@@ -552,19 +569,22 @@ static bool group_tolerates(const of_gate *g, size_t gi)
     const group *gr = &g->groups[gi];
     size_t f = failures_of(gr->count);
     if (!f) return true;
-    if (!g->q_on || gr->u_fail) return false;
+    if (!g->q_on || gr->u_fail || deadline_leftovers(g, gi)) return false;
     if (g->lanes) return g->lane_tol;
     const of_proceed *p = &g->hdr.proceed[gi / g->hdr.n_environments];
     return f <= allowance(p, gr->n - gr->unrun);
 }
 
 /* Lanes: the release as a whole is within its allowance (policy.proceed) over the tenanted
- * jobs the plan did not skip, with no untenanted failure. */
+ * jobs the plan did not skip, with no untenanted failure and no stage deadline's leftovers. */
 static bool lanes_tolerate(const of_gate *g)
 {
     size_t f = failures_of(g->count);
     if (!f) return true;
-    return g->q_on && !g->u_fail && f <= allowance(&g->hdr.proceed[0], g->lane_den);
+    if (!g->q_on || g->u_fail || f > allowance(&g->hdr.proceed[0], g->lane_den)) return false;
+    for (size_t gi = 0; gi < n_stages(g) * g->hdr.n_environments; gi++)
+        if (deadline_leftovers(g, gi)) return false;
+    return true;
 }
 
 /* Is there a failure that policy.proceed does not let through (which blocks as before)? */

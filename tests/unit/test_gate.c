@@ -1157,6 +1157,9 @@ static void test_all_skipped(void)
 
 static const plandef DEADLINE_PLAN = {JOBS, N_JOBS, 2,
                                       LANE_REQUEST("{\"stage_deadline\":\"10s\"}")};
+static const plandef DEADLINE_PROCEED = {
+    LJOBS, N_LJOBS, 3,
+    LANE_REQUEST("{\"stage_deadline\":\"10s\",\"proceed\":{\"max_failures\":5}}")};
 static const plandef DEADLINE_LANES = {
     LJOBS, N_LJOBS, 3, LANE_REQUEST("{\"gate\":\"tenant\",\"stage_deadline\":\"10s\"}")};
 
@@ -1247,6 +1250,25 @@ static void test_deadline(void)
     CHECK_INT(of_gate_tick(g, t0 + 60000, &out), OF_OK);
     CHECK(out.ignored);
     of_gate_out_clear(&out);
+    of_gate_free(g);
+
+    /* a policy.proceed that would let five failures through does not let a deadline's
+     * leftovers through: they are the operator's decision, not failed tenants to quarantine */
+    g = new_gate_of(&DEADLINE_PROCEED);
+    if (!g) return;
+    of_gate_hold_dispatches(g, true);
+    check_out(g, "proceed start", of_gate_start(g, t0, &out), OF_OK, &out, "",
+              "release.accepted, job.skipped 2/Prod/Api/T2, stage.started 1/Beta, "
+              "stage.started 1/Prod",
+              RUN);
+    check_out(g, "proceed tick", of_gate_tick(g, t0 + 10000, &out), OF_OK, &out, "",
+              "job.cancelled 1/Beta/Db/T1, job.cancelled 1/Beta/Db/T2, "
+              "stage.deadline_passed 1/Beta, job.cancelled 1/Prod/Db/T1, "
+              "job.cancelled 1/Prod/Db/T2, stage.deadline_passed 1/Prod, stage.failed 1/Beta, "
+              "stage.failed 1/Prod, release.paused(4)",
+              PAUSED);
+    for (size_t i = 0; i < of_gate_job_count(g); i++)
+        CHECK(!of_gate_job(g, i)->quarantined);
     of_gate_free(g);
 
     /* lanes: a lane reaching the stage after its deadline does not start it */
