@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "log.h"
 #include "sim_int.h"
 
 /* ---- replies ------------------------------------------------------------------ */
@@ -148,17 +149,155 @@ static void corrupt_task(const sim_fault *f, json_t *item)
         json_object_set_new(item, "State", json_integer(42));
 }
 
-void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,
-                    const char *template_link)
+/* ---- kept texts ------------------------------------------------------------ */
+
+void sim_text_clear(sim_text *t)
+{
+    free(t->s);
+    memset(t, 0, sizeof *t);
+}
+
+int64_t sim_now(const ofsim *sim)
+{
+    return sim->req_now ? sim->req_now : of_wall_ms();
+}
+
+static char *dump(json_t *json)
+{
+    char *s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+    OF_ASSERT(s);
+    return s;
+}
+
+/* Aborts when text differs from a fresh jansson rendering of the item. */
+static void text_check(ofsim *sim, const char *text, const char *stamp, sim_render_fn render,
+                       int index)
+{
+    json_t *j = render(sim, index);
+    char *fresh = dump(j);
+    json_decref(j);
+    if (strcmp(fresh, text) != 0) {
+        size_t at = 0;
+        while (fresh[at] && fresh[at] == text[at])
+            at++;
+        size_t from = at > 60 ? at - 60 : 0;
+        of_error("kept text differs from a fresh rendering at byte %zu stamp=%s kept=...%.160s "
+                 "fresh=...%.160s",
+                 at, stamp, text + from, fresh + from);
+        OF_ASSERT(!"a kept text is stale or mis-written");
+    }
+    free(fresh);
+}
+
+const sim_text *sim_text_get(ofsim *sim, sim_text *t, const char *stamp, sim_render_fn render,
+                             sim_write_fn write, int index)
+{
+    if (!t->s || strcmp(t->stamp, stamp) != 0) {
+        OF_ASSERT(strlen(stamp) < sizeof t->stamp);
+        free(t->s);
+        if (write) {
+            t->s = write(sim, index);
+        } else {
+            json_t *j = render(sim, index);
+            t->s = dump(j);
+            json_decref(j);
+        }
+        t->len = strlen(t->s);
+        snprintf(t->stamp, sizeof t->stamp, "%s", stamp);
+    }
+    if (sim->text_cache_check) text_check(sim, t->s, stamp, render, index);
+    return t;
+}
+
+void sim_json_put_str(of_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    OF_ASSERT(of_buf_append(b, "\"", 1) == OF_OK);
+    const char *run = s;
+    for (;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c && c != '"' && c != '\\' && c >= 0x20) continue; /* UTF-8 passes as it is */
+        OF_ASSERT(of_buf_append(b, run, (size_t)(s - run)) == OF_OK);
+        if (!c) break;
+        static const char ctl[] = "\b\f\n\r\t", ctl_esc[] = "bfnrt";
+        const char *named = strchr(ctl, c); /* c != 0 here */
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t n = 2;
+        if (named) {
+            esc[1] = ctl_esc[named - ctl];
+        } else if (c != '"' && c != '\\') {
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        OF_ASSERT(of_buf_append(b, esc, n) == OF_OK);
+        run = s + 1;
+    }
+    OF_ASSERT(of_buf_append(b, "\"", 1) == OF_OK);
+}
+
+void sim_reply_item(sim_req *r, int status, int index, sim_render_fn render, sim_text_fn text)
+{
+    if (r->sim->text_cache_off) {
+        sim_reply(r, status, render(r->sim, index));
+        return;
+    }
+    const sim_text *t = text(r->sim, index);
+    char *copy = malloc(t->len + 1);
+    OF_ASSERT(copy);
+    memcpy(copy, t->s, t->len + 1);
+    free(r->resp);
+    r->status = status;
+    r->resp = copy;
+    r->content_type = "application/json; charset=utf-8";
+}
+
+/* Replaces r->resp's empty "Items":[] with the items' texts joined by ',': the bytes json_dumps
+ * writes for the same array (JSON_COMPACT, no indentation, so an item dumps alike alone and
+ * nested). ItemType comes first and is a plain word, so the first "Items":[] is the envelope's. */
+static void splice_items(sim_req *r, const int *idx, long from, long to, sim_text_fn text)
+{
+    static const char empty[] = "\"Items\":[]";
+    char *at = strstr(r->resp, empty);
+    OF_ASSERT(at);
+    size_t head = (size_t)(at - r->resp) + sizeof empty - 2; /* up to and with '[' */
+    size_t len = strlen(r->resp), total = len + 1;
+    const sim_text **items = calloc((size_t)(to - from) + 1, sizeof *items);
+    OF_ASSERT(items);
+    for (long k = from; k < to; k++) {
+        items[k - from] = text(r->sim, idx[k]);
+        total += items[k - from]->len + 1;
+    }
+    char *out = malloc(total), *o = out;
+    OF_ASSERT(out);
+    memcpy(o, r->resp, head);
+    o += head;
+    for (long k = 0; k < to - from; k++) {
+        if (k) *o++ = ',';
+        memcpy(o, items[k]->s, items[k]->len);
+        o += items[k]->len;
+    }
+    memcpy(o, r->resp + head, len - head + 1); /* "]..." and the NUL */
+    free(items);
+    free(r->resp);
+    r->resp = out;
+}
+
+static void reply_page(sim_req *r, const char *item_type, const int *idx, int n,
+                       sim_render_fn render, sim_text_fn text, const char *template_link)
 {
     long skip, take;
     if (!sim_paging(r, &skip, &take)) return;
     const sim_fault *f = r->fault;
     long from = f && f->ignore_skip ? 0 : skip; /* fault: the server ignores skip */
+    long to = from + take < n ? from + take : n;
+    bool corrupt = f && f->corrupt_task && strcmp(item_type, "ServerTask") == 0;
+    if (corrupt || r->sim->text_cache_off) text = NULL; /* a fault rewrites items: build them */
     json_t *items = json_array();
-    for (long k = from; k < n && k < from + take; k++) {
+    for (long k = from; !text && k < to; k++) {
         json_t *item = render(r->sim, idx[k]);
-        if (f && f->corrupt_task && strcmp(item_type, "ServerTask") == 0) corrupt_task(f, item);
+        if (corrupt) corrupt_task(f, item);
         json_array_append_new(items, item);
     }
     /* fault: a lying pager promises more (or fewer) than there are */
@@ -183,6 +322,19 @@ void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, si
                         items, "ItemsPerPage", (json_int_t)take, "TotalResults", total,
                         "NumberOfPages", (json_int_t)pages, "LastPageNumber",
                         (json_int_t)(pages - 1), "Links", links));
+    if (text && to > from) splice_items(r, idx, from, to, text);
+}
+
+void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,
+                    const char *template_link)
+{
+    reply_page(r, item_type, idx, n, render, NULL, template_link);
+}
+
+void sim_reply_page_text(sim_req *r, const char *item_type, const int *idx, int n,
+                         sim_render_fn render, sim_text_fn text, const char *template_link)
+{
+    reply_page(r, item_type, idx, n, render, text, template_link);
 }
 
 void sim_reply_all(sim_req *r, const int *idx, int n, sim_render_fn render)
@@ -1261,5 +1413,7 @@ void sim_api_dispatch(sim_req *r)
         sim_reply_error(r, 403, msg, NULL);
         return;
     }
+    r->sim->req_now = of_wall_ms(); /* one clock for the whole reply (and its kept texts) */
     r->handler(r);
+    r->sim->req_now = 0;
 }

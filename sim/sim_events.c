@@ -71,11 +71,19 @@ void sim_event_record(ofsim *sim, int dep, sim_ecat cat, int64_t now)
     if (delay > 0) sim->events_delayed++;
     OF_ASSERT(of_grow((void **)&sim->events, &sim->cap_events, (size_t)sim->n_events,
                       sizeof *sim->events) == OF_OK);
-    sim->events[sim->n_events++] = (sim_event){dep, cat, now, now + delay};
+    sim->events[sim->n_events++] = (sim_event){dep, cat, now, now + delay, {0}};
+}
+
+/* Forgets the kept texts of events from..n_events. */
+static void texts_clear(ofsim *sim, int from)
+{
+    for (int i = from; i < sim->n_events; i++)
+        sim_text_clear(&sim->events[i].text);
 }
 
 void sim_events_reset(ofsim *sim)
 {
+    texts_clear(sim, sim->n_history_events);
     sim->n_events = sim->n_history_events;
     sim->events_dropped = sim->events_delayed = 0;
     sim->event_rng = sim->start_seed;
@@ -83,6 +91,7 @@ void sim_events_reset(ofsim *sim)
 
 void sim_events_clear(ofsim *sim)
 {
+    texts_clear(sim, 0);
     free(sim->events);
     sim->events = NULL;
     sim->n_events = sim->n_history_events = 0;
@@ -227,6 +236,12 @@ static json_t *render_event(ofsim *sim, int i)
     return j;
 }
 
+/* An event never changes once recorded: its text is rendered once. */
+static const sim_text *event_text(ofsim *sim, int i)
+{
+    return sim_text_get(sim, &sim->events[i].text, "", render_event, NULL, i);
+}
+
 /* ---- handlers ---------------------------------------------------------------- */
 
 /* An AutoId bound: absent = `dflt`; 400 (and false) when not an integer >= 0. */
@@ -343,7 +358,7 @@ void sim_h_events_list(sim_req *r)
     json_decref(f.projects), json_decref(f.envs), json_decref(f.tenants), json_decref(f.types);
     json_decref(f.regarding), json_decref(f.regarding_any), json_decref(f.ids);
     char *tmpl = sim_strfmt("/api/{space}/%s", sim_events_template);
-    sim_reply_page(r, "Event", idx, n, render_event, tmpl);
+    sim_reply_page_text(r, "Event", idx, n, render_event, event_text, tmpl);
     free(tmpl);
     free(idx);
 }
@@ -361,5 +376,5 @@ void sim_h_event_get(sim_req *r)
         r->sim->deps[r->sim->events[i].dep].space != r->space)
         sim_reply_not_found(r);
     else
-        sim_reply(r, 200, render_event(r->sim, (int)i));
+        sim_reply_item(r, 200, (int)i, render_event, event_text);
 }

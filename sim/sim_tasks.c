@@ -447,6 +447,8 @@ static void dep_clear(sim_dep *d)
     free(d->comments);
     free(d->error);
     json_decref(d->form_values);
+    sim_text_clear(&d->task_text);
+    sim_text_clear(&d->dep_text);
 }
 
 void sim_tasks_clear(ofsim *sim)
