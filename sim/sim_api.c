@@ -169,9 +169,8 @@ static char *dump(json_t *json)
     return s;
 }
 
-/* Aborts when text differs from a fresh jansson rendering of the item. */
-static void text_check(ofsim *sim, const char *text, const char *stamp, sim_render_fn render,
-                       int index)
+void sim_text_check(ofsim *sim, const char *text, const char *stamp, sim_render_fn render,
+                    int index)
 {
     json_t *j = render(sim, index);
     char *fresh = dump(j);
@@ -205,7 +204,7 @@ const sim_text *sim_text_get(ofsim *sim, sim_text *t, const char *stamp, sim_ren
         t->len = strlen(t->s);
         snprintf(t->stamp, sizeof t->stamp, "%s", stamp);
     }
-    if (sim->text_cache_check) text_check(sim, t->s, stamp, render, index);
+    if (sim->text_cache_check) sim_text_check(sim, t->s, stamp, render, index);
     return t;
 }
 

@@ -273,6 +273,68 @@ static char *write_task(ofsim *sim, int i)
     return text;
 }
 
+/* sim_render_deployment's bytes, written straight (the create reply and look-ups). */
+static char *write_deployment(ofsim *sim, int i)
+{
+    const sim_world *w = &sim->w;
+    const sim_dep *d = &sim->deps[i];
+    const char *sid = sid_of(sim, d->space);
+    const char *pid = w->projects[d->project].id, *rid = w->releases[d->release].id;
+    const char *eid = w->envs[d->env].id;
+    char id[32], tid[32], text[512];
+    snprintf(id, sizeof id, "Deployments-%d", i + 1);
+    snprintf(tid, sizeof tid, "ServerTasks-%d", i + 1);
+    of_buf b;
+    of_buf_init(&b, SIM_MAX_BODY);
+    put_field(&b, "{\"Id\":", id);
+    snprintf(text, sizeof text, "Deploy to %s", w->envs[d->env].name);
+    put_field(&b, ",\"Name\":", text);
+    put_field(&b, ",\"SpaceId\":", sid);
+    put_field(&b, ",\"ProjectId\":", pid);
+    put_field(&b, ",\"ReleaseId\":", rid);
+    put_field(&b, ",\"ChannelId\":", w->channels[d->channel].id);
+    put_field(&b, ",\"EnvironmentId\":", eid);
+    if (d->tenant >= 0)
+        put_field(&b, ",\"TenantId\":", w->tenants[d->tenant].id);
+    else
+        put(&b, ",\"TenantId\":null");
+    put_field(&b, ",\"TaskId\":", tid);
+    put_link(&b, ",\"DeploymentProcessId\":", "deploymentprocess-%s", pid);
+    put_link(&b, ",\"ManifestVariableSetId\":", "variableset-%s", id);
+    put(&b, ",\"Created\":");
+    put_time(&b, d->created);
+    if (d->comments)
+        put_field(&b, ",\"Comments\":", d->comments);
+    else
+        put(&b, ",\"Comments\":null");
+    put_bool(&b, ",\"UseGuidedFailure\":", d->guided == 1);
+    put_bool(&b, ",\"FailureEncountered\":", d->state == SIM_FAILED);
+    put(&b, ",\"ForcePackageDownload\":false,\"ForcePackageRedeployment\":false,\"SkipActions\":[]"
+            ",\"SpecificMachineIds\":[],\"ExcludedMachineIds\":[],\"FormValues\":");
+    char *form = json_dumps(d->form_values, JSON_COMPACT | JSON_ENCODE_ANY);
+    OF_ASSERT(form);
+    put(&b, form);
+    free(form);
+    put(&b, ",\"QueueTime\":");
+    put_time(&b, d->req_queue_time);
+    put(&b, ",\"QueueTimeExpiry\":");
+    put_time(&b, d->req_expiry);
+    put_link(&b, ",\"Links\":{\"Self\":", "/api/%s/deployments/%s", sid, id);
+    put_link(&b, ",\"Task\":", "/api/tasks/%s", tid);
+    put_link(&b, ",\"Web\":", "/app#/%s/deployments/%s", sid, id);
+    put_link(&b, ",\"Release\":", "/api/%s/releases/%s", sid, rid);
+    put_link(&b, ",\"Project\":", "/api/%s/projects/%s", sid, pid);
+    put_link(&b, ",\"Environment\":", "/api/%s/environments/%s", sid, eid);
+    put_link(&b, ",\"Interruptions\":", "/api/%s/interruptions?regarding=%s", sid, id);
+    put(&b, "},\"Changes\":[],\"ChangesMarkdown\":null,\"Priority\":\"LifecycleDefault\","
+            "\"DeployedBy\":\"octofleet-sim\",\"DeployedById\":\"Users-1\","
+            "\"DeployedToMachineIds\":[],\"TentacleRetentionPeriod\":null,"
+            "\"ChangeRequestSettings\":null,\"ExecutionPlanLogContext\":{\"Steps\":[]}}");
+    char *out = of_buf_detach(&b);
+    OF_ASSERT(out);
+    return out;
+}
+
 /* Everything mutable sim_render_task reads: the state (and with it ErrorMessage: a task's error
  * changes only before it fails), the times, the pending interruption and the running Duration. The
  * rest (ids, names, the world) never changes while the deployment exists. */
@@ -292,7 +354,7 @@ const sim_text *sim_deployment_text(ofsim *sim, int i)
 {
     sim_dep *d = &sim->deps[i];
     return sim_text_get(sim, &d->dep_text, d->state == SIM_FAILED ? "failed" : "",
-                        sim_render_deployment, NULL, i);
+                        sim_render_deployment, write_deployment, i);
 }
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -452,7 +514,15 @@ void sim_h_deployment_create(sim_req *r)
     int i = sim_dep_create(sim, sim_key_index(sim, r->api_key), rel, env, tenant, comments, g,
                            json_is_object(form) ? json_deep_copy(form) : NULL, qt, qte);
     json_decref(body);
-    sim_reply(r, 201, sim_render_deployment(sim, i));
+    if (sim->text_cache_off) {
+        sim_reply(r, 201, sim_render_deployment(sim, i));
+        return;
+    }
+    /* written straight, not kept: most deployments are never listed again */
+    char *text = write_deployment(sim, i);
+    if (sim->text_cache_check) sim_text_check(sim, text, "create", sim_render_deployment, i);
+    sim_reply_text(r, 201, text);
+    r->content_type = "application/json; charset=utf-8";
 }
 
 void sim_h_deployment_get(sim_req *r)

@@ -494,6 +494,9 @@ typedef char *(*sim_write_fn)(ofsim *sim, int index);
  * rendering: a difference aborts. */
 const sim_text *sim_text_get(ofsim *sim, sim_text *t, const char *stamp, sim_render_fn render,
                              sim_write_fn write, int index);
+/* Aborts (logging where) when text differs from json_dumps(render(sim, index)). */
+void sim_text_check(ofsim *sim, const char *text, const char *stamp, sim_render_fn render,
+                    int index);
 /* Appends s as a JSON string, escaped as jansson's json_dumps escapes it (no flags). */
 void sim_json_put_str(of_buf *b, const char *s);
 /* The wall ms a rendering reads as "now": the request's, so one reply reads one clock. */
