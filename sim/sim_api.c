@@ -105,8 +105,9 @@ bool sim_paging(sim_req *r, long *skip, long *take)
     return true;
 }
 
-/* The request's path with its filters, re-encoded, and the given paging. */
-static char *page_link(const sim_req *r, long skip, long take)
+/* The request's path with its filters, re-encoded, ending in '?' or '&' for the paging: a new
+ * string. */
+static char *page_base(const sim_req *r)
 {
     size_t cap = strlen(r->raw_path) + 64;
     for (int i = 0; i < r->n_args; i++)
@@ -125,14 +126,14 @@ static char *page_link(const sim_req *r, long skip, long take)
         o += strlen(out + o);
         out[o++] = '&';
     }
-    snprintf(out + o, cap - o, "skip=%ld&take=%ld", skip, take);
+    out[o] = '\0';
     return out;
 }
 
-static void link_set(json_t *links, const char *name, char *href)
+/* The request's path with its filters and the given paging. */
+static char *page_link(const char *base, long skip, long take)
 {
-    json_object_set_new(links, name, json_string(href));
-    free(href);
+    return sim_strfmt("%sskip=%ld&take=%ld", base, skip, take);
 }
 
 /* The "corrupt_task" fault: this task (or every one, "*") becomes undecodable. */
@@ -252,35 +253,70 @@ void sim_reply_item(sim_req *r, int status, int index, sim_render_fn render, sim
     r->content_type = "application/json; charset=utf-8";
 }
 
-/* Replaces r->resp's empty "Items":[] with the items' texts joined by ',': the bytes json_dumps
- * writes for the same array (JSON_COMPACT, no indentation, so an item dumps alike alone and
- * nested). ItemType comes first and is a plain word, so the first "Items":[] is the envelope's. */
-static void splice_items(sim_req *r, const int *idx, long from, long to, sim_text_fn text)
+/* The page's Links, in the order Octopus gives them: hrefs are new strings. */
+typedef struct page_links {
+    const char *name[6];
+    char *href[6];
+    int n;
+} page_links;
+
+static void page_links_add(page_links *l, const char *name, char *href)
 {
-    static const char empty[] = "\"Items\":[]";
-    char *at = strstr(r->resp, empty);
-    OF_ASSERT(at);
-    size_t head = (size_t)(at - r->resp) + sizeof empty - 2; /* up to and with '[' */
-    size_t len = strlen(r->resp), total = len + 1;
-    const sim_text **items = calloc((size_t)(to - from) + 1, sizeof *items);
-    OF_ASSERT(items);
+    l->name[l->n] = name;
+    l->href[l->n++] = href;
+}
+
+static void page_links_make(const sim_req *r, long skip, long take, long n, long pages,
+                            const char *template_link, page_links *l)
+{
+    char *base = page_base(r);
+    const char *ph = strstr(template_link, "{space}");
+    l->n = 0;
+    page_links_add(l, "Self", page_link(base, skip, take));
+    if (ph && r->space >= 0) /* a concrete link, as Octopus gives */
+        page_links_add(l, "Template",
+                       sim_strfmt("%.*s%s%s", (int)(ph - template_link), template_link,
+                                  r->sim->w.spaces[r->space].id, ph + 7));
+    else
+        page_links_add(l, "Template", sim_strdup(template_link));
+    page_links_add(l, "Page.All", page_link(base, 0, INT_MAX));
+    page_links_add(l, "Page.Current", page_link(base, skip, take));
+    page_links_add(l, "Page.Last", page_link(base, (pages - 1) * take, take));
+    if (skip + take < n) page_links_add(l, "Page.Next", page_link(base, skip + take, take));
+    free(base);
+}
+
+/* The page as json_dumps writes the jansson envelope in reply_page (JSON_COMPACT: an item dumps
+ * alike alone and nested), from the items' kept texts: no tree per item, no dump of the long
+ * links. */
+static char *write_page(sim_req *r, const char *item_type, const int *idx, long from, long to,
+                        sim_text_fn text, long take, long long total, long pages,
+                        const page_links *l)
+{
+    of_buf b;
+    of_buf_init(&b, (size_t)1 << 30); /* our own reply: bounded by what is on record */
+    OF_ASSERT(of_buf_puts(&b, "{\"ItemType\":") == OF_OK);
+    sim_json_put_str(&b, item_type);
+    OF_ASSERT(of_buf_puts(&b, ",\"Items\":[") == OF_OK);
     for (long k = from; k < to; k++) {
-        items[k - from] = text(r->sim, idx[k]);
-        total += items[k - from]->len + 1;
+        const sim_text *t = text(r->sim, idx[k]);
+        if (k > from) OF_ASSERT(of_buf_append(&b, ",", 1) == OF_OK);
+        OF_ASSERT(of_buf_append(&b, t->s, t->len) == OF_OK);
     }
-    char *out = malloc(total), *o = out;
+    OF_ASSERT(of_buf_printf(&b,
+                            "],\"ItemsPerPage\":%ld,\"TotalResults\":%lld,\"NumberOfPages\":%ld,"
+                            "\"LastPageNumber\":%ld,\"Links\":{",
+                            take, total, pages, pages - 1) == OF_OK);
+    for (int k = 0; k < l->n; k++) {
+        if (k) OF_ASSERT(of_buf_append(&b, ",", 1) == OF_OK);
+        sim_json_put_str(&b, l->name[k]);
+        OF_ASSERT(of_buf_append(&b, ":", 1) == OF_OK);
+        sim_json_put_str(&b, l->href[k]);
+    }
+    OF_ASSERT(of_buf_puts(&b, "}}") == OF_OK);
+    char *out = of_buf_detach(&b);
     OF_ASSERT(out);
-    memcpy(o, r->resp, head);
-    o += head;
-    for (long k = 0; k < to - from; k++) {
-        if (k) *o++ = ',';
-        memcpy(o, items[k]->s, items[k]->len);
-        o += items[k]->len;
-    }
-    memcpy(o, r->resp + head, len - head + 1); /* "]..." and the NUL */
-    free(items);
-    free(r->resp);
-    r->resp = out;
+    return out;
 }
 
 static void reply_page(sim_req *r, const char *item_type, const int *idx, int n,
@@ -293,35 +329,34 @@ static void reply_page(sim_req *r, const char *item_type, const int *idx, int n,
     long to = from + take < n ? from + take : n;
     bool corrupt = f && f->corrupt_task && strcmp(item_type, "ServerTask") == 0;
     if (corrupt || r->sim->text_cache_off) text = NULL; /* a fault rewrites items: build them */
-    json_t *items = json_array();
-    for (long k = from; !text && k < to; k++) {
-        json_t *item = render(r->sim, idx[k]);
-        if (corrupt) corrupt_task(f, item);
-        json_array_append_new(items, item);
-    }
     /* fault: a lying pager promises more (or fewer) than there are */
     json_int_t total = f && f->total_results >= 0 ? (json_int_t)f->total_results : (json_int_t)n;
     long pages = take > 0 ? (n + take - 1) / take : 1;
     if (pages < 1) pages = 1;
-    json_t *links = json_object();
-    link_set(links, "Self", page_link(r, skip, take));
-    const char *ph = strstr(template_link, "{space}");
-    if (ph && r->space >= 0) /* a concrete link, as Octopus gives */
-        link_set(links, "Template",
-                 sim_strfmt("%.*s%s%s", (int)(ph - template_link), template_link,
-                            r->sim->w.spaces[r->space].id, ph + 7));
-    else
-        json_object_set_new(links, "Template", json_string(template_link));
-    link_set(links, "Page.All", page_link(r, 0, INT_MAX));
-    link_set(links, "Page.Current", page_link(r, skip, take));
-    link_set(links, "Page.Last", page_link(r, (pages - 1) * take, take));
-    if (skip + take < n) link_set(links, "Page.Next", page_link(r, skip + take, take));
-    sim_reply(r, 200,
-              json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "ItemType", item_type, "Items",
-                        items, "ItemsPerPage", (json_int_t)take, "TotalResults", total,
-                        "NumberOfPages", (json_int_t)pages, "LastPageNumber",
-                        (json_int_t)(pages - 1), "Links", links));
-    if (text && to > from) splice_items(r, idx, from, to, text);
+    page_links l;
+    page_links_make(r, skip, take, n, pages, template_link, &l);
+    if (text) {
+        char *page =
+            write_page(r, item_type, idx, from, to, text, take, (long long)total, pages, &l);
+        sim_reply_text(r, 200, page);
+        r->content_type = "application/json; charset=utf-8";
+    } else {
+        json_t *items = json_array(), *links = json_object();
+        for (long k = from; k < to; k++) {
+            json_t *item = render(r->sim, idx[k]);
+            if (corrupt) corrupt_task(f, item);
+            json_array_append_new(items, item);
+        }
+        for (int k = 0; k < l.n; k++)
+            json_object_set_new(links, l.name[k], json_string(l.href[k]));
+        sim_reply(r, 200,
+                  json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "ItemType", item_type, "Items",
+                            items, "ItemsPerPage", (json_int_t)take, "TotalResults", total,
+                            "NumberOfPages", (json_int_t)pages, "LastPageNumber",
+                            (json_int_t)(pages - 1), "Links", links));
+    }
+    for (int k = 0; k < l.n; k++)
+        free(l.href[k]);
 }
 
 void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,

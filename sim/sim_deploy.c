@@ -551,9 +551,10 @@ static void list_deployments(sim_req *r, int release)
         int i = cand ? cand[k] : sim->n_deps - 1 - k;
         const sim_dep *d = &sim->deps[i];
         if (d->space != r->space || (release >= 0 && d->release != release)) continue;
-        if (projects && !sim_list_has(projects, w->projects[d->project].id)) continue;
-        if (envs && !sim_list_has(envs, w->envs[d->env].id)) continue;
-        if (tenants && (d->tenant < 0 || !sim_list_has(tenants, w->tenants[d->tenant].id)))
+        /* the index's candidates match these by construction (100 tenants x 100 candidates) */
+        if (!cand && projects && !sim_list_has(projects, w->projects[d->project].id)) continue;
+        if (!cand && envs && !sim_list_has(envs, w->envs[d->env].id)) continue;
+        if (!cand && tenants && (d->tenant < 0 || !sim_list_has(tenants, w->tenants[d->tenant].id)))
             continue;
         if (channels && !sim_list_has(channels, w->channels[d->channel].id)) continue;
         if (states && !sim_list_has(states, sim_tstate_name(d->state))) continue;

@@ -554,7 +554,9 @@ int sim_dep_create(ofsim *sim, int key, int release, int env, int tenant, const 
 /* The deployments that may match a filter on projects x environments x tenants
  * (any list NULL = no filter on it), from the index: a new array the caller
  * frees, newest first, *n entries; NULL when the filter cannot use the index
- * (no projects or environments, or too many combinations): scan instead. */
+ * (no projects or environments, or too many combinations): scan instead. Ids
+ * are matched as the scan matches them (exact id, any case), so every entry
+ * passes those three filters. */
 int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, const json_t *envs,
                         const json_t *tenants, int *n);
 /* Returns true if the task changed state. */

@@ -316,6 +316,7 @@ int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, con
                 if (tenants) {
                     const char *tid = json_string_value(json_array_get(tenants, c));
                     t = sim_find_tenant(w, space, tid);
+                    t = resolve_id(t, t >= 0 ? w->tenants[t].id : "", tid); /* not by slug */
                     if (t < 0) continue;
                 }
                 char key[48];
