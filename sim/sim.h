@@ -34,6 +34,9 @@ typedef struct ofsim_opts {
      * (NULL-terminated array, may be NULL). Copied. */
     const char *const *api_keys;
     int quiet; /* non-zero: do not log each request at debug level */
+    /* Non-zero: every rendered text the simulator keeps between requests is compared with a fresh
+     * rendering each time it is served, and a difference aborts the process (tests; slower). */
+    int check_texts;
 } ofsim_opts;
 
 /* Loads the fixture, binds the listener and starts the simulator's threads.

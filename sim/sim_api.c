@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "log.h"
 #include "sim_int.h"
 
 /* ---- replies ------------------------------------------------------------------ */
@@ -104,8 +105,9 @@ bool sim_paging(sim_req *r, long *skip, long *take)
     return true;
 }
 
-/* The request's path with its filters, re-encoded, and the given paging. */
-static char *page_link(const sim_req *r, long skip, long take)
+/* The request's path with its filters, re-encoded, ending in '?' or '&' for the paging: a new
+ * string. */
+static char *page_base(const sim_req *r)
 {
     size_t cap = strlen(r->raw_path) + 64;
     for (int i = 0; i < r->n_args; i++)
@@ -124,14 +126,14 @@ static char *page_link(const sim_req *r, long skip, long take)
         o += strlen(out + o);
         out[o++] = '&';
     }
-    snprintf(out + o, cap - o, "skip=%ld&take=%ld", skip, take);
+    out[o] = '\0';
     return out;
 }
 
-static void link_set(json_t *links, const char *name, char *href)
+/* The request's path with its filters and the given paging. */
+static char *page_link(const char *base, long skip, long take)
 {
-    json_object_set_new(links, name, json_string(href));
-    free(href);
+    return sim_strfmt("%sskip=%ld&take=%ld", base, skip, take);
 }
 
 /* The "corrupt_task" fault: this task (or every one, "*") becomes undecodable. */
@@ -148,41 +150,225 @@ static void corrupt_task(const sim_fault *f, json_t *item)
         json_object_set_new(item, "State", json_integer(42));
 }
 
-void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,
-                    const char *template_link)
+/* ---- kept texts ------------------------------------------------------------ */
+
+void sim_text_clear(sim_text *t)
+{
+    free(t->s);
+    memset(t, 0, sizeof *t);
+}
+
+int64_t sim_now(const ofsim *sim)
+{
+    return sim->req_now ? sim->req_now : of_wall_ms();
+}
+
+static char *dump(json_t *json)
+{
+    char *s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+    OF_ASSERT(s);
+    return s;
+}
+
+void sim_text_check(ofsim *sim, const char *text, const char *stamp, sim_render_fn render,
+                    int index)
+{
+    json_t *j = render(sim, index);
+    char *fresh = dump(j);
+    json_decref(j);
+    if (strcmp(fresh, text) != 0) {
+        size_t at = 0;
+        while (fresh[at] && fresh[at] == text[at])
+            at++;
+        size_t from = at > 60 ? at - 60 : 0;
+        of_error("kept text differs from a fresh rendering at byte %zu stamp=%s kept=...%.160s "
+                 "fresh=...%.160s",
+                 at, stamp, text + from, fresh + from);
+        OF_ASSERT(!"a kept text is stale or mis-written");
+    }
+    free(fresh);
+}
+
+const sim_text *sim_text_get(ofsim *sim, sim_text *t, const char *stamp, sim_render_fn render,
+                             sim_write_fn write, int index)
+{
+    if (!t->s || strcmp(t->stamp, stamp) != 0) {
+        OF_ASSERT(strlen(stamp) < sizeof t->stamp);
+        free(t->s);
+        if (write) {
+            t->s = write(sim, index);
+        } else {
+            json_t *j = render(sim, index);
+            t->s = dump(j);
+            json_decref(j);
+        }
+        t->len = strlen(t->s);
+        snprintf(t->stamp, sizeof t->stamp, "%s", stamp);
+    }
+    if (sim->text_cache_check) sim_text_check(sim, t->s, stamp, render, index);
+    return t;
+}
+
+void sim_json_put_str(of_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    OF_ASSERT(of_buf_append(b, "\"", 1) == OF_OK);
+    const char *run = s;
+    for (;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c && c != '"' && c != '\\' && c >= 0x20) continue; /* UTF-8 passes as it is */
+        OF_ASSERT(of_buf_append(b, run, (size_t)(s - run)) == OF_OK);
+        if (!c) break;
+        static const char ctl[] = "\b\f\n\r\t", ctl_esc[] = "bfnrt";
+        const char *named = strchr(ctl, c); /* c != 0 here */
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t n = 2;
+        if (named) {
+            esc[1] = ctl_esc[named - ctl];
+        } else if (c != '"' && c != '\\') {
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        OF_ASSERT(of_buf_append(b, esc, n) == OF_OK);
+        run = s + 1;
+    }
+    OF_ASSERT(of_buf_append(b, "\"", 1) == OF_OK);
+}
+
+void sim_reply_item(sim_req *r, int status, int index, sim_render_fn render, sim_text_fn text)
+{
+    if (r->sim->text_cache_off) {
+        sim_reply(r, status, render(r->sim, index));
+        return;
+    }
+    const sim_text *t = text(r->sim, index);
+    char *copy = malloc(t->len + 1);
+    OF_ASSERT(copy);
+    memcpy(copy, t->s, t->len + 1);
+    free(r->resp);
+    r->status = status;
+    r->resp = copy;
+    r->content_type = "application/json; charset=utf-8";
+}
+
+/* The page's Links, in the order Octopus gives them: hrefs are new strings. */
+typedef struct page_links {
+    const char *name[6];
+    char *href[6];
+    int n;
+} page_links;
+
+static void page_links_add(page_links *l, const char *name, char *href)
+{
+    l->name[l->n] = name;
+    l->href[l->n++] = href;
+}
+
+static void page_links_make(const sim_req *r, long skip, long take, long n, long pages,
+                            const char *template_link, page_links *l)
+{
+    char *base = page_base(r);
+    const char *ph = strstr(template_link, "{space}");
+    l->n = 0;
+    page_links_add(l, "Self", page_link(base, skip, take));
+    if (ph && r->space >= 0) /* a concrete link, as Octopus gives */
+        page_links_add(l, "Template",
+                       sim_strfmt("%.*s%s%s", (int)(ph - template_link), template_link,
+                                  r->sim->w.spaces[r->space].id, ph + 7));
+    else
+        page_links_add(l, "Template", sim_strdup(template_link));
+    page_links_add(l, "Page.All", page_link(base, 0, INT_MAX));
+    page_links_add(l, "Page.Current", page_link(base, skip, take));
+    page_links_add(l, "Page.Last", page_link(base, (pages - 1) * take, take));
+    if (skip + take < n) page_links_add(l, "Page.Next", page_link(base, skip + take, take));
+    free(base);
+}
+
+/* The page as json_dumps writes the jansson envelope in reply_page (JSON_COMPACT: an item dumps
+ * alike alone and nested), from the items' kept texts: no tree per item, no dump of the long
+ * links. */
+static char *write_page(sim_req *r, const char *item_type, const int *idx, long from, long to,
+                        sim_text_fn text, long take, long long total, long pages,
+                        const page_links *l)
+{
+    of_buf b;
+    of_buf_init(&b, (size_t)1 << 30); /* our own reply: bounded by what is on record */
+    OF_ASSERT(of_buf_puts(&b, "{\"ItemType\":") == OF_OK);
+    sim_json_put_str(&b, item_type);
+    OF_ASSERT(of_buf_puts(&b, ",\"Items\":[") == OF_OK);
+    for (long k = from; k < to; k++) {
+        const sim_text *t = text(r->sim, idx[k]);
+        if (k > from) OF_ASSERT(of_buf_append(&b, ",", 1) == OF_OK);
+        OF_ASSERT(of_buf_append(&b, t->s, t->len) == OF_OK);
+    }
+    OF_ASSERT(of_buf_printf(&b,
+                            "],\"ItemsPerPage\":%ld,\"TotalResults\":%lld,\"NumberOfPages\":%ld,"
+                            "\"LastPageNumber\":%ld,\"Links\":{",
+                            take, total, pages, pages - 1) == OF_OK);
+    for (int k = 0; k < l->n; k++) {
+        if (k) OF_ASSERT(of_buf_append(&b, ",", 1) == OF_OK);
+        sim_json_put_str(&b, l->name[k]);
+        OF_ASSERT(of_buf_append(&b, ":", 1) == OF_OK);
+        sim_json_put_str(&b, l->href[k]);
+    }
+    OF_ASSERT(of_buf_puts(&b, "}}") == OF_OK);
+    char *out = of_buf_detach(&b);
+    OF_ASSERT(out);
+    return out;
+}
+
+static void reply_page(sim_req *r, const char *item_type, const int *idx, int n,
+                       sim_render_fn render, sim_text_fn text, const char *template_link)
 {
     long skip, take;
     if (!sim_paging(r, &skip, &take)) return;
     const sim_fault *f = r->fault;
     long from = f && f->ignore_skip ? 0 : skip; /* fault: the server ignores skip */
-    json_t *items = json_array();
-    for (long k = from; k < n && k < from + take; k++) {
-        json_t *item = render(r->sim, idx[k]);
-        if (f && f->corrupt_task && strcmp(item_type, "ServerTask") == 0) corrupt_task(f, item);
-        json_array_append_new(items, item);
-    }
+    long to = from + take < n ? from + take : n;
+    bool corrupt = f && f->corrupt_task && strcmp(item_type, "ServerTask") == 0;
+    if (corrupt || r->sim->text_cache_off) text = NULL; /* a fault rewrites items: build them */
     /* fault: a lying pager promises more (or fewer) than there are */
     json_int_t total = f && f->total_results >= 0 ? (json_int_t)f->total_results : (json_int_t)n;
     long pages = take > 0 ? (n + take - 1) / take : 1;
     if (pages < 1) pages = 1;
-    json_t *links = json_object();
-    link_set(links, "Self", page_link(r, skip, take));
-    const char *ph = strstr(template_link, "{space}");
-    if (ph && r->space >= 0) /* a concrete link, as Octopus gives */
-        link_set(links, "Template",
-                 sim_strfmt("%.*s%s%s", (int)(ph - template_link), template_link,
-                            r->sim->w.spaces[r->space].id, ph + 7));
-    else
-        json_object_set_new(links, "Template", json_string(template_link));
-    link_set(links, "Page.All", page_link(r, 0, INT_MAX));
-    link_set(links, "Page.Current", page_link(r, skip, take));
-    link_set(links, "Page.Last", page_link(r, (pages - 1) * take, take));
-    if (skip + take < n) link_set(links, "Page.Next", page_link(r, skip + take, take));
-    sim_reply(r, 200,
-              json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "ItemType", item_type, "Items",
-                        items, "ItemsPerPage", (json_int_t)take, "TotalResults", total,
-                        "NumberOfPages", (json_int_t)pages, "LastPageNumber",
-                        (json_int_t)(pages - 1), "Links", links));
+    page_links l;
+    page_links_make(r, skip, take, n, pages, template_link, &l);
+    if (text) {
+        char *page =
+            write_page(r, item_type, idx, from, to, text, take, (long long)total, pages, &l);
+        sim_reply_text(r, 200, page);
+        r->content_type = "application/json; charset=utf-8";
+    } else {
+        json_t *items = json_array(), *links = json_object();
+        for (long k = from; k < to; k++) {
+            json_t *item = render(r->sim, idx[k]);
+            if (corrupt) corrupt_task(f, item);
+            json_array_append_new(items, item);
+        }
+        for (int k = 0; k < l.n; k++)
+            json_object_set_new(links, l.name[k], json_string(l.href[k]));
+        sim_reply(r, 200,
+                  json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "ItemType", item_type, "Items",
+                            items, "ItemsPerPage", (json_int_t)take, "TotalResults", total,
+                            "NumberOfPages", (json_int_t)pages, "LastPageNumber",
+                            (json_int_t)(pages - 1), "Links", links));
+    }
+    for (int k = 0; k < l.n; k++)
+        free(l.href[k]);
+}
+
+void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,
+                    const char *template_link)
+{
+    reply_page(r, item_type, idx, n, render, NULL, template_link);
+}
+
+void sim_reply_page_text(sim_req *r, const char *item_type, const int *idx, int n,
+                         sim_render_fn render, sim_text_fn text, const char *template_link)
+{
+    reply_page(r, item_type, idx, n, render, text, template_link);
 }
 
 void sim_reply_all(sim_req *r, const int *idx, int n, sim_render_fn render)
@@ -1261,5 +1447,7 @@ void sim_api_dispatch(sim_req *r)
         sim_reply_error(r, 403, msg, NULL);
         return;
     }
+    r->sim->req_now = of_wall_ms(); /* one clock for the whole reply (and its kept texts) */
     r->handler(r);
+    r->sim->req_now = 0;
 }

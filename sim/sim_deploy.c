@@ -2,6 +2,7 @@
  * Octopus's validation (400 + Errors[]), listing with filters, the task
  * resource, details/raw logs, cancel, queued-behind, and minimal manual
  * intervention support. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,13 +83,25 @@ json_t *sim_render_deployment(ofsim *sim, int i)
     return j;
 }
 
-static char *duration_text(int64_t ms)
+static void duration_text(int64_t ms, char *out, size_t size)
 {
-    if (ms < 1000) return sim_strdup("less than a second");
     int64_t s = ms / 1000;
-    if (s < 60) return sim_strfmt("%lld second%s", (long long)s, s == 1 ? "" : "s");
-    if (s < 3600) return sim_strfmt("%lld minute%s", (long long)(s / 60), s < 120 ? "" : "s");
-    return sim_strfmt("%lld hours", (long long)(s / 3600));
+    if (ms < 1000)
+        snprintf(out, size, "less than a second");
+    else if (s < 60)
+        snprintf(out, size, "%lld second%s", (long long)s, s == 1 ? "" : "s");
+    else if (s < 3600)
+        snprintf(out, size, "%lld minute%s", (long long)(s / 60), s < 120 ? "" : "s");
+    else
+        snprintf(out, size, "%lld hours", (long long)(s / 3600));
+}
+
+/* The task's Duration as sim_render_task writes it: it runs on with the clock until the task
+ * completes. */
+static void task_duration(const ofsim *sim, const sim_dep *d, char *out, size_t size)
+{
+    int64_t end = d->completed ? d->completed : sim_now(sim);
+    duration_text(d->start ? end - d->start : 0, out, size);
 }
 
 static const char *task_error(const sim_dep *d)
@@ -121,9 +134,9 @@ json_t *sim_render_task(ofsim *sim, int i)
     const sim_dep *d = &sim->deps[i];
     const char *sid = sid_of(sim, d->space);
     char *id = task_id(i);
-    int64_t now = of_wall_ms();
-    int64_t end = d->completed ? d->completed : now;
     bool done = sim_tstate_done(d->state);
+    char duration[48];
+    task_duration(sim, d, duration, sizeof duration);
     json_t *links = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "Self", jstr_take(sim_strfmt("/api/tasks/%s", id)),
         "Details", jstr_take(sim_strfmt("/api/tasks/%s/details{?verbose,tail}", id)),
@@ -143,10 +156,9 @@ json_t *sim_render_task(ofsim *sim, int i)
              : json_string(d->state == SIM_QUEUED ? "Queued..." : "Executing..."),
         "QueueTime", sim_json_time(d->queue_time), "QueueTimeExpiry", sim_json_time(d->req_expiry),
         "StartTime", sim_json_time(d->start), "CompletedTime", sim_json_time(d->completed),
-        "LastUpdatedTime", sim_json_time(d->updated), "Duration",
-        jstr_take(duration_text(d->start ? end - d->start : 0)), "ErrorMessage", task_error(d),
-        "ServerNode", "OCTOSIM-1", "IsCompleted", done, "FinishedSuccessfully",
-        d->state == SIM_SUCCESS, "HasBeenPickedUpByProcessor", d->start > 0,
+        "LastUpdatedTime", sim_json_time(d->updated), "Duration", json_string(duration),
+        "ErrorMessage", task_error(d), "ServerNode", "OCTOSIM-1", "IsCompleted", done,
+        "FinishedSuccessfully", d->state == SIM_SUCCESS, "HasBeenPickedUpByProcessor", d->start > 0,
         "HasPendingInterruptions", d->held, "PendingInterruptionTypes",
         d->held ? json_pack("[s]", "ManualIntervention") : json_array(), "HasPendingPreconditions",
         0, "HasWarningsOrErrors", d->state == SIM_FAILED, "CanRerun", done,
@@ -154,6 +166,195 @@ json_t *sim_render_task(ofsim *sim, int i)
     OF_ASSERT(j);
     free(id);
     return j;
+}
+
+/* sim_render_task's bytes, written straight: a task is rendered again at every change a poll
+ * sees, and jansson's tree and dump cost ~20 µs of it. The simulator's own tests serve every
+ * reply with OCTOPUS_SIM_CHECK_TEXTS=1, which compares this text with sim_render_task's. */
+static void put(of_buf *b, const char *s)
+{
+    OF_ASSERT(of_buf_puts(b, s) == OF_OK);
+}
+
+static void put_time(of_buf *b, int64_t wall_ms)
+{
+    char t[48];
+    if (wall_ms <= 0) {
+        put(b, "null");
+        return;
+    }
+    sim_fmt_time(wall_ms, t, sizeof t);
+    sim_json_put_str(b, t);
+}
+
+static void put_field(of_buf *b, const char *key, const char *value) /* a string field */
+{
+    put(b, key);
+    sim_json_put_str(b, value);
+}
+
+static void put_bool(of_buf *b, const char *key, bool v)
+{
+    put(b, key);
+    put(b, v ? "true" : "false");
+}
+
+static void put_link(of_buf *b, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void put_link(of_buf *b, const char *key, const char *fmt, ...)
+{
+    char href[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(href, sizeof href, fmt, ap);
+    va_end(ap);
+    put_field(b, key, href);
+}
+
+static char *write_task(ofsim *sim, int i)
+{
+    const sim_dep *d = &sim->deps[i];
+    const sim_world *w = &sim->w;
+    const char *sid = sid_of(sim, d->space);
+    bool done = sim_tstate_done(d->state);
+    char id[32], dep[32], duration[48];
+    snprintf(id, sizeof id, "ServerTasks-%d", i + 1);
+    snprintf(dep, sizeof dep, "Deployments-%d", i + 1);
+    task_duration(sim, d, duration, sizeof duration);
+    char *desc = task_description(sim, d);
+    of_buf b;
+    of_buf_init(&b, SIM_MAX_BODY);
+    put_field(&b, "{\"Id\":", id);
+    put_field(&b, ",\"SpaceId\":", sid);
+    put(&b, ",\"Name\":\"Deploy\"");
+    put_field(&b, ",\"Description\":", desc);
+    put_field(&b, ",\"Arguments\":{\"DeploymentId\":", dep);
+    put_field(&b, "},\"ProjectId\":", w->projects[d->project].id);
+    put_field(&b, ",\"State\":", sim_tstate_name(d->state));
+    put(&b, ",\"Completed\":");
+    if (done)
+        put_time(&b, d->completed ? d->completed : d->updated);
+    else
+        sim_json_put_str(&b, d->state == SIM_QUEUED ? "Queued..." : "Executing...");
+    put(&b, ",\"QueueTime\":");
+    put_time(&b, d->queue_time);
+    put(&b, ",\"QueueTimeExpiry\":");
+    put_time(&b, d->req_expiry);
+    put(&b, ",\"StartTime\":");
+    put_time(&b, d->start);
+    put(&b, ",\"CompletedTime\":");
+    put_time(&b, d->completed);
+    put(&b, ",\"LastUpdatedTime\":");
+    put_time(&b, d->updated);
+    put_field(&b, ",\"Duration\":", duration);
+    put_field(&b, ",\"ErrorMessage\":", task_error(d));
+    put(&b, ",\"ServerNode\":\"OCTOSIM-1\"");
+    put_bool(&b, ",\"IsCompleted\":", done);
+    put_bool(&b, ",\"FinishedSuccessfully\":", d->state == SIM_SUCCESS);
+    put_bool(&b, ",\"HasBeenPickedUpByProcessor\":", d->start > 0);
+    put_bool(&b, ",\"HasPendingInterruptions\":", d->held);
+    put(&b, d->held ? ",\"PendingInterruptionTypes\":[\"ManualIntervention\"]"
+                    : ",\"PendingInterruptionTypes\":[]");
+    put(&b, ",\"HasPendingPreconditions\":false");
+    put_bool(&b, ",\"HasWarningsOrErrors\":", d->state == SIM_FAILED);
+    put_bool(&b, ",\"CanRerun\":", done);
+    put(&b, ",\"EstimatedRemainingQueueDurationSeconds\":0");
+    put_link(&b, ",\"Links\":{\"Self\":", "/api/tasks/%s", id);
+    put_link(&b, ",\"Details\":", "/api/tasks/%s/details{?verbose,tail}", id);
+    put_link(&b, ",\"Interruptions\":", "/api/%s/interruptions?regarding=%s", sid, id);
+    put_link(&b, ",\"Raw\":", "/api/tasks/%s/raw", id);
+    put_link(&b, ",\"Cancel\":", "/api/tasks/%s/cancel", id);
+    put_link(&b, ",\"QueuedBehind\":", "/api/tasks/%s/queued-behind{?skip,take}", id);
+    put_link(&b, ",\"Web\":", "/app#/%s/tasks/%s", sid, id);
+    put(&b, "}}");
+    free(desc);
+    char *text = of_buf_detach(&b);
+    OF_ASSERT(text);
+    return text;
+}
+
+/* sim_render_deployment's bytes, written straight (the create reply and look-ups). */
+static char *write_deployment(ofsim *sim, int i)
+{
+    const sim_world *w = &sim->w;
+    const sim_dep *d = &sim->deps[i];
+    const char *sid = sid_of(sim, d->space);
+    const char *pid = w->projects[d->project].id, *rid = w->releases[d->release].id;
+    const char *eid = w->envs[d->env].id;
+    char id[32], tid[32], text[512];
+    snprintf(id, sizeof id, "Deployments-%d", i + 1);
+    snprintf(tid, sizeof tid, "ServerTasks-%d", i + 1);
+    of_buf b;
+    of_buf_init(&b, SIM_MAX_BODY);
+    put_field(&b, "{\"Id\":", id);
+    snprintf(text, sizeof text, "Deploy to %s", w->envs[d->env].name);
+    put_field(&b, ",\"Name\":", text);
+    put_field(&b, ",\"SpaceId\":", sid);
+    put_field(&b, ",\"ProjectId\":", pid);
+    put_field(&b, ",\"ReleaseId\":", rid);
+    put_field(&b, ",\"ChannelId\":", w->channels[d->channel].id);
+    put_field(&b, ",\"EnvironmentId\":", eid);
+    if (d->tenant >= 0)
+        put_field(&b, ",\"TenantId\":", w->tenants[d->tenant].id);
+    else
+        put(&b, ",\"TenantId\":null");
+    put_field(&b, ",\"TaskId\":", tid);
+    put_link(&b, ",\"DeploymentProcessId\":", "deploymentprocess-%s", pid);
+    put_link(&b, ",\"ManifestVariableSetId\":", "variableset-%s", id);
+    put(&b, ",\"Created\":");
+    put_time(&b, d->created);
+    if (d->comments)
+        put_field(&b, ",\"Comments\":", d->comments);
+    else
+        put(&b, ",\"Comments\":null");
+    put_bool(&b, ",\"UseGuidedFailure\":", d->guided == 1);
+    put_bool(&b, ",\"FailureEncountered\":", d->state == SIM_FAILED);
+    put(&b, ",\"ForcePackageDownload\":false,\"ForcePackageRedeployment\":false,\"SkipActions\":[]"
+            ",\"SpecificMachineIds\":[],\"ExcludedMachineIds\":[],\"FormValues\":");
+    char *form = json_dumps(d->form_values, JSON_COMPACT | JSON_ENCODE_ANY);
+    OF_ASSERT(form);
+    put(&b, form);
+    free(form);
+    put(&b, ",\"QueueTime\":");
+    put_time(&b, d->req_queue_time);
+    put(&b, ",\"QueueTimeExpiry\":");
+    put_time(&b, d->req_expiry);
+    put_link(&b, ",\"Links\":{\"Self\":", "/api/%s/deployments/%s", sid, id);
+    put_link(&b, ",\"Task\":", "/api/tasks/%s", tid);
+    put_link(&b, ",\"Web\":", "/app#/%s/deployments/%s", sid, id);
+    put_link(&b, ",\"Release\":", "/api/%s/releases/%s", sid, rid);
+    put_link(&b, ",\"Project\":", "/api/%s/projects/%s", sid, pid);
+    put_link(&b, ",\"Environment\":", "/api/%s/environments/%s", sid, eid);
+    put_link(&b, ",\"Interruptions\":", "/api/%s/interruptions?regarding=%s", sid, id);
+    put(&b, "},\"Changes\":[],\"ChangesMarkdown\":null,\"Priority\":\"LifecycleDefault\","
+            "\"DeployedBy\":\"octofleet-sim\",\"DeployedById\":\"Users-1\","
+            "\"DeployedToMachineIds\":[],\"TentacleRetentionPeriod\":null,"
+            "\"ChangeRequestSettings\":null,\"ExecutionPlanLogContext\":{\"Steps\":[]}}");
+    char *out = of_buf_detach(&b);
+    OF_ASSERT(out);
+    return out;
+}
+
+/* Everything mutable sim_render_task reads: the state (and with it ErrorMessage: a task's error
+ * changes only before it fails), the times, the pending interruption and the running Duration. The
+ * rest (ids, names, the world) never changes while the deployment exists. */
+const sim_text *sim_task_text(ofsim *sim, int i)
+{
+    sim_dep *d = &sim->deps[i];
+    char duration[48], stamp[sizeof d->task_text.stamp];
+    task_duration(sim, d, duration, sizeof duration);
+    snprintf(stamp, sizeof stamp, "%d %lld %lld %lld %lld %d %s", (int)d->state,
+             (long long)d->start, (long long)d->completed, (long long)d->updated,
+             (long long)d->queue_time, (int)d->held, duration);
+    return sim_text_get(sim, &d->task_text, stamp, sim_render_task, write_task, i);
+}
+
+/* A deployment changes only in FailureEncountered. */
+const sim_text *sim_deployment_text(ofsim *sim, int i)
+{
+    sim_dep *d = &sim->deps[i];
+    return sim_text_get(sim, &d->dep_text, d->state == SIM_FAILED ? "failed" : "",
+                        sim_render_deployment, write_deployment, i);
 }
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -313,7 +514,15 @@ void sim_h_deployment_create(sim_req *r)
     int i = sim_dep_create(sim, sim_key_index(sim, r->api_key), rel, env, tenant, comments, g,
                            json_is_object(form) ? json_deep_copy(form) : NULL, qt, qte);
     json_decref(body);
-    sim_reply(r, 201, sim_render_deployment(sim, i));
+    if (sim->text_cache_off) {
+        sim_reply(r, 201, sim_render_deployment(sim, i));
+        return;
+    }
+    /* written straight, not kept: most deployments are never listed again */
+    char *text = write_deployment(sim, i);
+    if (sim->text_cache_check) sim_text_check(sim, text, "create", sim_render_deployment, i);
+    sim_reply_text(r, 201, text);
+    r->content_type = "application/json; charset=utf-8";
 }
 
 void sim_h_deployment_get(sim_req *r)
@@ -322,7 +531,7 @@ void sim_h_deployment_get(sim_req *r)
     if (i < 0 || r->sim->deps[i].space != r->space)
         sim_reply_not_found(r);
     else
-        sim_reply(r, 200, sim_render_deployment(r->sim, i));
+        sim_reply_item(r, 200, i, sim_render_deployment, sim_deployment_text);
 }
 
 /* Deployments in the request's space, newest first, optionally of one release. */
@@ -342,9 +551,10 @@ static void list_deployments(sim_req *r, int release)
         int i = cand ? cand[k] : sim->n_deps - 1 - k;
         const sim_dep *d = &sim->deps[i];
         if (d->space != r->space || (release >= 0 && d->release != release)) continue;
-        if (projects && !sim_list_has(projects, w->projects[d->project].id)) continue;
-        if (envs && !sim_list_has(envs, w->envs[d->env].id)) continue;
-        if (tenants && (d->tenant < 0 || !sim_list_has(tenants, w->tenants[d->tenant].id)))
+        /* the index's candidates match these by construction (100 tenants x 100 candidates) */
+        if (!cand && projects && !sim_list_has(projects, w->projects[d->project].id)) continue;
+        if (!cand && envs && !sim_list_has(envs, w->envs[d->env].id)) continue;
+        if (!cand && tenants && (d->tenant < 0 || !sim_list_has(tenants, w->tenants[d->tenant].id)))
             continue;
         if (channels && !sim_list_has(channels, w->channels[d->channel].id)) continue;
         if (states && !sim_list_has(states, sim_tstate_name(d->state))) continue;
@@ -359,9 +569,10 @@ static void list_deployments(sim_req *r, int release)
     free(cand);
     json_decref(projects), json_decref(envs), json_decref(tenants), json_decref(channels);
     json_decref(ids), json_decref(states);
-    sim_reply_page(r, "Deployment", idx, n, sim_render_deployment,
-                   "/api/{space}/deployments{/id}{?skip,take,ids,projects,environments,tenants,"
-                   "channels,taskState}");
+    sim_reply_page_text(
+        r, "Deployment", idx, n, sim_render_deployment, sim_deployment_text,
+        "/api/{space}/deployments{/id}{?skip,take,ids,projects,environments,tenants,"
+        "channels,taskState}");
     free(idx);
 }
 
@@ -447,16 +658,17 @@ void sim_h_tasks_list(sim_req *r)
         idx[m++] = idx[k];
     }
     json_decref(ids), json_decref(states), json_decref(spaces);
-    sim_reply_page(r, "ServerTask", idx, m, sim_render_task,
-                   "/api/tasks{/id}{?skip,active,environment,tenant,states,project,name,ids,take,"
-                   "spaces,hasPendingInterruptions}");
+    sim_reply_page_text(
+        r, "ServerTask", idx, m, sim_render_task, sim_task_text,
+        "/api/tasks{/id}{?skip,active,environment,tenant,states,project,name,ids,take,"
+        "spaces,hasPendingInterruptions}");
     free(idx);
 }
 
 void sim_h_task_get(sim_req *r)
 {
     int i = req_task(r);
-    if (i >= 0) sim_reply(r, 200, sim_render_task(r->sim, i));
+    if (i >= 0) sim_reply_item(r, 200, i, sim_render_task, sim_task_text);
 }
 
 static const char *activity_status(sim_tstate s)
@@ -546,7 +758,7 @@ void sim_h_task_queued_behind(sim_req *r)
     int *ahead = sim_tasks_ahead(r->sim, i, &n);
     char *tid = task_id(i);
     char *tmpl = sim_strfmt("/api/tasks/%s/queued-behind{?skip,take}", tid);
-    sim_reply_page(r, "ServerTask", ahead, n, sim_render_task, tmpl);
+    sim_reply_page_text(r, "ServerTask", ahead, n, sim_render_task, sim_task_text, tmpl);
     free(tmpl);
     free(tid);
     free(ahead);

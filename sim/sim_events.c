@@ -71,11 +71,19 @@ void sim_event_record(ofsim *sim, int dep, sim_ecat cat, int64_t now)
     if (delay > 0) sim->events_delayed++;
     OF_ASSERT(of_grow((void **)&sim->events, &sim->cap_events, (size_t)sim->n_events,
                       sizeof *sim->events) == OF_OK);
-    sim->events[sim->n_events++] = (sim_event){dep, cat, now, now + delay};
+    sim->events[sim->n_events++] = (sim_event){dep, cat, now, now + delay, {0}};
+}
+
+/* Forgets the kept texts of events from..n_events. */
+static void texts_clear(ofsim *sim, int from)
+{
+    for (int i = from; i < sim->n_events; i++)
+        sim_text_clear(&sim->events[i].text);
 }
 
 void sim_events_reset(ofsim *sim)
 {
+    texts_clear(sim, sim->n_history_events);
     sim->n_events = sim->n_history_events;
     sim->events_dropped = sim->events_delayed = 0;
     sim->event_rng = sim->start_seed;
@@ -83,6 +91,7 @@ void sim_events_reset(ofsim *sim)
 
 void sim_events_clear(ofsim *sim)
 {
+    texts_clear(sim, 0);
     free(sim->events);
     sim->events = NULL;
     sim->n_events = sim->n_history_events = 0;
@@ -138,10 +147,16 @@ static bool related_has_type(const related *rel, const char *type)
 
 /* Message, MessageHtml and MessageReferences, built together so the
  * references' StartIndex/Length (in characters) always match the text. */
+#define MAX_REFS 8
+
 typedef struct message {
     of_buf text, html;
     size_t chars;
-    json_t *refs;
+    struct {
+        const char *doc_id; /* borrowed from the world */
+        size_t start, length;
+    } refs[MAX_REFS];
+    int n_refs;
 } message;
 
 static size_t utf8_chars(const char *s)
@@ -175,56 +190,161 @@ static void msg_ref(message *m, const char *sid, const char *kind, const char *d
     OF_ASSERT(of_buf_printf(&m->html, "<a href='#/%s/%s/%s'>", sid, kind, doc_id) == OF_OK);
     msg_text(m, name);
     OF_ASSERT(of_buf_puts(&m->html, "</a>") == OF_OK);
-    json_array_append_new(m->refs,
-                          json_pack("{s:s, s:I, s:I}", "ReferencedDocumentId", doc_id, "StartIndex",
-                                    (json_int_t)start, "Length", (json_int_t)(m->chars - start)));
+    OF_ASSERT(m->n_refs < MAX_REFS);
+    m->refs[m->n_refs].doc_id = doc_id;
+    m->refs[m->n_refs].start = start;
+    m->refs[m->n_refs++].length = m->chars - start;
+}
+
+/* The event's message; release m's buffers with msg_clear. */
+static void msg_build(const ofsim *sim, const sim_event *e, message *m)
+{
+    const sim_world *w = &sim->w;
+    const sim_dep *d = &sim->deps[e->dep];
+    const char *sid = w->spaces[d->space].id;
+    const sim_env *env = &w->envs[d->env];
+    memset(m, 0, sizeof *m);
+    of_buf_init(&m->text, 64 * 1024);
+    of_buf_init(&m->html, 64 * 1024);
+    msg_text(m, ecat_text[e->cat][0]);
+    msg_ref(m, sid, "environments", env->id, env->name);
+    msg_text(m, ecat_text[e->cat][1]);
+    msg_text(m, " for ");
+    msg_ref(m, sid, "projects", w->projects[d->project].id, w->projects[d->project].name);
+    msg_text(m, " release ");
+    msg_ref(m, sid, "releases", w->releases[d->release].id, w->releases[d->release].version);
+    msg_text(m, " to ");
+    msg_ref(m, sid, "environments", env->id, env->name);
+    if (d->tenant >= 0) {
+        msg_text(m, " for ");
+        msg_ref(m, sid, "tenants", w->tenants[d->tenant].id, w->tenants[d->tenant].name);
+    }
+}
+
+static void msg_clear(message *m)
+{
+    of_buf_clear(&m->text);
+    of_buf_clear(&m->html);
+}
+
+/* What both renderings of event i read; release with msg_clear(&p->m). */
+typedef struct event_parts {
+    const sim_event *e;
+    const sim_dep *d;
+    const char *sid;
+    message m;
+    related rel;
+} event_parts;
+
+static void event_parts_build(const ofsim *sim, int i, event_parts *p)
+{
+    p->e = &sim->events[i];
+    p->d = &sim->deps[p->e->dep];
+    p->sid = sim->w.spaces[p->d->space].id;
+    msg_build(sim, p->e, &p->m);
+    related_ids(sim, p->e, &p->rel);
 }
 
 static json_t *render_event(ofsim *sim, int i)
 {
-    const sim_world *w = &sim->w;
-    const sim_event *e = &sim->events[i];
-    const sim_dep *d = &sim->deps[e->dep];
-    const char *sid = w->spaces[d->space].id;
-    const sim_env *env = &w->envs[d->env];
-    message m = {.refs = json_array()};
-    of_buf_init(&m.text, 64 * 1024);
-    of_buf_init(&m.html, 64 * 1024);
-    msg_text(&m, ecat_text[e->cat][0]);
-    msg_ref(&m, sid, "environments", env->id, env->name);
-    msg_text(&m, ecat_text[e->cat][1]);
-    msg_text(&m, " for ");
-    msg_ref(&m, sid, "projects", w->projects[d->project].id, w->projects[d->project].name);
-    msg_text(&m, " release ");
-    msg_ref(&m, sid, "releases", w->releases[d->release].id, w->releases[d->release].version);
-    msg_text(&m, " to ");
-    msg_ref(&m, sid, "environments", env->id, env->name);
-    if (d->tenant >= 0) {
-        msg_text(&m, " for ");
-        msg_ref(&m, sid, "tenants", w->tenants[d->tenant].id, w->tenants[d->tenant].name);
-    }
-    related rel;
-    related_ids(sim, e, &rel);
+    event_parts p;
+    event_parts_build(sim, i, &p);
+    json_t *refs = json_array();
+    for (int k = 0; k < p.m.n_refs; k++)
+        json_array_append_new(refs, json_pack("{s:s, s:I, s:I}", "ReferencedDocumentId",
+                                              p.m.refs[k].doc_id, "StartIndex",
+                                              (json_int_t)p.m.refs[k].start, "Length",
+                                              (json_int_t)p.m.refs[k].length));
     json_t *ids = json_array();
-    for (int k = 0; k < rel.n; k++)
-        json_array_append_new(ids, json_string(rel.id[k]));
+    for (int k = 0; k < p.rel.n; k++)
+        json_array_append_new(ids, json_string(p.rel.id[k]));
     char id[32], self[128];
     snprintf(id, sizeof id, "Events-%d", i + 1);
-    snprintf(self, sizeof self, "/api/%s/events/%s", sid, id);
+    snprintf(self, sizeof self, "/api/%s/events/%s", p.sid, id);
     json_t *j = json_pack(
         "{s:s, s:I, s:s, s:s, s:o, s:s, s:s, s:b, s:s, s:s, s:n, s:o, s:s, s:s, s:o, s:o, s:n, "
         "s:n, s:{s:o}}",
-        "Id", id, "AutoId", (json_int_t)i + 1, "SpaceId", sid, "Category", ecat_names[e->cat],
+        "Id", id, "AutoId", (json_int_t)i + 1, "SpaceId", p.sid, "Category", ecat_names[p.e->cat],
         "RelatedDocumentIds", ids, "UserId", "Users-1", "Username", "octofleet-sim", "IsService", 1,
         "IdentityEstablishedWith", "API key", "UserAgent", "octopus-sim", "IpAddress", "Occurred",
-        sim_json_time(e->occurred), "Message", m.text.data, "MessageHtml", m.html.data,
-        "MessageReferences", m.refs, "Comments",
-        sim_json_str(e->cat == SIM_EV_QUEUED ? d->comments : NULL), "Details", "ChangeDetails",
+        sim_json_time(p.e->occurred), "Message", p.m.text.data, "MessageHtml", p.m.html.data,
+        "MessageReferences", refs, "Comments",
+        sim_json_str(p.e->cat == SIM_EV_QUEUED ? p.d->comments : NULL), "Details", "ChangeDetails",
         "Links", "Self", json_string(self));
     OF_ASSERT(j);
-    of_buf_clear(&m.text);
-    of_buf_clear(&m.html);
+    msg_clear(&p.m);
     return j;
+}
+
+static void put(of_buf *b, const char *s)
+{
+    OF_ASSERT(of_buf_puts(b, s) == OF_OK);
+}
+
+/* render_event's bytes, written straight: a follower reads every final event. */
+static char *write_event(ofsim *sim, int i)
+{
+    event_parts p;
+    event_parts_build(sim, i, &p);
+    const sim_event *e = p.e;
+    const sim_dep *d = p.d;
+    const char *sid = p.sid;
+    const message *mp = &p.m;
+    const related *rel = &p.rel;
+    char buf[160];
+    of_buf b;
+    of_buf_init(&b, SIM_MAX_BODY);
+    snprintf(buf, sizeof buf, "Events-%d", i + 1);
+    put(&b, "{\"Id\":");
+    sim_json_put_str(&b, buf);
+    OF_ASSERT(of_buf_printf(&b, ",\"AutoId\":%d,\"SpaceId\":", i + 1) == OF_OK);
+    sim_json_put_str(&b, sid);
+    put(&b, ",\"Category\":");
+    sim_json_put_str(&b, ecat_names[e->cat]);
+    put(&b, ",\"RelatedDocumentIds\":[");
+    for (int k = 0; k < rel->n; k++) {
+        if (k) put(&b, ",");
+        sim_json_put_str(&b, rel->id[k]);
+    }
+    put(&b, "],\"UserId\":\"Users-1\",\"Username\":\"octofleet-sim\",\"IsService\":true,"
+            "\"IdentityEstablishedWith\":\"API key\",\"UserAgent\":\"octopus-sim\","
+            "\"IpAddress\":null,\"Occurred\":");
+    if (e->occurred > 0) {
+        sim_fmt_time(e->occurred, buf, sizeof buf);
+        sim_json_put_str(&b, buf);
+    } else {
+        put(&b, "null");
+    }
+    put(&b, ",\"Message\":");
+    sim_json_put_str(&b, mp->text.data ? mp->text.data : "");
+    put(&b, ",\"MessageHtml\":");
+    sim_json_put_str(&b, mp->html.data ? mp->html.data : "");
+    put(&b, ",\"MessageReferences\":[");
+    for (int k = 0; k < mp->n_refs; k++) {
+        put(&b, k ? ",{\"ReferencedDocumentId\":" : "{\"ReferencedDocumentId\":");
+        sim_json_put_str(&b, mp->refs[k].doc_id);
+        OF_ASSERT(of_buf_printf(&b, ",\"StartIndex\":%zu,\"Length\":%zu}", mp->refs[k].start,
+                                mp->refs[k].length) == OF_OK);
+    }
+    put(&b, "],\"Comments\":");
+    if (e->cat == SIM_EV_QUEUED && d->comments)
+        sim_json_put_str(&b, d->comments);
+    else
+        put(&b, "null");
+    snprintf(buf, sizeof buf, "/api/%s/events/Events-%d", sid, i + 1);
+    put(&b, ",\"Details\":null,\"ChangeDetails\":null,\"Links\":{\"Self\":");
+    sim_json_put_str(&b, buf);
+    put(&b, "}}");
+    msg_clear(&p.m);
+    char *out = of_buf_detach(&b);
+    OF_ASSERT(out);
+    return out;
+}
+
+/* An event never changes once recorded: its text is written once. */
+static const sim_text *event_text(ofsim *sim, int i)
+{
+    return sim_text_get(sim, &sim->events[i].text, "", render_event, write_event, i);
 }
 
 /* ---- handlers ---------------------------------------------------------------- */
@@ -343,7 +463,7 @@ void sim_h_events_list(sim_req *r)
     json_decref(f.projects), json_decref(f.envs), json_decref(f.tenants), json_decref(f.types);
     json_decref(f.regarding), json_decref(f.regarding_any), json_decref(f.ids);
     char *tmpl = sim_strfmt("/api/{space}/%s", sim_events_template);
-    sim_reply_page(r, "Event", idx, n, render_event, tmpl);
+    sim_reply_page_text(r, "Event", idx, n, render_event, event_text, tmpl);
     free(tmpl);
     free(idx);
 }
@@ -361,5 +481,5 @@ void sim_h_event_get(sim_req *r)
         r->sim->deps[r->sim->events[i].dep].space != r->space)
         sim_reply_not_found(r);
     else
-        sim_reply(r, 200, render_event(r->sim, (int)i));
+        sim_reply_item(r, 200, (int)i, render_event, event_text);
 }

@@ -526,6 +526,7 @@ of_err ofsim_start(const ofsim_opts *opts, ofsim **out, char *errstr, size_t err
     pthread_cond_init(&sim->stop_cv, &ca);
     pthread_condattr_destroy(&ca);
     sim->quiet = opts->quiet != 0;
+    sim->text_cache_check = opts->check_texts != 0;
 
     of_err rc =
         sim_world_load(&sim->w, opts->fixture_path, opts->fixture_json, errstr, errstr_size);

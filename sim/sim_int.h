@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 #include "sim.h"
 
@@ -62,6 +63,18 @@ void sim_fmt_time(int64_t wall_ms, char *out, size_t out_size);
 json_t *sim_json_str(const char *s); /* NULL -> json null */
 /* Seeded xorshift draw in [lo, hi]. */
 int64_t sim_rand_range(uint64_t *state, int64_t lo, int64_t hi);
+
+/* A resource's rendered JSON (json_dumps, compact) kept between requests, so a list reply
+ * concatenates text instead of building and dumping a jansson tree per item per request.
+ * `stamp` names everything mutable the rendering read (a task's state and times, ...): the text is
+ * rendered again when the stamp differs, so nothing has to remember to invalidate it. */
+typedef struct sim_text {
+    char *s; /* owned; NULL = not rendered yet */
+    size_t len;
+    char stamp[96];
+} sim_text;
+
+void sim_text_clear(sim_text *t);
 
 /* ---- the world ------------------------------------------------------------ */
 
@@ -206,6 +219,8 @@ typedef struct sim_dep {
     bool responsible;  /* someone took responsibility for the interruption (Users-1) */
     int64_t end_at;    /* when Executing finishes (if not held) */
     int64_t cancel_at; /* when Cancelling becomes Canceled */
+    /* rendered on demand by list replies (sim_task_text, sim_deployment_text) */
+    sim_text task_text, dep_text;
 } sim_dep;
 
 typedef struct sim_hist {
@@ -327,6 +342,7 @@ typedef struct sim_event {
     sim_ecat cat;
     int64_t occurred;
     int64_t visible_at; /* wall ms; later than occurred for a delayed event */
+    sim_text text;      /* rendered on demand; an event never changes */
 } sim_event;
 
 /* A growable list of indexes. */
@@ -394,6 +410,11 @@ struct ofsim {
     uint16_t port;
     bool quiet;
     int64_t started_wall;
+
+    /* Rendered texts (sim_text): off = every reply built by jansson as before (tests compare the
+     * two); check = use them but also render afresh and abort on any difference. */
+    bool text_cache_off, text_cache_check;
+    int64_t req_now; /* wall ms the /api request being served reads as "now"; 0 = none */
 };
 
 /* ---- requests (independent of libmicrohttpd) ------------------------------ */
@@ -457,6 +478,29 @@ void sim_reply_text(sim_req *r, int status, char *text); /* takes text */
 typedef json_t *(*sim_render_fn)(ofsim *sim, int index);
 void sim_reply_page(sim_req *r, const char *item_type, const int *idx, int n, sim_render_fn render,
                     const char *template_link);
+/* An item's kept text (borrowed: valid while mu is held and the item is unchanged). */
+typedef const sim_text *(*sim_text_fn)(ofsim *sim, int index);
+/* sim_reply_page whose items come from text(), unless the cache is off or a fault rewrites
+ * items; the bytes are the same either way. */
+void sim_reply_page_text(sim_req *r, const char *item_type, const int *idx, int n,
+                         sim_render_fn render, sim_text_fn text, const char *template_link);
+/* Responds with one item's text (sim_reply(r, status, render(sim, index)) byte for byte). */
+void sim_reply_item(sim_req *r, int status, int index, sim_render_fn render, sim_text_fn text);
+/* Writes an item's JSON text straight (the bytes json_dumps(render(...)) gives, faster): a new
+ * string the caller frees. */
+typedef char *(*sim_write_fn)(ofsim *sim, int index);
+/* t's text if its stamp equals `stamp`, else the text written by write (NULL: render(sim, index)
+ * dumped) into t. With text_cache_check every text served is also compared with a fresh jansson
+ * rendering: a difference aborts. */
+const sim_text *sim_text_get(ofsim *sim, sim_text *t, const char *stamp, sim_render_fn render,
+                             sim_write_fn write, int index);
+/* Aborts (logging where) when text differs from json_dumps(render(sim, index)). */
+void sim_text_check(ofsim *sim, const char *text, const char *stamp, sim_render_fn render,
+                    int index);
+/* Appends s as a JSON string, escaped as jansson's json_dumps escapes it (no flags). */
+void sim_json_put_str(of_buf *b, const char *s);
+/* The wall ms a rendering reads as "now": the request's, so one reply reads one clock. */
+int64_t sim_now(const ofsim *sim);
 /* A bare array of every item (the /all endpoints). */
 void sim_reply_all(sim_req *r, const int *idx, int n, sim_render_fn render);
 /* Collects comma-separated values of every `key` argument into a new array
@@ -494,6 +538,8 @@ void sim_h_interruption_submit(sim_req *r);
 void sim_h_interruption_responsible(sim_req *r);
 json_t *sim_render_task(ofsim *sim, int index);
 json_t *sim_render_deployment(ofsim *sim, int index);
+const sim_text *sim_task_text(ofsim *sim, int index);
+const sim_text *sim_deployment_text(ofsim *sim, int index);
 
 /* sim_tasks.c (all with mu held unless noted) */
 of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size); /* loads history */
@@ -508,7 +554,9 @@ int sim_dep_create(ofsim *sim, int key, int release, int env, int tenant, const 
 /* The deployments that may match a filter on projects x environments x tenants
  * (any list NULL = no filter on it), from the index: a new array the caller
  * frees, newest first, *n entries; NULL when the filter cannot use the index
- * (no projects or environments, or too many combinations): scan instead. */
+ * (no projects or environments, or too many combinations): scan instead. Ids
+ * are matched as the scan matches them (exact id, any case), so every entry
+ * passes those three filters. */
 int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, const json_t *envs,
                         const json_t *tenants, int *n);
 /* Returns true if the task changed state. */

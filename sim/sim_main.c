@@ -44,6 +44,8 @@ static void usage(FILE *out)
           "\n"
           "API keys come from the fixture, the OCTOPUS_SIM_API_KEYS environment variable\n"
           "(comma-separated) and --api-key-file; never from the command line.\n"
+          "OCTOPUS_SIM_CHECK_TEXTS=1 makes every reply built from a kept rendering also\n"
+          "render afresh and abort on a difference (the simulator's own tests).\n"
           "When ready, prints \"octopus-sim listening on URL\" on stdout. Stops on\n"
           "SIGINT/SIGTERM.\n"
           "\n"
@@ -168,6 +170,8 @@ int main(int argc, char **argv)
     }
     if (!rc && key_file && read_key_file(key_file, keys, &n_keys) != 0) rc = EXIT_CONFIG;
     o.api_keys = (const char *const *)keys;
+    const char *check = getenv("OCTOPUS_SIM_CHECK_TEXTS");
+    o.check_texts = check && strcmp(check, "1") == 0;
 
     /* Block the stop signals in every thread the simulator starts; only
      * sigsuspend below takes them. */

@@ -288,7 +288,9 @@ static int resolve_id(int found, const char *found_id, const char *want)
     return found >= 0 && strcasecmp(found_id, want) == 0 ? found : -1;
 }
 
-#define TARGET_MAX_COMBOS 256 /* beyond this many lists to merge, a scan is as good */
+/* Beyond this many lists to merge a scan is as good; a worker's batched look-up names one
+ * project, one environment and up to OF_OCTO_MAX_LOOKUP_JOBS (1,000) tenants. */
+#define TARGET_MAX_COMBOS 4096
 
 int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, const json_t *envs,
                         const json_t *tenants, int *n)
@@ -299,7 +301,8 @@ int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, con
     *n = 0;
     if (!projects || !envs || np * ne * nt > TARGET_MAX_COMBOS) return NULL;
     size_t total = 0;
-    const sim_ivec *lists[TARGET_MAX_COMBOS];
+    const sim_ivec **lists = calloc(np * ne * nt + 1, sizeof *lists);
+    OF_ASSERT(lists);
     size_t n_lists = 0;
     for (size_t a = 0; a < np; a++) {
         const char *pid = json_string_value(json_array_get(projects, a));
@@ -313,6 +316,7 @@ int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, con
                 if (tenants) {
                     const char *tid = json_string_value(json_array_get(tenants, c));
                     t = sim_find_tenant(w, space, tid);
+                    t = resolve_id(t, t >= 0 ? w->tenants[t].id : "", tid); /* not by slug */
                     if (t < 0) continue;
                 }
                 char key[48];
@@ -330,6 +334,7 @@ int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, con
         memcpy(out + *n, lists[l]->v, (size_t)lists[l]->n * sizeof *out);
         *n += lists[l]->n;
     }
+    free(lists);
     qsort(out, (size_t)*n, sizeof *out, cmp_int_desc);
     int m = 0; /* a list named twice in the filter gives its deployments twice */
     for (int k = 0; k < *n; k++)
@@ -447,6 +452,8 @@ static void dep_clear(sim_dep *d)
     free(d->comments);
     free(d->error);
     json_decref(d->form_values);
+    sim_text_clear(&d->task_text);
+    sim_text_clear(&d->dep_text);
 }
 
 void sim_tasks_clear(ofsim *sim)

@@ -22,6 +22,8 @@ class SimProcess:
     line."""
 
     def __init__(self, cmd, env=None):
+        # every reply built from a kept rendering is also rendered afresh; a difference aborts
+        env = dict(os.environ if env is None else env, OCTOPUS_SIM_CHECK_TEXTS="1")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=env, text=True)
         line = self.proc.stdout.readline()

@@ -1,13 +1,19 @@
 /* The ofsim library in-process: every fixture error names its JSON path
  * (table-driven), the embedding API (start/port/url/stop, two simulators in
- * one process, the admin calls) and a raw HTTP round trip on the listener.
- * The HTTP API itself is covered by tests/sim/test_sim.py. */
+ * one process, the admin calls), a raw HTTP round trip on the listener, and
+ * the kept texts: every reply built from them is byte for byte the reply
+ * jansson builds. The HTTP API itself is covered by tests/sim/test_sim.py. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+#include <time.h>
+
+#include "clock.h"
 #include "sim.h"
+#include "sim_int.h" /* the switch that turns the kept texts off */
 #include "test.h"
 
 /* A valid one-space world; cases below break one thing each. */
@@ -249,10 +255,159 @@ static void test_task_peaks_and_events(void)
     ofsim_stop(sim);
 }
 
+/* ---- kept texts ---------------------------------------------------------------- */
+
+/* Names that need escaping (quote, backslash, a control character, non-ASCII, '/'), rules that
+ * take tasks through every state a poll can see, and a history deployment. */
+#define TEXT_WORLD                                                                      \
+    "{\"api_keys\":[{\"key\":\"API-K1\"}],\"task_cap\":10,\"rules\":[{\"tenant\":\"Fa"  \
+    "st*\",\"duration_ms\":0},{\"tenant\":\"Bad*\",\"duration_ms\":0,\"outcome\":\"fa"  \
+    "il\",\"error\":\"bad \\\"x\\\"\\n\\t/\"},{\"tenant\":\"Hold*\",\"interruption\":"  \
+    "true},{\"duration_ms\":3600000}],\"spaces\":[{\"name\":\"S\",\"environments\":[\"" \
+    "Prod\"],\"lifecycles\":[{\"name\":\"L\",\"phases\":[{\"name\":\"a\",\"environmen"  \
+    "ts\":[\"Prod\"]}]}],\"projects\":[{\"name\":\"P \\\"1\\\"\",\"tenanted\":\"Tenan"  \
+    "ted\",\"releases\":[\"1.0\\\\b\"]}],\"tenants\":[{\"name\":\"Fast\",\"projects\""  \
+    ":{\"P \\\"1\\\"\":[\"Prod\"]}},{\"name\":\"Bad\",\"projects\":{\"P \\\"1\\\"\":["  \
+    "\"Prod\"]}},{\"name\":\"Hold\",\"projects\":{\"P \\\"1\\\"\":[\"Prod\"]}},{\"nam"  \
+    "e\":\"Slow \\u0001 \303\251t\303\251/x\",\"projects\":{\"P \\\"1\\\"\":[\"Prod\""  \
+    "]}}],\"history\":[{\"project\":\"P \\\"1\\\"\",\"release\":\"1.0\\\\b\",\"enviro"  \
+    "nment\":\"Prod\",\"tenant\":\"Fast\"}]}]}"
+
+static void cache_off(ofsim *sim, bool off)
+{
+    pthread_mutex_lock(&sim->mu);
+    sim->text_cache_off = off;
+    pthread_mutex_unlock(&sim->mu);
+}
+
+static char *get(ofsim *sim, const char *path, int *status)
+{
+    char *reply = NULL;
+    sim_call(sim, "GET", path, "API-K1", NULL, status, &reply);
+    return reply;
+}
+
+/* GET path with the kept texts, then without: the same status and bytes. A running task's
+ * Duration follows the clock, so a pair that straddles a second may differ once: the pair is
+ * asked again (three tries); a stale or mis-written text differs every time. */
+static void same_both_ways(ofsim *sim, const char *path)
+{
+    char *on = NULL, *off = NULL;
+    int s_on = 0, s_off = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        free(on), free(off);
+        cache_off(sim, false);
+        on = get(sim, path, &s_on);
+        cache_off(sim, true);
+        off = get(sim, path, &s_off);
+        cache_off(sim, false);
+        if (s_on == s_off && on && off && strcmp(on, off) == 0) break;
+    }
+    OF_TEST_FAIL_IF(!on || !off || s_on != s_off || strcmp(on, off) != 0,
+                    "%s: kept texts give %d\n%s\nrendering gives %d\n%s\n", path, s_on,
+                    on ? on : "(null)", s_off, off ? off : "(null)");
+    free(on), free(off);
+}
+
+static void all_same_both_ways(ofsim *sim, const char *stage)
+{
+    static const char *const paths[] = {
+        "/api/Spaces-1/tasks?ids=ServerTasks-1,ServerTasks-2,ServerTasks-3,ServerTasks-4,"
+        "ServerTasks-5,ServerTasks-6,ServerTasks-99",
+        "/api/tasks",
+        "/api/Spaces-1/tasks?skip=1&take=2&active=true",
+        "/api/Spaces-1/tasks?skip=40",
+        "/api/Spaces-1/tasks/ServerTasks-1",
+        "/api/Spaces-1/tasks/ServerTasks-2",
+        "/api/Spaces-1/tasks/ServerTasks-3",
+        "/api/Spaces-1/tasks/ServerTasks-4",
+        "/api/Spaces-1/tasks/ServerTasks-5",
+        "/api/Spaces-1/tasks/ServerTasks-6",
+        "/api/Spaces-1/tasks/ServerTasks-6/queued-behind",
+        "/api/Spaces-1/deployments",
+        "/api/Spaces-1/deployments?projects=Projects-1&environments=Environments-1&tenants="
+        "Tenants-1,Tenants-2,Tenants-4",
+        "/api/Spaces-1/deployments/Deployments-1",
+        "/api/Spaces-1/deployments/Deployments-3",
+        "/api/Spaces-1/deployments/Deployments-5",
+        "/api/Spaces-1/events",
+        "/api/Spaces-1/events?fromAutoId=2&skip=1&take=3",
+        "/api/Spaces-1/events/Events-1",
+        "/api/Spaces-1/events/Events-6",
+    };
+    printf("kept texts: %s\n", stage);
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
+        same_both_ways(sim, paths[k]);
+}
+
+/* Polls task n until its reply contains want (10 s). */
+static bool wait_task(ofsim *sim, int n, const char *want)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/api/Spaces-1/tasks/ServerTasks-%d", n);
+    int64_t deadline = of_now_ms() + 10000;
+    for (;;) {
+        int status;
+        char *reply = get(sim, path, &status);
+        bool ok = reply && strstr(reply, want);
+        free(reply);
+        if (ok) return true;
+        if (of_now_ms() > deadline) return false;
+        struct timespec ms = {0, 2000000};
+        nanosleep(&ms, NULL);
+    }
+}
+
+static void test_kept_texts(void)
+{
+    /* check_texts: every kept text served is also compared inside the simulator */
+    ofsim_opts o = {.fixture_json = TEXT_WORLD, .quiet = 1, .check_texts = 1};
+    ofsim *sim = NULL;
+    char err[256] = "";
+    CHECK_INT(ofsim_start(&o, &sim, err, sizeof err), OF_OK);
+    if (!sim) {
+        printf("%s\n", err);
+        return;
+    }
+    all_same_both_ways(sim, "history only");
+    /* deployments 2..6: Fast, Bad, Hold, Slow twice (the second queues behind the first) */
+    static const int tenants[] = {1, 2, 3, 4, 4};
+    for (size_t k = 0; k < sizeof tenants / sizeof tenants[0]; k++) {
+        char body[256];
+        int status = 0;
+        snprintf(body, sizeof body,
+                 "{\"ReleaseId\":\"Releases-1\",\"EnvironmentId\":\"Environments-1\","
+                 "\"TenantId\":\"Tenants-%d\",\"Comments\":\"job \\\"%zu\\\"\","
+                 "\"UseGuidedFailure\":true,\"FormValues\":{\"k\":\"v\\\"1\",\"n\":[1,{}]},"
+                 "\"QueueTimeExpiry\":\"2099-01-01T00:00:00.000+00:00\"}",
+                 tenants[k], k);
+        sim_call(sim, "POST", "/api/Spaces-1/deployments", "API-K1", body, &status, NULL);
+        CHECK_INT(status, 201);
+    }
+    all_same_both_ways(sim, "just created");
+    CHECK(wait_task(sim, 2, "\"State\":\"Success\""));
+    CHECK(wait_task(sim, 3, "\"State\":\"Failed\""));
+    CHECK(wait_task(sim, 4, "\"HasPendingInterruptions\":true"));
+    CHECK(wait_task(sim, 5, "\"State\":\"Executing\""));
+    all_same_both_ways(sim, "succeeded, failed, held, executing, queued behind");
+    int status = 0;
+    sim_call(sim, "POST", "/api/Spaces-1/tasks/ServerTasks-5/cancel", "API-K1", NULL, &status,
+             NULL);
+    CHECK_INT(status, 200);
+    all_same_both_ways(sim, "cancelling");
+    CHECK(wait_task(sim, 5, "\"State\":\"Canceled\""));
+    CHECK(wait_task(sim, 6, "\"State\":\"Executing\""));
+    all_same_both_ways(sim, "canceled, the next one executing");
+    ofsim_reset(sim); /* forgets the created deployments and their texts */
+    all_same_both_ways(sim, "after a reset");
+    ofsim_stop(sim);
+}
+
 int main(void)
 {
     test_bad_fixtures();
     test_embedding();
     test_task_peaks_and_events();
+    test_kept_texts();
     return TEST_DONE();
 }
