@@ -1012,8 +1012,9 @@ def met(ok):
 
 
 class Report:
-    def __init__(self, bench, argv, started, elapsed, append=False):
+    def __init__(self, bench, argv, started, elapsed, git, append=False):
         self.append = append
+        self.git = git
         self.b = bench
         self.argv = argv
         self.started = started
@@ -1042,8 +1043,7 @@ class Report:
     def render(self):
         b = self.b
         mi = machine()
-        git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty", "--tags"],
-                             capture_output=True, text=True).stdout.strip() or "?"
+        git = self.git
         ver = subprocess.run([b.octofleet_bin, "version"], capture_output=True,
                              text=True).stdout.strip()
         if not self.append:
@@ -1336,6 +1336,9 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)  # also when started with SIGINT ignored (a & job)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # the tree the binaries were built from is the one at the start: a long run may outlive it
+    git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty", "--tags"],
+                         capture_output=True, text=True).stdout.strip() or "?"
     t0 = time.monotonic()
     bench = None
     rc = 1
@@ -1344,7 +1347,7 @@ def main():
         bench.run(scenarios)
         append = args.append and os.path.exists(args.out)
         text = Report(bench, ["python3", "bench/run.py"] + sys.argv[1:], started,
-                      time.monotonic() - t0, append).render()
+                      time.monotonic() - t0, git, append).render()
         old = ""
         if append:
             with open(args.out) as f:
