@@ -99,6 +99,7 @@ typedef struct entry_info {
     bool project_ok;
     of_ref release;
     bool release_ok;
+    of_ref from; /* the release "from" names (a hotfix's old version) */
 } entry_info;
 
 typedef struct builder {
@@ -203,6 +204,15 @@ static of_err resolve_entry(builder *b, size_t i, size_t j)
                             b->errstr, b->errstr_size),
                what);
     if (rc) return rc;
+    if (se->from) {
+        (void)snprintf(what, sizeof what, "%s.from: release \"%s\" of project \"%s\"", path,
+                       se->from, se->project);
+        rc = noted(b,
+                   res->release(res->opaque, &b->space, &ei->project, se->from, &ei->from,
+                                b->errstr, b->errstr_size),
+                   what);
+        if (rc) return rc;
+    }
     ei->release_ok = true;
     return OF_OK;
 }
@@ -331,6 +341,22 @@ static of_job_record *new_row(builder *b)
     return r;
 }
 
+/* Whether release is the current one of entry [i][j]'s project at (env, tenant); a failed
+ * look-up is noted with the target. */
+static of_err is_current(builder *b, size_t i, size_t j, const of_ref *release, const of_ref *env,
+                         const of_ref *tenant, bool *current)
+{
+    const of_stage_entry *se = &b->req->stages[i].entries[j];
+    *current = false;
+    of_err rc = b->res->is_current(b->res->opaque, &b->space, &b->ent[i][j].project, release, env,
+                                   tenant, current, b->errstr, b->errstr_size);
+    if (!rc) return OF_OK;
+    char what[600];
+    (void)snprintf(what, sizeof what, "current release of \"%s\" in \"%s\"%s%s", se->project,
+                   env->name, tenant ? " for " : "", tenant ? tenant->name : "");
+    return noted(b, rc, what);
+}
+
 /* Adds one row for (stage i, env e, entry j, tenant or NULL). skip_reason NULL = deploy.
  * Runs the if-not-current and lifecycle checks for rows that would deploy. */
 static of_err add_row(builder *b, size_t i, size_t e, size_t j, const of_ref *tenant,
@@ -344,17 +370,20 @@ static of_err add_row(builder *b, size_t i, size_t e, size_t j, const of_ref *te
     of_err rc = OF_OK;
     char reason[512];
 
+    /* a hotfix of "from": only where that release is the current one */
+    if (!skip_reason && se->from) {
+        bool current = false;
+        rc = is_current(b, i, j, &ei->from, env, tenant, &current);
+        if (rc) return rc;
+        if (!current) {
+            (void)snprintf(reason, sizeof reason, "not on %s (from)", se->from);
+            skip_reason = reason;
+        }
+    }
     if (!skip_reason && req->policy.condition == OF_CONDITION_IF_NOT_CURRENT) {
         bool current = false;
-        rc = b->res->is_current(b->res->opaque, &b->space, &ei->project, &ei->release, env, tenant,
-                                &current, b->errstr, b->errstr_size);
-        if (rc) {
-            char what[600];
-            (void)snprintf(what, sizeof what, "current release of \"%s\" in \"%s\"%s%s",
-                           se->project, env->name, tenant ? " for " : "",
-                           tenant ? tenant->name : "");
-            return noted(b, rc, what);
-        }
+        rc = is_current(b, i, j, &ei->release, env, tenant, &current);
+        if (rc) return rc;
         if (current) {
             (void)snprintf(reason, sizeof reason, "already on %s (if-not-current)", se->version);
             skip_reason = reason;
@@ -679,6 +708,7 @@ out:
         for (size_t j = 0; b.ent[i] && j < req->stages[i].n_entries; j++) {
             of_ref_clear(&b.ent[i][j].project);
             of_ref_clear(&b.ent[i][j].release);
+            of_ref_clear(&b.ent[i][j].from);
         }
         free(b.ent[i]);
     }

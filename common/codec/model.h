@@ -196,6 +196,9 @@ typedef struct of_stage_entry {
     char *project; /* project name (exact) */
     char *version; /* release version in that project */
     bool skip;     /* leave this entry out (planned as skipped) */
+    /* "from": deploy only to targets whose current release of the project is this version
+     * (a hotfix of it); NULL = every target */
+    char *from;
 } of_stage_entry;
 
 typedef struct of_stage {

@@ -186,7 +186,7 @@ static void parse_entry(vctx *c, json_t *v, const char *path, of_stage_entry *e)
         verr(c, "%s: must be an object {\"project\": ..., \"version\": ...}", path);
         return;
     }
-    static const char *const known[] = {"project", "version", "skip", NULL};
+    static const char *const known[] = {"project", "version", "skip", "from", NULL};
     unknown_keys(c, v, path, known);
     char p[200];
     (void)snprintf(p, sizeof p, "%s.project", path);
@@ -202,6 +202,13 @@ static void parse_entry(vctx *c, json_t *v, const char *path, of_stage_entry *e)
      * without editing the rest of the train. */
     (void)snprintf(p, sizeof p, "%s.version", path);
     e->version = vname(c, json_object_get(v, "version"), p, !e->skip);
+    json_t *from = json_object_get(v, "from");
+    if (from) {
+        (void)snprintf(p, sizeof p, "%s.from", path);
+        e->from = vname(c, from, p, true);
+        if (e->from && e->version && strcmp(e->from, e->version) == 0)
+            verr(c, "%s: is the version itself; a hotfix replaces another version", p);
+    }
 }
 
 /* A "proceed" object at path (policy.proceed or stages[i].proceed): exactly one of
@@ -757,6 +764,7 @@ of_err of_request_encode(const of_request *req, char **out)
             oj_set_str(e, "project", st->entries[j].project, &bad);
             oj_set_str(e, "version", st->entries[j].version, &bad);
             if (st->entries[j].skip) oj_set_bool(e, "skip", true, &bad);
+            if (st->entries[j].from) oj_set_str(e, "from", st->entries[j].from, &bad);
             oj_append(pa, e, &bad);
         }
         if (so)
@@ -803,6 +811,7 @@ void of_request_free(of_request *req)
         for (size_t j = 0; j < st->n_entries; j++) {
             free(st->entries[j].project);
             free(st->entries[j].version);
+            free(st->entries[j].from);
         }
         free(st->entries);
     }
