@@ -92,6 +92,7 @@ void wk_requeue(of_worker *w, wk_job *j, const char *why)
     w->backlog = j;
     if (!w->backlog_tail) w->backlog_tail = j;
     w->n_backlog++;
+    w->st.requeued++;
     of_info("job held release=%s job=%s attempt=%d: %s; it starts again once Octopus answers",
             j->job.release_id, j->job.job_id, j->job.attempt, why);
 }
@@ -127,6 +128,7 @@ static void hold_tick(of_worker *w, int64_t now)
         of_warn("octopus hold: %s; no new deployments until a probe is answered (every %lld ms), "
                 "in-flight ones are still followed",
                 of_hold_reason(&w->hold), (long long)w->hold.o.probe_interval_ms);
+        w->st.holds++;
         of_monitor_octo_held(w->mon, true);
     }
     if (of_hold_probe_due(&w->hold, false, now) &&
@@ -994,7 +996,8 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
             "worker stopped: messages=%llu created=%llu adopted=%llu succeeded=%llu failed=%llu "
             "cancelled=%llu timed_out=%llu dlq=%llu dropped=%llu poll_rounds=%llu "
             "tasks_polled=%llu max_in_flight=%llu octopus_requests=%llu lookups=%llu "
-            "feed_polls=%llu feed_errors=%llu events_matched=%llu net_rounds=%llu net_found=%llu",
+            "feed_polls=%llu feed_errors=%llu events_matched=%llu net_rounds=%llu net_found=%llu "
+            "holds=%llu requeued=%llu",
             (unsigned long long)st->messages, (unsigned long long)st->created,
             (unsigned long long)st->adopted, (unsigned long long)st->succeeded,
             (unsigned long long)st->failed, (unsigned long long)st->cancelled,
@@ -1004,7 +1007,8 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
             (unsigned long long)st->octo_requests, (unsigned long long)st->lookups,
             (unsigned long long)st->feed_polls, (unsigned long long)st->feed_errors,
             (unsigned long long)st->events_matched, (unsigned long long)st->net_rounds,
-            (unsigned long long)st->net_found);
+            (unsigned long long)st->net_found, (unsigned long long)st->holds,
+            (unsigned long long)st->requeued);
     if (opts->stats) *opts->stats = w->st;
     of_monitor_stop(w->mon); /* after the Octopus client and the consumer that report to it */
     of_guard_free(w->guard);
