@@ -82,6 +82,8 @@ void of_cli_print_progress(FILE *f, const of_event *ev)
     case OF_EV_RELEASE_RESUMED:
     case OF_EV_RELEASE_COMPLETED:
     case OF_EV_RELEASE_ABORTED:
+    case OF_EV_RELEASE_HELD:
+    case OF_EV_RELEASE_UNHELD:
         of_cli_line(f, "%-18s %s%s%s", t, ev->release_name ? ev->release_name : ev->release_id,
                     ev->message ? ": " : "", ev->message ? ev->message : "");
         break;

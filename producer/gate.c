@@ -1453,7 +1453,48 @@ static void begin_command(step *s, of_gate *g, of_gate_out *out, int64_t now, co
     note_operator(s, cmd);
 }
 
+/* ---- reconciling with Octopus (resume and replay share it) ---- */
+
+/* What Octopus says now wins over a failure we recorded (a human redeployed by hand, or the
+ * success's event was lost): each override of a failed job that may take it (eligible NULL:
+ * any failed job) gives the job its status with the message as its reason. Returns how many
+ * applied; *version is the Octopus release name they share (NULL when they differ). */
+static size_t apply_overrides(step *s, const of_gate_override *ov, size_t n, const of_command *cmd,
+                              bool (*eligible)(const of_gate *, const of_command *, size_t),
+                              const char **version)
+{
+    of_gate *g = s->g;
+    size_t applied = 0;
+    *version = NULL;
+    bool mixed = false;
+    for (size_t k = 0; k < n; k++) {
+        long f = of_gate_find(g, ov[k].job_id);
+        if (f < 0) continue;
+        size_t idx = (size_t)f;
+        if (!of_job_status_is_failure(g->jobs[idx].status)) continue;
+        if (!of_job_status_is_terminal(ov[k].status)) continue;
+        if (eligible && !eligible(g, cmd, idx)) continue;
+        set_status(s, idx, ov[k].status);
+        set_str(s, &g->jobs[idx].skip_reason, ov[k].message);
+        const char *v = g->jobs[idx].job.octo_release.name;
+        if (!applied)
+            *version = v;
+        else if (!v || !*version || strcmp(v, *version) != 0)
+            mixed = true;
+        applied++;
+    }
+    if (mixed) *version = NULL;
+    return applied;
+}
+
 of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out)
+{
+    return of_gate_replay_reconciled(g, cmd, NULL, 0, now_ms, out);
+}
+
+of_err of_gate_replay_reconciled(of_gate *g, const of_command *cmd,
+                                 const of_gate_override *overrides, size_t n_overrides,
+                                 int64_t now_ms, of_gate_out *out)
 {
     out->ignored = true;
     if (g->hdr.status == OF_RELEASE_ABORTED) return OF_ERR_STATE;
@@ -1464,16 +1505,28 @@ of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate
     if (!n) return OF_ERR_STATE;
     step s;
     begin_command(&s, g, out, now_ms, cmd, OF_RELEASE_RUNNING, true);
-    char what[160];
-    if (cmd->stage)
-        (void)snprintf(what, sizeof what, "replay of %zu job(s) of stage %d%s", n, cmd->stage,
-                       cmd->all ? " (all)" : "");
+    /* Targets that already run the release in Octopus are recorded as succeeded, not sent. */
+    const char *version = NULL;
+    size_t found =
+        cmd->all ? 0 : apply_overrides(&s, overrides, n_overrides, cmd, replay_match, &version);
+    n -= found;
+    char what[320], scope[32] = "";
+    if (cmd->stage) (void)snprintf(scope, sizeof scope, " of stage %d", cmd->stage);
+    if (found)
+        (void)snprintf(what, sizeof what, "replay%s%s: %zu to replay, %zu already on %s", scope,
+                       cmd->all ? " (all)" : "", n, found,
+                       version ? version : "the release in Octopus");
     else
-        (void)snprintf(what, sizeof what, "replay of %zu job(s)%s", n,
+        (void)snprintf(what, sizeof what, "replay of %zu job(s)%s%s", n, scope,
                        cmd->quarantined ? " of quarantined tenants"
                        : cmd->all       ? " (all)"
                                         : "");
-    release_event(&s, OF_EV_RELEASE_RESUMED, cmd->by, cmd->reason ? cmd->reason : what, NULL);
+    of_event *rev = release_event(&s, OF_EV_RELEASE_RESUMED, cmd->by,
+                                  cmd->reason && !found ? cmd->reason : what, NULL);
+    if (rev) {
+        rev->n_total = (int)(n + found);
+        rev->n_succeeded = (int)found;
+    }
     /* Reopen the groups first (stage.started in the new round), then dispatch. */
     size_t ngroups = n_stages(g) * g->hdr.n_environments;
     bool *reopen = calloc(ngroups, sizeof *reopen);
@@ -1484,7 +1537,7 @@ of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate
     for (size_t i = 0; i < g->n_jobs; i++)
         if (replay_match(g, cmd, i))
             reopen[gidx(g, (size_t)g->jobs[i].job.stage - 1, g->env_of[i])] = true;
-    size_t *sel = malloc(n * sizeof *sel);
+    size_t *sel = malloc((n ? n : 1) * sizeof *sel);
     if (!sel) {
         free(reopen);
         s.rc = OF_ERR_NOMEM;
@@ -1507,7 +1560,8 @@ of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate
     return finish(&s);
 }
 
-of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, size_t *n)
+/* The failed jobs (those cmd's replay would re-dispatch when cmd is not NULL), as refs. */
+static of_err failed_refs(const of_gate *g, const of_command *cmd, of_job_ref **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -1520,14 +1574,33 @@ of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, size_t *n)
     s.g = (of_gate *)(uintptr_t)g;
     size_t k = 0;
     for (size_t i = 0; i < g->n_jobs && k < cnt; i++)
-        if (of_job_status_is_failure(g->jobs[i].status)) fill_job_ref(&s, &refs[k++], i);
+        if (of_job_status_is_failure(g->jobs[i].status) && (!cmd || replay_match(g, cmd, i)))
+            fill_job_ref(&s, &refs[k++], i);
     if (s.rc) {
         of_job_refs_free(refs, k);
         return s.rc;
     }
+    if (!k) {
+        free(refs);
+        refs = NULL;
+    }
     *out = refs;
     *n = k;
     return OF_OK;
+}
+
+of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, size_t *n)
+{
+    return failed_refs(g, NULL, out, n);
+}
+
+of_err of_gate_replay_failed_jobs(const of_gate *g, const of_command *cmd, of_job_ref **out,
+                                  size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (cmd->all || cmd->stage < 0 || cmd->stage > g->hdr.stage_count) return OF_OK;
+    return failed_refs(g, cmd, out, n);
 }
 
 void of_job_refs_free(of_job_ref *refs, size_t n)
@@ -1560,15 +1633,8 @@ of_err of_gate_resume(of_gate *g, const of_command *cmd, const of_gate_override 
     for (size_t k = 0; k < ngroups && g->q_on; k++)
         tolerated[k] = failures_of(g->groups[k].count) && group_tolerates(g, k);
     /* What Octopus says now wins (a human may have redeployed by hand)... */
-    for (size_t k = 0; k < n_overrides; k++) {
-        long f = of_gate_find(g, overrides[k].job_id);
-        if (f < 0) continue;
-        size_t idx = (size_t)f;
-        if (!of_job_status_is_failure(g->jobs[idx].status)) continue;
-        if (!of_job_status_is_terminal(overrides[k].status)) continue;
-        set_status(&s, idx, overrides[k].status);
-        set_str(&s, &g->jobs[idx].skip_reason, overrides[k].message);
-    }
+    const char *version;
+    (void)apply_overrides(&s, overrides, n_overrides, cmd, NULL, &version);
     /* ...and what is still failed was fixed by hand, says the operator: accept it. */
     char why[512];
     (void)snprintf(why, sizeof why, "accepted on resume by %s%s%s", cmd->by ? cmd->by : "?",

@@ -114,9 +114,24 @@ OF_MUST_CHECK of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t n
 OF_MUST_CHECK of_err of_gate_replay(of_gate *g, const of_command *cmd, int64_t now_ms,
                                     of_gate_out *out);
 
+/* Replay after reconciling (docs/gating.md, "Reconcile before replay"): as of_gate_replay,
+ * but each override of a failed job the replay matches (OF_JOB_SUCCEEDED: the target already
+ * runs the release in Octopus) gives the job that status and the override's message as its
+ * reason, and the job is not re-dispatched. release.resumed says "replay of stage N: X to
+ * replay, Y already on <version>" and carries n_total X+Y, n_succeeded Y. Ignored with `all`
+ * (the operator asked for every target). Overrides may be NULL/0. */
+OF_MUST_CHECK of_err of_gate_replay_reconciled(of_gate *g, const of_command *cmd,
+                                               const of_gate_override *overrides,
+                                               size_t n_overrides, int64_t now_ms,
+                                               of_gate_out *out);
+
 /* Jobs of the release currently failed/timed_out/cancelled, for reconciliation before
  * resume. *out is a new array the caller frees with of_job_refs_free. */
 OF_MUST_CHECK of_err of_gate_failed_jobs(const of_gate *g, of_job_ref **out, size_t *n);
+/* The failed jobs cmd's replay would re-dispatch (none with `all`), for reconciliation before
+ * replay. As of_gate_failed_jobs. */
+OF_MUST_CHECK of_err of_gate_replay_failed_jobs(const of_gate *g, const of_command *cmd,
+                                                of_job_ref **out, size_t *n);
 void of_job_refs_free(of_job_ref *refs, size_t n);
 
 /* Resume (cmd->type == OF_CMD_RESUME) with reconciled statuses (may be NULL/0).

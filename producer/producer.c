@@ -310,8 +310,11 @@ static of_err octopus_start(prod *p, char *errstr, size_t errstr_size)
 {
     of_octo_opts oo;
     of_fleet_octo_opts(p->cfg, p->opts->api_key, &oo);
-    oo.observer = p->mon ? of_monitor_octo_attempt : NULL;
-    oo.observer_opaque = p->mon;
+    of_hold_opts ho;
+    of_fleet_hold_opts(p->cfg, &ho);
+    of_hold_init(&p->hold, &ho);
+    oo.observer = prod_octo_attempt;
+    oo.observer_opaque = p;
     of_err rc = of_octo_new(&oo, &p->octo, errstr, errstr_size);
     if (!rc) rc = of_octo_connect(p->octo, errstr, errstr_size);
     if (!rc) rc = of_resolver_octo_new(p->octo, &p->ro);
@@ -426,6 +429,7 @@ static void teardown(prod *p)
     of_guard_free(p->guard);
     of_budget_free(p->budget);
     of_octo_destroy(p->octo);
+    prod_hold_free(p);
     of_fleet_kafka_clear(&p->fk);
 }
 
@@ -610,6 +614,7 @@ of_err of_producer_run(const of_producer_opts *opts, char *errstr, size_t errstr
         }
         /* Idle: the task budget may have recovered from an overload; what it lets go is
          * committed like any decision. */
+        if (!rc) rc = prod_hold_tick(&p);
         if (!rc && p.batch_msgs == 0) rc = prod_budget_pump(&p);
         /* Finished releases past their retention leave, in this batch's transaction. */
         if (!rc && !of_stop_requested(opts->stop)) rc = prod_evict(&p);

@@ -79,6 +79,11 @@ static of_err push_event(prod *p, const of_event *ev)
     return OF_OK;
 }
 
+of_err prod_push_event(prod *p, const of_event *ev)
+{
+    return push_event(p, ev);
+}
+
 static of_err push_job(prod *p, const of_job *j)
 {
     if (j->stage < 1 || j->stage > p->cfg->topics.max_stages) {
@@ -309,8 +314,9 @@ of_err prod_budget_pump(prod *p)
     const char *rid = NULL;
     size_t idx = 0, sent = 0;
     int64_t now = of_wall_ms();
-    rc = deadlines_tick(p, now);
+    rc = deadlines_tick(p, now); /* a deadline passes whether Octopus answers or not */
     if (rc) return rc;
+    if (prod_held(p)) return OF_OK; /* Octopus is held: nothing new goes out */
     windows_refresh(p, now);
     pump_ctx pc = {p, now};
     if (of_budget_tick(p->budget, of_now_ms()))
@@ -614,11 +620,23 @@ out:
     return rc;
 }
 
-static of_err do_replay(prod *p, prod_rel *r, const of_command *cmd)
+/* Replay: first ask Octopus which of the failed targets already run the release (one listing
+ * per project and environment); those are recorded as succeeded and only the others go out
+ * (docs/gating.md, "Reconcile before replay"). */
+static of_err do_replay(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
 {
+    prod_overrides ov;
+    memset(&ov, 0, sizeof ov);
+    of_err rc = OF_OK;
+    if (of_gate_status(r->g) != OF_RELEASE_ABORTED && !cmd->all) {
+        rc = prod_reconcile(p, r, cmd, &ov);
+        if (rc) return rc;
+        /* Octopus was asked: end the batch, as for a resume */
+        if (ov.listings) *cut = true;
+    }
     of_gate_out out;
     memset(&out, 0, sizeof out);
-    of_err rc = of_gate_replay(r->g, cmd, of_wall_ms(), &out);
+    rc = of_gate_replay_reconciled(r->g, cmd, ov.items, ov.n, of_wall_ms(), &out);
     if (rc == OF_ERR_STATE || rc == OF_ERR_INVALID) {
         char why[128];
         (void)snprintf(why, sizeof why, "%s (stage %d%s)",
@@ -628,13 +646,15 @@ static of_err do_replay(prod *p, prod_rel *r, const of_command *cmd)
                        cmd->stage, cmd->all ? ", all" : "");
         rc = ignored(p, r->id, rel_name(r), cmd, why);
     } else if (!rc) {
-        of_info("replay release=%s stage=%d all=%d quarantined=%d jobs=%zu by=%s reason=%s", r->id,
-                cmd->stage, (int)cmd->all, (int)cmd->quarantined, out.n_dispatch, nz(cmd->by),
-                nz(cmd->reason));
+        of_info("replay release=%s stage=%d all=%d quarantined=%d jobs=%zu already_deployed=%zu "
+                "by=%s reason=%s",
+                r->id, cmd->stage, (int)cmd->all, (int)cmd->quarantined, out.n_dispatch, ov.n,
+                nz(cmd->by), nz(cmd->reason));
         answer(&out, cmd, OF_EV_RELEASE_RESUMED);
         rc = apply_out(p, r, &out);
     }
     of_gate_out_clear(&out);
+    prod_overrides_clear(&ov);
     return rc;
 }
 
@@ -646,7 +666,7 @@ static of_err do_resume(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
     of_err rc = OF_OK;
     if (st == OF_RELEASE_PAUSED || st == OF_RELEASE_RUNNING) {
         *cut = true;
-        rc = prod_reconcile(p, r, &ov);
+        rc = prod_reconcile(p, r, NULL, &ov);
         if (rc) return rc;
     }
     of_gate_out out;
@@ -743,7 +763,7 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
         if (!r) {
             rc = ignored(p, cmd.release_id, NULL, &cmd, why);
         } else if (cmd.type == OF_CMD_REPLAY) {
-            rc = do_replay(p, r, &cmd);
+            rc = do_replay(p, r, &cmd, cut);
         } else if (cmd.type == OF_CMD_RESUME) {
             rc = do_resume(p, r, &cmd, cut);
         } else if (cmd.type == OF_CMD_ABORT) {

@@ -112,7 +112,11 @@ typedef struct prod {
     of_octo *octo;
     of_resolver_octo *ro;
     of_resolver res;
-    of_guard *guard;       /* size budget, message authentication */
+    of_guard *guard; /* size budget, message authentication */
+    of_hold hold;    /* Octopus misbehaving: nothing new is sent (producer_hold.c) */
+    char (*held_rels)[OF_UUID_STR_SIZE]; /* releases told release.held in the current hold */
+    size_t n_held_rels, cap_held_rels;
+    int64_t hold_wall_ms;  /* wall: when the current hold started (its events' time and ids) */
     of_budget *budget;     /* the fleet's task budget (budget.h): when decided jobs are sent */
     char budget_rule[160]; /* how its limit was found */
     int64_t cap_read_ms;   /* monotonic: when the server's task cap was last read (automatic) */
@@ -254,17 +258,38 @@ OF_MUST_CHECK of_err prod_budget_pump(prod *p);
  * ones holding slots. A release just built from records, or a new one. */
 OF_MUST_CHECK of_err prod_budget_adopt(prod *p, prod_rel *r);
 
+/* ---- producer_hold.c: the hold on Octopus trouble (docs/reliability.md) ---- */
+
+/* The Octopus client's observer (opaque = the prod): feeds the hold, then monitoring. */
+void prod_octo_attempt(void *opaque, const of_octo_attempt_info *info);
+/* Every loop turn: drives the probe, starts or ends the hold. Every running release gets
+ * release.held once per hold (one that starts running during it too) and release.unheld when
+ * it ends; the events join the batch. Only OF_ERR_NOMEM is an error. */
+OF_MUST_CHECK of_err prod_hold_tick(prod *p);
+/* True while held: prod_budget_pump sends nothing. */
+bool prod_held(const prod *p);
+void prod_hold_free(prod *p);
+
+/* An event of the producer's own into the batch (encoded, keyed by its release). */
+OF_MUST_CHECK of_err prod_push_event(prod *p, const of_event *ev);
+
 /* ---- producer_octo.c: the only places the producer talks to Octopus besides planning ---- */
 
-/* Reconciles each failed job of r with Octopus before a resume. *out is a new array of
- * overrides (release with prod_overrides_clear); message strings are owned by the array. */
+/* Reconciles failed jobs of r with Octopus: before a resume every failed job, before a replay
+ * (replay not NULL) the failed jobs it would re-dispatch. A job whose target's latest
+ * successful deployment is of the job's release becomes a succeeded override. One listing per
+ * (space, project, environment) and up to OF_OCTO_MAX_LOOKUP_JOBS targets; a listing that
+ * fails leaves its jobs as they are (they are replayed or accepted, never lost). *out is a new
+ * array of overrides (release with prod_overrides_clear); message strings are owned by it. */
 typedef struct prod_overrides {
     of_gate_override *items;
     size_t n;
     char **messages;
     size_t n_messages;
+    size_t listings; /* Octopus listings sent: 0 when there was nothing to look up */
 } prod_overrides;
-OF_MUST_CHECK of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out);
+OF_MUST_CHECK of_err prod_reconcile(prod *p, prod_rel *r, const of_command *replay,
+                                    prod_overrides *out);
 void prod_overrides_clear(prod_overrides *o);
 
 /* Cancels the Octopus tasks of refs (those with a task id). Failures are logged, not

@@ -9,81 +9,46 @@
 #include "log.h"
 #include "producer_int.h"
 
-/* ---- resume: reconcile failed jobs with Octopus ---- */
+/* ---- resume and replay: reconcile failed jobs with Octopus ----
+ *
+ * A failed job's target may run the release after all: a human redeployed it by hand, or the
+ * success's event was lost. Octopus knows: the target's latest successful deployment is of the
+ * job's release. One listing per (space, project, environment) answers it for up to
+ * OF_OCTO_MAX_LOOKUP_JOBS targets at once (of_octo_latest_successes_async), so a replay of 500
+ * tenants costs a few requests, not 500. */
 
-/* One failed job being looked up: first the deployment this attempt created (its Comments
- * carry of_job_dedupe_key, common/codec/msg.h) and its task; if that did not succeed, the
- * target's latest successful deployment (a human may have redeployed by hand). */
-typedef struct recon {
-    of_octo *octo;
+/* One batch: the jobs of one (space, project, environment), borrowed from the gate (which does
+ * not change meanwhile). */
+typedef struct recon_batch {
     size_t *pending;
-    const of_job_record *jr; /* borrowed from the gate, which does not change meanwhile */
-    char key[OF_UUID_STR_SIZE + 32];
-    bool found;
-    char message[256];
-} recon;
+    const char *why; /* "resume" or "replay" */
+    const of_job_record **jobs;
+    size_t n;
+    bool *found;    /* [n] */
+    char **message; /* [n], owned */
+} recon_batch;
 
-static void recon_done(recon *rc)
+static void on_latest(void *opaque, of_err err, const char *errstr, of_octo_deployment_list *res)
 {
-    (*rc->pending)--;
-}
-
-static void on_latest(void *opaque, of_err err, const char *errstr, of_octo_deployment *d)
-{
-    recon *rc = opaque;
-    const of_job *j = &rc->jr->job;
-    if (err == OF_OK && d->release_id && j->octo_release.id &&
-        strcmp(d->release_id, j->octo_release.id) == 0) {
-        rc->found = true;
-        (void)snprintf(rc->message, sizeof rc->message,
-                       "release %s is deployed there in Octopus (%s, found on resume)",
-                       j->octo_release.name ? j->octo_release.name : j->octo_release.id,
-                       d->id ? d->id : "?");
-    } else if (err && err != OF_ERR_NOT_FOUND) {
-        of_warn("resume: cannot read the latest deployment release=%s job=%s: %s", j->release_id,
-                j->job_id, errstr);
+    recon_batch *b = opaque;
+    for (size_t i = 0; !err && i < b->n && i < res->n; i++) {
+        const of_job *j = &b->jobs[i]->job;
+        const of_octo_deployment *d = &res->items[i];
+        if (!d->id || !d->release_id || !j->octo_release.id ||
+            strcmp(d->release_id, j->octo_release.id) != 0)
+            continue;
+        char m[256];
+        (void)snprintf(m, sizeof m, "release %s is deployed there in Octopus (%s, found on %s)",
+                       j->octo_release.name ? j->octo_release.name : j->octo_release.id, d->id,
+                       b->why);
+        b->message[i] = strdup(m);
+        b->found[i] = b->message[i] != NULL;
     }
-    recon_done(rc);
-}
-
-static void ask_latest(recon *rc)
-{
-    const of_job *j = &rc->jr->job;
-    char es[512];
-    if (of_octo_latest_success_async(rc->octo, j->space.id, j->project.id, j->environment.id,
-                                     j->tenant.id, on_latest, rc, es, sizeof es) != OF_OK) {
-        of_warn("resume: cannot look up job=%s in Octopus: %s", j->job_id, es);
-        recon_done(rc);
-    }
-}
-
-static void on_task(void *opaque, of_err err, const char *errstr, of_octo_task *t)
-{
-    recon *rc = opaque;
-    if (err == OF_OK && t->state == OF_OCTO_TASK_SUCCESS) {
-        rc->found = true;
-        (void)snprintf(rc->message, sizeof rc->message,
-                       "task %s succeeded in Octopus (found on resume)", t->id ? t->id : "?");
-        recon_done(rc);
-        return;
-    }
-    if (err) of_warn("resume: cannot read the task of job=%s: %s", rc->jr->job.job_id, errstr);
-    ask_latest(rc);
-}
-
-static void on_deployment(void *opaque, of_err err, const char *errstr, of_octo_deployment *d)
-{
-    recon *rc = opaque;
-    if (err == OF_OK && d->task_id) {
-        char es[512];
-        if (of_octo_get_task_async(rc->octo, rc->jr->job.space.id, d->task_id, on_task, rc, es,
-                                   sizeof es) == OF_OK)
-            return;
-        of_warn("resume: cannot read task=%s of job=%s: %s", d->task_id, rc->jr->job.job_id, es);
-    } else if (err && err != OF_ERR_NOT_FOUND) {
-        of_warn("resume: cannot find the deployment of job=%s: %s", rc->jr->job.job_id, errstr);
-    }
-    ask_latest(rc);
+    if (err)
+        of_warn("%s: cannot list the latest successful deployments project=%s env=%s: %s "
+                "(those targets are treated as not deployed)",
+                b->why, b->jobs[0]->job.project.id, b->jobs[0]->job.environment.id, errstr);
+    (*b->pending)--;
 }
 
 static void drive(of_octo *octo, const size_t *pending)
@@ -98,70 +63,118 @@ static void drive(of_octo *octo, const size_t *pending)
     }
 }
 
-of_err prod_reconcile(prod *p, prod_rel *r, prod_overrides *out)
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+/* Batches group jobs by space, project and environment. */
+static int target_cmp(const void *a, const void *b)
+{
+    const of_job *x = &(*(const of_job_record *const *)a)->job;
+    const of_job *y = &(*(const of_job_record *const *)b)->job;
+    int c = strcmp(nz(x->space.id), nz(y->space.id));
+    if (!c) c = strcmp(nz(x->project.id), nz(y->project.id));
+    if (!c) c = strcmp(nz(x->environment.id), nz(y->environment.id));
+    return c;
+}
+
+static bool same_group(const of_job_record *x, const of_job_record *y)
+{
+    return target_cmp(&x, &y) == 0;
+}
+
+static void batch_clear(recon_batch *b)
+{
+    for (size_t i = 0; b->message && i < b->n; i++)
+        free(b->message[i]);
+    free(b->message);
+    free(b->found);
+}
+
+of_err prod_reconcile(prod *p, prod_rel *r, const of_command *replay, prod_overrides *out)
 {
     memset(out, 0, sizeof *out);
+    const char *why = replay ? "replay" : "resume";
     of_job_ref *failed = NULL;
     size_t n = 0;
-    of_err rc = of_gate_failed_jobs(r->g, &failed, &n);
+    of_err rc = replay ? of_gate_replay_failed_jobs(r->g, replay, &failed, &n)
+                       : of_gate_failed_jobs(r->g, &failed, &n);
     if (rc || n == 0) return rc;
-    recon *rs = calloc(n, sizeof *rs);
-    if (!rs) {
-        of_job_refs_free(failed, n);
-        return OF_ERR_NOMEM;
-    }
-    size_t pending = 0;
-    for (size_t i = 0; i < n; i++) {
+    const of_job_record **jobs = calloc(n, sizeof *jobs);
+    recon_batch *bs = calloc(n, sizeof *bs); /* at most one batch per job */
+    const char **tenants = calloc(n, sizeof *tenants);
+    if (!jobs || !bs || !tenants) rc = OF_ERR_NOMEM;
+    size_t nj = 0, nb = 0, pending = 0, batches_sent = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
         long idx = of_gate_find(r->g, failed[i].job_id);
-        if (idx < 0) continue;
-        recon *c = &rs[i];
-        c->octo = p->octo;
-        c->pending = &pending;
-        c->jr = of_gate_job(r->g, (size_t)idx);
-        /* the key the worker wrote into the deployment's Comments */
-        of_job_dedupe_key(c->jr->job.job_id, c->jr->job.attempt, c->key, sizeof c->key);
-        of_octo_deploy_query q = {0};
-        q.project_id = c->jr->job.project.id;
-        q.environment_id = c->jr->job.environment.id;
-        q.tenant_id = c->jr->job.tenant.id;
-        if (c->jr->job.dispatched_ms > 0)
-            q.created_since_ms = c->jr->job.dispatched_ms - OF_OCTO_CLOCK_SKEW_MS;
+        if (idx >= 0) jobs[nj++] = of_gate_job(r->g, (size_t)idx);
+    }
+    if (!rc) qsort(jobs, nj, sizeof *jobs, target_cmp);
+    for (size_t i = 0; !rc && i < nj;) {
+        size_t k = i + 1;
+        while (k < nj && k - i < OF_OCTO_MAX_LOOKUP_JOBS && same_group(jobs[i], jobs[k]))
+            k++;
+        recon_batch *b = &bs[nb++];
+        b->pending = &pending;
+        b->why = why;
+        b->jobs = &jobs[i];
+        b->n = k - i;
+        b->found = calloc(b->n, sizeof *b->found);
+        b->message = calloc(b->n, sizeof *b->message);
+        if (!b->found || !b->message) {
+            rc = OF_ERR_NOMEM;
+            break;
+        }
+        for (size_t t = 0; t < b->n; t++)
+            tenants[i + t] = b->jobs[t]->job.tenant.id;
+        const of_job *j0 = &b->jobs[0]->job;
         char es[512];
         pending++;
-        if (of_octo_find_deployment_by_job_async(p->octo, c->jr->job.space.id, &q,
-                                                 c->jr->job.octo_release.id, c->key, on_deployment,
-                                                 c, es, sizeof es) != OF_OK) {
-            of_warn("resume: cannot look up job=%s in Octopus: %s", c->jr->job.job_id, es);
-            ask_latest(c);
+        if (of_octo_latest_successes_async(p->octo, j0->space.id, j0->project.id,
+                                           j0->environment.id, &tenants[i], b->n, on_latest, b, es,
+                                           sizeof es) != OF_OK) {
+            pending--;
+            of_warn("%s: cannot look up project=%s env=%s in Octopus: %s", why, nz(j0->project.id),
+                    nz(j0->environment.id), es);
+        } else {
+            batches_sent++;
         }
+        i = k;
     }
     drive(p->octo, &pending);
+    out->listings = batches_sent;
 
     size_t found = 0;
-    for (size_t i = 0; i < n; i++)
-        found += rs[i].found;
-    if (found) {
+    for (size_t b = 0; b < nb; b++)
+        for (size_t i = 0; i < bs[b].n; i++)
+            found += bs[b].found && bs[b].found[i];
+    if (!rc && found) {
         out->items = calloc(found, sizeof *out->items);
         out->messages = calloc(found, sizeof *out->messages);
         if (!out->items || !out->messages) rc = OF_ERR_NOMEM;
     }
-    for (size_t i = 0; !rc && i < n; i++) {
-        if (!rs[i].found) continue;
-        char *m = strdup(rs[i].message);
-        if (!m) {
-            rc = OF_ERR_NOMEM;
-            break;
+    for (size_t b = 0; !rc && b < nb; b++) {
+        for (size_t i = 0; i < bs[b].n; i++) {
+            if (!bs[b].found[i]) continue;
+            char *m = bs[b].message[i];
+            bs[b].message[i] = NULL; /* now the overrides' */
+            out->messages[out->n_messages++] = m;
+            of_gate_override *o = &out->items[out->n++];
+            of_id_copy(o->job_id, bs[b].jobs[i]->job.job_id);
+            o->status = OF_JOB_SUCCEEDED;
+            o->message = m;
+            of_info("%s: job found succeeded in Octopus release=%s job=%s: %s", why, r->id,
+                    o->job_id, m);
         }
-        out->messages[out->n_messages++] = m;
-        of_gate_override *o = &out->items[out->n++];
-        of_id_copy(o->job_id, rs[i].jr->job.job_id);
-        o->status = OF_JOB_SUCCEEDED;
-        o->message = m;
-        of_info("resume: job found succeeded in Octopus release=%s job=%s: %s", r->id, o->job_id,
-                m);
     }
-    of_info("resume: reconciled release=%s failed=%zu found_succeeded=%zu", r->id, n, out->n);
-    free(rs);
+    of_info("%s: reconciled release=%s failed=%zu found_succeeded=%zu listings=%zu", why, r->id, n,
+            out->n, batches_sent);
+    for (size_t b = 0; b < nb; b++)
+        batch_clear(&bs[b]);
+    free(bs);
+    free(jobs);
+    free(tenants);
     of_job_refs_free(failed, n);
     if (rc) prod_overrides_clear(out);
     return rc;

@@ -176,6 +176,13 @@ static void job_started(wk_job *j, const of_octo_deployment *d, bool adopted)
 
 /* ---- create ---- */
 
+/* An error that passes with the outage behind it (no answer, 5xx or 429 until the retry
+ * deadline): the job is held (wk_requeue), not failed. */
+static bool passing(of_err err)
+{
+    return err == OF_ERR_NETWORK || err == OF_ERR_TIMEOUT;
+}
+
 static void on_created(void *opaque, of_err err, const char *errstr, of_octo_deployment *d)
 {
     wk_job *j = opaque;
@@ -194,6 +201,8 @@ static void on_created(void *opaque, of_err err, const char *errstr, of_octo_dep
         } else if (err == OF_ERR_REJECTED) {
             /* The server's own words (lifecycle, tenant not connected, ...). */
             job_finish(j, OF_EV_JOB_FAILED, "%s", errstr);
+        } else if (passing(err)) {
+            wk_requeue(j->w, j, errstr);
         } else {
             job_finish(j, OF_EV_JOB_FAILED, "creating the deployment: %s", errstr);
         }
@@ -266,11 +275,15 @@ static void on_found(void *opaque, of_err err, const char *errstr, of_octo_deplo
     for (size_t i = 0; i < lk->n; i++) {
         wk_job *j = lk->jobs[i];
         if (!actionable(j) || j->state != WK_FINDING) continue;
-        if (err) {
+        if (err && passing(err)) {
+            wk_requeue(j->w, j, errstr);
+        } else if (err) {
             job_finish(j, OF_EV_JOB_FAILED, "looking for an existing deployment: %s", errstr);
         } else if (i < res->n && res->items[i].id) {
             j->w->st.adopted++;
             job_started(j, &res->items[i], true);
+        } else if (wk_held(j->w)) {
+            wk_requeue(j->w, j, "Octopus is held");
         } else {
             job_create(j);
         }

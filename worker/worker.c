@@ -77,6 +77,67 @@ static wk_job *backlog_pop(of_worker *w)
     return j;
 }
 
+/* ---- the hold (common/octopus/octo_hold.h, docs/reliability.md) ---- */
+
+bool wk_held(const of_worker *w)
+{
+    return of_hold_held(&w->hold);
+}
+
+void wk_requeue(of_worker *w, wk_job *j, const char *why)
+{
+    if (j->in_slot) wk_table_remove(w, j);
+    j->state = WK_QUEUED;
+    j->next = w->backlog;
+    w->backlog = j;
+    if (!w->backlog_tail) w->backlog_tail = j;
+    w->n_backlog++;
+    w->st.requeued++;
+    of_info("job held release=%s job=%s attempt=%d: %s; it starts again once Octopus answers",
+            j->job.release_id, j->job.job_id, j->job.attempt, why);
+}
+
+/* The Octopus client's observer: every attempt feeds the hold, then monitoring. */
+static void octo_attempt(void *opaque, const of_octo_attempt_info *info)
+{
+    of_worker *w = opaque;
+    of_hold_attempt(&w->hold, info->status, of_now_ms());
+    of_monitor_octo_attempt(w->mon, info);
+}
+
+static void on_probe(void *opaque, of_err err, const char *errstr)
+{
+    of_worker *w = opaque;
+    if (w->closing) return;
+    int64_t since = w->hold.held_since_ms;
+    if (of_hold_probed(&w->hold, err == OF_OK, of_now_ms())) {
+        of_info("octopus hold ended after %.1f s: the probe was answered; %zu held job(s) start "
+                "again",
+                (double)(of_now_ms() - since) / 1e3, w->n_backlog);
+        of_monitor_octo_held(w->mon, false);
+    } else if (err) {
+        of_debug("octopus hold: probe failed: %s", errstr);
+    }
+}
+
+/* Every loop turn: start a hold when the window says so, probe while held. */
+static void hold_tick(of_worker *w, int64_t now)
+{
+    char es[512];
+    if (of_hold_check(&w->hold, now)) {
+        of_warn("octopus hold: %s; no new deployments until a probe is answered (every %lld ms), "
+                "in-flight ones are still followed",
+                of_hold_reason(&w->hold), (long long)w->hold.o.probe_interval_ms);
+        w->st.holds++;
+        of_monitor_octo_held(w->mon, true);
+    }
+    if (of_hold_probe_due(&w->hold, false, now) &&
+        of_octo_probe_async(w->octo, on_probe, w, es, sizeof(es)) != OF_OK) {
+        of_hold_probed(&w->hold, false, now);
+        of_warn("octopus hold: probe not sent: %s", es);
+    }
+}
+
 /* Drops queued and running jobs of one partition (all partitions when topic is NULL). */
 static void drop_jobs(of_worker *w, const char *topic, int32_t partition)
 {
@@ -573,7 +634,7 @@ static void flow_control(of_worker *w)
 
 static void start_jobs(of_worker *w)
 {
-    while (!w->draining && w->backlog && w->n_active < w->max_in_flight)
+    while (!w->draining && !wk_held(w) && w->backlog && w->n_active < w->max_in_flight)
         wk_job_start(backlog_pop(w));
 }
 
@@ -687,8 +748,11 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
     /* Octopus first: a wrong URL or key is the commonest start-up mistake. */
     of_octo_opts oo;
     of_fleet_octo_opts(cfg, opts->api_key, &oo);
-    oo.observer = w->mon ? of_monitor_octo_attempt : NULL;
-    oo.observer_opaque = w->mon;
+    of_hold_opts ho;
+    of_fleet_hold_opts(cfg, &ho);
+    of_hold_init(&w->hold, &ho);
+    oo.observer = octo_attempt;
+    oo.observer_opaque = w;
     if ((rc = of_octo_new(&oo, &w->octo, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "octopus client: %s", es);
     if ((rc = of_octo_connect(w->octo, es, sizeof(es))))
@@ -895,6 +959,7 @@ static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
             of_kafka_message_free(km);
             if (w->n_active + w->n_backlog >= w->max_in_flight) break;
         }
+        hold_tick(w, now);
         start_jobs(w);
         wk_lookup_flush(w);
         flow_control(w);
@@ -934,7 +999,8 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
             "worker stopped: messages=%llu created=%llu adopted=%llu succeeded=%llu failed=%llu "
             "cancelled=%llu timed_out=%llu dlq=%llu dropped=%llu poll_rounds=%llu "
             "tasks_polled=%llu max_in_flight=%llu octopus_requests=%llu lookups=%llu "
-            "feed_polls=%llu feed_errors=%llu events_matched=%llu net_rounds=%llu net_found=%llu",
+            "feed_polls=%llu feed_errors=%llu events_matched=%llu net_rounds=%llu net_found=%llu "
+            "holds=%llu requeued=%llu",
             (unsigned long long)st->messages, (unsigned long long)st->created,
             (unsigned long long)st->adopted, (unsigned long long)st->succeeded,
             (unsigned long long)st->failed, (unsigned long long)st->cancelled,
@@ -944,7 +1010,8 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
             (unsigned long long)st->octo_requests, (unsigned long long)st->lookups,
             (unsigned long long)st->feed_polls, (unsigned long long)st->feed_errors,
             (unsigned long long)st->events_matched, (unsigned long long)st->net_rounds,
-            (unsigned long long)st->net_found);
+            (unsigned long long)st->net_found, (unsigned long long)st->holds,
+            (unsigned long long)st->requeued);
     if (opts->stats) *opts->stats = w->st;
     of_monitor_stop(w->mon); /* after the Octopus client and the consumer that report to it */
     of_guard_free(w->guard);

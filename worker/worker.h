@@ -52,6 +52,8 @@ typedef struct of_worker_stats {
     uint64_t events_matched;  /* feed events that named one of our in-flight tasks */
     uint64_t net_rounds;      /* full rounds of every in-flight task */
     uint64_t net_found;       /* finishes or waits the full round found before the feed did */
+    uint64_t holds;           /* times the worker held: Octopus misbehaving (octopus.hold_*) */
+    uint64_t requeued;        /* jobs put back instead of failed (held, or a passing error) */
 } of_worker_stats;
 
 typedef struct of_worker_opts {

@@ -132,6 +132,7 @@ struct of_worker {
     of_kafka_producer *prod;
     of_kafka_consumer *cons;
     of_octo *octo;
+    of_hold hold; /* Octopus misbehaving: no new deployments until a probe answers (octo_hold.h) */
     uint64_t throttled_seen; /* the client's 429/503 count already reported (task budget) */
     of_offsets *offsets;
     of_guard *guard; /* size budget, message authentication */
@@ -183,6 +184,14 @@ struct of_worker {
  * delivered. message may be NULL. Never fails: a message that cannot be produced now is kept
  * and produced again later. */
 void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *message, bool final);
+
+/* A started job goes back to the front of the backlog, giving its slot back: Octopus is held
+ * or a look-up or create failed for a reason that passes (network, 5xx, timeout). It starts
+ * again (look-up first, so a deployment the lost answer created is adopted) once the hold
+ * ends. A job never fails because Octopus was briefly down. */
+void wk_requeue(of_worker *w, wk_job *j, const char *why);
+/* True while the worker holds (no new deployments). */
+bool wk_held(const of_worker *w);
 
 /* ---- jobs.c ---- */
 

@@ -164,6 +164,8 @@ typedef enum of_event_type {
     OF_EV_JOB_TIMED_OUT,
     OF_EV_COMMAND_IGNORED, /* an operator command the producer could not apply; why in message */
     OF_EV_STAGE_DEADLINE_PASSED, /* policy.stage_deadline passed with jobs not started */
+    OF_EV_RELEASE_HELD,          /* Octopus misbehaves: nothing new is sent (docs/reliability.md) */
+    OF_EV_RELEASE_UNHELD,        /* Octopus answers again: sending goes on */
     OF_EV__COUNT
 } of_event_type;
 

@@ -46,7 +46,7 @@ static const char *const event_names[OF_EV__COUNT] = {
     "octofleet.job.dispatched",        "octofleet.job.started",       "octofleet.job.waiting",
     "octofleet.job.succeeded",         "octofleet.job.failed",        "octofleet.job.skipped",
     "octofleet.job.cancelled",         "octofleet.job.timed_out",     "octofleet.command.ignored",
-    "octofleet.stage.deadline_passed",
+    "octofleet.stage.deadline_passed", "octofleet.release.held",      "octofleet.release.unheld",
 };
 
 static const char *name_of(const char *const *names, size_t count, int v)

@@ -154,6 +154,7 @@ void of_job_clear(of_job *job);
  *   release.accepted UUIDv5("<release_id>/<type>")   (a release is accepted once)
  *   release.rejected UUIDv5("<release_id>/<type>/<time_ms>")  (time of the submit command)
  *   command.ignored UUIDv5("<release_id>/<type>/<time_ms>")  (time of the command)
+ *   release.held/unheld UUIDv5("<release_id>/<type>/<time_ms>")  (when the hold started)
  *   other release.* UUIDv5("<release_id>/<round>/<type>")
  * so a producer that redoes a decision after a crash emits the same id. */
 void of_event_set_id(of_event *ev);

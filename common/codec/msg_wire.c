@@ -302,7 +302,8 @@ void of_event_set_id(of_event *ev)
                        ev->environment ? ev->environment : "", type);
     else if (ev->type == OF_EV_RELEASE_ACCEPTED)
         (void)snprintf(name, sizeof name, "%s/%s", ev->release_id, type);
-    else if (ev->type == OF_EV_RELEASE_REJECTED || ev->type == OF_EV_COMMAND_IGNORED)
+    else if (ev->type == OF_EV_RELEASE_REJECTED || ev->type == OF_EV_COMMAND_IGNORED ||
+             ev->type == OF_EV_RELEASE_HELD || ev->type == OF_EV_RELEASE_UNHELD)
         (void)snprintf(name, sizeof name, "%s/%s/%" PRId64, ev->release_id, type, ev->time_ms);
     else
         (void)snprintf(name, sizeof name, "%s/%d/%s", ev->release_id, ev->round, type);

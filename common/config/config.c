@@ -225,6 +225,25 @@ static const cfg_def cfg_defs[] = {
      "With an automatic task budget: how often the producer re-reads the server's task cap "
      "(MaxConcurrentTasks of its nodes), so a node added, removed or put in maintenance changes "
      "the budget without a restart. 0 = read once at start."},
+    {"octopus.hold_error_percent", CT_INT, OFF(octopus.hold_error_percent), "50", 0, 100, NULL,
+     NULL, 0, NULL,
+     "Hold when at least this percentage of the Octopus requests in octopus.hold_window failed "
+     "with a 5xx, a timeout or a connection error: no new deployments are created (nothing "
+     "fails) until a probe gets an answer (docs/reliability.md). 0 = never hold for failures."},
+    {"octopus.hold_throttle_percent", CT_INT, OFF(octopus.hold_throttle_percent), "50", 0, 100,
+     NULL, NULL, 0, NULL,
+     "Hold when at least this percentage of the Octopus requests in octopus.hold_window were "
+     "answered 429 (too many requests). 0 = never hold for 429s."},
+    {"octopus.hold_window", CT_DURATION, OFF(octopus.hold_window_ms), "30s", 1000, 1 * HOUR, NULL,
+     NULL, 0, NULL, "The sliding window over which the hold judges Octopus's answers."},
+    {"octopus.hold_min_requests", CT_INT, OFF(octopus.hold_min_requests), "10", 1, 1000000, NULL,
+     NULL, 0, NULL,
+     "Requests that must have ended in octopus.hold_window before the hold judges: a few "
+     "failures of an idle member are not an outage."},
+    {"octopus.hold_probe_interval", CT_DURATION, OFF(octopus.hold_probe_interval_ms), "2s", 100,
+     10 * MIN, NULL, NULL, 0, NULL,
+     "How often a held member probes Octopus (GET /api/, one attempt); the first answer ends the "
+     "hold. The producer also probes this often while releases run, to judge Octopus itself."},
 
     /* producer */
     {"producer.group_id", CT_STRING, OFF(producer.group_id), "octofleet-producer", 0, 0, NULL, NULL,

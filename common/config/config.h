@@ -91,6 +91,12 @@ typedef struct of_config_octopus {
     int task_budget;             /* octopus.task_budget: 0 = automatic (docs/gating.md) */
     int task_budget_headroom;    /* octopus.task_budget_headroom: most % over the cap */
     int64_t task_cap_refresh_ms; /* octopus.task_cap_refresh: re-read the cap; 0 = never */
+    /* the hold on Octopus trouble (common/octopus/octo_hold.h, docs/reliability.md) */
+    int hold_error_percent;         /* octopus.hold_error_percent: 0 = off */
+    int hold_throttle_percent;      /* octopus.hold_throttle_percent: 0 = off */
+    int64_t hold_window_ms;         /* octopus.hold_window */
+    int hold_min_requests;          /* octopus.hold_min_requests */
+    int64_t hold_probe_interval_ms; /* octopus.hold_probe_interval */
 } of_config_octopus;
 
 /* Group `producer`. */

@@ -126,3 +126,12 @@ out:
     free(rel);
     return rc;
 }
+
+void of_fleet_hold_opts(const of_config *cfg, of_hold_opts *out)
+{
+    out->error_pct = cfg->octopus.hold_error_percent;
+    out->throttle_pct = cfg->octopus.hold_throttle_percent;
+    out->window_ms = cfg->octopus.hold_window_ms;
+    out->min_requests = cfg->octopus.hold_min_requests;
+    out->probe_interval_ms = cfg->octopus.hold_probe_interval_ms;
+}

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "err.h"
 #include "kafka.h"
+#include "octo_hold.h"
 #include "octopus.h"
 
 #define OF_TOPIC_NAME_MAX 256
@@ -64,5 +65,8 @@ void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts 
  * the same count keeps ordering per key simple). */
 OF_MUST_CHECK of_err of_fleet_ensure_topics(const of_config *cfg, const of_kafka_config *kc,
                                             int timeout_ms, char *errstr, size_t errstr_size);
+
+/* The hold's settings (octo_hold.h) from cfg->octopus.hold_*. */
+void of_fleet_hold_opts(const of_config *cfg, of_hold_opts *out);
 
 #endif

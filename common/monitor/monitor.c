@@ -27,7 +27,7 @@ struct of_monitor {
 
     of_metric *up, *loop, *events, *delivery, *dlq, *lag, *rebalances;
     of_metric *octo_req, *octo_dur, *octo_retry;
-    of_series *up_s, *loop_s, *throttled_s;
+    of_series *up_s, *loop_s, *throttled_s, *held_s;
     of_series *ev_s[OF_EV__COUNT];
     of_series *req_s[OF_OCTO_ROUTE_COUNT][N_STATUS];
     of_series *dur_s[OF_OCTO_ROUTE_COUNT];
@@ -55,6 +55,11 @@ void of_monitor_loop(of_monitor *m)
 void of_monitor_state_loaded(of_monitor *m, bool loaded)
 {
     if (m) atomic_store(&m->state_loaded, loaded);
+}
+
+void of_monitor_octo_held(of_monitor *m, bool held)
+{
+    if (m) of_series_set(m->held_s, held ? 1 : 0);
 }
 
 void of_monitor_rebalance(of_monitor *m, of_kafka_rebalance what, size_t n)
@@ -238,6 +243,11 @@ static bool declare(of_monitor *m, const char *daemon)
     of_metric *thr =
         of_metrics_counter(r, "octofleet_octopus_throttled_total",
                            "Octopus answers 429 or 503 (the server is overloaded).", NULL, 0);
+    m->held_s = of_metric_series0(of_metrics_gauge(
+        r, "octofleet_octopus_held",
+        "1 while this daemon holds because Octopus failed or throttled too many requests "
+        "(octopus.hold_*): nothing new is sent or created until a probe is answered.",
+        NULL, 0));
     m->up_s = of_metric_series0(m->up);
     m->loop_s = of_metric_series0(m->loop);
     m->throttled_s = of_metric_series0(thr);

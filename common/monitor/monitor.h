@@ -66,6 +66,8 @@ void of_monitor_dlq(of_monitor *m, const char *source);
 /* The Octopus client's observer (of_octo_opts.observer, opaque = the monitor): request
  * counts, durations, retries, 429/503, and Octopus reachability for /readyz. */
 void of_monitor_octo_attempt(void *opaque, const of_octo_attempt_info *info);
+/* The daemon holds (octofleet_octopus_held; common/octopus/octo_hold.h) or not. */
+void of_monitor_octo_held(of_monitor *m, bool held);
 /* The consumer's lag callback (of_kafka_consumer_opts.on_lag, opaque = the monitor): replaces
  * octofleet_kafka_consumer_lag with the partitions reported. */
 void of_monitor_kafka_lag(void *opaque, const of_kafka_lag *lags, size_t n);

@@ -595,6 +595,18 @@ OF_MUST_CHECK of_err of_octo_find_deployments_by_jobs_async(
     of_octo *c, const char *space_id, const char *project_id, const char *environment_id,
     const of_octo_job_lookup *jobs, size_t njobs, of_octo_deployment_list_cb cb, void *opaque,
     char *errstr, size_t errstr_size);
+/* The batched form of of_octo_latest_success_async: ONE listing of project_id's successful
+ * deployments to environment_id (taskState=Success, tenants=T1,T2,...; no tenant filter when
+ * any target is untenanted), newest first, paging until every target has its newest success
+ * or the list ends. items[i] answers tenant_ids[i] (NULL = untenanted): the target's latest
+ * successful deployment (compare its release_id), id NULL when there is none. 1..
+ * OF_OCTO_MAX_LOOKUP_JOBS targets. An error fails the whole batch. */
+OF_MUST_CHECK of_err of_octo_latest_successes_async(of_octo *c, const char *space_id,
+                                                    const char *project_id,
+                                                    const char *environment_id,
+                                                    const char *const *tenant_ids, size_t n,
+                                                    of_octo_deployment_list_cb cb, void *opaque,
+                                                    char *errstr, size_t errstr_size);
 /* Blocking twin, for tests. */
 OF_MUST_CHECK of_err of_octo_find_deployments_by_jobs(of_octo *c, const char *space_id,
                                                       const char *project_id,
@@ -701,6 +713,13 @@ typedef struct of_octo_server_node_list {
 void of_octo_server_node_list_clear(of_octo_server_node_list *l);
 typedef void (*of_octo_server_node_list_cb)(void *opaque, of_err err, const char *errstr,
                                             of_octo_server_node_list *res);
+
+/* The hold's probe (octo_hold.h): GET /api/, one attempt within min(request timeout, 5 s), so
+ * a server that is down answers the question "is it back?" quickly and never piles retries on
+ * an outage. cb gets OF_OK for a 2xx, else the error; its errstr is borrowed for the call. */
+typedef void (*of_octo_probe_cb)(void *opaque, of_err err, const char *errstr);
+OF_MUST_CHECK of_err of_octo_probe_async(of_octo *c, of_octo_probe_cb cb, void *opaque,
+                                         char *errstr, size_t errstr_size);
 
 /* Blocking: the server's nodes (one page of up to 100; a cluster has a handful). *out is
  * filled on success (clear it with of_octo_server_node_list_clear). A refusal (401/403 for a

@@ -678,6 +678,41 @@ static of_err find_space_async(of_octo *c, const char *name_or_id, of_octo_space
     return octo_single(c, OCTO_GET, url, true, what, name_or_id, k, errstr, errstr_size);
 }
 
+/* ---- the hold's probe ------------------------------------------------- */
+
+typedef struct probe_op {
+    of_octo_probe_cb cb;
+    void *opaque;
+} probe_op;
+
+static void probe_done(void *ctx, const octo_resp *r)
+{
+    probe_op *op = ctx;
+    op->cb(op->opaque, r->err, r->errstr);
+    free(op);
+}
+
+of_err of_octo_probe_async(of_octo *c, of_octo_probe_cb cb, void *opaque, char *errstr,
+                           size_t errstr_size)
+{
+    probe_op *op = calloc(1, sizeof *op);
+    if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    op->cb = cb;
+    op->opaque = opaque;
+    of_buf u;
+    of_err rc = octo_url_begin(&u, c->base_url, NULL, "/");
+    char *url = octo_url_detach(&u, rc);
+    if (!url) {
+        free(op);
+        return octo_url_error(errstr, errstr_size);
+    }
+    int64_t span = c->opt.request_timeout_ms < 5000 ? c->opt.request_timeout_ms : 5000;
+    rc = octo_call_submit(c, OCTO_GET, url, NULL, true, "the hold's probe (the Octopus API root)",
+                          NULL, of_now_ms() + span, probe_done, op, errstr, errstr_size);
+    if (rc) free(op);
+    return rc;
+}
+
 /* ---- blocking calls --------------------------------------------------- */
 
 void octo_sync_begin(octo_sync *s, void *out, size_t out_size)

@@ -198,15 +198,16 @@ static bool created_before(json_t *item, int64_t since_ms)
            created_ms < since_ms;
 }
 
-/* Whether the deployment is the one a job attempt created: its Comments carry the job's key,
- * and it is of the job's release and tenant where those are given. */
+/* Whether the deployment is the one a job attempt created: its Comments carry the job's key
+ * (NULL: any, for the latest successes), and it is of the job's release and tenant where those
+ * are given. */
 static bool job_deployment(json_t *item, const char *key, const char *release_id,
                            const char *tenant_id)
 {
     const char *comments = json_string_value(json_object_get(item, "Comments"));
     const char *rel = json_string_value(json_object_get(item, "ReleaseId"));
     const char *ten = json_string_value(json_object_get(item, "TenantId"));
-    if (!comments || !strstr(comments, key)) return false;
+    if (key && (!comments || !strstr(comments, key))) return false;
     if (release_id && (!rel || strcmp(rel, release_id) != 0)) return false;
     return !tenant_id || (ten && strcmp(ten, tenant_id) == 0);
 }
@@ -301,6 +302,7 @@ typedef struct jobs_op {
     int64_t *since;
     bool *done; /* found, or the listing went past its since */
     size_t open;
+    bool success; /* the latest successes: an untenanted target matches untenanted ones only */
 } jobs_op;
 
 static void jobs_free(jobs_op *op)
@@ -330,6 +332,8 @@ static of_err jobs_item(octo_pager *p, json_t *item, bool *stop, char *es, size_
             continue;
         }
         if (!job_deployment(item, op->key[i], op->release[i], op->tenant[i])) continue;
+        if (op->success && !op->tenant[i] && json_string_value(json_object_get(item, "TenantId")))
+            continue;
         of_err rc = octo_decode_deployment(item, &op->k.res.deps.items[i], es, n);
         if (rc) return rc;
         op->done[i] = true; /* newest first: the first match is the one */
@@ -349,7 +353,7 @@ static void jobs_done(octo_pager *p, of_err err, const char *errstr)
 /* .../deployments?projects=P&environments=E[&tenants=T1,T2,...] with each tenant once; NULL
  * tenants (an untenanted job among them) = no tenant filter. */
 static char *jobs_url(of_octo *c, const char *sp, const char *project_id,
-                      const char *environment_id, char **tenants, size_t n)
+                      const char *environment_id, char **tenants, size_t n, bool success)
 {
     const char **list = calloc(n ? n : 1, sizeof(*list));
     size_t k = 0;
@@ -367,15 +371,18 @@ static char *jobs_url(of_octo *c, const char *sp, const char *project_id,
     if (!rc) rc = octo_url_query(&u, "projects", project_id);
     if (!rc) rc = octo_url_query(&u, "environments", environment_id);
     if (!rc && !any_untenanted && k) rc = octo_url_query_list(&u, "tenants", list, k);
+    if (!rc && success) rc = octo_url_query(&u, "taskState", "Success");
     free(list);
     return octo_url_detach(&u, rc);
 }
 
-of_err of_octo_find_deployments_by_jobs_async(of_octo *c, const char *space_id,
-                                              const char *project_id, const char *environment_id,
-                                              const of_octo_job_lookup *jobs, size_t njobs,
-                                              of_octo_deployment_list_cb cb, void *opaque,
-                                              char *errstr, size_t errstr_size)
+/* Starts one batched listing: the adoption look-up (success false: each job matches by its
+ * key) or the latest successes (success true: taskState=Success, each job matches the newest
+ * deployment of its tenant, whatever its Comments). */
+static of_err jobs_start(of_octo *c, const char *space_id, const char *project_id,
+                         const char *environment_id, const of_octo_job_lookup *jobs, size_t njobs,
+                         bool success, of_octo_deployment_list_cb cb, void *opaque, char *errstr,
+                         size_t errstr_size)
 {
     const char *sp;
     of_err rc = octo_pick_space(c, space_id, &sp, errstr, errstr_size);
@@ -387,7 +394,7 @@ of_err of_octo_find_deployments_by_jobs_async(of_octo *c, const char *space_id,
                          "are required",
                          OF_OCTO_MAX_LOOKUP_JOBS);
     for (size_t i = 0; i < njobs; i++)
-        if (!octo_nonempty(jobs[i].job_key) ||
+        if ((!success && !octo_nonempty(jobs[i].job_key)) ||
             (jobs[i].tenant_id && strchr(jobs[i].tenant_id, ',')))
             return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
                              "find deployments by jobs: job %zu has no key or a tenant id with ','",
@@ -406,7 +413,7 @@ of_err of_octo_find_deployments_by_jobs_async(of_octo *c, const char *space_id,
     for (size_t i = 0; !oom && i < njobs; i++, op->n++) {
         op->tenant[i] = dup_opt(jobs[i].tenant_id, &oom);
         op->release[i] = dup_opt(jobs[i].release_id, &oom);
-        op->key[i] = dup_opt(jobs[i].job_key, &oom);
+        op->key[i] = success ? NULL : dup_opt(jobs[i].job_key, &oom);
         op->since[i] = jobs[i].created_since_ms;
     }
     op->k.res.deps.n = njobs;
@@ -419,7 +426,9 @@ of_err of_octo_find_deployments_by_jobs_async(of_octo *c, const char *space_id,
     for (size_t i = 0; i < njobs; i++)
         if (!op->since[i]) all_since = false;
     if (all_since) op->p.first_take = 2 * njobs + 2;
-    char *url = oom ? NULL : jobs_url(c, sp, project_id, environment_id, op->tenant, njobs);
+    op->success = success;
+    char *url =
+        oom ? NULL : jobs_url(c, sp, project_id, environment_id, op->tenant, njobs, success);
     if (!url) {
         of_octo_deployment_list_clear(&op->k.res.deps);
         jobs_free(op);
@@ -431,6 +440,31 @@ of_err of_octo_find_deployments_by_jobs_async(of_octo *c, const char *space_id,
         of_octo_deployment_list_clear(&op->k.res.deps);
         jobs_free(op);
     }
+    return rc;
+}
+
+of_err of_octo_find_deployments_by_jobs_async(of_octo *c, const char *space_id,
+                                              const char *project_id, const char *environment_id,
+                                              const of_octo_job_lookup *jobs, size_t njobs,
+                                              of_octo_deployment_list_cb cb, void *opaque,
+                                              char *errstr, size_t errstr_size)
+{
+    return jobs_start(c, space_id, project_id, environment_id, jobs, njobs, false, cb, opaque,
+                      errstr, errstr_size);
+}
+
+of_err of_octo_latest_successes_async(of_octo *c, const char *space_id, const char *project_id,
+                                      const char *environment_id, const char *const *tenant_ids,
+                                      size_t n, of_octo_deployment_list_cb cb, void *opaque,
+                                      char *errstr, size_t errstr_size)
+{
+    of_octo_job_lookup *jobs = calloc(n ? n : 1, sizeof(*jobs));
+    if (!jobs) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        jobs[i].tenant_id = tenant_ids[i];
+    of_err rc = jobs_start(c, space_id, project_id, environment_id, jobs, n, true, cb, opaque,
+                           errstr, errstr_size);
+    free(jobs);
     return rc;
 }
 

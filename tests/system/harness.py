@@ -227,7 +227,8 @@ class Fleet:
     """One test's octofleet: simulator, config, producer, workers, event follower."""
 
     def __init__(self, args, name, fixture="system-world.json", task_cap=None,
-                 max_stages=4, partitions=6, worker_settings=None, producer_settings=None):
+                 max_stages=4, partitions=6, worker_settings=None, producer_settings=None,
+                 octopus_settings=None):
         self.args = args
         self.name = name
         self.octofleet_bin = args.octofleet
@@ -247,6 +248,7 @@ class Fleet:
         self.partitions = partitions
         self.worker_settings = dict(worker_settings or {})
         self.producer_settings = dict(producer_settings or {})
+        self.octopus_settings = dict(octopus_settings or {})
         self.sim = None
         self.sim_url = None
         self.producer = None
@@ -313,6 +315,7 @@ octopus = {
     api_key_file = "%(keyfile)s";
     request_timeout = "10s";
     retry_deadline = "30s";
+%(octopus)s
 };
 producer = {
     group_id = "st-%(name)s-%(stamp)s-producer";
@@ -328,7 +331,8 @@ log = { level = "info"; };
        "partitions": self.partitions, "max_stages": self.max_stages, "url": self.sim_url,
        "keyfile": keyfile, "stamp": self.stamp, "wgroup": self.worker_group,
        "worker": "\n".join("    %s = %s;" % kv for kv in w.items()),
-       "producer": "\n".join("    %s = %s;" % kv for kv in self.producer_settings.items())})
+       "producer": "\n".join("    %s = %s;" % kv for kv in self.producer_settings.items()),
+       "octopus": "\n".join("    %s = %s;" % kv for kv in self.octopus_settings.items())})
 
     def topic(self, name):
         return self.prefix + name

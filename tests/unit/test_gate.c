@@ -164,7 +164,7 @@ typedef struct stepdef {
     int stage; /* REPLAY */
     bool all;
     const char *tenant, *project, *env; /* REPLAY filters */
-    const char *overrides;              /* RESUME: "key=status;key=status" */
+    const char *overrides;              /* RESUME, REPLAY (reconciled): "key=status;key=status" */
     bool cancel;                        /* ABORT */
     of_err rc;
     const char *dispatch; /* "key#attempt ..." in order ("" = none) */
@@ -221,6 +221,29 @@ static of_command command(of_cmd_type type, const char *by, const char *reason)
     return c;
 }
 
+/* "key=status;key=status" -> overrides (message "redeployed by hand"); how many. */
+static size_t parse_overrides(const char *spec, of_gate_override *ov, size_t max)
+{
+    size_t n = 0;
+    if (!spec) return 0;
+    char buf[256];
+    (void)snprintf(buf, sizeof buf, "%s", spec);
+    for (char *item = buf; item && *item && n < max;) {
+        char *semi = strchr(item, ';');
+        if (semi) *semi = '\0';
+        char *eq = strchr(item, '=');
+        CHECK(eq != NULL);
+        if (!eq) break;
+        *eq = '\0';
+        of_id_copy(ov[n].job_id, job_id_of(item));
+        CHECK_INT(of_job_status_parse(eq + 1, &ov[n].status), 0);
+        ov[n].message = "redeployed by hand";
+        n++;
+        item = semi ? semi + 1 : NULL;
+    }
+    return n;
+}
+
 static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
 {
     switch (s->op) {
@@ -249,29 +272,15 @@ static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
         if (s->tenant) c.tenants = t, c.n_tenants = 1;
         if (s->project) c.projects = p, c.n_projects = 1;
         if (s->env) c.environments = e, c.n_environments = 1;
-        return of_gate_replay(g, &c, now, out);
+        if (!s->overrides) return of_gate_replay(g, &c, now, out);
+        of_gate_override ov[4];
+        size_t n = parse_overrides(s->overrides, ov, 4);
+        return of_gate_replay_reconciled(g, &c, ov, n, now, out);
     }
     case RESUME: {
         of_command c = command(OF_CMD_RESUME, "bob", "fixed the schema by hand");
         of_gate_override ov[4];
-        size_t n = 0;
-        if (s->overrides) {
-            char buf[256];
-            (void)snprintf(buf, sizeof buf, "%s", s->overrides);
-            for (char *item = buf; item && *item && n < 4;) {
-                char *semi = strchr(item, ';');
-                if (semi) *semi = '\0';
-                char *eq = strchr(item, '=');
-                CHECK(eq != NULL);
-                if (!eq) break;
-                *eq = '\0';
-                of_id_copy(ov[n].job_id, job_id_of(item));
-                CHECK_INT(of_job_status_parse(eq + 1, &ov[n].status), 0);
-                ov[n].message = "redeployed by hand";
-                n++;
-                item = semi ? semi + 1 : NULL;
-            }
-        }
+        size_t n = parse_overrides(s->overrides, ov, 4);
         return of_gate_resume(g, &c, ov, n, now, out);
     }
     case ABORT: {
@@ -457,6 +466,44 @@ static const stepdef resume[] = {
          "", RUN)},
     {RESUME, NOARGS, OF_ERR_STATE, "", "", "", RUN}, /* duplicate command: nothing failed now */
 };
+
+/* Replay after reconciling: a failed target found on the release in Octopus is recorded as
+ * succeeded and not sent again; an override of a job that is not failed, or that the replay's
+ * filters leave out, changes nothing; --all ignores overrides. */
+#define R(stage, all, tenant, ov) \
+    REPLAY, NULL, OF_EV__COUNT, 0, stage, all, tenant, NULL, NULL, ov, false
+static const stepdef replay_reconciled[] = {
+    START_STEP,
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T2", FAILED, 1), OK_("", "stage.failed 1/Prod", "", RUN)},
+    {E("1/Beta/Db/T2", FAILED, 1), OK_("", "stage.failed 1/Beta, release.paused(3)", "", PAUSED)},
+    /* T1 in Beta found deployed; Prod/T1 is not failed and Prod/T2 is outside the filter */
+    {R(1, false, NULL, "1/Beta/Db/T1=succeeded;1/Prod/Db/T1=succeeded"),
+     OK_("1/Beta/Db/T2#2 1/Prod/Db/T2#2",
+         "release.resumed, stage.started 1/Beta, stage.started 1/Prod", "", RUN)},
+    {E("1/Beta/Db/T2", FAILED, 2), OK_("", "stage.failed 1/Beta", "", RUN)},
+    {E("1/Prod/Db/T2", FAILED, 2), OK_("", "stage.failed 1/Prod, release.paused(2)", "", PAUSED)},
+    /* every failed target of Beta found: nothing to send there, Beta's stage 1 passes and
+     * (nothing failed any more) its stage 2 starts */
+    {R(1, false, "T2", "1/Beta/Db/T2=succeeded"),
+     OK_("1/Prod/Db/T2#3 2/Beta/Api/-#1 2/Beta/Web/T1#1 2/Beta/Web/T2#1",
+         "release.resumed, stage.started 1/Prod, stage.succeeded 1/Beta, stage.started 2/Beta", "",
+         RUN)},
+};
+/* --all redeploys what was asked, overrides or not */
+static const stepdef replay_all_not_reconciled[] = {
+    START_STEP,
+    {E("1/Beta/Db/T1", FAILED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("", "stage.succeeded 1/Prod", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1),
+     OK_("", "stage.failed 1/Beta, release.paused(1)", "", PAUSED)},
+    {R(1, true, NULL, "1/Beta/Db/T1=succeeded"),
+     OK_("1/Beta/Db/T1#2 1/Beta/Db/T2#2 1/Prod/Db/T1#2 1/Prod/Db/T2#2",
+         "release.resumed, stage.started 1/Beta, stage.started 1/Prod", "", RUN)},
+};
+#undef R
 
 /* ---- lanes (policy.gate "tenant") ---- */
 
@@ -843,6 +890,60 @@ static void test_quarantine_records(void)
         CHECK_INT(r->status, OF_JOB_DISPATCHED);
         CHECK(!r->quarantined);
         CHECK(r->skip_reason == NULL);
+    }
+    of_gate_free(g);
+}
+
+/* Replay after reconciling: the found job's record, the answer's counts and message, and
+ * the hook that lists what a replay would re-dispatch. */
+static void test_replay_reconciled_records(void)
+{
+    of_gate *g = new_gate();
+    if (!g) return;
+    run_steps(g, "replay-reconciled-prefix", replay_reconciled, 5, NULL);
+    of_command c = command(OF_CMD_REPLAY, "alice", NULL);
+    c.stage = 1;
+    of_job_ref *refs = NULL;
+    size_t n = 0;
+    CHECK_INT(of_gate_replay_failed_jobs(g, &c, &refs, &n), OF_OK);
+    CHECK_INT(n, 3);
+    of_job_refs_free(refs, n);
+    char *t2[1] = {(char *)(uintptr_t) "T2"};
+    c.tenants = t2;
+    c.n_tenants = 1;
+    CHECK_INT(of_gate_replay_failed_jobs(g, &c, &refs, &n), OF_OK);
+    CHECK_INT(n, 2); /* Beta and Prod, T2 */
+    of_job_refs_free(refs, n);
+    c.all = true;
+    CHECK_INT(of_gate_replay_failed_jobs(g, &c, &refs, &n), OF_OK);
+    CHECK_INT(n, 0); /* --all is not reconciled */
+    of_job_refs_free(refs, n);
+    c.all = false;
+    c.tenants = NULL;
+    c.n_tenants = 0;
+
+    of_gate_override ov[1];
+    CHECK_INT(parse_overrides("1/Beta/Db/T1=succeeded", ov, 1), 1);
+    of_gate_out out;
+    memset(&out, 0, sizeof out);
+    CHECK_INT(of_gate_replay_reconciled(g, &c, ov, 1, 1778015000100, &out), OF_OK);
+    const of_event *res = NULL;
+    for (size_t i = 0; i < out.n_events; i++)
+        if (out.events[i].type == OF_EV_RELEASE_RESUMED) res = &out.events[i];
+    CHECK(res != NULL);
+    if (res) {
+        CHECK_STR(res->message, "replay of stage 1: 2 to replay, 1 already on 1.0.0");
+        CHECK_INT(res->n_total, 3);
+        CHECK_INT(res->n_succeeded, 1);
+    }
+    of_gate_out_clear(&out);
+    long a = of_gate_find(g, job_id_of("1/Beta/Db/T1"));
+    CHECK(a >= 0);
+    if (a >= 0) {
+        const of_job_record *ra = of_gate_job(g, (size_t)a);
+        CHECK_INT(ra->status, OF_JOB_SUCCEEDED);
+        CHECK_INT(ra->job.attempt, 1); /* not sent again */
+        CHECK_STR(ra->skip_reason, "redeployed by hand");
     }
     of_gate_free(g);
 }
@@ -1303,6 +1404,10 @@ int main(void)
     scenario("abort", abort_steps, sizeof abort_steps / sizeof abort_steps[0]);
     scenario("abort-nocancel", abort_nocancel, sizeof abort_nocancel / sizeof abort_nocancel[0]);
     scenario("resume", resume, sizeof resume / sizeof resume[0]);
+    scenario("replay-reconciled", replay_reconciled,
+             sizeof replay_reconciled / sizeof replay_reconciled[0]);
+    scenario("replay-all-not-reconciled", replay_all_not_reconciled,
+             sizeof replay_all_not_reconciled / sizeof replay_all_not_reconciled[0]);
     scenario_of(&LANE_PLAN, "lanes", lanes, sizeof lanes / sizeof lanes[0]);
     scenario_of(&LANE_JOBS_STAGE_PLAN, "lanes-as-stages", lanes_as_stages,
                 sizeof lanes_as_stages / sizeof lanes_as_stages[0]);
@@ -1327,6 +1432,7 @@ int main(void)
     test_allowance();
     test_lane_torn_save();
     test_resume_records();
+    test_replay_reconciled_records();
     test_failed_jobs_hook();
     test_save_load();
     test_redo_same_ids();

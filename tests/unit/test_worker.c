@@ -1272,6 +1272,69 @@ static void case_feedloss(world *w, evlist *l)
     check_committed_at_end(w);
 }
 
+/* Octopus down (every request 503) for 3 s while jobs arrive: the worker holds; look-ups that
+ * give up (retry deadline 1 s) put their jobs back instead of failing them. When it is back, the
+ * first create's answer is lost (applied, connection dropped) and the deployment is adopted.
+ * Every job succeeds, each target is deployed once. */
+static const char *const hold_sets[] = {"octopus.retry_deadline",
+                                        "1s",
+                                        "octopus.request_timeout",
+                                        "1s",
+                                        "octopus.connect_timeout",
+                                        "1s",
+                                        "octopus.hold_window",
+                                        "5s",
+                                        "octopus.hold_min_requests",
+                                        "3",
+                                        "octopus.hold_probe_interval",
+                                        "200ms",
+                                        NULL};
+static void case_hold(world *w, evlist *l)
+{
+    enum { N = 4 };
+    static const char *const tenants[N] = {"T01", "T02", "T03", "T04"};
+    of_job jobs[N];
+    want ws[N];
+    char ids[N][OF_UUID_STR_SIZE];
+    make_jobs(w, jobs, N, tenants, "Dev", "Test", ids, ws);
+    /* the outage starts once the worker has connected (GET /api/, then its space) */
+    long before = route_count(w, NULL);
+    worker_start(w, 0);
+    int64_t deadline = of_now_ms() + WAIT_MS;
+    while (route_count(w, NULL) < before + 2 && of_now_ms() < deadline)
+        nap(20);
+    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"route\": \"*\", \"status\": 503, \"count\": -1}"),
+              OF_OK);
+    long lookups0 = route_count(w, "GET /api/{space}/deployments");
+    produce_and_clear(w, jobs, N);
+    /* the worker has the jobs once their look-ups reach the (failing) server */
+    deadline = of_now_ms() + WAIT_MS;
+    while (route_count(w, "GET /api/{space}/deployments") == lookups0 && of_now_ms() < deadline)
+        nap(20);
+    nap(3000); /* the outage's length, not a synchronisation */
+    read_events(w, l);
+    for (int i = 0; i < N; i++)
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_FAILED), 0);
+    ofsim_clear_faults(w->in.sim);
+    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"route\": \"POST /api/{space}/deployments\", "
+                                         "\"drop\": true, \"after\": true, \"count\": 1}"),
+              OF_OK);
+    CHECK(wait_final(w, l, ws, N));
+    worker_stop(w, 0);
+    const of_worker_stats *st = &w->wk[0].stats;
+    for (int i = 0; i < N; i++) {
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_FAILED), 0);
+        CHECK_INT(count_deployments(w, tenants[i], i % 2 ? "Test" : "Dev"), 1);
+    }
+    CHECK_INT(st->failed, 0);
+    CHECK_INT(st->succeeded, N);
+    CHECK_INT(st->adopted, 1); /* the create whose answer was lost (the client looks it up) */
+    CHECK(st->holds >= 1);
+    CHECK(st->requeued >= N); /* every job's look-up gave up in the outage: back, not failed */
+    check_committed_at_end(w);
+}
+
 /* A case runs alone (pure) or in a world started with the settings sets (NULL: none) and stopped
  * after it, with an event list of its own. */
 static const struct {
@@ -1296,6 +1359,7 @@ static const struct {
     {"feed", .sets = feed_sets, .fn = case_feed},
     {"feedloss", .sets = feedloss_sets, .fn = case_feedloss},
     {"burst", .sets = burst_sets, .fn = case_burst},
+    {"hold", .sets = hold_sets, .fn = case_hold},
 };
 
 static void run_case(size_t i)
