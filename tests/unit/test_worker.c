@@ -29,6 +29,9 @@
  *   burst      tasks ending one after another (task cap 1) with a 4 s poll_interval: once the
  *              feed has named a task of ours it is read every feed_busy_interval, so each later
  *              end is noticed well within a second, not up to a poll_interval late
+ *   hold       the look-ups answer 503 for 3 s as the jobs arrive: the worker holds, every
+ *              look-up that gives up puts its job back (none fails); a create whose answer is
+ *              lost afterwards is adopted; each target deployed once
  * The mock's first group join takes ~3 s; each case budgets generously for a loaded machine. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -1303,7 +1306,12 @@ static void case_hold(world *w, evlist *l)
     int64_t deadline = of_now_ms() + WAIT_MS;
     while (route_count(w, NULL) < before + 2 && of_now_ms() < deadline)
         nap(20);
-    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"route\": \"*\", \"status\": 503, \"count\": -1}"),
+    /* The look-ups are what fails: every job's look-up then surely meets the outage (with every
+     * route failing, the worker's own failing feed reads could hold it before any look-up went
+     * out, and there would be nothing to requeue). The probe is answered, so the worker holds
+     * and lets go in turn while it lasts; system_hold covers a whole-server outage. */
+    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"route\": \"GET /api/{space}/deployments\", "
+                                         "\"status\": 503, \"count\": -1}"),
               OF_OK);
     long lookups0 = route_count(w, "GET /api/{space}/deployments");
     produce_and_clear(w, jobs, N);
