@@ -130,6 +130,27 @@ OF_MUST_CHECK of_err of_request_encode(const of_request *req, char **out);
 
 void of_request_free(of_request *req);
 
+/* What `octofleet hotfix` asks for: one project at version, only where from is current
+ * (of_stage_entry.from). environments / tenant names / space override the train's (like); a
+ * NULL list keeps like's (or, without like, environments are required and tenants are "all"). */
+typedef struct of_hotfix {
+    const char *project, *version, *from;
+    const char *release;       /* NULL: "hotfix <project> <version>" */
+    const char *space;         /* NULL: like's, else "Default" */
+    char *const *environments; /* NULL: like's */
+    size_t n_environments;
+    char *const *tenant_names; /* NULL: like's tenants, else "all" */
+    size_t n_tenant_names;
+    int priority;
+} of_hotfix;
+
+/* The hotfix train's request: like's (may be NULL) space, environments, tenants and policy,
+ * one stage with h's project entry, h's release name and priority. Validated as any request:
+ * OF_ERR_INVALID with errs filled (paths as in a request file). *out is freed with
+ * of_request_free. */
+OF_MUST_CHECK of_err of_request_hotfix(const of_request *like, const of_hotfix *h, of_request **out,
+                                       of_errlist *errs);
+
 /* ---------------------------------------------------------------------------------- */
 /* Jobs (stage topics; "schema": "octofleet.job/1"). */
 

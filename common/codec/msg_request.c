@@ -826,3 +826,53 @@ void of_request_free(of_request *req)
     free(req->policy.stage_deadline);
     free(req);
 }
+
+of_err of_request_hotfix(const of_request *like, const of_hotfix *h, of_request **out,
+                         of_errlist *errs)
+{
+    *out = NULL;
+    bool bad = false;
+    json_t *root = NULL;
+    if (like) {
+        /* the train's request as it encodes (policy in full), then its stages replaced */
+        char *text = NULL;
+        of_err rc = of_request_encode(like, &text);
+        if (rc) return rc;
+        char why[256];
+        rc = oj_load(text, strlen(text), &root, why, sizeof why);
+        free(text);
+        if (rc) return rc;
+    } else {
+        root = json_object();
+        if (!root) return OF_ERR_NOMEM;
+        oj_set(root, "tenants", json_string("all"), &bad);
+    }
+    char name[600];
+    if (!h->release)
+        (void)snprintf(name, sizeof name, "hotfix %s %s", h->project ? h->project : "",
+                       h->version ? h->version : "");
+    oj_set_str(root, "release", h->release ? h->release : name, &bad);
+    oj_set_str(root, "space", h->space, &bad);
+    if (h->environments)
+        oj_set(root, "environments", oj_str_array(h->environments, h->n_environments, &bad), &bad);
+    if (h->tenant_names) {
+        json_t *t = json_object();
+        oj_set(t, "names", oj_str_array(h->tenant_names, h->n_tenant_names, &bad), &bad);
+        oj_set(root, "tenants", t, &bad);
+    }
+    json_t *e = json_object();
+    oj_set_str(e, "project", h->project, &bad);
+    oj_set_str(e, "version", h->version, &bad);
+    oj_set_str(e, "from", h->from, &bad);
+    json_t *stage = json_array(), *stages = json_array();
+    oj_append(stage, e, &bad);
+    oj_append(stages, stage, &bad);
+    oj_set(root, "stages", stages, &bad);
+    oj_set_int(root, "priority", h->priority, &bad);
+    char *text = NULL;
+    of_err rc = oj_dump(root, bad, &text);
+    if (rc) return rc;
+    rc = of_request_parse(text, strlen(text), out, errs);
+    free(text);
+    return rc;
+}

@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 OCTOFLEET, SRC = sys.argv[1], sys.argv[2]
-COMMANDS = ["demo", "producer", "worker", "plan", "submit", "status", "watch", "list", "replay",
+COMMANDS = ["demo", "producer", "worker", "plan", "hotfix", "submit", "status", "watch", "list", "replay",
             "resume", "abort", "events", "topic", "version", "help"]
 failures = 0
 # Commands run in an empty directory without OCTOFLEET_CONFIG, so no config file is found
