@@ -269,6 +269,49 @@ static void render(follower *f, of_view_cell *cells, const char **envs, of_view_
     free(text);
 }
 
+/* The stage of the first failed job from stage `after` on (0: none), read from the state. */
+static int failed_stage_after(const follower *f, int after)
+{
+    int best = 0;
+    for (size_t i = 0; i < f->st.n; i++) {
+        const of_job_record *j = &f->st.jobs[i];
+        if (of_job_status_is_failure(j->status) && j->job.stage > after &&
+            (!best || j->job.stage < best))
+            best = j->job.stage;
+    }
+    return best;
+}
+
+/* A release found paused in the state (its release.paused event is history, not printed):
+ * the failed jobs and the commands that replay them, as the event would have printed them, and
+ * the live view's footer. */
+static void state_hints(follower *f)
+{
+    const of_release_record *r = &f->st.rel;
+    if (r->status != OF_RELEASE_PAUSED) return;
+    int first = failed_stage_after(f, 0);
+    if (!first) {
+        (void)snprintf(f->footer, sizeof f->footer, "paused; see why with: octofleet status %s",
+                       r->release_id);
+        if (!f->live && !f->o->json) of_cli_line(f->o->out, "  %s", f->footer);
+        return;
+    }
+    (void)snprintf(f->footer, sizeof f->footer,
+                   "paused; replay with: octofleet replay %s --stage %d", r->release_id, first);
+    if (f->live || f->o->json) return;
+    for (size_t i = 0; i < f->st.n; i++) {
+        const of_job_record *j = &f->st.jobs[i];
+        if (!of_job_status_is_failure(j->status)) continue;
+        of_cli_line(f->o->out, "  - stage %d %s %s%s%s: %s", j->job.stage,
+                    j->job.project.name ? j->job.project.name : "?",
+                    j->job.environment.name ? j->job.environment.name : "?",
+                    j->job.tenant.name ? " / " : "", j->job.tenant.name ? j->job.tenant.name : "",
+                    of_job_status_name(j->status));
+    }
+    for (int s = first; s; s = failed_stage_after(f, s))
+        of_cli_line(f->o->out, "  replay with: octofleet replay %s --stage %d", r->release_id, s);
+}
+
 /* One line about the release as read from the state (plain mode). */
 static void print_state(const follower *f)
 {
@@ -512,6 +555,7 @@ static int wait_loop(follower *f, of_kafka_tail *tail)
                 if (f->st.rel.status != OF_RELEASE_RUNNING) {
                     f->final = outcome(f->st.rel.status);
                     f->ended_in_state = true;
+                    state_hints(f);
                 }
                 draw(f, true);
                 if (f->final >= 0) break;

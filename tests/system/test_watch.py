@@ -90,6 +90,13 @@ def stale_history(fl):
     r = run(fl, "submit", path, "--wait")
     check_eq(r.returncode, 1, "submit --wait again of the paused release")
     check("paused" in r.stderr, "the paused state is shown: %r" % r.stderr)
+    # read from the state, not from the history: the failed job and a runnable replay
+    check("Bravo: failed" in r.stderr and "octofleet replay %s --stage 1" % rid in r.stderr,
+          "the paused state's failed job and replay hint: %r" % r.stderr)
+    r = fl.octofleet("watch", "sys-watch-b")
+    check_eq(r.returncode, 1, "watch of the paused release (%s)" % r.stderr)
+    check("octofleet replay %s --stage 1" % rid in r.stdout,
+          "watch of the paused release: replay hint %r" % r.stdout)
 
     # list: both releases with their state and counts
     r = fl.octofleet("list")
