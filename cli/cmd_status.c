@@ -89,6 +89,8 @@ static void print_text(const of_relstate *s)
     of_cli_line(stdout, "release %s (%s): %s, round %d", r->release_name ? r->release_name : "?",
                 r->release_id, of_release_status_name(r->status), r->round);
     if (r->by) of_cli_line(stdout, "last action by %s: %s", r->by, r->reason ? r->reason : "");
+    if (r->held)
+        of_cli_line(stdout, "HELD: %s (nothing new is sent until Octopus answers again)", r->held);
     printf("\n%-6s %-14s %-20s %-10s %5s %5s %5s %5s %5s %5s\n", "STAGE", "NAME", "ENVIRONMENT",
            "STATUS", "JOBS", "OK", "SKIP", "FAIL", "LIVE", "HELD");
     for (int st = 1; st <= r->stage_count; st++) {
@@ -160,7 +162,9 @@ static const char status_usage[] =
     "producer.release_retention shows its outcome, stages and counts from the marker the\n"
     "producer kept (\"evicted\" in --json; its jobs are gone). Jobs waiting for their\n"
     "tenant's maintenance window (policy.windows) are listed with the window's next opening\n"
-    "(\"starts_at\" in --json). Exit 0 if found (evicted included), 1 if not.\n\nOptions:\n"
+    "(\"starts_at\" in --json). While the fleet holds on Octopus's trouble (octopus.hold_*),\n"
+    "a HELD line says why (\"held\" in --json). Exit 0 if found (evicted included), 1 if\n"
+    "not.\n\nOptions:\n"
     "  --json              print the release and every job as JSON\n" OF_CLI_COMMON_HELP;
 
 static int status_run(const of_config *cfg, void *ctx)

@@ -49,6 +49,24 @@ static bool told(const prod *p, const char *rid)
     return false;
 }
 
+static of_err tell(prod *p, const prod_rel *r)
+{
+    if (of_grow((void **)&p->held_rels, &p->cap_held_rels, p->n_held_rels, sizeof *p->held_rels))
+        return OF_ERR_NOMEM;
+    of_id_copy(p->held_rels[p->n_held_rels++], r->id);
+    return OF_OK;
+}
+
+const char *prod_hold_reason(const prod *p, const prod_rel *r)
+{
+    return prod_held(p) && told(p, r->id) ? of_hold_reason(&p->hold) : NULL;
+}
+
+of_err prod_hold_restore(prod *p, prod_rel *r)
+{
+    return told(p, r->id) ? OF_OK : tell(p, r);
+}
+
 /* release.held or release.unheld for r; time = the hold's start, so the pair of a hold share
  * it and a redone batch emits the same ids. */
 static of_err hold_event(prod *p, prod_rel *r, of_event_type type)
@@ -62,12 +80,13 @@ static of_err hold_event(prod *p, prod_rel *r, of_event_type type)
     const of_job_record *j0 = of_gate_job_count(r->g) ? of_gate_job(r->g, 0) : NULL;
     ev.release_name = of_strdup_or_null(j0 ? j0->job.release_name : NULL, &rc);
     ev.round = of_gate_round(r->g);
-    ev.time_ms = p->hold_wall_ms;
+    ev.time_ms = p->hold_wall_ms ? p->hold_wall_ms : of_wall_ms(); /* 0: held before a restart */
     ev.message =
         of_strdup_or_null(type == OF_EV_RELEASE_HELD ? of_hold_reason(&p->hold)
                                                      : "Octopus answers again: sending goes on",
                           &rc);
     if (!rc) rc = prod_push_event(p, &ev);
+    if (!rc) rc = prod_mark_release(p, r); /* the record says held, or no longer */
     if (!rc)
         of_log(type == OF_EV_RELEASE_HELD ? OF_LOG_WARN : OF_LOG_INFO, "%s release=%s: %s",
                of_event_type_name(type), r->id, ev.message);
@@ -108,18 +127,19 @@ of_err prod_hold_tick(prod *p)
         for (size_t i = 0; !rc && i < p->n_rels; i++) {
             prod_rel *r = p->rels[i];
             if (!running(r) || told(p, r->id)) continue;
-            rc = of_grow((void **)&p->held_rels, &p->cap_held_rels, p->n_held_rels,
-                         sizeof *p->held_rels);
-            if (rc) break;
-            of_id_copy(p->held_rels[p->n_held_rels++], r->id);
-            rc = hold_event(p, r, OF_EV_RELEASE_HELD);
+            rc = tell(p, r);
+            if (!rc) rc = hold_event(p, r, OF_EV_RELEASE_HELD);
         }
         return rc;
     }
     if (p->n_held_rels == 0) return OF_OK;
     /* the hold ended: tell the releases that were told, then send what waited */
-    of_info("octopus hold ended after %.1f s: a probe was answered",
-            (double)(of_wall_ms() - p->hold_wall_ms) / 1e3);
+    if (p->hold_wall_ms)
+        of_info("octopus hold ended after %.1f s: a probe was answered",
+                (double)(of_wall_ms() - p->hold_wall_ms) / 1e3);
+    else
+        of_info("%zu release(s) held when the producer stopped: Octopus answers now",
+                p->n_held_rels);
     of_monitor_octo_held(p->mon, false);
     for (size_t i = 0; !rc && i < p->n_held_rels; i++) {
         prod_rel *r = prod_find(p, p->held_rels[i]);

@@ -268,6 +268,11 @@ void prod_octo_attempt(void *opaque, const of_octo_attempt_info *info);
 OF_MUST_CHECK of_err prod_hold_tick(prod *p);
 /* True while held: prod_budget_pump sends nothing. */
 bool prod_held(const prod *p);
+/* Why r is held (its record's "held"), NULL when it is not: held and told (release.held). */
+const char *prod_hold_reason(const prod *p, const prod_rel *r);
+/* r's record said held when the state was loaded: it counts as told, so the first tick after
+ * the start either keeps it (still held) or emits release.unheld and rewrites the record. */
+OF_MUST_CHECK of_err prod_hold_restore(prod *p, prod_rel *r);
 void prod_hold_free(prod *p);
 
 /* An event of the producer's own into the batch (encoded, keyed by its release). */

@@ -205,6 +205,8 @@ of_err prod_emit_state(prod *p)
             memset(&rr, 0, sizeof rr);
             rc = of_gate_release_record(r->g, &rr);
             char *val = NULL;
+            const char *held = prod_hold_reason(p, r);
+            if (!rc && held && !(rr.held = strdup(held))) rc = OF_ERR_NOMEM;
             if (!rc) {
                 rr.updated_ms = now;
                 rc = of_release_record_encode(&rr, &val);
@@ -565,6 +567,8 @@ static of_err build_gates(prod *p, loader *ld, size_t *jobs_total)
                 r->changed_ms = h->updated_ms ? h->updated_ms : of_wall_ms();
                 rc = prod_budget_adopt(p, r);
             }
+            /* held when the producer stopped: the first tick unholds it (or keeps it held) */
+            if (!rc && h->held) rc = prod_hold_restore(p, r);
             *jobs_total += nj;
         }
         i = j;

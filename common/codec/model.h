@@ -402,6 +402,9 @@ typedef struct of_release_record {
     int64_t updated_ms;
     char *by;     /* last operator action */
     char *reason; /* ... and why */
+    /* While the producer holds every dispatch on Octopus's trouble (docs/reliability.md): why
+     * ("held" in the record); NULL when not held. Set by the producer, not the gate. */
+    char *held;
     /* Set on the small marker that replaces an evicted release's record (written "evicted"):
      * the outcome, stages and counts stay, the request and every job record are gone. 0 on a
      * live release. */

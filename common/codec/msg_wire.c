@@ -143,6 +143,7 @@ void of_release_record_clear(of_release_record *r)
     free(r->stage_status);
     free(r->by);
     free(r->reason);
+    free(r->held);
     free(r->proceed);
     memset(r, 0, sizeof *r);
 }
@@ -700,6 +701,7 @@ of_err of_release_record_encode(const of_release_record *rr, char **out)
     if (rr->evicted_ms) oj_set_time(root, "evicted", rr->evicted_ms, &bad);
     oj_set_str(root, "by", rr->by, &bad);
     oj_set_str(root, "reason", rr->reason, &bad);
+    oj_set_str(root, "held", rr->held, &bad);
     if (rr->request_json) {
         json_error_t jerr;
         json_t *req = json_loads(rr->request_json, 0, &jerr);
@@ -805,6 +807,7 @@ of_err of_release_record_decode(const char *data, size_t len, of_release_record 
     out->evicted_ms = oj_time(&r, root, "", "evicted", 0);
     out->by = oj_str(&r, root, "", "by", false);
     out->reason = oj_text(&r, root, "", "reason", false, OF_REASON_MAX, false);
+    out->held = oj_text(&r, root, "", "held", false, OF_REASON_MAX, false);
     json_t *req = json_object_get(root, "request");
     if (!r.rc && req && !json_is_null(req)) {
         if (!json_is_object(req)) {
@@ -959,6 +962,7 @@ of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *
     oj_set_int(root, "round", hdr->round, &bad);
     oj_set_str(root, "by", hdr->by, &bad);
     oj_set_str(root, "reason", hdr->reason, &bad);
+    oj_set_str(root, "held", hdr->held, &bad);
     oj_set_time(root, "updated", hdr->updated_ms, &bad);
     if (hdr->evicted_ms) {
         /* an evicted release's marker: no job records are left, its counts are the record's */

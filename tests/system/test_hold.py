@@ -7,13 +7,15 @@ succeeded, octopus-sim answers every /api request with 503 for 15 s, then drops 
 for 15 s more (a 30 s outage of both kinds), then recovers. Proves (docs/reliability.md, "Hold,
 not fail"):
   - the producer holds: release.held with the reason while the outage lasts; the workers log
-    their own hold and the producer's /metrics shows octofleet_octopus_held 1;
+    their own hold, the producer's /metrics shows octofleet_octopus_held 1 and `status` says
+    HELD with the reason ("held" in --json, gone once it ends);
   - no job.dispatched while held (nothing new is sent), no job fails;
   - release.unheld once Octopus answers again, and the release completes;
   - every target is deployed exactly once (/sim/deployment-counts), so a create whose answer
     was lost in the outage was adopted, not repeated.
 """
 
+import json
 import os
 import sys
 import time
@@ -63,6 +65,13 @@ def scenario(args, fleets):
     m = harness.parse_metrics(harness.http_get(addr, "/metrics")[1])
     check_eq(harness.metric_sum(m, "octofleet_octopus_held"), 1.0,
              "the producer's octofleet_octopus_held while held")
+    # status shows the hold: the release record says why ("held"), the text a HELD line
+    def status_held():
+        r = fl.octofleet("status", rid, "--json")
+        return r.returncode == 0 and "Octopus failing" in (json.loads(r.stdout).get("held") or "")
+    fl.wait_until("status --json says held", status_held, timeout=20)
+    r = fl.octofleet("status", rid)
+    check("HELD: Octopus failing" in r.stdout, "status text while held: %r" % r.stdout)
     mark = fl.mark(rid)
     fl.wait_until("15 s of 503s", lambda: time.monotonic() - t0 >= 15, timeout=30)
     fl.sim_call("DELETE", "/sim/faults")
@@ -80,6 +89,9 @@ def scenario(args, fleets):
     harness.log("unheld: %s" % unheld["data"].get("message"))
     fl.wait_release_end(rid, "release.completed", timeout=180)
     harness.log("completed")
+    r = fl.octofleet("status", rid, "--json")
+    check_eq(json.loads(r.stdout).get("held") if r.returncode == 0 else r.stderr, None,
+             "status --json's held after the hold")
 
     evs = fl.release_events(rid)
     check_eq(len(of_type(evs, "job.failed")), 0, "failed jobs")

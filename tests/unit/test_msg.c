@@ -985,6 +985,7 @@ static void test_records(void)
     r.counts[OF_JOB_FAILED] = 10;
     r.updated_ms = 1778015000000;
     r.by = strdup("alice");
+    r.held = strdup("Octopus failing: 9 of 12 requests in the last 30 s failed");
     char *enc = NULL;
     CHECK_INT(of_release_record_encode(&r, &enc), OF_OK);
     CHECK(enc && strlen(enc) < 2048); /* small whatever the job count */
@@ -1005,7 +1006,17 @@ static void test_records(void)
     CHECK_INT(back.counts[OF_JOB_FAILED], 10);
     CHECK_STR(back.request_json, r.request_json);
     CHECK_STR(back.by, "alice");
+    CHECK_STR(back.held, r.held);
     CHECK_INT(back.updated_ms, r.updated_ms);
+    free(enc);
+    of_release_record_clear(&back);
+    /* not held: no "held" written, none read back */
+    free(r.held);
+    r.held = NULL;
+    CHECK_INT(of_release_record_encode(&r, &enc), OF_OK);
+    CHECK(enc && strstr(enc, "\"held\"") == NULL);
+    CHECK_INT(of_release_record_decode(enc, enc ? strlen(enc) : 0, &back, err, sizeof err), OF_OK);
+    CHECK(back.held == NULL);
     free(enc);
     of_release_record_clear(&back);
 
