@@ -193,6 +193,39 @@ static const char control_usage[] =
     "  --wait              replay, resume: follow the release until it ends\n" WAIT_HELP
         OF_CLI_COMMON_HELP EXIT_HELP;
 
+/* The options of approve and guide. */
+#define STEER_OPTIONS                                                                       \
+    "\nOptions:\n"                                                                          \
+    "  --space NAME        the request's space, to find a release by name (default "        \
+    "Default)\n"                                                                            \
+    "  --wait              follow the release until it ends\n" WAIT_HELP OF_CLI_COMMON_HELP \
+        EXIT_HELP
+
+static const char approve_usage[] =
+    "usage: octofleet approve RELEASE [--stage N] [--by NAME] [--reason TEXT] [options]\n\n"
+    "Approves what the request made wait for approval (docs/requests.md, \"Approvals\"): a\n"
+    "stage with \"approval\" (--stage N), or the whole release with policy.approval (no\n"
+    "--stage, or --stage 0). The stage starts; its jobs carry the approval to the workers,\n"
+    "which answer every manual intervention its deployments raise in Octopus with \"Proceed\"\n"
+    "(taking responsibility first; who and why in the notes), each recorded as a job.answered\n"
+    "event; a release approval covers every stage that has none of its own. The producer\n"
+    "records who (--by, default $USER) and why (--reason) in stage.approved. It then waits\n"
+    "for the producer's answer: \"applied\" (exit 0), or its reason when it ignored the command\n"
+    "(the stage needs no approval, was approved already, the release has ended: exit 1).\n"
+    "With --wait it then follows the release until it ends.\n" LIVE_HELP STEER_OPTIONS;
+
+static const char guide_usage[] =
+    "usage: octofleet guide RELEASE --stage N --action retry|ignore|abort [--tenant T]...\n"
+    "                       [--by NAME] [--reason TEXT] [options]\n\n"
+    "Answers in Octopus, in one go, the guided failures of the stage's jobs that wait on one\n"
+    "(a deployment with policy.guided_failure whose step failed): retry the step, ignore\n"
+    "the failure and go on, or abort (fail the deployment). --tenant narrows it. The\n"
+    "producer takes responsibility for each interruption and submits the answer with who\n"
+    "(--by, default $USER) and why (--reason) in its notes; each answer is recorded as a\n"
+    "job.answered event, and the command is answered by stage.guided with the counts\n"
+    "(exit 0), or ignored when no job of the stage waits on a guided failure (exit 1).\n"
+    "With --wait it then follows the release until it ends.\n" LIVE_HELP STEER_OPTIONS;
+
 #define MAX_FILTERS 64
 
 typedef struct control_args {
@@ -201,6 +234,7 @@ typedef struct control_args {
     const char *space; /* with a name: the request's space */
     char *tenants[MAX_FILTERS], *projects[MAX_FILTERS], *envs[MAX_FILTERS];
     wait_args w;
+    bool has_stage, has_action;
 } control_args;
 
 static of_cli_arg control_arg(void *ctx, int argc, char **argv, int *i)
@@ -218,17 +252,28 @@ static of_cli_arg control_arg(void *ctx, int argc, char **argv, int *i)
         cmd->quarantined = true;
     } else if (type == OF_CMD_ABORT && strcmp(a, "--cancel-running") == 0) {
         cmd->cancel_running = true;
-    } else if (type == OF_CMD_REPLAY && strcmp(a, "--stage") == 0 && has_val) {
+    } else if (type != OF_CMD_RESUME && type != OF_CMD_ABORT && strcmp(a, "--stage") == 0 &&
+               has_val) {
         char *end;
         long v = strtol(argv[++*i], &end, 10);
         if (*end || v < 0 || v > 1000) {
-            fprintf(stderr, "octofleet replay: --stage needs a number, got '%s'\n", argv[*i]);
+            fprintf(stderr, "octofleet %s: --stage needs a number, got '%s'\n",
+                    of_cmd_type_name(type), argv[*i]);
             return OF_CLI_ARG_USAGE;
         }
         cmd->stage = (int)v;
-    } else if (type == OF_CMD_REPLAY &&
-               (strcmp(a, "--tenant") == 0 || strcmp(a, "--project") == 0 ||
-                strcmp(a, "--environment") == 0) &&
+        c->has_stage = true;
+    } else if (type == OF_CMD_GUIDE && strcmp(a, "--action") == 0 && has_val) {
+        if (of_guidance_parse(argv[++*i], &cmd->guidance) != 0) {
+            fprintf(stderr, "octofleet guide: --action is retry, ignore or abort, not '%s'\n",
+                    argv[*i]);
+            return OF_CLI_ARG_USAGE;
+        }
+        c->has_action = true;
+    } else if (((type == OF_CMD_REPLAY &&
+                 (strcmp(a, "--tenant") == 0 || strcmp(a, "--project") == 0 ||
+                  strcmp(a, "--environment") == 0)) ||
+                (type == OF_CMD_GUIDE && strcmp(a, "--tenant") == 0)) &&
                has_val) {
         char **list = a[2] == 't' ? c->tenants : a[2] == 'p' ? c->projects : c->envs;
         size_t *n = a[2] == 't'   ? &cmd->n_tenants
@@ -266,7 +311,7 @@ static int control_run(const of_config *cfg, void *ctx)
     return of_cli_follow(cfg, &fo);
 }
 
-static int control(of_cmd_type type, int argc, char **argv)
+static int control(of_cmd_type type, const char *usage, int argc, char **argv)
 {
     of_cli_common co = {0};
     control_args c = {.cmd = {.type = type, .by = default_user()},
@@ -276,14 +321,16 @@ static int control(of_cmd_type type, int argc, char **argv)
     c.cmd.environments = c.envs;
     const char *name = of_cmd_type_name(type);
     int ex;
-    if (!of_cli_args(argc, argv, name, control_usage, &co, control_arg, &c, &ex)) return ex;
-    if (!c.rid) return of_cli_usage_error(name, control_usage, "%s", "missing RELEASE");
+    if (!of_cli_args(argc, argv, name, usage, &co, control_arg, &c, &ex)) return ex;
+    if (!c.rid) return of_cli_usage_error(name, usage, "%s", "missing RELEASE");
     if (c.w.wait && c.w.no_wait)
-        return of_cli_usage_error(name, control_usage, "%s",
-                                  "--wait and --no-wait exclude each other");
+        return of_cli_usage_error(name, usage, "%s", "--wait and --no-wait exclude each other");
     if (c.cmd.all && c.cmd.quarantined)
-        return of_cli_usage_error(name, control_usage, "%s",
-                                  "--all and --quarantined exclude each other");
+        return of_cli_usage_error(name, usage, "%s", "--all and --quarantined exclude each other");
+    if (type == OF_CMD_GUIDE && (!c.has_stage || c.cmd.stage < 1))
+        return of_cli_usage_error(name, usage, "%s", "--stage N (1 or more) is required");
+    if (type == OF_CMD_GUIDE && !c.has_action)
+        return of_cli_usage_error(name, usage, "%s", "--action retry|ignore|abort is required");
     static char no_reason[] = "requested from the command line";
     if (!c.cmd.reason) c.cmd.reason = no_reason;
     of_cli_release_id(c.rid, c.space, c.cmd.release_id);
@@ -294,15 +341,25 @@ static int control(of_cmd_type type, int argc, char **argv)
 
 int of_cmd_replay(int argc, char **argv)
 {
-    return control(OF_CMD_REPLAY, argc, argv);
+    return control(OF_CMD_REPLAY, control_usage, argc, argv);
 }
 
 int of_cmd_resume(int argc, char **argv)
 {
-    return control(OF_CMD_RESUME, argc, argv);
+    return control(OF_CMD_RESUME, control_usage, argc, argv);
 }
 
 int of_cmd_abort(int argc, char **argv)
 {
-    return control(OF_CMD_ABORT, argc, argv);
+    return control(OF_CMD_ABORT, control_usage, argc, argv);
+}
+
+int of_cmd_approve(int argc, char **argv)
+{
+    return control(OF_CMD_APPROVE, approve_usage, argc, argv);
+}
+
+int of_cmd_guide(int argc, char **argv)
+{
+    return control(OF_CMD_GUIDE, guide_usage, argc, argv);
 }

@@ -83,7 +83,71 @@ static void print_jobs(const of_relstate *s, const char *title,
     }
 }
 
-static void print_text(const of_relstate *s)
+static bool is_waiting(const of_job_record *j)
+{
+    return j->status == OF_JOB_WAITING;
+}
+
+/* The jobs whose Octopus task waits on a manual intervention or a guided failure, with the
+ * task's link (octopus.url), at most 50 lines. */
+static void print_waiting(const of_relstate *s, const char *octopus_url)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const of_job_record *j = &s->jobs[i];
+        if (!is_waiting(j)) continue;
+        if (n++ == 0)
+            printf("\nwaiting in Octopus (a manual intervention or guided failure; approve or "
+                   "guide answers them):\n");
+        if (n > 50) continue;
+        of_cli_line(stdout, "  stage %d %s %s%s%s: %s%s/app#/%s/tasks/%s", j->job.stage,
+                    j->job.project.name ? j->job.project.name : "?",
+                    j->job.environment.name ? j->job.environment.name : "?",
+                    j->job.tenant.name ? " / " : "", j->job.tenant.name ? j->job.tenant.name : "",
+                    octopus_url && *octopus_url ? "" : "(octopus.url)",
+                    octopus_url ? octopus_url : "", j->job.space.id ? j->job.space.id : "",
+                    j->task_id ? j->task_id : "?");
+    }
+    if (n > 50) of_cli_line(stdout, "  ... and %zu more", n - 50);
+}
+
+/* What the request makes wait for approval, and what was approved (docs/gating.md). */
+static void print_approvals(const of_relstate *s)
+{
+    const of_release_record *r = &s->rel;
+    of_request *req = NULL;
+    of_errlist errs;
+    of_errlist_init(&errs);
+    if (!r->request_json ||
+        of_request_parse(r->request_json, strlen(r->request_json), &req, &errs) != OF_OK) {
+        of_errlist_clear(&errs);
+        return;
+    }
+    of_errlist_clear(&errs);
+    for (int a = 0; a <= r->stage_count && (size_t)a <= req->n_stages; a++) {
+        const of_approval_req *q = a ? &req->stages[a - 1].approval : &req->policy.approval;
+        const of_approval *given = r->approvals && r->approvals[a].by ? &r->approvals[a] : NULL;
+        char what[40] = "the release", who[300] = "";
+        if (a) (void)snprintf(what, sizeof what, "stage %d", a);
+        for (size_t k = 0; k < q->n_by && strlen(who) < sizeof who - 64; k++)
+            (void)snprintf(who + strlen(who), sizeof who - strlen(who), "%s%s", k ? ", " : " by ",
+                           q->by[k]);
+        if (given) {
+            char when[40];
+            of_cli_line(stdout, "APPROVED: %s by %s at %s%s%s", what, given->by,
+                        of_rfc3339(given->time_ms, when, sizeof when), given->reason ? ": " : "",
+                        given->reason ? given->reason : "");
+        } else if (q->required && r->status == OF_RELEASE_RUNNING) {
+            char stage[32] = "";
+            if (a) (void)snprintf(stage, sizeof stage, " --stage %d", a);
+            of_cli_line(stdout, "APPROVAL: %s waits for approval%s: octofleet approve %s%s", what,
+                        who, r->release_id, stage);
+        }
+    }
+    of_request_free(req);
+}
+
+static void print_text(const of_relstate *s, const char *octopus_url)
 {
     const of_release_record *r = &s->rel;
     of_cli_line(stdout, "release %s (%s): %s, round %d", r->release_name ? r->release_name : "?",
@@ -91,6 +155,7 @@ static void print_text(const of_relstate *s)
     if (r->by) of_cli_line(stdout, "last action by %s: %s", r->by, r->reason ? r->reason : "");
     if (r->held)
         of_cli_line(stdout, "HELD: %s (nothing new is sent until Octopus answers again)", r->held);
+    print_approvals(s);
     printf("\n%-6s %-14s %-20s %-10s %5s %5s %5s %5s %5s %5s\n", "STAGE", "NAME", "ENVIRONMENT",
            "STATUS", "JOBS", "OK", "SKIP", "FAIL", "LIVE", "HELD");
     for (int st = 1; st <= r->stage_count; st++) {
@@ -123,6 +188,7 @@ static void print_text(const of_relstate *s)
     }
     print_jobs(s, "failed jobs", is_failed);
     print_jobs(s, "quarantined jobs (policy.proceed; replay --quarantined)", is_quarantined);
+    print_waiting(s, octopus_url);
 }
 
 /* An evicted release (producer.release_retention): only the producer's marker is left, so
@@ -163,7 +229,10 @@ static const char status_usage[] =
     "producer kept (\"evicted\" in --json; its jobs are gone). Jobs waiting for their\n"
     "tenant's maintenance window (policy.windows) are listed with the window's next opening\n"
     "(\"starts_at\" in --json). While the fleet holds on Octopus's trouble (octopus.hold_*),\n"
-    "a HELD line says why (\"held\" in --json). Exit 0 if found (evicted included), 1 if\n"
+    "a HELD line says why (\"held\" in --json). Approvals the request asks for are shown\n"
+    "with the command that gives them, and the ones given with who, when and why\n"
+    "(\"approvals\" in --json); jobs waiting in Octopus on a manual intervention or guided\n"
+    "failure are listed with their task's link. Exit 0 if found (evicted included), 1 if\n"
     "not.\n\nOptions:\n"
     "  --json              print the release and every job as JSON\n" OF_CLI_COMMON_HELP;
 
@@ -189,7 +258,7 @@ static int status_run(const of_config *cfg, void *ctx)
     } else if (!ex && s.rel.evicted_ms) {
         print_evicted(&s);
     } else if (!ex) {
-        print_text(&s);
+        print_text(&s, cfg->octopus.url);
         print_windows(&s, ws);
     }
     of_windows_free(ws);

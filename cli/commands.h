@@ -9,6 +9,8 @@ int of_cmd_submit(int argc, char **argv); /* cmd_ops.c */
 int of_cmd_replay(int argc, char **argv);
 int of_cmd_resume(int argc, char **argv);
 int of_cmd_abort(int argc, char **argv);
+int of_cmd_approve(int argc, char **argv);
+int of_cmd_guide(int argc, char **argv);
 int of_cmd_events(int argc, char **argv); /* cmd_events.c */
 int of_cmd_status(int argc, char **argv); /* cmd_status.c */
 int of_cmd_watch(int argc, char **argv);  /* cmd_watch.c */

@@ -37,6 +37,7 @@ void of_cli_print_progress(FILE *f, const of_event *ev)
     case OF_EV_JOB_TIMED_OUT:
     case OF_EV_JOB_CANCELLED:
     case OF_EV_JOB_WAITING:
+    case OF_EV_JOB_ANSWERED:
         of_cli_line(f, "%-18s %s %s%s%s attempt %d%s%s", t, ev->project ? ev->project : "?",
                     ev->environment ? ev->environment : "?", ev->tenant ? " / " : "",
                     ev->tenant ? ev->tenant : "", ev->attempt, ev->message ? ": " : "",
@@ -77,6 +78,20 @@ void of_cli_print_progress(FILE *f, const of_event *ev)
     case OF_EV_COMMAND_IGNORED:
         of_cli_line(f, "%-18s %s (by %s)", t, ev->message ? ev->message : "",
                     ev->by ? ev->by : "?");
+        break;
+    case OF_EV_STAGE_APPROVAL_REQUIRED:
+    case OF_EV_STAGE_GUIDED:
+        of_cli_line(f, "%-18s %s", t, ev->message ? ev->message : "");
+        break;
+    case OF_EV_STAGE_APPROVED:
+        if (ev->stage)
+            of_cli_line(f, "%-18s stage %d/%d%s%s by %s%s%s", t, ev->stage, ev->stage_count,
+                        ev->stage_name ? " " : "", ev->stage_name ? ev->stage_name : "",
+                        ev->by ? ev->by : "?", ev->message ? ": " : "",
+                        ev->message ? ev->message : "");
+        else
+            of_cli_line(f, "%-18s the release, by %s%s%s", t, ev->by ? ev->by : "?",
+                        ev->message ? ": " : "", ev->message ? ev->message : "");
         break;
     case OF_EV_RELEASE_ACCEPTED:
     case OF_EV_RELEASE_RESUMED:
@@ -355,6 +370,7 @@ static of_job_status event_status(of_event_type t, bool *ok)
     case OF_EV_JOB_DISPATCHED:
         return OF_JOB_DISPATCHED;
     case OF_EV_JOB_STARTED:
+    case OF_EV_JOB_ANSWERED: /* the interruption answered: the task runs on */
         return OF_JOB_STARTED;
     case OF_EV_JOB_WAITING:
         return OF_JOB_WAITING;
@@ -445,6 +461,9 @@ static void note_footer(follower *f, const of_event *ev)
     case OF_EV_RELEASE_COMPLETED:
     case OF_EV_RELEASE_ABORTED:
     case OF_EV_COMMAND_IGNORED:
+    case OF_EV_STAGE_APPROVAL_REQUIRED:
+    case OF_EV_STAGE_APPROVED:
+    case OF_EV_STAGE_GUIDED:
         (void)snprintf(f->footer, sizeof f->footer, "%s%s%s", t, ev->message ? ": " : "",
                        ev->message ? ev->message : "");
         break;

@@ -31,6 +31,8 @@ static const struct of_cmd {
     {"replay", of_cmd_replay, "re-dispatch the failed (or all) jobs of a stage"},
     {"resume", of_cmd_resume, "continue a paused release after a fix made by hand"},
     {"abort", of_cmd_abort, "stop a release (--cancel-running cancels live tasks)"},
+    {"approve", of_cmd_approve, "approve a stage (or release) that waits for approval"},
+    {"guide", of_cmd_guide, "answer a stage's guided failures in Octopus (retry/ignore/abort)"},
     {"events", of_cmd_events, "print CloudEvents as JSON lines (--follow)"},
     {"topic", of_cmd_topic, "dump a topic as JSON lines, or produce one message (debugging)"},
     {"version", cmd_version, "print octofleet's version"},

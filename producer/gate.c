@@ -69,7 +69,11 @@ struct of_gate {
     size_t *dirty;     /* lanes with dirty set, n_dirty of them */
     size_t n_dirty;
     bool rescan; /* look at every lane at the next decision (a gate just built) */
-    bool hold;   /* of_gate_hold_dispatches: dispatch() holds jobs for the task budget */
+    /* Approvals (hdr.approval_required, hdr.approvals): [stage_count + 1], [0] the release's;
+     * asked: stage.approval_required was emitted by this gate (again after a restart: same
+     * event id) */
+    bool *asked;
+    bool hold; /* of_gate_hold_dispatches: dispatch() holds jobs for the task budget */
 
     /* policy.stage_deadline (gate.h, of_gate_tick): per group, the wall ms it started (0: not
      * yet; rebuilt from the jobs' dispatch times on load) and whether its deadline passed */
@@ -486,6 +490,59 @@ static void job_deadline(of_gate *g, size_t idx)
     j->deadline_ms = qte && (!dl || qte < dl) ? qte : dl;
 }
 
+/* The approval a job of stage (1-based) carries to its worker: the stage's own, else the
+ * release's; NULL when neither was given. */
+static const of_approval *covering_approval(const of_gate *g, size_t stage)
+{
+    const of_approval *a = g->hdr.approvals;
+    if (!a) return NULL;
+    if (a[stage].by) return &a[stage];
+    return a[0].by ? &a[0] : NULL;
+}
+
+static bool approval_missing(const of_gate *g, size_t a)
+{
+    return g->hdr.approval_required && g->hdr.approval_required[a] &&
+           !(g->hdr.approvals && g->hdr.approvals[a].by);
+}
+
+/* May stage st0 (0-based) start, as far as approvals go: the release's (policy.approval) and
+ * the stage's own are given. The first approval missing is asked for once per gate
+ * (stage.approval_required; stage 0 = the release). */
+static bool approved(step *s, size_t st0)
+{
+    of_gate *g = s->g;
+    size_t want[2] = {0, st0 + 1};
+    for (size_t k = 0; k < 2; k++) {
+        size_t a = want[k];
+        if (!approval_missing(g, a)) continue;
+        if (!g->asked[a]) {
+            g->asked[a] = true;
+            of_event *ev = new_event(s, OF_EV_STAGE_APPROVAL_REQUIRED);
+            if (ev) {
+                char msg[200];
+                of_err rc = OF_OK;
+                ev->stage = (int)a;
+                if (a && g->hdr.stage_names)
+                    ev->stage_name = of_strdup_or_null(g->hdr.stage_names[a - 1], &rc);
+                if (a)
+                    (void)snprintf(msg, sizeof msg,
+                                   "stage %zu waits for approval: octofleet approve %s --stage %zu",
+                                   a, g->hdr.release_id, a);
+                else
+                    (void)snprintf(msg, sizeof msg,
+                                   "the release waits for approval: octofleet approve %s",
+                                   g->hdr.release_id);
+                ev->message = of_strdup_or_null(msg, &rc);
+                if (rc) s->rc = rc;
+                seal(ev);
+            }
+        }
+        return false;
+    }
+    return true;
+}
+
 static void emit_dispatch(step *s, size_t idx)
 {
     of_job_record *r = &s->g->jobs[idx];
@@ -498,6 +555,13 @@ static void emit_dispatch(step *s, size_t idx)
     if (of_job_copy(&o->dispatch[o->n_dispatch], &r->job) != OF_OK) {
         s->rc = OF_ERR_NOMEM;
         return;
+    }
+    const of_approval *a = covering_approval(s->g, (size_t)r->job.stage);
+    if (a) {
+        of_err rc = OF_OK;
+        o->dispatch[o->n_dispatch].approved_by = of_strdup_or_null(a->by, &rc);
+        o->dispatch[o->n_dispatch].approval_reason = of_strdup_or_null(a->reason, &rc);
+        if (rc) s->rc = rc;
     }
     o->n_dispatch++;
     job_event(s, OF_EV_JOB_DISPATCHED, idx, NULL);
@@ -653,6 +717,7 @@ static void lane_collect(step *s, size_t l, size_t **todo, size_t *n, size_t *ca
 {
     of_gate *g = s->g;
     const lane *ln = &g->lanes[l];
+    if (ln->cur < n_stages(g) && !approved(s, ln->cur)) return;
     for (size_t k = ln->first; k < ln->first + ln->n && !s->rc; k++) {
         size_t j = g->lane_jobs[k];
         if ((size_t)g->jobs[j].job.stage - 1 != ln->cur || g->jobs[j].status != OF_JOB_PENDING)
@@ -681,6 +746,7 @@ static void lanes_advance(step *s)
             if (h->stage_status[gi] != OF_STAGE_PENDING || g->groups[gi].count[OF_JOB_PENDING])
                 continue;
             if (st > 0 && h->stage_status[gidx(g, st - 1, e)] != OF_STAGE_SUCCEEDED) continue;
+            if (!approved(s, st)) continue;
             set_stage(s, st, e, OF_STAGE_RUNNING);
             stage_event(s, OF_EV_STAGE_STARTED, st, e);
             settle_group(s, st, e);
@@ -702,7 +768,7 @@ static void lanes_advance(step *s)
     for (size_t e = 0; e < h->n_environments && !s->rc; e++)
         for (size_t st = 0; st < n_stages(g) && !s->rc; st++) {
             size_t gi = gidx(g, st, e);
-            if (!g->u_pending[gi] || !untenanted_may_start(g, st, e)) continue;
+            if (!g->u_pending[gi] || !untenanted_may_start(g, st, e) || !approved(s, st)) continue;
             const group *gr = &g->groups[gi];
             for (size_t k = 0; k < gr->n && !s->rc; k++) {
                 size_t j = gr->jobs[k];
@@ -867,6 +933,7 @@ static void advance(step *s)
                 of_stage_status cur = h->stage_status[gidx(g, st, e)];
                 if (cur == OF_STAGE_SUCCEEDED) continue;
                 if (cur == OF_STAGE_PENDING) {
+                    if (!approved(s, st)) break;
                     start_group(s, st, e);
                     if (h->stage_status[gidx(g, st, e)] == OF_STAGE_SUCCEEDED) continue;
                 } else if (cur == OF_STAGE_RUNNING) {
@@ -965,6 +1032,21 @@ static of_err copy_header(of_release_record *d, const of_release_record *src)
         if (!d->proceed) return OF_ERR_NOMEM;
         memcpy(d->proceed, src->proceed, sc * sizeof *d->proceed);
     }
+    if (src->approval_required) {
+        d->approval_required = malloc((sc + 1) * sizeof *d->approval_required);
+        if (!d->approval_required) return OF_ERR_NOMEM;
+        memcpy(d->approval_required, src->approval_required,
+               (sc + 1) * sizeof *d->approval_required);
+    }
+    if (src->approvals) {
+        d->approvals = calloc(sc + 1, sizeof *d->approvals);
+        if (!d->approvals) return OF_ERR_NOMEM;
+        for (size_t i = 0; i <= sc; i++) {
+            d->approvals[i].by = of_strdup_or_null(src->approvals[i].by, &rc);
+            d->approvals[i].reason = of_strdup_or_null(src->approvals[i].reason, &rc);
+            d->approvals[i].time_ms = src->approvals[i].time_ms;
+        }
+    }
     return rc;
 }
 
@@ -992,6 +1074,7 @@ static of_err copy_record(of_strpool *sp, of_job_record *d, const of_job_record 
         (of_ref){pooled(sp, src->job.tenant.id, &rc), pooled(sp, src->job.tenant.name, &rc)};
     j->queue_time = pooled(sp, src->job.queue_time, &rc);
     j->queue_time_expiry = pooled(sp, src->job.queue_time_expiry, &rc);
+    j->approved_by = j->approval_reason = NULL; /* set on each dispatch from the header */
     if (rc) return rc;
     d->status = src->status;
     d->updated_ms = src->updated_ms;
@@ -1176,9 +1259,10 @@ of_err of_gate_new(const of_release_record *header, const of_job_record *jobs, s
     g->groups = calloc(ngroups, sizeof *g->groups);
     g->started_ms = calloc(ngroups, sizeof *g->started_ms);
     g->dl_passed = calloc(ngroups, sizeof *g->dl_passed);
+    g->asked = calloc((size_t)header->stage_count + 1, sizeof *g->asked);
     if (!rc) rc = of_strpool_new(&g->strings);
     if (rc || !g->jobs || !g->env_of || !g->by_id || !g->marked || !g->groups || !g->started_ms ||
-        !g->dl_passed) {
+        !g->dl_passed || !g->asked) {
         of_gate_free(g);
         return OF_ERR_NOMEM;
     }
@@ -1316,6 +1400,7 @@ void of_gate_free(of_gate *g)
     free(g->q_dirty);
     free(g->q_marked);
     free(g->lane_failc);
+    free(g->asked);
     of_release_record_clear(&g->hdr);
     free(g);
 }
@@ -1349,6 +1434,7 @@ static bool event_status(of_event_type t, of_job_status *st)
 {
     switch (t) {
     case OF_EV_JOB_STARTED:
+    case OF_EV_JOB_ANSWERED: /* its interruption answered: the task runs on */
         *st = OF_JOB_STARTED;
         return true;
     case OF_EV_JOB_WAITING:
@@ -1680,6 +1766,50 @@ of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_
             fill_job_ref(&s, jr, i);
         }
     }
+    return finish(&s);
+}
+
+of_err of_gate_approve(of_gate *g, const of_command *cmd, int64_t now_ms, of_gate_out *out,
+                       char *why, size_t why_size)
+{
+    of_release_record *h = &g->hdr;
+    int sc = h->stage_count, a = cmd->stage;
+    char what[48] = "the release";
+    if (a) (void)snprintf(what, sizeof what, "stage %d", a);
+    out->ignored = true;
+    if (h->status == OF_RELEASE_ABORTED || h->status == OF_RELEASE_COMPLETED)
+        return of_seterr(why, why_size, OF_ERR_STATE, "the release is %s",
+                         h->status == OF_RELEASE_ABORTED ? "aborted" : "completed");
+    if (a < 0 || a > sc)
+        return of_seterr(why, why_size, OF_ERR_STATE, "no stage %d: the release has %d", a, sc);
+    if (!h->approval_required || !h->approval_required[a])
+        return of_seterr(why, why_size, OF_ERR_STATE, "%s needs no approval (%s)", what,
+                         a ? "its stage has no \"approval\""
+                           : "the request has no policy.approval");
+    if (h->approvals && h->approvals[a].by)
+        return of_seterr(why, why_size, OF_ERR_STATE, "%s was approved already, by %s", what,
+                         h->approvals[a].by);
+    if (!h->approvals && !(h->approvals = calloc((size_t)sc + 1, sizeof *h->approvals)))
+        return OF_ERR_NOMEM;
+    step s;
+    begin(&s, g, out, now_ms);
+    note_operator(&s, cmd);
+    of_approval *ap = &h->approvals[a];
+    set_str(&s, &ap->by, cmd->by);
+    set_str(&s, &ap->reason, cmd->reason);
+    ap->time_ms = now_ms;
+    of_event *ev = new_event(&s, OF_EV_STAGE_APPROVED);
+    if (ev) {
+        of_err rc = OF_OK;
+        ev->stage = a;
+        if (a && h->stage_names) ev->stage_name = of_strdup_or_null(h->stage_names[a - 1], &rc);
+        ev->by = of_strdup_or_null(cmd->by, &rc);
+        ev->message = of_strdup_or_null(cmd->reason, &rc);
+        if (rc) s.rc = rc;
+        seal(ev);
+    }
+    g->rescan = true; /* lanes that waited for it look again */
+    advance(&s);
     return finish(&s);
 }
 

@@ -143,6 +143,14 @@ OF_MUST_CHECK of_err of_gate_resume(of_gate *g, const of_command *cmd,
 
 /* Abort (cmd->type == OF_CMD_ABORT). A second abort is ignored (OF_OK, out->ignored);
  * aborting a completed release is OF_ERR_STATE. */
+/* Approve (cmd->type == OF_CMD_APPROVE): cmd->stage (0 = the release's policy.approval) is
+ * approved by cmd->by for cmd->reason: stage.approved, then the stages that waited for it start;
+ * the jobs dispatched from then on carry it (of_job.approved_by) so workers answer their manual
+ * interventions. OF_ERR_STATE with why (out->ignored) when the release has ended, the stage
+ * does not exist, needs no approval or was approved already. */
+OF_MUST_CHECK of_err of_gate_approve(of_gate *g, const of_command *cmd, int64_t now_ms,
+                                     of_gate_out *out, char *why, size_t why_size);
+
 OF_MUST_CHECK of_err of_gate_abort(of_gate *g, const of_command *cmd, int64_t now_ms,
                                    of_gate_out *out);
 

@@ -599,9 +599,29 @@ static of_err header_proceed(of_release_record *h, const of_request *req)
 }
 
 /* The one place a header takes the gate's policy from a request. */
+/* Which approvals the release waits for ([0]: policy.approval, [s]: stage s); NULL if none. */
+static of_err header_approvals(of_release_record *h, const of_request *req)
+{
+    free(h->approval_required);
+    h->approval_required = NULL;
+    bool any = req->policy.approval.required;
+    for (size_t i = 0; i < req->n_stages; i++)
+        any = any || req->stages[i].approval.required;
+    if (!any) return OF_OK;
+    size_t sc = h->stage_count > 0 ? (size_t)h->stage_count : 0;
+    h->approval_required = calloc(sc + 1, sizeof *h->approval_required);
+    if (!h->approval_required) return OF_ERR_NOMEM;
+    h->approval_required[0] = req->policy.approval.required;
+    for (size_t i = 0; i < req->n_stages && i < sc; i++)
+        h->approval_required[i + 1] = req->stages[i].approval.required;
+    return OF_OK;
+}
+
 static of_err header_policy(of_release_record *h, const of_request *req)
 {
     const of_policy *pol = &req->policy;
+    of_err rc = header_approvals(h, req);
+    if (rc) return rc;
     h->gate = pol->gate;
     h->lane_failure = pol->gate == OF_GATE_TENANT ? pol->lane_failure : OF_LANE_FAILURE_STOP_LANE;
     h->stage_deadline_ms = pol->stage_deadline_ms;

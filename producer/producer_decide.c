@@ -436,7 +436,10 @@ static of_err ignored(prod *p, const char *release_id, const char *release_name,
     of_warn("%s release=%s by=%s", msg, release_id, nz(cmd->by));
     command_event(&ev, OF_EV_COMMAND_IGNORED, release_id, release_name, cmd, &rc);
     ev.message = of_strdup_or_null(msg, &rc);
-    ev.stage = cmd->type == OF_CMD_REPLAY ? cmd->stage : 0;
+    ev.stage =
+        cmd->type == OF_CMD_REPLAY || cmd->type == OF_CMD_APPROVE || cmd->type == OF_CMD_GUIDE
+            ? cmd->stage
+            : 0;
     if (!rc) {
         of_event_set_id(&ev);
         rc = push_event(p, &ev);
@@ -738,6 +741,149 @@ static of_err do_abort(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
     return rc;
 }
 
+static of_err do_approve(prod *p, prod_rel *r, const of_command *cmd)
+{
+    of_gate_out out;
+    memset(&out, 0, sizeof out);
+    char why[256] = "";
+    of_err rc = of_gate_approve(r->g, cmd, of_wall_ms(), &out, why, sizeof why);
+    if (rc == OF_ERR_STATE) {
+        rc = ignored(p, r->id, rel_name(r), cmd, why);
+    } else if (!rc) {
+        answer(&out, cmd, OF_EV_STAGE_APPROVED);
+        rc = apply_out(p, r, &out);
+    }
+    of_gate_out_clear(&out);
+    return rc;
+}
+
+/* Does waiting job jr of the release match guide's stage and tenant filter? */
+static bool guide_match(const of_job_record *jr, const of_command *cmd)
+{
+    if (jr->job.stage != cmd->stage || jr->status != OF_JOB_WAITING || !jr->task_id) return false;
+    if (!cmd->n_tenants) return true;
+    for (size_t i = 0; i < cmd->n_tenants; i++)
+        if (jr->job.tenant.name && strcmp(jr->job.tenant.name, cmd->tenants[i]) == 0) return true;
+    return false;
+}
+
+/* job.answered for one interruption the producer answered, applied to the gate (the job runs
+ * on: started) and produced; the producer does not read its own events back. */
+static of_err guided_event(prod *p, prod_rel *r, size_t idx, const of_octo_answered *a,
+                           const of_command *cmd, const char *value)
+{
+    const of_job_record *jr = of_gate_job(r->g, idx);
+    of_event ev;
+    of_err rc = OF_OK;
+    char msg[700], title[300] = "";
+    if (a->title) (void)snprintf(title, sizeof title, " (%s)", a->title);
+    (void)snprintf(msg, sizeof msg, "%s%s answered %s for %s%s%s", a->id, title, value, nz(cmd->by),
+                   cmd->reason ? ": " : "", cmd->reason ? cmd->reason : "");
+    command_event(&ev, OF_EV_JOB_ANSWERED, r->id, rel_name(r), cmd, &rc);
+    ev.command_id[0] = '\0'; /* stage.guided answers the command */
+    ev.time_ms = of_wall_ms();
+    ev.stage = jr->job.stage;
+    ev.stage_count = jr->job.stage_count;
+    ev.stage_name = of_strdup_or_null(jr->job.stage_name, &rc);
+    ev.environment = of_strdup_or_null(jr->job.environment.name, &rc);
+    of_id_copy(ev.job_id, jr->job.job_id);
+    ev.attempt = jr->job.attempt;
+    ev.project = of_strdup_or_null(jr->job.project.name, &rc);
+    ev.tenant = of_strdup_or_null(jr->job.tenant.name, &rc);
+    ev.deployment_id = of_strdup_or_null(jr->deployment_id, &rc);
+    ev.task_id = of_strdup_or_null(jr->task_id, &rc);
+    ev.interruption_id = of_strdup_or_null(a->id, &rc);
+    ev.message = of_strdup_or_null(msg, &rc);
+    if (!rc) {
+        of_event_set_id(&ev);
+        of_info("job answered release=%s job=%s task=%s interruption=%s %s by=%s", r->id,
+                jr->job.job_id, jr->task_id, a->id, value, nz(cmd->by));
+        of_gate_out out;
+        memset(&out, 0, sizeof out);
+        rc = of_gate_job_event(r->g, &ev, of_wall_ms(), &out);
+        if (rc == OF_ERR_NOT_FOUND) rc = OF_OK;
+        if (!rc) rc = push_event(p, &ev);
+        if (!rc) rc = apply_out(p, r, &out);
+        of_gate_out_clear(&out);
+    }
+    of_event_clear(&ev);
+    return rc;
+}
+
+static of_err do_guide(prod *p, prod_rel *r, const of_command *cmd, bool *cut)
+{
+    static const char *const value[OF_GUIDE__COUNT] = {"Retry", "Ignore", "Fail"};
+    of_release_status st = of_gate_status(r->g);
+    if (st == OF_RELEASE_ABORTED || st == OF_RELEASE_COMPLETED)
+        return ignored(p, r->id, rel_name(r), cmd,
+                       st == OF_RELEASE_ABORTED ? "the release is aborted"
+                                                : "the release has completed");
+    size_t n_jobs = of_gate_job_count(r->g), n = 0;
+    size_t *jobs = calloc(n_jobs ? n_jobs : 1, sizeof *jobs);
+    if (!jobs) return OF_ERR_NOMEM;
+    for (size_t i = 0; i < n_jobs; i++)
+        if (guide_match(of_gate_job(r->g, i), cmd)) jobs[n++] = i;
+    char why[400];
+    if (!n) {
+        free(jobs);
+        (void)snprintf(why, sizeof why, "no job of stage %d%s waits in Octopus", cmd->stage,
+                       cmd->n_tenants ? " (of those tenants)" : "");
+        return ignored(p, r->id, rel_name(r), cmd, why);
+    }
+    prod_guided *res = calloc(n, sizeof *res);
+    if (!res) {
+        free(jobs);
+        return OF_ERR_NOMEM;
+    }
+    char notes[700];
+    (void)snprintf(notes, sizeof notes, "%s in octofleet by %s%s%s", value[cmd->guidance],
+                   nz(cmd->by), cmd->reason ? ": " : "", cmd->reason ? cmd->reason : "");
+    of_octo_answer a = {"GuidedFailure", "Guidance", value[cmd->guidance], notes};
+    of_err rc = prod_guide_octopus(p, r, jobs, n, &a, res);
+    *cut = true; /* Octopus was asked: end the batch, as for a resume */
+    size_t answered = 0, failed = 0, other = 0;
+    char first_err[300] = "";
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (res[i].err) {
+            failed++;
+            if (!first_err[0])
+                (void)snprintf(first_err, sizeof first_err, "%s",
+                               res[i].errstr ? res[i].errstr : of_strerror(res[i].err));
+            continue;
+        }
+        other += res[i].answered.other;
+        for (size_t k = 0; !rc && k < res[i].answered.n; k++) {
+            rc = guided_event(p, r, res[i].job, &res[i].answered.items[k], cmd,
+                              value[cmd->guidance]);
+            answered++;
+        }
+    }
+    prod_guided_clear(res, n);
+    free(res);
+    free(jobs);
+    if (rc) return rc;
+    (void)snprintf(why, sizeof why,
+                   "stage %d: %zu guided failure(s) answered %s of %zu waiting job(s)%s%s%s%s",
+                   cmd->stage, answered, a.value, n, other ? "; other interruptions left: " : "",
+                   other ? "see octofleet status" : "", failed ? "; failed: " : "", first_err);
+    if (!answered) return ignored(p, r->id, rel_name(r), cmd, why);
+    of_event ev;
+    command_event(&ev, OF_EV_STAGE_GUIDED, r->id, rel_name(r), cmd, &rc);
+    ev.stage = cmd->stage;
+    ev.round = of_gate_round(r->g);
+    ev.message = of_strdup_or_null(why, &rc);
+    ev.n_total = (int)n;
+    ev.n_succeeded = (int)answered;
+    ev.n_failed = (int)failed;
+    if (!rc) {
+        of_event_set_id(&ev);
+        of_info("%s release=%s by=%s", why, r->id, nz(cmd->by));
+        rc = push_event(p, &ev);
+    }
+    of_event_clear(&ev);
+    return rc;
+}
+
 of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
 {
     of_command cmd;
@@ -768,6 +914,10 @@ of_err prod_on_command(prod *p, const of_kafka_message *m, bool *cut)
             rc = do_resume(p, r, &cmd, cut);
         } else if (cmd.type == OF_CMD_ABORT) {
             rc = do_abort(p, r, &cmd, cut);
+        } else if (cmd.type == OF_CMD_APPROVE) {
+            rc = do_approve(p, r, &cmd);
+        } else if (cmd.type == OF_CMD_GUIDE) {
+            rc = do_guide(p, r, &cmd, cut);
         }
     }
     if (!rc) prod_metrics_command(p, cmd.type, p->cmd_result);
@@ -784,6 +934,7 @@ static bool is_worker_job_event(of_event_type t)
 {
     switch (t) {
     case OF_EV_JOB_STARTED:
+    case OF_EV_JOB_ANSWERED:
     case OF_EV_JOB_WAITING:
     case OF_EV_JOB_SUCCEEDED:
     case OF_EV_JOB_FAILED:

@@ -301,4 +301,17 @@ void prod_overrides_clear(prod_overrides *o);
  * returned: the abort stands either way. */
 void prod_cancel_tasks(prod *p, prod_rel *r, const of_job_ref *refs, size_t n);
 
+/* `octofleet guide`: what Octopus said for one waiting job (the gate's index). */
+typedef struct prod_guided {
+    size_t job;
+    of_err err;                     /* the answer failed: errstr says why */
+    char *errstr;                   /* owned */
+    of_octo_answered_list answered; /* owned: the interruptions answered */
+} prod_guided;
+/* Answers a's interruptions of each job's task (jobs: gate indices, each with a task id), all
+ * in parallel within the client's cap, before the batch's transaction; out[n] filled. */
+OF_MUST_CHECK of_err prod_guide_octopus(prod *p, prod_rel *r, const size_t *jobs, size_t n,
+                                        const of_octo_answer *a, prod_guided *out);
+void prod_guided_clear(prod_guided *g, size_t n);
+
 #endif

@@ -247,3 +247,56 @@ void prod_cancel_tasks(prod *p, prod_rel *r, const of_job_ref *refs, size_t n)
     of_info("abort: cancel requested release=%s tasks=%zu", r->id, asked);
     free(cs);
 }
+
+/* ---- guide: answer the guided failures of waiting jobs ---- */
+
+typedef struct guide_ctx {
+    size_t *pending;
+    prod_guided *out;
+} guide_ctx;
+
+static void on_guided(void *opaque, of_err err, const char *errstr, of_octo_answered_list *res)
+{
+    guide_ctx *g = opaque;
+    g->out->err = err;
+    if (err) {
+        g->out->errstr = strdup(errstr);
+    } else {
+        g->out->answered = *res; /* moved: the client frees what is left zeroed */
+        memset(res, 0, sizeof *res);
+    }
+    (*g->pending)--;
+}
+
+of_err prod_guide_octopus(prod *p, prod_rel *r, const size_t *jobs, size_t n,
+                          const of_octo_answer *a, prod_guided *out)
+{
+    guide_ctx *cs = calloc(n ? n : 1, sizeof *cs);
+    if (!cs) return OF_ERR_NOMEM;
+    size_t pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        const of_job_record *jr = of_gate_job(r->g, jobs[i]);
+        char es[512];
+        out[i].job = jobs[i];
+        cs[i] = (guide_ctx){&pending, &out[i]};
+        pending++;
+        of_err rc = of_octo_answer_interruptions_async(p->octo, jr->job.space.id, jr->task_id, a,
+                                                       on_guided, &cs[i], es, sizeof es);
+        if (rc) {
+            pending--;
+            out[i].err = rc;
+            out[i].errstr = strdup(es);
+        }
+    }
+    drive(p->octo, &pending);
+    free(cs);
+    return OF_OK;
+}
+
+void prod_guided_clear(prod_guided *g, size_t n)
+{
+    for (size_t i = 0; g && i < n; i++) {
+        free(g[i].errstr);
+        of_octo_answered_list_clear(&g[i].answered);
+    }
+}

@@ -160,9 +160,10 @@ json_t *sim_render_task(ofsim *sim, int i)
         "ErrorMessage", task_error(d), "ServerNode", "OCTOSIM-1", "IsCompleted", done,
         "FinishedSuccessfully", d->state == SIM_SUCCESS, "HasBeenPickedUpByProcessor", d->start > 0,
         "HasPendingInterruptions", d->held, "PendingInterruptionTypes",
-        d->held ? json_pack("[s]", "ManualIntervention") : json_array(), "HasPendingPreconditions",
-        0, "HasWarningsOrErrors", d->state == SIM_FAILED, "CanRerun", done,
-        "EstimatedRemainingQueueDurationSeconds", 0, "Links", links);
+        d->held ? json_pack("[s]", d->guided_held ? "GuidedFailure" : "ManualIntervention")
+                : json_array(),
+        "HasPendingPreconditions", 0, "HasWarningsOrErrors", d->state == SIM_FAILED, "CanRerun",
+        done, "EstimatedRemainingQueueDurationSeconds", 0, "Links", links);
     OF_ASSERT(j);
     free(id);
     return j;
@@ -253,8 +254,9 @@ static char *write_task(ofsim *sim, int i)
     put_bool(&b, ",\"FinishedSuccessfully\":", d->state == SIM_SUCCESS);
     put_bool(&b, ",\"HasBeenPickedUpByProcessor\":", d->start > 0);
     put_bool(&b, ",\"HasPendingInterruptions\":", d->held);
-    put(&b, d->held ? ",\"PendingInterruptionTypes\":[\"ManualIntervention\"]"
-                    : ",\"PendingInterruptionTypes\":[]");
+    put(&b, !d->held         ? ",\"PendingInterruptionTypes\":[]"
+            : d->guided_held ? ",\"PendingInterruptionTypes\":[\"GuidedFailure\"]"
+                             : ",\"PendingInterruptionTypes\":[\"ManualIntervention\"]");
     put(&b, ",\"HasPendingPreconditions\":false");
     put_bool(&b, ",\"HasWarningsOrErrors\":", d->state == SIM_FAILED);
     put_bool(&b, ",\"CanRerun\":", done);
@@ -958,26 +960,56 @@ void sim_h_executions_untenanted(sim_req *r)
     executions(r, false);
 }
 
-/* ---- interruptions (one ManualIntervention per held task) ------------------------------ */
+/* ---- interruptions ----------------------------------------------------------------
+ *
+ * A task has at most one interruption listed: its manual intervention ("Interruptions-<n>",
+ * n its task number, raised when it starts) or, once its failing step waited on guided
+ * failure, the latest of those ("Interruptions-<n>-<k>", the k-th). An older one can still be
+ * read by id; it is no longer pending. */
 
-static json_t *render_interruption(ofsim *sim, int i)
+/* The id of task i's latest interruption (caller frees). */
+static char *interruption_id(const sim_dep *d, int i)
+{
+    return d->guided_raises ? sim_strfmt("Interruptions-%d-%d", i + 1, d->guided_raises)
+                            : sim_strfmt("Interruptions-%d", i + 1);
+}
+
+/* guided: the guided failure (k-th raise) rather than the manual intervention. */
+static json_t *render_kind(ofsim *sim, int i, bool guided, int k)
 {
     const sim_dep *d = &sim->deps[i];
     const char *sid = sid_of(sim, d->space);
-    char *id = sim_strfmt("Interruptions-%d", i + 1);
+    char *id = guided ? sim_strfmt("Interruptions-%d-%d", i + 1, k)
+                      : sim_strfmt("Interruptions-%d", i + 1);
+    bool latest = guided == (d->guided_raises > 0) && (!guided || k == d->guided_raises);
+    bool pending = latest && d->held;
+    json_t *form = guided ? json_pack("{s:{s:n, s:n}, s:[{s:s, s:{s:s, s:[s, s, s, s]}, s:b}, "
+                                      "{s:s, s:{s:s}, s:b}]}",
+                                      "Values", "Guidance", "Notes", "Elements", "Name", "Guidance",
+                                      "Control", "Type", "SubmitButtonGroup", "Buttons", "Fail",
+                                      "Exclude", "Ignore", "Retry", "IsValueRequired", 1, "Name",
+                                      "Notes", "Control", "Type", "TextArea", "IsValueRequired", 0)
+                          : json_pack("{s:{s:n, s:n}, s:[{s:s, s:{s:s, s:[s, s]}, s:b}, "
+                                      "{s:s, s:{s:s}, s:b}]}",
+                                      "Values", "Result", "Notes", "Elements", "Name", "Result",
+                                      "Control", "Type", "SubmitButtonGroup", "Buttons", "Proceed",
+                                      "Abort", "IsValueRequired", 1, "Name", "Notes", "Control",
+                                      "Type", "TextArea", "IsValueRequired", 0);
+    bool resp = latest && d->responsible;
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:b, s:b, s:o, s:[], s:b, s:[o, o], s:o, s:o, "
         "s:{s:o, s:o, s:o}}",
-        "Id", id, "Title", "Manual intervention required (simulated)", "Type", "ManualIntervention",
-        "TaskId", jstr_take(task_id(i)), "CorrelationId",
-        jstr_take(sim_strfmt("ServerTasks-%d_intervention", i + 1)), "SpaceId", sid, "IsPending",
-        d->held, "CanTakeResponsibility", 1, "HasResponsibility", d->responsible,
-        "ResponsibleUserId", d->responsible ? json_string("Users-1") : json_null(),
-        "ResponsibleTeamIds", "IsLinkedToOtherInterruption", 0, "RelatedDocumentIds",
-        jstr_take(dep_id(i)), jstr_take(task_id(i)), "Form",
-        json_pack("{s:{}, s:[{s:s, s:{s:s, s:s}, s:b}]}", "Values", "Elements", "Name", "Result",
-                  "Control", "Type", "SubmitButtonGroup", "Name", "Result", "IsValueRequired", 1),
-        "Created", sim_json_time(d->start ? d->start : d->created), "Links", "Self",
+        "Id", id, "Title",
+        guided ? "Guided failure: a step failed (simulated)"
+               : "Manual intervention required (simulated)",
+        "Type", guided ? "GuidedFailure" : "ManualIntervention", "TaskId", jstr_take(task_id(i)),
+        "CorrelationId",
+        jstr_take(sim_strfmt("ServerTasks-%d_%s", i + 1, guided ? "guidance" : "intervention")),
+        "SpaceId", sid, "IsPending", pending, "CanTakeResponsibility", 1, "HasResponsibility", resp,
+        "ResponsibleUserId", resp ? json_string("Users-1") : json_null(), "ResponsibleTeamIds",
+        "IsLinkedToOtherInterruption", 0, "RelatedDocumentIds", jstr_take(dep_id(i)),
+        jstr_take(task_id(i)), "Form", form, "Created",
+        sim_json_time(d->start ? d->start : d->created), "Links", "Self",
         jstr_take(sim_strfmt("/api/%s/interruptions/%s", sid, id)), "Submit",
         jstr_take(sim_strfmt("/api/%s/interruptions/%s/submit", sid, id)), "Responsible",
         jstr_take(sim_strfmt("/api/%s/interruptions/%s/responsible", sid, id)));
@@ -986,16 +1018,34 @@ static json_t *render_interruption(ofsim *sim, int i)
     return j;
 }
 
-static int req_interruption(sim_req *r)
+static json_t *render_interruption(ofsim *sim, int i)
+{
+    const sim_dep *d = &sim->deps[i];
+    return render_kind(sim, i, d->guided_raises > 0, d->guided_raises);
+}
+
+/* The task an interruption id names (-1 after a 404 reply); *guided and *k say which of its
+ * interruptions. */
+static int req_interruption(sim_req *r, bool *guided, int *k)
 {
     const char *id = sim_seg(r, 1);
-    int i = -1;
+    int i = -1, task = 0, raise = 0, used = 0;
+    *guided = false;
+    *k = 0;
     if (id && strncasecmp(id, "Interruptions-", 14) == 0) {
-        char *tid = sim_strfmt("ServerTasks-%s", id + 14);
-        i = sim_task_index(r->sim, tid);
-        free(tid);
+        int got = sscanf(id + 14, "%d%n-%d%n", &task, &used, &raise, &used);
+        if (got >= 1 && id[14 + used] == '\0' && task > 0) {
+            char *tid = sim_strfmt("ServerTasks-%d", task);
+            i = sim_task_index(r->sim, tid);
+            free(tid);
+            *guided = got == 2;
+            *k = raise;
+        }
     }
-    if (i < 0 || !r->sim->deps[i].was_held || r->sim->deps[i].space != r->space) {
+    const sim_dep *d = i >= 0 ? &r->sim->deps[i] : NULL;
+    bool exists = d && d->space == r->space &&
+                  (*guided ? *k >= 1 && *k <= d->guided_raises : d->interrupt && d->was_held);
+    if (!exists) {
         sim_reply_not_found(r);
         return -1;
     }
@@ -1021,7 +1071,7 @@ void sim_h_interruptions_list(sim_req *r)
             if (!match) continue;
         }
         if (ids && json_array_size(ids) > 0) {
-            char *iid = sim_strfmt("Interruptions-%d", i + 1);
+            char *iid = interruption_id(d, i);
             bool has = sim_list_has(ids, iid);
             free(iid);
             if (!has) continue;
@@ -1036,38 +1086,51 @@ void sim_h_interruptions_list(sim_req *r)
 
 void sim_h_interruption_get(sim_req *r)
 {
-    int i = req_interruption(r);
-    if (i >= 0) sim_reply(r, 200, render_interruption(r->sim, i));
+    bool guided;
+    int k, i = req_interruption(r, &guided, &k);
+    if (i >= 0) sim_reply(r, 200, render_kind(r->sim, i, guided, k));
 }
 
 void sim_h_interruption_submit(sim_req *r)
 {
-    int i = req_interruption(r);
+    bool guided;
+    int k, i = req_interruption(r, &guided, &k);
     if (i < 0) return;
+    sim_dep *d = &r->sim->deps[i];
+    bool latest = guided == (d->guided_raises > 0) && (!guided || k == d->guided_raises);
     json_t *body = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
     const char *result = json_string_value(jget(body, "Result"));
     const char *guidance = json_string_value(jget(body, "Guidance"));
-    bool abort =
-        (result && strcasecmp(result, "Abort") == 0) ||
-        (guidance && (strcasecmp(guidance, "Fail") == 0 || strcasecmp(guidance, "Abort") == 0));
-    bool proceed = (result && strcasecmp(result, "Proceed") == 0) || (guidance && !abort);
+    bool done = false, known = true;
+    if (!latest || !d->held) {
+        done = false;
+    } else if (guided) {
+        if (guidance) done = sim_task_guide(r->sim, i, guidance, &known);
+        known = known && guidance;
+    } else {
+        bool abort = result && strcasecmp(result, "Abort") == 0;
+        known = abort || (result && strcasecmp(result, "Proceed") == 0);
+        if (known) done = sim_task_release(r->sim, i, abort);
+    }
     json_decref(body);
-    if (!abort && !proceed) {
+    if (latest && d->held && !known) {
         sim_reply_error(r, 400, PROBLEM,
-                        json_pack("[s]", "Give Result (Proceed or Abort) or Guidance."));
+                        json_pack("[s]", guided ? "Give Guidance (Fail, Exclude, Ignore or Retry)."
+                                                : "Give Result (Proceed or Abort)."));
         return;
     }
-    if (!sim_task_release(r->sim, i, abort)) {
+    if (!done) {
         sim_reply_error(r, 400, PROBLEM, json_pack("[s]", "This interruption is not pending."));
         return;
     }
-    r->sim->deps[i].responsible = true; /* as Octopus: the submitter becomes responsible */
-    sim_reply(r, 200, render_interruption(r->sim, i));
+    d->responsible = true; /* as Octopus: the submitter becomes responsible */
+    sim_reply(r, 200, render_kind(r->sim, i, guided, k));
 }
 
 void sim_h_interruption_responsible(sim_req *r)
 {
-    int i = req_interruption(r);
+    bool guided;
+    int k, i = req_interruption(r, &guided, &k);
     if (i < 0) return;
     r->sim->deps[i].responsible = true;
     sim_reply(r, 200,

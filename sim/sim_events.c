@@ -118,6 +118,8 @@ static void related_ids(const ofsim *sim, const sim_event *e, related *out)
     ADD("ServerTasks-%d", e->dep + 1);
     if (e->cat == SIM_EV_MANUAL_RAISED || e->cat == SIM_EV_MANUAL_RESOLVED)
         ADD("Interruptions-%d", e->dep + 1);
+    if (e->cat == SIM_EV_GUIDED_RAISED && d->guided_raises > 0)
+        ADD("Interruptions-%d-%d", e->dep + 1, d->guided_raises);
     ADD("%s", w->projects[d->project].id);
     ADD("%s", w->envs[d->env].id);
     if (d->tenant >= 0) ADD("%s", w->tenants[d->tenant].id);

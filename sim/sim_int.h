@@ -212,11 +212,17 @@ typedef struct sim_dep {
     int64_t start, completed, updated;
     int64_t duration_ms;
     bool fail;
-    char *error;       /* message when failed (rule's), owned */
-    bool interrupt;    /* rule says: hold for manual intervention */
-    bool held;         /* currently waiting on the interruption */
-    bool was_held;     /* an interruption exists (for the interruptions API) */
-    bool responsible;  /* someone took responsibility for the interruption (Users-1) */
+    char *error;      /* message when failed (rule's), owned */
+    bool interrupt;   /* rule says: hold for manual intervention */
+    bool held;        /* currently waiting on the interruption */
+    bool was_held;    /* an interruption exists (for the interruptions API) */
+    bool responsible; /* someone took responsibility for the interruption (Users-1) */
+    /* Guided failure (UseGuidedFailure): a failing task waits on a GuidedFailure interruption
+     * instead of failing; guided_raises counts them (the latest is "Interruptions-<task>-g<k>",
+     * the only one listed); guided_off: "Fail" was chosen, the next failure is final. */
+    bool guided_held;
+    int guided_raises;
+    bool guided_off;
     int64_t end_at;    /* when Executing finishes (if not held) */
     int64_t cancel_at; /* when Cancelling becomes Canceled */
     /* rendered on demand by list replies (sim_task_text, sim_deployment_text) */
@@ -563,6 +569,10 @@ int *sim_deps_by_target(const ofsim *sim, int space, const json_t *projects, con
 bool sim_task_cancel(ofsim *sim, int index);
 /* Releases a held interruption; abort=true fails the task instead. */
 bool sim_task_release(ofsim *sim, int index, bool abort);
+/* Answers a pending guided failure: "Retry" runs the step again (the outcome rules decide
+ * anew), "Ignore"/"Exclude" succeed, "Fail"/"Abort" fail the task. false: not pending, or an
+ * unknown guidance (*known false). */
+bool sim_task_guide(ofsim *sim, int index, const char *guidance, bool *known);
 void sim_tasks_reset(ofsim *sim); /* forget created deployments; keep history */
 int sim_task_index(const ofsim *sim, const char *task_id); /* -1 if none */
 int sim_dep_index(const ofsim *sim, const char *dep_id);

@@ -154,6 +154,14 @@ static bool rule_match(const char *pattern, const char *name)
     return strcasecmp(pattern, name) == 0;
 }
 
+/* Whether a failing task of d waits on guided failure: the deployment's UseGuidedFailure, or
+ * when it left it null, its environment's. */
+static bool guided_on(const ofsim *sim, const sim_dep *d)
+{
+    if (d->guided_off) return false;
+    return d->guided == 1 || (d->guided == -1 && sim->w.envs[d->env].guided);
+}
+
 static void apply_rules(ofsim *sim, sim_dep *d)
 {
     const sim_world *w = &sim->w;
@@ -533,9 +541,42 @@ bool sim_task_cancel(ofsim *sim, int index)
     return true;
 }
 
+bool sim_task_guide(ofsim *sim, int index, const char *guidance, bool *known)
+{
+    sim_dep *d = &sim->deps[index];
+    bool retry = strcasecmp(guidance, "Retry") == 0;
+    bool ignore = strcasecmp(guidance, "Ignore") == 0 || strcasecmp(guidance, "Exclude") == 0;
+    bool fail = strcasecmp(guidance, "Fail") == 0 || strcasecmp(guidance, "Abort") == 0;
+    *known = retry || ignore || fail;
+    if (!*known || d->state != SIM_EXECUTING || !d->held || !d->guided_held) return false;
+    int64_t now = of_wall_ms();
+    d->held = d->guided_held = false;
+    d->updated = now;
+    if (retry) {
+        /* the step runs again; the rules as they are now decide how it ends */
+        bool was_interrupt = d->interrupt;
+        free(d->error);
+        d->error = NULL;
+        d->fail = false;
+        apply_rules(sim, d);
+        d->interrupt = was_interrupt;
+        d->end_at = now + d->duration_ms;
+    } else if (ignore) {
+        d->fail = false;
+        d->end_at = now;
+    } else {
+        d->guided_off = true;
+        d->end_at = now;
+    }
+    sim_engine_kick(sim);
+    return true;
+}
+
 bool sim_task_release(ofsim *sim, int index, bool abort)
 {
     sim_dep *d = &sim->deps[index];
+    bool known;
+    if (d->guided_held) return sim_task_guide(sim, index, abort ? "Fail" : "Ignore", &known);
     if (d->state != SIM_EXECUTING || !d->held) return false;
     int64_t now = of_wall_ms();
     d->held = false;
@@ -601,7 +642,15 @@ static int64_t engine_step(ofsim *sim, int64_t now)
     for (int k = 0; k < sim->n_active; k++) {
         int i = sim->active[k];
         sim_dep *d = &sim->deps[i];
-        if (d->state == SIM_EXECUTING && !d->held && now >= d->end_at) {
+        if (d->state == SIM_EXECUTING && !d->held && now >= d->end_at && d->fail &&
+            guided_on(sim, d)) {
+            /* the step failed: the task waits for guidance, keeping its slot */
+            d->held = d->was_held = d->guided_held = true;
+            d->guided_raises++;
+            d->responsible = false;
+            d->updated = d->end_at;
+            sim_event_record(sim, i, SIM_EV_GUIDED_RAISED, d->end_at);
+        } else if (d->state == SIM_EXECUTING && !d->held && now >= d->end_at) {
             freed[n_freed++] = d->end_at;
             ended[n_ended++] = i;
             task_finish(sim, i, d->fail ? SIM_FAILED : SIM_SUCCESS, d->end_at);

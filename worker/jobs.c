@@ -399,6 +399,7 @@ void wk_lookup_flush(of_worker *w)
 /* ---- following ---- */
 
 static void on_cancelled(void *opaque, of_err err, const char *errstr, of_octo_task *t);
+static void answer_approval(wk_job *j);
 
 /* Applies one observation of the job's task. from_round: t comes from a get_tasks list (where
  * found == false means the server did not return it). */
@@ -458,6 +459,9 @@ static void apply_task(wk_job *j, const of_octo_task *t, bool from_round)
     } else if (!t->has_pending_interruptions) {
         j->waiting = false;
     }
+    /* The stage was approved in octofleet: its manual interventions are answered "Proceed" in
+     * the approver's name (docs/gating.md, "Approvals"). */
+    if (t->has_pending_interruptions && j->job.approved_by) answer_approval(j);
     /* Policy timeout, measured from the task's StartTime: time spent queued behind the task cap
      * is not the deployment's fault. */
     if (j->cancel_sent) {
@@ -489,6 +493,60 @@ static void apply_task(wk_job *j, const of_octo_task *t, bool from_round)
         job_finish(j, OF_EV_JOB_TIMED_OUT,
                    "timed out after %lld s (policy timeout); cancelling the task failed: %s",
                    (long long)j->job.timeout_s, es);
+    }
+}
+
+/* The answer to the job's manual interventions: job.answered per interruption (the audit), and
+ * a fresh look at the task at the next tick, which now runs on. A failed try is logged and
+ * tried again after a poll interval, while the task still waits. */
+static void on_answered(void *opaque, of_err err, const char *errstr, of_octo_answered_list *res)
+{
+    wk_job *j = opaque;
+    of_worker *w = j->w;
+    j->answering = false;
+    if (err) {
+        j->answer_after_ms = of_now_ms() + w->poll_interval_ms;
+        of_warn("cannot answer the manual intervention of job=%s task=%s (tried again while it "
+                "waits): %s",
+                j->job.job_id, j->task_id, errstr);
+    } else {
+        for (size_t i = 0; i < res->n; i++) {
+            char msg[700], title[300] = "";
+            if (res->items[i].title) snprintf(title, sizeof title, " (%s)", res->items[i].title);
+            snprintf(msg, sizeof msg, "%s%s answered Proceed for %s%s%s", res->items[i].id, title,
+                     j->job.approved_by, j->job.approval_reason ? ": " : "",
+                     j->job.approval_reason ? j->job.approval_reason : "");
+            of_info("job answered release=%s job=%s task=%s interruption=%s by=%s",
+                    j->job.release_id, j->job.job_id, j->task_id, res->items[i].id,
+                    j->job.approved_by);
+            wk_emit_as(w, j, OF_EV_JOB_ANSWERED, msg, false, res->items[i].id, j->job.approved_by);
+        }
+        if (res->n) j->recheck = true;
+        /* only other kinds wait (a guided failure: octofleet guide answers it): look again
+         * later, not at every poll */
+        if (!res->n) j->answer_after_ms = of_now_ms() + 10 * w->poll_interval_ms;
+    }
+    wk_job_unref(j);
+}
+
+static void answer_approval(wk_job *j)
+{
+    of_worker *w = j->w;
+    if (j->answering || !j->task_id || of_now_ms() < j->answer_after_ms) return;
+    char notes[700], es[512];
+    snprintf(notes, sizeof notes, "Approved in octofleet by %s%s%s", j->job.approved_by,
+             j->job.approval_reason ? ": " : "",
+             j->job.approval_reason ? j->job.approval_reason : "");
+    of_octo_answer a = {"ManualIntervention", "Result", "Proceed", notes};
+    j->answering = true;
+    wk_job_ref(j);
+    if (of_octo_answer_interruptions_async(w->octo, j->job.space.id, j->task_id, &a, on_answered, j,
+                                           es, sizeof es) != OF_OK) {
+        j->answering = false;
+        j->answer_after_ms = of_now_ms() + w->poll_interval_ms;
+        wk_job_unref(j);
+        of_warn("cannot answer the manual intervention of job=%s task=%s: %s", j->job.job_id,
+                j->task_id, es);
     }
 }
 

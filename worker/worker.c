@@ -433,10 +433,18 @@ static void msg_permanent(of_worker *w, wk_msg *m, const char *why)
 
 void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *message, bool final)
 {
+    wk_emit_as(w, j, type, message, final, NULL, NULL);
+}
+
+void wk_emit_as(of_worker *w, const wk_job *j, of_event_type type, const char *message, bool final,
+                const char *interruption_id, const char *by)
+{
     char msg[1024];
     of_event ev;
     memset(&ev, 0, sizeof(ev));
     ev.type = type;
+    ev.interruption_id = (char *)(uintptr_t)interruption_id; /* borrowed: never freed here */
+    ev.by = (char *)(uintptr_t)by;
     ev.source = w->source;
     ev.time_ms = of_wall_ms();
     of_id_copy(ev.release_id, j->job.release_id);

@@ -54,6 +54,10 @@ typedef struct wk_job {
     char *task_id;
     char *web_link; /* absolute */
     bool waiting;   /* the current interruption episode was reported */
+    /* job.approved_by: its manual interventions are being answered (worker/jobs.c), and not
+     * again before answer_after_ms (monotonic) after a failed try */
+    bool answering;
+    int64_t answer_after_ms;
     bool cancel_sent;
     int64_t cancel_at_ms; /* monotonic */
     int missing;          /* consecutive rounds the server did not return the task */
@@ -184,6 +188,9 @@ struct of_worker {
  * delivered. message may be NULL. Never fails: a message that cannot be produced now is kept
  * and produced again later. */
 void wk_emit(of_worker *w, const wk_job *j, of_event_type type, const char *message, bool final);
+/* wk_emit with the interruption answered and on whose behalf (job.answered); both borrowed. */
+void wk_emit_as(of_worker *w, const wk_job *j, of_event_type type, const char *message, bool final,
+                const char *interruption_id, const char *by);
 
 /* A started job goes back to the front of the backlog, giving its slot back: Octopus is held
  * or a look-up or create failed for a reason that passes (network, 5xx, timeout). It starts

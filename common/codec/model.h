@@ -166,8 +166,20 @@ typedef enum of_event_type {
     OF_EV_STAGE_DEADLINE_PASSED, /* policy.stage_deadline passed with jobs not started */
     OF_EV_RELEASE_HELD,          /* Octopus misbehaves: nothing new is sent (docs/reliability.md) */
     OF_EV_RELEASE_UNHELD,        /* Octopus answers again: sending goes on */
+    OF_EV_STAGE_APPROVAL_REQUIRED, /* a stage (0: the release) waits for `octofleet approve` */
+    OF_EV_STAGE_APPROVED,          /* ... and was approved (by, message = reason) */
+    OF_EV_JOB_ANSWERED,            /* an Octopus interruption of the job was answered (audit) */
+    OF_EV_STAGE_GUIDED, /* `octofleet guide` answered the stage's guided failures (counts) */
     OF_EV__COUNT
 } of_event_type;
+
+/* `octofleet guide --action`: Octopus's guided-failure answers "Retry", "Ignore", "Fail". */
+typedef enum of_guidance {
+    OF_GUIDE_RETRY = 0,
+    OF_GUIDE_IGNORE,
+    OF_GUIDE_ABORT,
+    OF_GUIDE__COUNT
+} of_guidance;
 
 /* Operator commands. */
 typedef enum of_cmd_type {
@@ -175,6 +187,8 @@ typedef enum of_cmd_type {
     OF_CMD_REPLAY,     /* re-dispatch failed (or all) jobs of a stage */
     OF_CMD_RESUME,     /* the operator fixed things by hand: reconcile, re-evaluate gates */
     OF_CMD_ABORT,      /* stop the release; optionally cancel running tasks */
+    OF_CMD_APPROVE,    /* approve a stage (0: the release) that requires approval */
+    OF_CMD_GUIDE,      /* answer the guided failures of a stage's waiting jobs in Octopus */
     OF_CMD__COUNT
 } of_cmd_type;
 
@@ -203,10 +217,19 @@ typedef struct of_stage_entry {
     char *from;
 } of_stage_entry;
 
+/* "approval": {"required": true, "by": [...]}: policy.approval (the release, before its first
+ * stage) or a stage's own (before that stage). docs/requests.md, "Approvals". */
+typedef struct of_approval_req {
+    bool required;
+    char **by; /* people or Octopus teams expected to approve: shown, not checked */
+    size_t n_by;
+} of_approval_req;
+
 typedef struct of_stage {
-    char *name;         /* optional ("database"); NULL when the stage was a bare array */
-    bool has_proceed;   /* the stage's own "proceed" (object form only) ... */
-    of_proceed proceed; /* ... overriding policy.proceed */
+    char *name;               /* optional ("database"); NULL when the stage was a bare array */
+    of_approval_req approval; /* the stage's own "approval" (object form only) */
+    bool has_proceed;         /* the stage's own "proceed" (object form only) ... */
+    of_proceed proceed;       /* ... overriding policy.proceed */
     of_stage_entry *entries;
     size_t n_entries;
 } of_stage;
@@ -237,7 +260,8 @@ typedef struct of_policy {
      * environment (stage_deadline_ms) or an RFC 3339 time (stage_deadline_at_ms) */
     char *stage_deadline;
     int64_t stage_deadline_ms, stage_deadline_at_ms;
-    of_proceed proceed; /* failures a stage lets through; default OF_PROCEED_ALL */
+    of_proceed proceed;       /* failures a stage lets through; default OF_PROCEED_ALL */
+    of_approval_req approval; /* policy.approval: the release waits for one before it starts */
 } of_policy;
 
 typedef struct of_request {
@@ -281,6 +305,11 @@ typedef struct of_job {
      * (reports job.failed "deadline passed"); 0 = none. Derived from queue_time_expiry. */
     int64_t deadline_ms;
     int64_t dispatched_ms; /* wall-clock ms when the producer dispatched this attempt; 0 = unset */
+    /* The approval that covers this job's stage (the stage's own, else the release's), NULL
+     * when none: the worker answers the deployment's manual interventions "Proceed" in its
+     * name ("approval": {"by", "reason"} on the wire; docs/gating.md, "Approvals"). */
+    char *approved_by;
+    char *approval_reason;
 } of_job;
 
 /* ---- events (CloudEvents 1.0, structured mode) ---- */
@@ -320,11 +349,12 @@ typedef struct of_event {
     /* data: job */
     char job_id[OF_UUID_STR_SIZE];
     int attempt;
-    char *project;       /* name */
-    char *tenant;        /* name, NULL = untenanted */
-    char *deployment_id; /* job.started and later: "Deployments-2001" */
-    char *task_id;       /* "ServerTasks-9001" */
-    char *web_link;      /* absolute or server-relative link to the deployment */
+    char *project;         /* name */
+    char *tenant;          /* name, NULL = untenanted */
+    char *deployment_id;   /* job.started and later: "Deployments-2001" */
+    char *task_id;         /* "ServerTasks-9001" */
+    char *web_link;        /* absolute or server-relative link to the deployment */
+    char *interruption_id; /* job.answered: "Interruptions-12" */
     /* Final job events: the Octopus task's QueueTime, StartTime and CompletedTime (wall ms;
      * 0 = unknown, e.g. a task that timed out queued never started). */
     int64_t task_queued_ms, task_started_ms, task_completed_ms;
@@ -377,9 +407,18 @@ typedef struct of_command {
     /* replay: the failed jobs of quarantined tenants (docs/gating.md), which then go on
      * into the stages they were skipped in */
     bool quarantined;
+    /* guide: what to answer the guided failures of stage's waiting jobs (tenants filter) */
+    of_guidance guidance;
 } of_command;
 
 /* ---- state records (compacted topic) ---- */
+
+/* An approval given (`octofleet approve`): by NULL = not given. */
+typedef struct of_approval {
+    char *by;
+    char *reason;
+    int64_t time_ms;
+} of_approval;
 
 /* One per release, key "release/<release_id>". Holds what a restarted producer needs to
  * rebuild the gate besides the job records: the request, the resolved header and the
@@ -421,6 +460,11 @@ typedef struct of_release_record {
     /* Each stage's effective policy.proceed ([stage_count], owned), derived like gate and not
      * written; NULL = every job must succeed. */
     of_proceed *proceed;
+    /* Approvals ([stage_count + 1], owned; [0] = the release's policy.approval, [s] = stage s):
+     * approval_required is derived like gate and not written (NULL: none required); approvals
+     * is written ("approvals": the given ones) and survives restarts (NULL: none given). */
+    bool *approval_required;
+    of_approval *approvals;
 } of_release_record;
 
 /* One per job, key "job/<release_id>/<job_id>": the job itself (so a restarted producer can

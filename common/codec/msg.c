@@ -38,15 +38,23 @@ static const char *const tenanted_names[OF_TENANTED__COUNT] = {
     "Tenanted",
 };
 static const char *const condition_names[OF_CONDITION__COUNT] = {"always", "if-not-current"};
-static const char *const cmd_names[OF_CMD__COUNT] = {"submit", "replay", "resume", "abort"};
+static const char *const cmd_names[OF_CMD__COUNT] = {"submit", "replay",  "resume",
+                                                     "abort",  "approve", "guide"};
+static const char *const guidance_names[OF_GUIDE__COUNT] = {"retry", "ignore", "abort"};
 static const char *const event_names[OF_EV__COUNT] = {
-    "octofleet.release.accepted",      "octofleet.release.rejected",  "octofleet.stage.started",
-    "octofleet.stage.succeeded",       "octofleet.stage.failed",      "octofleet.release.paused",
-    "octofleet.release.resumed",       "octofleet.release.completed", "octofleet.release.aborted",
-    "octofleet.job.dispatched",        "octofleet.job.started",       "octofleet.job.waiting",
-    "octofleet.job.succeeded",         "octofleet.job.failed",        "octofleet.job.skipped",
-    "octofleet.job.cancelled",         "octofleet.job.timed_out",     "octofleet.command.ignored",
-    "octofleet.stage.deadline_passed", "octofleet.release.held",      "octofleet.release.unheld",
+    "octofleet.release.accepted",      "octofleet.release.rejected",
+    "octofleet.stage.started",         "octofleet.stage.succeeded",
+    "octofleet.stage.failed",          "octofleet.release.paused",
+    "octofleet.release.resumed",       "octofleet.release.completed",
+    "octofleet.release.aborted",       "octofleet.job.dispatched",
+    "octofleet.job.started",           "octofleet.job.waiting",
+    "octofleet.job.succeeded",         "octofleet.job.failed",
+    "octofleet.job.skipped",           "octofleet.job.cancelled",
+    "octofleet.job.timed_out",         "octofleet.command.ignored",
+    "octofleet.stage.deadline_passed", "octofleet.release.held",
+    "octofleet.release.unheld",        "octofleet.stage.approval_required",
+    "octofleet.stage.approved",        "octofleet.job.answered",
+    "octofleet.stage.guided",
 };
 
 static const char *name_of(const char *const *names, size_t count, int v)
@@ -92,6 +100,7 @@ NAME_PARSE_FNS(of_release_status, release_status_names, OF_RELEASE_STATUS__COUNT
 NAME_PARSE_FNS(of_tenanted_mode, tenanted_names, OF_TENANTED__COUNT)
 NAME_FN(of_condition, of_condition, condition_names, OF_CONDITION__COUNT)
 NAME_PARSE_FNS(of_cmd_type, cmd_names, OF_CMD__COUNT)
+NAME_PARSE_FNS(of_guidance, guidance_names, OF_GUIDE__COUNT)
 NAME_PARSE_FNS(of_event_type, event_names, OF_EV__COUNT)
 
 const char *of_event_outcome(of_event_type t)

@@ -73,8 +73,10 @@ int of_release_status_parse(const char *name, of_release_status *out);
 const char *of_tenanted_mode_name(of_tenanted_mode m); /* Octopus' "Untenanted", ... */
 int of_tenanted_mode_parse(const char *name, of_tenanted_mode *out);
 const char *of_condition_name(of_condition c); /* "always", "if-not-current" */
-const char *of_cmd_type_name(of_cmd_type t);   /* "submit", "replay", "resume", "abort" */
+const char *of_cmd_type_name(of_cmd_type t);   /* "submit", "replay", ..., "guide" */
 int of_cmd_type_parse(const char *name, of_cmd_type *out);
+const char *of_guidance_name(of_guidance g); /* "retry", "ignore", "abort" */
+int of_guidance_parse(const char *name, of_guidance *out);
 /* Full CloudEvents type: "octofleet.job.succeeded". */
 const char *of_event_type_name(of_event_type t);
 int of_event_type_parse(const char *name, of_event_type *out);

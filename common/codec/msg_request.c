@@ -247,6 +247,42 @@ static void parse_proceed(vctx *c, json_t *v, const char *path, of_proceed *out)
     }
 }
 
+/* An "approval" object at path (policy.approval or stages[i].approval):
+ * {"required": true, "by": ["Release Managers", "jane"]}; "required" defaults to true. */
+static void parse_approval(vctx *c, json_t *v, const char *path, of_approval_req *out)
+{
+    char p[192];
+    if (!json_is_object(v)) {
+        verr(c, "%s: must be an object {\"required\": true, \"by\": [\"Release Managers\"]}", path);
+        return;
+    }
+    static const char *const known[] = {"required", "by", NULL};
+    unknown_keys(c, v, path, known);
+    json_t *req = json_object_get(v, "required");
+    out->required = true;
+    if (req && !json_is_boolean(req))
+        verr(c, "%s.required: must be true or false", path);
+    else if (req)
+        out->required = json_is_true(req);
+    json_t *by = json_object_get(v, "by");
+    if (by) {
+        (void)snprintf(p, sizeof p, "%s.by", path);
+        vname_list(c, by, p, true, &out->by, &out->n_by, NULL);
+    }
+}
+
+static json_t *approval_json(const of_approval_req *a, bool *bad)
+{
+    json_t *o = json_object();
+    if (!o) {
+        *bad = true;
+        return NULL;
+    }
+    oj_set_bool(o, "required", a->required, bad);
+    if (a->n_by) oj_set(o, "by", oj_str_array(a->by, a->n_by, bad), bad);
+    return o;
+}
+
 static void parse_stages(vctx *c, json_t *v, of_request *req)
 {
     if (!v) {
@@ -282,7 +318,7 @@ static void parse_stages(vctx *c, json_t *v, of_request *req)
         if (json_is_array(sv)) {
             entries = sv;
         } else if (json_is_object(sv)) {
-            static const char *const known[] = {"name", "projects", "proceed", NULL};
+            static const char *const known[] = {"name", "projects", "proceed", "approval", NULL};
             objform[i] = true;
             unknown_keys(c, sv, base, known);
             json_t *name = json_object_get(sv, "name");
@@ -295,6 +331,11 @@ static void parse_stages(vctx *c, json_t *v, of_request *req)
                 (void)snprintf(p, sizeof p, "%s.proceed", base);
                 parse_proceed(c, proceed, p, &st->proceed);
                 st->has_proceed = true;
+            }
+            json_t *approval = json_object_get(sv, "approval");
+            if (approval) {
+                (void)snprintf(p, sizeof p, "%s.approval", base);
+                parse_approval(c, approval, p, &st->approval);
             }
             entries = json_object_get(sv, "projects");
             (void)snprintf(objpfx, sizeof objpfx, "%s.projects", base);
@@ -560,19 +601,11 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
         verr(c, "policy: must be an object");
         return;
     }
-    static const char *const known[] = {"on_failure",
-                                        "timeout",
-                                        "cancel_on_timeout",
-                                        "condition",
-                                        "guided_failure",
-                                        "queue_time",
-                                        "queue_time_expiry",
-                                        "gate",
-                                        "lane_failure",
-                                        "windows",
-                                        "stage_deadline",
-                                        "proceed",
-                                        NULL};
+    static const char *const known[] = {
+        "on_failure",     "timeout",    "cancel_on_timeout", "condition",
+        "guided_failure", "queue_time", "queue_time_expiry", "gate",
+        "lane_failure",   "windows",    "stage_deadline",    "proceed",
+        "approval",       NULL};
     unknown_keys(c, v, "policy", known);
 
     json_t *of = json_object_get(v, "on_failure");
@@ -637,6 +670,8 @@ static void parse_policy(vctx *c, json_t *v, of_policy *pol)
 
     json_t *proceed = json_object_get(v, "proceed");
     if (proceed) parse_proceed(c, proceed, "policy.proceed", &pol->proceed);
+    json_t *approval = json_object_get(v, "approval");
+    if (approval) parse_approval(c, approval, "policy.approval", &pol->approval);
 
     json_t *gf = json_object_get(v, "guided_failure");
     if (gf) {
@@ -755,6 +790,8 @@ of_err of_request_encode(const of_request *req, char **out)
         if (!so || !pa) bad = true;
         if (so && st->name) oj_set_str(so, "name", st->name, &bad);
         if (so && st->has_proceed) oj_set(so, "proceed", proceed_json(&st->proceed, &bad), &bad);
+        if (so && (st->approval.required || st->approval.n_by))
+            oj_set(so, "approval", approval_json(&st->approval, &bad), &bad);
         for (size_t j = 0; pa && j < st->n_entries; j++) {
             json_t *e = json_object();
             if (!e) {
@@ -791,6 +828,8 @@ of_err of_request_encode(const of_request *req, char **out)
         oj_set_str(pol, "stage_deadline", p->stage_deadline, &bad);
         if (p->proceed.kind != OF_PROCEED_ALL)
             oj_set(pol, "proceed", proceed_json(&p->proceed, &bad), &bad);
+        if (p->approval.required || p->approval.n_by)
+            oj_set(pol, "approval", approval_json(&p->approval, &bad), &bad);
     }
     oj_set(root, "policy", pol, &bad);
     if (req->priority) oj_set_int(root, "priority", req->priority, &bad);
@@ -808,6 +847,7 @@ void of_request_free(of_request *req)
     for (size_t i = 0; i < req->n_stages; i++) {
         of_stage *st = &req->stages[i];
         free(st->name);
+        of_strv_free(st->approval.by, st->approval.n_by);
         for (size_t j = 0; j < st->n_entries; j++) {
             free(st->entries[j].project);
             free(st->entries[j].version);
@@ -824,6 +864,7 @@ void of_request_free(of_request *req)
     }
     free(req->policy.windows);
     free(req->policy.stage_deadline);
+    of_strv_free(req->policy.approval.by, req->policy.approval.n_by);
     free(req);
 }
 

@@ -62,6 +62,8 @@ void of_job_clear(of_job *job)
     ref_clear(&job->tenant);
     free(job->queue_time);
     free(job->queue_time_expiry);
+    free(job->approved_by);
+    free(job->approval_reason);
     memset(job, 0, sizeof *job);
 }
 
@@ -73,6 +75,8 @@ of_err of_job_copy(of_job *dst, const of_job *src)
     dst->stage_name = of_strdup_or_null(src->stage_name, &rc);
     dst->queue_time = of_strdup_or_null(src->queue_time, &rc);
     dst->queue_time_expiry = of_strdup_or_null(src->queue_time_expiry, &rc);
+    dst->approved_by = of_strdup_or_null(src->approved_by, &rc);
+    dst->approval_reason = of_strdup_or_null(src->approval_reason, &rc);
     of_err r2 = ref_copy(&dst->space, &src->space);
     of_err r3 = ref_copy(&dst->project, &src->project);
     of_err r4 = ref_copy(&dst->octo_release, &src->octo_release);
@@ -108,6 +112,7 @@ void of_event_clear(of_event *ev)
     free(ev->deployment_id);
     free(ev->task_id);
     free(ev->web_link);
+    free(ev->interruption_id);
     free(ev->message);
     free(ev->by);
     for (size_t i = 0; i < ev->n_jobs; i++)
@@ -145,6 +150,13 @@ void of_release_record_clear(of_release_record *r)
     free(r->reason);
     free(r->held);
     free(r->proceed);
+    free(r->approval_required);
+    if (r->approvals)
+        for (int i = 0; i <= r->stage_count; i++) {
+            free(r->approvals[i].by);
+            free(r->approvals[i].reason);
+        }
+    free(r->approvals);
     memset(r, 0, sizeof *r);
 }
 
@@ -197,6 +209,13 @@ static json_t *job_to_json(const of_job *j, bool *bad)
     oj_set(o, "policy", pol, bad);
     oj_set_time(o, "deadline", j->deadline_ms, bad);
     oj_set_time(o, "dispatched_at", j->dispatched_ms, bad);
+    if (j->approved_by) {
+        json_t *a = json_object();
+        if (!a) *bad = true;
+        if (a) oj_set_str(a, "by", j->approved_by, bad);
+        if (a) oj_set_str(a, "reason", j->approval_reason, bad);
+        oj_set(o, "approval", a, bad);
+    }
     return o;
 }
 
@@ -248,6 +267,16 @@ static void job_from_json(oj_reader *r, json_t *o, const char *path, of_job *j, 
     }
     j->deadline_ms = oj_time(r, o, path, "deadline", 0);
     j->dispatched_ms = oj_time(r, o, path, "dispatched_at", 0);
+    json_t *a = json_object_get(o, "approval");
+    if (!r->rc && a && !json_is_null(a)) {
+        if (!json_is_object(a)) {
+            oj_fail(r, OF_ERR_INVALID, "%sapproval: must be an object", path);
+        } else {
+            (void)snprintf(p, sizeof p, "%sapproval.", path);
+            j->approved_by = oj_text(r, a, p, "by", true, OF_BY_MAX, true);
+            j->approval_reason = oj_text(r, a, p, "reason", false, OF_REASON_MAX, false);
+        }
+    }
 }
 
 of_err of_job_encode(const of_job *job, char **out)
@@ -283,20 +312,24 @@ of_err of_job_decode(const char *data, size_t len, of_job *out, char *errstr, si
 
 static bool is_job_event(of_event_type t)
 {
-    return t >= OF_EV_JOB_DISPATCHED && t <= OF_EV_JOB_TIMED_OUT;
+    return (t >= OF_EV_JOB_DISPATCHED && t <= OF_EV_JOB_TIMED_OUT) || t == OF_EV_JOB_ANSWERED;
 }
 
 static bool is_stage_event(of_event_type t)
 {
     return t == OF_EV_STAGE_STARTED || t == OF_EV_STAGE_SUCCEEDED || t == OF_EV_STAGE_FAILED ||
-           t == OF_EV_STAGE_DEADLINE_PASSED;
+           t == OF_EV_STAGE_DEADLINE_PASSED || t == OF_EV_STAGE_APPROVAL_REQUIRED ||
+           t == OF_EV_STAGE_APPROVED;
 }
 
 void of_event_set_id(of_event *ev)
 {
     char name[1024];
     const char *type = of_event_type_name(ev->type);
-    if (is_job_event(ev->type))
+    if (ev->type == OF_EV_JOB_ANSWERED) /* one per interruption of the attempt */
+        (void)snprintf(name, sizeof name, "%s/%d/%s/%s", ev->job_id, ev->attempt, type,
+                       ev->interruption_id ? ev->interruption_id : "");
+    else if (is_job_event(ev->type))
         (void)snprintf(name, sizeof name, "%s/%d/%s", ev->job_id, ev->attempt, type);
     else if (is_stage_event(ev->type))
         (void)snprintf(name, sizeof name, "%s/%d/%d/%s/%s", ev->release_id, ev->round, ev->stage,
@@ -304,7 +337,8 @@ void of_event_set_id(of_event *ev)
     else if (ev->type == OF_EV_RELEASE_ACCEPTED)
         (void)snprintf(name, sizeof name, "%s/%s", ev->release_id, type);
     else if (ev->type == OF_EV_RELEASE_REJECTED || ev->type == OF_EV_COMMAND_IGNORED ||
-             ev->type == OF_EV_RELEASE_HELD || ev->type == OF_EV_RELEASE_UNHELD)
+             ev->type == OF_EV_RELEASE_HELD || ev->type == OF_EV_RELEASE_UNHELD ||
+             ev->type == OF_EV_STAGE_GUIDED) /* one per command: its time */
         (void)snprintf(name, sizeof name, "%s/%s/%" PRId64, ev->release_id, type, ev->time_ms);
     else
         (void)snprintf(name, sizeof name, "%s/%d/%s", ev->release_id, ev->round, type);
@@ -393,6 +427,7 @@ of_err of_event_encode(const of_event *ev, char **out)
         oj_set_str(d, "deployment_id", ev->deployment_id, &bad);
         oj_set_str(d, "task_id", ev->task_id, &bad);
         oj_set_str(d, "web_link", ev->web_link, &bad);
+        oj_set_str(d, "interruption_id", ev->interruption_id, &bad);
         oj_set_time(d, "task_queued", ev->task_queued_ms, &bad);
         oj_set_time(d, "task_started", ev->task_started_ms, &bad);
         oj_set_time(d, "task_completed", ev->task_completed_ms, &bad);
@@ -476,6 +511,7 @@ of_err of_event_decode(const char *data, size_t len, of_event *out, char *errstr
         out->deployment_id = oj_str(&r, d, p, "deployment_id", false);
         out->task_id = oj_str(&r, d, p, "task_id", false);
         out->web_link = oj_str(&r, d, p, "web_link", false);
+        out->interruption_id = oj_str(&r, d, p, "interruption_id", false);
         out->task_queued_ms = oj_time(&r, d, p, "task_queued", 0);
         out->task_started_ms = oj_time(&r, d, p, "task_started", 0);
         out->task_completed_ms = oj_time(&r, d, p, "task_completed", 0);
@@ -544,10 +580,16 @@ of_err of_command_encode(const of_command *cmd, char **out)
         }
         oj_set(root, "request", req, &bad);
     }
+    if (cmd->type == OF_CMD_APPROVE || cmd->type == OF_CMD_GUIDE)
+        oj_set_int(root, "stage", cmd->stage, &bad);
+    if (cmd->type == OF_CMD_GUIDE)
+        oj_set(root, "action", json_string(of_guidance_name(cmd->guidance)), &bad);
     if (cmd->type == OF_CMD_REPLAY) {
         oj_set_int(root, "stage", cmd->stage, &bad);
         oj_set_bool(root, "all", cmd->all, &bad);
         if (cmd->quarantined) oj_set_bool(root, "quarantined", true, &bad);
+    }
+    if (cmd->type == OF_CMD_REPLAY || cmd->type == OF_CMD_GUIDE) {
         if (cmd->n_tenants || cmd->n_projects || cmd->n_environments) {
             json_t *f = json_object();
             if (!f) bad = true;
@@ -595,6 +637,15 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
         out->stage = (int)oj_int(&r, root, "", "stage", false, 0, 10000, 0);
         out->all = oj_bool(&r, root, "", "all", false);
         out->quarantined = oj_bool(&r, root, "", "quarantined", false);
+    }
+    if (!r.rc && out->type == OF_CMD_GUIDE) {
+        out->stage = (int)oj_int(&r, root, "", "stage", true, 1, 10000, 0);
+        char *act = oj_str(&r, root, "", "action", true);
+        if (act && of_guidance_parse(act, &out->guidance) != 0)
+            oj_fail(&r, OF_ERR_INVALID, "action: unknown \"%s\" (retry, ignore or abort)", act);
+        free(act);
+    }
+    if (!r.rc && (out->type == OF_CMD_REPLAY || out->type == OF_CMD_GUIDE)) {
         json_t *f = json_object_get(root, "filters");
         if (f && !json_is_null(f)) {
             if (!json_is_object(f)) {
@@ -609,6 +660,8 @@ of_err of_command_decode(const char *data, size_t len, of_command *out, char *er
     }
     if (!r.rc && out->type == OF_CMD_ABORT)
         out->cancel_running = oj_bool(&r, root, "", "cancel_running", false);
+    if (!r.rc && out->type == OF_CMD_APPROVE)
+        out->stage = (int)oj_int(&r, root, "", "stage", true, 0, 10000, 0);
     return DECODE_END(r, root, of_command_clear, out);
 }
 
@@ -643,6 +696,32 @@ char *of_job_record_key(const char *release_id, const char *job_id, char *out, s
 {
     (void)snprintf(out, out_size, "job/%s/%s", release_id, job_id);
     return out;
+}
+
+/* "approvals": the ones given, [{"stage": 0 (the release) or N, "by", "reason", "time"}];
+ * absent when none. */
+static void approvals_json(json_t *root, const of_release_record *rr, bool *bad)
+{
+    if (!rr->approvals) return;
+    json_t *a = json_array();
+    if (!a) *bad = true;
+    for (int s = 0; a && s <= rr->stage_count; s++) {
+        const of_approval *ap = &rr->approvals[s];
+        if (!ap->by) continue;
+        json_t *o = json_object();
+        if (!o) *bad = true;
+        if (o) {
+            oj_set_int(o, "stage", s, bad);
+            oj_set_str(o, "by", ap->by, bad);
+            oj_set_str(o, "reason", ap->reason, bad);
+            oj_set_time(o, "time", ap->time_ms, bad);
+        }
+        oj_append(a, o, bad);
+    }
+    if (a && json_array_size(a))
+        oj_set(root, "approvals", a, bad);
+    else
+        json_decref(a);
 }
 
 of_err of_release_record_encode(const of_release_record *rr, char **out)
@@ -702,6 +781,7 @@ of_err of_release_record_encode(const of_release_record *rr, char **out)
     oj_set_str(root, "by", rr->by, &bad);
     oj_set_str(root, "reason", rr->reason, &bad);
     oj_set_str(root, "held", rr->held, &bad);
+    approvals_json(root, rr, &bad);
     if (rr->request_json) {
         json_error_t jerr;
         json_t *req = json_loads(rr->request_json, 0, &jerr);
@@ -808,6 +888,29 @@ of_err of_release_record_decode(const char *data, size_t len, of_release_record 
     out->by = oj_str(&r, root, "", "by", false);
     out->reason = oj_text(&r, root, "", "reason", false, OF_REASON_MAX, false);
     out->held = oj_text(&r, root, "", "held", false, OF_REASON_MAX, false);
+    json_t *aps = json_object_get(root, "approvals");
+    if (!r.rc && aps && !json_is_null(aps)) {
+        if (!json_is_array(aps)) oj_fail(&r, OF_ERR_INVALID, "approvals: must be an array");
+        if (!r.rc && !(out->approvals = calloc(sc + 1, sizeof *out->approvals)))
+            oj_fail(&r, OF_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; !r.rc && i < json_array_size(aps); i++) {
+            json_t *o = json_array_get(aps, i);
+            char p[48];
+            (void)snprintf(p, sizeof p, "approvals[%zu].", i);
+            if (!json_is_object(o)) {
+                oj_fail(&r, OF_ERR_INVALID, "approvals[%zu]: must be an object", i);
+                break;
+            }
+            int64_t s = oj_int(&r, o, p, "stage", true, 0, (int64_t)sc, 0);
+            if (r.rc) break;
+            of_approval *ap = &out->approvals[s];
+            free(ap->by);
+            free(ap->reason);
+            ap->by = oj_text(&r, o, p, "by", true, OF_BY_MAX, true);
+            ap->reason = oj_text(&r, o, p, "reason", false, OF_REASON_MAX, false);
+            ap->time_ms = oj_time(&r, o, p, "time", 0);
+        }
+    }
     json_t *req = json_object_get(root, "request");
     if (!r.rc && req && !json_is_null(req)) {
         if (!json_is_object(req)) {
@@ -963,6 +1066,7 @@ of_err of_status_json_encode(const of_release_record *hdr, const of_job_record *
     oj_set_str(root, "by", hdr->by, &bad);
     oj_set_str(root, "reason", hdr->reason, &bad);
     oj_set_str(root, "held", hdr->held, &bad);
+    approvals_json(root, hdr, &bad);
     oj_set_time(root, "updated", hdr->updated_ms, &bad);
     if (hdr->evicted_ms) {
         /* an evicted release's marker: no job records are left, its counts are the record's */

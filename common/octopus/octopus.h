@@ -126,8 +126,9 @@ typedef enum of_octo_route {
     OF_OCTO_ROUTE_PROJECTS,
     OF_OCTO_ROUTE_ENVIRONMENTS,
     OF_OCTO_ROUTE_TENANTS,
-    OF_OCTO_ROUTE_NODES, /* octopusservernodes (the task cap) */
-    OF_OCTO_ROUTE_OTHER, /* spaces, the API root, tag sets, ... */
+    OF_OCTO_ROUTE_NODES,         /* octopusservernodes (the task cap) */
+    OF_OCTO_ROUTE_INTERRUPTIONS, /* interruptions (approvals, guided failure) */
+    OF_OCTO_ROUTE_OTHER,         /* spaces, the API root, tag sets, ... */
     OF_OCTO_ROUTE_COUNT
 } of_octo_route;
 
@@ -685,6 +686,47 @@ OF_MUST_CHECK of_err of_octo_list_events_async(of_octo *c, const char *space_id,
 OF_MUST_CHECK of_err of_octo_list_events(of_octo *c, const char *space_id,
                                          const of_octo_event_query *q, of_octo_event_list *out,
                                          char *errstr, size_t errstr_size);
+
+/* ---- interruptions: manual interventions and guided failure ----
+ *
+ * Answers every pending interruption of type a->type raised by task_id, as Octopus's clients
+ * do: GET interruptions?regarding=<task>&pendingOnly=true, then per interruption PUT
+ * .../responsible (the API key's user takes responsibility; skipped when it has it) and POST
+ * .../submit with {"<field>": "<value>", "Notes": notes}. Pending interruptions of another
+ * type are left alone and counted (other). The submit is never retried once the server may
+ * have acted (a repeated one is refused); look at the task again to see whether it still
+ * waits. res (on success) lists what was answered; borrowed for the callback. */
+typedef struct of_octo_answer {
+    const char *type;  /* "ManualIntervention" or "GuidedFailure" */
+    const char *field; /* "Result" (manual intervention) or "Guidance" (guided failure) */
+    const char *value; /* "Proceed"; or "Retry", "Ignore", "Fail" */
+    const char *notes; /* who and why: Octopus keeps it in the task's audit */
+} of_octo_answer;
+
+typedef struct of_octo_answered {
+    char *id;    /* "Interruptions-12" */
+    char *title; /* "Approve the schema change" (may be NULL) */
+} of_octo_answered;
+
+typedef struct of_octo_answered_list {
+    of_octo_answered *items;
+    size_t n;
+    size_t other; /* pending interruptions of another type, not answered */
+} of_octo_answered_list;
+void of_octo_answered_list_clear(of_octo_answered_list *l);
+
+typedef void (*of_octo_answer_cb)(void *opaque, of_err err, const char *errstr,
+                                  of_octo_answered_list *res);
+OF_MUST_CHECK of_err of_octo_answer_interruptions_async(of_octo *c, const char *space_id,
+                                                        const char *task_id,
+                                                        const of_octo_answer *a,
+                                                        of_octo_answer_cb cb, void *opaque,
+                                                        char *errstr, size_t errstr_size);
+/* Blocking twin (out owned by the caller: of_octo_answered_list_clear). */
+OF_MUST_CHECK of_err of_octo_answer_interruptions(of_octo *c, const char *space_id,
+                                                  const char *task_id, const of_octo_answer *a,
+                                                  of_octo_answered_list *out, char *errstr,
+                                                  size_t errstr_size);
 
 /* POST /api/{space}/tasks/{id}/cancel: returns the task (usually now
  * Cancelling; Canceled shortly after). Idempotent, so retried normally. */

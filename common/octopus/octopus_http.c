@@ -106,7 +106,7 @@ static void wipe_slist(struct curl_slist *l)
 
 static const char *method_name(octo_method m)
 {
-    return m == OCTO_POST ? "POST" : "GET";
+    return m == OCTO_POST ? "POST" : m == OCTO_PUT ? "PUT" : "GET";
 }
 
 /* "METHOD /api/path?query" for messages: relative to the base URL, and cut
@@ -127,8 +127,8 @@ static void req_label(const octo_req *r, char *out, size_t n)
 const char *of_octo_route_name(of_octo_route r)
 {
     static const char *const names[OF_OCTO_ROUTE_COUNT] = {
-        "deployments", "deployments_lookup", "tasks",   "task_cancel", "events", "releases",
-        "projects",    "environments",       "tenants", "nodes",       "other"};
+        "deployments", "deployments_lookup", "tasks",   "task_cancel", "events",        "releases",
+        "projects",    "environments",       "tenants", "nodes",       "interruptions", "other"};
     return (unsigned)r < OF_OCTO_ROUTE_COUNT ? names[r] : "other";
 }
 
@@ -177,10 +177,13 @@ static of_octo_route route_of(const octo_req *r)
     static const struct {
         const char *name;
         of_octo_route route;
-    } simple[] = {
-        {"events", OF_OCTO_ROUTE_EVENTS},     {"releases", OF_OCTO_ROUTE_RELEASES},
-        {"projects", OF_OCTO_ROUTE_PROJECTS}, {"environments", OF_OCTO_ROUTE_ENVIRONMENTS},
-        {"tenants", OF_OCTO_ROUTE_TENANTS},   {"octopusservernodes", OF_OCTO_ROUTE_NODES}};
+    } simple[] = {{"events", OF_OCTO_ROUTE_EVENTS},
+                  {"releases", OF_OCTO_ROUTE_RELEASES},
+                  {"projects", OF_OCTO_ROUTE_PROJECTS},
+                  {"environments", OF_OCTO_ROUTE_ENVIRONMENTS},
+                  {"tenants", OF_OCTO_ROUTE_TENANTS},
+                  {"octopusservernodes", OF_OCTO_ROUTE_NODES},
+                  {"interruptions", OF_OCTO_ROUTE_INTERRUPTIONS}};
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
         if (seg_is(s0, l0, simple[i].name)) return simple[i].route;
     return OF_OCTO_ROUTE_OTHER;
@@ -707,7 +710,7 @@ static of_err start_attempt(of_octo *c, octo_req *r)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "octofleet/" OF_VERSION);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->method == OCTO_POST ? c->hdr_post : c->hdr_get);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->method != OCTO_GET ? c->hdr_post : c->hdr_get);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
@@ -725,8 +728,9 @@ static of_err start_attempt(of_octo *c, octo_req *r)
      * fresh connection is never "reused", so the one place that decides
      * (octo_classify) sees the failure instead. */
     if (!r->idempotent) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    if (r->method == OCTO_POST) {
+    if (r->method != OCTO_GET) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
+        if (r->method == OCTO_PUT) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)(r->body ? strlen(r->body) : 0));

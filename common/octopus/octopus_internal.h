@@ -76,7 +76,7 @@ int64_t octo_retry_delay(int attempt, int64_t retry_after_ms, int64_t base_ms, i
 
 /* ---- the request engine (octopus_http.c) --------------------------------- */
 
-typedef enum octo_method { OCTO_GET = 0, OCTO_POST } octo_method;
+typedef enum octo_method { OCTO_GET = 0, OCTO_POST, OCTO_PUT } octo_method;
 
 /* One logical request (retries included). */
 typedef struct octo_spec {

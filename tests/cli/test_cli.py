@@ -12,7 +12,7 @@ import tempfile
 
 OCTOFLEET, SRC = sys.argv[1], sys.argv[2]
 COMMANDS = ["demo", "producer", "worker", "plan", "hotfix", "submit", "status", "watch", "list", "replay",
-            "resume", "abort", "events", "topic", "version", "help"]
+            "resume", "abort", "approve", "guide", "events", "topic", "version", "help"]
 failures = 0
 # Commands run in an empty directory without OCTOFLEET_CONFIG, so no config file is found
 # unless a case puts one there (./octofleet.cfg is looked for).
@@ -210,13 +210,22 @@ def main():
                 check(name, False, "hung on a FIFO")
 
         # operator commands need a release (an id or a name: a name is not a usage error)
-        for c in ("replay", "resume", "abort"):
+        for c in ("replay", "resume", "abort", "approve", "guide"):
             rc, out, err = run(c)
             check(f"{c} without a release", rc == 2 and "missing RELEASE" in err, (c, rc, err))
             rc, out, err = run(c, "2026.18", "--space")
             check(f"{c} --space without a value", rc == 2, (c, rc, err))
         rc, out, err = run("replay", "5aa9fdc3-425b-543c-9d79-b2f4eb960011", "--stage", "x")
         check("replay bad stage", rc == 2 and "--stage" in err, (rc, err))
+        # guide needs a stage and an action it knows; approve takes a stage but no action
+        for argv, want in ((("guide", "r", "--action", "retry"), "--stage N (1 or more)"),
+                           (("guide", "r", "--stage", "0", "--action", "retry"), "--stage N"),
+                           (("guide", "r", "--stage", "2"), "--action retry|ignore|abort"),
+                           (("guide", "r", "--stage", "2", "--action", "pray"), "not 'pray'"),
+                           (("approve", "r", "--action", "retry"), "unexpected argument"),
+                           (("approve", "r", "--stage", "x"), "--stage needs a number")):
+            rc, out, err = run(*argv)
+            check(f"{' '.join(argv)}: usage error", rc == 2 and want in err, (argv, rc, err))
         # waiting: --timeout needs seconds, --wait and --no-wait exclude each other, abort has
         # no --wait (it ends the release), and every such command documents exit code 5
         for argv, want in ((("replay", "r", "--timeout", "0"), "--timeout"),
@@ -228,7 +237,7 @@ def main():
                            (("list", "extra"), "unexpected argument 'extra'")):
             rc, out, err = run(*argv)
             check(f"{' '.join(argv)}: usage error", rc == 2 and want in err, (argv, rc, err))
-        for c in ("submit", "replay", "resume", "abort"):
+        for c in ("submit", "replay", "resume", "abort", "approve", "guide"):
             rc, out, err = run(c, "--help")
             check(f"{c} --help documents exit 5", "5 no answer within --timeout" in out, out)
         rc, out, err = run("watch", "--help")

@@ -378,9 +378,9 @@ static void test_kept_texts(void)
         snprintf(body, sizeof body,
                  "{\"ReleaseId\":\"Releases-1\",\"EnvironmentId\":\"Environments-1\","
                  "\"TenantId\":\"Tenants-%d\",\"Comments\":\"job \\\"%zu\\\"\","
-                 "\"UseGuidedFailure\":true,\"FormValues\":{\"k\":\"v\\\"1\",\"n\":[1,{}]},"
+                 "\"UseGuidedFailure\":%s,\"FormValues\":{\"k\":\"v\\\"1\",\"n\":[1,{}]},"
                  "\"QueueTimeExpiry\":\"2099-01-01T00:00:00.000+00:00\"}",
-                 tenants[k], k);
+                 tenants[k], k, k == 1 ? "false" : "true"); /* Bad fails: no guided failure */
         sim_call(sim, "POST", "/api/Spaces-1/deployments", "API-K1", body, &status, NULL);
         CHECK_INT(status, 201);
     }

@@ -719,6 +719,33 @@ def release_request(release, environments, stages, tenants="all", **extra):
     return out
 
 
+def write_tenant_world(workdir, name, projects, tenants, task_cap, seed):
+    """A one-space world like system-world.json's: environment Dev, the tenanted projects (each
+    with release 1.0.0) and the tenants, every tenant connected to every project in Dev; no
+    rules, no history. Written to <workdir>/<name>-world.json; returns its path."""
+    world = {
+        "task_cap": task_cap,
+        "seed": seed,
+        "rules": [],
+        "spaces": [{
+            "name": "Default", "id": "Spaces-1", "is_default": True,
+            "environments": ["Dev"],
+            "lifecycles": [{"name": "Train", "phases": [{"name": "Early",
+                                                         "environments": ["Dev"]}]}],
+            "projects": [{"name": p, "tenanted": "Tenanted", "lifecycle": "Train",
+                          "releases": ["1.0.0"]} for p in projects],
+            "tenants": [{"name": t, "projects": {p: ["Dev"] for p in projects}}
+                        for t in tenants],
+            "history": [],
+        }],
+    }
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(os.path.abspath(workdir), "%s-world.json" % name)
+    with open(path, "w") as f:
+        json.dump(world, f)
+    return path
+
+
 def expected_targets(world, request):
     """The (stage, project, environment, tenant-or-None) a request deploys, computed from the
     world fixture: tenants "all" or {"names": [...]}, intersected with the tenants connected to

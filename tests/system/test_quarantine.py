@@ -14,7 +14,6 @@ Api (stage 2) deployments of the six tenants named F01..F06 (3 %); every deploym
     a second `replay --quarantined` is ignored (exit 1).
 """
 
-import json
 import os
 import sys
 
@@ -34,28 +33,7 @@ REQ = harness.release_request(
 
 
 def write_world(workdir):
-    """A world like system-world.json's, with 200 tenants and room for their tasks."""
-    world = {
-        "task_cap": 200,
-        "seed": 7,
-        "rules": [],
-        "spaces": [{
-            "name": "Default", "id": "Spaces-1", "is_default": True,
-            "environments": ["Dev"],
-            "lifecycles": [{"name": "Train", "phases": [{"name": "Early",
-                                                         "environments": ["Dev"]}]}],
-            "projects": [{"name": p, "tenanted": "Tenanted", "lifecycle": "Train",
-                          "releases": ["1.0.0"]} for p in PROJECTS],
-            "tenants": [{"name": t, "projects": {p: ["Dev"] for p in PROJECTS}}
-                        for t in TENANTS],
-            "history": [],
-        }],
-    }
-    os.makedirs(workdir, exist_ok=True)
-    path = os.path.join(os.path.abspath(workdir), "quarantine-world.json")
-    with open(path, "w") as f:
-        json.dump(world, f)
-    return path
+    return harness.write_tenant_world(workdir, "quarantine", PROJECTS, TENANTS, task_cap=200, seed=7)
 
 
 def scenario(args, fleets):

@@ -154,14 +154,14 @@ static const char *job_id_of(const char *key)
 
 /* ---- steps ---- */
 
-enum op { START, EV, REPLAY, RESUME, ABORT, REPLAYQ /* replay --quarantined */ };
+enum op { START, EV, REPLAY, RESUME, ABORT, REPLAYQ /* replay --quarantined */, APPROVE };
 
 typedef struct stepdef {
     enum op op;
     const char *job; /* EV: job key */
     of_event_type type;
     int attempt;
-    int stage; /* REPLAY */
+    int stage; /* REPLAY, APPROVE */
     bool all;
     const char *tenant, *project, *env; /* REPLAY filters */
     const char *overrides;              /* RESUME, REPLAY (reconciled): "key=status;key=status" */
@@ -194,8 +194,10 @@ static void render_outputs(const of_gate_out *o, char *disp, size_t dn, char *ev
         if (e->job_id[0])
             (void)snprintf(where, sizeof where, " %d/%s/%s/%s", e->stage, e->environment,
                            e->project, e->tenant ? e->tenant : "-");
-        else if (e->stage)
+        else if (e->stage && e->environment)
             (void)snprintf(where, sizeof where, " %d/%s", e->stage, e->environment);
+        else if (e->stage)
+            (void)snprintf(where, sizeof where, " %d", e->stage);
         else if (e->n_jobs)
             (void)snprintf(where, sizeof where, "(%zu)", e->n_jobs);
         used += (size_t)snprintf(evs + used, en - used, "%s%s%s", used ? ", " : "", t, where);
@@ -287,6 +289,14 @@ static of_err apply(of_gate *g, const stepdef *s, int64_t now, of_gate_out *out)
         of_command c = command(OF_CMD_ABORT, "carol", "wrong train");
         c.cancel_running = s->cancel;
         return of_gate_abort(g, &c, now, out);
+    }
+    case APPROVE: {
+        of_command c = command(OF_CMD_APPROVE, "dave", "change 42 signed off");
+        c.stage = s->stage;
+        char why[256] = "";
+        of_err rc = of_gate_approve(g, &c, now, out, why, sizeof why);
+        CHECK(rc == OF_OK || why[0]); /* an ignored approval says why */
+        return rc;
     }
     }
     return OF_ERR_INVALID;
@@ -809,6 +819,118 @@ static const stepdef lane_q_untenanted[] = {
     {REPLAYQ, NOARGS, OF_ERR_STATE, "", "", "", RUN},
 };
 
+/* ---- approvals (docs/gating.md, "Approvals") ---- */
+
+#define APPROVAL_REQUEST(stage2, policy)                                                       \
+    "{\"release\":\"2026.18\",\"environments\":[\"Beta\",\"Prod\"],\"tenants\":\"all\","       \
+    "\"stages\":[[{\"project\":\"Db\",\"version\":\"1.0.0\"}],{\"projects\":[{\"project\":"    \
+    "\"Api\",\"version\":\"1.0.0\"},{\"project\":\"Web\",\"version\":\"1.0.0\"}]" stage2 "}]," \
+    "\"policy\":" policy "}"
+#define NEEDS_APPROVAL ",\"approval\":{\"required\":true,\"by\":[\"Release Managers\"]}"
+/* the barrier's release, stage 2 waiting for approval */
+static const plandef APPROVE_PLAN = {JOBS, N_JOBS, 2, APPROVAL_REQUEST(NEEDS_APPROVAL, "{}")};
+/* ... the whole release waiting for one */
+static const plandef APPROVE_RELEASE_PLAN = {
+    JOBS, N_JOBS, 2,
+    APPROVAL_REQUEST("", "{\"approval\":{\"required\":true,\"by\":[\"Release Managers\"]}}")};
+#define A(stage) APPROVE, NULL, OF_EV__COUNT, 0, stage, false, NULL, NULL, NULL, NULL, false
+
+/* Stage 2 waits for its approval once stage 1 is done in an environment; it is asked for once;
+ * approving it starts stage 2 wherever stage 1 is done. What cannot be approved is ignored. */
+static const stepdef approve_stage[] = {
+    START_STEP,
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 1/Beta, stage.approval_required 2", "", RUN)},
+    {A(1), OF_ERR_STATE, "", "", "", RUN}, /* needs no approval */
+    {A(0), OF_ERR_STATE, "", "", "", RUN}, /* the release needs none */
+    {A(3), OF_ERR_STATE, "", "", "", RUN}, /* no such stage */
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("1/Prod/Db/T2", SUCCEEDED, 1), OK_("", "stage.succeeded 1/Prod", "", RUN)},
+    {A(2), OK_("2/Beta/Api/-#1 2/Beta/Web/T1#1 2/Beta/Web/T2#1 2/Prod/Api/-#1 2/Prod/Web/T1#1",
+               "stage.approved 2, stage.started 2/Beta, stage.started 2/Prod", "", RUN)},
+    {A(2), OF_ERR_STATE, "", "", "", RUN}, /* approved already */
+    {E("2/Beta/Api/-", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Web/T1", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Beta/Web/T2", SUCCEEDED, 1), OK_("", "stage.succeeded 2/Beta", "", RUN)},
+    {E("2/Prod/Api/-", SUCCEEDED, 1), OK_("", "", "", RUN)},
+    {E("2/Prod/Web/T1", SUCCEEDED, 1),
+     OK_("", "stage.succeeded 2/Prod, release.completed", "", DONE)},
+    {A(2), OF_ERR_STATE, "", "", "", DONE}, /* the release has ended */
+};
+#define APPROVE_SPLIT 9 /* just after the approval */
+
+/* policy.approval: nothing starts before it. */
+static const stepdef approve_release[] = {
+    {START, NOARGS,
+     OK_("", "release.accepted, job.skipped 2/Prod/Web/T2, stage.approval_required", "", RUN)},
+    {A(2), OF_ERR_STATE, "", "", "", RUN}, /* stage 2 needs none of its own */
+    {A(0), OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
+               "stage.approved, stage.started 1/Beta, stage.started 1/Prod", "", RUN)},
+};
+
+/* Lanes: a lane that reaches the stage waits there; approving it moves every waiting lane. */
+static const plandef APPROVE_LANE_PLAN = {
+    LJOBS, N_LJOBS, 3,
+    "{\"release\":\"2026.18\",\"environments\":[\"Beta\",\"Prod\"],\"tenants\":\"all\","
+    "\"stages\":[[{\"project\":\"Db\",\"version\":\"1.0.0\"}],{\"projects\":[{\"project\":"
+    "\"Api\",\"version\":\"1.0.0\"},{\"project\":\"Schema\",\"version\":\"1.0.0\"}]" NEEDS_APPROVAL
+    "},[{\"project\":\"Web\",\"version\":\"1.0.0\"}]],\"policy\":{\"gate\":\"tenant\"}}"};
+static const stepdef approve_lanes[] = {
+    {START, NOARGS,
+     OK_("1/Beta/Db/T1#1 1/Beta/Db/T2#1 1/Prod/Db/T1#1 1/Prod/Db/T2#1",
+         "release.accepted, job.skipped 2/Prod/Api/T2, stage.started 1/Beta, stage.started 1/Prod",
+         "", RUN)},
+    {E("1/Beta/Db/T1", SUCCEEDED, 1), OK_("", "stage.approval_required 2", "", RUN)},
+    {E("1/Beta/Db/T2", SUCCEEDED, 1), OK_("", "stage.succeeded 1/Beta", "", RUN)},
+    {A(2), OK_("2/Beta/Api/T1#1 2/Beta/Api/T2#1 2/Beta/Schema/-#1",
+               "stage.approved 2, stage.started 2/Beta", "", RUN)},
+    /* approved: Prod's lanes go on into stage 2 at once */
+    {E("1/Prod/Db/T1", SUCCEEDED, 1), OK_("2/Prod/Api/T1#1", "stage.started 2/Prod", "", RUN)},
+};
+
+/* The jobs an approval lets start carry it to the workers (who answer the deployments' manual
+ * interventions in its name); the ones before it do not. */
+static void test_approval_carried(void)
+{
+    of_gate *g = new_gate_of(&APPROVE_RELEASE_PLAN);
+    if (!g) return;
+    of_gate_out out;
+    memset(&out, 0, sizeof out);
+    CHECK_INT(of_gate_start(g, 1000, &out), OF_OK);
+    CHECK_INT(out.n_dispatch, 0);
+    of_gate_out_clear(&out);
+    of_command c = command(OF_CMD_APPROVE, "dave", "change 42 signed off");
+    char why[256] = "";
+    CHECK_INT(of_gate_approve(g, &c, 1001, &out, why, sizeof why), OF_OK);
+    CHECK_INT(out.n_dispatch, 4);
+    for (size_t i = 0; i < out.n_dispatch; i++) {
+        CHECK_STR(out.dispatch[i].approved_by, "dave");
+        CHECK_STR(out.dispatch[i].approval_reason, "change 42 signed off");
+    }
+    bool answered = false;
+    for (size_t i = 0; i < out.n_events; i++)
+        if (out.events[i].type == OF_EV_STAGE_APPROVED)
+            answered = out.events[i].by && strcmp(out.events[i].by, "dave") == 0;
+    CHECK(answered);
+    /* the record keeps the approval: a rebuilt gate still carries it */
+    of_release_record rr;
+    CHECK_INT(of_gate_release_record(g, &rr), OF_OK);
+    CHECK(rr.approvals && rr.approvals[0].by && strcmp(rr.approvals[0].by, "dave") == 0);
+    CHECK(rr.approvals && !rr.approvals[1].by);
+    of_release_record_clear(&rr);
+    of_gate_out_clear(&out);
+    of_gate_free(g);
+    /* no approval asked for: nothing carried */
+    g = new_gate_of(&STAGE_PLAN);
+    if (!g) return;
+    CHECK_INT(of_gate_start(g, 1000, &out), OF_OK);
+    for (size_t i = 0; i < out.n_dispatch; i++)
+        CHECK(out.dispatch[i].approved_by == NULL);
+    of_gate_out_clear(&out);
+    of_gate_free(g);
+}
+
 static void scenario_of(const plandef *pd, const char *name, const stepdef *steps, size_t n)
 {
     of_gate *g = new_gate_of(pd);
@@ -1107,6 +1229,9 @@ static void test_save_load(void)
                        sizeof lane_quarantine / sizeof lane_quarantine[0], LANE_QUARANTINE_SPLIT);
     save_load_continue(&LANE_Q_PLAN, "lane-quarantine-paused", lane_quarantine,
                        sizeof lane_quarantine / sizeof lane_quarantine[0], 8);
+    /* an approval given survives: the rebuilt gate does not wait for it again */
+    save_load_continue(&APPROVE_PLAN, "approve-stage", approve_stage,
+                       sizeof approve_stage / sizeof approve_stage[0], APPROVE_SPLIT);
 }
 
 /* A producer that crashes after deciding redoes the same decision from the same state:
@@ -1428,6 +1553,13 @@ int main(void)
                 sizeof stage_q_untenanted / sizeof stage_q_untenanted[0]);
     scenario_of(&LANE_Q_PLAN, "lane-q-untenanted", lane_q_untenanted,
                 sizeof lane_q_untenanted / sizeof lane_q_untenanted[0]);
+    scenario_of(&APPROVE_PLAN, "approve-stage", approve_stage,
+                sizeof approve_stage / sizeof approve_stage[0]);
+    scenario_of(&APPROVE_RELEASE_PLAN, "approve-release", approve_release,
+                sizeof approve_release / sizeof approve_release[0]);
+    scenario_of(&APPROVE_LANE_PLAN, "approve-lanes", approve_lanes,
+                sizeof approve_lanes / sizeof approve_lanes[0]);
+    test_approval_carried();
     test_quarantine_records();
     test_allowance();
     test_lane_torn_save();

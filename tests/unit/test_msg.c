@@ -162,6 +162,26 @@ static of_request *parse_valid(const char *name)
     return r;
 }
 
+/* "approval" on a stage and in policy: required defaults to true, "by" is one name or a list. */
+static void test_approval_request(void)
+{
+    of_request *r = parse_valid("approval.json");
+    if (!r) return;
+    CHECK(r->policy.approval.required);
+    CHECK_INT(r->policy.approval.n_by, 1);
+    CHECK_STR(r->policy.approval.n_by ? r->policy.approval.by[0] : NULL, "Change Board");
+    CHECK(!r->stages[0].approval.required);
+    CHECK(r->stages[1].approval.required);
+    CHECK_INT(r->stages[1].approval.n_by, 2);
+    CHECK_STR(r->stages[1].approval.n_by == 2 ? r->stages[1].approval.by[1] : NULL, "jane");
+    CHECK(!r->stages[2].approval.required);
+    char *enc = NULL;
+    CHECK_INT(of_request_encode(r, &enc), OF_OK);
+    CHECK_CONTAINS(enc, "\"approval\":{\"required\":true,\"by\":[\"Release Managers\",\"jane\"]}");
+    free(enc);
+    of_request_free(r);
+}
+
 /* policy.gate and policy.lane_failure: values, defaults, the canonical encoding, and one
  * error per mistake (a lane_failure beside a bad gate is not blamed on the gate). */
 static void test_gate_policy(void)
@@ -507,6 +527,10 @@ static void make_job(of_job *j, bool tenanted)
     j->timeout_s = 1800;
     j->cancel_on_timeout = tenanted;
     j->guided_failure = !tenanted;
+    if (tenanted) { /* an approved stage's job carries the approval */
+        j->approved_by = strdup("dave");
+        j->approval_reason = strdup("change 42 signed off");
+    }
     j->dispatched_ms = 1778015000123;
 }
 
@@ -535,6 +559,8 @@ static void check_job_equal(const of_job *a, const of_job *b)
     CHECK_INT(a->guided_failure, b->guided_failure);
     CHECK_STR(a->queue_time, b->queue_time);
     CHECK_STR(a->queue_time_expiry, b->queue_time_expiry);
+    CHECK_STR(a->approved_by, b->approved_by);
+    CHECK_STR(a->approval_reason, b->approval_reason);
     CHECK_INT(a->deadline_ms, b->deadline_ms);
     CHECK_INT(a->dispatched_ms, b->dispatched_ms);
 }
@@ -555,6 +581,8 @@ static void test_job_round_trip(void)
         CHECK_INT(of_job_copy(&copy, &j), OF_OK);
         check_job_equal(&j, &copy);
         if (t == 0) CHECK_CONTAINS(enc, "\"tenant\":null");
+        if (t == 0) CHECK(strstr(enc, "approval") == NULL);
+        if (t == 1) CHECK_CONTAINS(enc, "\"approval\":{\"by\":\"dave\"");
         free(enc);
         of_job_clear(&j);
         of_job_clear(&back);
@@ -928,12 +956,51 @@ static void test_commands(void)
     of_command_clear(&back);
     of_command_clear(&c);
 
+    /* approve a stage; guide a stage's guided failures for one tenant */
+    c.type = OF_CMD_APPROVE;
+    of_uuid_release_id("Default", "2026.18", c.release_id);
+    c.by = strdup("dave");
+    c.stage = 2;
+    CHECK_INT(of_command_encode(&c, &enc), OF_OK);
+    CHECK_INT(of_command_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    CHECK_INT(back.type, OF_CMD_APPROVE);
+    CHECK_INT(back.stage, 2);
+    free(enc);
+    of_command_clear(&back);
+    c.type = OF_CMD_GUIDE;
+    c.guidance = OF_GUIDE_IGNORE;
+    char *tenant[1] = {(char *)(uintptr_t) "Contoso"};
+    c.tenants = tenant;
+    c.n_tenants = 1;
+    CHECK_INT(of_command_encode(&c, &enc), OF_OK);
+    CHECK_CONTAINS(enc, "\"action\":\"ignore\"");
+    CHECK_INT(of_command_decode(enc, strlen(enc), &back, err, sizeof err), OF_OK);
+    CHECK_INT(back.type, OF_CMD_GUIDE);
+    CHECK_INT(back.guidance, OF_GUIDE_IGNORE);
+    CHECK_INT(back.stage, 2);
+    CHECK_INT(back.n_tenants, 1);
+    CHECK_STR(back.n_tenants ? back.tenants[0] : NULL, "Contoso");
+    free(enc);
+    of_command_clear(&back);
+    c.tenants = NULL;
+    c.n_tenants = 0;
+    of_command_clear(&c);
+
     static const struct {
         const char *msg;
         const char *why;
     } bad[] = {
         {"{\"schema\":\"octofleet.command/1\",\"type\":\"resume\",\"by\":\"a\"}",
          "release_id: missing"},
+        {"{\"schema\":\"octofleet.command/1\",\"type\":\"guide\",\"by\":\"a\",\"release_id\":"
+         "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\",\"stage\":1,\"action\":\"pray\"}",
+         "action: unknown \"pray\""},
+        {"{\"schema\":\"octofleet.command/1\",\"type\":\"guide\",\"by\":\"a\",\"release_id\":"
+         "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\",\"action\":\"retry\"}",
+         "stage: missing"},
+        {"{\"schema\":\"octofleet.command/1\",\"type\":\"approve\",\"by\":\"a\",\"release_id\":"
+         "\"5aa9fdc3-425b-543c-9d79-b2f4eb960011\"}",
+         "stage: missing"},
         {"{\"schema\":\"octofleet.command/1\",\"type\":\"explode\",\"by\":\"a\"}", "type: unknown"},
         {"{\"schema\":\"octofleet.command/1\",\"type\":\"submit\",\"by\":\"a\"}",
          "request: missing"},
@@ -1149,6 +1216,7 @@ int main(void)
     test_stage_deadline_policy();
     test_seed_request_fields();
     test_gate_policy();
+    test_approval_request();
     test_request_limits();
     test_ids();
     test_event_ids();

@@ -1063,6 +1063,128 @@ static void test_cancel(ofsim *sim, of_octo *c)
     free_target(&tg);
 }
 
+/* ---- interruptions: answering manual interventions and guided failures ---- */
+
+static void sim_rules(ofsim *sim, const char *rules_json)
+{
+    int status = 0;
+    CHECK_INT(ofsim_admin(sim, "POST", "/sim/rules", rules_json, &status, NULL), OF_OK);
+    CHECK_INT(status, 200);
+}
+
+/* Waits until the task is final, or (pending) waits on an interruption; its last reading. */
+static void wait_task_until(of_octo *c, const char *task_id, bool pending, of_octo_task *t)
+{
+    char es[1024];
+    int64_t deadline = of_now_ms() + 20000;
+    memset(t, 0, sizeof *t);
+    while (of_now_ms() < deadline) {
+        of_octo_task_clear(t);
+        if (of_octo_get_task(c, NULL, task_id, t, es, sizeof(es))) break;
+        if (pending ? t->has_pending_interruptions : of_octo_task_state_is_final(t->state)) return;
+        sleep_ms(10);
+    }
+}
+
+/* One deployment of Slow to Development (1.0.0) under the rules given; its task id. */
+static char *deploy_slow(of_octo *c, bool guided)
+{
+    char es[1024];
+    target tg;
+    of_octo_deployment d;
+    find_target(c, "Slow", "Development", "1.0.0", &tg);
+    of_octo_deploy_req req = {
+        .release_id = tg.rel.id, .environment_id = tg.env.id, .use_guided_failure = guided};
+    CHECK_INT(of_octo_create_deployment(c, NULL, &req, &d, es, sizeof(es)), OF_OK);
+    char *task = d.task_id ? strdup(d.task_id) : NULL;
+    of_octo_deployment_clear(&d);
+    free_target(&tg);
+    return task;
+}
+
+static void test_interruptions(ofsim *sim, of_octo *c)
+{
+    char es[1024];
+    of_octo_task t;
+    of_octo_answered_list l;
+    const of_octo_answer proceed = {"ManualIntervention", "Result", "Proceed", "approved by dave"};
+    of_octo_answer guide = {"GuidedFailure", "Guidance", "Retry", "dave: fixed the disk"};
+
+    /* a manual intervention: a guidance finds nothing of its type; Proceed lets it run on */
+    sim_rules(sim, "{\"mode\":\"prepend\",\"rules\":[{\"project\":\"Slow\","
+                   "\"interruption\":true,\"duration_ms\":30}]}");
+    char *task = deploy_slow(c, false);
+    if (!task) return;
+    wait_task_until(c, task, true, &t);
+    CHECK(t.has_pending_interruptions);
+    of_octo_task_clear(&t);
+    CHECK_INT(of_octo_answer_interruptions(c, NULL, task, &guide, &l, es, sizeof es), OF_OK);
+    CHECK_INT(l.n, 0);
+    CHECK_INT(l.other, 1);
+    of_octo_answered_list_clear(&l);
+    CHECK_INT(of_octo_answer_interruptions(c, NULL, task, &proceed, &l, es, sizeof es), OF_OK);
+    CHECK_INT(l.n, 1);
+    char want[64];
+    (void)snprintf(want, sizeof want, "Interruptions-%s", task + strlen("ServerTasks-"));
+    CHECK_STR(l.n ? l.items[0].id : NULL, want);
+    CHECK(l.n && l.items[0].title != NULL);
+    of_octo_answered_list_clear(&l);
+    wait_task_until(c, task, false, &t);
+    CHECK_INT(t.state, OF_OCTO_TASK_SUCCESS);
+    of_octo_task_clear(&t);
+    /* answered: nothing is pending any more */
+    CHECK_INT(of_octo_answer_interruptions(c, NULL, task, &proceed, &l, es, sizeof es), OF_OK);
+    CHECK_INT(l.n + l.other, 0);
+    of_octo_answered_list_clear(&l);
+    free(task);
+
+    /* guided failure: the failing step waits; Retry after the fix runs it again, to success */
+    sim_rules(sim, "{\"mode\":\"prepend\",\"rules\":[{\"project\":\"Slow\","
+                   "\"outcome\":\"fail\",\"interruption\":false,\"duration_ms\":30}]}");
+    task = deploy_slow(c, true);
+    if (!task) return;
+    wait_task_until(c, task, true, &t);
+    CHECK(t.has_pending_interruptions);
+    CHECK_INT(t.state, OF_OCTO_TASK_EXECUTING); /* not failed: it waits for guidance */
+    of_octo_task_clear(&t);
+    CHECK_INT(of_octo_answer_interruptions(c, NULL, task, &proceed, &l, es, sizeof es), OF_OK);
+    CHECK_INT(l.n, 0);
+    CHECK_INT(l.other, 1);
+    of_octo_answered_list_clear(&l);
+    sim_rules(sim, "{\"mode\":\"prepend\",\"rules\":[{\"project\":\"Slow\","
+                   "\"outcome\":\"success\",\"duration_ms\":30}]}");
+    CHECK_INT(of_octo_answer_interruptions(c, NULL, task, &guide, &l, es, sizeof es), OF_OK);
+    CHECK_INT(l.n, 1);
+    (void)snprintf(want, sizeof want, "Interruptions-%s-1", task + strlen("ServerTasks-"));
+    CHECK_STR(l.n ? l.items[0].id : NULL, want);
+    of_octo_answered_list_clear(&l);
+    wait_task_until(c, task, false, &t);
+    CHECK_INT(t.state, OF_OCTO_TASK_SUCCESS);
+    of_octo_task_clear(&t);
+    free(task);
+
+    /* ... and "Fail" ends it failed; an unknown guidance is the server's 400 */
+    sim_rules(sim, "{\"mode\":\"prepend\",\"rules\":[{\"project\":\"Slow\","
+                   "\"outcome\":\"fail\",\"duration_ms\":30}]}");
+    task = deploy_slow(c, true);
+    if (!task) return;
+    wait_task_until(c, task, true, &t);
+    of_octo_task_clear(&t);
+    guide.value = "Pray";
+    CHECK_INT(of_octo_answer_interruptions(c, NULL, task, &guide, &l, es, sizeof es),
+              OF_ERR_REJECTED);
+    CHECK_CONTAINS(es, "Guidance");
+    guide.value = "Fail";
+    CHECK_INT(of_octo_answer_interruptions(c, NULL, task, &guide, &l, es, sizeof es), OF_OK);
+    CHECK_INT(l.n, 1);
+    of_octo_answered_list_clear(&l);
+    wait_task_until(c, task, false, &t);
+    CHECK_INT(t.state, OF_OCTO_TASK_FAILED);
+    of_octo_task_clear(&t);
+    free(task);
+    ofsim_reset(sim); /* the fixture's rules again */
+}
+
 /* ---- the observer (monitoring): one report per attempt, with its route and status ---- */
 
 typedef struct obs_log {
@@ -1583,6 +1705,7 @@ int main(void)
         test_lying_pager(sim);
         test_unreadable_task(sim);
         test_endless_body(sim);
+        with_client(sim, test_interruptions);
         ofsim_stop(sim);
     }
     test_tls();
