@@ -423,7 +423,11 @@ static of_err run_notify(const of_config *cfg, of_stop_flag *stop, char *errstr,
     of_fleet_kafka fk = {0};
     of_kafka_consumer *c = NULL;
     of_err rc = load_secrets(&nf, errstr, errstr_size);
-    if (!rc && of_notify_ids_load(&nf.ids, cfg->notify.state_file, errstr, errstr_size))
+    /* read and written back at once: a state file that cannot be kept is a configuration
+     * error at start, not a message posted twice after the next restart */
+    if (!rc &&
+        (of_notify_ids_load(&nf.ids, cfg->notify.state_file, errstr, errstr_size) ||
+         of_notify_ids_save(&nf.ids, cfg->notify.state_file, of_wall_ms(), errstr, errstr_size)))
         rc = OF_ERR_CONFIG;
     if (!rc && of_config_topic(cfg, "events", nf.topic, sizeof nf.topic))
         rc = of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "topics.prefix too long");
