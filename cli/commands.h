@@ -21,5 +21,6 @@ int of_cmd_demo(int argc, char **argv);     /* cmd_demo.c */
 int of_cmd_producer(int argc, char **argv); /* cmd_producer.c */
 int of_cmd_worker(int argc, char **argv);   /* cmd_worker.c */
 int of_cmd_topic(int argc, char **argv);    /* cmd_topic.c */
+int of_cmd_notify(int argc, char **argv);   /* cmd_notify.c */
 
 #endif

@@ -363,86 +363,14 @@ static int load_state(follower *f)
     return OF_EXIT_OK;
 }
 
-static of_job_status event_status(of_event_type t, bool *ok)
-{
-    *ok = true;
-    switch (t) {
-    case OF_EV_JOB_DISPATCHED:
-        return OF_JOB_DISPATCHED;
-    case OF_EV_JOB_STARTED:
-    case OF_EV_JOB_ANSWERED: /* the interruption answered: the task runs on */
-        return OF_JOB_STARTED;
-    case OF_EV_JOB_WAITING:
-        return OF_JOB_WAITING;
-    case OF_EV_JOB_SUCCEEDED:
-        return OF_JOB_SUCCEEDED;
-    case OF_EV_JOB_FAILED:
-        return OF_JOB_FAILED;
-    case OF_EV_JOB_SKIPPED:
-        return OF_JOB_SKIPPED;
-    case OF_EV_JOB_CANCELLED:
-        return OF_JOB_CANCELLED;
-    case OF_EV_JOB_TIMED_OUT:
-        return OF_JOB_TIMED_OUT;
-    default:
-        *ok = false;
-        return OF_JOB_PENDING;
-    }
-}
-
-/* An event after the state was read: applied to the model when it is not older than what the
- * state already says (a job's attempt, the release's round), so history never wins. */
+/* An event after the state was read: applied to the model (of_relstate_apply), and the job's
+ * Octopus link noted. */
 static void apply_event(follower *f, const of_event *ev)
 {
-    of_release_record *r = &f->st.rel;
-    bool is_job;
-    of_job_status js = event_status(ev->type, &is_job);
-    if (is_job) {
-        long at = of_relstate_find_job(&f->st, ev->job_id);
-        if (at < 0) return;
-        of_job_record *j = &f->st.jobs[at];
-        if (ev->attempt < j->job.attempt) return;
-        j->job.attempt = ev->attempt;
-        j->status = js;
-        j->held = false;
-        if (ev->message && (of_job_status_is_failure(js) || js == OF_JOB_SKIPPED)) {
-            char *m = strdup(ev->message);
-            if (m) {
-                free(j->skip_reason);
-                j->skip_reason = m;
-            }
-        }
-        if (ev->web_link) note_link(f, ev->job_id, ev->web_link);
-        return;
-    }
-    if (ev->round < r->round) return; /* before the state we read */
-    if (ev->stage >= 1 && ev->stage <= r->stage_count && ev->environment) {
-        of_stage_status ss = ev->type == OF_EV_STAGE_STARTED     ? OF_STAGE_RUNNING
-                             : ev->type == OF_EV_STAGE_SUCCEEDED ? OF_STAGE_SUCCEEDED
-                             : ev->type == OF_EV_STAGE_FAILED    ? OF_STAGE_FAILED
-                                                                 : OF_STAGE_STATUS__COUNT;
-        for (size_t e = 0; ss != OF_STAGE_STATUS__COUNT && e < r->n_environments; e++)
-            if (r->environments[e].name && strcmp(r->environments[e].name, ev->environment) == 0)
-                r->stage_status[(size_t)(ev->stage - 1) * r->n_environments + e] = ss;
-    }
-    switch (ev->type) {
-    case OF_EV_RELEASE_PAUSED:
-        r->status = OF_RELEASE_PAUSED;
-        break;
-    case OF_EV_RELEASE_RESUMED:
-        r->status = OF_RELEASE_RUNNING;
-        r->round = ev->round;
-        break;
-    case OF_EV_RELEASE_COMPLETED:
-        r->status = OF_RELEASE_COMPLETED;
-        break;
-    case OF_EV_RELEASE_ABORTED:
-        r->status = OF_RELEASE_ABORTED;
-        break;
-    default:
-        return;
-    }
-    if (r->status != OF_RELEASE_RUNNING) f->final = outcome(r->status);
+    of_relstate_apply(&f->st, ev);
+    if (ev->job_id[0] && ev->web_link && of_relstate_find_job(&f->st, ev->job_id) >= 0)
+        note_link(f, ev->job_id, ev->web_link);
+    if (f->st.rel.status != OF_RELEASE_RUNNING) f->final = outcome(f->st.rel.status);
 }
 
 /* The footer of the live view: the last thing that happened to the release. */

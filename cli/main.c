@@ -22,6 +22,7 @@ static const struct of_cmd {
     {"demo", of_cmd_demo, "run a whole release train in-process (mock Kafka, simulated Octopus)"},
     {"producer", of_cmd_producer, "run the producer daemon (until SIGTERM)"},
     {"worker", of_cmd_worker, "run a worker daemon (until SIGTERM)"},
+    {"notify", of_cmd_notify, "post one chat message per release, updated as it runs"},
     {"plan", of_cmd_plan, "expand a release request into its jobs, deploying nothing"},
     {"hotfix", of_cmd_hotfix, "write the request of a hotfix train (where the old version runs)"},
     {"submit", of_cmd_submit, "send a release request to the producer (--wait follows it)"},

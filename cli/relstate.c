@@ -9,6 +9,73 @@
 #include "log.h"
 #include "msg.h"
 
+/* Job statuses in the order a job goes through them within one attempt; a later event never
+ * moves a job back (an event read late, after the state already had its successor). */
+static int status_rank(of_job_status s)
+{
+    if (of_job_status_is_terminal(s)) return 3;
+    return s == OF_JOB_WAITING ? 2 : s == OF_JOB_STARTED ? 1 : 0;
+}
+
+bool of_relstate_apply(of_relstate *s, const of_event *ev)
+{
+    of_release_record *r = &s->rel;
+    of_job_status js;
+    if (of_event_job_status(ev->type, &js)) {
+        long at = of_relstate_find_job(s, ev->job_id);
+        if (at < 0) return false;
+        of_job_record *j = &s->jobs[at];
+        if (ev->attempt < j->job.attempt) return false;
+        if (ev->attempt == j->job.attempt && status_rank(js) < status_rank(j->status) &&
+            js != OF_JOB_DISPATCHED)
+            return false;
+        if (ev->attempt == j->job.attempt && js == OF_JOB_DISPATCHED &&
+            j->status != OF_JOB_PENDING && j->status != OF_JOB_DISPATCHED)
+            return false;
+        j->job.attempt = ev->attempt;
+        j->status = js;
+        j->held = false;
+        if (ev->message && (of_job_status_is_failure(js) || js == OF_JOB_SKIPPED)) {
+            char *m = strdup(ev->message);
+            if (m) {
+                free(j->skip_reason);
+                j->skip_reason = m;
+            }
+        }
+        return true;
+    }
+    if (ev->round < r->round) return false; /* before the state we read */
+    bool changed = false;
+    if (ev->stage >= 1 && ev->stage <= r->stage_count && ev->environment) {
+        of_stage_status ss = ev->type == OF_EV_STAGE_STARTED     ? OF_STAGE_RUNNING
+                             : ev->type == OF_EV_STAGE_SUCCEEDED ? OF_STAGE_SUCCEEDED
+                             : ev->type == OF_EV_STAGE_FAILED    ? OF_STAGE_FAILED
+                                                                 : OF_STAGE_STATUS__COUNT;
+        for (size_t e = 0; ss != OF_STAGE_STATUS__COUNT && e < r->n_environments; e++)
+            if (r->environments[e].name && strcmp(r->environments[e].name, ev->environment) == 0) {
+                r->stage_status[(size_t)(ev->stage - 1) * r->n_environments + e] = ss;
+                changed = true;
+            }
+    }
+    switch (ev->type) {
+    case OF_EV_RELEASE_PAUSED:
+        r->status = OF_RELEASE_PAUSED;
+        return true;
+    case OF_EV_RELEASE_RESUMED:
+        r->status = OF_RELEASE_RUNNING;
+        r->round = ev->round;
+        return true;
+    case OF_EV_RELEASE_COMPLETED:
+        r->status = OF_RELEASE_COMPLETED;
+        return true;
+    case OF_EV_RELEASE_ABORTED:
+        r->status = OF_RELEASE_ABORTED;
+        return true;
+    default:
+        return changed;
+    }
+}
+
 long of_relstate_find_job(const of_relstate *s, const char *job_id)
 {
     for (size_t i = s->n; i-- > 0;)

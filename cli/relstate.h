@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "model.h"
+#include "msg.h"
 
 typedef struct of_relstate {
     /* set by the caller before of_relstate_read: the release id or name; NULL = every
@@ -33,6 +34,12 @@ int of_relstate_read(const of_config *cfg, const char *name, of_relstate *s);
 
 /* Index of the job with job_id in s->jobs, or -1. */
 long of_relstate_find_job(const of_relstate *s, const char *job_id);
+
+/* Applies an event read after the state (s holds one release) to it: a job event to its job
+ * record (not when older than the record: an earlier attempt, or an earlier step of the same
+ * attempt), a stage or release event to the release record (not from an earlier round).
+ * Returns true when something changed. */
+bool of_relstate_apply(of_relstate *s, const of_event *ev);
 
 /* Frees what s holds (s->want is borrowed and left). */
 void of_relstate_clear(of_relstate *s);

@@ -1430,36 +1430,6 @@ of_err of_gate_start(of_gate *g, int64_t now_ms, of_gate_out *out)
     return finish(&s);
 }
 
-static bool event_status(of_event_type t, of_job_status *st)
-{
-    switch (t) {
-    case OF_EV_JOB_STARTED:
-    case OF_EV_JOB_ANSWERED: /* its interruption answered: the task runs on */
-        *st = OF_JOB_STARTED;
-        return true;
-    case OF_EV_JOB_WAITING:
-        *st = OF_JOB_WAITING;
-        return true;
-    case OF_EV_JOB_SUCCEEDED:
-        *st = OF_JOB_SUCCEEDED;
-        return true;
-    case OF_EV_JOB_FAILED:
-        *st = OF_JOB_FAILED;
-        return true;
-    case OF_EV_JOB_SKIPPED:
-        *st = OF_JOB_SKIPPED;
-        return true;
-    case OF_EV_JOB_CANCELLED:
-        *st = OF_JOB_CANCELLED;
-        return true;
-    case OF_EV_JOB_TIMED_OUT:
-        *st = OF_JOB_TIMED_OUT;
-        return true;
-    default:
-        return false;
-    }
-}
-
 of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t now_ms, of_gate_out *out)
 {
     out->ignored = true;
@@ -1468,7 +1438,8 @@ of_err of_gate_job_event(of_gate *g, const of_event *ev, int64_t now_ms, of_gate
     if (found < 0) return OF_ERR_NOT_FOUND;
     size_t idx = (size_t)found;
     of_job_status st;
-    if (!event_status(ev->type, &st)) return OF_OK; /* job.dispatched: our own echo */
+    if (!of_event_job_status(ev->type, &st) || st == OF_JOB_DISPATCHED)
+        return OF_OK; /* job.dispatched: our own echo */
     of_job_record *r = &g->jobs[idx];
     /* Stale: an older attempt's late news. Attempt 0 never comes from a worker. */
     if (ev->attempt < 1 || ev->attempt < r->job.attempt) return OF_OK;

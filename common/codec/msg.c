@@ -132,6 +132,26 @@ bool of_job_status_is_failure(of_job_status s)
     return s == OF_JOB_FAILED || s == OF_JOB_CANCELLED || s == OF_JOB_TIMED_OUT;
 }
 
+bool of_event_job_status(of_event_type t, of_job_status *st)
+{
+    static const struct {
+        of_event_type ev;
+        of_job_status st;
+    } map[] = {
+        {OF_EV_JOB_DISPATCHED, OF_JOB_DISPATCHED}, {OF_EV_JOB_STARTED, OF_JOB_STARTED},
+        {OF_EV_JOB_WAITING, OF_JOB_WAITING},       {OF_EV_JOB_SUCCEEDED, OF_JOB_SUCCEEDED},
+        {OF_EV_JOB_FAILED, OF_JOB_FAILED},         {OF_EV_JOB_SKIPPED, OF_JOB_SKIPPED},
+        {OF_EV_JOB_CANCELLED, OF_JOB_CANCELLED},   {OF_EV_JOB_TIMED_OUT, OF_JOB_TIMED_OUT},
+        {OF_EV_JOB_ANSWERED, OF_JOB_STARTED}, /* its interruption answered: the task runs on */
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (map[i].ev != t) continue;
+        *st = map[i].st;
+        return true;
+    }
+    return false;
+}
+
 bool of_job_status_is_done_ok(of_job_status s)
 {
     return s == OF_JOB_SUCCEEDED || s == OF_JOB_SKIPPED;

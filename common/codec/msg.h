@@ -88,6 +88,10 @@ const char *of_event_outcome(of_event_type t);
 bool of_job_status_is_terminal(of_job_status s);
 /* States that stop a release (on_failure = pause): failed, cancelled, timed_out. */
 bool of_job_status_is_failure(of_job_status s);
+/* The job status a job event reports (job.dispatched -> dispatched, ..., job.timed_out ->
+ * timed_out; job.answered -> started: the task runs on) into *st; false (and *st untouched)
+ * for an event that is not about a job. */
+bool of_event_job_status(of_event_type t, of_job_status *st);
 /* States that let the next stage start: succeeded, skipped. */
 bool of_job_status_is_done_ok(of_job_status s);
 

@@ -98,6 +98,7 @@ static bool v_name(const cfg_val *v, char *why, size_t n);
 static bool v_listen(const cfg_val *v, char *why, size_t n);
 static bool v_kafka_props(const cfg_val *v, char *why, size_t n);
 static bool v_kv_names(const cfg_val *v, char *why, size_t n);
+static bool v_from(const cfg_val *v, char *why, size_t n);
 
 static const cfg_enum_name log_levels[] = {
     {"error", OF_LOG_ERROR},
@@ -114,6 +115,19 @@ static const cfg_enum_name completion_sources[] = {
 };
 _Static_assert(sizeof(of_completion_source) == sizeof(int), "CT_ENUM stores enums as int");
 
+static const cfg_enum_name notify_modes[] = {
+    {"webhook", OF_NOTIFY_WEBHOOK},
+    {"slack", OF_NOTIFY_SLACK},
+    {NULL, 0},
+};
+static const cfg_enum_name notify_formats[] = {
+    {"slack", OF_NOTIFY_FMT_SLACK},
+    {"teams", OF_NOTIFY_FMT_TEAMS},
+    {NULL, 0},
+};
+_Static_assert(sizeof(of_notify_mode) == sizeof(int), "CT_ENUM stores enums as int");
+_Static_assert(sizeof(of_notify_format) == sizeof(int), "CT_ENUM stores enums as int");
+
 static const cfg_group cfg_groups[] = {
     {"kafka", "Kafka connection, shared by the producer, the workers and the CLI."},
     {"topics", "Topics octofleet uses. Names are <prefix><name>; jobs of stage N go to "
@@ -121,6 +135,8 @@ static const cfg_group cfg_groups[] = {
     {"octopus", "The Octopus Deploy REST API. The API key is never set here: see api_key_file."},
     {"producer", "The producer: turns release requests into jobs and gates stages on events."},
     {"worker", "The workers: run jobs against Octopus and report completion events."},
+    {"notify", "The notifier (octofleet notify): one chat message per release, updated in place "
+               "(docs/operations.md, \"Notifications\")."},
     {"security", "Message authentication between the CLI, the producer and the workers "
                  "(docs/reliability.md)."},
     {"log", "Logging (stderr, one line per event)."},
@@ -322,6 +338,51 @@ static const cfg_def cfg_defs[] = {
      "host:port where the worker serves GET /metrics (Prometheus), /healthz and /readyz "
      "(docs/monitoring.md); port 0 picks a free port, logged at start. Empty: no HTTP "
      "endpoint."},
+
+    /* notify */
+    {"notify.mode", CT_ENUM, OFF(notify.mode), "webhook", 0, 0, notify_modes, NULL, 0, NULL,
+     "How the message is created and updated. \"webhook\": POST to the URL creates it and the "
+     "reply names its id ({\"id\": \"...\"}); each update is a PUT to <url>/<id>. \"slack\": "
+     "the URL is Slack's Web API base (https://slack.com/api): POST chat.postMessage creates, "
+     "POST chat.update with the ts it answered updates; needs a bot token (token_file) and "
+     "channel."},
+    {"notify.format", CT_ENUM, OFF(notify.format), "slack", 0, 0, notify_formats, NULL, 0, NULL,
+     "The JSON body: \"slack\" ({\"text\", \"blocks\"}, Block Kit) or \"teams\" ({\"text\", "
+     "\"attachments\": [an Adaptive Card]}). Mode slack takes format slack."},
+    {"notify.url_file", CT_STRING, OFF(notify.url_file), "", 0, 0, NULL, NULL, 0,
+     "\"/etc/octofleet/notify-url\"",
+     "File holding the URL to send to, on one line (mode 0600: a webhook URL is a secret). When "
+     "empty the URL is read from the environment variable OCTOFLEET_NOTIFY_URL. Never a config "
+     "value, never logged."},
+    {"notify.token_file", CT_STRING, OFF(notify.token_file), "", 0, 0, NULL, NULL, 0,
+     "\"/etc/octofleet/notify-token\"",
+     "File holding the bearer token sent as \"Authorization: Bearer <token>\" (mode slack: the "
+     "bot token, xoxb-...). When empty: the environment variable OCTOFLEET_NOTIFY_TOKEN; "
+     "neither: no Authorization header (mode webhook only)."},
+    {"notify.channel", CT_STRING, OFF(notify.channel), "", 0, 0, NULL, NULL, 0, "\"C0123456789\"",
+     "Mode slack: the channel to post in (its id; the bot must be a member)."},
+    {"notify.group_id", CT_STRING, OFF(notify.group_id), "octofleet-notify", 0, 0, NULL, NULL,
+     CF_NONEMPTY, NULL,
+     "Consumer group under which the notifier keeps its position in the events topic, so a "
+     "restarted notifier goes on where it was. One notifier per group."},
+    {"notify.from", CT_STRING, OFF(notify.from), "end", 0, 0, NULL, v_from, 0, NULL,
+     "Where a notifier whose group has no position yet starts: \"end\" (only releases that "
+     "move from now on) or \"beginning\"."},
+    {"notify.state_file", CT_STRING, OFF(notify.state_file), "/var/lib/octofleet/notify.state", 0,
+     0, NULL, NULL, CF_NONEMPTY, NULL,
+     "File where the notifier keeps each release's message id (rewritten atomically after each "
+     "create), so a restarted notifier updates the message instead of posting a second one."},
+    {"notify.min_interval", CT_DURATION, OFF(notify.min_interval_ms), "2s", 0, 1 * HOUR, NULL, NULL,
+     0, NULL,
+     "At most one update per release per this interval: the events in between are folded into "
+     "the next update, and the last state is always sent."},
+    {"notify.request_timeout", CT_DURATION, OFF(notify.request_timeout_ms), "10s", 1 * SEC,
+     10 * MIN, NULL, NULL, 0, NULL, "Timeout of one HTTP attempt, connection and reply included."},
+    {"notify.retry_deadline", CT_DURATION, OFF(notify.retry_deadline_ms), "2m", 1 * SEC, 1 * DAY,
+     NULL, NULL, 0, NULL,
+     "How long one send is retried (network errors, 408, 429 with Retry-After, 500, 502, 503, "
+     "504), with capped exponential backoff and jitter, before it is given up (logged). Another "
+     "HTTP error is logged with the receiver's answer and not retried."},
 
     /* security */
     {"security.fleet_key_file", CT_STRING, OFF(security.fleet_key_file), "", 0, 0, NULL, NULL, 0,
@@ -608,6 +669,13 @@ static bool v_name(const cfg_val *v, char *why, size_t n)
         return false;
     }
     return true;
+}
+
+static bool v_from(const cfg_val *v, char *why, size_t n)
+{
+    if (strcmp(v->s, "end") == 0 || strcmp(v->s, "beginning") == 0) return true;
+    snprintf(why, n, "must be \"end\" or \"beginning\"");
+    return false;
 }
 
 static bool v_listen(const cfg_val *v, char *why, size_t n)
@@ -1085,10 +1153,23 @@ static bool x_poll_lt_max_poll(const of_config *c, char *why, size_t n)
     return false;
 }
 
+static bool x_slack_mode(const of_config *c, char *why, size_t n)
+{
+    if (c->notify.mode != OF_NOTIFY_SLACK) return true;
+    if (c->notify.format != OF_NOTIFY_FMT_SLACK)
+        snprintf(why, n, "slack takes notify.format \"slack\"");
+    else if (!c->notify.channel || !*c->notify.channel)
+        snprintf(why, n, "slack needs notify.channel (the channel's id)");
+    else
+        return true;
+    return false;
+}
+
 static const cfg_cross cfg_crosses[] = {
     {"octopus.connect_timeout", x_connect_le_request},
     {"octopus.request_timeout", x_request_le_deadline},
     {"worker.poll_interval", x_poll_lt_max_poll},
+    {"notify.mode", x_slack_mode},
 };
 
 /* Location prefix for a key: "file:line: " when the key was read from a

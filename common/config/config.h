@@ -129,6 +129,33 @@ typedef struct of_config_worker {
     char *metrics_listen;                   /* "host:port" of /metrics, ...; "" = off */
 } of_config_worker;
 
+/* notify.mode: how the notifier creates and updates its message (docs/operations.md). */
+typedef enum of_notify_mode {
+    OF_NOTIFY_WEBHOOK = 0, /* "webhook": POST <url> creates, PUT <url>/<id> updates */
+    OF_NOTIFY_SLACK,       /* "slack": <url>/chat.postMessage, then <url>/chat.update with ts */
+} of_notify_mode;
+
+/* notify.format: the JSON body's flavour. */
+typedef enum of_notify_format {
+    OF_NOTIFY_FMT_SLACK = 0, /* {"text", "blocks"} (Slack Block Kit) */
+    OF_NOTIFY_FMT_TEAMS,     /* {"text", "attachments": [Adaptive Card]} */
+} of_notify_format;
+
+/* Group `notify`: the notifier daemon (`octofleet notify`). */
+typedef struct of_config_notify {
+    of_notify_mode mode;
+    of_notify_format format;
+    char *url_file;   /* "" means: env OCTOFLEET_NOTIFY_URL */
+    char *token_file; /* "" means: env OCTOFLEET_NOTIFY_TOKEN (optional for webhook) */
+    char *channel;    /* Slack channel id (mode slack) */
+    char *group_id;
+    char *from;                 /* "end" or "beginning": where a group without a position starts */
+    char *state_file;           /* message ids per release */
+    int64_t min_interval_ms;    /* at most one update per release per this */
+    int64_t request_timeout_ms; /* one HTTP attempt */
+    int64_t retry_deadline_ms;  /* all attempts of one send */
+} of_config_notify;
+
 /* Group `log`. */
 typedef struct of_config_security {
     /* File holding the fleet key for message authentication (common/guard/guard.h); "" means the
@@ -147,6 +174,7 @@ typedef struct of_config {
     of_config_octopus octopus;
     of_config_producer producer;
     of_config_worker worker;
+    of_config_notify notify;
     of_config_security security;
     of_config_log log;
 } of_config;

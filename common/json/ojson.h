@@ -1,6 +1,7 @@
-/* ofjson: the one set of jansson helpers behind the message codec (common/codec) and the
- * Octopus client (common/octopus): building objects with one allocation flag, and reading
- * fields with their type checked and a path in every error.
+/* ofjson: the one set of jansson helpers behind the message codec (common/codec), the
+ * Octopus client (common/octopus) and the notifier's message bodies (cli/notify.c): building
+ * objects with one allocation flag, and reading fields with their type checked and a path in
+ * every error.
  *
  * Ownership: the writers take the json_t they are given (json_object_set_new rules) and
  * oj_dump takes root; the readers return values borrowed from the object read (oj_get) or
