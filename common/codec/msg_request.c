@@ -71,6 +71,9 @@ static void unknown_keys(vctx *c, json_t *o, const char *path, const char *const
     json_object_foreach(o, key, val)
     {
         (void)val;
+        /* Top-level fields named "x-..." are annotations for people and tools (`octofleet
+         * import` writes "x-import-notes"): kept in the file, ignored. No typo starts so. */
+        if (!*path && strncmp(key, "x-", 2) == 0) continue;
         bool ok = false;
         for (const char *const *k = known; *k; k++)
             if (strcmp(*k, key) == 0) ok = true;
@@ -186,7 +189,7 @@ static void parse_entry(vctx *c, json_t *v, const char *path, of_stage_entry *e)
         verr(c, "%s: must be an object {\"project\": ..., \"version\": ...}", path);
         return;
     }
-    static const char *const known[] = {"project", "version", "skip", "from", NULL};
+    static const char *const known[] = {"project", "version", "skip", "from", "condition", NULL};
     unknown_keys(c, v, path, known);
     char p[200];
     (void)snprintf(p, sizeof p, "%s.project", path);
@@ -208,6 +211,19 @@ static void parse_entry(vctx *c, json_t *v, const char *path, of_stage_entry *e)
         e->from = vname(c, from, p, true);
         if (e->from && e->version && strcmp(e->from, e->version) == 0)
             verr(c, "%s: is the version itself; a hotfix replaces another version", p);
+    }
+    json_t *cond = json_object_get(v, "condition");
+    if (cond) {
+        const char *s = json_is_string(cond) ? json_string_value(cond) : "";
+        for (int k = 0; k < OF_CONDITION__COUNT && !e->has_condition; k++)
+            if (strcmp(s, of_condition_name((of_condition)k)) == 0) {
+                e->has_condition = true;
+                e->condition = (of_condition)k;
+            }
+        if (!e->has_condition)
+            verr(c, "%s.condition: must be \"%s\" or \"%s\"", path,
+                 of_condition_name(OF_CONDITION_ALWAYS),
+                 of_condition_name(OF_CONDITION_IF_NOT_CURRENT));
     }
 }
 
@@ -765,6 +781,8 @@ of_err of_request_encode(const of_request *req, char **out)
             oj_set_str(e, "version", st->entries[j].version, &bad);
             if (st->entries[j].skip) oj_set_bool(e, "skip", true, &bad);
             if (st->entries[j].from) oj_set_str(e, "from", st->entries[j].from, &bad);
+            if (st->entries[j].has_condition)
+                oj_set_str(e, "condition", of_condition_name(st->entries[j].condition), &bad);
             oj_append(pa, e, &bad);
         }
         if (so)
