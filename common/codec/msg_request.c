@@ -894,3 +894,65 @@ of_err of_request_hotfix(const of_request *like, const of_hotfix *h, of_request 
     free(text);
     return rc;
 }
+
+/* A new array of the n borrowed strings. */
+static json_t *str_array(const char *const *v, size_t n, bool *bad)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        oj_append(a, json_string(v[i]), bad);
+    if (!a) *bad = true;
+    return a;
+}
+
+of_err of_request_draft_encode(const of_draft *d, char **out)
+{
+    *out = NULL;
+    bool bad = false;
+    json_t *root = json_object();
+    if (!root) return OF_ERR_NOMEM;
+    if (d->notes_key) oj_set(root, d->notes_key, str_array(d->notes, d->n_notes, &bad), &bad);
+    oj_set_str(root, "release", d->release, &bad);
+    oj_set_str(root, "space", d->space, &bad);
+    oj_set(root, "environments", str_array(d->environments, d->n_environments, &bad), &bad);
+    if (d->tenants_all) {
+        oj_set(root, "tenants", json_string("all"), &bad);
+    } else if (d->n_tenant_names || d->n_tenant_tags) {
+        json_t *t = json_object();
+        if (d->n_tenant_names)
+            oj_set(t, "names", str_array(d->tenant_names, d->n_tenant_names, &bad), &bad);
+        if (d->n_tenant_tags)
+            oj_set(t, "tags", str_array(d->tenant_tags, d->n_tenant_tags, &bad), &bad);
+        oj_set(root, "tenants", t, &bad);
+    }
+    json_t *stages = json_array();
+    for (size_t i = 0; stages && i < d->n_stages; i++) {
+        const of_draft_stage *st = &d->stages[i];
+        json_t *pa = json_array();
+        for (size_t j = 0; pa && j < st->n_entries; j++) {
+            const of_draft_entry *de = &st->entries[j];
+            json_t *e = json_object();
+            oj_set_str(e, "project", de->project, &bad);
+            oj_set_str(e, "version", de->version, &bad);
+            if (de->condition >= 0 && de->condition < OF_CONDITION__COUNT)
+                oj_set_str(e, "condition", of_condition_name((of_condition)de->condition), &bad);
+            oj_append(pa, e, &bad);
+        }
+        if (st->name) {
+            json_t *so = json_object();
+            oj_set_str(so, "name", st->name, &bad);
+            oj_set(so, "projects", pa, &bad);
+            oj_append(stages, so, &bad);
+        } else {
+            oj_append(stages, pa, &bad);
+        }
+    }
+    oj_set(root, "stages", stages, &bad);
+    if (bad) {
+        json_decref(root);
+        return OF_ERR_NOMEM;
+    }
+    *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return *out ? OF_OK : OF_ERR_NOMEM;
+}
