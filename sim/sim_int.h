@@ -17,6 +17,7 @@
 #define OFSIM_INT_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,6 +51,12 @@ char *sim_strdup(const char *s); /* NULL-safe; aborts on OOM */
  * starting with '_' are always allowed. */
 const char *sim_unknown_key(json_t *obj, const char *const *allowed, bool comments);
 char *sim_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A fixture error: OF_ERR_CONFIG, errstr "fixture <path>: <message>" (sim_world.c,
+ * sim_process.c). */
+of_err sim_vfxerr(char *errstr, size_t errsz, const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+/* A JSON path for messages into out; a (never expected) truncation is harmless. */
+void sim_pathf(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 char *sim_slug(const char *name); /* "Hosted Beta" -> "hosted-beta" */
 bool sim_icontains(const char *hay, const char *needle);
 int sim_namecmp(const char *a, const char *b);    /* case-insensitive, then exact */

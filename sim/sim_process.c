@@ -30,23 +30,11 @@ static of_err perr(pctx *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static of_err perr(pctx *c, const char *path, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    of_err rc = sim_vfxerr(c->errstr, c->errsz, path, fmt, ap);
     va_end(ap);
-    return of_seterr(c->errstr, c->errsz, OF_ERR_CONFIG, "fixture %s: %s", path, msg);
-}
-
-/* JSON paths are for messages only; a (never expected) truncation is harmless. */
-static void pathf(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, size, fmt, ap);
-    va_end(ap);
+    return rc;
 }
 
 static const char *opt_str(json_t *o, const char *key)
@@ -245,7 +233,7 @@ static of_err load_step(pctx *c, json_t *s, int i, const char *path, json_t *ste
         json_array_foreach(actions, k, a)
         {
             char apath[400];
-            pathf(apath, sizeof apath, "%s.actions[%zu]", path, k);
+            sim_pathf(apath, sizeof apath, "%s.actions[%zu]", path, k);
             json_t *one;
             rc = load_action(c, a, i, (int)k, name, apath, &one);
             if (rc) break;
@@ -339,14 +327,14 @@ of_err sim_load_processes(sim_world *w, int space, const char *space_path, char 
         json_t *s;
         json_array_foreach(src, i, s)
         {
-            pathf(path, sizeof path, "%s.projects[%d].process[%zu]", space_path, nth, i);
+            sim_pathf(path, sizeof path, "%s.projects[%d].process[%zu]", space_path, nth, i);
             of_err rc = load_step(&c, s, (int)i, path, w->projects[p].steps);
             if (rc) return rc;
         }
         int nrel = 0;
         for (int r = 0; r < w->n_releases; r++) {
             if (w->releases[r].project != p) continue;
-            pathf(path, sizeof path, "%s.projects[%d].releases[%d]", space_path, nth, nrel++);
+            sim_pathf(path, sizeof path, "%s.projects[%d].releases[%d]", space_path, nth, nrel++);
             of_err rc = load_packages(&c, r, path);
             if (rc) return rc;
         }

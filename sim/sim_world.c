@@ -24,24 +24,13 @@ static of_err fxerr(fx *f, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static of_err fxerr(fx *f, const char *path, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    of_err rc = sim_vfxerr(f->errstr, f->errsz, path, fmt, ap);
     va_end(ap);
-    return of_seterr(f->errstr, f->errsz, OF_ERR_CONFIG, "fixture %s: %s", path, msg);
+    return rc;
 }
 
-/* JSON paths are for messages only; a (never expected) truncation is harmless. */
-static void pathf(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-}
 static void *alloc_array(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
@@ -49,7 +38,7 @@ static void *alloc_array(size_t n, size_t size)
     return p;
 }
 
-#define PATHF(buf, ...) pathf(buf, sizeof buf, __VA_ARGS__)
+#define PATHF(buf, ...) sim_pathf(buf, sizeof buf, __VA_ARGS__)
 
 static of_err check_keys(fx *f, json_t *obj, const char *path, const char *const *allowed)
 {
