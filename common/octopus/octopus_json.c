@@ -316,24 +316,36 @@ static void free_refs(of_octo_ref *r, size_t n)
     free(r);
 }
 
-/* An array of {Id, Name} (environment references). */
-static void decode_refs(oj_reader *r, json_t *obj, const char *field, of_octo_ref **out, size_t *n)
+/* An array field of objects, each decoded by one(); *n counts the ones started (so a clear
+ * frees a half-decoded item too). */
+static void decode_each(oj_reader *r, json_t *obj, const char *field, void **out, size_t *n,
+                        size_t size, void (*one)(oj_reader *r, json_t *j, void *item))
 {
     *out = NULL;
     *n = 0;
     json_t *v = oj_get(r, obj, "", field, OJ_ARRAY, false);
     if (!v || json_array_size(v) == 0) return;
-    *out = calloc(json_array_size(v), sizeof(**out));
+    *out = calloc(json_array_size(v), size);
     if (!*out) {
         oj_nomem(r);
         return;
     }
     for (size_t i = 0; !r->rc && i < json_array_size(v); i++) {
-        /* each one says what it is: "Environment reference Environments-1: ..." */
-        r->rc = octo_decode_ref(json_array_get(v, i), "Environment reference", &(*out)[i],
-                                r->errstr, r->errstr_size);
-        if (!r->rc) *n = i + 1;
+        (*n)++;
+        one(r, json_array_get(v, i), (char *)*out + i * size);
     }
+}
+
+static void decode_env_ref(oj_reader *r, json_t *j, void *item)
+{
+    /* each one says what it is: "Environment reference Environments-1: ..." */
+    r->rc = octo_decode_ref(j, "Environment reference", item, r->errstr, r->errstr_size);
+}
+
+/* An array of {Id, Name} (environment references). */
+static void decode_refs(oj_reader *r, json_t *obj, const char *field, of_octo_ref **out, size_t *n)
+{
+    decode_each(r, obj, field, (void **)out, n, sizeof(**out), decode_env_ref);
 }
 
 static const octo_field promotion_fields[] = {
@@ -883,26 +895,6 @@ void of_octo_process_clear(of_octo_process *p)
     free(p->steps);
     free_fields(p, process_fields, NFIELDS(process_fields));
     memset(p, 0, sizeof(*p));
-}
-
-/* An array field of objects, each decoded by one(); *n counts the ones started (so a clear
- * frees a half-decoded item too). */
-static void decode_each(oj_reader *r, json_t *obj, const char *field, void **out, size_t *n,
-                        size_t size, void (*one)(oj_reader *r, json_t *j, void *item))
-{
-    *out = NULL;
-    *n = 0;
-    json_t *v = oj_get(r, obj, "", field, OJ_ARRAY, false);
-    if (!v || json_array_size(v) == 0) return;
-    *out = calloc(json_array_size(v), size);
-    if (!*out) {
-        oj_nomem(r);
-        return;
-    }
-    for (size_t i = 0; !r->rc && i < json_array_size(v); i++) {
-        (*n)++;
-        one(r, json_array_get(v, i), (char *)*out + i * size);
-    }
 }
 
 static void decode_action(oj_reader *r, json_t *j, void *item)
