@@ -307,18 +307,32 @@ static char **split(const char *s, char sep, size_t *n)
     }
 }
 
-/* "Id=Name;..." as a list of {Id, Name}. */
+/* "K=V<sep>K=V..." as *n keys and values (new strings; free both with of_strv_free). A '\r' in
+ * a value is a line break (a multi-line value such as Chain_Tenants). */
+static void pairs(const char *spec, char sep, char ***keys, char ***values, size_t *n)
+{
+    *keys = split(spec, sep, n);
+    *values = calloc(*n + 1, sizeof **values);
+    for (size_t i = 0; i < *n; i++) {
+        char *eq = strchr((*keys)[i], '=');
+        if (!eq) abort();
+        *eq = '\0';
+        for (char *r = eq + 1; *r; r++)
+            if (*r == '\r') *r = '\n';
+        (*values)[i] = dup(eq + 1);
+    }
+}
+
+/* "Id=Name;..." as a list of {Id, Name}: the strings move into the list. */
 static void refs(const char *spec, of_octo_ref_list *l)
 {
-    char **v = split(spec, ';', &l->n);
-    l->items = calloc(l->n, sizeof *l->items);
-    for (size_t i = 0; i < l->n; i++) {
-        char *eq = strchr(v[i], '=');
-        *eq = '\0';
-        l->items[i].id = dup(v[i]);
-        l->items[i].name = dup(eq + 1);
-    }
-    of_strv_free(v, l->n);
+    char **ids, **names;
+    pairs(spec, ';', &ids, &names, &l->n);
+    l->items = calloc(l->n + 1, sizeof *l->items);
+    for (size_t i = 0; i < l->n; i++)
+        l->items[i] = (of_octo_ref){ids[i], names[i]};
+    free(ids);
+    free(names);
 }
 
 static void build_action(of_octo_action *a, const act *t, int id)
@@ -333,19 +347,14 @@ static void build_action(of_octo_action *a, const act *t, int id)
     a->tenant_tags = split(t->tags, ',', &a->ntenant_tags);
     a->channels = split(t->channels, ',', &a->nchannels);
     size_t n = 0;
-    char **lines = split(t->props, '\n', &n);
+    char **names, **values;
+    pairs(t->props, '\n', &names, &values, &n);
     a->properties = calloc(n + 1, sizeof *a->properties);
-    for (size_t i = 0; i < n; i++) {
-        char *eq = strchr(lines[i], '=');
-        if (!eq) abort();
-        *eq = '\0';
-        for (char *r = eq + 1; *r; r++)
-            if (*r == '\r') *r = '\n'; /* a multi-line value (Chain_Tenants) */
-        a->properties[i].name = dup(lines[i]);
-        a->properties[i].value = dup(eq + 1);
-    }
+    for (size_t i = 0; i < n; i++)
+        a->properties[i] = (of_octo_property){names[i], values[i], false};
+    free(names);
+    free(values);
     a->nproperties = n;
-    of_strv_free(lines, n);
 }
 
 static void build(const tcase *c, of_octo_process *p, of_octo_release_manifest *m)
@@ -368,17 +377,14 @@ static void build(const tcase *c, of_octo_process *p, of_octo_release_manifest *
             build_action(&s->actions[s->nactions++], &t->acts[k], (int)(i * 10 + k));
     }
     size_t n = 0;
-    char **pk = split(c->packages, ';', &n);
+    char **actions, **versions;
+    pairs(c->packages, ';', &actions, &versions, &n);
     m->packages = calloc(n + 1, sizeof *m->packages);
-    for (size_t i = 0; i < n; i++) {
-        char *eq = strchr(pk[i], '=');
-        *eq = '\0';
-        m->packages[i].action_name = dup(pk[i]);
-        m->packages[i].package_reference_name = dup("");
-        m->packages[i].version = dup(eq + 1);
-    }
+    for (size_t i = 0; i < n; i++)
+        m->packages[i] = (of_octo_selected_package){actions[i], dup(""), versions[i]};
+    free(actions);
+    free(versions);
     m->npackages = n;
-    of_strv_free(pk, n);
 }
 
 static void render_stages(const of_draft *d, char *out, size_t size)
