@@ -288,6 +288,15 @@ static bool map_dar(builder *b, const char *where, const of_octo_action *a, mapp
     return true;
 }
 
+/* A template's project parameter must name a project, not compute one. */
+static bool literal_project(builder *b, const char *where, const char *project)
+{
+    if (!blank(project) && !strstr(project, "#{")) return true;
+    note(b, "%s: the project \"%s\" is empty or an expression, known only when it runs; left out",
+         where, project ? project : "");
+    return false;
+}
+
 static bool map_chain(builder *b, const char *where, const of_octo_action *a, mapped *m)
 {
     static const char *const names[] = {"Chain_Channel",
@@ -306,6 +315,7 @@ static bool map_chain(builder *b, const char *where, const of_octo_action *a, ma
         NULL, "False", NULL,    NULL};
     const char *why = NULL;
     m->project = prop(a, CHAIN_PROJECT);
+    if (!literal_project(b, where, m->project)) return false;
     m->version = template_version(b, prop(a, "Chain_ReleaseNum"), &why);
     m->cond = -1;
     if (!m->version) {
@@ -330,6 +340,7 @@ static bool map_child(builder *b, const char *where, const of_octo_action *a, ma
     static const char *const defaults[] = {NULL, NULL, "Yes", "N/A", "N/A", "No", NULL};
     const char *why = NULL;
     m->project = prop(a, CHILD_PROJECT);
+    if (!literal_project(b, where, m->project)) return false;
     m->version = template_version(b, prop(a, "ChildProject.Release.Number"), &why);
     if (!m->version) {
         note(b, "%s: Deploy Child Octopus Deploy Project of %s: %s; left out", where, m->project,

@@ -154,6 +154,11 @@ static const tcase cases[] = {
          "ChildProject.Tenant.Name=Contoso\nChildProject.DeploymentMode.Value=Promote\n"
          "ChildProject.WaitForFinish.Value=Yes",
          NULL, NULL, NULL}}},
+      {"Computed",
+       NULL,
+       NULL,
+       {{"Computed", "Octopus.Script", false,
+         "ChildProject.Project.Name=#{Child}\nChildProject.Release.Number=1.0", NULL, NULL, NULL}}},
       {"Web",
        NULL,
        NULL,
@@ -169,8 +174,9 @@ static const tcase cases[] = {
      "Identity 2.0:if-not-current",
      "On Site Beta",
      "names=Contoso",
-     {"step 2 \"Web\": Deploy Child Octopus Deploy Project of Web: its release number is an "
-      "expression or a pattern"},
+     {"step 3 \"Web\": Deploy Child Octopus Deploy Project of Web: its release number is an "
+      "expression or a pattern",
+      "step 2 \"Computed\": the project \"#{Child}\" is empty or an expression"},
      NULL},
     {"what does not map is listed: manual, script, unknown template, disabled, scopes, settings",
      {{"Approve", NULL, NULL, {{"Approve", "Octopus.Manual", false, "", NULL, NULL, NULL}}},
