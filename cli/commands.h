@@ -17,6 +17,7 @@ int of_cmd_watch(int argc, char **argv);  /* cmd_watch.c */
 int of_cmd_list(int argc, char **argv);
 int of_cmd_plan(int argc, char **argv);     /* cmd_plan.c */
 int of_cmd_hotfix(int argc, char **argv);   /* cmd_hotfix.c */
+int of_cmd_import(int argc, char **argv);   /* cmd_import.c */
 int of_cmd_demo(int argc, char **argv);     /* cmd_demo.c */
 int of_cmd_producer(int argc, char **argv); /* cmd_producer.c */
 int of_cmd_worker(int argc, char **argv);   /* cmd_worker.c */

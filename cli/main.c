@@ -25,6 +25,7 @@ static const struct of_cmd {
     {"notify", of_cmd_notify, "post one chat message per release, updated as it runs"},
     {"plan", of_cmd_plan, "expand a release request into its jobs, deploying nothing"},
     {"hotfix", of_cmd_hotfix, "write the request of a hotfix train (where the old version runs)"},
+    {"import", of_cmd_import, "write the request of an Octopus orchestration release (_Deploy)"},
     {"submit", of_cmd_submit, "send a release request to the producer (--wait follows it)"},
     {"status", of_cmd_status, "show a release's stages, counts and failed jobs"},
     {"watch", of_cmd_watch, "follow a release from its current state until it ends"},

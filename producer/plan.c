@@ -380,7 +380,8 @@ static of_err add_row(builder *b, size_t i, size_t e, size_t j, const of_ref *te
             skip_reason = reason;
         }
     }
-    if (!skip_reason && req->policy.condition == OF_CONDITION_IF_NOT_CURRENT) {
+    of_condition cond = se->has_condition ? se->condition : req->policy.condition;
+    if (!skip_reason && cond == OF_CONDITION_IF_NOT_CURRENT) {
         bool current = false;
         rc = is_current(b, i, j, &ei->release, env, tenant, &current);
         if (rc) return rc;

@@ -511,8 +511,9 @@ static json_t *render_project(ofsim *sim, int p)
          json_pack("{s:s, s:[], s:b, s:b}", "SkipMachineBehavior", "None", "TargetRoles",
                    "AllowDeploymentsToNoTargets", 0, "ExcludeUnhealthyTargets", 0));
     jset(j, "Links",
-         json_pack("{s:s, s:o, s:o, s:o, s:o}", "Self", base, "Releases",
-                   link1("%s/releases{/version}{?skip,take,searchByVersion}", base), "Channels",
+         json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "Self", base, "Releases",
+                   link1("%s/releases{/version}{?skip,take,searchByVersion}", base),
+                   "DeploymentProcess", link1("%s/deploymentprocesses", base), "Channels",
                    link1("%s/channels{/id}{?skip,take,partialName}", base), "Lifecycle",
                    link1("/api/%s/lifecycles/%s", sid, sim->w.lifecycles[pr->lifecycle].id), "Web",
                    link1("/app#/%s/projects/%s", sid, pr->id)));
@@ -641,7 +642,7 @@ static json_t *render_release(ofsim *sim, int r)
     jset(j, "ProjectVariableSetSnapshotId", link1("variableset-%s-s-0", pid));
     jset(j, "BuildInformation", json_array());
     jset(j, "LibraryVariableSetSnapshotIds", json_array());
-    jset(j, "SelectedPackages", json_array());
+    jset(j, "SelectedPackages", rel->packages ? json_deep_copy(rel->packages) : json_array());
     jset(j, "SelectedGitResources", json_array());
     jset(j, "VersionControlReference", json_null());
     jset(j, "CustomFields", json_object());
@@ -1242,6 +1243,8 @@ static const sim_route routes[] = {
     {"GET", "projects/{id}/channels/{channelId}", h_project_channel_get},
     {"GET", "projects/{id}/releases", h_project_releases},
     {"GET", "projects/{id}/releases/{version}", h_project_release_version},
+    {"GET", "projects/{id}/deploymentprocesses", sim_h_project_process},
+    {"GET", "deploymentprocesses/{id}", sim_h_process_get},
     {"GET", "environments", h_envs},
     {"GET", "environments/all", h_envs},
     {"GET", "environments/{id}", h_env_get},

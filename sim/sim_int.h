@@ -17,6 +17,7 @@
 #define OFSIM_INT_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,6 +51,12 @@ char *sim_strdup(const char *s); /* NULL-safe; aborts on OOM */
  * starting with '_' are always allowed. */
 const char *sim_unknown_key(json_t *obj, const char *const *allowed, bool comments);
 char *sim_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A fixture error: OF_ERR_CONFIG, errstr "fixture <path>: <message>" (sim_world.c,
+ * sim_process.c). */
+of_err sim_vfxerr(char *errstr, size_t errsz, const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+/* A JSON path for messages into out; a (never expected) truncation is harmless. */
+void sim_pathf(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 char *sim_slug(const char *name); /* "Hosted Beta" -> "hosted-beta" */
 bool sim_icontains(const char *hay, const char *needle);
 int sim_namecmp(const char *a, const char *b);    /* case-insensitive, then exact */
@@ -136,12 +143,16 @@ typedef struct sim_project {
     char *guided_mode; /* "EnvironmentDefault" | "Off" | "On" */
     bool disabled;
     int default_channel;
+    json_t *process_src; /* the fixture's "process" (a reference, until the space is loaded) */
+    json_t *steps;       /* the process's Steps, rendered once loaded (sim_process.c) */
 } sim_project;
 
 typedef struct sim_release {
     char *id, *version;
     int space, project, channel;
-    int64_t assembled; /* wall ms; newer releases have later times */
+    int64_t assembled;    /* wall ms; newer releases have later times */
+    json_t *packages_src; /* the fixture's "packages" (a reference, until the space is loaded) */
+    json_t *packages;     /* SelectedPackages, rendered once loaded (sim_process.c) */
     /* Successful deployments, indexed [env * (n_tenants + 1) + tenant + 1]
      * (tenant -1 = untenanted). NULL until the first success. */
     uint8_t *done;
@@ -527,6 +538,14 @@ const char *sim_seg(const sim_req *r, int k);
 
 /* sim_deploy.c: handlers referenced by the route table */
 void sim_h_deployments_list(sim_req *r);
+/* sim_process.c: deployment processes, their snapshots and releases' selected packages. */
+/* Builds the Steps of every project of space and the SelectedPackages of their releases from
+ * the fixture (after all of the space's projects are loaded); errors name the JSON path under
+ * space_path ("spaces[0]"). */
+of_err sim_load_processes(sim_world *w, int space, const char *space_path, char *errstr,
+                          size_t errsz);
+void sim_h_project_process(sim_req *r); /* GET projects/{id}/deploymentprocesses */
+void sim_h_process_get(sim_req *r);     /* GET deploymentprocesses/{id} */
 void sim_h_deployment_get(sim_req *r);
 void sim_h_deployment_create(sim_req *r);
 void sim_h_release_deployments(sim_req *r);

@@ -43,6 +43,21 @@ char *sim_strdup(const char *s)
     return p;
 }
 
+of_err sim_vfxerr(char *errstr, size_t errsz, const char *path, const char *fmt, va_list ap)
+{
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return of_seterr(errstr, errsz, OF_ERR_CONFIG, "fixture %s: %s", path, msg);
+}
+
+void sim_pathf(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+}
+
 char *sim_strfmt(const char *fmt, ...)
 {
     va_list ap;

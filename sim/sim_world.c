@@ -24,24 +24,13 @@ static of_err fxerr(fx *f, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static of_err fxerr(fx *f, const char *path, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    of_err rc = sim_vfxerr(f->errstr, f->errsz, path, fmt, ap);
     va_end(ap);
-    return of_seterr(f->errstr, f->errsz, OF_ERR_CONFIG, "fixture %s: %s", path, msg);
+    return rc;
 }
 
-/* JSON paths are for messages only; a (never expected) truncation is harmless. */
-static void pathf(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-}
 static void *alloc_array(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
@@ -49,7 +38,7 @@ static void *alloc_array(size_t n, size_t size)
     return p;
 }
 
-#define PATHF(buf, ...) pathf(buf, sizeof buf, __VA_ARGS__)
+#define PATHF(buf, ...) sim_pathf(buf, sizeof buf, __VA_ARGS__)
 
 static of_err check_keys(fx *f, json_t *obj, const char *path, const char *const *allowed)
 {
@@ -400,7 +389,7 @@ static int channel_by_name(const sim_world *w, int p, const char *name)
 
 static of_err load_releases(fx *f, int s, int p, json_t *arr, const char *path)
 {
-    static const char *const keys[] = {"version", "id", "channel", NULL};
+    static const char *const keys[] = {"version", "id", "channel", "packages", NULL};
     sim_world *w = f->w;
     size_t i;
     json_t *v;
@@ -409,6 +398,7 @@ static of_err load_releases(fx *f, int s, int p, json_t *arr, const char *path)
     {
         PATHF(rpath, "%s.releases[%zu]", path, i);
         const char *version = NULL, *id = NULL, *chname = NULL;
+        json_t *packages = NULL; /* checked once the process is loaded (sim_process.c) */
         of_err rc = OF_OK;
         if (json_is_string(v) && json_string_length(v) > 0) {
             version = json_string_value(v);
@@ -417,6 +407,7 @@ static of_err load_releases(fx *f, int s, int p, json_t *arr, const char *path)
             if (!rc) rc = get_str(f, v, "version", rpath, true, &version);
             if (!rc) rc = get_str(f, v, "id", rpath, false, &id);
             if (!rc) rc = get_str(f, v, "channel", rpath, false, &chname);
+            if (!rc) packages = json_object_get(v, "packages");
         } else {
             rc = fxerr(f, rpath, "expected a version string or an object");
         }
@@ -432,6 +423,7 @@ static of_err load_releases(fx *f, int s, int p, json_t *arr, const char *path)
         rel->space = s;
         rel->project = p;
         rel->channel = w->projects[p].default_channel;
+        rel->packages_src = json_incref(packages);
         if (chname) {
             rel->channel = channel_by_name(w, p, chname);
             if (rel->channel < 0) return fxerr(f, rpath, "unknown channel \"%s\"", chname);
@@ -452,11 +444,11 @@ static of_err load_project(fx *f, int s, json_t *v, size_t i, const char *path)
 {
     static const char *const keys[] = {"name",           "id",       "slug",     "tenanted",
                                        "lifecycle",      "releases", "channels", "disabled",
-                                       "guided_failure", NULL};
+                                       "guided_failure", "process",  NULL};
     (void)i; /* the path holds it */
     sim_world *w = f->w;
     const char *name, *id = NULL, *slug = NULL, *tenanted = NULL, *lcname = NULL, *guided = NULL;
-    json_t *releases, *channels;
+    json_t *releases, *channels, *process;
     of_err rc = named_object(f, v, path, keys, &name, &id);
     if (!rc) rc = get_str(f, v, "slug", path, false, &slug);
     if (!rc) rc = get_str(f, v, "tenanted", path, false, &tenanted);
@@ -464,6 +456,7 @@ static of_err load_project(fx *f, int s, json_t *v, size_t i, const char *path)
     if (!rc) rc = get_str(f, v, "guided_failure", path, false, &guided);
     if (!rc) rc = get_array(f, v, "releases", path, &releases);
     if (!rc) rc = get_array(f, v, "channels", path, &channels);
+    if (!rc) rc = get_array(f, v, "process", path, &process);
     if (rc) return rc;
     if (project_by_name(w, s, name) >= 0) return fxerr(f, path, "duplicate project \"%s\"", name);
     int p = w->n_projects;
@@ -474,6 +467,7 @@ static of_err load_project(fx *f, int s, json_t *v, size_t i, const char *path)
     proj->name = sim_strdup(name);
     proj->space = s;
     proj->slug = slug ? sim_strdup(slug) : sim_slug(name);
+    proj->process_src = json_incref(process); /* built after the space's projects */
     rc = put_slug(f, &w->project_slugs, s, proj->slug, p, path);
     if (rc) return rc;
     if (parse_tenancy(tenanted, &proj->tenancy))
@@ -695,6 +689,11 @@ static of_err load_space(fx *f, json_t *v, int s, const char *path)
         {
             PATHF(epath, "%s.%s[%zu]", path, parts[k].key, i);
             rc = parts[k].load(f, s, e, i, epath);
+            if (rc) return rc;
+        }
+        /* processes name child projects and releases, which may come later in the file */
+        if (strcmp(parts[k].key, "projects") == 0) {
+            rc = sim_load_processes(w, s, path, f->errstr, f->errsz);
             if (rc) return rc;
         }
     }
@@ -922,11 +921,13 @@ void sim_world_clear(sim_world *w)
     for (int i = 0; i < w->n_projects; i++) {
         sim_project *p = &w->projects[i];
         free(p->id), free(p->name), free(p->slug), free(p->guided_mode);
+        json_decref(p->process_src), json_decref(p->steps);
     }
     for (int i = 0; i < w->n_channels; i++)
         free(w->channels[i].id), free(w->channels[i].name);
     for (int i = 0; i < w->n_releases; i++)
-        free(w->releases[i].id), free(w->releases[i].version), free(w->releases[i].done);
+        free(w->releases[i].id), free(w->releases[i].version), free(w->releases[i].done),
+            json_decref(w->releases[i].packages_src), json_decref(w->releases[i].packages);
     for (int i = 0; i < w->n_tenants; i++) {
         sim_tenant *t = &w->tenants[i];
         for (int j = 0; j < t->n_pe; j++)

@@ -215,6 +215,10 @@ typedef struct of_stage_entry {
     /* "from": deploy only to targets whose current release of the project is this version
      * (a hotfix of it); NULL = every target */
     char *from;
+    /* "condition": this entry's own policy.condition (a train imported from Octopus keeps each
+     * "Deploy a Release" step's); has_condition false = the policy's */
+    bool has_condition;
+    of_condition condition;
 } of_stage_entry;
 
 /* "approval": {"required": true, "by": [...]}: policy.approval (the release, before its first

@@ -157,6 +157,39 @@ typedef struct of_hotfix {
 OF_MUST_CHECK of_err of_request_hotfix(const of_request *like, const of_hotfix *h, of_request **out,
                                        of_errlist *errs);
 
+/* A release request drafted from another tool's train (`octofleet import`, docs/migration.md).
+ * Everything is borrowed. An entry's condition is -1 for none (the policy's) or an
+ * of_condition. The notes are written as the top-level annotation notes_key ("x-import-notes"),
+ * first, so a reader sees them before the train. */
+typedef struct of_draft_entry {
+    const char *project, *version;
+    int condition;
+} of_draft_entry;
+typedef struct of_draft_stage {
+    const char *name; /* NULL: a bare array */
+    const of_draft_entry *entries;
+    size_t n_entries;
+} of_draft_stage;
+typedef struct of_draft {
+    const char *notes_key; /* NULL: no notes */
+    const char *const *notes;
+    size_t n_notes;
+    const char *release, *space;
+    const char *const *environments;
+    size_t n_environments;
+    bool tenants_all; /* "all"; else names and tags (none at all: no "tenants") */
+    const char *const *tenant_names;
+    size_t n_tenant_names;
+    const char *const *tenant_tags;
+    size_t n_tenant_tags;
+    const of_draft_stage *stages;
+    size_t n_stages;
+} of_draft;
+
+/* d as the text of a release request, indented for people to read and edit (*out, the caller
+ * frees). Not validated: of_request_parse the text to know it is a valid request. */
+OF_MUST_CHECK of_err of_request_draft_encode(const of_draft *d, char **out);
+
 /* ---------------------------------------------------------------------------------- */
 /* Jobs (stage topics; "schema": "octofleet.job/1"). */
 

@@ -71,6 +71,9 @@ static void unknown_keys(vctx *c, json_t *o, const char *path, const char *const
     json_object_foreach(o, key, val)
     {
         (void)val;
+        /* Top-level fields named "x-..." are annotations for people and tools (`octofleet
+         * import` writes "x-import-notes"): kept in the file, ignored. No typo starts so. */
+        if (!*path && strncmp(key, "x-", 2) == 0) continue;
         bool ok = false;
         for (const char *const *k = known; *k; k++)
             if (strcmp(*k, key) == 0) ok = true;
@@ -186,7 +189,7 @@ static void parse_entry(vctx *c, json_t *v, const char *path, of_stage_entry *e)
         verr(c, "%s: must be an object {\"project\": ..., \"version\": ...}", path);
         return;
     }
-    static const char *const known[] = {"project", "version", "skip", "from", NULL};
+    static const char *const known[] = {"project", "version", "skip", "from", "condition", NULL};
     unknown_keys(c, v, path, known);
     char p[200];
     (void)snprintf(p, sizeof p, "%s.project", path);
@@ -208,6 +211,19 @@ static void parse_entry(vctx *c, json_t *v, const char *path, of_stage_entry *e)
         e->from = vname(c, from, p, true);
         if (e->from && e->version && strcmp(e->from, e->version) == 0)
             verr(c, "%s: is the version itself; a hotfix replaces another version", p);
+    }
+    json_t *cond = json_object_get(v, "condition");
+    if (cond) {
+        const char *s = json_is_string(cond) ? json_string_value(cond) : "";
+        for (int k = 0; k < OF_CONDITION__COUNT && !e->has_condition; k++)
+            if (strcmp(s, of_condition_name((of_condition)k)) == 0) {
+                e->has_condition = true;
+                e->condition = (of_condition)k;
+            }
+        if (!e->has_condition)
+            verr(c, "%s.condition: must be \"%s\" or \"%s\"", path,
+                 of_condition_name(OF_CONDITION_ALWAYS),
+                 of_condition_name(OF_CONDITION_IF_NOT_CURRENT));
     }
 }
 
@@ -802,6 +818,8 @@ of_err of_request_encode(const of_request *req, char **out)
             oj_set_str(e, "version", st->entries[j].version, &bad);
             if (st->entries[j].skip) oj_set_bool(e, "skip", true, &bad);
             if (st->entries[j].from) oj_set_str(e, "from", st->entries[j].from, &bad);
+            if (st->entries[j].has_condition)
+                oj_set_str(e, "condition", of_condition_name(st->entries[j].condition), &bad);
             oj_append(pa, e, &bad);
         }
         if (so)
@@ -916,4 +934,66 @@ of_err of_request_hotfix(const of_request *like, const of_hotfix *h, of_request 
     rc = of_request_parse(text, strlen(text), out, errs);
     free(text);
     return rc;
+}
+
+/* A new array of the n borrowed strings. */
+static json_t *str_array(const char *const *v, size_t n, bool *bad)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        oj_append(a, json_string(v[i]), bad);
+    if (!a) *bad = true;
+    return a;
+}
+
+of_err of_request_draft_encode(const of_draft *d, char **out)
+{
+    *out = NULL;
+    bool bad = false;
+    json_t *root = json_object();
+    if (!root) return OF_ERR_NOMEM;
+    if (d->notes_key) oj_set(root, d->notes_key, str_array(d->notes, d->n_notes, &bad), &bad);
+    oj_set_str(root, "release", d->release, &bad);
+    oj_set_str(root, "space", d->space, &bad);
+    oj_set(root, "environments", str_array(d->environments, d->n_environments, &bad), &bad);
+    if (d->tenants_all) {
+        oj_set(root, "tenants", json_string("all"), &bad);
+    } else if (d->n_tenant_names || d->n_tenant_tags) {
+        json_t *t = json_object();
+        if (d->n_tenant_names)
+            oj_set(t, "names", str_array(d->tenant_names, d->n_tenant_names, &bad), &bad);
+        if (d->n_tenant_tags)
+            oj_set(t, "tags", str_array(d->tenant_tags, d->n_tenant_tags, &bad), &bad);
+        oj_set(root, "tenants", t, &bad);
+    }
+    json_t *stages = json_array();
+    for (size_t i = 0; stages && i < d->n_stages; i++) {
+        const of_draft_stage *st = &d->stages[i];
+        json_t *pa = json_array();
+        for (size_t j = 0; pa && j < st->n_entries; j++) {
+            const of_draft_entry *de = &st->entries[j];
+            json_t *e = json_object();
+            oj_set_str(e, "project", de->project, &bad);
+            oj_set_str(e, "version", de->version, &bad);
+            if (de->condition >= 0 && de->condition < OF_CONDITION__COUNT)
+                oj_set_str(e, "condition", of_condition_name((of_condition)de->condition), &bad);
+            oj_append(pa, e, &bad);
+        }
+        if (st->name) {
+            json_t *so = json_object();
+            oj_set_str(so, "name", st->name, &bad);
+            oj_set(so, "projects", pa, &bad);
+            oj_append(stages, so, &bad);
+        } else {
+            oj_append(stages, pa, &bad);
+        }
+    }
+    oj_set(root, "stages", stages, &bad);
+    if (bad) {
+        json_decref(root);
+        return OF_ERR_NOMEM;
+    }
+    *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return *out ? OF_OK : OF_ERR_NOMEM;
 }

@@ -737,6 +737,101 @@ OF_MUST_CHECK of_err of_octo_cancel_task_async(of_octo *c, const char *space_id,
 OF_MUST_CHECK of_err of_octo_cancel_task(of_octo *c, const char *space_id, const char *task_id,
                                          of_octo_task *out, char *errstr, size_t errstr_size);
 
+/* ---- deployment processes: importing an orchestration project (`octofleet import`) ----
+ * An orchestration project ("_Deploy") deploys other projects from its steps. What octofleet
+ * reads of it: the release (its SelectedPackages pick each child's version, and its
+ * ProjectDeploymentProcessSnapshotId names the process it was created with) and that process
+ * (Octopus.Client DeploymentProcessResource, DeploymentStepResource, DeploymentActionResource). */
+
+/* One of a release's SelectedPackages: the version picked for a step's action (for a "Deploy a
+ * Release" action, the child project's release). */
+typedef struct of_octo_selected_package {
+    char *action_name;            /* ActionName (older servers: StepName) */
+    char *package_reference_name; /* "" for an action's primary package */
+    char *version;
+} of_octo_selected_package;
+
+/* GET releases/{id}: what a release was created with. */
+typedef struct of_octo_release_manifest {
+    char *id, *version, *project_id;
+    char *process_snapshot_id; /* ProjectDeploymentProcessSnapshotId; NULL when absent */
+    of_octo_selected_package *packages;
+    size_t npackages;
+} of_octo_release_manifest;
+void of_octo_release_manifest_clear(of_octo_release_manifest *m);
+
+/* A property of an action or a step: Properties is a map of strings, except that a sensitive
+ * value comes as an object ({"HasValue": true, "NewValue": null}): value NULL, sensitive true. */
+typedef struct of_octo_property {
+    char *name;
+    char *value;
+    bool sensitive;
+} of_octo_property;
+
+typedef struct of_octo_action {
+    char *id, *name;
+    char *action_type; /* "Octopus.DeployRelease", "Octopus.Script", "Octopus.Manual", ... */
+    bool is_disabled;
+    char **environments; /* scope: environment ids (none = every environment) */
+    size_t nenvironments;
+    char **excluded_environments;
+    size_t nexcluded_environments;
+    char **channels; /* channel ids */
+    size_t nchannels;
+    char **tenant_tags; /* canonical "TagSet/Tag" */
+    size_t ntenant_tags;
+    of_octo_property *properties;
+    size_t nproperties;
+} of_octo_action;
+
+typedef struct of_octo_step {
+    char *id, *name;
+    char *condition;           /* "Success", "Failure", "Always", "Variable" */
+    char *start_trigger;       /* "StartAfterPrevious", "StartWithPrevious" */
+    char *package_requirement; /* "LetOctopusDecide", ...; may be NULL */
+    of_octo_property *properties;
+    size_t nproperties;
+    of_octo_action *actions;
+    size_t nactions;
+} of_octo_step;
+
+typedef struct of_octo_process {
+    char *id, *project_id;
+    of_octo_step *steps; /* in execution order */
+    size_t nsteps;
+} of_octo_process;
+void of_octo_process_clear(of_octo_process *p);
+
+/* The value of property name (case-insensitive, as Octopus compares them) in props, or NULL
+ * when absent or sensitive. Borrowed from props. */
+const char *of_octo_property_get(const of_octo_property *props, size_t n, const char *name);
+
+/* Blocking: GET releases/{id}, not cached. *out filled on success (of_octo_release_manifest_clear
+ * releases it). 404 -> OF_ERR_NOT_FOUND. */
+OF_MUST_CHECK of_err of_octo_get_release_manifest(of_octo *c, const char *space_id,
+                                                  const char *release_id,
+                                                  of_octo_release_manifest *out, char *errstr,
+                                                  size_t errstr_size);
+
+/* Blocking: GET deploymentprocesses/{id} (a project's process, or a release's snapshot of it by
+ * the release's process_snapshot_id), not cached. *out filled on success (of_octo_process_clear
+ * releases it). 404 -> OF_ERR_NOT_FOUND. */
+OF_MUST_CHECK of_err of_octo_get_process(of_octo *c, const char *space_id, const char *process_id,
+                                         of_octo_process *out, char *errstr, size_t errstr_size);
+
+/* A list of {Id, Name}. */
+typedef struct of_octo_ref_list {
+    of_octo_ref *items;
+    size_t n;
+} of_octo_ref_list;
+void of_octo_ref_list_clear(of_octo_ref_list *l);
+
+/* Blocking: every project (kind "projects") or environment ("environments") of the space, as
+ * {Id, Name}: GET {kind}/all (one reply, within max_response_bytes), in the server's order.
+ * For turning the ids a process holds into names. *out filled on success. */
+OF_MUST_CHECK of_err of_octo_list_refs(of_octo *c, const char *space_id, const char *kind,
+                                       of_octo_ref_list *out, char *errstr, size_t errstr_size);
+
 /* ---- server nodes: the task cap the fleet's task budget derives from ---- */
 
 /* GET /api/octopusservernodes: one node of the Octopus Server (cluster). */

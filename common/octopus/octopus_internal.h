@@ -392,6 +392,13 @@ of_err octo_decode_template(json_t *j, of_octo_template *out, char *errstr, size
 of_err octo_decode_deployment(json_t *j, of_octo_deployment *out, char *errstr, size_t errstr_size);
 of_err octo_decode_task(json_t *j, of_octo_task *out, char *errstr, size_t errstr_size);
 of_err octo_decode_event(json_t *j, of_octo_event *out, char *errstr, size_t errstr_size);
+/* octopus_process.c: a deployment process, a release's manifest, a bare array of {Id, Name}
+ * (kind names each item in errors: "Project"). */
+of_err octo_decode_process(json_t *j, of_octo_process *out, char *errstr, size_t errstr_size);
+of_err octo_decode_release_manifest(json_t *j, of_octo_release_manifest *out, char *errstr,
+                                    size_t errstr_size);
+of_err octo_decode_ref_list(json_t *j, const char *kind, of_octo_ref_list *out, char *errstr,
+                            size_t errstr_size);
 /* GET /api/octopusservernodes: a page ({"Items": [...]}) or a bare array of nodes. */
 of_err octo_decode_server_nodes(json_t *j, of_octo_server_node_list *out, char *errstr,
                                 size_t errstr_size);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "log.h"
@@ -315,24 +316,36 @@ static void free_refs(of_octo_ref *r, size_t n)
     free(r);
 }
 
-/* An array of {Id, Name} (environment references). */
-static void decode_refs(oj_reader *r, json_t *obj, const char *field, of_octo_ref **out, size_t *n)
+/* An array field of objects, each decoded by one(); *n counts the ones started (so a clear
+ * frees a half-decoded item too). */
+static void decode_each(oj_reader *r, json_t *obj, const char *field, void **out, size_t *n,
+                        size_t size, void (*one)(oj_reader *r, json_t *j, void *item))
 {
     *out = NULL;
     *n = 0;
     json_t *v = oj_get(r, obj, "", field, OJ_ARRAY, false);
     if (!v || json_array_size(v) == 0) return;
-    *out = calloc(json_array_size(v), sizeof(**out));
+    *out = calloc(json_array_size(v), size);
     if (!*out) {
         oj_nomem(r);
         return;
     }
     for (size_t i = 0; !r->rc && i < json_array_size(v); i++) {
-        /* each one says what it is: "Environment reference Environments-1: ..." */
-        r->rc = octo_decode_ref(json_array_get(v, i), "Environment reference", &(*out)[i],
-                                r->errstr, r->errstr_size);
-        if (!r->rc) *n = i + 1;
+        (*n)++;
+        one(r, json_array_get(v, i), (char *)*out + i * size);
     }
+}
+
+static void decode_env_ref(oj_reader *r, json_t *j, void *item)
+{
+    /* each one says what it is: "Environment reference Environments-1: ..." */
+    r->rc = octo_decode_ref(j, "Environment reference", item, r->errstr, r->errstr_size);
+}
+
+/* An array of {Id, Name} (environment references). */
+static void decode_refs(oj_reader *r, json_t *obj, const char *field, of_octo_ref **out, size_t *n)
+{
+    decode_each(r, obj, field, (void **)out, n, sizeof(**out), decode_env_ref);
 }
 
 static const octo_field promotion_fields[] = {
@@ -791,4 +804,196 @@ of_err octo_encode_deploy(const of_octo_deploy_req *req, char **out, char *errst
     json_decref(form);
     json_decref(j);
     return rc;
+}
+
+/* ---- deployment processes and release manifests (octopus_process.c) ------------------- */
+
+#define FIELDV(T, json, member, count)                                        \
+    {                                                                         \
+        (json), FK_STRV, false, offsetof(T, member), offsetof(T, count), NULL \
+    }
+
+static void free_properties(of_octo_property *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(p[i].name), free(p[i].value);
+    free(p);
+}
+
+const char *of_octo_property_get(const of_octo_property *props, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(props[i].name, name) == 0) return props[i].value;
+    return NULL;
+}
+
+/* Properties: a map of strings; a sensitive value is an object (PropertyValueResource). */
+static void decode_properties(oj_reader *r, json_t *obj, of_octo_property **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    json_t *v = oj_get(r, obj, "", "Properties", OJ_OBJECT, false);
+    if (!v || json_object_size(v) == 0) return;
+    *out = calloc(json_object_size(v), sizeof(**out));
+    if (!*out) {
+        oj_nomem(r);
+        return;
+    }
+    const char *k;
+    json_t *pv;
+    json_object_foreach(v, k, pv)
+    {
+        if (r->rc) break;
+        of_octo_property *p = &(*out)[(*n)++];
+        p->name = oj_dup(r, k);
+        if (json_is_string(pv))
+            p->value = oj_dup(r, json_string_value(pv));
+        else if (json_is_object(pv))
+            p->sensitive = true;
+        else if (!json_is_null(pv))
+            oj_fail_at(r, "Properties.", k, "expected a string or a sensitive value");
+    }
+}
+
+static const octo_field action_fields[] = {
+    FIELD(of_octo_action, "Id", FK_ID, true, id),
+    FIELD(of_octo_action, "Name", FK_STR, true, name),
+    FIELD(of_octo_action, "ActionType", FK_STR, true, action_type),
+    FIELD(of_octo_action, "IsDisabled", FK_BOOL, false, is_disabled),
+    FIELDV(of_octo_action, "Environments", environments, nenvironments),
+    FIELDV(of_octo_action, "ExcludedEnvironments", excluded_environments, nexcluded_environments),
+    FIELDV(of_octo_action, "Channels", channels, nchannels),
+    FIELDV(of_octo_action, "TenantTags", tenant_tags, ntenant_tags),
+};
+
+static const octo_field step_fields[] = {
+    FIELD(of_octo_step, "Id", FK_ID, true, id),
+    FIELD(of_octo_step, "Name", FK_STR, true, name),
+    FIELD(of_octo_step, "Condition", FK_STR, true, condition),
+    FIELD(of_octo_step, "StartTrigger", FK_STR, true, start_trigger),
+    FIELD(of_octo_step, "PackageRequirement", FK_STR, false, package_requirement),
+};
+
+static const octo_field process_fields[] = {
+    FIELD(of_octo_process, "Id", FK_ID, true, id),
+    FIELD(of_octo_process, "ProjectId", FK_STR, false, project_id),
+};
+
+void of_octo_process_clear(of_octo_process *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->nsteps; i++) {
+        of_octo_step *s = &p->steps[i];
+        for (size_t k = 0; k < s->nactions; k++) {
+            free_fields(&s->actions[k], action_fields, NFIELDS(action_fields));
+            free_properties(s->actions[k].properties, s->actions[k].nproperties);
+        }
+        free(s->actions);
+        free_fields(s, step_fields, NFIELDS(step_fields));
+        free_properties(s->properties, s->nproperties);
+    }
+    free(p->steps);
+    free_fields(p, process_fields, NFIELDS(process_fields));
+    memset(p, 0, sizeof(*p));
+}
+
+static void decode_action(oj_reader *r, json_t *j, void *item)
+{
+    of_octo_action *a = item;
+    oj_reader ar = decode_fields(j, "Deployment action", a, sizeof(*a), action_fields,
+                                 NFIELDS(action_fields), r->errstr, r->errstr_size);
+    if (!ar.rc) decode_properties(&ar, j, &a->properties, &a->nproperties);
+    r->rc = ar.rc;
+}
+
+static void decode_step(oj_reader *r, json_t *j, void *item)
+{
+    of_octo_step *s = item;
+    oj_reader sr = decode_fields(j, "Deployment step", s, sizeof(*s), step_fields,
+                                 NFIELDS(step_fields), r->errstr, r->errstr_size);
+    if (!sr.rc) decode_properties(&sr, j, &s->properties, &s->nproperties);
+    if (!sr.rc)
+        decode_each(&sr, j, "Actions", (void **)&s->actions, &s->nactions, sizeof(*s->actions),
+                    decode_action);
+    r->rc = sr.rc;
+}
+
+of_err octo_decode_process(json_t *j, of_octo_process *out, char *errstr, size_t errstr_size)
+{
+    oj_reader r = decode_fields(j, "Deployment process", out, sizeof(*out), process_fields,
+                                NFIELDS(process_fields), errstr, errstr_size);
+    if (!r.rc)
+        decode_each(&r, j, "Steps", (void **)&out->steps, &out->nsteps, sizeof(*out->steps),
+                    decode_step);
+    return DECODED(r, of_octo_process_clear, out);
+}
+
+static const octo_field manifest_fields[] = {
+    FIELD(of_octo_release_manifest, "Id", FK_ID, true, id),
+    FIELD(of_octo_release_manifest, "Version", FK_STR, true, version),
+    FIELD(of_octo_release_manifest, "ProjectId", FK_STR, true, project_id),
+    FIELD(of_octo_release_manifest, "ProjectDeploymentProcessSnapshotId", FK_STR, false,
+          process_snapshot_id),
+};
+
+void of_octo_release_manifest_clear(of_octo_release_manifest *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->npackages; i++)
+        free(m->packages[i].action_name), free(m->packages[i].package_reference_name),
+            free(m->packages[i].version);
+    free(m->packages);
+    free_fields(m, manifest_fields, NFIELDS(manifest_fields));
+    memset(m, 0, sizeof(*m));
+}
+
+static void decode_package(oj_reader *r, json_t *j, void *item)
+{
+    of_octo_selected_package *p = item;
+    if (!oj_need_object(r, j, "SelectedPackages[]")) return;
+    p->action_name = oj_strdup(r, j, "SelectedPackages[].", "ActionName", false);
+    if (!r->rc && !p->action_name) /* servers before 2018.8 sent StepName only */
+        p->action_name = oj_strdup(r, j, "SelectedPackages[].", "StepName", true);
+    p->package_reference_name =
+        oj_strdup(r, j, "SelectedPackages[].", "PackageReferenceName", false);
+    if (!r->rc && !p->package_reference_name) p->package_reference_name = oj_dup(r, "");
+    p->version = oj_strdup(r, j, "SelectedPackages[].", "Version", true);
+}
+
+of_err octo_decode_release_manifest(json_t *j, of_octo_release_manifest *out, char *errstr,
+                                    size_t errstr_size)
+{
+    oj_reader r = decode_fields(j, "Release", out, sizeof(*out), manifest_fields,
+                                NFIELDS(manifest_fields), errstr, errstr_size);
+    if (!r.rc)
+        decode_each(&r, j, "SelectedPackages", (void **)&out->packages, &out->npackages,
+                    sizeof(*out->packages), decode_package);
+    return DECODED(r, of_octo_release_manifest_clear, out);
+}
+
+void of_octo_ref_list_clear(of_octo_ref_list *l)
+{
+    if (!l) return;
+    free_refs(l->items, l->n);
+    memset(l, 0, sizeof(*l));
+}
+
+of_err octo_decode_ref_list(json_t *j, const char *kind, of_octo_ref_list *out, char *errstr,
+                            size_t errstr_size)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_is_array(j))
+        return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL, "%s: expected a JSON array", kind);
+    out->items = calloc(json_array_size(j) + 1, sizeof(*out->items));
+    if (!out->items) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        of_err rc =
+            octo_decode_ref(json_array_get(j, i), kind, &out->items[i], errstr, errstr_size);
+        if (rc) {
+            of_octo_ref_list_clear(out);
+            return rc;
+        }
+        out->n = i + 1;
+    }
+    return OF_OK;
 }

@@ -11,8 +11,9 @@ import sys
 import tempfile
 
 OCTOFLEET, SRC = sys.argv[1], sys.argv[2]
-COMMANDS = ["demo", "producer", "worker", "plan", "hotfix", "submit", "status", "watch", "list", "replay",
-            "resume", "abort", "approve", "guide", "events", "topic", "version", "help"]
+COMMANDS = ["demo", "producer", "worker", "plan", "hotfix", "import", "submit", "status", "watch",
+            "list", "replay", "resume", "abort", "approve", "guide", "events", "topic", "version",
+            "help"]
 failures = 0
 # Commands run in an empty directory without OCTOFLEET_CONFIG, so no config file is found
 # unless a case puts one there (./octofleet.cfg is looked for).
@@ -59,6 +60,13 @@ def main():
         check(f"{c} bad option", rc == 2 and err.strip(), (c, rc, out[:200], err[:200]))
     rc, out, err = run("help", "submit")
     check("help submit", rc == 0 and "submit REQUEST.json" in out, (rc, out))
+    # import: both names are required (usage, 2); its --help documents its exit codes
+    rc, out, err = run("import", "--release", "2026.18")
+    check("import without --project", rc == 2 and "missing --project" in err, (rc, err))
+    rc, out, err = run("import", "--project", "_Deploy")
+    check("import without --release", rc == 2 and "missing --release" in err, (rc, err))
+    rc, out, err = run("import", "--help")
+    check("import --help exit codes", "Exit codes: 0 the request was written" in out, out)
 
     with tempfile.TemporaryDirectory() as tmp:
         # configuration errors: exit 3 with file:line

@@ -18,68 +18,20 @@ usage: test_hotfix.py /path/to/octofleet /path/to/octopus-sim /path/to/source-di
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
 import simproc  # noqa: E402  (octopus-sim as a process, shared with the simulator's tests)
+from octotest import check, deploy_by_hand, finish  # noqa: E402
+import octotest  # noqa: E402
 
 OCTOFLEET, SIM, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
 WORLD = os.path.join(SRC, "tests", "fixtures", "small-world.json")
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL: %s" % what, file=sys.stderr)
 
 
 def run(*args, env=None, cwd=None):
-    p = subprocess.run([OCTOFLEET, *args], capture_output=True, text=True, env=env, cwd=cwd,
-                       timeout=120)
-    return p.returncode, p.stdout, p.stderr
-
-
-def api(url, key, method="GET", body=None):
-    req = urllib.request.Request(url, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"X-Octopus-ApiKey": key,
-                                          "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read().decode())
-
-
-def by_name(base, key, kind, name):
-    items = api("%s/api/Spaces-1/%s?partialName=%s&take=1000" %
-                (base, kind, urllib.parse.quote(name)), key)["Items"]
-    return [i for i in items if i["Name"] == name][0]
-
-
-def deploy_by_hand(base, key, tenant):
-    """Billing 4.3.0 to tenant in Hosted Beta; returns when its task has succeeded."""
-    project = by_name(base, key, "projects", "Billing")
-    rel = api("%s/api/Spaces-1/projects/%s/releases/4.3.0" % (base, project["Id"]), key)
-    env = by_name(base, key, "environments", "Hosted Beta")
-    ten = by_name(base, key, "tenants", tenant)
-    dep = api(base + "/api/Spaces-1/deployments", key, "POST",
-              {"ReleaseId": rel["Id"], "EnvironmentId": env["Id"], "TenantId": ten["Id"],
-               "Comments": "deployed by hand"})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        task = api("%s/api/tasks/%s" % (base, dep["TaskId"]), key)
-        if task["State"] == "Success":
-            return
-        if task["IsCompleted"]:
-            check(False, "the hand deployment ended %s" % task["State"])
-            return
-        time.sleep(0.05)  # polling the task with a deadline
-    check(False, "the hand deployment did not succeed within 30 s")
+    return octotest.run(OCTOFLEET, *args, env=env, cwd=cwd)
 
 
 def plan(path, base, env, cwd):
@@ -156,7 +108,7 @@ def main():
         if len(deploy) < 2:
             return
         fixed = deploy[-1]  # not Acme, whose Billing in Hosted Beta fails in this world
-        deploy_by_hand(base, key, fixed)
+        deploy_by_hand(base, key, "Billing", "4.3.0", "Hosted Beta", fixed)
         jobs = plan(path, base, env, tmp)
         again = sorted(t for e, t, a, _ in jobs if a == "deploy")
         check(again == deploy[:-1], "after %s got 4.3.0 by hand: %s" % (fixed, again[:5]))
@@ -170,7 +122,4 @@ def main():
 
 if __name__ == "__main__":
     main()
-    if failures:
-        print("%d check(s) failed" % failures, file=sys.stderr)
-        sys.exit(1)
-    print("ok")
+    finish()

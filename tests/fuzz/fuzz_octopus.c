@@ -1,6 +1,7 @@
 /* Fuzz target for the Octopus client's reply decoders (common/octopus/octopus_json.c, reached
  * through octopus_internal.h) and the small parsers next to them: octo_parse_body, every
- * octo_decode_* (root, space, project, ref, tenant, release, template, deployment, task, event),
+ * octo_decode_* (root, space, project, ref, tenant, release, template, deployment, task, event,
+ * process, release manifest),
  * the
  * paging envelope with the list free functions, octo_error_text (ErrorMessage/Errors[]),
  * octo_parse_retry_after, of_parse_rfc3339 (common/base/clock.h) and octo_url_encode.
@@ -146,6 +147,8 @@ typedef union any_res {
     of_octo_deployment dep;
     of_octo_task task;
     of_octo_event event;
+    of_octo_process process;
+    of_octo_release_manifest release_manifest;
 } any_res;
 
 typedef struct decoder {
@@ -179,6 +182,8 @@ ADAPT(template)
 ADAPT(deployment)
 ADAPT(task)
 ADAPT(event)
+ADAPT(process)
+ADAPT(release_manifest)
 
 static const char *check_root(const void *o)
 {
@@ -332,6 +337,63 @@ static void free_event_list(void *items, size_t n)
     of_octo_event_list_clear(&l);
 }
 
+static bool props_ok(const of_octo_property *p, size_t n)
+{
+    if (n && !p) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!str_ok(p[i].name) || !opt_ok(p[i].value) || (p[i].sensitive && p[i].value))
+            return false;
+    return true;
+}
+
+static bool strv_ok(char *const *v, size_t n)
+{
+    if (n && !v) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!str_ok(v[i])) return false;
+    return true;
+}
+
+static const char *check_process(const void *o)
+{
+    const of_octo_process *p = o;
+    if (!str_ok(p->id) || !opt_ok(p->project_id)) return "process Id/ProjectId";
+    if (p->nsteps && !p->steps) return "process steps count without array";
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const of_octo_step *s = &p->steps[i];
+        if (!str_ok(s->id) || !str_ok(s->name) || !str_ok(s->condition) ||
+            !str_ok(s->start_trigger) || !opt_ok(s->package_requirement))
+            return "step strings";
+        if (!props_ok(s->properties, s->nproperties)) return "step Properties";
+        if (s->nactions && !s->actions) return "step actions count without array";
+        for (size_t k = 0; k < s->nactions; k++) {
+            const of_octo_action *a = &s->actions[k];
+            if (!str_ok(a->id) || !str_ok(a->name) || !str_ok(a->action_type))
+                return "action Id/Name/ActionType";
+            if (!strv_ok(a->environments, a->nenvironments) ||
+                !strv_ok(a->excluded_environments, a->nexcluded_environments) ||
+                !strv_ok(a->channels, a->nchannels) || !strv_ok(a->tenant_tags, a->ntenant_tags))
+                return "action scopes";
+            if (!props_ok(a->properties, a->nproperties)) return "action Properties";
+        }
+    }
+    return NULL;
+}
+
+static const char *check_release_manifest(const void *o)
+{
+    const of_octo_release_manifest *m = o;
+    if (!str_ok(m->id) || !str_ok(m->version) || !str_ok(m->project_id) ||
+        !opt_ok(m->process_snapshot_id))
+        return "manifest strings";
+    if (m->npackages && !m->packages) return "manifest packages count without array";
+    for (size_t i = 0; i < m->npackages; i++)
+        if (!str_ok(m->packages[i].action_name) || !str_ok(m->packages[i].package_reference_name) ||
+            !str_ok(m->packages[i].version))
+            return "manifest SelectedPackages";
+    return NULL;
+}
+
 static const decoder decoders[] = {
     {"root", sizeof(of_octo_root), dec_root, free_root, check_root, NULL},
     {"space", sizeof(of_octo_space), dec_space, free_space, check_space, NULL},
@@ -344,6 +406,9 @@ static const decoder decoders[] = {
      free_deployment_list},
     {"task", sizeof(of_octo_task), dec_task, free_task, check_task, free_task_list},
     {"event", sizeof(of_octo_event), dec_event, free_event, check_event, free_event_list},
+    {"process", sizeof(of_octo_process), dec_process, free_process, check_process, NULL},
+    {"release manifest", sizeof(of_octo_release_manifest), dec_release_manifest,
+     free_release_manifest, check_release_manifest, NULL},
 };
 #define N_DECODERS (sizeof(decoders) / sizeof(decoders[0]))
 
@@ -879,6 +944,25 @@ static int oom_one(const char *body, size_t len)
     "\"Projects-13\":[]},\"Links\":{\"Self\":\"/api/Spaces-1/tenants/Tenants-40\"}}"
 
 static const char *const builtin_seeds[] = {
+    /* GET deploymentprocesses/{snapshot}: a Deploy a Release step, a Chain Deployment step with
+     * a sensitive API key, a disabled manual step */
+    "{\"Id\":\"deploymentprocess-Projects-9-s-1\",\"ProjectId\":\"Projects-9\",\"Version\":3,"
+    "\"Steps\":[{\"Id\":\"a1\",\"Name\":\"Schema\",\"Condition\":\"Success\",\"StartTrigger\":"
+    "\"StartAfterPrevious\",\"PackageRequirement\":\"LetOctopusDecide\",\"Properties\":{},"
+    "\"Actions\":[{\"Id\":\"b1\",\"Name\":\"Schema\",\"ActionType\":\"Octopus.DeployRelease\","
+    "\"IsDisabled\":false,\"Environments\":[\"Environments-4\"],\"ExcludedEnvironments\":[],"
+    "\"Channels\":[],\"TenantTags\":[\"Ring/Beta\"],\"Properties\":{\"Octopus.Action."
+    "DeployRelease.ProjectId\":\"Projects-1\"}}]},{\"Id\":\"a2\",\"Name\":\"Billing\","
+    "\"Condition\":\"Always\",\"StartTrigger\":\"StartWithPrevious\",\"Actions\":[{\"Id\":"
+    "\"b2\",\"Name\":\"Deploy Billing\",\"ActionType\":\"Octopus.Script\",\"Properties\":{"
+    "\"Chain_ProjectName\":\"Billing\",\"Chain_ApiKey\":{\"HasValue\":true,\"NewValue\":null},"
+    "\"Chain_Tenants\":\"Ring/Beta\\nContoso\"}},{\"Id\":\"b3\",\"Name\":\"Approve\","
+    "\"ActionType\":\"Octopus.Manual\",\"IsDisabled\":true}]}],\"Links\":{}}",
+    /* GET releases/{id} of an orchestration project: its selected child versions */
+    "{\"Id\":\"Releases-17\",\"Version\":\"2026.18\",\"ProjectId\":\"Projects-9\","
+    "\"ProjectDeploymentProcessSnapshotId\":\"deploymentprocess-Projects-9-s-1\","
+    "\"SelectedPackages\":[{\"ActionName\":\"Schema\",\"PackageReferenceName\":\"\","
+    "\"Version\":\"2026.18.0\"},{\"StepName\":\"Billing package\",\"Version\":\"2026.18.1\"}]}",
     /* a task page as GET tasks?ids=... returns it: live, final, timed out, failed */
     "{\"ItemType\":\"Task\",\"TotalResults\":4,\"ItemsPerPage\":4,\"NumberOfPages\":1,"
     "\"LastPageNumber\":0,\"Items\":[" TASK_EXECUTING ",{\"Id\":\"ServerTasks-9002\",\"State\":"

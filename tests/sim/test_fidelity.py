@@ -346,6 +346,7 @@ def main():
             "deployment": dep["Id"], "task": held["TaskId"], "interruption": it["Id"],
             "node": sim.ok("GET", "/api/octopusservernodes")["Items"][0]["Id"],
             "event": sim.ok("GET", "/api/Spaces-1/events?take=1")["Items"][0]["Id"],
+            "process": rel["ProjectDeploymentProcessSnapshotId"],
         }
         routes = check_routes(sim, models, chk, ids)
         check_collections(sim, models, chk, ids)

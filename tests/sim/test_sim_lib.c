@@ -86,6 +86,25 @@ static const struct {
     {SPACE("") ",\"rules\":[{\"fail_percent\":101}]}", "fixture rules[0]: \"fail_percent\""},
     {SPACE("") ",\"rules\":[{\"project\":\"P\",\"colour\":1}]}",
      "fixture rules[0]: unknown field \"colour\""},
+    /* processes: checked once the space's projects are loaded (a child may come later) */
+    {"{\"spaces\":[{\"name\":\"S\"," ENVS "," LC ",\"projects\":[{\"name\":\"O\",\"process\":["
+     "{\"name\":\"x\",\"type\":\"Octopus.DeployRelease\",\"project\":\"Nope\"}]}]}]}",
+     "spaces[0].projects[0].process[0]: unknown project \"Nope\""},
+    {"{\"spaces\":[{\"name\":\"S\"," ENVS "," LC ",\"projects\":[{\"name\":\"O\",\"process\":["
+     "{\"name\":\"x\",\"type\":\"Octopus.Script\",\"start_trigger\":\"Later\"}]}]}]}",
+     "spaces[0].projects[0].process[0]: \"start_trigger\" must be one of StartAfterPrevious, "
+     "StartWithPrevious"},
+    {"{\"spaces\":[{\"name\":\"S\"," ENVS "," LC ",\"projects\":[{\"name\":\"O\",\"process\":["
+     "{\"name\":\"x\",\"actions\":[{\"type\":\"Octopus.Script\",\"environments\":[\"Mars\"]}]}"
+     "]}]}]}",
+     "spaces[0].projects[0].process[0].actions[0]: environments[0]: unknown Mars"},
+    {"{\"spaces\":[{\"name\":\"S\"," ENVS "," LC ",\"projects\":[{\"name\":\"O\",\"releases\":[{"
+     "\"version\":\"1\",\"packages\":{\"x\":\"2.0\"}}],\"process\":[{\"name\":\"x\",\"type\":"
+     "\"Octopus.DeployRelease\",\"project\":\"C\"}]},{\"name\":\"C\",\"releases\":[\"1.0\"]}]}]}",
+     "spaces[0].projects[0].releases[0]: packages.x: the child project has no release \"2.0\""},
+    {"{\"spaces\":[{\"name\":\"S\"," ENVS "," LC ",\"projects\":[{\"name\":\"O\",\"releases\":[{"
+     "\"version\":\"1\",\"packages\":{\"y\":\"2.0\"}}]}]}]}",
+     "spaces[0].projects[0].releases[0]: packages: no action \"y\" in the project's process"},
     {SPACE("") ",\"api_keys\":[{\"key\":\"API-K\",\"spaces\":[\"Nope\"]}]}",
      "api_keys[0].spaces[0]: unknown space \"Nope\""},
     {SPACE("") ",\"api_keys\":[{\"spaces\":[\"*\"]}]}", "api_keys[0]: missing \"key\""},

@@ -516,6 +516,65 @@ static void test_decode_project_and_refs(void)
                   "Release Releases-3: field \"Version\"");
 }
 
+/* A deployment process (steps, actions, scopes, properties with a sensitive one) and a
+ * release's manifest (SelectedPackages, StepName from older servers). */
+static void test_decode_process(void)
+{
+    char es[256];
+    of_octo_process p;
+    json_t *j = load(
+        "{\"Id\":\"deploymentprocess-Projects-9-s-1\",\"ProjectId\":\"Projects-9\",\"Steps\":["
+        "{\"Id\":\"s1\",\"Name\":\"Billing\",\"Condition\":\"Success\",\"StartTrigger\":"
+        "\"StartWithPrevious\",\"PackageRequirement\":null,\"Actions\":[{\"Id\":\"a1\",\"Name\":"
+        "\"Deploy Billing\",\"ActionType\":\"Octopus.Script\",\"IsDisabled\":true,"
+        "\"Environments\":[\"Environments-4\"],\"TenantTags\":[\"Ring/Beta\"],\"Properties\":{"
+        "\"Chain_ProjectName\":\"Billing\",\"Chain_ApiKey\":{\"HasValue\":true}}}]}]}");
+    CHECK_INT(octo_decode_process(j, &p, es, sizeof(es)), OF_OK);
+    CHECK_INT(p.nsteps, 1);
+    if (p.nsteps == 1 && p.steps[0].nactions == 1) {
+        const of_octo_action *a = &p.steps[0].actions[0];
+        CHECK_STR(p.steps[0].start_trigger, "StartWithPrevious");
+        CHECK(p.steps[0].package_requirement == NULL);
+        CHECK_INT(a->is_disabled, 1);
+        CHECK_STR(a->environments[0], "Environments-4");
+        CHECK_INT(a->ntenant_tags, 1);
+        CHECK_STR(of_octo_property_get(a->properties, a->nproperties, "chain_projectname"),
+                  "Billing");
+        CHECK(of_octo_property_get(a->properties, a->nproperties, "Chain_ApiKey") == NULL);
+    }
+    of_octo_process_clear(&p);
+    json_decref(j);
+    CHECK_REFUSED(process,
+                  "{\"Id\":\"p\",\"Steps\":[{\"Id\":\"s1\",\"Name\":\"A\",\"Condition\":"
+                  "\"Success\",\"StartTrigger\":\"StartAfterPrevious\",\"Actions\":[{\"Id\":"
+                  "\"a1\",\"Name\":\"A\"}]}]}",
+                  "Deployment action a1: field \"ActionType\"");
+    CHECK_REFUSED(process,
+                  "{\"Id\":\"p\",\"Steps\":[{\"Id\":\"s1\",\"Name\":\"A\",\"Condition\":"
+                  "\"Success\",\"StartTrigger\":\"StartAfterPrevious\",\"Properties\":{\"X\":1}}]}",
+                  "field \"Properties.X\": expected a string or a sensitive value");
+
+    of_octo_release_manifest m;
+    j = load("{\"Id\":\"Releases-17\",\"Version\":\"2026.18\",\"ProjectId\":\"Projects-9\","
+             "\"ProjectDeploymentProcessSnapshotId\":\"deploymentprocess-Projects-9-s-1\","
+             "\"SelectedPackages\":[{\"ActionName\":\"Schema\",\"PackageReferenceName\":\"\","
+             "\"Version\":\"1.0\"},{\"StepName\":\"Old\",\"Version\":\"2.0\"}]}");
+    CHECK_INT(octo_decode_release_manifest(j, &m, es, sizeof(es)), OF_OK);
+    CHECK_STR(m.process_snapshot_id, "deploymentprocess-Projects-9-s-1");
+    CHECK_INT(m.npackages, 2);
+    if (m.npackages == 2) {
+        CHECK_STR(m.packages[1].action_name, "Old");
+        CHECK_STR(m.packages[1].package_reference_name, "");
+        CHECK_STR(m.packages[1].version, "2.0");
+    }
+    of_octo_release_manifest_clear(&m);
+    json_decref(j);
+    CHECK_REFUSED(release_manifest,
+                  "{\"Id\":\"R\",\"Version\":\"1\",\"ProjectId\":\"P\",\"SelectedPackages\":"
+                  "[{\"ActionName\":\"A\"}]}",
+                  "field \"SelectedPackages[].Version\"");
+}
+
 static void test_decode_tenant(void)
 {
     char es[256];
@@ -1084,6 +1143,7 @@ int main(void)
     test_decode_event();
     test_decode_project_and_refs();
     test_decode_tenant();
+    test_decode_process();
     test_decode_template();
     test_decode_deployment_and_page();
     test_error_text();
