@@ -522,9 +522,12 @@ static of_err expand(builder *b)
     return OF_OK;
 }
 
+/* A row's sort key: the record it points at (which does not move while keys are sorted), its
+ * environment index and where it was. */
 typedef struct order_key {
+    const of_job_record *rec;
     size_t env;
-    of_job_record rec;
+    size_t from;
 } order_key;
 
 static int strcmp_null(const char *a, const char *b)
@@ -536,7 +539,7 @@ static int strcmp_null(const char *a, const char *b)
 static int order_cmp(const void *pa, const void *pb)
 {
     const order_key *ka = pa, *kb = pb;
-    const of_job *a = &ka->rec.job, *b = &kb->rec.job;
+    const of_job *a = &ka->rec->job, *b = &kb->rec->job;
     if (a->stage != b->stage) return a->stage < b->stage ? -1 : 1;
     if (ka->env != kb->env) return ka->env < kb->env ? -1 : 1;
     int c = strcmp_null(a->project.name, b->project.name);
@@ -546,21 +549,33 @@ static int order_cmp(const void *pa, const void *pb)
     return strcmp(a->job_id, b->job_id);
 }
 
-/* qsort has no context argument, so each row is paired with its environment index first
- * (no global state: planners may run in parallel threads). */
+/* Sorts small keys, not the records (320 bytes each: a copy of a 60,000-job plan was 20 MB at
+ * the plan's peak), then moves each record once along the permutation's cycles. qsort has no
+ * context argument, so each key carries its environment index (no global state: planners may
+ * run in parallel threads). */
 of_err of_plan_sort(of_job_record *jobs, size_t *env_of, size_t n)
 {
     if (n < 2) return OF_OK;
     order_key *keys = malloc(n * sizeof *keys);
     if (!keys) return OF_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        keys[i].env = env_of[i];
-        keys[i].rec = jobs[i]; /* moves ownership; moved back below */
-    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (order_key){&jobs[i], env_of[i], i};
     qsort(keys, n, sizeof *keys, order_cmp);
+    /* position i takes the row from keys[i].from; a key whose from is its own index is done */
     for (size_t i = 0; i < n; i++) {
-        jobs[i] = keys[i].rec;
-        env_of[i] = keys[i].env;
+        if (keys[i].from == i) continue;
+        of_job_record rec = jobs[i];
+        size_t env = env_of[i], j = i;
+        while (keys[j].from != i) {
+            size_t src = keys[j].from;
+            jobs[j] = jobs[src];
+            env_of[j] = env_of[src];
+            keys[j].from = j;
+            j = src;
+        }
+        jobs[j] = rec;
+        env_of[j] = env;
+        keys[j].from = j;
     }
     free(keys);
     return OF_OK;
