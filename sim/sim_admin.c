@@ -669,7 +669,7 @@ void sim_admin_route(sim_req *r)
         if (strcmp(admin_routes[i].path, path) != 0 || strcmp(admin_routes[i].method, r->method))
             continue;
         r->handler = admin_routes[i].handler;
-        snprintf(r->route, sizeof r->route, "%s /sim/%s", r->method, path);
+        snprintf(r->route, sizeof r->route, "%s /sim/%s", r->method, admin_routes[i].path);
     }
     if (!r->loopback) r->handler = h_admin_forbidden;
 }
