@@ -86,11 +86,7 @@ static int print_plan(const of_config *cfg, of_octo *octo, const of_request *req
     } else {
         of_buf b;
         of_buf_init(&b, (size_t)64 << 20);
-        if (of_plan_format_table(plan, &b) == OF_OK) {
-            fputs(b.data ? b.data : "", stdout);
-        } else {
-            ex = OF_EXIT_FAIL;
-        }
+        if (of_plan_format_table(plan, &b, stdout) != OF_OK) ex = OF_EXIT_FAIL;
         of_buf_clear(&b);
     }
     of_plan_free(plan);

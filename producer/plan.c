@@ -454,6 +454,12 @@ static of_err expand(builder *b)
 {
     const of_request *req = b->req;
     of_err rc = OF_OK;
+    for (size_t i = 0; b->res->prepare && i < req->n_stages; i++)
+        for (size_t j = 0; j < req->stages[i].n_entries; j++) {
+            const entry_info *ei = &b->ent[i][j];
+            if (ei->release_ok && !req->stages[i].entries[j].skip)
+                b->res->prepare(b->res->opaque, &b->space, &ei->release);
+        }
     for (size_t i = 0; i < req->n_stages; i++) {
         const of_stage *st = &req->stages[i];
         for (size_t j = 0; j < st->n_entries; j++) {
@@ -848,7 +854,16 @@ static of_err print_proceed(of_buf *b, const of_release_record *h)
     return OF_OK;
 }
 
-of_err of_plan_format_table(const of_plan *plan, of_buf *b)
+/* Writes b's text to out and empties b, when out is given and b holds more than a little. */
+static of_err table_flush(of_buf *b, FILE *out, size_t over)
+{
+    if (!out || b->len <= over) return OF_OK;
+    if (b->len && fwrite(b->data, 1, b->len, out) != b->len) return OF_ERR_IO;
+    of_buf_reset(b);
+    return OF_OK;
+}
+
+of_err of_plan_format_table(const of_plan *plan, of_buf *b, FILE *out)
 {
     enum { NCOL = 7 };
     static const char *const head[NCOL] = {"STAGE",  "ENVIRONMENT", "PROJECT", "VERSION",
@@ -901,6 +916,7 @@ of_err of_plan_format_table(const of_plan *plan, of_buf *b)
                            j->tenant.name ? j->tenant.name : "-", w[5],
                            r->status == OF_JOB_SKIPPED ? "skip" : "deploy",
                            r->skip_reason ? r->skip_reason : win);
+        if (!rc) rc = table_flush(b, out, 64 << 10);
     }
     if (!rc) {
         size_t skip = of_plan_count(plan, OF_JOB_SKIPPED);
@@ -909,6 +925,7 @@ of_err of_plan_format_table(const of_plan *plan, of_buf *b)
     }
     for (size_t i = 0; !rc && i < plan->warnings.n; i++)
         rc = of_buf_printf(b, "warning: %s\n", plan->warnings.items[i]);
+    if (!rc) rc = table_flush(b, out, 0);
     return rc;
 }
 

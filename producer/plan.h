@@ -23,6 +23,7 @@
 #define OF_PLAN_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -78,6 +79,11 @@ typedef struct of_resolver {
     of_err (*is_current)(void *opaque, const of_ref *space, const of_ref *project,
                          const of_ref *release, const of_ref *environment, const of_ref *tenant,
                          bool *current, char *errstr, size_t errstr_size);
+    /* Optional (NULL: none). Called once per release of the request before any job is built:
+     * fetch now what can_deploy will ask about, so that large replies (a release's deployment
+     * template lists every tenant) are parsed and freed before the jobs take memory. A failure
+     * here is not an error: can_deploy asks again and reports it. */
+    void (*prepare)(void *opaque, const of_ref *space, const of_ref *release);
 } of_resolver;
 
 /* The plan: a release header (status running, round 0, stage statuses pending) and one
@@ -146,8 +152,10 @@ size_t of_plan_count(const of_plan *plan, of_job_status status);
 /* Appends the human table for `octofleet plan` to b: a header line (release, id, space,
  * stage count, gate mode and, for lanes, lane_failure), then
  *   STAGE  ENVIRONMENT  PROJECT  VERSION  TENANT  ACTION  REASON
- * followed by a summary line and the warnings. */
-OF_MUST_CHECK of_err of_plan_format_table(const of_plan *plan, of_buf *b);
+ * followed by a summary line and the warnings. With out (not NULL) the text is written there as
+ * it grows, in pieces of about 64 KB, and b is left empty: a 60,000-job table is never held
+ * whole (OF_ERR_IO when writing fails); with out NULL it all stays in b. */
+OF_MUST_CHECK of_err of_plan_format_table(const of_plan *plan, of_buf *b, FILE *out);
 
 /* The JSON view: a new string the caller frees (see of_plan_json_encode in msg.h), led by
  * "gate" ("stage"|"tenant") and, for lanes, "lane_failure". */

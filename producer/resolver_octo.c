@@ -295,6 +295,15 @@ static of_err r_can_deploy(void *opaque, const of_ref *space, const of_ref *rele
     return OF_OK;
 }
 
+static void r_prepare(void *opaque, const of_ref *space, const of_ref *release)
+{
+    const of_octo_template *t = NULL;
+    char es[512];
+    if (template_of(opaque, space->id, release->id, &t, es, sizeof es) != OF_OK)
+        of_debug("deployment template of %s not read ahead (asked again per job): %s", release->id,
+                 es);
+}
+
 static of_err r_is_current(void *opaque, const of_ref *space, const of_ref *project,
                            const of_ref *release, const of_ref *environment, const of_ref *tenant,
                            bool *current, char *errstr, size_t errstr_size)
@@ -326,6 +335,7 @@ void of_resolver_octo_bind(of_resolver_octo *r, of_resolver *res)
     res->tenants_by_tag = r_tenants_by_tag;
     res->tenants_connected = r_tenants_connected;
     res->can_deploy = r_can_deploy;
+    res->prepare = r_prepare;
     res->is_current = r_is_current;
 }
 

@@ -67,6 +67,8 @@ typedef struct world {
     const char *current[4][3];
     const char *fail_env; /* environment name whose lookup fails with OF_ERR_NETWORK */
     int can_deploy_calls;
+    int prepared;      /* prepare calls (releases read ahead) */
+    bool late_prepare; /* a prepare came after a lifecycle check: too late to save memory */
 } world;
 
 static of_err fill(of_ref *out, const char *id, const char *name)
@@ -178,6 +180,14 @@ static of_err r_can_deploy(void *o, const of_ref *sp, const of_ref *rel, const o
     return OF_OK;
 }
 
+static void r_prepare(void *o, const of_ref *sp, const of_ref *rel)
+{
+    world *w = o;
+    (void)sp, (void)rel;
+    w->prepared++;
+    if (w->can_deploy_calls) w->late_prepare = true;
+}
+
 static of_err r_is_current(void *o, const of_ref *sp, const of_ref *proj, const of_ref *rel,
                            const of_ref *env, const of_ref *tenant, bool *current, char *e,
                            size_t n)
@@ -190,8 +200,8 @@ static of_err r_is_current(void *o, const of_ref *sp, const of_ref *proj, const 
 
 static of_resolver resolver(world *w)
 {
-    of_resolver r = {w,        r_space,  r_env,       r_project,    r_release,
-                     r_tenant, r_by_tag, r_connected, r_can_deploy, r_is_current};
+    of_resolver r = {w,        r_space,     r_env,        r_project,    r_release, r_tenant,
+                     r_by_tag, r_connected, r_can_deploy, r_is_current, r_prepare};
     return r;
 }
 
@@ -248,7 +258,7 @@ static const plan_case cases[] = {
          "[[{\"project\":\"Schema\",\"version\":\"1.4.0\"}],[{\"project\":\"Web\",\"version\":\"1."
          "4.0\"}]]",
          ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Beta|Schema|Contoso|deploy", "1|Hosted Beta|Schema|Fabrikam|deploy",
       "1|Hosted Release|Schema|Contoso|deploy", "1|Hosted Release|Schema|Fabrikam|skip",
@@ -260,7 +270,7 @@ static const plan_case cases[] = {
     {"tags: AND across tag sets",
      REQ("[\"Hosted Release\"]", ",\"tenants\":{\"tags\":[\"Hosting/Hosted\",\"Ring/Stable\"]}",
          "[[{\"project\":\"Web\",\"version\":\"1.4.0\"}]]", ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Release|Web|Contoso Ltd|deploy", "1|Hosted Release|Web|Northwind|deploy"},
      {NULL},
@@ -270,7 +280,7 @@ static const plan_case cases[] = {
      REQ("[\"Hosted Beta\"]",
          ",\"tenants\":{\"names\":[\"Fabrikam\"],\"tags\":[\"Hosting/Hosted\",\"Hosting/Cloud\"]}",
          "[[{\"project\":\"Schema\",\"version\":\"1.4.0\"}]]", ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Beta|Schema|Adatum|deploy", "1|Hosted Beta|Schema|Contoso|deploy",
       "1|Hosted Beta|Schema|Fabrikam|deploy", "1|Hosted Beta|Schema|Northwind|deploy"},
@@ -282,7 +292,7 @@ static const plan_case cases[] = {
          "[[{\"project\":\"Web\",\"version\":\"1.4.0\"},{\"project\":\"Metrics\",\"version\":"
          "\"2.0.0\"}]]",
          ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Beta|Metrics|-|deploy", "1|Hosted Beta|Web|Adatum|deploy",
       "1|Hosted Beta|Web|Contoso|deploy", "1|Hosted Beta|Web|Fabrikam|deploy",
@@ -297,7 +307,7 @@ static const plan_case cases[] = {
          "[[{\"project\":\"Gateway\",\"version\":\"3.1.0\"},{\"project\":\"Metrics\",\"version\":"
          "\"2.0.0\"}]]",
          ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Beta|Gateway|-|deploy", "1|Hosted Beta|Metrics|-|deploy",
       "1|Hosted Release|Gateway|-|deploy", "1|Hosted Release|Metrics|-|deploy"},
@@ -307,7 +317,7 @@ static const plan_case cases[] = {
     {"tenanted-or-untenanted: per tenant with a selection, warning where none is connected",
      REQ("[\"Hosted Beta\",\"Hosted Release\"]", ",\"tenants\":{\"tags\":[\"Ring/Beta\"]}",
          "[[{\"project\":\"Gateway\",\"version\":\"3.1.0\"}]]", ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Release|Gateway|Contoso|deploy"},
      {NULL},
@@ -318,7 +328,7 @@ static const plan_case cases[] = {
          "[[{\"project\":\"Schema\",\"skip\":true},{\"project\":\"Metrics\",\"version\":\"2.0.0\","
          "\"skip\":true}],[{\"project\":\"Web\",\"version\":\"1.4.0\"}]]",
          ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Release|Metrics|-|skip", "1|Hosted Release|Schema|Contoso|skip",
       "2|Hosted Release|Web|Contoso|deploy"},
@@ -330,7 +340,7 @@ static const plan_case cases[] = {
          "[[{\"project\":\"Schema\",\"skip\":true}],[{\"project\":\"Metrics\",\"version\":"
          "\"2.0.0\"}]]",
          ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Release|Schema|-|skip", "2|Hosted Release|Metrics|-|deploy"},
      {NULL},
@@ -340,7 +350,7 @@ static const plan_case cases[] = {
      REQ("[\"Hosted Beta\"]", ",\"tenants\":{\"names\":[\"Contoso\",\"Adatum\"]}",
          "[[{\"project\":\"Schema\",\"version\":\"1.4.0\"}]]",
          ",\"policy\":{\"condition\":\"if-not-current\"}"),
-     {{{NULL}}, {{"Releases-11", "Hosted Beta", "Contoso"}}, NULL, 0},
+     {{{NULL}}, {{"Releases-11", "Hosted Beta", "Contoso"}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Beta|Schema|Adatum|deploy", "1|Hosted Beta|Schema|Contoso|skip"},
      {NULL},
@@ -354,7 +364,9 @@ static const plan_case cases[] = {
      {{{NULL}},
       {{"Releases-11", "Hosted Beta", "Contoso"}, {"Releases-21", "Hosted Beta", "Contoso"}},
       NULL,
-      0},
+      0,
+      0,
+      false},
      OF_OK,
      {"1|Hosted Beta|Schema|Adatum|deploy", "1|Hosted Beta|Schema|Contoso|skip",
       "2|Hosted Beta|Web|Adatum|deploy", "2|Hosted Beta|Web|Contoso|deploy"},
@@ -364,7 +376,7 @@ static const plan_case cases[] = {
     {"from: a hotfix deploys only where the old release is current",
      REQ("[\"Hosted Beta\"]", ",\"tenants\":{\"names\":[\"Contoso\",\"Adatum\"]}",
          "[[{\"project\":\"Schema\",\"version\":\"1.4.0\",\"from\":\"1.4\"}]]", ""),
-     {{{NULL}}, {{"Releases-10", "Hosted Beta", "Contoso"}}, NULL, 0},
+     {{{NULL}}, {{"Releases-10", "Hosted Beta", "Contoso"}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Beta|Schema|Adatum|skip", "1|Hosted Beta|Schema|Contoso|deploy"},
      {NULL},
@@ -373,7 +385,7 @@ static const plan_case cases[] = {
     {"from: an unknown old release is named with its path",
      REQ("[\"Hosted Beta\"]", ",\"tenants\":{\"names\":[\"Contoso\"]}",
          "[[{\"project\":\"Schema\",\"version\":\"1.4.0\",\"from\":\"1.3.9\"}]]", ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_ERR_NOT_FOUND,
      {NULL},
      {"stages[0][0].from: release \"1.3.9\" of project \"Schema\": not found"},
@@ -382,7 +394,7 @@ static const plan_case cases[] = {
     {"condition always deploys even if current",
      REQ("[\"Hosted Beta\"]", ",\"tenants\":{\"names\":[\"Contoso\"]}",
          "[[{\"project\":\"Schema\",\"version\":\"1.4.0\"}]]", ""),
-     {{{NULL}}, {{"Releases-11", "Hosted Beta", "Contoso"}}, NULL, 0},
+     {{{NULL}}, {{"Releases-11", "Hosted Beta", "Contoso"}}, NULL, 0, 0, false},
      OF_OK,
      {"1|Hosted Beta|Schema|Contoso|deploy"},
      {NULL},
@@ -394,7 +406,7 @@ static const plan_case cases[] = {
          "[[{\"project\":\"Webb\",\"version\":\"1.4.0\"},{\"project\":\"Schema\",\"version\":"
          "\"1.4.1\"}]]",
          ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_ERR_NOT_FOUND,
      {NULL},
      {"environments[0]: environment \"Hosted Releas\": not found",
@@ -407,7 +419,7 @@ static const plan_case cases[] = {
     {"unknown space stops resolution",
      "{\"release\":\"r\",\"space\":\"Defaul\",\"environments\":[\"Nope\"],\"stages\":[[{"
      "\"project\":\"Nope\",\"version\":\"1\"}]]}",
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_ERR_NOT_FOUND,
      {NULL},
      {"space \"Defaul\": not found in Octopus"},
@@ -421,7 +433,9 @@ static const plan_case cases[] = {
        {"Releases-21", "Hosted Release", "Contoso"}},
       {{NULL}},
       NULL,
-      0},
+      0,
+      0,
+      false},
      OF_ERR_REJECTED,
      {NULL},
      {"stage 1: Web 1.4.0 -> Hosted Release / Contoso: the lifecycle does not allow",
@@ -430,7 +444,7 @@ static const plan_case cases[] = {
      {NULL}},
     {"lifecycle violation for an untenanted target",
      REQ("[\"Staging\"]", "", "[[{\"project\":\"Metrics\",\"version\":\"2.0.0\"}]]", ""),
-     {{{"Releases-41", "Staging", ""}}, {{NULL}}, NULL, 0},
+     {{{"Releases-41", "Staging", ""}}, {{NULL}}, NULL, 0, 0, false},
      OF_ERR_REJECTED,
      {NULL},
      {"Metrics 2.0.0 -> Staging: the lifecycle"},
@@ -438,7 +452,7 @@ static const plan_case cases[] = {
      {NULL}},
     {"tenanted project without tenant selection is rejected",
      REQ("[\"Hosted Beta\"]", "", "[[{\"project\":\"Web\",\"version\":\"1.4.0\"}]]", ""),
-     {{{NULL}}, {{NULL}}, NULL, 0},
+     {{{NULL}}, {{NULL}}, NULL, 0, 0, false},
      OF_ERR_REJECTED,
      {NULL},
      {"\"Web\" is tenanted but the request selects no tenants"},
@@ -447,7 +461,7 @@ static const plan_case cases[] = {
     {"a resolver failure stops the plan with its code",
      REQ("[\"Hosted Beta\",\"Staging\"]", "", "[[{\"project\":\"Metrics\",\"version\":\"2.0.0\"}]]",
          ""),
-     {{{NULL}}, {{NULL}}, "Staging", 0},
+     {{{NULL}}, {{NULL}}, "Staging", 0, 0, false},
      OF_ERR_NETWORK,
      {NULL},
      {"connection refused"},
@@ -489,8 +503,11 @@ static void run_case(const plan_case *c)
         for (size_t i = 0; i < 4 && c->warnings[i]; i++)
             CHECK(of_errlist_contains(&p->warnings, c->warnings[i]));
         if (!c->warnings[0]) CHECK_INT(p->warnings.n, 0);
-        /* every deploy row passed exactly one lifecycle check */
+        /* every deploy row passed exactly one lifecycle check, after every release was read
+         * ahead */
         CHECK_INT((size_t)w.can_deploy_calls, of_plan_count(p, OF_JOB_PENDING));
+        CHECK(!w.late_prepare);
+        if (of_plan_count(p, OF_JOB_PENDING)) CHECK(w.prepared > 0);
     } else {
         CHECK(p == NULL);
         for (size_t i = 0; i < 8 && c->errors[i]; i++) {
@@ -590,7 +607,7 @@ static void check_details(const of_plan *a, const of_plan *b, const char *json)
 
     of_buf tb;
     of_buf_init(&tb, 1 << 16);
-    CHECK_INT(of_plan_format_table(a, &tb), OF_OK);
+    CHECK_INT(of_plan_format_table(a, &tb, NULL), OF_OK);
     CHECK_CONTAINS(tb.data, "STAGE  ENVIRONMENT");
     CHECK_CONTAINS(tb.data, "Hosted Release");
     CHECK_CONTAINS(tb.data, "6 job(s): 6 to deploy, 0 skipped");
@@ -622,7 +639,7 @@ static void test_plan_gate_policy(void)
         CHECK_INT(p->header.lane_failure, OF_LANE_FAILURE_PAUSE_ALL);
         of_buf tb;
         of_buf_init(&tb, 1 << 16);
-        CHECK_INT(of_plan_format_table(p, &tb), OF_OK);
+        CHECK_INT(of_plan_format_table(p, &tb, NULL), OF_OK);
         CHECK_CONTAINS(tb.data, ": 2 stage(s), gate tenant (lane_failure pause_all)\n");
         of_buf_clear(&tb);
         char *js = NULL;
@@ -671,7 +688,7 @@ static void test_plan_proceed(void)
         }
         of_buf tb;
         of_buf_init(&tb, 1 << 16);
-        CHECK_INT(of_plan_format_table(p, &tb), OF_OK);
+        CHECK_INT(of_plan_format_table(p, &tb, NULL), OF_OK);
         CHECK_CONTAINS(tb.data,
                        "gate stage, proceed: stage 1 max_failures 3, stage 2 min_success_ratio "
                        "0.95");
@@ -765,7 +782,7 @@ static void test_plan_windows(void)
         CHECK_INT(p->jobs[4].starts_ms, now + 23 * 3600000LL);
         of_buf tb;
         of_buf_init(&tb, 1 << 16);
-        CHECK_INT(of_plan_format_table(p, &tb), OF_OK);
+        CHECK_INT(of_plan_format_table(p, &tb, NULL), OF_OK);
         CHECK_CONTAINS(tb.data, "window Ring/Beta 22:00-04:00 Australia/Sydney, opens "
                                 "2026-12-06T11:00:00Z (2026-12-06T22:00:00+11:00)");
         of_buf_clear(&tb);
