@@ -215,6 +215,12 @@ bool oj_need_object(oj_reader *r, const json_t *v, const char *path)
 char *oj_dup(oj_reader *r, const char *s)
 {
     if (r->rc) return NULL;
+    if (r->pool) {
+        of_err rc = OF_OK;
+        char *d = (char *)(uintptr_t)of_strpool_get(r->pool, s, &rc); /* see oj_reader.pool */
+        if (rc) oj_nomem(r);
+        return d;
+    }
     char *d = strdup(s);
     if (!d) oj_nomem(r);
     return d;
@@ -298,7 +304,10 @@ void oj_strv(oj_reader *r, json_t *v, const char *path, const char *key, size_t 
         }
     }
     if (r->rc) {
-        of_strv_free(arr, cnt);
+        if (r->pool)
+            free(arr); /* the strings are the pool's */
+        else
+            of_strv_free(arr, cnt);
         return;
     }
     *items = arr;

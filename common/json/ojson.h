@@ -5,7 +5,8 @@
  *
  * Ownership: the writers take the json_t they are given (json_object_set_new rules) and
  * oj_dump takes root; the readers return values borrowed from the object read (oj_get) or
- * new copies the caller frees (oj_strdup, oj_dup, oj_strv). Nothing here keeps state. */
+ * new copies the caller frees (oj_strdup, oj_dup, oj_strv), or a pool's (oj_reader.pool).
+ * Nothing here keeps state. */
 #ifndef OF_OJSON_H
 #define OF_OJSON_H
 
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "strpool.h"
 
 /* ---- building ----------------------------------------------------------
  * Every writer records an allocation failure in *bad (and a NULL value handed in, the trace
@@ -61,18 +63,22 @@ typedef struct oj_reader {
     oj_style style;
     const char *kind; /* OJ_REPLY: the resource, "Task"; borrowed */
     const char *id;   /* OJ_REPLY: its id once read (NULL before); borrowed */
+    /* NULL: the strings read (oj_dup, oj_strdup, oj_strv) are malloc'ed, the caller's to free.
+     * Set: they are the pool's (interned: equal strings share one copy), never freed one by
+     * one; only the arrays of oj_strv are malloc'ed. Borrowed. */
+    of_strpool *pool;
 } oj_reader;
 
 /* A reader for a message we define. */
 static inline oj_reader oj_reader_message(char *errstr, size_t errstr_size)
 {
-    return (oj_reader){OF_OK, errstr, errstr_size, OJ_MESSAGE, NULL, NULL};
+    return (oj_reader){OF_OK, errstr, errstr_size, OJ_MESSAGE, NULL, NULL, NULL};
 }
 
 /* A reader for a server's reply about a kind ("Task"); set r.id once the id is read. */
 static inline oj_reader oj_reader_reply(const char *kind, char *errstr, size_t errstr_size)
 {
-    return (oj_reader){OF_OK, errstr, errstr_size, OJ_REPLY, kind, NULL};
+    return (oj_reader){OF_OK, errstr, errstr_size, OJ_REPLY, kind, NULL, NULL};
 }
 
 /* Records rc and the message (printf) unless an error is already recorded. */

@@ -57,6 +57,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "strpool.h"
 
 typedef struct of_octo of_octo;
 
@@ -268,6 +269,9 @@ typedef struct of_octo_tenant {
     size_t ntags;
     of_octo_project_envs *projects; /* ProjectEnvironments */
     size_t nprojects;
+    /* Set in a list's items: the strings are the list's pool's (interned, so 10,000 tenants
+     * share one copy of each project and environment id); only the arrays are the tenant's. */
+    bool pooled;
 } of_octo_tenant;
 void of_octo_tenant_clear(of_octo_tenant *t);
 
@@ -279,6 +283,7 @@ bool of_octo_tenant_connected(const of_octo_tenant *t, const char *project_id,
 typedef struct of_octo_tenant_list {
     of_octo_tenant *items;
     size_t n;
+    of_strpool *strings; /* owns the items' strings (of_octo_tenant.pooled); may be NULL */
 } of_octo_tenant_list;
 void of_octo_tenant_list_clear(of_octo_tenant_list *l);
 
@@ -290,19 +295,19 @@ typedef struct of_octo_release {
 } of_octo_release;
 void of_octo_release_clear(of_octo_release *r);
 
-typedef struct of_octo_tenant_promotion {
-    char *tenant_id;
-    char *tenant_name;
-    of_octo_ref *promote_to;
-    size_t n;
-} of_octo_tenant_promotion;
-
-/* A release's deployment template: where it may go now. */
+/* A release's deployment template: where it may go now. Kept compact because a release of a
+ * project with 10,000 tenants has 10,000 TenantPromotions naming the same few environments:
+ * each environment is stored once (envs) and each PromoteTo is a bit set over envs, so a
+ * tenant costs its id and a word, not a list of copied references. Owns everything. */
 typedef struct of_octo_template {
-    of_octo_ref *promote_to; /* untenanted */
-    size_t n;
-    of_octo_tenant_promotion *tenants;
+    of_octo_ref *envs; /* every environment any PromoteTo names, each once */
+    size_t nenvs;
+    size_t words;            /* uint64_t words per bit set: (nenvs + 63) / 64 */
+    uint64_t *sets;          /* (1 + ntenants) * words: PromoteTo first, then one per promotion */
+    const char **tenant_ids; /* sorted by strcmp, pointing into text */
+    size_t *tenant_set;      /* tenant_ids[i]'s set starts at sets[(1 + tenant_set[i]) * words] */
     size_t ntenants;
+    char *text; /* one block holding every tenant id */
 } of_octo_template;
 void of_octo_template_clear(of_octo_template *t);
 

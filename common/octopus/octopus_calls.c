@@ -345,7 +345,7 @@ static void single_done(void *ctx, const octo_resp *r)
     }
     rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
     if (!rc) rc = decode_into(&op->k, j, op->ref_kind, es, sizeof(es));
-    json_decref(j);
+    octo_free_body(j, r->body_len);
     if (rc) {
         char msg[OCTO_ES + 200];
         snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
@@ -468,7 +468,7 @@ static void pager_page_done(void *ctx, const octo_resp *r)
     }
     for (size_t i = 0; !rc && !stop && i < got; i++)
         rc = p->item(p, json_array_get(items, i), &stop, es, sizeof(es));
-    json_decref(j);
+    octo_free_body(j, r->body_len);
     p->pages++;
     p->skip += got;
     p->total = total;
@@ -904,7 +904,9 @@ static of_err tenants_item(octo_pager *p, json_t *item, bool *stop, char *es, si
     tenants_op *op = p->ctx;
     of_octo_tenant_list *l = &op->k.res.tenants;
     of_octo_tenant t;
-    of_err rc = octo_decode_tenant(item, &t, es, n);
+    if (!l->strings && of_strpool_new(&l->strings) != OF_OK)
+        return of_seterr(es, n, OF_ERR_NOMEM, "out of memory");
+    of_err rc = octo_decode_tenant_in(l->strings, item, &t, es, n);
     if (rc) return rc;
     if (!op->no_cache) octo_cache_put(p->c, "tenant", op->scope, t.name, item);
     if (op->project_id && op->environment_id &&

@@ -381,12 +381,21 @@ void octo_cache_free_all(of_octo *c);
  * a string, got null"). */
 of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr,
                        size_t errstr_size);
+/* Frees a tree octo_parse_body made of a len-byte body (NULL-safe). A big reply (a release's
+ * deployment template names every tenant: 10,000 of them make a 20 MB tree) leaves its
+ * freed chunks pinned under what was allocated while it lived, so after one the heap's free
+ * pages are handed back (glibc), or a plan's peak is the biggest reply's tree. */
+void octo_free_body(json_t *j, size_t len);
 of_err octo_decode_root(json_t *j, of_octo_root *out, char *errstr, size_t errstr_size);
 of_err octo_decode_space(json_t *j, of_octo_space *out, char *errstr, size_t errstr_size);
 of_err octo_decode_project(json_t *j, of_octo_project *out, char *errstr, size_t errstr_size);
 of_err octo_decode_ref(json_t *j, const char *kind, of_octo_ref *out, char *errstr,
                        size_t errstr_size);
-of_err octo_decode_tenant(json_t *j, of_octo_tenant *out, char *errstr, size_t errstr_size);
+/* With pool set, the tenant's strings are interned into it (of_octo_tenant.pooled). */
+of_err octo_decode_tenant_in(of_strpool *pool, json_t *j, of_octo_tenant *out, char *errstr,
+                             size_t errstr_size);
+#define octo_decode_tenant(j, out, errstr, errstr_size) \
+    octo_decode_tenant_in(NULL, (j), (out), (errstr), (errstr_size))
 of_err octo_decode_release(json_t *j, of_octo_release *out, char *errstr, size_t errstr_size);
 of_err octo_decode_template(json_t *j, of_octo_template *out, char *errstr, size_t errstr_size);
 of_err octo_decode_deployment(json_t *j, of_octo_deployment *out, char *errstr, size_t errstr_size);

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <string.h>
 #include <strings.h>
 
@@ -29,6 +32,16 @@ of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr,
         return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
                          "reply is not valid JSON (line %d: %s)", jerr.line, jerr.text);
     return OF_OK;
+}
+
+enum { BIG_BODY = 1024 * 1024 };
+
+void octo_free_body(json_t *j, size_t len)
+{
+    json_decref(j);
+#ifdef __GLIBC__
+    if (j && len >= BIG_BODY) (void)malloc_trim(0);
+#endif
 }
 
 /* ---- the field tables ----------------------------------------------------
@@ -64,10 +77,12 @@ typedef struct octo_field {
 
 /* Starts decoding j as a resource of this kind: zeroes out, checks j is an object and reads
  * the table's fields. The reader carries the first error, if any. */
-static oj_reader decode_fields(json_t *j, const char *kind, void *out, size_t out_size,
-                               const octo_field *f, size_t n, char *errstr, size_t errstr_size)
+static oj_reader decode_fields_in(of_strpool *pool, json_t *j, const char *kind, void *out,
+                                  size_t out_size, const octo_field *f, size_t n, char *errstr,
+                                  size_t errstr_size)
 {
     oj_reader r = oj_reader_reply(kind, errstr, errstr_size);
+    r.pool = pool;
     char *base = out;
     memset(out, 0, out_size);
     oj_need_object(&r, j, "");
@@ -100,6 +115,13 @@ static oj_reader decode_fields(json_t *j, const char *kind, void *out, size_t ou
         }
     }
     return r;
+}
+
+/* decode_fields_in with malloc'ed strings: the usual way. */
+static oj_reader decode_fields(json_t *j, const char *kind, void *out, size_t out_size,
+                               const octo_field *f, size_t n, char *errstr, size_t errstr_size)
+{
+    return decode_fields_in(NULL, j, kind, out, out_size, f, n, errstr, errstr_size);
 }
 
 /* Frees what the table's fields own in out (not the rest of it, nor out). */
@@ -234,19 +256,27 @@ static const octo_field tenant_fields[] = {
 void of_octo_tenant_clear(of_octo_tenant *t)
 {
     if (!t) return;
-    free_fields(t, tenant_fields, NFIELDS(tenant_fields));
-    for (size_t i = 0; i < t->nprojects; i++) {
-        free(t->projects[i].project_id);
-        of_strv_free(t->projects[i].environment_ids, t->projects[i].n);
+    if (t->pooled) {
+        free(t->tags);
+        for (size_t i = 0; i < t->nprojects; i++)
+            free(t->projects[i].environment_ids);
+    } else {
+        free_fields(t, tenant_fields, NFIELDS(tenant_fields));
+        for (size_t i = 0; i < t->nprojects; i++) {
+            free(t->projects[i].project_id);
+            of_strv_free(t->projects[i].environment_ids, t->projects[i].n);
+        }
     }
     free(t->projects);
     memset(t, 0, sizeof(*t));
 }
 
-of_err octo_decode_tenant(json_t *j, of_octo_tenant *out, char *errstr, size_t errstr_size)
+of_err octo_decode_tenant_in(of_strpool *pool, json_t *j, of_octo_tenant *out, char *errstr,
+                             size_t errstr_size)
 {
-    oj_reader r = decode_fields(j, "Tenant", out, sizeof(*out), tenant_fields,
-                                NFIELDS(tenant_fields), errstr, errstr_size);
+    oj_reader r = decode_fields_in(pool, j, "Tenant", out, sizeof(*out), tenant_fields,
+                                   NFIELDS(tenant_fields), errstr, errstr_size);
+    out->pooled = pool != NULL;
     json_t *pe = oj_get(&r, j, "", "ProjectEnvironments", OJ_OBJECT, false);
     if (pe && json_object_size(pe) > 0) {
         out->projects = calloc(json_object_size(pe), sizeof(*out->projects));
@@ -285,6 +315,7 @@ void of_octo_tenant_list_clear(of_octo_tenant_list *l)
     for (size_t i = 0; i < l->n; i++)
         of_octo_tenant_clear(&l->items[i]);
     free(l->items);
+    of_strpool_free(l->strings);
     memset(l, 0, sizeof(*l));
 }
 
@@ -336,72 +367,150 @@ static void decode_each(oj_reader *r, json_t *obj, const char *field, void **out
     }
 }
 
-static void decode_env_ref(oj_reader *r, json_t *j, void *item)
-{
-    /* each one says what it is: "Environment reference Environments-1: ..." */
-    r->rc = octo_decode_ref(j, "Environment reference", item, r->errstr, r->errstr_size);
-}
-
-/* An array of {Id, Name} (environment references). */
-static void decode_refs(oj_reader *r, json_t *obj, const char *field, of_octo_ref **out, size_t *n)
-{
-    decode_each(r, obj, field, (void **)out, n, sizeof(**out), decode_env_ref);
-}
-
-static const octo_field promotion_fields[] = {
-    FIELD(of_octo_tenant_promotion, "Id", FK_ID, true, tenant_id),
-    FIELD(of_octo_tenant_promotion, "Name", FK_STR, false, tenant_name),
-};
+/* ---- deployment template -------------------------------------------------- */
 
 void of_octo_template_clear(of_octo_template *t)
 {
     if (!t) return;
-    free_refs(t->promote_to, t->n);
-    for (size_t i = 0; i < t->ntenants; i++) {
-        free_fields(&t->tenants[i], promotion_fields, NFIELDS(promotion_fields));
-        free_refs(t->tenants[i].promote_to, t->tenants[i].n);
-    }
-    free(t->tenants);
+    free_refs(t->envs, t->nenvs);
+    free(t->sets);
+    free(t->tenant_ids);
+    free(t->tenant_set);
+    free(t->text);
     memset(t, 0, sizeof(*t));
 }
 
+/* Checks a PromoteTo array (each entry an {Id, Name} reference) and, when t is given, adds
+ * the environments it names to t->envs (once each) or, when set is given, sets their bits. */
+static void template_refs(oj_reader *r, json_t *obj, of_octo_template *t, size_t *cap,
+                          uint64_t *set)
+{
+    json_t *v = oj_get(r, obj, "", "PromoteTo", OJ_ARRAY, false);
+    for (size_t i = 0; v && !r->rc && i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        /* each one says what it is: "Environment reference Environments-1: ..." */
+        oj_reader er = oj_reader_reply("Environment reference", r->errstr, r->errstr_size);
+        oj_need_object(&er, e, "");
+        json_t *id = oj_get(&er, e, "", "Id", OJ_STRING, true);
+        if (id) er.id = json_string_value(id);
+        json_t *name = oj_get(&er, e, "", "Name", OJ_STRING, true);
+        if (er.rc) {
+            r->rc = er.rc;
+            return;
+        }
+        size_t k = 0;
+        while (k < t->nenvs && strcmp(t->envs[k].id, er.id) != 0)
+            k++;
+        if (set) {
+            set[k / 64] |= UINT64_C(1) << (k % 64); /* pass 1 put every id in envs */
+            continue;
+        }
+        if (k < t->nenvs) continue;
+        if (of_grow((void **)&t->envs, cap, t->nenvs, sizeof(*t->envs))) {
+            oj_nomem(r);
+            return;
+        }
+        of_octo_ref *ref = &t->envs[t->nenvs];
+        ref->id = oj_dup(r, er.id);
+        ref->name = oj_dup(r, json_string_value(name));
+        if (ref->id || ref->name) t->nenvs++; /* so a clear frees a half-copied one */
+    }
+}
+
+typedef struct tpl_key {
+    const char *id;
+    size_t set;
+} tpl_key;
+
+/* By id, then by order in the reply, so a repeated id's first entry comes first. */
+static int tpl_key_cmp(const void *a, const void *b)
+{
+    const tpl_key *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->set > y->set) - (x->set < y->set);
+}
+
+/* Pass 1 checks every field, collects the environments and sizes the ids; pass 2 fills the bit
+ * sets and copies the ids into one block; then the ids are sorted for a binary search. */
 of_err octo_decode_template(json_t *j, of_octo_template *out, char *errstr, size_t errstr_size)
 {
     oj_reader r =
         decode_fields(j, "Deployment template", out, sizeof(*out), NULL, 0, errstr, errstr_size);
-    decode_refs(&r, j, "PromoteTo", &out->promote_to, &out->n);
+    size_t cap = 0, text_len = 0;
+    template_refs(&r, j, out, &cap, NULL);
     json_t *tp = oj_get(&r, j, "", "TenantPromotions", OJ_ARRAY, false);
-    if (tp && json_array_size(tp) > 0) {
-        out->tenants = calloc(json_array_size(tp), sizeof(*out->tenants));
-        if (!out->tenants) oj_nomem(&r);
-        for (size_t i = 0; !r.rc && i < json_array_size(tp); i++) {
-            json_t *e = json_array_get(tp, i);
-            of_octo_tenant_promotion *p = &out->tenants[i];
-            out->ntenants = i + 1;
-            oj_reader tr = decode_fields(e, "Tenant promotion", p, sizeof(*p), promotion_fields,
-                                         NFIELDS(promotion_fields), errstr, errstr_size);
-            decode_refs(&tr, e, "PromoteTo", &p->promote_to, &p->n);
-            r.rc = tr.rc;
+    size_t n = tp ? json_array_size(tp) : 0;
+    for (size_t i = 0; !r.rc && i < n; i++) {
+        json_t *e = json_array_get(tp, i);
+        oj_reader tr = oj_reader_reply("Tenant promotion", errstr, errstr_size);
+        oj_need_object(&tr, e, "");
+        json_t *id = oj_get(&tr, e, "", "Id", OJ_STRING, true);
+        if (id) tr.id = json_string_value(id);
+        (void)oj_get(&tr, e, "", "Name", OJ_STRING, false);
+        if (!tr.rc) {
+            text_len += strlen(tr.id) + 1;
+            template_refs(&tr, e, out, &cap, NULL);
         }
+        r.rc = tr.rc;
     }
+    if (r.rc) return DECODED(r, of_octo_template_clear, out);
+
+    out->words = (out->nenvs + 63) / 64;
+    out->sets = calloc((1 + n) * (out->words ? out->words : 1), sizeof(*out->sets));
+    out->text = malloc(text_len ? text_len : 1);
+    tpl_key *keys = calloc(n ? n : 1, sizeof(*keys));
+    out->tenant_ids = calloc(n ? n : 1, sizeof(*out->tenant_ids));
+    out->tenant_set = calloc(n ? n : 1, sizeof(*out->tenant_set));
+    if (!out->sets || !out->text || !keys || !out->tenant_ids || !out->tenant_set) oj_nomem(&r);
+    template_refs(&r, j, out, &cap, out->sets);
+    char *at = out->text;
+    for (size_t i = 0; !r.rc && i < n; i++) {
+        json_t *e = json_array_get(tp, i);
+        const char *id = json_string_value(json_object_get(e, "Id"));
+        size_t len = strlen(id) + 1;
+        memcpy(at, id, len);
+        keys[i] = (tpl_key){at, i};
+        at += len;
+        template_refs(&r, e, out, &cap, out->sets + (1 + i) * out->words);
+    }
+    if (!r.rc) {
+        qsort(keys, n, sizeof(*keys), tpl_key_cmp);
+        for (size_t i = 0; i < n; i++) {
+            out->tenant_ids[i] = keys[i].id;
+            out->tenant_set[i] = keys[i].set;
+        }
+        out->ntenants = n;
+    }
+    free(keys);
     return DECODED(r, of_octo_template_clear, out);
 }
 
-static bool refs_contain(const of_octo_ref *r, size_t n, const char *id)
+/* Whether environment_id's bit is set in set. */
+static bool template_set_has(const of_octo_template *t, const uint64_t *set,
+                             const char *environment_id)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(r[i].id, id) == 0) return true;
+    for (size_t k = 0; k < t->nenvs; k++)
+        if (strcmp(t->envs[k].id, environment_id) == 0) return (set[k / 64] >> (k % 64)) & 1;
     return false;
+}
+
+static int tenant_id_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
 }
 
 bool of_octo_template_allows(const of_octo_template *t, const char *environment_id,
                              const char *tenant_id)
 {
-    if (!tenant_id) return refs_contain(t->promote_to, t->n, environment_id);
-    for (size_t i = 0; i < t->ntenants; i++)
-        if (strcmp(t->tenants[i].tenant_id, tenant_id) == 0)
-            return refs_contain(t->tenants[i].promote_to, t->tenants[i].n, environment_id);
-    return false;
+    if (!t->sets) return false;
+    if (!tenant_id) return template_set_has(t, t->sets, environment_id);
+    const char **at =
+        bsearch(tenant_id, t->tenant_ids, t->ntenants, sizeof(*t->tenant_ids), tenant_id_cmp);
+    if (!at) return false;
+    while (at > t->tenant_ids && strcmp(at[-1], tenant_id) == 0)
+        at--; /* a repeated tenant id answers from its first entry, as Octopus lists it */
+    size_t set = t->tenant_set[at - t->tenant_ids];
+    return template_set_has(t, t->sets + (1 + set) * t->words, environment_id);
 }
 
 static const octo_field deployment_fields[] = {

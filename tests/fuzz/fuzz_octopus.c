@@ -244,7 +244,7 @@ static const char *check_tenant(const void *o)
 }
 static void free_tenant_list(void *items, size_t n)
 {
-    of_octo_tenant_list l = {items, n};
+    of_octo_tenant_list l = {items, n, NULL};
     of_octo_tenant_list_clear(&l);
 }
 
@@ -256,29 +256,36 @@ static const char *check_release(const void *o)
     return opt_ok(r->channel_id) ? NULL : "release ChannelId";
 }
 
+static bool template_bit(const of_octo_template *t, size_t set, size_t k)
+{
+    return (t->sets[set * t->words + k / 64] >> (k % 64)) & 1;
+}
+
+/* Every environment a bit set names is allowed, every other one refused, for PromoteTo and for
+ * each tenant's first entry. */
 static const char *check_template(const void *o)
 {
     const of_octo_template *t = o;
-    if (!refs_ok(t->promote_to, t->n)) return "template PromoteTo";
-    for (size_t i = 0; i < t->n; i++)
-        if (!of_octo_template_allows(t, t->promote_to[i].id, NULL))
-            return "template refuses a PromoteTo environment";
-    if (t->ntenants && !t->tenants) return "template tenants count without array";
+    if (!refs_ok(t->envs, t->nenvs)) return "template environments";
+    if (t->words != (t->nenvs + 63) / 64) return "template words";
+    if (!t->sets) return "template without bit sets";
+    for (size_t k = 0; k < t->nenvs; k++)
+        if (of_octo_template_allows(t, t->envs[k].id, NULL) != template_bit(t, 0, k))
+            return "template PromoteTo disagrees with its bit set";
     for (size_t i = 0; i < t->ntenants; i++) {
-        const of_octo_tenant_promotion *p = &t->tenants[i];
-        if (!str_ok(p->tenant_id) || !opt_ok(p->tenant_name) || !refs_ok(p->promote_to, p->n))
-            return "template TenantPromotions";
-        bool first = true; /* a repeated tenant id answers from its first entry */
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(t->tenants[k].tenant_id, p->tenant_id) == 0) first = false;
-        for (size_t k = 0; first && k < p->n; k++)
-            if (!of_octo_template_allows(t, p->promote_to[k].id, p->tenant_id))
-                return "template refuses a tenant's PromoteTo environment";
-        if (of_octo_template_allows(t, not_an_id, p->tenant_id))
+        const char *id = t->tenant_ids[i];
+        if (!str_ok(id)) return "template tenant id";
+        if (i && strcmp(t->tenant_ids[i - 1], id) > 0) return "template tenant ids not sorted";
+        if (i && strcmp(t->tenant_ids[i - 1], id) == 0) continue; /* first entry answers */
+        for (size_t k = 0; k < t->nenvs; k++)
+            if (of_octo_template_allows(t, t->envs[k].id, id) !=
+                template_bit(t, 1 + t->tenant_set[i], k))
+                return "template tenant disagrees with its bit set";
+        if (of_octo_template_allows(t, not_an_id, id))
             return "template allows an environment it does not list";
     }
     if (of_octo_template_allows(t, not_an_id, NULL) ||
-        (t->n && of_octo_template_allows(t, t->promote_to[0].id, not_an_id)))
+        (t->nenvs && of_octo_template_allows(t, t->envs[0].id, not_an_id)))
         return "template allows a stranger";
     return NULL;
 }

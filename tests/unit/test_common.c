@@ -402,6 +402,24 @@ static void test_strpool(void)
     }
     CHECK(of_strpool_get(p, "Hosted Beta", &rc) == a);
     CHECK_INT(of_strpool_count(p), 502);
+    /* strings are packed into blocks: ones longer than a block, and enough short ones to fill
+     * several, must all keep their text */
+    static char big[40000];
+    memset(big, 'x', sizeof big - 1);
+    const char *bigp = of_strpool_get(p, big, &rc);
+    const char *after = of_strpool_get(p, "after the big one", &rc);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(b, sizeof b, "Environments-%d", i);
+        (void)of_strpool_get(p, b, &rc);
+    }
+    CHECK(bigp && strcmp(bigp, big) == 0);
+    CHECK(after && strcmp(after, "after the big one") == 0);
+    for (int i = 0; i < 500; i++) {
+        snprintf(b, sizeof b, "Tenants-%d", i);
+        CHECK(strcmp(first[i], b) == 0);
+    }
+    CHECK(of_strpool_get(p, "Environments-4999", &rc) != NULL);
+    CHECK_INT(of_strpool_count(p), 502 + 2 + 5000);
     CHECK_INT(rc, OF_OK);
     of_strpool_free(p);
     of_strpool_free(NULL);

@@ -625,7 +625,7 @@ static void test_decode_template(void)
                      "{\"Id\":\"Tenants-41\",\"Name\":\"Fabrikam\",\"PromoteTo\":[]}],"
                      "\"IsDeploymentProcessModified\":false}");
     CHECK_INT(octo_decode_template(j, &t, es, sizeof(es)), OF_OK);
-    CHECK_INT(t.n, 1);
+    CHECK_INT(t.nenvs, 2); /* each environment once, however many promotions name it */
     CHECK_INT(t.ntenants, 2);
     CHECK(of_octo_template_allows(&t, "Environments-1", NULL));
     CHECK(!of_octo_template_allows(&t, "Environments-4", NULL));
@@ -642,6 +642,41 @@ static void test_decode_template(void)
                   "Deployment template: field \"PromoteTo\": expected an array");
     CHECK_REFUSED(template, "{\"PromoteTo\":[{\"Id\":\"Environments-1\"}]}",
                   "Environment reference Environments-1: field \"Name\"");
+}
+
+/* More environments than a word holds, tenants out of order: every promotion must answer for
+ * its own tenant and environments, and for nobody else's. */
+static void test_decode_template_large(void)
+{
+    enum { ENVS = 70, TENANTS = 300 };
+    json_t *tp = json_array();
+    for (int i = TENANTS - 1; i >= 0; i--) {
+        char tid[32], e1[32], e2[32];
+        (void)snprintf(tid, sizeof tid, "Tenants-%d", i);
+        (void)snprintf(e1, sizeof e1, "Environments-%d", i % ENVS);
+        (void)snprintf(e2, sizeof e2, "Environments-%d", ENVS - 1);
+        json_array_append_new(tp,
+                              json_pack("{s:s,s:s,s:[{s:s,s:s},{s:s,s:s}]}", "Id", tid, "Name", tid,
+                                        "PromoteTo", "Id", e1, "Name", e1, "Id", e2, "Name", e2));
+    }
+    json_t *j = json_pack("{s:[],s:o}", "PromoteTo", "TenantPromotions", tp);
+    of_octo_template t;
+    char es[256];
+    CHECK_INT(octo_decode_template(j, &t, es, sizeof(es)), OF_OK);
+    CHECK_INT(t.nenvs, ENVS);
+    CHECK_INT(t.words, 2);
+    for (int i = 0; i < TENANTS; i += 7) {
+        char tid[32], env[32];
+        (void)snprintf(tid, sizeof tid, "Tenants-%d", i);
+        for (int k = 0; k < ENVS; k++) {
+            (void)snprintf(env, sizeof env, "Environments-%d", k);
+            CHECK(of_octo_template_allows(&t, env, tid) == (k == i % ENVS || k == ENVS - 1));
+        }
+        CHECK(!of_octo_template_allows(&t, env, NULL));
+    }
+    CHECK(!of_octo_template_allows(&t, "Environments-1", "Tenants-9999"));
+    of_octo_template_clear(&t);
+    json_decref(j);
 }
 
 static void test_decode_deployment_and_page(void)
@@ -1145,6 +1180,7 @@ int main(void)
     test_decode_tenant();
     test_decode_process();
     test_decode_template();
+    test_decode_template_large();
     test_decode_deployment_and_page();
     test_error_text();
     test_page_check();
