@@ -19,7 +19,7 @@ void of_buf_init(of_buf *b, size_t max)
     b->max = max;
 }
 
-of_err of_buf_append(of_buf *b, const void *p, size_t n)
+of_err of_buf_reserve(of_buf *b, size_t n)
 {
     if (n > b->max || b->len > b->max - n) return OF_ERR_TOO_LARGE;
     if (b->len + n + 1 > b->cap) {
@@ -32,6 +32,13 @@ of_err of_buf_append(of_buf *b, const void *p, size_t n)
         b->data = d;
         b->cap = cap;
     }
+    return OF_OK;
+}
+
+of_err of_buf_append(of_buf *b, const void *p, size_t n)
+{
+    of_err rc = of_buf_reserve(b, n);
+    if (rc) return rc;
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -106,6 +113,14 @@ char *of_buf_detach(of_buf *b)
     b->len = 0;
     b->cap = 0;
     return d;
+}
+
+char *of_buf_detach_exact(of_buf *b)
+{
+    size_t len = b->len;
+    char *d = of_buf_detach(b);
+    char *cut = d && len ? realloc(d, len + 1) : NULL;
+    return cut ? cut : d; /* a failed cut keeps the longer allocation */
 }
 
 void of_strv_free(char **v, size_t n)

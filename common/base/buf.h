@@ -32,6 +32,15 @@ OF_MUST_CHECK of_err of_buf_printf(of_buf *b, const char *fmt, ...)
  * does not fit b's cap, OF_ERR_NOMEM; b is then unchanged. */
 OF_MUST_CHECK of_err of_buf_append_pct(of_buf *b, const char *s, const char *keep);
 
+/* Makes room for n more bytes (and the NUL) in one allocation, so a writer that knows about
+ * how much it will append does not grow step by step. OF_ERR_TOO_LARGE beyond max,
+ * OF_ERR_NOMEM; b is then unchanged. */
+OF_MUST_CHECK of_err of_buf_reserve(of_buf *b, size_t n);
+
+/* Returns the data like of_buf_detach, its allocation cut to the length (for text that is
+ * kept, or queued by the thousand, after it is written). */
+char *of_buf_detach_exact(of_buf *b);
+
 /* Empties the buffer, keeping its memory. */
 void of_buf_reset(of_buf *b);
 

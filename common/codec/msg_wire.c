@@ -174,49 +174,51 @@ void of_job_record_clear(of_job_record *r)
 /* jobs */
 
 /* The job's fields, shared by the job message and the job-state record. */
-static json_t *job_to_json(const of_job *j, bool *bad)
+static void write_ref(oj_writer *w, const char *key, const of_ref *r, const char *name_key)
 {
-    json_t *o = json_object();
-    if (!o) {
-        *bad = true;
-        return NULL;
-    }
-    oj_set_str(o, "job_id", j->job_id, bad);
-    oj_set_str(o, "release_id", j->release_id, bad);
-    oj_set_str(o, "release", j->release_name, bad);
-    oj_set_int(o, "stage", j->stage, bad);
-    oj_set_int(o, "stage_count", j->stage_count, bad);
-    oj_set_str(o, "stage_name", j->stage_name, bad);
-    oj_set_int(o, "attempt", j->attempt, bad);
-    oj_set(o, "space", oj_ref(&j->space, "name", bad), bad);
-    json_t *p = oj_ref(&j->project, "name", bad);
-    if (p) oj_set(p, "tenanted", json_string(of_tenanted_mode_name(j->tenanted_mode)), bad);
-    oj_set(o, "project", p, bad);
-    oj_set(o, "octopus_release", oj_ref(&j->octo_release, "version", bad), bad);
-    oj_set(o, "environment", oj_ref(&j->environment, "name", bad), bad);
+    ojw_object(w, key);
+    ojw_str_or_null(w, "id", r->id);
+    ojw_str_or_null(w, name_key, r->name);
+    ojw_end_object(w);
+}
+
+/* A job's fields, into the object being written (a job message, or a record's "job"). */
+static void write_job(oj_writer *w, const of_job *j)
+{
+    ojw_str(w, "job_id", j->job_id);
+    ojw_str(w, "release_id", j->release_id);
+    ojw_str(w, "release", j->release_name);
+    ojw_int(w, "stage", j->stage);
+    ojw_int(w, "stage_count", j->stage_count);
+    ojw_str(w, "stage_name", j->stage_name);
+    ojw_int(w, "attempt", j->attempt);
+    write_ref(w, "space", &j->space, "name");
+    ojw_object(w, "project");
+    ojw_str_or_null(w, "id", j->project.id);
+    ojw_str_or_null(w, "name", j->project.name);
+    ojw_str(w, "tenanted", of_tenanted_mode_name(j->tenanted_mode));
+    ojw_end_object(w);
+    write_ref(w, "octopus_release", &j->octo_release, "version");
+    write_ref(w, "environment", &j->environment, "name");
     if (j->tenant.id || j->tenant.name)
-        oj_set(o, "tenant", oj_ref(&j->tenant, "name", bad), bad);
+        write_ref(w, "tenant", &j->tenant, "name");
     else
-        oj_set(o, "tenant", json_null(), bad);
-    json_t *pol = json_object();
-    if (pol) {
-        oj_set_int(pol, "timeout_s", j->timeout_s, bad);
-        oj_set_bool(pol, "cancel_on_timeout", j->cancel_on_timeout, bad);
-        oj_set_bool(pol, "guided_failure", j->guided_failure, bad);
-        oj_set_str_or_null(pol, "queue_time", j->queue_time, bad);
-        oj_set_str_or_null(pol, "queue_time_expiry", j->queue_time_expiry, bad);
-    }
-    oj_set(o, "policy", pol, bad);
-    oj_set_time(o, "deadline", j->deadline_ms, bad);
-    oj_set_time(o, "dispatched_at", j->dispatched_ms, bad);
+        ojw_null(w, "tenant");
+    ojw_object(w, "policy");
+    ojw_int(w, "timeout_s", j->timeout_s);
+    ojw_bool(w, "cancel_on_timeout", j->cancel_on_timeout);
+    ojw_bool(w, "guided_failure", j->guided_failure);
+    ojw_str_or_null(w, "queue_time", j->queue_time);
+    ojw_str_or_null(w, "queue_time_expiry", j->queue_time_expiry);
+    ojw_end_object(w);
+    ojw_time(w, "deadline", j->deadline_ms);
+    ojw_time(w, "dispatched_at", j->dispatched_ms);
     if (j->approved_by) {
-        json_t *a = json_object();
-        if (!a) *bad = true;
-        if (a) oj_set_str(a, "by", j->approved_by, bad);
-        if (a) oj_set_str(a, "reason", j->approval_reason, bad);
-        oj_set(o, "approval", a, bad);
+        ojw_object(w, "approval");
+        ojw_str(w, "by", j->approved_by);
+        ojw_str(w, "reason", j->approval_reason);
+        ojw_end_object(w);
     }
-    return o;
 }
 
 /* strict: a job message must name the Octopus release to deploy; a job-state record of a
@@ -281,19 +283,11 @@ static void job_from_json(oj_reader *r, json_t *o, const char *path, of_job *j, 
 
 of_err of_job_encode(const of_job *job, char **out)
 {
-    bool bad = false;
-    json_t *o = job_to_json(job, &bad);
-    if (!o) return OF_ERR_NOMEM;
-    /* schema first for humans reading a topic: rebuild with it in front */
-    json_t *root = json_object();
-    if (!root) {
-        json_decref(o);
-        return OF_ERR_NOMEM;
-    }
-    oj_set(root, "schema", json_string(OF_SCHEMA_JOB), &bad);
-    if (json_object_update(root, o) != 0) bad = true;
-    json_decref(o);
-    return oj_dump(root, bad, out);
+    oj_writer w;
+    ojw_begin(&w);
+    ojw_str(&w, "schema", OF_SCHEMA_JOB); /* first, for humans reading a topic */
+    write_job(&w, job);
+    return ojw_finish(&w, out);
 }
 
 of_err of_job_decode(const char *data, size_t len, of_job *out, char *errstr, size_t errstr_size)
@@ -345,22 +339,18 @@ void of_event_set_id(of_event *ev)
     of_uuid_v5(name, ev->id);
 }
 
-static json_t *job_ref_to_json(const of_job_ref *jr, bool *bad)
+static void write_job_ref(oj_writer *w, const of_job_ref *jr)
 {
-    json_t *o = json_object();
-    if (!o) {
-        *bad = true;
-        return NULL;
-    }
-    oj_set_str(o, "job_id", jr->job_id, bad);
-    oj_set_int(o, "stage", jr->stage, bad);
-    oj_set_int(o, "attempt", jr->attempt, bad);
-    oj_set(o, "status", json_string(of_job_status_name(jr->status)), bad);
-    oj_set_str(o, "project", jr->project, bad);
-    oj_set_str(o, "environment", jr->environment, bad);
-    oj_set_str(o, "tenant", jr->tenant, bad);
-    oj_set_str(o, "task_id", jr->task_id, bad);
-    return o;
+    ojw_object(w, NULL);
+    ojw_str(w, "job_id", jr->job_id);
+    ojw_int(w, "stage", jr->stage);
+    ojw_int(w, "attempt", jr->attempt);
+    ojw_str(w, "status", of_job_status_name(jr->status));
+    ojw_str(w, "project", jr->project);
+    ojw_str(w, "environment", jr->environment);
+    ojw_str(w, "tenant", jr->tenant);
+    ojw_str(w, "task_id", jr->task_id);
+    ojw_end_object(w);
 }
 
 static void job_ref_from_json(oj_reader *r, json_t *o, const char *path, of_job_ref *jr)
@@ -400,62 +390,55 @@ of_err of_event_encode(const of_event *ev, char **out)
             (void)snprintf(subject, sizeof subject, "%s", ev->release_id);
         subj = subject;
     }
-    bool bad = false;
-    json_t *root = json_object();
-    if (!root) return OF_ERR_NOMEM;
-    oj_set(root, "specversion", json_string(OF_CE_SPECVERSION), &bad);
-    oj_set_str(root, "id", tmp.id, &bad);
-    oj_set_str(root, "source", ev->source, &bad);
-    oj_set(root, "type", json_string(of_event_type_name(ev->type)), &bad);
-    oj_set_str(root, "subject", subj, &bad);
-    oj_set_time(root, "time", ev->time_ms, &bad);
-    oj_set(root, "datacontenttype", json_string(OF_CE_DATACONTENTTYPE), &bad);
-    json_t *d = json_object();
-    if (!d) bad = true;
-    if (d) {
-        oj_set_str(d, "release_id", ev->release_id, &bad);
-        oj_set_str(d, "release", ev->release_name, &bad);
-        if (ev->round) oj_set_int(d, "round", ev->round, &bad);
-        if (ev->stage) oj_set_int(d, "stage", ev->stage, &bad);
-        if (ev->stage_count) oj_set_int(d, "stage_count", ev->stage_count, &bad);
-        oj_set_str(d, "stage_name", ev->stage_name, &bad);
-        oj_set_str(d, "environment", ev->environment, &bad);
-        if (ev->job_id[0]) oj_set_str(d, "job_id", ev->job_id, &bad);
-        if (ev->attempt) oj_set_int(d, "attempt", ev->attempt, &bad);
-        oj_set_str(d, "project", ev->project, &bad);
-        oj_set_str(d, "tenant", ev->tenant, &bad);
-        oj_set_str(d, "deployment_id", ev->deployment_id, &bad);
-        oj_set_str(d, "task_id", ev->task_id, &bad);
-        oj_set_str(d, "web_link", ev->web_link, &bad);
-        oj_set_str(d, "interruption_id", ev->interruption_id, &bad);
-        oj_set_time(d, "task_queued", ev->task_queued_ms, &bad);
-        oj_set_time(d, "task_started", ev->task_started_ms, &bad);
-        oj_set_time(d, "task_completed", ev->task_completed_ms, &bad);
-        if (ev->octopus_throttled) oj_set_bool(d, "octopus_throttled", true, &bad);
-        oj_set_str(d, "message", ev->message, &bad);
-        oj_set_str(d, "by", ev->by, &bad);
-        if (ev->command_id[0]) oj_set_str(d, "command_id", ev->command_id, &bad);
-        if (ev->n_jobs) {
-            json_t *a = json_array();
-            if (!a) bad = true;
-            for (size_t i = 0; a && i < ev->n_jobs; i++)
-                oj_append(a, job_ref_to_json(&ev->jobs[i], &bad), &bad);
-            oj_set(d, "jobs", a, &bad);
-        }
-        if (ev->n_errors) oj_set(d, "errors", oj_str_array(ev->errors, ev->n_errors, &bad), &bad);
-        if (ev->n_total || ev->n_succeeded || ev->n_failed || ev->n_skipped) {
-            json_t *c = json_object();
-            if (c) {
-                oj_set_int(c, "total", ev->n_total, &bad);
-                oj_set_int(c, "succeeded", ev->n_succeeded, &bad);
-                oj_set_int(c, "failed", ev->n_failed, &bad);
-                oj_set_int(c, "skipped", ev->n_skipped, &bad);
-            }
-            oj_set(d, "counts", c, &bad);
-        }
+    oj_writer w;
+    ojw_begin(&w);
+    ojw_str(&w, "specversion", OF_CE_SPECVERSION);
+    ojw_str(&w, "id", tmp.id);
+    ojw_str(&w, "source", ev->source);
+    ojw_str(&w, "type", of_event_type_name(ev->type));
+    ojw_str(&w, "subject", subj);
+    ojw_time(&w, "time", ev->time_ms);
+    ojw_str(&w, "datacontenttype", OF_CE_DATACONTENTTYPE);
+    ojw_object(&w, "data");
+    ojw_str(&w, "release_id", ev->release_id);
+    ojw_str(&w, "release", ev->release_name);
+    if (ev->round) ojw_int(&w, "round", ev->round);
+    if (ev->stage) ojw_int(&w, "stage", ev->stage);
+    if (ev->stage_count) ojw_int(&w, "stage_count", ev->stage_count);
+    ojw_str(&w, "stage_name", ev->stage_name);
+    ojw_str(&w, "environment", ev->environment);
+    if (ev->job_id[0]) ojw_str(&w, "job_id", ev->job_id);
+    if (ev->attempt) ojw_int(&w, "attempt", ev->attempt);
+    ojw_str(&w, "project", ev->project);
+    ojw_str(&w, "tenant", ev->tenant);
+    ojw_str(&w, "deployment_id", ev->deployment_id);
+    ojw_str(&w, "task_id", ev->task_id);
+    ojw_str(&w, "web_link", ev->web_link);
+    ojw_str(&w, "interruption_id", ev->interruption_id);
+    ojw_time(&w, "task_queued", ev->task_queued_ms);
+    ojw_time(&w, "task_started", ev->task_started_ms);
+    ojw_time(&w, "task_completed", ev->task_completed_ms);
+    if (ev->octopus_throttled) ojw_bool(&w, "octopus_throttled", true);
+    ojw_str(&w, "message", ev->message);
+    ojw_str(&w, "by", ev->by);
+    if (ev->command_id[0]) ojw_str(&w, "command_id", ev->command_id);
+    if (ev->n_jobs) {
+        ojw_array(&w, "jobs");
+        for (size_t i = 0; i < ev->n_jobs; i++)
+            write_job_ref(&w, &ev->jobs[i]);
+        ojw_end_array(&w);
     }
-    oj_set(root, "data", d, &bad);
-    return oj_dump(root, bad, out);
+    if (ev->n_errors) ojw_strv(&w, "errors", ev->errors, ev->n_errors);
+    if (ev->n_total || ev->n_succeeded || ev->n_failed || ev->n_skipped) {
+        ojw_object(&w, "counts");
+        ojw_int(&w, "total", ev->n_total);
+        ojw_int(&w, "succeeded", ev->n_succeeded);
+        ojw_int(&w, "failed", ev->n_failed);
+        ojw_int(&w, "skipped", ev->n_skipped);
+        ojw_end_object(&w);
+    }
+    ojw_end_object(&w);
+    return ojw_finish(&w, out);
 }
 
 bool of_event_is_producers(const char *data, size_t len)
@@ -925,21 +908,21 @@ of_err of_release_record_decode(const char *data, size_t len, of_release_record 
 
 of_err of_job_record_encode(const of_job_record *jr, char **out)
 {
-    *out = NULL;
-    bool bad = false;
-    json_t *root = json_object();
-    if (!root) return OF_ERR_NOMEM;
-    oj_set(root, "schema", json_string(OF_SCHEMA_JOBREC), &bad);
-    oj_set(root, "status", json_string(of_job_status_name(jr->status)), &bad);
-    oj_set_str(root, "reason", jr->skip_reason, &bad);
-    oj_set_str(root, "deployment_id", jr->deployment_id, &bad);
-    oj_set_str(root, "task_id", jr->task_id, &bad);
-    oj_set_time(root, "updated", jr->updated_ms, &bad);
-    if (jr->held) oj_set_bool(root, "held", true, &bad);
-    if (jr->window) oj_set_int(root, "window", jr->window, &bad);
-    if (jr->quarantined) oj_set_bool(root, "quarantined", true, &bad);
-    oj_set(root, "job", job_to_json(&jr->job, &bad), &bad);
-    return oj_dump(root, bad, out);
+    oj_writer w;
+    ojw_begin(&w);
+    ojw_str(&w, "schema", OF_SCHEMA_JOBREC);
+    ojw_str(&w, "status", of_job_status_name(jr->status));
+    ojw_str(&w, "reason", jr->skip_reason);
+    ojw_str(&w, "deployment_id", jr->deployment_id);
+    ojw_str(&w, "task_id", jr->task_id);
+    ojw_time(&w, "updated", jr->updated_ms);
+    if (jr->held) ojw_bool(&w, "held", true);
+    if (jr->window) ojw_int(&w, "window", jr->window);
+    if (jr->quarantined) ojw_bool(&w, "quarantined", true);
+    ojw_object(&w, "job");
+    write_job(&w, &jr->job);
+    ojw_end_object(&w);
+    return ojw_finish(&w, out);
 }
 
 of_err of_job_record_decode(const char *data, size_t len, of_job_record *out, char *errstr,

@@ -76,6 +76,197 @@ of_err oj_dump(json_t *root, bool bad, char **out)
     return *out ? OF_OK : OF_ERR_NOMEM;
 }
 
+/* ---- writing text ---------------------------------------------------------- */
+
+static void put(oj_writer *w, const void *p, size_t n)
+{
+    of_buf *b = &w->b;
+    if (b->cap - b->len > n) { /* room for n and the NUL: the usual case, no call */
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
+    if (!w->rc && of_buf_append(b, p, n) != OF_OK) w->rc = OF_ERR_NOMEM;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0: a stray or truncated byte, an overlong
+ * form, a surrogate or beyond U+10FFFF (json_string refuses the same). */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0; /* a NUL ends it too */
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+static const char *const short_escape[128] = {
+    ['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+    ['\n'] = "\\n", ['\r'] = "\\r",  ['\t'] = "\\t",
+};
+
+/* A JSON string as jansson writes it: '"', '\\' and control characters escaped (the short
+ * forms where JSON has them, else \u00XX), everything else, UTF-8 included, as it is. */
+static void put_string(oj_writer *w, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    put(w, "\"", 1);
+    while (*p) {
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            size_t n = utf8_len(p);
+            if (!n) {
+                if (!w->rc) w->rc = OF_ERR_INVALID;
+                return;
+            }
+            p += n;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            p++;
+            continue;
+        }
+        put(w, run, (size_t)(p - run));
+        char esc[8];
+        if (short_escape[c])
+            strcpy(esc, short_escape[c]);
+        else
+            (void)snprintf(esc, sizeof esc, "\\u%04X", c);
+        put(w, esc, strlen(esc));
+        run = ++p;
+    }
+    put(w, run, (size_t)(p - run));
+    put(w, "\"", 1);
+}
+
+/* The separator and "key": of the next member (key NULL: an array's entry). */
+static void member(oj_writer *w, const char *key)
+{
+    if (!w->first) put(w, ",", 1);
+    w->first = false;
+    if (key) {
+        put_string(w, key);
+        put(w, ":", 1);
+    }
+}
+
+void ojw_begin(oj_writer *w)
+{
+    of_buf_init(&w->b, SIZE_MAX / 2);
+    w->rc = of_buf_reserve(&w->b, 1536); /* a job record, the longest hot message, fits */
+    w->first = true;
+    put(w, "{", 1);
+}
+
+static void open_with(oj_writer *w, const char *key, const char *bracket)
+{
+    member(w, key);
+    put(w, bracket, 1);
+    w->first = true;
+}
+
+static void close_with(oj_writer *w, const char *bracket)
+{
+    put(w, bracket, 1);
+    w->first = false;
+}
+
+void ojw_object(oj_writer *w, const char *key)
+{
+    open_with(w, key, "{");
+}
+
+void ojw_end_object(oj_writer *w)
+{
+    close_with(w, "}");
+}
+
+void ojw_array(oj_writer *w, const char *key)
+{
+    open_with(w, key, "[");
+}
+
+void ojw_end_array(oj_writer *w)
+{
+    close_with(w, "]");
+}
+
+void ojw_str(oj_writer *w, const char *key, const char *s)
+{
+    if (!s) return;
+    member(w, key);
+    put_string(w, s);
+}
+
+void ojw_str_or_null(oj_writer *w, const char *key, const char *s)
+{
+    if (s)
+        ojw_str(w, key, s);
+    else
+        ojw_null(w, key);
+}
+
+void ojw_null(oj_writer *w, const char *key)
+{
+    member(w, key);
+    put(w, "null", 4);
+}
+
+void ojw_int(oj_writer *w, const char *key, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%" PRId64, v);
+    member(w, key);
+    put(w, num, (size_t)n);
+}
+
+void ojw_bool(oj_writer *w, const char *key, bool v)
+{
+    member(w, key);
+    put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void ojw_time(oj_writer *w, const char *key, int64_t ms)
+{
+    if (!ms) return;
+    char buf[40];
+    ojw_str(w, key, of_rfc3339(ms, buf, sizeof buf));
+}
+
+void ojw_strv(oj_writer *w, const char *key, char *const *items, size_t n)
+{
+    ojw_array(w, key);
+    for (size_t i = 0; i < n; i++)
+        ojw_str(w, NULL, items[i] ? items[i] : "");
+    ojw_end_array(w);
+}
+
+of_err ojw_finish(oj_writer *w, char **out)
+{
+    put(w, "}", 1);
+    *out = w->rc ? NULL : of_buf_detach_exact(&w->b);
+    if (!w->rc && !*out) w->rc = OF_ERR_NOMEM;
+    of_buf_clear(&w->b);
+    return w->rc;
+}
+
 /* ---- reading: errors ---- */
 
 /* What a field should have been, said the way each style always said it. */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 #include "strpool.h"
 
@@ -39,6 +40,39 @@ json_t *oj_str_array(char *const *items, size_t n, bool *bad);
 /* Dumps root compactly into a new malloc'd string (*out, the caller frees) and decrefs root.
  * OF_ERR_NOMEM when root is NULL, bad is set or the dump fails (*out = NULL). */
 OF_MUST_CHECK of_err oj_dump(json_t *root, bool bad, char **out);
+
+/* ---- writing text --------------------------------------------------------
+ * The hot messages (a job, its state record, an event: each written for every job, some
+ * several times) are written as text directly: the same bytes oj_dump gives for a tree built
+ * with the setters above in the same order, without allocating a node per field. The writer
+ * owns its buffer until ojw_finish hands the text over (or frees it on failure). As with the
+ * setters, a failure (no memory, or a string that is not UTF-8, which json_string refuses
+ * too) is recorded and reported once, at ojw_finish. key is NULL for an array's entries. */
+typedef struct oj_writer {
+    of_buf b;
+    of_err rc;  /* the first failure; OF_OK so far */
+    bool first; /* nothing written yet in the innermost object or array */
+} oj_writer;
+
+/* Starts the top-level object. */
+void ojw_begin(oj_writer *w);
+void ojw_object(oj_writer *w, const char *key); /* "key":{ */
+void ojw_end_object(oj_writer *w);
+void ojw_array(oj_writer *w, const char *key); /* "key":[ */
+void ojw_end_array(oj_writer *w);
+/* Like oj_set_str: omitted when s is NULL. */
+void ojw_str(oj_writer *w, const char *key, const char *s);
+void ojw_str_or_null(oj_writer *w, const char *key, const char *s);
+void ojw_null(oj_writer *w, const char *key);
+void ojw_int(oj_writer *w, const char *key, int64_t v);
+void ojw_bool(oj_writer *w, const char *key, bool v);
+/* Like oj_set_time: RFC 3339, omitted when ms is 0. */
+void ojw_time(oj_writer *w, const char *key, int64_t ms);
+/* Like oj_str_array: NULL entries are written as "". */
+void ojw_strv(oj_writer *w, const char *key, char *const *items, size_t n);
+/* Ends the top-level object and hands the text to *out (the caller frees). OF_ERR_NOMEM, or
+ * OF_ERR_INVALID for a string that is not UTF-8; *out is then NULL and nothing is kept. */
+OF_MUST_CHECK of_err ojw_finish(oj_writer *w, char **out);
 
 /* ---- reading -------------------------------------------------------------
  * A reader keeps the first error: after it, r->rc is set, errstr says what and where, and

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "msg.h"
+#include "ojson.h"
 #include "test.h"
 #include "uuid.h"
 
@@ -1146,6 +1147,93 @@ static void test_records(void)
     of_release_record_clear(&r);
 }
 
+/* The hot messages are written as text (oj_writer), not dumped from a jansson tree: each must
+ * be byte for byte what jansson writes for the document it describes (parse it, dump it
+ * compact: same text), whatever the strings hold. */
+static void check_as_jansson(const char *what, const char *enc)
+{
+    json_error_t je;
+    json_t *j = enc ? json_loads(enc, JSON_REJECT_DUPLICATES, &je) : NULL;
+    char *again = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (!again || strcmp(again, enc) != 0)
+        fprintf(stderr, "%s:\n  written %s\n  jansson %s\n", what, enc ? enc : "(null)",
+                again ? again
+                : j   ? "(no dump)"
+                      : je.text);
+    CHECK(again && strcmp(again, enc) == 0);
+    free(again);
+    json_decref(j);
+}
+
+static void test_written_as_jansson(void)
+{
+    static const char *const texts[] = {
+        "plain",
+        "",
+        "quote \" and backslash \\ and slash /",
+        "tab\tnew\nline\rcr\bbs\fff",
+        "\x01\x02\x1f\x7f controls",
+        "UTF-8: Zürich, 東京, \xf0\x9f\x9a\x80",
+        "<script>&amp;</script> \u2028",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        of_job j;
+        make_job(&j, i % 2 == 1);
+        free(j.release_name);
+        j.release_name = strdup(texts[i]);
+        free(j.approval_reason);
+        j.approval_reason = i % 2 ? strdup(texts[i]) : NULL;
+        char *enc = NULL;
+        CHECK_INT(of_job_encode(&j, &enc), OF_OK);
+        check_as_jansson("job", enc);
+        free(enc);
+        of_job_record jr = {0};
+        jr.job = j;
+        jr.status = OF_JOB_SKIPPED;
+        jr.skip_reason = (char *)(uintptr_t)texts[i];
+        jr.updated_ms = 1778015000123;
+        jr.held = i % 2;
+        jr.window = (int)i;
+        CHECK_INT(of_job_record_encode(&jr, &enc), OF_OK);
+        check_as_jansson("job record", enc);
+        free(enc);
+        of_job_clear(&j);
+
+        of_event e = {0};
+        e.type = i % 2 ? OF_EV_JOB_FAILED : OF_EV_RELEASE_PAUSED;
+        e.source = (char *)(uintptr_t)OF_SOURCE_PRODUCER;
+        e.time_ms = 1778015000123;
+        of_uuid_release_id("Default", texts[i], e.release_id);
+        e.message = (char *)(uintptr_t)texts[i];
+        e.task_started_ms = (int64_t)i;
+        e.octopus_throttled = i % 2;
+        char *errs[] = {(char *)(uintptr_t)texts[i], NULL};
+        e.errors = errs;
+        e.n_errors = 2;
+        of_job_ref refs[2] = {{.stage = 1, .attempt = 2, .project = (char *)(uintptr_t)texts[i]}};
+        e.jobs = refs;
+        e.n_jobs = i % 3;
+        e.n_total = (int)i;
+        CHECK_INT(of_event_encode(&e, &enc), OF_OK);
+        check_as_jansson("event", enc);
+        free(enc);
+    }
+    /* not UTF-8: refused, as json_string refuses it */
+    static const char *const bad[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                      "\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(json_string(bad[i]) == NULL);
+        of_event e = {0};
+        e.type = OF_EV_RELEASE_PAUSED;
+        e.source = (char *)(uintptr_t)OF_SOURCE_PRODUCER;
+        of_uuid_release_id("Default", "2026.18", e.release_id);
+        e.message = (char *)(uintptr_t)bad[i];
+        char *enc = NULL;
+        CHECK_INT(of_event_encode(&e, &enc), OF_ERR_INVALID);
+        CHECK(enc == NULL);
+    }
+}
+
 static void test_enum_names(void)
 {
     for (int i = 0; i < OF_EV__COUNT; i++) {
@@ -1228,6 +1316,7 @@ int main(void)
     test_commands();
     test_records();
     test_enum_names();
+    test_written_as_jansson();
     test_dump_lines();
     return TEST_DONE();
 }
