@@ -27,6 +27,11 @@
 #include "err.h"
 #include "sim.h"
 
+/* How long before start-up the fixture's history happened: a day, as a train's previous
+ * cycle usually is, so it lies outside the hour a worker's adoption look-up searches back
+ * (OF_OCTO_CLOCK_SKEW_MS) as it would on a real server. The releases predate it. */
+#define SIM_HISTORY_AGE_MS (24LL * 60 * 60 * 1000)
+
 #define SIM_MAX_BODY     (1024 * 1024) /* request bodies above this get 413 */
 #define SIM_DEFAULT_CAP  5
 #define SIM_DEFAULT_TAKE 30

@@ -420,7 +420,7 @@ of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size)
     sim->key_peak = calloc((size_t)w->n_keys + 1, sizeof *sim->key_peak);
     OF_ASSERT(sim->key_live && sim->key_peak);
     sim->event_rng = sim->start_seed;
-    /* History happened "earlier today", one minute apart, in file order. */
+    /* History happened a day before start-up (SIM_HISTORY_AGE_MS), 10 ms apart, in file order. */
     for (int h = 0; h < w->n_hist; h++) {
         grow_deps(sim);
         int i = sim->n_deps++;
@@ -436,7 +436,7 @@ of_err sim_tasks_init(ofsim *sim, char *errstr, size_t errstr_size)
         d->tenant = hs->tenant;
         d->history = true;
         d->key = -1;
-        d->created = d->queue_time = w->epoch - 3600000 + (int64_t)h * 10;
+        d->created = d->queue_time = w->epoch - SIM_HISTORY_AGE_MS + (int64_t)h * 10;
         d->start = d->created + 2;
         d->completed = d->updated = d->start + 5;
         d->duration_ms = 5;

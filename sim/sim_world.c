@@ -867,9 +867,11 @@ static of_err load_root(fx *f, json_t *root)
     if (!rc) rc = sim_rules_parse(rules, "rules", &w->rules, &w->n_rules, f->errstr, f->errsz);
     if (rc) return rc;
 
-    /* Older releases get earlier times, so "newest first" follows file order. */
+    /* Older releases get earlier times, so "newest first" follows file order; all of them
+     * before the history that deploys them. */
     for (int r = 0; r < w->n_releases; r++)
-        w->releases[r].assembled = w->epoch - (int64_t)(w->n_releases - r) * 60000;
+        w->releases[r].assembled =
+            w->epoch - SIM_HISTORY_AGE_MS - (int64_t)(w->n_releases - r) * 60000;
     build_sorted(w);
     return OF_OK;
 }

@@ -254,7 +254,7 @@ static of_err byjob_start(of_octo *c, const char *sp, const of_octo_deploy_query
     op->since_ms = q->created_since_ms;
     op->p.deadline = deadline;
     /* newest first: a deployment younger than since is among the first few, or absent */
-    if (op->since_ms) op->p.first_take = 4;
+    if (op->since_ms) op->p.first_take = OCTO_LOOKUP_FIRST_TAKE;
     char *url = deployments_url(c, sp, q);
     if (!op->job_id || (release_id && !op->release_id) || !url) {
         free(url);
@@ -419,13 +419,14 @@ static of_err jobs_start(of_octo *c, const char *space_id, const char *project_i
     op->k.res.deps.n = njobs;
     op->open = njobs;
     /* Newest first, and each job's deployment is younger than its since: with every since
-     * known the answers are among the first few items (one per job, and a margin for other
-     * teams' deployments to the same tenants meanwhile); the paging goes on with full pages
-     * only when that page ends before the oldest since. */
+     * known, a first delivery (nothing of ours yet, the usual case) is answered by the first
+     * item older than every since, so the first page is as small as the single look-up's; a
+     * redelivered batch whose deployments exist reads on in full pages. (A first page of
+     * 2 x jobs + 2 read and parsed a whole tenant's history per job for nothing.) */
     bool all_since = true;
     for (size_t i = 0; i < njobs; i++)
         if (!op->since[i]) all_since = false;
-    if (all_since) op->p.first_take = 2 * njobs + 2;
+    if (all_since) op->p.first_take = OCTO_LOOKUP_FIRST_TAKE;
     op->success = success;
     char *url =
         oom ? NULL : jobs_url(c, sp, project_id, environment_id, op->tenant, njobs, success);

@@ -379,6 +379,11 @@ void octo_cache_free_all(of_octo *c);
  * Decoders fill a zeroed struct; on failure the struct is freed and errstr
  * names the resource and field ("Task ServerTasks-1: field \"State\": expected
  * a string, got null"). */
+/* The first page of an adoption look-up whose jobs' since are known: the newest few
+ * deployments, enough to reach one older than since at once when nothing of ours exists, and
+ * a margin for other teams' deployments to the same targets meanwhile. */
+#define OCTO_LOOKUP_FIRST_TAKE 4
+
 of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr,
                        size_t errstr_size);
 /* Frees a tree octo_parse_body made of a len-byte body (NULL-safe). A big reply (a release's

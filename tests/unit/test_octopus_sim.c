@@ -881,7 +881,25 @@ static void test_events_and_lookups(ofsim *sim, of_octo *c)
         of_octo_find_deployments_by_jobs(c, NULL, tg.p.id, tg.env.id, jl, 0, &dl, es, sizeof(es)),
         OF_ERR_INVALID);
 
-    /* With every job's since known the first page is small (2 x jobs + 2 items): five newer
+    /* A first delivery: every deployment there is older than the jobs' since (dispatched after
+     * all of them), so the first item of one small page answers every job, however many. */
+    {
+        of_octo_job_lookup fresh[ND + 1];
+        int64_t after_all = of_wall_ms() + 60000;
+        for (int i = 0; i <= ND; i++)
+            fresh[i] = (of_octo_job_lookup){t[i].id, tg.rel.id, "job=never-created", after_all};
+        before = count(sim, "GET /api/{space}/deployments");
+        CHECK_INT(of_octo_find_deployments_by_jobs(c, NULL, tg.p.id, tg.env.id, fresh, ND + 1, &dl,
+                                                   es, sizeof(es)),
+                  OF_OK);
+        CHECK_INT(count(sim, "GET /api/{space}/deployments") - before, 1);
+        CHECK_INT(dl.n, ND + 1);
+        for (size_t i = 0; i < dl.n; i++)
+            CHECK(dl.items[i].id == NULL);
+        of_octo_deployment_list_clear(&dl);
+    }
+
+    /* With every job's since known the first page is small (OCTO_LOOKUP_FIRST_TAKE): five newer
      * deployments to the same tenant push the job's own past it, and the paging goes on to
      * find it; the newest one is answered by that first page alone. */
     char newest_key[32] = "";
