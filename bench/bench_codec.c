@@ -1,0 +1,154 @@
+/* Times the codec's hot messages in-process: what the producer and the workers encode and
+ * decode for every job (a job, its state record, a worker's job event). Figures are
+ * nanoseconds per message, best of the rounds; compare two builds side by side in one sitting
+ * (docs/benchmarks.md, "Fleet CPU"), not across days.
+ *
+ *   bench_codec [N] [rounds]      (N messages per round, default 200000; rounds 5)
+ *
+ * Exit 0 when every encode and decode succeeded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "msg.h"
+#include "uuid.h"
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* A tenanted job of the benchmark's train, as the planner makes them. */
+static void make_job(of_job *j)
+{
+    memset(j, 0, sizeof *j);
+    of_uuid_release_id("Default", "2026.18", j->release_id);
+    of_uuid_job_id(j->release_id, 2, "Billing", "Hosted Beta", "Tenant 0042", j->job_id);
+    j->release_name = strdup("bench-s1");
+    j->stage = 2;
+    j->stage_count = 4;
+    j->stage_name = strdup("Identity+Billing+Reporting");
+    j->attempt = 1;
+    j->space.id = strdup("Spaces-1");
+    j->space.name = strdup("Default");
+    j->project.id = strdup("Projects-3");
+    j->project.name = strdup("Billing");
+    j->tenanted_mode = OF_TENANTED_TENANTED;
+    j->octo_release.id = strdup("Releases-10");
+    j->octo_release.name = strdup("2026.18.0");
+    j->environment.id = strdup("Environments-4");
+    j->environment.name = strdup("Hosted Beta");
+    j->tenant.id = strdup("Tenants-42");
+    j->tenant.name = strdup("Tenant 0042");
+    j->timeout_s = 3600;
+    j->dispatched_ms = 1778015000123;
+}
+
+typedef int (*op_fn)(void *ctx);
+
+static double best_ns(op_fn fn, void *ctx, int n, int rounds, int *failed)
+{
+    double best = 0;
+    for (int r = 0; r < rounds; r++) {
+        double t0 = now_ns();
+        for (int i = 0; i < n; i++)
+            *failed |= fn(ctx);
+        double per = (now_ns() - t0) / n;
+        if (r == 0 || per < best) best = per;
+    }
+    return best;
+}
+
+static int enc_job(void *ctx)
+{
+    char *out = NULL;
+    int rc = of_job_encode(ctx, &out) != OF_OK;
+    free(out);
+    return rc;
+}
+
+static int enc_record(void *ctx)
+{
+    char *out = NULL;
+    int rc = of_job_record_encode(ctx, &out) != OF_OK;
+    free(out);
+    return rc;
+}
+
+static int enc_event(void *ctx)
+{
+    char *out = NULL;
+    int rc = of_event_encode(ctx, &out) != OF_OK;
+    free(out);
+    return rc;
+}
+
+static int dec_event(void *ctx)
+{
+    const char *text = ctx;
+    of_event ev;
+    char es[256];
+    int rc = of_event_decode(text, strlen(text), &ev, es, sizeof es) != OF_OK;
+    if (!rc) of_event_clear(&ev);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 200000;
+    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    if (n <= 0 || rounds <= 0) {
+        fprintf(stderr, "usage: bench_codec [N] [rounds]\n");
+        return 2;
+    }
+    of_job_record jr = {0};
+    make_job(&jr.job);
+    jr.status = OF_JOB_SUCCEEDED;
+    jr.deployment_id = strdup("Deployments-1234");
+    jr.task_id = strdup("ServerTasks-1234");
+    jr.updated_ms = 1778015001123;
+    of_event ev = {0};
+    ev.type = OF_EV_JOB_SUCCEEDED;
+    ev.source = strdup(OF_SOURCE_WORKER_PFX "w1");
+    ev.time_ms = 1778015001200;
+    memcpy(ev.release_id, jr.job.release_id, sizeof ev.release_id);
+    memcpy(ev.job_id, jr.job.job_id, sizeof ev.job_id);
+    ev.release_name = strdup("bench-s1");
+    ev.stage = 2;
+    ev.attempt = 1;
+    ev.environment = strdup("Hosted Beta");
+    ev.project = strdup("Billing");
+    ev.tenant = strdup("Tenant 0042");
+    ev.deployment_id = strdup("Deployments-1234");
+    ev.task_id = strdup("ServerTasks-1234");
+    ev.web_link = strdup("http://127.0.0.1:8080/app#/Spaces-1/deployments/Deployments-1234");
+    ev.task_queued_ms = 1778015000900;
+    ev.task_started_ms = 1778015000950;
+    ev.task_completed_ms = 1778015001100;
+    char *ev_text = NULL;
+    int failed = of_event_encode(&ev, &ev_text) != OF_OK;
+
+    printf("message\tbytes\tns per message (best of %d rounds of %d)\n", rounds, n);
+    char *sample = NULL;
+    if (of_job_encode(&jr.job, &sample) == OF_OK)
+        printf("job encode\t%zu\t%.0f\n", strlen(sample),
+               best_ns(enc_job, &jr.job, n, rounds, &failed));
+    free(sample);
+    if (of_job_record_encode(&jr, &sample) == OF_OK)
+        printf("job record encode\t%zu\t%.0f\n", strlen(sample),
+               best_ns(enc_record, &jr, n, rounds, &failed));
+    free(sample);
+    printf("job event encode\t%zu\t%.0f\n", ev_text ? strlen(ev_text) : 0,
+           best_ns(enc_event, &ev, n, rounds, &failed));
+    if (ev_text)
+        printf("job event decode\t%zu\t%.0f\n", strlen(ev_text),
+               best_ns(dec_event, ev_text, n, rounds, &failed));
+    free(ev_text);
+    of_event_clear(&ev);
+    of_job_record_clear(&jr);
+    if (failed) fprintf(stderr, "bench_codec: an encode or decode failed\n");
+    return failed ? 1 : 0;
+}
