@@ -231,10 +231,15 @@ void ojw_null(oj_writer *w, const char *key)
 
 void ojw_int(oj_writer *w, const char *key, int64_t v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof num, "%" PRId64, v);
+    char num[24], *p = num + sizeof num;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
     member(w, key);
-    put(w, num, (size_t)n);
+    put(w, p, (size_t)(num + sizeof num - p));
 }
 
 void ojw_bool(oj_writer *w, const char *key, bool v)

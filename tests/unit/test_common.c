@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -356,6 +357,25 @@ static void test_rfc3339(void)
     CHECK_INT(of_parse_rfc3339(out, &back), 0);
     CHECK_INT(back, 1778014803120LL);
     CHECK_STR(of_rfc3339(-500, out, sizeof(out)), "1969-12-31T23:59:59.500Z");
+    /* written by hand: the same text as the format it replaces, over years 0-9999, and the
+     * format itself beyond them or into a small buffer */
+    uint64_t rnd = 42;
+    const int64_t lo = -62167219200000LL, hi = 253402300799999LL; /* 0000-01-01 .. 9999-12-31 */
+    for (int i = 0; i < 3000; i++) {
+        rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t ms = i == 0 ? lo : i == 1 ? hi : lo + (int64_t)(rnd % (uint64_t)(hi - lo));
+        int64_t frac = ((ms % 1000) + 1000) % 1000;
+        time_t secs = (time_t)((ms - frac) / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char want[64];
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+        CHECK_STR(of_rfc3339(ms, out, sizeof out), want);
+    }
+    char small[8];
+    CHECK_STR(of_rfc3339(1778014803120LL, small, sizeof small), "2026-05");
+    CHECK_STR(of_rfc3339(hi + 1, out, sizeof out), "10000-01-01T00:00:00.000Z");
 }
 
 static void test_backoff_bounds(void)

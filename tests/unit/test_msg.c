@@ -1,6 +1,7 @@
 /* The message codec: golden request files, job / event / command / record round trips,
  * deterministic ids, and malformed messages rejected with a reason. */
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1217,6 +1218,25 @@ static void test_written_as_jansson(void)
         CHECK_INT(of_event_encode(&e, &enc), OF_OK);
         check_as_jansson("event", enc);
         free(enc);
+    }
+    /* numbers, to the ends of the range */
+    {
+        static const int64_t nums[] = {INT64_MIN, -1000000007, -1, 0, 7, 1778015000123, INT64_MAX};
+        oj_writer w;
+        ojw_begin(&w);
+        json_t *tree = json_object();
+        char key[8];
+        for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+            (void)snprintf(key, sizeof key, "n%zu", i);
+            ojw_int(&w, key, nums[i]);
+            json_object_set_new(tree, key, json_integer((json_int_t)nums[i]));
+        }
+        char *enc = NULL, *want = json_dumps(tree, JSON_COMPACT);
+        CHECK_INT(ojw_finish(&w, &enc), OF_OK);
+        CHECK_STR(enc, want);
+        free(enc);
+        free(want);
+        json_decref(tree);
     }
     /* not UTF-8: refused, as json_string refuses it */
     static const char *const bad[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80",
