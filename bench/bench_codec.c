@@ -6,6 +6,7 @@
  *   bench_codec [N] [rounds]      (N messages per round, default 200000; rounds 5)
  *
  * Exit 0 when every encode and decode succeeded. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +97,19 @@ static int dec_event(void *ctx)
     return rc;
 }
 
+/* A positive count, dflt when absent, -1 when not one. */
+static int count_arg(const char *s, int dflt)
+{
+    if (!s) return dflt;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v > 0 && v <= INT_MAX ? (int)v : -1;
+}
+
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 200000;
-    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    int n = count_arg(argc > 1 ? argv[1] : NULL, 200000);
+    int rounds = count_arg(argc > 2 ? argv[2] : NULL, 5);
     if (n <= 0 || rounds <= 0) {
         fprintf(stderr, "usage: bench_codec [N] [rounds]\n");
         return 2;

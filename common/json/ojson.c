@@ -144,11 +144,12 @@ static void put_string(oj_writer *w, const char *s)
             continue;
         }
         put(w, run, (size_t)(p - run));
-        char esc[8];
-        if (short_escape[c])
-            strcpy(esc, short_escape[c]);
-        else
-            (void)snprintf(esc, sizeof esc, "\\u%04X", c);
+        const char *esc = short_escape[c];
+        char hex[8];
+        if (!esc) {
+            (void)snprintf(hex, sizeof hex, "\\u%04X", c);
+            esc = hex;
+        }
         put(w, esc, strlen(esc));
         run = ++p;
     }
