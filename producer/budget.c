@@ -8,13 +8,20 @@
 #include "buf.h"
 #include "msg.h"
 
-/* One release's waiting jobs, ascending job index (plan order), from head. */
+/* A waiting job: its index in the release's gate, and whether it opens its group. */
+typedef struct bjob {
+    size_t job;
+    bool first;
+} bjob;
+
+/* One release's waiting jobs from head: the jobs that open a group first, then the others,
+ * each in ascending job index (plan order). */
 typedef struct bqueue {
     char id[OF_UUID_STR_SIZE];
     int priority;
     uint64_t served; /* b->clock when it was last served; 0 = never */
     uint64_t passed; /* the of_budget_next_if pass that found nothing eligible here */
-    size_t *jobs;
+    bjob *jobs;
     size_t head, n, cap; /* waiting: jobs[head .. n) */
 } bqueue;
 
@@ -69,13 +76,19 @@ static bqueue *find(of_budget *b, const char *id)
     return NULL;
 }
 
-/* First position in q's waiting part whose job is >= job. */
-static size_t lower(const bqueue *q, size_t job)
+/* Whether a goes before b. */
+static bool before(bjob a, bjob b)
+{
+    return a.first != b.first ? a.first : a.job < b.job;
+}
+
+/* First position in q's waiting part that does not go before key. */
+static size_t lower(const bqueue *q, bjob key)
 {
     size_t lo = q->head, hi = q->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (q->jobs[mid] < job)
+        if (before(q->jobs[mid], key))
             lo = mid + 1;
         else
             hi = mid;
@@ -83,7 +96,7 @@ static size_t lower(const bqueue *q, size_t job)
     return lo;
 }
 
-of_err of_budget_hold(of_budget *b, const char *release_id, int priority, size_t job)
+of_err of_budget_hold(of_budget *b, const char *release_id, int priority, bool first, size_t job)
 {
     bqueue *q = find(b, release_id);
     if (!q) {
@@ -94,11 +107,16 @@ of_err of_budget_hold(of_budget *b, const char *release_id, int priority, size_t
     }
     q->priority = priority;
     if (q->head == q->n) q->head = q->n = 0; /* empty: reuse the array from its start */
-    size_t at = lower(q, job);
-    if (at < q->n && q->jobs[at] == job) return OF_OK;
+    /* waiting already, in either part: it keeps its place */
+    for (int part = 0; part < 2; part++) {
+        size_t at = lower(q, (bjob){job, part == 0});
+        if (at < q->n && q->jobs[at].job == job) return OF_OK;
+    }
+    bjob key = {job, first};
+    size_t at = lower(q, key);
     if (of_grow((void **)&q->jobs, &q->cap, q->n, sizeof *q->jobs)) return OF_ERR_NOMEM;
     memmove(&q->jobs[at + 1], &q->jobs[at], (q->n - at) * sizeof *q->jobs);
-    q->jobs[at] = job;
+    q->jobs[at] = key;
     q->n++;
     b->waiting++;
     return OF_OK;
@@ -138,13 +156,13 @@ bool of_budget_next_if(of_budget *b, of_budget_eligible_fn eligible, void *ctx,
         }
         if (!best) return false;
         size_t at = best->head;
-        while (at < best->n && eligible && !eligible(ctx, best->id, best->jobs[at]))
+        while (at < best->n && eligible && !eligible(ctx, best->id, best->jobs[at].job))
             at++;
         if (at == best->n) {
             best->passed = pass;
             continue;
         }
-        *job = best->jobs[at];
+        *job = best->jobs[at].job;
         /* the jobs passed over keep their order in front */
         memmove(&best->jobs[best->head + 1], &best->jobs[best->head],
                 (at - best->head) * sizeof *best->jobs);

@@ -13,7 +13,10 @@
  *   job found in flight at load);
  * - order: the highest priority first (the request's "priority"); between releases of the
  *   same priority, round robin (the one served longest ago, then the one queued first); within
- *   a release, plan order (ascending job index);
+ *   a release, the first job of each group a decision opened (a stage in an environment, or in
+ *   a tenant's lane: producer/producer_decide.c) ahead of the others, then plan order
+ *   (ascending job index): a stage whose gate opens starts with the next free slot instead of
+ *   waiting behind the stages already running elsewhere, and the rest of it takes its turn;
  * - backoff: Octopus answering 429/503 (of_budget_overload) halves the effective budget
  *   (floor 1), at most once per OF_BUDGET_HOLD_OFF_MS; after OF_BUDGET_QUIET_MS without an
  *   overload, and then every OF_BUDGET_QUIET_MS, of_budget_tick raises it by a quarter of the
@@ -44,9 +47,11 @@ void of_budget_free(of_budget *b);
  * producer rebuilds both from its gates). */
 void of_budget_reset(of_budget *b);
 
-/* Queues job (an index in release_id's gate) to wait for a slot. A job already waiting is
- * not queued twice. priority is the release's (the latest given wins). OF_ERR_NOMEM. */
-OF_MUST_CHECK of_err of_budget_hold(of_budget *b, const char *release_id, int priority, size_t job);
+/* Queues job (an index in release_id's gate) to wait for a slot; first: it opens its group
+ * (goes ahead of the release's other waiting jobs). A job already waiting is not queued twice
+ * and keeps its place. priority is the release's (the latest given wins). OF_ERR_NOMEM. */
+OF_MUST_CHECK of_err of_budget_hold(of_budget *b, const char *release_id, int priority, bool first,
+                                    size_t job);
 /* Forgets the release's waiting jobs (aborted, or gone). */
 void of_budget_drop(of_budget *b, const char *release_id);
 

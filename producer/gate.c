@@ -1889,6 +1889,11 @@ of_release_status of_gate_status(const of_gate *g)
     return g->hdr.status;
 }
 
+of_gate_mode of_gate_gate_mode(const of_gate *g)
+{
+    return g->hdr.gate;
+}
+
 int of_gate_round(const of_gate *g)
 {
     return g->hdr.round;

@@ -191,6 +191,8 @@ int64_t of_gate_next_deadline(const of_gate *g);
 /* ---- inspection (borrowed results, valid until the next input or of_gate_free) ---- */
 
 of_release_status of_gate_status(const of_gate *g);
+/* The request's policy.gate. */
+of_gate_mode of_gate_gate_mode(const of_gate *g);
 int of_gate_round(const of_gate *g);
 size_t of_gate_job_count(const of_gate *g);
 const of_job_record *of_gate_job(const of_gate *g, size_t index);

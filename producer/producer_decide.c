@@ -220,10 +220,10 @@ static bool in_flight(of_job_status st)
 /* Keeps the task budget in step with job idx of r: a held job waits for a slot; a job that
  * left flight gives its slot back; a job in flight that holds none (an event of an attempt
  * this producer dispatched and then lost, adopted by the gate) takes one. */
-static of_err budget_note(prod *p, prod_rel *r, size_t idx)
+static of_err budget_note(prod *p, prod_rel *r, size_t idx, bool first)
 {
     const of_job_record *jr = of_gate_job(r->g, idx);
-    if (jr->held) return of_budget_hold(p->budget, r->id, r->priority, idx);
+    if (jr->held) return of_budget_hold(p->budget, r->id, r->priority, first, idx);
     bool fly = in_flight(jr->status);
     if (fly && !r->live[idx]) {
         r->live[idx] = true;
@@ -239,15 +239,93 @@ of_err prod_budget_adopt(prod *p, prod_rel *r)
 {
     of_err rc = OF_OK;
     for (size_t i = 0; !rc && i < of_gate_job_count(r->g); i++)
-        rc = budget_note(p, r, i);
+        rc = budget_note(p, r, i, false);
     return rc;
+}
+
+/* The group a held job opens: its stage in its environment, and with gate "tenant" its
+ * tenant's lane (the untenanted jobs of a stage are one group there). */
+static int group_cmp(const of_job *a, const of_job *b, bool lanes)
+{
+    if (a->stage != b->stage) return a->stage < b->stage ? -1 : 1;
+    int c = strcmp(a->environment.id, b->environment.id);
+    if (c || !lanes) return c;
+    if (!a->tenant.id || !b->tenant.id) return (a->tenant.id != NULL) - (b->tenant.id != NULL);
+    return strcmp(a->tenant.id, b->tenant.id);
+}
+
+typedef struct held_ref {
+    const of_job *job;
+    size_t idx;
+} held_ref;
+
+/* By lane group (tenant included: a barrier's groups stay contiguous), then plan order. */
+static int held_cmp(const void *pa, const void *pb)
+{
+    const held_ref *a = pa, *b = pb;
+    int c = group_cmp(a->job, b->job, true);
+    return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* A held job that may open a gate. */
+static bool opens_gate(const of_job_record *jr)
+{
+    return jr->held && jr->job.stage > 1;
+}
+
+static int idx_cmp(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    return (a > b) - (a < b);
+}
+
+/* The jobs of out that open a gate: for each group of a later stage than the first among the
+ * held jobs out decided, the one first in plan order. They go ahead in the task budget's queue
+ * (budget.h), so a gate that opens starts its stage with the next free slot. (Stage 1 opens
+ * with the release, every lane at once: no gate, and its jobs wait in plan order.) *firsts:
+ * sorted, the caller frees it; NULL when nothing is held. OF_ERR_NOMEM. */
+static of_err group_firsts(const prod_rel *r, const of_gate_out *out, size_t **firsts, size_t *n)
+{
+    *firsts = NULL;
+    *n = 0;
+    size_t held = 0;
+    for (size_t i = 0; i < out->n_changed; i++)
+        held += opens_gate(of_gate_job(r->g, out->changed_jobs[i]));
+    if (!held) return OF_OK;
+    held_ref *v = malloc(held * sizeof *v);
+    size_t *f = malloc(held * sizeof *f);
+    if (!v || !f) {
+        free(v);
+        free(f);
+        return OF_ERR_NOMEM;
+    }
+    for (size_t i = 0, k = 0; i < out->n_changed; i++) {
+        const of_job_record *jr = of_gate_job(r->g, out->changed_jobs[i]);
+        if (opens_gate(jr)) v[k++] = (held_ref){&jr->job, out->changed_jobs[i]};
+    }
+    qsort(v, held, sizeof *v, held_cmp);
+    bool lanes = of_gate_gate_mode(r->g) == OF_GATE_TENANT;
+    size_t k = 0;
+    for (size_t i = 0; i < held; i++) {
+        if (i > 0 && group_cmp(v[i - 1].job, v[i].job, lanes) == 0) {
+            if (v[i].idx < f[k - 1]) f[k - 1] = v[i].idx;
+            continue;
+        }
+        f[k++] = v[i].idx;
+    }
+    free(v);
+    qsort(f, k, sizeof *f, idx_cmp);
+    *firsts = f;
+    *n = k;
+    return OF_OK;
 }
 
 /* The gate's output into the batch: jobs, events and state marks. Jobs it decided wait for
  * the task budget (gate.h, hold), which prod_budget_pump then sends. */
 static of_err apply_out(prod *p, prod_rel *r, const of_gate_out *out)
 {
-    of_err rc = OF_OK;
+    size_t *firsts = NULL, n_firsts = 0;
+    of_err rc = group_firsts(r, out, &firsts, &n_firsts);
     for (size_t i = 0; !rc && i < out->n_dispatch; i++)
         rc = push_job(p, &out->dispatch[i]);
     for (size_t i = 0; !rc && i < out->n_events; i++) {
@@ -256,9 +334,13 @@ static of_err apply_out(prod *p, prod_rel *r, const of_gate_out *out)
         if (!rc) prod_metrics_gate_event(p, r, &out->events[i]);
     }
     for (size_t i = 0; !rc && i < out->n_changed; i++) {
-        rc = prod_mark_job(p, r, out->changed_jobs[i]);
-        if (!rc) rc = budget_note(p, r, out->changed_jobs[i]);
+        size_t idx = out->changed_jobs[i];
+        rc = prod_mark_job(p, r, idx);
+        if (!rc)
+            rc = budget_note(p, r, idx,
+                             n_firsts && bsearch(&idx, firsts, n_firsts, sizeof *firsts, idx_cmp));
     }
+    free(firsts);
     if (!rc && out->release_changed) rc = prod_mark_release(p, r);
     return rc;
 }

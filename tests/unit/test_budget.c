@@ -29,7 +29,8 @@ typedef struct step {
     size_t job;
     const char *want; /* NEXT */
     int64_t t;        /* OVERLOAD, TICK */
-    int changed;      /* OVERLOAD, TICK: 1 if the effective budget changed; LIMIT: the limit */
+    int changed;      /* OVERLOAD, TICK: 1 if the effective budget changed; LIMIT: the limit;
+                         HOLD: 1 if the job opens its group */
     /* after the step (-1: not checked) */
     int in_use, waiting, effective;
 } step;
@@ -66,7 +67,7 @@ static void scenario(const char *name, int limit, const step *steps, size_t n)
         char got[32] = "";
         switch (s->op) {
         case HOLD:
-            CHECK_INT(of_budget_hold(b, rel_id(s->rel), s->prio, s->job), OF_OK);
+            CHECK_INT(of_budget_hold(b, rel_id(s->rel), s->prio, s->changed, s->job), OF_OK);
             break;
         case NEXT:
             if (of_budget_next(b, &rid, &job))
@@ -139,6 +140,36 @@ static const step fair_steps[] = {
     {HOLD, 'B', 0, 7, NULL, 0, 0, ANY},     {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
     {NEXT, 0, 0, 0, "B7", 0, 0, ANY},       {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
     {NEXT, 0, 0, 0, "A3", 0, 0, ANY},
+};
+
+/* Within a release the job that opens a group (first in a stage that just opened in one
+ * environment, or in one tenant's lane) goes ahead of the jobs already waiting, the rest in
+ * plan order; priority and round robin between releases as before. */
+static const step first_steps[] = {
+    {HOLD, 'A', 0, 0, NULL, 0, 1, ANY},
+    {HOLD, 'A', 0, 1, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 2, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A0", 0, 0, 1, 2, 1},
+    /* a stage opened in another environment while the first one's jobs wait */
+    {HOLD, 'A', 0, 7, NULL, 0, 0, ANY},
+    {HOLD, 'A', 0, 6, NULL, 0, 1, ANY},
+    {HOLD, 'A', 0, 9, NULL, 0, 1, ANY}, /* and another: plan order among the openers */
+    {HOLD, 'A', 0, 6, NULL, 0, 0, ANY}, /* already waiting: keeps its place */
+    {HOLD, 'A', 0, 1, NULL, 0, 1, ANY}, /* and so does one waiting in the other part */
+    {FINISH, 0, 0, 0, NULL, 0, 0, 0, 5, 1},
+    {NEXT, 0, 0, 0, "A6", 0, 0, ANY},
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A9", 0, 0, ANY},
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    /* another release: round robin still decides between the two */
+    {HOLD, 'B', 0, 3, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "B3", 0, 0, ANY},
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A1", 0, 0, ANY},
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A2", 0, 0, ANY},
+    {FINISH, 0, 0, 0, NULL, 0, 0, ANY},
+    {NEXT, 0, 0, 0, "A7", 0, 0, 1, 0, 1},
 };
 
 /* Jobs found in flight at load hold slots; a dropped release's jobs are gone. */
@@ -385,7 +416,7 @@ static void test_eligible(void)
         size_t job;
     } holds[] = {{'A', 1}, {'A', 2}, {'A', 3}, {'B', 1}, {'B', 2}};
     for (size_t i = 0; i < sizeof holds / sizeof holds[0]; i++)
-        CHECK_INT(of_budget_hold(b, rel_id(holds[i].rel), 0, holds[i].job), OF_OK);
+        CHECK_INT(of_budget_hold(b, rel_id(holds[i].rel), 0, 1, holds[i].job), OF_OK);
     closed_set c = {{"A1", "A2", "B1", "B2", NULL}};
     const char *const want[] = {"A3", ""}; /* B has nothing open: A goes on */
     expect_picks(b, &c, want, 2);
@@ -403,6 +434,7 @@ int main(void)
 {
     scenario("limit", 2, limit_steps, sizeof limit_steps / sizeof limit_steps[0]);
     scenario("fair", 3, fair_steps, sizeof fair_steps / sizeof fair_steps[0]);
+    scenario("first", 1, first_steps, sizeof first_steps / sizeof first_steps[0]);
     scenario("load", 2, load_steps, sizeof load_steps / sizeof load_steps[0]);
     scenario("backoff", 8, backoff_steps, sizeof backoff_steps / sizeof backoff_steps[0]);
     scenario("cap", 2, cap_steps, sizeof cap_steps / sizeof cap_steps[0]);

@@ -27,8 +27,8 @@
  * Each case runs on a fixture of its own (mock cluster or broker topics, simulator, producer
  * thread, set up by cli/inproc.h), so each is its own ctest entry (producer.<case>):
  *   test_producer [--broker] [CASE...]     flow unresolved garbage abort resume poison budget
- * budgetcap evict fencing (poison needs the mock, fencing the real broker; with no CASE, every
- * case of the mode). */
+ * budgetcap budgetgate evict fencing (poison needs the mock, fencing the real broker; with no
+ * CASE, every case of the mode). */
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -1358,6 +1358,125 @@ static void test_budget_cap(fx *f, runner *prod)
     evs_clear(&ev);
 }
 
+/* The one job of rid on the stage topics (all when stage is 0) whose id is not in known[0..n),
+ * once there are n + 1: a kept copy, or NULL (a check failed) when none came or more did. */
+static const of_job *next_sent(fx *f, int stage, const char *rid, char (*known)[37], size_t n)
+{
+    jobs_seen s = {0};
+    const of_job *got = NULL;
+    CHECK_INT(wait_jobs(f, stage, rid, n + 1, &s), n + 1);
+    for (size_t i = 0; s.n == n + 1 && i < s.n; i++) {
+        if (finished_has(known, n, s.items[i].job_id)) continue;
+        OF_ASSERT(f->n_kept < sizeof f->kept / sizeof f->kept[0]);
+        of_job *k = &f->kept[f->n_kept++];
+        CHECK_INT(of_job_copy(k, &s.items[i]), OF_OK);
+        got = k;
+    }
+    jobs_clear(&s);
+    return got;
+}
+
+/* Ends job j (succeeded) and waits for the producer to record it. */
+static void finish(fx *f, const of_job *j)
+{
+    of_job_record rec = {0};
+    job_event(f, j, OF_EV_JOB_SUCCEEDED, NULL, NULL, NULL);
+    CHECK_INT(wait_job_status(f, j, OF_JOB_SUCCEEDED, &rec), OF_JOB_SUCCEEDED);
+    of_job_record_clear(&rec);
+}
+
+/* A gate that opens while the budget (2) is full and jobs wait starts its stage with the next
+ * free slot: the first job of each group a decision opens goes ahead of the waiting ones, the
+ * rest of the group in plan order. With the barrier, the group is a stage in an environment;
+ * with lanes, a stage in a tenant's lane (only its first job goes ahead). */
+static void test_budget_gate(fx *f, runner *prod)
+{
+    (void)prod;
+    static const char b_json[] =
+        "{\"release\":\"G-barrier\",\"environments\":[\"Hosted Beta\",\"On Site Beta\"],"
+        "\"tenants\":\"all\",\"stages\":[[{\"project\":\"Schema\",\"version\":\"4.3.0\"}],"
+        "[{\"project\":\"Billing\",\"version\":\"4.3.0\"}]]}";
+    char rid[37], known[16][37];
+    size_t n = 0;
+    jobs_seen s = {0};
+    submit(f, "G-barrier", b_json, rid);
+    CHECK_INT(wait_jobs(f, 1, rid, 2, &s), 2);
+    const of_job *schema_hb = find_job(f, &s, "Schema", "Hosted Beta", NULL, 1);
+    const of_job *schema_ob = find_job(f, &s, "Schema", "On Site Beta", NULL, 1);
+    jobs_clear(&s);
+    if (!schema_hb || !schema_ob) return;
+    snprintf(known[n++], 37, "%s", schema_hb->job_id);
+    snprintf(known[n++], 37, "%s", schema_ob->job_id);
+
+    /* Hosted Beta's stage 2 opens (Acme, Contoso): one slot, its first job */
+    finish(f, schema_hb);
+    const of_job *hb1 = next_sent(f, 0, rid, known, n);
+    if (!hb1) return;
+    CHECK_STR(hb1->environment.name, "Hosted Beta");
+    snprintf(known[n++], 37, "%s", hb1->job_id);
+    /* On Site Beta's opens while Hosted Beta's second job waits: On Site Beta goes first */
+    finish(f, schema_ob);
+    const of_job *ob1 = next_sent(f, 0, rid, known, n);
+    if (!ob1) return;
+    CHECK_STR(ob1->environment.name, "On Site Beta");
+    snprintf(known[n++], 37, "%s", ob1->job_id);
+    /* then plan order: Hosted Beta's second before On Site Beta's second */
+    finish(f, hb1);
+    const of_job *hb2 = next_sent(f, 0, rid, known, n);
+    if (!hb2) return;
+    CHECK_STR(hb2->environment.name, "Hosted Beta");
+    snprintf(known[n++], 37, "%s", hb2->job_id);
+    finish(f, ob1);
+    const of_job *ob2 = next_sent(f, 0, rid, known, n);
+    if (!ob2) return;
+    CHECK_STR(ob2->environment.name, "On Site Beta");
+    finish(f, hb2);
+    finish(f, ob2);
+    evs ev = {0};
+    CHECK_INT(wait_ev(f, rid, OF_EV_RELEASE_COMPLETED, 1, &ev), 1);
+
+    /* lanes: a tenant whose Billing ended opens its lane's stage 2 (Portal, Reporting) */
+    static const char l_json[] =
+        "{\"release\":\"G-lanes\",\"environments\":[\"Development\"],\"tenants\":\"all\","
+        "\"policy\":{\"gate\":\"tenant\"},"
+        "\"stages\":[[{\"project\":\"Billing\",\"version\":\"4.3.0\"}],"
+        "[{\"project\":\"Portal\",\"version\":\"4.3.0\"},"
+        "{\"project\":\"Reporting\",\"version\":\"4.3.0\"}]]}";
+    char lid[37];
+    n = 0;
+    submit(f, "G-lanes", l_json, lid);
+    CHECK_INT(wait_jobs(f, 1, lid, 2, &s), 2);
+    if (s.n < 2) {
+        jobs_clear(&s);
+        evs_clear(&ev);
+        return;
+    }
+    const of_job *b1 = find_job(f, &s, "Billing", "Development", s.items[0].tenant.name, 1);
+    const of_job *b2 = find_job(f, &s, "Billing", "Development", s.items[1].tenant.name, 1);
+    jobs_clear(&s);
+    if (!b1 || !b2) return;
+    snprintf(known[n++], 37, "%s", b1->job_id);
+    snprintf(known[n++], 37, "%s", b2->job_id);
+    finish(f, b1);
+    /* the lane's first job overtakes the other tenants' waiting Billing jobs */
+    const of_job *p1 = next_sent(f, 0, lid, known, n);
+    if (!p1) return;
+    CHECK_INT(p1->stage, 2);
+    CHECK_STR(p1->project.name, "Portal");
+    CHECK_STR(p1->tenant.name, b1->tenant.name);
+    snprintf(known[n++], 37, "%s", p1->job_id);
+    /* its second job does not: a third tenant's Billing (plan order) goes next */
+    finish(f, p1);
+    const of_job *b3 = next_sent(f, 0, lid, known, n);
+    if (!b3) return;
+    CHECK_INT(b3->stage, 1);
+    CHECK(strcmp(b3->tenant.name, b1->tenant.name) != 0 &&
+          strcmp(b3->tenant.name, b2->tenant.name) != 0);
+    control(f, OF_CMD_ABORT, lid, 0, false, "budget gate test");
+    CHECK_INT(wait_ev(f, lid, OF_EV_RELEASE_ABORTED, 1, &ev), 1);
+    evs_clear(&ev);
+}
+
 /* ---- eviction (producer.release_retention 0 here) ---- */
 
 /* The latest state records of one release: its release record (a marker or not) and each job
@@ -1600,6 +1719,7 @@ static const struct {
     {"gateflush", test_gate_flush, ANY, flush_sets, 1},
     {"budget", test_budget, ANY, budget_sets, 1},
     {"budgetcap", test_budget_cap, ANY, cap_sets, 2},
+    {"budgetgate", test_budget_gate, ANY, budget_sets, 1},
     {"evict", test_evict, ANY, evict_sets, 1},
     {"fencing", test_fencing, BROKER_ONLY, NULL, 0},
 };
