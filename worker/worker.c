@@ -55,26 +55,45 @@ void wk_table_remove(of_worker *w, wk_job *j)
     j->in_slot = false;
 }
 
+/* The backlog keeps one list per jobs topic, and a freed slot goes to the latest stage first:
+ * a stage whose gate just opened does not wait behind a backlog of an earlier stage (another
+ * environment's, or the other tenants' lanes). Flow control (below) keeps the later stages'
+ * topics fetched while the slots are full, so their jobs reach the backlog at all. */
 static void backlog_push(of_worker *w, wk_job *j)
 {
+    size_t t = j->topic_idx;
     j->next = NULL;
-    if (w->backlog_tail)
-        w->backlog_tail->next = j;
+    if (w->bl_tail[t])
+        w->bl_tail[t]->next = j;
     else
-        w->backlog = j;
-    w->backlog_tail = j;
+        w->bl_head[t] = j;
+    w->bl_tail[t] = j;
     w->n_backlog++;
+}
+
+/* The latest stage's list that holds a job, or n_jobs_topics when the backlog is empty. */
+static size_t backlog_top(const of_worker *w)
+{
+    for (size_t t = w->n_jobs_topics; t-- > 0;)
+        if (w->bl_head[t]) return t;
+    return w->n_jobs_topics;
+}
+
+static wk_job *backlog_pop_from(of_worker *w, size_t t)
+{
+    wk_job *j = w->bl_head[t];
+    if (!j) return NULL;
+    w->bl_head[t] = j->next;
+    if (!w->bl_head[t]) w->bl_tail[t] = NULL;
+    j->next = NULL;
+    w->n_backlog--;
+    return j;
 }
 
 static wk_job *backlog_pop(of_worker *w)
 {
-    wk_job *j = w->backlog;
-    if (!j) return NULL;
-    w->backlog = j->next;
-    if (!w->backlog) w->backlog_tail = NULL;
-    j->next = NULL;
-    w->n_backlog--;
-    return j;
+    size_t t = backlog_top(w);
+    return t < w->n_jobs_topics ? backlog_pop_from(w, t) : NULL;
 }
 
 /* ---- the hold (common/octopus/octo_hold.h, docs/reliability.md) ---- */
@@ -88,9 +107,10 @@ void wk_requeue(of_worker *w, wk_job *j, const char *why)
 {
     if (j->in_slot) wk_table_remove(w, j);
     j->state = WK_QUEUED;
-    j->next = w->backlog;
-    w->backlog = j;
-    if (!w->backlog_tail) w->backlog_tail = j;
+    size_t t = j->topic_idx;
+    j->next = w->bl_head[t];
+    w->bl_head[t] = j;
+    if (!w->bl_tail[t]) w->bl_tail[t] = j;
     w->n_backlog++;
     w->st.requeued++;
     of_info("job held release=%s job=%s attempt=%d: %s; it starts again once Octopus answers",
@@ -141,23 +161,26 @@ static void hold_tick(of_worker *w, int64_t now)
 /* Drops queued and running jobs of one partition (all partitions when topic is NULL). */
 static void drop_jobs(of_worker *w, const char *topic, int32_t partition)
 {
-    wk_job *keep = NULL, *keep_tail = NULL, *j;
-    size_t kept = 0;
-    while ((j = backlog_pop(w))) {
-        if (!topic || (j->partition == partition && strcmp(j->topic, topic) == 0)) {
-            wk_job_drop(j);
-            continue;
+    wk_job *j;
+    for (size_t t = 0; t < w->n_jobs_topics; t++) {
+        wk_job *keep = NULL, *keep_tail = NULL;
+        size_t kept = 0;
+        while ((j = backlog_pop_from(w, t))) {
+            if (!topic || (j->partition == partition && strcmp(j->topic, topic) == 0)) {
+                wk_job_drop(j);
+                continue;
+            }
+            if (keep_tail)
+                keep_tail->next = j;
+            else
+                keep = j;
+            keep_tail = j;
+            kept++;
         }
-        if (keep_tail)
-            keep_tail->next = j;
-        else
-            keep = j;
-        keep_tail = j;
-        kept++;
+        w->bl_head[t] = keep;
+        w->bl_tail[t] = keep_tail;
+        w->n_backlog += kept;
     }
-    w->backlog = keep;
-    w->backlog_tail = keep_tail;
-    w->n_backlog = kept;
     for (size_t i = w->n_active; i-- > 0;) {
         j = w->active[i];
         if (topic && (j->partition != partition || strcmp(j->topic, topic) != 0)) continue;
@@ -575,6 +598,8 @@ static void handle_message(of_worker *w, const of_kafka_message *km)
         return;
     }
     wk_job *j = wk_job_new(w, &job, km->topic, km->partition, km->offset);
+    for (size_t t = 0; j && t < w->n_jobs_topics; t++)
+        if (strcmp(km->topic, w->jobs_topics[t]) == 0) j->topic_idx = t;
     if (!j) {
         of_error("out of memory taking job at %s [%d] @%lld; it is replayed later", km->topic,
                  (int)km->partition, (long long)km->offset);
@@ -621,28 +646,36 @@ static void on_rebalance(void *opaque, of_kafka_rebalance what, const of_kafka_p
     }
 }
 
-/* Pause while the table (plus the backlog) is full or while draining; resume below the limit. */
+/* Flow control, per jobs topic. Below the limit (table plus backlog under max_in_flight)
+ * every topic is fetched. At the limit a topic is paused when the backlog already holds a job
+ * of its stage or a later one, and fetched otherwise: a later stage's job still reaches the
+ * backlog and takes the next free slot, and each topic adds at most one job beyond the limit
+ * (the loop reads one message per turn once full). Everything is paused while draining. */
 static void flow_control(of_worker *w)
 {
     char es[512];
     bool full = w->n_active + w->n_backlog >= w->max_in_flight;
-    bool want = full || w->draining;
-    if (want == w->paused) return;
-    of_err rc = want ? of_kafka_consumer_pause(w->cons, es, sizeof(es))
-                     : of_kafka_consumer_resume(w->cons, es, sizeof(es));
-    if (rc) {
-        of_warn("%s", es);
-        return;
+    size_t top = backlog_top(w); /* n_jobs_topics: empty */
+    bool any = false;
+    for (size_t t = 0; t < w->n_jobs_topics; t++) {
+        bool want = w->draining || (full && top < w->n_jobs_topics && top >= t);
+        any |= want;
+        if (want == w->topic_paused[t]) continue;
+        if (of_kafka_consumer_pause_topic(w->cons, w->jobs_topics[t], want, es, sizeof(es))) {
+            of_warn("%s", es);
+            continue;
+        }
+        w->topic_paused[t] = want;
+        of_debug("consumer %s topic=%s in_flight=%zu queued=%zu", want ? "paused" : "resumed",
+                 w->jobs_topics[t], w->n_active, w->n_backlog);
     }
-    w->paused = want;
-    if (want && !w->draining) w->st.pauses++;
-    of_debug("consumer %s in_flight=%zu queued=%zu", want ? "paused" : "resumed", w->n_active,
-             w->n_backlog);
+    if (any && !w->paused && !w->draining) w->st.pauses++;
+    w->paused = any;
 }
 
 static void start_jobs(of_worker *w)
 {
-    while (!w->draining && !wk_held(w) && w->backlog && w->n_active < w->max_in_flight)
+    while (!w->draining && !wk_held(w) && w->n_backlog && w->n_active < w->max_in_flight)
         wk_job_start(backlog_pop(w));
 }
 
@@ -711,7 +744,11 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
         return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "topic names: %s", of_strerror(rc));
     w->n_jobs_topics = (size_t)cfg->topics.max_stages;
     w->jobs_topics = calloc(w->n_jobs_topics, sizeof(*w->jobs_topics));
-    if (!w->jobs_topics) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    w->bl_head = calloc(w->n_jobs_topics, sizeof(*w->bl_head));
+    w->bl_tail = calloc(w->n_jobs_topics, sizeof(*w->bl_tail));
+    w->topic_paused = calloc(w->n_jobs_topics, sizeof(*w->topic_paused));
+    if (!w->jobs_topics || !w->bl_head || !w->bl_tail || !w->topic_paused)
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     for (size_t s = 0; s < w->n_jobs_topics; s++)
         if ((rc = of_config_jobs_topic(cfg, (int)s + 1, w->jobs_topics[s],
                                        sizeof(w->jobs_topics[s]))))
@@ -903,6 +940,9 @@ static void teardown(of_worker *w)
     w->offsets = NULL;
     free(w->active);
     free(w->jobs_topics);
+    free(w->bl_head);
+    free(w->bl_tail);
+    free(w->topic_paused);
     free(w->cprops);
     of_fleet_kafka_clear(&w->fk);
 }

@@ -46,6 +46,7 @@ typedef struct wk_job {
     of_job job;
     /* where it came from (for the offset tracker) */
     char *topic;
+    size_t topic_idx; /* its index in w->jobs_topics (stage - 1): the backlog's order */
     int32_t partition;
     int64_t offset;
     char dedupe[OF_UUID_STR_SIZE + 32];
@@ -143,8 +144,11 @@ struct of_worker {
 
     wk_job **active; /* jobs holding a slot (FINDING/CREATING/FOLLOWING) */
     size_t n_active, cap_active;
-    wk_job *backlog, *backlog_tail; /* QUEUED jobs, consume order */
+    /* QUEUED jobs: one list per jobs topic, consume order; a slot that frees goes to the latest
+     * stage's first (worker.c, "the slot table and the backlog") */
+    wk_job **bl_head, **bl_tail; /* [n_jobs_topics] */
     size_t n_backlog;
+    bool *topic_paused; /* [n_jobs_topics]: what flow control asked the consumer */
 
     wk_msg *retry, *retry_tail; /* messages to produce again */
     size_t n_retry;

@@ -297,8 +297,9 @@ static const cfg_def cfg_defs[] = {
      "'.', '_' and '-' only."},
     {"worker.max_in_flight", CT_INT, OFF(worker.max_in_flight), "256", 1, 100000, NULL, NULL, 0,
      NULL,
-     "Jobs one worker runs at once; it stops fetching jobs while this many Octopus tasks are "
-     "unfinished."},
+     "Jobs one worker runs at once. While this many are unfinished it fetches no more, except "
+     "one job of each stage later than any it has queued: a stage whose gate opened takes the "
+     "next free slot."},
     {"worker.poll_interval", CT_DURATION, OFF(worker.poll_interval_ms), "750ms", 100, 1 * HOUR,
      NULL, NULL, 0, NULL,
      "How often the worker reads Octopus's event feed for finished tasks (completion_source "

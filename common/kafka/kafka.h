@@ -360,6 +360,11 @@ OF_MUST_CHECK of_err of_kafka_consumer_pause(of_kafka_consumer *c, char *errstr,
 OF_MUST_CHECK of_err of_kafka_consumer_resume(of_kafka_consumer *c, char *errstr,
                                               size_t errstr_size);
 bool of_kafka_consumer_paused(const of_kafka_consumer *c);
+/* Pauses (pause) or resumes fetching for the partitions of one topic, now and whenever they
+ * are assigned again; a partition is fetched only while neither the whole consumer nor its topic
+ * is paused. topic is copied. */
+OF_MUST_CHECK of_err of_kafka_consumer_pause_topic(of_kafka_consumer *c, const char *topic,
+                                                   bool pause, char *errstr, size_t errstr_size);
 
 /* Number of partitions currently assigned. */
 size_t of_kafka_consumer_assignment_count(of_kafka_consumer *c);

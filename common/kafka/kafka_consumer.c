@@ -16,6 +16,8 @@ struct of_kafka_consumer {
     void *opaque;
     of_kafka_lag_cb *on_lag; /* statistics (monitoring); NULL = off */
     bool paused;             /* the application's wish for the whole assignment */
+    char **paused_topics;    /* ... and for these topics' partitions (owned copies) */
+    size_t n_paused_topics;
     bool closed;
     bool strict_offsets; /* never skip data: see of_kafka_consumer_opts */
     of_kafka_eof_cb *on_eof;
@@ -70,17 +72,44 @@ static void assign(rd_kafka_t *rk, bool coop, rd_kafka_topic_partition_list_t *p
                  rd_kafka_err2str(e));
 }
 
+static bool topic_paused(const of_kafka_consumer *c, const char *topic)
+{
+    for (size_t i = 0; i < c->n_paused_topics; i++)
+        if (strcmp(c->paused_topics[i], topic) == 0) return true;
+    return false;
+}
+
+/* Pauses the partitions of list the application wants paused (the whole consumer, or their
+ * topic) and resumes the others; only those of topic when topic is not NULL. */
+static rd_kafka_resp_err_t
+apply_wish(of_kafka_consumer *c, const rd_kafka_topic_partition_list_t *list, const char *topic)
+{
+    rd_kafka_topic_partition_list_t *on = rd_kafka_topic_partition_list_new(list->cnt);
+    rd_kafka_topic_partition_list_t *off = rd_kafka_topic_partition_list_new(list->cnt);
+    for (int i = 0; i < list->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &list->elems[i];
+        if (topic && strcmp(tp->topic, topic) != 0) continue;
+        bool pause = c->paused || topic_paused(c, tp->topic);
+        rd_kafka_topic_partition_list_add(pause ? on : off, tp->topic, tp->partition);
+    }
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (on->cnt > 0) err = rd_kafka_pause_partitions(c->rk, on);
+    if (!err && off->cnt > 0) err = rd_kafka_resume_partitions(c->rk, off);
+    rd_kafka_topic_partition_list_destroy(on);
+    rd_kafka_topic_partition_list_destroy(off);
+    return err;
+}
+
 /* Applies the application's pause wish to partitions. librdkafka keeps an application pause
  * flag per partition object that survives revocation, and never re-applies it on assignment, so
  * every newly assigned partition is explicitly paused or resumed to match the consumer. */
 static void apply_pause(of_kafka_consumer *c, rd_kafka_topic_partition_list_t *list)
 {
     if (list->cnt <= 0) return;
-    rd_kafka_resp_err_t err = c->paused ? rd_kafka_pause_partitions(c->rk, list)
-                                        : rd_kafka_resume_partitions(c->rk, list);
+    rd_kafka_resp_err_t err = apply_wish(c, list, NULL);
     if (err)
-        of_warn("kafka client=%s %s new partitions: %s", rd_kafka_name(c->rk),
-                c->paused ? "pausing" : "resuming", rd_kafka_err2str(err));
+        of_warn("kafka client=%s pausing/resuming new partitions: %s", rd_kafka_name(c->rk),
+                rd_kafka_err2str(err));
 }
 
 /* strict_offsets: with auto.offset.reset=error, a partition the group never committed would
@@ -384,33 +413,62 @@ of_err of_kafka_consumer_poll(of_kafka_consumer *c, int timeout_ms, of_kafka_mes
     return OF_OK;
 }
 
-static of_err pause_resume(of_kafka_consumer *c, bool pause, char *errstr, size_t errstr_size)
+/* Records the wish (whole consumer when topic is NULL) and applies it to what is assigned. */
+static of_err pause_resume(of_kafka_consumer *c, const char *topic, bool pause, char *errstr,
+                           size_t errstr_size)
 {
+    const char *what = pause ? "pause" : "resume";
     rd_kafka_topic_partition_list_t *list = NULL;
     rd_kafka_resp_err_t err = rd_kafka_assignment(c->rk, &list);
     if (err)
-        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka %s: %s",
-                         pause ? "pause" : "resume", rd_kafka_err2str(err));
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka %s: %s", what,
+                         rd_kafka_err2str(err));
     /* Remember the wish even with nothing assigned: the rebalance callback applies it. */
-    c->paused = pause;
-    if (list->cnt > 0)
-        err = pause ? rd_kafka_pause_partitions(c->rk, list)
-                    : rd_kafka_resume_partitions(c->rk, list);
+    if (!topic) {
+        c->paused = pause;
+    } else if (pause && !topic_paused(c, topic)) {
+        char *copy = strdup(topic);
+        char **grown =
+            copy ? realloc(c->paused_topics, (c->n_paused_topics + 1) * sizeof *c->paused_topics)
+                 : NULL;
+        if (!grown) {
+            free(copy);
+            rd_kafka_topic_partition_list_destroy(list);
+            return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka pause %s: out of memory",
+                             topic);
+        }
+        c->paused_topics = grown;
+        c->paused_topics[c->n_paused_topics++] = copy;
+    } else if (!pause) {
+        for (size_t i = 0; i < c->n_paused_topics; i++)
+            if (strcmp(c->paused_topics[i], topic) == 0) {
+                free(c->paused_topics[i]);
+                c->paused_topics[i] = c->paused_topics[--c->n_paused_topics];
+                break;
+            }
+    }
+    if (list->cnt > 0) err = apply_wish(c, list, topic);
     rd_kafka_topic_partition_list_destroy(list);
     if (err)
-        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka %s: %s",
-                         pause ? "pause" : "resume", rd_kafka_err2str(err));
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka %s%s%s: %s", what,
+                         topic ? " " : "", topic ? topic : "", rd_kafka_err2str(err));
     return OF_OK;
 }
 
 of_err of_kafka_consumer_pause(of_kafka_consumer *c, char *errstr, size_t errstr_size)
 {
-    return pause_resume(c, true, errstr, errstr_size);
+    return pause_resume(c, NULL, true, errstr, errstr_size);
 }
 
 of_err of_kafka_consumer_resume(of_kafka_consumer *c, char *errstr, size_t errstr_size)
 {
-    return pause_resume(c, false, errstr, errstr_size);
+    return pause_resume(c, NULL, false, errstr, errstr_size);
+}
+
+of_err of_kafka_consumer_pause_topic(of_kafka_consumer *c, const char *topic, bool pause,
+                                     char *errstr, size_t errstr_size)
+{
+    return pause_resume(c, topic, pause, errstr, errstr_size);
 }
 
 bool of_kafka_consumer_paused(const of_kafka_consumer *c)
@@ -527,6 +585,9 @@ void of_kafka_consumer_destroy(of_kafka_consumer *c)
     if (of_kafka_consumer_close(c, es, sizeof(es)))
         of_warn("kafka client=%s %s", rd_kafka_name(c->rk), es);
     rd_kafka_destroy(c->rk);
+    for (size_t i = 0; i < c->n_paused_topics; i++)
+        free(c->paused_topics[i]);
+    free(c->paused_topics);
     free(c->group_id);
     free(c->instance_id);
     free(c);

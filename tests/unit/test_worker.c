@@ -32,11 +32,17 @@
  *   hold       the look-ups answer 503 for 3 s as the jobs arrive: the worker holds, every
  *              look-up that gives up puts its job back (none fails); a create whose answer is
  *              lost afterwards is adopted; each target deployed once
+ *   stages     max_in_flight 1, taken: a stage-1 job then a stage-2 job arrive; both are
+ *              fetched (the jobs_in_flight gauge says 3) and the stage-2 job gets the slot first
  * The mock's first group join takes ~3 s; each case budgets generously for a loaded machine. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "fleet.h"
@@ -151,7 +157,7 @@ static void world_stop(world *w)
 /* ------------------------------------------------------------------------------------------ */
 /* Jobs */
 
-static char *dup(const char *s)
+static char *xdup(const char *s)
 {
     char *p = strdup(s);
     OF_ASSERT(p);
@@ -172,18 +178,18 @@ static void make_job(const world *w, of_job *j, const char *tenant, const char *
     memset(j, 0, sizeof(*j));
     of_id_copy(j->release_id, w->release_id);
     of_uuid_job_id(w->release_id, 1, "Web", env, tenant, j->job_id);
-    j->release_name = dup(RELEASE);
+    j->release_name = xdup(RELEASE);
     j->stage = 1;
     j->stage_count = 2;
-    j->stage_name = dup("apps");
+    j->stage_name = xdup("apps");
     j->attempt = attempt;
-    j->space = (of_ref){dup("Spaces-1"), dup("Default")};
-    j->project = (of_ref){dup("Projects-1"), dup("Web")};
+    j->space = (of_ref){xdup("Spaces-1"), xdup("Default")};
+    j->project = (of_ref){xdup("Projects-1"), xdup("Web")};
     j->tenanted_mode = OF_TENANTED_TENANTED;
-    j->octo_release = (of_ref){dup("Releases-1"), dup("1.0.0")};
-    j->environment = (of_ref){dup(env_id(env)), dup(env)};
+    j->octo_release = (of_ref){xdup("Releases-1"), xdup("1.0.0")};
+    j->environment = (of_ref){xdup(env_id(env)), xdup(env)};
     snprintf(tid, sizeof(tid), "Tenants-%s", tenant);
-    j->tenant = (of_ref){dup(tid), dup(tenant)};
+    j->tenant = (of_ref){xdup(tid), xdup(tenant)};
     j->dispatched_ms = of_wall_ms();
 }
 
@@ -199,18 +205,20 @@ static void produce_raw(world *w, const char *key, const void *value, size_t len
     of_kafka_producer_destroy(p);
 }
 
-/* Encodes and produces to jobs.s1 (key "<env id>/<tenant id>"); the jobs stay the caller's. */
+/* Encodes and produces to each job's stage topic, jobs.s1 or jobs.s2 (key "<env id>/<tenant
+ * id>"); the jobs stay the caller's. */
 static void produce_jobs(world *w, of_job *jobs, size_t n)
 {
     of_kafka_producer *p = NULL;
     CHECK_INT(of_kafka_producer_new(&w->in.fk.kc, NULL, &p, es, sizeof(es)), OF_OK);
     for (size_t i = 0; p && i < n; i++) {
-        char *json = NULL, key[128];
+        char *json = NULL, key[128], topic[OF_TOPIC_NAME_MAX];
         CHECK_INT(of_job_encode(&jobs[i], &json), OF_OK);
+        CHECK_INT(of_config_jobs_topic(&w->in.cfg, jobs[i].stage, topic, sizeof topic), OF_OK);
         snprintf(key, sizeof(key), "%s/%s", jobs[i].environment.id,
                  jobs[i].tenant.id ? jobs[i].tenant.id : "-");
-        of_kafka_record rec = {w->jobs_topic, OF_KAFKA_PARTITION_ANY,  key,  strlen(key),
-                               json,          json ? strlen(json) : 0, NULL, 0};
+        of_kafka_record rec = {topic, OF_KAFKA_PARTITION_ANY,  key,  strlen(key),
+                               json,  json ? strlen(json) : 0, NULL, 0};
         CHECK_INT(of_kafka_produce(p, &rec, NULL, NULL, es, sizeof(es)), OF_OK);
         free(json);
     }
@@ -717,8 +725,8 @@ static void case_oversize(world *w, evlist *l)
     char longname[251];
     memset(longname, 'n', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
-    job.release_name = dup(longname);
-    job.stage_name = dup(longname);
+    job.release_name = xdup(longname);
+    job.stage_name = xdup(longname);
     produce_and_clear(w, &job, 1);
     worker_start(w, 0);
     /* started and succeeded both become DLQ copies; wait for the job's offset to commit */
@@ -915,6 +923,107 @@ static void case_inflight(world *w, evlist *l)
     CHECK_INT(w->wk[0].stats.max_in_flight, 2);
     CHECK(w->wk[0].stats.pauses >= 1);
     CHECK_INT(w->wk[0].stats.succeeded, N);
+    check_committed_at_end(w);
+}
+
+/* worker.metrics_listen of the stages case: a port free when the case starts (prepare). */
+static char stages_listen[32];
+static const char *const stages_sets[] = {"worker.max_in_flight", "1", "worker.metrics_listen",
+                                          stages_listen, NULL};
+
+static void stages_prepare(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+          getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    if (fd >= 0) close(fd);
+    snprintf(stages_listen, sizeof stages_listen, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+}
+
+/* The worker's octofleet_worker_jobs_in_flight gauge (fetched, not yet final), -1 when the
+ * metrics cannot be read. */
+static long jobs_held_metric(void)
+{
+    const char *colon = strrchr(stages_listen, ':');
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)strtoul(colon ? colon + 1 : "0", NULL, 10));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    static char text[1 << 16];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof text - 1 && (n = read(fd, text + got, sizeof text - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fd);
+    text[got] = '\0';
+    const char *m = strstr(text, "\noctofleet_worker_jobs_in_flight ");
+    return m ? strtol(m + strlen("\noctofleet_worker_jobs_in_flight "), NULL, 10) : -1;
+}
+
+/* One slot (max_in_flight 1), held by a job waiting for a manual intervention; then a stage-1
+ * job and a stage-2 job arrive, in that order. The worker keeps fetching the later stage while
+ * its slot is taken (both reach its backlog, one job beyond the limit per stage topic), and the
+ * slot that frees goes to the stage-2 job first: a stage whose gate opened is not stuck behind
+ * a backlog of an earlier stage. The gauge octofleet_worker_jobs_in_flight says when each has
+ * been fetched. */
+static void case_stages(world *w, evlist *l)
+{
+    of_job jobs[3];
+    char ids[3][OF_UUID_STR_SIZE];
+    make_job_id(w, &jobs[0], "R1", "Dev", ids[0]);
+    worker_start(w, 0);
+    produce_and_clear(w, jobs, 1);
+    const evrow *wt = wait_event(w, l, ids[0], OF_EV_JOB_WAITING);
+    CHECK(wt != NULL);
+    if (!wt) return;
+    make_job_id(w, &jobs[1], "M2", "Dev", ids[1]);
+    make_job(w, &jobs[2], "M1", "Dev", 1);
+    jobs[2].stage = 2;
+    of_uuid_job_id(w->release_id, 2, "Web", "Dev", "M1", jobs[2].job_id);
+    memcpy(ids[2], jobs[2].job_id, OF_UUID_STR_SIZE);
+    /* each fetched while the slot is taken (the stage-1 job first: once the backlog holds a
+     * stage-2 job, stage 1 is no longer fetched) */
+    for (int i = 1; i <= 2; i++) {
+        produce_and_clear(w, &jobs[i], 1);
+        int64_t deadline = of_now_ms() + WAIT_MS;
+        long held = -1;
+        while ((held = jobs_held_metric()) != i + 1 && of_now_ms() < deadline)
+            nap(50);
+        CHECK_INT(held, i + 1);
+    }
+    char path[128];
+    int status = 0;
+    snprintf(path, sizeof(path), "/sim/interruptions/%s/release", wt->task_id);
+    CHECK_INT(ofsim_admin(w->in.sim, "POST", path, NULL, &status, NULL), OF_OK);
+    CHECK_INT(status, 200);
+    want ws[3] = {{ids[0], 1}, {ids[1], 1}, {ids[2], 1}};
+    CHECK(wait_final(w, l, ws, 3));
+    worker_stop(w, 0);
+    int64_t created[3] = {0, 0, 0};
+    static const char *const tenants[3] = {"R1", "M2", "M1"};
+    for (int i = 0; i < 3; i++) {
+        CHECK(ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED) != NULL);
+        of_octo_deployment_list dl;
+        CHECK_INT(deployments_of(w, tenants[i], "Dev", &dl), 1);
+        if (dl.n == 1) created[i] = dl.items[0].created_ms;
+        of_octo_deployment_list_clear(&dl);
+    }
+    /* the stage-2 job overtook the stage-1 job that arrived before it */
+    CHECK(created[0] > 0 && created[2] > created[0] && created[1] > created[2]);
+    CHECK_INT(w->wk[0].stats.max_in_flight, 1);
     check_committed_at_end(w);
 }
 
@@ -1350,6 +1459,7 @@ static const struct {
     const char *const *sets;
     void (*pure)(void);
     void (*fn)(world *w, evlist *l);
+    void (*prepare)(void); /* before the world starts (NULL: nothing) */
 } cases[] = {
     {"keys", .pure = case_keys},
     {"happy", .fn = case_happy},
@@ -1368,6 +1478,7 @@ static const struct {
     {"feedloss", .sets = feedloss_sets, .fn = case_feedloss},
     {"burst", .sets = burst_sets, .fn = case_burst},
     {"hold", .sets = hold_sets, .fn = case_hold},
+    {"stages", .sets = stages_sets, .fn = case_stages, .prepare = stages_prepare},
 };
 
 static void run_case(size_t i)
@@ -1378,6 +1489,7 @@ static void run_case(size_t i)
     }
     world w;
     evlist l = {0};
+    if (cases[i].prepare) cases[i].prepare();
     if (world_start(&w, cases[i].sets))
         cases[i].fn(&w, &l);
     else
