@@ -27,6 +27,7 @@ struct octo_req {
     octo_method method;
     char *url;
     char *body;
+    size_t body_len, body_off; /* the body, and how much of it the current attempt has sent */
     bool idempotent;
     char *what;
     char *space;
@@ -228,6 +229,10 @@ static const struct {
      true,
      {OCTO_RETRY, OF_ERR_NETWORK, false, "connection reset"}},
     {{CURLE_GOT_NOTHING}, true, {OCTO_RETRY, OF_ERR_NETWORK, false, "empty reply"}},
+    /* a reused connection died under the request after its body went out (on_seek) */
+    {{CURLE_SEND_FAIL_REWIND},
+     true,
+     {OCTO_RETRY, OF_ERR_NETWORK, false, "connection closed under the request"}},
     {{CURLE_PARTIAL_FILE}, false, {OCTO_RETRY, OF_ERR_NETWORK, true, "reply cut short"}},
     {{CURLE_HTTP2, CURLE_HTTP2_STREAM},
      true,
@@ -647,6 +652,7 @@ of_err octo_submit(of_octo *c, octo_spec *spec, octo_done_fn fn, void *ctx, char
     r->method = spec->method;
     r->url = url;
     r->body = body;
+    r->body_len = body ? strlen(body) : 0;
     r->idempotent = spec->idempotent;
     r->what = xstrdup(spec->what);
     r->space = xstrdup(spec->space ? spec->space : (c->space_name ? c->space_name : c->space_id));
@@ -682,6 +688,31 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         return 0; /* makes curl stop with CURLE_WRITE_ERROR */
     }
     return n;
+}
+
+/* The request body, handed to libcurl piece by piece (CURLOPT_READFUNCTION). */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *userp)
+{
+    octo_req *r = userp;
+    size_t room = size * nitems, left = r->body_len - r->body_off;
+    size_t n = left < room ? left : room;
+    if (n) memcpy(buf, r->body + r->body_off, n);
+    r->body_off += n;
+    return n;
+}
+
+/* libcurl asks to rewind the body only to send the request again by itself: when a reused
+ * keep-alive connection died after (part of) the body went out and before any reply byte. The
+ * server may have acted on it, so the answer is no: the transfer fails with
+ * CURLE_SEND_FAIL_REWIND and octo_classify decides, as for any attempt that went out. (A
+ * connection that died before any body byte went out is resent without asking: the server
+ * cannot have acted on a request it never had whole.) */
+static int on_seek(void *userp, curl_off_t offset, int origin)
+{
+    (void)userp;
+    (void)offset;
+    (void)origin;
+    return CURL_SEEKFUNC_FAIL;
 }
 
 /* Puts one attempt on the wire. */
@@ -722,18 +753,20 @@ static of_err start_attempt(of_octo *c, octo_req *r)
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->opt.tls_skip_verify ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->opt.tls_skip_verify ? 0L : 2L);
     if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    /* libcurl silently re-sends a request, once, when a reused keep-alive
-     * connection dies before any reply byte. For a create the server may
-     * already have acted on, that would be a duplicate behind our back: a
-     * fresh connection is never "reused", so the one place that decides
-     * (octo_classify) sees the failure instead. */
-    if (!r->idempotent) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    /* libcurl silently re-sends a request, once, when a reused keep-alive connection dies
+     * before any reply byte. For a create the server may already have acted on, that would be
+     * a duplicate behind our back. The body therefore comes from a callback that cannot be
+     * rewound (on_seek), so such a re-send fails instead and reaches octo_classify, while
+     * every request keeps its connection alive (a create costs no TCP handshake). */
     if (r->method != OCTO_GET) {
+        r->body_off = 0;
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         if (r->method == OCTO_PUT) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(r->body ? strlen(r->body) : 0));
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, r);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
     }
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);

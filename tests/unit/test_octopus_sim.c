@@ -689,7 +689,10 @@ static void test_ambiguous_create(ofsim *sim, of_octo *c)
     of_octo_deployment d;
 
     /* The server creates it, then the connection drops: with a dedupe key the
-     * client finds and adopts it instead of creating a second one. */
+     * client finds and adopts it instead of creating a second one. The POST goes
+     * out on a connection the look-ups above left alive, so this also proves
+     * libcurl does not re-send it by itself (a body it could rewind, as
+     * CURLOPT_POSTFIELDS, would be: docs/octopus.md). */
     add_fault(sim, "{\"route\":\"POST /api/{space}/deployments\",\"drop\":true,\"after\":true,"
                    "\"count\":1}");
     of_octo_deploy_req req = {.project_id = tg.p.id,
