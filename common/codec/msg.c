@@ -257,7 +257,7 @@ of_err oj_load(const char *data, size_t len, json_t **out, char *errstr, size_t 
                          "message of %zu bytes exceeds the %u byte limit", len, OF_MSG_MAX_SIZE);
     json_error_t jerr;
     /* Duplicate keys are rejected: two values for one field is ambiguity, not data. */
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = oj_parse(data, len, &jerr);
     if (!root)
         return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "not JSON: line %d column %d: %s",
                          jerr.line, jerr.column, jerr.text);

@@ -74,6 +74,13 @@ void ojw_strv(oj_writer *w, const char *key, char *const *items, size_t n);
  * OF_ERR_INVALID for a string that is not UTF-8; *out is then NULL and nothing is kept. */
 OF_MUST_CHECK of_err ojw_finish(oj_writer *w, char **out);
 
+/* ---- parsing -------------------------------------------------------------- */
+
+/* json_loadb(data, len, JSON_REJECT_DUPLICATES, err), faster (common/json/ojparse.c): the same
+ * tree for what jansson accepts, and jansson's own error (err) for what it refuses. A new
+ * reference, or NULL. */
+json_t *oj_parse(const char *data, size_t len, json_error_t *err);
+
 /* ---- reading -------------------------------------------------------------
  * A reader keeps the first error: after it, r->rc is set, errstr says what and where, and
  * every later read does nothing and returns its default. One reader serves two audiences,

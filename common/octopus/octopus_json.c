@@ -27,7 +27,7 @@
 of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr, size_t errstr_size)
 {
     json_error_t jerr;
-    *out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    *out = oj_parse(body, len, &jerr);
     if (!*out)
         return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
                          "reply is not valid JSON (line %d: %s)", jerr.line, jerr.text);

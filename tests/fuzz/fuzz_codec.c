@@ -5,7 +5,8 @@
  *   - without it (gcc, CI): tests/fuzz/fuzz_smoke.c drives the same function with
  *     deterministic mutations of the golden files, as a ctest unit test.
  * The contract checked: a parser either succeeds, and then its output re-encodes, or
- * fails with a non-empty reason. Memory errors are the sanitizers' job. */
+ * fails with a non-empty reason; and oj_parse (common/json) gives json_loadb's tree or error.
+ * Memory errors are the sanitizers' job. */
 #include "fuzz_codec.h"
 #include "fuzz_entry.h"
 
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "msg.h"
+#include "ojson.h"
 
 /* TYPE_decode of the input (s, size): a decoded message must encode again, a rejection must
  * say why in err; bit is set in bad when not. */
@@ -85,6 +87,24 @@ int of_fuzz_one(const uint8_t *data, size_t size)
     DECODE_ENCODES(of_release_record, 16);
 
     DECODE_ENCODES(of_job_record, 32);
+
+    /* oj_parse is json_loadb: the same tree in the same order, or the same refusal and text */
+    json_error_t e1, e2;
+    json_t *a = oj_parse(s, size, &e1);
+    json_t *b = json_loadb(s, size, JSON_REJECT_DUPLICATES, &e2);
+    if (!a != !b) {
+        bad |= 64;
+    } else if (a) {
+        char *da = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *db = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!da || !db || strcmp(da, db) != 0) bad |= 64;
+        free(da);
+        free(db);
+    } else if (strcmp(e1.text, e2.text) != 0) {
+        bad |= 64;
+    }
+    json_decref(a);
+    json_decref(b);
     return bad;
 }
 

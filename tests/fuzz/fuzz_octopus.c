@@ -766,6 +766,21 @@ static int of_fuzz_octopus_one(const uint8_t *data, size_t size)
     char es[OCTO_ES];
     es[0] = '\0';
     of_err rc = octo_parse_body(body, size, &j, es, sizeof(es));
+    {
+        /* octo_parse_body's fast parser (oj_parse) is jansson's: the same tree, in order */
+        json_t *ref = json_loadb(body, size, JSON_REJECT_DUPLICATES, NULL);
+        if (!ref != !j) {
+            bad |= broke(BAD_PARSE, "oj_parse", "accepts what json_loadb refuses, or not");
+        } else if (ref) {
+            char *da = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *db = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (da && db && strcmp(da, db) != 0)
+                bad |= broke(BAD_PARSE, "oj_parse", "a tree other than json_loadb's");
+            free(da);
+            free(db);
+        }
+        json_decref(ref);
+    }
     if (rc) {
         bad |= check_failure(BAD_PARSE, "octo_parse_body", rc, es, NULL, 0);
         if (j) bad |= broke(BAD_PARSE, "octo_parse_body", "failed but returned a document");

@@ -1316,6 +1316,91 @@ static void test_dump_lines(void)
     free(line);
 }
 
+/* oj_parse against json_loadb(JSON_REJECT_DUPLICATES): the same tree (compared as jansson's
+ * ordered compact dump) or the same refusal with the same error text, for texts that walk every
+ * branch of the fast parser and every case it leaves to jansson. */
+static void test_parse_as_jansson(void)
+{
+    static const char *const cases[] = {
+        "{}",
+        "[]",
+        " \t\r\n{ \"a\" : 1 , \"b\" : [ true , false , null ] } \n",
+        "{\"a\":\"plain\",\"b\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
+        "{\"u\":\"\\u0041\\u00e9\\u20ac\\ud83d\\ude00\"}",    /* BMP and a surrogate pair */
+        "{\"raw\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", /* raw UTF-8 */
+        "{\"k\\u00e9y\":1}",
+        "[0,-0,1,-1,9223372036854775807,-9223372036854775808]",
+        "[9223372036854775808]",
+        "[-9223372036854775809]", /* out of range: jansson's error */
+        "[1.5,2e3,-0.0,1E-2]",    /* reals: jansson parses them */
+        "[01]",
+        "[-]",
+        "[1.]",
+        "[+1]",
+        "{\"a\":1,\"a\":2}", /* duplicate key */
+        "{\"a\":\"\\u0000\"}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\ud800\\u0041\"}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12g4\"}",
+        "{\"a\":\"tab\there\"}", /* a raw control character */
+        "{\"a\":\"\xc0\xaf\"}",
+        "{\"a\":\"\xed\xa0\x80\"}", /* overlong, a surrogate */
+        "{\"a\":\"\xf4\x90\x80\x80\"}",
+        "{\"a\":\"\xe2\x82\"}",
+        "{\"a\":\"\x80\"}",
+        "{\"a\":1}x",
+        "{\"a\":1} {}",
+        "",
+        "   ",
+        "1",
+        "\"s\"",
+        "null",
+        "{",
+        "[1,]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{,}",
+        "[1 2]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "[tru]",
+        "[nul]",
+        "[falsey]",
+        "{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}",
+        "\xef\xbb\xbf{}", /* a BOM */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t = cases[i];
+        json_error_t e1, e2;
+        json_t *a = oj_parse(t, strlen(t), &e1);
+        json_t *b = json_loadb(t, strlen(t), JSON_REJECT_DUPLICATES, &e2);
+        CHECK_INT(a != NULL, b != NULL);
+        if (a && b) {
+            char *da = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *db = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+            CHECK(da && db);
+            if (da && db) CHECK_STR(da, db);
+            free(da);
+            free(db);
+        } else if (!a && !b) {
+            CHECK_STR(e1.text, e2.text);
+        }
+        json_decref(a);
+        json_decref(b);
+    }
+    /* deeper than the fast path goes: jansson's tree all the same */
+    char deep[2 * 600 + 1];
+    memset(deep, '[', 600);
+    memset(deep + 600, ']', 600);
+    deep[1200] = '\0';
+    json_error_t e;
+    json_t *a = oj_parse(deep, 1200, &e);
+    CHECK(a != NULL);
+    json_decref(a);
+}
+
 int main(void)
 {
     test_valid_requests();
@@ -1337,6 +1422,7 @@ int main(void)
     test_records();
     test_enum_names();
     test_written_as_jansson();
+    test_parse_as_jansson();
     test_dump_lines();
     return TEST_DONE();
 }
