@@ -28,6 +28,8 @@ struct octo_req {
     char *url;
     char *body;
     size_t body_len, body_off; /* the body, and how much of it the current attempt has sent */
+    int prereqs;               /* the current attempt's sends of the request (on_prereq) */
+    bool resend_refused;       /* on_prereq stopped libcurl from sending it again */
     bool idempotent;
     char *what;
     char *space;
@@ -229,8 +231,8 @@ static const struct {
      true,
      {OCTO_RETRY, OF_ERR_NETWORK, false, "connection reset"}},
     {{CURLE_GOT_NOTHING}, true, {OCTO_RETRY, OF_ERR_NETWORK, false, "empty reply"}},
-    /* a reused connection died under the request after its body went out (on_seek) */
-    {{CURLE_SEND_FAIL_REWIND},
+    /* a reused connection died under the request after it went out (on_prereq, on_seek) */
+    {{CURLE_SEND_FAIL_REWIND, CURLE_ABORTED_BY_CALLBACK},
      true,
      {OCTO_RETRY, OF_ERR_NETWORK, false, "connection closed under the request"}},
     {{CURLE_PARTIAL_FILE}, false, {OCTO_RETRY, OF_ERR_NETWORK, true, "reply cut short"}},
@@ -701,12 +703,30 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *userp)
     return n;
 }
 
-/* libcurl asks to rewind the body only to send the request again by itself: when a reused
- * keep-alive connection died after (part of) the body went out and before any reply byte. The
- * server may have acted on it, so the answer is no: the transfer fails with
- * CURLE_SEND_FAIL_REWIND and octo_classify decides, as for any attempt that went out. (A
- * connection that died before any body byte went out is resent without asking: the server
- * cannot have acted on a request it never had whole.) */
+/* libcurl sends a request again by itself, once, when a reused keep-alive connection died
+ * under it before any reply byte. For a create the server may already have acted on, that
+ * would be a duplicate behind our back: the second send of an attempt is refused here, the
+ * transfer fails with CURLE_ABORTED_BY_CALLBACK, and octo_classify decides as for any
+ * attempt that went out (a create is looked up, never repeated blind). libcurl calls this
+ * right before each send of the request (CURLOPT_PREREQFUNCTION, 7.80). */
+static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    octo_req *r = userp;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    if (r->prereqs++ == 0) return CURL_PREREQFUNC_OK;
+    r->resend_refused = true;
+    return CURL_PREREQFUNC_ABORT;
+}
+
+/* Where libcurl lacks CURLOPT_PREREQFUNCTION, the body comes from a read callback instead and
+ * libcurl's re-send needs it rewound: refused the same way (CURLE_SEND_FAIL_REWIND). That
+ * costs a second send per request (headers, then body), so it is only the fallback. (A
+ * connection that died before any body byte went out is then resent without asking: the
+ * server cannot have acted on a request it never had whole.) */
 static int on_seek(void *userp, curl_off_t offset, int origin)
 {
     (void)userp;
@@ -753,20 +773,25 @@ static of_err start_attempt(of_octo *c, octo_req *r)
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->opt.tls_skip_verify ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->opt.tls_skip_verify ? 0L : 2L);
     if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    /* libcurl silently re-sends a request, once, when a reused keep-alive connection dies
-     * before any reply byte. For a create the server may already have acted on, that would be
-     * a duplicate behind our back. The body therefore comes from a callback that cannot be
-     * rewound (on_seek), so such a re-send fails instead and reaches octo_classify, while
-     * every request keeps its connection alive (a create costs no TCP handshake). */
+    /* Every request keeps its connection alive (a create costs no TCP handshake), and none is
+     * sent twice by libcurl on its own (on_prereq, on_seek). The body goes out with the
+     * headers, in one send. */
     if (r->method != OCTO_GET) {
         r->body_off = 0;
+        r->prereqs = 0;
+        r->resend_refused = false;
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         if (r->method == OCTO_PUT) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(e, CURLOPT_READDATA, r);
-        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        if (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_PREREQDATA, r) == CURLE_OK) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        } else {
+            curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+            curl_easy_setopt(e, CURLOPT_READDATA, r);
+            curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+            curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
+        }
     }
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
@@ -848,7 +873,8 @@ static void attempt_done(of_octo *c, octo_req *r, CURLcode code)
     long status = 0, reqsize = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &reqsize);
-    octo_attempt a = {(int)code, status, reqsize > 0, r->overflow};
+    /* a refused re-send: the request went out once, on the connection that died */
+    octo_attempt a = {(int)code, status, reqsize > 0 || r->resend_refused, r->overflow};
     octo_verdict v = octo_classify(&a);
     if (status == 429 || status == 503) c->stats.throttled++;
     if (c->opt.observer) {

@@ -163,8 +163,11 @@ static void test_classify(void)
         {CURLE_WRITE_ERROR, 200, true, true, OCTO_FAIL, OF_ERR_TOO_LARGE, true},
         {CURLE_FILESIZE_EXCEEDED, 200, true, false, OCTO_FAIL, OF_ERR_TOO_LARGE, true},
         {CURLE_WRITE_ERROR, 500, true, true, OCTO_FAIL, OF_ERR_TOO_LARGE, true},
+        /* libcurl's own re-send of a request on a reused connection that died, refused */
+        {CURLE_ABORTED_BY_CALLBACK, 0, true, false, OCTO_RETRY, OF_ERR_NETWORK, true},
+        {CURLE_SEND_FAIL_REWIND, 0, true, false, OCTO_RETRY, OF_ERR_NETWORK, true},
         /* anything else is a network failure, not retried */
-        {CURLE_ABORTED_BY_CALLBACK, 0, true, false, OCTO_FAIL, OF_ERR_NETWORK, true},
+        {CURLE_BAD_CONTENT_ENCODING, 0, true, false, OCTO_FAIL, OF_ERR_NETWORK, true},
     };
     for (size_t i = 0; i < N(cases); i++) {
         octo_attempt a = {cases[i].curl, cases[i].status, cases[i].sent, cases[i].overflow};
