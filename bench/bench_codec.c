@@ -1,5 +1,7 @@
 /* Times the codec's hot messages in-process: what the producer and the workers encode and
- * decode for every job (a job, its state record, a worker's job event). Figures are
+ * decode for every job (a job, its state record, a worker's job event), and a worker's
+ * biggest read, a page of 100 Octopus events, built whole and as far as its decoder reads
+ * (oj_parse_keep; per page, not per message). Figures are
  * nanoseconds per message, best of the rounds; compare two builds side by side in one sitting
  * (docs/benchmarks.md, "Fleet CPU"), not across days.
  *
@@ -13,6 +15,8 @@
 #include <time.h>
 
 #include "msg.h"
+#include "octopus_internal.h"
+#include "ojson.h"
 #include "uuid.h"
 
 static double now_ns(void)
@@ -97,6 +101,59 @@ static int dec_event(void *ctx)
     return rc;
 }
 
+/* A page of 100 events as octopus-sim writes them (its texts follow Octopus's EventResource). */
+static char *event_page(void)
+{
+    of_buf b;
+    of_buf_init(&b, 1 << 20);
+    of_err rc = of_buf_puts(&b, "{\"ItemType\":\"Event\",\"Items\":[");
+    for (int i = 0; !rc && i < 100; i++)
+        rc = of_buf_printf(
+            &b,
+            "%s{\"Id\":\"Events-%d\",\"AutoId\":%d,\"SpaceId\":\"Spaces-1\",\"Category\":"
+            "\"DeploymentSucceeded\",\"RelatedDocumentIds\":[\"Deployments-%d\",\"ServerTasks-%d\","
+            "\"Projects-7\",\"Environments-2\",\"Tenants-%d\",\"Releases-14\",\"Spaces-1\"],"
+            "\"UserId\":\"Users-1\",\"Username\":\"octofleet-sim\",\"IsService\":true,"
+            "\"IdentityEstablishedWith\":\"API key\",\"UserAgent\":\"octopus-sim\",\"IpAddress\":"
+            "null,\"Occurred\":\"2026-12-06T00:41:35.316+00:00\",\"Message\":\"Deploy to Staging "
+            "succeeded for Web release 2026.18.0 to Staging for Tenant %d\",\"MessageHtml\":"
+            "\"Deploy to <a href='#/Spaces-1/environments/Environments-2'>Staging</a> succeeded "
+            "for <a href='#/Spaces-1/projects/Projects-7'>Web</a> release <a "
+            "href='#/Spaces-1/releases/Releases-14'>2026.18.0</a> to <a "
+            "href='#/Spaces-1/environments/Environments-2'>Staging</a> for <a "
+            "href='#/Spaces-1/tenants/Tenants-%d'>Tenant %d</a>\",\"MessageReferences\":["
+            "{\"ReferencedDocumentId\":\"Environments-2\",\"StartIndex\":10,\"Length\":7},"
+            "{\"ReferencedDocumentId\":\"Projects-7\",\"StartIndex\":32,\"Length\":3},"
+            "{\"ReferencedDocumentId\":\"Releases-14\",\"StartIndex\":44,\"Length\":9},"
+            "{\"ReferencedDocumentId\":\"Environments-2\",\"StartIndex\":57,\"Length\":7},"
+            "{\"ReferencedDocumentId\":\"Tenants-%d\",\"StartIndex\":69,\"Length\":11}],"
+            "\"Comments\":null,\"Details\":null,\"ChangeDetails\":null,\"Links\":{\"Self\":"
+            "\"/api/Spaces-1/events/Events-%d\"}}",
+            i ? "," : "", 1000 + i, 1000 + i, i, i, i, i, i, i, i, 1000 + i);
+    if (!rc) rc = of_buf_puts(&b, "],\"ItemsPerPage\":100,\"TotalResults\":100}");
+    if (rc) {
+        of_buf_clear(&b);
+        return NULL;
+    }
+    return of_buf_detach(&b);
+}
+
+static int parse_whole(void *ctx)
+{
+    const char *text = ctx;
+    json_t *j = oj_parse(text, strlen(text), NULL);
+    json_decref(j);
+    return j == NULL;
+}
+
+static int parse_kept(void *ctx)
+{
+    const char *text = ctx;
+    json_t *j = oj_parse_keep(text, strlen(text), octo_keep_event_page, NULL);
+    json_decref(j);
+    return j == NULL;
+}
+
 /* A positive count, dflt when absent, -1 when not one. */
 static int count_arg(const char *s, int dflt)
 {
@@ -158,6 +215,16 @@ int main(int argc, char **argv)
                best_ns(dec_event, ev_text, n, rounds, &failed));
     free(ev_text);
     of_event_clear(&ev);
+    char *page = event_page();
+    failed |= page == NULL;
+    if (page) {
+        int pn = n / 100 > 0 ? n / 100 : 1;
+        printf("event page parse, whole\t%zu\t%.0f\n", strlen(page),
+               best_ns(parse_whole, page, pn, rounds, &failed));
+        printf("event page parse, kept\t%zu\t%.0f\n", strlen(page),
+               best_ns(parse_kept, page, pn, rounds, &failed));
+    }
+    free(page);
     of_job_record_clear(&jr);
     if (failed) fprintf(stderr, "bench_codec: an encode or decode failed\n");
     return failed ? 1 : 0;

@@ -81,6 +81,21 @@ OF_MUST_CHECK of_err ojw_finish(oj_writer *w, char **out);
  * reference, or NULL. */
 json_t *oj_parse(const char *data, size_t len, json_error_t *err);
 
+/* Which members of an object to build: a list ended by a NULL name. sub NULL keeps the
+ * member's whole value; otherwise sub applies to the value: to its members if it is an
+ * object, to each element if it is an array (a scalar is kept as it is). Static tables. */
+typedef struct oj_keep {
+    const char *name;
+    const struct oj_keep *sub;
+} oj_keep;
+
+/* oj_parse's tree pruned to keep (NULL: all of it) without building what keep leaves out;
+ * the members left out are checked as strictly (what jansson refuses anywhere in the text
+ * is refused, with jansson's error). */
+json_t *oj_parse_keep(const char *data, size_t len, const oj_keep *keep, json_error_t *err);
+/* Deletes from v, in place, what keep leaves out (NULL: nothing). */
+void oj_prune(json_t *v, const oj_keep *keep);
+
 /* ---- reading -------------------------------------------------------------
  * A reader keeps the first error: after it, r->rc is set, errstr says what and where, and
  * every later read does nothing and returns its default. One reader serves two audiences,

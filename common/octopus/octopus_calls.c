@@ -343,7 +343,7 @@ static void single_done(void *ctx, const octo_resp *r)
         free(op);
         return;
     }
-    rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    rc = octo_parse_body(r->body, r->body_len, NULL, &j, es, sizeof(es));
     if (!rc) rc = decode_into(&op->k, j, op->ref_kind, es, sizeof(es));
     octo_free_body(j, r->body_len);
     if (rc) {
@@ -448,7 +448,7 @@ static void pager_page_done(void *ctx, const octo_resp *r)
     json_t *j = NULL, *items = NULL;
     size_t total = 0;
     bool stop = false;
-    of_err rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    of_err rc = octo_parse_body(r->body, r->body_len, p->keep, &j, es, sizeof(es));
     if (!rc) rc = octo_decode_page(j, p->kind, &items, &total, es, sizeof(es));
     size_t got = rc ? 0 : json_array_size(items);
     /* A page that contradicts itself is not trusted at all, not even a match on it. */
@@ -1011,7 +1011,7 @@ static void release_done(void *ctx, const octo_resp *r)
         release_free(op);
         return;
     }
-    if (!j) rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    if (!j) rc = octo_parse_body(r->body, r->body_len, NULL, &j, es, sizeof(es));
     if (!rc) rc = octo_decode_release(j, &op->k.res.release, es, sizeof(es));
     if (!rc && !op->cached) octo_cache_put(op->k.c, "release", op->scope, op->version, j);
     json_decref(j);

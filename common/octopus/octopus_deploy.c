@@ -53,7 +53,7 @@ static void deps_done(void *ctx, const octo_resp *r)
         free(op);
         return;
     }
-    rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    rc = octo_parse_body(r->body, r->body_len, octo_keep_deployment_page, &j, es, sizeof(es));
     if (!rc) rc = octo_decode_page(j, "Deployments", &items, &total, es, sizeof(es));
     if (!rc && op->latest) {
         if (json_array_size(items) == 0) {
@@ -260,6 +260,7 @@ static of_err byjob_start(of_octo *c, const char *sp, const of_octo_deploy_query
         free(url);
         return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     }
+    op->p.keep = octo_keep_deployment_page;
     return octo_pager_start(&op->p, c, url, "Deployments", octo_space_label(c, sp), byjob_item,
                             byjob_done, op, errstr, errstr_size);
 }
@@ -435,6 +436,7 @@ static of_err jobs_start(of_octo *c, const char *space_id, const char *project_i
         jobs_free(op);
         return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     }
+    op->p.keep = octo_keep_deployment_page;
     rc = octo_pager_start(&op->p, c, url, "Deployments", octo_space_label(c, sp), jobs_item,
                           jobs_done, op, errstr, errstr_size);
     if (rc) {
@@ -594,6 +596,7 @@ of_err of_octo_list_events_async(of_octo *c, const char *space_id, const of_octo
         events_free(op);
         return octo_url_error(errstr, errstr_size);
     }
+    op->p.keep = octo_keep_event_page;
     rc = octo_pager_start(&op->p, c, url, "Events", octo_space_label(c, sp), events_item,
                           events_done, op, errstr, errstr_size);
     if (rc) {
@@ -706,7 +709,7 @@ static void create_post_done(void *ctx, const octo_resp *r)
     if (!op->deadline) op->deadline = r->deadline ? r->deadline : of_now_ms();
     if (!r->err) {
         json_t *j = NULL;
-        of_err rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+        of_err rc = octo_parse_body(r->body, r->body_len, octo_keep_deployment, &j, es, sizeof(es));
         if (!rc) rc = octo_decode_deployment(j, &op->k.res.dep, es, sizeof(es));
         json_decref(j);
         char msg[OCTO_ES + 200];
@@ -1075,7 +1078,7 @@ static void chunk_decode(tasks_op *op, const chunk_ctx *cc, const octo_resp *r)
     char es[OCTO_ES], problem[PROBLEM_MAX];
     json_t *j = NULL, *items = NULL;
     size_t total;
-    of_err rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof(es));
+    of_err rc = octo_parse_body(r->body, r->body_len, octo_keep_task_page, &j, es, sizeof(es));
     if (!rc) rc = octo_decode_page(j, "Tasks", &items, &total, es, sizeof(es));
     if (rc) { /* not a task page at all: every task of this chunk is unreadable this poll */
         problem_text(r, es, r->body, r->body_len, problem, sizeof(problem));

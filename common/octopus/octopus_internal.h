@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "octopus.h"
+#include "ojson.h"
 
 /* ---- URL building (octopus_url.c) ----------------------------------------
  * Everything caller-supplied is percent-encoded (RFC 3986 unreserved
@@ -320,6 +321,9 @@ struct octo_pager {
      * completes). */
     int page_cap;
     bool truncated;
+    /* NULL: each page is built whole; else what of it to build (octo_parse_body; set before
+     * the first page completes) */
+    const oj_keep *keep;
 };
 
 /* Takes ownership of url (the collection URL without skip/take). On error
@@ -384,8 +388,16 @@ void octo_cache_free_all(of_octo *c);
  * a margin for other teams' deployments to the same targets meanwhile. */
 #define OCTO_LOOKUP_FIRST_TAKE 4
 
-of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr,
-                       size_t errstr_size);
+/* The reply as a tree: all of it (keep NULL) or what keep lists (oj_parse_keep). */
+of_err octo_parse_body(const char *body, size_t len, const oj_keep *keep, json_t **out,
+                       char *errstr, size_t errstr_size);
+/* What the hot replies' decoders read (octopus_json.c): a Deployment, a ServerTask, an Event,
+ * and a page of each. */
+extern const oj_keep octo_keep_deployment[], octo_keep_task[], octo_keep_event[];
+extern const oj_keep octo_keep_deployment_page[], octo_keep_task_page[], octo_keep_event_page[];
+/* The first field of those decoders' tables that their keep list leaves out, or NULL (a
+ * test: a field left out would read as absent). */
+const char *octo_keep_check(void);
 /* Frees a tree octo_parse_body made of a len-byte body (NULL-safe). A big reply (a release's
  * deployment template names every tenant: 10,000 of them make a 20 MB tree) leaves its
  * freed chunks pinned under what was allocated while it lived, so after one the heap's free

@@ -176,7 +176,7 @@ static void list_done(void *ctx, const octo_resp *r)
         op_end(op, r->err, r->errstr);
         return;
     }
-    of_err rc = octo_parse_body(r->body, r->body_len, &j, es, sizeof es);
+    of_err rc = octo_parse_body(r->body, r->body_len, NULL, &j, es, sizeof es);
     json_t *items = rc ? NULL : json_object_get(j, "Items");
     if (!rc && !json_is_array(items))
         rc = of_seterr(es, sizeof es, OF_ERR_PROTOCOL, "no Items array");

@@ -24,10 +24,11 @@
 /* A reader's verdict: on error the resource goes (free) and the reader's rc is returned. */
 #define DECODED(r, free_fn, out) ((r).rc ? (free_fn(out), (r).rc) : OF_OK)
 
-of_err octo_parse_body(const char *body, size_t len, json_t **out, char *errstr, size_t errstr_size)
+of_err octo_parse_body(const char *body, size_t len, const oj_keep *keep, json_t **out,
+                       char *errstr, size_t errstr_size)
 {
     json_error_t jerr;
-    *out = oj_parse(body, len, &jerr);
+    *out = oj_parse_keep(body, len, keep, &jerr);
     if (!*out)
         return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
                          "reply is not valid JSON (line %d: %s)", jerr.line, jerr.text);
@@ -666,6 +667,91 @@ static const octo_field event_fields[] = {
      offsetof(of_octo_event, nrelated), NULL},
     FIELD(of_octo_event, "Occurred", FK_TIME, false, occurred_ms),
 };
+
+/* ---- what of the hot replies is built ------------------------------------
+ * The members each decoder reads: its table's fields, the nested ones its code reads, and Id
+ * and Name (the pager compares pages by them). The rest of a reply (an event's MessageHtml
+ * and MessageReferences, a task's Links: most of its bytes) is checked and dropped unbuilt
+ * (oj_parse_keep). test_octopus_unit checks that every table field is listed here. */
+
+#define KEEP_END   \
+    {              \
+        NULL, NULL \
+    }
+#define KEEP(name)   \
+    {                \
+        (name), NULL \
+    }
+static const oj_keep keep_links_web[] = {KEEP("Web"), KEEP_END};
+static const oj_keep keep_task_args[] = {KEEP("DeploymentId"), KEEP_END};
+
+const oj_keep octo_keep_deployment[] = {
+    KEEP("Id"),
+    KEEP("Name"),
+    KEEP("ProjectId"),
+    KEEP("ReleaseId"),
+    KEEP("EnvironmentId"),
+    KEEP("TenantId"),
+    KEEP("TaskId"),
+    KEEP("Comments"),
+    KEEP("Created"),
+    {"Links", keep_links_web},
+    KEEP_END,
+};
+const oj_keep octo_keep_task[] = {
+    KEEP("Id"),
+    KEEP("Name"),
+    KEEP("State"),
+    KEEP("HasPendingInterruptions"),
+    KEEP("ErrorMessage"),
+    KEEP("Description"),
+    KEEP("QueueTime"),
+    KEEP("StartTime"),
+    KEEP("CompletedTime"),
+    {"Arguments", keep_task_args},
+    KEEP_END,
+};
+const oj_keep octo_keep_event[] = {
+    KEEP("Id"),       KEEP("Name"), KEEP("AutoId"), KEEP("Category"), KEEP("RelatedDocumentIds"),
+    KEEP("Occurred"), KEEP_END,
+};
+/* octo_decode_page reads Items and TotalResults. */
+#define PAGE_OF(item)                                     \
+    {                                                     \
+        {"Items", (item)}, KEEP("TotalResults"), KEEP_END \
+    }
+const oj_keep octo_keep_deployment_page[] = PAGE_OF(octo_keep_deployment);
+const oj_keep octo_keep_task_page[] = PAGE_OF(octo_keep_task);
+const oj_keep octo_keep_event_page[] = PAGE_OF(octo_keep_event);
+
+static const char *keep_missing(const oj_keep *keep, const octo_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const oj_keep *k = keep;
+        while (k->name && strcmp(k->name, f[i].name) != 0)
+            k++;
+        if (!k->name) return f[i].name;
+    }
+    return NULL;
+}
+
+const char *octo_keep_check(void)
+{
+    static const struct {
+        const oj_keep *keep;
+        const octo_field *fields;
+        size_t n;
+    } t[] = {
+        {octo_keep_deployment, deployment_fields, NFIELDS(deployment_fields)},
+        {octo_keep_task, task_fields, NFIELDS(task_fields)},
+        {octo_keep_event, event_fields, NFIELDS(event_fields)},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const char *m = keep_missing(t[i].keep, t[i].fields, t[i].n);
+        if (m) return m;
+    }
+    return NULL;
+}
 
 void of_octo_event_clear(of_octo_event *e)
 {

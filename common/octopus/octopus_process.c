@@ -30,7 +30,7 @@ static void get_done(void *ctx, const octo_resp *r)
         json_t *j = NULL;
         char pe[OCTO_ES] = "";
         res = calloc(1, op->out_size);
-        rc = res ? octo_parse_body(r->body, r->body_len, &j, pe, sizeof(pe)) : OF_ERR_NOMEM;
+        rc = res ? octo_parse_body(r->body, r->body_len, NULL, &j, pe, sizeof(pe)) : OF_ERR_NOMEM;
         if (!rc) rc = op->decode(j, op->kind, res, pe, sizeof(pe));
         json_decref(j);
         if (rc)

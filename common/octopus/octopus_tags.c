@@ -51,7 +51,7 @@ static void tag_done(void *ctx, const octo_resp *r)
     } else {
         json_t *j = NULL;
         char pe[OCTO_ES] = "";
-        rc = octo_parse_body(r->body, r->body_len, &j, pe, sizeof(pe));
+        rc = octo_parse_body(r->body, r->body_len, NULL, &j, pe, sizeof(pe));
         json_t *items = j;
         size_t total = 0;
         /* tagsets/all is a bare array; accept a paged envelope too */

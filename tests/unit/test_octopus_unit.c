@@ -724,9 +724,9 @@ static void test_decode_deployment_and_page(void)
     CHECK_CONTAINS(es, "field \"TotalResults\": expected an integer");
     json_decref(j);
 
-    CHECK_INT(octo_parse_body("{\"a\":", 5, &j, es, sizeof(es)), OF_ERR_PROTOCOL);
+    CHECK_INT(octo_parse_body("{\"a\":", 5, NULL, &j, es, sizeof(es)), OF_ERR_PROTOCOL);
     CHECK_CONTAINS(es, "reply is not valid JSON");
-    CHECK_INT(octo_parse_body("<html>", 6, &j, es, sizeof(es)), OF_ERR_PROTOCOL);
+    CHECK_INT(octo_parse_body("<html>", 6, NULL, &j, es, sizeof(es)), OF_ERR_PROTOCOL);
 }
 
 /* The pager's self-consistency check on one page (take 100 throughout). */
@@ -1163,6 +1163,110 @@ static void test_destroy_cancels(void)
     CHECK_INT(g.err, OF_ERR_CANCELLED);
 }
 
+/* text as a whole tree and as the tree keep leaves; both must parse. */
+static void parse_both(const char *text, const oj_keep *keep, json_t **full, json_t **kept)
+{
+    char es[256] = "";
+    CHECK_INT(octo_parse_body(text, strlen(text), NULL, full, es, sizeof es), OF_OK);
+    CHECK_INT(octo_parse_body(text, strlen(text), keep, kept, es, sizeof es), OF_OK);
+}
+
+static void free_both(json_t *full, json_t *kept)
+{
+    json_decref(full);
+    json_decref(kept);
+}
+
+/* The hot replies are built only as far as their decoders read (oj_parse_keep): every table
+ * field is kept, and a whole reply as octopus-sim writes it decodes the same either way. */
+static void test_keep_lists(void)
+{
+    const char *missing = octo_keep_check();
+    CHECK(missing == NULL);
+    if (missing) fprintf(stderr, "  not kept: %s\n", missing);
+    char es[256] = "";
+    static const char task[] =
+        "{\"Items\":[{\"Id\":\"ServerTasks-8\",\"SpaceId\":\"Spaces-1\",\"Name\":\"Deploy\","
+        "\"Description\":\"Deploy Web\",\"Arguments\":{\"DeploymentId\":\"Deployments-8\","
+        "\"Other\":[1.5]},\"State\":\"Failed\",\"QueueTime\":\"2026-12-06T00:41:35.309+00:00\","
+        "\"StartTime\":\"2026-12-06T00:41:35.311+00:00\",\"CompletedTime\":"
+        "\"2026-12-06T00:41:35.316+00:00\",\"ErrorMessage\":\"boom\",\"HasPendingInterruptions\":"
+        "true,\"PendingInterruptionTypes\":[],\"Links\":{\"Self\":\"/api/tasks/ServerTasks-8\"}}],"
+        "\"ItemsPerPage\":1,\"TotalResults\":9,\"Links\":{\"Self\":\"x\"}}";
+    static const char event[] =
+        "{\"Items\":[{\"Id\":\"Events-5\",\"AutoId\":5,\"SpaceId\":\"Spaces-1\",\"Category\":"
+        "\"DeploymentFailed\",\"RelatedDocumentIds\":[\"Deployments-8\",\"ServerTasks-8\"],"
+        "\"Occurred\":\"2026-12-06T00:41:35.316+00:00\",\"Message\":\"m\",\"MessageHtml\":\"<a>\","
+        "\"MessageReferences\":[{\"ReferencedDocumentId\":\"Environments-2\",\"StartIndex\":10,"
+        "\"Length\":7}],\"Comments\":null,\"Links\":{\"Self\":\"/api/events/Events-5\"}}],"
+        "\"TotalResults\":1}";
+    static const char dep[] =
+        "{\"Id\":\"Deployments-8\",\"SpaceId\":\"Spaces-1\",\"ProjectId\":\"Projects-7\","
+        "\"ReleaseId\":\"Releases-14\",\"EnvironmentId\":\"Environments-2\",\"TenantId\":"
+        "\"Tenants-3\",\"TaskId\":\"ServerTasks-8\",\"Comments\":\"octofleet job=j\",\"Created\":"
+        "\"2026-12-06T00:41:35.309+00:00\",\"FormValues\":{},\"Links\":{\"Self\":\"s\",\"Web\":"
+        "\"/app#/Spaces-1/deployments/Deployments-8\"}}";
+    json_t *full = NULL, *kept = NULL, *items;
+    size_t total;
+    of_octo_task t1, t2;
+    CHECK_INT(octo_parse_body(task, strlen(task), NULL, &full, es, sizeof es), OF_OK);
+    CHECK_INT(octo_parse_body(task, strlen(task), octo_keep_task_page, &kept, es, sizeof es),
+              OF_OK);
+    CHECK(json_object_get(kept, "Links") == NULL);
+    CHECK_INT(octo_decode_page(kept, "Tasks", &items, &total, es, sizeof es), OF_OK);
+    CHECK_INT(total, 9);
+    CHECK_INT(octo_decode_task(json_array_get(items, 0), &t2, es, sizeof es), OF_OK);
+    CHECK_INT(octo_decode_page(full, "Tasks", &items, &total, es, sizeof es), OF_OK);
+    CHECK_INT(octo_decode_task(json_array_get(items, 0), &t1, es, sizeof es), OF_OK);
+    CHECK_STR(t2.id, t1.id);
+    CHECK_INT(t2.state, t1.state);
+    CHECK_STR(t2.deployment_id, t1.deployment_id);
+    CHECK_STR(t2.description, t1.description);
+    CHECK_STR(t2.error_message, t1.error_message);
+    CHECK_INT(t2.has_pending_interruptions, t1.has_pending_interruptions);
+    CHECK_INT(t2.queue_time_ms, t1.queue_time_ms);
+    CHECK_INT(t2.start_time_ms, t1.start_time_ms);
+    CHECK_INT(t2.completed_time_ms, t1.completed_time_ms);
+    of_octo_task_clear(&t1);
+    of_octo_task_clear(&t2);
+    free_both(full, kept);
+
+    of_octo_event e1, e2;
+    parse_both(event, octo_keep_event_page, &full, &kept);
+    CHECK_INT(octo_decode_page(kept, "Events", &items, &total, es, sizeof es), OF_OK);
+    CHECK(json_object_get(json_array_get(items, 0), "MessageReferences") == NULL);
+    CHECK_INT(octo_decode_event(json_array_get(items, 0), &e2, es, sizeof es), OF_OK);
+    CHECK_INT(octo_decode_page(full, "Events", &items, &total, es, sizeof es), OF_OK);
+    CHECK_INT(octo_decode_event(json_array_get(items, 0), &e1, es, sizeof es), OF_OK);
+    CHECK_STR(e2.id, e1.id);
+    CHECK_INT(e2.auto_id, e1.auto_id);
+    CHECK_STR(e2.category, e1.category);
+    CHECK_INT(e2.nrelated, e1.nrelated);
+    if (e2.nrelated == 2 && e1.nrelated == 2) CHECK_STR(e2.related[1], e1.related[1]);
+    CHECK_INT(e2.occurred_ms, e1.occurred_ms);
+    of_octo_event_clear(&e1);
+    of_octo_event_clear(&e2);
+    free_both(full, kept);
+
+    of_octo_deployment d1, d2;
+    parse_both(dep, octo_keep_deployment, &full, &kept);
+    CHECK_INT(octo_decode_deployment(full, &d1, es, sizeof es), OF_OK);
+    CHECK_INT(octo_decode_deployment(kept, &d2, es, sizeof es), OF_OK);
+    CHECK(json_object_get(kept, "FormValues") == NULL);
+    CHECK_STR(d2.id, d1.id);
+    CHECK_STR(d2.project_id, d1.project_id);
+    CHECK_STR(d2.release_id, d1.release_id);
+    CHECK_STR(d2.environment_id, d1.environment_id);
+    CHECK_STR(d2.tenant_id, d1.tenant_id);
+    CHECK_STR(d2.task_id, d1.task_id);
+    CHECK_STR(d2.comments, d1.comments);
+    CHECK_STR(d2.web_link, d1.web_link);
+    CHECK_INT(d2.created_ms, d1.created_ms);
+    of_octo_deployment_clear(&d1);
+    of_octo_deployment_clear(&d2);
+    free_both(full, kept);
+}
+
 int main(void)
 {
     char es[256];
@@ -1185,6 +1289,7 @@ int main(void)
     test_decode_template();
     test_decode_template_large();
     test_decode_deployment_and_page();
+    test_keep_lists();
     test_error_text();
     test_page_check();
     test_quote();
