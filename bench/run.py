@@ -2,6 +2,7 @@
 """octofleet's benchmark suite on the real broker (issue 8, part 7).
 
     python3 bench/run.py --build build [--scenarios S1,S3] [--quick] [--out docs/benchmarks.md]
+                         [--kafka-property NAME=VALUE ...]
 
 Starts a real Apache Kafka broker (tests/kafka/broker.py), and for each scenario a fresh
 octopus-sim with a generated world (scripts/gen-world.py) and the fleet as separate processes
@@ -365,6 +366,7 @@ class Fleet:
 kafka = {
     bootstrap_servers = "%(bootstrap)s";
     client_id = "bench-%(scl)s";
+    properties = ( %(props)s );
 };
 topics = {
     prefix = "%(prefix)s";
@@ -387,6 +389,7 @@ log = { level = "info"; };
 """ % {"sc": self.scenario, "scl": self.scenario.lower(), "bootstrap": self.bench.broker.bootstrap,
        "prefix": self.prefix, "url": self.sim_url, "keyfile": keyfile, "stamp": self.stamp,
        "wgroup": self.worker_group,
+       "props": ", ".join('"%s"' % kv for kv in self.bench.args.kafka_property),
        "octo": "\n".join("    %s = %s;" % kv for kv in octo.items()),
        "worker": "\n".join("    %s = %s;" % kv for kv in w.items())})
 
@@ -1322,7 +1325,13 @@ def main():
     ap.add_argument("--append", action="store_true",
                     help="append this run's section to --out instead of replacing the file")
     ap.add_argument("--workdir", help="logs, worlds and configs (default: BUILD/bench-run)")
+    ap.add_argument("--kafka-property", action="append", default=[], metavar="NAME=VALUE",
+                    help="a librdkafka property for every daemon (kafka.properties; repeatable), "
+                    "to measure a tuning side by side with the defaults")
     args = ap.parse_args()
+    for kv in args.kafka_property:
+        if "=" not in kv or kv.startswith("=") or '"' in kv:
+            ap.error("--kafka-property %r: expected NAME=VALUE" % kv)
     scenarios = [s.strip().upper() for s in args.scenarios.split(",") if s.strip()]
     bad = [s for s in scenarios if s not in ("S1", "S2", "S3", "S4", "S5")]
     if bad or not scenarios:
