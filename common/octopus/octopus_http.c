@@ -783,7 +783,8 @@ static of_err start_attempt(of_octo *c, octo_req *r)
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         if (r->method == OCTO_PUT) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-        if (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) == CURLE_OK &&
+        if (!c->body_by_callback &&
+            curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) == CURLE_OK &&
             curl_easy_setopt(e, CURLOPT_PREREQDATA, r) == CURLE_OK) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
         } else {

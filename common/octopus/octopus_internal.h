@@ -156,6 +156,9 @@ struct of_octo {
     size_t npool;
     octo_list deferred, pending, active, sleeping;
     size_t nactive;
+    /* tests: bodies through the read callback, as with a libcurl without
+     * CURLOPT_PREREQFUNCTION (octopus_http.c, start_attempt) */
+    bool body_by_callback;
     size_t nreq; /* on any list */
     of_octo_stats stats;
 

@@ -676,12 +676,12 @@ static void test_queue_not_deadline(ofsim *sim)
 
 /* ---- creates that may or may not have happened ------------------------------------- */
 
-static void test_ambiguous_create(ofsim *sim, of_octo *c)
+static void ambiguous_create(ofsim *sim, of_octo *c, const char *tenant)
 {
     char es[1024];
     of_octo_tenant t;
     target tg;
-    CHECK_INT(of_octo_find_tenant(c, NULL, "Tenant 03", &t, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_octo_find_tenant(c, NULL, tenant, &t, es, sizeof(es)), OF_OK);
     find_target(c, "Billing", "Development", "4.3.0", &tg);
     of_octo_deploy_query q = {
         .project_id = tg.p.id, .environment_id = tg.env.id, .tenant_id = t.id};
@@ -691,8 +691,8 @@ static void test_ambiguous_create(ofsim *sim, of_octo *c)
     /* The server creates it, then the connection drops: with a dedupe key the
      * client finds and adopts it instead of creating a second one. The POST goes
      * out on a connection the look-ups above left alive, so this also proves
-     * libcurl does not re-send it by itself (a body it could rewind, as
-     * CURLOPT_POSTFIELDS, would be: docs/octopus.md). */
+     * libcurl does not re-send it by itself (it would, were the prereq callback, or
+     * the read callback that cannot rewind, not refusing: docs/octopus.md). */
     add_fault(sim, "{\"route\":\"POST /api/{space}/deployments\",\"drop\":true,\"after\":true,"
                    "\"count\":1}");
     of_octo_deploy_req req = {.project_id = tg.p.id,
@@ -745,6 +745,19 @@ static void test_ambiguous_create(ofsim *sim, of_octo *c)
 
     of_octo_tenant_clear(&t);
     free_target(&tg);
+}
+
+static void test_ambiguous_create(ofsim *sim, of_octo *c)
+{
+    ambiguous_create(sim, c, "Tenant 03");
+}
+
+/* The same with the body from a read callback: how a libcurl without
+ * CURLOPT_PREREQFUNCTION (before 7.80) is kept from re-sending a create. */
+static void test_ambiguous_create_read_callback(ofsim *sim, of_octo *c)
+{
+    c->body_by_callback = true;
+    ambiguous_create(sim, c, "Tenant 31");
 }
 
 /* ---- the event feed and batched look-ups --------------------------------------- */
@@ -1718,6 +1731,7 @@ int main(void)
         test_retries(sim);
         test_queue_not_deadline(sim);
         with_client(sim, test_ambiguous_create);
+        with_client(sim, test_ambiguous_create_read_callback);
         with_client(sim, test_events_and_lookups);
         with_client(sim, test_cancel);
         test_observer(sim);
