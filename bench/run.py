@@ -2,7 +2,7 @@
 """octofleet's benchmark suite on the real broker (issue 8, part 7).
 
     python3 bench/run.py --build build [--scenarios S1,S3] [--quick] [--out docs/benchmarks.md]
-                         [--kafka-property NAME=VALUE ...]
+                         [--kafka-property NAME=VALUE ...] [--log-level LEVEL]
 
 Starts a real Apache Kafka broker (tests/kafka/broker.py), and for each scenario a fresh
 octopus-sim with a generated world (scripts/gen-world.py) and the fleet as separate processes
@@ -385,11 +385,12 @@ worker = {
     group_id = "%(wgroup)s";
 %(worker)s
 };
-log = { level = "info"; };
+log = { level = "%(loglevel)s"; };
 """ % {"sc": self.scenario, "scl": self.scenario.lower(), "bootstrap": self.bench.broker.bootstrap,
        "prefix": self.prefix, "url": self.sim_url, "keyfile": keyfile, "stamp": self.stamp,
        "wgroup": self.worker_group,
        "props": ", ".join('"%s"' % kv for kv in self.bench.args.kafka_property),
+       "loglevel": self.bench.args.log_level,
        "octo": "\n".join("    %s = %s;" % kv for kv in octo.items()),
        "worker": "\n".join("    %s = %s;" % kv for kv in w.items())})
 
@@ -1328,6 +1329,10 @@ def main():
     ap.add_argument("--kafka-property", action="append", default=[], metavar="NAME=VALUE",
                     help="a librdkafka property for every daemon (kafka.properties; repeatable), "
                     "to measure a tuning side by side with the defaults")
+    ap.add_argument("--log-level", default="info", choices=["info", "debug"],
+                    help="the daemons' log.level (default: info; the suite reads their info "
+                    "lines); debug logs every decision and batch, and slows the fleet: for "
+                    "finding where time goes, not for figures")
     args = ap.parse_args()
     for kv in args.kafka_property:
         if "=" not in kv or kv.startswith("=") or '"' in kv:
