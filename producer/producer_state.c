@@ -6,14 +6,12 @@
  * An evicted release keeps only a marker: its release record with "evicted" set (evict.h). */
 #include <stdint.h>
 #include <stdio.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "evict.h"
+#include "heap.h"
 #include "log.h"
 #include "producer_int.h"
 #include "windows.h"
@@ -600,11 +598,9 @@ of_err prod_load_state(prod *p, char *errstr, size_t errstr_size)
         srec_clear(&ld.recs[i]);
     free(ld.recs);
     free(ld.index);
-#ifdef __GLIBC__
     /* The decoded records were many small blocks, freed now that the gates hold copies;
      * without this glibc keeps the pages and the producer's RSS stays at the load's peak. */
-    (void)malloc_trim(0);
-#endif
+    of_heap_trim();
     if (rc == OF_ERR_NOMEM) of_seterr(errstr, errstr_size, rc, "out of memory rebuilding state");
     return rc;
 }

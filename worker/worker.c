@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "heap.h"
 #include "log.h"
 #include "msg.h"
 #include "worker_int.h"
@@ -32,6 +33,11 @@
 /* Attempts for a message refused as too large although far below the budget (see
  * msg_permanent) before it counts as permanent. */
 #define WK_SMALL_TOO_LARGE_TRIES 3
+/* How often the heap's free pages are looked at, and how many free bytes make them worth
+ * handing back: after a burst of jobs the transient blocks' pages would otherwise stay in the
+ * RSS for as long as the jobs run (heap.h). */
+#define WK_HEAP_TIDY_MS   10000
+#define WK_HEAP_TIDY_FREE (8u << 20)
 
 /* ---- the slot table and the backlog ---- */
 
@@ -1021,6 +1027,9 @@ static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
         now = of_now_ms();
         retry_due(w, now);
         wk_poll_round(w, now);
+        size_t heap_free = of_heap_tidy(now, &w->heap_next_ms, WK_HEAP_TIDY_MS, WK_HEAP_TIDY_FREE);
+        if (heap_free)
+            of_debug("heap: %zu KB of free blocks; their pages handed back", heap_free >> 10);
     }
 }
 

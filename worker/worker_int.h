@@ -129,6 +129,7 @@ struct of_worker {
     size_t n_jobs_topics;
     size_t max_in_flight;
     int64_t poll_interval_ms;
+    int64_t heap_next_ms; /* the next look at the heap's free pages (of_heap_tidy) */
 
     of_fleet_kafka fk;
     of_kafka_prop *cprops; /* the consumer's properties: cfg's + max.poll.interval.ms */

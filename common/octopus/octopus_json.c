@@ -7,13 +7,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#ifdef __GLIBC__
-#include <malloc.h> /* malloc_trim */
-#endif
 #include <string.h>
 #include <strings.h>
 
 #include "clock.h"
+#include "heap.h"
 #include "log.h"
 #include "octopus_internal.h"
 #include "ojson.h"
@@ -40,9 +38,7 @@ enum { BIG_BODY = 1024 * 1024 };
 void octo_free_body(json_t *j, size_t len)
 {
     json_decref(j);
-#ifdef __GLIBC__
-    if (j && len >= BIG_BODY) (void)malloc_trim(0);
-#endif
+    if (j && len >= BIG_BODY) of_heap_trim();
 }
 
 /* ---- the field tables ----------------------------------------------------
