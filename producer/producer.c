@@ -178,21 +178,26 @@ static of_err commit_batch(prod *p, bool *aborted, bool *permanent, char *errstr
         offs[i].offset = p->offs[i].next;
     }
     of_kafka_txn_action action = OF_KAFKA_TXN_NONE;
-    int64_t t0 = of_now_ms();
+    int64_t t0 = of_now_us(), t_prod = t0, t_offs = t0, t_end = t0;
     rc = txn_call(p, TS_BEGIN, NULL, 0, &action, errstr, errstr_size);
     if (!rc) {
         rc = produce_all(p, permanent, errstr, errstr_size);
+        t_prod = t_offs = of_now_us();
         /* A message refused locally (queue full, too large): the transaction cannot be
          * completed as decided, so it is aborted and the input read again. */
         if (rc) action = OF_KAFKA_TXN_ABORT;
     }
     if (!rc && p->n_offs)
         rc = txn_call(p, TS_SEND_OFFSETS, offs, p->n_offs, &action, errstr, errstr_size);
+    if (!rc) t_offs = of_now_us();
     if (!rc) rc = txn_call(p, TS_COMMIT, NULL, 0, &action, errstr, errstr_size);
     free(offs);
     if (!rc) {
-        of_debug("batch committed messages=%zu produced=%zu took_ms=%lld", p->batch_msgs, p->n_outs,
-                 (long long)(of_now_ms() - t0));
+        t_end = of_now_us();
+        of_debug("batch committed messages=%zu produced=%zu produce_us=%lld offsets_us=%lld "
+                 "commit_us=%lld",
+                 p->batch_msgs, p->n_outs, (long long)(t_prod - t0), (long long)(t_offs - t_prod),
+                 (long long)(t_end - t_offs));
         return OF_OK;
     }
     if (action == OF_KAFKA_TXN_FATAL || rc == OF_ERR_NOMEM) {

@@ -8,6 +8,9 @@
 /* Milliseconds on CLOCK_MONOTONIC; only differences mean anything. */
 int64_t of_now_ms(void);
 
+/* Microseconds on CLOCK_MONOTONIC, for timing steps too short for of_now_ms. */
+int64_t of_now_us(void);
+
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t of_wall_ms(void);
 

@@ -159,7 +159,10 @@ static const cfg_def cfg_defs[] = {
      "properties whose name contains password, secret or key are masked in dumps. Properties "
      "octofleet manages itself (bootstrap.servers, client.id, group.id, transactional.id, "
      "enable.idempotence, enable.auto.commit, enable.auto.offset.store, isolation.level, "
-     "partition.assignment.strategy, max.poll.interval.ms) are rejected: use the keys above."},
+     "partition.assignment.strategy, max.poll.interval.ms) are rejected: use the keys above. "
+     "The producer's transactional client retries after 10 ms (`retry.backoff.ms`, librdkafka's "
+     "default is 100) so that a transaction that follows another at once does not wait 100 ms "
+     "for the previous one's markers; set it here to change that."},
 
     /* topics */
     {"topics.prefix", CT_STRING, OFF(topics.prefix), "octofleet.", 0, 0, NULL, v_topic_prefix, 0,

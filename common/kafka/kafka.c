@@ -110,6 +110,7 @@ static const char *const producer_only[] = {
     "linger.ms",
     "message.send.max.retries",
     "retries",
+    "retry.backoff.ms", /* producer-only in librdkafka 2.0 (a consumer warns about it) */
     "queue.buffering.backpressure.threshold",
     "compression.codec",
     "compression.type",
@@ -501,14 +502,21 @@ of_err of_kafka_producer_new(const of_kafka_config *cfg, const char *transaction
                              of_kafka_producer **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
-    /* Idempotence always: no duplicates or reordering from client retries (reference §5.1). */
-    of_kafka_prop defaults[2] = {{"enable.idempotence", "true"}, {"transactional.id", NULL}};
+    /* Idempotence always: no duplicates or reordering from client retries (reference §5.1).
+     * A transaction that follows another at once finds its markers still being written, and
+     * the coordinator answers CONCURRENT_TRANSACTIONS; librdkafka retries AddPartitionsToTxn
+     * after 20 ms but AddOffsetsToTxn after retry.backoff.ms (100 by default), which made a
+     * transaction with offsets only take 100+ ms (docs/benchmarks.md). kafka.properties may
+     * still set it. */
+    of_kafka_prop defaults[3] = {{"enable.idempotence", "true"},
+                                 {"transactional.id", NULL},
+                                 {"retry.backoff.ms", OF_KAFKA_TXN_RETRY_BACKOFF_MS}};
     size_t ndefaults = 1;
     if (transactional_id) {
         if (!*transactional_id)
             return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka: empty transactional.id");
         defaults[1].value = transactional_id;
-        ndefaults = 2;
+        ndefaults = 3;
     }
     rd_kafka_conf_t *conf = NULL;
     of_err rc =
@@ -640,6 +648,16 @@ bool of_kafka_producer_fatal(of_kafka_producer *p, char *errstr, size_t errstr_s
     of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka fatal error %s: %s", rd_kafka_err2name(err),
               fe);
     return true;
+}
+
+of_err of_kafka_producer_conf_get(of_kafka_producer *p, const char *name, char *out,
+                                  size_t out_size)
+{
+    size_t n = out_size;
+    rd_kafka_conf_res_t r = rd_kafka_conf_get(rd_kafka_conf(p->rk), name, out, &n);
+    if (r == RD_KAFKA_CONF_UNKNOWN) return OF_ERR_NOT_FOUND;
+    if (r != RD_KAFKA_CONF_OK || n > out_size) return OF_ERR_TOO_LARGE;
+    return OF_OK;
 }
 
 void of_kafka_producer_destroy(of_kafka_producer *p)

@@ -182,9 +182,13 @@ typedef struct of_kafka_record {
     size_t nheaders;
 } of_kafka_record;
 
+/* retry.backoff.ms of a transactional producer unless cfg->props sets it (kafka.c says why). */
+#define OF_KAFKA_TXN_RETRY_BACKOFF_MS "10"
+
 /* Creates an idempotent producer (enable.idempotence=true unless cfg->props overrides it).
- * With transactional_id non-NULL it is transactional: call of_kafka_txn_init once, and produce
- * only inside of_kafka_txn_begin / _commit. On success *out is a new producer the caller
+ * With transactional_id non-NULL it is transactional (and retries after
+ * OF_KAFKA_TXN_RETRY_BACKOFF_MS): call of_kafka_txn_init once, and produce only inside
+ * of_kafka_txn_begin / _commit. On success *out is a new producer the caller
  * destroys with of_kafka_producer_destroy. */
 OF_MUST_CHECK of_err of_kafka_producer_new(const of_kafka_config *cfg, const char *transactional_id,
                                            of_kafka_producer **out, char *errstr,
@@ -218,6 +222,12 @@ int of_kafka_producer_outq_len(of_kafka_producer *p);
 /* True (and the reason in errstr) once the producer hit a fatal error (fenced, idempotence
  * broken): it must be destroyed and recreated. */
 bool of_kafka_producer_fatal(of_kafka_producer *p, char *errstr, size_t errstr_size);
+
+/* The value librdkafka uses for the producer's property `name`, copied into out (NUL-terminated).
+ * OF_ERR_NOT_FOUND for an unknown name, OF_ERR_TOO_LARGE when out is too small. For tests and
+ * diagnostics: what a default or a kafka.properties entry made of it. */
+OF_MUST_CHECK of_err of_kafka_producer_conf_get(of_kafka_producer *p, const char *name, char *out,
+                                                size_t out_size);
 
 /* Destroys the producer. Messages still queued are purged first and their delivery callbacks run
  * (with an error) before this returns, so no callback opaque leaks; call of_kafka_flush before

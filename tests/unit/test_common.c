@@ -382,6 +382,18 @@ static void test_rfc3339(void)
     CHECK_STR(of_rfc3339(hi + 1, out, sizeof out), "10000-01-01T00:00:00.000Z");
 }
 
+/* The microsecond clock is the millisecond one, finer: same origin, never going back. */
+static void test_monotonic_us(void)
+{
+    int64_t prev = of_now_us();
+    for (int i = 0; i < 1000; i++) {
+        int64_t ms0 = of_now_ms(), us = of_now_us(), ms1 = of_now_ms();
+        CHECK(us >= prev);
+        CHECK(us / 1000 >= ms0 && us / 1000 <= ms1);
+        prev = us;
+    }
+}
+
 static void test_backoff_bounds(void)
 {
     uint64_t rnd = 12345;
@@ -518,6 +530,7 @@ int main(void)
     test_log_one_line();
     test_mask_url();
     test_rfc3339();
+    test_monotonic_us();
     test_backoff_bounds();
     test_heap_tidy();
     return TEST_DONE();

@@ -508,6 +508,37 @@ static void test_destroy_purges(void)
     of_kafka_mock_destroy(m);
 }
 
+/* The properties octofleet chooses for a producer, and that kafka.properties still wins. */
+static void test_producer_defaults(of_kafka_mock *m)
+{
+    static const struct {
+        const char *txn_id; /* NULL: not transactional */
+        of_kafka_prop prop; /* from kafka.properties; key NULL: none */
+        const char *name, *want;
+    } cases[] = {
+        {"t-defaults", {NULL, NULL}, "retry.backoff.ms", OF_KAFKA_TXN_RETRY_BACKOFF_MS},
+        {"t-defaults", {NULL, NULL}, "enable.idempotence", "true"},
+        {"t-defaults", {"retry.backoff.ms", "250"}, "retry.backoff.ms", "250"},
+        {NULL, {NULL, NULL}, "retry.backoff.ms", "100"}, /* librdkafka's own */
+        {NULL, {NULL, NULL}, "enable.idempotence", "true"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        of_kafka_config cfg = {NULL, "t", cases[i].prop.key ? &cases[i].prop : NULL,
+                               cases[i].prop.key ? 1 : 0, m};
+        of_kafka_producer *p = NULL;
+        CHECK_INT(of_kafka_producer_new(&cfg, cases[i].txn_id, &p, es, sizeof(es)), OF_OK);
+        if (!p) continue;
+        char v[64] = "";
+        CHECK_INT(of_kafka_producer_conf_get(p, cases[i].name, v, sizeof v), OF_OK);
+        CHECK_STR(v, cases[i].want);
+        char tiny[2];
+        CHECK_INT(of_kafka_producer_conf_get(p, "bootstrap.servers", tiny, sizeof tiny),
+                  OF_ERR_TOO_LARGE);
+        CHECK_INT(of_kafka_producer_conf_get(p, "no.such.property", v, sizeof v), OF_ERR_NOT_FOUND);
+        of_kafka_producer_destroy(p);
+    }
+}
+
 int main(void)
 {
     of_kafka_mock *m = NULL;
@@ -516,6 +547,7 @@ int main(void)
     if (!m) return TEST_DONE();
     CHECK(strchr(of_kafka_mock_bootstraps(m), ',') != NULL); /* three brokers */
     test_config_errors(m);
+    test_producer_defaults(m);
     test_round_trip(m);
     test_pause_resume(m);
     test_injected_errors(m);
