@@ -18,6 +18,10 @@
 #include "kafka.h"
 
 #define ES 512
+#define USAGE                                                                            \
+    "usage: bench_txn BOOTSTRAP [--txns N] [--rounds R]\n"                               \
+    "  N transactions (>= 2, default 40) per setting and round, R rounds (default 3).\n" \
+    "  Exit 0 when every transaction committed, 1 on a Kafka error, 2 on bad arguments.\n"
 
 typedef struct sample {
     int64_t *us;
@@ -112,23 +116,34 @@ static int run(setup *s, const char *topic, int n, int64_t *next_offset, sample 
     return 0;
 }
 
+/* A count of at least min from s, or -1. */
+static int count_arg(const char *s, int min)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v >= min && v <= 1000000 ? (int)v : -1;
+}
+
 int main(int argc, char **argv)
 {
     int txns = 40, rounds = 3;
     const char *bootstrap = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--txns") == 0 && i + 1 < argc)
-            txns = atoi(argv[++i]);
+            txns = count_arg(argv[++i], 2);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
-            rounds = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--help") == 0 || argv[i][0] == '-' || bootstrap) {
-            fprintf(stderr, "usage: bench_txn BOOTSTRAP [--txns N] [--rounds R]\n");
-            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+            rounds = count_arg(argv[++i], 1);
+        else if (strcmp(argv[i], "--help") == 0) {
+            printf("%s", USAGE);
+            return 0;
+        } else if (argv[i][0] == '-' || bootstrap) {
+            fprintf(stderr, "bench_txn: unexpected argument %s\n%s", argv[i], USAGE);
+            return 2;
         } else
             bootstrap = argv[i];
     }
     if (!bootstrap || txns < 2 || rounds < 1) {
-        fprintf(stderr, "usage: bench_txn BOOTSTRAP [--txns N>=2] [--rounds R>=1]\n");
+        fprintf(stderr, "%s", USAGE);
         return 2;
     }
     char topic[64], es[ES];
