@@ -1143,6 +1143,32 @@ class Report:
         self.w()
         self.proc_table(res, jobs)
         self.routes_table(res["routes"], jobs)
+        self.stage_spread(res)
+
+    def stage_spread(self, res):
+        """Which worker finished how many of each stage's jobs (from the final events' source):
+        the stage topics' partitions may land unevenly (docs/benchmarks.md, "S1's two speeds"),
+        and jobs/s is to be read with this beside it."""
+        by = {}
+        for ev in res["events"]:
+            if ev.get("type") not in FINAL:
+                continue
+            src = ev.get("source", "")
+            worker = src.rsplit("/", 1)[-1] if src.startswith("octofleet/worker/") else "?"
+            st = ev.get("data", {}).get("stage")
+            by.setdefault(st, {}).setdefault(worker, 0)
+            by[st][worker] += 1
+        workers = sorted({w for d in by.values() for w in d})
+        if not workers:
+            return
+        self.w("Final job events by stage and worker (a stage whose partitions all landed on "
+               "fewer workers runs at their rate):")
+        self.w()
+        self.w("| stage | %s |" % " | ".join(workers))
+        self.w("|---|%s" % ("---:|" * len(workers)))
+        for st in sorted(k for k in by if k is not None):
+            self.w("| %d | %s |" % (st, " | ".join(str(by[st].get(w, 0)) for w in workers)))
+        self.w()
 
     def s2(self, s2):
         self.w("### S2 makespan")
