@@ -1565,7 +1565,20 @@ static void test_unreadable_task(ofsim *sim)
         d.task_id = NULL;
         of_octo_deployment_clear(&d);
     }
-    if (ids[0] && ids[1] && ids[2]) unreadable_cases(sim, c, ids);
+    /* The engine starts a task after its create returns (and Slow's tag runs one at a time,
+     * behind any Slow task an earlier case is still cancelling): the cases expect the first
+     * task Executing, so wait for that rather than assume it. */
+    int64_t deadline = of_now_ms() + 20000;
+    bool running = false;
+    while (ids[0] && !running && of_now_ms() < deadline) {
+        of_octo_task t;
+        if (of_octo_get_task(c, NULL, ids[0], &t, es, sizeof(es)) != OF_OK) break;
+        running = t.state == OF_OCTO_TASK_EXECUTING;
+        of_octo_task_clear(&t);
+        if (!running) sleep_ms(10);
+    }
+    CHECK(running);
+    if (running && ids[1] && ids[2]) unreadable_cases(sim, c, ids);
     for (int i = 0; i < 3; i++) {
         if (!ids[i]) continue;
         of_octo_task ct;
