@@ -55,6 +55,13 @@ import broker as kbroker  # noqa: E402  (the test broker: start/stop, Kafka wire
 
 CE = "octofleet."
 VERSION = "2026.18.0"
+# What the bench's broker runs with beyond the tests' server.properties: the group rebalance
+# delay a production broker has (3 s). The tests set it to 0, so a worker that starts first joins
+# alone, keeps every stage topic's partitions and gives the later ones away unevenly per topic
+# (docs/benchmarks.md, "S1's two speeds"); with the delay the workers a scenario starts together
+# join one assignment, as a fleet started together does in production.
+BROKER_PROPERTIES = ["group.initial.rebalance.delay.ms=3000"]
+
 STAGES = [("database", ["Schema"]),
           ("services", ["Identity", "Billing", "Reporting"]),
           ("integrations", ["Integrations"]),
@@ -253,6 +260,8 @@ class Broker:
         os.makedirs(self.rundir, exist_ok=True)
         argv = [sys.executable, kbroker.__file__, "start", "--dir", self.rundir, "--libs", self.libs,
                 "--m2", self.m2, "--timeout", "180", "--exit-with-parent"]
+        for prop in BROKER_PROPERTIES:
+            argv += ["--property", prop]
         log("starting Kafka %s (jars from Maven Central on the first run)" % kbroker.KAFKA_VERSION)
         self.started = True  # even a failed start may leave something for stop() to remove
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -308,6 +317,7 @@ class Fleet:
         self.cfg = None
         self.world = None
         self.seq = 0
+        self.assignment = {}  # worker group member -> stage topic -> partitions (after warm-up)
 
     # -- set-up
 
@@ -555,6 +565,8 @@ log = { level = "%(loglevel)s"; };
                 last = (state, {m: sorted(a) for m, a in members.items()})
                 owned = [sum(len(m.get(t, [])) for t in topics) for m in members.values()]
                 if state == "Stable" and len(members) == self.nworkers and all(owned):
+                    self.assignment = {m: {t[len(self.prefix):]: sorted(a.get(t, []))
+                                           for t in topics} for m, a in members.items()}
                     return
             except (OSError, ConnectionError, struct.error) as e:
                 last = repr(e)
@@ -810,6 +822,7 @@ class Bench:
         fl.warm_up()
         jobs = 6 * n + 2
         res = measure_release(fl, request("bench-s1", ENVIRONMENTS, STAGES), 180 + jobs * 0.1)
+        res["assignment"] = fl.assignment
         self.done(fl)
         res["tenants"] = n
         self.results["S1"] = res
@@ -1081,7 +1094,8 @@ class Report:
                                                                 mi["kernel"]))
         self.w("| octofleet | %s, git `%s`, %s |" % (ver or "?", git, build_type(b.build)))
         self.w("| broker | Apache Kafka %s (KRaft, one node on loopback, tests/kafka/broker.py: "
-               "serial GC, C1 only, 512 MB heap) |" % kbroker.KAFKA_VERSION)
+               "serial GC, C1 only, 512 MB heap; %s) |"
+               % (kbroker.KAFKA_VERSION, ", ".join("`%s`" % p for p in BROKER_PROPERTIES)))
         self.w("| fleet | `octofleet producer`, `octofleet worker` (× W), `octofleet events "
                "--follow`, `octopus-sim`: separate processes; configuration defaults except "
                "where a scenario says |")
@@ -1158,6 +1172,7 @@ class Report:
             st = ev.get("data", {}).get("stage")
             by.setdefault(st, {}).setdefault(worker, 0)
             by[st][worker] += 1
+        self.assignment_table(res.get("assignment") or {})
         workers = sorted({w for d in by.values() for w in d})
         if not workers:
             return
@@ -1168,6 +1183,23 @@ class Report:
         self.w("|---|%s" % ("---:|" * len(workers)))
         for st in sorted(k for k in by if k is not None):
             self.w("| %d | %s |" % (st, " | ".join(str(by[st].get(w, 0)) for w in workers)))
+        self.w()
+
+    def assignment_table(self, assignment):
+        """Each worker's partitions of each stage topic when the measurement began (the worker
+        group's DescribeGroups after the warm-up)."""
+        if not assignment:
+            return
+        members = sorted(assignment)
+        topics = sorted({t for a in assignment.values() for t in a})
+        self.w("Stage topic partitions per worker when the measured release was submitted "
+               "(group members by the worker name their member id starts with):")
+        self.w()
+        self.w("| topic | %s |" % " | ".join(m.split("-")[0] or m for m in members))
+        self.w("|---|%s" % ("---|" * len(members)))
+        for t in topics:
+            self.w("| %s | %s |" % (t, " | ".join(
+                ",".join(str(p) for p in assignment[m].get(t, [])) or "-" for m in members)))
         self.w()
 
     def s2(self, s2):

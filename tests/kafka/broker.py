@@ -2,7 +2,7 @@
 """A real Apache Kafka 4.1.1 broker for octofleet's tests (KRaft, one combined node, loopback).
 
     broker.py fetch  [--libs DIR] [--m2 DIR]      download the broker jars with Maven (idempotent)
-    broker.py start  --dir RUN [--exit-with-parent] [--timeout S]
+    broker.py start  --dir RUN [--exit-with-parent] [--timeout S] [--property NAME=VALUE ...]
     broker.py stop   --dir RUN
     broker.py status --dir RUN
 
@@ -11,7 +11,9 @@ log4j2 config into RUN, formats a fresh storage directory (RUN/data), starts `ka
 background (pid in RUN/broker.pid, output in RUN/broker.out and RUN/broker.log), polls the broker
 with raw Kafka ApiVersions + Metadata requests until it lists itself (deadline --timeout, default
 90 s) and then writes the bootstrap address to RUN/bootstrap. `stop` sends SIGTERM, SIGKILL after a
-bound, and removes RUN/data and RUN/bootstrap (the logs stay for post-mortems).
+bound, and removes RUN/data and RUN/bootstrap (the logs stay for post-mortems). `--property`
+overrides a line of the tests' server.properties (bench/run.py gives the group rebalance delay
+its production default; tests keep the fast settings below).
 
 The JVM runs under a small supervisor process (`broker.py _supervise`, pid in RUN/supervisor.pid)
 that reaps it and, with --exit-with-parent (used by the ctest fixture), stops it as soon as the
@@ -516,14 +518,27 @@ def supervise(args):
     return 0
 
 
-def prepare(rundir, libs):
-    """Writes the configuration for fresh ports and formats fresh storage. Returns the port and
-    the seconds the format took."""
+def parse_property(text):
+    """NAME=VALUE from the command line, as a (name, value) pair."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name or any(c in text for c in "\r\n") or name.startswith("#"):
+        raise argparse.ArgumentTypeError("wants NAME=VALUE on one line, got %r" % text)
+    return name, value.strip()
+
+
+def prepare(rundir, libs, overrides=()):
+    """Writes the configuration for fresh ports (overrides: (name, value) pairs that replace the
+    tests' defaults; a later line wins in a properties file) and formats fresh storage. Returns
+    the port and the seconds the format took."""
     data = os.path.join(rundir, "data")
     os.makedirs(data)
     port, cport = free_ports(2)
     props = os.path.join(rundir, "server.properties")
-    write_file(props, SERVER_PROPERTIES.format(port=port, cport=cport, data=data))
+    text = SERVER_PROPERTIES.format(port=port, cport=cport, data=data)
+    if overrides:
+        text += "# --property overrides\n" + "".join("%s=%s\n" % kv for kv in overrides)
+    write_file(props, text)
     write_file(os.path.join(rundir, "log4j2.xml"),
                LOG4J2_XML.format(log=os.path.join(rundir, "broker.log")))
     t0 = time.monotonic()
@@ -560,7 +575,7 @@ def start(args):
 
     for attempt in range(1, 4):
         t0 = time.monotonic()
-        port, t_format = prepare(rundir, libs)
+        port, t_format = prepare(rundir, libs, args.property)
         slog = open(os.path.join(rundir, "supervisor.log"), "a")
         sup = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "_supervise", "--dir", rundir, "--libs", libs,
@@ -632,6 +647,9 @@ def main():
                    help="stop the broker when the calling process (ctest) exits")
     s.add_argument("--max-lifetime", type=float, default=4 * 3600.0,
                    help="with --exit-with-parent: stop the broker after this many seconds anyway")
+    s.add_argument("--property", action="append", default=[], type=parse_property,
+                   metavar="NAME=VALUE",
+                   help="a broker setting that replaces the tests' default (repeatable)")
 
     p = sub.add_parser("stop", help="stop the broker and remove its data")
     p.add_argument("--dir", required=True)
