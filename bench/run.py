@@ -2,7 +2,8 @@
 """octofleet's benchmark suite on the real broker (issue 8, part 7).
 
     python3 bench/run.py --build build [--scenarios S1,S3] [--quick] [--out docs/benchmarks.md]
-                         [--kafka-property NAME=VALUE ...] [--log-level LEVEL]
+                         [--kafka-property NAME=VALUE ...] [--octopus-latency-ms MS]
+                         [--log-level LEVEL]
 
 Starts a real Apache Kafka broker (tests/kafka/broker.py), and for each scenario a fresh
 octopus-sim with a generated world (scripts/gen-world.py) and the fleet as separate processes
@@ -359,6 +360,10 @@ class Fleet:
                                % (self.scenario, line, tail(self.sim.logpath)))
         self.sim_url = m.group(1)
         self.sim.popen.stdout.close()
+        lat = self.bench.args.octopus_latency_ms
+        if lat:
+            # A real server answers in tens of milliseconds, the simulator in microseconds.
+            self.sim_call("POST", "/sim/faults", {"route": "*", "count": -1, "latency_ms": lat})
 
     def write_config(self):
         keyfile = os.path.join(self.dir, "octopus-api-key")
@@ -1102,6 +1107,9 @@ class Report:
         self.w("| task budget | %s |" % ("`octopus.task_budget = 0` (automatic)" if
                                          b.has_task_budget else
                                          "no `octopus.task_budget` key in this build: not set"))
+        if b.args.octopus_latency_ms:
+            self.w("| Octopus latency | every API request answered %d ms late (an octopus-sim "
+                   "`latency_ms` fault, `--octopus-latency-ms`) |" % b.args.octopus_latency_ms)
         self.w()
         self.w("Each scenario gets a fresh octopus-sim (a world from `scripts/gen-world.py "
                "--projects 7 --beta-percent 100 --connect-percent 100`: every tenant in one beta "
@@ -1387,6 +1395,10 @@ def main():
     ap.add_argument("--kafka-property", action="append", default=[], metavar="NAME=VALUE",
                     help="a librdkafka property for every daemon (kafka.properties; repeatable), "
                     "to measure a tuning side by side with the defaults")
+    ap.add_argument("--octopus-latency-ms", type=int, default=0, metavar="MS",
+                    help="answer every Octopus API request this much later (octopus-sim's "
+                    "latency_ms fault; default 0): a real server's response time, which the "
+                    "simulator's microseconds hide")
     ap.add_argument("--log-level", default="info", choices=["info", "debug"],
                     help="the daemons' log.level (default: info; the suite reads their info "
                     "lines); debug logs every decision and batch, and slows the fleet: for "
