@@ -23,5 +23,6 @@ int of_cmd_producer(int argc, char **argv); /* cmd_producer.c */
 int of_cmd_worker(int argc, char **argv);   /* cmd_worker.c */
 int of_cmd_topic(int argc, char **argv);    /* cmd_topic.c */
 int of_cmd_notify(int argc, char **argv);   /* cmd_notify.c */
+int of_cmd_workers(int argc, char **argv);  /* cmd_workers.c */
 
 #endif

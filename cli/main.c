@@ -35,6 +35,7 @@ static const struct of_cmd {
     {"abort", of_cmd_abort, "stop a release (--cancel-running cancels live tasks)"},
     {"approve", of_cmd_approve, "approve a stage (or release) that waits for approval"},
     {"guide", of_cmd_guide, "answer a stage's guided failures in Octopus (retry/ignore/abort)"},
+    {"workers", of_cmd_workers, "show the worker group: who owns which stage partitions"},
     {"events", of_cmd_events, "print CloudEvents as JSON lines (--follow)"},
     {"topic", of_cmd_topic, "dump a topic as JSON lines, or produce one message (debugging)"},
     {"version", cmd_version, "print octofleet's version"},

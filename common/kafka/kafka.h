@@ -505,6 +505,41 @@ OF_MUST_CHECK of_err of_kafka_ensure_topics(const of_kafka_config *cfg,
                                             const of_kafka_topic_spec *topics, size_t n,
                                             int timeout_ms, char *errstr, size_t errstr_size);
 
+/* A partition a group member owns (topic owned by the of_kafka_group it is in). */
+typedef struct of_kafka_owned_partition {
+    char *topic;
+    int32_t partition;
+} of_kafka_owned_partition;
+
+/* One member of a consumer group as the group coordinator describes it. Everything owned by
+ * the of_kafka_group it is in. */
+typedef struct of_kafka_group_member {
+    char *member_id;
+    char *client_id;
+    char *instance_id;               /* group.instance.id; NULL for a dynamic member */
+    char *host;                      /* as the broker saw it, e.g. "/127.0.0.1" */
+    of_kafka_owned_partition *parts; /* what it owns */
+    size_t nparts;
+} of_kafka_group_member;
+
+typedef struct of_kafka_group {
+    char *state; /* "Stable", "PreparingRebalance", "CompletingRebalance", "Empty", "Dead" */
+    of_kafka_group_member *members;
+    size_t nmembers;
+    int *partitions; /* per topic asked for: its partition count, -1 when it does not exist */
+} of_kafka_group;
+
+/* Describes consumer group `group` (DescribeConsumerGroups) and counts the partitions of each of
+ * topics (metadata), so that a caller can tell which partitions nobody owns. A group that does
+ * not exist comes back with state "Dead" and no members. Transient errors are retried until
+ * timeout_ms. Not on the mock cluster (its 2.0.2 version has no Admin API): OF_ERR_STATE.
+ * *out is cleared first and released with of_kafka_group_clear. */
+OF_MUST_CHECK of_err of_kafka_describe_group(const of_kafka_config *cfg, const char *group,
+                                             const char *const *topics, size_t ntopics,
+                                             int timeout_ms, of_kafka_group *out, char *errstr,
+                                             size_t errstr_size);
+void of_kafka_group_clear(of_kafka_group *g);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Mock cluster (librdkafka's in-process fake brokers on 127.0.0.1 ephemeral ports) */
 

@@ -1,4 +1,5 @@
-/* The Kafka module, part 3: topic creation and the librdkafka mock cluster. */
+/* The Kafka module, part 3: topic creation, group descriptions and the librdkafka mock
+ * cluster. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,177 @@ of_err of_kafka_ensure_topics(const of_kafka_config *cfg, const of_kafka_topic_s
         if (!rc || !ofk_retry_again(&r, rderr, errstr, errstr_size)) break;
     }
     rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Group description */
+
+void of_kafka_group_clear(of_kafka_group *g)
+{
+    if (!g) return;
+    for (size_t i = 0; i < g->nmembers; i++) {
+        of_kafka_group_member *m = &g->members[i];
+        free(m->member_id);
+        free(m->client_id);
+        free(m->instance_id);
+        free(m->host);
+        for (size_t k = 0; k < m->nparts; k++)
+            free(m->parts[k].topic);
+        free(m->parts);
+    }
+    free(g->members);
+    free(g->state);
+    free(g->partitions);
+    memset(g, 0, sizeof(*g));
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+/* Copies one member; false when out of memory. */
+static bool copy_member(const rd_kafka_MemberDescription_t *md, of_kafka_group_member *m)
+{
+    m->member_id = dup_or_null(rd_kafka_MemberDescription_consumer_id(md));
+    m->client_id = dup_or_null(rd_kafka_MemberDescription_client_id(md));
+    m->instance_id = dup_or_null(rd_kafka_MemberDescription_group_instance_id(md));
+    m->host = dup_or_null(rd_kafka_MemberDescription_host(md));
+    const rd_kafka_MemberAssignment_t *ma = rd_kafka_MemberDescription_assignment(md);
+    const rd_kafka_topic_partition_list_t *l = ma ? rd_kafka_MemberAssignment_partitions(ma) : NULL;
+    if (l && l->cnt > 0) {
+        m->parts = calloc((size_t)l->cnt, sizeof(*m->parts));
+        if (!m->parts) return false;
+        for (int i = 0; i < l->cnt; i++) {
+            m->parts[i].partition = l->elems[i].partition;
+            if (!(m->parts[i].topic = strdup(l->elems[i].topic))) return false;
+            m->nparts++;
+        }
+    }
+    return true;
+}
+
+/* Copies the one group description of a DescribeConsumerGroups result into out. */
+static of_err take_description(rd_kafka_event_t *ev, const char *group, of_kafka_group *out,
+                               rd_kafka_resp_err_t *rderr, char *errstr, size_t errstr_size)
+{
+    size_t cnt = 0;
+    const rd_kafka_ConsumerGroupDescription_t **res = rd_kafka_DescribeConsumerGroups_result_groups(
+        rd_kafka_event_DescribeConsumerGroups_result(ev), &cnt);
+    if (cnt != 1)
+        return of_seterr(errstr, errstr_size, OF_ERR_PROTOCOL,
+                         "kafka describe group %s: %zu descriptions for one group", group, cnt);
+    const rd_kafka_error_t *gerr = rd_kafka_ConsumerGroupDescription_error(res[0]);
+    if (gerr) {
+        *rderr = rd_kafka_error_code(gerr);
+        return of_seterr(errstr, errstr_size, ofk_err(*rderr), "kafka describe group %s: %s", group,
+                         rd_kafka_error_string(gerr));
+    }
+    out->state =
+        strdup(rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(res[0])));
+    size_t n = rd_kafka_ConsumerGroupDescription_member_count(res[0]);
+    out->members = n ? calloc(n, sizeof(*out->members)) : NULL;
+    bool ok = out->state && (!n || out->members);
+    for (size_t i = 0; ok && i < n; i++) {
+        out->nmembers++;
+        ok = copy_member(rd_kafka_ConsumerGroupDescription_member(res[0], i), &out->members[i]);
+    }
+    return ok ? OF_OK
+              : of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka describe group: out of memory");
+}
+
+/* One DescribeConsumerGroups request; *rderr says what a failed one met (for the retry). */
+static of_err describe_once(rd_kafka_t *rk, const char *group, int timeout_ms, of_kafka_group *out,
+                            rd_kafka_resp_err_t *rderr, char *errstr, size_t errstr_size)
+{
+    char rerr[512];
+    *rderr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    if (rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, rerr, sizeof(rerr))) {
+        rd_kafka_AdminOptions_destroy(opts);
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka describe group: %s", rerr);
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    const char *groups[] = {group};
+    rd_kafka_DescribeConsumerGroups(rk, groups, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+    of_err rc;
+    if (!ev) {
+        *rderr = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        rc = of_seterr(errstr, errstr_size, OF_ERR_TIMEOUT,
+                       "kafka describe group %s: no answer in %d ms", group, timeout_ms);
+    } else if ((*rderr = rd_kafka_event_error(ev))) {
+        rc = of_seterr(errstr, errstr_size, ofk_err(*rderr), "kafka describe group %s: %s", group,
+                       rd_kafka_event_error_string(ev));
+    } else {
+        rc = take_description(ev, group, out, rderr, errstr, errstr_size);
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    return rc;
+}
+
+/* Partition counts of topics from the cluster's metadata (-1: no such topic). */
+static of_err count_partitions(rd_kafka_t *rk, const char *const *topics, size_t n, int timeout_ms,
+                               int *counts, rd_kafka_resp_err_t *rderr, char *errstr,
+                               size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    *rderr = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (*rderr)
+        return of_seterr(errstr, errstr_size, ofk_err(*rderr), "kafka metadata: %s",
+                         rd_kafka_err2str(*rderr));
+    for (size_t i = 0; i < n; i++) {
+        counts[i] = -1;
+        for (int t = 0; t < md->topic_cnt; t++)
+            if (strcmp(md->topics[t].topic, topics[i]) == 0 && !md->topics[t].err)
+                counts[i] = md->topics[t].partition_cnt;
+    }
+    rd_kafka_metadata_destroy(md);
+    return OF_OK;
+}
+
+of_err of_kafka_describe_group(const of_kafka_config *cfg, const char *group,
+                               const char *const *topics, size_t ntopics, int timeout_ms,
+                               of_kafka_group *out, char *errstr, size_t errstr_size)
+{
+    memset(out, 0, sizeof(*out));
+    if (!group || !*group)
+        return of_seterr(errstr, errstr_size, OF_ERR_INVALID, "kafka describe group: no group");
+    if (cfg && cfg->mock)
+        return of_seterr(errstr, errstr_size, OF_ERR_STATE,
+                         "kafka describe group: the mock cluster has no Admin API");
+    if (ntopics && !(out->partitions = calloc(ntopics, sizeof(*out->partitions))))
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka describe group: out of memory");
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_t *rk = NULL;
+    of_err rc = ofk_conf_new(RD_KAFKA_PRODUCER, cfg, NULL, 0, &conf, errstr, errstr_size);
+    if (!rc) rc = ofk_new(RD_KAFKA_PRODUCER, &conf, &rk, errstr, errstr_size);
+    if (rc) {
+        of_kafka_group_clear(out);
+        return rc;
+    }
+    ofk_retry r;
+    ofk_retry_init(&r, cfg->client_id, "describe group", timeout_ms);
+    for (;;) {
+        int left = ofk_retry_left(&r);
+        int attempt_ms = left / 3 > 5000 ? left / 3 : (left > 0 ? left : 1);
+        rd_kafka_resp_err_t rderr = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int *counts = out->partitions; /* kept across attempts: a retry starts clean */
+        out->partitions = NULL;
+        of_kafka_group_clear(out);
+        out->partitions = counts;
+        rc = describe_once(rk, group, attempt_ms, out, &rderr, errstr, errstr_size);
+        if (!rc && ntopics)
+            rc = count_partitions(rk, topics, ntopics, attempt_ms, out->partitions, &rderr, errstr,
+                                  errstr_size);
+        if (!rc || !ofk_retry_again(&r, rderr, errstr, errstr_size)) break;
+    }
+    rd_kafka_destroy(rk);
+    if (rc) of_kafka_group_clear(out);
     return rc;
 }
 

@@ -12,8 +12,8 @@ import tempfile
 
 OCTOFLEET, SRC = sys.argv[1], sys.argv[2]
 COMMANDS = ["demo", "producer", "worker", "plan", "hotfix", "import", "submit", "status", "watch",
-            "list", "replay", "resume", "abort", "approve", "guide", "events", "topic", "version",
-            "help"]
+            "list", "replay", "resume", "abort", "approve", "guide", "events", "topic", "workers",
+            "version", "help"]
 failures = 0
 # Commands run in an empty directory without OCTOFLEET_CONFIG, so no config file is found
 # unless a case puts one there (./octofleet.cfg is looked for).

@@ -12,6 +12,7 @@ stable with each of them owning some partitions of the two stage topics. Then a 
 """
 
 import collections
+import json
 import os
 import sys
 
@@ -26,6 +27,46 @@ REQUEST = harness.release_request("sys-three-workers", ["Dev", "Test"], [
 ])
 
 
+def check_workers_command(fl, members):
+    """`octofleet workers` (Admin API through librdkafka) tells the same as the harness's own
+    DescribeGroups: who owns which partition of each stage topic, and whether a stage sits on
+    fewer workers than could share it."""
+    r = fl.octofleet("workers", "--json")
+    check_eq(r.returncode, 0, "octofleet workers --json exit code (stderr: %s)" % r.stderr)
+    view = json.loads(r.stdout)
+    check_eq(view["group"], fl.worker_group, "workers: group")
+    check_eq(view["state"], "Stable", "workers: group state")
+    check_eq(len(view["workers"]), len(WORKERS), "workers: members")
+    check_eq(sorted(w["instance_id"] for w in view["workers"]), sorted(WORKERS),
+             "workers: instance ids (worker.name)")
+    want = {mid: {t: sorted(p) for t, p in m.items()} for mid, m in members.items()}
+    got = {w["member_id"]: {fl.topic("jobs.s%s" % s): sorted(p)
+                            for s, p in w["stages"].items() if p}
+           for w in view["workers"]}
+    check_eq(got, want, "workers: partitions per member (against DescribeGroups)")
+    for st in view["stages"]:
+        topic = fl.topic("jobs.s%d" % st["stage"])
+        check_eq(st["topic"], topic, "workers: stage %d topic" % st["stage"])
+        check_eq(st["partitions"], 6, "workers: %s partitions" % topic)
+        check_eq(st["owned"], 6, "workers: %s partitions owned" % topic)
+        owners = sum(1 for m in members.values() if m.get(topic))
+        check_eq(st["workers"], owners, "workers: %s owners" % topic)
+        check_eq(st["uneven"], owners < 3, "workers: %s uneven" % topic)
+    text = fl.octofleet("workers")
+    check_eq(text.returncode, 0, "octofleet workers exit code")
+    for w in WORKERS:
+        check(("\n%s " % w) in text.stdout, "workers: no row for %s in:\n%s" % (w, text.stdout))
+    check("stage 2 (%s): 6 partition(s) on " % fl.topic("jobs.s2") in text.stdout,
+          "workers: no stage 2 line in:\n%s" % text.stdout)
+    # a group nobody joined: shown as such, not an error
+    r = fl.octofleet("workers", "--json", "--set", "worker.group_id=%s-nobody" % fl.worker_group)
+    check_eq(r.returncode, 0, "octofleet workers of an unknown group (stderr: %s)" % r.stderr)
+    empty = json.loads(r.stdout)
+    check_eq((empty["workers"], [s["owned"] for s in empty["stages"]]), ([], [0, 0]),
+             "workers of an unknown group")
+    harness.log("octofleet workers agrees with DescribeGroups; unknown group: %s" % empty["state"])
+
+
 def scenario(args, fleets):
     # Two stage topics only: each worker then owns 4 of the 12 partitions that carry jobs.
     fl = harness.Fleet(args, "three_workers", max_stages=2)
@@ -35,6 +76,7 @@ def scenario(args, fleets):
     members = fl.wait_workers_assigned(WORKERS, [fl.topic("jobs.s1"), fl.topic("jobs.s2")])
     harness.log("worker group stable: %r" % [sorted((t, sorted(p)) for t, p in m.items())
                                              for m in members.values()])
+    check_workers_command(fl, members)
 
     want = expected_targets(fl.world, REQUEST)
     check_eq(len(want), 48, "planned targets")
