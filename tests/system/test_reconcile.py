@@ -79,6 +79,8 @@ def scenario(args, fleets):
     check_eq(r.returncode, 0, "replay --wait exit code (%s)" % r.stderr.strip())
     check("3 to replay, 2 already on 1.0.0" in out,
           "replay --wait does not say what it found: %r" % out)
+    # --wait saw the end through its own consumer; the harness's follower may lag behind it
+    fl.wait_release_end(rid, "release.completed", timeout=60, after=mark)
     evs = fl.release_events(rid)[mark:]
     resumed = of_type(evs, "release.resumed")
     check_eq(len(resumed), 1, "release.resumed events of the replay")
