@@ -3,13 +3,16 @@
  * measured side by side on a real broker (figures in docs/benchmarks.md, "Transactions back to
  * back").
  *
- *   bench_txn BOOTSTRAP [--txns N] [--rounds R]
+ *   bench_txn BOOTSTRAP [--txns N] [--rounds R] [--against KEY=VALUE] [--gap MS]
  *
  * Each round runs, for each setting in turn, N transactions one right after the other, as the
  * producer's loop does under load: every other one produces one message and every one adds the
  * consumer group's offsets, so half are "offsets only" (the producer's batches of job.started
- * events). It prints each setting's p50 / p90 / max per kind of transaction and exits 0 when
- * every transaction committed. Not part of ctest: it needs a broker (tests/kafka/broker.py). */
+ * events). --against compares octofleet's client with the same client plus one librdkafka
+ * property instead of retry.backoff.ms=100; --gap waits MS between transactions, for a lone
+ * transaction on an idle client (a gate's decision after a quiet spell). It prints each
+ * setting's p50 / p90 / max per kind of transaction and exits 0 when every transaction
+ * committed. Not part of ctest: it needs a broker (tests/kafka/broker.py). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +21,11 @@
 #include "kafka.h"
 
 #define ES 512
-#define USAGE                                                                            \
-    "usage: bench_txn BOOTSTRAP [--txns N] [--rounds R]\n"                               \
-    "  N transactions (>= 2, default 40) per setting and round, R rounds (default 3).\n" \
+#define USAGE                                                                               \
+    "usage: bench_txn BOOTSTRAP [--txns N] [--rounds R] [--against KEY=VALUE] [--gap MS]\n" \
+    "  N transactions (>= 2, default 40) per setting and round, R rounds (default 3);\n"    \
+    "  octofleet's transactional client against it with KEY=VALUE (default\n"               \
+    "  retry.backoff.ms=100); MS milliseconds between transactions (default 0).\n"          \
     "  Exit 0 when every transaction committed, 1 on a Kafka error, 2 on bad arguments.\n"
 
 typedef struct sample {
@@ -93,12 +98,13 @@ static void setup_close(setup *s)
     of_kafka_producer_destroy(s->p);
 }
 
-/* n transactions back to back; the even ones produce a message. */
-static int run(setup *s, const char *topic, int n, int64_t *next_offset, sample *with_msg,
-               sample *offsets_only)
+/* n transactions gap_ms apart; the even ones produce a message. */
+static int run(setup *s, const char *topic, int n, int gap_ms, int64_t *next_offset,
+               sample *with_msg, sample *offsets_only)
 {
     char es[ES];
     for (int i = 0; i < n; i++) {
+        if (gap_ms) of_sleep_ms(gap_ms); /* pacing, not synchronisation */
         of_kafka_txn_action a = OF_KAFKA_TXN_NONE;
         int64_t t0 = of_now_us();
         if (of_kafka_txn_begin(s->p, &a, es, sizeof es)) return fail("begin", es);
@@ -126,13 +132,17 @@ static int count_arg(const char *s, int min)
 
 int main(int argc, char **argv)
 {
-    int txns = 40, rounds = 3;
-    const char *bootstrap = NULL;
+    int txns = 40, rounds = 3, gap_ms = 0;
+    const char *bootstrap = NULL, *against = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--txns") == 0 && i + 1 < argc)
             txns = count_arg(argv[++i], 2);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
             rounds = count_arg(argv[++i], 1);
+        else if (strcmp(argv[i], "--gap") == 0 && i + 1 < argc)
+            gap_ms = count_arg(argv[++i], 0);
+        else if (strcmp(argv[i], "--against") == 0 && i + 1 < argc)
+            against = argv[++i];
         else if (strcmp(argv[i], "--help") == 0) {
             printf("%s", USAGE);
             return 0;
@@ -142,7 +152,14 @@ int main(int argc, char **argv)
         } else
             bootstrap = argv[i];
     }
-    if (!bootstrap || txns < 2 || rounds < 1) {
+    char key[128] = "";
+    const char *eq = against ? strchr(against, '=') : NULL;
+    if (against && (!eq || eq == against || (size_t)(eq - against) >= sizeof key)) {
+        fprintf(stderr, "bench_txn: --against wants KEY=VALUE, not %s\n%s", against, USAGE);
+        return 2;
+    }
+    if (eq) memcpy(key, against, (size_t)(eq - against));
+    if (!bootstrap || txns < 2 || rounds < 1 || gap_ms < 0) {
         fprintf(stderr, "%s", USAGE);
         return 2;
     }
@@ -152,11 +169,17 @@ int main(int argc, char **argv)
     of_kafka_topic_spec spec = {topic, 1, 1, NULL, 0};
     if (of_kafka_ensure_topics(&cfg, &spec, 1, 30000, es, sizeof es)) return fail("topic", es);
 
-    static const of_kafka_prop librdkafka_default = {"retry.backoff.ms", "100"};
+    of_kafka_prop other = {"retry.backoff.ms", "100"};
+    const char *other_name = "retry.backoff.ms=100 (librdkafka)";
+    if (eq) {
+        other.key = key;
+        other.value = eq + 1;
+        other_name = against;
+    }
     const struct {
         const char *name;
         const of_kafka_prop *prop;
-    } settings[2] = {{"retry.backoff.ms=100 (librdkafka)", &librdkafka_default},
+    } settings[2] = {{other_name, &other},
                      {"retry.backoff.ms=" OF_KAFKA_TXN_RETRY_BACKOFF_MS " (octofleet)", NULL}};
     setup s[2];
     memset(s, 0, sizeof s);
@@ -175,10 +198,11 @@ int main(int argc, char **argv)
     /* alternate the settings within each round: the machine's noise hits both alike */
     for (int r = 0; r < rounds && !rc; r++)
         for (int k = 0; k < 2 && !rc; k++)
-            rc = run(&s[k], topic, txns, &next_offset, &with_msg[k], &offsets_only[k]);
+            rc = run(&s[k], topic, txns, gap_ms, &next_offset, &with_msg[k], &offsets_only[k]);
     if (!rc) {
-        printf("%d transactions back to back x %d rounds per setting, alternating\n\n", txns,
-               rounds);
+        printf("%d transactions %s x %d rounds per setting, alternating\n\n", txns,
+               gap_ms ? "apart" : "back to back", rounds);
+        if (gap_ms) printf("gap between transactions: %d ms\n\n", gap_ms);
         printf("| setting | with a message p50 / p90 / max | offsets only p50 / p90 / max |\n");
         printf("|---|---:|---:|\n");
         for (int k = 0; k < 2; k++)

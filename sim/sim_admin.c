@@ -473,8 +473,9 @@ static void h_faults_list(sim_req *r)
     sim_reply(r, 200, arr);
 }
 
-/* POST /sim/faults: one fault object or an array of them, appended in order. */
-static void h_faults_add(sim_req *r)
+/* POST /sim/faults: one fault object or an array of them, appended in order; PUT: the same,
+ * replacing the live ones in one step, so no request is answered normally in between. */
+static void faults_set(sim_req *r, bool replace)
 {
     json_t *body = body_json(r);
     if (!body) {
@@ -499,6 +500,7 @@ static void h_faults_add(sim_req *r)
         }
     }
     ofsim *sim = r->sim;
+    if (replace) faults_clear(sim);
     sim_fault *all = realloc(sim->faults, (size_t)(sim->n_faults + (int)n) * sizeof *all + 1);
     OF_ASSERT(all);
     sim->faults = all;
@@ -508,6 +510,16 @@ static void h_faults_add(sim_req *r)
     json_decref(list);
     if (!json_is_array(body)) json_decref(body);
     h_faults_list(r);
+}
+
+static void h_faults_add(sim_req *r)
+{
+    faults_set(r, false);
+}
+
+static void h_faults_replace(sim_req *r)
+{
+    faults_set(r, true);
 }
 
 static void h_faults_clear(sim_req *r)
@@ -632,6 +644,7 @@ static const sim_route admin_routes[] = {
     {"POST", "reset", h_reset},
     {"GET", "faults", h_faults_list},
     {"POST", "faults", h_faults_add},
+    {"PUT", "faults", h_faults_replace},
     {"DELETE", "faults", h_faults_clear},
     {"POST", "rules", h_rules},
     {"POST", "interruptions/{task}/release", h_release},

@@ -510,7 +510,8 @@ def test_queue_time_and_expiry():
     hold = deploy("Api", "4.3.0", "Hosted Beta", "Acme")  # occupies the only slot
     wait_state(hold["TaskId"], "Executing")
     now = datetime.datetime.now(datetime.timezone.utc)
-    expiry = (now + datetime.timedelta(milliseconds=300)).isoformat()
+    # long enough for the next five requests on a loaded machine: d must still be Queued
+    expiry = (now + datetime.timedelta(milliseconds=2000)).isoformat()
     d = deploy("Billing", "4.3.0", "Hosted Release", "Acme Labs", QueueTimeExpiry=expiry)
     check_eq(d["QueueTimeExpiry"] is not None, True, "QueueTimeExpiry echoed")
     queued = deploy("Billing", "4.3.0", "Hosted Release", "Globex")
@@ -567,6 +568,10 @@ def test_faults():
     admin("POST", "/sim/faults", {"status": 500, "count": -1})
     check_eq([get(tasks).status for _ in range(3)], [500] * 3, "count -1 = until cleared")
     check_eq(len(admin("GET", "/sim/faults")), 1, "listed")
+    # PUT replaces the live faults in one step
+    put = admin("PUT", "/sim/faults", [{"status": 502, "count": -1}])
+    check_eq([(f["status"], f["count"]) for f in put], [(502, -1)], "PUT replaced the faults")
+    check_eq(get(tasks).status, 502, "the replacing fault answers")
     admin("DELETE", "/sim/faults")
     check_eq(get(tasks).status, 200, "cleared")
     # "after": the request takes effect, its response is lost

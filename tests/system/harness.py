@@ -270,6 +270,12 @@ class Fleet:
         self.start_follower()
         for w in workers:
             self.start_worker(w)
+        if len(workers) > 1:
+            # A worker that joins after another took every partition makes the first drop its
+            # jobs in flight, and their events may then come twice (docs/operations.md,
+            # "Revoked"): tests that count events start from a settled group.
+            self.wait_workers_assigned(workers, [self.topic("jobs.s%d" % s)
+                                                 for s in range(1, self.max_stages + 1)])
         return self
 
     def start_sim(self):

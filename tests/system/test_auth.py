@@ -67,7 +67,9 @@ def scenario(args, fleets):
     h.good_release()  # signed end to end
 
     # ---- a forged job.succeeded while the real task runs ----------------------------------
-    fl.set_rules([{"duration_ms": 15000}])
+    # long enough to outlast the forgery's checks (a topic dump, two produces, DLQ polls and a
+    # status) on a loaded machine: the job must still be running when its status is read
+    fl.set_rules([{"duration_ms": 30000}])
     rid = fl.submit(REQUEST)
     started = fl.wait_event(rid, "job.started", timeout=60)[0]
     job_id = started["data"]["job_id"]

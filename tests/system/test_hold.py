@@ -74,8 +74,8 @@ def scenario(args, fleets):
     check("HELD: Octopus failing" in r.stdout, "status text while held: %r" % r.stdout)
     mark = fl.mark(rid)
     fl.wait_until("15 s of 503s", lambda: time.monotonic() - t0 >= 15, timeout=30)
-    fl.sim_call("DELETE", "/sim/faults")
-    fl.sim_call("POST", "/sim/faults", {"route": "*", "drop": True, "count": -1})
+    # PUT replaces the 503s in one step: a probe answered normally in between would end the hold
+    fl.sim_call("PUT", "/sim/faults", {"route": "*", "drop": True, "count": -1})
     harness.log("outage: dropped connections")
     fl.wait_until("30 s of outage", lambda: time.monotonic() - t0 >= 30, timeout=30)
     evs = fl.release_events(rid)[mark:]

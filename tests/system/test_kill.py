@@ -54,8 +54,9 @@ def part_worker(fl):
     check(all(src(e) == "w1" for e in started), "stage 1 not started by w1 alone")
     w1_deployment = {e["data"]["job_id"]: e["data"]["deployment_id"] for e in started}
     # Ground truth for "in flight": the simulator's task states right before the kill (a task
-    # runs 5 s, so none can finish, be reported and committed in between).
-    executing = {d["id"] for d in fl.deployments() if d["state"] == "Executing"}
+    # runs 5 s, so none can finish, be reported and committed in between; a task just created
+    # may not have left Octopus's queue yet, and is in flight all the same).
+    executing = {d["id"] for d in fl.deployments() if d["state"] in ("Queued", "Executing")}
     running = {j for j, dep in w1_deployment.items() if dep in executing}
     check(running, "precondition: w1 has no job in flight to lose; deployments: %r"
           % [(d["id"], d["state"]) for d in fl.deployments()])

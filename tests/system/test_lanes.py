@@ -2,7 +2,7 @@
 """System scenario 10: per-tenant lanes (policy.gate "tenant", docs/gating.md).
 
 Part A: release "sys-lanes-a" (Api, then Web, then Docs, in Dev, for Alpha, Bravo and Charlie)
-where Alpha's Api deployment is slow (20 s) and Bravo's Web takes 4 s:
+where Alpha's Api deployment is slow (30 s) and Bravo's Web takes 4 s:
   - `octofleet plan --json` shows the gate mode;
   - Bravo's stage-2 (Web) deployment is created while Alpha's stage-1 deployment still runs;
   - the producer is restarted while Bravo's Web runs: the release comes back in lanes, so
@@ -59,7 +59,7 @@ def part_a(fl):
           "plan's first line lacks the gate mode: %r" % r.stdout.splitlines()[:1])
 
     fl.set_rules([
-        {"project": "Api", "tenant": "Alpha", "duration_ms": 20000},
+        {"project": "Api", "tenant": "Alpha", "duration_ms": 30000},
         {"project": "Web", "tenant": "Bravo", "duration_ms": 4000},
         {"duration_ms": [150, 300]},
     ])

@@ -54,12 +54,12 @@ def scenario(args, fleets):
     fl.start(workers=("w1", "w2"))
 
     # ---- part A: replay only the failed ---------------------------------------------------
-    # The failing task ends after 0.1 s; the other Api tasks run 4 s, so when the failure
+    # The failing task ends after 0.1 s; the other Api tasks run 10 s, so when the failure
     # reaches the producer no stage-2 job has succeeded and stage 3 cannot have started.
     fl.set_rules([
         {"project": "Api", "environment": "Test", "tenant": "Bravo", "duration_ms": 100,
          "outcome": "fail", "error": ERROR},
-        {"project": "Api", "duration_ms": 4000},
+        {"project": "Api", "duration_ms": 10000},
         {"duration_ms": [150, 300]},
     ])
     # `submit --wait` follows the release to its pause: exit 1, and a hint that runs as printed

@@ -112,10 +112,13 @@ def stale_history(fl):
              ("paused", rid, 4, 1), "list --json of sys-watch-b")
 
     fl.set_rules([{"duration_ms": [150, 300]}])
+    # the harness's follower is a consumer of its own: let it reach the pause before marking
+    fl.wait_release_end(rid, "release.paused")
+    mark = fl.mark(rid)
     r = run(fl, "replay", rid, "--stage", "1", "--wait", "--reason", "fixed")
     check_eq(r.returncode, 0, "replay --wait until the release completes (%s)" % r.stderr)
     check("applied" in r.stdout, "replay --wait says applied: %r" % r.stdout)
-    fl.wait_release_end(rid, "release.completed", after=fl.mark(rid) - 1)
+    fl.wait_release_end(rid, "release.completed", after=mark)
     # the events topic still holds release.paused: the state says completed, so exit 0 at once
     t0 = time.monotonic()
     r = run(fl, "submit", path, "--wait")
