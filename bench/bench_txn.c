@@ -200,9 +200,9 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2 && !rc; k++)
             rc = run(&s[k], topic, txns, gap_ms, &next_offset, &with_msg[k], &offsets_only[k]);
     if (!rc) {
-        printf("%d transactions %s x %d rounds per setting, alternating\n\n", txns,
-               gap_ms ? "apart" : "back to back", rounds);
-        if (gap_ms) printf("gap between transactions: %d ms\n\n", gap_ms);
+        char how[48] = "back to back";
+        if (gap_ms) (void)snprintf(how, sizeof how, "%d ms apart", gap_ms);
+        printf("%d transactions %s x %d rounds per setting, alternating\n\n", txns, how, rounds);
         printf("| setting | with a message p50 / p90 / max | offsets only p50 / p90 / max |\n");
         printf("|---|---:|---:|\n");
         for (int k = 0; k < 2; k++)
