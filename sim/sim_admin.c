@@ -58,6 +58,7 @@ bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out)
         *out = *f;
         out->route = NULL;
         out->error = sim_strdup(f->error);
+        out->body = sim_strdup(f->body);
         out->corrupt_task = sim_strdup(f->corrupt_task);
         out->corrupt_how = sim_strdup(f->corrupt_how);
         fault_drop_spent(sim, i);
@@ -85,8 +86,8 @@ bool sim_event_fault_take(ofsim *sim, sim_ecat cat, bool *drop, int64_t *delay_m
 
 void sim_fault_clear(sim_fault *f)
 {
-    free(f->route), free(f->error), free(f->corrupt_task), free(f->corrupt_how);
-    f->route = f->error = f->corrupt_task = f->corrupt_how = NULL;
+    free(f->route), free(f->error), free(f->body), free(f->corrupt_task), free(f->corrupt_how);
+    f->route = f->error = f->body = f->corrupt_task = f->corrupt_how = NULL;
 }
 
 static void faults_clear(ofsim *sim)
@@ -288,7 +289,7 @@ static const char *const fault_keys[] = {
     "route",         "status",       "count",        "retry_after", "latency_ms",
     "drop",          "slow_body_ms", "body_bytes",   "error",       "after",
     "total_results", "ignore_skip",  "corrupt_task", "corrupt_how", "endless_body",
-    "events",        "percent",      "delay_ms",     NULL};
+    "events",        "percent",      "delay_ms",     "body",        NULL};
 
 static bool fault_int(json_t *o, const char *key, long long lo, long long hi, long long *out,
                       char *err, size_t errsz)
@@ -377,11 +378,14 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
         return false;
     }
     json_t *route = json_object_get(o, "route"), *drop = json_object_get(o, "drop"),
-           *error = json_object_get(o, "error"), *after = json_object_get(o, "after");
+           *error = json_object_get(o, "error"), *after = json_object_get(o, "after"),
+           *body = json_object_get(o, "body");
     if ((route && !json_is_string(route)) || (drop && !json_is_boolean(drop)) ||
-        (error && !json_is_string(error)) || (after && !json_is_boolean(after))) {
+        (error && !json_is_string(error)) || (after && !json_is_boolean(after)) ||
+        (body && !json_is_string(body))) {
         snprintf(err, errsz,
-                 "\"route\" and \"error\" must be strings, \"drop\" and \"after\" booleans");
+                 "\"route\", \"error\" and \"body\" must be strings, \"drop\" and \"after\" "
+                 "booleans");
         return false;
     }
     json_t *ign = json_object_get(o, "ignore_skip"), *endless = json_object_get(o, "endless_body"),
@@ -429,6 +433,7 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
     f->slow_body_ms = slow;
     f->body_bytes = bytes;
     f->error = error ? sim_strdup(json_string_value(error)) : NULL;
+    f->body = body ? sim_strdup(json_string_value(body)) : NULL;
     f->total_results = total;
     f->ignore_skip = json_is_true(ign);
     f->corrupt_task = ctask ? sim_strdup(json_string_value(ctask)) : NULL;
@@ -462,6 +467,7 @@ static json_t *render_fault(const sim_fault *f)
     if (f->corrupt_task) json_object_set_new(j, "corrupt_task", json_string(f->corrupt_task));
     if (f->corrupt_how) json_object_set_new(j, "corrupt_how", json_string(f->corrupt_how));
     if (f->endless_body) json_object_set_new(j, "endless_body", json_true());
+    if (f->body) json_object_set_new(j, "body", json_string(f->body));
     return j;
 }
 
@@ -482,7 +488,8 @@ static void faults_set(sim_req *r, bool replace)
         if (!r->resp) sim_reply_error(r, 400, "give a fault object or an array of them", NULL);
         return;
     }
-    json_t *list = json_is_array(body) ? body : json_pack("[O]", body);
+    bool is_array = json_is_array(body); /* asked before list (body itself if so) goes */
+    json_t *list = is_array ? body : json_pack("[O]", body);
     size_t n = json_array_size(list), i;
     sim_fault *parsed = calloc(n + 1, sizeof *parsed);
     OF_ASSERT(parsed);
@@ -494,7 +501,7 @@ static void faults_set(sim_req *r, bool replace)
             for (size_t k = 0; k <= i; k++)
                 sim_fault_clear(&parsed[k]);
             free(parsed);
-            json_decref(list), json_decref(json_is_array(body) ? NULL : body);
+            json_decref(list), json_decref(is_array ? NULL : body);
             sim_reply_error(r, 400, err, NULL);
             return;
         }
@@ -508,7 +515,7 @@ static void faults_set(sim_req *r, bool replace)
     sim->n_faults += (int)n;
     free(parsed);
     json_decref(list);
-    if (!json_is_array(body)) json_decref(body);
+    if (!is_array) json_decref(body);
     h_faults_list(r);
 }
 

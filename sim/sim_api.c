@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "sim_int.h"
+#include "utf8.h"
 
 /* ---- replies ------------------------------------------------------------------ */
 
@@ -24,16 +25,29 @@ void sim_reply(sim_req *r, int status, json_t *json)
 {
     free(r->resp);
     r->status = status;
-    r->resp = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
-    OF_ASSERT(r->resp);
+    r->resp = json ? json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (!r->resp) {
+        /* A reply that could not be built (jansson refused a string, or memory): say so
+         * rather than stop the server. */
+        r->status = 500;
+        r->resp = sim_strdup("{\"ErrorMessage\":\"The simulator could not render its reply.\"}");
+    }
     r->content_type = "application/json; charset=utf-8";
     json_decref(json);
 }
 
 void sim_reply_error(sim_req *r, int status, const char *msg, json_t *errs)
 {
-    json_t *j = json_pack("{s:s}", "ErrorMessage", msg);
-    if (errs) json_object_set_new(j, "Errors", errs);
+    /* msg may quote the request (a name from the URL, jansson's context), which need not be
+     * UTF-8; JSON must be. */
+    char *text = sim_strdup(msg);
+    of_utf8_scrub(text);
+    json_t *j = json_pack("{s:s}", "ErrorMessage", text);
+    free(text);
+    if (j && errs)
+        json_object_set_new(j, "Errors", errs);
+    else
+        json_decref(errs);
     sim_reply(r, status, j);
 }
 

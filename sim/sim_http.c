@@ -285,8 +285,8 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
         fault.drop = true; /* stopping: just close */
     }
     bool after = faulted && fault.after;
-    bool replace =
-        faulted && (fault.drop || fault.status || fault.body_bytes || fault.endless_body);
+    bool replace = faulted && (fault.drop || fault.status || fault.body_bytes || fault.body ||
+                               fault.endless_body);
     r.fault = faulted ? &fault : NULL;
     if (ctx->too_large) {
         sim_reply_error(&r, 413, "The request body exceeds the simulator's 1 MiB limit.", NULL);
@@ -324,7 +324,10 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
             status = fault.status ? fault.status : 200;
             ctype = "application/json; charset=utf-8";
             retry = fault.retry_after;
-            if (fault.body_bytes > 0) {
+            if (fault.body) {
+                body = sim_strdup(fault.body);
+                len = strlen(body);
+            } else if (fault.body_bytes > 0) {
                 len = (uint64_t)fault.body_bytes;
                 if (len < sizeof pad_prefix + sizeof pad_suffix)
                     len = sizeof pad_prefix + sizeof pad_suffix;

@@ -330,6 +330,7 @@ typedef struct sim_fault {
     int64_t slow_body_ms;
     int64_t body_bytes;
     char *error; /* ErrorMessage for status faults */
+    char *body;  /* this exact text as the reply's body (with status, default 200) */
     /* hostile replies (docs/octopus.md, "Faults"); the request itself is served normally */
     int64_t total_results; /* -1 = honest; else every page claims this TotalResults */
     bool ignore_skip;      /* every page is the first one, whatever skip says */

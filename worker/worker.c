@@ -20,6 +20,7 @@
 #include "heap.h"
 #include "log.h"
 #include "msg.h"
+#include "utf8.h"
 #include "worker_int.h"
 
 /* Longest a loop turn blocks in one poll: bounds the latency of the other event sources. */
@@ -497,6 +498,7 @@ void wk_emit_as(of_worker *w, const wk_job *j, of_event_type type, const char *m
     }
     if (message) {
         snprintf(msg, of_utf8_prefix(message, sizeof(msg) - 1) + 1, "%s", message);
+        of_utf8_scrub(msg); /* an event that cannot be encoded would leave the job unfinished */
         ev.message = msg;
     }
     char *json = NULL;

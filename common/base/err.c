@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "utf8.h"
+
 static const char *const of_err_names[OF_ERR__COUNT] = {
     [OF_OK] = "success",
     [OF_ERR_NOMEM] = "out of memory",
@@ -36,6 +38,9 @@ of_err of_seterr(char *errstr, size_t errstr_size, of_err err, const char *fmt, 
         va_start(ap, fmt);
         vsnprintf(errstr, errstr_size, fmt, ap);
         va_end(ap);
+        /* Error text ends up in events and replies, which must be UTF-8; what it quotes
+         * (jansson's context, a server's words, a cut at the buffer's end) may not be. */
+        of_utf8_scrub(errstr);
     }
     return err;
 }

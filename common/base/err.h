@@ -38,7 +38,8 @@ const char *of_strerror(of_err err);
 
 /* Formats into errstr (if errstr_size > 0) and returns err, so callers can
  * write `return of_seterr(e, OF_ERR_INVALID, "field %s: ...", name);`.
- * errstr may be NULL when errstr_size is 0. */
+ * errstr may be NULL when errstr_size is 0. The text is valid UTF-8: a byte of
+ * what it quotes that is not becomes '?' (utf8.h). */
 of_err of_seterr(char *errstr, size_t errstr_size, of_err err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 static atomic_int log_level = OF_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local char log_component[32];
@@ -44,33 +46,11 @@ void of_log_set_component(const char *name)
     snprintf(log_component, sizeof(log_component), "%s", name);
 }
 
-/* Length of the valid UTF-8 sequence of a printable (non-C1) character at
- * p, or 0 if p does not start one. p is NUL-terminated, so a truncated
- * sequence stops at the NUL (which is never a continuation byte). */
+/* Length of the valid UTF-8 sequence of a printable (non-C1) character at p, or 0. */
 static size_t utf8_len(const unsigned char *p)
 {
-    unsigned char c = p[0];
-    if (c >= 0xc2 && c <= 0xdf) {
-        if (p[1] < 0x80 || p[1] > 0xbf) return 0;
-        return c == 0xc2 && p[1] <= 0x9f ? 0 : 2; /* U+0080..U+009F: C1 controls */
-    }
-    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    size_t n;
-    if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0) lo = 0xa0; /* overlong */
-        if (c == 0xed) hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0) lo = 0x90; /* overlong */
-        if (c == 0xf4) hi = 0x8f; /* > U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (p[1] < lo || p[1] > hi) return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
-    return n;
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) return 0; /* U+0080..U+009F: C1 */
+    return of_utf8_len((const char *)p);
 }
 
 char *of_escape(const char *in, char *out, size_t out_size)

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "msg_json.h"
+#include "utf8.h"
 #include "uuid.h"
 
 /* ---- enum names ---- */
@@ -177,6 +178,7 @@ of_err of_errlist_add(of_errlist *l, const char *fmt, ...)
     int w = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (w < 0) tmp[0] = '\0';
+    of_utf8_scrub(tmp); /* the list becomes release.rejected's errors: JSON strings */
     char *s = strdup(tmp);
     if (!s) return OF_ERR_NOMEM;
     l->items[l->n++] = s;

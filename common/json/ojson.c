@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "utf8.h"
 
 /* ---- building ---- */
 
@@ -90,33 +91,6 @@ static void put(oj_writer *w, const void *p, size_t n)
     if (!w->rc && of_buf_append(b, p, n) != OF_OK) w->rc = OF_ERR_NOMEM;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0: a stray or truncated byte, an overlong
- * form, a surrogate or beyond U+10FFFF (json_string refuses the same). */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0; /* a NUL ends it too */
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 static const char *const short_escape[128] = {
     ['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
     ['\n'] = "\\n", ['\r'] = "\\r",  ['\t'] = "\\t",
@@ -131,7 +105,7 @@ static void put_string(oj_writer *w, const char *s)
     while (*p) {
         unsigned char c = *p;
         if (c >= 0x80) {
-            size_t n = utf8_len(p);
+            size_t n = of_utf8_len((const char *)p);
             if (!n) {
                 if (!w->rc) w->rc = OF_ERR_INVALID;
                 return;

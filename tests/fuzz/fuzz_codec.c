@@ -5,7 +5,8 @@
  *   - without it (gcc, CI): tests/fuzz/fuzz_smoke.c drives the same function with
  *     deterministic mutations of the golden files, as a ctest unit test.
  * The contract checked: a parser either succeeds, and then its output re-encodes, or
- * fails with a non-empty reason; and oj_parse (common/json) gives json_loadb's tree or error.
+ * fails with a non-empty reason that is valid UTF-8 (it goes into events and DLQ records);
+ * and oj_parse (common/json) gives json_loadb's tree or error.
  * Memory errors are the sanitizers' job. */
 #include "fuzz_codec.h"
 #include "fuzz_entry.h"
@@ -16,6 +17,7 @@
 #include "msg.h"
 #include "ojcheck.h"
 #include "ojson.h"
+#include "utf8.h"
 
 /* TYPE_decode of the input (s, size): a decoded message must encode again, a rejection must
  * say why in err; bit is set in bad when not. */
@@ -27,7 +29,7 @@
             char *e_ = NULL;                                         \
             if (type##_encode(&v_, &e_) != OF_OK) bad |= (bit);      \
             free(e_);                                                \
-        } else if (!err[0]) {                                        \
+        } else if (!err[0] || !of_utf8_valid(err)) {                 \
             bad |= (bit);                                            \
         }                                                            \
         type##_clear(&v_);                                           \
@@ -59,6 +61,8 @@ int of_fuzz_one(const uint8_t *data, size_t size)
     } else if (errs.n == 0) {
         bad |= 1; /* a rejection always says why */
     }
+    for (size_t i = 0; i < errs.n; i++)
+        if (!of_utf8_valid(errs.items[i])) bad |= 1;
     of_request_free(req);
     of_errlist_clear(&errs);
 
@@ -76,7 +80,7 @@ int of_fuzz_one(const uint8_t *data, size_t size)
         free(enc2);
         free(enc);
         enc = NULL;
-    } else if (!err[0]) {
+    } else if (!err[0] || !of_utf8_valid(err)) {
         bad |= 2;
     }
     of_job_clear(&job);

@@ -1482,6 +1482,17 @@ static void add_regressions(seed *seeds, size_t *n)
     };
     for (size_t i = 0; i < sizeof(retry_after) / sizeof(retry_after[0]); i++)
         add_seed(seeds, n, retry_after[i], strlen(retry_after[i]));
+    /* octo_parse_body (libFuzzer, 2026-12-07): jansson's error context keeps the first byte
+     * of a character after a bad escape, so the error text was not UTF-8, and a job.failed
+     * event quoting it could not be encoded */
+    static const char *const bad_escape[] = {
+        "\"\\\xd0\x9c",
+        "{\"ItemTypd\":\"Environ\\u\xd0\x9c\"}]}\x82",
+        "{\"Ite\":\"Envon\\u\xe1\xb6\x9a"
+        "0c\"}}\x82",
+    };
+    for (size_t i = 0; i < sizeof(bad_escape) / sizeof(bad_escape[0]); i++)
+        add_seed(seeds, n, bad_escape[i], strlen(bad_escape[i]));
 }
 
 int main(int argc, char **argv)

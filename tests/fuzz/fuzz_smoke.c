@@ -121,6 +121,19 @@ static void add_encoded_seeds(void)
     add_seed(enc, enc ? strlen(enc) : 0);
 }
 
+/* Inputs libFuzzer found, kept as seeds so they stay fixed. */
+static void add_found_seeds(void)
+{
+    static const char *const found[] = {
+        /* jansson's error context keeps the first byte of a character after a bad escape:
+         * an error text that was not UTF-8 (2026-12-07) */
+        "\"\\\xd0\x9c",
+        "{\"schema\":\"octofleet.job/1\",\"job_id\":\"\\\xe1\xb6\x9a\"}",
+    };
+    for (size_t i = 0; i < sizeof found / sizeof found[0]; i++)
+        add_seed(strdup(found[i]), strlen(found[i]));
+}
+
 static const char *const tokens[] = {OF_FUZZ_JSON_TOKENS,
                                      "0",
                                      "-1",
@@ -174,6 +187,7 @@ int main(int argc, char **argv)
     add_dir(OF_FIXTURES_DIR "/requests/valid");
     add_dir(OF_FIXTURES_DIR "/requests/invalid");
     add_encoded_seeds();
+    add_found_seeds();
     for (int i = 1; i < argc; i++) {
         size_t len = 0;
         char *d = of_test_read_file(argv[i], 1 << 16, &len);

@@ -573,6 +573,11 @@ def test_faults():
     check_eq([(f["status"], f["count"]) for f in put], [(502, -1)], "PUT replaced the faults")
     check_eq(get(tasks).status, 502, "the replacing fault answers")
     admin("DELETE", "/sim/faults")
+    # "body": exactly this text, with the fault's status
+    admin("POST", "/sim/faults", {"body": "<html>Bad gateway</html>", "status": 502})
+    r = get(tasks)
+    check_eq((r.status, r.raw), (502, "<html>Bad gateway</html>"), "body fault")
+    check_eq(req("POST", "/sim/faults", {"body": 5}, key=None).status, 400, "body not a string")
     check_eq(get(tasks).status, 200, "cleared")
     # "after": the request takes effect, its response is lost
     admin("POST", "/sim/faults", {"route": "POST /api/{space}/deployments", "status": 503,
@@ -904,6 +909,19 @@ def test_task_peaks():
     check_eq(peak_of(OTHER_KEY[:8])["peak"], 0, "reset clears the peaks")
 
 
+def test_garbled_bodies():
+    """A body whose JSON error quotes half a character (jansson's context keeps one byte of
+    it) is a 400 with a JSON error, not a crash: the error text is made UTF-8."""
+    garbled = b'"\\\xd0\x9c'
+    for method, path, key in (("POST", "/sim/rules", None), ("POST", "/sim/faults", None),
+                              ("PUT", "/sim/faults", None), ("POST", "/sim/task-cap", None),
+                              ("POST", "/api/deployments", KEY)):
+        r = req(method, path, garbled, key=key)
+        check(r.status == 400 and r.json and r.json.get("ErrorMessage"),
+              "%s %s with a garbled body: %r" % (method, path, r))
+    check_eq(get("/api").status, 200, "the simulator still answers")
+
+
 CASES = [test_root_and_route_forms, test_auth, test_paging_and_partial_name, test_catalogue,
          test_releases, test_deployment_template, test_create_deployment,
          test_deployment_validation, test_task_lifecycle_success_and_failure,
@@ -911,7 +929,7 @@ CASES = [test_root_and_route_forms, test_auth, test_paging_and_partial_name, tes
          test_interruption_hold_release_and_cancel, test_queue_time_and_expiry, test_faults,
          test_hostile_faults, test_rules_at_runtime_and_reset, test_executions_api,
          test_events_feed, test_events_interruption_and_cancel, test_event_faults,
-         test_task_peaks]
+         test_task_peaks, test_garbled_bodies]
 
 
 # ---- cases with their own simulator process -------------------------------------------

@@ -1,5 +1,6 @@
 /* Unit tests for common/: error strings, capped buffers, local files, log
  * escaping, URL masking, time parsing, backoff. */
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "secret.h"
 #include "strpool.h"
 #include "test.h"
+#include "utf8.h"
 
 /* The one duration syntax (config, environment, requests): every non-zero value names its unit. */
 static const struct {
@@ -256,6 +258,48 @@ static void test_escape(void)
     CHECK(of_escape("abc", out, 0) == out); /* nothing written */
     CHECK_INT(out[0], 'x');
     CHECK_STR(of_escape(NULL, out, sizeof(out)), "");
+}
+
+/* of_utf8_scrub: every byte outside a valid sequence becomes '?', the rest stays. */
+static const struct {
+    const char *name, *in, *want;
+} utf8_cases[] = {
+    {"ASCII", "job failed: disk full", "job failed: disk full"},
+    {"empty", "", ""},
+    {"2-, 3- and 4-byte", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x99",
+     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x99"},
+    {"C1 is valid UTF-8", "\xc2\x85", "\xc2\x85"},
+    /* jansson's error context keeps one byte of a character (the fuzzer's find) */
+    {"jansson near context", "invalid escape near '\"\\\xd0'", "invalid escape near '\"\\?'"},
+    {"stray continuation", "a\x80z", "a?z"},
+    {"lone lead byte at the end", "a\xc3", "a?"},
+    {"truncated 3-byte", "\xe2\x82z", "??z"},
+    {"overlong", "\xc0\xaf", "??"},
+    {"surrogate", "\xed\xa0\x80", "???"},
+    {"beyond U+10FFFF", "\xf4\x90\x80\x80", "????"},
+    {"0xff 0xfe", "\xff\xfe", "??"},
+};
+
+static void test_utf8(void)
+{
+    char buf[128];
+    for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++) {
+        snprintf(buf, sizeof buf, "%s", utf8_cases[i].in);
+        bool was_valid = strcmp(utf8_cases[i].in, utf8_cases[i].want) == 0;
+        if (of_utf8_valid(buf) != was_valid || (of_utf8_scrub(buf) == 0) != was_valid ||
+            strcmp(buf, utf8_cases[i].want) != 0)
+            fprintf(stderr, "  utf8 case \"%s\"\n", utf8_cases[i].name);
+        CHECK_STR(buf, utf8_cases[i].want);
+        CHECK(of_utf8_valid(buf));
+    }
+    /* of_seterr's text is always UTF-8: what it quotes, and its cut at the buffer's end */
+    CHECK_INT(of_seterr(buf, sizeof buf, OF_ERR_PROTOCOL, "reply is not valid JSON (%s)",
+                        "near '\"\\\xd0'"),
+              OF_ERR_PROTOCOL);
+    CHECK_STR(buf, "reply is not valid JSON (near '\"\\?')");
+    char small[6];
+    (void)of_seterr(small, sizeof small, OF_ERR_INVALID, "abc%s", "\xe2\x82\xac");
+    CHECK_STR(small, "abc??"); /* the euro sign cut after two of its three bytes */
 }
 
 /* Runs of_log with stderr redirected to a file; returns what it wrote. */
@@ -527,6 +571,7 @@ int main(void)
     test_buf_cap();
     test_read_file();
     test_escape();
+    test_utf8();
     test_log_one_line();
     test_mask_url();
     test_rfc3339();

@@ -54,6 +54,7 @@
 #include "octopus.h"
 #include "sim.h"
 #include "test.h"
+#include "utf8.h"
 #include "uuid.h"
 #include "worker.h"
 
@@ -592,6 +593,30 @@ static void case_failure(world *w, evlist *l)
     CHECK_INT(count_deployments(w, "T06", "Dev"), 0);
     CHECK_INT(count_deployments(w, "T05", "Prod"), 0);
     CHECK_INT(w->wk[0].stats.failed, 3);
+    check_committed_at_end(w);
+}
+
+/* A create answered with a body whose JSON error quotes half a character (jansson's context
+ * keeps one byte of it; libFuzzer's find): the job fails with a reason that is UTF-8, so its
+ * event is written and its offset done, rather than an event that cannot be encoded. */
+static void case_garbled_reply(world *w, evlist *l)
+{
+    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"route\": \"POST /api/{space}/deployments\", "
+                                         "\"body\": \"\\\"\\\\\u041c\", \"count\": 1}"),
+              OF_OK);
+    of_job job;
+    make_job(w, &job, "T07", "Dev", 1);
+    want ws[1];
+    char ids[1][OF_UUID_STR_SIZE];
+    want_final(&job, 1, ids, ws);
+    run_to_final(w, &job, 1, ws, l);
+    const evrow *f = ev_find(l, ids[0], 1, OF_EV_JOB_FAILED);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_CONTAINS(f->message, "reply is not valid JSON");
+        CHECK(of_utf8_valid(f->message));
+    }
+    CHECK_INT(w->wk[0].stats.failed, 1);
     check_committed_at_end(w);
 }
 
@@ -1464,6 +1489,7 @@ static const struct {
     {"keys", .pure = case_keys},
     {"happy", .fn = case_happy},
     {"failure", .fn = case_failure},
+    {"garbled_reply", .fn = case_garbled_reply},
     {"garbage", .fn = case_garbage},
     {"adopt", .fn = case_adopt},
     {"timeout", .fn = case_timeout},

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs one of the fuzz targets under clang's libFuzzer with AddressSanitizer and
+# UndefinedBehaviorSanitizer (docs/testing.md, "Fuzzing with libFuzzer"). Not part of CI:
+# ctest runs the same targets with fixed-seed mutations (fuzz_codec, fuzz_octopus).
+#
+#   scripts/fuzz.sh codec|octopus [SECONDS] [WORKDIR]
+#
+# SECONDS defaults to 600, WORKDIR to build-fuzz. Needs clang (apt-get install clang) and,
+# for the octopus target's seeds, a normal build (scripts/build.sh). A finding is written to
+# WORKDIR/artifacts/ and the run exits non-zero; add the input to the target's regression
+# seeds (fuzz_smoke.c's add_found_seeds, fuzz_octopus.c's add_regressions) with the fix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${1:-}
+secs=${2:-600}
+work=${3:-build-fuzz}
+case "$target" in
+codec | octopus) ;;
+-h | --help)
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+*)
+    echo "usage: scripts/fuzz.sh codec|octopus [SECONDS] [WORKDIR]" >&2
+    exit 2
+    ;;
+esac
+command -v clang > /dev/null || {
+    echo "fuzz.sh: clang not found; apt-get install clang" >&2
+    exit 2
+}
+mkdir -p "$work/corpus-$target" "$work/seeds-$target" "$work/artifacts"
+src=$PWD
+flags=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+    -fno-omit-frame-pointer -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+    -DOF_FUZZ_LIBFUZZER -DOF_VERSION=\"fuzz\"
+    -I"$src/common/base" -I"$src/common/json" -I"$src/common/codec" -I"$src/common/octopus"
+    -I"$src/tests/unit" -I"$src/tests/fuzz")
+read -r -a pc_cflags <<< "$(pkg-config --cflags jansson libcurl uuid)"
+read -r -a pc_libs <<< "$(pkg-config --libs jansson libcurl uuid)"
+if [ "$target" = codec ]; then
+    sources=("$src"/tests/fuzz/fuzz_codec.c "$src"/common/codec/*.c)
+    cp tests/fixtures/requests/valid/*.json tests/fixtures/requests/invalid/*.json \
+        "$work/seeds-codec/"
+else
+    sources=("$src"/tests/fuzz/fuzz_octopus.c "$src"/common/octopus/*.c)
+    bin=${BUILD_DIR:-build}/bin/test_fuzz_octopus
+    [ -x "$bin" ] || {
+        echo "fuzz.sh: $bin not found; run scripts/build.sh first (it writes the seeds)" >&2
+        exit 2
+    }
+    "$bin" --iterations 0 --write-seeds "$work/seeds-octopus" > /dev/null
+fi
+clang "${flags[@]}" "${pc_cflags[@]}" -o "$work/fuzz_$target" "${sources[@]}" \
+    "$src"/common/json/*.c "$src"/common/base/*.c "${pc_libs[@]}" -lpthread -lm
+echo "fuzz.sh: $target for ${secs} s; corpus $work/corpus-$target" >&2
+exec "$work/fuzz_$target" -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 \
+    -artifact_prefix="$work/artifacts/$target-" "$work/corpus-$target" "$work/seeds-$target"
