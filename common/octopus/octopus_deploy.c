@@ -629,7 +629,8 @@ typedef struct create_op {
     char *project_id, *environment_id, *tenant_id, *release_id, *dedupe_key;
     int64_t deadline;
     int rounds;
-    char last[600]; /* the ambiguous failure that started a lookup */
+    char last[600];  /* the ambiguous failure that started a lookup */
+    bool unreadable; /* a 2xx whose reply could not be read: look it up, never POST again */
 } create_op;
 
 static void create_free(create_op *op)
@@ -677,6 +678,14 @@ static void create_lookup_done(byjob_op *look, of_err err, const char *errstr)
         return;
     }
     byjob_free(look);
+    if (err == OF_ERR_NOT_FOUND && op->unreadable) {
+        /* The server said it created it; not finding it is no licence to create another. */
+        snprintf(es, sizeof(es), "%s; and no deployment's comments carry \"%s\"", op->last,
+                 op->dedupe_key);
+        octo_call_complete(&op->k, OF_ERR_PROTOCOL, es);
+        create_free(op);
+        return;
+    }
     if (err != OF_ERR_NOT_FOUND) {
         snprintf(es, sizeof(es), "%s; looking it up by job %s then failed: %s", op->last,
                  op->dedupe_key, errstr);
@@ -714,17 +723,25 @@ static void create_post_done(void *ctx, const octo_resp *r)
         json_decref(j);
         char msg[OCTO_ES + 200];
         snprintf(msg, sizeof(msg), "%s: %s", r->label, es);
-        octo_call_complete(&op->k, rc, rc ? msg : "");
-        create_free(op);
-        return;
-    }
-    if (!r->maybe_applied || !op->dedupe_key || r->err == OF_ERR_TIMEOUT) {
+        if (!rc || !op->dedupe_key) {
+            octo_call_complete(&op->k, rc, rc ? msg : "");
+            create_free(op);
+            return;
+        }
+        /* Created (2xx) but unreadable: find it by its job and follow it, as after a lost
+         * reply; the job would otherwise fail while its deployment runs. */
+        of_octo_deployment_clear(&op->k.res.dep);
+        memset(&op->k.res.dep, 0, sizeof(op->k.res.dep));
+        op->unreadable = true;
+        snprintf(op->last, sizeof(op->last), "%.*s", (int)sizeof(op->last) - 1, msg);
+    } else if (!r->maybe_applied || !op->dedupe_key || r->err == OF_ERR_TIMEOUT) {
         octo_call_complete(&op->k, r->err, r->errstr);
         create_free(op);
         return;
+    } else {
+        /* Ambiguous: the deployment may exist. Look before creating again. */
+        snprintf(op->last, sizeof(op->last), "%s", r->errstr);
     }
-    /* Ambiguous: the deployment may exist. Look before creating again. */
-    snprintf(op->last, sizeof(op->last), "%s", r->errstr);
     byjob_op *look = calloc(1, sizeof(*look));
     of_err rc = look ? OF_OK : OF_ERR_NOMEM;
     if (look) {
