@@ -5,8 +5,8 @@
 #
 #   scripts/fuzz.sh codec|octopus [SECONDS] [WORKDIR]
 #
-# SECONDS defaults to 600, WORKDIR to build-fuzz. Needs clang (apt-get install clang) and,
-# for the octopus target's seeds, a normal build (scripts/build.sh). A finding is written to
+# SECONDS defaults to 600, WORKDIR to build-fuzz. Needs clang (apt-get install clang) and a
+# normal build (scripts/build.sh): its test binaries write the seeds. A finding is written to
 # WORKDIR/artifacts/ and the run exits non-zero; add the input to the target's regression
 # seeds (fuzz_smoke.c's add_found_seeds, fuzz_octopus.c's add_regressions) with the fix.
 set -euo pipefail
@@ -38,19 +38,22 @@ flags=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -I"$src/tests/unit" -I"$src/tests/fuzz")
 read -r -a pc_cflags <<< "$(pkg-config --cflags jansson libcurl uuid)"
 read -r -a pc_libs <<< "$(pkg-config --libs jansson libcurl uuid)"
+# The seeds are the ctest targets' own: request fixtures and one encoded message of each
+# kind (codec), the built-in Octopus replies (octopus), and the regressions of both.
 if [ "$target" = codec ]; then
     sources=("$src"/tests/fuzz/fuzz_codec.c "$src"/common/codec/*.c)
-    cp tests/fixtures/requests/valid/*.json tests/fixtures/requests/invalid/*.json \
-        "$work/seeds-codec/"
+    bin=${BUILD_DIR:-build}/bin/test_fuzz_codec
+    seed_args=(--mutations 0 --write-seeds "$work/seeds-codec")
 else
     sources=("$src"/tests/fuzz/fuzz_octopus.c "$src"/common/octopus/*.c)
     bin=${BUILD_DIR:-build}/bin/test_fuzz_octopus
-    [ -x "$bin" ] || {
-        echo "fuzz.sh: $bin not found; run scripts/build.sh first (it writes the seeds)" >&2
-        exit 2
-    }
-    "$bin" --iterations 0 --write-seeds "$work/seeds-octopus" > /dev/null
+    seed_args=(--iterations 0 --write-seeds "$work/seeds-octopus")
 fi
+[ -x "$bin" ] || {
+    echo "fuzz.sh: $bin not found; run scripts/build.sh first (it writes the seeds)" >&2
+    exit 2
+}
+"$bin" "${seed_args[@]}" > /dev/null
 clang "${flags[@]}" "${pc_cflags[@]}" -o "$work/fuzz_$target" "${sources[@]}" \
     "$src"/common/json/*.c "$src"/common/base/*.c "${pc_libs[@]}" -lpthread -lm
 echo "fuzz.sh: $target for ${secs} s; corpus $work/corpus-$target" >&2

@@ -822,6 +822,7 @@ OF_FUZZ_LIBFUZZER_ENTRY(of_fuzz_octopus_one)
 #else
 /* ===== the smoke driver (ctest) ========================================================== */
 
+#include "fuzz_driver.h"
 #include "test.h"
 
 /* ---- allocation failure injection --------------------------------------------------------
@@ -1444,6 +1445,22 @@ static void add_seed(seed *seeds, size_t *n, const char *data, size_t len)
     seeds[(*n)++] = (seed){d, len};
 }
 
+/* A file named on the command line joins the seeds. */
+typedef struct seed_list {
+    seed *seeds;
+    size_t *n;
+} seed_list;
+
+static void add_file(const char *path, void *ctx)
+{
+    seed_list *l = ctx;
+    size_t len = 0;
+    char *d = of_test_read_file(path, 1 << 20, &len);
+    CHECK(d != NULL);
+    if (d) add_seed(l->seeds, l->n, d, len);
+    free(d);
+}
+
 /* Inputs this fuzzer found breaking the contract, kept so the bugs stay fixed. Built here
  * because some are 70 KB. (The other finding, decoders failing with OF_ERR_NOMEM and an
  * empty errstr, is pinned by the allocation-failure pass over every seed.) */
@@ -1498,47 +1515,20 @@ static void add_regressions(seed *seeds, size_t *n)
 int main(int argc, char **argv)
 {
     json_object_seed(0x6f63746f); /* no /dev/urandom: runs repeat exactly */
-    long iterations = 20000;
-    const char *write_dir = NULL;
     seed seeds[MAX_SEEDS];
     size_t n_seeds = 0;
     for (size_t i = 0; i < sizeof(builtin_seeds) / sizeof(builtin_seeds[0]); i++)
         add_seed(seeds, &n_seeds, builtin_seeds[i], strlen(builtin_seeds[i]));
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
-            char *end;
-            iterations = strtol(argv[++i], &end, 10);
-            if (*end || iterations < 0) {
-                fprintf(stderr, "usage: %s [--iterations N] [--write-seeds DIR] [FILE...]\n",
-                        argv[0]);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--write-seeds") == 0 && i + 1 < argc) {
-            write_dir = argv[++i];
-        } else {
-            size_t len = 0;
-            char *d = of_test_read_file(argv[i], 1 << 20, &len);
-            CHECK(d != NULL);
-            if (d) add_seed(seeds, &n_seeds, d, len);
-            free(d);
-        }
-    }
+    of_fuzz_cli cli = {.count = 20000, .write_dir = NULL};
+    seed_list files = {seeds, &n_seeds};
+    if (of_fuzz_cli_parse(argc, argv, "--iterations", &cli, add_file, &files)) return 2;
+    long iterations = cli.count;
     /* Regressions run as they are (and under allocation failure) but are not mutated:
      * three of them are 70 KB, and mutating them would triple the run time for little. */
     size_t n_bases = n_seeds;
     add_regressions(seeds, &n_seeds);
-    if (write_dir) { /* a corpus for the libFuzzer build */
-        for (size_t s = 0; s < n_seeds; s++) {
-            char path[1024];
-            snprintf(path, sizeof(path), "%s/seed-%02zu", write_dir, s);
-            FILE *f = fopen(path, "wb");
-            CHECK(f != NULL);
-            if (f) {
-                CHECK(fwrite(seeds[s].data, 1, seeds[s].len, f) == seeds[s].len);
-                fclose(f);
-            }
-        }
-    }
+    for (size_t s = 0; cli.write_dir && s < n_seeds; s++) /* a corpus for the libFuzzer build */
+        CHECK(of_fuzz_write_seed(cli.write_dir, s, seeds[s].data, seeds[s].len) == 0);
 
     int64_t start = of_now_ms();
     /* 1. every seed as it is */

@@ -1,7 +1,9 @@
 /* Runs the codec fuzz target (fuzz_codec.c) without libFuzzer: every golden request
- * file and one encoded message of each kind, each mutated a few hundred times with a
+ * file and one encoded message of each kind, each mutated a thousand times with a
  * fixed-seed PRNG (so a failure reproduces), plus any files given on the command line.
- * Registered with ctest as a unit test; under OF_SANITIZE=ON it is a cheap fuzzer. */
+ * Registered with ctest as a unit test; under OF_SANITIZE=ON it is a cheap fuzzer.
+ * `test_fuzz_codec --mutations 0 --write-seeds DIR` writes the seeds as a corpus for the
+ * libFuzzer build (scripts/fuzz.sh codec). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +11,12 @@
 
 #include "clock.h"
 #include "fuzz_codec.h"
+#include "fuzz_driver.h"
 #include "fuzz_entry.h"
 #include "msg.h"
 #include "test.h"
 #include "uuid.h"
 
-#define MUTATIONS 1000
 #define MAX_SEEDS 64
 
 static char *seeds[MAX_SEEDS];
@@ -182,30 +184,37 @@ static size_t mutate(const char *in, size_t len, char *out, size_t cap, uint64_t
     return n;
 }
 
+static void add_file(const char *path, void *ctx)
+{
+    (void)ctx;
+    size_t len = 0;
+    char *d = of_test_read_file(path, 1 << 16, &len);
+    CHECK(d != NULL);
+    add_seed(d, len);
+}
+
 int main(int argc, char **argv)
 {
     add_dir(OF_FIXTURES_DIR "/requests/valid");
     add_dir(OF_FIXTURES_DIR "/requests/invalid");
     add_encoded_seeds();
     add_found_seeds();
-    for (int i = 1; i < argc; i++) {
-        size_t len = 0;
-        char *d = of_test_read_file(argv[i], 1 << 16, &len);
-        CHECK(d != NULL);
-        add_seed(d, len);
-    }
+    of_fuzz_cli cli = {.count = 1000, .write_dir = NULL};
+    if (of_fuzz_cli_parse(argc, argv, "--mutations", &cli, add_file, NULL)) return 2;
     CHECK(n_seeds >= 20);
+    for (size_t s = 0; cli.write_dir && s < n_seeds; s++)
+        CHECK(of_fuzz_write_seed(cli.write_dir, s, seeds[s], seed_len[s]) == 0);
     uint64_t rnd = 0x6f6374666c656574ULL; /* fixed: failures reproduce */
     size_t cap = 1 << 17;
     char *buf = malloc(cap);
     CHECK(buf != NULL);
     for (size_t s = 0; buf && s < n_seeds; s++) {
         CHECK_INT(of_fuzz_one((const uint8_t *)seeds[s], seed_len[s]), 0);
-        for (int m = 0; m < MUTATIONS; m++) {
+        for (long m = 0; m < cli.count; m++) {
             size_t n = mutate(seeds[s], seed_len[s], buf, cap, &rnd);
             int bad = of_fuzz_one((const uint8_t *)buf, n);
             if (bad)
-                fprintf(stderr, "seed %zu mutation %d: contract broken (mask %d)\n", s, m, bad);
+                fprintf(stderr, "seed %zu mutation %ld: contract broken (mask %d)\n", s, m, bad);
             CHECK_INT(bad, 0);
         }
     }
