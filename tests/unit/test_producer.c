@@ -25,7 +25,8 @@
  * The crash-at-any-instant proof is a system test.
  *
  * Each case runs on a fixture of its own (mock cluster or broker topics, simulator, producer
- * thread, set up by cli/inproc.h), so each is its own ctest entry (producer.<case>):
+ * thread, set up by cli/inproc.h), so each is its own ctest entry
+ * (producer.<case>, producer_broker.<case>):
  *   test_producer [--broker] [CASE...]     flow unresolved garbage abort resume poison budget
  * budgetcap budgetgate evict fencing (poison needs the mock, fencing the real broker; with no
  * CASE, every case of the mode). */
@@ -1753,7 +1754,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* The same scenarios against the real broker of the ctest `kafka` fixture: built with
-     * OF_TEST_BROKER (ctest producer_broker), or run with --broker. */
+     * OF_TEST_BROKER (ctest producer_broker.<case>), or run with --broker. */
     char bootstrap[256] = "";
     bool broker = OF_TEST_BROKER || (argc > 1 && strcmp(argv[1], "--broker") == 0);
     if (broker) {
