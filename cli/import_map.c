@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8.h"
+
 /* Step templates, recognised by their parameters (an installed template's Octopus.Action
  * .Template.Id is the server's own "ActionTemplates-N", so the id says nothing portable). */
 #define DAR_TYPE      "Octopus.DeployRelease"
@@ -63,6 +65,7 @@ static void note(builder *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    of_utf8_scrub(line); /* notes go into the request's JSON; a long one may be cut mid-character */
     if (!grow(b, &b->out->notes, &b->ncap, b->nnotes, sizeof *b->out->notes)) return;
     const char *s = keep(b, line);
     if (s) b->out->notes[b->nnotes++] = s;

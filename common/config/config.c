@@ -28,6 +28,7 @@
 #include "kafka.h"
 #include "octopus.h"
 #include "secret.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------------------ */
 /* The table                                                                */
@@ -1038,11 +1039,15 @@ __attribute__((format(printf, 3, 4))) static void errs_add(cfg_errs *e, of_err e
     }
     va_list ap;
     va_start(ap, fmt);
-    int w = vsnprintf(e->buf + e->len, e->size - e->len, fmt, ap);
+    size_t start = e->len;
+    int w = vsnprintf(e->buf + start, e->size - start, fmt, ap);
     va_end(ap);
     if (w < 0) return;
     e->len += (size_t)w;
     if (e->len >= e->size) e->len = e->size - 1; /* truncated */
+    /* A line quotes the file's text (a key, a value), and errors are UTF-8 like every other
+     * error text: a stray byte, or a character cut by the truncation, becomes '?'. */
+    of_utf8_scrub(e->buf + start);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -284,7 +284,10 @@ static void vfail(oj_reader *r, of_err rc, const char *fmt, va_list ap)
 {
     if (r->rc) return;
     r->rc = rc;
-    if (r->errstr && r->errstr_size) (void)vsnprintf(r->errstr, r->errstr_size, fmt, ap);
+    if (r->errstr && r->errstr_size) {
+        (void)vsnprintf(r->errstr, r->errstr_size, fmt, ap);
+        of_utf8_scrub(r->errstr); /* a long path cut by the buffer may end mid-character */
+    }
 }
 
 void oj_fail(oj_reader *r, of_err rc, const char *fmt, ...)

@@ -19,6 +19,7 @@
 #include "secret.h"
 #include "signals.h"
 #include "test.h"
+#include "utf8.h"
 
 #ifndef OF_SOURCE_DIR
 #error "OF_SOURCE_DIR must point at the source tree"
@@ -283,6 +284,7 @@ static void test_bad_files(void)
         if (rc == OF_OK) fprintf(stderr, "  %s loaded but should not\n", names[i]);
         CHECK_INT(rc, OF_ERR_CONFIG);
         CHECK(c.octopus.url == NULL); /* left freed on failure */
+        CHECK(of_utf8_valid(es));     /* the file's stray bytes do not reach the error */
         char *save = NULL;
         for (char *line = want ? strtok_r(want, "\n", &save) : NULL; line;
              line = strtok_r(NULL, "\n", &save)) {

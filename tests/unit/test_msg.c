@@ -10,6 +10,7 @@
 #include "ojcheck.h"
 #include "ojson.h"
 #include "test.h"
+#include "utf8.h"
 #include "uuid.h"
 
 #ifndef OF_FIXTURES_DIR
@@ -677,6 +678,28 @@ static void test_job_malformed(void)
     CHECK(of_job_decode(good, strlen(good) - 1, &out, err, sizeof err) == OF_ERR_INVALID);
     CHECK_CONTAINS(err, "not JSON");
     of_job_clear(&out);
+    /* An error that quotes the message, cut by the caller's buffer at every length: still
+     * UTF-8 (it goes into a dead letter's JSON), never a character's first byte alone. */
+    const char *from = "\"schema\":\"octofleet.job/1\"";
+    const char *at = strstr(good, from);
+    CHECK(at != NULL);
+    if (at) {
+        char msg[4096];
+        (void)snprintf(msg, sizeof msg, "%.*s\"schema\":\"%s\"%s", (int)(at - good), good,
+                       "\\u00e9t\\u00e9\\u00e9\\u20ac\\u20ac\\u20ac\\ud83d\\ude80\\ud83d\\ude80",
+                       at + strlen(from));
+        CHECK(of_job_decode(msg, strlen(msg), &out, err, sizeof err) == OF_ERR_PROTOCOL);
+        of_job_clear(&out);
+        CHECK_CONTAINS(err, "\xc3\xa9t\xc3\xa9"); /* the value is quoted */
+        size_t full = strlen(err);
+        for (size_t cap = 1; cap <= full + 1; cap++) {
+            char cut[256];
+            CHECK(of_job_decode(msg, strlen(msg), &out, cut, cap) == OF_ERR_PROTOCOL);
+            if (!of_utf8_valid(cut)) fprintf(stderr, "cut at %zu: \"%s\"\n", cap, cut);
+            CHECK(of_utf8_valid(cut));
+            of_job_clear(&out);
+        }
+    }
     free(good);
 }
 
