@@ -3,25 +3,26 @@
 # UndefinedBehaviorSanitizer (docs/testing.md, "Fuzzing with libFuzzer"). Not part of CI:
 # ctest runs the same targets with fixed-seed mutations (fuzz_codec, fuzz_octopus).
 #
-#   scripts/fuzz.sh codec|octopus [SECONDS] [WORKDIR]
+#   scripts/fuzz.sh codec|octopus|config [SECONDS] [WORKDIR]
 #
 # SECONDS defaults to 600, WORKDIR to build-fuzz. Needs clang (apt-get install clang) and a
 # normal build (scripts/build.sh): its test binaries write the seeds. A finding is written to
 # WORKDIR/artifacts/ and the run exits non-zero; add the input to the target's regression
-# seeds (fuzz_smoke.c's add_found_seeds, fuzz_octopus.c's add_regressions) with the fix.
+# seeds (smoke_codec.c's add_found_seeds, fuzz_octopus.c's add_regressions, smoke_config.c)
+# with the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-}
 secs=${2:-600}
 work=${3:-build-fuzz}
 case "$target" in
-codec | octopus) ;;
+codec | octopus | config) ;;
 -h | --help)
     sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 *)
-    echo "usage: scripts/fuzz.sh codec|octopus [SECONDS] [WORKDIR]" >&2
+    echo "usage: scripts/fuzz.sh codec|octopus|config [SECONDS] [WORKDIR]" >&2
     exit 2
     ;;
 esac
@@ -35,15 +36,25 @@ flags=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -fno-omit-frame-pointer -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
     -DOF_FUZZ_LIBFUZZER -DOF_VERSION=\"fuzz\"
     -I"$src/common/base" -I"$src/common/json" -I"$src/common/codec" -I"$src/common/octopus"
+    -I"$src/common/config" -I"$src/common/kafka"
     -I"$src/tests/unit" -I"$src/tests/fuzz")
-read -r -a pc_cflags <<< "$(pkg-config --cflags jansson libcurl uuid)"
-read -r -a pc_libs <<< "$(pkg-config --libs jansson libcurl uuid)"
+pkgs=(jansson libcurl uuid)
+[ "$target" = config ] && pkgs+=(libconfig rdkafka)
+read -r -a pc_cflags <<< "$(pkg-config --cflags "${pkgs[@]}")"
+read -r -a pc_libs <<< "$(pkg-config --libs "${pkgs[@]}")"
 # The seeds are the ctest targets' own: request fixtures and one encoded message of each
-# kind (codec), the built-in Octopus replies (octopus), and the regressions of both.
+# kind (codec), the built-in Octopus replies (octopus), the example config and the config
+# fixtures (config), and the regressions found before.
 if [ "$target" = codec ]; then
     sources=("$src"/tests/fuzz/fuzz_codec.c "$src"/common/codec/*.c)
     bin=${BUILD_DIR:-build}/bin/test_fuzz_codec
     seed_args=(--mutations 0 --write-seeds "$work/seeds-codec")
+elif [ "$target" = config ]; then
+    # the loader checks kafka.properties against librdkafka and octopus.url's form
+    sources=("$src"/tests/fuzz/fuzz_config.c "$src"/common/config/*.c "$src"/common/kafka/*.c
+        "$src"/common/octopus/*.c)
+    bin=${BUILD_DIR:-build}/bin/test_fuzz_config
+    seed_args=(--mutations 0 --write-seeds "$work/seeds-config")
 else
     sources=("$src"/tests/fuzz/fuzz_octopus.c "$src"/common/octopus/*.c)
     bin=${BUILD_DIR:-build}/bin/test_fuzz_octopus

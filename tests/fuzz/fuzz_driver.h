@@ -49,4 +49,19 @@ static inline int of_fuzz_write_seed(const char *dir, size_t index, const char *
     return rc;
 }
 
+/* Prints an input that broke a contract to stderr as a C string (its first 600 bytes), so
+ * it can join the target's regression seeds. */
+static inline void of_fuzz_print_input(const char *d, size_t n)
+{
+    fprintf(stderr, "input (%zu bytes): \"", n);
+    for (size_t i = 0; i < n && i < 600; i++) {
+        unsigned char c = (unsigned char)d[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
+            fputc(c, stderr);
+        else
+            fprintf(stderr, "\\x%02x", c);
+    }
+    fprintf(stderr, "%s\"\n", n > 600 ? "..." : "");
+}
+
 #endif

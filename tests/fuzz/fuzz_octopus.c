@@ -1423,19 +1423,6 @@ static bool mutate_json(mbuf *m, uint64_t *rnd)
     return true;
 }
 
-static void print_input(const char *d, size_t n)
-{
-    fprintf(stderr, "input (%zu bytes): \"", n);
-    for (size_t i = 0; i < n && i < 600; i++) {
-        unsigned char c = (unsigned char)d[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
-            fputc(c, stderr);
-        else
-            fprintf(stderr, "\\x%02x", c);
-    }
-    fprintf(stderr, "%s\"\n", n > 600 ? "..." : "");
-}
-
 static void add_seed(seed *seeds, size_t *n, const char *data, size_t len)
 {
     if (*n >= MAX_SEEDS) return;
@@ -1534,7 +1521,7 @@ int main(int argc, char **argv)
     /* 1. every seed as it is */
     for (size_t s = 0; s < n_seeds; s++) {
         int bad = of_fuzz_octopus_one((const uint8_t *)seeds[s].data, seeds[s].len);
-        if (bad) print_input(seeds[s].data, seeds[s].len);
+        if (bad) of_fuzz_print_input(seeds[s].data, seeds[s].len);
         CHECK_INT(bad, 0);
     }
     CHECK(octo_parse_retry_after(NULL, NOW_MS) == -1);
@@ -1542,7 +1529,7 @@ int main(int argc, char **argv)
     /* 2. every allocation of every decoder fails once, on every seed */
     for (size_t s = 0; s < n_seeds; s++) {
         int bad = oom_one(seeds[s].data, seeds[s].len);
-        if (bad) print_input(seeds[s].data, seeds[s].len);
+        if (bad) of_fuzz_print_input(seeds[s].data, seeds[s].len);
         CHECK_INT(bad, 0);
     }
     CHECK(oom_injected > 100); /* the --wrap link options are in effect */
@@ -1574,7 +1561,7 @@ int main(int argc, char **argv)
         int bad = of_fuzz_octopus_one((const uint8_t *)in, m.len);
         if (bad) {
             fprintf(stderr, "fuzz_octopus: iteration %ld: contract broken (mask %d)\n", it, bad);
-            print_input(in, m.len);
+            of_fuzz_print_input(in, m.len);
             failures++;
         }
         CHECK_INT(bad, 0);
