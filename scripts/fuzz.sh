@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs one of the fuzz targets under clang's libFuzzer with AddressSanitizer and
 # UndefinedBehaviorSanitizer (docs/testing.md, "Fuzzing with libFuzzer"). Not part of CI:
-# ctest runs the same targets with fixed-seed mutations (fuzz_codec, fuzz_octopus).
+# ctest runs the same targets with fixed-seed mutations (fuzz_codec, fuzz_octopus,
+# fuzz_config).
 #
 #   scripts/fuzz.sh codec|octopus|config [SECONDS] [WORKDIR]
 #
 # SECONDS defaults to 600, WORKDIR to build-fuzz. Needs clang (apt-get install clang) and a
 # normal build (scripts/build.sh): its test binaries write the seeds. A finding is written to
-# WORKDIR/artifacts/ and the run exits non-zero; add the input to the target's regression
-# seeds (smoke_codec.c's add_found_seeds, fuzz_octopus.c's add_regressions, smoke_config.c)
-# with the fix.
+# WORKDIR/artifacts/ and the run stops; add the input to the target's regression seeds
+# (smoke_codec.c's add_found_seeds, fuzz_octopus.c's add_regressions, smoke_config.c) with
+# the fix.
+# Exit: 0 nothing found in the time given, 77 a finding (libFuzzer's -error_exitcode),
+# 2 bad usage, no clang or no build; anything else is the compiler's or libFuzzer's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-}
@@ -18,7 +21,7 @@ work=${3:-build-fuzz}
 case "$target" in
 codec | octopus | config) ;;
 -h | --help)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 0
     ;;
 *)
