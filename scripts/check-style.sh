@@ -2,7 +2,9 @@
 # Static checks run by CI: clang-format and the banned-call list.
 #   scripts/check-style.sh          # check
 #   scripts/check-style.sh --fix    # reformat in place
+# Exit: 0 clean (or reformatted with --fix), 1 a file differs or uses a banned call.
 set -euo pipefail
+. "$(dirname "$0")/help.sh"
 cd "$(dirname "$0")/.."
 mapfile -t files < <(git ls-files '*.c' '*.h')
 status=0

@@ -14,16 +14,13 @@
 # Exit: 0 nothing found in the time given, 77 a finding (libFuzzer's -error_exitcode),
 # 2 bad usage, no clang or no build; anything else is the compiler's or libFuzzer's.
 set -euo pipefail
+. "$(dirname "$0")/help.sh"
 cd "$(dirname "$0")/.."
 target=${1:-}
 secs=${2:-600}
 work=${3:-build-fuzz}
 case "$target" in
 codec | octopus | config) ;;
--h | --help)
-    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
-    exit 0
-    ;;
 *)
     echo "usage: scripts/fuzz.sh codec|octopus|config [SECONDS] [WORKDIR]" >&2
     exit 2

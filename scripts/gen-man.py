@@ -167,7 +167,9 @@ def commands(top_help):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="Generate man pages from --help.")
+    ap = argparse.ArgumentParser(description="Generate man pages from --help.",
+                                 epilog="Exit: 0 the pages are written, 1 a binary's --help "
+                                        "could not be read or parsed, 2 bad usage.")
     ap.add_argument("--octofleet", required=True, help="the built octofleet binary")
     ap.add_argument("--octopus-sim", required=True, help="the built octopus-sim binary")
     ap.add_argument("--version", required=True, help="the project version for the footer")

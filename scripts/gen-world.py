@@ -44,7 +44,9 @@ def positive(text):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                epilog="Exit: 0 written, 1 the file cannot be written, "
+                                       "2 bad usage.")
     p.add_argument("--tenants", type=positive, default=300, help="number of tenants (300)")
     p.add_argument("--projects", type=positive, default=7,
                    help="number of projects, >= 1 (7); the first is untenanted")
@@ -160,8 +162,12 @@ def main(argv):
     if args.out == "-":
         sys.stdout.write(text)
     else:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(args.out, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            print("gen-world.py: cannot write %s: %s" % (args.out, e.strerror), file=sys.stderr)
+            return 1
     return 0
 
 

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages octofleet needs to build, test and run.
 # Idempotent: does nothing when everything is present. Works as root, uses sudo otherwise.
+#
+#   scripts/install-deps.sh
+#
+# Exit: 0 everything is installed; else apt-get's status.
 set -euo pipefail
+. "$(dirname "$0")/help.sh"
 
 PKGS=(
   build-essential cmake pkg-config

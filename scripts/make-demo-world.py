@@ -6,8 +6,10 @@ environments Development .. Hosted Release, tenants split between hosted and on-
 customers. The new train (2026.18) has already been through Development and Staging, so the
 demo deploys it to the two beta environments. Deterministic: same output every run.
 """
+import argparse
 import json
 import pathlib
+import sys
 
 from world_common import TAGSETS, TRAIN_LIFECYCLE
 
@@ -31,6 +33,13 @@ NAMES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", 
 
 
 def main():
+    default = pathlib.Path(__file__).resolve().parent.parent / "sim/worlds/demo-world.json"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 epilog="Exit: 0 written, 1 the file cannot be written, "
+                                        "2 bad usage.")
+    ap.add_argument("--out", type=pathlib.Path, default=default,
+                    help="where to write the world (default: sim/worlds/demo-world.json)")
+    args = ap.parse_args()
     tenants, history = [], []
     for i, name in enumerate(NAMES):
         hosted = i % 2 == 0
@@ -77,9 +86,13 @@ def main():
         "rules": [{"project": "*", "environment": "*", "tenant": "*",
                    "duration_ms": [300, 1500]}],
     }
-    out = pathlib.Path(__file__).resolve().parent.parent / "sim/worlds/demo-world.json"
-    out.write_text(json.dumps(world, indent=1) + "\n")
+    try:
+        args.out.write_text(json.dumps(world, indent=1) + "\n")
+    except OSError as e:
+        print("make-demo-world.py: cannot write %s: %s" % (args.out, e.strerror), file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

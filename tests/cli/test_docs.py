@@ -8,7 +8,9 @@
 3. configuration.md's systemd credential lines are those of the shipped units (deploy/systemd)
    with the .deb's paths;
 4. no link or path points outside the repository (../shared, absolute local paths); links to
-   files in the repository resolve; public URLs are fine.
+   files in the repository resolve; public URLs are fine;
+5. every script in scripts/ answers --help (run from another directory) with its usage and
+   exit codes, exit 0, and without installing, building or writing anything.
 
 usage: test_docs.py /path/to/octofleet /path/to/octopus-sim /path/to/source-dir
 """
@@ -230,11 +232,57 @@ def check_links():
                       "%s: link %s leads to no file of the repository" % (where, target))
 
 
+# ---- 5. the scripts' --help ----------------------------------------------------------------
+
+# Commands a script's help must never reach: installing, building, testing, writing a world.
+SHIMMED = ("apt-get", "sudo", "dpkg-query", "cmake", "ctest", "make", "clang", "clang-format",
+           "git")
+
+
+def check_script_help():
+    scripts = sorted(f for f in glob.glob(os.path.join(SRC, "scripts", "*"))
+                     if os.access(f, os.X_OK) or f.endswith(".py"))
+    scripts = [f for f in scripts if not f.endswith(("world_common.py", "help.sh"))]
+    check(len(scripts) >= 8, "found only %d scripts in scripts/" % len(scripts))
+    before = subprocess.run(["git", "-C", SRC, "status", "--porcelain"], capture_output=True,
+                            text=True).stdout if os.path.isdir(os.path.join(SRC, ".git")) else None
+    with tempfile.TemporaryDirectory() as tmp:
+        shims, called = os.path.join(tmp, "shims"), os.path.join(tmp, "called")
+        os.mkdir(shims)
+        for name in SHIMMED:
+            with open(os.path.join(shims, name), "w") as f:
+                f.write("#!/bin/sh\necho %s \"$@\" >> %s\nexit 1\n" % (name, shlex.quote(called)))
+            os.chmod(os.path.join(shims, name), 0o755)
+        env = dict(os.environ, PATH=shims + os.pathsep + os.environ["PATH"],
+                   BUILD_DIR=os.path.join(tmp, "build"))
+        for path in scripts:
+            name = os.path.basename(path)
+            argv = ([sys.executable] if path.endswith(".py") else []) + \
+                [os.path.relpath(path, tmp), "--help"]
+            p = subprocess.run(argv, cwd=tmp, env=env, capture_output=True, text=True, timeout=30)
+            check(p.returncode == 0, "scripts/%s --help exits %d: %s"
+                  % (name, p.returncode, p.stderr.strip()[-300:]))
+            check("usage" in p.stdout.lower() or "scripts/" + name in p.stdout,
+                  "scripts/%s --help shows no usage line: %r" % (name, p.stdout[:200]))
+            check("Exit" in p.stdout, "scripts/%s --help names no exit codes" % name)
+        if os.path.exists(called):
+            with open(called) as f:
+                ran = sorted({line.split()[0] for line in f if line.strip()})
+                check(False, "a script's --help ran %s" % ", ".join(ran))
+        check(not os.path.exists(env["BUILD_DIR"]), "a script's --help created BUILD_DIR")
+    if before is not None:
+        after = subprocess.run(["git", "-C", SRC, "status", "--porcelain"], capture_output=True,
+                               text=True).stdout
+        check(after == before, "a script's --help changed the tree: %s" % after)
+    print("checked --help of %d scripts" % len(scripts))
+
+
 def main():
     check_commands()
     check_readme_request()
     check_credentials_example()
     check_links()
+    check_script_help()
     if failures:
         print("%d problem(s)" % len(failures), file=sys.stderr)
         return 1
