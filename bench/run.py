@@ -40,8 +40,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -193,56 +191,9 @@ def parse_time(s):
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
-# ---- a raw Kafka DescribeGroups, to know when the worker group has settled -------------------
-# (the same as tests/system/harness.py's, on broker.py's wire helpers)
-
-
-def describe_group(bootstrap, group):
-    host, port = bootstrap.split(",")[0].rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=10) as s:
-        s.settimeout(10)
-        r = kbroker._Reader(kbroker._request(s, 18, 0, 1, b""))
-        if r.take(">h") != 0:
-            return "error", {}
-        rng = None
-        for _ in range(r.take(">i")):
-            key, vmin, vmax = r.take(">hhh")
-            if key == 15:
-                rng = (vmin, vmax)
-        if rng is None or rng[0] > 4:
-            return "no DescribeGroups v0..v4", {}
-        v = min(rng[1], 4)
-        name = group.encode()
-        body = struct.pack(">ih", 1, len(name)) + name
-        if v >= 3:
-            body += struct.pack(">b", 0)
-        r = kbroker._Reader(kbroker._request(s, 15, v, 2, body))
-        if v >= 1:
-            r.take(">i")
-        r.take(">i")
-        err = r.take(">h")
-        r.string()
-        state = r.string()
-        r.string()
-        r.string()
-        members = {}
-        for _ in range(r.take(">i")):
-            mid = r.string()
-            if v >= 4:
-                r.string()
-            r.string()
-            r.string()
-            r.bytes_()
-            blob = r.bytes_() or b""
-            assigned = {}
-            if len(blob) >= 6:
-                a = kbroker._Reader(blob)
-                a.take(">h")
-                for _ in range(a.take(">i")):
-                    topic = a.string()
-                    assigned[topic] = [a.take(">i") for _ in range(a.take(">i"))]
-            members[mid] = assigned
-        return (state if err == 0 else "error %d" % err), members
+# A raw Kafka DescribeGroups, to know when the worker group has settled: the test broker
+# harness's (tests/kafka/broker.py), as the system tests use it.
+describe_group = kbroker.describe_group
 
 
 # ---- the broker ---------------------------------------------------------------------------------
@@ -573,7 +524,7 @@ log = { level = "%(loglevel)s"; };
                     self.assignment = {m: {t[len(self.prefix):]: sorted(a.get(t, []))
                                            for t in topics} for m, a in members.items()}
                     return
-            except (OSError, ConnectionError, struct.error) as e:
+            except OSError as e:  # ConnectionError too: not settled yet
                 last = repr(e)
             if time.monotonic() > deadline:
                 raise BenchFailure("%s: the worker group did not settle with %d members within "

@@ -317,6 +317,70 @@ class _Reader:
         return b
 
 
+def describe_group(bootstrap, group):
+    """(state, {member_id: {topic: [partitions]}}) of a classic consumer group, read with
+    DescribeGroups (v0..v4, non-flexible) from the single test broker (its own coordinator).
+    Used by the system tests and the benchmark to know when a group has settled; a broker that
+    cannot answer raises ConnectionError (an OSError), which their waits retry until their
+    deadline and then report."""
+    try:
+        return _describe_group(bootstrap, group)
+    except struct.error as e:  # a reply shorter than its fields
+        raise ConnectionError("malformed DescribeGroups reply: %s" % e) from e
+
+
+def _describe_group(bootstrap, group):
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.settimeout(10)
+        r = _Reader(_request(s, 18, 0, 1, b""))  # ApiVersions v0
+        err = r.take(">h")
+        if err:
+            raise ConnectionError("ApiVersions: error %d" % err)
+        rng = None
+        for _ in range(r.take(">i")):
+            key, vmin, vmax = r.take(">hhh")
+            if key == 15:
+                rng = (vmin, vmax)
+        if rng is None or rng[0] > 4:
+            raise ConnectionError("the broker has no DescribeGroups v0..v4: %r" % (rng,))
+        v = min(rng[1], 4)
+        name = group.encode()
+        body = struct.pack(">ih", 1, len(name)) + name
+        if v >= 3:
+            body += struct.pack(">b", 0)  # include_authorized_operations
+        r = _Reader(_request(s, 15, v, 2, body))
+        if v >= 1:
+            r.take(">i")  # throttle_time_ms
+        count = r.take(">i")
+        if count != 1:
+            raise ConnectionError("DescribeGroups: %d groups for one asked" % count)
+        err = r.take(">h")
+        r.string()  # group id
+        state = r.string()
+        r.string()  # protocol type
+        r.string()  # protocol
+        members = {}
+        for _ in range(r.take(">i")):
+            mid = r.string()
+            if v >= 4:
+                r.string()  # group_instance_id
+            r.string()  # client id
+            r.string()  # client host
+            r.bytes_()  # metadata
+            blob = r.bytes_() or b""
+            assigned = {}
+            if len(blob) >= 6:
+                a = _Reader(blob)
+                a.take(">h")  # ConsumerProtocolAssignment version
+                for _ in range(a.take(">i")):
+                    topic = a.string()
+                    assigned[topic] = [a.take(">i") for _ in range(a.take(">i"))]
+            members[mid] = assigned
+        # An error (coordinator loading or moving, unknown group) just means "not settled yet".
+        return (state if err == 0 else "error %d" % err), members
+
+
 def probe(host, port, timeout=2.0):
     """True when the broker at host:port answers Metadata listing itself, which in KRaft means
     it is registered, unfenced and serving requests."""

@@ -24,8 +24,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -162,62 +160,12 @@ def tail(path, n=40):
 # ---- a raw Kafka DescribeGroups, to know when a consumer group has settled ---------------
 
 
-# The Kafka wire helpers are the broker harness's own (tests/kafka/broker.py), which
-# already speaks this much of the protocol to tell when the broker is ready.
+# The broker harness's (tests/kafka/broker.py), which speaks this much of the protocol to
+# tell when the broker is ready; the benchmark uses the same.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafka"))
-import broker as _wire  # noqa: E402
-
-_kafka_request = _wire._request
-_Reader = _wire._Reader
+from broker import describe_group  # noqa: E402
 
 
-def describe_group(bootstrap, group):
-    """(state, {member_id: {topic: [partitions]}}) of a classic consumer group, read with
-    DescribeGroups (v0..v4, non-flexible) from the single test broker (its own coordinator)."""
-    host, port = bootstrap.split(",")[0].rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=10) as s:
-        s.settimeout(10)
-        r = _Reader(_kafka_request(s, 18, 0, 1, b""))  # ApiVersions v0
-        check_eq(r.take(">h"), 0, "ApiVersions error")
-        rng = None
-        for _ in range(r.take(">i")):
-            key, vmin, vmax = r.take(">hhh")
-            if key == 15:
-                rng = (vmin, vmax)
-        check(rng is not None and rng[0] <= 4, "broker has no DescribeGroups v0..v4: %r" % (rng,))
-        v = min(rng[1], 4)
-        name = group.encode()
-        body = struct.pack(">ih", 1, len(name)) + name
-        if v >= 3:
-            body += struct.pack(">b", 0)  # include_authorized_operations
-        r = _Reader(_kafka_request(s, 15, v, 2, body))
-        if v >= 1:
-            r.take(">i")  # throttle_time_ms
-        check_eq(r.take(">i"), 1, "DescribeGroups group count")
-        err = r.take(">h")
-        r.string()  # group id
-        state = r.string()
-        r.string()  # protocol type
-        r.string()  # protocol
-        members = {}
-        for _ in range(r.take(">i")):
-            mid = r.string()
-            if v >= 4:
-                r.string()  # group_instance_id
-            r.string()  # client id
-            r.string()  # client host
-            r.bytes_()  # metadata
-            blob = r.bytes_() or b""
-            assigned = {}
-            if len(blob) >= 6:
-                a = _Reader(blob)
-                a.take(">h")  # ConsumerProtocolAssignment version
-                for _ in range(a.take(">i")):
-                    topic = a.string()
-                    assigned[topic] = [a.take(">i") for _ in range(a.take(">i"))]
-            members[mid] = assigned
-        # An error (coordinator loading or moving, unknown group) just means "not settled yet".
-        return (state if err == 0 else "error %d" % err), members
 
 
 # ---- the fleet --------------------------------------------------------------------------------
@@ -420,7 +368,7 @@ log = { level = "info"; };
                 owned = [sum(len(m.get(t, [])) for t in topics) for m in members.values()]
                 if (state == "Stable" and len(members) == len(names) and all(owned)):
                     return members
-            except (OSError, ConnectionError) as e:
+            except OSError as e:  # ConnectionError too: not settled yet
                 last = repr(e)
             check(time.monotonic() < deadline,
                   "worker group %s did not settle with %d members each owning part of %s "
