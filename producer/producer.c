@@ -367,6 +367,28 @@ static void cap_refresh(prod *p)
     of_info("task budget %d, was %d (%s)", of_budget_limit(p->budget), was, full);
 }
 
+/* Every topic the producer writes, looked up now rather than inside the first transaction
+ * that writes it (kafka.h, of_kafka_producer_warm). */
+static void warm_topics(prod *p)
+{
+    int ns = p->cfg->topics.max_stages;
+    const char **names = calloc((size_t)ns + 3, sizeof *names);
+    if (!names) return; /* then looked up on first use, as without this */
+    size_t n = 0;
+    names[n++] = p->t_events;
+    names[n++] = p->t_releases;
+    names[n++] = p->t_dlq;
+    for (int s = 0; s < ns; s++)
+        names[n++] = p->t_jobs[s];
+    char es[ES] = "";
+    int64_t t0 = of_now_ms();
+    if (of_kafka_producer_warm(p->kp, names, n, OF_KAFKA_WARM_TIMEOUT_MS, es, sizeof es))
+        of_warn("%s; those topics are looked up on their first message instead", es);
+    else
+        of_debug("kafka topics looked up: %zu in %lld ms", n, (long long)(of_now_ms() - t0));
+    free(names);
+}
+
 static of_err kafka_start(prod *p, char *errstr, size_t errstr_size)
 {
     of_err rc = of_fleet_kafka_init(&p->fk, p->cfg, p->opts->mock, NULL);
@@ -408,6 +430,7 @@ static of_err kafka_start(prod *p, char *errstr, size_t errstr_size)
         /* Waits out the backoff; with nothing queued there are no reports to serve. */
         of_kafka_producer_poll(p->kp, (int)delay);
     }
+    if (!rc) warm_topics(p);
     return rc;
 }
 

@@ -817,6 +817,10 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
         return of_seterr(errstr, errstr_size, rc, "kafka topics: %s", es);
     if ((rc = of_kafka_producer_new(&w->fk.kc, NULL, &w->prod, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "kafka producer: %s", es);
+    /* Looked up now, not when the first job's event waits for it (kafka.h). */
+    const char *written[] = {w->events_topic, w->dlq_topic};
+    if (of_kafka_producer_warm(w->prod, written, 2, OF_KAFKA_WARM_TIMEOUT_MS, es, sizeof es))
+        of_warn("%s; looked up on the first event instead", es);
     of_kafka_consumer_opts co = {
         .group_id = cfg->worker.group_id,
         .on_rebalance = on_rebalance,

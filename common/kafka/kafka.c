@@ -452,6 +452,8 @@ void of_kafka_message_free(of_kafka_message *msg)
 struct of_kafka_producer {
     rd_kafka_t *rk;
     bool transactional;
+    rd_kafka_topic_t **warm; /* of_kafka_producer_warm's topics, held so they stay known */
+    size_t n_warm;
 };
 
 /* What a message carries to its delivery report (rd_kafka msg_opaque). Allocated per message,
@@ -669,8 +671,56 @@ void of_kafka_producer_destroy(of_kafka_producer *p)
     int64_t deadline = of_now_ms() + 5000;
     while (rd_kafka_outq_len(p->rk) > 0 && of_now_ms() < deadline)
         rd_kafka_poll(p->rk, 50);
+    for (size_t i = 0; i < p->n_warm; i++)
+        rd_kafka_topic_destroy(p->warm[i]);
+    free(p->warm);
     rd_kafka_destroy(p->rk);
     free(p);
+}
+
+/* Appends "name" (and a separator) to the list in buf, as far as it fits. */
+static void list_add(char *buf, size_t size, const char *name)
+{
+    size_t len = strlen(buf);
+    if (len < size) (void)snprintf(buf + len, size - len, "%s%s", len ? ", " : "", name);
+}
+
+of_err of_kafka_producer_warm(of_kafka_producer *p, const char *const *topics, size_t n,
+                              int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_t **warm = realloc(p->warm, (p->n_warm + n) * sizeof *warm);
+    if (!warm && p->n_warm + n)
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka: out of memory");
+    p->warm = warm;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topics[i], NULL);
+        if (!rkt)
+            return of_seterr(errstr, errstr_size, OF_ERR_KAFKA, "kafka topic %s: %s", topics[i],
+                             rd_kafka_err2str(rd_kafka_last_error()));
+        p->warm[p->n_warm++] = rkt;
+    }
+    /* all_topics 0 and no topic: the topics this client knows, the ones just added among
+     * them. The reply updates the client's own view, leaders included. */
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+    if (err)
+        return of_seterr(errstr, errstr_size, ofk_err(err), "kafka metadata: %s",
+                         rd_kafka_err2str(err));
+    char bad[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        const struct rd_kafka_metadata_topic *t = NULL;
+        for (int k = 0; k < md->topic_cnt && !t; k++)
+            if (strcmp(md->topics[k].topic, topics[i]) == 0) t = &md->topics[k];
+        bool ready = t && !t->err && t->partition_cnt > 0;
+        for (int k = 0; ready && k < t->partition_cnt; k++)
+            ready = t->partitions[k].leader >= 0;
+        if (!ready) list_add(bad, sizeof bad, topics[i]);
+    }
+    rd_kafka_metadata_destroy(md);
+    if (bad[0])
+        return of_seterr(errstr, errstr_size, OF_ERR_KAFKA,
+                         "kafka metadata: no leader yet for every partition of %s", bad);
+    return OF_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */

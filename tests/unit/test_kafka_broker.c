@@ -155,6 +155,40 @@ static void test_ensure_topics(void)
     of_kafka_producer_destroy(p);
 }
 
+/* of_kafka_producer_warm: the producer knows a topic's partitions before its first message, so
+ * a message to a partition the topic does not have is refused at once; without it, such a
+ * message is taken and fails later, in its delivery report (what test_ensure_topics allows).
+ * A topic the broker cannot serve is named in the error. */
+static void test_warm(void)
+{
+    of_kafka_config cfg = config("warm", false);
+    of_kafka_producer *cold = NULL, *warm = NULL;
+    CHECK_INT(of_kafka_producer_new(&cfg, NULL, &cold, es, sizeof(es)), OF_OK);
+    CHECK_INT(of_kafka_producer_new(&cfg, NULL, &warm, es, sizeof(es)), OF_OK);
+    if (!cold || !warm) {
+        of_kafka_producer_destroy(cold);
+        of_kafka_producer_destroy(warm);
+        return;
+    }
+    const char *topics[] = {t_jobs, t_in};
+    CHECK_INT(of_kafka_producer_warm(warm, topics, 2, 30000, es, sizeof(es)), OF_OK);
+    reports rc_cold = {0}, rc_warm = {0};
+    CHECK(produce(warm, t_jobs, 6, "k", "never", &rc_warm) != OF_OK); /* t_jobs has 6 */
+    CHECK_INT(produce(warm, t_in, 1, "k", "probe", &rc_warm), OF_OK);
+    CHECK_INT(produce(cold, t_jobs, 6, "k", "never", &rc_cold), OF_OK);
+    CHECK_INT(of_kafka_flush(cold, 30000, es, sizeof(es)), OF_OK);
+    CHECK_INT(rc_cold.failed, 1);
+    CHECK_INT(of_kafka_flush(warm, 30000, es, sizeof(es)), OF_OK);
+    CHECK_INT(rc_warm.ok, 1);
+
+    const char *bad[] = {t_in, "not a topic name!"};
+    CHECK(of_kafka_producer_warm(cold, bad, 2, 30000, es, sizeof(es)) != OF_OK);
+    CHECK_CONTAINS(es, "not a topic name!");
+    CHECK(strstr(es, t_in) == NULL);
+    of_kafka_producer_destroy(cold);
+    of_kafka_producer_destroy(warm);
+}
+
 /* Idempotent produce; a cooperative-sticky group; stored + committed offsets; a second member
  * takes over half the partitions incrementally and starts after the committed offsets. */
 static void test_group(void)
@@ -627,6 +661,7 @@ int main(void)
     of_info("broker=%s suffix=%s", bootstrap, sfx);
 
     test_ensure_topics();
+    test_warm();
     test_group();
     test_transactions_visibility();
     test_transactions_offsets();
