@@ -678,11 +678,11 @@ void of_kafka_producer_destroy(of_kafka_producer *p)
     free(p);
 }
 
-/* Appends "name" (and a separator) to the list in buf, as far as it fits. */
-static void list_add(char *buf, size_t size, const char *name)
+/* Appends "name (why)" (and a separator) to the list in buf, as far as it fits. */
+static void list_add(char *buf, size_t size, const char *name, const char *why)
 {
     size_t len = strlen(buf);
-    if (len < size) (void)snprintf(buf + len, size - len, "%s%s", len ? ", " : "", name);
+    if (len < size) (void)snprintf(buf + len, size - len, "%s%s (%s)", len ? ", " : "", name, why);
 }
 
 of_err of_kafka_producer_warm(of_kafka_producer *p, const char *const *topics, size_t n,
@@ -706,20 +706,21 @@ of_err of_kafka_producer_warm(of_kafka_producer *p, const char *const *topics, s
     if (err)
         return of_seterr(errstr, errstr_size, ofk_err(err), "kafka metadata: %s",
                          rd_kafka_err2str(err));
-    char bad[256] = "";
+    char bad[512] = "";
     for (size_t i = 0; i < n; i++) {
         const struct rd_kafka_metadata_topic *t = NULL;
         for (int k = 0; k < md->topic_cnt && !t; k++)
             if (strcmp(md->topics[k].topic, topics[i]) == 0) t = &md->topics[k];
-        bool ready = t && !t->err && t->partition_cnt > 0;
-        for (int k = 0; ready && k < t->partition_cnt; k++)
-            ready = t->partitions[k].leader >= 0;
-        if (!ready) list_add(bad, sizeof bad, topics[i]);
+        const char *why = !t                      ? "not in the reply"
+                          : t->err                ? rd_kafka_err2str(t->err)
+                          : t->partition_cnt <= 0 ? "no partitions"
+                                                  : NULL;
+        for (int k = 0; !why && k < t->partition_cnt; k++)
+            if (t->partitions[k].leader < 0) why = "a partition without a leader";
+        if (why) list_add(bad, sizeof bad, topics[i], why);
     }
     rd_kafka_metadata_destroy(md);
-    if (bad[0])
-        return of_seterr(errstr, errstr_size, OF_ERR_KAFKA,
-                         "kafka metadata: no leader yet for every partition of %s", bad);
+    if (bad[0]) return of_seterr(errstr, errstr_size, OF_ERR_KAFKA, "kafka metadata: %s", bad);
     return OF_OK;
 }
 
