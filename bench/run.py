@@ -30,7 +30,6 @@ Python 3 standard library only. Linux (reads /proc).
 """
 
 import argparse
-import ctypes
 import datetime
 import json
 import math
@@ -80,78 +79,26 @@ def log(msg):
     sys.stderr.flush()
 
 
-# ---- processes ---------------------------------------------------------------------------------
+# ---- processes: the system tests' children.py (log file, SIGTERM then SIGKILL, death with us) ----
 
-_libc = None
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    pass
+sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
+import children  # noqa: E402
 
-
-def _die_with_parent():
-    # PR_SET_PDEATHSIG: a child gets SIGKILL if the bench dies without cleaning up (kill -9).
-    if _libc is not None:
-        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+LIVE = children.LIVE  # every Proc started and not yet stopped
+tail = children.tail
 
 
-LIVE = []  # every Proc started and not yet stopped
-
-
-class Proc:
-    """A child process with stdout/stderr in a log file (stdout may be a pipe)."""
+class Proc(children.Proc):
+    """A scenario's child process; a start that fails is the scenario's failure."""
 
     def __init__(self, scenario, name, argv, logpath, env=None, pipe_stdout=False):
-        self.scenario, self.name, self.argv, self.logpath = scenario, name, argv, logpath
-        self.logf = open(logpath, "ab")
-        self.logf.write(("--- %s: %s\n" % (time.strftime("%H:%M:%S"), " ".join(argv))).encode())
-        self.logf.flush()
+        self.scenario = scenario
         try:
-            self.popen = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if pipe_stdout else self.logf, stderr=self.logf,
-                env=env, preexec_fn=_die_with_parent)
+            super().__init__(name, argv, logpath, env=env,
+                             stdout=subprocess.PIPE if pipe_stdout else None,
+                             label="%s: %s" % (scenario, name))
         except OSError as e:
-            self.logf.close()
             raise BenchFailure("%s: cannot start %s (%s): %s" % (scenario, name, argv[0], e))
-        self.expected_exit = False
-        LIVE.append(self)
-
-    @property
-    def pid(self):
-        return self.popen.pid
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def stop(self, grace=30.0):
-        """SIGTERM, SIGKILL after grace seconds; returns the exit code."""
-        self.expected_exit = True
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                log("%s: %s ignored SIGTERM for %.0fs; SIGKILL" % (self.scenario, self.name, grace))
-                self.popen.kill()
-        try:
-            rc = self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            rc = self.popen.wait()
-        if self in LIVE:
-            LIVE.remove(self)
-        if not self.logf.closed:
-            self.logf.close()
-        return rc
-
-
-def tail(path, n=30):
-    try:
-        with open(path, "rb") as f:
-            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-    except OSError as e:
-        return "(cannot read %s: %s)" % (path, e)
 
 
 def proc_sample(pid):
@@ -394,20 +341,9 @@ log = { level = "%(loglevel)s"; };
         self.reader.start()
 
     def wait_log(self, proc, needle, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            with open(proc.logpath, "rb") as f:
-                if needle.encode() in f.read():
-                    return
-            if not proc.alive():
-                raise BenchFailure("%s: %s exited (code %s) before logging %r:\n%s"
-                                   % (self.scenario, proc.name, proc.popen.returncode, needle,
-                                      tail(proc.logpath)))
-            if time.monotonic() > deadline:
-                raise BenchFailure("%s: %s did not log %r within %.0fs:\n%s"
-                                   % (self.scenario, proc.name, needle, timeout,
-                                      tail(proc.logpath)))
-            time.sleep(0.1)
+        why = proc.wait_log(needle, timeout)
+        if why:
+            raise BenchFailure("%s: %s" % (self.scenario, why))
 
     def daemons(self):
         return [p for p in [self.sim, self.producer, self.follower] + self.workers if p]

@@ -15,15 +15,12 @@ Standard library only. docs/testing.md describes the suites and how to run one t
 """
 
 import argparse
-import atexit
-import ctypes
 import datetime
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -66,95 +63,10 @@ def parse_time(s):
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
-# ---- children die with us -------------------------------------------------------------------
+# ---- child processes: children.py, shared with the benchmark --------------------------------
 
-_libc = None
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    pass
-
-
-def _die_with_parent():
-    # PR_SET_PDEATHSIG = 1: the child gets SIGKILL when the (main) thread that forked it
-    # exits, so an interrupted or timed-out test never leaves a daemon behind. Spawn from the
-    # main thread only.
-    if _libc is not None:
-        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
-
-
-_live = []  # every Proc started and not yet reaped, for atexit
-
-
-@atexit.register
-def _kill_leftovers():
-    for p in list(_live):
-        p.kill()
-
-
-class Proc:
-    """A child process with its output in a log file."""
-
-    def __init__(self, name, argv, logpath, env=None, stdout=None):
-        self.name, self.argv, self.logpath = name, argv, logpath
-        self.logf = open(logpath, "ab")
-        self.logf.write(("--- %s: %s\n" % (time.strftime("%H:%M:%S"), " ".join(argv))).encode())
-        self.logf.flush()
-        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                      stdout=stdout if stdout is not None else self.logf,
-                                      stderr=self.logf, env=env, preexec_fn=_die_with_parent)
-        self.expected_exit = False  # set when we kill it on purpose
-        _live.append(self)
-
-    @property
-    def pid(self):
-        return self.popen.pid
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def signal(self, sig):
-        if self.alive():
-            self.popen.send_signal(sig)
-
-    def kill(self):
-        """SIGKILL now (kill -9); the exit is expected."""
-        self.expected_exit = True
-        if self.alive():
-            self.popen.kill()
-        self.wait(10)
-
-    def stop(self, grace=30.0):
-        """SIGTERM, then SIGKILL after grace seconds. Returns the exit code (negative = signal)."""
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                log("%s did not stop within %.0fs of SIGTERM; SIGKILL" % (self.name, grace))
-                self.popen.kill()
-        return self.wait(10)
-
-    def wait(self, timeout):
-        try:
-            rc = self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            rc = self.popen.wait()
-        if self in _live:
-            _live.remove(self)
-        if not self.logf.closed:
-            self.logf.close()
-        return rc
-
-
-def tail(path, n=40):
-    try:
-        with open(path, "rb") as f:
-            lines = f.read().decode("utf-8", "replace").splitlines()
-    except OSError as e:
-        return "(cannot read %s: %s)" % (path, e)
-    return "\n".join(lines[-n:])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from children import Proc, tail  # noqa: E402,F401  (tests use harness.Proc and harness.tail)
 
 
 # ---- a raw Kafka DescribeGroups, to know when a consumer group has settled ---------------
@@ -335,16 +247,8 @@ log = { level = "info"; };
         self.reader.start()
 
     def wait_log(self, proc, needle, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            with open(proc.logpath, "rb") as f:
-                if needle.encode() in f.read():
-                    return
-            check(proc.alive(), "%s exited (code %s) before logging %r:\n%s"
-                  % (proc.name, proc.popen.returncode, needle, tail(proc.logpath)))
-            check(time.monotonic() < deadline, "%s did not log %r within %.0fs:\n%s"
-                  % (proc.name, needle, timeout, tail(proc.logpath)))
-            time.sleep(0.1)
+        why = proc.wait_log(needle, timeout)
+        check(why is None, why)
 
     def metrics_address(self, proc, timeout=START_TIMEOUT):
         """The host:port a daemon's metrics endpoint bound (its `metrics listening on` line)."""
