@@ -196,10 +196,10 @@ OF_MUST_CHECK of_err of_kafka_producer_new(const of_kafka_config *cfg, const cha
 
 /* Learns the partitions and leaders of the topics p is about to write (names borrowed) with one
  * metadata request, and keeps them known for p's life. Without it the first message to each
- * topic waits for librdkafka to look the topic up, and a transaction's commit with it: 0.4-0.8 s
+ * topic waits for librdkafka to look the topic up, and a transaction's commit with it: 0.2-0.8 s
  * per stage topic in the first release after a producer starts (docs/benchmarks.md, "The first
- * release after a start"). Best effort: OF_ERR_KAFKA (or OF_ERR_TIMEOUT) with the topics or
- * the request that failed in errstr; the topics are then looked up on first use as before. */
+ * release after a start"). Best effort: on failure an error, and in errstr the request's reason
+ * or each topic's ("name (reason)"); such topics are looked up on their first message. */
 #define OF_KAFKA_WARM_TIMEOUT_MS 10000 /* of_kafka_producer_warm at a daemon's start */
 OF_MUST_CHECK of_err of_kafka_producer_warm(of_kafka_producer *p, const char *const *topics,
                                             size_t n, int timeout_ms, char *errstr,
