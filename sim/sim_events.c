@@ -10,6 +10,7 @@
  * is invisible, as for an event a consumer simply missed); a delayed one gets
  * its AutoId now but is listed only from visible_at on, so a follower that
  * already moved its cursor past that AutoId never sees it. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,7 +385,52 @@ typedef struct event_filter {
     unsigned cats; /* 0 = any */
     json_t *projects, *envs, *tenants, *types, *regarding, *regarding_any, *ids;
     int64_t from, to; /* Occurred in [from, to); 0 = unbounded */
+    /* regardingAny naming only deployments and tasks (a follower's filter): their indexes,
+     * sorted, so each event is matched without rendering its RelatedDocumentIds. */
+    int *any_deps;
+    size_t n_any_deps;
 } event_filter;
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The deployment index of "Deployments-N" or "ServerTasks-N" (either names deployment N-1
+ * here), or -1. */
+static int dep_of_id(const char *id)
+{
+    static const char *const prefixes[] = {"Deployments-", "ServerTasks-"};
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = strlen(prefixes[k]);
+        if (strncasecmp(id, prefixes[k], n) != 0 || id[n] < '1' || id[n] > '9') continue;
+        char *end;
+        long v = strtol(id + n, &end, 10);
+        return *end || v > INT_MAX ? -1 : (int)(v - 1);
+    }
+    return -1;
+}
+
+/* Fills f->any_deps when every regardingAny id is a deployment or a task. */
+static void any_deps_index(event_filter *f)
+{
+    size_t n = json_array_size(f->regarding_any), k;
+    json_t *v;
+    if (n == 0) return;
+    int *deps = calloc(n, sizeof *deps);
+    OF_ASSERT(deps);
+    json_array_foreach(f->regarding_any, k, v)
+    {
+        if ((deps[k] = dep_of_id(json_string_value(v))) < 0) {
+            free(deps);
+            return;
+        }
+    }
+    qsort(deps, n, sizeof *deps, cmp_int);
+    f->any_deps = deps;
+    f->n_any_deps = n;
+}
 
 static bool event_matches(const ofsim *sim, const event_filter *f, int i)
 {
@@ -404,6 +450,8 @@ static bool event_matches(const ofsim *sim, const event_filter *f, int i)
         if (!sim_list_has(f->ids, id)) return false;
     }
     if (!f->types && !f->regarding && !f->regarding_any) return true;
+    if (!f->types && !f->regarding && f->any_deps)
+        return bsearch(&e->dep, f->any_deps, f->n_any_deps, sizeof(int), cmp_int) != NULL;
     related rel;
     related_ids(sim, e, &rel);
     size_t k;
@@ -451,6 +499,7 @@ void sim_h_events_list(sim_req *r)
     f.types = sim_arg_list(r, "documentTypes");
     f.regarding = sim_arg_list(r, "regarding");
     f.regarding_any = sim_arg_list(r, "regardingAny");
+    any_deps_index(&f);
     f.ids = sim_arg_list(r, "ids");
     long long lo = from_id > 1 ? from_id - 1 : 0,
               hi = to_id < sim->n_events ? to_id : sim->n_events;
@@ -464,6 +513,7 @@ void sim_h_events_list(sim_req *r)
     }
     json_decref(f.projects), json_decref(f.envs), json_decref(f.tenants), json_decref(f.types);
     json_decref(f.regarding), json_decref(f.regarding_any), json_decref(f.ids);
+    free(f.any_deps);
     char *tmpl = sim_strfmt("/api/{space}/%s", sim_events_template);
     sim_reply_page_text(r, "Event", idx, n, render_event, event_text, tmpl);
     free(tmpl);

@@ -279,12 +279,14 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
     if (api) faulted = sim_fault_take(sim, r.route, &fault);
     pthread_mutex_unlock(&sim->mu);
 
-    if (faulted && fault.latency_ms > 0 && sim_sleep(sim, fault.latency_ms)) {
+    bool after = faulted && fault.after;
+    /* With after, the request runs first and its answer waits: a create that took effect at
+     * once but whose reply is slow. */
+    if (faulted && !after && fault.latency_ms > 0 && sim_sleep(sim, fault.latency_ms)) {
         sim_fault_clear(&fault);
         faulted = false;
         fault.drop = true; /* stopping: just close */
     }
-    bool after = faulted && fault.after;
     bool replace = faulted && (fault.drop || fault.status || fault.body_bytes || fault.body ||
                                fault.endless_body);
     r.fault = faulted ? &fault : NULL;
@@ -299,6 +301,10 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
         else
             sim_reply_error(&r, 404, "Not found: the simulator serves /api/ and /sim/.", NULL);
         pthread_mutex_unlock(&sim->mu);
+    }
+    if (after && fault.latency_ms > 0 && sim_sleep(sim, fault.latency_ms)) {
+        replace = true;
+        fault.drop = true; /* stopping: just close */
     }
 
     enum MHD_Result ret;

@@ -663,7 +663,8 @@ OF_MUST_CHECK of_err of_octo_get_tasks(of_octo *c, const char *space_id, const c
                                        size_t errstr_size);
 
 /* Following Octopus's event feed (docs/octopus.md, "Following the event feed"):
- * GET /api/{space}/events?eventCategories=A,B&fromAutoId=F[&toAutoId=T]&skip=&take=.
+ * GET
+ * /api/{space}/events?eventCategories=A,B&fromAutoId=F[&regardingAny=I,J][&toAutoId=T]&skip=&take=.
  *
  * The server lists events newest first. The client reads the first page, then pins
  * toAutoId to the newest AutoId it holds, so later pages do not shift while new events arrive,
@@ -682,6 +683,10 @@ typedef struct of_octo_event_query {
     int64_t from_auto_id; /* 0 = from the start */
     size_t take;          /* page size; 0 = the client's page_size */
     int max_pages;        /* >= 1; 0 = OF_OCTO_DEFAULT_EVENT_PAGES */
+    /* regardingAny: only events whose RelatedDocumentIds name one of these (borrowed; each
+     * non-empty, without ','); n == 0: no such filter. The caller keeps the URL reasonable. */
+    const char *const *regarding_any;
+    size_t nregarding_any;
 } of_octo_event_query;
 #define OF_OCTO_DEFAULT_EVENT_PAGES 10
 OF_MUST_CHECK of_err of_octo_list_events_async(of_octo *c, const char *space_id,

@@ -577,6 +577,10 @@ of_err of_octo_list_events_async(of_octo *c, const char *space_id, const of_octo
         if (!octo_nonempty(q->categories[i]) || strchr(q->categories[i], ','))
             return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
                              "list events: category %zu is empty or contains ','", i);
+    for (size_t i = 0; i < q->nregarding_any; i++)
+        if (!octo_nonempty(q->regarding_any[i]) || strchr(q->regarding_any[i], ','))
+            return of_seterr(errstr, errstr_size, OF_ERR_INVALID,
+                             "list events: regardingAny id %zu is empty or contains ','", i);
     events_op *op = calloc(1, sizeof(*op));
     if (!op) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     op->k = (octo_call){.c = c, .type = CT_EVENTS, .cb.events = cb, .opaque = opaque};
@@ -591,6 +595,8 @@ of_err of_octo_list_events_async(of_octo *c, const char *space_id, const of_octo
         rc = octo_url_query_list(&u, "eventCategories", q->categories, q->ncategories);
     if (!rc && q->from_auto_id > 0)
         rc = octo_url_query_size(&u, "fromAutoId", (size_t)q->from_auto_id);
+    if (!rc && q->nregarding_any)
+        rc = octo_url_query_list(&u, "regardingAny", q->regarding_any, q->nregarding_any);
     char *url = octo_url_detach(&u, rc);
     if (!url) {
         events_free(op);

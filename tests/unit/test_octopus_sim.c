@@ -843,6 +843,61 @@ static void test_events_and_lookups(ofsim *sim, of_octo *c)
     CHECK_INT(l.newest_auto_id, newest);
     of_octo_event_list_clear(&l);
 
+    /* regardingAny: only the events that name one of the ids (a follower asks for its own
+     * tasks), whatever else the ids name; a task and a deployment id alike, any case. */
+    struct {
+        const char *ids[3];
+        size_t n;
+        size_t want; /* of the three completions */
+    } ra[] = {
+        {{task_ids[1]}, 1, 1},
+        {{task_ids[0], task_ids[2]}, 2, 2},
+        {{task_ids[0], tg.env.id}, 2, ND}, /* the environment names them all */
+        {{"ServerTasks-999999", "Deployments-999999"}, 2, 0},
+        {{"servertasks-999999", "Projects-999999", "Tenants-999999"}, 3, 0},
+    };
+    for (size_t k = 0; k < sizeof(ra) / sizeof(ra[0]); k++) {
+        of_octo_event_query rq = {.categories = finals,
+                                  .ncategories = 3,
+                                  .from_auto_id = from,
+                                  .regarding_any = ra[k].ids,
+                                  .nregarding_any = ra[k].n};
+        CHECK_INT(of_octo_list_events(c, NULL, &rq, &l, es, sizeof(es)), OF_OK);
+        CHECK_INT(l.n, ra[k].want);
+        for (size_t e = 0; e < l.n; e++) {
+            bool named = false;
+            for (size_t r = 0; r < l.items[e].nrelated; r++)
+                for (size_t i = 0; i < ra[k].n; i++)
+                    named = named || strcasecmp(l.items[e].related[r], ra[k].ids[i]) == 0;
+            CHECK(named);
+        }
+        of_octo_event_list_clear(&l);
+    }
+    /* the same by deployment id, lower case */
+    {
+        of_octo_event_query one = {.categories = finals, .ncategories = 3, .from_auto_id = from};
+        CHECK_INT(of_octo_list_events(c, NULL, &one, &l, es, sizeof(es)), OF_OK);
+        char dep[64] = "";
+        for (size_t r = 0; l.n > 0 && r < l.items[0].nrelated; r++)
+            if (strncmp(l.items[0].related[r], "Deployments-", 12) == 0)
+                snprintf(dep, sizeof(dep), "deployments-%s", l.items[0].related[r] + 12);
+        int64_t want_id = l.n > 0 ? l.items[0].auto_id : -1;
+        of_octo_event_list_clear(&l);
+        CHECK(dep[0] != '\0');
+        const char *ids[] = {dep};
+        one.regarding_any = ids;
+        one.nregarding_any = 1;
+        CHECK_INT(of_octo_list_events(c, NULL, &one, &l, es, sizeof(es)), OF_OK);
+        CHECK_INT(l.n, 1);
+        if (l.n == 1) CHECK_INT(l.items[0].auto_id, want_id);
+        of_octo_event_list_clear(&l);
+        /* an id with a ',' would split into two: refused before any request */
+        const char *bad[] = {"ServerTasks-1,ServerTasks-2"};
+        one.regarding_any = bad;
+        CHECK_INT(of_octo_list_events(c, NULL, &one, &l, es, sizeof(es)), OF_ERR_INVALID);
+        CHECK(strstr(es, "regardingAny") != NULL);
+    }
+
     /* Paging: every category (queued, started, succeeded: 9 events) two at a time */
     of_octo_event_query all = {.from_auto_id = from, .take = 2};
     long before = count(sim, "GET /api/{space}/events");
