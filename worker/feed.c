@@ -17,6 +17,13 @@
  * while their create reply was still on its way, ones whose policy timeout may have passed,
  * and cancelled ones waiting for the cancel to land.
  *
+ * Each worker reads its own completions, not the fleet's: a poll names the tasks it follows in
+ * regardingAny while they are few enough for one request (WK_FEED_FILTER_MAX), so W workers do
+ * not each parse every completion of the fleet. Such a poll moves the position past events it
+ * did not ask for, so a task that becomes known afterwards (its create reply was slower than a
+ * poll) makes the next poll read again from the position its job saw before its create went
+ * out (feed_from). With more tasks the poll reads the whole feed, as it did.
+ *
  * worker.completion_source = poll: every in-flight task each poll_interval, no feed.
  *
  * Where a feed starts: the newest event when the space's first job enters the table (one
@@ -45,6 +52,12 @@ static const char *const feed_categories[] = {
 
 /* Ids kept from polls made while jobs were being created, at most. */
 #define WK_RECENT_MAX 4096
+/* A poll asks only for this worker's tasks (regardingAny) while it follows at most this many
+ * in the space, and their ids fit WK_FEED_FILTER_BYTES: the request line then stays well inside
+ * what servers and proxies take (Kestrel 8 KiB, nginx 8 KiB). With more, the whole feed is
+ * cheaper than several filtered reads per tick. */
+#define WK_FEED_FILTER_MAX   256
+#define WK_FEED_FILTER_BYTES 6000
 /* Feed warnings: at most one line per interval. */
 #define WK_FEED_WARN_EVERY_MS (60 * 1000)
 
@@ -84,7 +97,7 @@ wk_feed *wk_feed_for(of_worker *w, const char *space_id)
         return NULL;
     }
     f->w = w;
-    f->position = -1;
+    f->position = f->seen_all = f->rewind = -1;
     w->feeds[w->n_feeds++] = f;
     return f;
 }
@@ -131,8 +144,14 @@ static void on_feed_start(void *opaque, of_err err, const char *errstr, of_octo_
                   errstr);
         return; /* position stays unknown; the waiting look-ups go ahead meanwhile */
     }
-    f->position = res->newest_auto_id;
+    f->position = f->seen_all = res->newest_auto_id;
     of_debug("event feed of %s starts after AutoId %lld", f->space_id, (long long)f->position);
+    /* The jobs that waited for it have sent nothing yet: their tasks' events come after it. */
+    for (size_t i = 0; i < w->n_active; i++) {
+        wk_job *j = w->active[i];
+        if (j->feed_from < 0 && j->state <= WK_FINDING && strcmp(j->job.space.id, f->space_id) == 0)
+            j->feed_from = f->position;
+    }
 }
 
 static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_event_list *res);
@@ -146,24 +165,69 @@ static int64_t feed_next(const of_worker *w, const wk_feed *f, int64_t now)
     return now + (burst ? w->busy_interval_ms : w->poll_interval_ms);
 }
 
+/* The task ids this worker follows in f's space, for a filtered poll: the count in *n, NULL
+ * with *n = 0 when there are none, NULL with *n > 0 when they are too many (or memory is short):
+ * then the poll reads the whole feed. */
+static const char **followed_ids(of_worker *w, const wk_feed *f, size_t *n)
+{
+    size_t k = 0, bytes = 0;
+    for (size_t i = 0; i < w->n_active; i++) {
+        const wk_job *j = w->active[i];
+        if (j->state != WK_FOLLOWING || strcmp(j->job.space.id, f->space_id) != 0) continue;
+        k++;
+        bytes += strlen(j->task_id) + 1;
+    }
+    *n = k;
+    if (k == 0 || k > WK_FEED_FILTER_MAX || bytes > WK_FEED_FILTER_BYTES) return NULL;
+    const char **ids = malloc(k * sizeof(*ids));
+    if (!ids) return NULL;
+    k = 0;
+    for (size_t i = 0; i < w->n_active; i++) {
+        const wk_job *j = w->active[i];
+        if (j->state == WK_FOLLOWING && strcmp(j->job.space.id, f->space_id) == 0)
+            ids[k++] = j->task_id;
+    }
+    return ids;
+}
+
 static void feed_request(of_worker *w, wk_feed *f, bool start)
 {
     char es[600];
     of_octo_event_query q = {.categories = feed_categories, .ncategories = N_FEED_CATEGORIES};
+    const char **ids = NULL;
     if (start) {
         q.take = 1;
         q.max_pages = 1;
     } else {
         q.from_auto_id = f->position;
+        size_t n;
+        ids = followed_ids(w, f, &n);
+        if (n == 0) { /* nothing of ours to hear about; creates in flight rewind the next */
+            f->next_poll_ms = feed_next(w, f, of_now_ms());
+            return;
+        }
+        /* Only our tasks' events: each worker reads its own completions, not the fleet's. */
+        q.regarding_any = ids;
+        q.nregarding_any = ids ? n : 0;
+        /* A task that became known since the last poll may have ended below the position a
+         * filtered poll reached without asking for it: read from there. */
+        if (f->rewind >= 0 && f->rewind < q.from_auto_id) q.from_auto_id = f->rewind;
     }
     of_err rc = of_octo_list_events_async(w->octo, f->space_id, &q,
                                           start ? on_feed_start : on_feed_poll, f, es, sizeof(es));
+    free(ids);
     if (rc) {
         w->st.feed_errors++;
         feed_warn(w, "feed of %s not read: %s", f->space_id, es);
         return;
     }
     w->st.feed_polls++;
+    if (!start) {
+        f->sent_from = q.from_auto_id;
+        f->sent_filtered = q.nregarding_any > 0;
+        f->rewind = -1; /* a failed poll puts it back */
+        w->st.feed_filtered += q.nregarding_any > 0;
+    }
     f->next_poll_ms = feed_next(w, f, of_now_ms());
     if (start)
         f->init_pending = true;
@@ -174,6 +238,7 @@ static void feed_request(of_worker *w, wk_feed *f, bool start)
 void wk_feed_job_started(of_worker *w, wk_job *j)
 {
     wk_feed *f = wk_feed_for(w, j->job.space.id);
+    j->feed_from = f ? f->position : -1;
     if (f && f->position < 0 && !f->init_pending && !f->poll_pending) feed_request(w, f, true);
 }
 
@@ -184,6 +249,10 @@ void wk_feed_task_known(of_worker *w, wk_job *j)
         f->last_busy_ms = of_now_ms();
         int64_t soon = feed_next(w, f, f->last_busy_ms);
         if (soon < f->next_poll_ms) f->next_poll_ms = soon;
+        /* Its events after seen_all were passed by filtered polls only (or not read yet). */
+        int64_t from = j->feed_from > f->seen_all ? j->feed_from : f->seen_all;
+        if (j->feed_from >= 0 && f->seen_all >= 0 && (f->rewind < 0 || from < f->rewind))
+            f->rewind = from;
     }
     if (f && (ids_have(f->recent, f->n_recent, j->task_id) ||
               ids_have(f->recent, f->n_recent, j->deployment_id)))
@@ -220,13 +289,17 @@ static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_e
     wk_feed *f = opaque;
     of_worker *w = f->w;
     f->poll_pending = false;
+    bool filtered = f->sent_filtered;
     if (w->closing) return;
     if (err) {
         w->st.feed_errors++;
+        if (f->rewind < 0 || f->sent_from < f->rewind) f->rewind = f->sent_from;
         feed_warn(w, "reading the feed of %s failed, retrying next tick: %s", f->space_id, errstr);
         return;
     }
+    w->st.feed_events += res->n;
     if (res->newest_auto_id > f->position) f->position = res->newest_auto_id;
+    if (!filtered && res->newest_auto_id > f->seen_all) f->seen_all = res->newest_auto_id;
     if (res->truncated) {
         /* More happened than one tick reads: the oldest part was skipped, so read every task
          * now rather than at the next check. */
@@ -281,9 +354,9 @@ static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_e
         int64_t soon = feed_next(w, f, f->last_busy_ms);
         if (soon < f->next_poll_ms) f->next_poll_ms = soon;
     }
-    if (creating)
+    if (creating && !filtered) /* a filtered poll names only tasks we know */
         recent_keep(f, ids, n);
-    else
+    else if (!creating)
         recent_clear(f);
     free(ids);
     if (due) wk_read_tasks(w, due, nd, false);
@@ -313,7 +386,7 @@ static void feeds_tick(of_worker *w, int64_t now_ms)
         for (size_t i = 0; i < w->n_active && !busy; i++)
             busy = strcmp(w->active[i]->job.space.id, f->space_id) == 0;
         if (!busy) { /* idle: start afresh from the newest event when work comes */
-            f->position = -1;
+            f->position = f->seen_all = f->rewind = -1;
             recent_clear(f);
         } else {
             feed_request(w, f, f->position < 0);

@@ -1062,8 +1062,8 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
             "worker stopped: messages=%llu created=%llu adopted=%llu succeeded=%llu failed=%llu "
             "cancelled=%llu timed_out=%llu dlq=%llu dropped=%llu poll_rounds=%llu "
             "tasks_polled=%llu max_in_flight=%llu octopus_requests=%llu lookups=%llu "
-            "feed_polls=%llu feed_errors=%llu events_matched=%llu net_rounds=%llu net_found=%llu "
-            "holds=%llu requeued=%llu",
+            "feed_polls=%llu feed_filtered=%llu feed_events=%llu feed_errors=%llu "
+            "events_matched=%llu net_rounds=%llu net_found=%llu holds=%llu requeued=%llu",
             (unsigned long long)st->messages, (unsigned long long)st->created,
             (unsigned long long)st->adopted, (unsigned long long)st->succeeded,
             (unsigned long long)st->failed, (unsigned long long)st->cancelled,
@@ -1071,7 +1071,8 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
             (unsigned long long)st->dropped, (unsigned long long)st->poll_rounds,
             (unsigned long long)st->tasks_polled, (unsigned long long)st->max_in_flight,
             (unsigned long long)st->octo_requests, (unsigned long long)st->lookups,
-            (unsigned long long)st->feed_polls, (unsigned long long)st->feed_errors,
+            (unsigned long long)st->feed_polls, (unsigned long long)st->feed_filtered,
+            (unsigned long long)st->feed_events, (unsigned long long)st->feed_errors,
             (unsigned long long)st->events_matched, (unsigned long long)st->net_rounds,
             (unsigned long long)st->net_found, (unsigned long long)st->holds,
             (unsigned long long)st->requeued);

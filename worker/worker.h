@@ -50,6 +50,8 @@ typedef struct of_worker_stats {
     uint64_t feed_polls;      /* event feed reads (start positions included) */
     uint64_t feed_errors;     /* feed reads that failed (the safety net still runs) */
     uint64_t events_matched;  /* feed events that named one of our in-flight tasks */
+    uint64_t feed_events;     /* events the feed's polls returned (ours and, unfiltered, others') */
+    uint64_t feed_filtered;   /* feed polls that asked only for our tasks (regardingAny) */
     uint64_t net_rounds;      /* full rounds of every in-flight task */
     uint64_t net_found;       /* finishes or waits the full round found before the feed did */
     uint64_t holds;           /* times the worker held: Octopus misbehaving (octopus.hold_*) */

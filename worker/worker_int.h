@@ -66,6 +66,10 @@ typedef struct wk_job {
      * the feed names no change (adopted, or named by a feed poll while still being created). */
     bool recheck;
     int64_t following_wall_ms; /* when the task became known to us (a bound on its StartTime) */
+    /* The feed's position when the job entered the table, before its look-up and create went
+     * out: no event about a task it creates can be at or below it. -1: not known (the feed's
+     * start was not read yet, or failed). */
+    int64_t feed_from;
     /* The task's times as last read (wall ms, 0 unknown): the final event carries them. */
     int64_t task_queued_ms, task_started_ms, task_completed_ms;
     bool throttled;      /* Octopus answered 429/503 around its create: said in its next event */
@@ -83,10 +87,20 @@ typedef struct wk_feed {
     bool poll_pending;    /* a feed poll is outstanding */
     int64_t next_poll_ms; /* when the next poll is due (monotonic) */
     int64_t last_busy_ms; /* when a task of ours last started or was named (monotonic) */
-    /* Final-event task and deployment ids a poll read while jobs of this space were still being
-     * created: a job whose create reply comes after the poll finds its task here. Sorted. */
+    /* Final-event task and deployment ids an unfiltered poll read while jobs of this space were
+     * still being created: a job whose create reply comes after the poll finds its task here.
+     * Sorted. */
     char **recent;
     size_t n_recent;
+    /* Filtered polls (regardingAny) move position past events they did not ask for: a task
+     * that becomes known later may have ended there. seen_all: every event up to it was read
+     * (the start, unfiltered polls). rewind: the next poll reads from here when it is below
+     * position, the lowest max(feed_from, seen_all) of the tasks that became known since the
+     * last poll went out; -1: none. */
+    int64_t seen_all;
+    int64_t rewind;
+    int64_t sent_from;  /* fromAutoId of the poll outstanding */
+    bool sent_filtered; /* that poll asked only for our tasks */
 } wk_feed;
 
 /* A message to produce (event or DLQ) and what its delivery completes. Owned by whoever holds

@@ -23,7 +23,11 @@
  *   load       200 jobs in flight: Octopus requests per poll round (printed, bounded)
  *   feed       completion from the event feed: every job finishes while the full round of
  *              every task never runs (task_check_interval 10m), the look-ups are batched
- *              (far fewer than one per job), final events carry the task's times
+ *              (far fewer than one per job), final events carry the task's times; another
+ *              team's completions meanwhile are not read (the polls ask for our tasks only)
+ *   feedrace   a create's reply comes after its task ended and a filtered poll passed the end:
+ *              the task, once known, is read from the feed where its job saw it, not by the
+ *              safety net
  *   feedloss   the simulator drops every completion event: the safety net (task_check_interval
  *              1s) still finishes every job, and counts what it found
  *   burst      tasks ending one after another (task cap 1) with a 4 s poll_interval: once the
@@ -1291,8 +1295,32 @@ static long route_count(world *w, const char *route)
     return ofsim_request_count(w->in.sim, route);
 }
 
-/* N jobs with zero-length deployments: the feed reports every completion, so no full round of
- * the in-flight tasks runs; each batched task read asks only for what the feed named. */
+/* Another team's deployments of Web in Test, one per tenant of tenants (n of them), created
+ * straight through the Octopus client: their completions are in the feed, never ours. */
+static void foreign_deployments(world *w, const char *const *tenants, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char tid[64];
+        snprintf(tid, sizeof(tid), "Tenants-%s", tenants[i]);
+        of_octo_deploy_req req = {.project_id = "Projects-1",
+                                  .release_id = "Releases-1",
+                                  .environment_id = "Environments-2",
+                                  .tenant_id = tid,
+                                  .comments = "another team's deployment"};
+        of_octo_deployment d;
+        memset(&d, 0, sizeof(d));
+        CHECK_INT(of_octo_create_deployment(w->octo, NULL, &req, &d, es, sizeof(es)), OF_OK);
+        of_octo_deployment_clear(&d);
+    }
+}
+
+static const char *const t16[] = {"T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08",
+                                  "T09", "T10", "T11", "T12", "T13", "T14", "T15", "T16"};
+
+/* N jobs with 2-3 s deployments: the feed reports every completion, so no full round of the
+ * in-flight tasks runs; each batched task read asks only for what the feed named. Meanwhile
+ * another team's 32 deployments end in the same space: the feed's polls ask only for the
+ * worker's own tasks (regardingAny), so it reads its own completions, not theirs. */
 static const char *const feed_sets[] = {"worker.task_check_interval", "10m", "worker.poll_interval",
                                         "200ms", NULL};
 static void case_feed(world *w, evlist *l)
@@ -1315,6 +1343,10 @@ static void case_feed(world *w, evlist *l)
     produce_and_clear(w, jobs, N);
     int64_t t0 = of_wall_ms();
     worker_start(w, 0);
+    /* once the worker follows its first task, the other team's deployments run and end */
+    CHECK(wait_event(w, l, ids[0], OF_EV_JOB_STARTED) != NULL);
+    foreign_deployments(w, t16, 16);
+    foreign_deployments(w, t16, 16);
     CHECK(wait_final(w, l, ws, N));
     worker_stop(w, 0);
     int64_t t1 = of_wall_ms();
@@ -1343,12 +1375,64 @@ static void case_feed(world *w, evlist *l)
     CHECK(st->lookups * 4 <= N);      /* batched: far fewer look-ups than jobs */
     CHECK(deps * 4 <= N);
     CHECK(events >= 2); /* the start position and at least one poll */
+    /* Only its own: the 32 foreign completions would take it past 2 N. */
+    CHECK(st->feed_filtered >= 1);
+    CHECK(st->feed_events >= (uint64_t)N / 2);
+    CHECK(st->feed_events < 2 * (uint64_t)N);
     fprintf(stderr,
-            "feed: %d jobs: %ld look-up GETs (%llu batches), %ld GET tasks, %ld GET events, "
-            "%llu tasks read, %llu Octopus requests (%.2f per job)\n",
+            "feed: %d jobs: %ld look-up GETs (%llu batches), %ld GET tasks, %ld GET events "
+            "(%llu filtered, %llu events read), %llu tasks read, %llu Octopus requests (%.2f per "
+            "job)\n",
             N, deps, (unsigned long long)st->lookups, tasks, events,
+            (unsigned long long)st->feed_filtered, (unsigned long long)st->feed_events,
             (unsigned long long)st->tasks_polled, (unsigned long long)st->octo_requests,
             (double)st->octo_requests / N);
+    check_committed_at_end(w);
+}
+
+/* A filtered poll passes an event it did not ask for: job B's task ends (100 ms) while its
+ * create's reply is held back 4 s, and job A's task (2-3 s) ends meanwhile, so the polls that
+ * ask for A's task move the feed's position past B's event. When B's task becomes known the
+ * next poll reads again from where B's job saw the feed: B is noticed from the feed, not by the
+ * safety net (10 minutes away). */
+static const char *const feedrace_sets[] = {"worker.task_check_interval", "10m",
+                                            "worker.poll_interval", "200ms", NULL};
+static void case_feedrace(world *w, evlist *l)
+{
+    CHECK_INT(ofsim_set_task_cap(w->in.sim, 100), OF_OK);
+    of_job a, b;
+    char ida[OF_UUID_STR_SIZE], idb[OF_UUID_STR_SIZE];
+    make_job_id(w, &a, "L001", "Dev", ida);
+    make_job_id(w, &b, "T01", "Dev", idb);
+    worker_start(w, 0);
+    produce_jobs(w, &a, 1);
+    const evrow *sa = wait_event(w, l, ida, OF_EV_JOB_STARTED);
+    CHECK(sa != NULL);
+    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"route\": \"POST /api/{space}/deployments\", "
+                                         "\"after\": true, \"latency_ms\": 4000}"),
+              OF_OK);
+    produce_jobs(w, &b, 1);
+    want ws[2] = {{ida, 1}, {idb, 1}};
+    CHECK(wait_final(w, l, ws, 2));
+    worker_stop(w, 0);
+    read_events(w, l);
+    const evrow *oka = ev_find(l, ida, 1, OF_EV_JOB_SUCCEEDED);
+    const evrow *okb = ev_find(l, idb, 1, OF_EV_JOB_SUCCEEDED);
+    const evrow *sb = ev_find(l, idb, 1, OF_EV_JOB_STARTED);
+    CHECK(oka != NULL && okb != NULL && sb != NULL);
+    if (oka && okb && sb) {
+        /* the race took place: B's task ended before A's, and A's end was reported before
+         * B's task was known */
+        CHECK(okb->task_completed_ms < oka->task_completed_ms);
+        CHECK(oka->time_ms < sb->time_ms);
+        /* and B was noticed soon after, from the feed */
+        CHECK(okb->time_ms - sb->time_ms < 3000);
+    }
+    const of_worker_stats *st = &w->wk[0].stats;
+    CHECK_INT(st->net_rounds, 0);
+    CHECK_INT(st->net_found, 0);
+    CHECK(st->feed_filtered >= 2);
+    CHECK_INT(st->succeeded, 2);
     check_committed_at_end(w);
 }
 
@@ -1518,6 +1602,7 @@ static const struct {
     {"oversize", .sets = oversize_sets, .fn = case_oversize},
     {"feed", .sets = feed_sets, .fn = case_feed},
     {"feedloss", .sets = feedloss_sets, .fn = case_feedloss},
+    {"feedrace", .sets = feedrace_sets, .fn = case_feedrace},
     {"burst", .sets = burst_sets, .fn = case_burst},
     {"hold", .sets = hold_sets, .fn = case_hold},
     {"stages", .sets = stages_sets, .fn = case_stages, .prepare = stages_prepare},
