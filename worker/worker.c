@@ -823,6 +823,7 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
         of_warn("%s; looked up on the first event instead", es);
     of_kafka_consumer_opts co = {
         .group_id = cfg->worker.group_id,
+        .assignor = cfg->worker.assignment == OF_ASSIGN_ROUNDROBIN ? "roundrobin" : NULL,
         .on_rebalance = on_rebalance,
         .opaque = w,
         .manual_commit = false,

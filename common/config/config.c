@@ -116,6 +116,13 @@ static const cfg_enum_name completion_sources[] = {
 };
 _Static_assert(sizeof(of_completion_source) == sizeof(int), "CT_ENUM stores enums as int");
 
+static const cfg_enum_name assignments[] = {
+    {"cooperative", OF_ASSIGN_COOPERATIVE},
+    {"roundrobin", OF_ASSIGN_ROUNDROBIN},
+    {NULL, 0},
+};
+_Static_assert(sizeof(of_worker_assignment) == sizeof(int), "CT_ENUM stores enums as int");
+
 static const cfg_enum_name notify_modes[] = {
     {"webhook", OF_NOTIFY_WEBHOOK},
     {"slack", OF_NOTIFY_SLACK},
@@ -338,6 +345,15 @@ static const cfg_def cfg_defs[] = {
      1 * DAY, NULL, NULL, 0, NULL,
      "librdkafka max.poll.interval.ms: the longest a worker may go without polling Kafka "
      "before the group considers it dead."},
+    {"worker.assignment", CT_ENUM, OFF(worker.assignment), "cooperative", 0, 0, assignments, NULL,
+     0, NULL,
+     "How the workers share the stage topics' partitions (every worker of a group must use the "
+     "same). \"cooperative\": a worker joining or leaving moves only the partitions that must "
+     "move, and the others' jobs run on undisturbed; but a worker added later can take whole "
+     "stage topics while others keep none of them. \"roundrobin\": every join or leave "
+     "reassigns all partitions, each stage topic in turn, so every stage is spread over all "
+     "workers; each worker then gives up its jobs in flight and their next owner adopts them. "
+     "Changing it: stop every worker first."},
     {"worker.metrics_listen", CT_STRING, OFF(worker.metrics_listen), "", 0, 0, NULL, v_listen, 0,
      "\"127.0.0.1:9465\"",
      "host:port where the worker serves GET /metrics (Prometheus), /healthz and /readyz "
@@ -798,7 +814,7 @@ static const struct {
     {"enable.auto.commit", NULL},
     {"enable.auto.offset.store", NULL},
     {"isolation.level", NULL},
-    {"partition.assignment.strategy", NULL},
+    {"partition.assignment.strategy", "worker.assignment"},
 };
 
 static bool v_kafka_props(const cfg_val *v, char *why, size_t n)

@@ -115,6 +115,13 @@ typedef enum of_completion_source {
     OF_COMPLETION_POLL,       /* "poll": read every in-flight task each poll_interval */
 } of_completion_source;
 
+/* worker.assignment: how the worker group shares the stage topics' partitions
+ * (docs/operations.md, "Rebalances"). */
+typedef enum of_worker_assignment {
+    OF_ASSIGN_COOPERATIVE = 0, /* "cooperative": cooperative-sticky, only what must move moves */
+    OF_ASSIGN_ROUNDROBIN,      /* "roundrobin": eager; every rebalance spreads every topic */
+} of_worker_assignment;
+
 /* Group `worker`. */
 typedef struct of_config_worker {
     char *group_id;
@@ -124,6 +131,7 @@ typedef struct of_config_worker {
     int64_t drain_timeout_ms;               /* on stop: how long to wait for in-flight jobs */
     int64_t max_poll_interval_ms;           /* librdkafka max.poll.interval.ms */
     of_completion_source completion_source; /* worker.completion_source */
+    of_worker_assignment assignment;        /* worker.assignment */
     int64_t task_check_interval_ms;         /* events: the safety net's full task poll */
     int64_t feed_busy_interval_ms;          /* events: the feed's cadence while it finds work */
     char *metrics_listen;                   /* "host:port" of /metrics, ...; "" = off */

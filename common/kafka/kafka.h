@@ -321,6 +321,9 @@ typedef void of_kafka_lag_cb(void *opaque, const of_kafka_lag *lags, size_t n);
 
 typedef struct of_kafka_consumer_opts {
     const char *group_id; /* required */
+    /* partition.assignment.strategy: NULL = "cooperative-sticky"; "roundrobin" (eager: every
+     * rebalance revokes and reassigns every partition). Borrowed for the call. */
+    const char *assignor;
     /* Optional assignment hook and its argument. */
     of_kafka_rebalance_cb *on_rebalance;
     void *opaque;

@@ -252,11 +252,11 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
     if (!opts || !opts->group_id || !*opts->group_id)
         return of_seterr(errstr, errstr_size, OF_ERR_CONFIG, "kafka consumer: no group.id");
     /* The design's defaults (reference §3): cooperative rebalances keep retained partitions
-     * flowing; offsets are stored by the application only after its work is done; transactional
-     * output is read committed-only. */
+     * flowing (unless the caller chose an eager assignor); offsets are stored by the application
+     * only after its work is done; transactional output is read committed-only. */
     const of_kafka_prop defaults[] = {
         {"group.id", opts->group_id},
-        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"partition.assignment.strategy", opts->assignor ? opts->assignor : "cooperative-sticky"},
         {"enable.auto.offset.store", "false"},
         {"enable.auto.commit", opts->manual_commit ? "false" : "true"},
         {"isolation.level", "read_committed"},

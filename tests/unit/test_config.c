@@ -171,6 +171,7 @@ static void test_defaults(void)
     CHECK_INT(c.worker.poll_interval_ms, 750);
     CHECK_INT(c.worker.drain_timeout_ms, 30000);
     CHECK_INT(c.worker.max_poll_interval_ms, 300000);
+    CHECK_INT(c.worker.assignment, OF_ASSIGN_COOPERATIVE);
     CHECK_INT(c.log.level, OF_LOG_INFO);
     CHECK(c.source == NULL);
     of_config_clear(&c);
@@ -596,6 +597,10 @@ static const struct {
     {"kafka.properties", "=x", OF_ERR_CONFIG, "empty name"},
     {"kafka.properties", "bootstrap.servers=x:1", OF_ERR_CONFIG, "use kafka.bootstrap_servers"},
     {"kafka.properties", "max.poll.interval.ms=1", OF_ERR_CONFIG, "use worker.max_poll_interval"},
+    {"kafka.properties", "partition.assignment.strategy=range", OF_ERR_CONFIG,
+     "use worker.assignment"},
+    {"worker.assignment", "roundrobin", OF_OK, "\"roundrobin\""},
+    {"worker.assignment", "range", OF_ERR_CONFIG, "cooperative, roundrobin"},
     {"kafka.properties", "no.such.property=1", OF_ERR_CONFIG,
      "kafka.properties: entry 2: unknown librdkafka property 'no.such.property'"},
     {"kafka.properties", "socket.timeout.ms=soon", OF_ERR_CONFIG,

@@ -1405,13 +1405,13 @@ static void case_feedrace(world *w, evlist *l)
     make_job_id(w, &a, "L001", "Dev", ida);
     make_job_id(w, &b, "T01", "Dev", idb);
     worker_start(w, 0);
-    produce_jobs(w, &a, 1);
+    produce_and_clear(w, &a, 1);
     const evrow *sa = wait_event(w, l, ida, OF_EV_JOB_STARTED);
     CHECK(sa != NULL);
     CHECK_INT(ofsim_add_fault(w->in.sim, "{\"route\": \"POST /api/{space}/deployments\", "
                                          "\"after\": true, \"latency_ms\": 4000}"),
               OF_OK);
-    produce_jobs(w, &b, 1);
+    produce_and_clear(w, &b, 1);
     want ws[2] = {{ida, 1}, {idb, 1}};
     CHECK(wait_final(w, l, ws, 2));
     worker_stop(w, 0);
