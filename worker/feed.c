@@ -299,7 +299,10 @@ static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_e
     }
     w->st.feed_events += res->n;
     if (res->newest_auto_id > f->position) f->position = res->newest_auto_id;
-    if (!filtered && res->newest_auto_id > f->seen_all) f->seen_all = res->newest_auto_id;
+    /* An unfiltered read covers everything only from where it started: a gap a filtered poll
+     * passed before it stays uncovered. */
+    if (!filtered && f->sent_from <= f->seen_all && res->newest_auto_id > f->seen_all)
+        f->seen_all = res->newest_auto_id;
     if (res->truncated) {
         /* More happened than one tick reads: the oldest part was skipped, so read every task
          * now rather than at the next check. */
