@@ -49,14 +49,16 @@ static void fault_drop_spent(ofsim *sim, int i)
     sim->n_faults--;
 }
 
-bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out)
+bool sim_fault_take(ofsim *sim, const sim_req *r, sim_fault *out)
 {
     for (int i = 0; i < sim->n_faults; i++) {
         sim_fault *f = &sim->faults[i];
-        if (f->count == 0 || f->event_mask || !fault_matches(f, route)) continue;
+        if (f->count == 0 || f->event_mask || !fault_matches(f, r->route)) continue;
+        if (f->arg && !sim_arg(r, f->arg)) continue;
         if (f->count > 0) f->count--;
         *out = *f;
         out->route = NULL;
+        out->arg = NULL;
         out->error = sim_strdup(f->error);
         out->body = sim_strdup(f->body);
         out->corrupt_task = sim_strdup(f->corrupt_task);
@@ -86,8 +88,9 @@ bool sim_event_fault_take(ofsim *sim, sim_ecat cat, bool *drop, int64_t *delay_m
 
 void sim_fault_clear(sim_fault *f)
 {
-    free(f->route), free(f->error), free(f->body), free(f->corrupt_task), free(f->corrupt_how);
-    f->route = f->error = f->body = f->corrupt_task = f->corrupt_how = NULL;
+    free(f->route), free(f->arg), free(f->error), free(f->body), free(f->corrupt_task);
+    free(f->corrupt_how);
+    f->route = f->arg = f->error = f->body = f->corrupt_task = f->corrupt_how = NULL;
 }
 
 static void faults_clear(ofsim *sim)
@@ -285,11 +288,13 @@ static void h_reset(sim_req *r)
     sim_reply(r, 200, json_pack("{s:b}", "reset", 1));
 }
 
-static const char *const fault_keys[] = {
-    "route",         "status",       "count",        "retry_after", "latency_ms",
-    "drop",          "slow_body_ms", "body_bytes",   "error",       "after",
-    "total_results", "ignore_skip",  "corrupt_task", "corrupt_how", "endless_body",
-    "events",        "percent",      "delay_ms",     "body",        NULL};
+static const char *const fault_keys[] = {"route",        "status",        "count",
+                                         "retry_after",  "latency_ms",    "drop",
+                                         "slow_body_ms", "body_bytes",    "error",
+                                         "after",        "total_results", "ignore_skip",
+                                         "corrupt_task", "corrupt_how",   "endless_body",
+                                         "events",       "percent",       "delay_ms",
+                                         "body",         "arg",           NULL};
 
 static bool fault_int(json_t *o, const char *key, long long lo, long long hi, long long *out,
                       char *err, size_t errsz)
@@ -379,13 +384,13 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
     }
     json_t *route = json_object_get(o, "route"), *drop = json_object_get(o, "drop"),
            *error = json_object_get(o, "error"), *after = json_object_get(o, "after"),
-           *body = json_object_get(o, "body");
+           *body = json_object_get(o, "body"), *arg = json_object_get(o, "arg");
     if ((route && !json_is_string(route)) || (drop && !json_is_boolean(drop)) ||
         (error && !json_is_string(error)) || (after && !json_is_boolean(after)) ||
-        (body && !json_is_string(body))) {
+        (body && !json_is_string(body)) || (arg && !json_is_string(arg))) {
         snprintf(err, errsz,
-                 "\"route\", \"error\" and \"body\" must be strings, \"drop\" and \"after\" "
-                 "booleans");
+                 "\"route\", \"arg\", \"error\" and \"body\" must be strings, \"drop\" and "
+                 "\"after\" booleans");
         return false;
     }
     json_t *ign = json_object_get(o, "ignore_skip"), *endless = json_object_get(o, "endless_body"),
@@ -424,6 +429,7 @@ static bool parse_fault(json_t *o, sim_fault *f, char *err, size_t errsz)
         return false;
     }
     f->route = sim_strdup(route ? json_string_value(route) : "*");
+    f->arg = arg ? sim_strdup(json_string_value(arg)) : NULL;
     f->status = (int)status;
     f->count = (long)count;
     f->retry_after = (int)retry;
@@ -468,6 +474,7 @@ static json_t *render_fault(const sim_fault *f)
     if (f->corrupt_how) json_object_set_new(j, "corrupt_how", json_string(f->corrupt_how));
     if (f->endless_body) json_object_set_new(j, "endless_body", json_true());
     if (f->body) json_object_set_new(j, "body", json_string(f->body));
+    if (f->arg) json_object_set_new(j, "arg", json_string(f->arg));
     return j;
 }
 

@@ -276,7 +276,7 @@ static enum MHD_Result handle(ofsim *sim, struct MHD_Connection *c, const char *
     else
         snprintf(r.route, sizeof r.route, "%s (unknown)", method);
     sim_stats_count(sim, r.route);
-    if (api) faulted = sim_fault_take(sim, r.route, &fault);
+    if (api) faulted = sim_fault_take(sim, &r, &fault);
     pthread_mutex_unlock(&sim->mu);
 
     bool after = faulted && fault.after;

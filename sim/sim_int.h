@@ -321,6 +321,7 @@ bool sim_lifecycle_allows(const sim_world *w, int release, int env, int tenant, 
 
 typedef struct sim_fault {
     char *route;     /* "*" | exact pattern | prefix ending in '*' */
+    char *arg;       /* NULL, or only requests carrying this query argument match */
     long count;      /* remaining; -1 = until cleared */
     int status;      /* 0 = none */
     int retry_after; /* seconds; -1 = no header */
@@ -626,7 +627,7 @@ void sim_stats_count(ofsim *sim, const char *route);
 void sim_stats_status(ofsim *sim, int status); /* 0 = dropped */
 /* Consumes one use of the first fault matching route; *out is a copy whose
  * strings the caller releases with sim_fault_clear (route is NULL). */
-bool sim_fault_take(ofsim *sim, const char *route, sim_fault *out);
+bool sim_fault_take(ofsim *sim, const sim_req *r, sim_fault *out);
 /* Consumes one use of the first live event fault covering category cat and
  * says what it does to this event: *drop, or *delay_ms (0 = none). False when
  * no fault covers it (or its percent draw spared this one). */

@@ -18,7 +18,7 @@
  * and cancelled ones waiting for the cancel to land.
  *
  * Each worker reads its own completions, not the fleet's: a poll names the tasks it follows in
- * regardingAny while they are few enough for one request (WK_FEED_FILTER_MAX), so W workers do
+ * regardingAny while they are few enough for one request (worker.feed_filter_max), so W workers do
  * not each parse every completion of the fleet. Such a poll moves the position past events it
  * did not ask for, so a task that becomes known afterwards (its create reply was slower than a
  * poll) makes the next poll read again from the position its job saw before its create went
@@ -52,11 +52,10 @@ static const char *const feed_categories[] = {
 
 /* Ids kept from polls made while jobs were being created, at most. */
 #define WK_RECENT_MAX 4096
-/* A poll asks only for this worker's tasks (regardingAny) while it follows at most this many
- * in the space, and their ids fit WK_FEED_FILTER_BYTES: the request line then stays well inside
- * what servers and proxies take (Kestrel 8 KiB, nginx 8 KiB). With more, the whole feed is
- * cheaper than several filtered reads per tick. */
-#define WK_FEED_FILTER_MAX   256
+/* A poll asks only for this worker's tasks (regardingAny) while it follows at most
+ * worker.feed_filter_max in the space, and their ids fit WK_FEED_FILTER_BYTES: the request line
+ * then stays well inside what servers and proxies take (Kestrel 8 KiB, nginx 8 KiB). With more,
+ * the whole feed is cheaper than several filtered reads per tick. */
 #define WK_FEED_FILTER_BYTES 6000
 /* Feed warnings: at most one line per interval. */
 #define WK_FEED_WARN_EVERY_MS (60 * 1000)
@@ -178,7 +177,7 @@ static const char **followed_ids(of_worker *w, const wk_feed *f, size_t *n)
         bytes += strlen(j->task_id) + 1;
     }
     *n = k;
-    if (k == 0 || k > WK_FEED_FILTER_MAX || bytes > WK_FEED_FILTER_BYTES) return NULL;
+    if (k == 0 || k > w->feed_filter_max || bytes > WK_FEED_FILTER_BYTES) return NULL;
     const char **ids = malloc(k * sizeof(*ids));
     if (!ids) return NULL;
     k = 0;
@@ -294,6 +293,17 @@ static void on_feed_poll(void *opaque, of_err err, const char *errstr, of_octo_e
     if (err) {
         w->st.feed_errors++;
         if (f->rewind < 0 || f->sent_from < f->rewind) f->rewind = f->sent_from;
+        if (filtered && w->feed_filter_max && (err == OF_ERR_REJECTED || err == OF_ERR_NOT_FOUND)) {
+            /* A server or proxy that refuses the long query (IIS's 404.15, a 414): the whole
+             * feed it is, at once rather than at the safety net's pace. */
+            w->feed_filter_max = 0;
+            of_warn("event feed: the server refused a read of %s naming our tasks (regardingAny): "
+                    "%s; reading the whole feed from now on (worker.feed_filter_max = 0 stops "
+                    "trying)",
+                    f->space_id, errstr);
+            f->next_poll_ms = 0;
+            return;
+        }
         feed_warn(w, "reading the feed of %s failed, retrying next tick: %s", f->space_id, errstr);
         return;
     }

@@ -739,6 +739,7 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
     w->use_feed = cfg->worker.completion_source == OF_COMPLETION_EVENTS;
     w->check_interval_ms = w->use_feed ? cfg->worker.task_check_interval_ms : w->poll_interval_ms;
     if (w->check_interval_ms < 1) w->check_interval_ms = w->poll_interval_ms;
+    w->feed_filter_max = (size_t)cfg->worker.feed_filter_max;
     w->busy_interval_ms = cfg->worker.feed_busy_interval_ms;
     if (w->busy_interval_ms <= 0 || w->busy_interval_ms > w->poll_interval_ms)
         w->busy_interval_ms = w->poll_interval_ms;

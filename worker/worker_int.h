@@ -175,6 +175,7 @@ struct of_worker {
 
     /* completion from the event feed (worker/feed.c) */
     bool use_feed;             /* worker.completion_source = events */
+    size_t feed_filter_max;    /* worker.feed_filter_max; 0 once the server refused a filter */
     int64_t check_interval_ms; /* full rounds: task_check_interval (feed) or poll_interval */
     int64_t busy_interval_ms;  /* the feed's cadence after a read that found work */
     int64_t next_check_ms;     /* the next full round (monotonic) */

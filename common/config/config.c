@@ -331,6 +331,14 @@ static const cfg_def cfg_defs[] = {
      "deployments finish together) and short deployments end soon after they start, so these "
      "ends are noticed within this interval, while a quiet feed costs one read per "
      "poll_interval. 0 (or a value above poll_interval) = always poll_interval."},
+    {"worker.feed_filter_max", CT_INT, OFF(worker.feed_filter_max), "256", 0, 1000, NULL, NULL, 0,
+     NULL,
+     "With completion_source events: while a worker follows at most this many tasks in a space "
+     "(and their ids fit 6,000 bytes), its feed reads ask only for their events (GET "
+     "events?regardingAny=ServerTasks-1,...), so each worker reads its own completions, not "
+     "every completion of the fleet; with more it reads the whole feed. 0: always the whole "
+     "feed. A server or proxy that refuses such a read (400, 404, 414) turns it off for the "
+     "worker's life, with a warning."},
     {"worker.task_check_interval", CT_DURATION, OFF(worker.task_check_interval_ms), "30s", 100,
      1 * HOUR, NULL, NULL, 0, NULL,
      "With completion_source events: how often the worker reads the state of every in-flight "

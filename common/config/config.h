@@ -132,6 +132,7 @@ typedef struct of_config_worker {
     int64_t max_poll_interval_ms;           /* librdkafka max.poll.interval.ms */
     of_completion_source completion_source; /* worker.completion_source */
     of_worker_assignment assignment;        /* worker.assignment */
+    int feed_filter_max;                    /* worker.feed_filter_max: 0 = never filter */
     int64_t task_check_interval_ms;         /* events: the safety net's full task poll */
     int64_t feed_busy_interval_ms;          /* events: the feed's cadence while it finds work */
     char *metrics_listen;                   /* "host:port" of /metrics, ...; "" = off */

@@ -209,6 +209,9 @@ static const struct {
     {504, {OCTO_RETRY, OF_ERR_HTTP, true, "HTTP 504 Gateway Timeout"}},
     {400, {OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 400 Bad Request"}},
     {409, {OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 409 Conflict"}},
+    /* a server or proxy that refuses the request line (a long ids= or regardingAny= list) */
+    {414, {OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 414 URI Too Long"}},
+    {431, {OCTO_FAIL, OF_ERR_REJECTED, false, "HTTP 431 Request Header Fields Too Large"}},
     {401, {OCTO_FAIL, OF_ERR_AUTH, false, "HTTP 401 Unauthorized"}},
     {403, {OCTO_FAIL, OF_ERR_AUTH, false, "HTTP 403 Forbidden"}},
     {404, {OCTO_FAIL, OF_ERR_NOT_FOUND, false, "HTTP 404 Not Found"}},

@@ -589,6 +589,25 @@ def test_faults():
     admin("POST", "/sim/faults", {"route": "POST /api/{space}/deployments", "status": 503})
     check_eq(req("POST", "/api/deployments", body).status, 503, "plain fault")
     check_eq(len(admin("GET", "/sim/deployments")), 1, "a plain fault creates nothing")
+    # "arg": only requests carrying that query argument (a proxy refusing long filtered reads)
+    admin("POST", "/sim/faults", {"route": "GET /api/{space}/events", "arg": "regardingAny",
+                                  "status": 414, "count": -1})
+    check_eq([f.get("arg") for f in admin("GET", "/sim/faults")], ["regardingAny"],
+             "arg listed")
+    check_eq(get("/api/events?take=1").status, 200, "a read without the argument passes")
+    check_eq(get("/api/events?regardingany=ServerTasks-1").status, 414,
+             "a read with it (any case) is refused")
+    check_eq(req("POST", "/sim/faults", {"arg": 1}, key=None).status, 400, "arg not a string")
+    admin("DELETE", "/sim/faults")
+    # "after" with "latency_ms": the request runs at once, its answer waits
+    admin("POST", "/sim/faults", {"route": "POST /api/{space}/deployments", "after": True,
+                                  "latency_ms": 400})
+    t0, w0 = time.monotonic(), time.time()
+    check_eq(req("POST", "/api/deployments", body).status, 201, "slow answer")
+    check(time.monotonic() - t0 >= 0.39, "the answer waited")
+    created = admin("GET", "/sim/deployments")[-1]["created"]
+    check(datetime.datetime.fromisoformat(created).timestamp() < w0 + 0.2,
+          "the deployment was created before the wait, not after: %s" % created)
     check_eq(req("POST", "/sim/faults", {"status": "x"}, key=None).status, 400, "bad fault")
     check_eq(req("POST", "/sim/faults", {"bogus": 1}, key=None).status, 400, "unknown field")
     stats = admin("GET", "/sim/stats")

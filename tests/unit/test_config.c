@@ -601,6 +601,8 @@ static const struct {
      "use worker.assignment"},
     {"worker.assignment", "roundrobin", OF_OK, "\"roundrobin\""},
     {"worker.assignment", "range", OF_ERR_CONFIG, "cooperative, roundrobin"},
+    {"worker.feed_filter_max", "0", OF_OK, "0"},
+    {"worker.feed_filter_max", "1001", OF_ERR_CONFIG, "worker.feed_filter_max"},
     {"kafka.properties", "no.such.property=1", OF_ERR_CONFIG,
      "kafka.properties: entry 2: unknown librdkafka property 'no.such.property'"},
     {"kafka.properties", "socket.timeout.ms=soon", OF_ERR_CONFIG,

@@ -136,6 +136,8 @@ static void test_classify(void)
         /* permanent statuses */
         {CURLE_OK, 400, true, false, OCTO_FAIL, OF_ERR_REJECTED, false},
         {CURLE_OK, 409, true, false, OCTO_FAIL, OF_ERR_REJECTED, false},
+        {CURLE_OK, 414, true, false, OCTO_FAIL, OF_ERR_REJECTED, false},
+        {CURLE_OK, 431, true, false, OCTO_FAIL, OF_ERR_REJECTED, false},
         {CURLE_OK, 401, true, false, OCTO_FAIL, OF_ERR_AUTH, false},
         {CURLE_OK, 403, true, false, OCTO_FAIL, OF_ERR_AUTH, false},
         {CURLE_OK, 404, true, false, OCTO_FAIL, OF_ERR_NOT_FOUND, false},

@@ -28,6 +28,8 @@
  *   feedrace   a create's reply comes after its task ended and a filtered poll passed the end:
  *              the task, once known, is read from the feed where its job saw it, not by the
  *              safety net
+ *   feedrefused  a proxy refuses feed reads that name tasks (404): the worker reads the whole
+ *              feed from then on, and still notices every end from it
  *   feedloss   the simulator drops every completion event: the safety net (task_check_interval
  *              1s) still finishes every job, and counts what it found
  *   burst      tasks ending one after another (task cap 1) with a 4 s poll_interval: once the
@@ -1436,6 +1438,46 @@ static void case_feedrace(world *w, evlist *l)
     check_committed_at_end(w);
 }
 
+/* Adds the simulator fault, then runs n jobs (tenants, Dev and Test in turn) to their final
+ * events; their ids in ids. */
+static void run_with_fault(world *w, evlist *l, const char *fault, const char *const *tenants,
+                           size_t n, char (*ids)[OF_UUID_STR_SIZE])
+{
+    CHECK_INT(ofsim_add_fault(w->in.sim, fault), OF_OK);
+    of_job jobs[16];
+    want ws[16];
+    OF_ASSERT(n <= 16);
+    make_jobs(w, jobs, n, tenants, "Dev", "Test", ids, ws);
+    run_to_final(w, jobs, n, ws, l);
+}
+
+/* A proxy in front of Octopus refuses every feed read that names tasks (an IIS 404.15: the
+ * query string is too long): the first such read turns the filter off, and every completion
+ * is still noticed from the (whole) feed, not by the safety net (10 minutes away). */
+static void case_feedrefused(world *w, evlist *l)
+{
+    enum { N = 6 };
+    static const char *const tenants[N] = {"M1", "M2", "M3", "M4", "M5", "M6"};
+    CHECK_INT(ofsim_set_task_cap(w->in.sim, 100), OF_OK);
+    char ids[N][OF_UUID_STR_SIZE];
+    run_with_fault(w, l,
+                   "{\"route\": \"GET /api/{space}/events\", \"arg\": \"regardingAny\", "
+                   "\"status\": 404, \"error\": \"The request filtering module is "
+                   "configured to deny a request where the query string is too long.\", "
+                   "\"count\": -1}",
+                   tenants, N, ids);
+    const of_worker_stats *st = &w->wk[0].stats;
+    for (int i = 0; i < N; i++)
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
+    CHECK_INT(st->succeeded, N);
+    CHECK_INT(st->feed_filtered, 1); /* tried once, refused, never again */
+    CHECK_INT(st->feed_errors, 1);
+    CHECK(st->events_matched >= N); /* the whole feed named every task */
+    CHECK_INT(st->net_rounds, 0);
+    CHECK_INT(st->net_found, 0);
+    check_committed_at_end(w);
+}
+
 /* Tasks that end one after another, 2-3 s apart (L tenants, task cap 1), with a long
  * poll_interval: only the first end waits for a tick; from then on the feed is in its busy
  * cadence and every later end is noticed within about feed_busy_interval. Without it each would
@@ -1486,15 +1528,11 @@ static void case_feedloss(world *w, evlist *l)
 {
     enum { N = 6 };
     static const char *const tenants[N] = {"T01", "T02", "T03", "T04", "T05", "T06"};
-    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"events\": [\"DeploymentSucceeded\", "
-                                         "\"DeploymentFailed\", \"TaskCanceled\"], "
-                                         "\"drop\": true, \"count\": -1}"),
-              OF_OK);
-    of_job jobs[N];
-    want ws[N];
     char ids[N][OF_UUID_STR_SIZE];
-    make_jobs(w, jobs, N, tenants, "Dev", "Test", ids, ws);
-    run_to_final(w, jobs, N, ws, l);
+    run_with_fault(w, l,
+                   "{\"events\": [\"DeploymentSucceeded\", \"DeploymentFailed\", "
+                   "\"TaskCanceled\"], \"drop\": true, \"count\": -1}",
+                   tenants, N, ids);
     const of_worker_stats *st = &w->wk[0].stats;
     for (int i = 0; i < N; i++) {
         const evrow *ok = ev_find(l, ids[i], 1, OF_EV_JOB_SUCCEEDED);
@@ -1603,6 +1641,7 @@ static const struct {
     {"feed", .sets = feed_sets, .fn = case_feed},
     {"feedloss", .sets = feedloss_sets, .fn = case_feedloss},
     {"feedrace", .sets = feedrace_sets, .fn = case_feedrace},
+    {"feedrefused", .sets = feed_sets, .fn = case_feedrefused},
     {"burst", .sets = burst_sets, .fn = case_burst},
     {"hold", .sets = hold_sets, .fn = case_hold},
     {"stages", .sets = stages_sets, .fn = case_stages, .prepare = stages_prepare},
