@@ -28,6 +28,8 @@
  *   feedrace   a create's reply comes after its task ended and a filtered poll passed the end:
  *              the task, once known, is read from the feed where its job saw it, not by the
  *              safety net
+ *   feedgap    the same, then an unfiltered read (feed_filter_max 1, two more tasks) that
+ *              starts above that end: the task is still read from where its job saw the feed
  *   feedrefused  a proxy refuses feed reads that name tasks (404): the worker reads the whole
  *              feed from then on, and still notices every end from it
  *   feedloss   the simulator drops every completion event: the safety net (task_check_interval
@@ -1399,23 +1401,45 @@ static void case_feed(world *w, evlist *l)
  * safety net (10 minutes away). */
 static const char *const feedrace_sets[] = {"worker.task_check_interval", "10m",
                                             "worker.poll_interval", "200ms", NULL};
-static void case_feedrace(world *w, evlist *l)
+/* The same, and then the read that passed B's end was filtered but the next one is not:
+ * feed_filter_max 1, and two more long jobs (C, D) follow once A has ended. That unfiltered
+ * read starts above B's end, so it does not cover it: B, once known, is still read from where
+ * its job saw the feed. */
+static const char *const feedgap_sets[] = {"worker.task_check_interval",
+                                           "10m",
+                                           "worker.poll_interval",
+                                           "200ms",
+                                           "worker.feed_filter_max",
+                                           "1",
+                                           NULL};
+static void feed_race(world *w, evlist *l, bool gap)
 {
     CHECK_INT(ofsim_set_task_cap(w->in.sim, 100), OF_OK);
-    of_job a, b;
-    char ida[OF_UUID_STR_SIZE], idb[OF_UUID_STR_SIZE];
+    of_job a, b, cd[2];
+    want ws[4];
+    char ida[OF_UUID_STR_SIZE], idb[OF_UUID_STR_SIZE], idcd[2][OF_UUID_STR_SIZE];
     make_job_id(w, &a, "L001", "Dev", ida);
     make_job_id(w, &b, "T01", "Dev", idb);
     worker_start(w, 0);
     produce_and_clear(w, &a, 1);
-    const evrow *sa = wait_event(w, l, ida, OF_EV_JOB_STARTED);
-    CHECK(sa != NULL);
-    CHECK_INT(ofsim_add_fault(w->in.sim, "{\"route\": \"POST /api/{space}/deployments\", "
-                                         "\"after\": true, \"latency_ms\": 4000}"),
+    CHECK(wait_event(w, l, ida, OF_EV_JOB_STARTED) != NULL);
+    CHECK_INT(ofsim_add_fault(w->in.sim, gap ? "{\"route\": \"POST /api/{space}/deployments\", "
+                                               "\"after\": true, \"latency_ms\": 6000}"
+                                             : "{\"route\": \"POST /api/{space}/deployments\", "
+                                               "\"after\": true, \"latency_ms\": 4000}"),
               OF_OK);
     produce_and_clear(w, &b, 1);
-    want ws[2] = {{ida, 1}, {idb, 1}};
-    CHECK(wait_final(w, l, ws, 2));
+    size_t n = 2;
+    ws[0] = (want){ida, 1};
+    ws[1] = (want){idb, 1};
+    if (gap) {
+        CHECK(wait_event(w, l, ida, OF_EV_JOB_SUCCEEDED) != NULL);
+        static const char *const more[2] = {"L002", "L003"};
+        make_jobs(w, cd, 2, more, "Dev", "Dev", idcd, ws + 2);
+        produce_and_clear(w, cd, 2);
+        n = 4;
+    }
+    CHECK(wait_final(w, l, ws, n));
     worker_stop(w, 0);
     read_events(w, l);
     const evrow *oka = ev_find(l, ida, 1, OF_EV_JOB_SUCCEEDED);
@@ -1431,11 +1455,29 @@ static void case_feedrace(world *w, evlist *l)
         CHECK(okb->time_ms - sb->time_ms < 3000);
     }
     const of_worker_stats *st = &w->wk[0].stats;
+    if (gap) {
+        /* C and D were followed (two tasks: unfiltered reads) before B's task was known */
+        for (int i = 0; i < 2; i++) {
+            const evrow *sc = ev_find(l, idcd[i], 1, OF_EV_JOB_STARTED);
+            CHECK(sc != NULL && sb != NULL && sc->time_ms < sb->time_ms);
+        }
+        CHECK(st->feed_polls > st->feed_filtered + 1); /* unfiltered polls beside the start */
+    }
     CHECK_INT(st->net_rounds, 0);
     CHECK_INT(st->net_found, 0);
     CHECK(st->feed_filtered >= 2);
-    CHECK_INT(st->succeeded, 2);
+    CHECK_INT(st->succeeded, n);
     check_committed_at_end(w);
+}
+
+static void case_feedrace(world *w, evlist *l)
+{
+    feed_race(w, l, false);
+}
+
+static void case_feedgap(world *w, evlist *l)
+{
+    feed_race(w, l, true);
 }
 
 /* Adds the simulator fault, then runs n jobs (tenants, Dev and Test in turn) to their final
@@ -1641,6 +1683,7 @@ static const struct {
     {"feed", .sets = feed_sets, .fn = case_feed},
     {"feedloss", .sets = feedloss_sets, .fn = case_feedloss},
     {"feedrace", .sets = feedrace_sets, .fn = case_feedrace},
+    {"feedgap", .sets = feedgap_sets, .fn = case_feedgap},
     {"feedrefused", .sets = feed_sets, .fn = case_feedrefused},
     {"burst", .sets = burst_sets, .fn = case_burst},
     {"hold", .sets = hold_sets, .fn = case_hold},
