@@ -3,10 +3,10 @@
  * a job's final event is delivered, contiguously). The Octopus side is worker/jobs.c.
  *
  * One thread runs everything. Each turn of the loop:
- *   1. of_kafka_consumer_poll (short timeout; 0 while Octopus calls are outstanding), up to a
- *      batch of messages while there is room;
+ *   1. of_kafka_consumer_poll (timeout 0), up to a batch of messages while there is room;
  *   2. start queued jobs while slots are free; pause/resume the consumer;
- *   3. of_octo_poll (short timeout while calls are outstanding): Octopus callbacks run here;
+ *   3. of_octo_poll_fd: sleeps (WK_LOOP_WAIT_MS at most) until Octopus I/O or the consumer's
+ *      wake fd, so neither source waits out the other's timeout; Octopus callbacks run here;
  *   4. of_kafka_producer_poll(0): delivery reports run here and complete offsets;
  *   5. store newly committable offsets; produce again what failed; start a poll round if due.
  * Paused partitions are still polled, so however long a deployment takes, max.poll.interval.ms
@@ -847,6 +847,10 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
     rc = of_kafka_subscribe(w->cons, names, w->n_jobs_topics, es, sizeof(es));
     free(names);
     if (rc) return of_seterr(errstr, errstr_size, rc, "kafka subscribe: %s", es);
+    /* A job that arrives while Octopus calls are outstanding starts at once, not after the
+     * loop's timeout (the fallback takes turns between the two, 20 ms at most each). */
+    w->wake_fd = of_kafka_consumer_wake_fd(w->cons, es, sizeof(es));
+    if (w->wake_fd < 0) of_warn("%s; jobs are noticed within %d ms instead", es, WK_LOOP_WAIT_MS);
     w->offsets = of_offsets_new();
     if (!w->offsets) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
 
@@ -999,11 +1003,15 @@ static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
             }
         }
 
+        /* With the wake fd the loop sleeps in one place, on Octopus's sockets and the consumer
+         * at once; without it, in whichever of the two has something outstanding. */
         bool octo_busy = of_octo_outstanding(w->octo) > 0;
+        bool more = false; /* messages left behind by a full batch: no sleeping this turn */
+        if (w->wake_fd >= 0) of_kafka_consumer_wake_clear(w->cons);
         for (int k = 0; k < WK_MAX_BATCH; k++) {
             of_kafka_message *km = NULL;
-            of_err rc = of_kafka_consumer_poll(w->cons, k == 0 && !octo_busy ? WK_LOOP_WAIT_MS : 0,
-                                               &km, es, sizeof(es));
+            int wait = k == 0 && !octo_busy && w->wake_fd < 0 ? WK_LOOP_WAIT_MS : 0;
+            of_err rc = of_kafka_consumer_poll(w->cons, wait, &km, es, sizeof(es));
             /* OF_ERR_CONFIG: fenced by a worker with the same name; restarting would fence it
              * in turn, so this ends the worker as a configuration error (exit 3). */
             if (rc == OF_ERR_CONFIG)
@@ -1020,13 +1028,16 @@ static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
             handle_message(w, km);
             of_kafka_message_free(km);
             if (w->n_active + w->n_backlog >= w->max_in_flight) break;
+            more = k == WK_MAX_BATCH - 1;
         }
         hold_tick(w, now);
         start_jobs(w);
         wk_lookup_flush(w);
         flow_control(w);
 
-        of_err rc = of_octo_poll(w->octo, octo_busy ? WK_LOOP_WAIT_MS : 0);
+        of_err rc = w->wake_fd >= 0
+                        ? of_octo_poll_fd(w->octo, more ? 0 : WK_LOOP_WAIT_MS, w->wake_fd)
+                        : of_octo_poll(w->octo, octo_busy ? WK_LOOP_WAIT_MS : 0);
         if (rc)
             of_warn("octopus client: %s (the affected calls fail, the worker carries on)",
                     of_strerror(rc));
@@ -1048,6 +1059,7 @@ of_err of_worker_run(const of_worker_opts *opts, char *errstr, size_t errstr_siz
     of_worker *w = calloc(1, sizeof(*w));
     if (!w) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     w->cfg = opts->cfg;
+    w->wake_fd = -1;
     w->stop = opts->stop;
     w->rnd = (uint64_t)of_now_ms() | 1u;
     of_err rc = of_guard_new(opts->cfg, opts->fleet_key, &w->guard, errstr, errstr_size);

@@ -151,6 +151,7 @@ struct of_worker {
     char max_poll[32];
     of_kafka_producer *prod;
     of_kafka_consumer *cons;
+    int wake_fd; /* cons's wake fd (owned by cons), -1: none */
     of_octo *octo;
     of_hold hold; /* Octopus misbehaving: no new deployments until a probe answers (octo_hold.h) */
     uint64_t throttled_seen; /* the client's 429/503 count already reported (task budget) */

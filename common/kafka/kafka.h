@@ -376,6 +376,16 @@ OF_MUST_CHECK of_err of_kafka_consumer_poll(of_kafka_consumer *c, int timeout_ms
                                             of_kafka_message **out, char *errstr,
                                             size_t errstr_size);
 
+/* A file descriptor that becomes readable when something arrives for of_kafka_consumer_poll (a
+ * message, a rebalance, an error) while nothing was waiting, so one loop can sleep on it beside
+ * its other I/O instead of taking turns with fixed timeouts. Created on the first call, owned by
+ * c (closed by of_kafka_consumer_destroy); -1 with errstr when it cannot be made. The protocol:
+ * of_kafka_consumer_wake_clear, then of_kafka_consumer_poll with timeout 0 until it returns
+ * nothing (or the loop stops taking messages); only an arrival after that wakes the fd again. */
+int of_kafka_consumer_wake_fd(of_kafka_consumer *c, char *errstr, size_t errstr_size);
+/* Empties the wake fd's pipe (see of_kafka_consumer_wake_fd); a no-op without one. */
+void of_kafka_consumer_wake_clear(of_kafka_consumer *c);
+
 /* Pauses / resumes fetching for the whole current assignment. The state sticks: partitions
  * assigned while paused are paused too (and resumed ones stay resumed), because librdkafka
  * does not re-apply an application's pause on reassignment. */

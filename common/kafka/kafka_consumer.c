@@ -1,7 +1,10 @@
 /* The Kafka module, part 2: the group consumer and the whole-topic reader. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -23,6 +26,10 @@ struct of_kafka_consumer {
     of_kafka_eof_cb *on_eof;
     char *group_id;    /* owned copies, for error messages */
     char *instance_id; /* group.instance.id, NULL for a dynamic member */
+    /* of_kafka_consumer_wake_fd: the consumer queue writes a byte to wake[1] when it turns
+     * non-empty; both ends non-blocking (a full pipe must never block librdkafka's thread). */
+    rd_kafka_queue_t *wake_q;
+    int wake[2];
 };
 
 /* How long the assignment of a strict_offsets consumer keeps asking for committed offsets
@@ -268,6 +275,7 @@ of_err of_kafka_consumer_new(const of_kafka_config *cfg, const of_kafka_consumer
                              sizeof(defaults) / sizeof(defaults[0]), &conf, errstr, errstr_size);
     if (rc) return rc;
     of_kafka_consumer *c = calloc(1, sizeof(*c));
+    if (c) c->wake[0] = c->wake[1] = -1;
     if (!c) {
         rd_kafka_conf_destroy(conf);
         return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "kafka consumer: out of memory");
@@ -567,6 +575,38 @@ bool of_kafka_consumer_fatal(of_kafka_consumer *c, char *errstr, size_t errstr_s
     return true;
 }
 
+int of_kafka_consumer_wake_fd(of_kafka_consumer *c, char *errstr, size_t errstr_size)
+{
+    if (c->wake_q) return c->wake[0];
+    if (pipe(c->wake) || fcntl(c->wake[0], F_SETFL, O_NONBLOCK) ||
+        fcntl(c->wake[1], F_SETFL, O_NONBLOCK) || fcntl(c->wake[0], F_SETFD, FD_CLOEXEC) ||
+        fcntl(c->wake[1], F_SETFD, FD_CLOEXEC)) {
+        for (int i = 0; i < 2; i++)
+            if (c->wake[i] >= 0) close(c->wake[i]);
+        of_seterr(errstr, errstr_size, OF_ERR_IO, "kafka consumer wake pipe: %s", strerror(errno));
+        c->wake[0] = c->wake[1] = -1;
+        return -1;
+    }
+    c->wake_q = rd_kafka_queue_get_consumer(c->rk);
+    if (!c->wake_q) {
+        of_seterr(errstr, errstr_size, OF_ERR_STATE, "kafka consumer wake: no consumer queue");
+        close(c->wake[0]);
+        close(c->wake[1]);
+        c->wake[0] = c->wake[1] = -1;
+        return -1;
+    }
+    rd_kafka_queue_io_event_enable(c->wake_q, c->wake[1], "k", 1);
+    return c->wake[0];
+}
+
+void of_kafka_consumer_wake_clear(of_kafka_consumer *c)
+{
+    char sink[64];
+    if (c->wake[0] < 0) return;
+    while (read(c->wake[0], sink, sizeof sink) > 0) {
+    }
+}
+
 of_err of_kafka_consumer_close(of_kafka_consumer *c, char *errstr, size_t errstr_size)
 {
     if (c->closed) return OF_OK;
@@ -584,7 +624,13 @@ void of_kafka_consumer_destroy(of_kafka_consumer *c)
     char es[256];
     if (of_kafka_consumer_close(c, es, sizeof(es)))
         of_warn("kafka client=%s %s", rd_kafka_name(c->rk), es);
+    if (c->wake_q) {
+        rd_kafka_queue_io_event_enable(c->wake_q, -1, NULL, 0);
+        rd_kafka_queue_destroy(c->wake_q);
+    }
     rd_kafka_destroy(c->rk);
+    for (int i = 0; i < 2; i++)
+        if (c->wake[i] >= 0) close(c->wake[i]);
     for (size_t i = 0; i < c->n_paused_topics; i++)
         free(c->paused_topics[i]);
     free(c->paused_topics);

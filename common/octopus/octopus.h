@@ -203,6 +203,11 @@ char *of_octo_describe(const of_octo *c, char *out, size_t out_size);
  * OF_ERR_NOMEM/OF_ERR_NETWORK when libcurl's multi handle fails (every
  * outstanding transfer is then failed with that error). */
 OF_MUST_CHECK of_err of_octo_poll(of_octo *c, int timeout_ms);
+/* of_octo_poll that also returns when fd (another event source's wake descriptor, e.g.
+ * of_kafka_consumer_wake_fd; borrowed, -1 for none) becomes readable, and that waits up to
+ * timeout_ms even with nothing outstanding: one loop sleeps on Octopus and on that source at
+ * once. Reading fd empty is the caller's business. */
+OF_MUST_CHECK of_err of_octo_poll_fd(of_octo *c, int timeout_ms, int fd);
 
 /* Number of HTTP requests queued, on the wire, waiting to retry, or
  * completions not yet delivered. 0 = idle. */

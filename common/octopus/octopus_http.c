@@ -1020,6 +1020,11 @@ static of_err multi_failed(of_octo *c, CURLMcode mc)
 
 of_err of_octo_poll(of_octo *c, int timeout_ms)
 {
+    return of_octo_poll_fd(c, timeout_ms, -1);
+}
+
+of_err of_octo_poll_fd(of_octo *c, int timeout_ms, int fd)
+{
     int running = 0;
     int fired = run_deferred(c);
     fired += schedule(c);
@@ -1028,7 +1033,7 @@ of_err of_octo_poll(of_octo *c, int timeout_ms)
         if (mc != CURLM_OK) return multi_failed(c, mc);
         fired += drain_done(c);
     }
-    if (fired || c->nreq == 0) {
+    if (fired || (c->nreq == 0 && fd < 0)) {
         schedule(c);
         return OF_OK;
     }
@@ -1037,7 +1042,9 @@ of_err of_octo_poll(of_octo *c, int timeout_ms)
     int64_t now = of_now_ms();
     for (octo_req *r = c->sleeping.head; r; r = r->next)
         if (r->not_before - now < wait) wait = r->not_before - now < 0 ? 0 : r->not_before - now;
-    CURLMcode mc = curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
+    struct curl_waitfd extra = {.fd = fd, .events = CURL_WAIT_POLLIN};
+    CURLMcode mc =
+        curl_multi_poll(c->multi, fd >= 0 ? &extra : NULL, fd >= 0 ? 1 : 0, (int)wait, NULL);
     if (mc != CURLM_OK) return multi_failed(c, mc);
     if (c->nactive) {
         mc = curl_multi_perform(c->multi, &running);

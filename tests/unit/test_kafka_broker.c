@@ -2,10 +2,12 @@
  * `kafka`, tests/kafka/broker.py): librdkafka 2.0.2 must create topics through the Admin API,
  * produce idempotently, consume in a cooperative-sticky group with stored offsets, and use
  * transactions whose aborted data a read_committed reader never sees and whose offsets move the
- * group's committed position. Names carry pid + time so reruns against one broker never meet.
+ * group's committed position, and wake a loop through the consumer's wake fd. Names carry pid +
+ * time so reruns against one broker never meet.
  *
  * The broker's address is read from the file named by $OF_TEST_KAFKA_BOOTSTRAP_FILE; without
  * that variable the test exits 77 (skipped). */
+#include <poll.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -111,6 +113,26 @@ static void member_poll(member *m, int timeout_ms, of_kafka_offset *track, size_
 }
 
 /* ------------------------------------------------------------------------------------------ */
+
+/* Whether fd is readable within timeout_ms (0: right now). */
+static bool readable(int fd, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, timeout_ms) == 1 && (pfd.revents & POLLIN);
+}
+
+/* Clears the wake fd, then polls the consumer empty: the messages taken. */
+static int wake_drain(member *m)
+{
+    int got = m->got;
+    of_kafka_consumer_wake_clear(m->c);
+    for (int i = 0; i < 1000; i++) {
+        int before = m->got;
+        member_poll(m, 0, NULL, 0);
+        if (m->got == before) break;
+    }
+    return m->got - got;
+}
 
 static char t_jobs[128], t_state[128], t_in[128], t_out[128];
 static int probes; /* messages test_ensure_topics left in t_jobs */
@@ -649,6 +671,57 @@ static void test_manual_assign(void)
     of_kafka_consumer_destroy(c);
 }
 
+/* The consumer's wake fd (a worker sleeps on it beside Octopus's sockets): readable when a
+ * message arrives at an empty queue, quiet once cleared and polled empty, readable again at the
+ * next arrival; one fd per consumer. */
+static void test_wake(void)
+{
+    char topic[128], group[128];
+    name(topic, sizeof(topic), "wake");
+    name(group, sizeof(group), "wake-group");
+    of_kafka_config cfg = config("wake", false);
+    of_kafka_topic_spec spec[] = {{topic, 1, 1, NULL, 0}};
+    CHECK_INT(of_kafka_ensure_topics(&cfg, spec, 1, 30000, es, sizeof(es)), OF_OK);
+    of_kafka_producer *p = NULL;
+    CHECK_INT(of_kafka_producer_new(&cfg, NULL, &p, es, sizeof(es)), OF_OK);
+    member m;
+    if (!p || !member_new(&m, "wake", group, false)) {
+        of_kafka_producer_destroy(p);
+        return;
+    }
+    int fd = of_kafka_consumer_wake_fd(m.c, es, sizeof(es));
+    CHECK(fd >= 0);
+    CHECK_INT(of_kafka_consumer_wake_fd(m.c, es, sizeof(es)), fd);
+    const char *topics[] = {topic};
+    CHECK_INT(of_kafka_subscribe(m.c, topics, 1, es, sizeof(es)), OF_OK);
+    /* The assignment itself comes through the queue, so it wakes the fd too. */
+    int64_t deadline = of_now_ms() + 30000;
+    while (m.assigned == 0 && of_now_ms() < deadline)
+        if (readable(fd, 1000)) wake_drain(&m);
+    CHECK_INT(m.assigned, 1);
+    CHECK_INT(wake_drain(&m), 0);
+    CHECK(!readable(fd, 0));
+
+    for (int round = 0; round < 3; round++) {
+        reports r = {0};
+        CHECK_INT(produce(p, topic, 0, "k", "first", &r), OF_OK);
+        CHECK_INT(produce(p, topic, 0, "k", "first", &r), OF_OK);
+        CHECK_INT(of_kafka_flush(p, 30000, es, sizeof(es)), OF_OK);
+        CHECK_INT(r.ok, 2);
+        int got = 0;
+        deadline = of_now_ms() + 30000;
+        while (got < 2 && of_now_ms() < deadline) {
+            CHECK(readable(fd, 30000));
+            got += wake_drain(&m);
+        }
+        CHECK_INT(got, 2);
+        CHECK(!readable(fd, 0));
+    }
+    CHECK_INT(m.got_first, 6);
+    of_kafka_consumer_destroy(m.c);
+    of_kafka_producer_destroy(p);
+}
+
 int main(void)
 {
     int rc = of_test_read_bootstrap(bootstrap, sizeof(bootstrap));
@@ -668,5 +741,6 @@ int main(void)
     test_strict_offsets();
     test_manual_assign();
     test_tail();
+    test_wake();
     return TEST_DONE();
 }

@@ -674,6 +674,42 @@ static void test_queue_not_deadline(ofsim *sim)
     of_octo_destroy(c);
 }
 
+/* of_octo_poll_fd: a readable fd ends the wait while a reply is still held (a worker's job
+ * arriving from Kafka while its Octopus calls are outstanding); with nothing readable, the reply
+ * ends it; with nothing outstanding it still waits, for the fd or the timeout. */
+static void test_poll_fd(ofsim *sim, of_octo *c)
+{
+    char es[512];
+    int fds[2];
+    CHECK_INT(pipe(fds), 0);
+    add_fault(sim, "{\"route\":\"GET /api/{space}/tasks\",\"latency_ms\":3000,\"count\":1}");
+    spaces_got g = {0, 0};
+    const char *ids[] = {"ServerTasks-999999"};
+    CHECK_INT(of_octo_get_tasks_async(c, "Spaces-1", ids, 1, on_tasks, &g, es, sizeof(es)), OF_OK);
+    CHECK_INT((int)write(fds[1], "x", 1), 1);
+    CHECK_INT(of_octo_poll_fd(c, 20000, fds[0]), OF_OK);
+    CHECK_INT(g.done, 0); /* woken by the fd: the reply is held for 3 s */
+    CHECK(of_octo_outstanding(c) > 0);
+    char b;
+    CHECK_INT((int)read(fds[0], &b, 1), 1);
+    int64_t deadline = of_now_ms() + 30000;
+    while (g.done < 1 && of_now_ms() < deadline)
+        CHECK_INT(of_octo_poll_fd(c, 20000, fds[0]), OF_OK);
+    CHECK_INT(g.ok, 1);
+    CHECK_INT((long long)of_octo_outstanding(c), 0);
+
+    int64_t t0 = of_now_ms();
+    CHECK_INT(of_octo_poll_fd(c, 300, fds[0]), OF_OK); /* idle: the timeout ends it */
+    CHECK(of_now_ms() - t0 >= 250);
+    CHECK_INT((int)write(fds[1], "x", 1), 1);
+    t0 = of_now_ms();
+    CHECK_INT(of_octo_poll_fd(c, 20000, fds[0]), OF_OK); /* idle: the fd ends it */
+    CHECK(of_now_ms() - t0 < 15000);
+    close(fds[0]);
+    close(fds[1]);
+    ofsim_clear_faults(sim);
+}
+
 /* ---- creates that may or may not have happened ------------------------------------- */
 
 static void ambiguous_create(ofsim *sim, of_octo *c, const char *tenant)
@@ -1798,6 +1834,7 @@ int main(void)
         with_client(sim, test_releases_and_lifecycle);
         test_retries(sim);
         test_queue_not_deadline(sim);
+        with_client(sim, test_poll_fd);
         with_client(sim, test_ambiguous_create);
         with_client(sim, test_ambiguous_create_read_callback);
         with_client(sim, test_events_and_lookups);
