@@ -5,7 +5,8 @@
  * One thread runs everything. Each turn of the loop:
  *   1. of_kafka_consumer_poll (timeout 0), up to a batch of messages while there is room;
  *   2. start queued jobs while slots are free; pause/resume the consumer;
- *   3. of_octo_poll_fd: sleeps (WK_LOOP_WAIT_MS at most) until Octopus I/O or the consumer's
+ *   3. with no job left and events undelivered, flushes them (WK_IDLE_FLUSH_MS);
+ *      of_octo_poll_fd: sleeps (WK_LOOP_WAIT_MS at most) until Octopus I/O or the consumer's
  *      wake fd, so neither source waits out the other's timeout; Octopus callbacks run here;
  *   4. of_kafka_producer_poll(0): delivery reports run here and complete offsets;
  *   5. store newly committable offsets; produce again what failed; start a poll round if due.
@@ -27,6 +28,11 @@
 #define WK_LOOP_WAIT_MS 20
 /* Messages taken from the consumer per loop turn at most. */
 #define WK_MAX_BATCH 500
+/* A worker left with no job sends its undelivered events at once rather than after
+ * librdkafka's linger.ms: a stage's last final event is usually such an event, and the gate
+ * waits for it. Waits this long at most (for the broker's acknowledgement) while idle; under
+ * load the worker is never idle and its events keep their batching. */
+#define WK_IDLE_FLUSH_MS 5
 /* The final flush, and how long the final commit waits out rebalances. Start-up calls use
  * OF_KAFKA_STARTUP_DEADLINE_MS (the Kafka module retries transient broker states within it). */
 #define WK_FLUSH_MS        10000
@@ -321,6 +327,7 @@ static void msg_send(of_worker *w, wk_msg *m)
         return;
     }
     w->n_outq++;
+    w->unflushed = true;
 }
 
 static void retry_due(of_worker *w, int64_t now)
@@ -967,6 +974,17 @@ static void teardown(of_worker *w)
 
 /* ---- the loop ---- */
 
+/* Before the loop sleeps with nothing in hand: what it produced goes now (WK_IDLE_FLUSH_MS).
+ * Events sent while jobs are in flight are left to linger.ms, which batches them. */
+static void idle_flush(of_worker *w)
+{
+    if (!w->unflushed || w->n_active || w->n_backlog || w->n_outq == 0) return;
+    w->unflushed = false;
+    char es[256];
+    of_err rc = of_kafka_flush(w->prod, WK_IDLE_FLUSH_MS, es, sizeof es);
+    if (rc && rc != OF_ERR_TIMEOUT) of_debug("idle flush: %s", es); /* delivery reports tell */
+}
+
 static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
 {
     int64_t drain_deadline = 0;
@@ -1034,6 +1052,7 @@ static of_err run_loop(of_worker *w, char *errstr, size_t errstr_size)
         start_jobs(w);
         wk_lookup_flush(w);
         flow_control(w);
+        idle_flush(w);
 
         of_err rc = w->wake_fd >= 0
                         ? of_octo_poll_fd(w->octo, more ? 0 : WK_LOOP_WAIT_MS, w->wake_fd)

@@ -168,7 +168,8 @@ struct of_worker {
 
     wk_msg *retry, *retry_tail; /* messages to produce again */
     size_t n_retry;
-    size_t n_outq; /* produced, delivery not reported yet */
+    size_t n_outq;  /* produced, delivery not reported yet */
+    bool unflushed; /* produced since the last idle flush (worker.c, idle_flush) */
 
     uint64_t rebalances;   /* rebalance callbacks seen */
     size_t rounds_pending; /* get_tasks calls of the current full round still outstanding */

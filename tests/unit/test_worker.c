@@ -37,6 +37,8 @@
  *   burst      tasks ending one after another (task cap 1) with a 4 s poll_interval: once the
  *              feed has named a task of ours it is read every feed_busy_interval, so each later
  *              end is noticed well within a second, not up to a poll_interval late
+ *   idleflush  linger.ms two minutes: the jobs' events still arrive within a minute, since a
+ *              worker left with no job sends what it produced at once
  *   hold       the look-ups answer 503 for 3 s as the jobs arrive: the worker holds, every
  *              look-up that gives up puts its job back (none fails); a create whose answer is
  *              lost afterwards is adopted; each target deployed once
@@ -1564,6 +1566,28 @@ static void case_burst(world *w, evlist *l)
     check_committed_at_end(w);
 }
 
+/* A worker left with no job sends its events at once (worker.c, idle_flush): with a linger of
+ * two minutes, twice WAIT_MS, the final events could otherwise not arrive within wait_final. */
+static const char *const idleflush_sets[] = {"kafka.properties", "linger.ms=120000", NULL};
+static void case_idleflush(world *w, evlist *l)
+{
+    enum { N = 2 };
+    static const char *const tenants[N] = {"T01", "T02"};
+    of_job jobs[N];
+    want ws[N];
+    char ids[N][OF_UUID_STR_SIZE];
+    make_jobs(w, jobs, N, tenants, "Dev", "Dev", ids, ws);
+    worker_start(w, 0);
+    produce_and_clear(w, jobs, N);
+    CHECK(wait_final(w, l, ws, N));
+    for (int i = 0; i < N; i++) {
+        CHECK(ev_find(l, ids[i], 1, OF_EV_JOB_STARTED) != NULL);
+        CHECK_INT(ev_count(l, ids[i], OF_EV_JOB_SUCCEEDED), 1);
+    }
+    worker_stop(w, 0);
+    check_committed_at_end(w);
+}
+
 /* Every completion event is dropped by the simulator: only the safety net sees the tasks end. */
 static const char *const feedloss_sets[] = {"worker.task_check_interval", "1s", NULL};
 static void case_feedloss(world *w, evlist *l)
@@ -1686,6 +1710,7 @@ static const struct {
     {"feedgap", .sets = feedgap_sets, .fn = case_feedgap},
     {"feedrefused", .sets = feed_sets, .fn = case_feedrefused},
     {"burst", .sets = burst_sets, .fn = case_burst},
+    {"idleflush", .sets = idleflush_sets, .fn = case_idleflush},
     {"hold", .sets = hold_sets, .fn = case_hold},
     {"stages", .sets = stages_sets, .fn = case_stages, .prepare = stages_prepare},
 };
