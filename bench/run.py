@@ -2,7 +2,8 @@
 """octofleet's benchmark suite on the real broker (issue 8, part 7).
 
     python3 bench/run.py --build build [--scenarios S1,S3] [--quick] [--out docs/benchmarks.md]
-                         [--kafka-property NAME=VALUE ...] [--octopus-latency-ms MS]
+                         [--kafka-property NAME=VALUE ...] [--set GROUP.KEY=VALUE ...]
+                         [--octopus-latency-ms MS]
                          [--log-level LEVEL]
 
 Starts a real Apache Kafka broker (tests/kafka/broker.py), and for each scenario a fresh
@@ -277,9 +278,20 @@ class Fleet:
             f.write(self.api_key + "\n")
         w = {"drain_timeout": '"10s"'}
         w.update(self.worker_settings)
-        octo = {}
+        octo = {"url": '"%s"' % self.sim_url, "api_key_file": '"%s"' % keyfile}
         if self.bench.has_task_budget:
             octo["task_budget"] = "0"  # automatic: the server's MaxConcurrentTasks
+        groups = {
+            "topics": {"prefix": '"%s"' % self.prefix, "max_stages": "4"},
+            "octopus": octo,
+            "producer": {"group_id": '"bench-%s-%s-producer"' % (self.scenario.lower(), self.stamp),
+                         "transactional_id": '"bench-%s-%s-producer"' % (self.scenario.lower(),
+                                                                        self.stamp)},
+            "worker": dict({"group_id": '"%s"' % self.worker_group}, **w),
+            "log": {"level": '"%s"' % self.bench.args.log_level},
+        }
+        for group, key, value in self.bench.args.set:  # --set: the last word on a key
+            groups.setdefault(group, {})[key] = value
         self.cfg = os.path.join(self.dir, "octofleet.cfg")
         with open(self.cfg, "w") as f:
             f.write("""# written by bench/run.py for scenario %(sc)s
@@ -288,31 +300,11 @@ kafka = {
     client_id = "bench-%(scl)s";
     properties = ( %(props)s );
 };
-topics = {
-    prefix = "%(prefix)s";
-    max_stages = 4;
-};
-octopus = {
-    url = "%(url)s";
-    api_key_file = "%(keyfile)s";
-%(octo)s
-};
-producer = {
-    group_id = "bench-%(scl)s-%(stamp)s-producer";
-    transactional_id = "bench-%(scl)s-%(stamp)s-producer";
-};
-worker = {
-    group_id = "%(wgroup)s";
-%(worker)s
-};
-log = { level = "%(loglevel)s"; };
 """ % {"sc": self.scenario, "scl": self.scenario.lower(), "bootstrap": self.bench.broker.bootstrap,
-       "prefix": self.prefix, "url": self.sim_url, "keyfile": keyfile, "stamp": self.stamp,
-       "wgroup": self.worker_group,
-       "props": ", ".join('"%s"' % kv for kv in self.bench.args.kafka_property),
-       "loglevel": self.bench.args.log_level,
-       "octo": "\n".join("    %s = %s;" % kv for kv in octo.items()),
-       "worker": "\n".join("    %s = %s;" % kv for kv in w.items())})
+       "props": ", ".join('"%s"' % kv for kv in self.bench.args.kafka_property)})
+            for group, keys in groups.items():
+                f.write("%s = {\n%s\n};\n" % (group, "\n".join("    %s = %s;" % kv
+                                                                 for kv in keys.items())))
 
     def spawn(self, name, argv, logname):
         return Proc(self.scenario, name, [self.bench.octofleet_bin] + argv + ["-c", self.cfg],
@@ -1364,6 +1356,10 @@ def main():
     ap.add_argument("--kafka-property", action="append", default=[], metavar="NAME=VALUE",
                     help="a librdkafka property for every daemon (kafka.properties; repeatable), "
                     "to measure a tuning side by side with the defaults")
+    ap.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=VALUE",
+                    help="a configuration key for every fleet, its value as libconfig writes it "
+                    "(producer.batch_max=2000, worker.poll_interval='\"1s\"'; repeatable), to "
+                    "measure a setting side by side with the defaults")
     ap.add_argument("--octopus-latency-ms", type=int, default=0, metavar="MS",
                     help="answer every Octopus API request this much later (octopus-sim's "
                     "latency_ms fault; default 0): a real server's response time, which the "
@@ -1376,6 +1372,14 @@ def main():
     for kv in args.kafka_property:
         if "=" not in kv or kv.startswith("=") or '"' in kv:
             ap.error("--kafka-property %r: expected NAME=VALUE" % kv)
+    sets = []
+    for kv in args.set:
+        m = re.match(r"^([a-z_]+)\.([a-z_]+)=(.+)$", kv)
+        if not m or m.group(1) == "kafka":
+            ap.error("--set %r: expected GROUP.KEY=VALUE (kafka.properties: --kafka-property)"
+                     % kv)
+        sets.append(m.groups())
+    args.set = sets
     scenarios = [s.strip().upper() for s in args.scenarios.split(",") if s.strip()]
     bad = [s for s in scenarios if s not in ("S1", "S2", "S3", "S4", "S5")]
     if bad or not scenarios:
