@@ -28,10 +28,10 @@
 #define WK_LOOP_WAIT_MS 20
 /* Messages taken from the consumer per loop turn at most. */
 #define WK_MAX_BATCH 500
-/* A worker left with no job sends its undelivered events at once rather than after
- * librdkafka's linger.ms: a stage's last final event is usually such an event, and the gate
- * waits for it. Waits this long at most (for the broker's acknowledgement) while idle; under
- * load the worker is never idle and its events keep their batching. */
+/* A worker left with no job sends its undelivered events at once rather than after the
+ * linger (linger.ms, 25 ms for a worker: fleet.h): a stage's last final event is usually such
+ * an event, and the gate waits for it. Waits this long at most (for the broker's acknowledgement)
+ * while idle; under load the worker is never idle and its events keep their batching. */
 #define WK_IDLE_FLUSH_MS 5
 /* The final flush, and how long the final commit waits out rebalances. Start-up calls use
  * OF_KAFKA_STARTUP_DEADLINE_MS (the Kafka module retries transient broker states within it). */
@@ -780,16 +780,15 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
     if ((rc = of_fleet_kafka_init(&w->fk, cfg, opts->mock, NULL)))
         return of_seterr(errstr, errstr_size, rc, "kafka settings: %s", of_strerror(rc));
     bool stable_name = (opts->name && *opts->name) || (cfg->worker.name && *cfg->worker.name);
-    w->cprops = calloc(w->fk.kc.nprops + OF_FLEET_WORKER_PROPS, sizeof(*w->cprops));
-    if (!w->cprops) return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    of_kafka_prop defs[OF_FLEET_WORKER_PROPS];
     snprintf(w->max_poll, sizeof(w->max_poll), "%lld", (long long)cfg->worker.max_poll_interval_ms);
-    size_t nc =
-        of_fleet_worker_consumer_props(w->max_poll, stable_name ? w->name : NULL, w->cprops);
-    for (size_t i = 0; i < w->fk.kc.nprops; i++)
-        w->cprops[nc++] = w->fk.kc.props[i];
-    w->ckc = w->fk.kc;
-    w->ckc.props = w->cprops;
-    w->ckc.nprops = nc;
+    size_t nd = of_fleet_worker_consumer_props(w->max_poll, stable_name ? w->name : NULL, defs);
+    if (of_fleet_props_before(&w->fk.kc, defs, nd, &w->cprops, &w->ckc))
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
+    of_kafka_prop pdefs[OF_FLEET_WORKER_PRODUCER_PROPS];
+    nd = of_fleet_worker_producer_props(pdefs);
+    if (of_fleet_props_before(&w->fk.kc, pdefs, nd, &w->pprops, &w->pkc))
+        return of_seterr(errstr, errstr_size, OF_ERR_NOMEM, "out of memory");
     const char *inst = of_config_kafka_property(cfg, "group.instance.id");
     if (!inst && stable_name) inst = w->name;
     if (inst)
@@ -823,7 +822,7 @@ static of_err setup(of_worker *w, const of_worker_opts *opts, char *errstr, size
     if (cfg->topics.create &&
         (rc = of_fleet_ensure_topics(cfg, &w->fk.kc, OF_KAFKA_STARTUP_DEADLINE_MS, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "kafka topics: %s", es);
-    if ((rc = of_kafka_producer_new(&w->fk.kc, NULL, &w->prod, es, sizeof(es))))
+    if ((rc = of_kafka_producer_new(&w->pkc, NULL, &w->prod, es, sizeof(es))))
         return of_seterr(errstr, errstr_size, rc, "kafka producer: %s", es);
     /* Looked up now, not when the first job's event waits for it (kafka.h). */
     const char *written[] = {w->events_topic, w->dlq_topic};
@@ -969,6 +968,7 @@ static void teardown(of_worker *w)
     free(w->bl_tail);
     free(w->topic_paused);
     free(w->cprops);
+    free(w->pprops);
     of_fleet_kafka_clear(&w->fk);
 }
 

@@ -148,6 +148,9 @@ struct of_worker {
     of_fleet_kafka fk;
     of_kafka_prop *cprops; /* the consumer's properties: cfg's + max.poll.interval.ms */
     of_kafka_config ckc;
+    of_kafka_prop
+        *pprops; /* the event producer's: linger.ms + cfg's (of_fleet_worker_producer_props) */
+    of_kafka_config pkc;
     char max_poll[32];
     of_kafka_producer *prod;
     of_kafka_consumer *cons;

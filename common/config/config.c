@@ -170,7 +170,8 @@ static const cfg_def cfg_defs[] = {
      "partition.assignment.strategy, max.poll.interval.ms) are rejected: use the keys above. "
      "The producer's transactional client retries after 10 ms (`retry.backoff.ms`, librdkafka's "
      "default is 100) so that a transaction that follows another at once does not wait 100 ms "
-     "for the previous one's markers; set it here to change that."},
+     "for the previous one's markers, and a worker's events linger 25 ms (`linger.ms`, "
+     "librdkafka's default is 5) for fuller produce requests; set either here to change it."},
 
     /* topics */
     {"topics.prefix", CT_STRING, OFF(topics.prefix), "octofleet.", 0, 0, NULL, v_topic_prefix, 0,

@@ -49,6 +49,26 @@ size_t of_fleet_worker_consumer_props(const char *max_poll, const char *instance
     return n;
 }
 
+of_err of_fleet_props_before(const of_kafka_config *kc, const of_kafka_prop *defs, size_t n,
+                             of_kafka_prop **props, of_kafka_config *out)
+{
+    *props = calloc(kc->nprops + n, sizeof(**props));
+    if (!*props) return OF_ERR_NOMEM;
+    if (n) memcpy(*props, defs, n * sizeof(*defs));
+    for (size_t i = 0; i < kc->nprops; i++)
+        (*props)[n + i] = kc->props[i];
+    *out = *kc;
+    out->props = *props;
+    out->nprops = n + kc->nprops;
+    return OF_OK;
+}
+
+size_t of_fleet_worker_producer_props(of_kafka_prop *out)
+{
+    out[0] = (of_kafka_prop){"linger.ms", OF_FLEET_WORKER_LINGER_MS};
+    return 1;
+}
+
 void of_fleet_octo_opts(const of_config *cfg, const char *api_key, of_octo_opts *opts)
 {
     const of_config_octopus *o = &cfg->octopus;

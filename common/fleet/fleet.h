@@ -52,6 +52,24 @@ void of_fleet_kafka_clear(of_fleet_kafka *fk);
 size_t of_fleet_worker_consumer_props(const char *max_poll, const char *instance_id,
                                       of_kafka_prop *out);
 
+/* *out: kc with defs[0..n) placed before kc's own properties (kafka.properties), so that an
+ * operator's value of the same key has the last word. The list goes to *props (the caller
+ * frees it after the clients made from *out are gone); its strings stay borrowed from defs
+ * and kc. OF_ERR_NOMEM, or OF_OK. */
+OF_MUST_CHECK of_err of_fleet_props_before(const of_kafka_config *kc, const of_kafka_prop *defs,
+                                           size_t n, of_kafka_prop **props, of_kafka_config *out);
+
+/* The worker's event producer's librdkafka settings that differ from librdkafka's defaults,
+ * for a list placed BEFORE kafka.properties (an operator's value of the same key wins):
+ *   linger.ms  OF_FLEET_WORKER_LINGER_MS: while jobs are in flight, events gather for up to
+ *              25 ms into one produce request (each request costs the worker's Kafka thread
+ *              more than its messages; docs/benchmarks.md); a worker left with no job sends
+ *              at once (worker.c, idle_flush), so a quiet stage's last event does not wait.
+ * Writes up to OF_FLEET_WORKER_PRODUCER_PROPS entries to out and returns the count. */
+#define OF_FLEET_WORKER_PRODUCER_PROPS 1
+#define OF_FLEET_WORKER_LINGER_MS      "25"
+size_t of_fleet_worker_producer_props(of_kafka_prop *out);
+
 /* Fills every field of opts: the octopus.* settings from cfg->octopus, the rest from
  * of_octo_opts_default() (list_deadline_ms raised to octopus.retry_deadline when that is
  * longer). Strings are borrowed from cfg. api_key (may be NULL, borrowed)
