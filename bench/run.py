@@ -615,6 +615,59 @@ def completion_latencies(res):
     return out
 
 
+LOG_TIME = re.compile(r"(\S+Z) \[[^]]*\] level=debug (.*)")
+COMMITTED = re.compile(r"batch committed ")
+RECEIVED = re.compile(r"job received .* job=(\S+)")
+
+
+def gate_split(logdir, res, stages):
+    """A quiet release's gates in the steps after the decision, from the daemons' debug logs:
+    the decision's transaction (its job.dispatched → the producer's next "batch committed"
+    line: the producer is one thread, so the first commit logged after a decision is that
+    decision's), the delivery (→ a worker's "job received" for the first job of the stage) and
+    the start (→ the deployment's Created in octopus-sim: the adoption look-up and the create).
+    Returns a list of (transaction, delivery, start) in seconds, one per gate that has all
+    three; an empty list when the logs are not at debug level."""
+    commits, received = [], {}
+    for name in sorted(os.listdir(logdir)):
+        if not (name == "producer.log" or name.startswith("worker-")):
+            continue
+        with open(os.path.join(logdir, name), errors="replace") as f:
+            for line in f:
+                m = LOG_TIME.match(line)
+                if not m:
+                    continue
+                if name == "producer.log":
+                    if COMMITTED.match(m.group(2)):
+                        commits.append(parse_time(m.group(1)))
+                else:
+                    j = RECEIVED.match(m.group(2))
+                    if j:
+                        received.setdefault(j.group(1), parse_time(m.group(1)))
+    commits.sort()
+    stage_of = {p: n for n, (_, ps) in enumerate(stages, start=1) for p in ps}
+    created = {}
+    for dep in res["deployments"]:
+        created.setdefault(stage_of[dep["project"]], []).append(parse_time(dep.get("created")))
+    first = {}  # stage → (time, job id) of its first job.dispatched
+    for ev in res["events"]:
+        d = ev.get("data", {})
+        if ev.get("type") == CE + "job.dispatched" and d.get("stage") is not None:
+            t = parse_time(ev.get("time"))
+            if d["stage"] not in first or t < first[d["stage"]][0]:
+                first[d["stage"]] = (t, d.get("job_id"))
+    out = []
+    for st in range(2, len(stages) + 1):
+        if st not in first or st not in created:
+            continue
+        t, job = first[st]
+        c = next((x for x in commits if x > t), None)
+        r = received.get(job)
+        if c is not None and r is not None:
+            out.append((c - t, r - c, min(created[st]) - r))
+    return out
+
+
 def gate_latencies(res, lanes=False, stages=STAGES):
     """Stage gates of one release: from the last final event of stage N (per environment, or per
     environment and tenant lane) to the first job.dispatched of stage N+1 there and to the first
@@ -780,7 +833,7 @@ class Bench:
         if twice:
             raise BenchFailure("S5: %d target(s) deployed more than once, e.g. %r"
                                % (len(twice), twice[:3]))
-        res = {"releases": n, "completion": [], "to_dispatch": [], "to_create": []}
+        res = {"releases": n, "completion": [], "to_dispatch": [], "to_create": [], "split": []}
         for rid, name, req in runs:
             r = {"events": fl.events_of(rid), "request": req,
                  "deployments": [d for d in deps if d.get("tenant") == name]}
@@ -794,6 +847,7 @@ class Bench:
             res["to_dispatch"] += gd
             res["to_create"] += gc
             res["completion"] += completion_latencies(r)
+            res["split"] += gate_split(fl.dir, r, QUIET_STAGES)
         self.done(fl)
         log("S5: %d quiet releases, %d gates" % (n, len(res["to_create"])))
         self.results["S5"] = res
@@ -1310,6 +1364,16 @@ class Report:
                    "fetch, the look-up, the create), p50 / p99 | %s / %s ms | | |"
                    % (fmt(_ms(percentile(rest, 50)), "%.0f"),
                       fmt(_ms(percentile(rest, 99)), "%.0f")))
+            for i, what in enumerate(("the decision's transaction (→ the producer logs it "
+                                      "committed)", "its delivery (→ a worker logs the job "
+                                      "received)", "the adoption look-up and the create "
+                                      "(→ created)")):
+                v = [x[i] for x in q.get("split", [])]
+                if v:
+                    self.w("| ... of which %s, p50 / p90 / max (%d gates, from the debug logs) "
+                           "| %s / %s / %s ms | | |"
+                           % (what, len(v), fmt(_ms(percentile(v, 50)), "%.0f"),
+                              fmt(_ms(percentile(v, 90)), "%.0f"), fmt(_ms(max(v)), "%.0f")))
         if all_g:
             g99 = percentile(all_g, 99)
             self.w("| stage gate p99, last final event → next stage's first create (S1 and S2 "
@@ -1367,7 +1431,8 @@ def main():
     ap.add_argument("--log-level", default="info", choices=["info", "debug"],
                     help="the daemons' log.level (default: info; the suite reads their info "
                     "lines); debug logs every decision and batch, and slows the fleet: for "
-                    "finding where time goes, not for figures")
+                    "finding where time goes, not for figures (S5 then splits each quiet gate "
+                    "into its transaction, its delivery and the look-up with the create)")
     args = ap.parse_args()
     for kv in args.kafka_property:
         if "=" not in kv or kv.startswith("=") or '"' in kv:
